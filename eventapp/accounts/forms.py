@@ -1,0 +1,37 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from .models import ROLE_LABELS
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired("Enter your email address."), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=200)])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+    password = PasswordField(
+        "New password",
+        description="At least 10 characters. A few unrelated words make a strong password.",
+        validators=[DataRequired("Enter a new password."), Length(min=10, max=200, message="Use 10 to 200 characters.")],
+    )
+    confirm = PasswordField(
+        "Confirm new password",
+        validators=[DataRequired("Confirm the new password."), EqualTo("password", "The two passwords do not match.")],
+    )
+
+
+class UserForm(FlaskForm):
+    name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=200)])
+    email = EmailField(
+        "Email address",
+        validators=[DataRequired("Enter an email address."), Email("Enter an email address like name@example.org."), Length(max=254)],
+    )
+    role = SelectField("Role", choices=list(ROLE_LABELS.items()))
+    password = PasswordField(
+        "Initial password",
+        description="At least 10 characters. Ask them to change it after signing in.",
+        validators=[DataRequired("Enter an initial password."), Length(min=10, max=200, message="Use 10 to 200 characters.")],
+    )

@@ -1,0 +1,109 @@
+"""Sign in, sign out, change password, and the organiser's user list."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import or_, select
+
+from ..domain import DomainError
+from ..extensions import db, limiter, login_manager
+from ..forms_util import apply_domain_error
+from . import services
+from .access import organiser_required
+from .forms import ChangePasswordForm, LoginForm, UserForm
+from .models import User
+
+bp = Blueprint("accounts", __name__)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    return services.load_user(user_id)
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site relative paths, so a crafted link cannot bounce a user elsewhere.
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def home_for(user) -> str:
+    """Where a signed-in user lands."""
+    return url_for("assemblies.organiser_index") if user.is_organiser else url_for("facilitators.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.form_errors.append("The email address or password is not correct.")
+        else:
+            login_user(user)
+            flash(f"Signed in as {user.display_name}.", "success")
+            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+    return render_template("accounts/login.html", form=form), (200 if not form.errors and not form.form_errors else 400)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash("You have signed out.", "success")
+    return redirect(url_for("assemblies.index"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data, form.password.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            login_user(current_user)  # the session version changed; keep this session
+            flash("Your password has been changed. Other sessions have been signed out.", "success")
+            return redirect(home_for(current_user))
+    return render_template("accounts/change_password.html", form=form), (400 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/organiser/users")
+@organiser_required
+def users():
+    q = request.args.get("q", "").strip()
+    role = request.args.get("role", "")
+    stmt = select(User).order_by(User.name, User.email)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(User.name.ilike(like), User.email.ilike(like)))
+    if role in ("organiser", "facilitator"):
+        stmt = stmt.where(User.role == role)
+    page = db.paginate(stmt, per_page=25, error_out=False)
+    return render_template("accounts/users.html", page=page, q=q, role=role)
+
+
+@bp.route("/organiser/users/new", methods=["GET", "POST"])
+@organiser_required
+def new_user():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(form.email.data, form.password.data, form.role.data, form.name.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(f"Account created for {user.display_name}.", "success")
+            return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_form.html", form=form), (400 if form.errors or form.form_errors else 200)

@@ -1,0 +1,88 @@
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from .models import ASSEMBLY_STATUSES
+
+TEXT_MAX = 10_000
+
+
+class AssemblyForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
+    slug = StringField(
+        "Web address",
+        description="Part of the page's address: lower-case letters, digits and hyphens, e.g. community-safety-2026.",
+        validators=[DataRequired("Enter a web address."), Length(max=100)],
+    )
+    series_name = StringField(
+        "Series",
+        description="Optional. Assemblies in the same series carry actions forward, e.g. 'County Community Safety Assembly'.",
+        validators=[Optional(), Length(max=200)],
+    )
+    summary = TextAreaField("Summary", validators=[Optional(), Length(max=TEXT_MAX)])
+    venue_name = StringField("Venue", validators=[DataRequired("Enter the venue."), Length(max=200)])
+    venue_address = TextAreaField("Venue address", validators=[Optional(), Length(max=1000)])
+    date = DateField("Date", validators=[DataRequired("Enter the date, e.g. 2027-03-18.")])
+    start_time = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 09:30.")])
+    end_time = TimeField("Ends at", validators=[DataRequired("Enter the end time, e.g. 16:00.")])
+    timezone = StringField("Time zone", default="Europe/London", validators=[DataRequired("Enter a time zone."), Length(max=64)])
+    registration_opens_at = DateTimeLocalField("Registration opens", validators=[Optional()])
+    registration_closes_at = DateTimeLocalField("Registration closes", validators=[Optional()])
+    capacity = IntegerField(
+        "Capacity",
+        description="Delegate places in the whole assembly.",
+        validators=[InputRequired("Enter the capacity."), NumberRange(min=0, max=100_000, message="Enter a number from 0 to 100,000.")],
+    )
+    org_limit = IntegerField(
+        "Delegates per organisation",
+        description="Optional limit on delegates from one organisation.",
+        validators=[Optional(), NumberRange(min=1, max=100_000, message="Enter a number of at least 1, or leave it empty.")],
+    )
+    privacy_notice = TextAreaField("Privacy notice", validators=[Optional(), Length(max=TEXT_MAX)])
+    retention_days = IntegerField(
+        "Keep personal data for (days after archiving)",
+        validators=[Optional(), NumberRange(min=0, max=36_500, message="Enter a number of days from 0 to 36,500.")],
+    )
+    status = SelectField("Status", choices=list(ASSEMBLY_STATUSES.items()))
+
+
+class RoundForm(FlaskForm):
+    name = StringField("Name", description="e.g. Morning breakouts", validators=[DataRequired("Enter a name."), Length(max=100)])
+    starts_at = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 11:00.")])
+    ends_at = TimeField("Ends at", validators=[DataRequired("Enter the end time, e.g. 12:15.")])
+    position = IntegerField("Order", validators=[Optional(), NumberRange(min=1, max=100)])
+
+
+class WorkshopForm(FlaskForm):
+    round_id = SelectField("Round", coerce=int, validators=[InputRequired("Choose a round.")])
+    topic_id = SelectField("Topic", coerce=int, validators=[InputRequired("Choose a topic.")])
+    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=TEXT_MAX)])
+    room = StringField("Room", validators=[Optional(), Length(max=120)])
+    capacity = IntegerField(
+        "Capacity",
+        validators=[InputRequired("Enter the capacity."), NumberRange(min=0, max=10_000, message="Enter a number from 0 to 10,000.")],
+    )
+    facilitator_ids = SelectMultipleField("Facilitators", coerce=int, validators=[Optional()])
+
+
+class TopicForm(FlaskForm):
+    name = StringField("Topic", validators=[DataRequired("Enter the topic."), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=TEXT_MAX)])
+
+
+class AgendaItemForm(FlaskForm):
+    starts_at = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 09:30.")])
+    ends_at = TimeField("Ends at", validators=[Optional()])
+    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
+    speaker = StringField("Speaker", validators=[Optional(), Length(max=200)])
+    organisation_id = SelectField("Organisation", coerce=int, validators=[Optional()])

@@ -1,0 +1,202 @@
+"""Organiser use cases for assemblies, rounds, workshops, topics and the agenda."""
+from __future__ import annotations
+
+import re
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..accounts.models import User
+from ..domain import DomainError, NotFound
+from ..extensions import db
+from ..organisations.models import name_key
+from .models import AgendaItem, Assembly, Round, Series, Topic, Workshop
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def slugify(text: str) -> str:
+    """A URL-safe slug from a title (ASCII letters, digits and hyphens)."""
+    import unicodedata
+
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:100]
+
+
+def get_assembly(slug: str) -> Assembly:
+    """Load an assembly by slug or raise NotFound."""
+    assembly = db.session.scalar(select(Assembly).where(Assembly.slug == slug))
+    if assembly is None:
+        raise NotFound("No assembly has that address.")
+    return assembly
+
+
+def _check_assembly(data: dict[str, Any], current: Assembly | None) -> None:
+    slug = data.get("slug", "")
+    if not SLUG_RE.match(slug):
+        raise DomainError("Use lower-case letters, digits and single hyphens, e.g. community-safety-2026.", "slug")
+    clash = db.session.scalar(select(Assembly.id).where(Assembly.slug == slug))
+    if clash is not None and (current is None or clash != current.id):
+        raise DomainError("Another assembly already uses that web address.", "slug")
+    try:
+        ZoneInfo(data.get("timezone") or "Europe/London")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DomainError("Choose a time zone from the list.", "timezone") from None
+    if data["end_time"] <= data["start_time"]:
+        raise DomainError("The day must end after it starts.", "end_time")
+    opens, closes = data.get("registration_opens_at"), data.get("registration_closes_at")
+    if opens and closes and closes <= opens:
+        raise DomainError("Registration must close after it opens.", "registration_closes_at")
+
+
+def _series(name: str | None) -> Series | None:
+    name = (name or "").strip()
+    if not name:
+        return None
+    series = db.session.scalar(select(Series).where(Series.name == name))
+    if series is None:
+        series = Series(name=name)
+        db.session.add(series)
+    return series
+
+
+ASSEMBLY_FIELDS = (
+    "title", "slug", "summary", "venue_name", "venue_address", "date", "start_time", "end_time",
+    "timezone", "registration_opens_at", "registration_closes_at", "capacity", "org_limit",
+    "privacy_notice", "retention_days", "status",
+)
+
+
+def save_assembly(data: dict[str, Any], assembly: Assembly | None = None) -> Assembly:
+    """Create an assembly, or update one, after checking its rules."""
+    _check_assembly(data, assembly)
+    if assembly is None:
+        assembly = Assembly()
+        db.session.add(assembly)
+    for field in ASSEMBLY_FIELDS:
+        if field in data:
+            setattr(assembly, field, data[field])
+    assembly.series = _series(data.get("series_name"))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A concurrent save took the slug between our check and the insert.
+        db.session.rollback()
+        raise DomainError("Another assembly already uses that web address.", "slug") from None
+    return assembly
+
+
+def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = None) -> Round:
+    """Create or update a breakout round of an assembly."""
+    if data["ends_at"] <= data["starts_at"]:
+        raise DomainError("The round must end after it starts.", "ends_at")
+    clash = db.session.scalar(
+        select(Round.id).where(Round.assembly_id == assembly.id, Round.name == data["name"])
+    )
+    if clash is not None and (rnd is None or clash != rnd.id):
+        raise DomainError("This assembly already has a round with that name.", "name")
+    if rnd is None:
+        position = data.get("position") or (
+            (db.session.scalar(select(func.max(Round.position)).where(Round.assembly_id == assembly.id)) or 0) + 1
+        )
+        rnd = Round(assembly=assembly, position=position)
+        db.session.add(rnd)
+    rnd.name = data["name"]
+    rnd.starts_at = data["starts_at"]
+    rnd.ends_at = data["ends_at"]
+    if data.get("position"):
+        rnd.position = data["position"]
+    db.session.commit()
+    return rnd
+
+
+def delete_round(rnd: Round) -> None:
+    """Delete a round and its workshops."""
+    db.session.delete(rnd)
+    db.session.commit()
+
+
+def get_or_create_topic(name: str) -> Topic:
+    """Find a topic by name (ignoring case and spacing) or add it to the managed list."""
+    key = name_key(name)
+    topic = db.session.scalar(select(Topic).where(Topic.name_key == key))
+    if topic is None:
+        topic = Topic(name=" ".join(name.split()), name_key=key)
+        db.session.add(topic)
+        db.session.flush()
+    return topic
+
+
+def save_topic(data: dict[str, Any], topic: Topic | None = None) -> Topic:
+    """Create or rename a topic in the managed list."""
+    key = name_key(data["name"])
+    if not key:
+        raise DomainError("Enter the topic's name.", "name")
+    clash = db.session.scalar(select(Topic.id).where(Topic.name_key == key))
+    if clash is not None and (topic is None or clash != topic.id):
+        raise DomainError("That topic is already in the list.", "name")
+    if topic is None:
+        topic = Topic()
+        db.session.add(topic)
+    topic.name = " ".join(data["name"].split())
+    topic.name_key = key
+    topic.description = data.get("description", "")
+    db.session.commit()
+    return topic
+
+
+def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = None) -> Workshop:
+    """Create or update a workshop: its round, topic, room, capacity and facilitators."""
+    topic = db.session.get(Topic, data["topic_id"]) if data.get("topic_id") else None
+    if topic is None:
+        raise DomainError("Choose the workshop's topic.", "topic_id")
+    if data["capacity"] < 0:
+        raise DomainError("Capacity cannot be negative.", "capacity")
+    facilitator_ids = list(data.get("facilitator_ids") or [])
+    facilitators = list(
+        db.session.scalars(select(User).where(User.id.in_(facilitator_ids), User.role == "facilitator"))
+    ) if facilitator_ids else []
+    if len(facilitators) != len(set(facilitator_ids)):
+        raise DomainError("Choose facilitators from the list.", "facilitator_ids")
+    if workshop is None:
+        workshop = Workshop()
+        db.session.add(workshop)
+    workshop.round = rnd
+    workshop.topic = topic
+    workshop.title = data["title"]
+    workshop.description = data.get("description", "")
+    workshop.room = data.get("room", "")
+    workshop.capacity = data["capacity"]
+    workshop.facilitators = facilitators
+    db.session.commit()
+    return workshop
+
+
+def delete_workshop(workshop: Workshop) -> None:
+    """Delete a workshop."""
+    db.session.delete(workshop)
+    db.session.commit()
+
+
+def save_agenda_item(assembly: Assembly, data: dict[str, Any], item: AgendaItem | None = None) -> AgendaItem:
+    """Create or update a plenary agenda item."""
+    if data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+        raise DomainError("The item must end after it starts.", "ends_at")
+    if item is None:
+        item = AgendaItem(assembly=assembly)
+        db.session.add(item)
+    item.starts_at = data["starts_at"]
+    item.ends_at = data.get("ends_at")
+    item.title = data["title"]
+    item.speaker = data.get("speaker", "")
+    item.organisation_id = data.get("organisation_id") or None
+    db.session.commit()
+    return item
+
+
+def delete_agenda_item(item: AgendaItem) -> None:
+    """Delete a plenary agenda item."""
+    db.session.delete(item)
+    db.session.commit()

@@ -1,0 +1,345 @@
+"""Public assembly pages and the organiser console for assemblies, rounds, workshops, agenda and topics."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from ..accounts.access import organiser_required
+from ..accounts.models import User
+from ..domain import DomainError, NotFound
+from ..extensions import db
+from ..forms_util import apply_domain_error
+from ..organisations.models import Organisation
+from . import services
+from .forms import AgendaItemForm, AssemblyForm, RoundForm, TopicForm, WorkshopForm
+from .models import ASSEMBLY_STATUSES, AgendaItem, Assembly, Round, Topic, Workshop
+
+bp = Blueprint("assemblies", __name__)
+
+
+def _status(form) -> int:
+    return 400 if form.errors else 200
+
+
+def load_assembly(slug: str) -> Assembly:
+    """The assembly with this slug, or a 404 page."""
+    try:
+        return services.get_assembly(slug)
+    except NotFound:
+        abort(404)
+
+
+def _child(model, obj_id: int, assembly: Assembly):
+    obj = db.session.get(model, obj_id)
+    if obj is None:
+        abort(404)
+    owner = obj.round.assembly_id if isinstance(obj, Workshop) else obj.assembly_id
+    if owner != assembly.id:
+        abort(404)
+    return obj
+
+
+# --- public -----------------------------------------------------------------
+
+
+@bp.route("/")
+def index():
+    assemblies = db.session.scalars(
+        select(Assembly).where(Assembly.status.in_(("open", "closed"))).order_by(Assembly.date.desc())
+    ).all()
+    upcoming = [a for a in assemblies if a.date >= date.today()]
+    past = [a for a in assemblies if a.date < date.today()]
+    return render_template("assemblies/index.html", upcoming=upcoming, past=past)
+
+
+@bp.route("/a/<slug>")
+def public(slug: str):
+    assembly = load_assembly(slug)
+    is_organiser = current_user.is_authenticated and current_user.is_organiser
+    if not assembly.is_public and not is_organiser:
+        abort(404)
+    rounds = db.session.scalars(
+        select(Round)
+        .where(Round.assembly_id == assembly.id)
+        .options(selectinload(Round.workshops).selectinload(Workshop.topic))
+        .order_by(Round.position)
+    ).all()
+    agenda = db.session.scalars(
+        select(AgendaItem)
+        .where(AgendaItem.assembly_id == assembly.id)
+        .options(selectinload(AgendaItem.organisation))
+        .order_by(AgendaItem.starts_at)
+    ).all()
+    return render_template("assemblies/public.html", assembly=assembly, rounds=rounds, agenda=agenda)
+
+
+# --- organiser: assemblies ----------------------------------------------------
+
+
+@bp.route("/organiser/")
+@organiser_required
+def organiser_index():
+    q = request.args.get("q", "").strip()
+    status = request.args.get("status", "")
+    stmt = select(Assembly).order_by(Assembly.date.desc(), Assembly.id.desc())
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(Assembly.title.ilike(like), Assembly.venue_name.ilike(like)))
+    if status in ASSEMBLY_STATUSES:
+        stmt = stmt.where(Assembly.status == status)
+    page = db.paginate(stmt, per_page=20, error_out=False)
+    return render_template(
+        "assemblies/organiser_index.html", page=page, q=q, status=status, statuses=ASSEMBLY_STATUSES
+    )
+
+
+def _assembly_data(form: AssemblyForm) -> dict:
+    data = {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
+    for key in ("summary", "venue_address", "privacy_notice", "series_name"):
+        data[key] = data.get(key) or ""
+    data["slug"] = (data["slug"] or "").strip()
+    data["timezone"] = (data["timezone"] or "Europe/London").strip()
+    return data
+
+
+@bp.route("/organiser/assemblies/new", methods=["GET", "POST"])
+@organiser_required
+def new_assembly():
+    form = AssemblyForm()
+    if request.method == "GET":
+        form.timezone.data = "Europe/London"
+        form.capacity.data = 150
+    if form.validate_on_submit():
+        try:
+            assembly = services.save_assembly(_assembly_data(form))
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(f"Assembly “{assembly.title}” created. Next, add its rounds and workshops.", "success")
+            return redirect(url_for(".detail", slug=assembly.slug))
+    return render_template("assemblies/assembly_form.html", form=form, assembly=None), _status(form)
+
+
+@bp.route("/organiser/assemblies/<slug>")
+@organiser_required
+def detail(slug: str):
+    assembly = load_assembly(slug)
+    rounds = db.session.scalars(
+        select(Round)
+        .where(Round.assembly_id == assembly.id)
+        .options(
+            selectinload(Round.workshops).selectinload(Workshop.topic),
+            selectinload(Round.workshops).selectinload(Workshop.facilitators),
+        )
+        .order_by(Round.position)
+    ).all()
+    agenda = db.session.scalars(
+        select(AgendaItem).where(AgendaItem.assembly_id == assembly.id).order_by(AgendaItem.starts_at)
+    ).all()
+    return render_template("assemblies/detail.html", assembly=assembly, rounds=rounds, agenda=agenda)
+
+
+@bp.route("/organiser/assemblies/<slug>/edit", methods=["GET", "POST"])
+@organiser_required
+def edit_assembly(slug: str):
+    assembly = load_assembly(slug)
+    form = AssemblyForm(obj=assembly)
+    if request.method == "GET":
+        form.series_name.data = assembly.series.name if assembly.series else ""
+    if form.validate_on_submit():
+        try:
+            services.save_assembly(_assembly_data(form), assembly)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash("Assembly saved.", "success")
+            return redirect(url_for(".detail", slug=assembly.slug))
+    return render_template("assemblies/assembly_form.html", form=form, assembly=assembly), _status(form)
+
+
+# --- organiser: rounds ----------------------------------------------------------
+
+
+@bp.route("/organiser/assemblies/<slug>/rounds/new", methods=["GET", "POST"])
+@bp.route("/organiser/assemblies/<slug>/rounds/<int:round_id>/edit", methods=["GET", "POST"])
+@organiser_required
+def round_form(slug: str, round_id: int | None = None):
+    assembly = load_assembly(slug)
+    rnd = _child(Round, round_id, assembly) if round_id else None
+    form = RoundForm(obj=rnd)
+    if form.validate_on_submit():
+        data = {"name": form.name.data.strip(), "starts_at": form.starts_at.data, "ends_at": form.ends_at.data,
+                "position": form.position.data}
+        try:
+            services.save_round(assembly, data, rnd)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash("Round saved.", "success")
+            return redirect(url_for(".detail", slug=slug))
+    return render_template("assemblies/round_form.html", form=form, assembly=assembly, rnd=rnd), _status(form)
+
+
+@bp.route("/organiser/assemblies/<slug>/rounds/<int:round_id>/delete", methods=["GET", "POST"])
+@organiser_required
+def delete_round(slug: str, round_id: int):
+    assembly = load_assembly(slug)
+    rnd = _child(Round, round_id, assembly)
+    if request.method == "POST":
+        services.delete_round(rnd)
+        flash(f"Round “{rnd.name}” and its workshops were deleted.", "success")
+        return redirect(url_for(".detail", slug=slug))
+    return render_template(
+        "confirm_delete.html",
+        title=f"Delete the round “{rnd.name}”?",
+        warning=f"Its {len(rnd.workshops)} workshop(s) will be deleted too.",
+        cancel_url=url_for(".detail", slug=slug),
+    )
+
+
+# --- organiser: workshops -----------------------------------------------------------
+
+
+def _workshop_choices(form: WorkshopForm, assembly: Assembly) -> None:
+    form.round_id.choices = [(r.id, r.name) for r in assembly.rounds]
+    form.topic_id.choices = [(t.id, t.name) for t in db.session.scalars(select(Topic).order_by(Topic.name))]
+    form.facilitator_ids.choices = [
+        (u.id, u.display_name)
+        for u in db.session.scalars(select(User).where(User.role == "facilitator").order_by(User.name))
+    ]
+
+
+@bp.route("/organiser/assemblies/<slug>/workshops/new", methods=["GET", "POST"])
+@bp.route("/organiser/assemblies/<slug>/workshops/<int:workshop_id>/edit", methods=["GET", "POST"])
+@organiser_required
+def workshop_form(slug: str, workshop_id: int | None = None):
+    assembly = load_assembly(slug)
+    workshop = _child(Workshop, workshop_id, assembly) if workshop_id else None
+    if not assembly.rounds:
+        flash("Add a round first: every workshop runs in a round.", "info")
+        return redirect(url_for(".round_form", slug=slug))
+    form = WorkshopForm(obj=workshop)
+    _workshop_choices(form, assembly)
+    if request.method == "GET":
+        if workshop:
+            form.facilitator_ids.data = [u.id for u in workshop.facilitators]
+        else:
+            form.capacity.data = 20
+            if request.args.get("round", type=int):
+                form.round_id.data = request.args.get("round", type=int)
+    if form.validate_on_submit():
+        rnd = _child(Round, form.round_id.data, assembly)
+        data = {"topic_id": form.topic_id.data, "title": form.title.data.strip(),
+                "description": form.description.data or "", "room": (form.room.data or "").strip(),
+                "capacity": form.capacity.data, "facilitator_ids": form.facilitator_ids.data}
+        try:
+            services.save_workshop(rnd, data, workshop)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash("Workshop saved.", "success")
+            return redirect(url_for(".detail", slug=slug))
+    return render_template("assemblies/workshop_form.html", form=form, assembly=assembly, workshop=workshop), _status(form)
+
+
+@bp.route("/organiser/assemblies/<slug>/workshops/<int:workshop_id>/delete", methods=["GET", "POST"])
+@organiser_required
+def delete_workshop(slug: str, workshop_id: int):
+    assembly = load_assembly(slug)
+    workshop = _child(Workshop, workshop_id, assembly)
+    if request.method == "POST":
+        services.delete_workshop(workshop)
+        flash(f"Workshop “{workshop.title}” was deleted.", "success")
+        return redirect(url_for(".detail", slug=slug))
+    return render_template(
+        "confirm_delete.html", title=f"Delete the workshop “{workshop.title}”?", warning="",
+        cancel_url=url_for(".detail", slug=slug),
+    )
+
+
+# --- organiser: agenda ----------------------------------------------------------------
+
+
+@bp.route("/organiser/assemblies/<slug>/agenda/new", methods=["GET", "POST"])
+@bp.route("/organiser/assemblies/<slug>/agenda/<int:item_id>/edit", methods=["GET", "POST"])
+@organiser_required
+def agenda_form(slug: str, item_id: int | None = None):
+    assembly = load_assembly(slug)
+    item = _child(AgendaItem, item_id, assembly) if item_id else None
+    form = AgendaItemForm(obj=item)
+    form.organisation_id.choices = [(0, "— none —")] + [
+        (o.id, o.name)
+        for o in db.session.scalars(
+            select(Organisation).where(Organisation.status == "approved").order_by(Organisation.name)
+        )
+    ]
+    if request.method == "GET" and item and item.organisation_id is None:
+        form.organisation_id.data = 0
+    if form.validate_on_submit():
+        data = {"starts_at": form.starts_at.data, "ends_at": form.ends_at.data, "title": form.title.data.strip(),
+                "speaker": (form.speaker.data or "").strip(), "organisation_id": form.organisation_id.data or None}
+        try:
+            services.save_agenda_item(assembly, data, item)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash("Agenda item saved.", "success")
+            return redirect(url_for(".detail", slug=slug))
+    return render_template("assemblies/agenda_form.html", form=form, assembly=assembly, item=item), _status(form)
+
+
+@bp.route("/organiser/assemblies/<slug>/agenda/<int:item_id>/delete", methods=["GET", "POST"])
+@organiser_required
+def delete_agenda_item(slug: str, item_id: int):
+    assembly = load_assembly(slug)
+    item = _child(AgendaItem, item_id, assembly)
+    if request.method == "POST":
+        services.delete_agenda_item(item)
+        flash(f"Agenda item “{item.title}” was deleted.", "success")
+        return redirect(url_for(".detail", slug=slug))
+    return render_template(
+        "confirm_delete.html", title=f"Delete the agenda item “{item.title}”?", warning="",
+        cancel_url=url_for(".detail", slug=slug),
+    )
+
+
+# --- organiser: topics ----------------------------------------------------------------------
+
+
+@bp.route("/organiser/topics")
+@organiser_required
+def topics():
+    q = request.args.get("q", "").strip()
+    stmt = select(Topic).order_by(Topic.name)
+    if q:
+        stmt = stmt.where(Topic.name.ilike(f"%{q}%"))
+    page = db.paginate(stmt, per_page=25, error_out=False)
+    counts = dict(
+        db.session.execute(
+            select(Workshop.topic_id, func.count(Workshop.id))
+            .where(Workshop.topic_id.in_([t.id for t in page.items] or [0]))
+            .group_by(Workshop.topic_id)
+        ).all()
+    )
+    return render_template("assemblies/topics.html", page=page, q=q, counts=counts)
+
+
+@bp.route("/organiser/topics/new", methods=["GET", "POST"])
+@bp.route("/organiser/topics/<int:topic_id>/edit", methods=["GET", "POST"])
+@organiser_required
+def topic_form(topic_id: int | None = None):
+    topic = db.get_or_404(Topic, topic_id) if topic_id else None
+    form = TopicForm(obj=topic)
+    if form.validate_on_submit():
+        try:
+            services.save_topic({"name": form.name.data, "description": form.description.data or ""}, topic)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash("Topic saved.", "success")
+            return redirect(url_for(".topics"))
+    return render_template("assemblies/topic_form.html", form=form, topic=topic), _status(form)

@@ -1,0 +1,39 @@
+"""Command-line tools: ``flask users create``, ``flask demo``."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from .domain import DomainError
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.group("users")
+    def users() -> None:
+        """Manage organiser and facilitator accounts."""
+
+    @users.command("create")
+    @click.argument("email")
+    @click.option("--role", type=click.Choice(["organiser", "facilitator"]), default="organiser", show_default=True)
+    @click.option("--name", default="", help="The person's full name.")
+    @click.password_option(prompt="Password (at least 10 characters)")
+    def create_user(email: str, role: str, name: str, password: str) -> None:
+        """Create an account; prompts for the password."""
+        from .accounts.services import create_user as create
+
+        try:
+            user = create(email, password, role, name)
+        except DomainError as err:
+            raise click.ClickException(err.message) from None
+        click.echo(f"Created {user.role} account {user.email}.")
+
+    @app.cli.command("demo")
+    def demo() -> None:
+        """Load a realistic county Community Safety Assembly (idempotent)."""
+        from flask_migrate import upgrade
+
+        from .demo import load_demo
+
+        upgrade()
+        for line in load_demo():
+            click.echo(line)

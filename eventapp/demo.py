@@ -1,0 +1,187 @@
+"""Demo data: a county Community Safety Assembly with its partners, agenda and workshops."""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from .accounts.models import User
+from .assemblies.models import AgendaItem, Assembly, Round, Workshop
+from .assemblies.services import get_or_create_topic
+from .extensions import db
+from .organisations.models import Organisation, name_key
+
+ORGANISATIONS = [
+    ("Shireford Constabulary", "police"),
+    ("Office of the Police and Crime Commissioner", "police"),
+    ("British Transport Police (Shireford)", "police"),
+    ("Shireford County Council", "county_council"),
+    ("Shireford County Council Children's Services", "county_council"),
+    ("Northvale District Council", "local_authority"),
+    ("Eastbrook Borough Council", "local_authority"),
+    ("Westmere District Council", "local_authority"),
+    ("Southport Borough Council", "local_authority"),
+    ("Kingsholme City Council", "local_authority"),
+    ("Shireford and Vale NHS Integrated Care Board", "health"),
+    ("Shireford University Hospitals NHS Trust", "health"),
+    ("Shireford Public Health", "health"),
+    ("Shireford Partnership NHS Foundation Trust (Mental Health)", "mental_health"),
+    ("Mind in Shireford", "mental_health"),
+    ("Victim Support Shireford", "victim_support"),
+    ("Shireford Rape Crisis", "victim_support"),
+    ("Safer Homes Domestic Abuse Service", "victim_support"),
+    ("Shireford Fire and Rescue Service", "fire_rescue"),
+    ("Probation Service – Shireford", "probation"),
+    ("Shireford Youth Justice Service", "probation"),
+    ("Vale Homes Housing Association", "housing"),
+    ("Northvale Community Housing", "housing"),
+    ("Shireford Homeless Partnership", "housing"),
+    ("Shireford College", "education"),
+    ("University of Shireford", "education"),
+    ("Eastbrook Academy Trust", "education"),
+    ("Shireford Community Foundation", "voluntary_community"),
+    ("Neighbourhood Watch Shireford", "voluntary_community"),
+    ("Shireford Youth Action", "voluntary_community"),
+    ("Citizens Advice Shireford", "voluntary_community"),
+    ("Shireford Interfaith Forum", "voluntary_community"),
+    ("St Giles Trust (Shireford)", "voluntary_community"),
+    ("Shireford Street Pastors", "voluntary_community"),
+    ("Shireford Business Crime Partnership", "other"),
+]
+
+TOPICS = [
+    ("Anti-social behaviour", "What works in neighbourhoods, and where partners duplicate effort."),
+    ("Poor mental health", "People in crisis who come to police attention: routes to the right help."),
+    ("Criminal exploitation", "County lines, cuckooing and the exploitation of children and adults."),
+    ("Violence against women and girls", "Safer streets, early help and a joined-up response to abuse."),
+    ("Problem-solving approaches to crime prevention", "Using data and partnership to fix causes, not symptoms."),
+    ("“Low-level” crime and spotting hidden harm", "Why small reports matter, and what they can reveal."),
+    ("Barriers to information sharing", "What stops partners sharing what they know, lawfully and safely."),
+    ("Building public confidence", "Being visible, listening and showing what changed."),
+]
+
+SLUG = "community-safety-assembly-2027"
+
+AGENDA = [
+    (time(9, 0), time(9, 30), "Arrival, registration and coffee", "", None),
+    (time(9, 30), time(9, 45), "Welcome and the Community Safety Agreement", "Police and Crime Commissioner",
+     "Office of the Police and Crime Commissioner"),
+    (time(9, 45), time(10, 15), "Policing priorities for the county", "Chief Constable", "Shireford Constabulary"),
+    (time(10, 15), time(10, 45), "Working together: the county council's view", "Director of Public Health",
+     "Shireford County Council"),
+    (time(12, 15), time(13, 0), "Lunch and networking", "", None),
+    (time(15, 15), time(16, 0), "What we heard, and agreeing next steps", "Police and Crime Commissioner",
+     "Office of the Police and Crime Commissioner"),
+]
+
+ROUNDS = [
+    ("Morning breakouts", time(11, 0), time(12, 15), [0, 1, 2, 3, 4]),
+    ("Afternoon breakouts", time(13, 45), time(15, 0), [5, 6, 7, 0, 2]),
+]
+ROOMS = ["Main Hall", "Committee Room 1", "Committee Room 2", "The Library", "Garden Room"]
+
+FACILITATORS = [
+    ("Amira Haddad", "amira.haddad@example.org"),
+    ("Tom O'Brien", "tom.obrien@example.org"),
+    ("Siobhán Kelly", "siobhan.kelly@example.org"),
+    ("Kwame Mensah", "kwame.mensah@example.org"),
+    ("Zoë Clarke", "zoe.clarke@example.org"),
+]
+ORGANISER = ("Priya Shah", "organiser@example.org")
+
+
+def _password() -> str:
+    # Fresh each run unless the operator fixes one (tests do), so no password lives in the repo.
+    return os.environ.get("EVENTAPP_DEMO_PASSWORD") or "-".join(secrets.token_urlsafe(6) for _ in range(3))
+
+
+def _user(name: str, email: str, role: str, password: str) -> User:
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=name, role=role)
+        db.session.add(user)
+    user.set_password(password)
+    return user
+
+
+def load_demo() -> list[str]:
+    """Create or refresh the demo data; return lines to print (logins included)."""
+    orgs = {}
+    for name, sector in ORGANISATIONS:
+        org = db.session.scalar(select(Organisation).where(Organisation.name_key == name_key(name)))
+        if org is None:
+            org = Organisation(name=name, name_key=name_key(name), sector=sector, status="approved")
+            db.session.add(org)
+        orgs[name] = org
+    topics = []
+    for name, description in TOPICS:
+        topic = get_or_create_topic(name)
+        topic.description = topic.description or description
+        topics.append(topic)
+
+    logins = []
+    password = _password()
+    organiser = _user(*ORGANISER, "organiser", password)
+    logins.append((organiser.email, "organiser"))
+    facilitators = []
+    for name, email in FACILITATORS:
+        facilitators.append(_user(name, email, "facilitator", password))
+        logins.append((email, "facilitator"))
+
+    assembly = db.session.scalar(select(Assembly).where(Assembly.slug == SLUG))
+    if assembly is None:
+        today = date.today()
+        day = max(date(2027, 3, 18), today + timedelta(days=60))
+        assembly = Assembly(
+            slug=SLUG,
+            title="Shireford Community Safety Assembly 2027",
+            summary=(
+                "Partners from across the county come together to launch the Community Safety Agreement: "
+                "how we work together to support people affected by or at risk of harm, reduce inequality "
+                "and strengthen collaboration. The assembly is only the start of these conversations."
+            ),
+            venue_name="Shireford Guildhall",
+            venue_address="Market Square, Shireford SH1 1AA",
+            date=day,
+            start_time=time(9, 0),
+            end_time=time(16, 0),
+            timezone="Europe/London",
+            registration_opens_at=datetime.combine(today - timedelta(days=7), time(9, 0)),
+            registration_closes_at=datetime.combine(day - timedelta(days=7), time(17, 0)),
+            capacity=180,
+            org_limit=8,
+            privacy_notice=(
+                "The Office of the Police and Crime Commissioner holds your name, contact details, organisation "
+                "and workshop choices to run the assembly and send you updates about it. Access and dietary "
+                "needs are shared only with the venue. Personal data is deleted 365 days after the assembly."
+            ),
+            retention_days=365,
+            status="open",
+        )
+        db.session.add(assembly)
+        db.session.flush()
+        for start, end, title, speaker, org_name in AGENDA:
+            db.session.add(AgendaItem(assembly=assembly, starts_at=start, ends_at=end, title=title,
+                                      speaker=speaker, organisation=orgs.get(org_name) if org_name else None))
+        for position, (name, start, end, topic_idx) in enumerate(ROUNDS, start=1):
+            rnd = Round(assembly=assembly, name=name, position=position, starts_at=start, ends_at=end)
+            db.session.add(rnd)
+            for i, t in enumerate(topic_idx):
+                topic = topics[t]
+                db.session.add(Workshop(
+                    round=rnd, topic=topic, title=topic.name, description=topic.description,
+                    room=ROOMS[i], capacity=24 if i else 40, facilitators=[facilitators[i]],
+                ))
+    db.session.commit()
+
+    lines = [
+        f"Demo assembly: /a/{SLUG}",
+        f"{len(ORGANISATIONS)} organisations, {len(TOPICS)} topics, "
+        f"{sum(len(r.workshops) for r in assembly.rounds)} workshops in {len(assembly.rounds)} rounds.",
+        "Sign in at /login with (password for every demo account below):",
+        f"  password: {password}",
+    ]
+    lines += [f"  {role:<11} {email}" for email, role in logins]
+    return lines

@@ -1,0 +1,12 @@
+"""Every model of every area, imported so the metadata is complete."""
+from .accounts.models import User  # noqa: F401
+from .assemblies.models import (  # noqa: F401
+    AgendaItem,
+    Assembly,
+    Round,
+    Series,
+    Topic,
+    Workshop,
+    workshop_facilitator,
+)
+from .organisations.models import Organisation  # noqa: F401

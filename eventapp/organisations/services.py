@@ -1,0 +1,81 @@
+"""Organisation use cases: add, edit, approve and merge duplicates."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..domain import DomainError
+from ..extensions import db
+from .models import SECTORS, Organisation, name_key
+
+
+def _check(data: dict[str, Any], current: Organisation | None) -> str:
+    name = " ".join((data.get("name") or "").split())
+    if not name:
+        raise DomainError("Enter the organisation's name.", "name")
+    if data.get("sector") not in SECTORS:
+        raise DomainError("Choose a sector from the list.", "sector")
+    key = name_key(name)
+    clash = db.session.scalar(select(Organisation.id).where(Organisation.name_key == key))
+    if clash is not None and (current is None or clash != current.id):
+        raise DomainError("An organisation with that name already exists.", "name")
+    return name
+
+
+def find_by_name(name: str) -> Organisation | None:
+    """The organisation with this name, ignoring case and spacing."""
+    return db.session.scalar(select(Organisation).where(Organisation.name_key == name_key(name)))
+
+
+def save_organisation(data: dict[str, Any], org: Organisation | None = None, *, commit: bool = True) -> Organisation:
+    """Create or update an organisation."""
+    name = _check(data, org)
+    if org is None:
+        org = Organisation(status=data.get("status", "approved"))
+        db.session.add(org)
+    elif data.get("status"):
+        org.status = data["status"]
+    org.name = name
+    org.name_key = name_key(name)
+    org.sector = data["sector"]
+    try:
+        if commit:
+            db.session.commit()
+        else:
+            db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("An organisation with that name already exists.", "name") from None
+    return org
+
+
+def approve_organisation(org: Organisation) -> None:
+    """Approve a pending organisation so delegates can choose it."""
+    org.status = "approved"
+    db.session.commit()
+
+
+def merge_organisations(source: Organisation, target: Organisation) -> int:
+    """Move everything that points at ``source`` to ``target`` and delete ``source``.
+
+    Returns the number of rows moved. Every foreign key to organisation.id is
+    followed, so areas added later (registrations, actions) merge too.
+    """
+    if source.id == target.id:
+        raise DomainError("Choose a different organisation to merge into.", "target_id")
+    moved = 0
+    org_table = Organisation.__table__
+    for table in db.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table is org_table:
+                result = db.session.execute(
+                    update(table).where(fk.parent == source.id).values({fk.parent.name: target.id})
+                )
+                moved += result.rowcount or 0
+    if target.status == "pending" and source.status == "approved":
+        target.status = "approved"
+    db.session.delete(source)
+    db.session.commit()
+    return moved

@@ -1,0 +1,87 @@
+"""Organiser pages for partner organisations."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from ..accounts.access import organiser_required
+from ..domain import DomainError
+from ..extensions import db
+from ..forms_util import apply_domain_error
+from . import services
+from .forms import MergeForm, OrganisationForm
+from .models import SECTORS, STATUSES, Organisation, name_key
+
+bp = Blueprint("organisations", __name__, url_prefix="/organiser/organisations")
+
+
+@bp.route("/")
+@organiser_required
+def index():
+    q = request.args.get("q", "").strip()
+    sector = request.args.get("sector", "")
+    status = request.args.get("status", "")
+    stmt = select(Organisation).order_by(Organisation.name_key)
+    if q:
+        stmt = stmt.where(Organisation.name_key.contains(name_key(q)))
+    if sector in SECTORS:
+        stmt = stmt.where(Organisation.sector == sector)
+    if status in STATUSES:
+        stmt = stmt.where(Organisation.status == status)
+    page = db.paginate(stmt, per_page=25, error_out=False)
+    return render_template(
+        "organisations/index.html", page=page, q=q, sector=sector, status=status,
+        sectors=SECTORS, statuses=STATUSES, action_form=FlaskForm(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@bp.route("/<int:org_id>/edit", methods=["GET", "POST"])
+@organiser_required
+def form(org_id: int | None = None):
+    org = db.get_or_404(Organisation, org_id) if org_id else None
+    form = OrganisationForm(obj=org)
+    if form.validate_on_submit():
+        try:
+            org = services.save_organisation(
+                {"name": form.name.data, "sector": form.sector.data, "status": form.status.data}, org
+            )
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(f"“{org.name}” saved.", "success")
+            return redirect(url_for(".index"))
+    return render_template("organisations/form.html", form=form, org=org), (400 if form.errors else 200)
+
+
+@bp.post("/<int:org_id>/approve")
+@organiser_required
+def approve(org_id: int):
+    org = db.get_or_404(Organisation, org_id)
+    if FlaskForm().validate_on_submit():
+        services.approve_organisation(org)
+        flash(f"“{org.name}” approved.", "success")
+    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url) else url_for(".index"))
+
+
+@bp.route("/<int:org_id>/merge", methods=["GET", "POST"])
+@organiser_required
+def merge(org_id: int):
+    org = db.get_or_404(Organisation, org_id)
+    form = MergeForm()
+    form.target_id.choices = [
+        (o.id, f"{o.name} ({o.sector_label}{', pending' if o.is_pending else ''})")
+        for o in db.session.scalars(select(Organisation).where(Organisation.id != org.id).order_by(Organisation.name_key))
+    ]
+    if form.validate_on_submit():
+        target = db.get_or_404(Organisation, form.target_id.data)
+        name = org.name
+        try:
+            services.merge_organisations(org, target)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(f"“{name}” was merged into “{target.name}”.", "success")
+            return redirect(url_for(".index"))
+    return render_template("organisations/merge.html", form=form, org=org), (400 if form.errors else 200)
