@@ -42,13 +42,26 @@ def _normalise_db_uri(uri: str) -> str:
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - trivial
+def _sqlite_pragmas(dbapi_connection, connection_record):
     module = type(dbapi_connection).__module__
     if module.startswith("sqlite3"):
+        # Let SQLAlchemy, not the driver, issue BEGIN: savepoints then work
+        # and our "begin" hook below can take the write lock up front.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    if conn.dialect.name == "sqlite":
+        # IMMEDIATE takes SQLite's single write lock at the start, so a
+        # read-then-write transaction (capacity checks) cannot race another
+        # writer; readers are not blocked in WAL mode.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -1,0 +1,162 @@
+"""Shared fixtures: app, db (rolled back per test), client, login helpers.
+
+The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is
+set (e.g. postgresql://postgres@127.0.0.1/test). The schema is built by running
+the real migrations, so every test also exercises them.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from flask_sqlalchemy.session import _app_ctx_id
+from sqlalchemy import orm
+
+from eventapp import create_app
+from eventapp.extensions import db as _db
+from eventapp.extensions import limiter
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+PASSWORD = "correct horse battery staple"
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def reset_postgres(url: str) -> None:
+    """Empty a PostgreSQL database so the migrations build it from nothing."""
+    from eventapp.app import _normalise_db_uri
+
+    engine = sa.create_engine(_normalise_db_uri(url))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def database_url(tmp_path_factory, name: str = "test") -> str:
+    """A fresh, empty database URL for this session: SQLite file or the PostgreSQL test database."""
+    if TEST_DATABASE_URL:
+        reset_postgres(TEST_DATABASE_URL)
+        return TEST_DATABASE_URL
+    return f"sqlite:///{tmp_path_factory.mktemp(name) / 'eventapp.sqlite3'}"
+
+
+def make_test_app(uri: str, **config):
+    settings = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "SECRET_KEY": "test-only-secret-key-0123456789abcdef",
+        "RATELIMIT_ENABLED": False,
+        "MAIL_SUPPRESS_SEND": True,
+    }
+    settings.update(config)
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    app = make_test_app(database_url(tmp_path_factory))
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """The database, with everything a test does rolled back afterwards."""
+    with app.app_context():
+        connection = _db.engine.connect()
+        transaction = connection.begin()
+        original = _db.session
+        # create_savepoint: app code may commit or roll back freely; the outer
+        # transaction still wraps the test and is rolled back at the end.
+        # A plain SQLAlchemy session: Flask-SQLAlchemy's own Session.get_bind
+        # would pick the engine and bypass the test's connection.
+        _db.session = orm.scoped_session(
+            orm.sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=_app_ctx_id,
+        )
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def post_form(client, url: str, data: dict, *, form_url: str | None = None, follow_redirects: bool = False):
+    """Open the page with the form (to get its CSRF token), then submit it."""
+    page = client.get(form_url or url)
+    payload = {"csrf_token": csrf_from(page.get_data(as_text=True))}
+    payload.update(data)
+    return client.post(url, data=payload, follow_redirects=follow_redirects)
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD, follow_redirects: bool = False):
+        return post_form(self.client, "/login", {"email": email, "password": password},
+                         follow_redirects=follow_redirects)
+
+    def logout(self):
+        return post_form(self.client, "/logout", {}, form_url="/facilitator/")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def organiser(db):
+    from tests.factories import make_user
+
+    return make_user("organiser", email="organiser@example.org")
+
+
+@pytest.fixture
+def facilitator(db):
+    from tests.factories import make_user
+
+    return make_user("facilitator", email="facilitator@example.org", name="Siobhán O'Brien")
+
+
+@pytest.fixture
+def as_organiser(client, auth, organiser):
+    auth.login(organiser.email)
+    return client
+
+
+@pytest.fixture
+def as_facilitator(client, auth, facilitator):
+    auth.login(facilitator.email)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    # Limits are per process; keep one test's attempts from leaking into the next.
+    yield
+    try:
+        limiter.reset()
+    except Exception:  # noqa: BLE001 - storage not initialised in pure tests
+        pass
