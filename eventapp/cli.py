@@ -27,6 +27,21 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(err.message) from None
         click.echo(f"Created {user.role} account {user.email}.")
 
+    @app.cli.group("mail")
+    def mail_group() -> None:
+        """Deliver the outbox."""
+
+    @mail_group.command("send")
+    @click.option("--limit", default=500, show_default=True, help="Most messages to send in this pass.")
+    def mail_send(limit: int) -> None:
+        """Send every due message once (one pass)."""
+        from .mail.services import send_pending
+
+        if not app.config.get("MAIL_SERVER"):
+            raise click.ClickException("No SMTP server configured (set FLASK_MAIL_SERVER); messages stay in the outbox.")
+        sent, failed = send_pending(limit)
+        click.echo(f"Sent {sent}, failed {failed}.")
+
     @app.cli.command("demo")
     def demo() -> None:
         """Load a realistic county Community Safety Assembly (idempotent)."""

@@ -10,3 +10,4 @@ from .assemblies.models import (  # noqa: F401
     workshop_facilitator,
 )
 from .organisations.models import Organisation  # noqa: F401
+from .mail.models import OutboxMessage  # noqa: F401
