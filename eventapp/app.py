@@ -66,11 +66,15 @@ def _sqlite_begin(conn):
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure an eventapp instance."""
+    # The instance folder holds the SQLite database and the generated secret key;
+    # INSTANCE_PATH (or FLASK_INSTANCE_PATH) moves it, e.g. to a data volume.
+    instance = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("FLASK_INSTANCE_PATH")
     app = Flask(
         "eventapp",
         template_folder=str(resource_dir("templates")),
         static_folder=str(resource_dir("static")),
         instance_relative_config=True,
+        instance_path=os.path.abspath(instance) if instance else None,
     )
     instance_path = Path(app.instance_path)
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -123,11 +127,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .assemblies.views import bp as assemblies_bp
     from .organisations.views import bp as organisations_bp
     from .facilitators.views import bp as facilitators_bp
+    from .placements.views import bp as placements_bp
+    from .registration.views import bp as registration_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(assemblies_bp)
     app.register_blueprint(organisations_bp)
     app.register_blueprint(facilitators_bp)
+    app.register_blueprint(placements_bp)
+    app.register_blueprint(registration_bp)
 
     from . import cli, errors, security, templating
 

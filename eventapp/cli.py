@@ -42,6 +42,36 @@ def init_app(app: Flask) -> None:
         sent, failed = send_pending(limit)
         click.echo(f"Sent {sent}, failed {failed}.")
 
+    @app.cli.command("allocate")
+    @click.argument("slug")
+    @click.option("--publish", is_flag=True, help="Publish the allocation after computing it.")
+    def allocate(slug: str, publish: bool) -> None:
+        """Allocate an assembly's confirmed delegates to workshops (a proposal unless --publish)."""
+        from .assemblies.services import get_assembly
+        from .domain import NotFound
+        from .placements import services as placements
+
+        try:
+            assembly = get_assembly(slug)
+            run = placements.run_allocation(assembly)
+        except NotFound:
+            raise click.ClickException(f"No assembly has the address {slug!r}.") from None
+        except DomainError as err:
+            raise click.ClickException(err.message) from None
+        summary = run.result["summary"]
+        click.echo(f"Proposal {run.id}: {run.placed} places for {summary['delegates']} delegates, "
+                   f"{summary['first_choice_delegates']} with a first choice, {len(run.result['unplaced'])} unplaced, "
+                   f"{run.moves} moves, cost {run.cost}.")
+        fcfs = run.result["fcfs"]
+        click.echo(f"First come, first served would give: {fcfs['objective']['placed']} places, "
+                   f"{fcfs['first_choice_delegates']} with a first choice, cost {fcfs['objective']['cost']}.")
+        if publish:
+            try:
+                outcome = placements.publish(run, assembly)
+            except DomainError as err:
+                raise click.ClickException(err.message) from None
+            click.echo(f"Published: {outcome.placed} places, {len(outcome.changed)} changed.")
+
     @app.cli.command("demo")
     def demo() -> None:
         """Load a realistic county Community Safety Assembly (idempotent)."""

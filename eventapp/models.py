@@ -11,3 +11,5 @@ from .assemblies.models import (  # noqa: F401
 )
 from .organisations.models import Organisation  # noqa: F401
 from .mail.models import OutboxMessage  # noqa: F401
+from .registration.models import Preference, Registration  # noqa: F401
+from .placements.models import AllocationPin, AllocationRun, Placement  # noqa: F401

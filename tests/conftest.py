@@ -160,3 +160,32 @@ def _fresh_rate_limits():
         limiter.reset()
     except Exception:  # noqa: BLE001 - storage not initialised in pure tests
         pass
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path):
+    """An empty database of its own, for tests that migrate or load data outside the rollback.
+
+    SQLite: a temp file. PostgreSQL: ``<test db>_scratch`` on the same server, created
+    empty and dropped afterwards.
+    """
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        return
+    from eventapp.app import _normalise_db_uri
+
+    base = sa.engine.make_url(_normalise_db_uri(TEST_DATABASE_URL))
+    scratch = base.set(database=f"{base.database}_scratch")
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+
+    def run(sql: str) -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(sql))
+
+    try:
+        run(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)')
+        run(f'CREATE DATABASE "{scratch.database}"')
+        yield scratch.render_as_string(hide_password=False)
+        run(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)')
+    finally:
+        admin.dispose()

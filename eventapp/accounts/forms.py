@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from .models import ROLE_LABELS
@@ -29,7 +30,7 @@ class UserForm(FlaskForm):
         "Email address",
         validators=[DataRequired("Enter an email address."), Email("Enter an email address like name@example.org."), Length(max=254)],
     )
-    role = SelectField("Role", choices=list(ROLE_LABELS.items()))
+    role = SelectField("Role", choices=[SelectChoice(k, v) for k, v in ROLE_LABELS.items()])
     password = PasswordField(
         "Initial password",
         description="At least 10 characters. Ask them to change it after signing in.",

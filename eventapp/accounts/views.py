@@ -27,6 +27,10 @@ def _safe_next(target: str | None) -> str | None:
     # Only same-site relative paths, so a crafted link cannot bounce a user elsewhere.
     if not target:
         return None
+    # Browsers read "/\\host" as "//host" and drop tabs and newlines inside URLs, so
+    # such paths could still leave the site.
+    if "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None

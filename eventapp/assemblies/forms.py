@@ -9,6 +9,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from .models import ASSEMBLY_STATUSES
@@ -52,7 +53,7 @@ class AssemblyForm(FlaskForm):
         "Keep personal data for (days after archiving)",
         validators=[Optional(), NumberRange(min=0, max=36_500, message="Enter a number of days from 0 to 36,500.")],
     )
-    status = SelectField("Status", choices=list(ASSEMBLY_STATUSES.items()))
+    status = SelectField("Status", choices=[SelectChoice(k, v) for k, v in ASSEMBLY_STATUSES.items()])
 
 
 class RoundForm(FlaskForm):

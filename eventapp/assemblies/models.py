@@ -50,6 +50,7 @@ class Assembly(db.Model):
         CheckConstraint("capacity >= 0", name="capacity_non_negative"),
         CheckConstraint("org_limit IS NULL OR org_limit >= 1", name="org_limit_positive"),
         CheckConstraint("end_time > start_time", name="ends_after_start"),
+        CheckConstraint("workshop_org_limit IS NULL OR workshop_org_limit >= 1", name="workshop_org_limit_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +72,9 @@ class Assembly(db.Model):
     privacy_notice: Mapped[str] = mapped_column(Text, default="")
     retention_days: Mapped[Optional[int]]
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    # At most this many delegates of one organisation in one workshop (None: no limit).
+    workshop_org_limit: Mapped[Optional[int]]
+    allocation_published_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
 
 from ..accounts.access import organiser_required
 from ..accounts.models import User
@@ -205,10 +206,10 @@ def delete_round(slug: str, round_id: int):
 
 
 def _workshop_choices(form: WorkshopForm, assembly: Assembly) -> None:
-    form.round_id.choices = [(r.id, r.name) for r in assembly.rounds]
-    form.topic_id.choices = [(t.id, t.name) for t in db.session.scalars(select(Topic).order_by(Topic.name))]
+    form.round_id.choices = [SelectChoice(r.id, r.name) for r in assembly.rounds]
+    form.topic_id.choices = [SelectChoice(t.id, t.name) for t in db.session.scalars(select(Topic).order_by(Topic.name))]
     form.facilitator_ids.choices = [
-        (u.id, u.display_name)
+        SelectChoice(u.id, u.display_name)
         for u in db.session.scalars(select(User).where(User.role == "facilitator").order_by(User.name))
     ]
 
@@ -271,8 +272,8 @@ def agenda_form(slug: str, item_id: int | None = None):
     assembly = load_assembly(slug)
     item = _child(AgendaItem, item_id, assembly) if item_id else None
     form = AgendaItemForm(obj=item)
-    form.organisation_id.choices = [(0, "— none —")] + [
-        (o.id, o.name)
+    form.organisation_id.choices = [SelectChoice(0, "— none —")] + [
+        SelectChoice(o.id, o.name)
         for o in db.session.scalars(
             select(Organisation).where(Organisation.status == "approved").order_by(Organisation.name)
         )

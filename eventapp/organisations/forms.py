@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from .models import SECTORS, STATUSES
@@ -7,8 +8,8 @@ from .models import SECTORS, STATUSES
 
 class OrganisationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Enter the organisation's name."), Length(max=200)])
-    sector = SelectField("Sector", choices=list(SECTORS.items()))
-    status = SelectField("Status", choices=list(STATUSES.items()))
+    sector = SelectField("Sector", choices=[SelectChoice(k, v) for k, v in SECTORS.items()])
+    status = SelectField("Status", choices=[SelectChoice(k, v) for k, v in STATUSES.items()])
 
 
 class MergeForm(FlaskForm):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from ..accounts.access import organiser_required
 from ..domain import DomainError
@@ -71,7 +72,7 @@ def merge(org_id: int):
     org = db.get_or_404(Organisation, org_id)
     form = MergeForm()
     form.target_id.choices = [
-        (o.id, f"{o.name} ({o.sector_label}{', pending' if o.is_pending else ''})")
+        SelectChoice(o.id, f"{o.name} ({o.sector_label}{', pending' if o.is_pending else ''})")
         for o in db.session.scalars(select(Organisation).where(Organisation.id != org.id).order_by(Organisation.name_key))
     ]
     if form.validate_on_submit():

@@ -1,0 +1,313 @@
+"""Allocation use cases: run the solver on an assembly, adjust the proposal, publish it."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import selectinload
+
+from .. import allocation as core
+from ..assemblies.models import Assembly, Round, Workshop
+from ..domain import DomainError
+from ..extensions import db
+from ..registration.models import Registration
+from ..timeutil import utcnow
+from .models import AllocationPin, AllocationRun, Placement
+
+
+@dataclass
+class Snapshot:
+    """The allocation problem of an assembly plus the lookups to turn ids back into rows."""
+
+    problem: core.Problem
+    workshops: dict[str, Workshop]
+    registrations: dict[str, Registration]
+    rounds: list[Round]
+
+
+def _lock_assembly(assembly: Assembly) -> None:
+    # Publishing and cancelling both take this lock, so a cancellation cannot
+    # slip between reading the confirmed list and writing placements.
+    db.session.execute(select(Assembly.id).where(Assembly.id == assembly.id).with_for_update())
+
+
+def snapshot(assembly: Assembly) -> Snapshot:
+    """Build the allocation problem from confirmed registrations, pins and published placements."""
+    rounds = list(db.session.scalars(
+        select(Round).where(Round.assembly_id == assembly.id)
+        .options(selectinload(Round.workshops).selectinload(Workshop.topic)).order_by(Round.position)
+    ))
+    workshops = {str(w.id): w for r in rounds for w in r.workshops}
+    regs = list(db.session.scalars(
+        select(Registration)
+        .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
+        .options(selectinload(Registration.preferences), selectinload(Registration.organisation))
+        .order_by(Registration.id)
+    ))
+    reg_ids = [r.id for r in regs]
+    pins: dict[int, list[str]] = defaultdict(list)
+    current: dict[int, list[str]] = defaultdict(list)
+    if reg_ids:
+        for pin in db.session.scalars(select(AllocationPin).where(AllocationPin.registration_id.in_(reg_ids))):
+            if str(pin.workshop_id) in workshops:
+                pins[pin.registration_id].append(str(pin.workshop_id))
+        for p in db.session.scalars(select(Placement).where(Placement.registration_id.in_(reg_ids))):
+            if str(p.workshop_id) in workshops:
+                current[p.registration_id].append(str(p.workshop_id))
+    problem = core.Problem(
+        workshops=tuple(
+            core.Workshop(id=str(w.id), round=str(r.id), topic=str(w.topic_id), capacity=w.capacity)
+            for r in rounds for w in r.workshops
+        ),
+        delegates=tuple(
+            core.Delegate(
+                id=str(r.id), organisation=str(r.organisation_id), sector=r.organisation.sector,
+                choices=tuple(str(t) for t in r.choice_topic_ids),
+                pinned=tuple(pins.get(r.id, ())), current=tuple(current.get(r.id, ())),
+            )
+            for r in regs
+        ),
+        max_per_organisation=assembly.workshop_org_limit,
+    )
+    return Snapshot(problem, workshops, {str(r.id): r for r in regs}, rounds)
+
+
+def _ranks(problem: core.Problem, assignments: dict[str, list[str]]) -> dict[str, list[int]]:
+    k = problem.max_choices
+    topic_of = {w.id: w.topic for w in problem.workshops}
+    out = {}
+    for d in problem.delegates:
+        rank_of = {t: i + 1 for i, t in enumerate(d.choices)}
+        out[d.id] = [rank_of.get(topic_of[w], k + 1) for w in assignments.get(d.id, [])]
+    return out
+
+
+def summarise(problem: core.Problem, assignments: dict[str, list[str]], unplaced: list) -> dict:
+    """Figures an organiser compares: choice shares per round, worst-off delegate, objective."""
+    objective = core.objective_of(problem, assignments)
+    result = core.Result("optimal", {d: tuple(w) for d, w in assignments.items()},
+                         [tuple(u) for u in unplaced], objective)
+    expl = core.explain(problem, result)
+    ranks = _ranks(problem, assignments)
+    k = problem.max_choices
+    worst = max((max(r) for r in ranks.values() if r), default=0)
+    n = len(problem.delegates)
+    return {
+        "objective": objective.as_dict(),
+        "rounds": [
+            {"round": s.round, "delegates": s.delegates, "placed": s.placed, "first": s.first,
+             "second": s.second, "third": s.third, "unranked": s.unranked}
+            for s in expl.rounds
+        ],
+        "first_choice_delegates": expl.delegates_with_first_choice,
+        "delegates": n,
+        "worst_rank": worst,
+        "worst_is_unranked": worst > k,
+        "all_ranked": sum(1 for r in ranks.values() if r and max(r) <= k),
+        "reasons": {f"{d}|{r}": reason for (d, r), reason in expl.reasons.items()},
+    }
+
+
+def run_allocation(assembly: Assembly, user_id: int | None = None) -> AllocationRun:
+    """Solve the assembly's allocation optimally and store it as a proposal (nothing is published)."""
+    snap = snapshot(assembly)
+    if not snap.problem.workshops:
+        raise DomainError("Add rounds and workshops before allocating.")
+    if not snap.problem.delegates:
+        raise DomainError("There are no confirmed registrations to allocate yet.")
+    try:
+        result = core.solve(snap.problem)
+        core.validate(snap.problem, result)
+    except core.ProblemError as err:
+        raise DomainError(f"The pins cannot all be kept: {err}. Remove a pin and run again.") from None
+    baseline = core.fcfs(snap.problem)
+    assignments = {d: list(ws) for d, ws in result.assignments.items()}
+    ours = summarise(snap.problem, assignments, result.unplaced)
+    theirs = summarise(snap.problem, {d: list(ws) for d, ws in baseline.assignments.items()}, baseline.unplaced)
+    db.session.execute(
+        update(AllocationRun).where(AllocationRun.assembly_id == assembly.id, AllocationRun.status == "proposal")
+        .values(status="superseded")
+    )
+    run = AllocationRun(assembly_id=assembly.id, status="proposal", created_by_id=user_id,
+                        placed=result.objective.placed, moves=result.objective.moves, cost=result.objective.cost)
+    run.result = {
+        "assignments": assignments,
+        "unplaced": [list(u) for u in result.unplaced],
+        "summary": ours,
+        "fcfs": theirs,
+        "stats": {k: v for k, v in result.stats.items() if isinstance(v, (int, float, str, bool))},
+        "warnings": [],
+    }
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+def latest_run(assembly: Assembly) -> AllocationRun | None:
+    """The newest proposal or published run of an assembly."""
+    return db.session.scalar(
+        select(AllocationRun).where(AllocationRun.assembly_id == assembly.id, AllocationRun.status != "superseded")
+        .order_by(AllocationRun.id.desc()).limit(1)
+    )
+
+
+def move_delegate(run: AllocationRun, assembly: Assembly, registration_id: int, choices: dict[int, int | None],
+                  pin: bool) -> list[str]:
+    """Set a delegate's workshop per round in a proposal; return the rules the change breaks."""
+    if run.status != "proposal":
+        raise DomainError("Only a proposal can be changed. Run the allocation again to start a new one.")
+    snap = snapshot(assembly)
+    key = str(registration_id)
+    if key not in snap.registrations:
+        raise DomainError("That delegate is not confirmed for this assembly.")
+    round_ids = {r.id for r in snap.rounds}
+    new = []
+    for round_id, workshop_id in choices.items():
+        if round_id not in round_ids:
+            raise DomainError("Choose a round of this assembly.")
+        if workshop_id is None:
+            continue
+        w = snap.workshops.get(str(workshop_id))
+        if w is None or w.round_id != round_id:
+            raise DomainError("Choose a workshop that runs in that round.")
+        new.append(str(workshop_id))
+    data = run.result
+    data["assignments"][key] = new
+    placed_rounds = {snap.workshops[w].round_id for w in new}
+    data["unplaced"] = [u for u in data["unplaced"] if u[0] != key] + [
+        [key, str(r.id)] for r in snap.rounds if r.id not in placed_rounds and r.workshops
+    ]
+    warnings = _rule_breaks(snap, data)
+    data["warnings"] = warnings
+    data["summary"] = summarise(snap.problem, data["assignments"], data["unplaced"])
+    run.result = data
+    run.edited = True
+    obj = data["summary"]["objective"]
+    run.placed, run.moves, run.cost = obj["placed"], obj["moves"], obj["cost"]
+    if pin:
+        for round_id, workshop_id in choices.items():
+            db.session.execute(delete(AllocationPin).where(
+                AllocationPin.registration_id == registration_id, AllocationPin.round_id == round_id))
+            if workshop_id is not None:
+                db.session.add(AllocationPin(registration_id=registration_id, round_id=round_id,
+                                             workshop_id=workshop_id))
+    db.session.commit()
+    return warnings
+
+
+def _rule_breaks(snap: Snapshot, data: dict) -> list[str]:
+    """Hard rules an edited proposal breaks, in words an organiser understands."""
+    limit = snap.problem.max_per_organisation
+    seats: Counter[str] = Counter()
+    org_seats: Counter[tuple[str, int]] = Counter()
+    out = []
+    for reg_key, ws in sorted(data["assignments"].items(), key=lambda kv: int(kv[0])):
+        reg = snap.registrations.get(reg_key)
+        if reg is None:
+            continue
+        topics = Counter(snap.workshops[w].topic_id for w in ws if w in snap.workshops)
+        if any(n > 1 for n in topics.values()):
+            out.append(f"{reg.full_name} would attend the same topic twice.")
+        rounds = Counter(snap.workshops[w].round_id for w in ws if w in snap.workshops)
+        if any(n > 1 for n in rounds.values()):
+            out.append(f"{reg.full_name} would be in two workshops in one round.")
+        for w in ws:
+            seats[w] += 1
+            org_seats[(w, reg.organisation_id)] += 1
+    for wid, n in seats.items():
+        w = snap.workshops.get(wid)
+        if w is not None and n > w.capacity:
+            out.append(f"“{w.title}” ({w.round.name}) would have {n} delegates for {w.capacity} seats.")
+    if limit is not None:
+        org_names = {r.organisation_id: r.organisation.name for r in snap.registrations.values()}
+        for (wid, org_id), n in org_seats.items():
+            if n > limit and wid in snap.workshops:
+                w = snap.workshops[wid]
+                out.append(f"“{w.title}” ({w.round.name}) would have {n} delegates from {org_names[org_id]} "
+                           f"(limit {limit}).")
+    return out
+
+
+def remove_pin(pin: AllocationPin) -> None:
+    """Forget an organiser's pin; the next run may move that delegate."""
+    db.session.delete(pin)
+    db.session.commit()
+
+
+@dataclass
+class PublishOutcome:
+    placed: int
+    changed: list[tuple[int, int, int | None, int | None]]  # (registration, round, old workshop, new workshop)
+
+
+def publish(run: AllocationRun, assembly: Assembly) -> PublishOutcome:
+    """Record a proposal as the published allocation, replacing the previous one."""
+    if run.status != "proposal":
+        raise DomainError("This allocation is not a proposal any more. Run the allocation again.")
+    _lock_assembly(assembly)
+    snap = snapshot(assembly)
+    data = run.result
+    kept = {k: v for k, v in data["assignments"].items() if k in snap.registrations}
+    breaks = _rule_breaks(snap, {"assignments": kept})
+    if breaks:
+        raise DomainError("This proposal breaks a rule: " + " ".join(breaks) + " Change it or run the allocation again.")
+    old = {(p.registration_id, p.round_id): p.workshop_id for p in db.session.scalars(
+        select(Placement).join(Round, Round.id == Placement.round_id).where(Round.assembly_id == assembly.id))}
+    db.session.execute(delete(Placement).where(Placement.round_id.in_([r.id for r in snap.rounds] or [0])))
+    new = {}
+    # Only registrations still confirmed now: a cancellation after the run keeps no place.
+    for reg_key, workshop_ids in data["assignments"].items():
+        if reg_key not in snap.registrations:
+            continue
+        for wid in workshop_ids:
+            w = snap.workshops.get(wid)
+            if w is None:
+                continue
+            db.session.add(Placement(registration_id=int(reg_key), round_id=w.round_id, topic_id=w.topic_id,
+                                     workshop_id=w.id))
+            new[(int(reg_key), w.round_id)] = w.id
+    changed = [(reg, rnd, old.get((reg, rnd)), new.get((reg, rnd)))
+               for reg, rnd in sorted(set(old) | set(new)) if old.get((reg, rnd)) != new.get((reg, rnd))]
+    now = utcnow()
+    db.session.execute(update(AllocationRun).where(AllocationRun.assembly_id == assembly.id,
+                                                   AllocationRun.status == "published").values(status="superseded"))
+    run.status = "published"
+    run.published_at = now
+    assembly.allocation_published_at = now
+    db.session.commit()
+    return PublishOutcome(placed=len(new), changed=changed)
+
+
+def placements_for(registration: Registration) -> list[Placement]:
+    """A delegate's published workshops in round order."""
+    return list(db.session.scalars(
+        select(Placement).join(Round, Round.id == Placement.round_id)
+        .where(Placement.registration_id == registration.id)
+        .options(selectinload(Placement.workshop).selectinload(Workshop.round))
+        .order_by(Round.position)
+    ))
+
+
+def workshop_mix(snap: Snapshot, assignments: dict[str, list[str]]) -> list[dict]:
+    """Fill, organisations and sector mix per workshop, for the preview."""
+    members: dict[str, list[Registration]] = defaultdict(list)
+    for reg_key, ws in assignments.items():
+        reg = snap.registrations.get(reg_key)
+        if reg is None:
+            continue
+        for wid in ws:
+            members[wid].append(reg)
+    out = []
+    for r in snap.rounds:
+        for w in r.workshops:
+            regs = members.get(str(w.id), [])
+            orgs = Counter(reg.organisation.name for reg in regs)
+            sectors = Counter(reg.organisation.sector_label for reg in regs)
+            out.append({
+                "workshop": w, "round": r, "count": len(regs),
+                "fill": (len(regs) / w.capacity) if w.capacity else 0.0,
+                "organisations": len(orgs), "largest_org": orgs.most_common(1)[0] if orgs else None,
+                "sectors": sorted(sectors.items(), key=lambda kv: (-kv[1], kv[0])),
+            })
+    return out

@@ -1,0 +1,174 @@
+"""Organiser pages to run, inspect, adjust and publish the workshop allocation."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from ..accounts.access import organiser_required
+from ..assemblies.views import load_assembly
+from ..domain import DomainError
+from ..extensions import db
+from ..forms_util import apply_domain_error
+from . import services
+from .forms import RunForm, move_form_class
+from .models import AllocationPin, AllocationRun
+
+bp = Blueprint("placements", __name__, url_prefix="/organiser/assemblies/<slug>/allocation")
+
+
+def _run_or_404(assembly, run_id: int) -> AllocationRun:
+    run = db.session.get(AllocationRun, run_id)
+    if run is None or run.assembly_id != assembly.id:
+        abort(404)
+    return run
+
+
+@bp.route("/")
+@organiser_required
+def index(slug: str):
+    assembly = load_assembly(slug)
+    run = services.latest_run(assembly)
+    form = RunForm(workshop_org_limit=assembly.workshop_org_limit)
+    context = {"assembly": assembly, "run": run, "form": form, "action_form": FlaskForm()}
+    if run is not None:
+        snap = services.snapshot(assembly)
+        data = run.result
+        context.update(
+            data=data,
+            snap=snap,
+            mix=services.workshop_mix(snap, data["assignments"]),
+            round_names={str(r.id): r.name for r in snap.rounds},
+            pins=list(db.session.scalars(
+                select(AllocationPin).where(AllocationPin.registration_id.in_([int(k) for k in snap.registrations] or [0]))
+            )),
+            stale=len(snap.registrations) != len(data["assignments"])
+            or any(k not in snap.registrations for k in data["assignments"]),
+        )
+    return render_template("placements/index.html", **context)
+
+
+@bp.post("/run")
+@organiser_required
+def run(slug: str):
+    assembly = load_assembly(slug)
+    form = RunForm()
+    if not form.validate_on_submit():
+        flash("Enter a number of at least 1 for the organisation limit, or leave it empty.", "error")
+        return redirect(url_for(".index", slug=slug))
+    assembly.workshop_org_limit = form.workshop_org_limit.data
+    try:
+        result = services.run_allocation(assembly, current_user.id)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        flash(f"Allocation proposed: {result.placed} places filled. Nothing is published until you publish it.",
+              "success")
+    return redirect(url_for(".index", slug=slug))
+
+
+@bp.route("/delegates")
+@organiser_required
+def delegates(slug: str):
+    assembly = load_assembly(slug)
+    run = services.latest_run(assembly)
+    if run is None:
+        return redirect(url_for(".index", slug=slug))
+    snap = services.snapshot(assembly)
+    data = run.result
+    q = request.args.get("q", "").strip().casefold()
+    only_unplaced = request.args.get("unplaced") == "1"
+    unplaced_keys = {u[0] for u in data["unplaced"]}
+    rows = []
+    for key, reg in snap.registrations.items():
+        if q and q not in reg.full_name.casefold() and q not in reg.organisation.name.casefold():
+            continue
+        if only_unplaced and key not in unplaced_keys:
+            continue
+        workshops = [snap.workshops[w] for w in data["assignments"].get(key, []) if w in snap.workshops]
+        rows.append((reg, workshops))
+    rows.sort(key=lambda row: (row[0].full_name.casefold(), row[0].id))
+    per_page = 50
+    page = max(request.args.get("page", 1, type=int), 1)
+    pages = max((len(rows) + per_page - 1) // per_page, 1)
+    return render_template(
+        "placements/delegates.html", assembly=assembly, run=run, rows=rows[(page - 1) * per_page: page * per_page],
+        total=len(rows), page=page, pages=pages, q=request.args.get("q", ""), only_unplaced=only_unplaced,
+    )
+
+
+@bp.route("/delegates/<int:registration_id>", methods=["GET", "POST"])
+@organiser_required
+def move(slug: str, registration_id: int):
+    assembly = load_assembly(slug)
+    run = services.latest_run(assembly)
+    if run is None:
+        return redirect(url_for(".index", slug=slug))
+    snap = services.snapshot(assembly)
+    reg = snap.registrations.get(str(registration_id))
+    if reg is None:
+        abort(404)
+    choices = {r.id: [(str(w.id), f"{w.title} ({w.room or 'room to be confirmed'})") for w in r.workshops]
+               for r in snap.rounds}
+    form = move_form_class(snap.rounds, choices)()
+    current = {snap.workshops[w].round_id: w for w in run.result["assignments"].get(str(reg.id), [])
+               if w in snap.workshops}
+    if request.method == "GET":
+        for r in snap.rounds:
+            getattr(form, f"round_{r.id}").data = current.get(r.id, "")
+    warnings = []
+    if form.validate_on_submit():
+        picked = {r.id: (int(getattr(form, f"round_{r.id}").data) if getattr(form, f"round_{r.id}").data else None)
+                  for r in snap.rounds}
+        try:
+            warnings = services.move_delegate(run, assembly, reg.id, picked, pin=form.pin.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            if warnings:
+                flash("Saved, but this change breaks a rule: " + " ".join(warnings)
+                      + " The proposal cannot be published until it is fixed.", "error")
+            else:
+                flash(f"{reg.full_name}'s workshops were changed.", "success")
+            return redirect(url_for(".index", slug=slug))
+    ranks = {t: i + 1 for i, t in enumerate(reg.choice_topic_ids)}
+    return render_template("placements/move.html", assembly=assembly, run=run, reg=reg, form=form,
+                           rounds=snap.rounds, ranks=ranks, topics_by_workshop={wid: w.topic for wid, w in snap.workshops.items()}), \
+        (400 if form.errors else 200)
+
+
+@bp.post("/pins/<int:pin_id>/delete")
+@organiser_required
+def unpin(slug: str, pin_id: int):
+    assembly = load_assembly(slug)
+    pin = db.get_or_404(AllocationPin, pin_id)
+    if pin.workshop_id not in {w.id for r in assembly.rounds for w in r.workshops}:
+        abort(404)
+    if FlaskForm().validate_on_submit():
+        services.remove_pin(pin)
+        flash("Pin removed. Run the allocation again to let the solver place that delegate.", "success")
+    return redirect(url_for(".index", slug=slug))
+
+
+@bp.route("/publish", methods=["GET", "POST"])
+@organiser_required
+def publish(slug: str):
+    assembly = load_assembly(slug)
+    run = services.latest_run(assembly)
+    if run is None or run.status != "proposal":
+        flash("There is no proposal to publish. Run the allocation first.", "info")
+        return redirect(url_for(".index", slug=slug))
+    form = FlaskForm()
+    if form.validate_on_submit():
+        try:
+            outcome = services.publish(run, assembly)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+            return redirect(url_for(".index", slug=slug))
+        flash(f"Allocation published: {outcome.placed} places; {len(outcome.changed)} changed since the last "
+              "publication. Delegates see their workshops on their manage page.", "success")
+        return redirect(url_for(".index", slug=slug))
+    return render_template("placements/publish.html", assembly=assembly, run=run, form=form, data=run.result)

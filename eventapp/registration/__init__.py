@@ -1,0 +1,1 @@
+"""Delegate registration: the public form, capacity and waiting list, manage links, organiser views."""

@@ -1,0 +1,62 @@
+"""CSV for spreadsheets: export that opens cleanly in Excel, and parsing of an import file."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterable
+
+from ..domain import DomainError
+
+# A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+IMPORT_COLUMNS = ("full_name", "email", "job_title", "organisation")
+MAX_IMPORT_ROWS = 20_000
+
+
+def csv_cell(value) -> str:
+    """A cell value Excel shows as text: formula starters are escaped with a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def to_csv(header: Iterable[str], rows: Iterable[Iterable]) -> str:
+    """UTF-8 CSV text with a byte-order mark so Excel picks the right encoding."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([csv_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
+    return out.getvalue()
+
+
+def parse_csv(data: bytes) -> list[dict[str, str]]:
+    """Rows of an uploaded CSV as dicts keyed by lower-case column name."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DomainError("Save the file as “CSV UTF-8” and upload it again.", "file") from None
+    if "\x00" in text:
+        raise DomainError("That does not look like a CSV file.", "file")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DomainError("The file is empty.", "file") from None
+    except csv.Error:
+        raise DomainError("That does not look like a CSV file.", "file") from None
+    names = [h.strip().lower().replace(" ", "_") for h in header]
+    missing = [c for c in IMPORT_COLUMNS if c not in names]
+    if missing:
+        raise DomainError(f"The first row must name the columns; missing: {', '.join(missing)}.", "file")
+    rows = []
+    try:
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            rows.append({name: (values[i] if i < len(values) else "") for i, name in enumerate(names)})
+            if len(rows) > MAX_IMPORT_ROWS:
+                raise DomainError(f"Import at most {MAX_IMPORT_ROWS:,} rows at a time.", "file")
+    except csv.Error:
+        raise DomainError("The file could not be read as CSV (check its quotes).", "file") from None
+    return rows

@@ -1,0 +1,147 @@
+"""Forms for the public registration, the manage page and the organiser's registration pages."""
+from __future__ import annotations
+
+import unicodedata
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from ..organisations.models import SECTORS
+
+ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
+
+
+def ordinal(n: int) -> str:
+    return ORDINALS.get(n, f"{n}th")
+
+
+class NoControlCharacters:
+    """Refuse control characters (and, on one-line fields, line breaks) with a clear message."""
+
+    def __init__(self, multiline: bool = False):
+        self.allowed = "\n\r\t" if multiline else ""
+
+    def __call__(self, form, field):
+        value = field.data or ""
+        if any(unicodedata.category(ch) == "Cc" and ch not in self.allowed for ch in value):
+            raise ValidationError("Remove line breaks and control characters from this answer."
+                                  if not self.allowed else "Remove control characters from this answer.")
+
+
+def _line(label, message, max_len=200, required=True, **kw):
+    validators = [DataRequired(message) if required else Optional(), Length(max=max_len, message=f"Use at most {max_len} characters."),
+                  NoControlCharacters()]
+    return StringField(label, validators=validators, **kw)
+
+
+def _text(label, **kw):
+    return TextAreaField(label, validators=[Optional(), Length(max=2000, message="Use at most 2,000 characters."),
+                                            NoControlCharacters(multiline=True)], **kw)
+
+
+class DetailsForm(FlaskForm):
+    full_name = _line("Full name", "Enter your full name.")
+    email = StringField(
+        "Email address",
+        description="We send your confirmation and your personal link here.",
+        validators=[DataRequired("Enter your email address."), Length(max=254, message="Use at most 254 characters."),
+                    NoControlCharacters(),
+                    Email("Enter an email address in the form name@example.org.", check_deliverability=False)],
+    )
+    job_title = _line("Job title", "Enter your job title.")
+    organisation_name = StringField(
+        "Organisation",
+        description="Start typing and choose your organisation from the list.",
+        validators=[Optional(), Length(max=200, message="Use at most 200 characters."), NoControlCharacters()],
+    )
+    organisation_not_listed = BooleanField("My organisation is not listed")
+    new_organisation_name = _line("Your organisation's name", "", required=False,
+                                  description="Only if your organisation is not listed. The organisers will check it.")
+    new_organisation_sector = SelectField("Your organisation's sector",
+                                          choices=[("", "Choose a sector")] + list(SECTORS.items()),
+                                          validators=[Optional()])
+    access_needs = _text("Access needs", description="Optional. Anything that helps you take part, e.g. step-free access, a hearing loop.")
+    dietary_needs = _text("Dietary needs", description="Optional. e.g. vegetarian, halal, nut allergy.")
+
+    choice_count = 0
+    required_count = 0
+
+    def choice_fields(self):
+        return [self[f"choice_{i}"] for i in range(1, self.choice_count + 1)]
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.organisation_not_listed.data:
+            if not (self.new_organisation_name.data or "").strip():
+                self.new_organisation_name.errors = list(self.new_organisation_name.errors) + ["Enter your organisation's name."]
+                ok = False
+            if not self.new_organisation_sector.data:
+                self.new_organisation_sector.errors = list(self.new_organisation_sector.errors) + ["Choose your organisation's sector."]
+                ok = False
+        elif not (self.organisation_name.data or "").strip():
+            self.organisation_name.errors = list(self.organisation_name.errors) + [
+                "Choose your organisation, or tick “My organisation is not listed”."]
+            ok = False
+        seen: set[int] = set()
+        for i, f in enumerate(self.choice_fields(), start=1):
+            if f.errors:
+                ok = False
+                continue
+            if not f.data:
+                if i <= self.required_count:
+                    f.errors = list(f.errors) + [f"Choose your {ordinal(i)} choice of workshop topic."]
+                    ok = False
+                continue
+            if f.data in seen:
+                f.errors = list(f.errors) + ["You have already chosen this topic: choose a different one."]
+                ok = False
+            seen.add(f.data)
+        return ok
+
+    def topic_ids(self) -> list[int]:
+        return [f.data for f in self.choice_fields() if f.data]
+
+
+class RegistrationForm(DetailsForm):
+    consent = BooleanField("I have read the privacy notice and agree to my details being used as it describes",
+                           validators=[DataRequired("Tick the box to confirm you have read the privacy notice.")])
+    join_waiting_list = BooleanField("If no place is left for me, put me on the waiting list", default=True)
+
+
+class OrganiserAddForm(DetailsForm):
+    join_waiting_list = BooleanField("If no place is left, put them on the waiting list", default=True)
+
+
+def with_choices(form_class: type[DetailsForm], topics, required: int, **kwargs) -> DetailsForm:
+    """An instance of form_class with one ranked select per topic on offer."""
+    attrs = {}
+    options = [(0, "No choice")] + [(t.id, t.name) for t in topics]
+    for i in range(1, len(topics) + 1):
+        label = f"{ordinal(i)} choice" + (" (required)" if i <= required else " (optional)")
+        attrs[f"choice_{i}"] = SelectField(label, coerce=int, choices=options, default=0,
+                                           validate_choice=True)
+    attrs["choice_count"] = len(topics)
+    attrs["required_count"] = required
+    cls = type(form_class.__name__, (form_class,), attrs)
+    return cls(**kwargs)
+
+
+class ResendForm(FlaskForm):
+    email = StringField(
+        "Email address",
+        validators=[DataRequired("Enter your email address."), Length(max=254, message="Use at most 254 characters."),
+                    NoControlCharacters(),
+                    Email("Enter an email address in the form name@example.org.", check_deliverability=False)],
+    )
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file", description="Columns: full_name, email, job_title, organisation, access_needs, "
+                                             "dietary_needs, choice_1, choice_2, … (first row = column names).")
+    apply = BooleanField("Import the valid rows now (leave unticked to check the file first)")
+
+
+class ActionForm(FlaskForm):
+    """An empty form: a CSRF-protected button."""

@@ -1,0 +1,688 @@
+"""Registration use cases: register, edit, cancel, the waiting list, manage links, privacy."""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..assemblies.models import Assembly, Round, Topic, Workshop
+from ..domain import DomainError
+from ..extensions import db
+from ..mail.models import OutboxMessage
+from ..mail.services import queue_email
+from ..organisations.models import SECTORS, Organisation, name_key
+from ..timeutil import utc_to_local, utcnow
+from .models import Preference, Registration, email_key
+
+MIN_CHOICES = 3
+TOKEN_SALT = "registration-manage"
+DEFAULT_TOKEN_DAYS = 60
+
+
+@dataclass
+class RegistrationResult:
+    """What happened to a registration attempt. ``outcome`` is confirmed, waiting or duplicate."""
+
+    registration: Registration
+    outcome: str
+    waiting_position: int | None = None
+
+
+class TokenInvalid(DomainError):
+    """The manage link was tampered with, revoked or belongs to nobody."""
+
+
+class TokenExpired(DomainError):
+    """The manage link was genuine but is too old."""
+
+
+# --- validation ----------------------------------------------------------------
+
+
+def clean_line(value: Any, field_name: str, label: str, *, max_len: int, required: bool = True) -> str:
+    """A single-line answer: trimmed, with no line breaks or control characters."""
+    text = (value or "").strip() if isinstance(value, str) else ""
+    if required and not text:
+        raise DomainError(f"Enter {label}.", field_name)
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise DomainError("Remove line breaks and control characters from this answer.", field_name)
+    if len(text) > max_len:
+        raise DomainError(f"Use at most {max_len:,} characters (you used {len(text):,}).", field_name)
+    return text
+
+
+def clean_text(value: Any, field_name: str, *, max_len: int = 2000) -> str:
+    """A multi-line answer: trimmed; line breaks and tabs allowed, other control characters not."""
+    text = (value or "").strip() if isinstance(value, str) else ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        raise DomainError("Remove control characters from this answer.", field_name)
+    if len(text) > max_len:
+        raise DomainError(f"Use at most {max_len:,} characters (you used {len(text):,}).", field_name)
+    return text
+
+
+def clean_email(value: Any, field_name: str = "email") -> str:
+    """An email address as typed (trimmed), refused unless it looks deliverable in form."""
+    text = clean_line(value, field_name, "your email address", max_len=254)
+    try:
+        validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        raise DomainError("Enter an email address in the form name@example.org.", field_name) from None
+    return text
+
+
+def offered_topics(assembly: Assembly) -> list[Topic]:
+    """The workshop topics on offer at this assembly, by name."""
+    stmt = (
+        select(Topic)
+        .where(Topic.id.in_(select(Workshop.topic_id).join(Round).where(Round.assembly_id == assembly.id)))
+        .order_by(Topic.name)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def required_choices(assembly: Assembly, topics: list[Topic] | None = None) -> int:
+    """How many ranked choices a delegate must give (three, or fewer if fewer topics run)."""
+    return min(MIN_CHOICES, len(topics if topics is not None else offered_topics(assembly)))
+
+
+def _clean_choices(assembly: Assembly, topic_ids: Iterable[Any]) -> list[int]:
+    offered = {t.id for t in offered_topics(assembly)}
+    need = min(MIN_CHOICES, len(offered))
+    ids: list[int] = []
+    for rank, raw in enumerate(topic_ids, start=1):
+        if raw in (None, "", 0, "0"):
+            continue
+        try:
+            topic_id = int(raw)
+        except (TypeError, ValueError):
+            raise DomainError("Choose a workshop topic from the list.", f"choice_{rank}") from None
+        if topic_id not in offered:
+            raise DomainError("Choose a workshop topic from the list.", f"choice_{rank}")
+        if topic_id in ids:
+            raise DomainError("You have already chosen this topic: choose a different one.", f"choice_{rank}")
+        ids.append(topic_id)
+    if len(ids) < need:
+        raise DomainError(f"Rank at least {need} workshop topics.", f"choice_{len(ids) + 1}")
+    return ids
+
+
+def allocation_published(assembly: Assembly) -> bool:
+    """Whether workshop places are published (then preferences can no longer change)."""
+    return getattr(assembly, "allocation_published_at", None) is not None
+
+
+def registration_window(assembly: Assembly, now: datetime | None = None) -> tuple[bool, str]:
+    """Whether the public form accepts registrations now, and if not why not."""
+    if assembly.status != "open":
+        return False, "Registration for this assembly is closed."
+    local_now = utc_to_local(now or utcnow(), assembly.timezone or "Europe/London")
+    opens, closes = assembly.registration_opens_at, assembly.registration_closes_at
+    if opens and local_now < opens:
+        return False, f"Registration opens on {opens.day} {opens:%B %Y} at {opens:%H:%M}."
+    if closes and local_now >= closes:
+        return False, f"Registration closed on {closes.day} {closes:%B %Y} at {closes:%H:%M}."
+    return True, ""
+
+
+def _resolve_organisation(data: dict[str, Any]) -> Organisation:
+    new_name = data.get("new_organisation_name")
+    if data.get("organisation_not_listed"):
+        name = " ".join(clean_line(new_name, "new_organisation_name", "your organisation's name", max_len=200).split())
+        existing = db.session.scalar(select(Organisation).where(Organisation.name_key == name_key(name)))
+        if existing is not None:
+            return existing
+        sector = data.get("new_organisation_sector")
+        if sector not in SECTORS:
+            raise DomainError("Choose the sector your organisation works in.", "new_organisation_sector")
+        org = Organisation(name=name, name_key=name_key(name), sector=sector, status="pending")
+        db.session.add(org)
+        db.session.flush()
+        return org
+    org_id = data.get("organisation_id")
+    org = db.session.get(Organisation, org_id) if org_id else None
+    if org is None and data.get("organisation_name"):
+        org = db.session.scalar(
+            select(Organisation).where(Organisation.name_key == name_key(str(data["organisation_name"])))
+        )
+    if org is None:
+        raise DomainError("Choose your organisation from the list, or tick “My organisation is not listed”.",
+                          "organisation_name")
+    return org
+
+
+def _clean_details(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "full_name": clean_line(data.get("full_name"), "full_name", "your full name", max_len=200),
+        "email": clean_email(data.get("email")),
+        "job_title": clean_line(data.get("job_title"), "job_title", "your job title", max_len=200),
+        "access_needs": clean_text(data.get("access_needs"), "access_needs"),
+        "dietary_needs": clean_text(data.get("dietary_needs"), "dietary_needs"),
+    }
+
+
+# --- capacity and the waiting list ---------------------------------------------------------
+
+
+def lock_assembly(assembly_id: int) -> Assembly:
+    """Lock the assembly row so capacity checks and inserts for it run one transaction at a time.
+
+    PostgreSQL takes a row lock (FOR UPDATE); SQLite already holds the database
+    write lock since the transaction began (BEGIN IMMEDIATE, see app.py).
+    """
+    return db.session.execute(
+        select(Assembly).where(Assembly.id == assembly_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def place_counts(assembly_id: int, organisation_id: int) -> tuple[int, int]:
+    """Confirmed delegates in the assembly, and from this organisation."""
+    base = select(func.count(Registration.id)).where(
+        Registration.assembly_id == assembly_id, Registration.status == "confirmed"
+    )
+    total = db.session.scalar(base) or 0
+    from_org = db.session.scalar(base.where(Registration.organisation_id == organisation_id)) or 0
+    return total, from_org
+
+
+def _no_place_reason(assembly: Assembly, organisation: Organisation, *, ignore: Registration | None = None) -> str | None:
+    total, from_org = place_counts(assembly.id, organisation.id)
+    if ignore is not None and ignore.status == "confirmed":
+        total -= 1
+        if ignore.organisation_id == organisation.id:
+            from_org -= 1
+    if total >= assembly.capacity:
+        return "The assembly is full."
+    if assembly.org_limit is not None and from_org >= assembly.org_limit:
+        return f"{organisation.name} already has {assembly.org_limit} confirmed delegates, the most each organisation can send."
+    return None
+
+
+def _next_waiting_position(assembly_id: int) -> int:
+    top = db.session.scalar(
+        select(func.max(Registration.waiting_position)).where(Registration.assembly_id == assembly_id)
+    )
+    return (top or 0) + 1
+
+
+def waiting_rank(registration: Registration) -> int | None:
+    """The person's place in the queue (1 = next), or None when not waiting."""
+    if registration.status != "waiting" or registration.waiting_position is None:
+        return None
+    return db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.assembly_id == registration.assembly_id,
+            Registration.status == "waiting",
+            Registration.waiting_position <= registration.waiting_position,
+        )
+    )
+
+
+def _promote(assembly: Assembly) -> list[Registration]:
+    """Fill free places from the waiting list, in queue order, skipping people whose organisation is full."""
+    promoted: list[Registration] = []
+    counts = dict(
+        db.session.execute(
+            select(Registration.organisation_id, func.count(Registration.id))
+            .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
+            .group_by(Registration.organisation_id)
+        ).all()
+    )
+    total = sum(counts.values())
+    if total >= assembly.capacity:
+        return promoted
+    waiting = db.session.scalars(
+        select(Registration)
+        .where(Registration.assembly_id == assembly.id, Registration.status == "waiting")
+        .order_by(Registration.waiting_position)
+    )
+    for reg in waiting:
+        if total >= assembly.capacity:
+            break
+        if assembly.org_limit is not None and counts.get(reg.organisation_id, 0) >= assembly.org_limit:
+            continue
+        reg.status = "confirmed"
+        reg.waiting_position = None
+        counts[reg.organisation_id] = counts.get(reg.organisation_id, 0) + 1
+        total += 1
+        promoted.append(reg)
+    db.session.flush()
+    for reg in promoted:
+        _queue(reg, "promoted", dedupe=f"registration:{reg.id}:promoted:{reg.token_version}:{utcnow().isoformat()}")
+    return promoted
+
+
+# --- manage links ------------------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TOKEN_SALT)
+
+
+def make_manage_token(registration: Registration) -> str:
+    """A signed token naming the registration and its current link version."""
+    return _serializer().dumps({"r": registration.id, "v": registration.token_version})
+
+
+def token_max_age() -> int:
+    """How long a manage link works, in seconds."""
+    return int(current_app.config.get("MANAGE_TOKEN_MAX_AGE_DAYS", DEFAULT_TOKEN_DAYS)) * 86400
+
+
+def load_manage_token(token: str) -> Registration:
+    """The registration a manage link opens; TokenExpired or TokenInvalid otherwise."""
+    serializer = _serializer()
+    try:
+        data = serializer.loads(token, max_age=token_max_age())
+    except SignatureExpired:
+        raise TokenExpired("This link has expired.") from None
+    except BadSignature:
+        raise TokenInvalid("This link is not valid.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("r"), int) or not isinstance(data.get("v"), int):
+        raise TokenInvalid("This link is not valid.")
+    registration = db.session.get(Registration, data["r"])
+    if registration is None or registration.token_version != data["v"] or registration.anonymised_at is not None:
+        raise TokenInvalid("This link is no longer valid.")
+    return registration
+
+
+def manage_url(registration: Registration) -> str:
+    """The absolute personal link for emails (PUBLIC_BASE_URL when set, else the current host)."""
+    token = make_manage_token(registration)
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return f"{base.rstrip('/')}/manage/{token}"
+    return url_for("registration.manage", token=token, _external=True)
+
+
+def _queue(registration: Registration, kind: str, dedupe: str | None = None, **extra) -> None:
+    context = {
+        "registration": registration,
+        "assembly": registration.assembly,
+        "manage_url": manage_url(registration),
+        "position": waiting_rank(registration),
+        "valid_days": token_max_age() // 86400,
+        **extra,
+    }
+    queue_email(kind, registration.email, registration.full_name, context=context,
+                assembly_id=registration.assembly_id, dedupe_key=dedupe)
+
+
+def send_fresh_links(email: str) -> int:
+    """Email a fresh manage link for every registration held for this address (count not shown to users)."""
+    try:
+        address = clean_email(email)
+    except DomainError:
+        return 0
+    regs = db.session.scalars(
+        select(Registration).where(Registration.email_key == email_key(address), Registration.anonymised_at.is_(None))
+    ).all()
+    for reg in regs:
+        _queue(reg, "manage_link")
+    db.session.commit()
+    return len(regs)
+
+
+def revoke_manage_links(registration: Registration) -> None:
+    """Make every link sent so far stop working, and email the person a new one."""
+    registration.token_version += 1
+    _queue(registration, "manage_link")
+    db.session.commit()
+
+
+# --- use cases ---------------------------------------------------------------------------------
+
+
+def _set_preferences(registration: Registration, topic_ids: list[int]) -> None:
+    if registration.id is not None:
+        # Delete first and flush: replacing rank 1 with rank 1 in one flush would
+        # trip the unique (registration_id, rank) constraint.
+        db.session.execute(delete(Preference).where(Preference.registration_id == registration.id))
+        db.session.flush()
+        db.session.expire(registration, ["preferences"])
+    registration.preferences = [Preference(topic_id=t, rank=i) for i, t in enumerate(topic_ids, start=1)]
+
+
+def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", check_window: bool = True) -> RegistrationResult:
+    """Register a delegate: confirmed if a place is free, else on the waiting list; emails the personal link."""
+    if check_window:
+        is_open, why = registration_window(assembly)
+        if not is_open:
+            raise DomainError(why)
+    details = _clean_details(data)
+    topic_ids = _clean_choices(assembly, data.get("topic_ids") or [])
+    if source == "form" and not data.get("consent"):
+        raise DomainError("Tick the box to confirm you have read the privacy notice.", "consent")
+    join_waiting = data.get("join_waiting_list", True)
+    organisation = _resolve_organisation(data)
+
+    assembly = lock_assembly(assembly.id)
+    # Checked before the duplicate test so a full assembly answers the same
+    # whether or not the address is already registered.
+    reason = _no_place_reason(assembly, organisation)
+    if reason and not join_waiting:
+        db.session.rollback()
+        raise DomainError(f"{reason} Tick this box to join the waiting list.", "join_waiting_list")
+
+    key = email_key(details["email"])
+    existing = db.session.scalar(
+        select(Registration).where(Registration.assembly_id == assembly.id, Registration.email_key == key)
+    )
+    if existing is not None and existing.status != "cancelled":
+        # Say nothing on screen; the owner of the address gets their link by email.
+        _queue(existing, "manage_link")
+        db.session.commit()
+        return RegistrationResult(existing, "duplicate")
+
+    registration = existing or Registration(assembly_id=assembly.id, email_key=key)
+    if existing is not None:
+        existing.token_version += 1
+        existing.cancelled_at = None
+    for name, value in details.items():
+        setattr(registration, name, value)
+    registration.organisation_id = organisation.id
+    registration.source = source
+    registration.consent_at = utcnow() if data.get("consent") else None
+    if reason:
+        registration.status = "waiting"
+        registration.waiting_position = _next_waiting_position(assembly.id)
+    else:
+        registration.status = "confirmed"
+        registration.waiting_position = None
+    db.session.add(registration)
+    db.session.flush()
+    _set_preferences(registration, topic_ids)
+    db.session.flush()
+    kind = "registration_confirmed" if registration.status == "confirmed" else "waiting_list"
+    _queue(registration, kind, dedupe=f"registration:{registration.id}:{kind}:{registration.token_version}")
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("We could not save your registration just now. Please submit the form again.") from None
+    return RegistrationResult(registration, registration.status, waiting_rank(registration))
+
+
+def update_registration(registration: Registration, data: dict[str, Any], *, by_organiser: bool = False) -> Registration:
+    """Change a registration's details and (until allocation is published) its ranked choices."""
+    if registration.status == "cancelled" and not by_organiser:
+        raise DomainError("This registration was cancelled, so it can no longer be changed.")
+    details = _clean_details(data)
+    organisation = _resolve_organisation(data)
+    assembly = lock_assembly(registration.assembly_id)
+    wants_choices = "topic_ids" in data
+    if wants_choices and allocation_published(assembly) and list(data["topic_ids"] or []) != registration.choice_topic_ids:
+        raise DomainError("Workshop places have been published, so choices can no longer change.", "choice_1")
+    topic_ids = _clean_choices(assembly, data["topic_ids"] or []) if wants_choices and not allocation_published(assembly) else None
+
+    key = email_key(details["email"])
+    if key != registration.email_key:
+        clash = db.session.scalar(
+            select(Registration.id).where(Registration.assembly_id == assembly.id, Registration.email_key == key)
+        )
+        if clash is not None:
+            raise DomainError("Another registration for this assembly uses that email address.", "email")
+    if registration.status == "confirmed" and organisation.id != registration.organisation_id:
+        _, from_org = place_counts(assembly.id, organisation.id)
+        if assembly.org_limit is not None and from_org >= assembly.org_limit:
+            raise DomainError(
+                f"{organisation.name} already has {assembly.org_limit} confirmed delegates, the most each organisation can send.",
+                "organisation_name",
+            )
+    for name, value in details.items():
+        setattr(registration, name, value)
+    registration.email_key = key
+    registration.organisation_id = organisation.id
+    if topic_ids is not None:
+        _set_preferences(registration, topic_ids)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("Those changes clash with another registration. Please check and try again.") from None
+    return registration
+
+
+def cancel_registration(registration: Registration) -> list[Registration]:
+    """Cancel a registration, free its place and promote whoever is next; returns those promoted."""
+    assembly = lock_assembly(registration.assembly_id)
+    db.session.refresh(registration)
+    if registration.status == "cancelled":
+        db.session.commit()
+        return []
+    registration.status = "cancelled"
+    registration.waiting_position = None
+    registration.cancelled_at = utcnow()
+    db.session.flush()
+    _queue(registration, "cancelled")
+    promoted = _promote(assembly)
+    db.session.commit()
+    return promoted
+
+
+def promote_waiting(assembly: Assembly) -> list[Registration]:
+    """Fill any free places from the waiting list (e.g. after the capacity was raised)."""
+    assembly = lock_assembly(assembly.id)
+    promoted = _promote(assembly)
+    db.session.commit()
+    return promoted
+
+
+def move_to_waiting_list(registration: Registration) -> None:
+    """Put a confirmed delegate at the end of the waiting list (the organiser then fills the place)."""
+    assembly = lock_assembly(registration.assembly_id)
+    if registration.status != "confirmed":
+        raise DomainError("Only a confirmed delegate can be moved to the waiting list.")
+    registration.status = "waiting"
+    registration.waiting_position = _next_waiting_position(assembly.id)
+    db.session.flush()
+    _queue(registration, "waiting_list")
+    db.session.commit()
+
+
+def confirm_from_waiting_list(registration: Registration) -> None:
+    """Give a waiting person a place now, if capacity and their organisation's limit allow."""
+    assembly = lock_assembly(registration.assembly_id)
+    if registration.status != "waiting":
+        raise DomainError("Only someone on the waiting list can be confirmed.")
+    reason = _no_place_reason(assembly, registration.organisation)
+    if reason:
+        raise DomainError(f"{reason} Cancel or move someone else first, or raise the limit.")
+    registration.status = "confirmed"
+    registration.waiting_position = None
+    db.session.flush()
+    _queue(registration, "promoted")
+    db.session.commit()
+
+
+def confirmed_registrations(assembly: Assembly) -> list[Registration]:
+    """Confirmed delegates of an assembly with their preferences and organisation, by id."""
+    return list(
+        db.session.scalars(
+            select(Registration)
+            .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
+            .options(selectinload(Registration.preferences), selectinload(Registration.organisation))
+            .order_by(Registration.id)
+        )
+    )
+
+
+# --- reporting and privacy ------------------------------------------------------------------------
+
+
+def counts_by(assembly: Assembly, what: str) -> list[tuple[str, int, int]]:
+    """(label, confirmed, waiting) per organisation or per sector, largest first."""
+    column = Organisation.name if what == "organisation" else Organisation.sector
+    rows = db.session.execute(
+        select(column, Registration.status, func.count(Registration.id))
+        .join(Organisation, Organisation.id == Registration.organisation_id)
+        .where(Registration.assembly_id == assembly.id, Registration.status != "cancelled")
+        .group_by(column, Registration.status)
+    ).all()
+    table: dict[str, list[int]] = {}
+    for label, status, n in rows:
+        entry = table.setdefault(label, [0, 0])
+        entry[0 if status == "confirmed" else 1] += n
+    out = [((SECTORS.get(k, k) if what == "sector" else k), c, w) for k, (c, w) in table.items()]
+    return sorted(out, key=lambda r: (-r[1], -r[2], r[0]))
+
+
+def personal_data(registration: Registration) -> dict[str, Any]:
+    """Everything held about a delegate, for their own download."""
+    reg = registration
+    outbox = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.assembly_id == reg.assembly_id, OutboxMessage.to_email == reg.email)
+        .order_by(OutboxMessage.id)
+    ).all()
+    return {
+        "assembly": {"title": reg.assembly.title, "date": reg.assembly.date.isoformat()},
+        "registration": {
+            "full_name": reg.full_name, "email": reg.email, "job_title": reg.job_title,
+            "organisation": reg.organisation.name, "sector": reg.organisation.sector_label,
+            "access_needs": reg.access_needs, "dietary_needs": reg.dietary_needs,
+            "status": reg.status_label, "waiting_list_position": waiting_rank(reg),
+            "consent_given_at": reg.consent_at.isoformat() + "Z" if reg.consent_at else None,
+            "registered_at": reg.created_at.isoformat() + "Z", "updated_at": reg.updated_at.isoformat() + "Z",
+            "cancelled_at": reg.cancelled_at.isoformat() + "Z" if reg.cancelled_at else None,
+        },
+        "workshop_choices": [{"rank": p.rank, "topic": p.topic.name} for p in reg.preferences],
+        "emails_sent_to_you": [
+            {"subject": m.subject, "status": m.status, "created_at": m.created_at.isoformat() + "Z"} for m in outbox
+        ],
+    }
+
+
+def purge_due(today: date | None = None) -> list[tuple[Assembly, int]]:
+    """Archived assemblies past their retention period with personal data still held, and how many people."""
+    today = today or utcnow().date()
+    out = []
+    for assembly in db.session.scalars(
+        select(Assembly).where(Assembly.status == "archived", Assembly.retention_days.is_not(None)).order_by(Assembly.date)
+    ):
+        # Counted from the archiving date when recorded, else from the assembly's day.
+        start = getattr(assembly, "archived_at", None)
+        start = start.date() if isinstance(start, datetime) else assembly.date
+        if start + timedelta(days=assembly.retention_days) > today:
+            continue
+        n = db.session.scalar(
+            select(func.count(Registration.id)).where(
+                Registration.assembly_id == assembly.id, Registration.anonymised_at.is_(None)
+            )
+        ) or 0
+        if n:
+            out.append((assembly, n))
+    return out
+
+
+def anonymise_registrations(assembly: Assembly) -> int:
+    """Remove personal data from an assembly's registrations, keeping organisation, status and choices for counts."""
+    now = utcnow()
+    regs = db.session.scalars(
+        select(Registration).where(Registration.assembly_id == assembly.id, Registration.anonymised_at.is_(None))
+    ).all()
+    for reg in regs:
+        reg.full_name = "Anonymised delegate"
+        reg.email = ""
+        reg.email_key = f"anonymised-{reg.id}"
+        reg.job_title = ""
+        reg.access_needs = ""
+        reg.dietary_needs = ""
+        reg.anonymised_at = now
+        reg.token_version += 1
+    # Sent emails carry names and addresses too.
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.assembly_id == assembly.id))
+    db.session.commit()
+    return len(regs)
+
+
+@dataclass
+class ImportReport:
+    """The outcome of a CSV import: rows that would be (or were) added, and errors by row."""
+
+    added: int = 0
+    waiting: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    applied: bool = False
+
+
+def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, apply: bool) -> ImportReport:
+    """Import a pre-invited list (dry run unless apply): each valid row registers and emails its link."""
+    report = ImportReport(applied=apply)
+    seen: set[str] = set()
+    topics_by_name = {name_key(t.name): t.id for t in offered_topics(assembly)}
+    need = required_choices(assembly)
+    valid: list[dict[str, Any]] = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            details = _clean_details(row)
+            key = email_key(details["email"])
+            if key in seen:
+                raise DomainError("This email address appears twice in the file.", "email")
+            seen.add(key)
+            if db.session.scalar(select(Registration.id).where(
+                    Registration.assembly_id == assembly.id, Registration.email_key == key)) is not None:
+                raise DomainError("Already registered for this assembly.", "email")
+            org = db.session.scalar(
+                select(Organisation).where(Organisation.name_key == name_key(row.get("organisation") or ""))
+            )
+            if org is None:
+                raise DomainError("Organisation not found: add it to the organisations list first.", "organisation")
+            topic_ids = []
+            for i in range(1, 11):
+                name = (row.get(f"choice_{i}") or "").strip()
+                if not name:
+                    continue
+                if name_key(name) not in topics_by_name:
+                    raise DomainError(f"choice_{i}: no workshop topic called “{name}” at this assembly.", f"choice_{i}")
+                topic_ids.append(topics_by_name[name_key(name)])
+            if topic_ids and len(topic_ids) < need:
+                raise DomainError(f"Give at least {need} choices, or none (the person can add them later).", "choice_1")
+            if len(set(topic_ids)) != len(topic_ids):
+                raise DomainError("The same topic is chosen twice.", "choice_1")
+        except DomainError as err:
+            column = f"{err.field}: " if err.field and not err.message.startswith(err.field) else ""
+            report.errors.append((line, f"{column}{err.message}"))
+            continue
+        valid.append({**details, "organisation_id": org.id, "topic_ids": topic_ids})
+    if not apply:
+        report.added = len(valid)
+        return report
+    for data in valid:
+        result = _register_imported(assembly, data)
+        if result == "waiting":
+            report.waiting += 1
+        else:
+            report.added += 1
+    db.session.commit()
+    return report
+
+
+def _register_imported(assembly: Assembly, data: dict[str, Any]) -> str:
+    assembly = lock_assembly(assembly.id)
+    org = db.session.get(Organisation, data["organisation_id"])
+    reason = _no_place_reason(assembly, org)
+    reg = Registration(
+        assembly_id=assembly.id, email_key=email_key(data["email"]), organisation_id=org.id, source="import",
+        full_name=data["full_name"], email=data["email"], job_title=data["job_title"],
+        access_needs=data["access_needs"], dietary_needs=data["dietary_needs"],
+        status="waiting" if reason else "confirmed",
+        waiting_position=_next_waiting_position(assembly.id) if reason else None,
+    )
+    db.session.add(reg)
+    db.session.flush()
+    if data["topic_ids"]:
+        _set_preferences(reg, data["topic_ids"])
+        db.session.flush()
+    kind = "registration_confirmed" if reg.status == "confirmed" else "waiting_list"
+    _queue(reg, kind, dedupe=f"registration:{reg.id}:{kind}:{reg.token_version}", imported=True)
+    return reg.status

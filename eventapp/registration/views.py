@@ -1,0 +1,408 @@
+"""Public registration form, the delegate's manage page, and the organiser's registration pages."""
+from __future__ import annotations
+
+import json
+
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
+                   url_for)
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from ..accounts.access import organiser_required
+from ..assemblies.models import Assembly
+from ..assemblies.views import load_assembly
+from ..domain import DomainError
+from ..extensions import db, limiter
+from ..forms_util import apply_domain_error
+from ..organisations.models import SECTORS, Organisation
+from . import services
+from .csvio import parse_csv, to_csv
+from .forms import ActionForm, DetailsForm, ImportForm, OrganiserAddForm, RegistrationForm, ResendForm, with_choices
+from .models import REGISTRATION_STATUSES, Preference, Registration
+
+bp = Blueprint("registration", __name__)
+
+
+def _form_limit() -> str:
+    return current_app.config.get("REGISTRATION_RATE_LIMIT", "10 per minute; 60 per hour")
+
+
+def _status(form) -> int:
+    return 400 if form.errors else 200
+
+
+def _approved_organisations() -> list[Organisation]:
+    return list(db.session.scalars(select(Organisation).where(Organisation.status == "approved").order_by(Organisation.name_key)))
+
+
+def _data(form: DetailsForm) -> dict:
+    data = {
+        "full_name": form.full_name.data, "email": form.email.data, "job_title": form.job_title.data,
+        "organisation_name": form.organisation_name.data,
+        "organisation_not_listed": form.organisation_not_listed.data,
+        "new_organisation_name": form.new_organisation_name.data,
+        "new_organisation_sector": form.new_organisation_sector.data,
+        "access_needs": form.access_needs.data, "dietary_needs": form.dietary_needs.data,
+        "topic_ids": form.topic_ids(),
+    }
+    if hasattr(form, "consent"):
+        data["consent"] = form.consent.data
+    if hasattr(form, "join_waiting_list"):
+        data["join_waiting_list"] = form.join_waiting_list.data
+    return data
+
+
+def _choices_field(err: DomainError, form: DetailsForm) -> None:
+    # Services name the organisation "organisation_name" whether chosen or typed.
+    if err.field == "organisation_name" and form.organisation_not_listed.data:
+        err.field = "new_organisation_name"
+    apply_domain_error(form, err)
+
+
+def _fill(form: DetailsForm, reg: Registration) -> None:
+    form.organisation_name.data = reg.organisation.name
+    for i, topic_id in enumerate(reg.choice_topic_ids, start=1):
+        if i <= form.choice_count:
+            form[f"choice_{i}"].data = topic_id
+
+
+def _public_assembly(slug: str) -> Assembly:
+    assembly = load_assembly(slug)
+    if not assembly.is_public and not (current_user.is_authenticated and current_user.is_organiser):
+        abort(404)
+    return assembly
+
+
+# --- public: register ---------------------------------------------------------------------------
+
+
+@bp.route("/a/<slug>/register", methods=["GET", "POST"])
+@limiter.limit(_form_limit, methods=["POST"])
+def register(slug: str):
+    assembly = _public_assembly(slug)
+    is_open, why = services.registration_window(assembly)
+    if not is_open:
+        return render_template("registration/closed.html", assembly=assembly, reason=why)
+    topics = services.offered_topics(assembly)
+    form = with_choices(RegistrationForm, topics, services.required_choices(assembly, topics))
+    if form.validate_on_submit():
+        try:
+            services.register(assembly, _data(form))
+        except DomainError as err:
+            _choices_field(err, form)
+        else:
+            session["registered_email"] = form.email.data.strip()
+            return redirect(url_for(".registered", slug=slug))
+    return render_template("registration/register.html", form=form, assembly=assembly, topics=topics,
+                           organisations=_approved_organisations()), _status(form)
+
+
+@bp.route("/a/<slug>/register/check-your-email")
+def registered(slug: str):
+    assembly = _public_assembly(slug)
+    # The same page for a new and an already-known address: nothing here reveals who is registered.
+    return render_template("registration/check_email.html", assembly=assembly, email=session.get("registered_email"))
+
+
+# --- public: manage link ---------------------------------------------------------------------------
+
+
+def _load_token(token: str):
+    try:
+        return services.load_manage_token(token), None
+    except services.TokenExpired:
+        return None, "expired"
+    except services.TokenInvalid:
+        return None, "invalid"
+
+
+def _bad_link(problem: str):
+    return render_template("registration/bad_link.html", problem=problem, form=ResendForm()), (410 if problem == "expired" else 404)
+
+
+@bp.route("/manage/<token>")
+def manage(token: str):
+    reg, problem = _load_token(token)
+    if reg is None:
+        return _bad_link(problem)
+    return render_template("registration/manage.html", reg=reg, token=token, position=services.waiting_rank(reg),
+                           published=services.allocation_published(reg.assembly), action_form=ActionForm())
+
+
+@bp.route("/manage/<token>/edit", methods=["GET", "POST"])
+def manage_edit(token: str):
+    reg, problem = _load_token(token)
+    if reg is None:
+        return _bad_link(problem)
+    if reg.status == "cancelled":
+        flash("This registration was cancelled, so it can no longer be changed.", "info")
+        return redirect(url_for(".manage", token=token))
+    published = services.allocation_published(reg.assembly)
+    topics = [] if published else services.offered_topics(reg.assembly)
+    form = with_choices(DetailsForm, topics, services.required_choices(reg.assembly, topics), obj=reg)
+    if request.method == "GET":
+        _fill(form, reg)
+    if form.validate_on_submit():
+        data = _data(form)
+        if published:
+            data.pop("topic_ids")
+        try:
+            services.update_registration(reg, data)
+        except DomainError as err:
+            _choices_field(err, form)
+        else:
+            flash("Your changes are saved.", "success")
+            return redirect(url_for(".manage", token=token))
+    return render_template("registration/edit.html", form=form, reg=reg, token=token, topics=topics,
+                           published=published, organisations=_approved_organisations(),
+                           cancel_url=url_for(".manage", token=token)), _status(form)
+
+
+@bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
+def manage_cancel(token: str):
+    reg, problem = _load_token(token)
+    if reg is None:
+        return _bad_link(problem)
+    form = ActionForm()
+    if reg.status == "cancelled":
+        return redirect(url_for(".manage", token=token))
+    # A GET only asks: link scanners in mail filters open links but never press buttons.
+    if form.validate_on_submit():
+        services.cancel_registration(reg)
+        flash("Your registration is cancelled. We have emailed you to confirm.", "success")
+        return redirect(url_for(".manage", token=token))
+    return render_template("registration/cancel.html", reg=reg, form=form, cancel_url=url_for(".manage", token=token),
+                           heading="Cancel your registration?")
+
+
+@bp.route("/manage/<token>/my-data.json")
+def manage_data(token: str):
+    reg, problem = _load_token(token)
+    if reg is None:
+        return _bad_link(problem)
+    body = json.dumps(services.personal_data(reg), ensure_ascii=False, indent=2)
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="my-registration.json"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.route("/manage/new-link", methods=["GET", "POST"])
+@limiter.limit(_form_limit, methods=["POST"])
+def resend():
+    form = ResendForm()
+    if form.validate_on_submit():
+        services.send_fresh_links(form.email.data)
+        session["registered_email"] = form.email.data.strip()
+        return render_template("registration/link_sent.html", email=form.email.data.strip())
+    return render_template("registration/resend.html", form=form), _status(form)
+
+
+# --- organiser -----------------------------------------------------------------------------------------
+
+
+def _org_reg(assembly: Assembly, reg_id: int) -> Registration:
+    reg = db.session.get(Registration, reg_id)
+    if reg is None or reg.assembly_id != assembly.id:
+        abort(404)
+    return reg
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations")
+@organiser_required
+def organiser_index(slug: str):
+    assembly = load_assembly(slug)
+    q = request.args.get("q", "").strip()
+    status = request.args.get("status", "")
+    sector = request.args.get("sector", "")
+    org_id = request.args.get("organisation", type=int)
+    stmt = (
+        select(Registration)
+        .join(Organisation, Organisation.id == Registration.organisation_id)
+        .where(Registration.assembly_id == assembly.id)
+        .options(selectinload(Registration.organisation))
+    )
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(func.lower(Registration.full_name).like(like), Registration.email_key.like(like),
+                              func.lower(Registration.job_title).like(like)))
+    if status in REGISTRATION_STATUSES:
+        stmt = stmt.where(Registration.status == status)
+    elif status != "all":
+        stmt = stmt.where(Registration.status != "cancelled")
+    if sector in SECTORS:
+        stmt = stmt.where(Organisation.sector == sector)
+    if org_id:
+        stmt = stmt.where(Registration.organisation_id == org_id)
+    if status == "waiting":
+        stmt = stmt.order_by(Registration.waiting_position)
+    else:
+        stmt = stmt.order_by(func.lower(Registration.full_name), Registration.id)
+    page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
+    totals = dict(db.session.execute(
+        select(Registration.status, func.count(Registration.id))
+        .where(Registration.assembly_id == assembly.id).group_by(Registration.status)
+    ).all())
+    used_orgs = db.session.scalars(
+        select(Organisation).where(Organisation.id.in_(
+            select(Registration.organisation_id).where(Registration.assembly_id == assembly.id)
+        )).order_by(Organisation.name_key)
+    ).all()
+    pending = [o for o in used_orgs if o.is_pending]
+    return render_template(
+        "registration/organiser_index.html", assembly=assembly, page=page, q=q, status=status, sector=sector,
+        org_id=org_id, sectors=SECTORS, statuses=REGISTRATION_STATUSES, totals=totals, organisations=used_orgs,
+        pending=pending, action_form=ActionForm(),
+        filtered=bool(q or status or sector or org_id),
+    )
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations/counts")
+@organiser_required
+def organiser_counts(slug: str):
+    assembly = load_assembly(slug)
+    return render_template("registration/counts.html", assembly=assembly,
+                           by_sector=services.counts_by(assembly, "sector"),
+                           by_org=services.counts_by(assembly, "organisation"))
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations/new", methods=["GET", "POST"])
+@organiser_required
+def organiser_new(slug: str):
+    assembly = load_assembly(slug)
+    topics = services.offered_topics(assembly)
+    form = with_choices(OrganiserAddForm, topics, services.required_choices(assembly, topics))
+    if form.validate_on_submit():
+        try:
+            result = services.register(assembly, _data(form), source="organiser", check_window=False)
+        except DomainError as err:
+            _choices_field(err, form)
+        else:
+            if result.outcome == "duplicate":
+                flash("That email address is already registered for this assembly: we emailed them their link.", "info")
+            else:
+                flash(f"{result.registration.full_name} added ({result.registration.status_label.lower()}). "
+                      "We emailed them their personal link.", "success")
+            return redirect(url_for(".organiser_index", slug=slug))
+    return render_template("registration/edit.html", form=form, reg=None, assembly=assembly, topics=topics,
+                           published=False, organisations=_approved_organisations(), organiser=True,
+                           cancel_url=url_for(".organiser_index", slug=slug)), _status(form)
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations/<int:reg_id>/edit", methods=["GET", "POST"])
+@organiser_required
+def organiser_edit(slug: str, reg_id: int):
+    assembly = load_assembly(slug)
+    reg = _org_reg(assembly, reg_id)
+    topics = services.offered_topics(assembly)
+    published = services.allocation_published(assembly)
+    form = with_choices(DetailsForm, [] if published else topics, services.required_choices(assembly, topics), obj=reg)
+    if request.method == "GET":
+        _fill(form, reg)
+    if form.validate_on_submit():
+        data = _data(form)
+        if published:
+            data.pop("topic_ids")
+        try:
+            services.update_registration(reg, data, by_organiser=True)
+        except DomainError as err:
+            _choices_field(err, form)
+        else:
+            flash(f"{reg.full_name}'s registration is saved.", "success")
+            return redirect(url_for(".organiser_index", slug=slug))
+    return render_template("registration/edit.html", form=form, reg=reg, assembly=assembly, topics=topics,
+                           published=published, organisations=_approved_organisations(), organiser=True,
+                           cancel_url=url_for(".organiser_index", slug=slug)), _status(form)
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations/<int:reg_id>/cancel", methods=["GET", "POST"])
+@organiser_required
+def organiser_cancel(slug: str, reg_id: int):
+    assembly = load_assembly(slug)
+    reg = _org_reg(assembly, reg_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        promoted = services.cancel_registration(reg)
+        message = f"{reg.full_name}'s registration is cancelled."
+        if promoted:
+            message += " Promoted from the waiting list: " + ", ".join(r.full_name for r in promoted) + "."
+        flash(message, "success")
+        return redirect(url_for(".organiser_index", slug=slug))
+    return render_template("registration/cancel.html", reg=reg, form=form, heading=f"Cancel {reg.full_name}'s registration?",
+                           cancel_url=url_for(".organiser_index", slug=slug))
+
+
+@bp.post("/organiser/assemblies/<slug>/registrations/<int:reg_id>/<any(waiting, confirm):action>")
+@organiser_required
+def organiser_move(slug: str, reg_id: int, action: str):
+    assembly = load_assembly(slug)
+    reg = _org_reg(assembly, reg_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        if action == "waiting":
+            services.move_to_waiting_list(reg)
+            flash(f"{reg.full_name} is now on the waiting list.", "success")
+        else:
+            services.confirm_from_waiting_list(reg)
+            flash(f"{reg.full_name} is now confirmed.", "success")
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    return redirect(url_for(".organiser_index", slug=slug, status=request.args.get("status", "")))
+
+
+@bp.post("/organiser/assemblies/<slug>/registrations/promote")
+@organiser_required
+def organiser_promote(slug: str):
+    assembly = load_assembly(slug)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    promoted = services.promote_waiting(assembly)
+    flash(f"{len(promoted)} people promoted from the waiting list." if promoted else
+          "Nobody could be promoted: no place is free, or the organisations of those waiting are at their limit.",
+          "success" if promoted else "info")
+    return redirect(url_for(".organiser_index", slug=slug))
+
+
+EXPORT_HEADER = ["Full name", "Email", "Job title", "Organisation", "Sector", "Status", "Waiting position",
+                 "Access needs", "Dietary needs", "Choices (in rank order)", "Registered at (UTC)", "Source"]
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations.csv")
+@organiser_required
+def organiser_export(slug: str):
+    assembly = load_assembly(slug)
+    regs = db.session.scalars(
+        select(Registration).where(Registration.assembly_id == assembly.id)
+        .options(selectinload(Registration.organisation), selectinload(Registration.preferences).selectinload(Preference.topic))
+        .order_by(Registration.status, Registration.waiting_position, func.lower(Registration.full_name))
+    ).all()
+    rows = ([r.full_name, r.email, r.job_title, r.organisation.name, r.organisation.sector_label, r.status_label,
+             r.waiting_position or "", r.access_needs, r.dietary_needs, "; ".join(p.topic.name for p in r.preferences),
+             r.created_at.strftime("%Y-%m-%d %H:%M"), r.source] for r in regs)
+    body = to_csv(EXPORT_HEADER, rows)
+    return Response(body.encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="registrations-{assembly.slug}.csv"',
+        "Cache-Control": "no-store",
+    })
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations/import", methods=["GET", "POST"])
+@organiser_required
+def organiser_import(slug: str):
+    assembly = load_assembly(slug)
+    form = ImportForm()
+    report = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        if not upload or not getattr(upload, "filename", ""):
+            form.file.errors = list(form.file.errors) + ["Choose a CSV file to upload."]
+        else:
+            try:
+                rows = parse_csv(upload.read())
+                report = services.import_registrations(assembly, rows, apply=bool(form.apply.data))
+            except DomainError as err:
+                db.session.rollback()
+                apply_domain_error(form, err)
+    return render_template("registration/import.html", form=form, assembly=assembly, report=report), _status(form)

@@ -1,0 +1,95 @@
+"""An organiser runs the allocation, inspects it, pins a delegate and publishes, in Chromium."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, time
+
+from eventapp.assemblies.models import Assembly, Round, Topic, Workshop
+from eventapp.extensions import db
+from eventapp.organisations.models import Organisation, name_key
+from eventapp.placements.models import AllocationPin, Placement
+from eventapp.registration.models import Preference, Registration, email_key
+from tests.browser.axe import axe_check
+from tests.browser.conftest import login
+
+
+def _seed(app) -> tuple[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    with app.app_context():
+        orgs = []
+        for i, sector in enumerate(["police", "health", "housing", "voluntary_community"]):
+            name = f"Partner {i} {tag}"
+            orgs.append(Organisation(name=name, name_key=name_key(name), sector=sector))
+        topics = []
+        for label in ["Anti-social behaviour", "Poor mental health", "Criminal exploitation"]:
+            name = f"{label} {tag}"
+            topics.append(Topic(name=name, name_key=name_key(name)))
+        assembly = Assembly(title=f"Allocation assembly {tag}", slug=f"alloc-{tag}", date=date(2027, 3, 18),
+                            start_time=time(9), end_time=time(16), venue_name="Guildhall", capacity=100,
+                            status="open")
+        r1 = Round(assembly=assembly, name="Morning breakouts", position=1, starts_at=time(11), ends_at=time(12))
+        r2 = Round(assembly=assembly, name="Afternoon breakouts", position=2, starts_at=time(14), ends_at=time(15))
+        for rnd, picks in ((r1, [0, 1]), (r2, [1, 2])):
+            for t in picks:
+                rnd.workshops.append(Workshop(topic=topics[t], title=f"{topics[t].name} ({rnd.name})", capacity=10,
+                                              room=f"Room {t}"))
+        db.session.add_all(orgs + topics + [assembly])
+        db.session.flush()
+        first = None
+        for i in range(16):
+            email = f"delegate{i}.{tag}@example.org"
+            reg = Registration(assembly_id=assembly.id, organisation_id=orgs[i % 4].id, full_name=f"Delegate {i:02d} {tag}",
+                               email=email, email_key=email_key(email), status="confirmed")
+            order = [0, 1, 2] if i % 2 else [1, 2, 0]
+            reg.preferences = [Preference(topic_id=topics[t].id, rank=r + 1) for r, t in enumerate(order)]
+            db.session.add(reg)
+            first = first or reg
+        db.session.commit()
+        return assembly.slug, first.full_name
+
+
+def test_organiser_runs_inspects_pins_and_publishes(live_server, page):
+    slug, person = _seed(live_server.app)
+    login(page, live_server)
+    page.goto(f"{live_server.url}/organiser/assemblies/{slug}")
+    page.get_by_role("link", name="Workshop allocation").click()
+    page.wait_for_url(f"**/organiser/assemblies/{slug}/allocation/")
+    assert page.get_by_text("No allocation has been run yet").is_visible()
+    axe_check(page, "allocation empty state")
+
+    page.get_by_label("At most this many delegates of one organisation in a workshop").fill("2")
+    page.get_by_role("button", name="Run the allocation").click()
+    assert page.get_by_role("heading", name="Proposal (not published)").is_visible()
+    assert page.get_by_role("heading", name="Compared with first come, first served").is_visible()
+    assert page.get_by_text("Everyone has a workshop in every round.").is_visible()
+    axe_check(page, "allocation proposal")
+
+    page.get_by_role("link", name="Change a delegate's workshops").click()
+    axe_check(page, "delegates list")
+    page.get_by_label("Name or organisation").fill(person)
+    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("link", name=f"Change {person}'s workshops").click()
+    axe_check(page, "change a delegate")
+    morning = page.get_by_label("Morning breakouts")
+    options = morning.locator("option").all_inner_texts()
+    target = next(o for o in options if o.startswith("Criminal") is False and "—" not in o and o != morning.input_value())
+    morning.select_option(label=target)
+    page.get_by_role("button", name="Save change").click()
+    page.wait_for_url(f"**/organiser/assemblies/{slug}/allocation/")
+    assert page.get_by_role("heading", name="Pinned by organisers").is_visible()
+    axe_check(page, "proposal after a pin")
+
+    page.get_by_role("link", name="Review and publish").click()
+    axe_check(page, "publish confirmation")
+    page.get_by_role("button", name="Publish").click()
+    assert page.get_by_text("Allocation published").is_visible()
+    assert page.get_by_role("heading", name="Published allocation").is_visible()
+    axe_check(page, "published allocation")
+
+    with live_server.app.app_context():
+        reg = db.session.query(Registration).filter_by(full_name=person).one()
+        placed = db.session.query(Placement).filter_by(registration_id=reg.id).all()
+        pins = db.session.query(AllocationPin).filter_by(registration_id=reg.id).all()
+        assert len(placed) == 2
+        assert {p.workshop_id for p in pins} <= {p.workshop_id for p in placed}
+        assert any(p.workshop.title == target.rsplit(" (Room", 1)[0] for p in placed)

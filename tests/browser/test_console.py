@@ -1,0 +1,126 @@
+"""The organiser's first steps in a real browser, with axe on every page visited."""
+from __future__ import annotations
+
+import itertools
+import uuid
+
+from tests.browser.axe import axe_check
+from tests.browser.conftest import login
+
+_n = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_login_page_is_accessible_on_a_phone(live_server, phone_page):
+    phone_page.goto(live_server.url + "/login")
+    axe_check(phone_page, "login (phone)")
+    # The page must not scroll sideways on a narrow screen.
+    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_organiser_builds_an_assembly_and_sees_it_public(live_server, page, phone_page):
+    slug = unique("browser-assembly")
+    topic_name = f"Hidden harm {slug}"
+
+    page.goto(live_server.url + "/login")
+    axe_check(page, "login")
+    login(page, live_server)
+    assert page.get_by_role("heading", name="Assemblies", level=1).is_visible()
+    axe_check(page, "organiser assemblies list")
+
+    page.get_by_role("link", name="Create an assembly").first.click()
+    page.wait_for_url("**/organiser/assemblies/new")
+    axe_check(page, "new assembly form")
+    page.get_by_label("Title").fill("Shireford Community Safety Assembly")
+    page.get_by_label("Web address").fill(slug)
+    page.get_by_label("Venue", exact=True).fill("Shireford Guildhall")
+    page.get_by_label("Date").fill("2027-03-18")
+    page.get_by_label("Starts at").fill("09:30")
+    page.get_by_label("Ends at").fill("16:00")
+    page.get_by_label("Status").select_option("open")
+    page.get_by_role("button", name="Save assembly").click()
+    page.wait_for_url(f"**/organiser/assemblies/{slug}")
+    assert page.get_by_role("heading", name="Shireford Community Safety Assembly", level=1).is_visible()
+    assert page.get_by_role("status").filter(has_text="created").is_visible()
+    axe_check(page, "assembly detail (empty)")
+
+    page.get_by_role("link", name="Add a round").click()
+    axe_check(page, "new round form")
+    page.get_by_label("Name").fill("Morning breakouts")
+    page.get_by_label("Starts at").fill("11:00")
+    page.get_by_label("Ends at").fill("12:15")
+    page.get_by_role("button", name="Save round").click()
+    page.wait_for_url(f"**/organiser/assemblies/{slug}")
+    assert page.get_by_role("heading", name="Morning breakouts, 11:00–12:15").is_visible()
+
+    page.get_by_role("link", name="Topics").click()
+    axe_check(page, "topics list")
+    page.get_by_role("link", name="Add a topic").click()
+    axe_check(page, "new topic form")
+    page.get_by_label("Topic").fill(topic_name)
+    page.get_by_role("button", name="Save topic").click()
+    page.wait_for_url("**/organiser/topics")
+    assert page.get_by_role("cell", name=topic_name, exact=True).is_visible()
+
+    page.goto(live_server.url + f"/organiser/assemblies/{slug}")
+    page.get_by_role("link", name="Add a workshop to Morning breakouts").click()
+    axe_check(page, "new workshop form")
+    page.get_by_label("Topic", exact=True).select_option(label=topic_name)
+    page.get_by_label("Title").fill("Spotting hidden harm")
+    page.get_by_label("Room").fill("Council Chamber")
+    page.get_by_label("Capacity").fill("24")
+    page.get_by_role("button", name="Save workshop").click()
+    page.wait_for_url(f"**/organiser/assemblies/{slug}")
+    assert page.get_by_role("cell", name="Spotting hidden harm", exact=True).is_visible()
+    axe_check(page, "assembly detail (with a workshop)")
+
+    page.get_by_role("link", name=f"/a/{slug}").click()
+    page.wait_for_url(f"**/a/{slug}")
+    assert page.get_by_role("heading", name="Spotting hidden harm").is_visible()
+    assert page.get_by_text("Room: Council Chamber").is_visible()
+    axe_check(page, "public assembly page (organiser)")
+
+    # The public, signed-out view on a phone.
+    phone_page.goto(live_server.url + f"/a/{slug}")
+    assert phone_page.get_by_role("heading", name="Shireford Community Safety Assembly", level=1).is_visible()
+    assert phone_page.get_by_role("heading", name="Spotting hidden harm").is_visible()
+    axe_check(phone_page, "public assembly page (phone)")
+    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone_page.goto(live_server.url + "/")
+    assert phone_page.get_by_role("link", name="Shireford Community Safety Assembly").first.is_visible()
+    axe_check(phone_page, "home page (phone)")
+
+
+def test_bad_assembly_form_shows_errors_and_keeps_input(live_server, page):
+    login(page, live_server)
+    page.goto(live_server.url + "/organiser/assemblies/new")
+    page.get_by_label("Title").fill("Assembly with <b>mistakes</b>")
+    page.get_by_label("Web address").fill("Not A Slug!")
+    page.get_by_label("Date").fill("2027-03-18")
+    page.get_by_label("Starts at").fill("16:00")
+    page.get_by_label("Ends at").fill("09:00")
+    page.get_by_role("button", name="Save assembly").click()
+    page.wait_for_load_state()
+
+    summary = page.get_by_role("alert")
+    assert summary.get_by_role("heading", name="There is a problem").is_visible()
+    assert summary.get_by_role("link", name="Venue: Enter the venue.").is_visible()
+    assert page.get_by_label("Title").input_value() == "Assembly with <b>mistakes</b>"
+    assert page.get_by_label("Web address").input_value() == "Not A Slug!"
+    assert page.get_by_label("Starts at").input_value() == "16:00"
+    # The invalid field is announced as such and linked from the summary.
+    assert page.get_by_label("Venue", exact=True).get_attribute("aria-invalid") == "true"
+    summary.get_by_role("link", name="Venue: Enter the venue.").click()
+    assert page.evaluate("document.activeElement.id") == "venue_name"
+    axe_check(page, "assembly form with errors")
+
+    # Fix the venue only: the service's rules (slug shape, end after start) speak next.
+    page.get_by_label("Venue", exact=True).fill("Shireford Guildhall")
+    page.get_by_role("button", name="Save assembly").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("alert").get_by_text("Use lower-case letters").is_visible()
+    assert page.get_by_label("Venue", exact=True).input_value() == "Shireford Guildhall"
+    axe_check(page, "assembly form with a rule refused")

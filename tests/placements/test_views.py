@@ -1,0 +1,219 @@
+"""The organiser's allocation pages: run, inspect, change, pin, publish."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from eventapp.extensions import db
+from eventapp.placements.models import AllocationPin, AllocationRun, Placement
+from tests.conftest import post_form
+from tests.factories import make_org
+
+from .helpers import delegates, make_registration, two_round_assembly
+
+
+def _placements():
+    return {(p.registration_id, p.round_id): p.workshop_id for p in db.session.scalars(select(Placement))}
+
+
+def _run(client, assembly, **data):
+    return post_form(client, f"/organiser/assemblies/{assembly.slug}/allocation/run",
+                     {"workshop_org_limit": "", **data}, form_url=f"/organiser/assemblies/{assembly.slug}/allocation/",
+                     follow_redirects=True)
+
+
+def test_empty_state_then_run_shows_a_proposal_without_publishing(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    page = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
+    assert "No allocation has been run yet" in page
+    delegates(assembly, topics, 6)
+    resp = _run(as_organiser, assembly)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "Proposal (not published)" in html
+    assert "Compared with first come, first served" in html
+    assert "Places filled" in html
+    run = db.session.scalar(select(AllocationRun))
+    assert run.status == "proposal" and run.placed == 12  # 6 delegates x 2 rounds, seats 8+8
+    assert _placements() == {}  # nothing reaches delegates before publishing
+
+
+def test_optimal_beats_first_come_first_served_and_preview_says_so(as_organiser):
+    # Early registrants want B first in both rounds; FCFS gives the first ones B in round 1,
+    # which leaves later ones only A... the optimum gives everyone two ranked topics.
+    assembly, topics, rounds, ws = two_round_assembly(capacity=2)
+    delegates(assembly, topics, 4, choices="BCA")
+    _run(as_organiser, assembly)
+    run = db.session.scalar(select(AllocationRun))
+    ours, fcfs = run.result["summary"], run.result["fcfs"]
+    assert ours["objective"]["placed"] == 8
+    assert (-ours["objective"]["placed"], ours["objective"]["cost"]) <= (-fcfs["objective"]["placed"],
+                                                                       fcfs["objective"]["cost"])
+    html = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
+    assert f"<td>{ours['objective']['cost']}</td><td>{fcfs['objective']['cost']}</td>" in html
+
+
+def test_unplaced_delegates_are_listed_with_a_reason(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=1)
+    regs = delegates(assembly, topics, 3)
+    _run(as_organiser, assembly)
+    run = db.session.scalar(select(AllocationRun))
+    assert run.placed == 4
+    assert len(run.result["unplaced"]) == 2
+    html = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
+    unplaced_names = {r.full_name for r in regs if str(r.id) in {u[0] for u in run.result["unplaced"]}}
+    for name in unplaced_names:
+        assert name in html
+    assert "Everyone has a workshop in every round" not in html
+
+
+def test_org_limit_per_workshop_mixes_organisations(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    police, health = make_org(sector="police"), make_org(sector="health")
+    for i in range(4):
+        make_registration(assembly, police, f"Officer {i}", [topics["A"], topics["C"], topics["B"]])
+        make_registration(assembly, health, f"Nurse {i}", [topics["A"], topics["C"], topics["B"]])
+    _run(as_organiser, assembly, workshop_org_limit="2")
+    run = db.session.scalar(select(AllocationRun))
+    members = {}
+    for reg_id, wids in run.result["assignments"].items():
+        for w in wids:
+            members.setdefault(w, []).append(int(reg_id))
+    from eventapp.registration.models import Registration
+    for w, regs in members.items():
+        orgs = [db.session.get(Registration, r).organisation_id for r in regs]
+        assert max(orgs.count(o) for o in set(orgs)) <= 2
+    assert db.session.get(type(assembly), assembly.id).workshop_org_limit == 2
+
+
+def test_org_limit_form_refuses_zero(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly()
+    delegates(assembly, topics, 2)
+    html = _run(as_organiser, assembly, workshop_org_limit="0").get_data(as_text=True)
+    assert "at least 1" in html
+    assert db.session.scalar(select(AllocationRun)) is None
+
+
+def test_move_into_full_workshop_warns_and_blocks_publish_then_fix_publishes(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=2)
+    regs = delegates(assembly, topics, 4)
+    _run(as_organiser, assembly)
+    run = db.session.scalar(select(AllocationRun))
+    # Find someone not in 1A and move them into it: 1A already has 2 of 2 seats.
+    in_1a = [int(r) for r, w in run.result["assignments"].items() if str(ws["1A"].id) in w]
+    assert len(in_1a) == 2
+    mover = next(r for r in regs if r.id not in in_1a)
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/delegates/{mover.id}"
+    r2 = next(w for w in run.result["assignments"][str(mover.id)] if w in (str(ws["2B"].id), str(ws["2C"].id)))
+    resp = post_form(as_organiser, url, {f"round_{rounds['1'].id}": str(ws["1A"].id),
+                                         f"round_{rounds['2'].id}": r2, "pin": ""}, follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert "breaks a rule" in html and "3 delegates for 2 seats" in html
+    resp = post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {},
+                     follow_redirects=True)
+    assert "breaks a rule" in resp.get_data(as_text=True)
+    assert _placements() == {}
+    # Undo the move: back to round 1's other workshop.
+    post_form(as_organiser, url, {f"round_{rounds['1'].id}": str(ws["1B"].id),
+                                  f"round_{rounds['2'].id}": r2, "pin": ""}, follow_redirects=True)
+    resp = post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {},
+                     follow_redirects=True)
+    assert "Allocation published" in resp.get_data(as_text=True)
+    assert len(_placements()) == 8
+
+
+def test_pin_survives_a_rerun_and_can_be_removed(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    regs = delegates(assembly, topics, 3)  # everyone ranks A, B, C
+    target = regs[0]
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/delegates/{target.id}"
+    _run(as_organiser, assembly)
+    # Pin them to B in the morning (their 2nd choice) and C in the afternoon.
+    post_form(as_organiser, url, {f"round_{rounds['1'].id}": str(ws["1B"].id),
+                                  f"round_{rounds['2'].id}": str(ws["2C"].id), "pin": "y"})
+    assert db.session.scalars(select(AllocationPin)).all()
+    _run(as_organiser, assembly)
+    run = db.session.scalars(select(AllocationRun).order_by(AllocationRun.id.desc())).first()
+    assert set(run.result["assignments"][str(target.id)]) == {str(ws["1B"].id), str(ws["2C"].id)}
+    pin = db.session.scalars(select(AllocationPin)).first()
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/pins/{pin.id}/delete", {},
+              form_url=f"/organiser/assemblies/{assembly.slug}/allocation/")
+    assert db.session.get(AllocationPin, pin.id) is None
+
+
+def test_rerun_after_publication_moves_nobody_when_a_late_registration_fits(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=3)
+    delegates(assembly, topics, 4)
+    _run(as_organiser, assembly)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    before = _placements()
+    assert len(before) == 8
+    late = make_registration(assembly, make_org(), "Late Comer", [topics["A"], topics["B"], topics["C"]])
+    _run(as_organiser, assembly)
+    run = db.session.scalars(select(AllocationRun).order_by(AllocationRun.id.desc())).first()
+    assert run.moves == 0
+    assert len(run.result["assignments"][str(late.id)]) == 2
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    after = _placements()
+    assert {k: v for k, v in after.items() if k[0] != late.id} == before
+
+
+def test_a_cancellation_after_the_run_gets_no_place_on_publish(app, as_organiser):
+    from eventapp.registration.services import cancel_registration
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    regs = delegates(assembly, topics, 3)
+    _run(as_organiser, assembly)
+    with app.test_request_context():
+        cancel_registration(regs[1])
+    resp = post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {},
+                     follow_redirects=True)
+    assert "Allocation published" in resp.get_data(as_text=True)
+    assert {k[0] for k in _placements()} == {regs[0].id, regs[2].id}
+
+
+def test_placement_rules_are_database_constraints(db):
+    assembly, topics, rounds, ws = two_round_assembly()
+    reg = delegates(assembly, topics, 1)[0]
+    db.session.add(Placement(registration_id=reg.id, round_id=rounds["1"].id, topic_id=topics["A"].id,
+                             workshop_id=ws["1A"].id))
+    db.session.commit()
+    db.session.add(Placement(registration_id=reg.id, round_id=rounds["1"].id, topic_id=topics["B"].id,
+                             workshop_id=ws["1B"].id))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    db.session.add(Placement(registration_id=reg.id, round_id=rounds["2"].id, topic_id=topics["A"].id,
+                             workshop_id=ws["2B"].id))
+    with pytest.raises(IntegrityError):  # the same topic twice
+        db.session.commit()
+    db.session.rollback()
+
+
+@pytest.mark.parametrize("path", ["/", "/delegates", "/publish"])
+def test_facilitators_and_anonymous_are_refused(client, auth, facilitator, path):
+    assembly, topics, rounds, ws = two_round_assembly()
+    url = f"/organiser/assemblies/{assembly.slug}/allocation{path}"
+    assert client.get(url).status_code == 302
+    auth.login(facilitator.email)
+    assert client.get(url).status_code == 403
+
+
+def test_no_delegates_gives_a_clear_message(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly()
+    html = _run(as_organiser, assembly).get_data(as_text=True)
+    assert "no confirmed registrations" in html
+
+
+def test_cli_allocate_and_publish(app, db):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=3)
+    delegates(assembly, topics, 5)
+    result = app.test_cli_runner().invoke(args=["allocate", assembly.slug, "--publish"])
+    assert result.exit_code == 0, result.output
+    assert "10 places for 5 delegates" in result.output
+    assert "First come, first served would give" in result.output
+    assert "Published: 10 places" in result.output
+    assert len(_placements()) == 10
+    bad = app.test_cli_runner().invoke(args=["allocate", "no-such-assembly"])
+    assert bad.exit_code != 0 and "No assembly" in bad.output

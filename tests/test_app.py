@@ -1,0 +1,162 @@
+"""The app factory: settings, the generated secret key, security headers and error pages."""
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from eventapp import create_app
+from eventapp.organisations.models import Organisation
+from tests.conftest import make_test_app
+from tests.factories import PASSWORD
+
+EVENTAPP_DIR = Path(__file__).resolve().parents[1] / "eventapp"
+
+
+def _bare_app(tmp_path, **config):
+    """An app configured only as an operator would, with its instance folder in tmp_path."""
+    settings = {"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True}
+    settings.update(config)
+    return create_app(settings)
+
+
+def test_secret_key_is_generated_once_in_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLASK_SECRET_KEY", raising=False)
+    first = _bare_app(tmp_path)
+    key_file = tmp_path / "instance" / "secret_key"
+    assert key_file.exists()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(first.config["SECRET_KEY"]) >= 32
+    assert key_file.read_text().strip() == first.config["SECRET_KEY"]
+    # The default database lives in the same instance folder.
+    assert first.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'instance' / 'eventapp.sqlite3'}"
+
+    second = _bare_app(tmp_path)
+    assert second.config["SECRET_KEY"] == first.config["SECRET_KEY"]
+
+    elsewhere = create_app({"INSTANCE_PATH": str(tmp_path / "other"), "TESTING": True})
+    assert elsewhere.config["SECRET_KEY"] != first.config["SECRET_KEY"]
+
+
+def test_no_secret_constant_in_the_code():
+    suspicious = re.compile(r"""SECRET_KEY["']?\s*[:=]\s*["'][^"']+["']""")
+    offenders = [
+        str(path.relative_to(EVENTAPP_DIR)) for path in EVENTAPP_DIR.rglob("*.py") if suspicious.search(path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_settings_come_from_prefixed_environment(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'from-env.sqlite3'}"
+    monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", uri)
+    monkeypatch.setenv("FLASK_SECRET_KEY", "a-secret-from-the-environment")
+    monkeypatch.setenv("FLASK_MAIL_SERVER", "smtp.example.org")
+    monkeypatch.setenv("FLASK_PAGE_SIZE", "40")  # parsed as JSON: an int
+    app = _bare_app(tmp_path)
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == uri
+    assert app.config["SECRET_KEY"] == "a-secret-from-the-environment"
+    assert app.config["MAIL_SERVER"] == "smtp.example.org"
+    assert app.config["PAGE_SIZE"] == 40
+    # With a key given, nothing is written to the instance folder.
+    assert not (tmp_path / "instance" / "secret_key").exists()
+
+
+def test_libpq_style_postgres_url_gets_the_psycopg_driver(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", "postgresql://user@db.example/eventapp")
+    app = _bare_app(tmp_path, SECRET_KEY="x" * 32)
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://user@db.example/eventapp"
+
+
+def test_security_headers(client):
+    resp = client.get("/login")
+    csp = resp.headers["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
+    assert "'unsafe-inline'" not in directives["script-src"] and "'unsafe-eval'" not in directives["script-src"]
+    assert "'unsafe-inline'" not in directives["style-src"]
+    assert directives["frame-ancestors"] == "'none'"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] in ("same-origin", "strict-origin-when-cross-origin", "no-referrer")
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    # Error pages carry them too.
+    assert "frame-ancestors 'none'" in client.get("/no-such-page").headers["Content-Security-Policy"]
+
+
+def test_session_cookie_is_httponly_and_samesite(client, auth, organiser):
+    resp = auth.login(organiser.email)
+    assert resp.status_code == 302
+    cookies = [c for c in resp.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert cookies, "signing in sets a session cookie"
+    assert "HttpOnly" in cookies[0]
+    assert "SameSite=Lax" in cookies[0]
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    resp = client.get("/no/such/page")
+    assert resp.status_code == 404
+    body = resp.get_data(as_text=True)
+    assert "Page not found" in body and "<h1>" in body
+
+
+def test_unexpected_error_is_a_friendly_500_without_a_stack_trace(tmp_path):
+    app = make_test_app(f"sqlite:///{tmp_path / 'x.sqlite3'}", TESTING=False)
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("secret internals: /srv/app/eventapp/models.py line 42")
+
+    resp = app.test_client().get("/boom")
+    assert resp.status_code == 500
+    body = resp.get_data(as_text=True)
+    assert "Sorry, something went wrong on our side" in body
+    assert "Traceback" not in body and "secret internals" not in body and "RuntimeError" not in body
+    assert resp.headers["Content-Security-Policy"]
+
+
+def _dummy_url(rule) -> str:
+    values = {}
+    for arg in rule.arguments:
+        converter = rule._converters[arg]
+        if hasattr(converter, "items"):  # any(...)
+            values[arg] = sorted(converter.items)[0]
+        elif type(converter).__name__ in ("IntegerConverter", "NumberConverter"):
+            values[arg] = 1
+        else:
+            values[arg] = "x"
+    return rule.build(values, append_unknown=False)[1]
+
+
+def test_every_post_endpoint_refuses_a_missing_csrf_token(app, db, client, auth, organiser):
+    auth.login(organiser.email)
+    posts = [r for r in app.url_map.iter_rules() if "POST" in (r.methods or ()) and r.endpoint != "static"]
+    assert len(posts) >= 10
+    before = db.session.query(Organisation).count()
+    accepted = {}
+    for rule in posts:
+        url = _dummy_url(rule)
+        resp = client.post(url, data={"name": "Sneaky Org", "sector": "police", "status": "approved"})
+        if resp.status_code != 400 or "The form had expired or came from another site" not in resp.get_data(as_text=True):
+            accepted[rule.rule] = resp.status_code
+    assert accepted == {}, "POST endpoints that did not refuse a request without a CSRF token"
+    assert db.session.query(Organisation).count() == before
+
+
+def test_csrf_refusal_changes_nothing(as_organiser, db):
+    resp = as_organiser.post("/organiser/organisations/new", data={"name": "Sneaky Org", "sector": "police",
+                                                                  "status": "approved"})
+    assert resp.status_code == 400
+    assert "Your changes were not saved" in resp.get_data(as_text=True)
+    assert db.session.query(Organisation).filter_by(name="Sneaky Org").count() == 0
+    # A token from another session is refused too.
+    resp = as_organiser.post("/organiser/organisations/new", data={"csrf_token": "forged", "name": "Sneaky Org",
+                                                                  "sector": "police", "status": "approved"})
+    assert resp.status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/", "/login"])
+def test_public_pages_render(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/html"
+    assert PASSWORD not in resp.get_data(as_text=True)
