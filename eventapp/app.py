@@ -128,6 +128,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .organisations.views import bp as organisations_bp
     from .facilitators.views import bp as facilitators_bp
     from .placements.views import bp as placements_bp
+    from .ops.views import bp as ops_bp
     from .registration.views import bp as registration_bp
 
     app.register_blueprint(accounts_bp)
@@ -135,11 +136,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(organisations_bp)
     app.register_blueprint(facilitators_bp)
     app.register_blueprint(placements_bp)
+    app.register_blueprint(ops_bp)
     app.register_blueprint(registration_bp)
 
-    from . import cli, errors, security, templating
+    from . import cli, errors, observability, security, templating
 
     errors.init_app(app)
+    observability.init_app(app)
     security.init_app(app)
     templating.init_app(app)
     cli.init_app(app)

@@ -72,6 +72,33 @@ def init_app(app: Flask) -> None:
                 raise click.ClickException(err.message) from None
             click.echo(f"Published: {outcome.placed} places, {len(outcome.changed)} changed.")
 
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    def backup(path: str) -> None:
+        """Write a consistent snapshot of the database (SQLite backup API or pg_dump)."""
+        from .ops.services import backup as do_backup
+
+        try:
+            target = do_backup(path)
+        except DomainError as err:
+            raise click.ClickException(err.message) from None
+        click.echo(f"Backup written to {target}.")
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    def restore(path: str, yes: bool) -> None:
+        """Replace the database with a snapshot written by `flask backup`."""
+        from .ops.services import restore as do_restore
+
+        if not yes:
+            click.confirm("This replaces everything in the database. Continue?", abort=True)
+        try:
+            do_restore(path)
+        except DomainError as err:
+            raise click.ClickException(err.message) from None
+        click.echo(f"Database restored from {path}.")
+
     @app.cli.command("demo")
     def demo() -> None:
         """Load a realistic county Community Safety Assembly (idempotent)."""

@@ -13,3 +13,4 @@ from .organisations.models import Organisation  # noqa: F401
 from .mail.models import OutboxMessage  # noqa: F401
 from .registration.models import Preference, Registration  # noqa: F401
 from .placements.models import AllocationPin, AllocationRun, Placement  # noqa: F401
+from .invites.models import CalendarEntry  # noqa: F401

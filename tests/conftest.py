@@ -22,7 +22,7 @@ from eventapp.extensions import limiter
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "correct horse battery staple"
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*? value="([^"]+)"')
 
 
 def reset_postgres(url: str) -> None:
@@ -189,3 +189,21 @@ def scratch_database_url(tmp_path):
         run(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)')
     finally:
         admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_request_globals():
+    """Give every request an empty ``g``, as it has outside tests.
+
+    The ``db`` fixture keeps one app context pushed for the whole test, and Flask
+    reuses it for each request, so ``g`` would carry Flask-Login's cached user and
+    Flask-WTF's CSRF token from one request (or one client) to the next.
+    """
+    from flask import g, request_started
+
+    def clear(sender, **extra):
+        g.__dict__.clear()
+
+    request_started.connect(clear)
+    yield
+    request_started.disconnect(clear)

@@ -77,7 +77,9 @@ def change_password():
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            login_user(current_user)  # the session version changed; keep this session
+            # The session version changed: sign this session in again to keep it. The real
+            # object, not the proxy, or current_user would resolve to itself.
+            login_user(current_user._get_current_object())
             flash("Your password has been changed. Other sessions have been signed out.", "success")
             return redirect(home_for(current_user))
     return render_template("accounts/change_password.html", form=form), (400 if form.errors or form.form_errors else 200)

@@ -6,6 +6,7 @@ import unicodedata
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from ..organisations.models import SECTORS
@@ -60,7 +61,7 @@ class DetailsForm(FlaskForm):
     new_organisation_name = _line("Your organisation's name", "", required=False,
                                   description="Only if your organisation is not listed. The organisers will check it.")
     new_organisation_sector = SelectField("Your organisation's sector",
-                                          choices=[("", "Choose a sector")] + list(SECTORS.items()),
+                                          choices=[SelectChoice("", "Choose a sector")] + [SelectChoice(k, v) for k, v in SECTORS.items()],
                                           validators=[Optional()])
     access_needs = _text("Access needs", description="Optional. Anything that helps you take part, e.g. step-free access, a hearing loop.")
     dietary_needs = _text("Dietary needs", description="Optional. e.g. vegetarian, halal, nut allergy.")
@@ -117,7 +118,7 @@ class OrganiserAddForm(DetailsForm):
 def with_choices(form_class: type[DetailsForm], topics, required: int, **kwargs) -> DetailsForm:
     """An instance of form_class with one ranked select per topic on offer."""
     attrs = {}
-    options = [(0, "No choice")] + [(t.id, t.name) for t in topics]
+    options = [SelectChoice(0, "No choice")] + [SelectChoice(t.id, t.name) for t in topics]
     for i in range(1, len(topics) + 1):
         label = f"{ordinal(i)} choice" + (" (required)" if i <= required else " (optional)")
         attrs[f"choice_{i}"] = SelectField(label, coerce=int, choices=options, default=0,

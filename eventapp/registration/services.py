@@ -393,8 +393,8 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
     registration.source = source
     registration.consent_at = utcnow() if data.get("consent") else None
     if reason:
-        registration.status = "waiting"
-        registration.waiting_position = _next_waiting_position(assembly.id)
+        position = _next_waiting_position(assembly.id)
+        registration.status, registration.waiting_position = "waiting", position
     else:
         registration.status = "confirmed"
         registration.waiting_position = None
@@ -482,8 +482,8 @@ def move_to_waiting_list(registration: Registration) -> None:
     assembly = lock_assembly(registration.assembly_id)
     if registration.status != "confirmed":
         raise DomainError("Only a confirmed delegate can be moved to the waiting list.")
-    registration.status = "waiting"
-    registration.waiting_position = _next_waiting_position(assembly.id)
+    position = _next_waiting_position(assembly.id)
+    registration.status, registration.waiting_position = "waiting", position
     db.session.flush()
     _queue(registration, "waiting_list")
     db.session.commit()

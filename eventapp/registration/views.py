@@ -94,8 +94,11 @@ def register(slug: str):
         else:
             session["registered_email"] = form.email.data.strip()
             return redirect(url_for(".registered", slug=slug))
+    confirmed = db.session.scalar(select(func.count(Registration.id)).where(
+        Registration.assembly_id == assembly.id, Registration.status == "confirmed")) or 0
     return render_template("registration/register.html", form=form, assembly=assembly, topics=topics,
-                           organisations=_approved_organisations()), _status(form)
+                           organisations=_approved_organisations(),
+                           places_left=assembly.capacity - confirmed), _status(form)
 
 
 @bp.route("/a/<slug>/register/check-your-email")

@@ -1,0 +1,258 @@
+"""Sign in, sign out, change password, account lists, and who may see what."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from eventapp.accounts.models import User
+from eventapp.extensions import limiter
+from tests.conftest import Auth, csrf_from, make_test_app, post_form
+from tests.factories import PASSWORD, make_assembly, make_user
+
+SAME_MESSAGE = "The email address or password is not correct."
+
+
+def _summary(html: str) -> str:
+    match = re.search(r'<div class="error-summary".*?</div>', html, re.S)
+    return match.group(0) if match else ""
+
+
+# --- sign in and out ----------------------------------------------------------------
+
+
+def test_login_lands_organiser_on_console_and_logout_ends_session(client, auth, organiser):
+    resp = auth.login(organiser.email)
+    assert resp.status_code == 302 and resp.headers["Location"] == "/organiser/"
+    assert client.get("/organiser/").status_code == 200
+    resp = auth.logout()
+    assert resp.status_code == 302
+    resp = client.get("/organiser/")
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
+
+
+def test_login_is_case_insensitive_on_email(client, auth, organiser):
+    assert auth.login("  ORGANISER@Example.org ").status_code == 302
+
+
+def test_facilitator_lands_on_their_workshops(client, auth, facilitator):
+    resp = auth.login(facilitator.email, follow_redirects=True)
+    assert resp.status_code == 200
+    assert "<h1>My workshops</h1>" in resp.get_data(as_text=True)
+
+
+def test_wrong_password_and_unknown_email_look_the_same(client, auth, organiser):
+    wrong_password = auth.login(organiser.email, "not the password at all")
+    unknown_email = auth.login("nobody@example.org", "not the password at all")
+    assert wrong_password.status_code == unknown_email.status_code == 400
+    a, b = _summary(wrong_password.get_data(as_text=True)), _summary(unknown_email.get_data(as_text=True))
+    assert SAME_MESSAGE in a
+    assert a == b
+    # Still signed out.
+    assert client.get("/organiser/").status_code == 302
+
+
+def test_inactive_account_cannot_sign_in(client, auth, db):
+    user = make_user("organiser", email="left@example.org")
+    user.active = False
+    db.session.commit()
+    resp = auth.login("left@example.org")
+    assert resp.status_code == 400
+    assert SAME_MESSAGE in resp.get_data(as_text=True)
+
+
+def test_empty_login_form_shows_field_errors(client):
+    resp = post_form(client, "/login", {"email": "", "password": ""})
+    assert resp.status_code == 400
+    body = resp.get_data(as_text=True)
+    assert "Enter your email address." in body and "Enter your password." in body
+    assert 'aria-invalid="true"' in body
+
+
+def test_passwords_are_stored_hashed(db, organiser):
+    stored = db.session.scalar(select(User.password_hash).where(User.id == organiser.id))
+    assert PASSWORD not in stored
+    assert stored.startswith("scrypt:")
+    other = make_user("facilitator", email="same-password@example.org")
+    assert other.password_hash != stored  # salted
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/organiser/topics", "/organiser/topics"),
+    ("https://evil.example/steal", "/organiser/"),
+    ("//evil.example/steal", "/organiser/"),
+    ("/\\evil.example/steal", "/organiser/"),
+    ("/\t/evil.example", "/organiser/"),
+    ("javascript:alert(1)", "/organiser/"),
+    ("evil.example", "/organiser/"),
+])
+def test_next_redirect_stays_on_site(client, organiser, target, expected):
+    page = client.get("/login")
+    resp = client.post("/login", query_string={"next": target},
+                       data={"csrf_token": csrf_from(page.get_data(as_text=True)), "email": organiser.email,
+                             "password": PASSWORD})
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == expected
+
+
+def test_login_redirects_back_to_the_page_asked_for(client, organiser):
+    resp = client.get("/organiser/topics")
+    assert resp.status_code == 302
+    login_url = resp.headers["Location"]
+    assert login_url.startswith("/login?next=")
+    page = client.get(login_url)
+    assert "Please sign in to see that page." in page.get_data(as_text=True)
+    resp = client.post(login_url, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                        "email": organiser.email, "password": PASSWORD})
+    assert resp.headers["Location"] == "/organiser/topics"
+
+
+def test_signed_in_user_visiting_login_goes_home(as_organiser):
+    resp = as_organiser.get("/login")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/organiser/"
+
+
+# --- change password ----------------------------------------------------------------
+
+
+def test_change_password_ends_other_sessions(app, client, auth, organiser):
+    other = app.test_client()
+    Auth(other).login(organiser.email)
+    auth.login(organiser.email)
+    assert other.get("/organiser/").status_code == 200
+
+    resp = post_form(client, "/account/password", {"current_password": PASSWORD, "password": "a brand new passphrase",
+                                                   "confirm": "a brand new passphrase"})
+    assert resp.status_code == 302
+    assert client.get("/organiser/").status_code == 200  # this session stays signed in
+    assert other.get("/organiser/").status_code == 302  # the other one is signed out
+    auth.logout()
+    assert auth.login(organiser.email, PASSWORD).status_code == 400
+    assert auth.login(organiser.email, "a brand new passphrase").status_code == 302
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"current_password": "wrong password!", "password": "a brand new passphrase",
+      "confirm": "a brand new passphrase"}, "Your current password is not correct."),
+    ({"current_password": PASSWORD, "password": "short", "confirm": "short"}, "Use 10 to 200 characters."),
+    ({"current_password": PASSWORD, "password": "a brand new passphrase", "confirm": "something else"},
+     "The two passwords do not match."),
+])
+def test_change_password_refusals(as_organiser, organiser, data, message):
+    resp = post_form(as_organiser, "/account/password", data)
+    assert resp.status_code == 400
+    assert message in resp.get_data(as_text=True)
+    assert organiser.check_password(PASSWORD)
+
+
+def test_change_password_needs_sign_in(client):
+    resp = client.get("/account/password")
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
+
+
+# --- who may see what -------------------------------------------------------------------
+
+ORGANISER_PAGES = [
+    "/organiser/", "/organiser/assemblies/new", "/organiser/topics", "/organiser/topics/new",
+    "/organiser/organisations/", "/organiser/organisations/new", "/organiser/users", "/organiser/users/new",
+]
+
+
+@pytest.mark.parametrize("path", ORGANISER_PAGES)
+def test_organiser_pages_send_anonymous_visitors_to_login(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 302
+    assert resp.headers["Location"].startswith("/login?next=")
+
+
+@pytest.mark.parametrize("path", ORGANISER_PAGES)
+def test_organiser_pages_refuse_facilitators(as_facilitator, path):
+    resp = as_facilitator.get(path)
+    assert resp.status_code == 403
+    assert "You do not have access to this page" in resp.get_data(as_text=True)
+
+
+def test_assembly_pages_refuse_facilitators(as_facilitator, db):
+    assembly = make_assembly()
+    for path in (f"/organiser/assemblies/{assembly.slug}", f"/organiser/assemblies/{assembly.slug}/edit",
+                 f"/organiser/assemblies/{assembly.slug}/rounds/new"):
+        assert as_facilitator.get(path).status_code == 403, path
+    resp = post_form(as_facilitator, f"/organiser/assemblies/{assembly.slug}/edit",
+                     {"title": "Hijacked", "slug": assembly.slug}, form_url="/facilitator/")
+    assert resp.status_code == 403
+    db.session.refresh(assembly)
+    assert assembly.title != "Hijacked"
+
+
+# --- organiser's user list ------------------------------------------------------------
+
+
+def test_organiser_adds_a_facilitator(as_organiser, db):
+    resp = post_form(as_organiser, "/organiser/users/new", {"name": "Kwame Mensah", "email": "Kwame@Example.org",
+                                                           "role": "facilitator", "password": "a long initial one"})
+    assert resp.status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "kwame@example.org"))
+    assert user.role == "facilitator" and user.check_password("a long initial one")
+    body = as_organiser.get("/organiser/users?role=facilitator").get_data(as_text=True)
+    assert "Kwame Mensah" in body
+
+
+def test_user_form_refuses_duplicates_and_keeps_input(as_organiser, organiser):
+    resp = post_form(as_organiser, "/organiser/users/new", {"name": "Twin", "email": organiser.email.upper(),
+                                                           "role": "organiser", "password": "a long initial one"})
+    assert resp.status_code == 400
+    body = resp.get_data(as_text=True)
+    assert "An account with that email already exists." in body
+    assert 'value="Twin"' in body
+
+
+def test_user_form_refuses_bad_email_and_role(as_organiser):
+    resp = post_form(as_organiser, "/organiser/users/new", {"name": "X", "email": "not-an-email",
+                                                           "role": "admin", "password": "a long initial one"})
+    assert resp.status_code == 400
+    body = resp.get_data(as_text=True)
+    assert "Enter an email address like name@example.org." in body
+    assert "Not a valid choice" in body
+
+
+def test_user_list_filters_and_paginates(as_organiser, db):
+    for i in range(30):
+        make_user("facilitator", email=f"fac{i:02d}@example.org", name=f"Facilitator {i:02d}")
+    first = as_organiser.get("/organiser/users?role=facilitator").get_data(as_text=True)
+    assert "Page 1 of 2 (30 in all)" in first
+    second = as_organiser.get("/organiser/users?role=facilitator&page=2").get_data(as_text=True)
+    assert "Facilitator 29" in second and "Facilitator 00" not in second
+    found = as_organiser.get("/organiser/users?q=fac07").get_data(as_text=True)
+    assert "Facilitator 07" in found and "Facilitator 08" not in found
+
+
+# --- rate limiting ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited_app(app):
+    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
+    yield limited
+    limiter.reset()
+    limiter.enabled = False
+    from eventapp.extensions import db as _db
+
+    with limited.app_context():
+        _db.engine.dispose()
+
+
+def test_login_is_rate_limited(limited_app):
+    client = limited_app.test_client()
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    statuses = [
+        client.post("/login", data={"csrf_token": token, "email": "guess@example.org", "password": f"guess {i}"}).status_code
+        for i in range(11)
+    ]
+    assert statuses[:10] == [400] * 10
+    assert statuses[10] == 429
+    resp = client.post("/login", data={"csrf_token": token, "email": "guess@example.org", "password": "again"})
+    assert resp.status_code == 429
+    assert "Too many attempts" in resp.get_data(as_text=True)
+    # Reading the page is not limited.
+    assert client.get("/login").status_code == 200

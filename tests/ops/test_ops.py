@@ -1,0 +1,135 @@
+"""Health, readiness, request ids, and backup/restore round trips."""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from eventapp.extensions import db as _db
+from eventapp.mail.models import OutboxMessage
+from eventapp.placements.models import Placement
+from tests.conftest import TEST_DATABASE_URL, make_test_app
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    resp = client.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.json["checks"] == {"database": "ok", "migrations": "current"}
+
+
+def test_readyz_says_not_ready_before_migrations(tmp_path):
+    app = make_test_app(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    resp = app.test_client().get("/readyz")
+    assert resp.status_code == 503
+    assert resp.json["status"] == "not ready"
+    assert "database at nothing" in resp.json["checks"]["migrations"]
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def test_readyz_when_database_unreachable(tmp_path):
+    app = make_test_app("postgresql://nobody@127.0.0.1:1/none")
+    resp = app.test_client().get("/readyz")
+    assert resp.status_code == 503
+    assert resp.json["checks"]["database"].startswith("unreachable")
+    assert "nobody" not in resp.get_data(as_text=True)  # no connection details leak
+
+
+def test_request_id_is_echoed_only_when_safe(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    hostile = client.get("/healthz", headers={"X-Request-ID": "<script>\u202e"}).headers["X-Request-ID"]
+    assert hostile != "<script>\u202e" and len(hostile) == 32
+
+
+def test_request_log_is_structured(tmp_path, caplog):
+    app = make_test_app(f"sqlite:///{tmp_path / 'log.sqlite3'}", REQUEST_LOG=True)
+    logger = logging.getLogger("eventapp.request")
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        app.test_client().get("/healthz", headers={"X-Request-ID": "req-42"})
+    finally:
+        logger.removeHandler(handler)
+    fields = records[-1].fields
+    assert fields["request_id"] == "req-42" and fields["status"] == 200 and fields["path"] == "/healthz"
+    from eventapp.observability import JsonFormatter
+
+    assert json.loads(JsonFormatter().format(records[-1]))["method"] == "GET"
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def _scratch_database(tmp_path, name: str) -> tuple[str, callable]:
+    if not TEST_DATABASE_URL:
+        return f"sqlite:///{tmp_path / (name + '.sqlite3')}", lambda: None
+    admin = sa.create_engine(TEST_DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                             isolation_level="AUTOCOMMIT")
+    dbname = f"{name}_{uuid.uuid4().hex[:6]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
+    url = sa.engine.make_url(TEST_DATABASE_URL).set(database=dbname).render_as_string(hide_password=False)
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+def _counts():
+    return {t.name: _db.session.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            for t in _db.metadata.sorted_tables}
+
+
+def test_backup_and_restore_round_trip(tmp_path):
+    url, drop = _scratch_database(tmp_path, "eventapp_backup")
+    app = make_test_app(url)
+    try:
+        with app.app_context():
+            upgrade()
+            from tests.placements.helpers import delegates, two_round_assembly
+
+            assembly, topics, rounds, ws = two_round_assembly(capacity=3)
+            delegates(assembly, topics, 5)
+            from eventapp.placements import services as placements
+
+            with app.test_request_context():
+                run = placements.run_allocation(assembly)
+                placements.publish(run, assembly)
+                assembly = _db.session.merge(assembly)
+                _db.session.add(OutboxMessage(kind="test", to_email="zoe@example.org", to_name="Zoë O'Brien 李",
+                                              subject="Hello ✓", body_text="text", body_html="<p>html</p>",
+                                              message_id=f"<{uuid.uuid4().hex}@x>"))
+                _db.session.commit()
+            before = _counts()
+            assert before["placement"] == 10 and before["outbox_message"] >= 1
+            path = tmp_path / "snapshot.backup"
+            result = app.test_cli_runner().invoke(args=["backup", str(path)])
+            assert result.exit_code == 0, result.output
+            assert path.stat().st_size > 0
+            # Damage the data, then restore.
+            _db.session.execute(sa.delete(Placement))
+            _db.session.execute(sa.delete(OutboxMessage))
+            _db.session.commit()
+            assert _counts()["placement"] == 0
+            result = app.test_cli_runner().invoke(args=["restore", str(path), "--yes"])
+            assert result.exit_code == 0, result.output
+            assert _counts() == before
+            assert _db.session.scalar(sa.select(OutboxMessage.to_name).where(OutboxMessage.kind == "test")) == "Zoë O'Brien 李"
+            _db.session.remove()
+            _db.engine.dispose()
+    finally:
+        drop()
+
+
+def test_restore_refuses_a_missing_file(app, tmp_path):
+    result = app.test_cli_runner().invoke(args=["restore", str(tmp_path / "nope.backup"), "--yes"])
+    assert result.exit_code != 0 and "No backup file" in result.output

@@ -1,0 +1,199 @@
+"""The public registration form, the check-your-email page and the personal manage link."""
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime
+
+from itsdangerous.timed import TimestampSigner
+from sqlalchemy import select
+
+from eventapp.extensions import db
+from eventapp.registration.models import Registration
+from tests.conftest import csrf_from, post_form
+from tests.registration.conftest import form_fields, outbox
+
+LINK_RE = re.compile(r"http://localhost(/manage/[^\s\"<]+)")
+
+
+def register(client, setup, **fields):
+    return post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup, **fields))
+
+
+def manage_path(email: str) -> str:
+    mail = outbox(to=email)[-1]
+    return LINK_RE.search(mail.body_text).group(1)
+
+
+def test_public_page_links_to_the_form_which_lists_organisations_and_topics(client, setup):
+    page = client.get(f"/a/{setup.assembly.slug}").get_data(as_text=True)
+    assert f'href="/a/{setup.assembly.slug}/register"' in page
+    resp = client.get(f"/a/{setup.assembly.slug}/register")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert 'list="organisation-options"' in html and '<option value="Mind in Shireford">' in html
+    assert "1st choice (required)" in html and "4th choice (optional)" in html
+    assert "We keep your details for 365 days." in html
+    assert 'novalidate' in html
+
+
+def test_registering_redirects_to_check_your_email(client, setup):
+    resp = register(client, setup, n=1)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/register/check-your-email")
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Check your email" in page and "delegate1@example.org" in page
+    reg = db.session.scalar(select(Registration))
+    assert reg.status == "confirmed" and reg.organisation.name == "Shireford Constabulary"
+    assert [m.kind for m in outbox()] == ["registration_confirmed"]
+
+
+def test_registering_again_shows_the_same_page_and_emails_the_link(client, setup):
+    first = client.get(register(client, setup, n=1).headers["Location"]).get_data(as_text=True)
+    resp = register(client, setup, n=1, full_name="Impostor", email="Delegate1@EXAMPLE.org")
+    second = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert resp.status_code == 302
+    assert first.replace("delegate1@example.org", "X") == second.replace("Delegate1@EXAMPLE.org", "X")
+    assert db.session.query(Registration).count() == 1
+    assert [m.kind for m in outbox()] == ["registration_confirmed", "manage_link"]
+
+
+def test_errors_are_shown_next_to_fields_with_a_summary_and_input_kept(client, setup):
+    resp = register(client, setup, full_name="Siobhán O'Brien", email="not-an-email", job_title="",
+                    choice_2=str(setup.topics[0].id), consent=None)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "There is a problem" in html
+    assert 'href="#email"' in html and "Enter an email address in the form name@example.org." in html
+    assert "Enter your job title." in html
+    assert "You have already chosen this topic" in html
+    assert "Tick the box to confirm you have read the privacy notice." in html
+    assert 'value="Siobhán O&#39;Brien"' in html and 'value="not-an-email"' in html
+    assert db.session.query(Registration).count() == 0
+
+
+def test_unknown_organisation_must_be_chosen_or_declared(client, setup):
+    resp = register(client, setup, organisation_name="Shireford Cnstabulary")
+    assert resp.status_code == 400
+    assert "tick “My organisation is not listed”" in resp.get_data(as_text=True)
+    resp = register(client, setup, organisation_name="", organisation_not_listed="y",
+                    new_organisation_name="Shireford Street Pastors", new_organisation_sector="")
+    assert "Choose your organisation&#39;s sector." in resp.get_data(as_text=True)
+    resp = register(client, setup, organisation_name="", organisation_not_listed="y",
+                    new_organisation_name="Shireford Street Pastors", new_organisation_sector="voluntary_community")
+    assert resp.status_code == 302
+    assert db.session.scalar(select(Registration)).organisation.is_pending
+
+
+def test_full_assembly_warns_and_refuses_without_the_waiting_list_box(client, setup):
+    setup.assembly.capacity = 0
+    db.session.commit()
+    page = client.get(f"/a/{setup.assembly.slug}/register").get_data(as_text=True)
+    assert "All places are taken" in page
+    resp = register(client, setup, join_waiting_list=None)
+    assert resp.status_code == 400
+    assert "The assembly is full. Tick this box to join the waiting list." in resp.get_data(as_text=True)
+    resp = register(client, setup)
+    assert resp.status_code == 302
+    assert db.session.scalar(select(Registration)).status == "waiting"
+
+
+def test_outside_the_window_the_form_says_so(client, setup):
+    setup.assembly.registration_closes_at = datetime(2022, 2, 3, 17, 0)
+    db.session.commit()
+    resp = client.get(f"/a/{setup.assembly.slug}/register")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "Registration closed on 3 February 2022 at 17:00." in html and 'name="full_name"' not in html
+    resp = post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup), form_url="/manage/new-link")
+    assert resp.status_code == 200 and "Registration closed on" in resp.get_data(as_text=True)
+    assert db.session.query(Registration).count() == 0
+
+
+def test_draft_assembly_has_no_public_form(client, setup):
+    setup.assembly.status = "draft"
+    db.session.commit()
+    assert client.get(f"/a/{setup.assembly.slug}/register").status_code == 404
+
+
+def test_manage_link_shows_the_registration_and_get_changes_nothing(client, setup):
+    register(client, setup, n=1)
+    path = manage_path("delegate1@example.org")
+    before = db.session.scalar(select(Registration)).updated_at
+    for url in (path, path + "/cancel", path + "/edit", path + "/my-data.json"):
+        assert client.get(url).status_code == 200
+    db.session.expire_all()
+    reg = db.session.scalar(select(Registration))
+    assert reg.status == "confirmed" and reg.updated_at == before
+    html = client.get(path).get_data(as_text=True)
+    assert "Your place is confirmed." in html and "Anti-social behaviour" in html
+
+
+def test_manage_link_edit_changes_a_preference(client, setup):
+    register(client, setup, n=1)
+    path = manage_path("delegate1@example.org")
+    fields = form_fields(setup, n=1, choice_1=str(setup.topics[3].id), dietary_needs="Vegetarian")
+    resp = post_form(client, path + "/edit", fields)
+    assert resp.status_code == 302
+    db.session.expire_all()
+    reg = db.session.scalar(select(Registration))
+    assert reg.choice_topic_ids[0] == setup.topics[3].id and reg.dietary_needs == "Vegetarian"
+    assert "Poor mental health" in client.get(path).get_data(as_text=True)
+
+
+def test_manage_link_cancel_is_a_post_and_promotes_the_next_person(client, setup):
+    setup.assembly.capacity = 1
+    db.session.commit()
+    register(client, setup, n=1)
+    register(client, setup, n=2, org=1)
+    path = manage_path("delegate1@example.org")
+    resp = post_form(client, path + "/cancel", {})
+    assert resp.status_code == 302
+    html = client.get(path).get_data(as_text=True)
+    assert "This registration is cancelled." in html
+    second = db.session.scalar(select(Registration).where(Registration.email == "delegate2@example.org"))
+    assert second.status == "confirmed"
+    assert [m.kind for m in outbox(to="delegate2@example.org")] == ["waiting_list", "promoted"]
+
+
+def test_download_my_data_is_json_with_everything_held(client, setup):
+    register(client, setup, n=1, access_needs="Step-free access\nHearing loop")
+    resp = client.get(manage_path("delegate1@example.org") + "/my-data.json")
+    assert resp.mimetype == "application/json" and "attachment" in resp.headers["Content-Disposition"]
+    data = json.loads(resp.get_data(as_text=True))
+    assert data["registration"]["email"] == "delegate1@example.org"
+    assert data["registration"]["access_needs"] == "Step-free access\nHearing loop"
+    assert [c["topic"] for c in data["workshop_choices"]] == ["Anti-social behaviour", "Criminal exploitation",
+                                                              "Building public confidence"]
+    assert data["emails_sent_to_you"][0]["subject"].startswith("Your place at")
+
+
+def test_tampered_and_expired_links_offer_a_fresh_one(client, setup, monkeypatch):
+    register(client, setup, n=1)
+    path = manage_path("delegate1@example.org")
+    resp = client.get(path[:-3] + "xyz")
+    assert resp.status_code == 404 and "This link does not work" in resp.get_data(as_text=True)
+    assert "Email me a fresh link" in resp.get_data(as_text=True)
+    assert client.post(path[:-3] + "xyz/cancel").status_code in (400, 404)
+    from eventapp.registration import services
+
+    reg = db.session.scalar(select(Registration))
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) - 61 * 86400)
+    with client.application.test_request_context():
+        old = services.make_manage_token(reg)
+    monkeypatch.undo()
+    resp = client.get(f"/manage/{old}")
+    assert resp.status_code == 410 and "This link has expired" in resp.get_data(as_text=True)
+    resp = post_form(client, "/manage/new-link", {"email": "DELEGATE1@example.org"}, form_url=f"/manage/{old}")
+    assert resp.status_code == 200 and "If we hold a registration for" in resp.get_data(as_text=True)
+    fresh = manage_path("delegate1@example.org")
+    assert client.get(fresh).status_code == 200
+    # Unknown addresses get the same answer and no email.
+    count = len(outbox())
+    resp = post_form(client, "/manage/new-link", {"email": "nobody@example.org"})
+    assert "If we hold a registration for" in resp.get_data(as_text=True) and len(outbox()) == count
+
+
+def test_csrf_is_required_on_the_public_form(client, setup):
+    resp = client.post(f"/a/{setup.assembly.slug}/register", data=form_fields(setup))
+    assert resp.status_code == 400 and db.session.query(Registration).count() == 0

@@ -1,0 +1,101 @@
+"""Command-line tools: ``flask users create`` and ``flask demo``."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from eventapp.accounts.models import User
+from eventapp.assemblies.models import AgendaItem, Assembly, Round, Topic, Workshop
+from eventapp.extensions import db as _db
+from eventapp.organisations.models import Organisation
+from tests.conftest import make_test_app
+
+
+def test_users_create_prompts_for_the_password(app, db):
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "New.Organiser@Example.org", "--role", "organiser", "--name", "Nia Evans"],
+        input="a long enough password\na long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created organiser account new.organiser@example.org." in result.output
+    assert "a long enough password" not in result.output  # hidden input is not echoed
+    user = db.session.scalar(select(User).where(User.email == "new.organiser@example.org"))
+    assert user.role == "organiser" and user.name == "Nia Evans"
+    assert user.check_password("a long enough password")
+    assert user.password_hash.startswith("scrypt:")
+
+
+def test_users_create_refuses_a_short_password(app, db):
+    result = app.test_cli_runner().invoke(args=["users", "create", "short@example.org"], input="short\nshort\n")
+    assert result.exit_code != 0
+    assert "Use at least 10 characters." in result.output
+    assert db.session.scalar(select(User).where(User.email == "short@example.org")) is None
+
+
+def test_users_create_refuses_mismatched_confirmation_then_accepts(app, db):
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "fac@example.org", "--role", "facilitator"],
+        input="first password one\nsecond password two\nthe real password\nthe real password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "do not match" in result.output
+    assert db.session.scalar(select(User).where(User.email == "fac@example.org")).role == "facilitator"
+
+
+def test_users_create_refuses_a_duplicate_email(app, db, organiser):
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", organiser.email.upper()], input="a long enough password\na long enough password\n"
+    )
+    assert result.exit_code != 0
+    assert "already exists" in result.output
+
+
+def _counts() -> dict[str, int]:
+    return {
+        model.__name__: _db.session.scalar(select(func.count()).select_from(model))
+        for model in (Organisation, Topic, Assembly, Round, Workshop, AgendaItem, User)
+    }
+
+
+def test_demo_loads_an_assembly_and_is_idempotent(scratch_database_url, monkeypatch):
+    app = make_test_app(scratch_database_url)
+    runner = app.test_cli_runner()
+    try:
+        first = runner.invoke(args=["demo"])  # builds the schema from empty, then loads
+        assert first.exit_code == 0, first.output
+        with app.app_context():
+            counts = _counts()
+            assembly = _db.session.scalar(select(Assembly))
+            assert assembly.status == "open"
+            assert len(assembly.agenda_items) >= 4
+            sectors = set(_db.session.scalars(select(Organisation.sector)))
+            _db.session.remove()
+        assert 30 <= counts["Organisation"] <= 40
+        assert counts["Topic"] == 8
+        assert counts["Assembly"] == 1
+        assert counts["Round"] == 2
+        assert counts["Workshop"] == 10
+        assert len(sectors) >= 10
+
+        # The organiser's and facilitators' logins are printed, with a password that works.
+        password = re.search(r"password: (\S+)", first.output).group(1)
+        assert "organiser" in first.output and "organiser@example.org" in first.output
+        assert first.output.count("facilitator ") >= 4
+        client = app.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        resp = client.post("/login", data={"csrf_token": token, "email": "organiser@example.org", "password": password})
+        assert resp.status_code == 302
+
+        second = runner.invoke(args=["demo"])
+        assert second.exit_code == 0, second.output
+        with app.app_context():
+            assert _counts() == counts
+            _db.session.remove()
+        public = client.get("/a/community-safety-assembly-2027")
+        assert public.status_code == 200
+        assert "Morning breakouts" in public.get_data(as_text=True)
+    finally:
+        with app.app_context():
+            _db.engine.dispose()
