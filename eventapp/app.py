@@ -130,6 +130,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .placements.views import bp as placements_bp
     from .ops.views import bp as ops_bp
     from .registration.views import bp as registration_bp
+    from .mail.views import bp as mail_bp
+    from .invites.views import bp as invites_bp
+    from .notes.views import bp as notes_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(assemblies_bp)
@@ -138,6 +141,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(placements_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(registration_bp)
+    app.register_blueprint(mail_bp)
+    app.register_blueprint(invites_bp)
+    app.register_blueprint(notes_bp)
 
     from . import cli, errors, observability, security, templating
 

@@ -39,8 +39,61 @@ def init_app(app: Flask) -> None:
 
         if not app.config.get("MAIL_SERVER"):
             raise click.ClickException("No SMTP server configured (set FLASK_MAIL_SERVER); messages stay in the outbox.")
-        sent, failed = send_pending(limit)
-        click.echo(f"Sent {sent}, failed {failed}.")
+        sent = retrying = failed = 0
+        while sent + retrying + failed < limit:
+            report = send_pending(min(limit - sent - retrying - failed, app.config.get("MAIL_BATCH_SIZE", 100)))
+            if not report.handled:
+                break
+            sent, retrying, failed = sent + report.sent, retrying + report.retrying, failed + report.failed
+        click.echo(f"Sent {sent}, will retry {retrying}, failed {failed}.")
+
+    @mail_group.command("worker")
+    @click.option("--interval", default=5.0, show_default=True, help="Seconds to wait when nothing is due.")
+    @click.option("--batch", default=100, show_default=True, help="Messages claimed at a time.")
+    def mail_worker(interval: float, batch: int) -> None:
+        """Deliver the outbox continuously (Ctrl-C or SIGTERM stops after the current message)."""
+        import signal
+
+        from .mail.services import run_worker
+
+        if not app.config.get("MAIL_SERVER"):
+            raise click.ClickException("No SMTP server configured (set FLASK_MAIL_SERVER); messages stay in the outbox.")
+        stopping = []
+
+        def stop(signum, frame):
+            stopping.append(signum)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        click.echo(f"Mail worker delivering to {app.config['MAIL_SERVER']}:{app.config.get('MAIL_PORT', 25)}.")
+        run_worker(interval=interval, limit=batch, stop=lambda: bool(stopping), echo=click.echo)
+        click.echo("Mail worker stopped.")
+
+    @mail_group.command("sink")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=1025, show_default=True)
+    @click.option("--dir", "directory", default=None, help="Where to store .eml files [instance/mail-sink].")
+    def mail_sink(host: str, port: int, directory: str | None) -> None:
+        """Run a local SMTP server that stores every message it receives as an .eml file."""
+        from pathlib import Path
+
+        from .mail.sink import run_sink
+
+        target = Path(directory) if directory else Path(app.instance_path) / "mail-sink"
+        click.echo(f"Mail sink on {host}:{port}, storing in {target}. Point the app at it with "
+                   f"FLASK_MAIL_SERVER={host} FLASK_MAIL_PORT={port}. Ctrl-C stops.")
+        try:
+            run_sink(host, port, target, echo=click.echo)
+        except (RuntimeError, OSError) as err:
+            raise click.ClickException(str(err)) from None
+
+    @mail_group.command("reminders")
+    @click.option("--days", default=3, show_default=True, help="Remind delegates of assemblies this many days ahead.")
+    def mail_reminders(days: int) -> None:
+        """Queue a reminder to each confirmed delegate of assemblies N days away (never twice)."""
+        from .invites.services import queue_reminders
+
+        click.echo(f"Queued {queue_reminders(days)} reminders.")
 
     @app.cli.command("allocate")
     @click.argument("slug")
@@ -98,6 +151,29 @@ def init_app(app: Flask) -> None:
         except DomainError as err:
             raise click.ClickException(err.message) from None
         click.echo(f"Database restored from {path}.")
+
+    @app.cli.group("privacy")
+    def privacy_group() -> None:
+        """Personal data retention."""
+
+    @privacy_group.command("purge")
+    @click.option("--apply", "apply_", is_flag=True, help="Anonymise for real (default: only list what would be).")
+    def privacy_purge(apply_: bool) -> None:
+        """Anonymise registrations of archived assemblies past their retention period (dry run by default)."""
+        from .registration.services import anonymise_registrations, purge_due
+
+        due = purge_due()
+        if not due:
+            click.echo("Nothing to purge.")
+            return
+        for assembly, count in due:
+            if apply_:
+                anonymise_registrations(assembly)
+                click.echo(f"Anonymised {count} registrations of {assembly.slug}.")
+            else:
+                click.echo(f"Would anonymise {count} registrations of {assembly.slug}.")
+        if not apply_:
+            click.echo("Dry run: nothing changed. Run again with --apply to anonymise.")
 
     @app.cli.command("demo")
     def demo() -> None:

@@ -5,7 +5,7 @@ import os
 import secrets
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .accounts.models import User
 from .assemblies.models import AgendaItem, Assembly, Round, Workshop
@@ -175,9 +175,11 @@ def load_demo() -> list[str]:
                     room=ROOMS[i], capacity=24 if i else 40, facilitators=[facilitators[i]],
                 ))
     db.session.commit()
+    registrations = load_registrations()
 
     lines = [
         f"Demo assembly: /a/{SLUG}",
+        registrations,
         f"{len(ORGANISATIONS)} organisations, {len(TOPICS)} topics, "
         f"{sum(len(r.workshops) for r in assembly.rounds)} workshops in {len(assembly.rounds)} rounds.",
         "Sign in at /login with (password for every demo account below):",
@@ -185,3 +187,77 @@ def load_demo() -> list[str]:
     ]
     lines += [f"  {role:<11} {email}" for email, role in logins]
     return lines
+
+
+FIRST_NAMES = ["Aisha", "Ben", "Chloe", "Dev", "Eilidh", "Femi", "Grace", "Hamza", "Isla", "Jamal", "Kasia", "Liam",
+               "Mei", "Niamh", "Oluwaseun", "Priya", "Rhys", "Siobhán", "Tomasz", "Zoë", "Yusuf", "Ffion", "Arjun",
+               "Bethan", "Carlos", "Dilnoza", "Emeka", "Hannah", "Imran", "Joanne"]
+LAST_NAMES = ["Ahmed", "Brown", "Clarke", "Davies", "Evans", "Fitzgerald", "Green", "Hughes", "Iqbal", "Jones",
+              "Kowalski", "Li", "Murphy", "Nowak", "O'Brien", "Patel", "Quinn", "Roberts", "Smith", "Thomas",
+              "Ní Bhriain", "Okafor", "Williams-Hart", "Yilmaz", "Zhang"]
+JOB_TITLES = ["Community safety officer", "Neighbourhood inspector", "Safeguarding lead", "Housing officer",
+              "Youth worker", "Public health consultant", "Partnership manager", "Victim services coordinator",
+              "Anti-social behaviour caseworker", "Head of service"]
+# Topic popularity (demo TOPICS order): VAWG and mental health draw the most first choices.
+TOPIC_WEIGHTS = [6, 9, 7, 10, 4, 3, 2, 5]
+
+
+def load_registrations(confirmed: int = 150, waiting: int = 6, seed: int = 2027) -> str:
+    """About 150 confirmed delegates with ranked choices and a few on the waiting list (idempotent, no emails)."""
+    import random
+
+    from .registration.models import Preference, Registration, email_key
+
+    assembly = db.session.scalar(select(Assembly).where(Assembly.slug == SLUG))
+    if assembly is None:
+        return "No demo assembly: registrations not loaded."
+    existing = db.session.scalar(select(func.count(Registration.id)).where(Registration.assembly_id == assembly.id))
+    if existing:
+        return f"{existing} demo registrations already loaded."
+    rng = random.Random(seed)
+    orgs = list(db.session.scalars(select(Organisation).where(
+        Organisation.name_key.in_([name_key(n) for n, _ in ORGANISATIONS])).order_by(Organisation.id)))
+    topics_by_name = {t.name: t for r in assembly.rounds for w in r.workshops for t in [w.topic]}
+    topics = [topics_by_name[name] for name, _ in TOPICS if name in topics_by_name]
+    weights = TOPIC_WEIGHTS[:len(topics)]
+    limit = assembly.org_limit or confirmed
+    # Big partners (police, councils, health) send more people: they reach the limit first.
+    org_weights = [4 if o.sector in ("police", "county_council", "health", "local_authority") else 1 for o in orgs]
+    per_org: dict[int, int] = {}
+
+    def ranked_choices() -> list[int]:
+        pool, w, picked = list(topics), list(weights), []
+        for _ in range(min(len(pool), rng.choice([3, 3, 4, 5]))):
+            i = rng.choices(range(len(pool)), weights=w)[0]
+            picked.append(pool.pop(i).id)
+            w.pop(i)
+        return picked
+
+    def person(n: int, org: Organisation, status: str, position: int | None) -> None:
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        email = f"{first}.{last}.{n}@example.org".lower().replace("'", "").replace(" ", "")
+        reg = Registration(
+            assembly_id=assembly.id, organisation_id=org.id, full_name=f"{first} {last}", email=email,
+            email_key=email_key(email), job_title=rng.choice(JOB_TITLES),
+            access_needs=rng.choice(["", "", "", "", "Step-free access", "Hearing loop"]),
+            dietary_needs=rng.choice(["", "", "", "Vegetarian", "Vegan", "Halal", "Gluten free"]),
+            consent_at=assembly.created_at,
+            status=status, waiting_position=position, source="form",
+        )
+        reg.preferences = [Preference(topic_id=t, rank=i) for i, t in enumerate(ranked_choices(), start=1)]
+        db.session.add(reg)
+
+    n = 0
+    while n < confirmed:
+        org = rng.choices(orgs, weights=org_weights)[0]
+        if per_org.get(org.id, 0) >= limit:
+            continue
+        per_org[org.id] = per_org.get(org.id, 0) + 1
+        n += 1
+        person(n, org, "confirmed", None)
+    full = [o for o in orgs if per_org.get(o.id, 0) >= limit] or orgs[:1]
+    for position in range(1, waiting + 1):
+        n += 1
+        person(n, rng.choice(full), "waiting", position)
+    db.session.commit()
+    return f"{confirmed} confirmed delegates and {waiting} on the waiting list (organisation limit {limit})."

@@ -14,3 +14,4 @@ from .mail.models import OutboxMessage  # noqa: F401
 from .registration.models import Preference, Registration  # noqa: F401
 from .placements.models import AllocationPin, AllocationRun, Placement  # noqa: F401
 from .invites.models import CalendarEntry  # noqa: F401
+from .notes.models import Action, ActionRevision, Attendance, NoteSection, NotesRevision, PendingSave, SessionNotes  # noqa: F401

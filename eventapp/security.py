@@ -1,7 +1,10 @@
-"""Security headers on every response."""
+"""Security headers on every response, and a guard against input no page can use."""
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, abort, request
+
+# Far beyond any real list; larger numbers overflow the database's OFFSET.
+MAX_PAGE = 100_000
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -10,6 +13,19 @@ CSP = (
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def refuse_unusable_input():
+        # PostgreSQL cannot store or compare NUL characters, and no person types one:
+        # refuse them up front (a friendly 400) rather than fail inside a query.
+        sources = [request.args] + ([request.form] if request.method == "POST" else [])
+        if "\x00" in request.path or any(
+            "\x00" in key or "\x00" in value for source in sources for key, value in source.items(multi=True)
+        ):
+            abort(400)
+        page = request.args.get("page", "")
+        if page.isascii() and page.isdigit() and int(page) > MAX_PAGE:
+            abort(404)
+
     @app.after_request
     def headers(response):
         h = response.headers

@@ -51,6 +51,8 @@ def make_test_app(uri: str, **config):
         "SECRET_KEY": "test-only-secret-key-0123456789abcdef",
         "RATELIMIT_ENABLED": False,
         "MAIL_SUPPRESS_SEND": True,
+        # Still scrypt, with a cost that keeps each test's sign-in fast.
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
     }
     settings.update(config)
     return create_app(settings)

@@ -12,7 +12,8 @@ import highspy
 import numpy as np
 
 from ._index import Index
-from ._milp import Columns, Residual, build_rows, columns_from_mask, residual
+from ._dw import MAX_ROUNDS, NotClosed, Stage
+from ._milp import Columns, Residual, build_rows, columns_from_mask, current_matrix, residual
 from .model import Problem, Result
 from .validate import AllocationError, validate
 
@@ -123,22 +124,63 @@ def _stages_milp(ix: Index, res: Residual, cols: Columns, time_limit: float | No
     return chosen
 
 
+def _stages_dw(ix: Index, res: Residual, stats) -> list[list[int]]:
+    """The three stages by column generation over bundles (see _dw); returns free picks."""
+    cur = current_matrix(ix).astype(np.float64)
+    allowed = res.allowed
+    inf = np.inf
+    c1 = np.where(allowed, -1.0, inf)
+    stage = Stage(ix, res, c1, cur, None, None, lambda: _highs(None))
+    value, bundles = stage.solve([() for _ in range(ix.nd)], stats)
+    placed = -value
+    kept = None
+    if (cur * allowed).any():
+        c2 = np.where(allowed, -cur, inf)
+        stage = Stage(ix, res, c2, cur, placed, None, lambda: _highs(None))
+        value, bundles = stage.solve(bundles, stats)
+        kept = -value
+    c3 = np.where(allowed, ix.cost.astype(np.float64), inf)
+    stage = Stage(ix, res, c3, cur, placed, kept, lambda: _highs(None))
+    _, bundles = stage.solve(bundles, stats)
+    return [list(b) for b in bundles]
+
+
 def solve(problem: Problem, *, time_limit: float | None = None, method: str = "auto") -> Result:
-    """Return a proven-optimal allocation (lexicographic: places, moves, cost), validated."""
+    """Return a proven-optimal allocation (lexicographic: places, moves, cost), validated.
+
+    ``method`` is "auto" (column generation with a Lagrangian proof, falling back to the
+    plain MILP if it cannot close a stage) or "milp" (HiGHS on every allowed pair).
+    """
+    if method not in ("auto", "milp"):
+        raise ValueError(f"unknown method {method!r}")
     start = time.perf_counter()
     ix = Index(problem)
     res = residual(ix)
-    stats: dict[str, Any] = {"method": method}
-    chosen_cols: np.ndarray
-    cols = columns_from_mask(ix, res.allowed)
-    chosen_cols = _stages_milp(ix, res, cols, time_limit, stats)
-    picks: list[list[int]] = [list(p) for p in ix.pinned]
-    for d, w in zip(cols.d[chosen_cols].tolist(), cols.w[chosen_cols].tolist()):
-        picks[d].append(w)
-    stats["seconds"] = round(time.perf_counter() - start, 4)
-    result = ix.result(picks, "optimal", stats)
-    try:
-        validate(problem, result)
-    except AllocationError as exc:  # pragma: no cover - guards against solver faults
-        raise SolverError(f"solver produced an invalid allocation: {exc}") from exc
+    stats: dict[str, Any] = {}
+    result = None
+    if method == "auto" and ix.nd and ix.nw and ix.nr <= MAX_ROUNDS:
+        try:
+            free = _stages_dw(ix, res, stats)
+        except NotClosed as exc:
+            stats["fallback"] = str(exc)
+        else:
+            picks = [list(p) + f for p, f in zip(ix.pinned, free)]
+            result = ix.result(picks, "optimal", dict(stats, method="bundles"))
+            try:
+                validate(problem, result)
+            except AllocationError as exc:  # pragma: no cover - guards against engine faults
+                stats["fallback"] = f"invalid: {exc}"
+                result = None
+    if result is None:
+        cols = columns_from_mask(ix, res.allowed)
+        chosen_cols = _stages_milp(ix, res, cols, time_limit, stats)
+        picks: list[list[int]] = [list(p) for p in ix.pinned]
+        for d, w in zip(cols.d[chosen_cols].tolist(), cols.w[chosen_cols].tolist()):
+            picks[d].append(w)
+        result = ix.result(picks, "optimal", dict(stats, method="milp"))
+        try:
+            validate(problem, result)
+        except AllocationError as exc:  # pragma: no cover - guards against solver faults
+            raise SolverError(f"solver produced an invalid allocation: {exc}") from exc
+    result.stats["seconds"] = round(time.perf_counter() - start, 4)
     return result

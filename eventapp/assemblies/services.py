@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import User
 from ..domain import DomainError, NotFound
 from ..extensions import db
+from ..invites import services as invites
 from ..organisations.models import name_key
 from .models import AgendaItem, Assembly, Round, Series, Topic, Workshop
 
@@ -72,6 +73,7 @@ ASSEMBLY_FIELDS = (
 def save_assembly(data: dict[str, Any], assembly: Assembly | None = None) -> Assembly:
     """Create an assembly, or update one, after checking its rules."""
     _check_assembly(data, assembly)
+    existing = assembly is not None
     if assembly is None:
         assembly = Assembly()
         db.session.add(assembly)
@@ -80,6 +82,8 @@ def save_assembly(data: dict[str, Any], assembly: Assembly | None = None) -> Ass
             setattr(assembly, field, data[field])
     assembly.series = _series(data.get("series_name"))
     try:
+        if existing:
+            invites.sync_assembly(assembly)
         db.session.commit()
     except IntegrityError:
         # A concurrent save took the slug between our check and the insert.
@@ -108,13 +112,17 @@ def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = Non
     rnd.ends_at = data["ends_at"]
     if data.get("position"):
         rnd.position = data["position"]
+    invites.sync_round(rnd)
     db.session.commit()
     return rnd
 
 
 def delete_round(rnd: Round) -> None:
     """Delete a round and its workshops."""
+    attendees = invites.registrations_in_round(rnd.id)
     db.session.delete(rnd)
+    db.session.flush()
+    invites.sync_calendar(attendees)
     db.session.commit()
 
 
@@ -170,13 +178,17 @@ def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = 
     workshop.room = data.get("room", "")
     workshop.capacity = data["capacity"]
     workshop.facilitators = facilitators
+    invites.sync_workshop(workshop)
     db.session.commit()
     return workshop
 
 
 def delete_workshop(workshop: Workshop) -> None:
     """Delete a workshop."""
+    attendees = invites.registrations_in_workshop(workshop.id)
     db.session.delete(workshop)
+    db.session.flush()
+    invites.sync_calendar(attendees)
     db.session.commit()
 
 

@@ -1,14 +1,14 @@
-"""The facilitator's home: only the workshops they run."""
+"""The facilitator's home: only the workshops they run, across assemblies, with their attendees."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from ..accounts.access import staff_required
-from ..assemblies.models import Assembly, Round, Workshop, workshop_facilitator
 from ..extensions import db
+from ..notes import services as notes_services
+from ..notes.models import SessionNotes
 
 bp = Blueprint("facilitators", __name__, url_prefix="/facilitator")
 
@@ -16,13 +16,11 @@ bp = Blueprint("facilitators", __name__, url_prefix="/facilitator")
 @bp.route("/")
 @staff_required
 def home():
-    workshops = db.session.scalars(
-        select(Workshop)
-        .join(workshop_facilitator, workshop_facilitator.c.workshop_id == Workshop.id)
-        .join(Round, Round.id == Workshop.round_id)
-        .join(Assembly, Assembly.id == Round.assembly_id)
-        .where(workshop_facilitator.c.user_id == current_user.id)
-        .options(selectinload(Workshop.round).selectinload(Round.assembly), selectinload(Workshop.topic))
-        .order_by(Assembly.date.desc(), Round.position, Workshop.title)
-    ).all()
-    return render_template("facilitators/home.html", workshops=workshops)
+    workshops = notes_services.facilitator_workshops(current_user.id)
+    ids = [w.id for w in workshops]
+    attendees = notes_services.allocated(ids)
+    counts = notes_services.attendance_counts(ids)
+    notes = {n.workshop_id: n for n in db.session.scalars(
+        select(SessionNotes).where(SessionNotes.workshop_id.in_(ids)))} if ids else {}
+    return render_template("facilitators/home.html", workshops=workshops, attendees=attendees, counts=counts,
+                           notes=notes)

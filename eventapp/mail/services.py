@@ -1,19 +1,48 @@
-"""Outbox use cases: queue an email inside the caller's transaction; deliver due messages."""
+"""Outbox use cases: queue an email inside the caller's transaction; deliver due messages with retries."""
 from __future__ import annotations
 
 import smtplib
+import socket
+import time
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formataddr, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 
 from flask import current_app, render_template
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
+from ..domain import DomainError
 from ..extensions import db, mail
 from ..timeutil import utcnow
 from .models import OutboxMessage
+
+# Defaults, each overridable in the app config (FLASK_MAIL_RETRY_BASE_SECONDS=… and so on).
+DEFAULTS = {
+    "MAIL_BATCH_SIZE": 100,
+    # First retry after a minute, then 2, 4, 8 … minutes, at most 6 hours apart.
+    "MAIL_RETRY_BASE_SECONDS": 60,
+    "MAIL_RETRY_MAX_SECONDS": 6 * 3600,
+    # 12 attempts span about a day and a half: then a person should look.
+    "MAIL_MAX_ATTEMPTS": 12,
+    # A claimed message is someone's for this long; if that worker dies it becomes due again.
+    "MAIL_LEASE_SECONDS": 600,
+    "MAIL_TIMEOUT_SECONDS": 30,
+}
+
+
+# CRLF line ends (strict servers refuse bare LF). Headers fold only past RFC 5322's
+# hard limit: CPython folds a long Subject as "Subject:" + CRLF + value, which
+# mail clients then show with a leading space.
+MIME_POLICY = SMTP.clone(max_line_length=998)
+
+
+def setting(name: str):
+    return current_app.config.get(name, DEFAULTS[name])
 
 
 def clean_header(value: str) -> str:
@@ -36,73 +65,225 @@ def queue_email(kind: str, to_email: str, to_name: str = "", *, context: dict | 
     subject, text, html = render_email(kind, to_name=to_name, **(context or {}))
     domain = current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
     message = OutboxMessage(
-        kind=kind, to_email=to_email, to_name=clean_header(to_name), subject=subject, body_text=text,
-        body_html=html, ics=ics, ics_method=ics_method, assembly_id=assembly_id, dedupe_key=dedupe_key,
-        message_id=f"<{uuid.uuid4().hex}@{domain}>", status="pending", next_attempt_at=utcnow(),
+        kind=kind, to_email=to_email, to_name=clean_header(to_name)[:200], subject=subject[:900], body_text=text,
+        body_html=html, ics=ics, ics_method=ics_method.upper() if ics_method else None, assembly_id=assembly_id,
+        dedupe_key=dedupe_key,
+        # Fixed at queueing: every retry or resend carries the same Message-ID, so a
+        # mail client that got it twice (worker killed after sending) shows it once.
+        message_id=f"<{uuid.uuid4().hex}@{domain}>", status="pending", next_attempt_at=utcnow(), attempts=0,
+        last_error="",
     )
     db.session.add(message)
     return message
 
 
 def build_mime(message: OutboxMessage) -> EmailMessage:
-    """The MIME message for an outbox row: text and HTML alternatives (plus the calendar, if any)."""
-    msg = EmailMessage(policy=SMTP)
+    """The MIME message for an outbox row.
+
+    Plain: multipart/alternative (text, HTML). Invitations (iMIP, RFC 6047):
+    multipart/mixed ⊃ multipart/alternative (text, HTML, text/calendar; method=…)
+    plus the same calendar as an invite.ics attachment.
+    """
+    msg = EmailMessage(policy=MIME_POLICY)
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     msg["From"] = sender if isinstance(sender, str) else formataddr(sender)
-    msg["To"] = Address(display_name=clean_header(message.to_name), addr_spec=message.to_email)
+    msg["To"] = Address(display_name=clean_header(message.to_name or ""), addr_spec=message.to_email)
     msg["Subject"] = clean_header(message.subject)
+    msg["Date"] = format_datetime((message.created_at or utcnow()).replace(tzinfo=timezone.utc))
     msg["Message-ID"] = message.message_id
     msg.set_content(message.body_text)
     msg.add_alternative(message.body_html, subtype="html")
     if message.ics:
         method = (message.ics_method or "PUBLISH").upper()
-        msg.add_alternative(message.ics.encode("utf-8"), maintype="text", subtype="calendar",
+        # Bytes, not str: the email package would turn the calendar's CRLFs into LFs.
+        ics = message.ics.encode("utf-8")
+        msg.add_alternative(ics, maintype="text", subtype="calendar",
                             params={"method": method, "charset": "UTF-8"})
+        msg.add_attachment(ics, maintype="application", subtype="ics", filename="invite.ics")
     return msg
 
 
-def due_messages(limit: int = 100) -> list[OutboxMessage]:
-    """Pending messages whose time has come, locked so parallel senders skip them."""
+# --- delivery ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+def is_permanent(err: BaseException) -> bool:
+    """5xx replies are permanent; 4xx replies, refused or dropped connections are temporary."""
+    if isinstance(err, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in err.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    if isinstance(err, smtplib.SMTPResponseException):
+        return err.smtp_code >= 500
+    if isinstance(err, smtplib.SMTPNotSupportedError):
+        return True
+    return False
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Delay before the next try after ``attempts`` tries: base × 2^(attempts−1), capped."""
+    base = float(setting("MAIL_RETRY_BASE_SECONDS"))
+    return min(base * (2 ** max(attempts - 1, 0)), float(setting("MAIL_RETRY_MAX_SECONDS")))
+
+
+def _due_stmt(limit: int):
     stmt = (
         select(OutboxMessage)
         .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow())
-        .order_by(OutboxMessage.id)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
     )
     if db.session.get_bind().dialect.name == "postgresql":
+        # Parallel workers skip rows another worker is claiming instead of waiting.
         stmt = stmt.with_for_update(skip_locked=True)
-    return list(db.session.scalars(stmt))
+    return stmt
 
 
-def send_pending(limit: int = 100) -> tuple[int, int]:
-    """Deliver due messages over SMTP; returns (sent, failed). One transaction per batch."""
-    if not current_app.config.get("MAIL_SERVER"):
-        return 0, 0
-    messages = due_messages(limit)
-    sent = failed = 0
-    if not messages:
-        db.session.commit()
-        return 0, 0
-    with mail.connect() as conn:
-        for message in messages:
-            mime = build_mime(message)
-            try:
-                conn.host.send_message(mime, from_addr=Address(addr_spec=current_app.config["ORGANISER_EMAIL"]).addr_spec,
-                                       to_addrs=[message.to_email])
-            except (smtplib.SMTPException, OSError) as err:
-                message.attempts += 1
-                message.last_error = str(err)[:2000]
-                message.status = "failed"
-                failed += 1
-            else:
-                message.status = "sent"
-                message.sent_at = utcnow()
-                message.attempts += 1
-                sent += 1
+def claim_due(limit: int) -> list[tuple[int, int, str, EmailMessage]]:
+    """Claim due messages for this worker and commit: (id, attempts, recipient, MIME) each.
+
+    Claiming pushes next_attempt_at one lease ahead, so no other worker takes the
+    message while this one sends it, and a worker killed mid-batch loses nothing:
+    its messages fall due again when the lease ends. On SQLite the claim runs under
+    the database write lock (BEGIN IMMEDIATE), on PostgreSQL under FOR UPDATE SKIP LOCKED.
+    """
+    messages = list(db.session.scalars(_due_stmt(limit)))
+    lease_until = utcnow() + timedelta(seconds=setting("MAIL_LEASE_SECONDS"))
+    claimed = []
+    for message in messages:
+        message.attempts += 1
+        message.next_attempt_at = lease_until
+        claimed.append((message.id, message.attempts, message.to_email, build_mime(message)))
     db.session.commit()
-    return sent, failed
+    return claimed
+
+
+def _record(message_id: int, attempts: int, err: BaseException | None) -> str:
+    now = utcnow()
+    if err is None:
+        values = {"status": "sent", "sent_at": now, "last_error": ""}
+        outcome = "sent"
+    elif is_permanent(err) or attempts >= setting("MAIL_MAX_ATTEMPTS"):
+        reason = str(err) or type(err).__name__
+        if not is_permanent(err):
+            reason = f"Gave up after {attempts} attempts. Last error: {reason}"
+        values = {"status": "failed", "last_error": reason[:2000]}
+        outcome = "failed"
+    else:
+        values = {"next_attempt_at": now + timedelta(seconds=backoff_seconds(attempts)),
+                  "last_error": (str(err) or type(err).__name__)[:2000]}
+        outcome = "retrying"
+    # Only while still ours: a resend by an organiser meanwhile wins.
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.status == "pending",
+                                                   OutboxMessage.attempts == attempts).values(**values))
+    db.session.commit()
+    return outcome
+
+
+def _close(conn) -> None:
+    if conn is not None and conn.host is not None:
+        try:
+            conn.host.quit()
+        except (smtplib.SMTPException, OSError):
+            conn.host.close()
+
+
+def send_pending(limit: int | None = None) -> SendReport:
+    """Deliver due messages over SMTP (Flask-Mail's connection); each outcome committed as it happens."""
+    report = SendReport()
+    if not current_app.config.get("MAIL_SERVER"):
+        return report
+    claimed = claim_due(limit or setting("MAIL_BATCH_SIZE"))
+    if not claimed:
+        return report
+    envelope_from = Address(addr_spec=current_app.config["ORGANISER_EMAIL"]).addr_spec
+    conn = None
+    connection_error: BaseException | None = None
+    try:
+        conn = mail.connect()
+        conn.__enter__()
+        if conn.host is not None and conn.host.sock is not None:
+            conn.host.sock.settimeout(setting("MAIL_TIMEOUT_SECONDS"))
+    except (smtplib.SMTPException, OSError) as err:
+        connection_error = err
+    for message_id, attempts, to_email, mime in claimed:
+        err = connection_error
+        if err is None and conn is not None and conn.host is not None:
+            try:
+                conn.host.send_message(mime, from_addr=envelope_from, to_addrs=[to_email])
+            except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
+                # The server answered about this message; the connection is still good.
+                err = exc
+            except OSError as exc:
+                # Disconnected or timed out (SMTPException is an OSError too): this
+                # and the rest of the batch wait for the next pass.
+                err = connection_error = exc
+        outcome = _record(message_id, attempts, err)
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    if connection_error is None:
+        _close(conn)
+    return report
+
+
+def run_worker(*, interval: float = 5.0, limit: int | None = None, stop=None, echo=None) -> None:
+    """Deliver the outbox until ``stop()`` is true: a pass, then a pause when nothing was due."""
+    stop = stop or (lambda: False)
+    while not stop():
+        try:
+            report = send_pending(limit)
+        except OperationalError as err:
+            # Database restarting or locked for long: try again shortly rather than die.
+            db.session.rollback()
+            if echo:
+                echo(f"Database error, retrying: {err.orig}")
+            report = SendReport()
+        if echo and report.handled:
+            echo(f"Sent {report.sent}, will retry {report.retrying}, failed {report.failed}.")
+        if report.handled == 0:
+            waited = 0.0
+            while waited < interval and not stop():
+                time.sleep(min(0.2, interval))
+                waited += 0.2
+        db.session.remove()
+
+
+def resend(message: OutboxMessage) -> OutboxMessage:
+    """Queue a failed (or sent) message again, with the same Message-ID."""
+    if message.status == "pending":
+        raise DomainError("This message is already waiting to be sent.")
+    message.status = "pending"
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+    message.last_error = ""
+    message.sent_at = None
+    db.session.commit()
+    return message
 
 
 def new_message_id() -> str:
     """A fresh RFC 5322 Message-ID."""
     return make_msgid(domain=current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost")
+
+
+def outbox_counts() -> dict[str, int]:
+    """Messages by status, for the Outbox page."""
+    from sqlalchemy import func
+
+    rows = db.session.execute(select(OutboxMessage.status, func.count(OutboxMessage.id))
+                              .group_by(OutboxMessage.status)).all()
+    return {status: n for status, n in rows}
+
+
+def socket_free(host: str, port: int) -> bool:
+    """Whether nothing listens on host:port (for `flask mail sink`)."""
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) != 0

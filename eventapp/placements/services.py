@@ -11,6 +11,7 @@ from .. import allocation as core
 from ..assemblies.models import Assembly, Round, Workshop
 from ..domain import DomainError
 from ..extensions import db
+from ..invites.services import sync_calendar
 from ..registration.models import Registration
 from ..timeutil import utcnow
 from .models import AllocationPin, AllocationRun, Placement
@@ -275,6 +276,7 @@ def publish(run: AllocationRun, assembly: Assembly) -> PublishOutcome:
     run.status = "published"
     run.published_at = now
     assembly.allocation_published_at = now
+    sync_calendar(reg for reg, _, _, _ in changed)
     db.session.commit()
     return PublishOutcome(placed=len(new), changed=changed)
 

@@ -31,6 +31,25 @@ class NoControlCharacters:
                                   if not self.allowed else "Remove control characters from this answer.")
 
 
+def _visible(text: str, keep: str) -> str:
+    return "".join("\ufffd" if unicodedata.category(ch) == "Cc" and ch not in keep else ch for ch in text)
+
+
+class SafeForm(FlaskForm):
+    """Typed text comes back on error with control characters shown as \ufffd, never raw in the page."""
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        for f in self:
+            keep = "\n\r\t" if f.type == "TextAreaField" else ""
+            if f.type in ("StringField", "TextAreaField", "EmailField"):
+                if f.raw_data:
+                    f.raw_data = [_visible(v, keep) if isinstance(v, str) else v for v in f.raw_data]
+                if isinstance(f.data, str):
+                    f.data = _visible(f.data, keep) if not ok else f.data
+        return ok
+
+
 def _line(label, message, max_len=200, required=True, **kw):
     validators = [DataRequired(message) if required else Optional(), Length(max=max_len, message=f"Use at most {max_len} characters."),
                   NoControlCharacters()]
@@ -42,7 +61,7 @@ def _text(label, **kw):
                                             NoControlCharacters(multiline=True)], **kw)
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(SafeForm):
     full_name = _line("Full name", "Enter your full name.")
     email = StringField(
         "Email address",
@@ -129,7 +148,7 @@ def with_choices(form_class: type[DetailsForm], topics, required: int, **kwargs)
     return cls(**kwargs)
 
 
-class ResendForm(FlaskForm):
+class ResendForm(SafeForm):
     email = StringField(
         "Email address",
         validators=[DataRequired("Enter your email address."), Length(max=254, message="Use at most 254 characters."),

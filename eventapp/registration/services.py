@@ -17,6 +17,7 @@ from ..assemblies.models import Assembly, Round, Topic, Workshop
 from ..domain import DomainError
 from ..extensions import db
 from ..mail.models import OutboxMessage
+from ..invites.services import sync_calendar
 from ..mail.services import queue_email
 from ..organisations.models import SECTORS, Organisation, name_key
 from ..timeutil import utc_to_local, utcnow
@@ -258,6 +259,7 @@ def _promote(assembly: Assembly) -> list[Registration]:
     db.session.flush()
     for reg in promoted:
         _queue(reg, "promoted", dedupe=f"registration:{reg.id}:promoted:{reg.token_version}:{utcnow().isoformat()}")
+    sync_calendar(reg.id for reg in promoted)
     return promoted
 
 
@@ -404,6 +406,7 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
     db.session.flush()
     kind = "registration_confirmed" if registration.status == "confirmed" else "waiting_list"
     _queue(registration, kind, dedupe=f"registration:{registration.id}:{kind}:{registration.token_version}")
+    sync_calendar([registration.id])
     try:
         db.session.commit()
     except IntegrityError:
@@ -445,6 +448,7 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
     if topic_ids is not None:
         _set_preferences(registration, topic_ids)
     try:
+        sync_calendar([registration.id])
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -464,6 +468,7 @@ def cancel_registration(registration: Registration) -> list[Registration]:
     registration.cancelled_at = utcnow()
     db.session.flush()
     _queue(registration, "cancelled")
+    sync_calendar([registration.id])
     promoted = _promote(assembly)
     db.session.commit()
     return promoted
@@ -486,6 +491,7 @@ def move_to_waiting_list(registration: Registration) -> None:
     registration.status, registration.waiting_position = "waiting", position
     db.session.flush()
     _queue(registration, "waiting_list")
+    sync_calendar([registration.id])
     db.session.commit()
 
 
@@ -501,6 +507,7 @@ def confirm_from_waiting_list(registration: Registration) -> None:
     registration.waiting_position = None
     db.session.flush()
     _queue(registration, "promoted")
+    sync_calendar([registration.id])
     db.session.commit()
 
 
@@ -685,4 +692,5 @@ def _register_imported(assembly: Assembly, data: dict[str, Any]) -> str:
         db.session.flush()
     kind = "registration_confirmed" if reg.status == "confirmed" else "waiting_list"
     _queue(reg, kind, dedupe=f"registration:{reg.id}:{kind}:{reg.token_version}", imported=True)
+    sync_calendar([reg.id])
     return reg.status

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
@@ -215,7 +216,8 @@ def _org_reg(assembly: Assembly, reg_id: int) -> Registration:
 @organiser_required
 def organiser_index(slug: str):
     assembly = load_assembly(slug)
-    q = request.args.get("q", "").strip()
+    # Control characters never match a stored value, and must not be echoed into the page.
+    q = "".join(ch for ch in request.args.get("q", "") if unicodedata.category(ch) != "Cc").strip()[:200]
     status = request.args.get("status", "")
     sector = request.args.get("sector", "")
     org_id = request.args.get("organisation", type=int)

@@ -217,8 +217,11 @@ def test_user_form_refuses_bad_email_and_role(as_organiser):
 
 
 def test_user_list_filters_and_paginates(as_organiser, db):
-    for i in range(30):
-        make_user("facilitator", email=f"fac{i:02d}@example.org", name=f"Facilitator {i:02d}")
+    hashed = make_user("facilitator", email="fac00@example.org", name="Facilitator 00").password_hash
+    # One slow hash shared by all: 30 scrypt runs would dominate the test's time.
+    db.session.add_all(User(email=f"fac{i:02d}@example.org", name=f"Facilitator {i:02d}", role="facilitator",
+                            password_hash=hashed) for i in range(1, 30))
+    db.session.commit()
     first = as_organiser.get("/organiser/users?role=facilitator").get_data(as_text=True)
     assert "Page 1 of 2 (30 in all)" in first
     second = as_organiser.get("/organiser/users?role=facilitator&page=2").get_data(as_text=True)
@@ -256,3 +259,15 @@ def test_login_is_rate_limited(limited_app):
     assert "Too many attempts" in resp.get_data(as_text=True)
     # Reading the page is not limited.
     assert client.get("/login").status_code == 200
+
+
+def test_production_hash_is_full_strength_scrypt(tmp_path):
+    from eventapp import create_app
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x" * 32})
+    with app.app_context():
+        user = User(email="x@example.org", role="organiser")
+        user.set_password("a long enough password")
+    assert user.password_hash.startswith("scrypt:32768:8:1$")
+    assert user.check_password("a long enough password")
+    assert not user.check_password("a long enough passwore")

@@ -1,13 +1,10 @@
 """The organiser's first steps in a real browser, with axe on every page visited."""
 from __future__ import annotations
 
-import itertools
 import uuid
 
 from tests.browser.axe import axe_check
 from tests.browser.conftest import login
-
-_n = itertools.count(1)
 
 
 def unique(prefix: str) -> str:
@@ -124,3 +121,76 @@ def test_bad_assembly_form_shows_errors_and_keeps_input(live_server, page):
     assert page.get_by_role("alert").get_by_text("Use lower-case letters").is_visible()
     assert page.get_by_label("Venue", exact=True).input_value() == "Shireford Guildhall"
     axe_check(page, "assembly form with a rule refused")
+
+
+def test_rest_of_the_console_is_accessible_and_approve_merge_work(live_server, page, phone_page):
+    from eventapp.extensions import db
+    from tests.factories import make_agenda_item, make_assembly, make_org, make_round, make_user, make_workshop
+
+    tag = uuid.uuid4().hex[:8]
+    with live_server.app.app_context():
+        keep = make_org(f"Shireford Fire and Rescue {tag}", sector="fire_rescue")
+        make_org(f"Shireford Fire & Rescue {tag}", sector="fire_rescue", status="pending")
+        assembly = make_assembly(slug=f"console-{tag}", title=f"Console tour {tag}")
+        rnd = make_round(assembly, name="Morning")
+        fac = make_user("facilitator", email=f"fac-{tag}@example.org", name=f"Zoë Clarke {tag}")
+        make_workshop(rnd, title=f"Barriers to sharing {tag}", facilitators=[fac])
+        item = make_agenda_item(assembly, title="Welcome")
+        slug, keep_name, item_id, round_id = assembly.slug, keep.name, item.id, rnd.id
+        db.session.remove()
+
+    login(page, live_server)
+    page.get_by_role("link", name="Organisations").click()
+    page.get_by_label("Name").fill(tag)
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(f"**/organiser/organisations/?q={tag}*")
+    axe_check(page, "organisations list (filtered)")
+    page.get_by_role("button", name=f"Approve Shireford Fire & Rescue {tag}").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("status").filter(has_text="approved").is_visible()
+    assert not page.get_by_role("button", name=f"Approve Shireford Fire & Rescue {tag}").count()
+
+    page.get_by_role("link", name=f"Merge Shireford Fire & Rescue {tag}").click()
+    axe_check(page, "merge form")
+    page.get_by_label("Merge into").select_option(label=f"{keep_name} (Fire and rescue)")
+    page.get_by_role("button", name=f"Merge and remove").click()
+    page.wait_for_url("**/organiser/organisations/")
+    assert page.get_by_role("status").filter(has_text="was merged into").is_visible()
+
+    page.get_by_role("link", name="Add an organisation").click()
+    page.get_by_role("button", name="Save organisation").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("alert").is_visible()
+    axe_check(page, "organisation form with errors")
+
+    for path, what in [
+        (f"/organiser/assemblies/{slug}/agenda/new", "new agenda item form"),
+        (f"/organiser/assemblies/{slug}/agenda/{item_id}/edit", "edit agenda item form"),
+        (f"/organiser/assemblies/{slug}/rounds/{round_id}/delete", "delete confirmation"),
+        (f"/organiser/assemblies/{slug}/edit", "edit assembly form"),
+        ("/organiser/users", "users list"),
+        ("/organiser/users/new", "new user form"),
+        ("/account/password", "change password form"),
+        ("/facilitator/", "my workshops (organiser)"),
+        ("/organiser/no-such-page", "404 page"),
+    ]:
+        page.goto(live_server.url + path)
+        axe_check(page, what)
+
+    # The facilitator's view, on a phone.
+    login(phone_page, live_server, email=f"fac-{tag}@example.org")
+    assert phone_page.get_by_role("heading", name="My workshops").is_visible()
+    assert phone_page.get_by_text(f"Barriers to sharing {tag}").first.is_visible()
+    axe_check(phone_page, "facilitator home (phone)")
+    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone_page.goto(live_server.url + "/organiser/")
+    assert phone_page.get_by_role("heading", name="You do not have access to this page").is_visible()
+    axe_check(phone_page, "403 page (phone)")
+
+
+def test_console_list_fits_a_phone(live_server, phone_page):
+    login(phone_page, live_server)
+    for path in ("/organiser/", "/organiser/organisations/", "/organiser/topics"):
+        phone_page.goto(live_server.url + path)
+        axe_check(phone_page, f"{path} (phone)")
+        assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path

@@ -50,8 +50,12 @@ def form_fields(setup, n: int = 1, org: int = 0, **overrides) -> dict:
     return {k: v for k, v in data.items() if v is not None}
 
 
+REGISTRATION_KINDS = ("registration_confirmed", "waiting_list", "promoted", "manage_link", "cancelled")
+
+
 def outbox(kind: str | None = None, to: str | None = None) -> list[OutboxMessage]:
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id)
+    """Registration emails in the outbox (calendar invitations, another area's, are left out)."""
+    stmt = select(OutboxMessage).where(OutboxMessage.kind.in_(REGISTRATION_KINDS)).order_by(OutboxMessage.id)
     if kind:
         stmt = stmt.where(OutboxMessage.kind == kind)
     if to:

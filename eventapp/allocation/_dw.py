@@ -1,0 +1,323 @@
+"""Fast exact stages by Dantzig-Wolfe column generation over per-delegate bundles.
+
+A bundle is what one delegate gets: at most one workshop per round, no topic twice. Seats,
+organisation places and the lexicographic stage rows couple the delegates. For prices pi >= 0
+on those coupling rows, L(pi) = sum_d min_B a_d(B) - pi.b is a valid lower bound on the stage
+objective (weak Lagrangian duality), where a_d(B) is the bundle's price-adjusted cost and the
+inner minimum is computed exactly by a dynamic programme over (topics x used-round subsets).
+Column generation drives pi to the LP optimum; then an integer solution whose value is below
+floor(L) + 1 is optimal. Otherwise every improving solution only uses bundles with
+a_d(B) - min_d <= z - 1 - L, which we enumerate and hand to an exact MILP. The bound is
+computed by us from pi, so a sloppy LP solve can only weaken it, never make it wrong.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from ._index import Index
+from ._milp import Residual
+
+INF = highspy.kHighsInf
+MAX_ROUNDS = 6
+
+
+class NotClosed(RuntimeError):
+    """The stage could not be closed (engine status); the caller falls back to the plain MILP."""
+
+
+@dataclass
+class Coupling:
+    """Rows coupling delegates: seat rows, organisation rows and stage rows."""
+
+    seat_row: np.ndarray  # (nw,) row number or -1
+    org_row: np.ndarray  # (norg, nw) row number or -1
+    upper: np.ndarray  # (m,) right-hand sides of the coupling rows (A x <= upper)
+    placed_row: int  # -1 if absent; row is  -sum x <= -P
+    kept_row: int  # -1 if absent; row is  -sum cur x <= -K
+
+
+class Stage:
+    """One lexicographic stage: objective table c[d, w] (inf = forbidden) and its rows."""
+
+    def __init__(self, ix: Index, res: Residual, c: np.ndarray, cur: np.ndarray,
+                 placed_min: int | None, kept_min: int | None, new_highs) -> None:
+        self.ix, self.res, self.c, self.cur = ix, res, c, cur
+        self.new_highs = new_highs
+        allowed = res.allowed
+        m = 0
+        seat_row = np.full(ix.nw, -1, dtype=np.int64)
+        demand = allowed.sum(axis=0)
+        upper: list[float] = []
+        for w in np.flatnonzero(demand > res.seats):
+            seat_row[w] = m
+            upper.append(float(res.seats[w]))
+            m += 1
+        org_row = np.full((max(ix.norg, 1), ix.nw), -1, dtype=np.int64)
+        if res.org_seats is not None and ix.nd:
+            org_demand = np.zeros((max(ix.norg, 1), ix.nw), dtype=np.int64)
+            np.add.at(org_demand, ix.d_org, allowed.astype(np.int64))
+            for o, w in zip(*np.nonzero(org_demand > res.org_seats)):
+                org_row[o, w] = m
+                upper.append(float(res.org_seats[o, w]))
+                m += 1
+        placed_row = kept_row = -1
+        if placed_min is not None:
+            placed_row = m
+            upper.append(-float(placed_min))
+            m += 1
+        if kept_min is not None:
+            kept_row = m
+            upper.append(-float(kept_min))
+            m += 1
+        self.rows = Coupling(seat_row, org_row, np.array(upper, dtype=np.float64), placed_row, kept_row)
+        # Workshops grouped by (topic, round) for the pricing programme.
+        self.by_topic: list[list[tuple[int, np.ndarray]]] = []
+        for t in range(ix.nt):
+            groups = []
+            for r in range(ix.nr):
+                ws = np.flatnonzero((ix.w_topic == t) & (ix.w_round == r))
+                if ws.size:
+                    groups.append((r, ws))
+            self.by_topic.append(groups)
+
+    # ---- prices and pricing -------------------------------------------------------------
+    def adjusted(self, pi: np.ndarray) -> np.ndarray:
+        """a[d, w]: objective plus the prices of the coupling rows a seat there would use."""
+        ix, rows = self.ix, self.rows
+        a = self.c.copy()
+        pi = np.append(pi, 0.0)  # index -1 (no row) reads this zero
+        seat_pi = pi[rows.seat_row]
+        a += seat_pi[None, :]
+        if self.res.org_seats is not None and ix.nd:
+            org_pi = pi[rows.org_row]
+            a += org_pi[ix.d_org]
+        if rows.placed_row >= 0:
+            a -= pi[rows.placed_row]
+        if rows.kept_row >= 0:
+            a -= pi[rows.kept_row] * self.cur
+        return a
+
+    def best_bundles(self, a: np.ndarray) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+        """Exact cheapest bundle per delegate under adjusted costs a (empty bundle = 0)."""
+        ix = self.ix
+        nd, nr = ix.nd, ix.nr
+        ns = 1 << nr
+        f = np.full((ns, nd), np.inf)
+        f[0] = 0.0
+        steps = []
+        with_r = [np.array([s for s in range(ns) if s >> r & 1], dtype=np.int64) for r in range(nr)]
+        for t, groups in enumerate(self.by_topic):
+            if not groups:
+                continue
+            vals = []
+            for r, ws in groups:
+                sub = a[:, ws]
+                j = np.argmin(sub, axis=1)
+                v = sub[np.arange(nd), j]
+                if np.all(v >= 0):
+                    continue  # never worth a place: the empty slot costs 0
+                vals.append((r, v, ws[j]))
+            if not vals:
+                continue
+            new = f.copy()
+            choice = np.full((ns, nd), -1, dtype=np.int8)
+            for r, v, _ in vals:
+                states = with_r[r]
+                cand = f[states ^ (1 << r)] + v[None, :]
+                better = cand < new[states]
+                if better.any():
+                    new[states] = np.where(better, cand, new[states])
+                    cs = choice[states]
+                    cs[better] = r
+                    choice[states] = cs
+            steps.append((vals, choice))
+            f = new
+        best_state = np.argmin(f, axis=0)
+        best = f[best_state, np.arange(nd)]
+        bundles: list[list[int]] = [[] for _ in range(nd)]
+        state = best_state.copy()
+        idx = np.arange(nd)
+        for vals, choice in reversed(steps):
+            r_taken = choice[state, idx]
+            for r, _, argw in vals:
+                hit = np.flatnonzero(r_taken == r)
+                for d in hit.tolist():
+                    bundles[d].append(int(argw[d]))
+                state[hit] ^= 1 << r
+        return best, [tuple(sorted(b)) for b in bundles]
+
+    def bound(self, pi: np.ndarray, best: np.ndarray) -> float:
+        """Lagrangian lower bound L(pi) = sum_d min_B a_d(B) - pi . b (pi >= 0)."""
+        return float(np.sum(np.minimum(best, 0.0)) - float(pi @ self.rows.upper))
+
+    # ---- master problem ---------------------------------------------------------------
+    def column(self, d: int, bundle: tuple[int, ...]) -> tuple[float, list[int], list[float]]:
+        """Cost and coupling-row entries of one bundle column (convexity row is d)."""
+        rows = self.rows
+        nd = self.ix.nd
+        idx = [d]
+        val = [1.0]
+        org = self.ix.d_org[d]
+        for w in bundle:
+            if rows.seat_row[w] >= 0:
+                idx.append(nd + int(rows.seat_row[w]))
+                val.append(1.0)
+            if self.res.org_seats is not None and rows.org_row[org, w] >= 0:
+                idx.append(nd + int(rows.org_row[org, w]))
+                val.append(1.0)
+        if rows.placed_row >= 0 and bundle:
+            idx.append(nd + rows.placed_row)
+            val.append(-float(len(bundle)))
+        if rows.kept_row >= 0:
+            kept = float(sum(self.cur[d, w] for w in bundle))
+            if kept:
+                idx.append(nd + rows.kept_row)
+                val.append(-kept)
+        cost = float(sum(self.c[d, w] for w in bundle))
+        return cost, idx, val
+
+    def master(self, cols: list[tuple[int, tuple[int, ...]]], integer: bool) -> highspy.Highs:
+        """HiGHS model over the given bundle columns (rows: convexity, then coupling)."""
+        nd = self.ix.nd
+        m = nd + self.rows.upper.size
+        h = self.new_highs()
+        lp = highspy.HighsLp()
+        costs, starts, index, value = [], [0], [], []
+        for d, b in cols:
+            cost, idx, val = self.column(d, b)
+            costs.append(cost)
+            index += idx
+            value += val
+            starts.append(len(index))
+        n = len(cols)
+        lp.num_col_ = n
+        lp.num_row_ = m
+        lp.col_cost_ = np.array(costs, dtype=np.float64)
+        lp.col_lower_ = np.zeros(n)
+        lp.col_upper_ = np.ones(n)
+        lp.row_lower_ = np.full(m, -INF)
+        lp.row_upper_ = np.concatenate([np.ones(nd), self.rows.upper])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.array(value, dtype=np.float64)
+        if integer:
+            lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+        h.passModel(lp)
+        return h
+
+    def add_columns(self, h: highspy.Highs, cols: list[tuple[int, tuple[int, ...]]]) -> None:
+        """Append bundle columns to a master LP (keeps the simplex basis warm)."""
+        costs, starts, index, value = [], [], [], []
+        for d, b in cols:
+            cost, idx, val = self.column(d, b)
+            costs.append(cost)
+            starts.append(len(index))
+            index += idx
+            value += val
+        n = len(cols)
+        h.addCols(n, np.array(costs), np.zeros(n), np.ones(n), len(index),
+                  np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
+                  np.array(value, dtype=np.float64))
+
+    # ---- the whole stage ------------------------------------------------------------------
+    def solve(self, start: list[tuple[int, ...]], stats: dict) -> tuple[int, list[tuple[int, ...]]]:
+        """Return (optimal stage value, bundle per delegate), proven by L(pi) or the exact MILP."""
+        ix = self.ix
+        nd = ix.nd
+        pool: list[set[tuple[int, ...]]] = [set() for _ in range(nd)]
+        cols: list[tuple[int, tuple[int, ...]]] = []
+        for d, b in enumerate(start):
+            if b:
+                pool[d].add(b)
+                cols.append((d, b))
+        a0 = self.adjusted(np.zeros(self.rows.upper.size))
+        _, first = self.best_bundles(a0)
+        for d, b in enumerate(first):
+            if b and b not in pool[d]:
+                pool[d].add(b)
+                cols.append((d, b))
+        h = self.master(cols, integer=False)
+        iterations = 0
+        lower = -np.inf
+        while True:
+            iterations += 1
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                raise NotClosed(f"master LP status {h.modelStatusToString(h.getModelStatus())}")
+            lp_value = h.getInfo().objective_function_value
+            y = np.asarray(h.getSolution().row_dual)
+            conv = np.minimum(y[:nd], 0.0)
+            pi = np.maximum(-y[nd:], 0.0)
+            a = self.adjusted(pi)
+            best, bundles = self.best_bundles(a)
+            lower = max(lower, self.bound(pi, best))
+            new = [(d, b) for d in np.flatnonzero(best - conv < -1e-9).tolist()
+                   for b in [bundles[d]] if b not in pool[d]]
+            if not new or lp_value - lower < 1e-7 or iterations > 200:
+                break
+            for d, b in new:
+                pool[d].add(b)
+            cols += new
+            self.add_columns(h, new)
+        stats["iterations"] = stats.get("iterations", 0) + iterations
+        stats["bundles"] = stats.get("bundles", 0) + len(cols)
+        # Integer solution over the bundles generated so far.
+        value, chosen = self._milp(cols)
+        target = int(np.ceil(lower - 1e-6))
+        if value <= target:
+            return value, chosen
+        # Not closed by the bound: every better solution uses bundles within the gap.
+        gap = value - 1 - lower + 1e-6
+        stats["gap_closing"] = stats.get("gap_closing", 0) + 1
+        cand = self._bundles_within(a, best, gap)
+        cand_cols = sorted({(d, b) for d, bs in enumerate(cand) for b in bs} | {(d, b) for d, b in enumerate(chosen) if b})
+        value2, chosen2 = self._milp(cand_cols)
+        if value2 < value:
+            return value2, chosen2
+        return value, chosen
+
+    def _milp(self, cols: list[tuple[int, tuple[int, ...]]]) -> tuple[int, list[tuple[int, ...]]]:
+        h = self.master(cols, integer=True)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise NotClosed(f"bundle MILP status {h.modelStatusToString(h.getModelStatus())}")
+        x = np.asarray(h.getSolution().col_value)
+        chosen: list[tuple[int, ...]] = [() for _ in range(self.ix.nd)]
+        value = 0.0
+        for j in np.flatnonzero(x > 0.5).tolist():
+            d, b = cols[j]
+            chosen[d] = b
+            value += sum(float(self.c[d, w]) for w in b)
+        return int(round(value)), chosen
+
+    def _bundles_within(self, a: np.ndarray, best: np.ndarray, gap: float) -> list[list[tuple[int, ...]]]:
+        """Every bundle per delegate whose adjusted cost is within ``gap`` of the cheapest."""
+        ix = self.ix
+        out: list[list[tuple[int, ...]]] = []
+        round_ws = [np.flatnonzero(ix.w_round == r) for r in range(ix.nr)]
+        for d in range(ix.nd):
+            limit = float(min(best[d], 0.0)) + gap
+            row = a[d]
+            per_round_min = [min(0.0, float(row[ws].min())) if ws.size else 0.0 for ws in round_ws]
+            total_min = sum(per_round_min)
+            options = []
+            for r, ws in enumerate(round_ws):
+                slack = limit - (total_min - per_round_min[r])
+                opts = [None] if slack >= 0 else []
+                opts += [int(w) for w in ws if row[w] <= slack]
+                options.append(opts)
+            found = []
+            for combo in itertools.product(*options):
+                ws = [w for w in combo if w is not None]
+                if len({ix.w_topic[w] for w in ws}) != len(ws):
+                    continue
+                if sum(float(row[w]) for w in ws) <= limit:
+                    found.append(tuple(sorted(ws)))
+            out.append(found)
+        return out

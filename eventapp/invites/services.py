@@ -1,0 +1,379 @@
+"""Calendar invitations: keep every delegate's calendar in step with the database, through the outbox."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Iterable
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..assemblies.models import AgendaItem, Assembly, Round, Workshop
+from ..extensions import db
+from ..mail.models import OutboxMessage
+from ..mail.services import queue_email
+from ..placements.models import Placement
+from ..registration.models import Registration
+from ..timeutil import local_to_utc, utc_to_local, utcnow
+from . import ical
+from .ical import EventData
+from .models import CalendarEntry
+
+FEED_SALT = "calendar-feed"
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What one calendar entry of a delegate should say now."""
+
+    slot: str  # "plenary" or "round:<id>"
+    kind: str
+    round_id: int | None
+    workshop_id: int | None
+    event: EventData
+    position: int = 0
+
+    def fingerprint(self, email: str) -> str:
+        e = self.event
+        raw = json.dumps([e.summary, e.starts_at.isoformat(), e.ends_at.isoformat(), e.location, "CONFIRMED",
+                          email.strip().lower()])
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+# --- what a delegate's calendar should hold ------------------------------------------------------
+
+
+def _utc(assembly: Assembly, on: date, at: time) -> datetime:
+    return local_to_utc(datetime.combine(on, at), assembly.timezone or "Europe/London")
+
+
+def venue_text(assembly: Assembly, room: str = "") -> str:
+    """Room, venue and address on one line, as calendar LOCATION."""
+    address = ", ".join(line.strip() for line in (assembly.venue_address or "").splitlines() if line.strip())
+    return ", ".join(part for part in (room.strip(), assembly.venue_name.strip(), address) if part)
+
+
+def plenary_event(assembly: Assembly) -> EventData:
+    """The assembly day as one event."""
+    return EventData(summary=assembly.title, starts_at=_utc(assembly, assembly.date, assembly.start_time),
+                     ends_at=_utc(assembly, assembly.date, assembly.end_time), location=venue_text(assembly),
+                     description=assembly.summary or "")
+
+
+def workshop_event(assembly: Assembly, rnd: Round, workshop: Workshop) -> EventData:
+    """A breakout workshop in its round's time window."""
+    description = f"{rnd.name} of {assembly.title}."
+    if workshop.description:
+        description += "\n\n" + workshop.description
+    return EventData(summary=f"Workshop: {workshop.title}", starts_at=_utc(assembly, assembly.date, rnd.starts_at),
+                     ends_at=_utc(assembly, assembly.date, rnd.ends_at), location=venue_text(assembly, workshop.room),
+                     description=description)
+
+
+def desired_slots(registrations: list[Registration]) -> dict[int, list[Slot]]:
+    """Each registration's calendar as it should be: the plenary and one workshop per placed round."""
+    out: dict[int, list[Slot]] = {r.id: [] for r in registrations}
+    active = [r for r in registrations if r.status == "confirmed" and r.email and r.anonymised_at is None]
+    for reg in active:
+        out[reg.id].append(Slot("plenary", "plenary", None, None, plenary_event(reg.assembly)))
+    ids = [r.id for r in active]
+    by_id = {r.id: r for r in active}
+    for start in range(0, len(ids), CHUNK):
+        rows = db.session.execute(
+            select(Placement.registration_id, Workshop, Round)
+            .join(Workshop, Workshop.id == Placement.workshop_id)
+            .join(Round, Round.id == Placement.round_id)
+            .where(Placement.registration_id.in_(ids[start:start + CHUNK]))
+        ).all()
+        for reg_id, workshop, rnd in rows:
+            assembly = by_id[reg_id].assembly
+            out[reg_id].append(Slot(f"round:{rnd.id}", "workshop", rnd.id, workshop.id,
+                                    workshop_event(assembly, rnd, workshop), position=rnd.position))
+    for slots in out.values():
+        slots.sort(key=lambda s: (s.event.starts_at, s.position))
+    return out
+
+
+def make_uid(registration: Registration, slot: str) -> str:
+    """A UID from database keys: one per delegate and slot, so a move within a round updates the same entry."""
+    domain = current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
+    return f"assembly{registration.assembly_id}-registration{registration.id}-{slot.replace(':', '')}@{domain}"
+
+
+# --- links -----------------------------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=FEED_SALT)
+
+
+def feed_token(registration: Registration) -> str:
+    """A secret, non-expiring token for the delegate's calendar feed (revoked with their manage links)."""
+    return _serializer().dumps([registration.id, registration.token_version])
+
+
+def load_feed_token(token: str) -> Registration | None:
+    """The registration a feed token names, or None if forged or revoked."""
+    try:
+        reg_id, version = _serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    reg = db.session.get(Registration, reg_id) if isinstance(reg_id, int) else None
+    if reg is None or reg.token_version != version or reg.anonymised_at is not None:
+        return None
+    return reg
+
+
+def _absolute(endpoint: str, **values) -> str | None:
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    try:
+        if base:
+            return base.rstrip("/") + url_for(endpoint, **values)
+        return url_for(endpoint, _external=True, **values)
+    except RuntimeError:
+        # From the command line with no PUBLIC_BASE_URL there is no host to name.
+        return None
+
+
+def feed_url(registration: Registration) -> str | None:
+    """The https address of the delegate's personal calendar feed."""
+    return _absolute("invites.feed", token=feed_token(registration))
+
+
+def webcal_url(registration: Registration) -> str | None:
+    """The same feed as a webcal:// link, which calendar apps open as a subscription."""
+    url = feed_url(registration)
+    return "webcal://" + url.split("://", 1)[1] if url else None
+
+
+def _manage_url(registration: Registration) -> str | None:
+    from ..registration.services import manage_url
+
+    try:
+        return manage_url(registration)
+    except RuntimeError:
+        return None
+
+
+# --- sync: the single place where invitations are decided ----------------------------------------------
+
+
+def _programme(assembly: Assembly, slots: list[Slot]) -> list[dict]:
+    tz = assembly.timezone or "Europe/London"
+    return [{"summary": s.event.summary, "starts": utc_to_local(s.event.starts_at, tz),
+             "ends": utc_to_local(s.event.ends_at, tz), "location": s.event.location} for s in slots]
+
+
+def _queue_invite(reg: Registration, entry: CalendarEntry, method: str, kind: str, data: EventData,
+                  programme: list[dict], previous: dict | None) -> None:
+    stamp = utcnow()
+    ics = ical.invitation(method, entry.uid, data, sequence=entry.sequence, attendee_email=reg.email,
+                          attendee_name=reg.full_name, stamp=stamp)
+    tz = reg.assembly.timezone or "Europe/London"
+    context = {
+        "registration": reg, "assembly": reg.assembly, "event": data, "entry_kind": entry.kind,
+        "starts": utc_to_local(data.starts_at, tz), "ends": utc_to_local(data.ends_at, tz),
+        "programme": programme, "previous": previous,
+        "manage_url": _manage_url(reg), "feed_url": feed_url(reg),
+    }
+    queue_email(kind, reg.email, reg.full_name, context=context, ics=ics, ics_method=method,
+                assembly_id=reg.assembly_id, dedupe_key=f"invite:{entry.uid}:{entry.sequence}")
+
+
+def _previous(entry: CalendarEntry, tz: str) -> dict:
+    return {"summary": entry.summary, "location": entry.location,
+            "starts": utc_to_local(entry.starts_at, tz) if entry.starts_at else None,
+            "ends": utc_to_local(entry.ends_at, tz) if entry.ends_at else None}
+
+
+def sync_calendar(registration_ids: Iterable[int]) -> int:
+    """Queue exactly the REQUEST/CANCEL invitations that bring these delegates' calendars up to date.
+
+    Compares what each delegate should have with what was last sent (calendar_entry).
+    Runs in the caller's transaction; returns how many messages were queued.
+    """
+    ids = sorted({int(i) for i in registration_ids if i is not None})
+    queued = 0
+    for start in range(0, len(ids), CHUNK):
+        queued += _sync_chunk(ids[start:start + CHUNK])
+    return queued
+
+
+def _sync_chunk(ids: list[int]) -> int:
+    regs = list(db.session.scalars(
+        select(Registration).where(Registration.id.in_(ids)).options(selectinload(Registration.assembly))
+        .order_by(Registration.id)
+    ))
+    entries: dict[int, dict[str, CalendarEntry]] = {}
+    for entry in db.session.scalars(select(CalendarEntry).where(CalendarEntry.registration_id.in_(ids))):
+        entries.setdefault(entry.registration_id, {})[entry.slot] = entry
+    wanted = desired_slots(regs)
+    queued = 0
+    now = utcnow()
+    for reg in regs:
+        if reg.assembly.status == "archived" or not reg.email or reg.anonymised_at is not None:
+            continue
+        tz = reg.assembly.timezone or "Europe/London"
+        have = entries.get(reg.id, {})
+        slots = wanted[reg.id]
+        programme = _programme(reg.assembly, slots)
+        for slot in slots:
+            fingerprint = slot.fingerprint(reg.email)
+            entry = have.get(slot.slot)
+            previous = None
+            if entry is None:
+                entry = CalendarEntry(registration_id=reg.id, kind=slot.kind, slot=slot.slot,
+                                      uid=make_uid(reg, slot.slot), sequence=0)
+                db.session.add(entry)
+                kind = "invite"
+            elif entry.status == "cancelled":
+                entry.sequence += 1
+                kind = "invite"
+            elif entry.fingerprint != fingerprint:
+                entry.sequence += 1
+                previous = _previous(entry, tz)
+                kind = "invite_updated"
+            else:
+                continue
+            entry.status = "confirmed"
+            entry.round_id, entry.workshop_id = slot.round_id, slot.workshop_id
+            entry.fingerprint = fingerprint
+            entry.summary, entry.location = slot.event.summary, slot.event.location
+            entry.starts_at, entry.ends_at = slot.event.starts_at, slot.event.ends_at
+            entry.sent_at = now
+            _queue_invite(reg, entry, "REQUEST", kind, slot.event, programme, previous)
+            queued += 1
+        keep = {s.slot for s in slots}
+        for name, entry in sorted(have.items()):
+            if name in keep or entry.status == "cancelled":
+                continue
+            entry.sequence += 1
+            entry.status = "cancelled"
+            entry.fingerprint = ""
+            entry.sent_at = now
+            data = EventData(summary=entry.summary, starts_at=entry.starts_at, ends_at=entry.ends_at,
+                             location=entry.location)
+            _queue_invite(reg, entry, "CANCEL", "invite_cancelled", data, programme, None)
+            queued += 1
+    db.session.flush()
+    return queued
+
+
+# --- trigger helpers: which delegates a change concerns ---------------------------------------------------
+
+
+def registrations_in_workshop(workshop_id: int) -> list[int]:
+    """Delegates placed in this workshop, or holding an invitation for it."""
+    placed = db.session.scalars(select(Placement.registration_id).where(Placement.workshop_id == workshop_id))
+    invited = db.session.scalars(select(CalendarEntry.registration_id).where(CalendarEntry.workshop_id == workshop_id))
+    return sorted(set(placed) | set(invited))
+
+
+def registrations_in_round(round_id: int) -> list[int]:
+    """Delegates placed in this round, or holding an invitation for it."""
+    placed = db.session.scalars(select(Placement.registration_id).where(Placement.round_id == round_id))
+    invited = db.session.scalars(select(CalendarEntry.registration_id).where(CalendarEntry.round_id == round_id))
+    return sorted(set(placed) | set(invited))
+
+
+def registrations_of_assembly(assembly_id: int) -> list[int]:
+    """Confirmed delegates of an assembly, and anyone who still holds an invitation from it."""
+    confirmed = db.session.scalars(select(Registration.id).where(
+        Registration.assembly_id == assembly_id, Registration.status == "confirmed"))
+    invited = db.session.scalars(
+        select(CalendarEntry.registration_id).join(Registration, Registration.id == CalendarEntry.registration_id)
+        .where(Registration.assembly_id == assembly_id, CalendarEntry.status == "confirmed"))
+    return sorted(set(confirmed) | set(invited))
+
+
+def sync_workshop(workshop: Workshop) -> int:
+    """After a workshop's time, room or title changed: update its attendees only."""
+    db.session.flush()
+    return sync_calendar(registrations_in_workshop(workshop.id))
+
+
+def sync_round(rnd: Round) -> int:
+    """After a round's times changed: update the delegates placed in it."""
+    db.session.flush()
+    return sync_calendar(registrations_in_round(rnd.id))
+
+
+def sync_assembly(assembly: Assembly) -> int:
+    """After the assembly's date, times or venue changed: update every delegate."""
+    db.session.flush()
+    return sync_calendar(registrations_of_assembly(assembly.id))
+
+
+# --- what a delegate sees ----------------------------------------------------------------------------
+
+
+def delegate_calendar(registration: Registration) -> str:
+    """The personal feed: the delegate's current plenary and workshops."""
+    slots = desired_slots([registration])[registration.id]
+    entries = {e.slot: e for e in db.session.scalars(
+        select(CalendarEntry).where(CalendarEntry.registration_id == registration.id))}
+    events = [(make_uid(registration, s.slot).replace("@", "-feed@", 1), s.event,
+               entries[s.slot].sequence if s.slot in entries else 0) for s in slots]
+    return ical.feed(registration.assembly.title, events, stamp=utcnow())
+
+
+def agenda_calendar(assembly: Assembly) -> str:
+    """The public agenda: the day, each plenary item and each workshop."""
+    domain = current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
+    events: list[tuple[str, EventData, int]] = [(f"assembly{assembly.id}-day@{domain}", plenary_event(assembly), 0)]
+    items = db.session.scalars(select(AgendaItem).where(AgendaItem.assembly_id == assembly.id)
+                               .order_by(AgendaItem.starts_at, AgendaItem.id))
+    for item in items:
+        start = _utc(assembly, assembly.date, item.starts_at)
+        end = _utc(assembly, assembly.date, item.ends_at) if item.ends_at else start + timedelta(minutes=15)
+        speaker = item.speaker or ""
+        if item.organisation is not None:
+            speaker = f"{speaker}, {item.organisation.name}" if speaker else item.organisation.name
+        events.append((f"assembly{assembly.id}-agenda{item.id}@{domain}",
+                       EventData(item.title, start, end, venue_text(assembly), speaker), 0))
+    rounds = db.session.scalars(select(Round).where(Round.assembly_id == assembly.id)
+                                .options(selectinload(Round.workshops)).order_by(Round.position))
+    for rnd in rounds:
+        for workshop in rnd.workshops:
+            events.append((f"assembly{assembly.id}-workshop{workshop.id}@{domain}",
+                           workshop_event(assembly, rnd, workshop), 0))
+    return ical.feed(assembly.title, events, stamp=utcnow())
+
+
+# --- reminders -----------------------------------------------------------------------------------------
+
+
+def queue_reminders(days: int, today: date | None = None) -> int:
+    """Queue a reminder to every confirmed delegate of assemblies held ``days`` days from today (once each)."""
+    today = today or utcnow().date()
+    day = today + timedelta(days=days)
+    assemblies = db.session.scalars(select(Assembly).where(Assembly.date == day,
+                                                           Assembly.status.in_(("open", "closed"))))
+    queued = 0
+    for assembly in assemblies:
+        regs = list(db.session.scalars(
+            select(Registration).where(Registration.assembly_id == assembly.id, Registration.status == "confirmed",
+                                       Registration.anonymised_at.is_(None))
+            .options(selectinload(Registration.assembly)).order_by(Registration.id)))
+        keys = {f"reminder:{r.id}:{assembly.date.isoformat()}:{days}": r for r in regs if r.email}
+        done = set()
+        key_list = list(keys)
+        for start in range(0, len(key_list), CHUNK):
+            done |= set(db.session.scalars(select(OutboxMessage.dedupe_key).where(
+                OutboxMessage.dedupe_key.in_(key_list[start:start + CHUNK]))))
+        todo = [(k, r) for k, r in keys.items() if k not in done]
+        wanted = desired_slots([r for _, r in todo])
+        for key, reg in todo:
+            queue_email("reminder", reg.email, reg.full_name, assembly_id=assembly.id, dedupe_key=key, context={
+                "registration": reg, "assembly": assembly, "days": days,
+                "programme": _programme(assembly, wanted[reg.id]),
+                "manage_url": _manage_url(reg), "feed_url": feed_url(reg),
+            })
+            queued += 1
+    db.session.commit()
+    return queued

@@ -1,0 +1,124 @@
+"""The organiser's Outbox: every message as delegates get it, with delivery status and resend."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from ..accounts.access import organiser_required
+from ..assemblies.models import Assembly
+from ..domain import DomainError
+from ..extensions import db
+from . import services
+from .models import OUTBOX_STATUSES, OutboxMessage
+
+bp = Blueprint("mail", __name__, url_prefix="/organiser/outbox")
+
+STATUS_LABELS = {"pending": "Waiting to be sent", "sent": "Sent", "failed": "Failed"}
+KIND_LABELS = {
+    "registration_confirmed": "Registration confirmed",
+    "waiting_list": "Waiting list",
+    "promoted": "Promoted from the waiting list",
+    "cancelled": "Registration cancelled",
+    "manage_link": "Personal link",
+    "invite": "Invitation",
+    "invite_updated": "Invitation updated",
+    "invite_cancelled": "Invitation cancelled",
+    "reminder": "Reminder",
+}
+# The HTML body is shown in a sandboxed frame from this route only: no script,
+# no network, inline styles allowed (emails use them), embeddable by our own pages.
+PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'none'; "
+               "form-action 'none'; base-uri 'none'; frame-ancestors 'self'; sandbox")
+
+
+def _kinds() -> dict[str, str]:
+    found = db.session.scalars(select(OutboxMessage.kind).distinct()).all()
+    return {k: KIND_LABELS.get(k, k.replace("_", " ").capitalize()) for k in sorted(set(found) | set(KIND_LABELS))}
+
+
+@bp.route("/")
+@organiser_required
+def index():
+    status = request.args.get("status", "")
+    kind = request.args.get("kind", "")
+    assembly_id = request.args.get("assembly", type=int)
+    q = request.args.get("q", "").strip()
+    stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if status in OUTBOX_STATUSES:
+        stmt = stmt.where(OutboxMessage.status == status)
+    kinds = _kinds()
+    if kind in kinds:
+        stmt = stmt.where(OutboxMessage.kind == kind)
+    if assembly_id:
+        stmt = stmt.where(OutboxMessage.assembly_id == assembly_id)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(OutboxMessage.to_email.ilike(like) | OutboxMessage.to_name.ilike(like)
+                          | OutboxMessage.subject.ilike(like))
+    page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
+    assemblies = db.session.scalars(select(Assembly).order_by(Assembly.date.desc(), Assembly.id.desc())).all()
+    return render_template(
+        "mail/index.html", page=page, status=status, kind=kind, assembly_id=assembly_id, q=q,
+        statuses=STATUS_LABELS, kinds=kinds, kind_labels=KIND_LABELS, assemblies=assemblies,
+        counts=services.outbox_counts(), smtp=current_app.config.get("MAIL_SERVER"),
+        filtered=bool(status or kind or assembly_id or q),
+    )
+
+
+def _message(message_id: int) -> OutboxMessage:
+    return db.get_or_404(OutboxMessage, message_id)
+
+
+@bp.route("/<int:message_id>")
+@organiser_required
+def detail(message_id: int):
+    message = _message(message_id)
+    return render_template("mail/detail.html", message=message, statuses=STATUS_LABELS, kind_labels=KIND_LABELS,
+                           form=FlaskForm(), smtp=current_app.config.get("MAIL_SERVER"))
+
+
+@bp.route("/<int:message_id>/body.html")
+@organiser_required
+def html_body(message_id: int):
+    message = _message(message_id)
+    response = Response(message.body_html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/<int:message_id>/invite.ics")
+@organiser_required
+def ics(message_id: int):
+    message = _message(message_id)
+    if not message.ics:
+        abort(404)
+    return Response(message.ics.encode("utf-8"), mimetype="text/calendar",
+                    headers={"Content-Disposition": f'attachment; filename="message-{message.id}.ics"',
+                             "Cache-Control": "private, no-store"})
+
+
+@bp.route("/<int:message_id>/message.eml")
+@organiser_required
+def eml(message_id: int):
+    message = _message(message_id)
+    return Response(services.build_mime(message).as_bytes(), mimetype="message/rfc822",
+                    headers={"Content-Disposition": f'attachment; filename="message-{message.id}.eml"',
+                             "Cache-Control": "private, no-store"})
+
+
+@bp.post("/<int:message_id>/resend")
+@organiser_required
+def resend(message_id: int):
+    message = _message(message_id)
+    if FlaskForm().validate_on_submit():
+        try:
+            services.resend(message)
+        except DomainError as err:
+            flash(err.message, "info")
+        else:
+            flash("The message will be sent again." if current_app.config.get("MAIL_SERVER")
+                  else "The message is queued again; it will be sent once an SMTP server is configured.", "success")
+    return redirect(url_for(".detail", message_id=message.id))

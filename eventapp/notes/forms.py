@@ -1,0 +1,78 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from .models import ACTION_STATUSES, SECTION_HINTS, SECTIONS
+
+
+SHORT_NAMES = {"summary": "the summary", "working": "what is working", "not_working": "what is not working",
+               "barriers": "the barriers", "ideas": "the ideas", "free_notes": "the free notes"}
+
+
+class NotesForm(FlaskForm):
+    version = HiddenField(default="0")
+
+
+for _key, _label in SECTIONS.items():
+    # No length validator here: the service checks it, and a refused save must keep the text.
+    setattr(NotesForm, _key, TextAreaField(_label, description=SECTION_HINTS[_key]))
+    setattr(NotesForm, f"{_key}_internal", BooleanField(f"Internal only: never publish {SHORT_NAMES[_key]}"))
+
+
+def notes_data(form: NotesForm) -> dict:
+    """The sections and flags as the service expects them."""
+    data = {}
+    for key in SECTIONS:
+        data[key] = form[key].data or ""
+        data[f"{key}_internal"] = bool(form[f"{key}_internal"].data)
+    return data
+
+
+class WalkInForm(FlaskForm):
+    registration_id = SelectField("Registered delegate", coerce=int, validate_choice=False,
+                                  description="Someone who registered for the assembly but was allocated elsewhere.")
+    name = StringField("Or a new person: full name", validators=[Length(max=200)])
+    organisation = StringField("Their organisation", validators=[Length(max=200)])
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ActionForm(FlaskForm):
+    version = HiddenField(default="1")
+    description = TextAreaField("What will be done", validators=[DataRequired("Describe the action.")],
+                                description="Plain text or Markdown.")
+    owner_organisation_id = SelectField("Owner organisation", coerce=int, validate_choice=False,
+                                        validators=[DataRequired("Choose the organisation that owns this action.")])
+    lead_person = StringField("Lead person (optional)", validators=[Length(max=200)])
+    due_date = DateField("Due date", validators=[DataRequired("Enter the due date.")])
+    status = SelectField("Status", choices=[SelectChoice(k, v) for k, v in ACTION_STATUSES.items()], default="open")
+    topic_ids = MultiCheckboxField("Topics", coerce=int, validate_choice=False)
+    internal = BooleanField("Internal only: never published")
+
+
+def _id_or_zero(value) -> int:
+    # Filters come from the query string: anything that is not an id means "any".
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.isdigit() else 0
+
+
+class ActionFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    assembly = SelectField("Assembly", coerce=_id_or_zero, validate_choice=False)
+    topic = SelectField("Topic", coerce=_id_or_zero, validate_choice=False)
+    organisation = SelectField("Owner organisation", coerce=_id_or_zero, validate_choice=False)
+    status = SelectField("Status", choices=[SelectChoice("", "Any status")] +
+                         [SelectChoice(k, v) for k, v in ACTION_STATUSES.items()], validators=[Optional()])
+    due_from = DateField("Due from", validators=[Optional()])
+    due_to = DateField("Due by", validators=[Optional()])
+
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token: the choices arrive as checkbox lists."""

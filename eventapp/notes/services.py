@@ -1,0 +1,636 @@
+"""Workshop records: attendance, session notes with revisions and conflicts, actions, publication."""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Iterable
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..assemblies.models import Assembly, Round, Topic, Workshop, workshop_facilitator
+from ..domain import DomainError
+from ..extensions import db
+from ..organisations.models import Organisation
+from ..placements.models import Placement
+from ..registration.models import Registration
+from ..timeutil import utcnow
+from .models import (
+    ACTION_STATUSES,
+    SECTIONS,
+    Action,
+    ActionRevision,
+    Attendance,
+    NoteSection,
+    NotesRevision,
+    PendingSave,
+    SessionNotes,
+    action_topic,
+)
+
+MAX_SECTION_CHARS = 100_000
+MAX_ACTION_CHARS = 20_000
+PENDING_DAYS = 14
+
+
+class Conflict(DomainError):
+    """Someone saved since this text was loaded; ``current`` is what is stored now."""
+
+    def __init__(self, message: str, current: dict[str, dict[str, Any]], version: int, by: str = ""):
+        super().__init__(message)
+        self.current = current
+        self.version = version
+        self.by = by
+
+
+# --- access -----------------------------------------------------------------------------
+
+
+def can_access(user, workshop: Workshop) -> bool:
+    """Organisers see every workshop; a facilitator only the ones they run."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_organiser:
+        return True
+    return user.is_facilitator and any(f.id == user.id for f in workshop.facilitators)
+
+
+def facilitator_workshops(user_id: int) -> list[Workshop]:
+    """The workshops a person facilitates, newest assembly first."""
+    return list(db.session.scalars(
+        select(Workshop)
+        .join(workshop_facilitator, workshop_facilitator.c.workshop_id == Workshop.id)
+        .join(Round, Round.id == Workshop.round_id)
+        .join(Assembly, Assembly.id == Round.assembly_id)
+        .where(workshop_facilitator.c.user_id == user_id)
+        .options(selectinload(Workshop.round).selectinload(Round.assembly), selectinload(Workshop.topic))
+        .order_by(Assembly.date.desc(), Round.position, Workshop.title)
+    ))
+
+
+def allocated(workshop_ids: Iterable[int]) -> dict[int, list[Registration]]:
+    """Confirmed delegates placed in each workshop (published allocation), by name."""
+    ids = list(workshop_ids)
+    out: dict[int, list[Registration]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    rows = db.session.execute(
+        select(Placement.workshop_id, Registration)
+        .join(Registration, Registration.id == Placement.registration_id)
+        .where(Placement.workshop_id.in_(ids), Registration.status == "confirmed")
+        .options(selectinload(Registration.organisation))
+        .order_by(Registration.full_name, Registration.id)
+    ).all()
+    for wid, reg in rows:
+        out[wid].append(reg)
+    return out
+
+
+# --- attendance -------------------------------------------------------------------------
+
+
+@dataclass
+class RegisterRow:
+    """One line of the attendance register."""
+
+    key: str
+    name: str
+    organisation: str
+    sector: str
+    access_needs: str
+    status: str | None
+    walk_in: bool
+    attendance_id: int | None = None
+
+
+@dataclass
+class Counts:
+    allocated: int = 0
+    present: int = 0
+    absent: int = 0
+    walk_ins: int = 0
+
+    @property
+    def unrecorded(self) -> int:
+        return self.allocated - self.present - self.absent
+
+    @property
+    def in_room(self) -> int:
+        return self.present + self.walk_ins
+
+
+def register_rows(workshop: Workshop) -> list[RegisterRow]:
+    """Allocated delegates (with their mark, if any) followed by walk-ins."""
+    marks = {a.registration_id: a for a in db.session.scalars(
+        select(Attendance).where(Attendance.workshop_id == workshop.id)
+        .options(selectinload(Attendance.registration).selectinload(Registration.organisation))
+        .order_by(Attendance.id))}
+    rows = []
+    people = allocated([workshop.id])[workshop.id]
+    placed = {r.id for r in people}
+    for reg in people:
+        mark = marks.get(reg.id)
+        rows.append(RegisterRow(f"r{reg.id}", reg.full_name, reg.organisation.name, reg.organisation.sector_label,
+                                reg.access_needs, mark.status if mark else None, False, mark.id if mark else None))
+    for a in marks.values():
+        if a.registration_id in placed:
+            continue
+        reg = a.registration
+        rows.append(RegisterRow(f"a{a.id}", a.name, a.organisation_name,
+                                reg.organisation.sector_label if reg else "", reg.access_needs if reg else "",
+                                a.status, True, a.id))
+    return rows
+
+
+def record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int | None) -> int:
+    """Store present/absent marks (keys as in register_rows); return how many changed."""
+    placed = {r.id for r in allocated([workshop.id])[workshop.id]}
+    existing = {a.registration_id: a for a in db.session.scalars(
+        select(Attendance).where(Attendance.workshop_id == workshop.id))}
+    by_id = {a.id: a for a in existing.values()}
+    changed = 0
+    for key, status in marks.items():
+        if not status:
+            continue
+        try:
+            ident = int(key[1:])
+        except ValueError:
+            continue
+        if key.startswith("r") and ident in placed:
+            if status not in ("present", "absent"):
+                raise DomainError("Choose present or absent.", key)
+            mark = existing.get(ident)
+            if mark is None:
+                db.session.add(Attendance(workshop_id=workshop.id, registration_id=ident, status=status,
+                                          recorded_by_id=user_id))
+                changed += 1
+            elif mark.status != status:
+                mark.status, mark.recorded_by_id = status, user_id
+                changed += 1
+        elif key.startswith("a") and ident in by_id and by_id[ident].registration_id not in placed:
+            # A walk-in marked absent was added by mistake or left: keep the row, not the count.
+            new = "walk_in" if status in ("present", "walk_in") else "absent"
+            if by_id[ident].status != new:
+                by_id[ident].status, by_id[ident].recorded_by_id = new, user_id
+                changed += 1
+    db.session.commit()
+    return changed
+
+
+def walk_in_candidates(workshop: Workshop) -> list[Registration]:
+    """Confirmed delegates of the assembly who are not on this workshop's register yet."""
+    on_register = select(Attendance.registration_id).where(
+        Attendance.workshop_id == workshop.id, Attendance.registration_id.is_not(None))
+    placed_here = select(Placement.registration_id).where(Placement.workshop_id == workshop.id)
+    return list(db.session.scalars(
+        select(Registration)
+        .where(Registration.assembly_id == workshop.round.assembly_id, Registration.status == "confirmed",
+               Registration.id.not_in(on_register), Registration.id.not_in(placed_here))
+        .options(selectinload(Registration.organisation))
+        .order_by(Registration.full_name, Registration.id)
+    ))
+
+
+def add_walk_in(workshop: Workshop, user_id: int | None, registration_id: int | None = None,
+                name: str = "", organisation: str = "") -> Attendance:
+    """Add someone who was not allocated: a registered delegate, or a new person by name."""
+    name, organisation = (name or "").strip(), (organisation or "").strip()
+    if registration_id:
+        reg = db.session.get(Registration, registration_id)
+        if reg is None or reg.assembly_id != workshop.round.assembly_id or reg.status != "confirmed":
+            raise DomainError("Choose a delegate registered for this assembly.", "registration_id")
+        mark = db.session.scalar(select(Attendance).where(Attendance.workshop_id == workshop.id,
+                                                          Attendance.registration_id == reg.id))
+        if mark is not None:
+            mark.status = "present" if _is_placed(reg.id, workshop.id) else "walk_in"
+            db.session.commit()
+            return mark
+        status = "present" if _is_placed(reg.id, workshop.id) else "walk_in"
+        attendance = Attendance(workshop_id=workshop.id, registration_id=reg.id, status=status,
+                                recorded_by_id=user_id)
+    else:
+        if not name:
+            raise DomainError("Choose a registered delegate or enter the person's name.", "name")
+        if len(name) > 200:
+            raise DomainError("Use at most 200 characters.", "name")
+        if len(organisation) > 200:
+            raise DomainError("Use at most 200 characters.", "organisation")
+        attendance = Attendance(workshop_id=workshop.id, walk_in_name=name, walk_in_organisation=organisation,
+                                status="walk_in", recorded_by_id=user_id)
+    db.session.add(attendance)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("That person is already on the register.", "registration_id")
+    return attendance
+
+
+def _is_placed(registration_id: int, workshop_id: int) -> bool:
+    return db.session.scalar(select(func.count(Placement.id)).where(
+        Placement.registration_id == registration_id, Placement.workshop_id == workshop_id)) > 0
+
+
+def attendance_counts(workshop_ids: Iterable[int]) -> dict[int, Counts]:
+    """Allocated, present, absent and walk-in numbers per workshop."""
+    ids = list(workshop_ids)
+    out = {i: Counts() for i in ids}
+    if not ids:
+        return out
+    for wid, n in db.session.execute(
+        select(Placement.workshop_id, func.count(Placement.id))
+        .join(Registration, Registration.id == Placement.registration_id)
+        .where(Placement.workshop_id.in_(ids), Registration.status == "confirmed")
+        .group_by(Placement.workshop_id)
+    ):
+        out[wid].allocated = n
+    placed = (select(Placement.id).where(Placement.workshop_id == Attendance.workshop_id,
+                                         Placement.registration_id == Attendance.registration_id).exists())
+    for wid, status, is_placed, n in db.session.execute(
+        select(Attendance.workshop_id, Attendance.status, placed, func.count(Attendance.id))
+        .where(Attendance.workshop_id.in_(ids))
+        .group_by(Attendance.workshop_id, Attendance.status, placed)
+    ):
+        c = out[wid]
+        if status == "walk_in" or (status == "present" and not is_placed):
+            c.walk_ins += n
+        elif status == "present":
+            c.present += n
+        elif status == "absent" and is_placed:
+            c.absent += n
+    return out
+
+
+# --- session notes ----------------------------------------------------------------------
+
+
+def notes_for(workshop_id: int) -> SessionNotes | None:
+    """The workshop's notes with their sections, or None before the first save."""
+    return db.session.scalar(select(SessionNotes).where(SessionNotes.workshop_id == workshop_id)
+                             .options(selectinload(SessionNotes.sections)))
+
+
+def _clean_body(value: Any) -> str:
+    # Stored exactly as typed (line breaks, emoji, RTL marks); only NUL goes, as
+    # PostgreSQL cannot store it in text.
+    return (value if isinstance(value, str) else "").replace("\x00", "")
+
+
+def clean_sections(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The six sections from submitted data: {key: {"body": str, "internal": bool}}."""
+    out = {}
+    for key in SECTIONS:
+        body = _clean_body(data.get(key))
+        if len(body) > MAX_SECTION_CHARS:
+            raise DomainError(f"Use at most {MAX_SECTION_CHARS:,} characters (you used {len(body):,}).", key)
+        out[key] = {"body": body, "internal": bool(data.get(f"{key}_internal"))}
+    return out
+
+
+def empty_snapshot() -> dict[str, dict[str, Any]]:
+    return {k: {"body": "", "internal": False} for k in SECTIONS}
+
+
+def _lock_notes(workshop_id: int) -> SessionNotes | None:
+    return db.session.scalar(select(SessionNotes).where(SessionNotes.workshop_id == workshop_id)
+                             .options(selectinload(SessionNotes.sections)).with_for_update()
+                             .execution_options(populate_existing=True))
+
+
+def save_notes(workshop: Workshop, data: dict[str, Any], base_version: int, user_id: int | None, *,
+               submit: bool = False, kind: str = "save") -> tuple[SessionNotes, bool]:
+    """Save the sections if nobody saved since base_version; keep a revision. Returns (notes, changed)."""
+    sections = clean_sections(data)
+    if submit and not sections["summary"]["body"].strip():
+        raise DomainError("Write a summary before submitting the notes.", "summary")
+    notes = _lock_notes(workshop.id)
+    current_version = notes.version if notes else 0
+    if base_version != current_version:
+        by = notes.updated_by.display_name if notes and notes.updated_by else "someone else"
+        current = {**empty_snapshot(), **(notes.snapshot() if notes else {})}
+        db.session.rollback()
+        raise Conflict(f"{by} saved these notes while you were editing. Nothing was overwritten: "
+                       "compare the two versions below, merge them, and save again.",
+                       current, current_version, by)
+    if notes is None:
+        notes = SessionNotes(workshop_id=workshop.id, version=0, status="draft")
+        db.session.add(notes)
+    before = {**empty_snapshot(), **notes.snapshot()}
+    changed = [k for k in SECTIONS if before[k] != sections[k]]
+    will_submit = submit and notes.status == "draft"
+    if not changed and not will_submit:
+        db.session.rollback()
+        return notes, False
+    for key in changed:
+        section = notes.section(key)
+        if section is None:
+            section = NoteSection(key=key)
+            notes.sections.append(section)
+        section.body = sections[key]["body"]
+        section.internal = sections[key]["internal"]
+        # Approval was for the text the organiser read; changed text needs reading again.
+        section.approved = False
+    if changed and notes.status == "approved":
+        notes.status = "submitted"
+    if will_submit:
+        notes.status = "submitted"
+        notes.submitted_at = utcnow()
+    notes.version += 1
+    notes.updated_at = utcnow()
+    notes.updated_by_id = user_id
+    db.session.add(NotesRevision(
+        notes=notes, version=notes.version, kind="submit" if will_submit else kind, user_id=user_id,
+        snapshot_json=json.dumps({k: sections[k] for k in SECTIONS}, ensure_ascii=False),
+        changed_keys=",".join(changed)))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another first save for this workshop won the race: treat it as a conflict.
+        db.session.rollback()
+        other = notes_for(workshop.id)
+        raise Conflict("Someone else saved these notes at the same moment. Nothing was overwritten: "
+                       "merge the two versions below and save again.",
+                       {**empty_snapshot(), **(other.snapshot() if other else {})}, other.version if other else 0)
+    return notes, True
+
+
+@dataclass
+class RevisionView:
+    revision: NotesRevision
+    diffs: list[tuple[str, str, list[tuple[str, str]], tuple[bool, bool] | None]] = field(default_factory=list)
+
+
+def revisions(notes: SessionNotes, page: int = 1, per_page: int = 20):
+    """A page of revisions, newest first, each with a line diff per changed section."""
+    from .rendering import diff_lines
+
+    pager = db.paginate(select(NotesRevision).where(NotesRevision.notes_id == notes.id)
+                        .options(selectinload(NotesRevision.user))
+                        .order_by(NotesRevision.version.desc()), page=page, per_page=per_page, error_out=False)
+    versions = [r.version - 1 for r in pager.items]
+    previous = {r.version: r for r in db.session.scalars(
+        select(NotesRevision).where(NotesRevision.notes_id == notes.id, NotesRevision.version.in_(versions)))}
+    views = []
+    for rev in pager.items:
+        prev = previous.get(rev.version - 1)
+        old = {**empty_snapshot(), **(prev.snapshot if prev else {})}
+        new = {**empty_snapshot(), **rev.snapshot}
+        view = RevisionView(rev)
+        for key in rev.changed:
+            flag = (old[key]["internal"], new[key]["internal"]) if old[key]["internal"] != new[key]["internal"] else None
+            view.diffs.append((key, SECTIONS[key], diff_lines(old[key]["body"], new[key]["body"]), flag))
+        views.append(view)
+    return pager, views
+
+
+def approve_notes(notes: SessionNotes, section_keys: Iterable[str], action_ids: Iterable[int],
+                  user_id: int | None) -> None:
+    """Approve the chosen sections and actions for publication (never internal ones)."""
+    if notes.status == "draft":
+        raise DomainError("These notes are still a draft: the facilitator has not submitted them.")
+    keys, ids = set(section_keys), {int(i) for i in action_ids}
+    for section in notes.sections:
+        section.approved = section.key in keys and not section.internal and bool(section.body.strip())
+    for action in db.session.scalars(select(Action).where(Action.workshop_id == notes.workshop_id)):
+        action.approved = action.id in ids and not action.internal
+    notes.status = "approved"
+    notes.approved_at = utcnow()
+    notes.approved_by_id = user_id
+    db.session.commit()
+
+
+# --- saves that arrive after the sign-in lapsed -------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def stash_pending_save(workshop_id: int, payload: dict[str, Any], trusted: bool) -> str:
+    """Keep posted notes until the person signs in again; return the token for their session."""
+    db.session.execute(delete(PendingSave).where(PendingSave.created_at < utcnow() - timedelta(days=PENDING_DAYS)))
+    token = secrets.token_urlsafe(32)
+    db.session.add(PendingSave(token_hash=_token_hash(token), workshop_id=workshop_id,
+                               payload_json=json.dumps(payload, ensure_ascii=False), trusted=trusted))
+    db.session.commit()
+    return token
+
+
+def peek_pending_save(token: str | None) -> PendingSave | None:
+    """The kept save for this token, if any (not removed)."""
+    if not token:
+        return None
+    return db.session.scalar(select(PendingSave).where(PendingSave.token_hash == _token_hash(token)))
+
+
+def discard_pending_save(pending: PendingSave) -> None:
+    """Forget a kept save once it is stored or handed back to its author."""
+    db.session.delete(pending)
+    db.session.commit()
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+def clean_action(data: dict[str, Any], allowed_topic_ids: set[int] | None = None) -> dict[str, Any]:
+    """Check an action's fields; return them ready to store."""
+    description = _clean_body(data.get("description"))
+    if not description.strip():
+        raise DomainError("Describe the action.", "description")
+    if len(description) > MAX_ACTION_CHARS:
+        raise DomainError(f"Use at most {MAX_ACTION_CHARS:,} characters (you used {len(description):,}).",
+                          "description")
+    org = db.session.get(Organisation, data.get("owner_organisation_id") or 0)
+    if org is None:
+        raise DomainError("Choose the organisation that owns this action.", "owner_organisation_id")
+    lead = (data.get("lead_person") or "").strip()
+    if len(lead) > 200 or "\n" in lead or "\r" in lead:
+        raise DomainError("Enter one name, at most 200 characters.", "lead_person")
+    due = data.get("due_date")
+    if not isinstance(due, date):
+        raise DomainError("Enter the due date.", "due_date")
+    status = data.get("status") or "open"
+    if status not in ACTION_STATUSES:
+        raise DomainError("Choose a status.", "status")
+    topic_ids = [int(t) for t in data.get("topic_ids") or []]
+    if allowed_topic_ids is not None and not set(topic_ids) <= allowed_topic_ids:
+        raise DomainError("Choose topics from the list.", "topic_ids")
+    return {"description": description, "owner_organisation_id": org.id, "lead_person": lead, "due_date": due,
+            "status": status, "internal": bool(data.get("internal")), "topic_ids": topic_ids}
+
+
+def _apply_action(action: Action, values: dict[str, Any]) -> None:
+    # Load the topics first: the query autoflushes, and a half-applied action could
+    # briefly be internal and approved at once, which the database refuses.
+    topics = list(db.session.scalars(select(Topic).where(Topic.id.in_(values["topic_ids"])))) \
+        if values["topic_ids"] else []
+    for key in ("description", "owner_organisation_id", "lead_person", "due_date", "status", "internal"):
+        setattr(action, key, values[key])
+    if action.internal:
+        action.approved = False
+    action.topics = topics
+
+
+def add_action(workshop: Workshop, data: dict[str, Any], user_id: int | None,
+               allowed_topic_ids: set[int] | None = None) -> Action:
+    """Record an agreed action for a workshop (and its assembly)."""
+    values = clean_action(data, allowed_topic_ids)
+    action = Action(assembly_id=workshop.round.assembly_id, workshop_id=workshop.id, created_by_id=user_id,
+                    version=1)
+    _apply_action(action, values)
+    db.session.add(action)
+    db.session.flush()
+    db.session.add(ActionRevision(action_id=action.id, version=1, user_id=user_id,
+                                  snapshot_json=json.dumps(action.snapshot(), ensure_ascii=False)))
+    db.session.commit()
+    return action
+
+
+class ActionConflict(DomainError):
+    """The action changed since the form was loaded."""
+
+    def __init__(self, message: str, current: dict[str, Any]):
+        super().__init__(message)
+        self.current = current
+
+
+def update_action(action_id: int, data: dict[str, Any], base_version: int, user_id: int | None,
+                  allowed_topic_ids: set[int] | None = None) -> Action:
+    """Change an action unless someone saved it since base_version; keep a revision."""
+    values = clean_action(data, allowed_topic_ids)
+    action = db.session.scalar(select(Action).where(Action.id == action_id).with_for_update()
+                               .execution_options(populate_existing=True))
+    if action is None:
+        raise DomainError("That action no longer exists.")
+    if action.version != base_version:
+        current = action.snapshot()
+        db.session.rollback()
+        raise ActionConflict("Someone changed this action while you were editing it. Nothing was overwritten: "
+                             "check their version below and save yours again if it is still right.", current)
+    before = action.snapshot()
+    _apply_action(action, values)
+    if action.snapshot() == before:
+        db.session.rollback()
+        return action
+    if action.description != before["description"] or action.internal:
+        action.approved = False
+    action.version += 1
+    action.updated_at = utcnow()
+    db.session.add(ActionRevision(action_id=action.id, version=action.version, user_id=user_id,
+                                  snapshot_json=json.dumps(action.snapshot(), ensure_ascii=False)))
+    db.session.commit()
+    return action
+
+
+def workshop_actions(workshop_id: int) -> list[Action]:
+    """A workshop's actions, oldest first, with owners and topics."""
+    return list(db.session.scalars(
+        select(Action).where(Action.workshop_id == workshop_id)
+        .options(selectinload(Action.owner_organisation), selectinload(Action.topics))
+        .order_by(Action.id)))
+
+
+def actions_query(*, assembly_id: int | None = None, topic_id: int | None = None, organisation_id: int | None = None,
+                  status: str | None = None, due_from: date | None = None, due_to: date | None = None):
+    """The organiser's filtered list of all actions, soonest due first."""
+    stmt = (select(Action)
+            .options(selectinload(Action.owner_organisation), selectinload(Action.topics),
+                     selectinload(Action.assembly), selectinload(Action.workshop))
+            .order_by(Action.due_date.is_(None), Action.due_date, Action.id))
+    if assembly_id:
+        stmt = stmt.where(Action.assembly_id == assembly_id)
+    if topic_id:
+        stmt = stmt.where(Action.id.in_(select(action_topic.c.action_id).where(action_topic.c.topic_id == topic_id)))
+    if organisation_id:
+        stmt = stmt.where(Action.owner_organisation_id == organisation_id)
+    if status in ACTION_STATUSES:
+        stmt = stmt.where(Action.status == status)
+    if due_from:
+        stmt = stmt.where(Action.due_date >= due_from)
+    if due_to:
+        stmt = stmt.where(Action.due_date <= due_to)
+    return stmt
+
+
+# --- organiser overview and publication ---------------------------------------------------------
+
+
+@dataclass
+class WorkshopRecord:
+    workshop: Workshop
+    counts: Counts
+    notes: SessionNotes | None
+    actions: int
+
+    @property
+    def missing_notes(self) -> bool:
+        return self.notes is None or not self.notes.has_text
+
+
+def assembly_overview(assembly: Assembly) -> list[WorkshopRecord]:
+    """Every workshop of the assembly with attendance counts, notes status and number of actions."""
+    workshops = list(db.session.scalars(
+        select(Workshop).join(Round).where(Round.assembly_id == assembly.id)
+        .options(selectinload(Workshop.round), selectinload(Workshop.facilitators))
+        .order_by(Round.position, Workshop.title)))
+    ids = [w.id for w in workshops]
+    counts = attendance_counts(ids)
+    notes = {n.workshop_id: n for n in db.session.scalars(
+        select(SessionNotes).where(SessionNotes.workshop_id.in_(ids)).options(selectinload(SessionNotes.sections)))}
+    actions = dict(db.session.execute(select(Action.workshop_id, func.count(Action.id))
+                                      .where(Action.workshop_id.in_(ids)).group_by(Action.workshop_id)).all())
+    return [WorkshopRecord(w, counts[w.id], notes.get(w.id), actions.get(w.id, 0)) for w in workshops]
+
+
+@dataclass
+class PublicSection:
+    key: str
+    label: str
+    body: str
+
+
+@dataclass
+class PublicAction:
+    description: str
+    owner_organisation: str
+    due_date: date | None
+    status: str
+    status_label: str
+    topics: list[str]
+
+
+@dataclass
+class PublicOutcome:
+    workshop_title: str
+    topic: str
+    round_name: str
+    sections: list[PublicSection]
+    actions: list[PublicAction]
+
+
+def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
+    """What may be published for an assembly: approved, non-internal sections and actions only."""
+    records = []
+    for w in db.session.scalars(
+        select(Workshop).join(Round).where(Round.assembly_id == assembly.id)
+        .options(selectinload(Workshop.round), selectinload(Workshop.topic))
+        .order_by(Round.position, Workshop.title)
+    ):
+        notes = notes_for(w.id)
+        sections = []
+        if notes is not None and notes.status == "approved":
+            by_key = {s.key: s for s in notes.sections}
+            sections = [PublicSection(k, SECTIONS[k], by_key[k].body) for k in SECTIONS
+                        if k in by_key and by_key[k].approved and not by_key[k].internal and by_key[k].body.strip()]
+        actions = []
+        if notes is not None and notes.status == "approved":
+            actions = [PublicAction(a.description, a.owner_organisation.name, a.due_date, a.status, a.status_label,
+                                    [t.name for t in a.topics])
+                       for a in workshop_actions(w.id) if a.approved and not a.internal]
+        if sections or actions:
+            records.append(PublicOutcome(w.title, w.topic.name, w.round.name, sections, actions))
+    return records

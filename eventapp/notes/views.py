@@ -1,0 +1,407 @@
+"""Attendance, session notes and actions for a workshop; the organiser's review and action list."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session,
+                   url_for)
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy import select
+from wtforms import ValidationError
+from wtforms.fields.choices import SelectChoice
+
+from ..accounts.access import organiser_required, staff_required
+from ..assemblies.models import Assembly, Round, Topic, Workshop
+from ..domain import DomainError
+from ..extensions import csrf, db, limiter
+from ..forms_util import apply_domain_error
+from ..organisations.models import Organisation
+from . import services
+from .forms import ActionFilterForm, ActionForm, ConfirmForm, NotesForm, WalkInForm, notes_data
+from .models import ATTENDANCE_STATUSES, SECTIONS, Action
+from .rendering import render_markdown
+from .services import ActionConflict, Conflict
+
+bp = Blueprint("notes", __name__)
+bp.add_app_template_filter(render_markdown, "markdown")
+
+PENDING_KEY = "notes_pending"
+PAYLOAD_KEYS = ["version", "intent"] + [k for key in SECTIONS for k in (key, f"{key}_internal")]
+
+
+def load_workshop(workshop_id: int) -> Workshop:
+    """The workshop if the signed-in person may see it: 404 if missing, 403 if not theirs."""
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is None:
+        abort(404)
+    if not services.can_access(current_user, workshop):
+        abort(403)
+    return workshop
+
+
+def _status(form) -> int:
+    return 400 if form.errors or form.form_errors else 200
+
+
+def _csrf_ok() -> bool:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except (ValidationError, CSRFError):
+        return False
+    return True
+
+
+# --- attendance -------------------------------------------------------------------------
+
+
+def _walk_in_form(workshop: Workshop, form: WalkInForm | None = None) -> WalkInForm:
+    form = form or WalkInForm()
+    form.registration_id.choices = [SelectChoice(0, "Choose a delegate")] + [
+        SelectChoice(r.id, f"{r.full_name} ({r.organisation.name})") for r in services.walk_in_candidates(workshop)]
+    return form
+
+
+def _attendance_page(workshop: Workshop, walk_in_form: WalkInForm, errors: list[str] | None = None, code: int = 200):
+    rows = services.register_rows(workshop)
+    counts = services.attendance_counts([workshop.id])[workshop.id]
+    return render_template("notes/attendance.html", workshop=workshop, rows=rows, counts=counts,
+                           walk_in_form=walk_in_form, form=ConfirmForm(), statuses=ATTENDANCE_STATUSES,
+                           errors=errors or []), code
+
+
+@bp.route("/facilitator/workshops/<int:workshop_id>/attendance", methods=["GET", "POST"])
+@staff_required
+def attendance(workshop_id: int):
+    workshop = load_workshop(workshop_id)
+    form = ConfirmForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        marks = {k[len("mark-"):]: v for k, v in request.form.items() if k.startswith("mark-")}
+        try:
+            changed = services.record_attendance(workshop, marks, current_user.id)
+        except DomainError as err:
+            return _attendance_page(workshop, _walk_in_form(workshop), [err.message], 400)
+        flash(f"Attendance saved ({changed} change{'s' if changed != 1 else ''}).", "success")
+        return redirect(url_for(".attendance", workshop_id=workshop.id))
+    return _attendance_page(workshop, _walk_in_form(workshop))
+
+
+@bp.post("/facilitator/workshops/<int:workshop_id>/attendance/walk-in")
+@staff_required
+def walk_in(workshop_id: int):
+    workshop = load_workshop(workshop_id)
+    form = _walk_in_form(workshop)
+    if form.validate_on_submit():
+        try:
+            attendance = services.add_walk_in(workshop, current_user.id, form.registration_id.data or None,
+                                              form.name.data or "", form.organisation.data or "")
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(f"{attendance.name} added to the register as present.", "success")
+            return redirect(url_for(".attendance", workshop_id=workshop.id) + "#register")
+    return _attendance_page(workshop, form, code=400)
+
+
+# --- notes ------------------------------------------------------------------------------
+
+
+def _pending_tokens() -> dict:
+    return dict(session.get(PENDING_KEY) or {})
+
+
+def _edit_page(workshop: Workshop, form: NotesForm, code: int = 200, conflict: Conflict | None = None):
+    notes = services.notes_for(workshop.id)
+    return render_template("notes/edit.html", workshop=workshop, form=form, notes=notes, sections=SECTIONS,
+                           conflict=conflict), code
+
+
+def _form_from(values: dict) -> NotesForm:
+    form = NotesForm(formdata=None)
+    for key in SECTIONS:
+        form[key].data = values.get(key) or ""
+        form[f"{key}_internal"].data = bool(values.get(f"{key}_internal"))
+    form.version.data = str(values.get("version") or "0")
+    return form
+
+
+def _conflict_page(workshop: Workshop, form: NotesForm, conflict: Conflict):
+    # The person's own text stays in the form; the stored version is shown beside it.
+    form.version.data = str(conflict.version)
+    return _edit_page(workshop, form, 409, conflict)
+
+
+def _base_version(raw) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return -1
+
+
+@bp.get("/facilitator/workshops/<int:workshop_id>/notes")
+@staff_required
+def edit(workshop_id: int):
+    workshop = load_workshop(workshop_id)
+    if str(workshop.id) in _pending_tokens():
+        return redirect(url_for(".resume", workshop_id=workshop.id))
+    notes = services.notes_for(workshop.id)
+    values = {"version": notes.version} if notes else {}
+    if notes:
+        for s in notes.sections:
+            values[s.key], values[f"{s.key}_internal"] = s.body, s.internal
+    return _edit_page(workshop, _form_from(values))
+
+
+@bp.post("/facilitator/workshops/<int:workshop_id>/notes")
+@limiter.limit("30 per minute", exempt_when=lambda: current_user.is_authenticated)
+@csrf.exempt
+def save(workshop_id: int):
+    # Not behind login_required: its redirect would drop the text. A lapsed sign-in
+    # or an expired form token keeps the text server-side and asks to sign in.
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is None:
+        abort(404)
+    csrf_ok = _csrf_ok()
+    if not current_user.is_authenticated or not csrf_ok:
+        payload = {k: request.form.get(k, "") for k in PAYLOAD_KEYS}
+        token = services.stash_pending_save(workshop.id, payload, trusted=csrf_ok)
+        tokens = _pending_tokens()
+        tokens[str(workshop.id)] = token
+        session[PENDING_KEY] = tokens
+        resume = url_for(".resume", workshop_id=workshop.id)
+        if current_user.is_authenticated:
+            return redirect(resume)
+        flash("Your sign-in had ended, but your notes are kept safe. Sign in again and they will be saved.", "info")
+        return redirect(url_for("accounts.login", next=resume))
+    if not services.can_access(current_user, workshop):
+        abort(403)
+    form = NotesForm()
+    form.validate()
+    submit = request.form.get("intent") == "submit"
+    try:
+        notes, changed = services.save_notes(workshop, notes_data(form), _base_version(form.version.data),
+                                             current_user.id, submit=submit)
+    except Conflict as conflict:
+        return _conflict_page(workshop, form, conflict)
+    except DomainError as err:
+        apply_domain_error(form, err)
+        return _edit_page(workshop, form, 400)
+    if submit:
+        flash("Notes saved and submitted to the organisers for review.", "success")
+    else:
+        flash("Notes saved." if changed else "No changes to save.", "success")
+    return redirect(url_for(".edit", workshop_id=workshop.id))
+
+
+@bp.get("/facilitator/workshops/<int:workshop_id>/notes/resume")
+@staff_required
+def resume(workshop_id: int):
+    workshop = load_workshop(workshop_id)
+    tokens = _pending_tokens()
+    pending = services.peek_pending_save(tokens.pop(str(workshop.id), None))
+    session[PENDING_KEY] = tokens
+    if pending is None or pending.workshop_id != workshop.id:
+        flash("There were no kept notes to save.", "info")
+        return redirect(url_for(".edit", workshop_id=workshop.id))
+    payload, trusted = pending.payload, pending.trusted
+    services.discard_pending_save(pending)
+    form = _form_from(payload)
+    if not trusted:
+        # The form token had expired, so we cannot be sure this browser sent it: ask.
+        flash("We kept the text you sent when your session ended. Check it and press Save to store it.", "info")
+        return _edit_page(workshop, form)
+    try:
+        services.save_notes(workshop, notes_data(form), _base_version(payload.get("version")), current_user.id,
+                            submit=payload.get("intent") == "submit")
+    except Conflict as conflict:
+        return _conflict_page(workshop, form, conflict)
+    except DomainError as err:
+        apply_domain_error(form, err)
+        return _edit_page(workshop, form, 400)
+    flash("You had been signed out, but your notes were kept: they are now saved.", "success")
+    return redirect(url_for(".edit", workshop_id=workshop.id))
+
+
+@bp.post("/facilitator/workshops/<int:workshop_id>/notes/autosave")
+@csrf.exempt
+def autosave(workshop_id: int):
+    # JSON for static/notes.js: answers, never redirects, so the script can tell the person.
+    if not current_user.is_authenticated:
+        return jsonify(ok=False, error="signed_out",
+                       message="You have been signed out. Press Save: your text will be kept while you sign in."), 401
+    workshop = load_workshop(workshop_id)
+    if not _csrf_ok():
+        return jsonify(ok=False, error="expired",
+                       message="This page has expired. Press Save: your text will be kept."), 400
+    form = NotesForm(meta={"csrf": False})
+    try:
+        notes, changed = services.save_notes(workshop, notes_data(form), _base_version(form.version.data),
+                                             current_user.id, kind="autosave")
+    except Conflict as conflict:
+        return jsonify(ok=False, error="conflict", version=conflict.version,
+                       message=f"{conflict.by} saved these notes meanwhile. Autosave has stopped: "
+                               "press Save to compare both versions and merge them."), 409
+    except DomainError as err:
+        return jsonify(ok=False, error="invalid", field=err.field, message=err.message), 400
+    return jsonify(ok=True, version=notes.version, changed=changed)
+
+
+@bp.get("/facilitator/workshops/<int:workshop_id>/notes/revisions")
+@staff_required
+def revisions(workshop_id: int):
+    workshop = load_workshop(workshop_id)
+    notes = services.notes_for(workshop.id)
+    pager, views = (services.revisions(notes, request.args.get("page", 1, type=int)) if notes else (None, []))
+    return render_template("notes/revisions.html", workshop=workshop, notes=notes, page=pager, views=views)
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+def _action_form(workshop: Workshop, form: ActionForm | None = None, action: Action | None = None) -> ActionForm:
+    form = form or ActionForm(obj=action)
+    orgs = db.session.scalars(select(Organisation).where(Organisation.status == "approved")
+                              .order_by(Organisation.name)).all()
+    form.owner_organisation_id.choices = [SelectChoice(0, "Choose an organisation")] + [
+        SelectChoice(o.id, o.name) for o in orgs]
+    form.topic_ids.choices = [SelectChoice(t.id, t.name) for t in _assembly_topics(workshop)]
+    if request.method == "GET":
+        if action is not None:
+            form.topic_ids.data = [t.id for t in action.topics]
+            form.version.data = str(action.version)
+        else:
+            form.topic_ids.data = [workshop.topic_id]
+    return form
+
+
+def _assembly_topics(workshop: Workshop) -> list[Topic]:
+    return list(db.session.scalars(
+        select(Topic).join(Workshop, Workshop.topic_id == Topic.id).join(Round)
+        .where(Round.assembly_id == workshop.round.assembly_id).distinct().order_by(Topic.name)))
+
+
+def _action_data(form: ActionForm) -> dict:
+    return {"description": form.description.data, "owner_organisation_id": form.owner_organisation_id.data,
+            "lead_person": form.lead_person.data, "due_date": form.due_date.data, "status": form.status.data,
+            "topic_ids": form.topic_ids.data or [], "internal": form.internal.data}
+
+
+@bp.route("/facilitator/workshops/<int:workshop_id>/actions", methods=["GET", "POST"])
+@staff_required
+def actions(workshop_id: int):
+    workshop = load_workshop(workshop_id)
+    form = _action_form(workshop)
+    if form.validate_on_submit():
+        try:
+            services.add_action(workshop, _action_data(form), current_user.id,
+                                {t.id for t in _assembly_topics(workshop)})
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash("Action added.", "success")
+            return redirect(url_for(".actions", workshop_id=workshop.id))
+    return render_template("notes/actions.html", workshop=workshop, form=form,
+                           actions=services.workshop_actions(workshop.id)), _status(form)
+
+
+@bp.route("/facilitator/workshops/<int:workshop_id>/actions/<int:action_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit_action(workshop_id: int, action_id: int):
+    workshop = load_workshop(workshop_id)
+    action = db.session.get(Action, action_id)
+    if action is None or action.workshop_id != workshop.id:
+        abort(404)
+    form = _action_form(workshop, action=action)
+    theirs = None
+    code = 200
+    if form.validate_on_submit():
+        try:
+            services.update_action(action.id, _action_data(form), _base_version(form.version.data), current_user.id,
+                                   {t.id for t in _assembly_topics(workshop)})
+        except ActionConflict as conflict:
+            form.form_errors.append(conflict.message)
+            action = db.session.get(Action, action_id)
+            form.version.data = str(action.version)
+            theirs, code = action, 409
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash("Action saved.", "success")
+            return redirect(url_for(".actions", workshop_id=workshop.id))
+    return render_template("notes/action_form.html", workshop=workshop, form=form, action=action,
+                           theirs=theirs), (code if theirs else _status(form))
+
+
+# --- organiser --------------------------------------------------------------------------
+
+
+def _assembly(slug: str) -> Assembly:
+    assembly = db.session.scalar(select(Assembly).where(Assembly.slug == slug))
+    if assembly is None:
+        abort(404)
+    return assembly
+
+
+@bp.get("/organiser/assemblies/<slug>/notes")
+@organiser_required
+def overview(slug: str):
+    assembly = _assembly(slug)
+    records = services.assembly_overview(assembly)
+    totals = services.Counts()
+    for r in records:
+        totals.allocated += r.counts.allocated
+        totals.present += r.counts.present
+        totals.absent += r.counts.absent
+        totals.walk_ins += r.counts.walk_ins
+    missing = [r for r in records if r.missing_notes]
+    return render_template("notes/overview.html", assembly=assembly, records=records, totals=totals,
+                           missing=missing, after=assembly.date <= date.today())
+
+
+@bp.route("/organiser/assemblies/<slug>/notes/<int:workshop_id>", methods=["GET", "POST"])
+@organiser_required
+def review(slug: str, workshop_id: int):
+    assembly = _assembly(slug)
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is None or workshop.round.assembly_id != assembly.id:
+        abort(404)
+    notes = services.notes_for(workshop.id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        if notes is None:
+            form.form_errors.append("There are no notes to approve yet.")
+        else:
+            try:
+                services.approve_notes(notes, request.form.getlist("sections"),
+                                       [int(i) for i in request.form.getlist("actions") if i.isdigit()],
+                                       current_user.id)
+            except DomainError as err:
+                form.form_errors.append(err.message)
+            else:
+                flash(f"Notes for {workshop.title} approved for publication.", "success")
+                return redirect(url_for(".overview", slug=assembly.slug))
+    counts = services.attendance_counts([workshop.id])[workshop.id]
+    return render_template("notes/review.html", assembly=assembly, workshop=workshop, notes=notes, form=form,
+                           sections=SECTIONS, actions=services.workshop_actions(workshop.id),
+                           counts=counts), _status(form)
+
+
+@bp.get("/organiser/actions")
+@organiser_required
+def all_actions():
+    form = ActionFilterForm(request.args)
+    form.assembly.choices = [SelectChoice(0, "All assemblies")] + [
+        SelectChoice(a.id, a.title) for a in db.session.scalars(select(Assembly).order_by(Assembly.date.desc()))]
+    form.topic.choices = [SelectChoice(0, "Any topic")] + [
+        SelectChoice(t.id, t.name) for t in db.session.scalars(select(Topic).order_by(Topic.name))]
+    form.organisation.choices = [SelectChoice(0, "Any organisation")] + [
+        SelectChoice(o.id, o.name) for o in db.session.scalars(select(Organisation).order_by(Organisation.name))]
+    valid = form.validate()
+    stmt = services.actions_query(
+        assembly_id=form.assembly.data or None, topic_id=form.topic.data or None,
+        organisation_id=form.organisation.data or None, status=form.status.data or None,
+        due_from=form.due_from.data if valid else None, due_to=form.due_to.data if valid else None)
+    page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
+    return render_template("notes/all_actions.html", form=form, page=page), (200 if valid else 400)

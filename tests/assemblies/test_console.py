@@ -1,0 +1,418 @@
+"""The organiser console for assemblies, rounds, workshops, topics and the agenda."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pytest
+from sqlalchemy import select
+
+from eventapp.assemblies.models import AgendaItem, Assembly, Round, Topic, Workshop
+from tests.conftest import post_form
+from tests.factories import (
+    make_agenda_item,
+    make_assembly,
+    make_org,
+    make_round,
+    make_topic,
+    make_user,
+    make_workshop,
+)
+
+
+def assembly_form(**overrides) -> dict:
+    data = {
+        "title": "Shireford Community Safety Assembly 2027", "slug": "shireford-2027", "series_name": "",
+        "summary": "Launching the Community Safety Agreement.", "venue_name": "Shireford Guildhall",
+        "venue_address": "Market Square", "date": "2027-03-18", "start_time": "09:00", "end_time": "16:00",
+        "timezone": "Europe/London", "registration_opens_at": "2027-01-10T09:00",
+        "registration_closes_at": "2027-03-11T17:00", "capacity": "150", "org_limit": "8",
+        "privacy_notice": "We keep your details for a year.", "retention_days": "365", "status": "open",
+    }
+    data.update(overrides)
+    return data
+
+
+def body(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+# --- assemblies ----------------------------------------------------------------------
+
+
+def test_organiser_creates_an_assembly(as_organiser, db):
+    resp = post_form(as_organiser, "/organiser/assemblies/new", assembly_form(series_name="County Assembly"))
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/organiser/assemblies/shireford-2027"
+    a = db.session.scalar(select(Assembly).where(Assembly.slug == "shireford-2027"))
+    assert (a.title, a.date, a.start_time, a.end_time) == ("Shireford Community Safety Assembly 2027",
+                                                            date(2027, 3, 18), time(9), time(16))
+    assert a.registration_opens_at == datetime(2027, 1, 10, 9, 0)
+    assert (a.capacity, a.org_limit, a.retention_days, a.status) == (150, 8, 365, "open")
+    assert a.series.name == "County Assembly"
+    detail = as_organiser.get(resp.headers["Location"])
+    assert "created" in body(detail) and "Shireford Guildhall" in body(detail)
+
+
+def test_new_assembly_form_defaults_to_london(as_organiser):
+    html = body(as_organiser.get("/organiser/assemblies/new"))
+    assert 'value="Europe/London"' in html
+    assert "<h1>Create an assembly</h1>" in html
+
+
+def test_organiser_edits_an_assembly_and_its_series_carries_over(as_organiser, db):
+    first = make_assembly(slug="first-year")
+    post_form(as_organiser, "/organiser/assemblies/first-year/edit",
+              assembly_form(slug="first-year", title="Year one", series_name="County Assembly"))
+    resp = post_form(as_organiser, "/organiser/assemblies/new",
+                     assembly_form(slug="second-year", title="Year two", series_name="County Assembly"))
+    assert resp.status_code == 302
+    second = db.session.scalar(select(Assembly).where(Assembly.slug == "second-year"))
+    db.session.refresh(first)
+    assert first.title == "Year one"
+    assert first.series_id == second.series_id is not None
+
+    form = body(as_organiser.get("/organiser/assemblies/second-year/edit"))
+    assert 'value="County Assembly"' in form and 'value="Year two"' in form
+
+
+def test_duplicate_slug_is_refused_and_input_kept(as_organiser, db):
+    make_assembly(slug="taken-slug")
+    resp = post_form(as_organiser, "/organiser/assemblies/new", assembly_form(slug="taken-slug", title="My new one"))
+    assert resp.status_code == 400
+    html = body(resp)
+    assert "Another assembly already uses that web address." in html
+    assert "There is a problem" in html
+    assert 'value="My new one"' in html and 'value="taken-slug"' in html
+    assert db.session.query(Assembly).filter_by(title="My new one").count() == 0
+
+
+def test_renaming_slug_onto_another_is_refused(as_organiser, db):
+    make_assembly(slug="one")
+    make_assembly(slug="two")
+    resp = post_form(as_organiser, "/organiser/assemblies/two/edit", assembly_form(slug="one"))
+    assert resp.status_code == 400
+    assert "Another assembly already uses that web address." in body(resp)
+    # Keeping its own slug is fine.
+    assert post_form(as_organiser, "/organiser/assemblies/two/edit", assembly_form(slug="two")).status_code == 302
+
+
+@pytest.mark.parametrize("overrides, field_id, message", [
+    ({"slug": "Not A Slug!"}, "slug", "Use lower-case letters, digits and single hyphens"),
+    ({"end_time": "08:00"}, "end_time", "The day must end after it starts."),
+    ({"end_time": "09:00"}, "end_time", "The day must end after it starts."),
+    ({"registration_closes_at": "2027-01-01T09:00"}, "registration_closes_at",
+     "Registration must close after it opens."),
+    ({"timezone": "Mars/Olympus_Mons"}, "timezone", "Choose a time zone from the list."),
+    ({"title": "x" * 201}, "title", "Field cannot be longer than 200 characters."),
+    ({"slug": "a" * 101}, "slug", "Field cannot be longer than 100 characters."),
+    ({"summary": "y" * 10_001}, "summary", "Field cannot be longer than 10000 characters."),
+    ({"title": "   "}, "title", "Enter a title."),
+    ({"date": "18/03/2027"}, "date", "Enter the date, e.g. 2027-03-18."),
+    ({"capacity": "-1"}, "capacity", "Enter a number from 0 to 100,000."),
+    ({"capacity": "lots"}, "capacity", "Not a valid integer value."),
+    ({"org_limit": "0"}, "org_limit", "Enter a number of at least 1"),
+    ({"status": "published"}, "status", "Not a valid choice."),
+])
+def test_assembly_form_refuses_bad_input_with_a_message(as_organiser, db, overrides, field_id, message):
+    resp = post_form(as_organiser, "/organiser/assemblies/new", assembly_form(**overrides))
+    assert resp.status_code == 400
+    html = body(resp)
+    assert message in html
+    assert f'href="#{field_id}"' in html  # the summary links to the field
+    assert f'id="{field_id}-error"' in html
+    assert db.session.query(Assembly).count() == 0
+    # What was typed is kept (long values too).
+    for key, value in overrides.items():
+        if key not in ("status",) and value.strip():
+            assert f'value="{value}"' in html or f"\n{value}</textarea>" in html
+
+
+def test_organiser_list_paginates_and_filters(as_organiser):
+    for i in range(25):
+        make_assembly(title=f"Assembly {i:02d}", slug=f"list-{i:02d}", status="draft" if i % 5 == 0 else "open",
+                      venue_name="Northvale Hall" if i == 7 else "Shireford Guildhall")
+    first = body(as_organiser.get("/organiser/"))
+    assert "Page 1 of 2 (25 in all)" in first
+    assert first.count('href="/organiser/assemblies/list-') == 20
+    second = body(as_organiser.get("/organiser/?page=2"))
+    assert second.count('href="/organiser/assemblies/list-') == 5
+    drafts = body(as_organiser.get("/organiser/?status=draft"))
+    assert drafts.count('href="/organiser/assemblies/list-') == 5
+    by_venue = body(as_organiser.get("/organiser/?q=northvale"))
+    assert "Assembly 07" in by_venue and by_venue.count('href="/organiser/assemblies/list-') == 1
+    none = body(as_organiser.get("/organiser/?q=nothing-like-this"))
+    assert "No assemblies match." in none
+    # A page past the end is an empty page, not an error.
+    assert as_organiser.get("/organiser/?page=99").status_code == 200
+
+
+def test_empty_console_invites_the_first_assembly(as_organiser):
+    assert "There are no assemblies yet." in body(as_organiser.get("/organiser/"))
+
+
+# --- public pages and drafts -----------------------------------------------------------
+
+
+def test_draft_assembly_is_hidden_from_the_public(client, auth, organiser):
+    draft = make_assembly(status="draft", title="Secret Draft Assembly")
+    assert client.get(f"/a/{draft.slug}").status_code == 404
+    assert "Secret Draft Assembly" not in body(client.get("/"))
+    auth.login(organiser.email)
+    resp = client.get(f"/a/{draft.slug}")
+    assert resp.status_code == 200
+    assert "Draft: only organisers can see this page." in body(resp)
+
+
+def test_public_page_shows_agenda_and_workshops(client, db):
+    assembly = make_assembly(title="Open Assembly")
+    org = make_org("Shireford Constabulary")
+    item = make_agenda_item(assembly, title="Policing priorities", starts_at=time(9, 45))
+    item.speaker = "Chief Constable"
+    item.organisation = org
+    db.session.commit()
+    rnd = make_round(assembly, name="Morning breakouts")
+    make_workshop(rnd, topic=make_topic("Anti-social behaviour"), title="ASB: what works", room="Main Hall")
+    html = body(client.get(f"/a/{assembly.slug}"))
+    assert "Policing priorities" in html and "Chief Constable, Shireford Constabulary" in html
+    assert "Morning breakouts, 11:00–12:15" in html
+    assert "ASB: what works" in html and "Room: Main Hall" in html and "Topic: Anti-social behaviour" in html
+
+
+def test_public_home_lists_open_assemblies(client):
+    make_assembly(title="Upcoming One", date=date(2099, 5, 1))
+    make_assembly(title="Last Year's", date=date(2001, 5, 1), status="closed")
+    make_assembly(title="Archived One", status="archived")
+    html = body(client.get("/"))
+    assert "Upcoming One" in html and "Last Year&#39;s" in html and "Past assemblies" in html
+    assert "Archived One" not in html
+
+
+@pytest.mark.parametrize("path", [
+    "/a/no-such-assembly",
+    "/organiser/assemblies/no-such-assembly",
+    "/organiser/assemblies/no-such-assembly/edit",
+    "/organiser/assemblies/no-such-assembly/rounds/new",
+    "/organiser/assemblies/no-such-assembly/workshops/new",
+    "/organiser/assemblies/no-such-assembly/agenda/new",
+    "/organiser/topics/999999/edit",
+])
+def test_unknown_slugs_and_ids_are_404_pages(as_organiser, path):
+    resp = as_organiser.get(path)
+    assert resp.status_code == 404
+    assert "Page not found" in body(resp)
+
+
+def test_children_of_another_assembly_are_404(as_organiser):
+    mine, other = make_assembly(), make_assembly()
+    their_round = make_round(other)
+    their_workshop = make_workshop(their_round)
+    their_item = make_agenda_item(other)
+    for path in (
+        f"/organiser/assemblies/{mine.slug}/rounds/{their_round.id}/edit",
+        f"/organiser/assemblies/{mine.slug}/rounds/{their_round.id}/delete",
+        f"/organiser/assemblies/{mine.slug}/workshops/{their_workshop.id}/edit",
+        f"/organiser/assemblies/{mine.slug}/agenda/{their_item.id}/edit",
+        f"/organiser/assemblies/{mine.slug}/rounds/999999/edit",
+        f"/organiser/assemblies/{mine.slug}/workshops/999999/delete",
+    ):
+        assert as_organiser.get(path).status_code == 404, path
+
+
+# --- rounds ------------------------------------------------------------------------------
+
+
+def test_rounds_create_edit_and_refusals(as_organiser, db):
+    a = make_assembly()
+    base = f"/organiser/assemblies/{a.slug}/rounds"
+    resp = post_form(as_organiser, f"{base}/new", {"name": "Morning", "starts_at": "11:00", "ends_at": "12:15"})
+    assert resp.status_code == 302
+    post_form(as_organiser, f"{base}/new", {"name": "Afternoon", "starts_at": "13:45", "ends_at": "15:00"})
+    rounds = db.session.scalars(select(Round).where(Round.assembly_id == a.id).order_by(Round.position)).all()
+    assert [(r.name, r.position) for r in rounds] == [("Morning", 1), ("Afternoon", 2)]
+
+    resp = post_form(as_organiser, f"{base}/new", {"name": "Morning", "starts_at": "16:00", "ends_at": "17:00"})
+    assert resp.status_code == 400 and "This assembly already has a round with that name." in body(resp)
+    resp = post_form(as_organiser, f"{base}/new", {"name": "Late", "starts_at": "16:00", "ends_at": "15:00"})
+    assert resp.status_code == 400 and "The round must end after it starts." in body(resp)
+    assert 'value="Late"' in body(resp)
+    resp = post_form(as_organiser, f"{base}/new", {"name": "L" * 101, "starts_at": "16:00", "ends_at": "17:00"})
+    assert resp.status_code == 400 and "Field cannot be longer than 100 characters." in body(resp)
+
+    morning = rounds[0]
+    resp = post_form(as_organiser, f"{base}/{morning.id}/edit", {"name": "Morning breakouts", "starts_at": "11:00",
+                                                                  "ends_at": "12:30", "position": "1"})
+    assert resp.status_code == 302
+    db.session.refresh(morning)
+    assert (morning.name, morning.ends_at) == ("Morning breakouts", time(12, 30))
+
+
+def test_deleting_a_round_asks_first_then_removes_its_workshops(as_organiser, db):
+    a = make_assembly()
+    rnd = make_round(a, name="Doomed round")
+    make_workshop(rnd, title="Doomed workshop")
+    url = f"/organiser/assemblies/{a.slug}/rounds/{rnd.id}/delete"
+    confirm = as_organiser.get(url)
+    assert confirm.status_code == 200
+    assert "Delete the round “Doomed round”?" in body(confirm) and "1 workshop(s) will be deleted too" in body(confirm)
+    assert db.session.get(Round, rnd.id) is not None
+    resp = post_form(as_organiser, url, {})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Round, rnd.id) is None
+    assert db.session.query(Workshop).filter_by(title="Doomed workshop").count() == 0
+
+
+# --- workshops ------------------------------------------------------------------------------
+
+
+def test_workshop_needs_a_round_first(as_organiser):
+    a = make_assembly()
+    resp = as_organiser.get(f"/organiser/assemblies/{a.slug}/workshops/new")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/organiser/assemblies/{a.slug}/rounds/new")
+
+
+def test_workshops_with_room_capacity_and_facilitators(as_organiser, db):
+    a = make_assembly()
+    rnd = make_round(a, name="Morning")
+    topic = make_topic("Criminal exploitation")
+    amira = make_user("facilitator", email="amira@example.org", name="Amira Haddad")
+    tom = make_user("facilitator", email="tom@example.org", name="Tom O'Brien")
+    url = f"/organiser/assemblies/{a.slug}/workshops/new"
+    form = body(as_organiser.get(f"{url}?round={rnd.id}"))
+    assert "Amira Haddad" in form and f'<option selected value="{rnd.id}">' in form
+
+    resp = post_form(as_organiser, url, {"round_id": rnd.id, "topic_id": topic.id, "title": "County lines",
+                                         "description": "Cuckooing and exploitation.", "room": "Committee Room 1",
+                                         "capacity": "24", "facilitator_ids": [amira.id, tom.id]})
+    assert resp.status_code == 302
+    w = db.session.scalar(select(Workshop).where(Workshop.title == "County lines"))
+    assert (w.room, w.capacity, w.round_id, w.topic_id) == ("Committee Room 1", 24, rnd.id, topic.id)
+    assert {u.email for u in w.facilitators} == {"amira@example.org", "tom@example.org"}
+    detail = body(as_organiser.get(f"/organiser/assemblies/{a.slug}"))
+    assert "Amira Haddad, Tom O&#39;Brien" in detail
+
+    edit = f"/organiser/assemblies/{a.slug}/workshops/{w.id}/edit"
+    assert "Committee Room 1" in body(as_organiser.get(edit))
+    resp = post_form(as_organiser, edit, {"round_id": rnd.id, "topic_id": topic.id, "title": "County lines",
+                                          "room": "Main Hall", "capacity": "40", "facilitator_ids": [tom.id]})
+    assert resp.status_code == 302
+    db.session.refresh(w)
+    assert (w.room, w.capacity, [u.email for u in w.facilitators]) == ("Main Hall", 40, ["tom@example.org"])
+
+
+def test_workshop_refusals_keep_input(as_organiser, db):
+    a = make_assembly()
+    rnd = make_round(a)
+    topic = make_topic()
+    url = f"/organiser/assemblies/{a.slug}/workshops/new"
+    good = {"round_id": rnd.id, "topic_id": topic.id, "title": "Kept title", "room": "Kept room", "capacity": "20"}
+
+    resp = post_form(as_organiser, url, {**good, "capacity": "-5"})
+    assert resp.status_code == 400 and "Enter a number from 0 to 10,000." in body(resp)
+    assert 'value="Kept title"' in body(resp) and 'value="Kept room"' in body(resp)
+    resp = post_form(as_organiser, url, {**good, "facilitator_ids": [999999]})
+    assert resp.status_code == 400 and "valid choice" in body(resp)
+    resp = post_form(as_organiser, url, {**good, "topic_id": 999999})
+    assert resp.status_code == 400 and "valid choice" in body(resp)
+    resp = post_form(as_organiser, url, {**good, "title": "t" * 201})
+    assert resp.status_code == 400 and "Field cannot be longer than 200 characters." in body(resp)
+    other_round = make_round(make_assembly())
+    resp = post_form(as_organiser, url, {**good, "round_id": other_round.id})
+    assert resp.status_code == 400 and "valid choice" in body(resp)
+    assert db.session.query(Workshop).count() == 0
+
+
+def test_an_organiser_cannot_be_a_workshop_facilitator(as_organiser, organiser, db):
+    a = make_assembly()
+    rnd = make_round(a)
+    resp = post_form(as_organiser, f"/organiser/assemblies/{a.slug}/workshops/new",
+                     {"round_id": rnd.id, "topic_id": make_topic().id, "title": "T", "capacity": "5",
+                      "facilitator_ids": [organiser.id]})
+    assert resp.status_code == 400
+    assert db.session.query(Workshop).count() == 0
+
+
+def test_deleting_a_workshop_asks_first(as_organiser, db):
+    a = make_assembly()
+    w = make_workshop(make_round(a), title="Short-lived")
+    url = f"/organiser/assemblies/{a.slug}/workshops/{w.id}/delete"
+    assert "Delete the workshop “Short-lived”?" in body(as_organiser.get(url))
+    assert post_form(as_organiser, url, {}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Workshop, w.id) is None
+
+
+def test_same_topic_runs_in_several_rounds_and_assemblies(db):
+    topic = make_topic("Building public confidence")
+    first, second = make_assembly(), make_assembly()
+    for rnd in (make_round(first, name="Morning"), make_round(first, name="Afternoon"), make_round(second)):
+        make_workshop(rnd, topic=topic)
+    assert db.session.query(Workshop).filter_by(topic_id=topic.id).count() == 3
+
+
+# --- topics ------------------------------------------------------------------------------------
+
+
+def test_topics_add_rename_and_refuse_duplicates(as_organiser, db):
+    resp = post_form(as_organiser, "/organiser/topics/new", {"name": "  Poor   mental health ", "description": "x"})
+    assert resp.status_code == 302
+    topic = db.session.scalar(select(Topic).where(Topic.name == "Poor mental health"))
+    assert topic is not None
+    resp = post_form(as_organiser, "/organiser/topics/new", {"name": "POOR MENTAL  HEALTH"})
+    assert resp.status_code == 400
+    assert "That topic is already in the list." in body(resp) and 'value="POOR MENTAL  HEALTH"' in body(resp)
+    resp = post_form(as_organiser, f"/organiser/topics/{topic.id}/edit", {"name": "Poor Mental Health"})
+    assert resp.status_code == 302
+    db.session.refresh(topic)
+    assert topic.name == "Poor Mental Health"
+    resp = post_form(as_organiser, "/organiser/topics/new", {"name": "t" * 121})
+    assert resp.status_code == 400 and "Field cannot be longer than 120 characters." in body(resp)
+
+
+def test_topic_list_counts_paginates_and_filters(as_organiser):
+    topics = [make_topic(f"Topic {i:02d}") for i in range(30)]
+    a = make_assembly()
+    make_workshop(make_round(a, name="R1"), topic=topics[3])
+    make_workshop(make_round(a, name="R2"), topic=topics[3])
+    first = body(as_organiser.get("/organiser/topics"))
+    assert "Page 1 of 2 (30 in all)" in first
+    assert "<td>Topic 03</td><td>2</td>" in first
+    assert "Topic 29" in body(as_organiser.get("/organiser/topics?page=2"))
+    found = body(as_organiser.get("/organiser/topics?q=topic 1"))
+    assert "Topic 15" in found and "Topic 25" not in found
+    assert "No topics match." in body(as_organiser.get("/organiser/topics?q=zzz"))
+
+
+# --- agenda -------------------------------------------------------------------------------------
+
+
+def test_agenda_items(as_organiser, db):
+    a = make_assembly()
+    org = make_org("Shireford County Council", sector="county_council")
+    pending = make_org("Pending Group", status="pending")
+    url = f"/organiser/assemblies/{a.slug}/agenda/new"
+    form = body(as_organiser.get(url))
+    assert "Shireford County Council" in form and "Pending Group" not in form
+    resp = post_form(as_organiser, url, {"starts_at": "10:15", "ends_at": "10:45", "title": "The council's view",
+                                         "speaker": "Director of Public Health", "organisation_id": org.id})
+    assert resp.status_code == 302
+    item = db.session.scalar(select(AgendaItem).where(AgendaItem.assembly_id == a.id))
+    assert (item.starts_at, item.ends_at, item.organisation_id) == (time(10, 15), time(10, 45), org.id)
+
+    resp = post_form(as_organiser, url, {"starts_at": "10:15", "ends_at": "10:00", "title": "Backwards"})
+    assert resp.status_code == 400 and "The item must end after it starts." in body(resp)
+    resp = post_form(as_organiser, url, {"starts_at": "10:15", "title": "Pending org", "organisation_id": pending.id})
+    assert resp.status_code == 400 and "valid choice" in body(resp)
+
+    edit = f"/organiser/assemblies/{a.slug}/agenda/{item.id}/edit"
+    resp = post_form(as_organiser, edit, {"starts_at": "10:20", "ends_at": "", "title": "The council's view",
+                                          "speaker": "", "organisation_id": 0})
+    assert resp.status_code == 302
+    db.session.refresh(item)
+    assert (item.starts_at, item.ends_at, item.organisation_id) == (time(10, 20), None, None)
+
+    delete = f"/organiser/assemblies/{a.slug}/agenda/{item.id}/delete"
+    assert "Delete the agenda item" in body(as_organiser.get(delete))
+    assert post_form(as_organiser, delete, {}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(AgendaItem, item.id) is None

@@ -1,0 +1,153 @@
+"""A facilitator on a tablet takes attendance, writes notes, adds actions and submits; an organiser approves."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, time
+
+from sqlalchemy import select
+
+from eventapp.accounts.models import User
+from eventapp.assemblies.models import Assembly, Round, Topic, Workshop
+from eventapp.extensions import db
+from eventapp.notes import services
+from eventapp.notes.models import Attendance
+from eventapp.organisations.models import Organisation, name_key
+from eventapp.placements.models import Placement
+from eventapp.registration.models import Registration, email_key
+from tests.browser.axe import axe_check
+from tests.browser.conftest import _open_page, login
+from tests.factories import PASSWORD
+
+TABLET = {"width": 820, "height": 1180}
+
+
+def _seed(app) -> dict:
+    tag = uuid.uuid4().hex[:8]
+    with app.app_context():
+        fac = User(email=f"fac-{tag}@example.org", name=f"Fran Facilitator {tag}", role="facilitator")
+        fac.set_password(PASSWORD)
+        police = Organisation(name=f"Shire Police {tag}", name_key=name_key(f"Shire Police {tag}"), sector="police")
+        nhs = Organisation(name=f"NHS Trust {tag}", name_key=name_key(f"NHS Trust {tag}"), sector="health")
+        topic = Topic(name=f"Hidden harm {tag}", name_key=name_key(f"Hidden harm {tag}"))
+        other_topic = Topic(name=f"Exploitation {tag}", name_key=name_key(f"Exploitation {tag}"))
+        assembly = Assembly(title=f"Tablet assembly {tag}", slug=f"tablet-{tag}", date=date(2027, 3, 18),
+                            start_time=time(9), end_time=time(16), venue_name="Guildhall", status="closed")
+        rnd = Round(assembly=assembly, name="Morning breakouts", position=1, starts_at=time(11), ends_at=time(12))
+        workshop = Workshop(round=rnd, topic=topic, title=f"Spotting hidden harm {tag}", room="Library",
+                            capacity=10, facilitators=[fac])
+        other = Workshop(round=rnd, topic=other_topic, title=f"Exploitation {tag}", room="Hall", capacity=10)
+        db.session.add_all([fac, police, nhs, topic, other_topic, assembly, rnd, workshop, other])
+        db.session.flush()
+        people = []
+        for i, (name, org) in enumerate([("Aisha Khan", police), ("Ben Jones", nhs), ("Chloé Martin", nhs),
+                                         ("Dev Patel", police)]):
+            email = f"p{i}-{tag}@example.org"
+            reg = Registration(assembly_id=assembly.id, organisation_id=org.id, full_name=f"{name} {tag}",
+                               email=email, email_key=email_key(email), status="confirmed",
+                               access_needs="Hearing loop" if i == 0 else "")
+            db.session.add(reg)
+            db.session.flush()
+            target = workshop if i < 3 else other
+            db.session.add(Placement(registration_id=reg.id, round_id=rnd.id, topic_id=target.topic_id,
+                                     workshop_id=target.id))
+            people.append(reg.id)
+        db.session.commit()
+        return {"tag": tag, "email": fac.email, "workshop_id": workshop.id, "slug": assembly.slug,
+                "people": people, "police": police.name, "nhs": nhs.name, "title": workshop.title}
+
+
+def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live_server, browser):
+    seed = _seed(live_server.app)
+    tag, wid = seed["tag"], seed["workshop_id"]
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        assert page.get_by_role("heading", name="My workshops", level=1).is_visible()
+        assert page.get_by_text("Hearing loop").is_visible()
+        axe_check(page, "facilitator home (tablet)")
+
+        # Attendance: big toggles, then a walk-in from the registrations.
+        page.get_by_role("link", name=f"Take attendance for {seed['title']}").click()
+        page.wait_for_url(f"**/facilitator/workshops/{wid}/attendance")
+        axe_check(page, "attendance register")
+        a, b, c, d = seed["people"]
+        toggle = page.locator(f"label[for=mark-r{a}-present]")
+        box = toggle.bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 44  # touch target
+        toggle.click()
+        page.locator(f"label[for=mark-r{b}-present]").click()
+        page.locator(f"label[for=mark-r{c}-absent]").click()
+        page.get_by_role("button", name="Save attendance").click()
+        page.wait_for_url(f"**/facilitator/workshops/{wid}/attendance")
+        assert page.get_by_text("Attendance saved (3 changes).").is_visible()
+        page.get_by_label("Registered delegate").select_option(str(d))
+        page.get_by_role("button", name="Add to the register").click()
+        assert page.get_by_text(f"Dev Patel {tag} added to the register as present.").is_visible()
+        assert "2 of 3 allocated present, 1 walk-in" in page.locator("#counts").inner_text()
+        axe_check(page, "attendance after saving")
+
+        # Notes: typing then waiting saves without pressing Save.
+        page.get_by_role("link", name="Notes", exact=True).click()
+        page.wait_for_url(f"**/facilitator/workshops/{wid}/notes")
+        axe_check(page, "notes form")
+        page.get_by_label("Summary", exact=True).fill("We mapped how each partner spots hidden harm. 🚨")
+        page.get_by_text("Draft saved automatically").wait_for(timeout=15_000)
+        with live_server.app.app_context():
+            stored = services.notes_for(wid)
+            assert stored.section("summary").body == "We mapped how each partner spots hidden harm. 🚨"
+            assert stored.status == "draft"
+            db.session.remove()
+        page.get_by_label("What is working", exact=True).fill("Joint visits with housing officers.")
+        page.get_by_label("Barriers (for example to information sharing)", exact=True).fill("Named family discussed.")
+        page.get_by_label("Internal only: never publish the barriers").check()
+        page.get_by_role("button", name="Save and submit for review").click()
+        page.wait_for_url(f"**/facilitator/workshops/{wid}/notes")
+        assert page.get_by_text("Notes saved and submitted to the organisers for review.").is_visible()
+        axe_check(page, "notes after submitting")
+
+        # Two actions.
+        page.get_by_role("link", name="Actions", exact=True).click()
+        page.wait_for_url(f"**/facilitator/workshops/{wid}/actions")
+        axe_check(page, "actions (empty)")
+        for text, org, due in (("Publish a joint referral map", seed["police"], "2027-06-30"),
+                               ("Single point of contact in A&E", seed["nhs"], "2027-09-01")):
+            page.get_by_label("What will be done").fill(text)
+            page.get_by_label("Owner organisation").select_option(label=org)
+            page.get_by_label("Due date").fill(due)
+            page.get_by_role("button", name="Add action").click()
+            page.wait_for_url(f"**/facilitator/workshops/{wid}/actions")
+            assert page.get_by_text("Action added.").is_visible()
+        assert page.get_by_role("cell", name="Single point of contact in A&E").is_visible()
+        axe_check(page, "actions (two)")
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_load_state()
+
+        # The organiser reads, sees the counts, and approves.
+        login(page, live_server)
+        page.goto(f"{live_server.url}/organiser/assemblies/{seed['slug']}")
+        page.get_by_role("link", name="Notes, attendance and actions").click()
+        page.wait_for_url(f"**/organiser/assemblies/{seed['slug']}/notes")
+        assert "Walk-ins" in page.locator("#attendance-totals").inner_text()
+        axe_check(page, "organiser notes overview")
+        page.get_by_role("link", name=f"Review {seed['title']}").click()
+        assert page.get_by_text("Named family discussed.").is_visible()
+        axe_check(page, "organiser review")
+        page.get_by_role("button", name="Approve for publication").click()
+        page.wait_for_url(f"**/organiser/assemblies/{seed['slug']}/notes")
+        assert page.get_by_text(f"Notes for {seed['title']} approved for publication.").is_visible()
+        axe_check(page, "overview after approval")
+        page.get_by_role("link", name="All actions from this assembly").click()
+        assert page.get_by_text("Publish a joint referral map").is_visible()
+        axe_check(page, "all actions")
+    finally:
+        context.close()
+    assert not csp, "Content-Security-Policy violations:\n" + "\n".join(csp)
+
+    with live_server.app.app_context():
+        assembly = db.session.scalar(select(Assembly).where(Assembly.slug == seed["slug"]))
+        (outcome,) = services.public_outcomes(assembly)
+        assert [s.key for s in outcome.sections] == ["summary", "working"]
+        assert len(outcome.actions) == 2
+        assert "Named family" not in repr(outcome)
+        assert db.session.scalar(select(Attendance).where(Attendance.registration_id == d)).status == "walk_in"
+        db.session.remove()

@@ -1,0 +1,104 @@
+"""A new delegate registers on a phone, gets the email over SMTP, changes a choice and cancels; axe on every page."""
+from __future__ import annotations
+
+import re
+import uuid
+
+from eventapp.extensions import db
+from tests.browser.axe import axe_check
+from tests.mail_sink import MailSink, text_of
+
+
+def _seed(app):
+    from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
+
+    tag = uuid.uuid4().hex[:8]
+    with app.app_context():
+        assembly = make_assembly(slug=f"browser-reg-{tag}", title=f"Registration test assembly {tag}",
+                                 privacy_notice="We keep your details until a year after the assembly.")
+        rnd = make_round(assembly, name="Morning breakouts")
+        topics = [make_topic(f"{name} {tag}") for name in ("Anti-social behaviour", "Poor mental health",
+                                                           "Criminal exploitation", "Public confidence")]
+        for t in topics:
+            make_workshop(rnd, t)
+        org = make_org(f"Shireford Constabulary {tag}", "police")
+        out = assembly.slug, [t.name for t in topics], org.name
+        db.session.remove()
+    return out
+
+
+def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_server, phone_page):
+    page = phone_page
+    slug, topics, org_name = _seed(live_server.app)
+    sink = MailSink().start()
+    saved = sink.attach(live_server.app)
+    try:
+        page.goto(live_server.url + f"/a/{slug}")
+        page.get_by_role("link", name="Register to attend").click()
+        page.wait_for_url(f"**/a/{slug}/register")
+        axe_check(page, "registration form")
+
+        page.get_by_role("button", name="Register").click()
+        assert page.get_by_role("alert").filter(has_text="There is a problem").is_visible()
+        axe_check(page, "registration form with errors")
+
+        page.get_by_label("Full name").fill("Siobhán O'Brien-李")
+        page.get_by_label("Email address").fill("siobhan.browser@example.org")
+        page.get_by_label("Job title").fill("Neighbourhood inspector")
+        page.get_by_label("Organisation", exact=True).fill(org_name)
+        page.get_by_label("1st choice (required)").select_option(label=topics[0])
+        page.get_by_label("2nd choice (required)").select_option(label=topics[1])
+        page.get_by_label("3rd choice (required)").select_option(label=topics[2])
+        page.get_by_label("Dietary needs").fill("Vegetarian")
+        page.get_by_label(re.compile("I have read the privacy notice")).check()
+        page.get_by_role("button", name="Register").click()
+        page.wait_for_url("**/register/check-your-email")
+        assert page.get_by_role("heading", name="Check your email").is_visible()
+        axe_check(page, "check your email")
+
+        result = live_server.app.test_cli_runner().invoke(args=["mail", "send"])
+        assert result.exit_code == 0, result.output
+        messages = [m for m in sink.wait_for(1) if m["Subject"].startswith("Your place at")]
+        assert messages and messages[0]["To"].addresses[0].addr_spec == "siobhan.browser@example.org"
+        link = re.search(r"(http://127\.0\.0\.1:\d+/manage/\S+)", text_of(messages[0])).group(1)
+
+        page.goto(link)
+        assert page.get_by_text("Your place is confirmed.").is_visible()
+        axe_check(page, "manage page")
+
+        page.get_by_role("link", name=re.compile("Change your details")).click()
+        axe_check(page, "edit registration")
+        page.get_by_label("1st choice (required)").select_option(label=topics[3])
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_url(link)
+        choices = page.locator(".choices-list li").all_inner_texts()
+        assert choices[:3] == [topics[3], topics[1], topics[2]]
+        axe_check(page, "manage page after edit")
+
+        page.get_by_role("link", name="Cancel your registration").click()
+        axe_check(page, "cancel confirmation")
+        page.get_by_role("button", name="Yes, cancel the registration").click()
+        page.wait_for_url(link)
+        assert page.get_by_text("This registration is cancelled.").is_visible()
+        axe_check(page, "manage page after cancelling")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        MailSink.restore(live_server.app, saved)
+        sink.stop()
+
+
+def test_organiser_registration_pages_are_accessible(live_server, page):
+    from tests.browser.conftest import login
+
+    slug, _, _ = _seed(live_server.app)
+    login(page, live_server)
+    base = live_server.url + f"/organiser/assemblies/{slug}"
+    page.goto(base)
+    page.get_by_role("link", name="Registrations").click()
+    page.wait_for_url(f"**/organiser/assemblies/{slug}/registrations")
+    assert page.get_by_text("Nobody has registered yet.").is_visible()
+    axe_check(page, "registrations (empty)")
+    for path, what in (("/registrations/new", "add a delegate"), ("/registrations/counts", "counts"),
+                       ("/registrations/import", "import")):
+        page.goto(base + path)
+        axe_check(page, what)

@@ -1,0 +1,34 @@
+"""The facilitator's home across assemblies, with the allocated attendees of each workshop."""
+from __future__ import annotations
+
+from datetime import date
+
+from eventapp.notes import services
+from tests.factories import make_round, make_workshop
+from tests.notes.helpers import make_registration, notes_form, place, scene
+
+
+def test_home_lists_own_workshops_across_assemblies_with_attendees(as_facilitator, facilitator):
+    this_year = scene(facilitator, title="Assembly 2027", date=date(2027, 3, 18))
+    last_year = scene(facilitator, title="Assembly 2026", date=date(2026, 3, 18))
+    cancelled = make_registration(this_year.assembly, this_year.police, "Gone Away", status="cancelled")
+    place(cancelled, this_year.workshop)
+    services.save_notes(last_year.workshop, notes_form(summary="Done"), 0, None, submit=True)
+    html = as_facilitator.get("/facilitator/").get_data(as_text=True)
+    assert html.index("Assembly 2027") < html.index("Assembly 2026")  # newest first
+    assert html.count("Spotting hidden harm") >= 2 and "Criminal exploitation" not in html
+    for name in ("Aisha Khan", "Ben Jones", "Chloé Martin"):
+        assert name in html
+    assert "Shire Police" in html and "Health" in html and "Step-free access, please" in html
+    assert "Dev Patel" not in html and "Gone Away" not in html
+    assert "Submitted for review" in html and "Not started" in html
+    assert f'href="/facilitator/workshops/{this_year.workshop.id}/attendance"' in html
+    assert f'href="/facilitator/workshops/{this_year.workshop.id}/notes"' in html
+    assert f'href="/facilitator/workshops/{this_year.workshop.id}/actions"' in html
+
+
+def test_workshop_without_allocation_says_so(as_facilitator, facilitator):
+    s = scene(facilitator)
+    make_workshop(make_round(s.assembly, "Afternoon"), title="Not allocated yet", facilitators=[facilitator])
+    html = as_facilitator.get("/facilitator/").get_data(as_text=True)
+    assert "No attendees allocated yet" in html

@@ -1,0 +1,212 @@
+"""Invitations follow the database: request, update, move, cancel; only the people concerned; nothing twice."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from eventapp.assemblies import services as assemblies
+from eventapp.extensions import db
+from eventapp.invites.models import CalendarEntry
+from eventapp.mail.services import send_pending
+from eventapp.registration import services as registration
+from eventapp.timeutil import local_to_utc
+from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
+from tests.invites.helpers import icaljs, invites, outbox, publish_assignments, vevent
+
+TZ = "Europe/London"
+
+
+@pytest.fixture
+def world(db):
+    """An open assembly on the day BST starts, two rounds of two workshops, one organisation."""
+    assembly = make_assembly(title="Community Safety Assembly 2027", date=date(2027, 3, 28), start_time=time(9, 0),
+                             end_time=time(16, 0), venue_name="Shireford Guildhall",
+                             venue_address="1 Market Place\nShireford SH1 1AA", timezone=TZ)
+    topics = [make_topic(n) for n in ("Anti-social behaviour", "Poor mental health", "Hidden harm")]
+    r1 = make_round(assembly, "Morning breakouts", time(10, 30), time(11, 45), position=1)
+    r2 = make_round(assembly, "Afternoon breakouts", time(13, 30), time(14, 45), position=2)
+    ws = SimpleNamespace(
+        asb=make_workshop(r1, topics[0], "ASB in town centres", room="Council Chamber"),
+        mh=make_workshop(r1, topics[1], "Mental health crisis", room="Room 2"),
+        harm=make_workshop(r2, topics[2], "Spotting hidden harm", room="Room 3"),
+        mh2=make_workshop(r2, topics[1], "Mental health: next steps", room="Room 4"),
+    )
+    org = make_org("Shireford Constabulary", "police")
+    return SimpleNamespace(assembly=assembly, topics=topics, r1=r1, r2=r2, ws=ws, org=org)
+
+
+def register(world, name: str, email: str):
+    data = {"full_name": name, "email": email, "job_title": "Inspector", "organisation_id": world.org.id,
+            "access_needs": "", "dietary_needs": "", "topic_ids": [t.id for t in world.topics], "consent": True}
+    return registration.register(world.assembly, data).registration
+
+
+def utc(on: date, at: time) -> datetime:
+    return local_to_utc(datetime.combine(on, at), TZ).replace(tzinfo=timezone.utc)
+
+
+def received_calendars(sink, to: str):
+    """(Content-Type method, calendar text, attachment text) of each message received for ``to``, in order."""
+    out = []
+    for msg in sink.to(to):
+        if not any(part.get_content_type() == "text/calendar" for part in msg.walk()):
+            assert msg.get_content_type() == "multipart/alternative"  # a plain email: text and HTML
+            continue
+        assert msg.get_content_type() == "multipart/mixed"
+        alternative, attachment = msg.get_payload()
+        assert alternative.get_content_type() == "multipart/alternative"
+        assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html", "text/calendar"]
+        cal_part = alternative.get_payload()[2]
+        assert cal_part.get_param("charset") == "UTF-8"
+        assert attachment.get_filename() == "invite.ics"
+        raw = cal_part.get_payload(decode=True)
+        assert attachment.get_payload(decode=True) == raw
+        assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+        assert all(len(line) <= 75 for line in raw.split(b"\r\n"))
+        assert b"X-MICROSOFT-CDO-APPT-SEQUENCE" not in raw
+        out.append((cal_part.get_param("method"), raw.decode("utf-8"), msg))
+    return out
+
+
+def test_request_time_change_move_cancel_for_one_delegate(world, sink, app):
+    reg = register(world, "Aïsha O'Neill", "aisha@example.org")
+    publish_assignments(world.assembly, {reg: [world.ws.asb]})
+    assemblies.save_round(world.assembly, {"name": world.r1.name, "starts_at": time(10, 45), "ends_at": time(12, 0)},
+                          world.r1)
+    publish_assignments(world.assembly, {reg: [world.ws.mh]})  # moved within the morning round
+    registration.cancel_registration(reg)
+
+    report = send_pending()
+    assert report.sent == len(invites("aisha@example.org")) + len(outbox("aisha@example.org", ["registration_confirmed", "cancelled"]))
+    received = received_calendars(sink, "aisha@example.org")
+    assert len(received) == 6  # plenary; workshop request, time change, move; two cancellations
+    parsed = icaljs([text for _, text, _ in received])
+    steps = []
+    for (ct_method, text, msg), js in zip(received, parsed):
+        cal, event = vevent(text)
+        assert ct_method == str(cal["METHOD"]) == js["method"]
+        assert len(js["events"]) == 1
+        ev = js["events"][0]
+        assert ev["uid"] == str(event["UID"]) and ev["sequence"] == int(event["SEQUENCE"])
+        assert [a["value"] for a in ev["attendees"]] == ["mailto:aisha@example.org"]
+        assert ev["organizer"][0]["value"] == f"mailto:{app.config['ORGANISER_EMAIL']}"
+        steps.append((ct_method, ev["uid"], ev["sequence"], ev["status"], ev["dtstart"], ev["dtend"], ev["location"]))
+
+    plenary, ws_request, ws_time, ws_move, *cancels = steps
+    cancel_plenary = next(s for s in cancels if s[1] == plenary[1])
+    cancel_ws = next(s for s in cancels if s[1] == ws_request[1])
+
+    iso = lambda d: d.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # noqa: E731
+    day = world.assembly.date
+    # The plenary: the whole day, in the hall, at the address.
+    assert plenary[:4] == ("REQUEST", plenary[1], 0, "CONFIRMED")
+    assert plenary[4:6] == (iso(utc(day, time(9, 0))), iso(utc(day, time(16, 0))))
+    assert plenary[6] == "Shireford Guildhall, 1 Market Place, Shireford SH1 1AA"
+    # The workshop: one UID through request, time change and move; SEQUENCE strictly increasing.
+    assert len({ws_request[1], ws_time[1], ws_move[1], cancel_ws[1]}) == 1 and ws_request[1] != plenary[1]
+    assert [ws_request[2], ws_time[2], ws_move[2], cancel_ws[2]] == [0, 1, 2, 3]
+    assert [s[0] for s in (ws_request, ws_time, ws_move, cancel_ws)] == ["REQUEST", "REQUEST", "REQUEST", "CANCEL"]
+    assert [s[3] for s in (ws_request, ws_time, ws_move, cancel_ws)] == ["CONFIRMED", "CONFIRMED", "CONFIRMED", "CANCELLED"]
+    # BST starts at 01:00 UTC that day: 10:30 local is 09:30 UTC.
+    assert ws_request[4] == "2027-03-28T09:30:00.000Z"
+    assert ws_time[4:6] == (iso(utc(day, time(10, 45))), iso(utc(day, time(12, 0))))
+    assert ws_request[6].startswith("Council Chamber, Shireford Guildhall")
+    assert ws_move[6].startswith("Room 2, Shireford Guildhall") and ws_move[4] == ws_time[4]
+    assert cancel_plenary[2] == 1 and cancel_plenary[0] == "CANCEL" and cancel_plenary[3] == "CANCELLED"
+
+    # The database agrees with what the calendar was told.
+    entries = {e.slot: e for e in db.session.scalars(select(CalendarEntry).where(CalendarEntry.registration_id == reg.id))}
+    assert entries[f"round:{world.r1.id}"].uid == ws_request[1] and entries[f"round:{world.r1.id}"].sequence == 3
+    assert entries["plenary"].uid == plenary[1] and entries["plenary"].sequence == 1
+    assert {e.status for e in entries.values()} == {"cancelled"}
+    # The email text lists the whole programme; the move email names the new room.
+    move_msg = received[3][2]
+    text = move_msg.get_body(preferencelist=("plain",)).get_content()
+    assert "Mental health crisis" in text and "Room 2" in text and "Community Safety Assembly 2027" in text
+    assert move_msg["Subject"].startswith("Updated: Workshop: Mental health crisis")
+
+
+def test_republishing_the_same_allocation_sends_nothing(world):
+    a = register(world, "Delegate A", "a@example.org")
+    b = register(world, "Delegate B", "b@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb, world.ws.harm], b: [world.ws.mh, world.ws.harm]})
+    before = len(outbox())
+    assert len(invites("a@example.org")) == 3  # plenary and two workshops
+    outcome = publish_assignments(world.assembly, {a: [world.ws.asb, world.ws.harm], b: [world.ws.mh, world.ws.harm]})
+    assert outcome.changed == []
+    assert len(outbox()) == before
+    # Saving a workshop without changing what a calendar shows sends nothing either.
+    assemblies.save_workshop(world.r1, {"topic_id": world.topics[0].id, "title": "ASB in town centres",
+                                        "room": "Council Chamber", "capacity": 20, "description": "New notes"},
+                             world.ws.asb)
+    assert len(outbox()) == before
+
+
+def test_workshop_room_change_updates_only_its_attendees(world):
+    a = register(world, "Delegate A", "a@example.org")
+    b = register(world, "Delegate B", "b@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb], b: [world.ws.mh]})
+    before = {m.id for m in outbox()}
+    assemblies.save_workshop(world.r1, {"topic_id": world.topics[0].id, "title": "ASB in town centres",
+                                        "room": "Mayor's Parlour", "capacity": 20}, world.ws.asb)
+    new = [m for m in outbox() if m.id not in before]
+    assert [(m.to_email, m.kind, m.ics_method) for m in new] == [("a@example.org", "invite_updated", "REQUEST")]
+    _, event = vevent(new[0].ics)
+    assert str(event["LOCATION"]).startswith("Mayor's Parlour") and int(event["SEQUENCE"]) == 1
+
+
+def test_assembly_venue_change_updates_every_plenary_only(world):
+    a = register(world, "Delegate A", "a@example.org")
+    b = register(world, "Delegate B", "b@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb]})
+    before = {m.id for m in outbox()}
+    data = {f: getattr(world.assembly, f) for f in assemblies.ASSEMBLY_FIELDS}
+    data["venue_name"] = "Shireford Corn Exchange"
+    assemblies.save_assembly(data, world.assembly)
+    new = [m for m in outbox() if m.id not in before]
+    # The plenary of both, and A's workshop (its location names the venue too).
+    assert sorted((m.to_email, m.kind) for m in new) == [
+        ("a@example.org", "invite_updated"), ("a@example.org", "invite_updated"), ("b@example.org", "invite_updated")]
+    assert all("Shireford Corn Exchange" in str(vevent(m.ics)[1]["LOCATION"]) for m in new)
+
+
+def test_removed_from_a_workshop_and_deleted_workshop_send_cancel(world):
+    a = register(world, "Delegate A", "a@example.org")
+    b = register(world, "Delegate B", "b@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb, world.ws.harm], b: [world.ws.mh]})
+    before = {m.id for m in outbox()}
+    publish_assignments(world.assembly, {a: [world.ws.asb], b: [world.ws.mh]})
+    new = [m for m in outbox() if m.id not in before]
+    assert [(m.to_email, m.ics_method) for m in new] == [("a@example.org", "CANCEL")]
+    _, event = vevent(new[0].ics)
+    assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 1
+    assert str(event["SUMMARY"]) == "Workshop: Spotting hidden harm"
+
+    before = {m.id for m in outbox()}
+    assemblies.delete_workshop(world.ws.mh)
+    new = [m for m in outbox() if m.id not in before]
+    assert [(m.to_email, m.ics_method, m.kind) for m in new] == [("b@example.org", "CANCEL", "invite_cancelled")]
+    assert str(vevent(new[0].ics)[1]["SUMMARY"]) == "Workshop: Mental health crisis"
+
+
+def test_waiting_list_gets_no_invite_until_promoted(world):
+    world.assembly.capacity = 1
+    db.session.commit()
+    a = register(world, "Delegate A", "a@example.org")
+    b = register(world, "Delegate B", "b@example.org")
+    assert b.status == "waiting"
+    assert invites("b@example.org") == []
+    registration.cancel_registration(a)
+    assert [m.ics_method for m in invites("a@example.org")] == ["REQUEST", "CANCEL"]
+    assert [(m.kind, m.ics_method) for m in invites("b@example.org")] == [("invite", "REQUEST")]
+    # Registering again after cancelling re-instates the same calendar entry with a higher SEQUENCE.
+    registration.cancel_registration(db.session.get(type(b), b.id))
+    again = register(world, "Delegate A", "a@example.org")
+    assert again.status == "confirmed"
+    last = invites("a@example.org")[-1]
+    _, event = vevent(last.ics)
+    assert last.ics_method == "REQUEST" and int(event["SEQUENCE"]) == 2
+    assert str(event["UID"]) == str(vevent(invites("a@example.org")[0].ics)[1]["UID"])

@@ -1,0 +1,210 @@
+"""Delivery over real SMTP: MIME shape, retries with exponential backoff, permanent failures, leases, resend."""
+from __future__ import annotations
+
+import email
+import email.policy
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from eventapp.extensions import db
+from eventapp.mail import services
+from eventapp.mail.models import OutboxMessage
+from eventapp.timeutil import utcnow
+from tests.mail_sink import free_port
+
+
+class ScriptedHandler:
+    """An SMTP server that refuses some recipients: 5xx always, or 4xx for the first N tries."""
+
+    def __init__(self, permanent=(), flaky: dict | None = None):
+        self.permanent = set(permanent)
+        self.flaky = dict(flaky or {})
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.permanent:
+            return "550 5.1.1 Mailbox does not exist"
+        if self.flaky.get(address, 0) > 0:
+            self.flaky[address] -= 1
+            return "451 4.3.0 Greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
+                                                      policy=email.policy.default))
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp(app):
+    """Start a scripted SMTP server on a chosen port; the app sends to it. Stops everything afterwards."""
+    state = {"controller": None}
+    port = free_port()
+    saved_config = {k: app.config.get(k) for k in ("MAIL_SERVER", "MAIL_PORT", "MAIL_RETRY_BASE_SECONDS")}
+    mail_state = app.extensions["mail"]
+    saved_state = (mail_state.server, mail_state.port, mail_state.suppress)
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    mail_state.server, mail_state.port, mail_state.suppress = "127.0.0.1", port, False
+
+    def start(handler):
+        state["controller"] = Controller(handler, hostname="127.0.0.1", port=port)
+        state["controller"].start()
+        return handler
+
+    yield start
+    if state["controller"] is not None:
+        state["controller"].stop()
+    app.config.update(saved_config)
+    mail_state.server, mail_state.port, mail_state.suppress = saved_state
+
+
+def queue(n: int, prefix: str = "person") -> list[OutboxMessage]:
+    messages = [services.queue_email("manage_link", f"{prefix}{i}@example.org", f"Person {i}",
+                                     context={"registration": None, "assembly": None, "manage_url": "https://x/m",
+                                              "valid_days": 60})
+                for i in range(n)]
+    db.session.commit()
+    return messages
+
+
+@pytest.fixture
+def manage_link_template(monkeypatch):
+    # A neutral kind with a template that needs nothing from other areas.
+    monkeypatch.setattr(services, "render_email", lambda kind, **ctx: (f"Hello {ctx['to_name']}", "Body text\n",
+                                                                       "<p>Body</p>"))
+
+
+def test_smtp_down_then_back_delivers_everything_with_exponential_backoff(app, db, smtp, manage_link_template):
+    app.config["MAIL_RETRY_BASE_SECONDS"] = 0.3
+    messages = queue(20)
+    ids = {m.id: m.message_id for m in messages}
+
+    first = services.send_pending()
+    assert (first.sent, first.retrying, first.failed) == (0, 20, 0)
+    row = db.session.get(OutboxMessage, messages[0].id)
+    assert row.status == "pending" and row.attempts == 1 and "refused" in row.last_error.lower()
+    delay1 = (row.next_attempt_at - utcnow()).total_seconds()
+    assert 0 < delay1 <= 0.3
+    assert services.send_pending().handled == 0  # nothing is due during the backoff
+
+    time.sleep(0.35)
+    second = services.send_pending()
+    assert second.retrying == 20
+    db.session.expire_all()
+    row = db.session.get(OutboxMessage, messages[0].id)
+    assert row.attempts == 2
+    delay2 = (row.next_attempt_at - utcnow()).total_seconds()
+    assert 0.3 < delay2 <= 0.6  # doubled
+
+    handler = smtp(ScriptedHandler())  # the server comes back
+    time.sleep(0.65)
+    third = services.send_pending()
+    assert third.sent == 20
+    assert sorted(m["Message-ID"] for m in handler.messages) == sorted(ids.values())
+    db.session.expire_all()
+    assert {m.status for m in db.session.query(OutboxMessage)} == {"sent"}
+
+
+def test_4xx_is_retried_and_5xx_fails_at_once(app, db, smtp, manage_link_template):
+    app.config["MAIL_RETRY_BASE_SECONDS"] = 0.05
+    handler = smtp(ScriptedHandler(permanent={"person1@example.org"}, flaky={"person2@example.org": 2}))
+    messages = queue(3)
+    report = services.send_pending()
+    assert (report.sent, report.retrying, report.failed) == (1, 1, 1), [(m.to_email, m.last_error) for m in db.session.query(OutboxMessage)]
+    bounced = db.session.get(OutboxMessage, messages[1].id)
+    assert bounced.status == "failed" and bounced.last_error.startswith("{'person1@example.org': (550")
+    for _ in range(2):
+        time.sleep(0.25)
+        services.send_pending()
+    db.session.expire_all()
+    flaky = db.session.get(OutboxMessage, messages[2].id)
+    assert flaky.status == "sent" and flaky.attempts == 3
+    assert [m["To"].addresses[0].addr_spec for m in handler.messages] == ["person0@example.org", "person2@example.org"]
+
+
+def test_gives_up_after_the_last_attempt(app, db, smtp, manage_link_template):
+    app.config.update(MAIL_RETRY_BASE_SECONDS=0, MAIL_MAX_ATTEMPTS=3)
+    try:
+        smtp(ScriptedHandler(flaky={"person0@example.org": 99}))
+        (message,) = queue(1)
+        outcomes = [services.send_pending() for _ in range(3)]
+        assert [(o.retrying, o.failed) for o in outcomes] == [(1, 0), (1, 0), (0, 1)]
+        db.session.expire_all()
+        message = db.session.get(OutboxMessage, message.id)
+        assert message.status == "failed" and message.last_error.startswith("Gave up after 3 attempts")
+    finally:
+        app.config.pop("MAIL_MAX_ATTEMPTS")
+
+
+def test_resend_keeps_the_message_id(app, db, smtp, manage_link_template):
+    handler = smtp(ScriptedHandler(permanent={"person0@example.org"}))
+    (message,) = queue(1)
+    services.send_pending()
+    db.session.expire_all()
+    message = db.session.get(OutboxMessage, message.id)
+    assert message.status == "failed"
+    handler.permanent.clear()
+    services.resend(message)
+    assert services.send_pending().sent == 1
+    assert handler.messages[0]["Message-ID"] == message.message_id
+
+
+def test_a_claimed_message_is_not_sent_by_another_pass_until_its_lease_ends(app, db, smtp, manage_link_template):
+    handler = smtp(ScriptedHandler())
+    app.config["MAIL_LEASE_SECONDS"] = 0.3
+    try:
+        queue(3)
+        claimed = services.claim_due(10)  # a worker claims, then dies before sending
+        assert len(claimed) == 3
+        assert services.send_pending().handled == 0
+        time.sleep(0.35)
+        assert services.send_pending().sent == 3
+        assert len(handler.messages) == 3
+    finally:
+        app.config.pop("MAIL_LEASE_SECONDS")
+
+
+def test_backoff_grows_exponentially_and_is_capped(app):
+    with app.app_context():
+        app.config.update(MAIL_RETRY_BASE_SECONDS=60, MAIL_RETRY_MAX_SECONDS=3600)
+        try:
+            assert [services.backoff_seconds(n) for n in range(1, 9)] == [60, 120, 240, 480, 960, 1920, 3600, 3600]
+        finally:
+            app.config.pop("MAIL_RETRY_BASE_SECONDS")
+            app.config.pop("MAIL_RETRY_MAX_SECONDS")
+
+
+def test_plain_email_mime_shape_and_stable_message_id(app, db, sink):
+    msg = services.queue_email("reminder", "zoe@example.org", 'Zoë "Z" O\'Brien\r\nBcc: x@example.org',
+                               context={"assembly": type("A", (), {"title": "T", "date": utcnow().date(),
+                                                                   "start_time": utcnow().time(),
+                                                                   "end_time": utcnow().time(), "venue_name": "V",
+                                                                   "venue_address": "", "timezone": "UTC"})(),
+                                        "days": 1, "programme": [], "registration": None})
+    db.session.commit()
+    assert services.send_pending().sent == 1
+    (received,) = sink.wait_for(1)
+    assert received.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in received.get_payload()] == ["text/plain", "text/html"]
+    assert received["Message-ID"] == msg.message_id
+    assert received["To"].addresses[0].display_name == 'Zoë "Z" O\'Brien Bcc: x@example.org'
+    assert "Bcc" not in received
+    raw = services.build_mime(msg).as_bytes()
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+
+
+def test_nothing_is_sent_and_nothing_fails_without_an_smtp_server(app, db, manage_link_template):
+    assert not app.config.get("MAIL_SERVER")
+    queue(2)
+    assert services.send_pending().handled == 0
+    assert {m.status for m in db.session.query(OutboxMessage)} == {"pending"}
+
+
+def test_queueing_is_part_of_the_callers_transaction(app, db, manage_link_template):
+    queue(1)
+    services.queue_email("manage_link", "gone@example.org", "Gone")
+    db.session.rollback()
+    assert [m.to_email for m in db.session.query(OutboxMessage)] == ["person0@example.org"]

@@ -1,0 +1,114 @@
+"""The organiser's Outbox: every message listed, filtered, rendered safely, downloadable and resendable."""
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import datetime
+
+from eventapp.extensions import db
+from eventapp.invites import ical
+from eventapp.mail.models import OutboxMessage
+from eventapp.timeutil import utcnow
+from tests.conftest import csrf_from
+from tests.factories import make_assembly
+
+HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)> \u202eevil'
+
+
+def add(n: int = 1, **kw) -> list[OutboxMessage]:
+    rows = []
+    for i in range(n):
+        values = dict(kind="registration_confirmed", to_email=f"p{i}@example.org", to_name=f"Person {i}",
+                      subject=f"Subject {i}", body_text="Dear Person\nLine two", body_html="<p>Hello</p>",
+                      message_id=f"<m{i}-{id(rows)}@example.org>", status="pending", attempts=0,
+                      next_attempt_at=utcnow(), last_error="")
+        values.update(kw)
+        rows.append(OutboxMessage(**values))
+    db.session.add_all(rows)
+    db.session.commit()
+    return rows
+
+
+def test_only_organisers_see_the_outbox(client, as_facilitator):
+    assert as_facilitator.get("/organiser/outbox/").status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, db):
+    assert client.get("/organiser/outbox/").status_code == 302
+
+
+def test_empty_outbox_and_no_smtp_banner(as_organiser):
+    page = as_organiser.get("/organiser/outbox/").get_data(as_text=True)
+    assert "No messages yet" in page
+    assert "No SMTP server is configured" in page
+
+
+def test_list_paginates_and_filters(as_organiser):
+    a1, a2 = make_assembly(title="Spring assembly"), make_assembly(title="Autumn assembly")
+    add(30, assembly_id=a1.id)
+    add(2, kind="invite", status="failed", last_error="550 no", assembly_id=a2.id, to_email="x@example.org")
+    first = as_organiser.get("/organiser/outbox/").get_data(as_text=True)
+    assert "Page 1 of 2 (32 in all)" in first
+    failed = as_organiser.get("/organiser/outbox/?status=failed").get_data(as_text=True)
+    assert failed.count("<tr>") == 1 + 2 and "x@example.org" in failed
+    by_kind = as_organiser.get("/organiser/outbox/?kind=invite").get_data(as_text=True)
+    assert by_kind.count("<tr>") == 3
+    by_assembly = as_organiser.get(f"/organiser/outbox/?assembly={a1.id}").get_data(as_text=True)
+    assert "Page 1 of 2 (30 in all)" in by_assembly
+    none = as_organiser.get("/organiser/outbox/?q=nobody-here").get_data(as_text=True)
+    assert "No messages match" in none
+    assert "2 failed" in first
+
+
+def test_detail_renders_text_escaped_and_html_in_a_sandboxed_frame(as_organiser):
+    stamp = datetime(2027, 1, 1)
+    text = ical.invitation("REQUEST", "uid-1@example.org", ical.EventData("Workshop", stamp, stamp.replace(hour=1)),
+                           sequence=0, attendee_email="p0@example.org", attendee_name="P", stamp=stamp)
+    (msg,) = add(1, subject=HOSTILE, to_name=HOSTILE, body_text=HOSTILE, body_html=f"<p>{HOSTILE}</p><script>x()</script>",
+                 ics=text, ics_method="REQUEST", kind="invite")
+    response = as_organiser.get(f"/organiser/outbox/{msg.id}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    assert f'<iframe class="mail-html" sandbox src="/organiser/outbox/{msg.id}/body.html"' in page
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "BEGIN:VCALENDAR" in page
+
+    body = as_organiser.get(f"/organiser/outbox/{msg.id}/body.html")
+    csp = body.headers["Content-Security-Policy"]
+    assert "sandbox" in csp and "default-src 'none'" in csp and "script-src" not in csp
+    assert body.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+    ics = as_organiser.get(f"/organiser/outbox/{msg.id}/invite.ics")
+    assert ics.mimetype == "text/calendar" and ics.data == text.encode()
+    eml = as_organiser.get(f"/organiser/outbox/{msg.id}/message.eml")
+    parsed = email.message_from_bytes(eml.data, policy=email.policy.default)
+    assert parsed["Message-ID"] == msg.message_id
+    assert any(p.get_content_type() == "text/calendar" and p.get_param("method") == "REQUEST" for p in parsed.walk())
+
+
+def test_plain_message_has_no_calendar_download(as_organiser):
+    (msg,) = add(1)
+    assert as_organiser.get(f"/organiser/outbox/{msg.id}/invite.ics").status_code == 404
+    assert "calendar file" not in as_organiser.get(f"/organiser/outbox/{msg.id}").get_data(as_text=True)
+    assert as_organiser.get("/organiser/outbox/999999").status_code == 404
+
+
+def test_failed_message_shows_its_error_and_can_be_resent(as_organiser):
+    (msg,) = add(1, status="failed", attempts=3, last_error="550 5.1.1 Mailbox does not exist")
+    page = as_organiser.get(f"/organiser/outbox/{msg.id}").get_data(as_text=True)
+    assert "550 5.1.1 Mailbox does not exist" in page and "Resend this message" in page
+    response = as_organiser.post(f"/organiser/outbox/{msg.id}/resend", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 302
+    db.session.expire_all()
+    msg = db.session.get(OutboxMessage, msg.id)
+    assert (msg.status, msg.attempts, msg.last_error) == ("pending", 0, "")
+    after = as_organiser.get(f"/organiser/outbox/{msg.id}").get_data(as_text=True)
+    assert "queued again" in after and "Resend this message" not in after
+
+
+def test_resend_without_csrf_token_changes_nothing(as_organiser):
+    (msg,) = add(1, status="failed", last_error="550")
+    as_organiser.post(f"/organiser/outbox/{msg.id}/resend", data={})
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, msg.id).status == "failed"

@@ -1,0 +1,110 @@
+"""The attendance register: present, absent, walk-ins, and the counts organisers see."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from eventapp.extensions import db
+from eventapp.notes import services
+from eventapp.notes.models import Attendance
+from tests.conftest import post_form
+from tests.factories import make_org
+
+from .helpers import make_registration, scene
+
+
+def _url(s, suffix=""):
+    return f"/facilitator/workshops/{s.workshop.id}/attendance{suffix}"
+
+
+def test_register_lists_the_allocated_delegates_with_big_toggles(as_facilitator, facilitator):
+    s = scene(facilitator)
+    make_registration(s.assembly, s.police, "Cancelled Person", status="cancelled")
+    html = as_facilitator.get(_url(s)).get_data(as_text=True)
+    register = html.split('id="register"')[1].split('id="walk-in"')[0]
+    for reg in s.allocated:
+        assert reg.full_name in register
+    assert "Dev Patel" not in register and "Cancelled Person" not in html
+    assert "Step-free access, please" in html
+    a = s.allocated[0]
+    assert f'<input type="radio" id="mark-r{a.id}-present" name="mark-r{a.id}" value="present">' in html
+    assert f'<label for="mark-r{a.id}-absent">Absent</label>' in html
+    assert "0 of 3 allocated present" in html and "3 not yet marked" in html
+
+
+def test_marking_present_and_absent_is_stored_and_counted(as_facilitator, facilitator):
+    s = scene(facilitator)
+    a, b, c = s.allocated
+    resp = post_form(as_facilitator, _url(s), {f"mark-r{a.id}": "present", f"mark-r{b.id}": "absent",
+                                               f"mark-r{s.elsewhere.id}": "present"})
+    assert resp.status_code == 302
+    marks = {m.registration_id: m.status for m in db.session.scalars(select(Attendance))}
+    assert marks == {a.id: "present", b.id: "absent"}  # someone placed elsewhere cannot be marked here
+    html = as_facilitator.get(_url(s)).get_data(as_text=True)
+    assert "Attendance saved (2 changes)." in html
+    assert f'id="mark-r{a.id}-present" name="mark-r{a.id}" value="present" checked' in html
+    assert "1 of 3 allocated present" in html and "1 absent, 1 not yet marked" in html
+    # Changing a mark updates the same row.
+    post_form(as_facilitator, _url(s), {f"mark-r{a.id}": "absent"})
+    counts = services.attendance_counts([s.workshop.id])[s.workshop.id]
+    assert (counts.allocated, counts.present, counts.absent, counts.walk_ins) == (3, 0, 2, 0)
+
+
+def test_an_invalid_mark_is_refused_without_a_500(as_facilitator, facilitator):
+    s = scene(facilitator)
+    resp = post_form(as_facilitator, _url(s), {f"mark-r{s.allocated[0].id}": "maybe"})
+    assert resp.status_code == 400 and "Choose present or absent." in resp.get_data(as_text=True)
+
+
+def test_walk_in_from_the_registrations_of_the_assembly(as_facilitator, facilitator):
+    s = scene(facilitator)
+    page = as_facilitator.get(_url(s)).get_data(as_text=True)
+    assert f'<option value="{s.elsewhere.id}">Dev Patel (Shire Police)</option>' in page
+    assert f'value="{s.allocated[0].id}"' not in page.split('id="registration_id"')[1].split("</select>")[0]
+    resp = post_form(as_facilitator, _url(s, "/walk-in"), {"registration_id": str(s.elsewhere.id)}, form_url=_url(s))
+    assert resp.status_code == 302
+    html = as_facilitator.get(_url(s)).get_data(as_text=True)
+    assert "Dev Patel added to the register as present." in html
+    assert "walk-in" in html.split("Dev Patel")[2][:200]
+    counts = services.attendance_counts([s.workshop.id])[s.workshop.id]
+    assert (counts.present, counts.walk_ins) == (0, 1)
+
+
+def test_walk_in_as_a_new_person_keeps_hostile_text_faithfully(as_facilitator, facilitator):
+    s = scene(facilitator)
+    name = "Zoë <b>O'Neil</b> 👩🏽‍⚕️ \u202eسارة"
+    resp = post_form(as_facilitator, _url(s, "/walk-in"), {"registration_id": "0", "name": name,
+                                                           "organisation": "Refuge & <i>Co</i>"}, form_url=_url(s))
+    assert resp.status_code == 302
+    row = db.session.scalar(select(Attendance).where(Attendance.registration_id.is_(None)))
+    assert row.walk_in_name == name and row.walk_in_organisation == "Refuge & <i>Co</i>" and row.status == "walk_in"
+    html = as_facilitator.get(_url(s)).get_data(as_text=True)
+    assert "<b>O" not in html and "Zoë &lt;b&gt;O&#39;Neil&lt;/b&gt; 👩🏽‍⚕️" in html
+    # A walk-in added by mistake is marked "not here" and no longer counted.
+    post_form(as_facilitator, _url(s), {f"mark-a{row.id}": "absent"})
+    assert services.attendance_counts([s.workshop.id])[s.workshop.id].walk_ins == 0
+
+
+def test_walk_in_needs_a_person(as_facilitator, facilitator):
+    s = scene(facilitator)
+    resp = post_form(as_facilitator, _url(s, "/walk-in"), {"registration_id": "0", "name": "  "}, form_url=_url(s))
+    assert resp.status_code == 400
+    assert "Choose a registered delegate or enter the person&#39;s name." in resp.get_data(as_text=True)
+    other_assembly_person = make_registration(scene(facilitator).assembly, make_org(), "Someone Else")
+    resp = post_form(as_facilitator, _url(s, "/walk-in"), {"registration_id": str(other_assembly_person.id)},
+                     form_url=_url(s))
+    assert resp.status_code == 400 and db.session.scalar(select(Attendance)) is None
+
+
+def test_counts_feed_the_organisers_overview(client, auth, facilitator, organiser):
+    s = scene(facilitator)
+    a, b, _ = s.allocated
+    services.record_attendance(s.workshop, {f"r{a.id}": "present", f"r{b.id}": "absent"}, facilitator.id)
+    services.add_walk_in(s.workshop, facilitator.id, name="Walk In")
+    auth.login(organiser.email)
+    html = client.get(f"/organiser/assemblies/{s.assembly.slug}/notes").get_data(as_text=True)
+    totals = html.split('id="attendance-totals"')[1].split("</dl>")[0]
+    assert "<dt>Allocated</dt><dd>4</dd>" in totals  # 3 here + Dev Patel in the other workshop
+    assert "<dt>Present</dt><dd>1</dd>" in totals and "<dt>Absent</dt><dd>1</dd>" in totals
+    assert "<dt>Walk-ins</dt><dd>1</dd>" in totals
+    row = html.split("Spotting hidden harm<br>")[1].split("</tr>")[0]
+    assert "<td>3</td><td>1</td><td>1</td><td>1</td>" in row

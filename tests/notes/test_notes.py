@@ -1,0 +1,267 @@
+"""Session notes: revisions, conflicts, the lapsed sign-in path, autosave, review and approval."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from eventapp.extensions import db
+from eventapp.notes import services
+from eventapp.notes.models import NotesRevision, PendingSave, SessionNotes
+from tests.conftest import csrf_from, post_form
+from tests.factories import PASSWORD, make_user
+
+from .helpers import notes_form, scene
+
+HOSTILE = ("<script>alert('x')</script> \"quoted\" & <b>bold</b>\r\nSecond line 🚨 "
+           "\u202eRTL override\u202c مرحبا بالعالم\r\n" + "x" * 10_500)
+
+
+def _url(s, suffix=""):
+    return f"/facilitator/workshops/{s.workshop.id}/notes{suffix}"
+
+
+def _save(client, s, **kw):
+    return post_form(client, _url(s), notes_form(**kw))
+
+
+def _revisions(s):
+    notes = services.notes_for(s.workshop.id)
+    return list(db.session.scalars(select(NotesRevision).where(NotesRevision.notes_id == notes.id)
+                                   .order_by(NotesRevision.version)))
+
+
+def test_first_save_stores_sections_and_a_revision(as_facilitator, facilitator):
+    s = scene(facilitator)
+    page = as_facilitator.get(_url(s)).get_data(as_text=True)
+    assert "Not started" in page and 'src="/static/notes.js"' in page and "<script>" not in page
+    resp = _save(as_facilitator, s, summary="We mapped referral routes.", barriers="GDPR worries",
+                 internal=("barriers",))
+    assert resp.status_code == 302
+    notes = services.notes_for(s.workshop.id)
+    assert notes.version == 1 and notes.status == "draft"
+    assert notes.section("summary").body == "We mapped referral routes."
+    assert notes.section("barriers").internal is True and notes.section("summary").internal is False
+    (rev,) = _revisions(s)
+    assert rev.user_id == facilitator.id and rev.version == 1 and set(rev.changed) == {"summary", "barriers"}
+    assert "Notes saved." in as_facilitator.get(_url(s)).get_data(as_text=True)
+
+
+def test_every_save_keeps_a_revision_with_a_diff_and_unchanged_saves_add_none(as_facilitator, facilitator):
+    s = scene(facilitator)
+    _save(as_facilitator, s, summary="Line one\nLine two")
+    _save(as_facilitator, s, version=1, summary="Line one\nLine 2 changed", ideas="Joint training")
+    _save(as_facilitator, s, version=2, summary="Line one\nLine 2 changed", ideas="Joint training")
+    revs = _revisions(s)
+    assert [r.version for r in revs] == [1, 2]
+    assert set(revs[1].changed) == {"summary", "ideas"}
+    assert json.loads(revs[0].snapshot_json)["summary"]["body"] == "Line one\nLine two"
+    html = as_facilitator.get(_url(s, "/revisions")).get_data(as_text=True)
+    assert "Version 2" in html and "Version 1" in html
+    assert '<span class="diff-del">− Line two</span>' in html
+    assert '<span class="diff-add">+ Line 2 changed</span>' in html
+    assert "Siobhán O&#39;Brien" in html
+
+
+def test_a_save_based_on_an_old_version_shows_both_texts_and_overwrites_nothing(client, auth, facilitator):
+    s = scene(facilitator)
+    colleague = make_user("facilitator", email="co@example.org", name="Co Facilitator")
+    s.workshop.facilitators.append(colleague)
+    db.session.commit()
+    auth.login(colleague.email)
+    _save(client, s, summary="Their text from the colleague")
+    auth.logout()
+    auth.login(facilitator.email)
+    resp = _save(client, s, version=0, summary="My text typed meanwhile", ideas="My idea")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 409
+    assert "Co Facilitator saved these notes while you were editing" in html
+    assert "Their text from the colleague" in html and "My text typed meanwhile" in html
+    assert 'name="version" type="hidden" value="1"' in html  # merging is based on theirs
+    notes = services.notes_for(s.workshop.id)
+    assert notes.section("summary").body == "Their text from the colleague" and notes.version == 1
+    # Merge and save: accepted, and both versions are in the history.
+    resp = _save(client, s, version=1, summary="Their text from the colleague. My text typed meanwhile",
+                 ideas="My idea")
+    assert resp.status_code == 302
+    notes = services.notes_for(s.workshop.id)
+    assert notes.version == 2 and notes.section("ideas").body == "My idea"
+    assert [r.user_id for r in _revisions(s)] == [colleague.id, facilitator.id]
+
+
+def test_expired_sign_in_keeps_the_text_and_saves_it_after_signing_in(client, auth, facilitator):
+    s = scene(facilitator)
+    auth.login(facilitator.email)
+    token = csrf_from(client.get(_url(s)).get_data(as_text=True))
+    auth.logout()  # the sign-in lapses while the page is open
+    long_text = "Everything said in the room. " * 500  # about 15 kB
+    resp = client.post(_url(s), data={"csrf_token": token, **notes_form(summary=long_text, ideas="Keep me")})
+    assert resp.status_code == 302
+    assert resp.headers["Location"].startswith("/login?next=")
+    login_page = client.get(resp.headers["Location"])
+    html = login_page.get_data(as_text=True)
+    assert "Staff sign in" in html and "your notes are kept safe" in html
+    assert services.notes_for(s.workshop.id) is None
+    assert db.session.scalar(select(func.count(PendingSave.id))) == 1
+    # Signing in through that page completes the save.
+    resp = client.post(resp.headers["Location"], data={"csrf_token": csrf_from(html), "email": facilitator.email,
+                                                        "password": PASSWORD}, follow_redirects=True)
+    assert resp.status_code == 200
+    assert "your notes were kept: they are now saved" in resp.get_data(as_text=True)
+    notes = services.notes_for(s.workshop.id)
+    assert notes.section("summary").body == long_text and notes.section("ideas").body == "Keep me"
+    (rev,) = _revisions(s)
+    assert rev.user_id == facilitator.id
+    assert db.session.scalar(select(func.count(PendingSave.id))) == 0
+
+
+def test_kept_text_is_saved_even_if_the_person_signs_in_from_elsewhere(client, auth, facilitator):
+    s = scene(facilitator)
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    client.post(_url(s), data={"csrf_token": token, **notes_form(summary="Typed before signing in")})
+    auth.login(facilitator.email)  # plain sign-in, without the ?next= link
+    resp = client.get(_url(s), follow_redirects=True)
+    assert "they are now saved" in resp.get_data(as_text=True)
+    assert services.notes_for(s.workshop.id).section("summary").body == "Typed before signing in"
+
+
+def test_expired_form_token_keeps_the_text_and_asks_to_confirm(as_facilitator, facilitator):
+    s = scene(facilitator)
+    resp = as_facilitator.post(_url(s), data={"csrf_token": "expired-or-forged",
+                                              **notes_form(summary="Text from a stale page")})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/notes/resume")
+    page = as_facilitator.get(resp.headers["Location"])
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Check it and press Save" in html and "Text from a stale page" in html
+    # Not stored until the person confirms: the post may not have come from them.
+    assert services.notes_for(s.workshop.id) is None
+    assert _save(as_facilitator, s, summary="Text from a stale page").status_code == 302
+    assert services.notes_for(s.workshop.id).section("summary").body == "Text from a stale page"
+
+
+def test_kept_text_cannot_be_claimed_by_a_facilitator_of_another_workshop(client, auth, facilitator):
+    s = scene(facilitator)
+    stranger = make_user("facilitator", email="stranger@example.org")
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    client.post(_url(s), data={"csrf_token": token, **notes_form(summary="Confidential")})
+    auth.login(stranger.email)
+    resp = client.get(_url(s, "/resume"))
+    assert resp.status_code == 403 and "Confidential" not in resp.get_data(as_text=True)
+    assert services.notes_for(s.workshop.id) is None
+
+
+def test_autosave_endpoint_saves_changes_and_reports_conflicts(as_facilitator, facilitator):
+    s = scene(facilitator)
+    token = csrf_from(as_facilitator.get(_url(s)).get_data(as_text=True))
+    url = _url(s, "/autosave")
+    resp = as_facilitator.post(url, data={"csrf_token": token, **notes_form(summary="Typed on a tablet")})
+    assert resp.status_code == 200 and resp.get_json() == {"ok": True, "version": 1, "changed": True}
+    (rev,) = _revisions(s)
+    assert rev.kind == "autosave"
+    resp = as_facilitator.post(url, data={"csrf_token": token, **notes_form(version=1, summary="Typed on a tablet")})
+    assert resp.get_json() == {"ok": True, "version": 1, "changed": False}
+    # Someone else saves: the next autosave from the old version is refused, nothing overwritten.
+    services.save_notes(s.workshop, notes_form(summary="Organiser's fix"), 1, None)
+    resp = as_facilitator.post(url, data={"csrf_token": token, **notes_form(version=1, summary="Mine")})
+    assert resp.status_code == 409
+    body = resp.get_json()
+    assert body["error"] == "conflict" and "Autosave has stopped" in body["message"] and body["version"] == 2
+    assert services.notes_for(s.workshop.id).section("summary").body == "Organiser's fix"
+    # An expired form token and a lapsed sign-in answer in JSON too, never a redirect.
+    resp = as_facilitator.post(url, data={"csrf_token": "stale", **notes_form(version=2, summary="Mine")})
+    assert resp.status_code == 400 and resp.get_json()["error"] == "expired"
+
+
+def test_autosave_when_signed_out_answers_401(client, facilitator):
+    s = scene(facilitator)
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    resp = client.post(_url(s, "/autosave"), data={"csrf_token": token, **notes_form(summary="x")})
+    assert resp.status_code == 401 and resp.get_json()["error"] == "signed_out"
+
+
+def test_submit_needs_a_summary_and_keeps_what_was_typed(as_facilitator, facilitator):
+    s = scene(facilitator)
+    resp = _save(as_facilitator, s, intent="submit", ideas="An idea worth keeping")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "Write a summary before submitting the notes." in html and "An idea worth keeping" in html
+    resp = _save(as_facilitator, s, intent="submit", summary="Done", ideas="An idea worth keeping")
+    assert resp.status_code == 302
+    notes = services.notes_for(s.workshop.id)
+    assert notes.status == "submitted" and notes.submitted_at is not None
+    assert _revisions(s)[-1].kind == "submit"
+
+
+def test_hostile_text_is_stored_faithfully_and_shown_escaped(app, as_facilitator, facilitator):
+    s = scene(facilitator)
+    services.save_notes(s.workshop, notes_form(summary=HOSTILE, ideas="[click](javascript:alert(1)) "
+                                               "<img src=x onerror=alert(1)>"), 0, facilitator.id, submit=True)
+    notes = services.notes_for(s.workshop.id)
+    assert notes.section("summary").body == HOSTILE  # CR/LF, emoji, RTL and length untouched
+    html = as_facilitator.get(_url(s)).get_data(as_text=True)
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "🚨" in html and "مرحبا بالعالم" in html
+    organiser_client = app.test_client()
+    make_user("organiser", email="reviewer@example.org")
+    post_form(organiser_client, "/login", {"email": "reviewer@example.org", "password": PASSWORD})
+    review = organiser_client.get(f"/organiser/assemblies/{s.assembly.slug}/notes/{s.workshop.id}").get_data(as_text=True)
+    assert "<script>alert" not in review and "onerror" not in review.replace("onerror=alert(1)&gt;", "")
+    assert 'href="javascript:' not in review and "🚨" in review
+
+
+def test_organiser_approves_chosen_sections_and_changes_need_approval_again(client, auth, facilitator):
+    s = scene(facilitator)
+    organiser = make_user("organiser", email="org@example.org")
+    services.save_notes(s.workshop, notes_form(summary="Public summary", ideas="Idea", barriers="Internal detail",
+                                               internal=("barriers",)), 0, facilitator.id, submit=True)
+    auth.login(organiser.email)
+    review_url = f"/organiser/assemblies/{s.assembly.slug}/notes/{s.workshop.id}"
+    html = client.get(review_url).get_data(as_text=True)
+    assert "Internal only" in html and "Internal detail" in html and 'value="barriers"' not in html
+    resp = post_form(client, review_url, {"sections": ["summary", "barriers"]})
+    assert resp.status_code == 302
+    notes = services.notes_for(s.workshop.id)
+    assert notes.status == "approved"
+    assert {x.key: x.approved for x in notes.sections} == {"summary": True, "ideas": False, "barriers": False}
+    # A later edit sends the notes back for review and un-approves the changed part only.
+    services.save_notes(s.workshop, notes_form(summary="Public summary, edited", ideas="Idea", barriers="Internal detail",
+                                               internal=("barriers",)), notes.version, facilitator.id)
+    db.session.expire_all()
+    notes = services.notes_for(s.workshop.id)
+    assert notes.status == "submitted" and notes.section("summary").approved is False
+
+
+def test_draft_notes_cannot_be_approved(as_organiser, facilitator):
+    s = scene(facilitator)
+    services.save_notes(s.workshop, notes_form(summary="Draft only"), 0, facilitator.id)
+    resp = post_form(as_organiser, f"/organiser/assemblies/{s.assembly.slug}/notes/{s.workshop.id}",
+                     {"sections": ["summary"]})
+    assert resp.status_code == 400 and "still a draft" in resp.get_data(as_text=True)
+    assert services.notes_for(s.workshop.id).status == "draft"
+
+
+def test_overview_lists_workshops_without_notes_after_the_assembly(as_organiser, facilitator):
+    from datetime import date
+
+    s = scene(facilitator, date=date(2024, 3, 18))
+    services.save_notes(s.workshop, notes_form(summary="Written"), 0, facilitator.id)
+    html = as_organiser.get(f"/organiser/assemblies/{s.assembly.slug}/notes").get_data(as_text=True)
+    assert "Workshops with no notes yet (1)" in html
+    assert "The assembly has taken place" in html
+    missing = html.split('id="missing-title"')[1].split("</section>")[0]
+    assert "Criminal exploitation" in missing and "Spotting hidden harm" not in missing
+    detail = as_organiser.get(f"/organiser/assemblies/{s.assembly.slug}").get_data(as_text=True)
+    assert f'href="/organiser/assemblies/{s.assembly.slug}/notes"' in detail
+
+
+def test_internal_flag_and_approval_cannot_coexist_in_the_database(db, facilitator):
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    s = scene(facilitator)
+    notes, _ = services.save_notes(s.workshop, notes_form(summary="x", internal=("summary",)), 0, None)
+    notes.section("summary").approved = True
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()

@@ -1,0 +1,175 @@
+"""Organiser pages for partner organisations: add, edit, approve, merge, list."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from eventapp.assemblies.models import AgendaItem
+from eventapp.organisations.models import Organisation
+from tests.conftest import post_form
+from tests.factories import make_agenda_item, make_assembly, make_org
+
+
+def body(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+def test_organiser_adds_an_organisation(as_organiser, db):
+    resp = post_form(as_organiser, "/organiser/organisations/new",
+                     {"name": "  Mind   in Shireford ", "sector": "mental_health", "status": "approved"})
+    assert resp.status_code == 302
+    org = db.session.scalar(select(Organisation).where(Organisation.name == "Mind in Shireford"))
+    assert (org.sector, org.status, org.name_key) == ("mental_health", "approved", "mind in shireford")
+    listing = body(as_organiser.get(resp.headers["Location"]))
+    assert "“Mind in Shireford” saved." in listing and "Mental health" in listing
+
+
+@pytest.mark.parametrize("typed", ["Victim Support Shireford", "victim support shireford", "  VICTIM  Support   Shireford"])
+def test_duplicate_names_are_refused_ignoring_case_and_spacing(as_organiser, db, typed):
+    make_org("Victim Support Shireford", sector="victim_support")
+    resp = post_form(as_organiser, "/organiser/organisations/new", {"name": typed, "sector": "victim_support",
+                                                                   "status": "approved"})
+    assert resp.status_code == 400
+    assert "An organisation with that name already exists." in body(resp)
+    assert f'value="{typed}"' in body(resp)
+    assert db.session.query(Organisation).count() == 1
+
+
+def test_renaming_onto_another_name_is_refused_but_own_name_is_fine(as_organiser, db):
+    make_org("Shireford College", sector="education")
+    other = make_org("Shireford Colege", sector="education")
+    url = f"/organiser/organisations/{other.id}/edit"
+    resp = post_form(as_organiser, url, {"name": "SHIREFORD COLLEGE", "sector": "education", "status": "approved"})
+    assert resp.status_code == 400 and "An organisation with that name already exists." in body(resp)
+    resp = post_form(as_organiser, url, {"name": "Shireford colege", "sector": "housing", "status": "pending"})
+    assert resp.status_code == 302
+    db.session.refresh(other)
+    assert (other.name, other.sector, other.status) == ("Shireford colege", "housing", "pending")
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"name": "", "sector": "police", "status": "approved"}, "Enter the organisation&#39;s name."),
+    ({"name": "   ", "sector": "police", "status": "approved"}, "Enter the organisation&#39;s name."),
+    ({"name": "N" * 201, "sector": "police", "status": "approved"}, "Field cannot be longer than 200 characters."),
+    ({"name": "Acme", "sector": "pirates", "status": "approved"}, "Not a valid choice."),
+    ({"name": "Acme", "sector": "police", "status": "maybe"}, "Not a valid choice."),
+])
+def test_organisation_form_refusals(as_organiser, db, data, message):
+    resp = post_form(as_organiser, "/organiser/organisations/new", data)
+    assert resp.status_code == 400
+    assert message in body(resp)
+    assert "There is a problem" in body(resp)
+    assert db.session.query(Organisation).count() == 0
+
+
+def test_every_sector_in_the_managed_list_is_offered(as_organiser):
+    html = body(as_organiser.get("/organiser/organisations/new"))
+    for label in ("Police", "Local authority (district or borough)", "County council", "Health", "Mental health",
+                  "Victim support", "Fire and rescue", "Probation", "Housing", "Education",
+                  "Voluntary and community", "Other"):
+        assert f">{label}</option>" in html, label
+
+
+def test_organiser_approves_a_pending_organisation(as_organiser, db):
+    org = make_org("Shireford Street Pastors", sector="voluntary_community", status="pending")
+    listing = body(as_organiser.get("/organiser/organisations/?status=pending"))
+    assert "Shireford Street Pastors" in listing and "Approve" in listing
+    resp = post_form(as_organiser, f"/organiser/organisations/{org.id}/approve", {},
+                     form_url="/organiser/organisations/")
+    assert resp.status_code == 302
+    db.session.refresh(org)
+    assert org.status == "approved"
+
+
+def test_approve_without_csrf_changes_nothing(as_organiser, db):
+    org = make_org(status="pending")
+    resp = as_organiser.post(f"/organiser/organisations/{org.id}/approve")
+    assert resp.status_code == 400
+    db.session.refresh(org)
+    assert org.status == "pending"
+
+
+def test_merge_moves_agenda_items_and_removes_the_duplicate(as_organiser, db):
+    keep = make_org("Shireford Fire and Rescue Service", sector="fire_rescue")
+    dup = make_org("Shireford Fire & Rescue", sector="fire_rescue", status="pending")
+    assembly = make_assembly()
+    item = make_agenda_item(assembly, title="Fire safety in the home")
+    item.organisation = dup
+    db.session.commit()
+    dup_id = dup.id
+
+    page = body(as_organiser.get(f"/organiser/organisations/{dup_id}/merge"))
+    assert "Merge “Shireford Fire &amp; Rescue” into another organisation" in page
+    assert "Shireford Fire and Rescue Service (Fire and rescue)" in page
+    resp = post_form(as_organiser, f"/organiser/organisations/{dup_id}/merge", {"target_id": keep.id})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Organisation, dup_id) is None
+    assert db.session.get(AgendaItem, item.id).organisation_id == keep.id
+    listing = body(as_organiser.get("/organiser/organisations/"))
+    assert "was merged into “Shireford Fire and Rescue Service”" in listing
+
+
+def test_merging_an_approved_duplicate_into_a_pending_one_approves_it(as_organiser, db):
+    keep = make_org("Northvale Community Housing", sector="housing", status="pending")
+    dup = make_org("Northvale Comm. Housing", sector="housing", status="approved")
+    assert post_form(as_organiser, f"/organiser/organisations/{dup.id}/merge", {"target_id": keep.id}).status_code == 302
+    db.session.refresh(keep)
+    assert keep.status == "approved"
+
+
+def test_merge_refuses_itself_and_unknown_targets(as_organiser, db):
+    org = make_org()
+    resp = post_form(as_organiser, f"/organiser/organisations/{org.id}/merge", {"target_id": org.id})
+    assert resp.status_code == 400
+    resp = post_form(as_organiser, f"/organiser/organisations/{org.id}/merge", {"target_id": 999999})
+    assert resp.status_code == 400
+    assert db.session.get(Organisation, org.id) is not None
+
+
+def test_merge_page_for_unknown_organisation_is_404(as_organiser):
+    assert as_organiser.get("/organiser/organisations/999999/merge").status_code == 404
+    assert as_organiser.get("/organiser/organisations/999999/edit").status_code == 404
+    assert post_form(as_organiser, "/organiser/organisations/999999/approve", {},
+                     form_url="/organiser/organisations/").status_code == 404
+
+
+def test_list_paginates_30_organisations_into_2_pages(as_organiser):
+    for i in range(30):
+        make_org(f"Partner {i:02d}", sector="health" if i < 4 else "police", status="pending" if i % 10 == 0 else "approved")
+    first = body(as_organiser.get("/organiser/organisations/"))
+    assert "Page 1 of 2 (30 in all)" in first
+    assert "Partner 00" in first and "Partner 24" in first and "Partner 25" not in first
+    second = body(as_organiser.get("/organiser/organisations/?page=2"))
+    assert "Partner 25" in second and "Partner 29" in second and "Partner 24" not in second
+    assert 'rel="prev"' in second
+
+
+def test_list_filters_by_name_sector_and_status(as_organiser):
+    make_org("Shireford Public Health", sector="health")
+    make_org("Shireford Constabulary", sector="police")
+    make_org("Eastbrook Clinic", sector="health", status="pending")
+    by_name = body(as_organiser.get("/organiser/organisations/?q=  SHIREFORD  "))
+    assert "Shireford Public Health" in by_name and "Shireford Constabulary" in by_name
+    assert "Eastbrook Clinic" not in by_name
+    health = body(as_organiser.get("/organiser/organisations/?sector=health"))
+    assert "Shireford Public Health" in health and "Eastbrook Clinic" in health and "Constabulary" not in health
+    assert '<option value="health" selected>' in health
+    pending_health = body(as_organiser.get("/organiser/organisations/?sector=health&status=pending"))
+    assert "Eastbrook Clinic" in pending_health and "Public Health" not in pending_health
+    # The page links keep the filters.
+    none = body(as_organiser.get("/organiser/organisations/?q=nothing"))
+    assert "No organisations match." in none
+
+
+def test_empty_list_invites_the_first_organisation(as_organiser):
+    assert "No organisations yet." in body(as_organiser.get("/organiser/organisations/"))
+
+
+def test_pagination_links_keep_the_filters(as_organiser):
+    for i in range(27):
+        make_org(f"Health Partner {i:02d}", sector="health")
+    make_org("Police Partner", sector="police")
+    first = body(as_organiser.get("/organiser/organisations/?sector=health"))
+    assert "Page 1 of 2 (27 in all)" in first
+    assert "sector=health" in first.split('rel="next"')[0].rsplit("<a", 1)[1]

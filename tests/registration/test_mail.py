@@ -1,0 +1,54 @@
+"""Emails leave through the outbox and a real SMTP server (aiosmtpd), with a working absolute manage link."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from eventapp.extensions import db
+from eventapp.mail.models import OutboxMessage
+from tests.conftest import post_form
+from tests.mail_sink import html_of, text_of
+from tests.registration.conftest import form_fields
+
+LINK_RE = re.compile(r"(http://localhost/manage/[A-Za-z0-9_.\-]+)")
+
+
+def test_confirmation_is_delivered_over_smtp_and_its_link_opens_the_manage_page(client, setup, mail_sink):
+    post_form(client, f"/a/{setup.assembly.slug}/register",
+              form_fields(setup, full_name="Siobhán O'Brien <b>", email="Siobhan.OBrien@Example.org"))
+    assert db.session.scalar(select(OutboxMessage)).status == "pending"
+    result = client.application.test_cli_runner().invoke(args=["mail", "send"])
+    assert result.exit_code == 0 and "failed 0" in result.output, result.output
+    mail_sink.wait_for(1)
+    [message] = [m for m in mail_sink.messages if m["Subject"].startswith("Your place")]
+    assert message["Subject"] == f"Your place at {setup.assembly.title} is confirmed"
+    assert message["To"].addresses[0].addr_spec == "Siobhan.OBrien@Example.org"
+    assert message["To"].addresses[0].display_name == "Siobhán O'Brien <b>"
+    body = text_of(message)
+    assert "Dear Siobhán O'Brien <b>," in body
+    assert "Dear Siobhán O&#39;Brien &lt;b&gt;," in html_of(message)
+    link = LINK_RE.search(body).group(1)
+    page = client.get(link.replace("http://localhost", ""))
+    assert page.status_code == 200 and "Your place is confirmed." in page.get_data(as_text=True)
+    assert db.session.scalar(select(OutboxMessage)).status == "sent"
+
+
+def test_waiting_list_and_promotion_emails_are_delivered(client, setup, mail_sink):
+    setup.assembly.capacity = 1
+    db.session.commit()
+    post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup, n=1))
+    post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup, n=2, org=1))
+    runner = client.application.test_cli_runner()
+    runner.invoke(args=["mail", "send"])
+    mail_sink.wait_for(2)
+    messages = [m for m in mail_sink.messages if "text/calendar" not in {p.get_content_type() for p in m.walk()}]
+    waiting = [m for m in messages if "waiting list" in m["Subject"]][0]
+    assert "position 1" in text_of(waiting)
+    link = LINK_RE.search(text_of(messages[0])).group(1).replace("http://localhost", "")
+    post_form(client, link + "/cancel", {})
+    runner.invoke(args=["mail", "send"])
+    mail_sink.wait_for(4)
+    subjects = {(str(m["To"]), m["Subject"]) for m in mail_sink.messages}
+    assert ("Delegate 2 <delegate2@example.org>", f"Good news: you now have a place at {setup.assembly.title}") in subjects
+    assert ("Delegate 1 <delegate1@example.org>", f"Your registration for {setup.assembly.title} is cancelled") in subjects

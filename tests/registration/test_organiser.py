@@ -1,0 +1,229 @@
+"""Organiser pages: list, filters, counts, add/edit/cancel on someone's behalf, moves, pending organisations, CSV."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from eventapp.extensions import db
+from eventapp.organisations.models import Organisation
+from eventapp.registration import services
+from eventapp.registration.csvio import csv_cell
+from eventapp.registration.models import Registration
+from tests.conftest import post_form
+from tests.registration.conftest import form_fields, outbox, person
+
+
+def seed(app, setup, people):
+    with app.test_request_context("/"):
+        return [services.register(setup.assembly, person(setup, n, org=o, **kw)).registration for n, o, kw in people]
+
+
+def base(setup):
+    return f"/organiser/assemblies/{setup.assembly.slug}/registrations"
+
+
+def test_only_organisers_see_registrations(client, setup, as_facilitator):
+    assert as_facilitator.get(base(setup)).status_code == 403
+
+
+def test_assembly_page_links_to_registrations(as_organiser, setup):
+    html = as_organiser.get(f"/organiser/assemblies/{setup.assembly.slug}").get_data(as_text=True)
+    assert f'href="{base(setup)}"' in html
+
+
+def test_list_shows_totals_and_filters(app, as_organiser, setup):
+    seed(app, setup, [(1, 0, {"full_name": "Aisha Khan"}), (2, 1, {"full_name": "李小龍"}), (3, 2, {}),
+                      (4, 0, {}), (5, 1, {}), (6, 2, {"full_name": "Waiting Wendy"})])
+    html = as_organiser.get(base(setup)).get_data(as_text=True)
+    assert "5 confirmed of 5 places" in html and "1 on the waiting list" in html
+    assert "李小龍" in html and "Aisha Khan" in html
+    html = as_organiser.get(base(setup) + "?q=aisha").get_data(as_text=True)
+    assert "Aisha Khan" in html and "李小龍" not in html
+    html = as_organiser.get(base(setup) + "?status=waiting").get_data(as_text=True)
+    assert "Waiting Wendy" in html and "Aisha Khan" not in html and "(no. 1)" in html
+    html = as_organiser.get(base(setup) + "?sector=local_authority").get_data(as_text=True)
+    assert "李小龍" in html and "Aisha Khan" not in html
+    html = as_organiser.get(base(setup) + f"?organisation={setup.orgs[0].id}").get_data(as_text=True)
+    assert "Aisha Khan" in html and "李小龍" not in html
+    html = as_organiser.get(base(setup) + "?q=nobody-like-this").get_data(as_text=True)
+    assert "No registrations match." in html
+
+
+def test_empty_state(as_organiser, setup):
+    assert "Nobody has registered yet." in as_organiser.get(base(setup)).get_data(as_text=True)
+
+
+def test_counts_by_sector_and_organisation(app, as_organiser, setup):
+    seed(app, setup, [(1, 0, {}), (2, 0, {}), (3, 1, {}), (4, 0, {})])
+    html = as_organiser.get(base(setup) + "/counts").get_data(as_text=True)
+    assert "<td>Police</td><td>2</td><td>1</td>" in html.replace("<bdi>", "").replace("</bdi>", "")
+    assert "Northvale District Council" in html
+
+
+def test_add_on_someones_behalf_needs_no_consent(as_organiser, setup):
+    fields = form_fields(setup, n=9, full_name="Kwame Mensah")
+    fields.pop("consent")
+    resp = post_form(as_organiser, base(setup) + "/new", fields)
+    assert resp.status_code == 302
+    reg = db.session.scalar(select(Registration))
+    assert reg.full_name == "Kwame Mensah" and reg.source == "organiser" and reg.consent_at is None
+    assert outbox("registration_confirmed")[0].to_email == "delegate9@example.org"
+
+
+def test_edit_and_cancel_on_someones_behalf(app, as_organiser, setup):
+    [reg] = seed(app, setup, [(1, 0, {})])
+    url = f"{base(setup)}/{reg.id}/edit"
+    assert 'value="Delegate 1"' in as_organiser.get(url).get_data(as_text=True)
+    resp = post_form(as_organiser, url, form_fields(setup, n=1, job_title="Chief Inspector"))
+    assert resp.status_code == 302
+    assert reg.job_title == "Chief Inspector"
+    page = as_organiser.get(f"{base(setup)}/{reg.id}/cancel").get_data(as_text=True)
+    assert "Yes, cancel the registration" in page and reg.status == "confirmed"
+    post_form(as_organiser, f"{base(setup)}/{reg.id}/cancel", {})
+    db.session.expire_all()
+    assert db.session.get(Registration, reg.id).status == "cancelled"
+
+
+def test_move_between_waiting_list_and_confirmed(app, as_organiser, setup):
+    regs = seed(app, setup, [(n, n % 3, {}) for n in range(6)])
+    waiting = regs[5]
+    resp = post_form(as_organiser, f"{base(setup)}/{waiting.id}/confirm", {}, form_url=base(setup), follow_redirects=True)
+    assert "The assembly is full." in resp.get_data(as_text=True)
+    post_form(as_organiser, f"{base(setup)}/{regs[0].id}/waiting", {}, form_url=base(setup))
+    post_form(as_organiser, f"{base(setup)}/{waiting.id}/confirm", {}, form_url=base(setup))
+    db.session.expire_all()
+    assert db.session.get(Registration, waiting.id).status == "confirmed"
+    assert db.session.get(Registration, regs[0].id).status == "waiting"
+    setup.assembly.capacity = 6
+    db.session.commit()
+    resp = post_form(as_organiser, f"{base(setup)}/promote", {}, form_url=base(setup), follow_redirects=True)
+    assert "1 people promoted" in resp.get_data(as_text=True)
+
+
+def test_pending_organisations_can_be_approved_or_merged(app, as_organiser, setup):
+    seed(app, setup, [(1, 0, {"organisation_id": None, "organisation_not_listed": True,
+                              "new_organisation_name": "Shireford Constab.", "new_organisation_sector": "police"})])
+    html = as_organiser.get(base(setup)).get_data(as_text=True)
+    assert "Organisations to check" in html and "Shireford Constab." in html
+    pending = db.session.scalar(select(Organisation).where(Organisation.status == "pending"))
+    resp = post_form(as_organiser, f"/organiser/organisations/{pending.id}/merge", {"target_id": setup.orgs[0].id})
+    assert resp.status_code == 302
+    reg = db.session.scalar(select(Registration))
+    db.session.refresh(reg)
+    assert reg.organisation_id == setup.orgs[0].id
+    assert "Organisations to check" not in as_organiser.get(base(setup)).get_data(as_text=True)
+
+
+def test_csv_export_opens_in_excel_and_neutralises_formulas(app, as_organiser, setup):
+    seed(app, setup, [(1, 0, {"full_name": "=HYPERLINK(\"http://evil\")", "job_title": "+44 1234", "dietary_needs": "@SUM(A1)\nline two"}),
+                      (2, 1, {"full_name": "Zoë Ní Bhriain", "job_title": "-Officer"})])
+    resp = as_organiser.get(base(setup) + ".csv")
+    assert resp.mimetype == "text/csv" and "attachment" in resp.headers["Content-Disposition"]
+    raw = resp.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0][0] == "Full name"
+    by_email = {r[1]: r for r in rows[1:]}
+    evil = by_email["delegate1@example.org"]
+    assert evil[0] == "'=HYPERLINK(\"http://evil\")" and evil[2] == "'+44 1234" and evil[8] == "'@SUM(A1)\nline two"
+    assert by_email["delegate2@example.org"][0] == "Zoë Ní Bhriain" and by_email["delegate2@example.org"][2] == "'-Officer"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_csv_cell_escapes_every_formula_starter():
+    for bad in ("=1+1", "+1", "-1", "@x", "\tx", "\rx"):
+        assert csv_cell(bad) == "'" + bad
+    assert csv_cell("Plain") == "Plain" and csv_cell(None) == ""
+
+
+def _upload(client, setup, text: str, apply: bool):
+    page = client.get(base(setup) + "/import").get_data(as_text=True)
+    from tests.conftest import csrf_from
+
+    data = {"csrf_token": csrf_from(page), "file": (io.BytesIO(text.encode("utf-8-sig")), "list.csv")}
+    if apply:
+        data["apply"] = "y"
+    return client.post(base(setup) + "/import", data=data, content_type="multipart/form-data")
+
+
+IMPORT = (
+    "full_name,email,job_title,organisation,access_needs,dietary_needs,choice_1,choice_2,choice_3\n"
+    "Siobhán O'Brien,siobhan@example.org,Inspector,Shireford Constabulary,,,Anti-social behaviour,Criminal exploitation,Poor mental health\n"
+    "No Org,noorg@example.org,Officer,Nowhere Council,,,,,\n"
+    "Bad Mail,not-an-email,Officer,Mind in Shireford,,,,,\n"
+    "Twice,siobhan@example.org,Officer,Mind in Shireford,,,,,\n"
+    "Bad Topic,bt@example.org,Officer,Mind in Shireford,,,Knitting,Criminal exploitation,Poor mental health\n"
+    "李小龍,li@example.org,Analyst,Northvale District Council,,,,,\n"
+)
+
+
+def test_csv_import_dry_run_reports_row_errors_and_changes_nothing(as_organiser, setup):
+    resp = _upload(as_organiser, setup, IMPORT, apply=False)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "nothing imported yet" in html and "2 rows can be imported" in html and "4 rows have problems" in html
+    assert "Organisation not found" in html and "Enter an email address" in html
+    assert "appears twice" in html and "no workshop topic called “Knitting”" in html
+    assert "<td>3</td>" in html  # the spreadsheet row number of "No Org"
+    assert db.session.query(Registration).count() == 0 and outbox() == []
+
+
+def test_csv_import_applies_valid_rows_and_emails_links(as_organiser, setup):
+    resp = _upload(as_organiser, setup, IMPORT, apply=True)
+    html = resp.get_data(as_text=True)
+    assert "Import done" in html and "2 registered and confirmed" in html
+    regs = {r.email: r for r in db.session.scalars(select(Registration))}
+    assert set(regs) == {"siobhan@example.org", "li@example.org"}
+    assert regs["siobhan@example.org"].choice_topic_ids[0] == setup.topics[0].id
+    assert regs["li@example.org"].source == "import"
+    assert {m.to_email for m in outbox("registration_confirmed")} == set(regs)
+
+
+def test_csv_import_rejects_a_file_that_is_not_csv(as_organiser, setup):
+    resp = _upload(as_organiser, setup, "hello\n", apply=False)
+    assert resp.status_code == 400 and "missing: full_name" in resp.get_data(as_text=True)
+    page = as_organiser.get(base(setup) + "/import").get_data(as_text=True)
+    from tests.conftest import csrf_from
+
+    resp = as_organiser.post(base(setup) + "/import", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page), "file": (io.BytesIO(b"\xff\xfe\x00bad"), "x.csv")})
+    assert resp.status_code == 400 and "CSV UTF-8" in resp.get_data(as_text=True)
+
+
+def test_privacy_purge_is_a_dry_run_until_applied(app, db, setup):
+    regs = seed(app, setup, [(1, 0, {"access_needs": "Wheelchair"}), (2, 1, {}), (3, 1, {})])
+    setup.assembly.status = "archived"
+    setup.assembly.retention_days = 30
+    setup.assembly.date = date.today() - timedelta(days=31)
+    recent = make_recent_archived(setup)
+    with app.test_request_context("/"):
+        services.register(recent, person(setup, 9, topic_ids=[]), check_window=False)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["privacy", "purge"])
+    assert result.exit_code == 0, result.output
+    assert f"Would anonymise 3 registrations of {setup.assembly.slug}" in result.output
+    assert recent.slug not in result.output
+    db.session.expire_all()
+    assert db.session.get(Registration, regs[0].id).full_name == "Delegate 1"
+    counts_before = services.counts_by(setup.assembly, "sector")
+    result = runner.invoke(args=["privacy", "purge", "--apply"])
+    assert f"Anonymised 3 registrations of {setup.assembly.slug}" in result.output
+    db.session.expire_all()
+    for reg in db.session.scalars(select(Registration).where(Registration.assembly_id == setup.assembly.id)):
+        assert (reg.full_name, reg.email, reg.access_needs) == ("Anonymised delegate", "", "")
+        assert reg.anonymised_at is not None
+    assert services.counts_by(setup.assembly, "sector") == counts_before
+    from eventapp.mail.models import OutboxMessage
+
+    assert db.session.query(OutboxMessage).filter_by(assembly_id=setup.assembly.id).count() == 0
+    assert "Nothing to purge." in runner.invoke(args=["privacy", "purge"]).output
+
+
+def make_recent_archived(setup):
+    from tests.factories import make_assembly
+
+    return make_assembly(status="archived", retention_days=365, date=date.today() - timedelta(days=10))
