@@ -36,3 +36,19 @@ class UserForm(FlaskForm):
         description="At least 10 characters. Ask them to change it after signing in.",
         validators=[DataRequired("Enter an initial password."), Length(min=10, max=200, message="Use 10 to 200 characters.")],
     )
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired("Enter your email address."), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        description="At least 10 characters. A few unrelated words make a strong password.",
+        validators=[DataRequired("Enter a new password."), Length(min=10, max=200, message="Use 10 to 200 characters.")],
+    )
+    confirm = PasswordField(
+        "Confirm new password",
+        validators=[DataRequired("Confirm the new password."), EqualTo("password", "The two passwords do not match.")],
+    )

@@ -83,3 +83,73 @@ def load_user(user_id: str) -> User | None:
     if user is None or user.session_version != version or not user.active:
         return None
     return user
+
+
+# --- password reset ------------------------------------------------------------------------
+
+RESET_SALT = "password-reset"
+RESET_MAX_AGE = 3600
+
+
+def _reset_serializer():
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
+
+
+def _fingerprint(user: User) -> str:
+    # Part of the token: any password change (including this reset) makes the link stale,
+    # so it works once and an older link dies when the password is changed another way.
+    import hashlib
+
+    return hashlib.sha256(f"{user.password_hash}:{user.session_version}".encode()).hexdigest()[:16]
+
+
+def make_reset_token(user: User) -> str:
+    """A signed, expiring, single-use token naming the user."""
+    return _reset_serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+
+
+def load_reset_token(token: str) -> User | None:
+    """The active user a reset token names, or None if forged, expired or already used."""
+    from itsdangerous import BadSignature
+
+    try:
+        data = _reset_serializer().loads(token, max_age=RESET_MAX_AGE)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        return None
+    user = db.session.get(User, data["u"])
+    if user is None or not user.active or data.get("f") != _fingerprint(user):
+        return None
+    return user
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if the address belongs to an active account; the same outcome for the caller either way."""
+    from flask import current_app, url_for
+
+    from ..mail.services import queue_email, render_email
+
+    user = get_user_by_email(email or "")
+    context = {"valid_minutes": RESET_MAX_AGE // 60}
+    if user is None or not user.active:
+        # Do the same rendering work, so an unknown address does not answer faster.
+        render_email("password_reset", to_name="", reset_url="", **context)
+        return
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    path = url_for("accounts.reset_password", token=make_reset_token(user))
+    reset_url = f"{base.rstrip('/')}{path}" if base else url_for("accounts.reset_password",
+                                                                 token=make_reset_token(user), _external=True)
+    queue_email("password_reset", user.email, user.display_name, context={"reset_url": reset_url, **context})
+    db.session.commit()
+
+
+def reset_password(user: User, new: str) -> None:
+    """Set a new password from a reset link; ends every session of that account."""
+    check_password_strength(new)
+    user.set_password(new)
+    user.session_version += 1
+    db.session.commit()

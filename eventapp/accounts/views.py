@@ -12,7 +12,7 @@ from ..extensions import db, limiter, login_manager
 from ..forms_util import apply_domain_error
 from . import services
 from .access import organiser_required
-from .forms import ChangePasswordForm, LoginForm, UserForm
+from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm, UserForm
 from .models import User
 
 bp = Blueprint("accounts", __name__)
@@ -83,6 +83,38 @@ def change_password():
             flash("Your password has been changed. Other sessions have been signed out.", "success")
             return redirect(home_for(current_user))
     return render_template("accounts/change_password.html", form=form), (400 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit("5 per minute; 20 per hour", methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        # The same page whether or not the address has an account: nothing to enumerate.
+        return render_template("accounts/forgot_password.html", form=form, sent_to=form.email.data.strip(),
+                               valid_minutes=services.RESET_MAX_AGE // 60)
+    return render_template("accounts/forgot_password.html", form=form), (400 if form.errors else 200)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def reset_password(token: str):
+    user = services.load_reset_token(token)
+    if user is None:
+        flash("That password reset link has expired or was already used. Ask for a new one below.", "error")
+        return render_template("accounts/forgot_password.html", form=ForgotPasswordForm()), 404
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(user, form.password.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            logout_user()
+            flash("Your password has been changed. Sign in with the new one.", "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset_password.html", form=form), (400 if form.errors or form.form_errors else 200)
 
 
 @bp.route("/organiser/users")

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import Calendar, Event, vCalAddress, vDuration
 
 from ..mail.services import clean_header
 
@@ -96,8 +96,8 @@ def feed(name: str, events: list[tuple[str, EventData, int]], *, stamp: datetime
     cal = _calendar(None)
     cal.add("x-wr-calname", name)
     # Ask subscribing clients to refresh hourly.
-    cal.add("refresh-interval", "PT1H", parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", "PT1H")
+    cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", vDuration(timedelta(hours=1)))
     for uid, data, sequence in events:
         cal.add_component(_event(uid, data, sequence=sequence, status="CONFIRMED", stamp=stamp))
     return cal.to_ical().decode("utf-8")

@@ -130,8 +130,12 @@ def manage(token: str):
     reg, problem = _load_token(token)
     if reg is None:
         return _bad_link(problem)
+    from ..placements.services import placements_for
+
+    placements = placements_for(reg) if reg.status == "confirmed" else []
     return render_template("registration/manage.html", reg=reg, token=token, position=services.waiting_rank(reg),
-                           published=services.allocation_published(reg.assembly), action_form=ActionForm())
+                           published=services.allocation_published(reg.assembly), action_form=ActionForm(),
+                           placements=placements)
 
 
 @bp.route("/manage/<token>/edit", methods=["GET", "POST"])

@@ -217,3 +217,22 @@ def test_cli_allocate_and_publish(app, db):
     assert len(_placements()) == 10
     bad = app.test_cli_runner().invoke(args=["allocate", "no-such-assembly"])
     assert bad.exit_code != 0 and "No assembly" in bad.output
+
+
+def test_published_workshops_show_on_the_delegates_manage_page(app, as_organiser):
+    from eventapp.registration.services import make_manage_token
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=3)
+    regs = delegates(assembly, topics, 2)
+    _run(as_organiser, assembly)
+    with app.test_request_context():
+        token = make_manage_token(regs[0])
+    before = as_organiser.get(f"/manage/{token}").get_data(as_text=True)
+    assert "Your workshops" not in before  # a proposal is not shown to delegates
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    page = as_organiser.get(f"/manage/{token}").get_data(as_text=True)
+    assert "Your workshops" in page
+    mine = [w for w in ws.values() if (regs[0].id, w.round_id) in _placements() and _placements()[(regs[0].id, w.round_id)] == w.id]
+    assert len(mine) == 2
+    for w in mine:
+        assert w.title in page and w.round.name in page

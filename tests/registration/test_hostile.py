@@ -49,7 +49,8 @@ def test_hostile_strings_in_every_public_form_field(client, setup, as_organiser)
             assert resp.status_code in (302, 400), (name, value[:40], resp.status_code)
             html = resp.get_data(as_text=True)
             _assert_safe(html)
-            if resp.status_code == 400 and value.strip() and name in ("full_name", "job_title", "access_needs"):
+            # NUL is refused for the whole app up front (a friendly 400 page, see security.py).
+            if resp.status_code == 400 and value.strip() and "\x00" not in value and name in ("full_name", "job_title", "access_needs"):
                 assert "There is a problem" in html
             accepted += resp.status_code == 302
     assert accepted > 0
@@ -91,7 +92,7 @@ def test_hostile_strings_through_the_manage_page_edit(client, setup):
     # Hostile tokens are a friendly page, never a 500.
     for value in ["<script>", "..%2f..%2f", "A" * 5000, "\u202e", "%00"]:
         resp = client.get("/manage/" + value)
-        assert resp.status_code in (404, 410)
+        assert resp.status_code in ((400, 404) if value == "%00" else (404, 410))
         _assert_safe(resp.get_data(as_text=True))
 
 
@@ -100,5 +101,5 @@ def test_hostile_search_and_filters_for_the_organiser(as_organiser, setup, query
     base = f"/organiser/assemblies/{setup.assembly.slug}/registrations"
     for params in ({"q": query}, {"status": query}, {"sector": query}, {"organisation": query}, {"page": query}):
         resp = as_organiser.get(base, query_string=params)
-        assert resp.status_code == 200
+        assert resp.status_code == (400 if "\x00" in query else 200)
         _assert_safe(resp.get_data(as_text=True))

@@ -1,0 +1,68 @@
+"""Forgotten password: a signed, expiring, single-use link emailed through the outbox; no account enumeration."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from eventapp.accounts import services
+from eventapp.extensions import db as _db
+from eventapp.mail.models import OutboxMessage
+from tests.conftest import PASSWORD, post_form
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def _reset_mails():
+    return list(_db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "password_reset")))
+
+
+def _link(message: OutboxMessage) -> str:
+    return re.search(r"http://localhost(/reset-password/\S+)", message.body_text).group(1)
+
+
+def test_login_page_links_to_reset(client):
+    assert 'href="/forgot-password"' in client.get("/login").get_data(as_text=True)
+
+
+def test_same_answer_whether_or_not_the_account_exists(client, organiser):
+    known = post_form(client, "/forgot-password", {"email": organiser.email})
+    unknown = post_form(client, "/forgot-password", {"email": "nobody@example.org"})
+    assert known.status_code == unknown.status_code == 200
+    assert (known.get_data(as_text=True).replace(organiser.email, "X")
+            == unknown.get_data(as_text=True).replace("nobody@example.org", "X"))
+    mails = _reset_mails()
+    assert [m.to_email for m in mails] == [organiser.email]
+
+
+def test_link_sets_a_new_password_once_and_ends_other_sessions(app, client, auth, organiser):
+    other = app.test_client()
+    post_form(other, "/login", {"email": organiser.email, "password": PASSWORD})
+    assert other.get("/organiser/").status_code == 200
+    post_form(client, "/forgot-password", {"email": organiser.email.upper()})
+    link = _link(_reset_mails()[0])
+    short = post_form(client, link, {"password": "short", "confirm": "short"})
+    assert short.status_code == 400 and "Use 10 to 200 characters." in short.get_data(as_text=True)
+    done = post_form(client, link, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/login")
+    # Used once: the same link no longer works, the old password neither, the new one does.
+    assert client.get(link).status_code == 404
+    assert auth.login(organiser.email).status_code == 400
+    assert auth.login(organiser.email, NEW_PASSWORD).status_code == 302
+    assert other.get("/organiser/").status_code == 302  # the other session was signed out
+
+
+def test_forged_and_expired_links_are_refused(app, client, organiser, monkeypatch):
+    token = services.make_reset_token(organiser)
+    assert client.get(f"/reset-password/{token[:-2]}xx").status_code == 404
+    monkeypatch.setattr(services, "RESET_MAX_AGE", -1)
+    assert client.get(f"/reset-password/{token}").status_code == 404
+
+
+def test_hostile_name_is_escaped_in_the_email(client, db):
+    from tests.factories import make_user
+
+    make_user("facilitator", email="hostile@example.org", name="<script>alert(1)</script>\r\nBcc: x@evil.test")
+    post_form(client, "/forgot-password", {"email": "hostile@example.org"})
+    (mail,) = _reset_mails()
+    assert "<script>" not in mail.body_html and "\n" not in mail.to_name
