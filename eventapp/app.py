@@ -133,6 +133,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .mail.views import bp as mail_bp
     from .invites.views import bp as invites_bp
     from .notes.views import bp as notes_bp
+    from .outcomes.views import bp as outcomes_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(assemblies_bp)
@@ -144,6 +145,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(mail_bp)
     app.register_blueprint(invites_bp)
     app.register_blueprint(notes_bp)
+    app.register_blueprint(outcomes_bp)
 
     from . import cli, errors, observability, security, templating
 

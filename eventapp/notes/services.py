@@ -148,6 +148,16 @@ def register_rows(workshop: Workshop) -> list[RegisterRow]:
 
 def record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int | None) -> int:
     """Store present/absent marks (keys as in register_rows); return how many changed."""
+    try:
+        return _record_attendance(workshop, marks, user_id)
+    except IntegrityError:
+        # Two tablets marked the same person at once: the other mark exists now, so
+        # a second pass updates it instead of inserting.
+        db.session.rollback()
+        return _record_attendance(workshop, marks, user_id)
+
+
+def _record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int | None) -> int:
     placed = {r.id for r in allocated([workshop.id])[workshop.id]}
     existing = {a.registration_id: a for a in db.session.scalars(
         select(Attendance).where(Attendance.workshop_id == workshop.id))}

@@ -151,3 +151,51 @@ def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live
         assert "Named family" not in repr(outcome)
         assert db.session.scalar(select(Attendance).where(Attendance.registration_id == d)).status == "walk_in"
         db.session.remove()
+
+
+def test_without_javascript_the_save_button_still_saves(live_server, browser):
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, java_script_enabled=False)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/notes")
+        page.get_by_label("Summary", exact=True).fill("Saved with the button, no JavaScript")
+        page.get_by_role("button", name="Save draft").click()
+        page.wait_for_load_state()
+        assert page.get_by_text("Notes saved.").is_visible()
+        assert page.get_by_text("Draft saved automatically").count() == 0
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        assert services.notes_for(seed["workshop_id"]).section("summary").body == "Saved with the button, no JavaScript"
+        db.session.remove()
+
+
+def test_autosave_stops_and_says_so_when_someone_else_saved(live_server, browser):
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/notes")
+        with live_server.app.app_context():
+            workshop = db.session.get(Workshop, seed["workshop_id"])
+            services.save_notes(workshop, {"summary": "A colleague's text"}, 0, None)
+            db.session.remove()
+        page.get_by_label("Summary", exact=True).fill("My text")
+        message = page.get_by_role("status").filter(has_text="Autosave has stopped")
+        message.wait_for(timeout=15_000)
+        axe_check(page, "notes with autosave stopped")
+        # Save shows both texts to merge, and nothing was overwritten.
+        page.get_by_role("button", name="Save draft").click()
+        page.wait_for_load_state()
+        assert page.get_by_role("heading", name="Someone else saved these notes").is_visible()
+        assert page.get_by_text("A colleague's text").is_visible()
+        assert page.get_by_label("Summary", exact=True).input_value() == "My text"
+        axe_check(page, "merge page")
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        assert services.notes_for(seed["workshop_id"]).section("summary").body == "A colleague's text"
+        db.session.remove()

@@ -10,7 +10,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from eventapp.assemblies.models import Assembly, Workshop
+from eventapp.assemblies.models import Assembly, Topic, Workshop
 from eventapp.extensions import db
 from eventapp.mail.models import OutboxMessage
 from eventapp.notes.models import Action
@@ -112,3 +112,44 @@ def build_world() -> World:
 
 def outbox_messages() -> int:
     return db.session.scalar(select(db.func.count(OutboxMessage.id))) or 0
+
+
+def grow(world: World, n: int, *, start: int) -> None:
+    """Add ``n`` of every listed thing: organisations, staff, topics, assemblies, delegates
+    (confirmed, placed in the world's workshop, three choices each), emails and actions."""
+    from datetime import time
+
+    from eventapp.accounts.models import User
+    from eventapp.notes.models import Action
+    from eventapp.organisations.models import Organisation, name_key
+
+    orgs = [Organisation(name=f"Grown org {i:05d}", name_key=name_key(f"Grown org {i:05d}"),
+                         sector=("police", "health", "local_authority")[i % 3],
+                         status="pending" if i % 7 == 0 else "approved") for i in range(start, start + n)]
+    topics = [Topic(name=f"Grown topic {i:05d}", name_key=name_key(f"Grown topic {i:05d}"))
+              for i in range(start, start + n)]
+    users = []
+    for i in range(start, start + n):
+        user = User(email=f"staff{i}@example.org", role=("facilitator", "organiser")[i % 2], name=f"Staff {i:05d}")
+        user.password_hash = world.organiser.password_hash  # hashing 1,000 passwords is not the point
+        users.append(user)
+    assemblies = [Assembly(title=f"Grown assembly {i}", slug=f"grown-{i}", date=date(2027, 1, 1 + i % 28),
+                           start_time=time(9), end_time=time(16), status=("open", "draft", "closed")[i % 3])
+                  for i in range(start, start + n)]
+    db.session.add_all(orgs + topics + users + assemblies)
+    db.session.flush()
+    world_topics = [w.topic for w in world.workshop.round.workshops]
+    add_registrations(world.assembly, orgs, world_topics, n, start=10_000 + start, placed_in=[world.workshop])
+    for i in range(start, start + n):
+        db.session.add(OutboxMessage(kind="manage_link", to_email=f"delegate{i}@example.org", to_name=f"Delegate {i}",
+                                     subject=f"Your link {i}", body_text="Text", body_html="<p>HTML</p>",
+                                     message_id=f"<grown{i}.{world.assembly.id}@example.org>",
+                                     status=("pending", "sent", "failed")[i % 3], assembly_id=world.assembly.id,
+                                     last_error="550 no such user" if i % 3 == 2 else ""))
+        action = Action(assembly_id=world.assembly.id, workshop_id=world.workshop.id, description=f"Action {i}",
+                        owner_organisation_id=orgs[i - start].id, lead_person=f"Lead {i}",
+                        due_date=date(2027, 6, 1 + i % 28), status="open", internal=False,
+                        created_by_id=world.facilitator.id, version=1)
+        action.topics = [world_topics[i % len(world_topics)], topics[i - start]]
+        db.session.add(action)
+    db.session.commit()

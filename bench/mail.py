@@ -1,0 +1,134 @@
+"""Benchmark: render and deliver 5,000 calendar invitations to a local SMTP sink.
+
+    python bench/mail.py [--count 5000] [--database sqlite:////tmp/bench-mail.db | postgresql://…]
+
+Prints messages per second for
+  1. rendering: sync_calendar() deciding and queueing one iMIP invite per delegate
+     (three templates, an iCalendar object, an outbox row each),
+  2. delivery: the outbox sender (claim, build MIME, SMTP through Flask-Mail, mark sent),
+  3. plain smtplib sending the same prebuilt messages over one connection to the same sink,
+and the ratio of (2) and of (1)+(2) to (3). The sink is aiosmtpd's discarding handler in a
+separate process, so it does not share a GIL with the sender. Nothing is asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, time as dtime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_sink(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
+                             "aiosmtpd.handlers.Sink"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("The SMTP sink did not start.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--database", default=None, help="Database URL (default: a temporary SQLite file).")
+    parser.add_argument("--batch", type=int, default=200)
+    args = parser.parse_args()
+
+    from flask_migrate import upgrade
+    from sqlalchemy import select
+
+    from eventapp import create_app
+    from eventapp.assemblies.models import Assembly
+    from eventapp.extensions import db
+    from eventapp.invites.services import sync_calendar
+    from eventapp.mail.models import OutboxMessage
+    from eventapp.mail.services import build_mime, send_pending
+    from eventapp.organisations.models import Organisation
+    from eventapp.registration.models import Registration
+
+    tmp = tempfile.mkdtemp(prefix="bench-mail-")
+    url = args.database or f"sqlite:///{tmp}/bench.sqlite3"
+    port = free_port()
+    sink = start_sink(port)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "INSTANCE_PATH": tmp,
+                      "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "PUBLIC_BASE_URL": "https://events.example.org",
+                      "MAIL_BATCH_SIZE": args.batch})
+    try:
+        with app.app_context():
+            if url.startswith("postgres"):
+                db.drop_all()
+                db.session.execute(db.text("DROP TABLE IF EXISTS alembic_version"))
+                db.session.commit()
+            upgrade()
+            assembly = Assembly(title="Benchmark Assembly", slug=f"bench-{os.getpid()}", date=date(2027, 3, 18),
+                                start_time=dtime(9), end_time=dtime(16), venue_name="Shireford Guildhall",
+                                venue_address="1 Market Place\nShireford", status="open", capacity=args.count)
+            org = Organisation(name=f"Bench org {os.getpid()}", name_key=f"bench org {os.getpid()}", sector="police",
+                               status="approved")
+            db.session.add_all([assembly, org])
+            db.session.flush()
+            db.session.add_all([Registration(assembly_id=assembly.id, organisation_id=org.id,
+                                             full_name=f"Delegate {i} Ó'Brien", email=f"d{i}@example.org",
+                                             email_key=f"d{i}@example.org", status="confirmed")
+                                for i in range(args.count)])
+            db.session.commit()
+            assembly_id = assembly.id
+            ids = list(db.session.scalars(select(Registration.id).where(Registration.assembly_id == assembly_id)))
+
+            t0 = time.perf_counter()
+            queued = sync_calendar(ids)
+            db.session.commit()
+            render_s = time.perf_counter() - t0
+
+            t0 = time.perf_counter()
+            sent = 0
+            while True:
+                report = send_pending(args.batch)
+                if not report.handled:
+                    break
+                sent += report.sent
+            deliver_s = time.perf_counter() - t0
+            db.session.remove()
+
+            # The baseline: the very same messages, built beforehand, through bare smtplib.
+            rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.assembly_id == assembly_id)
+                                      .order_by(OutboxMessage.id)).all()
+            prebuilt = [(m.to_email, build_mime(m).as_bytes()) for m in rows]
+            t0 = time.perf_counter()
+            with smtplib.SMTP("127.0.0.1", port) as smtp:
+                for to, raw in prebuilt:
+                    smtp.sendmail(app.config["ORGANISER_EMAIL"], [to], raw)
+            plain_s = time.perf_counter() - t0
+    finally:
+        sink.terminate()
+        sink.wait()
+
+    n = args.count
+    print(f"database: {url.split('@')[-1] if '@' in url else url}")
+    print(f"invites queued:   {queued:6d} in {render_s:6.2f} s = {queued / render_s:8.0f} msg/s (render + queue)")
+    print(f"outbox delivery:  {sent:6d} in {deliver_s:6.2f} s = {sent / deliver_s:8.0f} msg/s (claim, MIME, SMTP, mark sent)")
+    print(f"plain smtplib:    {n:6d} in {plain_s:6.2f} s = {n / plain_s:8.0f} msg/s (same prebuilt messages)")
+    print(f"ratio delivery / smtplib:            {plain_s / deliver_s:.2f}")
+    print(f"ratio render+delivery / smtplib:     {plain_s / (render_s + deliver_s):.2f}")
+
+
+if __name__ == "__main__":
+    main()

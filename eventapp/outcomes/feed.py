@@ -1,0 +1,53 @@
+"""The Atom feed (RFC 4287) of an assembly's public updates."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from xml.etree import ElementTree as ET
+
+from ..notes.rendering import render_markdown
+from .models import AssemblyUpdate
+
+ATOM = "http://www.w3.org/2005/Atom"
+# Characters XML 1.0 cannot carry even escaped (most C0 controls, lone surrogates, U+FFFE/F).
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    """Text safe to put in an XML document (ElementTree escapes the rest)."""
+    return _INVALID_XML.sub("\ufffd", value or "")
+
+
+def _stamp(value: datetime) -> str:
+    return value.replace(microsecond=0).isoformat() + "Z"
+
+
+def atom_feed(*, title: str, page_url: str, feed_url: str, feed_id: str, author: str,
+              updates: list[AssemblyUpdate], entry_url) -> bytes:
+    """Serialise the updates as an Atom feed; ``entry_url(update)`` gives each entry's link."""
+    ET.register_namespace("", ATOM)
+
+    def sub(parent, tag, text=None, **attrs):
+        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: xml_text(v) for k, v in attrs.items()})
+        if text is not None:
+            el.text = xml_text(text)
+        return el
+
+    root = ET.Element(f"{{{ATOM}}}feed")
+    sub(root, "title", title)
+    sub(root, "id", feed_id)
+    sub(root, "link", rel="alternate", type="text/html", href=page_url)
+    sub(root, "link", rel="self", type="application/atom+xml", href=feed_url)
+    newest = max((u.updated_at for u in updates), default=None)
+    sub(root, "updated", _stamp(newest or datetime(2000, 1, 1)))
+    sub(sub(root, "author"), "name", author)
+    for u in updates:
+        entry = sub(root, "entry")
+        sub(entry, "title", u.title, type="text")
+        sub(entry, "id", f"{feed_id}:update:{u.id}")
+        sub(entry, "link", rel="alternate", type="text/html", href=entry_url(u))
+        sub(entry, "published", _stamp(datetime.combine(u.published_on, time(9, 0))))
+        sub(entry, "updated", _stamp(u.updated_at))
+        # HTML as escaped text (type="html"): already sanitised, then escaped once more by the serialiser.
+        sub(entry, "content", str(render_markdown(u.body)), type="html")
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)

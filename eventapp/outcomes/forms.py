@@ -1,0 +1,50 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..notes.models import ACTION_STATUSES
+
+
+class UpdateForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
+    published_on = DateField("Date", validators=[DataRequired("Enter the date of the update.")])
+    # No length validator: the service checks it and a refused save keeps the text.
+    body = TextAreaField("Update", validators=[DataRequired("Write the update.")],
+                         description="Plain text or Markdown. It is published on the public updates page and feed: "
+                                     "do not include anyone's personal details.")
+
+
+class StatusForm(FlaskForm):
+    status = SelectField("New status", choices=[SelectChoice(k, v) for k, v in ACTION_STATUSES.items()])
+    note = TextAreaField("What has happened (optional)", validators=[Length(max=2000)],
+                         description="For example progress made, or why the action was dropped.")
+
+
+class ContactForm(FlaskForm):
+    contact_name = StringField("Contact name (optional)", validators=[Length(max=200)])
+    contact_email = StringField("Contact email", validators=[Length(max=254)],
+                                description="Receives the partner link and reminders about this organisation's actions.")
+
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token."""
+
+
+def _id_or_zero(value) -> int:
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.isdigit() else 0
+
+
+class TrackerFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    assembly = SelectField("Assembly", coerce=_id_or_zero, validate_choice=False)
+    topic = SelectField("Topic", coerce=_id_or_zero, validate_choice=False)
+    organisation = SelectField("Owner organisation", coerce=_id_or_zero, validate_choice=False)
+    status = SelectField("Status", choices=[SelectChoice("", "Any status")] +
+                         [SelectChoice(k, v) for k, v in ACTION_STATUSES.items()], validators=[Optional()])
+    due_from = DateField("Due on or after", validators=[Optional()])
+    due_to = DateField("Due on or before", validators=[Optional()])
+    overdue = BooleanField("Only overdue actions")

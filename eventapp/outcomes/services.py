@@ -1,0 +1,586 @@
+"""Outcomes across assemblies: the report, public updates, carry-forward, partner links, status updates, reminders."""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Iterable
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..assemblies.models import Assembly, Round, Workshop
+from ..domain import DomainError
+from ..extensions import db
+from ..mail.services import queue_email
+from ..notes import services as notes
+from ..notes.models import ACTION_STATUSES, SECTIONS, Action, ActionRevision, Attendance, SessionNotes, action_topic
+from ..organisations.models import SECTORS, Organisation
+from ..registration.models import Registration
+from ..timeutil import utcnow
+from .models import ActionStatusUpdate, AssemblyUpdate, CarriedAction, PartnerContact
+
+OPEN_STATUSES = ("open", "in_progress")
+PARTNER_SALT = "eventapp.outcomes.partner-link"
+DEFAULT_PARTNER_LINK_DAYS = 90
+MAX_UPDATE_BODY = 50_000
+MAX_NOTE = 2_000
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class LinkInvalid(DomainError):
+    """A partner link that was tampered with, revoked or names nobody."""
+
+
+class LinkExpired(DomainError):
+    """A genuine partner link that is too old."""
+
+
+# --- assemblies before this one ---------------------------------------------------------------
+
+
+def earlier_assembly_ids(assembly: Assembly):
+    """Assemblies before this one: of its series, or every earlier one when it has no series."""
+    stmt = select(Assembly.id).where(Assembly.date < assembly.date, Assembly.id != assembly.id)
+    if assembly.series_id is not None:
+        stmt = stmt.where(Assembly.series_id == assembly.series_id)
+    return stmt
+
+
+def _carried_away():
+    # An action that has been copied into a later assembly is tracked through its copy.
+    return select(CarriedAction.origin_action_id)
+
+
+# --- carry forward ------------------------------------------------------------------------------
+
+
+def carry_candidates(assembly: Assembly) -> list[Action]:
+    """Open actions of earlier assemblies not yet carried anywhere, oldest assembly first."""
+    return list(db.session.scalars(
+        select(Action).join(Assembly, Assembly.id == Action.assembly_id)
+        .where(Action.assembly_id.in_(earlier_assembly_ids(assembly)), Action.status.in_(OPEN_STATUSES),
+               Action.id.not_in(_carried_away()))
+        .options(selectinload(Action.owner_organisation), selectinload(Action.topics),
+                 selectinload(Action.assembly), selectinload(Action.workshop))
+        .order_by(Assembly.date, Action.due_date, Action.id)))
+
+
+def carried_into(assembly: Assembly) -> list[CarriedAction]:
+    """The actions already carried into this assembly, with their origins."""
+    return list(db.session.scalars(
+        select(CarriedAction).where(CarriedAction.assembly_id == assembly.id)
+        .options(selectinload(CarriedAction.action).selectinload(Action.owner_organisation),
+                 selectinload(CarriedAction.origin).selectinload(Action.assembly))
+        .order_by(CarriedAction.id)))
+
+
+def carry_forward(assembly: Assembly, action_ids: Iterable[int] | None, user_id: int | None) -> int:
+    """Copy the chosen open actions of earlier assemblies into this one (never twice); return how many."""
+    # Lock the target so two organisers pressing the button at once cannot both copy.
+    db.session.scalar(select(Assembly.id).where(Assembly.id == assembly.id).with_for_update())
+    candidates = carry_candidates(assembly)
+    if action_ids is not None:
+        wanted = {int(i) for i in action_ids}
+        candidates = [a for a in candidates if a.id in wanted]
+    done = set(db.session.scalars(select(CarriedAction.origin_action_id)
+                                  .where(CarriedAction.assembly_id == assembly.id)))
+    count = 0
+    for origin in candidates:
+        if origin.id in done:
+            continue
+        copy = Action(assembly_id=assembly.id, workshop_id=None, description=origin.description,
+                      owner_organisation_id=origin.owner_organisation_id, lead_person=origin.lead_person,
+                      due_date=origin.due_date, status=origin.status, internal=origin.internal,
+                      approved=origin.approved and not origin.internal, version=1, created_by_id=user_id)
+        copy.topics = list(origin.topics)
+        db.session.add(copy)
+        db.session.flush()
+        db.session.add(ActionRevision(action_id=copy.id, version=1, user_id=user_id,
+                                      snapshot_json=json.dumps(copy.snapshot(), ensure_ascii=False)))
+        db.session.add(CarriedAction(action_id=copy.id, origin_action_id=origin.id, assembly_id=assembly.id,
+                                     carried_by_id=user_id))
+        count += 1
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("These actions were carried forward by someone else at the same moment. "
+                          "Reload the page to see them.") from None
+    return count
+
+
+def origins_of(action_ids: Iterable[int]) -> dict[int, Action]:
+    """For carried copies: copy id → the action it was carried from."""
+    ids = list(action_ids)
+    if not ids:
+        return {}
+    rows = db.session.scalars(select(CarriedAction).where(CarriedAction.action_id.in_(ids))
+                              .options(selectinload(CarriedAction.origin).selectinload(Action.assembly)))
+    return {c.action_id: c.origin for c in rows}
+
+
+def carried_to(action_ids: Iterable[int]) -> dict[int, Assembly]:
+    """For originals: action id → the later assembly it was carried into."""
+    ids = list(action_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(select(CarriedAction.origin_action_id, Assembly)
+                              .join(Assembly, Assembly.id == CarriedAction.assembly_id)
+                              .where(CarriedAction.origin_action_id.in_(ids))).all()
+    return {origin_id: assembly for origin_id, assembly in rows}
+
+
+# --- the tracker --------------------------------------------------------------------------------
+
+
+def is_overdue(action: Action, today: date | None = None) -> bool:
+    """Past its due date and still open or in progress."""
+    today = today or date.today()
+    return action.status in OPEN_STATUSES and action.due_date is not None and action.due_date < today
+
+
+def tracker_query(*, assembly_id: int | None = None, topic_id: int | None = None,
+                  organisation_id: int | None = None, status: str | None = None, due_from: date | None = None,
+                  due_to: date | None = None, overdue: bool = False, today: date | None = None):
+    """Every action of every assembly, filtered; overdue ones only when asked."""
+    stmt = notes.actions_query(assembly_id=assembly_id, topic_id=topic_id, organisation_id=organisation_id,
+                               status=status, due_from=due_from, due_to=due_to)
+    if overdue:
+        stmt = stmt.where(Action.status.in_(OPEN_STATUSES), Action.due_date < (today or date.today()))
+    return stmt
+
+
+# --- status updates ----------------------------------------------------------------------------
+
+
+def set_action_status(action_id: int, status: str, note: str, source: str, *, organisation_id: int | None = None,
+                      user_id: int | None = None) -> Action:
+    """Record a status update on an action (by a partner, facilitator or organiser) and keep a revision."""
+    if status not in ACTION_STATUSES:
+        raise DomainError("Choose a status.", "status")
+    note = (note or "").replace("\x00", "")
+    if len(note) > MAX_NOTE:
+        raise DomainError(f"Use at most {MAX_NOTE:,} characters (you used {len(note):,}).", "note")
+    action = db.session.scalar(select(Action).where(Action.id == action_id).with_for_update()
+                               .execution_options(populate_existing=True))
+    if action is None:
+        raise DomainError("That action no longer exists.")
+    if organisation_id is not None and action.owner_organisation_id != organisation_id:
+        raise DomainError("That action belongs to another organisation.")
+    if action.status == status and not note.strip():
+        db.session.rollback()
+        raise DomainError("Choose a new status or write what has happened.", "status")
+    db.session.add(ActionStatusUpdate(action_id=action.id, status=status, note=note, source=source,
+                                      organisation_id=organisation_id, user_id=user_id))
+    if action.status != status:
+        action.status = status
+        action.version += 1
+        action.updated_at = utcnow()
+        db.session.add(ActionRevision(action_id=action.id, version=action.version, user_id=user_id,
+                                      snapshot_json=json.dumps(action.snapshot(), ensure_ascii=False)))
+    db.session.commit()
+    return action
+
+
+def status_updates(action_ids: Iterable[int]) -> dict[int, list[ActionStatusUpdate]]:
+    """Status updates per action, newest first."""
+    ids = list(action_ids)
+    out: dict[int, list[ActionStatusUpdate]] = defaultdict(list)
+    if ids:
+        for u in db.session.scalars(select(ActionStatusUpdate).where(ActionStatusUpdate.action_id.in_(ids))
+                                    .order_by(ActionStatusUpdate.created_at.desc(), ActionStatusUpdate.id.desc())):
+            out[u.action_id].append(u)
+    return out
+
+
+# --- topic history for facilitators -------------------------------------------------------------
+
+
+@dataclass
+class TopicHistory:
+    outcomes: list[tuple[Assembly, notes.PublicOutcome]]
+    open_actions: list[Action]
+
+
+def topic_history(workshop: Workshop) -> TopicHistory:
+    """Earlier approved outcomes and the still-open actions on this workshop's topic."""
+    assembly = workshop.round.assembly
+    topic_id = workshop.topic_id
+    earlier = list(db.session.scalars(select(Assembly).where(Assembly.id.in_(earlier_assembly_ids(assembly)))
+                                      .order_by(Assembly.date.desc())))
+    outcomes = []
+    for a in earlier:
+        topic_name = workshop.topic.name
+        outcomes += [(a, o) for o in notes.public_outcomes(a) if o.topic == topic_name]
+    ids = [a.id for a in earlier] + [assembly.id]
+    tagged = select(action_topic.c.action_id).where(action_topic.c.topic_id == topic_id)
+    on_topic_workshops = select(Workshop.id).where(Workshop.topic_id == topic_id)
+    actions = list(db.session.scalars(
+        select(Action).where(Action.assembly_id.in_(ids), Action.status.in_(OPEN_STATUSES),
+                             Action.id.not_in(_carried_away()),
+                             or_(Action.id.in_(tagged), Action.workshop_id.in_(on_topic_workshops)),
+                             # This workshop's own actions are on its Actions page already.
+                             or_(Action.workshop_id.is_(None), Action.workshop_id != workshop.id))
+        .options(selectinload(Action.owner_organisation), selectinload(Action.assembly),
+                 selectinload(Action.topics), selectinload(Action.workshop))
+        .order_by(Action.due_date, Action.id)))
+    return TopicHistory(outcomes, actions)
+
+
+def history_action_ids(workshop: Workshop) -> set[int]:
+    """The actions a facilitator of this workshop may update from the history page."""
+    return {a.id for a in topic_history(workshop).open_actions}
+
+
+# --- the assembly report ------------------------------------------------------------------------
+
+
+@dataclass
+class CountRow:
+    label: str
+    registered: int = 0
+    attended: int = 0
+    sector: str = ""
+
+
+@dataclass
+class WorkshopRow:
+    workshop: Workshop
+    counts: notes.Counts
+    notes: SessionNotes | None
+    sections: list[tuple[str, str, bool, bool]] = field(default_factory=list)  # label, body, internal, approved
+
+
+@dataclass
+class Report:
+    assembly: Assembly
+    by_sector: list[CountRow]
+    by_organisation: list[CountRow]
+    workshops: list[WorkshopRow]
+    actions: list[Action]
+    actions_by_status: list[tuple[str, int]]
+    actions_by_topic: list[tuple[str, int]]
+    walk_ins_unregistered: int = 0
+
+    @property
+    def totals(self) -> CountRow:
+        return CountRow("All", sum(r.registered for r in self.by_sector), sum(r.attended for r in self.by_sector))
+
+
+def assembly_report(assembly: Assembly) -> Report:
+    """Attendance by sector, organisation and workshop, approved notes and all actions of an assembly."""
+    attended_ids = select(Attendance.registration_id).join(Workshop, Workshop.id == Attendance.workshop_id) \
+        .join(Round, Round.id == Workshop.round_id) \
+        .where(Round.assembly_id == assembly.id, Attendance.status.in_(("present", "walk_in")),
+               Attendance.registration_id.is_not(None))
+    rows = db.session.execute(
+        select(Organisation.id, Organisation.name, Organisation.sector, func.count(Registration.id),
+               func.count(Registration.id).filter(Registration.id.in_(attended_ids)))
+        .join(Registration, Registration.organisation_id == Organisation.id)
+        .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
+        .group_by(Organisation.id, Organisation.name, Organisation.sector)
+        .order_by(Organisation.name)).all()
+    by_org = [CountRow(name, reg, att, SECTORS.get(sector, sector)) for _, name, sector, reg, att in rows]
+    sector_totals: dict[str, CountRow] = {}
+    for _, _, sector, reg, att in rows:
+        row = sector_totals.setdefault(sector, CountRow(SECTORS.get(sector, sector)))
+        row.registered += reg
+        row.attended += att
+    by_sector = [sector_totals[k] for k in SECTORS if k in sector_totals]
+
+    overview = notes.assembly_overview(assembly)
+    workshops = []
+    for rec in overview:
+        wr = WorkshopRow(rec.workshop, rec.counts, rec.notes)
+        if rec.notes is not None and rec.notes.status == "approved":
+            by_key = {s.key: s for s in rec.notes.sections}
+            wr.sections = [(SECTIONS[k], by_key[k].body, by_key[k].internal, by_key[k].approved)
+                           for k in SECTIONS if k in by_key and by_key[k].approved and by_key[k].body.strip()]
+        workshops.append(wr)
+    walk_ins = db.session.scalar(
+        select(func.count(Attendance.id)).join(Workshop, Workshop.id == Attendance.workshop_id)
+        .join(Round, Round.id == Workshop.round_id)
+        .where(Round.assembly_id == assembly.id, Attendance.registration_id.is_(None),
+               Attendance.status == "walk_in")) or 0
+
+    actions = list(db.session.scalars(notes.actions_query(assembly_id=assembly.id)))
+    status_counts = Counter(a.status for a in actions)
+    topic_counts = Counter(t.name for a in actions for t in a.topics)
+    return Report(assembly, by_sector, by_org, workshops, actions,
+                  [(label, status_counts.get(k, 0)) for k, label in ACTION_STATUSES.items()],
+                  sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0])), walk_ins)
+
+
+def report_data(report: Report) -> dict[str, Any]:
+    """The report as plain data for JSON (no delegate names or emails: counts only)."""
+    return {
+        "assembly": {"title": report.assembly.title, "slug": report.assembly.slug,
+                     "date": report.assembly.date.isoformat()},
+        "attendance_by_sector": [{"sector": r.label, "registered": r.registered, "attended": r.attended}
+                                 for r in report.by_sector],
+        "attendance_by_organisation": [{"organisation": r.label, "sector": r.sector, "registered": r.registered,
+                                        "attended": r.attended} for r in report.by_organisation],
+        "unregistered_walk_ins": report.walk_ins_unregistered,
+        "workshops": [{
+            "title": w.workshop.title, "round": w.workshop.round.name, "topic": w.workshop.topic.name
+            if w.workshop.topic else "", "allocated": w.counts.allocated, "present": w.counts.present,
+            "absent": w.counts.absent, "walk_ins": w.counts.walk_ins,
+            "notes_status": w.notes.status if w.notes else None,
+            "approved_notes": [{"section": label, "text": body} for label, body, _, _ in w.sections],
+        } for w in report.workshops],
+        "actions": [action_data(a) for a in report.actions],
+    }
+
+
+def action_data(a: Action) -> dict[str, Any]:
+    return {"id": a.id, "description": a.description, "owner_organisation": a.owner_organisation.name,
+            "lead_person": a.lead_person, "due_date": a.due_date.isoformat() if a.due_date else None,
+            "status": a.status, "topics": [t.name for t in a.topics],
+            "workshop": a.workshop.title if a.workshop else None, "internal": a.internal, "approved": a.approved}
+
+
+def report_csv_rows(report: Report) -> list[list[Any]]:
+    """One flat table: a section column says which part of the report each row belongs to."""
+    out: list[list[Any]] = [["section", "name", "detail", "registered_or_allocated", "attended_or_present",
+                             "walk_ins", "owner_organisation", "lead_person", "due_date", "status", "topics"]]
+    for r in report.by_sector:
+        out.append(["attendance_by_sector", r.label, "", r.registered, r.attended, "", "", "", "", "", ""])
+    for r in report.by_organisation:
+        out.append(["attendance_by_organisation", r.label, r.sector, r.registered, r.attended, "", "", "", "", "",
+                    ""])
+    for w in report.workshops:
+        out.append(["workshop", w.workshop.title, w.workshop.round.name, w.counts.allocated, w.counts.present,
+                    w.counts.walk_ins, "", "", "", w.notes.status if w.notes else "no notes", ""])
+    for a in report.actions:
+        out.append(["action", a.description, a.workshop.title if a.workshop else "", "", "", "",
+                    a.owner_organisation.name, a.lead_person, a.due_date.isoformat() if a.due_date else "",
+                    a.status, "; ".join(t.name for t in a.topics)])
+    return out
+
+
+def csv_safe(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in user text (=, +, -, @ at the start)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+# --- public updates -----------------------------------------------------------------------------
+
+
+def public_updates(assembly: Assembly) -> list[AssemblyUpdate]:
+    """The assembly's updates, newest first."""
+    return list(db.session.scalars(select(AssemblyUpdate).where(AssemblyUpdate.assembly_id == assembly.id)
+                                   .order_by(AssemblyUpdate.published_on.desc(), AssemblyUpdate.id.desc())))
+
+
+def series_assemblies(assembly: Assembly) -> list[Assembly]:
+    """Other public assemblies of the same series, newest first (for links between updates pages)."""
+    if assembly.series_id is None:
+        return []
+    return list(db.session.scalars(select(Assembly).where(
+        Assembly.series_id == assembly.series_id, Assembly.id != assembly.id, Assembly.status != "draft")
+        .order_by(Assembly.date.desc())))
+
+
+def save_update(assembly: Assembly, data: dict[str, Any], update: AssemblyUpdate | None = None) -> AssemblyUpdate:
+    """Create or change an organiser-written public update."""
+    title = " ".join((data.get("title") or "").replace("\x00", "").split())
+    if not title:
+        raise DomainError("Enter a title.", "title")
+    if len(title) > 200:
+        raise DomainError("Use at most 200 characters.", "title")
+    published_on = data.get("published_on")
+    if not isinstance(published_on, date):
+        raise DomainError("Enter the date of the update.", "published_on")
+    body = (data.get("body") or "").replace("\x00", "")
+    if not body.strip():
+        raise DomainError("Write the update.", "body")
+    if len(body) > MAX_UPDATE_BODY:
+        raise DomainError(f"Use at most {MAX_UPDATE_BODY:,} characters (you used {len(body):,}).", "body")
+    if update is None:
+        update = AssemblyUpdate(assembly_id=assembly.id)
+        db.session.add(update)
+    update.title, update.published_on, update.body = title, published_on, body
+    update.updated_at = utcnow()
+    db.session.commit()
+    return update
+
+
+def delete_update(update: AssemblyUpdate) -> None:
+    """Remove a public update."""
+    db.session.delete(update)
+    db.session.commit()
+
+
+# --- partners: contacts and signed links ----------------------------------------------------------
+
+
+def contact_for(organisation_id: int) -> PartnerContact | None:
+    return db.session.get(PartnerContact, organisation_id)
+
+
+def save_contact(organisation: Organisation, name: str, email: str) -> PartnerContact:
+    """Set who receives an organisation's reminders and partner link."""
+    name = " ".join((name or "").split())
+    email = (email or "").strip()
+    if len(name) > 200:
+        raise DomainError("Use at most 200 characters.", "contact_name")
+    if email and (len(email) > 254 or not EMAIL_RE.match(email)):
+        raise DomainError("Enter an email address like name@example.org.", "contact_email")
+    contact = contact_for(organisation.id)
+    if contact is None:
+        contact = PartnerContact(organisation_id=organisation.id, link_version=1)
+        db.session.add(contact)
+    contact.contact_name, contact.contact_email = name, email or None
+    contact.updated_at = utcnow()
+    db.session.commit()
+    return contact
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=PARTNER_SALT)
+
+
+def link_days() -> int:
+    return int(current_app.config.get("PARTNER_LINK_DAYS", DEFAULT_PARTNER_LINK_DAYS))
+
+
+def make_partner_token(organisation_id: int) -> str:
+    """A signed, expiring token naming the organisation and its current link version."""
+    contact = contact_for(organisation_id)
+    return _serializer().dumps({"o": organisation_id, "v": contact.link_version if contact else 1})
+
+
+def load_partner_token(token: str) -> Organisation:
+    """The organisation a partner link opens; LinkExpired or LinkInvalid otherwise."""
+    try:
+        data = _serializer().loads(token, max_age=link_days() * 86400)
+    except SignatureExpired:
+        raise LinkExpired("This link has expired.") from None
+    except BadSignature:
+        raise LinkInvalid("This link is not valid.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("o"), int) or not isinstance(data.get("v"), int):
+        raise LinkInvalid("This link is not valid.")
+    organisation = db.session.get(Organisation, data["o"])
+    contact = contact_for(data["o"])
+    if organisation is None or (contact.link_version if contact else 1) != data["v"]:
+        raise LinkInvalid("This link is no longer valid.")
+    return organisation
+
+
+def absolute_url(endpoint: str, **values) -> str | None:
+    """An absolute address for emails: PUBLIC_BASE_URL when set, else the current host (None from the CLI)."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    try:
+        if base:
+            return base.rstrip("/") + url_for(endpoint, **values)
+        return url_for(endpoint, _external=True, **values)
+    except RuntimeError:
+        return None
+
+
+def partner_url(organisation_id: int) -> str | None:
+    return absolute_url("outcomes.partner", token=make_partner_token(organisation_id))
+
+
+def send_partner_link(organisation: Organisation) -> PartnerContact:
+    """Email the organisation's contact their partner link (through the outbox)."""
+    contact = contact_for(organisation.id)
+    if contact is None or not contact.contact_email:
+        raise DomainError(f"Add a contact email for {organisation.name} first.", "contact_email")
+    queue_email("partner_link", contact.contact_email, contact.contact_name,
+                context={"organisation": organisation, "url": partner_url(organisation.id),
+                         "valid_days": link_days(), "open_count": len(partner_actions(organisation.id))})
+    contact.link_sent_at = utcnow()
+    db.session.commit()
+    return contact
+
+
+def revoke_partner_links(organisation: Organisation) -> PartnerContact:
+    """Stop every partner link sent so far for this organisation from working."""
+    contact = db.session.scalar(select(PartnerContact).where(PartnerContact.organisation_id == organisation.id)
+                                .with_for_update())
+    if contact is None:
+        contact = PartnerContact(organisation_id=organisation.id, link_version=1)
+        db.session.add(contact)
+    contact.link_version += 1
+    contact.updated_at = utcnow()
+    db.session.commit()
+    return contact
+
+
+def partner_actions(organisation_id: int) -> list[Action]:
+    """The actions an organisation owns that partners may see: not internal, latest copy only."""
+    return list(db.session.scalars(
+        select(Action).join(Assembly, Assembly.id == Action.assembly_id)
+        .where(Action.owner_organisation_id == organisation_id, Action.internal.is_(False),
+               Action.id.not_in(_carried_away()))
+        .options(selectinload(Action.assembly), selectinload(Action.topics), selectinload(Action.workshop))
+        .order_by(Action.status.in_(OPEN_STATUSES).desc(), Action.due_date, Action.id)))
+
+
+def partner_organisations() -> list[tuple[Organisation, PartnerContact | None, int]]:
+    """Organisations that own at least one action, with their contact and open-action count."""
+    rows = db.session.execute(
+        select(Organisation, func.count(Action.id).filter(Action.status.in_(OPEN_STATUSES)))
+        .join(Action, Action.owner_organisation_id == Organisation.id)
+        .group_by(Organisation.id).order_by(Organisation.name)).all()
+    contacts = {c.organisation_id: c for c in db.session.scalars(
+        select(PartnerContact).where(PartnerContact.organisation_id.in_([o.id for o, _ in rows])))}
+    return [(org, contacts.get(org.id), n) for org, n in rows]
+
+
+# --- reminders ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ReminderReport:
+    queued: int = 0
+    already: int = 0
+    no_contact: list[str] = field(default_factory=list)
+
+
+def queue_action_reminders(days: int, today: date | None = None) -> ReminderReport:
+    """Email the owner of each open action due within ``days`` or overdue: once per action per day."""
+    today = today or date.today()
+    report = ReminderReport()
+    actions = list(db.session.scalars(
+        select(Action).where(Action.status.in_(OPEN_STATUSES), Action.due_date.is_not(None),
+                             Action.due_date <= today + timedelta(days=max(days, 0)),
+                             Action.id.not_in(_carried_away()))
+        .options(selectinload(Action.owner_organisation), selectinload(Action.assembly))
+        .order_by(Action.due_date, Action.id)))
+    contacts = {c.organisation_id: c for c in db.session.scalars(select(PartnerContact))}
+    keys = {a.id: f"action-reminder:{a.id}:{today.isoformat()}" for a in actions}
+    sent = set(db.session.scalars(select(_outbox_key()).where(_outbox_key().in_(list(keys.values())))))
+    for action in actions:
+        contact = contacts.get(action.owner_organisation_id)
+        if contact is None or not contact.contact_email:
+            if action.owner_organisation.name not in report.no_contact:
+                report.no_contact.append(action.owner_organisation.name)
+            continue
+        if keys[action.id] in sent:
+            report.already += 1
+            continue
+        queue_email("action_reminder", contact.contact_email, contact.contact_name,
+                    context={"action": action, "organisation": action.owner_organisation,
+                             "overdue": action.due_date < today, "days_left": (action.due_date - today).days,
+                             "url": partner_url(action.owner_organisation_id)},
+                    assembly_id=action.assembly_id, dedupe_key=keys[action.id])
+        report.queued += 1
+    db.session.commit()
+    return report
+
+
+def _outbox_key():
+    from ..mail.models import OutboxMessage
+
+    return OutboxMessage.dedupe_key
+

@@ -1,0 +1,425 @@
+"""After the day: report, public updates and feed, action tracker, carry-forward, partner links, topic history."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+import click
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from ..accounts.access import organiser_required, staff_required
+from ..assemblies.models import Assembly, Topic, Workshop
+from ..domain import DomainError
+from ..extensions import db, limiter
+from ..forms_util import apply_domain_error
+from ..notes import services as notes
+from ..notes.models import Action
+from ..organisations.models import Organisation
+from . import services
+from .charts import bar_chart
+from .feed import atom_feed
+from .forms import ConfirmForm, ContactForm, StatusForm, TrackerFilterForm, UpdateForm
+from .models import AssemblyUpdate
+
+bp = Blueprint("outcomes", __name__, cli_group="actions")
+
+
+def _status(form) -> int:
+    return 400 if form.errors or form.form_errors else 200
+
+
+def _assembly(slug: str) -> Assembly:
+    assembly = db.session.scalar(select(Assembly).where(Assembly.slug == slug))
+    if assembly is None:
+        abort(404)
+    return assembly
+
+
+def _public_assembly(slug: str) -> Assembly:
+    assembly = _assembly(slug)
+    if not assembly.is_public and not (current_user.is_authenticated and current_user.is_organiser):
+        abort(404)
+    return assembly
+
+
+# --- public ---------------------------------------------------------------------------------
+
+
+@bp.get("/a/<slug>/updates")
+def public_updates(slug: str):
+    assembly = _public_assembly(slug)
+    return render_template("outcomes/public_updates.html", assembly=assembly,
+                           updates=services.public_updates(assembly), outcomes=notes.public_outcomes(assembly),
+                           series=services.series_assemblies(assembly))
+
+
+@bp.get("/a/<slug>/updates.atom")
+def feed(slug: str):
+    assembly = _public_assembly(slug)
+    page_url = url_for(".public_updates", slug=assembly.slug, _external=True)
+    body = atom_feed(
+        title=f"{assembly.title}: updates", page_url=page_url,
+        feed_url=url_for(".feed", slug=assembly.slug, _external=True),
+        feed_id=f"{page_url}", author=current_app.config.get("ORGANISER_NAME", "Assembly organisers"),
+        updates=services.public_updates(assembly), entry_url=lambda u: f"{page_url}#update-{u.id}")
+    return Response(body, mimetype="application/atom+xml")
+
+
+# --- organiser: report ------------------------------------------------------------------------
+
+
+@bp.get("/organiser/assemblies/<slug>/report")
+@organiser_required
+def report(slug: str):
+    assembly = _assembly(slug)
+    rep = services.assembly_report(assembly)
+    charts = {
+        "sector": bar_chart(
+            "chart-sector", "Attendance by sector",
+            "Registered and attended delegates per sector; the same numbers are in the table below.",
+            [(r.label, [r.registered, r.attended]) for r in rep.by_sector], ["Registered", "Attended"]),
+        "status": bar_chart("chart-status", "Actions by status",
+                            "Number of actions in each status; the same numbers are in the table below.",
+                            [(label, [n]) for label, n in rep.actions_by_status], ["Actions"]),
+        "topic": bar_chart("chart-topic", "Actions by topic",
+                           "Number of actions tagged with each topic; the same numbers are in the table below.",
+                           [(label, [n]) for label, n in rep.actions_by_topic], ["Actions"]),
+    }
+    return render_template("outcomes/report.html", assembly=assembly, report=rep, charts=charts,
+                           today=date.today(), is_overdue=services.is_overdue)
+
+
+@bp.get("/organiser/assemblies/<slug>/report.csv")
+@organiser_required
+def report_csv(slug: str):
+    assembly = _assembly(slug)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in services.report_csv_rows(services.assembly_report(assembly)):
+        writer.writerow([services.csv_safe(v) for v in row])
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{assembly.slug}-report.csv"'})
+
+
+@bp.get("/organiser/assemblies/<slug>/report.json")
+@organiser_required
+def report_json(slug: str):
+    assembly = _assembly(slug)
+    body = json.dumps(services.report_data(services.assembly_report(assembly)), ensure_ascii=False, indent=2)
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{assembly.slug}-report.json"'})
+
+
+# --- organiser: updates -------------------------------------------------------------------------
+
+
+@bp.get("/organiser/assemblies/<slug>/updates")
+@organiser_required
+def updates(slug: str):
+    assembly = _assembly(slug)
+    return render_template("outcomes/updates.html", assembly=assembly, updates=services.public_updates(assembly))
+
+
+def _update(assembly: Assembly, update_id: int) -> AssemblyUpdate:
+    update = db.session.get(AssemblyUpdate, update_id)
+    if update is None or update.assembly_id != assembly.id:
+        abort(404)
+    return update
+
+
+@bp.route("/organiser/assemblies/<slug>/updates/new", methods=["GET", "POST"])
+@bp.route("/organiser/assemblies/<slug>/updates/<int:update_id>/edit", methods=["GET", "POST"])
+@organiser_required
+def update_form(slug: str, update_id: int | None = None):
+    assembly = _assembly(slug)
+    update = _update(assembly, update_id) if update_id else None
+    form = UpdateForm(obj=update)
+    if request.method == "GET" and update is None:
+        form.published_on.data = date.today()
+    if form.validate_on_submit():
+        try:
+            services.save_update(assembly, {"title": form.title.data, "published_on": form.published_on.data,
+                                            "body": form.body.data}, update)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash("Update saved and published." if update else "Update published.", "success")
+            return redirect(url_for(".updates", slug=assembly.slug))
+    return render_template("outcomes/update_form.html", assembly=assembly, form=form, update=update), _status(form)
+
+
+@bp.route("/organiser/assemblies/<slug>/updates/<int:update_id>/delete", methods=["GET", "POST"])
+@organiser_required
+def delete_update(slug: str, update_id: int):
+    assembly = _assembly(slug)
+    update = _update(assembly, update_id)
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        services.delete_update(update)
+        flash("Update deleted.", "success")
+        return redirect(url_for(".updates", slug=assembly.slug))
+    return render_template("confirm_delete.html", title=f"Delete the update “{update.title}”?",
+                           warning="It disappears from the public updates page and the feed.",
+                           cancel_url=url_for(".updates", slug=assembly.slug))
+
+
+# --- organiser: carry forward -----------------------------------------------------------------
+
+
+@bp.route("/organiser/assemblies/<slug>/carry-forward", methods=["GET", "POST"])
+@organiser_required
+def carry_forward(slug: str):
+    assembly = _assembly(slug)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        chosen = [int(i) for i in request.form.getlist("actions") if i.isdigit()]
+        if not chosen:
+            form.form_errors.append("Choose at least one action to carry forward.")
+        else:
+            try:
+                n = services.carry_forward(assembly, chosen, current_user.id)
+            except DomainError as err:
+                form.form_errors.append(err.message)
+            else:
+                flash(f"{n} action{'' if n == 1 else 's'} carried forward into {assembly.title}.", "success")
+                return redirect(url_for(".carry_forward", slug=assembly.slug))
+    elif request.method == "POST":
+        abort(400)
+    return render_template("outcomes/carry_forward.html", assembly=assembly, form=form,
+                           candidates=services.carry_candidates(assembly),
+                           carried=services.carried_into(assembly), is_overdue=services.is_overdue), _status(form)
+
+
+# --- organiser: tracker -----------------------------------------------------------------------
+
+
+@bp.get("/organiser/tracker")
+@organiser_required
+def tracker():
+    form = TrackerFilterForm(request.args)
+    form.assembly.choices = [SelectChoice(0, "All assemblies")] + [
+        SelectChoice(a.id, a.title) for a in db.session.scalars(select(Assembly).order_by(Assembly.date.desc()))]
+    form.topic.choices = [SelectChoice(0, "Any topic")] + [
+        SelectChoice(t.id, t.name) for t in db.session.scalars(select(Topic).order_by(Topic.name))]
+    form.organisation.choices = [SelectChoice(0, "Any organisation")] + [
+        SelectChoice(o.id, o.name) for o in db.session.scalars(select(Organisation).order_by(Organisation.name))]
+    valid = form.validate()
+    stmt = services.tracker_query(
+        assembly_id=form.assembly.data or None, topic_id=form.topic.data or None,
+        organisation_id=form.organisation.data or None, status=form.status.data or None,
+        due_from=form.due_from.data if valid else None, due_to=form.due_to.data if valid else None,
+        overdue=bool(form.overdue.data))
+    page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
+    ids = [a.id for a in page.items]
+    return render_template("outcomes/tracker.html", form=form, page=page, origins=services.origins_of(ids),
+                           carried_to=services.carried_to(ids), is_overdue=services.is_overdue,
+                           today=date.today()), (200 if valid else 400)
+
+
+def _status_page(action: Action, form: StatusForm, template: str, code: int = 200, **extra):
+    return render_template(template, action=action, form=form, updates=services.status_updates([action.id]),
+                           origin=services.origins_of([action.id]).get(action.id),
+                           is_overdue=services.is_overdue, **extra), code
+
+
+@bp.route("/organiser/tracker/<int:action_id>/status", methods=["GET", "POST"])
+@organiser_required
+def organiser_status(action_id: int):
+    action = db.session.get(Action, action_id)
+    if action is None:
+        abort(404)
+    form = StatusForm(obj=action if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            services.set_action_status(action.id, form.status.data, form.note.data or "", "organiser",
+                                       user_id=current_user.id)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash("Status updated.", "success")
+            return redirect(url_for(".tracker"))
+    return _status_page(action, form, "outcomes/status_form.html", _status(form))
+
+
+# --- organiser: partners ------------------------------------------------------------------------
+
+
+@bp.get("/organiser/partners")
+@organiser_required
+def partners():
+    return render_template("outcomes/partners.html", rows=services.partner_organisations())
+
+
+def _organisation(org_id: int) -> Organisation:
+    org = db.session.get(Organisation, org_id)
+    if org is None:
+        abort(404)
+    return org
+
+
+@bp.route("/organiser/partners/<int:org_id>", methods=["GET", "POST"])
+@organiser_required
+def partner_contact(org_id: int):
+    org = _organisation(org_id)
+    contact = services.contact_for(org.id)
+    form = ContactForm(obj=contact)
+    if form.validate_on_submit():
+        try:
+            services.save_contact(org, form.contact_name.data or "", form.contact_email.data or "")
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(f"Contact for {org.name} saved.", "success")
+            return redirect(url_for(".partner_contact", org_id=org.id))
+    return render_template("outcomes/partner_contact.html", org=org, contact=contact, form=form,
+                           confirm=ConfirmForm(), actions=services.partner_actions(org.id),
+                           days=services.link_days()), _status(form)
+
+
+@bp.post("/organiser/partners/<int:org_id>/send")
+@organiser_required
+def send_link(org_id: int):
+    org = _organisation(org_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        contact = services.send_partner_link(org)
+    except DomainError as err:
+        flash(err.message, "error")
+    else:
+        flash(f"Partner link queued for {contact.contact_email}.", "success")
+    return redirect(url_for(".partner_contact", org_id=org.id))
+
+
+@bp.route("/organiser/partners/<int:org_id>/revoke", methods=["GET", "POST"])
+@organiser_required
+def revoke_links(org_id: int):
+    org = _organisation(org_id)
+    form = ConfirmForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        services.revoke_partner_links(org)
+        flash(f"Every partner link sent to {org.name} so far has stopped working.", "success")
+        return redirect(url_for(".partner_contact", org_id=org.id))
+    return render_template("outcomes/revoke.html", org=org, form=form)
+
+
+# --- partner (signed link, no account) --------------------------------------------------------
+
+
+def _partner_org(token: str) -> Organisation | None:
+    try:
+        return services.load_partner_token(token)
+    except services.LinkExpired:
+        return None
+    except DomainError:
+        abort(404)
+
+
+def _partner_page(token: str, org: Organisation, forms: dict | None = None, code: int = 200):
+    actions = services.partner_actions(org.id)
+    forms = forms or {}
+    for a in actions:
+        if a.id not in forms and a.status in services.OPEN_STATUSES:
+            forms[a.id] = StatusForm(formdata=None, prefix=f"a{a.id}", data={"status": a.status})
+    return render_template("outcomes/partner.html", org=org, token=token, actions=actions, forms=forms,
+                           updates=services.status_updates([a.id for a in actions]),
+                           is_overdue=services.is_overdue), code
+
+
+@bp.get("/partner/<token>")
+def partner(token: str):
+    org = _partner_org(token)
+    if org is None:
+        return render_template("outcomes/partner_bad_link.html"), 410
+    return _partner_page(token, org)
+
+
+@bp.post("/partner/<token>/actions/<int:action_id>")
+@limiter.limit("10 per minute; 60 per hour")
+def partner_status(token: str, action_id: int):
+    org = _partner_org(token)
+    if org is None:
+        return render_template("outcomes/partner_bad_link.html"), 410
+    if action_id not in {a.id for a in services.partner_actions(org.id)}:
+        abort(404)
+    form = StatusForm(prefix=f"a{action_id}")
+    if form.validate_on_submit():
+        try:
+            services.set_action_status(action_id, form.status.data, form.note.data or "", "partner",
+                                       organisation_id=org.id)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash("Thank you: your update has been recorded.", "success")
+            return redirect(url_for(".partner", token=token) + f"#action-{action_id}")
+    return _partner_page(token, org, {action_id: form}, 400)
+
+
+# --- facilitator: earlier outcomes on this workshop's topic ---------------------------------------
+
+
+def _workshop(workshop_id: int) -> Workshop:
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is None:
+        abort(404)
+    if not notes.can_access(current_user, workshop):
+        abort(403)
+    return workshop
+
+
+def _history_page(workshop: Workshop, forms: dict | None = None, code: int = 200):
+    history = services.topic_history(workshop)
+    forms = forms or {}
+    for a in history.open_actions:
+        forms.setdefault(a.id, StatusForm(formdata=None, prefix=f"a{a.id}", data={"status": a.status}))
+    return render_template("outcomes/history.html", workshop=workshop, history=history, forms=forms,
+                           origins=services.origins_of([a.id for a in history.open_actions]),
+                           is_overdue=services.is_overdue), code
+
+
+@bp.get("/facilitator/workshops/<int:workshop_id>/history")
+@staff_required
+def history(workshop_id: int):
+    return _history_page(_workshop(workshop_id))
+
+
+@bp.post("/facilitator/workshops/<int:workshop_id>/history/<int:action_id>")
+@staff_required
+def history_status(workshop_id: int, action_id: int):
+    workshop = _workshop(workshop_id)
+    if action_id not in services.history_action_ids(workshop):
+        abort(404)
+    form = StatusForm(prefix=f"a{action_id}")
+    if form.validate_on_submit():
+        try:
+            services.set_action_status(action_id, form.status.data, form.note.data or "",
+                                       "organiser" if current_user.is_organiser else "facilitator",
+                                       user_id=current_user.id)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash("Status updated.", "success")
+            return redirect(url_for(".history", workshop_id=workshop.id) + f"#action-{action_id}")
+    return _history_page(workshop, {action_id: form}, 400)
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+@bp.cli.command("remind")
+@click.option("--days", default=7, show_default=True, help="Remind about actions due within this many days.")
+def remind(days: int) -> None:
+    """Email owners of open actions due within N days or overdue (once per action per day)."""
+    result = services.queue_action_reminders(days)
+    click.echo(f"Queued {result.queued} action reminders ({result.already} already sent today).")
+    if result.no_contact:
+        click.echo("No contact email for: " + "; ".join(result.no_contact) +
+                   ". Add one under Organiser › Partners.")
