@@ -60,7 +60,7 @@ def main() -> None:
     from eventapp.extensions import db
     from eventapp.invites.services import sync_calendar
     from eventapp.mail.models import OutboxMessage
-    from eventapp.mail.services import build_mime, send_pending
+    from eventapp.mail.services import mime_bytes, send_pending
     from eventapp.organisations.models import Organisation
     from eventapp.registration.models import Registration
 
@@ -111,7 +111,7 @@ def main() -> None:
             # The baseline: the very same messages, built beforehand, through bare smtplib.
             rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.assembly_id == assembly_id)
                                       .order_by(OutboxMessage.id)).all()
-            prebuilt = [(m.to_email, build_mime(m).as_bytes()) for m in rows]
+            prebuilt = [(m.to_email, mime_bytes(m)) for m in rows]
             t0 = time.perf_counter()
             with smtplib.SMTP("127.0.0.1", port) as smtp:
                 for to, raw in prebuilt:

@@ -176,6 +176,8 @@ def load_demo() -> list[str]:
                 ))
     db.session.commit()
     registrations = load_registrations()
+    invitations = load_invitations(assembly)
+    outcomes = load_outcomes(assembly)
 
     lines = [
         f"Demo assembly: /a/{SLUG}",
@@ -186,7 +188,25 @@ def load_demo() -> list[str]:
         f"  password: {password}",
     ]
     lines += [f"  {role:<11} {email}" for email, role in logins]
+    lines.append(invitations)
+    lines.append(outcomes)
     return lines
+
+
+def load_invitations(assembly: Assembly) -> str:
+    """Queue the calendar invitations the demo delegates are due (none again on a re-run): the Outbox shows them."""
+    from .invites.services import registrations_of_assembly, sync_calendar
+
+    queued = sync_calendar(registrations_of_assembly(assembly.id))
+    db.session.commit()
+    return f"{queued} calendar invitations queued: see the Outbox (/organiser/outbox/)."
+
+
+def load_outcomes(current: Assembly) -> str:
+    """Last year's assembly in the same series, with approved notes, open actions and updates (idempotent)."""
+    from .outcomes.demo import load_previous_assembly
+
+    return load_previous_assembly(current)
 
 
 FIRST_NAMES = ["Aisha", "Ben", "Chloe", "Dev", "Eilidh", "Femi", "Grace", "Hamza", "Isla", "Jamal", "Kasia", "Liam",

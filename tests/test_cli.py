@@ -66,16 +66,20 @@ def test_demo_loads_an_assembly_and_is_idempotent(scratch_database_url, monkeypa
         assert first.exit_code == 0, first.output
         with app.app_context():
             counts = _counts()
-            assembly = _db.session.scalar(select(Assembly))
+            assembly = _db.session.scalar(select(Assembly).where(Assembly.slug == "community-safety-assembly-2027"))
             assert assembly.status == "open"
+            previous = _db.session.scalar(select(Assembly).where(Assembly.slug == "community-safety-assembly-2026"))
+            assert previous is not None and previous.date < assembly.date
             assert len(assembly.agenda_items) >= 4
             sectors = set(_db.session.scalars(select(Organisation.sector)))
             _db.session.remove()
         assert 30 <= counts["Organisation"] <= 40
         assert counts["Topic"] == 8
-        assert counts["Assembly"] == 1
-        assert counts["Round"] == 2
-        assert counts["Workshop"] == 10
+        # This year's assembly (2 rounds, 10 workshops) and last year's (1 round, 4 workshops),
+        # whose open actions are carried forward.
+        assert counts["Assembly"] == 2
+        assert counts["Round"] == 3
+        assert counts["Workshop"] == 14
         assert len(sectors) >= 10
 
         # The organiser's and facilitators' logins are printed, with a password that works.

@@ -104,7 +104,7 @@ def ics(message_id: int):
 @organiser_required
 def eml(message_id: int):
     message = _message(message_id)
-    return Response(services.build_mime(message).as_bytes(), mimetype="message/rfc822",
+    return Response(services.mime_bytes(message), mimetype="message/rfc822",
                     headers={"Content-Disposition": f'attachment; filename="message-{message.id}.eml"',
                              "Cache-Control": "private, no-store"})
 

@@ -5,7 +5,7 @@ import difflib
 
 import nh3
 from markdown_it import MarkdownIt
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 # Raw HTML stays text (html=False) and nh3 cleans the result anyway: two layers,
 # because notes are typed under pressure and pasted from anywhere.
@@ -39,7 +39,3 @@ def diff_lines(before: str, after: str) -> list[tuple[str, str]]:
             out.append((line[:1] or " ", line[1:]))
     return out
 
-
-def init_app(app) -> None:
-    app.add_template_filter(render_markdown, "markdown")
-    app.add_template_global(escape, "escape_text")

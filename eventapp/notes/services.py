@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -191,17 +191,20 @@ def _record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int |
     return changed
 
 
-def walk_in_candidates(workshop: Workshop) -> list[Registration]:
-    """Confirmed delegates of the assembly who are not on this workshop's register yet."""
+def walk_in_candidates(workshop: Workshop, q: str = "", limit: int = 100) -> list[Registration]:
+    """Confirmed delegates of the assembly not on this register yet, matching q (name or organisation)."""
     on_register = select(Attendance.registration_id).where(
         Attendance.workshop_id == workshop.id, Attendance.registration_id.is_not(None))
     placed_here = select(Placement.registration_id).where(Placement.workshop_id == workshop.id)
     return list(db.session.scalars(
         select(Registration)
         .where(Registration.assembly_id == workshop.round.assembly_id, Registration.status == "confirmed",
-               Registration.id.not_in(on_register), Registration.id.not_in(placed_here))
+               Registration.id.not_in(on_register), Registration.id.not_in(placed_here),
+               *([or_(Registration.full_name.ilike(f"%{q.strip()}%"),
+                      Registration.organisation.has(Organisation.name.ilike(f"%{q.strip()}%")))] if q.strip() else []))
         .options(selectinload(Registration.organisation))
         .order_by(Registration.full_name, Registration.id)
+        .limit(limit)
     ))
 
 

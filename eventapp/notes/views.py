@@ -1,7 +1,7 @@
 """Attendance, session notes and actions for a workshop; the organiser's review and action list."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session,
                    url_for)
@@ -22,6 +22,7 @@ from .forms import ActionFilterForm, ActionForm, ConfirmForm, NotesForm, WalkInF
 from .models import ATTENDANCE_STATUSES, SECTIONS, Action
 from .rendering import render_markdown
 from .services import ActionConflict, Conflict
+from ..timeutil import utc_to_local, utcnow
 
 bp = Blueprint("notes", __name__)
 bp.add_app_template_filter(render_markdown, "markdown")
@@ -55,10 +56,17 @@ def _csrf_ok() -> bool:
 # --- attendance -------------------------------------------------------------------------
 
 
+WALK_IN_CHOICES = 100
+
+
 def _walk_in_form(workshop: Workshop, form: WalkInForm | None = None) -> WalkInForm:
     form = form or WalkInForm()
+    q = request.args.get("q", "")[:100]
+    people = services.walk_in_candidates(workshop, q, limit=WALK_IN_CHOICES + 1)
     form.registration_id.choices = [SelectChoice(0, "Choose a delegate")] + [
-        SelectChoice(r.id, f"{r.full_name} ({r.organisation.name})") for r in services.walk_in_candidates(workshop)]
+        SelectChoice(r.id, f"{r.full_name} ({r.organisation.name})") for r in people[:WALK_IN_CHOICES]]
+    form.more_candidates = len(people) > WALK_IN_CHOICES
+    form.q = q
     return form
 
 
@@ -357,7 +365,8 @@ def overview(slug: str):
         totals.walk_ins += r.counts.walk_ins
     missing = [r for r in records if r.missing_notes]
     return render_template("notes/overview.html", assembly=assembly, records=records, totals=totals,
-                           missing=missing, after=assembly.date <= date.today())
+                           missing=missing, after=datetime.combine(assembly.date, assembly.end_time)
+                           <= utc_to_local(utcnow(), assembly.timezone))
 
 
 @bp.route("/organiser/assemblies/<slug>/notes/<int:workshop_id>", methods=["GET", "POST"])

@@ -27,6 +27,7 @@ from .forms import ConfirmForm, ContactForm, StatusForm, TrackerFilterForm, Upda
 from .models import AssemblyUpdate
 
 bp = Blueprint("outcomes", __name__, cli_group="actions")
+bp.add_app_template_global(services.is_overdue, "is_overdue")
 
 
 def _status(form) -> int:

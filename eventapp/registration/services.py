@@ -467,6 +467,11 @@ def cancel_registration(registration: Registration) -> list[Registration]:
     registration.waiting_position = None
     registration.cancelled_at = utcnow()
     db.session.flush()
+    # A published place goes with the registration (publishing takes the same lock,
+    # so it cannot hand one back in between).
+    from ..placements.models import Placement
+
+    db.session.execute(delete(Placement).where(Placement.registration_id == registration.id))
     _queue(registration, "cancelled")
     sync_calendar([registration.id])
     promoted = _promote(assembly)

@@ -80,7 +80,7 @@ def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live
         page.get_by_role("button", name="Save attendance").click()
         page.wait_for_url(f"**/facilitator/workshops/{wid}/attendance")
         assert page.get_by_text("Attendance saved (3 changes).").is_visible()
-        page.get_by_label("Registered delegate").select_option(str(d))
+        page.get_by_label("Registered delegate", exact=True).select_option(str(d))
         page.get_by_role("button", name="Add to the register").click()
         assert page.get_by_text(f"Dev Patel {tag} added to the register as present.").is_visible()
         assert "2 of 3 allocated present, 1 walk-in" in page.locator("#counts").inner_text()

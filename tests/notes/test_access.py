@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from eventapp.extensions import db
 from eventapp.notes import services
 from tests.conftest import csrf_from
 from tests.factories import make_user, PASSWORD

@@ -9,7 +9,7 @@ from eventapp.extensions import db
 from eventapp.notes import services
 from eventapp.notes.models import Action, ActionRevision
 from tests.conftest import post_form
-from tests.factories import make_org, make_topic, make_user
+from tests.factories import make_org, make_topic
 
 from .helpers import scene
 

@@ -108,3 +108,16 @@ def test_counts_feed_the_organisers_overview(client, auth, facilitator, organise
     assert "<dt>Walk-ins</dt><dd>1</dd>" in totals
     row = html.split("Spotting hidden harm<br>")[1].split("</tr>")[0]
     assert "<td>3</td><td>1</td><td>1</td><td>1</td>" in row
+
+
+def test_walk_in_list_can_be_searched(as_facilitator, facilitator):
+    s = scene(facilitator)
+    make_registration(s.assembly, s.health, "Erin Walsh")
+    html = as_facilitator.get(_url(s, "?q=walsh")).get_data(as_text=True)
+    options = html.split('id="registration_id"')[1].split("</select>")[0]
+    assert "Erin Walsh" in options and "Dev Patel" not in options
+    html = as_facilitator.get(_url(s, "?q=shire+police")).get_data(as_text=True)
+    options = html.split('id="registration_id"')[1].split("</select>")[0]
+    assert "Dev Patel" in options and "Erin Walsh" not in options
+    html = as_facilitator.get(_url(s, "?q=nobody+like+this")).get_data(as_text=True)
+    assert "No registered delegate matches “nobody like this”" in html

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from eventapp.extensions import db
 from eventapp.notes import services
-from eventapp.notes.models import NotesRevision, PendingSave, SessionNotes
+from eventapp.notes.models import NotesRevision, PendingSave
 from tests.conftest import csrf_from, post_form
 from tests.factories import PASSWORD, make_user
 

@@ -24,7 +24,7 @@ from eventapp.registration.models import Registration
 from tests.conftest import make_test_app
 from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
 from tests.mail_sink import MailSink
-from tests.production.conftest import REDIS_URL, get_form, gunicorn, process_env, request, session_cookie, stop
+from tests.production.conftest import REDIS_URL, SECRET, get_form, gunicorn, process_env, request, session_cookie, stop
 from tests.production.world import add_registrations
 
 CLIENTS = 100
@@ -34,7 +34,8 @@ MESSAGES = 5000
 
 
 def migrated_app(uri: str):
-    app = make_test_app(uri, PUBLIC_BASE_URL="https://assembly.example.org")
+    # The same secret as the servers, so manage links made here open there.
+    app = make_test_app(uri, PUBLIC_BASE_URL="https://assembly.example.org", SECRET_KEY=SECRET)
     with app.app_context():
         upgrade()
     return app
@@ -111,7 +112,9 @@ def test_registration_stampede_confirms_exactly_capacity_and_queues_in_order(own
 
 
 def test_rate_limits_are_shared_by_every_process(own_database, tmp_path):
-    migrated_app(own_database)
+    app = migrated_app(own_database)
+    with app.app_context():
+        _db.engine.dispose()
     prefix = f"shared-{uuid.uuid4().hex}"
     with gunicorn(own_database, tmp_path, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix) as ports:
         codes = []
@@ -200,31 +203,34 @@ def test_publishing_while_delegates_cancel_leaves_no_place_to_a_cancelled_regist
         _db.session.remove()
 
     cancelled_codes: Counter = Counter()
-    published = threading.Event()
+    progress = {"before": None, "after": None}
     with gunicorn(own_database, tmp_path, **limits()) as ports:
         def cancel(i: int) -> None:
-            if i == len(tokens) // 2:
-                published.wait(60)  # half cancel before the publish commits, half during and after
             cookie, token = get_form(ports[i % 2], f"/manage/{tokens[i]}/cancel")
-            status, headers, _ = request(ports[(i + 1) % 2], "POST", f"/manage/{tokens[i]}/cancel",
-                                         cookie=cookie, form={"csrf_token": token})
+            status, _, _ = request(ports[(i + 1) % 2], "POST", f"/manage/{tokens[i]}/cancel", cookie=cookie,
+                                   form={"csrf_token": token})
             cancelled_codes[status] += 1
 
         def publish() -> None:
-            time.sleep(0.3)
+            # Publish once a quarter of the delegates have cancelled: the rest cancel
+            # while the publishing transaction runs and after it commits.
+            while sum(cancelled_codes.values()) < len(tokens) // 4:
+                time.sleep(0.01)
+            progress["before"] = sum(cancelled_codes.values())
             with app.app_context():
                 from eventapp.assemblies.models import Assembly
                 from eventapp.placements.models import AllocationRun
 
                 placements.publish(_db.session.get(AllocationRun, run_id), _db.session.get(Assembly, assembly_id))
                 _db.session.remove()
-            published.set()
+            progress["after"] = sum(cancelled_codes.values())
 
         with ThreadPoolExecutor(21) as pool:
             publisher = pool.submit(publish)
             list(pool.map(cancel, range(len(tokens))))
             publisher.result()
 
+    print(f"\npublished after {progress['before']} of {len(tokens)} cancellations, committed after {progress['after']}")
     assert cancelled_codes == {302: len(tokens)}
     with app.app_context():
         statuses = dict(_db.session.execute(select(Registration.id, Registration.status)).all())

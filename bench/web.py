@@ -1,0 +1,312 @@
+"""Load benchmark of the web app: wrk against gunicorn (sync workers) on 127.0.0.1.
+
+Usage: python bench/web.py [--quick] [--pg] [--duration S] [--connections N] [--workers N]
+
+Seeds a scratch database (a SQLite file, or with --pg a PostgreSQL database created on
+postgresql://postgres@127.0.0.1/postgres and dropped afterwards) with an open assembly and
+10,000 delegates, starts one gunicorn with the same settings for every route, and measures
+with wrk: /healthz (hello-world baseline, before and after), the public assembly page, the
+registration POST (a Lua script posting the form with a valid CSRF token and session cookie,
+a unique email per request) and the organiser's registrations list (signed-in cookie).
+Each is printed as requests/s, p50, p99 and the ratio to /healthz in the same run.
+Targets (printed, never asserted): public ≥ 0.5, POST ≥ 0.25, organiser list ≥ 0.25.
+Needs wrk (apt-get install -y wrk).
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DELEGATES = 10_000
+SLUG = "bench"
+EMAIL, PASSWORD = "organiser@bench.example.org", "bench password 123"
+SECRET = "bench-" + uuid.uuid4().hex
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*? value="([^"]+)"')
+
+POST_LUA = r"""
+local counter = 0
+local thread_id = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  thread_id = tid
+end
+function request()
+  counter = counter + 1
+  local email = "wrk" .. thread_id .. "-" .. counter .. "-" .. RUN .. "@example.org"
+  local body = BODY .. "&email=" .. email
+  return wrk.format("POST", PATH, {["Content-Type"] = "application/x-www-form-urlencoded",
+                                   ["Cookie"] = COOKIE}, body)
+end
+"""
+
+GET_LUA = r"""
+wrk.headers["Cookie"] = COOKIE
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def lua_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# --- database ----------------------------------------------------------------------------------
+
+
+def create_pg() -> tuple[str, callable]:
+    import sqlalchemy as sa
+
+    server = sa.engine.make_url("postgresql+psycopg://postgres@127.0.0.1/postgres")
+    name = f"eventapp_bench_{os.getpid()}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return server.set(database=name).render_as_string(hide_password=False), drop
+
+
+def seed(uri: str, instance: Path) -> None:
+    """Migrate, then an organiser, an open assembly of 3 rounds × 4 workshops and 10,000 delegates."""
+    from datetime import date, datetime, time as dtime
+
+    from flask_migrate import upgrade
+
+    from eventapp import create_app
+    from eventapp.accounts.models import User
+    from eventapp.assemblies.models import Assembly, Round, Topic, Workshop
+    from eventapp.extensions import db
+    from eventapp.organisations.models import Organisation, name_key
+    from eventapp.registration.models import Preference, Registration, email_key
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": SECRET, "INSTANCE_PATH": str(instance),
+                      "REQUEST_LOG": False})
+    with app.app_context():
+        upgrade()
+        user = User(email=EMAIL, role="organiser", name="Bench Organiser")
+        user.set_password(PASSWORD)
+        assembly = Assembly(title="Benchmark Assembly", slug=SLUG, date=date(2027, 3, 18), start_time=dtime(9),
+                            end_time=dtime(16), venue_name="Shireford Guildhall", capacity=1_000_000, status="open",
+                            summary="Partners working together on community safety.",
+                            registration_opens_at=datetime(2020, 1, 1), registration_closes_at=datetime(2099, 1, 1))
+        topics = [Topic(name=f"Bench topic {i}", name_key=f"bench topic {i}") for i in range(8)]
+        orgs = [Organisation(name=f"Bench organisation {i:02d}", name_key=name_key(f"Bench organisation {i:02d}"),
+                             sector=("police", "health", "local_authority")[i % 3], status="approved")
+                for i in range(40)]
+        db.session.add_all([user, assembly, *topics, *orgs])
+        db.session.flush()
+        for r in range(3):
+            rnd = Round(assembly=assembly, name=f"Round {r + 1}", starts_at=dtime(10 + 2 * r),
+                        ends_at=dtime(11 + 2 * r), position=r + 1)
+            db.session.add(rnd)
+            for w in range(4):
+                t = topics[(r + w) % len(topics)]
+                db.session.add(Workshop(round=rnd, topic=t, title=t.name, capacity=3000, room=f"Room {w + 1}"))
+        db.session.flush()
+        for start in range(0, DELEGATES, 2000):
+            for i in range(start, start + 2000):
+                email = f"delegate{i}@example.org"
+                reg = Registration(assembly_id=assembly.id, organisation_id=orgs[i % len(orgs)].id,
+                                   full_name=f"Delegate {i:05d}", email=email, email_key=email_key(email),
+                                   job_title="Community safety officer", status="confirmed")
+                reg.preferences = [Preference(topic_id=topics[(i + k) % len(topics)].id, rank=k + 1)
+                                   for k in range(3)]
+                db.session.add(reg)
+            db.session.flush()
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- server and clients -------------------------------------------------------------------------
+
+
+def start_gunicorn(uri: str, instance: Path, workers: int, log: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+    env.update({"FLASK_SQLALCHEMY_DATABASE_URI": uri, "FLASK_SECRET_KEY": SECRET,
+                "FLASK_INSTANCE_PATH": str(instance), "FLASK_RATELIMIT_ENABLED": "false",
+                "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")})
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class",
+                                 "sync", "--bind", f"127.0.0.1:{port}", "eventapp:create_app()"],
+                                env=env, cwd=instance, stdout=out, stderr=subprocess.STDOUT)
+    for _ in range(300):
+        try:
+            if fetch(port, "GET", "/healthz")[0] == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"gunicorn did not start; see {log}")
+
+
+def fetch(port: int, method: str, path: str, cookie: str = "", form: dict | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Cookie": cookie} if cookie else {}
+    body = urlencode(form) if form is not None else None
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    text = response.read().decode("utf-8", "replace")
+    conn.close()
+    set_cookie = response.getheader("Set-Cookie") or ""
+    match = re.search(r"(session=[^;]+)", set_cookie)
+    return response.status, (match.group(1) if match else cookie), text
+
+
+def form_session(port: int, path: str, cookie: str = "") -> tuple[str, str]:
+    status, cookie, text = fetch(port, "GET", path, cookie)
+    assert status == 200, (path, status)
+    return cookie, CSRF_RE.search(text).group(1)
+
+
+def sign_in(port: int) -> str:
+    cookie, token = form_session(port, "/login")
+    status, cookie, _ = fetch(port, "POST", "/login", cookie, {"csrf_token": token, "email": EMAIL,
+                                                                "password": PASSWORD})
+    assert status == 302, f"sign-in answered {status}"
+    return cookie
+
+
+def registration_body(port: int) -> tuple[str, str]:
+    cookie, token = form_session(port, f"/a/{SLUG}/register")
+    _, _, page = fetch(port, "GET", f"/a/{SLUG}/register", cookie)
+    choices = re.findall(r'<option value="(\d+)"', page)
+    org = re.search(r'<option value="(Bench organisation \d+)"', page)
+    fields = {"csrf_token": token, "full_name": "Wrk Delegate", "job_title": "Officer",
+              "organisation_name": org.group(1) if org else "Bench organisation 00",
+              "consent": "y", "join_waiting_list": "y"}
+    for n, topic in enumerate(dict.fromkeys(c for c in choices if c != "0"), start=1):
+        if n > 3:
+            break
+        fields[f"choice_{n}"] = topic
+    body = urlencode(fields)
+    status, _, text = fetch(port, "POST", f"/a/{SLUG}/register", cookie,
+                            {**fields, "email": f"probe-{uuid.uuid4().hex}@example.org"})
+    assert status == 302, f"the registration form was refused ({status}): check the fields posted"
+    return cookie, body
+
+
+def parse_duration(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def run_wrk(url: str, script: str, duration: int, connections: int, threads: int, workdir: Path) -> dict:
+    path = workdir / f"script-{uuid.uuid4().hex[:6]}.lua"
+    path.write_text(script)
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(path),
+                          url], capture_output=True, text=True, timeout=duration + 60)
+    text = out.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    p50 = parse_duration(re.search(r"\s50%\s+([\d.]+\w+)", text).group(1))
+    p99 = parse_duration(re.search(r"\s99%\s+([\d.]+\w+)", text).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    errors = re.search(r"Socket errors:.*", text)
+    return {"rps": rps, "p50": p50, "p99": p99, "non_2xx_3xx": int(bad.group(1)) if bad else 0,
+            "socket_errors": errors.group(0) if errors else ""}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 s per route (for CI); default 15 s")
+    parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of a SQLite file")
+    parser.add_argument("--duration", type=int, default=None)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    duration = args.duration or (5 if args.quick else 15)
+
+    workdir = Path(tempfile.mkdtemp(prefix="eventapp-bench-"))
+    instance = workdir / "instance"
+    instance.mkdir()
+    drop = None
+    if args.pg:
+        uri, drop = create_pg()
+    else:
+        uri = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    proc = None
+    try:
+        started = time.perf_counter()
+        seed(uri, instance)
+        print(f"Seeded {DELEGATES:,} delegates into {'PostgreSQL' if args.pg else 'SQLite'} "
+              f"in {time.perf_counter() - started:.1f} s")
+        proc, port = start_gunicorn(uri, instance, args.workers, workdir / "gunicorn.log")
+        base = f"http://127.0.0.1:{port}"
+        organiser = sign_in(port)
+        reg_cookie, body = registration_body(port)
+        # A filtered-out page is not the point: check the list really shows the 10,000.
+        status, _, page = fetch(port, "GET", f"/organiser/assemblies/{SLUG}/registrations", organiser)
+        assert status == 200 and "Delegate 00000" in page, "the organiser list did not render"
+
+        get = GET_LUA.replace("COOKIE", lua_string(""))
+        routes = [
+            ("hello-world /healthz", f"{base}/healthz", get, None),
+            ("public assembly page", f"{base}/a/{SLUG}", get, 0.5),
+            ("registration POST", f"{base}/a/{SLUG}/register",
+             POST_LUA.replace("RUN", lua_string(uuid.uuid4().hex[:8])).replace("BODY", lua_string(body))
+             .replace("PATH", lua_string(f"/a/{SLUG}/register")).replace("COOKIE", lua_string(reg_cookie)), 0.25),
+            ("organiser registrations list (10,000)", f"{base}/organiser/assemblies/{SLUG}/registrations",
+             GET_LUA.replace("COOKIE", lua_string(organiser)), 0.25),
+            ("hello-world /healthz (again)", f"{base}/healthz", get, None),
+        ]
+        results = []
+        for name, url, script, target in routes:
+            results.append((name, run_wrk(url, script, duration, args.connections, 2, workdir), target))
+        hello = (results[0][1]["rps"] + results[-1][1]["rps"]) / 2
+        print(f"\ngunicorn --workers {args.workers} --worker-class sync; wrk -t2 -c{args.connections} "
+              f"-d{duration}s; {'PostgreSQL' if args.pg else 'SQLite'}; {os.cpu_count()} cores")
+        print(f"{'route':42} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}  target")
+        for name, r, target in results:
+            ratio = r["rps"] / hello
+            verdict = "" if target is None else (f">= {target}: " + ("met" if ratio >= target else "NOT MET"))
+            extra = f"  [{r['non_2xx_3xx']} non-2xx/3xx]" if r["non_2xx_3xx"] else ""
+            extra += f"  [{r['socket_errors']}]" if r["socket_errors"] else ""
+            print(f"{name:42} {r['rps']:9.1f} {r['p50']:8.2f} {r['p99']:8.2f} {ratio:6.2f}  {verdict}{extra}")
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if drop:
+            drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The public updates page, the report, the action tracker, carry-forward and the partner view in a browser (axe)."""
+from __future__ import annotations
+
+from datetime import date
+
+from eventapp.extensions import db
+from eventapp.outcomes import services
+from tests.browser.axe import axe_check
+from tests.browser.conftest import login
+from tests.factories import make_user
+from tests.outcomes.helpers import DELEGATE_NAME, INTERNAL_MARK, LEAD_PERSON, build_scene
+
+
+def _seed(app) -> dict:
+    with app.app_context():
+        organiser = make_user("organiser", name="Seed organiser")
+        scene = build_scene(organiser=organiser)
+        services.save_update(scene.previous, {"title": "Six months on", "published_on": date(2026, 9, 1),
+                                              "body": "Progress on **every** action.\n\n- one\n- two"})
+        services.save_contact(scene.police, "Police", "police@example.org")
+        seeded = {"prev": scene.previous.slug, "cur": scene.current.slug, "police": scene.police.id,
+                  "token": services.make_partner_token(scene.police.id)}
+        db.session.remove()
+    return seeded
+
+
+def test_public_updates_page_and_partner_view(live_server, page, phone_page):
+    s = _seed(live_server.app)
+    for p in (page, phone_page):
+        p.goto(live_server(f"/a/{s['prev']}"))
+        p.get_by_role("link", name="Updates and outcomes from this assembly").click()
+        p.wait_for_url(f"**/a/{s['prev']}/updates")
+        assert p.get_by_role("heading", name="Six months on").is_visible()
+        assert p.get_by_role("heading", name="What the workshops agreed").is_visible()
+        text = p.content()
+        assert INTERNAL_MARK not in text and DELEGATE_NAME not in text and LEAD_PERSON not in text
+        axe_check(p, "public updates page")
+    phone_page.goto(live_server(f"/partner/{s['token']}"))
+    axe_check(phone_page, "partner view")
+    section = phone_page.locator("section.partner-action.overdue").first
+    assert "(overdue)" in section.inner_text()
+    section.get_by_label("New status").select_option("done")
+    section.get_by_label("What has happened (optional)").fill("Case list live in all districts")
+    section.get_by_role("button", name="Send update").click()
+    phone_page.wait_for_load_state()
+    assert "Thank you: your update has been recorded." in phone_page.content()
+    assert "Case list live in all districts" in phone_page.content()
+    axe_check(phone_page, "partner view after an update")
+
+
+def test_organiser_tracker_report_and_carry_forward(live_server, page):
+    s = _seed(live_server.app)
+    login(page, live_server)
+    page.goto(live_server("/organiser/tracker"))
+    axe_check(page, "tracker")
+    page.get_by_label("Only overdue actions").check()
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/organiser/tracker?*overdue=y*")
+    rows = page.locator("table.tracker tbody tr")
+    assert rows.count() >= 1
+    for i in range(rows.count()):
+        assert "Overdue" in rows.nth(i).inner_text()
+    axe_check(page, "tracker, overdue only")
+
+    page.goto(live_server(f"/organiser/assemblies/{s['prev']}/report"))
+    assert page.locator("svg.chart[role=img]").count() == 3
+    axe_check(page, "report")
+    page.emulate_media(media="print")
+    assert not page.get_by_role("link", name="Download as CSV").is_visible()
+    page.emulate_media(media="screen")
+
+    page.goto(live_server(f"/organiser/assemblies/{s['cur']}/carry-forward"))
+    axe_check(page, "carry forward")
+    page.get_by_role("button", name="Carry forward the chosen actions").click()
+    page.wait_for_load_state()
+    assert "carried forward into" in page.content()
+    axe_check(page, "carry forward, done")
+
+    page.goto(live_server(f"/organiser/assemblies/{s['prev']}/updates"))
+    page.get_by_role("link", name="Delete Six months on").click()
+    axe_check(page, "delete confirmation")
+    page.get_by_role("button", name="Yes, delete").click()
+    page.wait_for_load_state()
+    assert "Update deleted." in page.content()
+    page.goto(live_server(f"/organiser/partners/{s['police']}"))
+    axe_check(page, "partner contact")

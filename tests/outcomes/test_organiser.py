@@ -1,0 +1,216 @@
+"""Organiser pages: updates CRUD, the report (charts, CSV, JSON, print), carry-forward, tracker, status."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from eventapp.notes.models import Action
+from eventapp.outcomes import services
+from eventapp.outcomes.models import AssemblyUpdate, CarriedAction
+from tests.conftest import csrf_from, post_form
+from tests.factories import make_assembly, make_topic
+from tests.outcomes.helpers import LEAD_PERSON, build_scene
+
+
+def test_organiser_writes_edits_and_deletes_an_update(as_organiser, db):
+    assembly = make_assembly(status="closed")
+    base = f"/organiser/assemblies/{assembly.slug}/updates"
+    r = post_form(as_organiser, base + "/new", {"title": "Six months on", "published_on": "2026-09-01",
+                                                "body": "We did *things*."})
+    assert r.status_code == 302
+    update = db.session.scalar(select(AssemblyUpdate).where(AssemblyUpdate.assembly_id == assembly.id))
+    assert update.title == "Six months on" and update.published_on == date(2026, 9, 1)
+    assert "Six months on" in as_organiser.get(base).get_data(as_text=True)
+
+    r = post_form(as_organiser, f"{base}/{update.id}/edit", {"title": "Nine months on",
+                                                             "published_on": "2026-12-01", "body": "More."})
+    assert r.status_code == 302
+    assert "Nine months on" in as_organiser.get(f"/a/{assembly.slug}/updates").get_data(as_text=True)
+
+    confirm = as_organiser.get(f"{base}/{update.id}/delete")
+    assert confirm.status_code == 200 and "Yes, delete" in confirm.get_data(as_text=True)
+    assert db.session.get(AssemblyUpdate, update.id) is not None  # a GET never deletes
+    r = post_form(as_organiser, f"{base}/{update.id}/delete", {})
+    assert r.status_code == 302
+    assert db.session.get(AssemblyUpdate, update.id) is None
+
+
+def test_update_form_errors_keep_what_was_typed(as_organiser, db):
+    assembly = make_assembly()
+    r = post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/updates/new",
+                  {"title": "", "published_on": "not a date", "body": "Kept text 🎉"})
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    assert "There is a problem" in html and "Enter a title." in html and "Kept text 🎉" in html
+    r = post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/updates/new",
+                  {"title": "Long", "published_on": "2026-01-01", "body": "x" * 50_001})
+    assert r.status_code == 400 and "at most 50,000 characters" in r.get_data(as_text=True)
+
+
+def test_update_of_another_assembly_is_404(as_organiser, db):
+    a, b = make_assembly(), make_assembly()
+    update = services.save_update(a, {"title": "T", "published_on": date.today(), "body": "B"})
+    assert as_organiser.get(f"/organiser/assemblies/{b.slug}/updates/{update.id}/edit").status_code == 404
+
+
+def test_report_shows_attendance_notes_actions_and_charts(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    html = as_organiser.get(f"/organiser/assemblies/{scene.previous.slug}/report").get_data(as_text=True)
+    # Charts: inline SVG with a role, a title and a description, and the numbers as a table too.
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img"') == 3
+    assert 'aria-labelledby="chart-sector-title chart-sector-desc"' in html
+    assert "<title id=\"chart-sector-title\">Attendance by sector</title>" in html
+    assert "<caption>Attendance by sector</caption>" in html and "<caption>Actions by status</caption>" in html
+    assert "<script" not in html
+    # Registered vs attended: two confirmed delegates, one present; one unregistered walk-in.
+    assert "2 registered (confirmed), 1 attended at least one workshop, plus 1 walk-in" in html
+    assert scene.police.name in html and scene.health.name in html
+    # Approved notes (internal sections are not approved, so not in the report's notes either) and all actions.
+    assert "Shared case list agreed" in html
+    assert "Set up a single shared ASB case list" in html and LEAD_PERSON in html
+    assert "Overdue" in html
+
+
+def test_report_downloads(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/organiser/assemblies/{scene.previous.slug}/report"
+    r = as_organiser.get(url + ".csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert "attachment" in r.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][0] == "section"
+    sectors = {row[1]: row for row in rows if row[0] == "attendance_by_sector"}
+    assert sectors["Police"][3:5] == ["1", "1"] and sectors["Health"][3:5] == ["1", "0"]
+    assert sum(1 for row in rows if row[0] == "action") == 4
+    r = as_organiser.get(url + ".json")
+    data = json.loads(r.get_data(as_text=True))
+    assert data["assembly"]["slug"] == scene.previous.slug
+    assert data["workshops"][0]["present"] == 1 and data["workshops"][0]["walk_ins"] == 1
+    assert {a["status"] for a in data["actions"]} == {"open", "in_progress", "done"}
+    assert data["unregistered_walk_ins"] == 1
+
+
+def test_csv_neutralises_formulas(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    from eventapp.notes import services as notes
+
+    notes.add_action(scene.old_workshop, {"description": "=HYPERLINK(\"http://evil\")",
+                                          "owner_organisation_id": scene.police.id, "due_date": date.today(),
+                                          "status": "open", "topic_ids": []}, None)
+    body = as_organiser.get(f"/organiser/assemblies/{scene.previous.slug}/report.csv").get_data(as_text=True)
+    assert "'=HYPERLINK" in body
+
+
+def test_print_stylesheet_hides_navigation(client, db):
+    response = client.get("/static/app.css")
+    css = response.get_data(as_text=True)
+    response.close()
+    tail = css[css.index("/* outcomes"):]
+    assert "@media print" in tail and ".no-print" in tail
+
+
+def test_carry_forward_links_to_origin_and_never_duplicates(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/organiser/assemblies/{scene.current.slug}/carry-forward"
+    html = as_organiser.get(url).get_data(as_text=True)
+    # Open and in-progress only: done is not offered.
+    assert "Publish a who-to-call guide" in html and "Set up a single shared ASB case list" in html
+    assert "Train officers in mental health first aid" not in html
+    page = as_organiser.get(url).get_data(as_text=True)
+    ids = [scene.open_action.id, scene.overdue_action.id, scene.internal_action.id]
+    r = as_organiser.post(url, data={"csrf_token": csrf_from(page), "actions": [str(i) for i in ids]})
+    assert r.status_code == 302
+    copies = db.session.scalars(select(CarriedAction).where(CarriedAction.assembly_id == scene.current.id)).all()
+    assert sorted(c.origin_action_id for c in copies) == sorted(ids)
+    copy = next(c.action for c in copies if c.origin_action_id == scene.overdue_action.id)
+    assert copy.assembly_id == scene.current.id and copy.status == "in_progress"
+    assert copy.owner_organisation_id == scene.police.id and copy.due_date == scene.overdue_action.due_date
+    html = as_organiser.get(url).get_data(as_text=True)
+    assert "Carried from" in html and scene.previous.title in html
+    assert "no open actions from earlier assemblies left" in html
+    # Twice (a stale form, or the service called again): no second copy.
+    r = as_organiser.post(url, data={"csrf_token": csrf_from(page), "actions": [str(i) for i in ids]})
+    assert r.status_code in (302, 400)
+    assert services.carry_forward(scene.current, None, organiser.id) == 0
+    assert db.session.scalar(select(func.count(CarriedAction.id))
+                             .where(CarriedAction.assembly_id == scene.current.id)) == 3
+    # The copy in turn is what the next assembly carries, not the original again.
+    later = make_assembly(series_id=scene.current.series_id, date=scene.current.date + timedelta(days=365))
+    offered = {a.id for a in services.carry_candidates(later)}
+    assert copy.id in offered and scene.overdue_action.id not in offered
+
+
+def test_carry_forward_requires_a_choice(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    r = post_form(as_organiser, f"/organiser/assemblies/{scene.current.slug}/carry-forward", {})
+    assert r.status_code == 400 and "Choose at least one action" in r.get_data(as_text=True)
+
+
+def test_carry_forward_scope_series_or_all_earlier(db, organiser):
+    scene = build_scene(organiser=organiser)
+    other_series = make_assembly(date=scene.current.date)  # no series: every earlier assembly counts
+    assert {a.id for a in services.carry_candidates(other_series)} >= {scene.open_action.id}
+    from eventapp.assemblies.models import Series
+    from eventapp.extensions import db as _db
+
+    s = Series(name="Unrelated series")
+    _db.session.add(s)
+    _db.session.commit()
+    unrelated = make_assembly(series_id=s.id, date=scene.current.date)
+    assert services.carry_candidates(unrelated) == []
+    # Later assemblies are never a source.
+    assert scene.open_action.id not in {a.id for a in services.carry_candidates(scene.previous)}
+
+
+def test_tracker_lists_filters_and_flags_overdue(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    html = as_organiser.get("/organiser/tracker").get_data(as_text=True)
+    assert "Publish a who-to-call guide" in html and "Train officers" in html
+    assert 'class="overdue"' in html and '<strong class="overdue-flag">Overdue</strong>' in html
+    html = as_organiser.get("/organiser/tracker?overdue=y").get_data(as_text=True)
+    assert "Set up a single shared ASB case list" in html and "Publish a who-to-call guide" not in html
+    assert "Train officers" not in html  # done long ago: not overdue
+    html = as_organiser.get(f"/organiser/tracker?organisation={scene.health.id}").get_data(as_text=True)
+    assert "Train officers" in html and "Publish a who-to-call guide" not in html
+    html = as_organiser.get("/organiser/tracker?status=done").get_data(as_text=True)
+    assert "Train officers" in html and "Publish a who-to-call guide" not in html
+    before = (date.today() - timedelta(days=40)).isoformat()
+    html = as_organiser.get(f"/organiser/tracker?due_to={before}").get_data(as_text=True)
+    assert "Train officers" in html and "Set up a single shared" not in html
+    html = as_organiser.get(f"/organiser/tracker?due_from={date.today().isoformat()}").get_data(as_text=True)
+    assert "Publish a who-to-call guide" in html and "Train officers" not in html
+    other_topic = make_topic()
+    html = as_organiser.get(f"/organiser/tracker?topic={other_topic.id}").get_data(as_text=True)
+    assert "No actions match these filters." in html
+    r = as_organiser.get("/organiser/tracker?due_from=31-31-2020")
+    assert r.status_code == 400
+
+
+def test_tracker_paginates(as_organiser, db, app, organiser):
+    scene = build_scene(organiser=organiser)
+    from eventapp.notes import services as notes
+
+    for i in range(30):
+        notes.add_action(scene.old_workshop, {"description": f"Bulk action {i:02d}", "due_date": date(2030, 1, 1),
+                                              "owner_organisation_id": scene.police.id, "status": "open",
+                                              "topic_ids": []}, None)
+    html = as_organiser.get("/organiser/tracker").get_data(as_text=True)
+    assert "Page 1 of 2" in html and 'rel="next"' in html
+    assert "Bulk action" in as_organiser.get("/organiser/tracker?page=2").get_data(as_text=True)
+
+
+def test_organiser_updates_status_with_a_note(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/organiser/tracker/{scene.open_action.id}/status"
+    r = post_form(as_organiser, url, {"status": "done", "note": "Guide published <b>today</b>"})
+    assert r.status_code == 302
+    action = db.session.get(Action, scene.open_action.id)
+    assert action.status == "done" and action.version == 2
+    html = as_organiser.get(url).get_data(as_text=True)
+    assert "Guide published &lt;b&gt;today&lt;/b&gt;" in html
+    r = post_form(as_organiser, url, {"status": "done", "note": ""})
+    assert r.status_code == 400 and "Choose a new status or write what has happened." in r.get_data(as_text=True)

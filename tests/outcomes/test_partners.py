@@ -1,0 +1,197 @@
+"""Partner links (signed, expiring, revocable), status updates without an account, facilitator history, reminders."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import re
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select
+
+from eventapp.mail.models import OutboxMessage
+from eventapp.notes.models import Action
+from eventapp.outcomes import services
+from eventapp.outcomes.models import ActionStatusUpdate
+from tests.conftest import post_form
+from tests.outcomes.helpers import LEAD_PERSON, build_scene
+
+
+def token_for(html: str, action_id: int) -> dict:
+    """The CSRF token of one action's status form (each form has its own field prefix)."""
+    match = re.search(rf'name="a{action_id}-csrf_token"[^>]*? value="([^"]+)"', html)
+    assert match, f"no status form for action {action_id}"
+    return {f"a{action_id}-csrf_token": match.group(1)}
+
+
+def test_partner_sees_its_own_published_actions_without_an_account(client, db, organiser):
+    scene = build_scene(organiser=organiser)
+    html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
+    assert "Publish a who-to-call guide" in html and "Set up a single shared ASB case list" in html
+    assert "(overdue)" in html
+    assert "Train officers" not in html  # health's action
+    assert LEAD_PERSON not in html
+    health = client.get(f"/partner/{services.make_partner_token(scene.health.id)}").get_data(as_text=True)
+    assert "Train officers" in health and "Review the data-sharing agreement" not in health  # internal
+
+
+def test_partner_posts_a_status_update(client, db, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    page = client.get(url).get_data(as_text=True)
+    a = scene.open_action.id
+    r = client.post(f"{url}/actions/{a}", data={**token_for(page, a), f"a{a}-status": "in_progress",
+                                                f"a{a}-note": "Draft with the comms team"})
+    assert r.status_code == 302
+    action = db.session.get(Action, a)
+    assert action.status == "in_progress"
+    update = db.session.scalar(select(ActionStatusUpdate).where(ActionStatusUpdate.action_id == a))
+    assert update.source == "partner" and update.organisation_id == scene.police.id
+    assert "Draft with the comms team" in client.get(url).get_data(as_text=True)
+    # Without the CSRF token: refused.
+    r = client.post(f"{url}/actions/{a}", data={f"a{a}-status": "done"})
+    assert r.status_code == 400 and db.session.get(Action, a).status == "in_progress"
+    # An invalid status: 400 with the message next to the field.
+    r = client.post(f"{url}/actions/{a}", data={**token_for(page, a), f"a{a}-status": "hacked"})
+    assert r.status_code == 400 and "Not a valid choice" in r.get_data(as_text=True)
+
+
+def test_partner_cannot_touch_another_organisations_action(client, db, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    page = client.get(url).get_data(as_text=True)
+    a = scene.done_action.id
+    r = client.post(f"{url}/actions/{a}", data={**token_for(page, scene.open_action.id), f"a{a}-status": "open"})
+    assert r.status_code == 404 and db.session.get(Action, a).status == "done"
+
+
+def test_forged_expired_and_revoked_links(client, db, app, organiser, monkeypatch):
+    scene = build_scene(organiser=organiser)
+    token = services.make_partner_token(scene.police.id)
+    assert client.get(f"/partner/{token[:-4]}AAAA").status_code == 404
+    forged = URLSafeTimedSerializer("not-our-secret", salt=services.PARTNER_SALT).dumps({"o": scene.police.id, "v": 1})
+    assert client.get(f"/partner/{forged}").status_code == 404
+    app.config["PARTNER_LINK_DAYS"] = 0
+    try:
+        import time
+
+        time.sleep(1.1)
+        r = client.get(f"/partner/{token}")
+        assert r.status_code == 410 and "This link has expired" in r.get_data(as_text=True)
+    finally:
+        app.config.pop("PARTNER_LINK_DAYS")
+    assert client.get(f"/partner/{token}").status_code == 200
+    services.revoke_partner_links(scene.police)
+    assert client.get(f"/partner/{token}").status_code == 404
+    assert client.get(f"/partner/{services.make_partner_token(scene.police.id)}").status_code == 200
+
+
+def test_organiser_sets_contact_sends_and_revokes_the_link(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/organiser/partners/{scene.police.id}"
+    assert scene.police.name in as_organiser.get("/organiser/partners").get_data(as_text=True)
+    r = post_form(as_organiser, url, {"contact_name": "Comms", "contact_email": "not an email"})
+    assert r.status_code == 400 and "not an email" in r.get_data(as_text=True)
+    r = post_form(as_organiser, f"{url}/send", {}, form_url=url, follow_redirects=True)
+    assert "Add a contact email" in r.get_data(as_text=True)
+    assert post_form(as_organiser, url, {"contact_name": "Comms\r\nBcc: x", "contact_email": "comms@police.example.org"}
+                     ).status_code == 302
+    r = post_form(as_organiser, f"{url}/send", {}, form_url=url)
+    assert r.status_code == 302
+    msg = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "partner_link"))
+    assert msg.to_email == "comms@police.example.org" and "\n" not in msg.to_name
+    link = next(line for line in msg.body_text.splitlines() if "/partner/" in line).strip()
+    path = link[link.index("/partner/"):]
+    assert as_organiser.get(path).status_code == 200
+    confirm = as_organiser.get(f"{url}/revoke")
+    assert "Yes, stop the links" in confirm.get_data(as_text=True)
+    assert as_organiser.get(path).status_code == 200  # a GET changes nothing
+    assert post_form(as_organiser, f"{url}/revoke", {}).status_code == 302
+    assert as_organiser.get(path).status_code == 404
+
+
+def test_partner_status_posts_are_rate_limited(app, db, organiser):
+    from eventapp.extensions import db as _db
+    from eventapp.extensions import limiter
+    from tests.conftest import make_test_app
+
+    scene = build_scene(organiser=organiser)
+    token = services.make_partner_token(scene.police.id)
+    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
+    try:
+        client = limited.test_client()
+        with limited.app_context():
+            a = scene.open_action.id
+            csrf = token_for(client.get(f"/partner/{token}").get_data(as_text=True), a)
+            # Each post is a no-op (same status, no note: 400), but each one counts.
+            codes = [client.post(f"/partner/{token}/actions/{a}", data={**csrf, f"a{a}-status": "open"}).status_code
+                     for _ in range(11)]
+            _db.session.remove()
+    finally:
+        limiter.reset()
+        limiter.enabled = False
+    assert codes == [400] * 10 + [429]
+
+
+def test_facilitator_sees_earlier_outcomes_and_updates_status(as_facilitator, db, facilitator, organiser):
+    scene = build_scene(facilitator=facilitator, organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    url = f"/facilitator/workshops/{scene.new_workshop.id}/history"
+    html = as_facilitator.get(url).get_data(as_text=True)
+    assert "Shared case list agreed" in html  # earlier approved outcome on the topic
+    assert "Publish a who-to-call guide" in html  # still open in last year's assembly
+    assert "carried from" in html  # the carried copy, not the original twice
+    open_part = html[:html.index("What earlier workshops agreed")]
+    assert open_part.count("Set up a single shared ASB case list") == 1
+    assert "Train officers" not in open_part  # done
+    copy = db.session.scalar(select(Action).where(Action.assembly_id == scene.current.id))
+    page = as_facilitator.get(url).get_data(as_text=True)
+    r = as_facilitator.post(f"{url}/{copy.id}", data={**token_for(page, copy.id), f"a{copy.id}-status": "done",
+                                                      f"a{copy.id}-note": "Case list live"})
+    assert r.status_code == 302
+    assert db.session.get(Action, copy.id).status == "done"
+    # An action that is not on this workshop's topic history cannot be updated from here.
+    r = as_facilitator.post(f"{url}/{scene.done_action.id}", data={**token_for(page, copy.id),
+                                                                    f"a{scene.done_action.id}-status": "open"})
+    assert r.status_code == 404
+
+
+def test_remind_queues_once_per_action_per_day(app, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.save_contact(scene.police, "Police", "police@example.org")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["actions", "remind", "--days", "30"])
+    assert result.exit_code == 0, result.output
+    assert "Queued 2 action reminders" in result.output
+    assert scene.health.name in result.output  # no contact: said so, nothing queued
+    msgs = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "action_reminder")).all()
+    assert {m.dedupe_key for m in msgs} == {f"action-reminder:{scene.open_action.id}:{date.today()}",
+                                           f"action-reminder:{scene.overdue_action.id}:{date.today()}"}
+    overdue = next(m for m in msgs if str(scene.overdue_action.id) in m.dedupe_key)
+    assert overdue.subject.startswith("Overdue action")
+    again = runner.invoke(args=["actions", "remind", "--days", "30"])
+    assert "Queued 0 action reminders (2 already sent today)" in again.output
+    # Within N days only: 5 days ahead leaves out the action due in 20.
+    report = services.queue_action_reminders(5, today=date.today() + timedelta(days=1))
+    assert report.queued == 1
+
+
+def test_reminders_skip_done_and_carried_away_actions(db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.save_contact(scene.police, "", "police@example.org")
+    services.save_contact(scene.health, "", "health@example.org")
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    report = services.queue_action_reminders(30)
+    keys = set(db.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.kind == "action_reminder")))
+    assert not any(f":{scene.overdue_action.id}:" in k for k in keys)  # tracked through its copy
+    assert not any(f":{scene.done_action.id}:" in k for k in keys)
+    assert report.queued == 3  # open, the carried copy, and the internal one (owners see their own)
+
+
+@pytest.mark.parametrize("status", ["done", "dropped"])
+def test_closed_actions_get_no_form_on_the_partner_page(client, db, organiser, status):
+    scene = build_scene(organiser=organiser)
+    services.set_action_status(scene.open_action.id, status, "", "organiser")
+    html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
+    assert f"/actions/{scene.open_action.id}\"" not in html
+    assert f"/actions/{scene.overdue_action.id}\"" in html

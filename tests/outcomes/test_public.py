@@ -1,0 +1,118 @@
+"""The public updates page and its Atom feed: approved outcomes only, nothing internal, no personal data."""
+from __future__ import annotations
+
+from datetime import date
+from xml.etree import ElementTree as ET
+
+from eventapp.outcomes import services
+from eventapp.outcomes.models import AssemblyUpdate
+from eventapp.extensions import db
+from tests.conftest import post_form
+from tests.factories import make_assembly
+from tests.outcomes.helpers import (DELEGATE_EMAIL, DELEGATE_NAME, INTERNAL_ACTION_MARK, INTERNAL_MARK, LEAD_PERSON,
+                                    PUBLIC_MARK, WALK_IN_NAME, build_scene)
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+SECRETS = (INTERNAL_MARK, INTERNAL_ACTION_MARK, DELEGATE_NAME, DELEGATE_EMAIL, LEAD_PERSON, WALK_IN_NAME)
+
+
+def _add_update(assembly, title="Six months on", body="Progress **made**."):
+    return services.save_update(assembly, {"title": title, "published_on": date(2026, 9, 1), "body": body})
+
+
+def test_updates_page_shows_updates_and_approved_outcomes(client, db, organiser):
+    scene = build_scene(organiser=organiser)
+    _add_update(scene.previous)
+    html = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
+    assert "Six months on" in html and "<strong>made</strong>" in html
+    assert PUBLIC_MARK in html
+    assert "Publish a who-to-call guide" in html and scene.police.name in html
+    assert f'href="/a/{scene.previous.slug}/updates.atom"' in html
+    # Linked to the other assembly of the series, and from the assembly's public page.
+    assert f"/a/{scene.current.slug}/updates" in html
+    assert f'/a/{scene.current.slug}/updates"' in client.get(f"/a/{scene.current.slug}").get_data(as_text=True)
+
+
+def test_no_internal_text_or_personal_data_on_any_public_page_or_feed(app, client, db, organiser):
+    scene = build_scene(organiser=organiser)
+    _add_update(scene.previous)
+    # Carried copies are public-facing too (partner view): the internal one must not leak.
+    services.carry_forward(scene.current, None, organiser.id)
+    services.save_contact(scene.police, "Police contact", "contact@police.example.org")
+    token = services.make_partner_token(scene.police.id)
+    public_urls = ["/"]
+    for a in (scene.previous, scene.current):
+        public_urls += [f"/a/{a.slug}", f"/a/{a.slug}/updates", f"/a/{a.slug}/updates.atom"]
+    public_urls += [f"/partner/{token}", f"/partner/{services.make_partner_token(scene.health.id)}"]
+    # Every public GET route of the app is covered (the list above names them all).
+    public_endpoints = {r.endpoint for r in app.url_map.iter_rules()
+                        if r.endpoint.startswith("outcomes.") and not r.rule.startswith(("/organiser", "/facilitator"))}
+    assert public_endpoints == {"outcomes.public_updates", "outcomes.feed", "outcomes.partner",
+                                "outcomes.partner_status"}
+    for url in public_urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = response.get_data(as_text=True)
+        for secret in SECRETS:
+            assert secret not in body, f"{secret!r} leaked on {url}"
+    # Sanity: the marker strings really are in the database, and the organiser's report shows them.
+    post_form(client, "/login", {"email": organiser.email, "password": "correct horse battery staple"})
+    report = client.get(f"/organiser/assemblies/{scene.previous.slug}/report").get_data(as_text=True)
+    assert LEAD_PERSON in report and INTERNAL_ACTION_MARK in report
+
+
+def test_feed_is_valid_atom_and_escapes_hostile_text(client, db):
+    assembly = make_assembly(status="closed")
+    hostile = "<script>alert(1)</script> & \"quotes\" \u202eRTL 🎉\x01"
+    _add_update(assembly, title=hostile[:190], body=f"{hostile}\n\n[link](javascript:alert(1))")
+    response = client.get(f"/a/{assembly.slug}/updates.atom")
+    assert response.status_code == 200
+    assert response.mimetype == "application/atom+xml"
+    raw = response.get_data()
+    assert b"<script>" not in raw
+    root = ET.fromstring(raw)
+    assert root.tag == f"{ATOM}feed"
+    for required in ("id", "title", "updated", "author"):
+        assert root.find(f"{ATOM}{required}") is not None, required
+    assert root.find(f"{ATOM}link[@rel='self']").get("href").endswith(f"/a/{assembly.slug}/updates.atom")
+    entry = root.find(f"{ATOM}entry")
+    assert entry.find(f"{ATOM}title").text.startswith("<script>alert(1)</script> & \"quotes\"")
+    content = entry.find(f"{ATOM}content")
+    assert content.get("type") == "html"
+    assert "<script" not in content.text and 'href="javascript' not in content.text
+    assert "&lt;script&gt;" in content.text
+    for child in ("id", "updated", "title", "link"):
+        assert entry.find(f"{ATOM}{child}") is not None
+
+
+def test_updates_page_escapes_hostile_text(client, db):
+    assembly = make_assembly(status="closed")
+    _add_update(assembly, title="<img src=x onerror=alert(1)>", body="<script>alert(2)</script>")
+    html = client.get(f"/a/{assembly.slug}/updates").get_data(as_text=True)
+    assert "<img src=x" not in html and "<script>alert(2)" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_draft_assembly_updates_are_hidden_from_the_public(client, db):
+    assembly = make_assembly(status="draft")
+    assert client.get(f"/a/{assembly.slug}/updates").status_code == 404
+    assert client.get(f"/a/{assembly.slug}/updates.atom").status_code == 404
+    assert client.get("/a/no-such-assembly/updates").status_code == 404
+
+
+def test_empty_states(client, db):
+    assembly = make_assembly(status="open")
+    html = client.get(f"/a/{assembly.slug}/updates").get_data(as_text=True)
+    assert "No updates have been published yet." in html
+    assert "will be published here once the organisers have reviewed them" in html
+    root = ET.fromstring(client.get(f"/a/{assembly.slug}/updates.atom").get_data())
+    assert root.find(f"{ATOM}entry") is None
+
+
+def test_updates_are_newest_first(client, db):
+    assembly = make_assembly(status="open")
+    for day, title in ((1, "First update"), (3, "Third update"), (2, "Second update")):
+        services.save_update(assembly, {"title": title, "published_on": date(2026, 10, day), "body": "x"})
+    html = client.get(f"/a/{assembly.slug}/updates").get_data(as_text=True)
+    assert html.index("Third update") < html.index("Second update") < html.index("First update")
+    assert db.session.query(AssemblyUpdate).filter_by(assembly_id=assembly.id).count() == 3
