@@ -136,6 +136,7 @@ def test_hostile_input_never_errors_and_is_escaped(app, db, rule_text, endpoint)
     pages = ([url] if "GET" in rule.methods else []) + shown
     forms = discover_forms(client, pages)
     fields = forms.get(url.split("?")[0], {})
+    print(f"FIELDS {endpoint} {role} {sorted(fields)}")
     token = csrf_token(client)
     strategy = st.fixed_dictionaries({name: value_strategy(kind, options) for name, (kind, options) in fields.items()})
 

@@ -125,6 +125,27 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "assemblies.topics": {"GET": organiser_only()},
     "assemblies.topic_form": {"GET": organiser_only(), "POST": organiser_only(400)},
     "accounts.users": {"GET": organiser_only()},
+    # outcomes: public updates, the organiser's report and tracker, partner leads' personal links
+    "outcomes.public_updates": {"GET": every(200)},
+    "outcomes.feed": {"GET": every(200)},
+    "outcomes.history": {"GET": workshop_page()},
+    # The world's action is this assembly's own, not an earlier one's: not in the history.
+    "outcomes.history_status": {"POST": workshop_page(404)},
+    "outcomes.carry_forward": {"GET": organiser_only(), "POST": organiser_only(400)},
+    "outcomes.report": {"GET": organiser_only()},
+    "outcomes.report_csv": {"GET": organiser_only()},
+    "outcomes.report_json": {"GET": organiser_only()},
+    "outcomes.updates": {"GET": organiser_only()},
+    "outcomes.delete_update": {"GET": organiser_only(), "POST": organiser_only(302)},
+    "outcomes.update_form": {"GET": organiser_only(), "POST": organiser_only(400)},
+    "outcomes.partners": {"GET": organiser_only()},
+    "outcomes.partner_contact": {"GET": organiser_only(), "POST": organiser_only(302)},
+    "outcomes.revoke_links": {"GET": organiser_only(), "POST": organiser_only(302)},
+    "outcomes.send_link": {"POST": organiser_only(302)},
+    "outcomes.tracker": {"GET": organiser_only()},
+    "outcomes.organiser_status": {"GET": organiser_only(), "POST": organiser_only(400)},
+    "outcomes.partner": {"GET": token_page()},
+    "outcomes.partner_status": {"POST": token_page(400)},
     "accounts.new_user": {"GET": organiser_only(), "POST": organiser_only(400)},
 }
 
@@ -138,10 +159,11 @@ BY_RULE: dict[str, dict[str, dict[str, object]]] = {
     "/organiser/assemblies/<slug>/rounds/<int:round_id>/edit": {"GET": organiser_only(), "POST": organiser_only(302)},
     "/organiser/organisations/<int:org_id>/edit": {"GET": organiser_only(), "POST": organiser_only(302)},
     "/organiser/topics/<int:topic_id>/edit": {"GET": organiser_only(), "POST": organiser_only(302)},
+    "/organiser/assemblies/<slug>/updates/<int:update_id>/edit": {"GET": organiser_only(), "POST": organiser_only(302)},
 }
 
 # Run these POSTs last, in this order: they change or end what the others rely on.
-LAST = ("placements.publish", "registration.manage_cancel", "registration.organiser_cancel",
+LAST = ("placements.publish", "outcomes.revoke_links", "outcomes.delete_update", "registration.manage_cancel", "registration.organiser_cancel",
         "assemblies.delete_agenda_item", "assemblies.delete_workshop", "assemblies.delete_round", "accounts.logout")
 
 
@@ -169,7 +191,8 @@ def build_url(app, rule, world, role: str) -> str:
     values = {}
     for arg in rule.arguments:
         if arg == "token":
-            token = world.feed_token if rule.endpoint == "invites.feed" else world.manage_token
+            token = {"invites.feed": world.feed_token, "outcomes.partner": world.partner_token,
+                     "outcomes.partner_status": world.partner_token}.get(rule.endpoint, world.manage_token)
             values[arg] = token if role == D else _forged(token)
         elif arg == "filename":
             values[arg] = "app.css"

@@ -206,6 +206,8 @@ def save(workshop_id: int):
 @bp.get("/facilitator/workshops/<int:workshop_id>/notes/resume")
 @staff_required
 def resume(workshop_id: int):
+    # A GET that writes, on purpose: it is where sign-in sends the person back. It only
+    # completes a save this browser's session posted with a valid form token.
     workshop = load_workshop(workshop_id)
     tokens = _pending_tokens()
     pending = services.peek_pending_save(tokens.pop(str(workshop.id), None))

@@ -35,6 +35,7 @@ class World:
     ids: dict = field(default_factory=dict)
     manage_token: str = ""
     feed_token: str = ""
+    partner_token: str = ""  # the partner organisation lead's personal link (to ``org_id``)
 
 
 def add_registrations(assembly, orgs, topics, n: int, *, start: int = 0, status: str = "confirmed",
@@ -105,6 +106,16 @@ def build_world() -> World:
         "reg_id": reg.id, "registration_id": reg.id, "pin_id": pin.id, "message_id": message.id,
         "action_id": action.id, "org_id": org.id, "topic_id": topics[0].id, "run_id": run.id,
     }
+    try:
+        from eventapp.outcomes import services as outcomes
+    except ImportError:  # the outcomes area is not there yet
+        outcomes = None
+    if outcomes is not None:
+        update = outcomes.save_update(assembly, {"title": "What we agreed", "published_on": date(2027, 3, 20),
+                                                 "body": "Partners agreed a referral map."})
+        outcomes.save_contact(org, "Lee Lead", "lead@example.org")
+        world.ids["update_id"] = update.id
+        world.partner_token = outcomes.make_partner_token(org.id)
     world.manage_token = make_manage_token(reg)
     world.feed_token = feed_token(reg)
     return world
