@@ -23,7 +23,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def init_app(app: Flask) -> None:
-    if app.config.get("REQUEST_LOG", not app.testing) and not logger.handlers:
+    app.config.setdefault("REQUEST_LOG", not app.testing)
+    if app.config["REQUEST_LOG"] and not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
@@ -42,6 +43,8 @@ def init_app(app: Flask) -> None:
         request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
         response.headers["X-Request-ID"] = request_id
         started = getattr(g, "request_started", None)
+        if not app.config["REQUEST_LOG"]:
+            return response
         logger.info("request", extra={"fields": {
             "request_id": request_id, "method": request.method, "path": request.path,
             "status": response.status_code,
