@@ -104,6 +104,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance_path)
 
+    if app.config.get("PROXY_FIX"):
+        # Behind one reverse proxy (FLASK_PROXY_FIX=true): trust its X-Forwarded-For/-Proto/-Host,
+        # so rate limits count clients, not the proxy, and HTTPS is seen as HTTPS (HSTS, Secure).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
+
     uri = _normalise_db_uri(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     if uri.startswith("sqlite"):

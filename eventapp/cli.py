@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
     @click.option("--interval", default=5.0, show_default=True, help="Seconds to wait when nothing is due.")
     @click.option("--batch", default=100, show_default=True, help="Messages claimed at a time.")
     def mail_worker(interval: float, batch: int) -> None:
-        """Deliver the outbox continuously (Ctrl-C or SIGTERM stops after the current message)."""
+        """Deliver the outbox continuously (Ctrl-C or SIGTERM stops it after the current batch)."""
         import signal
 
         from .mail.services import run_worker

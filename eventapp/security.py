@@ -1,7 +1,8 @@
 """Security headers on every response, and a guard against input no page can use."""
 from __future__ import annotations
 
-from flask import Flask, abort, request
+from flask import Flask, abort, render_template, request
+from sqlalchemy.exc import DataError
 
 # Far beyond any real list; larger numbers overflow the database's OFFSET.
 MAX_PAGE = 100_000
@@ -25,6 +26,17 @@ def init_app(app: Flask) -> None:
         page = request.args.get("page", "")
         if page.isascii() and page.isdigit() and int(page) > MAX_PAGE:
             abort(404)
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def out_of_range(err):
+        # A number no column can hold (an id of 20 digits, say) reaches the database driver
+        # from any form or URL: it is the request that is wrong, so answer 400, not 500.
+        from .extensions import db
+
+        db.session.rollback()
+        return render_template("error.html", code=400, title="Something in that request was not right",
+                               hint="A value was far outside what this form accepts. Please go back and check it."), 400
 
     @app.after_request
     def headers(response):

@@ -26,6 +26,7 @@ INF = highspy.kHighsInf
 MAX_ROUNDS = 6
 # Tests set this to exercise the gap-closing enumeration even when the bound already closes.
 FORCE_GAP_CLOSING = False
+DEBUG = False
 
 
 class NotClosed(RuntimeError):
@@ -228,14 +229,15 @@ class Stage:
                   np.array(value, dtype=np.float64))
 
     # ---- the whole stage ------------------------------------------------------------------
-    def solve(self, start: list[tuple[int, ...]], stats: dict) -> tuple[int, list[tuple[int, ...]]]:
+    def solve(self, start: list[tuple[int, ...]], stats: dict,
+              extra: list[tuple[int, ...]] | None = None) -> tuple[int, list[tuple[int, ...]]]:
         """Return (optimal stage value, bundle per delegate), proven by L(pi) or the exact MILP."""
         ix = self.ix
         nd = ix.nd
         pool: list[set[tuple[int, ...]]] = [set() for _ in range(nd)]
         cols: list[tuple[int, tuple[int, ...]]] = []
-        for d, b in enumerate(start):
-            if b:
+        for d, b in itertools.chain(enumerate(start), enumerate(extra or [])):
+            if b and b not in pool[d]:
                 pool[d].add(b)
                 cols.append((d, b))
         a0 = self.adjusted(np.zeros(self.rows.upper.size))
@@ -262,6 +264,7 @@ class Stage:
             a = self.adjusted(pi)
             best, bundles = self.best_bundles(a)
             lower = max(lower, self.bound(pi, best))
+            if DEBUG: print("it", iterations, lp_value, lower, int((best - conv < -1e-9).sum()), len(cols), flush=True)
             new = [(d, b) for d in np.flatnonzero(best - conv < -1e-9).tolist()
                    for b in [bundles[d]] if b not in pool[d]]
             if not new or lp_value - lower < 1e-7 or iterations > 200:

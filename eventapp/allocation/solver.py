@@ -124,24 +124,53 @@ def _stages_milp(ix: Index, res: Residual, cols: Columns, time_limit: float | No
     return chosen
 
 
+def _greedy_bundles(ix: Index, res: Residual) -> list[tuple[int, ...]]:
+    """First-come-first-served on the free places (pins already placed): a feasible start."""
+    seats = res.seats.copy()
+    org_seats = None if res.org_seats is None else res.org_seats.copy()
+    out = []
+    cur = current_matrix(ix)
+    for d in range(ix.nd):
+        ok = res.allowed[d] & (seats > 0)
+        if org_seats is not None:
+            ok &= org_seats[ix.d_org[d]] > 0
+        mine: list[int] = []
+        topics: set[int] = set()
+        for r in range(ix.nr):
+            cand = np.flatnonzero(ok & (ix.w_round == r))
+            cand = [w for w in cand.tolist() if ix.w_topic[w] not in topics]
+            if not cand:
+                continue
+            w = min(cand, key=lambda w: (ix.rank[d, w], -cur[d, w], w))
+            mine.append(w)
+            topics.add(int(ix.w_topic[w]))
+            seats[w] -= 1
+            if org_seats is not None:
+                org_seats[ix.d_org[d], w] -= 1
+        out.append(tuple(sorted(mine)))
+    return out
+
+
 def _stages_dw(ix: Index, res: Residual, stats) -> list[list[int]]:
     """The three stages by column generation over bundles (see _dw); returns free picks."""
     cur = current_matrix(ix).astype(np.float64)
     allowed = res.allowed
     inf = np.inf
+    # A greedy allocation seeds every stage: column generation starts near the optimum.
+    seed = _greedy_bundles(ix, res)
     c1 = np.where(allowed, -1.0, inf)
     stage = Stage(ix, res, c1, cur, None, None, lambda: _highs(None))
-    value, bundles = stage.solve([() for _ in range(ix.nd)], stats)
+    value, bundles = stage.solve(seed, stats)
     placed = -value
     kept = None
     if (cur * allowed).any():
         c2 = np.where(allowed, -cur, inf)
         stage = Stage(ix, res, c2, cur, placed, None, lambda: _highs(None))
-        value, bundles = stage.solve(bundles, stats)
+        value, bundles = stage.solve(bundles, stats, extra=seed)
         kept = -value
     c3 = np.where(allowed, ix.cost.astype(np.float64), inf)
     stage = Stage(ix, res, c3, cur, placed, kept, lambda: _highs(None))
-    _, bundles = stage.solve(bundles, stats)
+    _, bundles = stage.solve(bundles, stats, extra=seed)
     return [list(b) for b in bundles]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import email
 import smtplib
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -301,6 +300,8 @@ def send_pending(limit: int | None = None) -> SendReport:
             _save_outcomes(pending)
         if connection_error is None:
             _close(conn)
+        elif conn is not None and conn.host is not None:
+            conn.host.close()
     return report
 
 
@@ -351,9 +352,3 @@ def outbox_counts() -> dict[str, int]:
     rows = db.session.execute(select(OutboxMessage.status, func.count(OutboxMessage.id))
                               .group_by(OutboxMessage.status)).all()
     return {status: n for status, n in rows}
-
-
-def socket_free(host: str, port: int) -> bool:
-    """Whether nothing listens on host:port (for `flask mail sink`)."""
-    with socket.socket() as sock:
-        return sock.connect_ex((host, port)) != 0

@@ -628,12 +628,23 @@ class PublicOutcome:
 def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
     """What may be published for an assembly: approved, non-internal sections and actions only."""
     records = []
-    for w in db.session.scalars(
+    workshops = list(db.session.scalars(
         select(Workshop).join(Round).where(Round.assembly_id == assembly.id)
         .options(selectinload(Workshop.round), selectinload(Workshop.topic))
         .order_by(Round.position, Workshop.title)
+    ))
+    # Notes and actions of all the workshops in two queries each, not two per workshop.
+    ids = [w.id for w in workshops]
+    all_notes = {n.workshop_id: n for n in db.session.scalars(
+        select(SessionNotes).where(SessionNotes.workshop_id.in_(ids)).options(selectinload(SessionNotes.sections)))}
+    all_actions: dict[int, list[Action]] = {}
+    for a in db.session.scalars(
+        select(Action).where(Action.workshop_id.in_(ids))
+        .options(selectinload(Action.owner_organisation), selectinload(Action.topics)).order_by(Action.id)
     ):
-        notes = notes_for(w.id)
+        all_actions.setdefault(a.workshop_id, []).append(a)
+    for w in workshops:
+        notes = all_notes.get(w.id)
         sections = []
         if notes is not None and notes.status == "approved":
             by_key = {s.key: s for s in notes.sections}
@@ -643,7 +654,7 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
         if notes is not None and notes.status == "approved":
             actions = [PublicAction(a.description, a.owner_organisation.name, a.due_date, a.status, a.status_label,
                                     [t.name for t in a.topics])
-                       for a in workshop_actions(w.id) if a.approved and not a.internal]
+                       for a in all_actions.get(w.id, []) if a.approved and not a.internal]
         if sections or actions:
             records.append(PublicOutcome(w.title, w.topic.name, w.round.name, sections, actions))
     return records

@@ -212,7 +212,11 @@ def topic_history(workshop: Workshop) -> TopicHistory:
     """Earlier approved outcomes and the still-open actions on this workshop's topic."""
     assembly = workshop.round.assembly
     topic_id = workshop.topic_id
-    earlier = list(db.session.scalars(select(Assembly).where(Assembly.id.in_(earlier_assembly_ids(assembly)))
+    # Only assemblies that ran this topic can have outcomes on it.
+    ran_topic = select(Round.assembly_id).join(Workshop, Workshop.round_id == Round.id).where(
+        Workshop.topic_id == topic_id)
+    earlier = list(db.session.scalars(select(Assembly).where(Assembly.id.in_(earlier_assembly_ids(assembly)),
+                                                             Assembly.id.in_(ran_topic))
                                       .order_by(Assembly.date.desc())))
     outcomes = []
     for a in earlier:

@@ -149,6 +149,18 @@ def grow(world: World, n: int, *, start: int) -> None:
                   for i in range(start, start + n)]
     db.session.add_all(orgs + topics + users + assemblies)
     db.session.flush()
+    # Workshops too: a second round of the world's assembly, one per grown topic.
+    from eventapp.assemblies.models import Round
+
+    grown_round = db.session.scalar(select(Round).where(Round.assembly_id == world.assembly.id,
+                                                        Round.name == "Grown round"))
+    if grown_round is None:
+        grown_round = Round(assembly_id=world.assembly.id, name="Grown round", starts_at=time(14),
+                            ends_at=time(15), position=9)
+        db.session.add(grown_round)
+        db.session.flush()
+    db.session.add_all(Workshop(round_id=grown_round.id, topic_id=t.id, title=t.name, capacity=10,
+                                room=f"Room {i}") for i, t in enumerate(topics))
     world_topics = [w.topic for w in world.workshop.round.workshops]
     add_registrations(world.assembly, orgs, world_topics, n, start=10_000 + start, placed_in=[world.workshop])
     for i in range(start, start + n):
