@@ -18,6 +18,7 @@ from sqlalchemy import orm
 from eventapp import create_app
 from eventapp.extensions import db as _db
 from eventapp.extensions import limiter
+from tests.mail_sink import email_request_context  # noqa: F401 - shared fixture
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "correct horse battery staple"

@@ -15,6 +15,7 @@ import threading
 import time
 from email.message import EmailMessage
 
+import pytest
 from aiosmtpd.controller import Controller
 
 
@@ -114,3 +115,22 @@ def text_of(message: EmailMessage) -> str:
 def html_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("html",))
     return part.get_content() if part is not None else ""
+
+
+@pytest.fixture
+def sink(app):
+    """A real SMTP server (aiosmtpd on 127.0.0.1) the app delivers to during the test."""
+    server = MailSink().start()
+    saved = server.attach(app)
+    try:
+        yield server
+    finally:
+        MailSink.restore(app, saved)
+        server.stop()
+
+
+@pytest.fixture
+def email_request_context(app):
+    # Emails carry absolute links (manage page, calendar feed), built from the request's host.
+    with app.test_request_context("/", base_url="https://events.example.org"):
+        yield

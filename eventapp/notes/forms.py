@@ -70,8 +70,23 @@ class ActionFilterForm(FlaskForm):
     organisation = SelectField("Owner organisation", coerce=_id_or_zero, validate_choice=False)
     status = SelectField("Status", choices=[SelectChoice("", "Any status")] +
                          [SelectChoice(k, v) for k, v in ACTION_STATUSES.items()], validators=[Optional()])
-    due_from = DateField("Due from", validators=[Optional()])
-    due_to = DateField("Due by", validators=[Optional()])
+    due_from = DateField("Due on or after", validators=[Optional()])
+    due_to = DateField("Due on or before", validators=[Optional()])
+
+    def fill_choices(self) -> None:
+        """Offer every assembly, topic and organisation as a filter value."""
+        from sqlalchemy import select
+
+        from ..assemblies.models import Assembly, Topic
+        from ..extensions import db
+        from ..organisations.models import Organisation
+
+        self.assembly.choices = [SelectChoice(0, "All assemblies")] + [
+            SelectChoice(a.id, a.title) for a in db.session.scalars(select(Assembly).order_by(Assembly.date.desc()))]
+        self.topic.choices = [SelectChoice(0, "Any topic")] + [
+            SelectChoice(t.id, t.name) for t in db.session.scalars(select(Topic).order_by(Topic.name))]
+        self.organisation.choices = [SelectChoice(0, "Any organisation")] + [
+            SelectChoice(o.id, o.name) for o in db.session.scalars(select(Organisation).order_by(Organisation.name))]
 
 
 class ConfirmForm(FlaskForm):

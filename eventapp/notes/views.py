@@ -403,12 +403,7 @@ def review(slug: str, workshop_id: int):
 @organiser_required
 def all_actions():
     form = ActionFilterForm(request.args)
-    form.assembly.choices = [SelectChoice(0, "All assemblies")] + [
-        SelectChoice(a.id, a.title) for a in db.session.scalars(select(Assembly).order_by(Assembly.date.desc()))]
-    form.topic.choices = [SelectChoice(0, "Any topic")] + [
-        SelectChoice(t.id, t.name) for t in db.session.scalars(select(Topic).order_by(Topic.name))]
-    form.organisation.choices = [SelectChoice(0, "Any organisation")] + [
-        SelectChoice(o.id, o.name) for o in db.session.scalars(select(Organisation).order_by(Organisation.name))]
+    form.fill_choices()
     valid = form.validate()
     stmt = services.actions_query(
         assembly_id=form.assembly.data or None, topic_id=form.topic.data or None,

@@ -1,8 +1,9 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length
 
+from ..notes.forms import ActionFilterForm
 from ..notes.models import ACTION_STATUSES
 
 
@@ -31,20 +32,5 @@ class ConfirmForm(FlaskForm):
     """Only the CSRF token."""
 
 
-def _id_or_zero(value) -> int:
-    text = str(value if value is not None else "").strip()
-    return int(text) if text.isdigit() else 0
-
-
-class TrackerFilterForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-    assembly = SelectField("Assembly", coerce=_id_or_zero, validate_choice=False)
-    topic = SelectField("Topic", coerce=_id_or_zero, validate_choice=False)
-    organisation = SelectField("Owner organisation", coerce=_id_or_zero, validate_choice=False)
-    status = SelectField("Status", choices=[SelectChoice("", "Any status")] +
-                         [SelectChoice(k, v) for k, v in ACTION_STATUSES.items()], validators=[Optional()])
-    due_from = DateField("Due on or after", validators=[Optional()])
-    due_to = DateField("Due on or before", validators=[Optional()])
+class TrackerFilterForm(ActionFilterForm):
     overdue = BooleanField("Only overdue actions")

@@ -10,10 +10,9 @@ import click
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms.fields.choices import SelectChoice
 
 from ..accounts.access import organiser_required, staff_required
-from ..assemblies.models import Assembly, Topic, Workshop
+from ..assemblies.models import Assembly, Workshop
 from ..domain import DomainError
 from ..extensions import db, limiter
 from ..forms_util import apply_domain_error
@@ -204,12 +203,7 @@ def carry_forward(slug: str):
 @organiser_required
 def tracker():
     form = TrackerFilterForm(request.args)
-    form.assembly.choices = [SelectChoice(0, "All assemblies")] + [
-        SelectChoice(a.id, a.title) for a in db.session.scalars(select(Assembly).order_by(Assembly.date.desc()))]
-    form.topic.choices = [SelectChoice(0, "Any topic")] + [
-        SelectChoice(t.id, t.name) for t in db.session.scalars(select(Topic).order_by(Topic.name))]
-    form.organisation.choices = [SelectChoice(0, "Any organisation")] + [
-        SelectChoice(o.id, o.name) for o in db.session.scalars(select(Organisation).order_by(Organisation.name))]
+    form.fill_choices()
     valid = form.validate()
     stmt = services.tracker_query(
         assembly_id=form.assembly.data or None, topic_id=form.topic.data or None,

@@ -6,7 +6,6 @@ from datetime import date, datetime, time
 
 import pytest
 
-from eventapp.extensions import db
 from eventapp.invites import ical
 from eventapp.invites.services import sync_calendar
 from eventapp.mail.services import send_pending

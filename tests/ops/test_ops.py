@@ -5,7 +5,6 @@ import json
 import logging
 import uuid
 
-import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 

@@ -6,7 +6,6 @@ from xml.etree import ElementTree as ET
 
 from eventapp.outcomes import services
 from eventapp.outcomes.models import AssemblyUpdate
-from eventapp.extensions import db
 from tests.conftest import post_form
 from tests.factories import make_assembly
 from tests.outcomes.helpers import (DELEGATE_EMAIL, DELEGATE_NAME, INTERNAL_ACTION_MARK, INTERNAL_MARK, LEAD_PERSON,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from eventapp.extensions import db
 from eventapp.registration.models import Registration
-from tests.conftest import csrf_from, post_form
+from tests.conftest import post_form
 from tests.registration.conftest import form_fields, outbox
 
 LINK_RE = re.compile(r"http://localhost(/manage/[^\s\"<]+)")
