@@ -180,3 +180,17 @@ def test_hostile_input_never_errors_and_is_escaped(app, db, rule_text, endpoint)
                 for marker in MARKERS:
                     assert marker not in body, f"{page} shows {marker!r} unescaped after fuzzing {endpoint}"
                 assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", body), f"{page}: inline script"
+
+
+def test_a_number_no_column_can_hold_is_a_400_not_a_500(app, db):
+    """Found by the fuzzer: a 20-digit id in a select reached the database driver and overflowed."""
+    world = build_world()
+    client = app.test_client()
+    sign_in(client, "facilitator", world)
+    token = csrf_token(client)
+    response = client.post(f"/facilitator/workshops/{world.workshop.id}/attendance/walk-in",
+                           data={"csrf_token": token, "registration_id": "99999999999999999999"})
+    assert response.status_code == 400
+    assert "far outside what this form accepts" in response.get_data(as_text=True)
+    # The session is usable again afterwards.
+    assert client.get(f"/facilitator/workshops/{world.workshop.id}/attendance").status_code == 200

@@ -8,6 +8,8 @@ difference between a page of 10 and a page of 25.
 """
 from __future__ import annotations
 
+import os
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -80,9 +82,12 @@ def pages(app, world, role):
 def measure(client, urls):
     counts = {}
     for endpoint, url in urls:
+        started = time.perf_counter()
         with counting() as statements:
             response = client.get(url)
             response.close()
+        if os.environ.get("QUERY_COUNT_TIMES"):
+            print(f"{time.perf_counter() - started:7.3f}s {len(statements):4d} {url}")
         assert response.status_code in (200, 302, 403, 404), f"{url}: {response.status_code}"
         counts[url] = (endpoint, response.status_code, batches(statements), statements)
     return counts

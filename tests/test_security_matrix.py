@@ -1,9 +1,11 @@
 """Who may open what: every URL rule × every role → the status in EXPECTED below.
 
-Roles: anonymous; delegate (holds a registration's personal link, not signed in); facilitator
-of another workshop; facilitator of the workshop; organiser. URLs are built from real ids,
-slugs and tokens of a seeded assembly (tests/production/world.py). Token routes get the real
-token for the delegate and a forged one for everyone else: the link is the only key.
+Roles: anonymous; delegate (holds the emailed personal links: a registration's manage and
+calendar links, and in this column also a partner lead's link and a password reset link;
+not signed in); facilitator of another workshop; facilitator of the workshop; organiser.
+URLs are built from real ids, slugs and tokens of a seeded assembly (tests/production/world.py).
+Token routes get the real token for the delegate and a forged one for everyone else: the
+link is the only key, whoever is signed in.
 
 Each role's GETs run first, then its POSTs (a valid CSRF token and nothing else: enough to
 reach the authorisation check, rarely enough to change anything), with state-changing
@@ -64,7 +66,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "accounts.logout": {"POST": staff_only(302, 302)},
     "accounts.change_password": {"GET": staff_only(200, 200), "POST": staff_only(400, 400)},
     "accounts.forgot_password": {"GET": every(200), "POST": every(400)},
-    "accounts.reset_password": {"GET": every(404), "POST": every(404)},
+    # The "delegate" column holds every emailed personal link: here a password reset link.
+    "accounts.reset_password": {"GET": token_page(), "POST": token_page(400)},
     # delegate's personal links
     "registration.manage": {"GET": token_page()},
     "registration.manage_edit": {"GET": token_page(), "POST": token_page(400)},
@@ -192,7 +195,8 @@ def build_url(app, rule, world, role: str) -> str:
     for arg in rule.arguments:
         if arg == "token":
             token = {"invites.feed": world.feed_token, "outcomes.partner": world.partner_token,
-                     "outcomes.partner_status": world.partner_token}.get(rule.endpoint, world.manage_token)
+                     "outcomes.partner_status": world.partner_token,
+                     "accounts.reset_password": world.reset_token}.get(rule.endpoint, world.manage_token)
             values[arg] = token if role == D else _forged(token)
         elif arg == "filename":
             values[arg] = "app.css"

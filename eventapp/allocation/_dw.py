@@ -26,7 +26,6 @@ INF = highspy.kHighsInf
 MAX_ROUNDS = 6
 # Tests set this to exercise the gap-closing enumeration even when the bound already closes.
 FORCE_GAP_CLOSING = False
-DEBUG = False
 
 
 class NotClosed(RuntimeError):
@@ -184,7 +183,8 @@ class Stage:
         cost = float(sum(self.c[d, w] for w in bundle))
         return cost, idx, val
 
-    def master(self, cols: list[tuple[int, tuple[int, ...]]], integer: bool) -> highspy.Highs:
+    def master(self, cols: list[tuple[int, tuple[int, ...]]], integer: bool,
+               fixed: int = 0) -> highspy.Highs:
         """HiGHS model over the given bundle columns (rows: convexity, then coupling)."""
         nd = self.ix.nd
         m = nd + self.rows.upper.size
@@ -201,7 +201,9 @@ class Stage:
         lp.num_col_ = n
         lp.num_row_ = m
         lp.col_cost_ = np.array(costs, dtype=np.float64)
-        lp.col_lower_ = np.zeros(n)
+        lower = np.zeros(n)
+        lower[:fixed] = 1.0  # the first ``fixed`` columns are forced in
+        lp.col_lower_ = lower
         lp.col_upper_ = np.ones(n)
         lp.row_lower_ = np.full(m, -INF)
         lp.row_upper_ = np.concatenate([np.ones(nd), self.rows.upper])
@@ -264,7 +266,6 @@ class Stage:
             a = self.adjusted(pi)
             best, bundles = self.best_bundles(a)
             lower = max(lower, self.bound(pi, best))
-            if DEBUG: print("it", iterations, lp_value, lower, int((best - conv < -1e-9).sum()), len(cols), flush=True)
             new = [(d, b) for d in np.flatnonzero(best - conv < -1e-9).tolist()
                    for b in [bundles[d]] if b not in pool[d]]
             if not new or lp_value - lower < 1e-7 or iterations > 200:
@@ -275,8 +276,26 @@ class Stage:
             self.add_columns(h, new)
         stats["iterations"] = stats.get("iterations", 0) + iterations
         stats["bundles"] = stats.get("bundles", 0) + len(cols)
-        # Integer solution over the bundles generated so far.
-        value, chosen = self._milp(cols)
+        # Integer solution over the bundles priced (near) zero: the LP optimum's support.
+        rc = np.array([sum(float(a[d, w]) for w in b) - conv[d] for d, b in cols])
+        tight = [col for col, r in zip(cols, rc) if r <= 1e-6]
+        # Delegates whose LP bundle is whole keep it; only the fractional ones are searched.
+        x = np.asarray(h.getSolution().col_value)
+        whole = [col for col, v in zip(cols, x) if v > 1 - 1e-9]
+        done = {d for d, _ in whole}
+        loose = [col for col in tight if col[0] not in done]
+        stats["milp_columns"] = stats.get("milp_columns", 0) + len(loose)
+        target = int(np.ceil(lower - 1e-6))
+        value = None
+        try:
+            value, chosen = self._milp(whole + loose, fixed=len(whole))
+        except NotClosed:
+            pass
+        if value is None or value > target:
+            try:
+                value, chosen = self._milp(tight)
+            except NotClosed:
+                value, chosen = self._milp(cols)
         target = int(np.ceil(lower - 1e-6))
         if value <= target and not FORCE_GAP_CLOSING:
             return value, chosen
@@ -290,8 +309,8 @@ class Stage:
             return value2, chosen2
         return value, chosen
 
-    def _milp(self, cols: list[tuple[int, tuple[int, ...]]]) -> tuple[int, list[tuple[int, ...]]]:
-        h = self.master(cols, integer=True)
+    def _milp(self, cols: list[tuple[int, tuple[int, ...]]], fixed: int = 0) -> tuple[int, list[tuple[int, ...]]]:
+        h = self.master(cols, integer=True, fixed=fixed)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise NotClosed(f"bundle MILP status {h.modelStatusToString(h.getModelStatus())}")

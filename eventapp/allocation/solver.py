@@ -158,10 +158,15 @@ def _stages_dw(ix: Index, res: Residual, stats) -> list[list[int]]:
     inf = np.inf
     # A greedy allocation seeds every stage: column generation starts near the optimum.
     seed = _greedy_bundles(ix, res)
-    c1 = np.where(allowed, -1.0, inf)
-    stage = Stage(ix, res, c1, cur, None, None, lambda: _highs(None))
-    value, bundles = stage.solve(seed, stats)
-    placed = -value
+    # Free (delegate, round) slots with any allowed workshop bound the places from above.
+    slots = int(sum(np.unique(ix.w_round[allowed[d]]).size for d in range(ix.nd)))
+    if sum(len(b) for b in seed) == slots:
+        placed, bundles = slots, seed
+    else:
+        c1 = np.where(allowed, -1.0, inf)
+        stage = Stage(ix, res, c1, cur, None, None, lambda: _highs(None))
+        value, bundles = stage.solve(seed, stats)
+        placed = -value
     kept = None
     if (cur * allowed).any():
         c2 = np.where(allowed, -cur, inf)

@@ -36,6 +36,7 @@ class World:
     manage_token: str = ""
     feed_token: str = ""
     partner_token: str = ""  # the partner organisation lead's personal link (to ``org_id``)
+    reset_token: str = ""    # a password reset link emailed to ``facilitator``
 
 
 def add_registrations(assembly, orgs, topics, n: int, *, start: int = 0, status: str = "confirmed",
@@ -116,6 +117,9 @@ def build_world() -> World:
         outcomes.save_contact(org, "Lee Lead", "lead@example.org")
         world.ids["update_id"] = update.id
         world.partner_token = outcomes.make_partner_token(org.id)
+    from eventapp.accounts.services import make_reset_token
+
+    world.reset_token = make_reset_token(facilitator)
     world.manage_token = make_manage_token(reg)
     world.feed_token = feed_token(reg)
     return world
@@ -149,7 +153,9 @@ def grow(world: World, n: int, *, start: int) -> None:
                   for i in range(start, start + n)]
     db.session.add_all(orgs + topics + users + assemblies)
     db.session.flush()
-    # Workshops too: a second round of the world's assembly, one per grown topic.
+    # Workshops too: a second round of the world's assembly, one per grown topic, at most 40
+    # (10 against 40 shows a query per workshop as well; the registration form offers one
+    # ranked choice per topic, so 1,000 topics would make it a page of a million options).
     from eventapp.assemblies.models import Round
 
     grown_round = db.session.scalar(select(Round).where(Round.assembly_id == world.assembly.id,
@@ -160,7 +166,7 @@ def grow(world: World, n: int, *, start: int) -> None:
         db.session.add(grown_round)
         db.session.flush()
     db.session.add_all(Workshop(round_id=grown_round.id, topic_id=t.id, title=t.name, capacity=10,
-                                room=f"Room {i}") for i, t in enumerate(topics))
+                                room=f"Room {i}") for i, t in enumerate(topics[:max(0, 40 - start)]))
     world_topics = [w.topic for w in world.workshop.round.workshops]
     add_registrations(world.assembly, orgs, world_topics, n, start=10_000 + start, placed_in=[world.workshop])
     for i in range(start, start + n):
