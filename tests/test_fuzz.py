@@ -116,9 +116,6 @@ def value_strategy(kind: str, options: list[str]):
     return st.one_of(single.map(lambda v: [v]), single.map(lambda v: [v]), st.lists(single, min_size=0, max_size=2))
 
 
-POST_RULES = None
-
-
 def post_rules():
     from eventapp import create_app
 

@@ -13,7 +13,6 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
@@ -24,7 +23,7 @@ from eventapp.registration.models import Registration
 from tests.conftest import make_test_app
 from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
 from tests.mail_sink import MailSink
-from tests.production.conftest import REDIS_URL, SECRET, get_form, gunicorn, process_env, request, session_cookie, stop
+from tests.production.conftest import REDIS_URL, SECRET, get_form, gunicorn, process_env, request, stop
 from tests.production.world import add_registrations
 
 CLIENTS = 100
