@@ -172,7 +172,7 @@ def load_demo() -> list[str]:
                 topic = topics[t]
                 db.session.add(Workshop(
                     round=rnd, topic=topic, title=topic.name, description=topic.description,
-                    room=ROOMS[i], capacity=24 if i else 40, facilitators=[facilitators[i]],
+                    room=ROOMS[i], capacity=32 if i else 40, facilitators=[facilitators[i]],
                 ))
     db.session.commit()
     registrations = load_registrations()
