@@ -158,55 +158,95 @@ class Stage:
         return float(np.sum(np.minimum(best, 0.0)) - float(pi @ self.rows.upper))
 
     # ---- master problem ---------------------------------------------------------------
-    def column(self, d: int, bundle: tuple[int, ...]) -> tuple[float, list[int], list[float]]:
-        """Cost and coupling-row entries of one bundle column (convexity row is d)."""
+    def entries(self, d: int, bundle: tuple[int, ...]) -> tuple[float, list[int], list[float]]:
+        """Cost and coupling-row entries (row numbers 0..m-1) of one bundle column."""
+        key = (d, bundle)
+        hit = self._entries.get(key)
+        if hit is not None:
+            return hit
         rows = self.rows
-        nd = self.ix.nd
-        idx = [d]
-        val = [1.0]
+        idx: list[int] = []
+        val: list[float] = []
         org = self.ix.d_org[d]
         for w in bundle:
             if rows.seat_row[w] >= 0:
-                idx.append(nd + int(rows.seat_row[w]))
+                idx.append(int(rows.seat_row[w]))
                 val.append(1.0)
             if self.res.org_seats is not None and rows.org_row[org, w] >= 0:
-                idx.append(nd + int(rows.org_row[org, w]))
+                idx.append(int(rows.org_row[org, w]))
                 val.append(1.0)
         if rows.placed_row >= 0 and bundle:
-            idx.append(nd + rows.placed_row)
+            idx.append(rows.placed_row)
             val.append(-float(len(bundle)))
         if rows.kept_row >= 0:
             kept = float(sum(self.cur[d, w] for w in bundle))
             if kept:
-                idx.append(nd + rows.kept_row)
+                idx.append(rows.kept_row)
                 val.append(-kept)
         cost = float(sum(self.c[d, w] for w in bundle))
-        return cost, idx, val
+        out = (cost, idx, val)
+        self._entries[key] = out
+        return out
 
-    def master(self, cols: list[tuple[int, tuple[int, ...]]], integer: bool,
-               fixed: int = 0) -> highspy.Highs:
-        """HiGHS model over the given bundle columns (rows: convexity, then coupling)."""
-        nd = self.ix.nd
-        m = nd + self.rows.upper.size
+    def master(self, free: list[tuple[int, tuple[int, ...]]], fixed: list[tuple[int, tuple[int, ...]]],
+               integer: bool) -> tuple[highspy.Highs, list[int], np.ndarray, float]:
+        """HiGHS model over the ``free`` bundle columns with the ``fixed`` bundles forced in.
+
+        Fixed bundles only lower the right-hand sides. Rows: one convexity row per delegate
+        with a free column, then the coupling rows the free columns could still overfill (the
+        others are redundant and dropped). Returns (model, delegates of the convexity rows,
+        coupling row numbers kept, cost of the fixed bundles).
+        """
+        rows = self.rows
+        m = rows.upper.size
+        use = np.zeros(m)
+        fixed_cost = 0.0
+        for d, b in fixed:
+            cost, idx, val = self.entries(d, b)
+            fixed_cost += cost
+            if idx:
+                np.add.at(use, idx, val)
+        delegates = sorted({d for d, _ in free})
+        conv = {d: i for i, d in enumerate(delegates)}
+        touch = np.zeros(m)
+        per_d: dict[int, set[int]] = {}
+        for d, b in free:
+            _, idx, val = self.entries(d, b)
+            per_d.setdefault(d, set()).update(i for i, v in zip(idx, val) if v > 0)
+        for rs in per_d.values():
+            if rs:
+                touch[list(rs)] += 1.0
+        rhs = rows.upper - use
+        keep = use + touch > rows.upper + 1e-9
+        for r in (rows.placed_row, rows.kept_row):
+            if r >= 0:
+                keep[r] = True
+        kept_rows = np.flatnonzero(keep)
+        new_no = np.full(m, -1, dtype=np.int64)
+        na = len(delegates)
+        new_no[kept_rows] = na + np.arange(kept_rows.size)
+        costs, starts, index, value = [], [0], [], []
+        for d, b in free:
+            cost, idx, val = self.entries(d, b)
+            costs.append(cost)
+            index.append(conv[d])
+            value.append(1.0)
+            for i, v in zip(idx, val):
+                j = new_no[i]
+                if j >= 0:
+                    index.append(int(j))
+                    value.append(v)
+            starts.append(len(index))
+        n = len(free)
         h = self.new_highs()
         lp = highspy.HighsLp()
-        costs, starts, index, value = [], [0], [], []
-        for d, b in cols:
-            cost, idx, val = self.column(d, b)
-            costs.append(cost)
-            index += idx
-            value += val
-            starts.append(len(index))
-        n = len(cols)
         lp.num_col_ = n
-        lp.num_row_ = m
+        lp.num_row_ = na + kept_rows.size
         lp.col_cost_ = np.array(costs, dtype=np.float64)
-        lower = np.zeros(n)
-        lower[:fixed] = 1.0  # the first ``fixed`` columns are forced in
-        lp.col_lower_ = lower
+        lp.col_lower_ = np.zeros(n)
         lp.col_upper_ = np.ones(n)
-        lp.row_lower_ = np.full(m, -INF)
-        lp.row_upper_ = np.concatenate([np.ones(nd), self.rows.upper])
+        lp.row_lower_ = np.full(na + kept_rows.size, -INF)
+        lp.row_upper_ = np.concatenate([np.ones(na), rhs[kept_rows]])
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
         lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
@@ -214,89 +254,105 @@ class Stage:
         if integer:
             lp.integrality_ = [highspy.HighsVarType.kInteger] * n
         h.passModel(lp)
-        return h
+        return h, delegates, kept_rows, fixed_cost
 
-    def add_columns(self, h: highspy.Highs, cols: list[tuple[int, tuple[int, ...]]]) -> None:
-        """Append bundle columns to a master LP (keeps the simplex basis warm)."""
-        costs, starts, index, value = [], [], [], []
-        for d, b in cols:
-            cost, idx, val = self.column(d, b)
-            costs.append(cost)
-            starts.append(len(index))
-            index += idx
-            value += val
-        n = len(cols)
-        h.addCols(n, np.array(costs), np.zeros(n), np.ones(n), len(index),
-                  np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
-                  np.array(value, dtype=np.float64))
+    def _adjusted_cost(self, a: np.ndarray, bundles: list[tuple[int, ...]]) -> np.ndarray:
+        """a_d(B_d) for one bundle per delegate."""
+        nd = self.ix.nd
+        flat_d = [d for d in range(nd) for _ in bundles[d]]
+        flat_w = [w for d in range(nd) for w in bundles[d]]
+        out = np.zeros(nd)
+        if flat_d:
+            np.add.at(out, np.array(flat_d), a[np.array(flat_d), np.array(flat_w)])
+        return out
 
     # ---- the whole stage ------------------------------------------------------------------
     def solve(self, start: list[tuple[int, ...]], stats: dict,
               extra: list[tuple[int, ...]] | None = None) -> tuple[int, list[tuple[int, ...]]]:
-        """Return (optimal stage value, bundle per delegate), proven by L(pi) or the exact MILP."""
+        """Return (optimal stage value, bundle per delegate), proven by L(pi) or the exact MILP.
+
+        ``start`` must be feasible for the stage. Delegates whose start bundle is also their
+        cheapest under the current prices stay fixed to it (out of the master LP); a delegate
+        joins the master, with its columns, once the prices make another bundle cheaper. When
+        no delegate prices out, the restricted LP is optimal for the full master.
+        """
         ix = self.ix
         nd = ix.nd
-        pool: list[set[tuple[int, ...]]] = [set() for _ in range(nd)]
-        cols: list[tuple[int, tuple[int, ...]]] = []
-        for d, b in itertools.chain(enumerate(start), enumerate(extra or [])):
-            if b and b not in pool[d]:
-                pool[d].add(b)
-                cols.append((d, b))
-        a0 = self.adjusted(np.zeros(self.rows.upper.size))
-        _, first = self.best_bundles(a0)
+        self._entries: dict = {}
+        inc = [tuple(sorted(b)) for b in start]
+        pool: list[list[tuple[int, ...]]] = [[] for _ in range(nd)]
+        seen: list[set[tuple[int, ...]]] = [set() for _ in range(nd)]
+
+        def add(d: int, b: tuple[int, ...]) -> bool:
+            if b in seen[d]:
+                return False
+            seen[d].add(b)
+            pool[d].append(b)
+            return True
+
+        for d, b in itertools.chain(enumerate(inc), enumerate(extra or [])):
+            add(d, tuple(b))
+        m = self.rows.upper.size
+        pi = np.zeros(m)
+        a = self.adjusted(pi)
+        best, first = self.best_bundles(a)
         for d, b in enumerate(first):
-            if b and b not in pool[d]:
-                pool[d].add(b)
-                cols.append((d, b))
-        if not cols:
+            add(d, b)
+        if not any(first) and not any(inc):
             # Nobody gains from any workshop even without prices: the empty allocation is optimal.
             return 0, [() for _ in range(nd)]
-        h = self.master(cols, integer=False)
+        active = self._adjusted_cost(a, inc) > best + 1e-9
         iterations = 0
         lower = -np.inf
         while True:
             iterations += 1
+            free = [(d, b) for d in np.flatnonzero(active).tolist() for b in pool[d]]
+            fixed = [(d, inc[d]) for d in np.flatnonzero(~active).tolist()]
+            h, delegates, kept_rows, fixed_cost = self.master(free, fixed, integer=False)
             h.run()
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 raise NotClosed(f"master LP status {h.modelStatusToString(h.getModelStatus())}")
-            lp_value = h.getInfo().objective_function_value
+            lp_value = h.getInfo().objective_function_value + fixed_cost
             y = np.asarray(h.getSolution().row_dual)
-            conv = np.minimum(y[:nd], 0.0)
-            pi = np.maximum(-y[nd:], 0.0)
+            na = len(delegates)
+            conv = np.zeros(nd)
+            conv[delegates] = np.minimum(y[:na], 0.0)
+            pi = np.zeros(m)
+            pi[kept_rows] = np.maximum(-y[na:], 0.0)
             a = self.adjusted(pi)
             best, bundles = self.best_bundles(a)
             lower = max(lower, self.bound(pi, best))
-            new = [(d, b) for d in np.flatnonzero(best - conv < -1e-9).tolist()
-                   for b in [bundles[d]] if b not in pool[d]]
-            if not new or lp_value - lower < 1e-7 or iterations > 200:
+            grow = 0
+            for d in np.flatnonzero(active & (best - conv < -1e-9)).tolist():
+                grow += add(d, bundles[d])
+            wake = ~active & (self._adjusted_cost(a, inc) > best + 1e-9)
+            for d in np.flatnonzero(wake).tolist():
+                grow += add(d, bundles[d])
+            active |= wake
+            if not grow or lp_value - lower < 1e-7 or iterations > 200:
                 break
-            for d, b in new:
-                pool[d].add(b)
-            cols += new
-            self.add_columns(h, new)
         stats["iterations"] = stats.get("iterations", 0) + iterations
-        stats["bundles"] = stats.get("bundles", 0) + len(cols)
+        stats["bundles"] = stats.get("bundles", 0) + sum(len(p) for p in pool)
+        stats["master_delegates"] = max(stats.get("master_delegates", 0), int(active.sum()))
         # Integer solution over the bundles priced (near) zero: the LP optimum's support.
-        rc = np.array([sum(float(a[d, w]) for w in b) - conv[d] for d, b in cols])
-        tight = [col for col, r in zip(cols, rc) if r <= 1e-6]
-        # Delegates whose LP bundle is whole keep it; only the fractional ones are searched.
         x = np.asarray(h.getSolution().col_value)
-        whole = [col for col, v in zip(cols, x) if v > 1 - 1e-9]
+        whole = list(fixed) + [col for col, v in zip(free, x) if v > 1 - 1e-9]
         done = {d for d, _ in whole}
-        loose = [col for col in tight if col[0] not in done]
+        rc = np.array([sum(float(a[d, w]) for w in b) - conv[d] for d, b in free])
+        tight_free = [col for col, r in zip(free, rc) if r <= 1e-6]
+        loose = [col for col in tight_free if col[0] not in done]
         stats["milp_columns"] = stats.get("milp_columns", 0) + len(loose)
         target = int(np.ceil(lower - 1e-6))
         value = None
         try:
-            value, chosen = self._milp(whole + loose, fixed=len(whole))
+            value, chosen = self._milp(loose, whole)
         except NotClosed:
             pass
         if value is None or value > target:
             try:
-                value, chosen = self._milp(tight)
+                value, chosen = self._milp(list(fixed) + tight_free, [])
             except NotClosed:
-                value, chosen = self._milp(cols)
-        target = int(np.ceil(lower - 1e-6))
+                value, chosen = self._milp([(d, b) for d in range(nd) for b in pool[d]], [])
         if value <= target and not FORCE_GAP_CLOSING:
             return value, chosen
         # Not closed by the bound: every better solution uses bundles within the gap.
@@ -304,23 +360,28 @@ class Stage:
         stats["gap_closing"] = stats.get("gap_closing", 0) + 1
         cand = self._bundles_within(a, best, gap)
         cand_cols = sorted({(d, b) for d, bs in enumerate(cand) for b in bs} | {(d, b) for d, b in enumerate(chosen) if b})
-        value2, chosen2 = self._milp(cand_cols)
+        value2, chosen2 = self._milp(cand_cols, [])
         if value2 < value:
             return value2, chosen2
         return value, chosen
 
-    def _milp(self, cols: list[tuple[int, tuple[int, ...]]], fixed: int = 0) -> tuple[int, list[tuple[int, ...]]]:
-        h = self.master(cols, integer=True, fixed=fixed)
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise NotClosed(f"bundle MILP status {h.modelStatusToString(h.getModelStatus())}")
-        x = np.asarray(h.getSolution().col_value)
+    def _milp(self, free: list[tuple[int, tuple[int, ...]]],
+              fixed: list[tuple[int, tuple[int, ...]]]) -> tuple[int, list[tuple[int, ...]]]:
         chosen: list[tuple[int, ...]] = [() for _ in range(self.ix.nd)]
         value = 0.0
-        for j in np.flatnonzero(x > 0.5).tolist():
-            d, b = cols[j]
+        for d, b in fixed:
             chosen[d] = b
             value += sum(float(self.c[d, w]) for w in b)
+        if free:
+            h, _, _, _ = self.master(free, fixed, integer=True)
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                raise NotClosed(f"bundle MILP status {h.modelStatusToString(h.getModelStatus())}")
+            x = np.asarray(h.getSolution().col_value)
+            for j in np.flatnonzero(x > 0.5).tolist():
+                d, b = free[j]
+                chosen[d] = b
+                value += sum(float(self.c[d, w]) for w in b)
         return int(round(value)), chosen
 
     def _bundles_within(self, a: np.ndarray, best: np.ndarray, gap: float) -> list[list[tuple[int, ...]]]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import email
+import re
 import smtplib
 import time
 import uuid
@@ -105,6 +106,9 @@ def _multipart(subtype: str, parts: list[bytes], headers: str = "") -> bytes:
     return b"".join(out)
 
 
+_DTSTAMP_RE = re.compile(rb"^DTSTAMP:\d{8}T\d{6}Z\r$", re.M)
+
+
 def mime_bytes(message: OutboxMessage) -> bytes:
     """The exact bytes sent for an outbox row (CRLF line ends, 7-bit, base64 bodies).
 
@@ -135,6 +139,9 @@ def mime_bytes(message: OutboxMessage) -> bytes:
     method = (message.ics_method or "PUBLISH").upper()
     # The calendar goes as bytes, base64: its CRLF line ends and 75-octet folds arrive intact.
     ics = message.ics.encode("utf-8")
+    # DTSTAMP says when this copy was sent (RFC 5546): a retry or resend gets a fresh one.
+    stamp = b"DTSTAMP:" + utcnow().strftime("%Y%m%dT%H%M%SZ").encode() + b"\r"
+    ics = _DTSTAMP_RE.sub(stamp, ics)
     alternatives.append(_part(f'text/calendar; method={method}; charset="UTF-8"', ics))
     attachment = _part('application/ics; name="invite.ics"', ics,
                        'Content-Disposition: attachment; filename="invite.ics"\r\n')

@@ -116,3 +116,21 @@ def test_unknown_method_is_refused(app):
     with pytest.raises(ValueError):
         ical.invitation("PUBLISH", "x", ical.EventData("T", datetime(2027, 1, 1), datetime(2027, 1, 1, 1)),
                         sequence=0, attendee_email="a@example.org", attendee_name="A", stamp=datetime(2027, 1, 1))
+
+
+def test_dtstamp_is_fresh_utc_when_a_queued_invite_is_finally_sent(hostile_delegates, sink, db):
+    from eventapp.mail.models import OutboxMessage
+
+    old = "DTSTAMP:20200101T000000Z"
+    for m in db.session.query(OutboxMessage).all():
+        m.ics = re.sub(r"DTSTAMP:\d{8}T\d{6}Z", old, m.ics)
+    db.session.commit()
+    from eventapp.timeutil import utcnow
+
+    before = utcnow().replace(microsecond=0)
+    send_pending()
+    for msg in sink.wait_for(len(HOSTILE)):
+        text = next(p for p in msg.walk() if p.get_content_type() == "text/calendar").get_payload(decode=True).decode()
+        stamp = re.search(r"^DTSTAMP:(\d{8}T\d{6})Z\r$", text, re.M).group(1)
+        assert datetime.strptime(stamp, "%Y%m%dT%H%M%S") >= before
+        assert old not in text
