@@ -60,8 +60,15 @@ def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
         # IMMEDIATE takes SQLite's single write lock at the start, so a
         # read-then-write transaction (capacity checks) cannot race another
-        # writer; readers are not blocked in WAL mode.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # writer. Page views only read: a deferred BEGIN lets them run side
+        # by side in WAL mode instead of queueing for the write lock.
+        conn.exec_driver_sql("BEGIN" if _read_only_request() else "BEGIN IMMEDIATE")
+
+
+def _read_only_request() -> bool:
+    from flask import has_request_context, request
+
+    return has_request_context() and request.method in ("GET", "HEAD")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
