@@ -9,6 +9,10 @@ Column generation drives pi to the LP optimum; then an integer solution whose va
 floor(L) + 1 is optimal. Otherwise every improving solution only uses bundles with
 a_d(B) - min_d <= z - 1 - L, which we enumerate and hand to an exact MILP. The bound is
 computed by us from pi, so a sloppy LP solve can only weaken it, never make it wrong.
+
+Speed: the master LP stays warm across iterations (columns appended), leaves out coupling rows
+its columns cannot overfill, and the integer step only models delegates the LP left fractional
+(the others' whole bundles are moved into the right-hand sides).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class Stage:
                  placed_min: int | None, kept_min: int | None, new_highs) -> None:
         self.ix, self.res, self.c, self.cur = ix, res, c, cur
         self.new_highs = new_highs
+        self._entries: dict[tuple[int, tuple[int, ...]], tuple[float, list[int], list[float]]] = {}
         allowed = res.allowed
         m = 0
         seat_row = np.full(ix.nw, -1, dtype=np.int64)
@@ -188,22 +193,19 @@ class Stage:
         self._entries[key] = out
         return out
 
-    def master(self, free: list[tuple[int, tuple[int, ...]]], fixed: list[tuple[int, tuple[int, ...]]],
-               integer: bool) -> tuple[highspy.Highs, list[int], np.ndarray, float]:
-        """HiGHS model over the ``free`` bundle columns with the ``fixed`` bundles forced in.
+    def integer_model(self, free: list[tuple[int, tuple[int, ...]]],
+                      fixed: list[tuple[int, tuple[int, ...]]]) -> highspy.Highs:
+        """0-1 model over the ``free`` bundle columns with the ``fixed`` bundles forced in.
 
-        Fixed bundles only lower the right-hand sides. Rows: one convexity row per delegate
-        with a free column, then the coupling rows the free columns could still overfill (the
-        others are redundant and dropped). Returns (model, delegates of the convexity rows,
-        coupling row numbers kept, cost of the fixed bundles).
+        Fixed bundles only lower the right-hand sides (their delegates are left out). Rows:
+        one convexity row per delegate with a free column, then the coupling rows the free
+        columns could still overfill; the others are redundant for any 0-1 choice and dropped.
         """
         rows = self.rows
         m = rows.upper.size
         use = np.zeros(m)
-        fixed_cost = 0.0
         for d, b in fixed:
-            cost, idx, val = self.entries(d, b)
-            fixed_cost += cost
+            _, idx, val = self.entries(d, b)
             if idx:
                 np.add.at(use, idx, val)
         delegates = sorted({d for d, _ in free})
@@ -251,96 +253,78 @@ class Stage:
         lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
         lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
         lp.a_matrix_.value_ = np.array(value, dtype=np.float64)
-        if integer:
-            lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * n
         h.passModel(lp)
-        return h, delegates, kept_rows, fixed_cost
+        return h
 
-    def _adjusted_cost(self, a: np.ndarray, bundles: list[tuple[int, ...]]) -> np.ndarray:
-        """a_d(B_d) for one bundle per delegate."""
-        nd = self.ix.nd
-        flat_d = [d for d in range(nd) for _ in bundles[d]]
-        flat_w = [w for d in range(nd) for w in bundles[d]]
-        out = np.zeros(nd)
-        if flat_d:
-            np.add.at(out, np.array(flat_d), a[np.array(flat_d), np.array(flat_w)])
+    def bundle_costs(self, a: np.ndarray, bundles: list[tuple[int, ...]],
+                     owners: list[int] | None = None) -> np.ndarray:
+        """a_d(B) for each bundle (owner d = its position unless ``owners`` is given)."""
+        if owners is None:
+            owners = list(range(len(bundles)))
+        flat_i = [i for i, b in enumerate(bundles) for _ in b]
+        flat_w = [w for b in bundles for w in b]
+        out = np.zeros(len(bundles))
+        if flat_i:
+            d = np.asarray(owners)[flat_i]
+            np.add.at(out, np.asarray(flat_i), a[d, np.asarray(flat_w)])
         return out
 
     # ---- the whole stage ------------------------------------------------------------------
     def solve(self, start: list[tuple[int, ...]], stats: dict,
               extra: list[tuple[int, ...]] | None = None) -> tuple[int, list[tuple[int, ...]]]:
-        """Return (optimal stage value, bundle per delegate), proven by L(pi) or the exact MILP.
-
-        ``start`` must be feasible for the stage. Delegates whose start bundle is also their
-        cheapest under the current prices stay fixed to it (out of the master LP); a delegate
-        joins the master, with its columns, once the prices make another bundle cheaper. When
-        no delegate prices out, the restricted LP is optimal for the full master.
-        """
+        """Return (optimal stage value, bundle per delegate), proven by L(pi) or the exact MILP."""
         ix = self.ix
         nd = ix.nd
-        self._entries: dict = {}
-        inc = [tuple(sorted(b)) for b in start]
-        pool: list[list[tuple[int, ...]]] = [[] for _ in range(nd)]
-        seen: list[set[tuple[int, ...]]] = [set() for _ in range(nd)]
-
-        def add(d: int, b: tuple[int, ...]) -> bool:
-            if b in seen[d]:
-                return False
-            seen[d].add(b)
-            pool[d].append(b)
-            return True
-
-        for d, b in itertools.chain(enumerate(inc), enumerate(extra or [])):
-            add(d, tuple(b))
-        m = self.rows.upper.size
-        pi = np.zeros(m)
-        a = self.adjusted(pi)
-        best, first = self.best_bundles(a)
+        pool: list[set[tuple[int, ...]]] = [set() for _ in range(nd)]
+        cols: list[tuple[int, tuple[int, ...]]] = []
+        for d, b in itertools.chain(enumerate(start), enumerate(extra or [])):
+            if b and b not in pool[d]:
+                pool[d].add(b)
+                cols.append((d, b))
+        pi0 = np.zeros(self.rows.upper.size)
+        if self.rows.placed_row >= 0:
+            finite = self.c[np.isfinite(self.c)]
+            pi0[self.rows.placed_row] = float(finite.max()) + 1.0 if finite.size else 0.0
+        a0 = self.adjusted(pi0)
+        _, first = self.best_bundles(a0)
         for d, b in enumerate(first):
-            add(d, b)
-        if not any(first) and not any(inc):
+            if b and b not in pool[d]:
+                pool[d].add(b)
+                cols.append((d, b))
+        if not cols:
             # Nobody gains from any workshop even without prices: the empty allocation is optimal.
             return 0, [() for _ in range(nd)]
-        active = self._adjusted_cost(a, inc) > best + 1e-9
+        h = _Master(self, cols)
         iterations = 0
         lower = -np.inf
         while True:
             iterations += 1
-            free = [(d, b) for d in np.flatnonzero(active).tolist() for b in pool[d]]
-            fixed = [(d, inc[d]) for d in np.flatnonzero(~active).tolist()]
-            h, delegates, kept_rows, fixed_cost = self.master(free, fixed, integer=False)
-            h.run()
-            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                raise NotClosed(f"master LP status {h.modelStatusToString(h.getModelStatus())}")
-            lp_value = h.getInfo().objective_function_value + fixed_cost
-            y = np.asarray(h.getSolution().row_dual)
-            na = len(delegates)
-            conv = np.zeros(nd)
-            conv[delegates] = np.minimum(y[:na], 0.0)
-            pi = np.zeros(m)
-            pi[kept_rows] = np.maximum(-y[na:], 0.0)
-            a = self.adjusted(pi)
-            best, bundles = self.best_bundles(a)
-            lower = max(lower, self.bound(pi, best))
-            grow = 0
-            for d in np.flatnonzero(active & (best - conv < -1e-9)).tolist():
-                grow += add(d, bundles[d])
-            wake = ~active & (self._adjusted_cost(a, inc) > best + 1e-9)
-            for d in np.flatnonzero(wake).tolist():
-                grow += add(d, bundles[d])
-            active |= wake
-            if not grow or lp_value - lower < 1e-7 or iterations > 200:
+            lp_value, conv, pi = h.run()
+            a_lp = self.adjusted(pi)
+            best, bundles = self.best_bundles(a_lp)
+            bound = self.bound(pi, best)
+            if bound > lower:
+                # Gap closing below needs the prices of the bound it uses.
+                lower, a_lb, best_lb = bound, a_lp, best
+            new = [(d, b) for d in np.flatnonzero(best - conv < -1e-9).tolist()
+                   for b in [bundles[d]] if b not in pool[d]]
+            if not new or lp_value - lower < 1e-7 or iterations > 200:
                 break
+            for d, b in new:
+                pool[d].add(b)
+            cols += new
+            h.add(new)
         stats["iterations"] = stats.get("iterations", 0) + iterations
-        stats["bundles"] = stats.get("bundles", 0) + sum(len(p) for p in pool)
-        stats["master_delegates"] = max(stats.get("master_delegates", 0), int(active.sum()))
+        stats["bundles"] = stats.get("bundles", 0) + len(cols)
         # Integer solution over the bundles priced (near) zero: the LP optimum's support.
-        x = np.asarray(h.getSolution().col_value)
-        whole = list(fixed) + [col for col, v in zip(free, x) if v > 1 - 1e-9]
+        rc = self.bundle_costs(a_lp, [b for _, b in cols], [d for d, _ in cols]) - conv[[d for d, _ in cols]]
+        tight = [col for col, r in zip(cols, rc) if r <= 1e-6]
+        # Delegates whose LP bundle is whole keep it; only the fractional ones are searched.
+        x = np.asarray(h.h.getSolution().col_value)
+        whole = [col for col, v in zip(cols, x) if v > 1 - 1e-9]
         done = {d for d, _ in whole}
-        rc = np.array([sum(float(a[d, w]) for w in b) - conv[d] for d, b in free])
-        tight_free = [col for col, r in zip(free, rc) if r <= 1e-6]
-        loose = [col for col in tight_free if col[0] not in done]
+        loose = [col for col in tight if col[0] not in done]
         stats["milp_columns"] = stats.get("milp_columns", 0) + len(loose)
         target = int(np.ceil(lower - 1e-6))
         value = None
@@ -350,15 +334,15 @@ class Stage:
             pass
         if value is None or value > target:
             try:
-                value, chosen = self._milp(list(fixed) + tight_free, [])
+                value, chosen = self._milp(tight, [])
             except NotClosed:
-                value, chosen = self._milp([(d, b) for d in range(nd) for b in pool[d]], [])
+                value, chosen = self._milp(cols, [])
         if value <= target and not FORCE_GAP_CLOSING:
             return value, chosen
         # Not closed by the bound: every better solution uses bundles within the gap.
         gap = max(value - 1 - lower, 2.0 if FORCE_GAP_CLOSING else 0.0) + 1e-6
         stats["gap_closing"] = stats.get("gap_closing", 0) + 1
-        cand = self._bundles_within(a, best, gap)
+        cand = self._bundles_within(a_lb, best_lb, gap)
         cand_cols = sorted({(d, b) for d, bs in enumerate(cand) for b in bs} | {(d, b) for d, b in enumerate(chosen) if b})
         value2, chosen2 = self._milp(cand_cols, [])
         if value2 < value:
@@ -373,7 +357,7 @@ class Stage:
             chosen[d] = b
             value += sum(float(self.c[d, w]) for w in b)
         if free:
-            h, _, _, _ = self.master(free, fixed, integer=True)
+            h = self.integer_model(free, fixed)
             h.run()
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 raise NotClosed(f"bundle MILP status {h.modelStatusToString(h.getModelStatus())}")
@@ -409,3 +393,96 @@ class Stage:
                     found.append(tuple(sorted(ws)))
             out.append(found)
         return out
+
+
+class _Master:
+    """The master LP, kept warm across iterations: columns are appended with ``addCols``.
+
+    Coupling rows that the columns so far cannot overfill (fewer delegates touch them than
+    their right-hand side allows) are redundant and left out; each is added, with its entries
+    on the existing columns, once new columns could overfill it. Left-out rows get price 0,
+    which leaves the LP optimum unchanged and the Lagrangian bound valid.
+    """
+
+    def __init__(self, stage: Stage, cols: list[tuple[int, tuple[int, ...]]]) -> None:
+        self.stage = stage
+        nd = stage.ix.nd
+        rows = stage.rows
+        m = rows.upper.size
+        self.lp_row = np.full(m, -1, dtype=np.int64)  # LP row of each coupling row, -1 = left out
+        self.touch = np.zeros(m, dtype=np.int64)  # delegates with a column on the row
+        self.seen: list[set[int]] = [set() for _ in range(nd)]
+        self.row_cols: dict[int, list[tuple[int, float]]] = {}  # left-out row -> (column, value)
+        self.n = 0
+        self.h = stage.new_highs()
+        lp = highspy.HighsLp()
+        lp.num_col_ = 0
+        lp.num_row_ = nd
+        lp.row_lower_ = np.full(nd, -INF)
+        lp.row_upper_ = np.ones(nd)
+        self.h.passModel(lp)
+        self.num_rows = nd
+        always = [r for r in (rows.placed_row, rows.kept_row) if r >= 0]
+        self._add_rows(always)
+        self.add(cols)
+
+    def _add_rows(self, new_rows: list[int]) -> None:
+        if not new_rows:
+            return
+        rows = self.stage.rows
+        starts, index, value = [], [], []
+        for r in new_rows:
+            starts.append(len(index))
+            for j, v in self.row_cols.pop(r, []):
+                index.append(j)
+                value.append(v)
+            self.lp_row[r] = self.num_rows
+            self.num_rows += 1
+        k = len(new_rows)
+        self.h.addRows(k, np.full(k, -INF), rows.upper[new_rows].astype(np.float64), len(index),
+                       np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
+                       np.array(value, dtype=np.float64))
+
+    def add(self, cols: list[tuple[int, tuple[int, ...]]]) -> None:
+        """Append bundle columns, then any left-out rows they could now overfill."""
+        stage = self.stage
+        costs, starts, index, value = [], [], [], []
+        grown = set()
+        for d, b in cols:
+            cost, idx, val = stage.entries(d, b)
+            costs.append(cost)
+            starts.append(len(index))
+            index.append(d)
+            value.append(1.0)
+            j = self.n + len(costs) - 1
+            for r, v in zip(idx, val):
+                if self.lp_row[r] >= 0:
+                    index.append(int(self.lp_row[r]))
+                    value.append(v)
+                else:
+                    self.row_cols.setdefault(r, []).append((j, v))
+                if v > 0 and r not in self.seen[d]:
+                    self.seen[d].add(r)
+                    self.touch[r] += 1
+                    grown.add(r)
+        n = len(cols)
+        self.h.addCols(n, np.array(costs, dtype=np.float64), np.zeros(n), np.ones(n), len(index),
+                       np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
+                       np.array(value, dtype=np.float64))
+        self.n += n
+        upper = stage.rows.upper
+        self._add_rows(sorted(r for r in grown if self.lp_row[r] < 0 and self.touch[r] > upper[r] + 1e-9))
+
+    def run(self) -> tuple[float, np.ndarray, np.ndarray]:
+        """Solve; return (LP value, convexity duals <= 0, coupling-row prices >= 0)."""
+        h = self.h
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise NotClosed(f"master LP status {h.modelStatusToString(h.getModelStatus())}")
+        y = np.asarray(h.getSolution().row_dual)
+        nd = self.stage.ix.nd
+        conv = np.minimum(y[:nd], 0.0)
+        pi = np.zeros(self.lp_row.size)
+        on = self.lp_row >= 0
+        pi[on] = np.maximum(-y[self.lp_row[on]], 0.0)
+        return h.getInfo().objective_function_value, conv, pi
