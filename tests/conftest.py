@@ -6,7 +6,9 @@ the real migrations, so every test also exercises them.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import uuid
 import re
 
 import pytest
@@ -167,30 +169,31 @@ def _fresh_rate_limits():
 
 @pytest.fixture
 def scratch_database_url(tmp_path):
-    """An empty database of its own, for tests that migrate or load data outside the rollback.
+    """An empty database of its own, for tests that migrate or load data outside the rollback."""
+    with scratch_database(tmp_path, "scratch") as url:
+        yield url
 
-    SQLite: a temp file. PostgreSQL: ``<test db>_scratch`` on the same server, created
-    empty and dropped afterwards.
-    """
+
+@contextlib.contextmanager
+def scratch_database(tmp_path, prefix: str):
+    """An empty database for one test: a SQLite file, or a uniquely named PostgreSQL database
+    on the TEST_DATABASE_URL server, dropped afterwards. Threads and subprocesses need this:
+    they cannot share the rolled-back test connection."""
     if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        yield f"sqlite:///{tmp_path / (prefix + '.sqlite3')}"
         return
     from eventapp.app import _normalise_db_uri
 
-    base = sa.engine.make_url(_normalise_db_uri(TEST_DATABASE_URL))
-    scratch = base.set(database=f"{base.database}_scratch")
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-
-    def run(sql: str) -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(sql))
-
+    server = sa.engine.make_url(_normalise_db_uri(TEST_DATABASE_URL))
+    name = f"eventapp_{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        run(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)')
-        run(f'CREATE DATABASE "{scratch.database}"')
-        yield scratch.render_as_string(hide_password=False)
-        run(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)')
+        yield server.set(database=name).render_as_string(hide_password=False)
     finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Iterable
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..assemblies.models import AgendaItem, Assembly, Round, Workshop
+from ..links import absolute_url
 from ..extensions import db
 from ..mail.models import OutboxMessage
 from ..mail.services import queue_email
@@ -129,20 +130,9 @@ def load_feed_token(token: str) -> Registration | None:
     return reg
 
 
-def _absolute(endpoint: str, **values) -> str | None:
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    try:
-        if base:
-            return base.rstrip("/") + url_for(endpoint, **values)
-        return url_for(endpoint, _external=True, **values)
-    except RuntimeError:
-        # From the command line with no PUBLIC_BASE_URL there is no host to name.
-        return None
-
-
 def feed_url(registration: Registration) -> str | None:
     """The https address of the delegate's personal calendar feed."""
-    return _absolute("invites.feed", token=feed_token(registration))
+    return absolute_url("invites.feed", token=feed_token(registration))
 
 
 def webcal_url(registration: Registration) -> str | None:

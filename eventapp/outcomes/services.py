@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Iterable
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from ..assemblies.models import Assembly, Round, Workshop
 from ..domain import DomainError
+from ..links import absolute_url
 from ..extensions import db
 from ..mail.services import queue_email
 from ..notes import services as notes
@@ -477,17 +478,6 @@ def load_partner_token(token: str) -> Organisation:
     if organisation is None or (contact.link_version if contact else 1) != data["v"]:
         raise LinkInvalid("This link is no longer valid.")
     return organisation
-
-
-def absolute_url(endpoint: str, **values) -> str | None:
-    """An absolute address for emails: PUBLIC_BASE_URL when set, else the current host (None from the CLI)."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    try:
-        if base:
-            return base.rstrip("/") + url_for(endpoint, **values)
-        return url_for(endpoint, _external=True, **values)
-    except RuntimeError:
-        return None
 
 
 def partner_url(organisation_id: int) -> str | None:

@@ -11,7 +11,7 @@ from flask_migrate import upgrade
 from eventapp.extensions import db as _db
 from eventapp.mail.models import OutboxMessage
 from eventapp.placements.models import Placement
-from tests.conftest import TEST_DATABASE_URL, make_test_app
+from tests.conftest import make_test_app, scratch_database
 
 
 def test_healthz_and_readyz(client):
@@ -65,33 +65,18 @@ def test_request_log_is_structured(tmp_path, caplog):
         _db.engine.dispose()
 
 
-def _scratch_database(tmp_path, name: str) -> tuple[str, callable]:
-    if not TEST_DATABASE_URL:
-        return f"sqlite:///{tmp_path / (name + '.sqlite3')}", lambda: None
-    admin = sa.create_engine(TEST_DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                             isolation_level="AUTOCOMMIT")
-    dbname = f"{name}_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
-    url = sa.engine.make_url(TEST_DATABASE_URL).set(database=dbname).render_as_string(hide_password=False)
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url, drop
-
-
 def _counts():
     return {t.name: _db.session.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
             for t in _db.metadata.sorted_tables}
 
 
 def test_backup_and_restore_round_trip(tmp_path):
-    url, drop = _scratch_database(tmp_path, "eventapp_backup")
-    app = make_test_app(url)
-    try:
+    with scratch_database(tmp_path, "backup") as url:
+        _round_trip(make_test_app(url), tmp_path)
+
+
+def _round_trip(app, tmp_path):
+    if True:
         with app.app_context():
             upgrade()
             from tests.placements.helpers import delegates, two_round_assembly
@@ -125,8 +110,6 @@ def test_backup_and_restore_round_trip(tmp_path):
             assert _db.session.scalar(sa.select(OutboxMessage.to_name).where(OutboxMessage.kind == "test")) == "Zoë O'Brien 李"
             _db.session.remove()
             _db.engine.dispose()
-    finally:
-        drop()
 
 
 def test_restore_refuses_a_missing_file(app, tmp_path):

@@ -19,10 +19,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-import sqlalchemy as sa
 
-from eventapp.app import _normalise_db_uri
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import scratch_database
 from tests.mail_sink import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,20 +32,8 @@ REDIS_URL = "redis://127.0.0.1:6379"
 @pytest.fixture
 def own_database(tmp_path):
     """An empty database for this test alone: its URL."""
-    if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path / 'production.sqlite3'}"
-        return
-    server = sa.engine.make_url(_normalise_db_uri(TEST_DATABASE_URL))
-    name = f"eventapp_prod_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(tmp_path, "prod") as url:
+        yield url
 
 
 def process_env(uri: str, instance: Path, **settings) -> dict:

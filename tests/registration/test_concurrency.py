@@ -6,14 +6,11 @@ the same test (its BEGIN IMMEDIATE serialises writers, so there is no lock to re
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections import Counter
 
 import pytest
-import sqlalchemy as sa
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -21,7 +18,7 @@ from eventapp.assemblies.models import Assembly
 from eventapp.extensions import db as _db
 from eventapp.registration import services
 from eventapp.registration.models import Registration
-from tests.conftest import TEST_DATABASE_URL, make_test_app
+from tests.conftest import scratch_database, TEST_DATABASE_URL, make_test_app
 from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
 
 BACKENDS = ["sqlite"] + ([pytest.param("postgresql", marks=pytest.mark.postgres)] if TEST_DATABASE_URL else [])
@@ -30,23 +27,11 @@ BACKENDS = ["sqlite"] + ([pytest.param("postgresql", marks=pytest.mark.postgres)
 @pytest.fixture
 def database(request, tmp_path):
     """A database of its own (threads need real connections, not the rolled-back test one)."""
-    backend = request.param
-    if backend == "sqlite":
+    if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'concurrency.sqlite3'}"
         return
-    from eventapp.app import _normalise_db_uri
-
-    server = sa.engine.make_url(_normalise_db_uri(TEST_DATABASE_URL))
-    name = f"eventapp_concurrency_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(tmp_path, "concurrency") as url:
+        yield url
 
 
 def _stampede(uri: str, monkeypatch, *, threads: int, capacity: int, org_limit: int, orgs: int, locked: bool = True):
