@@ -1,7 +1,9 @@
 """Account use cases: create users, authenticate, change passwords."""
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain import DomainError
 from ..extensions import db
@@ -10,7 +12,7 @@ from .models import ROLES, User
 MIN_PASSWORD_LENGTH = 10
 # A fixed hash to check against when the email is unknown, so that a wrong
 # email and a wrong password take the same time (no account enumeration).
-_DUMMY_HASH = None
+_DUMMY_HASHES: dict[str, str] = {}
 
 
 def normalise_email(email: str) -> str:
@@ -50,14 +52,13 @@ def create_user(email: str, password: str, role: str, name: str = "") -> User:
 
 def authenticate(email: str, password: str) -> User | None:
     """Return the active user with these credentials, or None."""
-    global _DUMMY_HASH
     user = get_user_by_email(email)
     if user is None or not user.active:
-        if _DUMMY_HASH is None:
-            probe = User(email="", role="facilitator")
-            probe.set_password("dummy password for timing")
-            _DUMMY_HASH = probe
-        _DUMMY_HASH.check_password(password)
+        # One dummy hash per hashing method, so the work matches a real account's.
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        if method not in _DUMMY_HASHES:
+            _DUMMY_HASHES[method] = generate_password_hash("dummy password for timing", method=method)
+        check_password_hash(_DUMMY_HASHES[method], password)
         return None
     return user if user.check_password(password) else None
 
