@@ -331,6 +331,8 @@ class Stage:
         try:
             value, chosen = self._milp(loose, whole)
         except NotClosed:
+            # The small model over fractional delegates could not close the gap:
+            # the wider model below decides instead.
             pass
         if value is None or value > target:
             try:

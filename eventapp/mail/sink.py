@@ -42,6 +42,7 @@ def run_sink(host: str, port: int, directory: Path, echo=None, stop=None) -> Non
         while not (stop and stop()):
             time.sleep(0.2)
     except KeyboardInterrupt:
+        # Ctrl-C is how an operator stops the sink: fall through to a clean shutdown.
         pass
     finally:
         controller.stop()

@@ -531,12 +531,17 @@ def update_action(action_id: int, data: dict[str, Any], base_version: int, user_
         return action
     if action.description != before["description"] or action.internal:
         action.approved = False
+    record_action_revision(action, user_id)
+    db.session.commit()
+    return action
+
+
+def record_action_revision(action: Action, user_id: int | None) -> None:
+    """Bump an action's version and keep a snapshot of it (the caller commits)."""
     action.version += 1
     action.updated_at = utcnow()
     db.session.add(ActionRevision(action_id=action.id, version=action.version, user_id=user_id,
                                   snapshot_json=json.dumps(action.snapshot(), ensure_ascii=False)))
-    db.session.commit()
-    return action
 
 
 def workshop_actions(workshop_id: int) -> list[Action]:

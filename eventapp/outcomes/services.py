@@ -181,10 +181,7 @@ def set_action_status(action_id: int, status: str, note: str, source: str, *, or
                                       organisation_id=organisation_id, user_id=user_id))
     if action.status != status:
         action.status = status
-        action.version += 1
-        action.updated_at = utcnow()
-        db.session.add(ActionRevision(action_id=action.id, version=action.version, user_id=user_id,
-                                      snapshot_json=json.dumps(action.snapshot(), ensure_ascii=False)))
+        notes.record_action_revision(action, user_id)
     db.session.commit()
     return action
 

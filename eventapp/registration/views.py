@@ -293,9 +293,7 @@ def organiser_new(slug: str):
                 flash(f"{result.registration.full_name} added ({result.registration.status_label.lower()}). "
                       "We emailed them their personal link.", "success")
             return redirect(url_for(".organiser_index", slug=slug))
-    return render_template("registration/edit.html", form=form, reg=None, assembly=assembly, topics=topics,
-                           published=False, organisations=_approved_organisations(), organiser=True,
-                           cancel_url=url_for(".organiser_index", slug=slug)), _status(form)
+    return _organiser_form_page(form, None, assembly, topics, published=False)
 
 
 @bp.route("/organiser/assemblies/<slug>/registrations/<int:reg_id>/edit", methods=["GET", "POST"])
@@ -319,9 +317,13 @@ def organiser_edit(slug: str, reg_id: int):
         else:
             flash(f"{reg.full_name}'s registration is saved.", "success")
             return redirect(url_for(".organiser_index", slug=slug))
+    return _organiser_form_page(form, reg, assembly, topics, published=published)
+
+
+def _organiser_form_page(form, reg, assembly, topics, *, published: bool):
     return render_template("registration/edit.html", form=form, reg=reg, assembly=assembly, topics=topics,
                            published=published, organisations=_approved_organisations(), organiser=True,
-                           cancel_url=url_for(".organiser_index", slug=slug)), _status(form)
+                           cancel_url=url_for(".organiser_index", slug=assembly.slug)), _status(form)
 
 
 @bp.route("/organiser/assemblies/<slug>/registrations/<int:reg_id>/cancel", methods=["GET", "POST"])
