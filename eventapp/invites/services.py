@@ -5,18 +5,19 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property, lru_cache
 from typing import Iterable
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
 from ..assemblies.models import AgendaItem, Assembly, Round, Workshop
 from ..links import absolute_url
 from ..extensions import db
 from ..mail.models import OutboxMessage
-from ..mail.services import queue_email
+from ..mail.services import outbox_row, queue_email, queue_rows
 from ..placements.models import Placement
 from ..registration.models import Registration
 from ..timeutil import local_to_utc, utc_to_local, utcnow
@@ -39,10 +40,16 @@ class Slot:
     event: EventData
     position: int = 0
 
-    def fingerprint(self, email: str) -> str:
+    @cached_property
+    def _fingerprint_head(self) -> str:
         e = self.event
-        raw = json.dumps([e.summary, e.starts_at.isoformat(), e.ends_at.isoformat(), e.location, "CONFIRMED",
-                          email.strip().lower()])
+        # json.dumps of the list below without its closing bracket: the event's part, shared by its attendees.
+        return json.dumps([e.summary, e.starts_at.isoformat(), e.ends_at.isoformat(), e.location, "CONFIRMED"])[:-1]
+
+    def fingerprint(self, email: str) -> str:
+        # Exactly sha256(json.dumps([summary, start, end, location, "CONFIRMED", email])): stored
+        # fingerprints decide whether a delegate is sent an update, so the formula never changes.
+        raw = f"{self._fingerprint_head}, {json.dumps(email.strip().lower())}]"
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
@@ -80,10 +87,16 @@ def desired_slots(registrations: list[Registration]) -> dict[int, list[Slot]]:
     """Each registration's calendar as it should be: the plenary and one workshop per placed round."""
     out: dict[int, list[Slot]] = {r.id: [] for r in registrations}
     active = [r for r in registrations if r.status == "confirmed" and r.email and r.anonymised_at is None]
+    # Every delegate of an assembly shares its plenary, every attendee of a workshop its event.
+    plenaries: dict[int, Slot] = {}
     for reg in active:
-        out[reg.id].append(Slot("plenary", "plenary", None, None, plenary_event(reg.assembly)))
+        plenary = plenaries.get(reg.assembly_id)
+        if plenary is None:
+            plenary = plenaries[reg.assembly_id] = Slot("plenary", "plenary", None, None, plenary_event(reg.assembly))
+        out[reg.id].append(plenary)
     ids = [r.id for r in active]
     by_id = {r.id: r for r in active}
+    workshops: dict[tuple[int, int], Slot] = {}
     for start in range(0, len(ids), CHUNK):
         rows = db.session.execute(
             select(Placement.registration_id, Workshop, Round)
@@ -92,17 +105,20 @@ def desired_slots(registrations: list[Registration]) -> dict[int, list[Slot]]:
             .where(Placement.registration_id.in_(ids[start:start + CHUNK]))
         ).all()
         for reg_id, workshop, rnd in rows:
-            assembly = by_id[reg_id].assembly
-            out[reg_id].append(Slot(f"round:{rnd.id}", "workshop", rnd.id, workshop.id,
-                                    workshop_event(assembly, rnd, workshop), position=rnd.position))
+            slot = workshops.get((rnd.id, workshop.id))
+            if slot is None:
+                slot = workshops[(rnd.id, workshop.id)] = Slot(
+                    f"round:{rnd.id}", "workshop", rnd.id, workshop.id,
+                    workshop_event(by_id[reg_id].assembly, rnd, workshop), position=rnd.position)
+            out[reg_id].append(slot)
     for slots in out.values():
         slots.sort(key=lambda s: (s.event.starts_at, s.position))
     return out
 
 
-def make_uid(registration: Registration, slot: str) -> str:
+def make_uid(registration: Registration, slot: str, domain: str | None = None) -> str:
     """A UID from database keys: one per delegate and slot, so a move within a round updates the same entry."""
-    domain = current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
+    domain = domain or current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
     return f"assembly{registration.assembly_id}-registration{registration.id}-{slot.replace(':', '')}@{domain}"
 
 
@@ -110,7 +126,13 @@ def make_uid(registration: Registration, slot: str) -> str:
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=FEED_SALT)
+    return _serializer_for(current_app.config["SECRET_KEY"])
+
+
+@lru_cache(maxsize=4)
+def _serializer_for(secret_key) -> URLSafeSerializer:
+    # Built once per key: an invitation batch signs a feed link for every delegate.
+    return URLSafeSerializer(secret_key, salt=FEED_SALT)
 
 
 def feed_token(registration: Registration) -> str:
@@ -153,26 +175,57 @@ def _manage_url(registration: Registration) -> str | None:
 # --- sync: the single place where invitations are decided ----------------------------------------------
 
 
+class _Batch:
+    """What the invitations of one sync share: the clock, the organiser, local times, per-delegate links."""
+
+    def __init__(self):
+        self.now = utcnow()
+        self.organizer = ical.organizer_line()
+        self.domain = current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
+        self.rows: list[dict] = []
+        self.new_entries: list[dict] = []
+        self._local: dict[tuple[datetime, str], datetime] = {}
+        self._items: dict[tuple[EventData, str], dict] = {}
+
+    def local(self, value: datetime, tz: str) -> datetime:
+        key = (value, tz)
+        found = self._local.get(key)
+        if found is None:
+            found = self._local[key] = utc_to_local(value, tz)
+        return found
+
+    def programme(self, slots: list[Slot], tz: str) -> list[dict]:
+        out = []
+        for s in slots:
+            item = self._items.get((s.event, tz))
+            if item is None:
+                item = self._items[(s.event, tz)] = {
+                    "summary": s.event.summary, "starts": self.local(s.event.starts_at, tz),
+                    "ends": self.local(s.event.ends_at, tz), "location": s.event.location}
+            out.append(item)
+        return out
+
+
 def _programme(assembly: Assembly, slots: list[Slot]) -> list[dict]:
     tz = assembly.timezone or "Europe/London"
     return [{"summary": s.event.summary, "starts": utc_to_local(s.event.starts_at, tz),
              "ends": utc_to_local(s.event.ends_at, tz), "location": s.event.location} for s in slots]
 
 
-def _queue_invite(reg: Registration, entry: CalendarEntry, method: str, kind: str, data: EventData,
-                  programme: list[dict], previous: dict | None) -> None:
-    stamp = utcnow()
-    ics = ical.invitation(method, entry.uid, data, sequence=entry.sequence, attendee_email=reg.email,
-                          attendee_name=reg.full_name, stamp=stamp)
+def _queue_invite(batch: _Batch, reg: Registration, links: tuple[str | None, str | None], uid: str, sequence: int,
+                  entry_kind: str, method: str, kind: str, data: EventData, programme: list[dict],
+                  previous: dict | None) -> None:
+    ics = ical.invitation(method, uid, data, sequence=sequence, attendee_email=reg.email,
+                          attendee_name=reg.full_name, stamp=batch.now, organizer=batch.organizer)
     tz = reg.assembly.timezone or "Europe/London"
     context = {
-        "registration": reg, "assembly": reg.assembly, "event": data, "entry_kind": entry.kind,
-        "starts": utc_to_local(data.starts_at, tz), "ends": utc_to_local(data.ends_at, tz),
-        "programme": programme, "previous": previous,
-        "manage_url": _manage_url(reg), "feed_url": feed_url(reg),
+        "registration": reg, "assembly": reg.assembly, "event": data, "entry_kind": entry_kind,
+        "starts": batch.local(data.starts_at, tz), "ends": batch.local(data.ends_at, tz),
+        "programme": programme, "previous": previous, "manage_url": links[0], "feed_url": links[1],
     }
-    queue_email(kind, reg.email, reg.full_name, context=context, ics=ics, ics_method=method,
-                assembly_id=reg.assembly_id, dedupe_key=f"invite:{entry.uid}:{entry.sequence}")
+    batch.rows.append(outbox_row(kind, reg.email, reg.full_name, context=context, ics=ics, ics_method=method,
+                                 assembly_id=reg.assembly_id, dedupe_key=f"invite:{uid}:{sequence}",
+                                 now=batch.now, domain=batch.domain))
 
 
 def _previous(entry: CalendarEntry, tz: str) -> dict:
@@ -203,41 +256,49 @@ def _sync_chunk(ids: list[int]) -> int:
     for entry in db.session.scalars(select(CalendarEntry).where(CalendarEntry.registration_id.in_(ids))):
         entries.setdefault(entry.registration_id, {})[entry.slot] = entry
     wanted = desired_slots(regs)
-    queued = 0
-    now = utcnow()
+    batch = _Batch()
+    now = batch.now
     for reg in regs:
         if reg.assembly.status == "archived" or not reg.email or reg.anonymised_at is not None:
             continue
         tz = reg.assembly.timezone or "Europe/London"
         have = entries.get(reg.id, {})
         slots = wanted[reg.id]
-        programme = _programme(reg.assembly, slots)
+        programme = batch.programme(slots, tz)
+        links = None
         for slot in slots:
             fingerprint = slot.fingerprint(reg.email)
             entry = have.get(slot.slot)
             previous = None
+            event = slot.event
             if entry is None:
-                entry = CalendarEntry(registration_id=reg.id, kind=slot.kind, slot=slot.slot,
-                                      uid=make_uid(reg, slot.slot), sequence=0)
-                db.session.add(entry)
+                uid, sequence = make_uid(reg, slot.slot, batch.domain), 0
+                # Written with the batch's outbox rows, in one statement.
+                batch.new_entries.append({
+                    "registration_id": reg.id, "kind": slot.kind, "slot": slot.slot, "uid": uid, "sequence": 0,
+                    "status": "confirmed", "round_id": slot.round_id, "workshop_id": slot.workshop_id,
+                    "fingerprint": fingerprint, "summary": event.summary, "location": event.location,
+                    "starts_at": event.starts_at, "ends_at": event.ends_at, "sent_at": now})
                 kind = "invite"
-            elif entry.status == "cancelled":
-                entry.sequence += 1
-                kind = "invite"
-            elif entry.fingerprint != fingerprint:
-                entry.sequence += 1
-                previous = _previous(entry, tz)
-                kind = "invite_updated"
             else:
-                continue
-            entry.status = "confirmed"
-            entry.round_id, entry.workshop_id = slot.round_id, slot.workshop_id
-            entry.fingerprint = fingerprint
-            entry.summary, entry.location = slot.event.summary, slot.event.location
-            entry.starts_at, entry.ends_at = slot.event.starts_at, slot.event.ends_at
-            entry.sent_at = now
-            _queue_invite(reg, entry, "REQUEST", kind, slot.event, programme, previous)
-            queued += 1
+                if entry.status == "cancelled":
+                    entry.sequence += 1
+                    kind = "invite"
+                elif entry.fingerprint != fingerprint:
+                    entry.sequence += 1
+                    previous = _previous(entry, tz)
+                    kind = "invite_updated"
+                else:
+                    continue
+                entry.status = "confirmed"
+                entry.round_id, entry.workshop_id = slot.round_id, slot.workshop_id
+                entry.fingerprint = fingerprint
+                entry.summary, entry.location = event.summary, event.location
+                entry.starts_at, entry.ends_at = event.starts_at, event.ends_at
+                entry.sent_at = now
+                uid, sequence = entry.uid, entry.sequence
+            links = links or (_manage_url(reg), feed_url(reg))
+            _queue_invite(batch, reg, links, uid, sequence, slot.kind, "REQUEST", kind, event, programme, previous)
         keep = {s.slot for s in slots}
         for name, entry in sorted(have.items()):
             if name in keep or entry.status == "cancelled":
@@ -248,10 +309,13 @@ def _sync_chunk(ids: list[int]) -> int:
             entry.sent_at = now
             data = EventData(summary=entry.summary, starts_at=entry.starts_at, ends_at=entry.ends_at,
                              location=entry.location)
-            _queue_invite(reg, entry, "CANCEL", "invite_cancelled", data, programme, None)
-            queued += 1
+            links = links or (_manage_url(reg), feed_url(reg))
+            _queue_invite(batch, reg, links, entry.uid, entry.sequence, entry.kind, "CANCEL", "invite_cancelled",
+                          data, programme, None)
     db.session.flush()
-    return queued
+    if batch.new_entries:
+        db.session.execute(insert(CalendarEntry.__table__), batch.new_entries)
+    return queue_rows(batch.rows)
 
 
 # --- trigger helpers: which delegates a change concerns ---------------------------------------------------

@@ -125,6 +125,48 @@ def test_4xx_is_retried_and_5xx_fails_at_once(app, db, smtp, manage_link_templat
     assert [m["To"].addresses[0].addr_spec for m in handler.messages] == ["person0@example.org", "person2@example.org"]
 
 
+def test_an_address_that_cannot_be_written_fails_alone_and_the_batch_goes_on(app, db, smtp, manage_link_template):
+    handler = smtp(ScriptedHandler())
+    messages = queue(3)
+    messages[1].to_email = "zoë@example.org"  # needs SMTPUTF8, which this sender does not speak
+    db.session.commit()
+    report = services.send_pending()
+    assert (report.sent, report.retrying, report.failed) == (2, 0, 1)
+    db.session.expire_all()
+    unsendable = db.session.get(OutboxMessage, messages[1].id)
+    assert unsendable.status == "failed" and "cannot be written" in unsendable.last_error
+    assert [m["To"].addresses[0].addr_spec for m in handler.messages] == ["person0@example.org", "person2@example.org"]
+
+
+class DataRefusingHandler(ScriptedHandler):
+    """Accepts every recipient, then answers the message itself with a 4xx or 5xx for some."""
+
+    def __init__(self, refuse: dict[str, str]):
+        super().__init__()
+        self.refuse = refuse
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = self.refuse.get(envelope.rcpt_tos[0])
+        if reply:
+            return reply
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_refusal_after_the_data_is_kept_per_message(app, db, smtp, manage_link_template):
+    app.config["MAIL_RETRY_BASE_SECONDS"] = 0.05
+    handler = smtp(DataRefusingHandler({"person0@example.org": "552 5.3.4 Message too big",
+                                        "person1@example.org": "451 4.3.0 Try again later"}))
+    messages = queue(3)
+    report = services.send_pending()
+    assert (report.sent, report.retrying, report.failed) == (1, 1, 1)
+    db.session.expire_all()
+    assert [db.session.get(OutboxMessage, m.id).status for m in messages] == ["failed", "pending", "sent"]
+    assert [m["To"].addresses[0].addr_spec for m in handler.messages] == ["person2@example.org"]
+    handler.refuse.clear()
+    time.sleep(0.1)
+    assert services.send_pending().sent == 1
+
+
 def test_gives_up_after_the_last_attempt(app, db, smtp, manage_link_template):
     app.config.update(MAIL_RETRY_BASE_SECONDS=0, MAIL_MAX_ATTEMPTS=3)
     try:
