@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import site
 import subprocess
 import sys
 import textwrap
@@ -54,8 +55,14 @@ def test_wheel_contains_and_runs_the_app(tmp_path):
     assert not any(n.startswith(("tests/", "eventapp/tests/")) for n in names)
 
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    # The dependencies come from the test environment's site-packages, read through a plain
+    # .pth line: unlike site.addsitedir it runs no .pth file there, so the editable install
+    # of the checkout stays invisible and eventapp can only come from the wheel.
+    (purelib,) = env_dir.glob("lib/python*/site-packages")
+    deps = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    (purelib / "test_deps.pth").write_text("\n".join(deps) + "\n")
     _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet", str(wheel)],
          timeout=300)
 
@@ -63,7 +70,7 @@ def test_wheel_contains_and_runs_the_app(tmp_path):
     workdir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "PYTHON", "VIRTUAL_ENV"))}
     env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    # flask lives in the system site-packages, so its console script is not in the venv.
+    # flask lives in the test environment's site-packages, so its console script is not in the venv.
     upgraded = _run([str(python), "-m", "flask", "--app", "eventapp", "db", "upgrade"], cwd=workdir, env=env,
                     timeout=120)
     assert "Running upgrade  -> 0001" in upgraded.stderr + upgraded.stdout
