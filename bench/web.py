@@ -8,7 +8,9 @@ postgresql://postgres@127.0.0.1/postgres and dropped afterwards) with an open as
 with wrk: /healthz (hello-world baseline, before and after), the public assembly page, the
 registration POST (a Lua script posting the form with a valid CSRF token and session cookie,
 a unique email per request) and the organiser's registrations list (signed-in cookie).
-Each is printed as requests/s, p50, p99 and the ratio to /healthz in the same run.
+Each is printed as requests/s, p50, p99 and the ratio to /healthz in the same run, with a
+breakdown: the gunicorn workers' CPU time per request (from /proc, where there is one), which
+says how much of a route's cost is the app's own work rather than waiting.
 Targets (printed, never asserted): public ≥ 0.5, POST ≥ 0.25, organiser list ≥ 0.25.
 Needs wrk (apt-get install -y wrk).
 """
@@ -232,10 +234,29 @@ def run_wrk(url: str, script: str, duration: int, connections: int, threads: int
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     p50 = parse_duration(re.search(r"\s50%\s+([\d.]+\w+)", text).group(1))
     p99 = parse_duration(re.search(r"\s99%\s+([\d.]+\w+)", text).group(1))
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     errors = re.search(r"Socket errors:.*", text)
-    return {"rps": rps, "p50": p50, "p99": p99, "non_2xx_3xx": int(bad.group(1)) if bad else 0,
+    return {"rps": rps, "p50": p50, "p99": p99, "requests": requests, "non_2xx_3xx": int(bad.group(1)) if bad else 0,
             "socket_errors": errors.group(0) if errors else ""}
+
+
+def workers_cpu(parent: int) -> float | None:
+    """CPU seconds (user + system) used so far by the children of ``parent`` (the gunicorn workers)."""
+    if not os.path.isdir("/proc"):
+        return None
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def main() -> None:
@@ -285,17 +306,23 @@ def main() -> None:
         ]
         results = []
         for name, url, script, target in routes:
-            results.append((name, run_wrk(url, script, duration, args.connections, 2, workdir), target))
+            before = workers_cpu(proc.pid)
+            result = run_wrk(url, script, duration, args.connections, 2, workdir)
+            after = workers_cpu(proc.pid)
+            result["cpu_ms"] = ((after - before) * 1000 / result["requests"]
+                                if before is not None and after is not None and result["requests"] else None)
+            results.append((name, result, target))
         hello = (results[0][1]["rps"] + results[-1][1]["rps"]) / 2
         print(f"\ngunicorn --workers {args.workers} --worker-class sync; wrk -t2 -c{args.connections} "
               f"-d{duration}s; {'PostgreSQL' if args.pg else 'SQLite'}; {os.cpu_count()} cores")
-        print(f"{'route':42} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}  target")
+        print(f"{'route':42} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'cpu ms/req':>10}  target")
         for name, r, target in results:
             ratio = r["rps"] / hello
             verdict = "" if target is None else (f">= {target}: " + ("met" if ratio >= target else "NOT MET"))
             extra = f"  [{r['non_2xx_3xx']} non-2xx/3xx]" if r["non_2xx_3xx"] else ""
             extra += f"  [{r['socket_errors']}]" if r["socket_errors"] else ""
-            print(f"{name:42} {r['rps']:9.1f} {r['p50']:8.2f} {r['p99']:8.2f} {ratio:6.2f}  {verdict}{extra}")
+            cpu = f"{r['cpu_ms']:10.2f}" if r["cpu_ms"] is not None else f"{'-':>10}"
+            print(f"{name:42} {r['rps']:9.1f} {r['p50']:8.2f} {r['p99']:8.2f} {ratio:6.2f} {cpu}  {verdict}{extra}")
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)

@@ -1,10 +1,11 @@
 """Assemblies (a series of events), rounds, workshops, topics and the plenary agenda."""
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, time
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -77,6 +78,17 @@ class Assembly(db.Model):
     allocation_published_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Registrations per status, kept by database triggers on registration (migration 0008):
+    # read them (fresh, under the assembly lock when deciding), never set them here.
+    confirmed_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    waiting_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    cancelled_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A fresh random value whenever anything the public page shows changes (the assembly's
+    # own fields, its rounds, workshops, topics, agenda and agenda organisations), set by
+    # triggers: the key of the cached public page. Random, not a counter, so a restored
+    # backup can never bring back a number that once meant other content.
+    content_version: Mapped[int] = mapped_column(BigInteger, default=lambda: secrets.randbits(53),
+                                                 server_default="0")
 
     series: Mapped[Optional[Series]] = relationship()
     rounds: Mapped[list["Round"]] = relationship(

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
@@ -57,8 +57,74 @@ def index():
     return render_template("assemblies/index.html", upcoming=upcoming, past=past)
 
 
+class PublicPageCache:
+    """Rendered public assembly pages, per process, keyed by the assembly's content version.
+
+    The database gives the assembly a new random ``content_version`` in the same transaction
+    as any change to what the page shows (triggers of migration 0008), so a hit costs one
+    one-row query and can never be older than the last commit. Only pages for visitors who
+    are not signed in and have no message waiting are kept: those pages are the same for
+    everyone (no CSRF token, no name, no flashed message; the CSP has no nonce).
+    """
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._pages: dict[str, tuple[tuple[int, int], str]] = {}
+
+    # Built once; Core on the session's connection, as the ORM's per-statement work would cost
+    # more than this one-row query.
+    _version = select(Assembly.__table__.c.id, Assembly.__table__.c.status, Assembly.__table__.c.content_version
+                      ).where(Assembly.__table__.c.slug == bindparam("slug"))
+
+    def version(self, slug: str):
+        """(id, status, content_version) of the assembly with this slug, or None."""
+        return db.session.connection().execute(self._version, {"slug": slug}).first()
+
+    def get(self, slug: str, key: tuple[int, int]) -> str | None:
+        hit = self._pages.get(slug)
+        return hit[1] if hit is not None and hit[0] == key else None
+
+    def put(self, slug: str, key: tuple[int, int], page: str) -> None:
+        if slug not in self._pages and len(self._pages) >= self.size:
+            try:
+                self._pages.pop(next(iter(self._pages)), None)
+            except (RuntimeError, StopIteration):  # another thread changed it meanwhile
+                pass
+        self._pages[slug] = (key, page)
+
+    def clear(self) -> None:
+        self._pages.clear()
+
+
+public_pages = PublicPageCache()
+
+
+def _same_for_everyone() -> bool:
+    return not current_user.is_authenticated and not session.get("_flashes")
+
+
 @bp.route("/a/<slug>")
 def public(slug: str):
+    shared = _same_for_everyone()
+    if shared:
+        row = public_pages.version(slug)
+        if row is None or row.status == "draft":
+            abort(404)
+        key = (row.id, row.content_version)
+        page = public_pages.get(slug, key)
+        if page is not None:
+            return page
+    page = _render_public(slug)
+    # Kept only if nothing changed while it was rendered (each statement may see a newer
+    # commit on PostgreSQL): the page is then exactly the content of this version.
+    if shared:
+        again = public_pages.version(slug)
+        if again is not None and (again.id, again.content_version) == key:
+            public_pages.put(slug, key, page)
+    return page
+
+
+def _render_public(slug: str) -> str:
     assembly = load_assembly(slug)
     is_organiser = current_user.is_authenticated and current_user.is_organiser
     if not assembly.is_public and not is_organiser:

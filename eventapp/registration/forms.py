@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -136,16 +137,21 @@ class OrganiserAddForm(DetailsForm):
 
 def with_choices(form_class: type[DetailsForm], topics, required: int, **kwargs) -> DetailsForm:
     """An instance of form_class with one ranked select per topic on offer."""
+    return _choices_class(form_class, tuple((t.id, t.name) for t in topics), required)(**kwargs)
+
+
+@lru_cache(maxsize=64)
+def _choices_class(form_class: type[DetailsForm], topics: tuple[tuple[int, str], ...], required: int) -> type:
+    # Building a form class costs more than filling one in: one class per set of topics, kept.
     attrs = {}
-    options = [SelectChoice(0, "No choice")] + [SelectChoice(t.id, t.name) for t in topics]
+    options = [SelectChoice(0, "No choice")] + [SelectChoice(topic_id, name) for topic_id, name in topics]
     for i in range(1, len(topics) + 1):
         label = f"{ordinal(i)} choice" + (" (required)" if i <= required else " (optional)")
         attrs[f"choice_{i}"] = SelectField(label, coerce=int, choices=options, default=0,
                                            validate_choice=True)
     attrs["choice_count"] = len(topics)
     attrs["required_count"] = required
-    cls = type(form_class.__name__, (form_class,), attrs)
-    return cls(**kwargs)
+    return type(form_class.__name__, (form_class,), attrs)
 
 
 class ResendForm(SafeForm):

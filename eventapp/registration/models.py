@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -64,6 +64,10 @@ class Registration(db.Model):
     @property
     def status_label(self) -> str:
         return REGISTRATION_STATUSES.get(self.status, self.status)
+
+
+# The organiser's list in name order reads a page of rows from here instead of sorting thousands.
+Index("ix_registration_assembly_name", Registration.assembly_id, func.lower(Registration.full_name), Registration.id)
 
 
 class Preference(db.Model):

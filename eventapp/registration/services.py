@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -96,8 +96,8 @@ def required_choices(assembly: Assembly, topics: list[Topic] | None = None) -> i
     return min(MIN_CHOICES, len(topics if topics is not None else offered_topics(assembly)))
 
 
-def _clean_choices(assembly: Assembly, topic_ids: Iterable[Any]) -> list[int]:
-    offered = {t.id for t in offered_topics(assembly)}
+def _clean_choices(assembly: Assembly, topic_ids: Iterable[Any], topics: list[Topic] | None = None) -> list[int]:
+    offered = {t.id for t in (topics if topics is not None else offered_topics(assembly))}
     need = min(MIN_CHOICES, len(offered))
     ids: list[int] = []
     for rank, raw in enumerate(topic_ids, start=1):
@@ -135,7 +135,8 @@ def registration_window(assembly: Assembly, now: datetime | None = None) -> tupl
     return True, ""
 
 
-def _resolve_organisation(data: dict[str, Any]) -> Organisation:
+def _resolve_organisation(data: dict[str, Any], *, create: bool = True) -> Organisation | None:
+    """The organisation the form names; a new pending one when not listed (None instead when not ``create``)."""
     new_name = data.get("new_organisation_name")
     if data.get("organisation_not_listed"):
         name = " ".join(clean_line(new_name, "new_organisation_name", "your organisation's name", max_len=200).split())
@@ -145,6 +146,8 @@ def _resolve_organisation(data: dict[str, Any]) -> Organisation:
         sector = data.get("new_organisation_sector")
         if sector not in SECTORS:
             raise DomainError("Choose the sector your organisation works in.", "new_organisation_sector")
+        if not create:
+            return None
         org = Organisation(name=name, name_key=name_key(name), sector=sector, status="pending")
         db.session.add(org)
         db.session.flush()
@@ -185,18 +188,20 @@ def lock_assembly(assembly_id: int) -> Assembly:
     ).scalar_one()
 
 
-def place_counts(assembly_id: int, organisation_id: int) -> tuple[int, int]:
-    """Confirmed delegates in the assembly, and from this organisation."""
-    base = select(func.count(Registration.id)).where(
-        Registration.assembly_id == assembly_id, Registration.status == "confirmed"
-    )
-    total = db.session.scalar(base) or 0
-    from_org = db.session.scalar(base.where(Registration.organisation_id == organisation_id)) or 0
-    return total, from_org
+def place_counts(assembly: Assembly, organisation_id: int) -> tuple[int, int]:
+    """Confirmed delegates in the assembly, and from this organisation (0 when no per-organisation limit applies)."""
+    # The assembly's count is kept by a trigger; read through lock_assembly it is fresh
+    # and stays so until this transaction ends.
+    from_org = 0
+    if assembly.org_limit is not None:
+        from_org = db.session.scalar(select(func.count(Registration.id)).where(
+            Registration.assembly_id == assembly.id, Registration.organisation_id == organisation_id,
+            Registration.status == "confirmed")) or 0
+    return assembly.confirmed_count, from_org
 
 
 def _no_place_reason(assembly: Assembly, organisation: Organisation, *, ignore: Registration | None = None) -> str | None:
-    total, from_org = place_counts(assembly.id, organisation.id)
+    total, from_org = place_counts(assembly, organisation.id)
     if ignore is not None and ignore.status == "confirmed":
         total -= 1
         if ignore.organisation_id == organisation.id:
@@ -231,16 +236,19 @@ def waiting_rank(registration: Registration) -> int | None:
 def _promote(assembly: Assembly) -> list[Registration]:
     """Fill free places from the waiting list, in queue order, skipping people whose organisation is full."""
     promoted: list[Registration] = []
-    counts = dict(
-        db.session.execute(
-            select(Registration.organisation_id, func.count(Registration.id))
-            .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
-            .group_by(Registration.organisation_id)
-        ).all()
-    )
-    total = sum(counts.values())
+    # Read again: this transaction may have changed statuses since the lock read the row.
+    total = db.session.scalar(select(Assembly.confirmed_count).where(Assembly.id == assembly.id)) or 0
     if total >= assembly.capacity:
         return promoted
+    counts: dict[int, int] = {}
+    if assembly.org_limit is not None:
+        counts = dict(
+            db.session.execute(
+                select(Registration.organisation_id, func.count(Registration.id))
+                .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
+                .group_by(Registration.organisation_id)
+            ).all()
+        )
     waiting = db.session.scalars(
         select(Registration)
         .where(Registration.assembly_id == assembly.id, Registration.status == "waiting")
@@ -306,12 +314,16 @@ def manage_url(registration: Registration) -> str:
     return url_for("registration.manage", token=token, _external=True)
 
 
-def _queue(registration: Registration, kind: str, dedupe: str | None = None, **extra) -> None:
+_UNKNOWN = object()
+
+
+def _queue(registration: Registration, kind: str, dedupe: str | None = None, *, position: Any = _UNKNOWN,
+           **extra) -> None:
     context = {
         "registration": registration,
         "assembly": registration.assembly,
         "manage_url": manage_url(registration),
-        "position": waiting_rank(registration),
+        "position": waiting_rank(registration) if position is _UNKNOWN else position,
         "valid_days": token_max_age() // 86400,
         **extra,
     }
@@ -344,7 +356,15 @@ def revoke_manage_links(registration: Registration) -> None:
 # --- use cases ---------------------------------------------------------------------------------
 
 
-def _set_preferences(registration: Registration, topic_ids: list[int]) -> None:
+def _set_preferences(registration: Registration, topic_ids: list[int], *, new: bool = False) -> None:
+    if new:
+        # A registration just inserted has no preferences yet: one multi-row INSERT,
+        # with no delete and no load of the (empty) collection first.
+        if topic_ids:
+            db.session.execute(insert(Preference), [
+                {"registration_id": registration.id, "topic_id": t, "rank": i} for i, t in enumerate(topic_ids, start=1)
+            ])
+        return
     if registration.id is not None:
         # Delete first and flush: replacing rank 1 with rank 1 in one flush would
         # trip the unique (registration_id, rank) constraint.
@@ -354,20 +374,28 @@ def _set_preferences(registration: Registration, topic_ids: list[int]) -> None:
     registration.preferences = [Preference(topic_id=t, rank=i) for i, t in enumerate(topic_ids, start=1)]
 
 
-def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", check_window: bool = True) -> RegistrationResult:
-    """Register a delegate: confirmed if a place is free, else on the waiting list; emails the personal link."""
+def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", check_window: bool = True,
+             topics: list[Topic] | None = None) -> RegistrationResult:
+    """Register a delegate: confirmed if a place is free, else on the waiting list; emails the personal link.
+
+    ``topics`` are the assembly's offered topics when the caller has just read them (saves a query).
+    """
     if check_window:
         is_open, why = registration_window(assembly)
         if not is_open:
             raise DomainError(why)
     details = _clean_details(data)
-    topic_ids = _clean_choices(assembly, data.get("topic_ids") or [])
+    topic_ids = _clean_choices(assembly, data.get("topic_ids") or [], topics)
     if source == "form" and not data.get("consent"):
         raise DomainError("Tick the box to confirm you have read the privacy notice.", "consent")
     join_waiting = data.get("join_waiting_list", True)
-    organisation = _resolve_organisation(data)
+    # Checked before the lock; a new organisation is only added under it, so two people
+    # typing the same new name for this assembly cannot both try to add it.
+    organisation = _resolve_organisation(data, create=False)
 
     assembly = lock_assembly(assembly.id)
+    if organisation is None:
+        organisation = _resolve_organisation(data)
     # Checked before the duplicate test so a full assembly answers the same
     # whether or not the address is already registered.
     reason = _no_place_reason(assembly, organisation)
@@ -394,25 +422,34 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
     registration.organisation_id = organisation.id
     registration.source = source
     registration.consent_at = utcnow() if data.get("consent") else None
+    rank = None
     if reason:
         position = _next_waiting_position(assembly.id)
         registration.status, registration.waiting_position = "waiting", position
+        # Joins the end of the queue: everyone counted as waiting under the lock is ahead.
+        rank = assembly.waiting_count + 1
     else:
         registration.status = "confirmed"
         registration.waiting_position = None
+    status = registration.status
     db.session.add(registration)
-    db.session.flush()
-    _set_preferences(registration, topic_ids)
-    db.session.flush()
-    kind = "registration_confirmed" if registration.status == "confirmed" else "waiting_list"
-    _queue(registration, kind, dedupe=f"registration:{registration.id}:{kind}:{registration.token_version}")
-    sync_calendar([registration.id])
     try:
+        if existing is not None:
+            _set_preferences(registration, topic_ids)
+            db.session.flush()
+        else:
+            db.session.flush()
+            _set_preferences(registration, topic_ids, new=True)
+        kind = "registration_confirmed" if status == "confirmed" else "waiting_list"
+        _queue(registration, kind, dedupe=f"registration:{registration.id}:{kind}:{registration.token_version}",
+               position=rank)
+        sync_calendar([registration.id])
         db.session.commit()
     except IntegrityError:
+        # E.g. the organisation or a topic chosen was merged away or deleted a moment ago.
         db.session.rollback()
         raise DomainError("We could not save your registration just now. Please submit the form again.") from None
-    return RegistrationResult(registration, registration.status, waiting_rank(registration))
+    return RegistrationResult(registration, status, rank)
 
 
 def update_registration(registration: Registration, data: dict[str, Any], *, by_organiser: bool = False) -> Registration:
@@ -435,7 +472,7 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
         if clash is not None:
             raise DomainError("Another registration for this assembly uses that email address.", "email")
     if registration.status == "confirmed" and organisation.id != registration.organisation_id:
-        _, from_org = place_counts(assembly.id, organisation.id)
+        _, from_org = place_counts(assembly, organisation.id)
         if assembly.org_limit is not None and from_org >= assembly.org_limit:
             raise DomainError(
                 f"{organisation.name} already has {assembly.org_limit} confirmed delegates, the most each organisation can send.",
@@ -692,9 +729,7 @@ def _register_imported(assembly: Assembly, data: dict[str, Any]) -> str:
     )
     db.session.add(reg)
     db.session.flush()
-    if data["topic_ids"]:
-        _set_preferences(reg, data["topic_ids"])
-        db.session.flush()
+    _set_preferences(reg, data["topic_ids"], new=True)
     kind = "registration_confirmed" if reg.status == "confirmed" else "waiting_list"
     _queue(reg, kind, dedupe=f"registration:{reg.id}:{kind}:{reg.token_version}", imported=True)
     sync_calendar([reg.id])

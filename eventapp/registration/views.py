@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from types import SimpleNamespace
+from typing import Callable
 
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
 from flask_login import current_user
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..accounts.access import organiser_required
 from ..assemblies.models import Assembly
@@ -89,17 +91,15 @@ def register(slug: str):
     form = with_choices(RegistrationForm, topics, services.required_choices(assembly, topics))
     if form.validate_on_submit():
         try:
-            services.register(assembly, _data(form))
+            services.register(assembly, _data(form), topics=topics)
         except DomainError as err:
             _choices_field(err, form)
         else:
             session["registered_email"] = form.email.data.strip()
             return redirect(url_for(".registered", slug=slug))
-    confirmed = db.session.scalar(select(func.count(Registration.id)).where(
-        Registration.assembly_id == assembly.id, Registration.status == "confirmed")) or 0
     return render_template("registration/register.html", form=form, assembly=assembly, topics=topics,
                            organisations=_approved_organisations(),
-                           places_left=assembly.capacity - confirmed), _status(form)
+                           places_left=assembly.capacity - assembly.confirmed_count), _status(form)
 
 
 @bp.route("/a/<slug>/register/check-your-email")
@@ -216,6 +216,18 @@ def _org_reg(assembly: Assembly, reg_id: int) -> Registration:
     return reg
 
 
+_ROW_MARKER = 4_611_686_018_427_387_903  # 2**62 - 1: an id no row has
+
+
+def _per_row(endpoint: str, **values) -> Callable[[int], str]:
+    """url_for(endpoint, reg_id=…, **values) for every row of a list: the route is built once, then only the id changes."""
+    parts = url_for(endpoint, reg_id=_ROW_MARKER, **values).split(str(_ROW_MARKER))
+    if len(parts) != 2:  # the marker's digits also elsewhere in the URL: build each one
+        return lambda reg_id: url_for(endpoint, reg_id=reg_id, **values)
+    head, tail = parts
+    return lambda reg_id: f"{head}{int(reg_id)}{tail}"
+
+
 @bp.route("/organiser/assemblies/<slug>/registrations")
 @organiser_required
 def organiser_index(slug: str):
@@ -227,9 +239,9 @@ def organiser_index(slug: str):
     org_id = request.args.get("organisation", type=int)
     stmt = (
         select(Registration)
-        .join(Organisation, Organisation.id == Registration.organisation_id)
         .where(Registration.assembly_id == assembly.id)
-        .options(selectinload(Registration.organisation))
+        # Each row's organisation in the same statement (one per row, by primary key).
+        .options(joinedload(Registration.organisation, innerjoin=True))
     )
     if q:
         like = f"%{q.lower()}%"
@@ -240,22 +252,31 @@ def organiser_index(slug: str):
     elif status != "all":
         stmt = stmt.where(Registration.status != "cancelled")
     if sector in SECTORS:
-        stmt = stmt.where(Organisation.sector == sector)
+        stmt = stmt.join(Organisation, Organisation.id == Registration.organisation_id).where(Organisation.sector == sector)
     if org_id:
         stmt = stmt.where(Registration.organisation_id == org_id)
     if status == "waiting":
-        stmt = stmt.order_by(Registration.waiting_position)
+        # Waiting ⇔ a position (a table constraint): the unique (assembly, position) index then serves the order.
+        stmt = stmt.where(Registration.waiting_position.is_not(None)).order_by(Registration.waiting_position)
     else:
+        # Served in order by ix_registration_assembly_name: a page reads its own rows, not all of them.
         stmt = stmt.order_by(func.lower(Registration.full_name), Registration.id)
-    page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
-    totals = dict(db.session.execute(
-        select(Registration.status, func.count(Registration.id))
-        .where(Registration.assembly_id == assembly.id).group_by(Registration.status)
-    ).all())
+    page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False, count=False)
+    # The assembly row carries its counts per status (kept by triggers): no count over every registration.
+    totals = {"confirmed": assembly.confirmed_count, "waiting": assembly.waiting_count,
+              "cancelled": assembly.cancelled_count}
+    if q or sector in SECTORS or org_id:
+        page.total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    elif status in REGISTRATION_STATUSES:
+        page.total = totals[status]
+    else:
+        page.total = totals["confirmed"] + totals["waiting"] + (totals["cancelled"] if status == "all" else 0)
+    # One index probe per organisation rather than a pass over every registration.
     used_orgs = db.session.scalars(
-        select(Organisation).where(Organisation.id.in_(
-            select(Registration.organisation_id).where(Registration.assembly_id == assembly.id)
-        )).order_by(Organisation.name_key)
+        select(Organisation).where(
+            select(Registration.id).where(Registration.assembly_id == assembly.id,
+                                          Registration.organisation_id == Organisation.id).exists()
+        ).order_by(Organisation.name_key)
     ).all()
     pending = [o for o in used_orgs if o.is_pending]
     return render_template(
@@ -263,6 +284,12 @@ def organiser_index(slug: str):
         org_id=org_id, sectors=SECTORS, statuses=REGISTRATION_STATUSES, totals=totals, organisations=used_orgs,
         pending=pending, action_form=ActionForm(),
         filtered=bool(q or status or sector or org_id),
+        row_urls=SimpleNamespace(
+            edit=_per_row(".organiser_edit", slug=assembly.slug),
+            cancel=_per_row(".organiser_cancel", slug=assembly.slug),
+            to_waiting=_per_row(".organiser_move", slug=assembly.slug, action="waiting", status=status),
+            confirm=_per_row(".organiser_move", slug=assembly.slug, action="confirm", status=status),
+        ),
     )
 
 
@@ -283,7 +310,7 @@ def organiser_new(slug: str):
     form = with_choices(OrganiserAddForm, topics, services.required_choices(assembly, topics))
     if form.validate_on_submit():
         try:
-            result = services.register(assembly, _data(form), source="organiser", check_window=False)
+            result = services.register(assembly, _data(form), source="organiser", check_window=False, topics=topics)
         except DomainError as err:
             _choices_field(err, form)
         else:
