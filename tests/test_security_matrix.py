@@ -111,6 +111,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "registration.organiser_new": {"GET": organiser_only(), "POST": organiser_only(400)},
     "registration.organiser_promote": {"POST": organiser_only(302)},
     "assemblies.delete_round": {"GET": organiser_only(), "POST": organiser_only(302)},
+    "assemblies.cancel_assembly": {"GET": organiser_only(), "POST": organiser_only(302)},
+    "assemblies.reinstate_assembly": {"GET": organiser_only(), "POST": organiser_only(302)},
     "assemblies.round_form": {"GET": organiser_only(), "POST": organiser_only(400)},
     "assemblies.delete_workshop": {"GET": organiser_only(), "POST": organiser_only(302)},
     "assemblies.workshop_form": {"GET": organiser_only(), "POST": organiser_only(400)},
@@ -167,7 +169,7 @@ BY_RULE: dict[str, dict[str, dict[str, object]]] = {
 
 # Run these POSTs last, in this order: they change or end what the others rely on.
 LAST = ("placements.publish", "outcomes.revoke_links", "outcomes.delete_update", "registration.manage_cancel", "registration.organiser_cancel",
-        "assemblies.delete_agenda_item", "assemblies.delete_workshop", "assemblies.delete_round", "accounts.logout")
+        "assemblies.cancel_assembly", "assemblies.reinstate_assembly", "assemblies.delete_agenda_item", "assemblies.delete_workshop", "assemblies.delete_round", "accounts.logout")
 
 
 def rules(app):

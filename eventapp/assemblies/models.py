@@ -76,6 +76,9 @@ class Assembly(db.Model):
     # At most this many delegates of one organisation in one workshop (None: no limit).
     workshop_org_limit: Mapped[Optional[int]]
     allocation_published_at: Mapped[Optional[datetime]]
+    # Set while the assembly is called off: registration is closed and every calendar entry
+    # is cancelled; clearing it (reinstating) sends the invitations again.
+    cancelled_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Registrations per status, kept by database triggers on registration (migration 0008):
@@ -100,7 +103,13 @@ class Assembly(db.Model):
 
     @property
     def status_label(self) -> str:
+        if self.cancelled_at is not None:
+            return "Cancelled"
         return ASSEMBLY_STATUSES.get(self.status, self.status)
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
 
     @property
     def is_public(self) -> bool:

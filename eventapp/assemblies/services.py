@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import User
 from ..domain import DomainError, NotFound
 from ..extensions import db
+from ..timeutil import utcnow
 from ..invites import services as invites
 from ..organisations.models import name_key
 from .models import AgendaItem, Assembly, Round, Series, Topic, Workshop
@@ -90,6 +92,26 @@ def save_assembly(data: dict[str, Any], assembly: Assembly | None = None) -> Ass
         db.session.rollback()
         raise DomainError("Another assembly already uses that web address.", "slug") from None
     return assembly
+
+
+def _locked(assembly: Assembly) -> Assembly:
+    return db.session.scalars(
+        select(Assembly).where(Assembly.id == assembly.id).with_for_update().execution_options(populate_existing=True)
+    ).one()
+
+
+def set_cancelled(assembly: Assembly, cancelled: bool) -> int:
+    """Call an assembly off (every calendar entry cancelled) or reinstate it (invitations sent again)."""
+    assembly = _locked(assembly)
+    if (assembly.cancelled_at is not None) == cancelled:
+        raise DomainError("This assembly is already cancelled." if cancelled else "This assembly is not cancelled.")
+    assembly.cancelled_at = utcnow() if cancelled else None
+    # The public page's cache key: its triggers follow the displayed columns, and this is
+    # a new one.
+    assembly.content_version = secrets.randbits(53)
+    queued = invites.sync_assembly(assembly)
+    db.session.commit()
+    return queued
 
 
 def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = None) -> Round:

@@ -210,6 +210,24 @@ def detail(slug: str):
     return render_template("assemblies/detail.html", assembly=assembly, rounds=rounds, agenda=agenda)
 
 
+@bp.route("/organiser/assemblies/<slug>/cancel", methods=["GET", "POST"], endpoint="cancel_assembly")
+@bp.route("/organiser/assemblies/<slug>/reinstate", methods=["GET", "POST"], endpoint="reinstate_assembly")
+@organiser_required
+def cancel_or_reinstate(slug: str):
+    assembly = load_assembly(slug)
+    cancelling = request.endpoint.endswith("cancel_assembly")
+    if request.method == "POST":
+        try:
+            queued = services.set_cancelled(assembly, cancelling)
+        except DomainError as exc:
+            flash(str(exc), "error")
+        else:
+            done = "cancelled" if cancelling else "reinstated"
+            flash(f"The assembly was {done}; {queued} calendar message(s) are in the outbox.", "success")
+        return redirect(url_for(".detail", slug=slug))
+    return render_template("assemblies/cancel_confirm.html", assembly=assembly, cancelling=cancelling)
+
+
 @bp.route("/organiser/assemblies/<slug>/edit", methods=["GET", "POST"])
 @organiser_required
 def edit_assembly(slug: str):

@@ -86,7 +86,8 @@ def workshop_event(assembly: Assembly, rnd: Round, workshop: Workshop) -> EventD
 def desired_slots(registrations: list[Registration]) -> dict[int, list[Slot]]:
     """Each registration's calendar as it should be: the plenary and one workshop per placed round."""
     out: dict[int, list[Slot]] = {r.id: [] for r in registrations}
-    active = [r for r in registrations if r.status == "confirmed" and r.email and r.anonymised_at is None]
+    active = [r for r in registrations if r.status == "confirmed" and r.email and r.anonymised_at is None
+              and r.assembly.cancelled_at is None]
     # Every delegate of an assembly shares its plenary, every attendee of a workshop its event.
     plenaries: dict[int, Slot] = {}
     for reg in active:

@@ -124,6 +124,8 @@ def allocation_published(assembly: Assembly) -> bool:
 
 def registration_window(assembly: Assembly, now: datetime | None = None) -> tuple[bool, str]:
     """Whether the public form accepts registrations now, and if not why not."""
+    if getattr(assembly, "cancelled_at", None) is not None:
+        return False, "This assembly has been cancelled."
     if assembly.status != "open":
         return False, "Registration for this assembly is closed."
     local_now = utc_to_local(now or utcnow(), assembly.timezone or "Europe/London")

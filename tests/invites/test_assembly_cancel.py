@@ -1,0 +1,90 @@
+"""Calling an assembly off cancels every calendar entry; reinstating it invites everyone again."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from eventapp.assemblies import services as assemblies
+from eventapp.invites.models import CalendarEntry
+from eventapp.invites.services import sync_assembly
+from eventapp.mail.services import send_pending
+from eventapp.registration import services as registration
+from eventapp.extensions import db
+from tests.conftest import csrf_from, post_form
+from tests.invites.helpers import icaljs, outbox, publish_assignments, vevent
+from tests.invites.test_sync import received_calendars, register, world  # noqa: F401 - fixture
+
+
+def _new_since(before: set[int]):
+    return [m for m in outbox() if m.id not in before]
+
+
+def test_cancelling_the_assembly_cancels_every_entry_and_reinstating_invites_again(world, sink):
+    a = register(world, "Delegate A", "a@example.org")
+    b = register(world, "Delegate B", "b@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb, world.ws.harm], b: [world.ws.mh]})
+    requested = {(m.to_email, str(vevent(m.ics)[1]["UID"])): int(vevent(m.ics)[1]["SEQUENCE"])
+                 for m in outbox() if m.ics}
+    assert len(requested) == 5  # A: plenary and two workshops; B: plenary and one workshop
+
+    before = {m.id for m in outbox()}
+    queued = assemblies.set_cancelled(world.assembly, True)
+    cancels = _new_since(before)
+    assert queued == len(cancels) == 5
+    for m in cancels:
+        cal, event = vevent(m.ics)
+        assert (m.kind, m.ics_method, str(cal["METHOD"]), str(event["STATUS"])) == (
+            "invite_cancelled", "CANCEL", "CANCEL", "CANCELLED")
+        uid = str(event["UID"])
+        # The same entries, one step further: calendars remove exactly what they hold.
+        assert int(event["SEQUENCE"]) == requested[(m.to_email, uid)] + 1
+        assert "Community Safety Assembly 2027 has been cancelled" in m.body_text
+    assert {(m.to_email, str(vevent(m.ics)[1]["UID"])) for m in cancels} == set(requested)
+    assert set(db.session.scalars(select(CalendarEntry.status))) == {"cancelled"}
+
+    # Nobody can register meanwhile, and re-saving sends nothing more.
+    open_now, why = registration.registration_window(world.assembly)
+    assert not open_now and why == "This assembly has been cancelled."
+    before = {m.id for m in outbox()}
+    assert sync_assembly(world.assembly) == 0 and not _new_since(before)
+
+    assemblies.set_cancelled(world.assembly, False)
+    again = _new_since(before)
+    assert len(again) == 5
+    for m in again:
+        _, event = vevent(m.ics)
+        assert m.ics_method == "REQUEST" and str(event["STATUS"]) == "CONFIRMED"
+        assert int(event["SEQUENCE"]) == requested[(m.to_email, str(event["UID"]))] + 2
+    assert registration.registration_window(world.assembly)[0]
+
+    # What the SMTP server receives parses in an independent client library.
+    send_pending()
+    received = received_calendars(sink, "b@example.org")
+    assert [method for method, _, _ in received] == ["REQUEST"] * 2 + ["CANCEL"] * 2 + ["REQUEST"] * 2
+    parsed = icaljs([text for _, text, _ in received])
+    assert [js["events"][0]["status"] for js in parsed] == ["CONFIRMED"] * 2 + ["CANCELLED"] * 2 + ["CONFIRMED"] * 2
+
+
+def test_cancelling_twice_is_refused(world):
+    assemblies.set_cancelled(world.assembly, True)
+    try:
+        assemblies.set_cancelled(world.assembly, True)
+    except assemblies.DomainError as exc:
+        assert "already cancelled" in str(exc)
+    else:
+        raise AssertionError("a second cancellation was accepted")
+
+
+def test_organiser_cancels_after_confirming_and_the_public_page_says_so(world, as_organiser):
+    register(world, "Delegate A", "a@example.org")
+    slug = world.assembly.slug
+    confirm = as_organiser.get(f"/organiser/assemblies/{slug}/cancel")
+    page = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "each of the 1 confirmed delegate(s)" in page
+    assert world.assembly.cancelled_at is None  # the GET changes nothing
+    done = post_form(as_organiser, f"/organiser/assemblies/{slug}/cancel", {}, follow_redirects=True)
+    text = done.get_data(as_text=True)
+    assert "The assembly was cancelled; 1 calendar message(s) are in the outbox." in text
+    assert "Reinstate it" in text
+    public = as_organiser.application.test_client().get(f"/a/{slug}").get_data(as_text=True)
+    assert "This assembly has been cancelled." in public and "Register to attend" not in public
+    assert csrf_from(page)
