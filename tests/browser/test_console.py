@@ -90,6 +90,22 @@ def test_organiser_builds_an_assembly_and_sees_it_public(live_server, page, phon
     assert phone_page.get_by_role("link", name="Shireford Community Safety Assembly").first.is_visible()
     axe_check(phone_page, "home page (phone)")
 
+    # Calling it off: a confirmation first, then a notice on both pages, and the way back.
+    page.goto(live_server.url + f"/organiser/assemblies/{slug}")
+    page.get_by_role("link", name="Cancel the assembly").click()
+    axe_check(page, "cancel assembly confirmation")
+    page.get_by_role("button", name="Yes, cancel the assembly").click()
+    page.wait_for_url(f"**/organiser/assemblies/{slug}")
+    assert page.get_by_text("The assembly was cancelled;").is_visible()
+    axe_check(page, "assembly detail (cancelled)")
+    phone_page.goto(live_server.url + f"/a/{slug}")
+    assert phone_page.get_by_text("This assembly has been cancelled.").is_visible()
+    axe_check(phone_page, "public assembly page (cancelled, phone)")
+    page.get_by_role("link", name="Reinstate it").click()
+    page.get_by_role("button", name="Yes, reinstate it").click()
+    page.wait_for_url(f"**/organiser/assemblies/{slug}")
+    assert page.get_by_text("The assembly was reinstated;").is_visible()
+
 
 def test_bad_assembly_form_shows_errors_and_keeps_input(live_server, page):
     login(page, live_server)
