@@ -120,8 +120,9 @@ def move(slug: str, registration_id: int):
             getattr(form, f"round_{r.id}").data = current.get(r.id, "")
     warnings = []
     if form.validate_on_submit():
-        picked = {r.id: (int(getattr(form, f"round_{r.id}").data) if getattr(form, f"round_{r.id}").data else None)
-                  for r in snap.rounds}
+        # Optional() lets a blank (even whitespace-only) choice past the choice check: no workshop.
+        values = {r.id: (getattr(form, f"round_{r.id}").data or "").strip() for r in snap.rounds}
+        picked = {rid: int(v) if v else None for rid, v in values.items()}
         try:
             warnings = services.move_delegate(run, assembly, reg.id, picked, pin=form.pin.data)
         except DomainError as err:

@@ -236,3 +236,17 @@ def test_published_workshops_show_on_the_delegates_manage_page(app, as_organiser
     assert len(mine) == 2
     for w in mine:
         assert w.title in page and w.round.name in page
+
+
+def test_a_blank_workshop_choice_means_no_workshop_in_that_round(as_organiser):
+    # Found by the fuzz test: a whitespace-only choice passed Optional() and then crashed int().
+    assembly, topics, rounds, ws = two_round_assembly(capacity=5)
+    regs = delegates(assembly, topics, 2)
+    _run(as_organiser, assembly)
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/delegates/{regs[0].id}"
+    resp = post_form(as_organiser, url, {f"round_{rounds['1'].id}": " ", f"round_{rounds['2'].id}": str(ws["2B"].id),
+                                         "pin": "y"}, follow_redirects=True)
+    assert resp.status_code == 200
+    run = db.session.scalar(select(AllocationRun))
+    db.session.refresh(run)
+    assert run.result["assignments"][str(regs[0].id)] == [str(ws["2B"].id)]
