@@ -41,6 +41,7 @@ class Coupling:
     """Rows coupling delegates: seat rows, organisation rows and stage rows."""
 
     seat_row: np.ndarray  # (nw,) row number or -1
+    round_row: np.ndarray  # (nr,) row number or -1: all places of a round (aggregated fillers)
     org_row: np.ndarray  # (norg, nw) row number or -1
     upper: np.ndarray  # (m,) right-hand sides of the coupling rows (A x <= upper)
     placed_row: int  # -1 if absent; row is  -sum x <= -P
@@ -64,6 +65,23 @@ class Stage:
             seat_row[w] = m
             upper.append(float(res.seats[w]))
             m += 1
+        # Rows over a whole round exist only for the aggregated view (see _agg), whose
+        # residual carries the round's seats.
+        round_row = np.full(ix.nr, -1, dtype=np.int64)
+        round_seats = getattr(res, "round_seats", None)
+        if round_seats is not None:
+            for r in range(ix.nr):
+                demand_r = int(allowed[:, ix.w_round == r].any(axis=1).sum())
+                if demand_r > round_seats[r]:
+                    round_row[r] = m
+                    upper.append(float(round_seats[r]))
+                    m += 1
+        # Cuts found when the aggregated fillers could not be seated (see _agg.Cut).
+        self.cuts: list[tuple[int, object]] = []
+        for cut in getattr(res, "cuts", []):
+            self.cuts.append((m, cut))
+            upper.append(float(cut.seats))
+            m += 1
         org_row = np.full((max(ix.norg, 1), ix.nw), -1, dtype=np.int64)
         if res.org_seats is not None and ix.nd:
             org_demand = np.zeros((max(ix.norg, 1), ix.nw), dtype=np.int64)
@@ -81,7 +99,7 @@ class Stage:
             kept_row = m
             upper.append(-float(kept_min))
             m += 1
-        self.rows = Coupling(seat_row, org_row, np.array(upper, dtype=np.float64), placed_row, kept_row)
+        self.rows = Coupling(seat_row, round_row, org_row, np.array(upper, dtype=np.float64), placed_row, kept_row)
         # Workshops grouped by (topic, round) for the pricing programme.
         self.by_topic: list[list[tuple[int, np.ndarray]]] = []
         for t in range(ix.nt):
@@ -100,6 +118,11 @@ class Stage:
         pi = np.append(pi, 0.0)  # index -1 (no row) reads this zero
         seat_pi = pi[rows.seat_row]
         a += seat_pi[None, :]
+        if (rows.round_row >= 0).any():
+            a += pi[rows.round_row][ix.w_round][None, :]
+        for row, cut in self.cuts:
+            a[:, cut.workshops] += pi[row]
+            a[cut.delegates, cut.filler] += pi[row]
         if self.res.org_seats is not None and ix.nd:
             org_pi = pi[rows.org_row]
             a += org_pi[ix.d_org]
@@ -177,9 +200,18 @@ class Stage:
             if rows.seat_row[w] >= 0:
                 idx.append(int(rows.seat_row[w]))
                 val.append(1.0)
+            rr = rows.round_row[self.ix.w_round[w]]
+            if rr >= 0:
+                idx.append(int(rr))
+                val.append(1.0)
             if self.res.org_seats is not None and rows.org_row[org, w] >= 0:
                 idx.append(int(rows.org_row[org, w]))
                 val.append(1.0)
+        for row, cut in self.cuts:
+            n = sum(1 for w in bundle if cut.workshops[w]) + (cut.filler in bundle and bool(cut.delegates[d]))
+            if n:
+                idx.append(row)
+                val.append(float(n))
         if rows.placed_row >= 0 and bundle:
             idx.append(rows.placed_row)
             val.append(-float(len(bundle)))

@@ -11,6 +11,7 @@ from typing import Any
 import highspy
 import numpy as np
 
+from ._agg import aggregate, complete, to_aggregated
 from ._index import Index
 from ._dw import MAX_ROUNDS, NotClosed, Stage
 from ._milp import Columns, Residual, build_rows, columns_from_mask, current_matrix, residual
@@ -151,13 +152,11 @@ def _greedy_bundles(ix: Index, res: Residual) -> list[tuple[int, ...]]:
     return out
 
 
-def _stages_dw(ix: Index, res: Residual, stats) -> list[list[int]]:
-    """The three stages by column generation over bundles (see _dw); returns free picks."""
-    cur = current_matrix(ix).astype(np.float64)
+def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ...]], stats) -> list[tuple[int, ...]]:
+    """The three stages by column generation over bundles (see _dw) on ``ix``'s numbering."""
     allowed = res.allowed
+    cur = cur.astype(np.float64)
     inf = np.inf
-    # A greedy allocation seeds every stage: column generation starts near the optimum.
-    seed = _greedy_bundles(ix, res)
     # Free (delegate, round) slots with any allowed workshop bound the places from above.
     slots = int(sum(np.unique(ix.w_round[allowed[d]]).size for d in range(ix.nd)))
     if sum(len(b) for b in seed) == slots:
@@ -173,9 +172,36 @@ def _stages_dw(ix: Index, res: Residual, stats) -> list[list[int]]:
         stage = Stage(ix, res, c2, cur, placed, None, lambda: _highs(None))
         value, bundles = stage.solve(bundles, stats, extra=seed)
         kept = -value
-    c3 = np.where(allowed, ix.cost.astype(np.float64), inf)
+    c3 = np.where(allowed, cost.astype(np.float64), inf)
     stage = Stage(ix, res, c3, cur, placed, kept, lambda: _highs(None))
     _, bundles = stage.solve(bundles, stats, extra=seed)
+    return bundles
+
+
+# Each failed completion adds one cut and solves the aggregated relaxation again.
+MAX_CUT_ROUNDS = 12
+
+
+def _stages_dw(ix: Index, res: Residual, stats) -> list[list[int]]:
+    """Optimal free picks: first on the aggregated relaxation (see _agg), else on the real view."""
+    cur = current_matrix(ix)
+    # A greedy allocation seeds every stage: column generation starts near the optimum.
+    seed = _greedy_bundles(ix, res)
+    agg = aggregate(ix, res, cur)
+    if agg is not None:
+        agg_stats: dict[str, Any] = {}
+        start = to_aggregated(agg, ix, seed)
+        for _ in range(MAX_CUT_ROUNDS):
+            bundles = _stages(agg.view, agg.res, agg.cur, agg.cost, start, agg_stats)
+            got = complete(agg, ix, res, bundles, lambda: _highs(None))
+            if isinstance(got, list):
+                stats.update(agg_stats, aggregated=True, cuts=len(agg.res.cuts))
+                return got
+            if got is None:
+                break
+            agg.res.cuts.append(got)
+        stats["aggregated"] = f"fillers could not be seated ({len(agg.res.cuts)} cuts)"
+    bundles = _stages(ix, res, cur, ix.cost, seed, stats)
     return [list(b) for b in bundles]
 
 
