@@ -83,8 +83,11 @@ def workshop_event(assembly: Assembly, rnd: Round, workshop: Workshop) -> EventD
                      description=description)
 
 
-def desired_slots(registrations: list[Registration]) -> dict[int, list[Slot]]:
-    """Each registration's calendar as it should be: the plenary and one workshop per placed round."""
+def desired_slots(registrations: list[Registration], *, placed: bool = True) -> dict[int, list[Slot]]:
+    """Each registration's calendar as it should be: the plenary and one workshop per placed round.
+
+    ``placed=False`` when none of them can hold a placement yet (just inserted): no placement query.
+    """
     out: dict[int, list[Slot]] = {r.id: [] for r in registrations}
     active = [r for r in registrations if r.status == "confirmed" and r.email and r.anonymised_at is None
               and r.assembly.cancelled_at is None]
@@ -98,7 +101,7 @@ def desired_slots(registrations: list[Registration]) -> dict[int, list[Slot]]:
     ids = [r.id for r in active]
     by_id = {r.id: r for r in active}
     workshops: dict[tuple[int, int], Slot] = {}
-    for start in range(0, len(ids), CHUNK):
+    for start in range(0, len(ids) if placed else 0, CHUNK):
         rows = db.session.execute(
             select(Placement.registration_id, Workshop, Round)
             .join(Workshop, Workshop.id == Placement.workshop_id)
@@ -248,15 +251,26 @@ def sync_calendar(registration_ids: Iterable[int]) -> int:
     return queued
 
 
-def _sync_chunk(ids: list[int]) -> int:
-    regs = list(db.session.scalars(
-        select(Registration).where(Registration.id.in_(ids)).options(selectinload(Registration.assembly))
-        .order_by(Registration.id)
-    ))
+def sync_new_registration(registration: Registration) -> int:
+    """sync_calendar for a registration inserted in this transaction (so with no invitation or placement yet)."""
+    # Its id is new, so no calendar_entry or placement row can name it: the three reads
+    # sync_calendar makes to find out are skipped; the decisions are the same code.
+    db.session.flush()
+    return _sync_chunk([registration.id], new=[registration])
+
+
+def _sync_chunk(ids: list[int], new: list[Registration] | None = None) -> int:
     entries: dict[int, dict[str, CalendarEntry]] = {}
-    for entry in db.session.scalars(select(CalendarEntry).where(CalendarEntry.registration_id.in_(ids))):
-        entries.setdefault(entry.registration_id, {})[entry.slot] = entry
-    wanted = desired_slots(regs)
+    if new is not None:
+        regs = new
+    else:
+        regs = list(db.session.scalars(
+            select(Registration).where(Registration.id.in_(ids)).options(selectinload(Registration.assembly))
+            .order_by(Registration.id)
+        ))
+        for entry in db.session.scalars(select(CalendarEntry).where(CalendarEntry.registration_id.in_(ids))):
+            entries.setdefault(entry.registration_id, {})[entry.slot] = entry
+    wanted = desired_slots(regs, placed=new is None)
     batch = _Batch()
     now = batch.now
     for reg in regs:

@@ -17,8 +17,8 @@ from ..assemblies.models import Assembly, Round, Topic, Workshop
 from ..domain import DomainError
 from ..extensions import db
 from ..mail.models import OutboxMessage
-from ..invites.services import sync_calendar
-from ..mail.services import queue_email
+from ..invites.services import sync_calendar, sync_new_registration
+from ..mail.services import outbox_row, queue_rows
 from ..organisations.models import SECTORS, Organisation, name_key
 from ..timeutil import utc_to_local, utcnow
 from .models import Preference, Registration, email_key
@@ -329,8 +329,9 @@ def _queue(registration: Registration, kind: str, dedupe: str | None = None, *, 
         "valid_days": token_max_age() // 86400,
         **extra,
     }
-    queue_email(kind, registration.email, registration.full_name, context=context,
-                assembly_id=registration.assembly_id, dedupe_key=dedupe)
+    # A Core insert of the rendered row: the unit of work for one OutboxMessage object cost more.
+    queue_rows([outbox_row(kind, registration.email, registration.full_name, context=context,
+                           assembly_id=registration.assembly_id, dedupe_key=dedupe)])
 
 
 def send_fresh_links(email: str) -> int:
@@ -445,7 +446,10 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
         kind = "registration_confirmed" if status == "confirmed" else "waiting_list"
         _queue(registration, kind, dedupe=f"registration:{registration.id}:{kind}:{registration.token_version}",
                position=rank)
-        sync_calendar([registration.id])
+        if existing is None:
+            sync_new_registration(registration)
+        else:
+            sync_calendar([registration.id])
         db.session.commit()
     except IntegrityError:
         # E.g. the organisation or a topic chosen was merged away or deleted a moment ago.
@@ -734,5 +738,5 @@ def _register_imported(assembly: Assembly, data: dict[str, Any]) -> str:
     _set_preferences(reg, data["topic_ids"], new=True)
     kind = "registration_confirmed" if reg.status == "confirmed" else "waiting_list"
     _queue(reg, kind, dedupe=f"registration:{reg.id}:{kind}:{reg.token_version}", imported=True)
-    sync_calendar([reg.id])
+    sync_new_registration(reg)
     return reg.status

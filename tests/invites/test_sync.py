@@ -210,3 +210,29 @@ def test_waiting_list_gets_no_invite_until_promoted(world):
     _, event = vevent(last.ics)
     assert last.ics_method == "REQUEST" and int(event["SEQUENCE"]) == 2
     assert str(event["UID"]) == str(vevent(invites("a@example.org")[0].ics)[1]["UID"])
+
+
+def test_a_new_registration_is_invited_as_the_full_sync_would(world):
+    # register() takes a shortcut for a brand-new registration (no entry or placement can
+    # exist yet): what it records must be exactly what sync_calendar then finds up to date.
+    from eventapp.invites.services import sync_calendar
+
+    reg = register(world, "Delegate New", "new@example.org")
+    [message] = invites("new@example.org")
+    [entry] = db.session.scalars(select(CalendarEntry).where(CalendarEntry.registration_id == reg.id)).all()
+    assert (entry.slot, entry.kind, entry.sequence, entry.status) == ("plenary", "plenary", 0, "confirmed")
+    assert message.kind == "invite" and message.ics_method == "REQUEST"
+    assert str(vevent(message.ics)[1]["UID"]) == entry.uid
+    assert sync_calendar([reg.id]) == 0
+    db.session.commit()
+    # And an imported one the same way.
+    from eventapp.registration.services import import_registrations
+
+    row = {"full_name": "Imported Person", "email": "imported@example.org", "job_title": "Officer",
+           "organisation": world.org.name, "access_needs": "", "dietary_needs": "",
+           **{f"choice_{i}": t.name for i, t in enumerate(world.topics, start=1)}}
+    assert import_registrations(world.assembly, [row], apply=True).added == 1
+    [imported] = invites("imported@example.org")
+    entry = db.session.scalar(select(CalendarEntry).where(CalendarEntry.uid == str(vevent(imported.ics)[1]["UID"])))
+    assert entry is not None and entry.sequence == 0
+    assert sync_calendar([entry.registration_id]) == 0

@@ -107,7 +107,10 @@ def test_pending_organisations_can_be_approved_or_merged(app, as_organiser, setu
     seed(app, setup, [(1, 0, {"organisation_id": None, "organisation_not_listed": True,
                               "new_organisation_name": "Shireford Constab.", "new_organisation_sector": "police"})])
     html = as_organiser.get(base(setup)).get_data(as_text=True)
-    assert "Organisations to check" in html and "Shireford Constab." in html
+    assert "Organisations to check" in html and "<bdi>Shireford Constab.</bdi> (Police)" in html
+    # The delegate's row names the organisation, its sector, that it is pending, and the status.
+    assert '<bdi>Shireford Constab.</bdi><br><span class="meta">Police, pending</span>' in html
+    assert "<td>Confirmed</td>" in html
     pending = db.session.scalar(select(Organisation).where(Organisation.status == "pending"))
     resp = post_form(as_organiser, f"/organiser/organisations/{pending.id}/merge", {"target_id": setup.orgs[0].id})
     assert resp.status_code == 302
