@@ -5,7 +5,8 @@
 Prints messages per second for
   1. rendering: sync_calendar() deciding and queueing one iMIP invite per delegate
      (three templates, an iCalendar object, an outbox row each),
-  2. delivery: the outbox sender (claim, build MIME, SMTP through Flask-Mail, mark sent),
+  2. delivery: the outbox sender (claim, build MIME, SMTP through Flask-Mail, mark sent), over the
+     worker's usual MAIL_CONNECTIONS connections at once (--connections 1 for a single one),
   3. plain smtplib sending the same prebuilt messages over one connection to the same sink,
 and the ratio of (2) and of (1)+(2) to (3). The sink is aiosmtpd's discarding handler in a
 separate process, so it does not share a GIL with the sender. Nothing is asserted.
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--database", default=None, help="Database URL (default: a temporary SQLite file).")
     parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--connections", type=int, default=None, help="SMTP connections per batch (default: the app's).")
     args = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -60,7 +62,7 @@ def main() -> None:
     from eventapp.extensions import db
     from eventapp.invites.services import sync_calendar
     from eventapp.mail.models import OutboxMessage
-    from eventapp.mail.services import mime_bytes, send_pending
+    from eventapp.mail.services import DEFAULTS, mime_bytes, send_pending
     from eventapp.organisations.models import Organisation
     from eventapp.registration.models import Registration
 
@@ -70,7 +72,8 @@ def main() -> None:
     sink = start_sink(port)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "INSTANCE_PATH": tmp,
                       "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "PUBLIC_BASE_URL": "https://events.example.org",
-                      "MAIL_BATCH_SIZE": args.batch})
+                      "MAIL_BATCH_SIZE": args.batch,
+                      **({"MAIL_CONNECTIONS": args.connections} if args.connections else {})})
     try:
         with app.app_context():
             if url.startswith("postgres"):
@@ -126,10 +129,11 @@ def main() -> None:
         sink.wait()
 
     n = args.count
+    conns = app.config.get("MAIL_CONNECTIONS", DEFAULTS["MAIL_CONNECTIONS"])
     print(f"database: {url.split('@')[-1] if '@' in url else url}")
     print(f"invites queued:   {queued:6d} in {render_s:6.2f} s = {queued / render_s:8.0f} msg/s (render + queue)")
     print(f"  of which the commit of the outbox rows:  {commit_s:6.2f} s")
-    print(f"outbox delivery:  {sent:6d} in {deliver_s:6.2f} s = {sent / deliver_s:8.0f} msg/s (claim, MIME, SMTP, mark sent)")
+    print(f"outbox delivery:  {sent:6d} in {deliver_s:6.2f} s = {sent / deliver_s:8.0f} msg/s (claim, MIME, SMTP over {conns} connection(s), mark sent)")
     print(f"plain smtplib:    {n:6d} in {plain_s:6.2f} s = {n / plain_s:8.0f} msg/s (same prebuilt messages)")
     print(f"(building those messages' MIME, outside every timing above: {mime_s / len(rows) * 1e6:.0f} us each)")
     print(f"ratio delivery / smtplib:            {plain_s / deliver_s:.2f}")

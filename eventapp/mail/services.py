@@ -4,8 +4,10 @@ from __future__ import annotations
 import binascii
 import email
 import os
+import queue
 import re
 import smtplib
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +40,10 @@ DEFAULTS = {
     # the commit sends those few again (same Message-ID) when their lease ends: never lost.
     "MAIL_COMMIT_EVERY": 50,
     "MAIL_TIMEOUT_SECONDS": 30,
+    # A large batch is sent over this many SMTP connections at once (relays such as
+    # Microsoft 365 allow three per sender), each with at least MAIL_PER_CONNECTION messages.
+    "MAIL_CONNECTIONS": 3,
+    "MAIL_PER_CONNECTION": 25,
 }
 
 
@@ -360,32 +366,26 @@ def _close(conn) -> None:
             conn.host.close()
 
 
-def send_pending(limit: int | None = None) -> SendReport:
-    """Deliver due messages over SMTP (Flask-Mail's connection); returns how each went."""
-    report = SendReport()
-    if not current_app.config.get("MAIL_SERVER"):
-        return report
-    claimed = claim_due(limit or setting("MAIL_BATCH_SIZE"))
-    if not claimed:
-        return report
-    envelope_from = Address(addr_spec=current_app.config["ORGANISER_EMAIL"]).addr_spec
-    conn = None
-    connection_error: BaseException | None = None
+def _open_connection():
+    """A Flask-Mail connection, entered, or the error that kept it from opening."""
     try:
         conn = mail.connect()
         conn.__enter__()
         if conn.host is not None and conn.host.sock is not None:
             conn.host.sock.settimeout(setting("MAIL_TIMEOUT_SECONDS"))
+        return conn, None
     except (smtplib.SMTPException, OSError) as err:
-        connection_error = err
-    every = max(int(setting("MAIL_COMMIT_EVERY")), 1)
-    sender = _sender()
-    pending: list[tuple[int, int, dict]] = []
-    last_commit = time.monotonic()
+        return None, err
+
+
+def _send_share(conn, error, rows, envelope_from: str, sender: str, results: queue.SimpleQueue) -> None:
+    """Send ``rows`` over one connection, putting (row, error or None) on ``results``, then None when done.
+
+    Runs in a thread of its own: it touches neither the database nor the app, only the socket.
+    """
     try:
-        for row in claimed:
-            attempts = row.attempts + 1
-            err = connection_error
+        for row in rows:
+            err = error
             if err is None and conn is not None and conn.host is not None:
                 try:
                     # Built just before sending (a fresh DTSTAMP), and never while the server is unreachable.
@@ -398,8 +398,52 @@ def send_pending(limit: int | None = None) -> SendReport:
                     err = exc
                 except OSError as exc:
                     # Disconnected or timed out (SMTPException is an OSError too): this
-                    # and the rest of the batch wait for the next pass.
-                    err = connection_error = exc
+                    # and the rest of this connection's share wait for the next pass.
+                    err = error = exc
+            results.put((row, err))
+    finally:
+        if error is None:
+            _close(conn)
+        elif conn is not None and conn.host is not None:
+            conn.host.close()
+        results.put(None)
+
+
+def send_pending(limit: int | None = None) -> SendReport:
+    """Deliver due messages over SMTP (Flask-Mail's connections); returns how each went."""
+    report = SendReport()
+    if not current_app.config.get("MAIL_SERVER"):
+        return report
+    claimed = claim_due(limit or setting("MAIL_BATCH_SIZE"))
+    if not claimed:
+        return report
+    envelope_from = Address(addr_spec=current_app.config["ORGANISER_EMAIL"]).addr_spec
+    sender = _sender()
+    # SMTP is a conversation of round trips: over one connection the sender and the server
+    # take turns waiting. A large batch is shared among a few connections (each a thread
+    # that only talks SMTP), so one waits while another sends, and the outcomes are saved
+    # meanwhile. A small batch keeps one connection, and so its order.
+    shares = max(1, min(int(setting("MAIL_CONNECTIONS")), len(claimed) // int(setting("MAIL_PER_CONNECTION"))))
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    threads = []
+    for i in range(shares):
+        conn, error = _open_connection()
+        thread = threading.Thread(target=_send_share, name=f"smtp-{i}", daemon=True,
+                                  args=(conn, error, claimed[i::shares], envelope_from, sender, results))
+        thread.start()
+        threads.append(thread)
+    every = max(int(setting("MAIL_COMMIT_EVERY")), 1)
+    pending: list[tuple[int, int, dict]] = []
+    last_commit = time.monotonic()
+    running = shares
+    try:
+        while running:
+            item = results.get()
+            if item is None:
+                running -= 1
+                continue
+            row, err = item
+            attempts = row.attempts + 1
             outcome, values = _outcome(attempts, err)
             setattr(report, outcome, getattr(report, outcome) + 1)
             pending.append((row.id, attempts, values))
@@ -407,12 +451,10 @@ def send_pending(limit: int | None = None) -> SendReport:
                 _save_outcomes(pending)
                 last_commit = time.monotonic()
     finally:
+        for thread in threads:
+            thread.join()
         if pending:
             _save_outcomes(pending)
-        if connection_error is None:
-            _close(conn)
-        elif conn is not None and conn.host is not None:
-            conn.host.close()
     return report
 
 

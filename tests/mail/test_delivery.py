@@ -250,3 +250,71 @@ def test_queueing_is_part_of_the_callers_transaction(app, db, manage_link_templa
     services.queue_email("manage_link", "gone@example.org", "Gone")
     db.session.rollback()
     assert [m.to_email for m in db.session.query(OutboxMessage)] == ["person0@example.org"]
+
+
+class PeerRecordingHandler(ScriptedHandler):
+    """Also notes which connection (client port) carried each message."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.peers: list[tuple[str, int]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.peers.append(session.peer)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_large_batch_goes_over_several_connections_each_message_once(app, db, smtp, manage_link_template,
+                                                                       monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_CONNECTIONS", 3)
+    monkeypatch.setitem(app.config, "MAIL_PER_CONNECTION", 10)
+    monkeypatch.setitem(app.config, "MAIL_COMMIT_EVERY", 7)
+    handler = smtp(PeerRecordingHandler(flaky={"person5@example.org": 1}, permanent={"person11@example.org"}))
+    messages = queue(45)
+    report = services.send_pending(100)
+    assert (report.sent, report.retrying, report.failed) == (43, 1, 1)
+    assert len(set(handler.peers)) == 3
+    received = sorted(m["To"].addresses[0].addr_spec for m in handler.messages)
+    expected = sorted(f"person{i}@example.org" for i in range(45) if i not in (5, 11))
+    assert received == expected  # each once: none lost, none twice
+    db.session.expire_all()
+    status = {m.to_email: db.session.get(OutboxMessage, m.id).status for m in messages}
+    assert status["person5@example.org"] == "pending" and status["person11@example.org"] == "failed"
+    assert {s for to, s in status.items() if to not in ("person5@example.org", "person11@example.org")} == {"sent"}
+
+
+def test_a_small_batch_keeps_one_connection_and_its_order(app, db, smtp, manage_link_template, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_CONNECTIONS", 3)
+    monkeypatch.setitem(app.config, "MAIL_PER_CONNECTION", 10)
+    handler = smtp(PeerRecordingHandler())
+    queue(19)
+    assert services.send_pending(100).sent == 19
+    assert len(set(handler.peers)) == 1
+    assert [m["To"].addresses[0].addr_spec for m in handler.messages] == [f"person{i}@example.org" for i in range(19)]
+
+
+def test_a_connection_that_cannot_open_leaves_its_share_for_the_next_pass(app, db, smtp, manage_link_template,
+                                                                          monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_CONNECTIONS", 2)
+    monkeypatch.setitem(app.config, "MAIL_PER_CONNECTION", 5)
+    monkeypatch.setitem(app.config, "MAIL_RETRY_BASE_SECONDS", 0.05)
+    handler = smtp(ScriptedHandler())
+    real_open = services._open_connection
+    opened = []
+
+    def second_fails():
+        opened.append(1)
+        if len(opened) == 2:
+            return None, ConnectionRefusedError("connection refused")
+        return real_open()
+
+    monkeypatch.setattr(services, "_open_connection", second_fails)
+    queue(10)
+    report = services.send_pending(100)
+    assert (report.sent, report.retrying, report.failed) == (5, 5, 0)
+    assert len(handler.messages) == 5
+    monkeypatch.setattr(services, "_open_connection", real_open)
+    time.sleep(0.1)
+    assert services.send_pending(100).sent == 5
+    assert sorted(m["To"].addresses[0].addr_spec for m in handler.messages) == sorted(
+        f"person{i}@example.org" for i in range(10))
