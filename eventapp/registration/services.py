@@ -4,6 +4,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Iterable
 
 from email_validator import EmailNotValidError, validate_email
@@ -277,7 +278,13 @@ def _promote(assembly: Assembly) -> list[Registration]:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TOKEN_SALT)
+    return _serializer_for(current_app.config["SECRET_KEY"])
+
+
+@lru_cache(maxsize=4)
+def _serializer_for(secret_key) -> URLSafeTimedSerializer:
+    # Built once per key: a batch of invitations signs a manage link for every delegate.
+    return URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT)
 
 
 def make_manage_token(registration: Registration) -> str:
