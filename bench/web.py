@@ -1,15 +1,16 @@
 """Load benchmark of the web app: wrk against gunicorn (sync workers) on 127.0.0.1.
 
-Usage: python bench/web.py [--quick] [--pg] [--duration S] [--connections N] [--workers N]
+Usage: python bench/web.py [--quick] [--pg] [--duration S] [--connections N] [--workers N] [--rounds N]
 
 Seeds a scratch database (a SQLite file, or with --pg a PostgreSQL database created on
 postgresql://postgres@127.0.0.1/postgres and dropped afterwards) with an open assembly and
 10,000 delegates (PostgreSQL is then ANALYZEd, as autovacuum would do soon after), starts one
-gunicorn with the same settings for every route, and measures with wrk: /healthz (hello-world
-baseline, before and after), the public assembly page, the registration POST (a Lua script
+gunicorn with the same settings for every route, and measures with wrk: /healthz (the hello-world
+baseline), the public assembly page, the registration POST (a Lua script
 posting the form with a valid CSRF token and session cookie, a unique email per request) and
 the organiser's registrations list (signed-in cookie).
-Each is printed as requests/s, p50, p99 and the ratio to /healthz in the same run, with a
+Each route is measured right after a /healthz run, in several rounds (default 3), and printed
+as the medians over the rounds of requests/s, p50, p99 and the ratio to that /healthz run, with a
 breakdown: the gunicorn workers' CPU time per request (from /proc, where there is one), which
 says how much of a route's cost is the app's own work rather than waiting.
 Targets (printed, never asserted): public ≥ 0.5, POST ≥ 0.25, organiser list ≥ 0.25.
@@ -267,15 +268,16 @@ def workers_cpu(parent: int) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 s per route (for CI); default 15 s")
+    parser.add_argument("--quick", action="store_true", help="3 s per run (for CI); default 10 s")
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of a SQLite file")
     parser.add_argument("--duration", type=int, default=None)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of measurement; medians are printed")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
-    duration = args.duration or (5 if args.quick else 15)
+    duration = args.duration or (3 if args.quick else 10)
 
     workdir = Path(tempfile.mkdtemp(prefix="eventapp-bench-"))
     instance = workdir / "instance"
@@ -300,35 +302,57 @@ def main() -> None:
         assert status == 200 and "Delegate 00000" in page, "the organiser list did not render"
 
         get = GET_LUA.replace("COOKIE", lua_string(""))
+        hello_route = ("hello-world /healthz", f"{base}/healthz", get, None)
         routes = [
-            ("hello-world /healthz", f"{base}/healthz", get, None),
             ("public assembly page", f"{base}/a/{SLUG}", get, 0.5),
             ("registration POST", f"{base}/a/{SLUG}/register",
              POST_LUA.replace("RUN", lua_string(uuid.uuid4().hex[:8])).replace("BODY", lua_string(body))
              .replace("PATH", lua_string(f"/a/{SLUG}/register")).replace("COOKIE", lua_string(reg_cookie)), 0.25),
             ("organiser registrations list (10,000)", f"{base}/organiser/assemblies/{SLUG}/registrations",
              GET_LUA.replace("COOKIE", lua_string(organiser)), 0.25),
-            ("hello-world /healthz (again)", f"{base}/healthz", get, None),
         ]
-        results = []
-        for name, url, script, target in routes:
+
+        def measure(url: str, script: str) -> dict:
             before = workers_cpu(proc.pid)
             result = run_wrk(url, script, duration, args.connections, 2, workdir)
             after = workers_cpu(proc.pid)
             result["cpu_ms"] = ((after - before) * 1000 / result["requests"]
                                 if before is not None and after is not None and result["requests"] else None)
-            results.append((name, result, target))
-        hello = (results[0][1]["rps"] + results[-1][1]["rps"]) / 2
+            return result
+
+        # Each route is measured right after hello-world, in several rounds: a route's ratio is
+        # to the hello-world run just before it, and the median over rounds is printed, so
+        # another load on the machine for a few seconds moves one round, not the figure.
+        runs: dict[str, list[tuple[dict, float]]] = {name: [] for name, *_ in [hello_route, *routes]}
+        for _ in range(args.rounds):
+            for name, url, script, _target in routes:
+                hello = measure(hello_route[1], hello_route[2])
+                runs[hello_route[0]].append((hello, 1.0))
+                result = measure(url, script)
+                runs[name].append((result, result["rps"] / hello["rps"] if hello["rps"] else 0.0))
+
+        def median(values):
+            values = sorted(v for v in values if v is not None)
+            return values[len(values) // 2] if values else None
+
         print(f"\ngunicorn --workers {args.workers} --worker-class sync; wrk -t2 -c{args.connections} "
-              f"-d{duration}s; {'PostgreSQL' if args.pg else 'SQLite'}; {os.cpu_count()} cores")
-        print(f"{'route':42} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'cpu ms/req':>10}  target")
-        for name, r, target in results:
-            ratio = r["rps"] / hello
+              f"-d{duration}s; {'PostgreSQL' if args.pg else 'SQLite'}; {os.cpu_count()} cores; "
+              f"medians of {args.rounds} rounds, each route right after a hello-world run")
+        print(f"{'route':42} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'(min-max)':>11} "
+              f"{'cpu ms/req':>10}  target")
+        for name, _url, _script, target in [hello_route, *routes]:
+            rs = runs[name]
+            ratio = median([q for _, q in rs])
             verdict = "" if target is None else (f">= {target}: " + ("met" if ratio >= target else "NOT MET"))
-            extra = f"  [{r['non_2xx_3xx']} non-2xx/3xx]" if r["non_2xx_3xx"] else ""
-            extra += f"  [{r['socket_errors']}]" if r["socket_errors"] else ""
-            cpu = f"{r['cpu_ms']:10.2f}" if r["cpu_ms"] is not None else f"{'-':>10}"
-            print(f"{name:42} {r['rps']:9.1f} {r['p50']:8.2f} {r['p99']:8.2f} {ratio:6.2f} {cpu}  {verdict}{extra}")
+            errors = sum(r["non_2xx_3xx"] for r, _ in rs)
+            sockets = [r["socket_errors"] for r, _ in rs if r["socket_errors"]]
+            extra = f"  [{errors} non-2xx/3xx]" if errors else ""
+            extra += f"  [{'; '.join(sockets)}]" if sockets else ""
+            cpu_ms = median([r["cpu_ms"] for r, _ in rs])
+            cpu = f"{cpu_ms:10.2f}" if cpu_ms is not None else f"{'-':>10}"
+            spread = f"{min(q for _, q in rs):.2f}-{max(q for _, q in rs):.2f}"
+            print(f"{name:42} {median([r['rps'] for r, _ in rs]):9.1f} {median([r['p50'] for r, _ in rs]):8.2f} "
+                  f"{median([r['p99'] for r, _ in rs]):8.2f} {ratio:6.2f} {spread:>11} {cpu}  {verdict}{extra}")
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
