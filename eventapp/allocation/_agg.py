@@ -107,7 +107,7 @@ def to_aggregated(agg: Aggregated, ix: Index, bundles: list[tuple[int, ...]]) ->
 
 
 def complete(agg: Aggregated, ix: Index, res: Residual, bundles: list[tuple[int, ...]],
-             new_highs) -> list[list[int]] | Cut | None:
+             new_highs, stats: dict | None = None) -> list[list[int]] | Cut | None:
     """Give every filler a real seat, round by round.
 
     When a round cannot be filled, return the Cut that the aggregated solution breaks (from
@@ -176,6 +176,8 @@ def complete(agg: Aggregated, ix: Index, res: Residual, bundles: list[tuple[int,
     else:
         return greedy
     # The rounds interfere through delegates with several fillers: decide them all at once.
+    if stats is not None:
+        stats["joint_assignments"] = stats.get("joint_assignments", 0) + 1
     got = _assign_jointly(ix, wanted, filler_ok, base_seats, base_org, picks, new_highs)
     return got
 

@@ -28,8 +28,22 @@ from ._milp import Residual
 
 INF = highspy.kHighsInf
 MAX_ROUNDS = 6
-# Tests set this to exercise the gap-closing enumeration even when the bound already closes.
+# A pricing round adds at most nd / ADD_SHARE columns (the most improving ones): smaller
+# steps keep the dual simplex re-solves short. Re-solves after at most nd / PRIMAL_SHARE new
+# columns use primal simplex instead (it degrades quickly with more).
+ADD_SHARE = 5
+PRIMAL_SHARE = 10
+MIN_NEW = 50
+# When the integer step over the fractional delegates misses the bound, up to nd / WIDEN_SHARE
+# whole delegates are freed too before the model over every tight bundle is tried.
+WIDEN_SHARE = 10
+# Stages with at least SAMPLE_FROM delegates warm-start from a sample of about SAMPLE_SIZE.
+SAMPLE_FROM = 4000
+SAMPLE_SIZE = 2000
+# Tests set these to exercise the gap-closing enumeration and the widened integer model even
+# when the bound already closes.
 FORCE_GAP_CLOSING = False
+FORCE_WIDENING = False
 
 
 class NotClosed(RuntimeError):
@@ -140,7 +154,6 @@ class Stage:
         f = np.full((ns, nd), np.inf)
         f[0] = 0.0
         steps = []
-        with_r = [np.array([s for s in range(ns) if s >> r & 1], dtype=np.int64) for r in range(nr)]
         for t, groups in enumerate(self.by_topic):
             if not groups:
                 continue
@@ -157,14 +170,13 @@ class Stage:
             new = f.copy()
             choice = np.full((ns, nd), -1, dtype=np.int8)
             for r, v, _ in vals:
-                states = with_r[r]
-                cand = f[states ^ (1 << r)] + v[None, :]
-                better = cand < new[states]
-                if better.any():
-                    new[states] = np.where(better, cand, new[states])
-                    cs = choice[states]
-                    cs[better] = r
-                    choice[states] = cs
+                # Views split the states by bit r: [:, 1] holds r, [:, 0] the same without it.
+                shape = (ns >> (r + 1), 2, 1 << r, nd)
+                cand = f.reshape(shape)[:, 0] + v
+                target = new.reshape(shape)[:, 1]
+                better = cand < target
+                np.copyto(target, cand, where=better)
+                np.copyto(choice.reshape(shape)[:, 1], np.int8(r), where=better)
             steps.append((vals, choice))
             f = new
         best_state = np.argmin(f, axis=0)
@@ -318,8 +330,10 @@ class Stage:
         if self.rows.placed_row >= 0:
             finite = self.c[np.isfinite(self.c)]
             pi0[self.rows.placed_row] = float(finite.max()) + 1.0 if finite.size else 0.0
-        a0 = self.adjusted(pi0)
-        _, first = self.best_bundles(a0)
+        # Prices from a sample start big masters near their optimum (fewer, smaller rounds);
+        # otherwise the prices pi0 that only ask for places.
+        pi_s = self._sample_prices(start) if self.ix.nd >= SAMPLE_FROM else None
+        _, first = self.best_bundles(self.adjusted(pi0 if pi_s is None else pi_s))
         for d, b in enumerate(first):
             if b and b not in pool[d]:
                 pool[d].add(b)
@@ -328,25 +342,7 @@ class Stage:
             # Nobody gains from any workshop even without prices: the empty allocation is optimal.
             return 0, [() for _ in range(nd)]
         h = _Master(self, cols)
-        iterations = 0
-        lower = -np.inf
-        while True:
-            iterations += 1
-            lp_value, conv, pi = h.run()
-            a_lp = self.adjusted(pi)
-            best, bundles = self.best_bundles(a_lp)
-            bound = self.bound(pi, best)
-            if bound > lower:
-                # Gap closing below needs the prices of the bound it uses.
-                lower, a_lb, best_lb = bound, a_lp, best
-            new = [(d, b) for d in np.flatnonzero(best - conv < -1e-9).tolist()
-                   for b in [bundles[d]] if b not in pool[d]]
-            if not new or lp_value - lower < 1e-7 or iterations > 200:
-                break
-            for d, b in new:
-                pool[d].add(b)
-            cols += new
-            h.add(new)
+        iterations, lp_value, conv, pi, a_lp, lower, a_lb, best_lb = self._generate(h, pool, cols)
         stats["iterations"] = stats.get("iterations", 0) + iterations
         stats["bundles"] = stats.get("bundles", 0) + len(cols)
         # Integer solution over the bundles priced (near) zero: the LP optimum's support.
@@ -356,6 +352,7 @@ class Stage:
         x = np.asarray(h.h.getSolution().col_value)
         whole = [col for col, v in zip(cols, x) if v > 1 - 1e-9]
         done = {d for d, _ in whole}
+        chosen_whole = dict(whole)
         loose = [col for col in tight if col[0] not in done]
         stats["milp_columns"] = stats.get("milp_columns", 0) + len(loose)
         target = int(np.ceil(lower - 1e-6))
@@ -366,6 +363,29 @@ class Stage:
             # The small model over fractional delegates could not close the gap:
             # the wider model below decides instead.
             pass
+        if value is None or value > target or FORCE_WIDENING:
+            # Wider, still small: also free the whole delegates with another tight bundle on
+            # the rows the fractional ones use (they can trade places with them), those with
+            # the most such entries first. The full model over every tight bundle is slow.
+            rows_loose = {i for d, b in loose for i, v in zip(*self.entries(d, b)[1:]) if v > 0}
+            touching: dict[int, int] = {}
+            for d, b in tight:
+                if d in done and b != chosen_whole[d]:
+                    n = sum(1 for i, v in zip(*self.entries(d, b)[1:]) if v > 0 and i in rows_loose)
+                    if n:
+                        touching[d] = touching.get(d, 0) + n
+            near = set(sorted(touching, key=lambda d: (-touching[d], d))[: max(MIN_NEW, nd // WIDEN_SHARE)])
+            if near and len(near) + len(loose) < len(tight) // 2:
+                stats["milp_widened"] = stats.get("milp_widened", 0) + 1
+                free = [col for col in tight if col[0] not in done or col[0] in near]
+                fixed = [col for col in whole if col[0] not in near]
+                try:
+                    value2, chosen2 = self._milp(free, fixed)
+                except NotClosed:
+                    pass
+                else:
+                    if value is None or value2 < value:
+                        value, chosen = value2, chosen2
         if value is None or value > target:
             try:
                 value, chosen = self._milp(tight, [])
@@ -382,6 +402,92 @@ class Stage:
         if value2 < value:
             return value2, chosen2
         return value, chosen
+
+    def _most_new(self) -> int:
+        """Cap on the columns one pricing round adds."""
+        return max(MIN_NEW, self.ix.nd // ADD_SHARE)
+
+    def _generate(self, h: "_Master", pool: list[set[tuple[int, ...]]], cols: list[tuple[int, tuple[int, ...]]]):
+        """Column generation to the LP optimum; ``pool`` and ``cols`` grow in place."""
+        iterations = 0
+        lower = -np.inf
+        while True:
+            iterations += 1
+            lp_value, conv, pi = h.run()
+            a_lp = self.adjusted(pi)
+            best, bundles = self.best_bundles(a_lp)
+            bound = self.bound(pi, best)
+            if bound > lower:
+                # Gap closing needs the prices of the bound it uses.
+                lower, a_lb, best_lb = bound, a_lp, best
+            gain = best - conv
+            ds = np.array([d for d in np.flatnonzero(gain < -1e-9).tolist() if bundles[d] not in pool[d]],
+                          dtype=np.int64)
+            if ds.size > self._most_new():
+                # The most improving ones only: few enough for quick re-solves.
+                ds = ds[np.argsort(gain[ds], kind="stable")[: self._most_new()]]
+            new = [(d, bundles[d]) for d in ds.tolist()]
+            # Values are integers: once the bound rounds up to the LP value, more rounds could
+            # not raise the integer step's target.
+            if not new or np.ceil(lower - 1e-6) >= np.ceil(lp_value - 1e-6) or iterations > 200:
+                return iterations, lp_value, conv, pi, a_lp, lower, a_lb, best_lb
+            for d, b in new:
+                pool[d].add(b)
+            cols += new
+            h.add(new)
+
+    def _sample_prices(self, start: list[tuple[int, ...]]) -> np.ndarray | None:
+        """LP prices of a scaled-down stage over every k-th delegate (None if it fails).
+
+        Only a warm start: columns priced with them seed the full master, which then needs
+        fewer and smaller column-generation rounds. Seats scale with the sample (rounded up).
+        """
+        ix, rows = self.ix, self.rows
+        step = max(2, ix.nd // SAMPLE_SIZE)
+        sub = np.arange(0, ix.nd, step)
+        frac = sub.size / ix.nd
+        allowed = self.res.allowed[sub]
+        c = self.c[sub]
+        view = _SubView(sub.size, ix.nw, ix.nr, ix.nt, ix.norg, ix.w_topic, ix.w_round, ix.d_org[sub])
+        res = _SubRes(self.res.seats, self.res.org_seats, allowed)
+        stage = Stage.__new__(Stage)
+        stage.ix, stage.res, stage.c, stage.cur = view, res, c, self.cur[sub]
+        stage.new_highs = self.new_highs
+        stage._entries = {}
+        stage.by_topic = self.by_topic
+        upper = np.ceil(rows.upper * frac - 1e-9)
+        # A sample of a feasible allocation may break the rounded seats: instead of rows that
+        # could make the sample's master infeasible, places earn a fixed price (as in pi0)
+        # and kept places are not asked for.
+        big = 0.0
+        if rows.placed_row >= 0:
+            finite = c[np.isfinite(c)]
+            big = float(finite.max()) + 1.0 if finite.size else 0.0
+            c = c - big
+            upper[rows.placed_row] = 0.0
+        if rows.kept_row >= 0:
+            upper[rows.kept_row] = 0.0
+        stage.c = c
+        stage.rows = Coupling(rows.seat_row, rows.round_row, rows.org_row, upper, rows.placed_row, rows.kept_row)
+        stage.cuts = [(row, type(cut)(cut.filler, cut.workshops, cut.delegates[sub], 0)) for row, cut in self.cuts]
+        pool: list[set[tuple[int, ...]]] = [set() for _ in range(sub.size)]
+        cols: list[tuple[int, tuple[int, ...]]] = []
+        _, first = stage.best_bundles(stage.adjusted(np.zeros(upper.size)))
+        for i, d in enumerate(sub.tolist()):
+            for b in (start[d], first[i]):
+                if b and b not in pool[i]:
+                    pool[i].add(b)
+                    cols.append((i, b))
+        if not cols:
+            return None
+        try:
+            h = _Master(stage, cols)
+            pi = stage._generate(h, pool, cols)[3]
+        except NotClosed:
+            return None
+        if rows.placed_row >= 0:
+            pi[rows.placed_row] = big
+        return pi
 
     def _milp(self, free: list[tuple[int, tuple[int, ...]]],
               fixed: list[tuple[int, tuple[int, ...]]]) -> tuple[int, list[tuple[int, ...]]]:
@@ -429,6 +535,29 @@ class Stage:
         return out
 
 
+@dataclass
+class _SubView:
+    """The numbering a sampled stage needs (see Stage._sample_prices)."""
+
+    nd: int
+    nw: int
+    nr: int
+    nt: int
+    norg: int
+    w_topic: np.ndarray
+    w_round: np.ndarray
+    d_org: np.ndarray
+
+
+@dataclass
+class _SubRes:
+    """Seats and allowed pairs of a sampled stage (its rows come from the full stage)."""
+
+    seats: np.ndarray
+    org_seats: np.ndarray | None
+    allowed: np.ndarray
+
+
 class _Master:
     """The master LP, kept warm across iterations: columns are appended with ``addCols``.
 
@@ -448,6 +577,7 @@ class _Master:
         self.seen: list[set[int]] = [set() for _ in range(nd)]
         self.row_cols: dict[int, list[tuple[int, float]]] = {}  # left-out row -> (column, value)
         self.n = 0
+        self.added = 0  # columns appended since the last solve
         self.h = stage.new_highs()
         lp = highspy.HighsLp()
         lp.num_col_ = 0
@@ -500,6 +630,7 @@ class _Master:
                     self.touch[r] += 1
                     grown.add(r)
         n = len(cols)
+        self.added += n
         self.h.addCols(n, np.array(costs, dtype=np.float64), np.zeros(n), np.ones(n), len(index),
                        np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
                        np.array(value, dtype=np.float64))
@@ -510,6 +641,12 @@ class _Master:
     def run(self) -> tuple[float, np.ndarray, np.ndarray]:
         """Solve; return (LP value, convexity duals <= 0, coupling-row prices >= 0)."""
         h = self.h
+        # New columns keep the last optimum primal feasible: after a few, primal simplex
+        # repairs the basis in a handful of pivots, while dual simplex starts over from
+        # bound flips. After many (and for the first solve) dual simplex is faster.
+        few = self.n > self.added and self.added <= max(MIN_NEW, self.stage.ix.nd // PRIMAL_SHARE)
+        h.setOptionValue("simplex_strategy", 4 if few else 1)
+        self.added = 0
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise NotClosed(f"master LP status {h.modelStatusToString(h.getModelStatus())}")

@@ -127,27 +127,45 @@ def _stages_milp(ix: Index, res: Residual, cols: Columns, time_limit: float | No
 
 def _greedy_bundles(ix: Index, res: Residual) -> list[tuple[int, ...]]:
     """First-come-first-served on the free places (pins already placed): a feasible start."""
-    seats = res.seats.copy()
-    org_seats = None if res.org_seats is None else res.org_seats.copy()
+    seats = res.seats.tolist()
+    org_seats = None if res.org_seats is None else res.org_seats.tolist()
+    w_round = ix.w_round.tolist()
+    w_topic = ix.w_topic.tolist()
+    round_ws = [[w for w in range(ix.nw) if w_round[w] == r] for r in range(ix.nr)]
+    topic_ws = [[] for _ in range(ix.nt)]
+    for w in range(ix.nw):
+        topic_ws[w_topic[w]].append(w)
+    unranked = ix.k + 1
     out = []
-    cur = current_matrix(ix)
     for d in range(ix.nd):
-        ok = res.allowed[d] & (seats > 0)
-        if org_seats is not None:
-            ok &= org_seats[ix.d_org[d]] > 0
+        allowed = res.allowed[d].tolist()
+        rank = ix.topic_rank[d].tolist()
+        held = set(ix.current[d])
+        orgs = None if org_seats is None else org_seats[ix.d_org[d]]
+        # Each delegate takes, per round, the first free workshop in the order
+        # (rank, not held, number): its ranked or held ones first, then the rest by number.
+        special = {w for t, rk in enumerate(rank) if rk < unranked for w in topic_ws[t]} | held
+        by_round: list[list[int]] = [[] for _ in range(ix.nr)]
+        for w in sorted(special, key=lambda w: (rank[w_topic[w]], w not in held, w)):
+            by_round[w_round[w]].append(w)
         mine: list[int] = []
         topics: set[int] = set()
         for r in range(ix.nr):
-            cand = np.flatnonzero(ok & (ix.w_round == r))
-            cand = [w for w in cand.tolist() if ix.w_topic[w] not in topics]
-            if not cand:
+            for group in (by_round[r], round_ws[r]):
+                for w in group:
+                    if (allowed[w] and seats[w] > 0 and w_topic[w] not in topics
+                            and (orgs is None or orgs[w] > 0)):
+                        break
+                else:
+                    continue
+                break
+            else:
                 continue
-            w = min(cand, key=lambda w: (ix.rank[d, w], -cur[d, w], w))
             mine.append(w)
-            topics.add(int(ix.w_topic[w]))
+            topics.add(w_topic[w])
             seats[w] -= 1
-            if org_seats is not None:
-                org_seats[ix.d_org[d], w] -= 1
+            if orgs is not None:
+                orgs[w] -= 1
         out.append(tuple(sorted(mine)))
     return out
 
@@ -193,7 +211,7 @@ def _stages_dw(ix: Index, res: Residual, stats) -> list[list[int]]:
         start = to_aggregated(agg, ix, seed)
         for _ in range(MAX_CUT_ROUNDS):
             bundles = _stages(agg.view, agg.res, agg.cur, agg.cost, start, agg_stats)
-            got = complete(agg, ix, res, bundles, lambda: _highs(None))
+            got = complete(agg, ix, res, bundles, lambda: _highs(None), agg_stats)
             if isinstance(got, list):
                 stats.update(agg_stats, aggregated=True, cuts=len(agg.res.cuts))
                 return got

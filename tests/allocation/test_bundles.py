@@ -59,3 +59,28 @@ def test_plain_milp_method_agrees():
     for seed in range(0, 300, 15):
         problem = random_problem(seed)
         assert solve(problem, method="milp").objective == solve(problem).objective
+
+
+def test_sampled_warm_start_capped_rounds_and_widened_integer_step_stay_optimal(monkeypatch):
+    # At this size none of these paths would run: shrink their thresholds to reach them.
+    monkeypatch.setattr(_dw, "SAMPLE_FROM", 2)
+    monkeypatch.setattr(_dw, "SAMPLE_SIZE", 2)
+    monkeypatch.setattr(_dw, "MIN_NEW", 1)
+    monkeypatch.setattr(_dw, "WIDEN_SHARE", 1)
+    monkeypatch.setattr(_dw, "FORCE_WIDENING", True)
+    sampled = widened = 0
+    original = _dw.Stage._sample_prices
+
+    def counting(self, start):
+        nonlocal sampled
+        sampled += 1
+        return original(self, start)
+
+    monkeypatch.setattr(_dw.Stage, "_sample_prices", counting)
+    for seed in range(0, 300, 5):
+        problem = random_problem(seed)
+        result = solve(problem)
+        validate(problem, result)
+        assert result.objective == reference_objective(problem), seed
+        widened += result.stats.get("milp_widened", 0)
+    assert sampled > 0 and widened > 0

@@ -1,0 +1,62 @@
+"""The aggregated relaxation's repair paths: a cut when a round cannot seat its fillers, the joint MILP."""
+
+from eventapp.allocation import Delegate, Objective, Problem, Workshop, solve, validate
+
+from .helpers import reference_objective
+
+
+def W(i, r, t, c):
+    return Workshop(str(i), str(r), t, c)
+
+
+def D(i, org, choices=(), pinned=()):
+    return Delegate(str(i), org, tuple(choices), tuple(pinned))
+
+
+def test_round_that_cannot_seat_its_fillers_gets_a_cut_and_stays_optimal():
+    # y's only unranked workshop is Y, which x (who ranked it) fills; X has a seat left but the
+    # organisation limit keeps y out. The relaxation gives y a filler in round 1 anyway.
+    problem = Problem(
+        (W("X", 1, "x", 2), W("Y", 1, "y", 1)),
+        (D("w", "A", ["y"]), D("v", "B", ["x"]), D("y", "B", ["x"])),
+        max_per_organisation=1,
+    )
+    result = solve(problem)
+    assert result.stats["method"] == "bundles"
+    assert result.stats["aggregated"] is True
+    assert result.stats["cuts"] >= 1
+    assert validate(problem, result) == result.objective
+    assert result.objective == reference_objective(problem) == Objective(3, 0, 4 + 1 + 4)
+
+
+def _topic_trap(n: int) -> Problem:
+    """Round 1's seats must go one way round for round 2 to work.
+
+    Delegates a_i and b_i rank nothing (every seat is a filler). Round 1 has n seats on topic p
+    and n on q; round 2 n on p and n left on r, where each a_i's organisation is already at its
+    limit (a pinned colleague c_i). So every a_i must take q in round 1 and p in round 2, and
+    round 1 taken on its own can hand p to any n of the 2n delegates. The a's and b's are
+    interleaved so that no fixed order of the round-1 flow gets them right.
+    """
+    workshops = (W("P1", 1, "p", n), W("Q1", 1, "q", n), W("S1", 1, "s", n), W("P2", 2, "p", n), W("R2", 2, "r", 2 * n))
+    delegates = []
+    for i in range(n):
+        pair = [D(f"a{i}", f"A{i}"), D(f"b{i}", f"B{i}")]
+        delegates += pair if i % 2 == 0 else pair[::-1]
+    delegates += [D(f"c{i}", f"A{i}", pinned=["S1", "R2"]) for i in range(n)]
+    return Problem(workshops, tuple(delegates), max_per_organisation=1)
+
+
+def test_rounds_that_interfere_through_the_topic_rule_are_seated_jointly():
+    n = 6
+    problem = _topic_trap(n)
+    result = solve(problem)
+    assert result.stats["method"] == "bundles"
+    assert result.stats["aggregated"] is True
+    assert result.stats.get("joint_assignments", 0) >= 1
+    assert validate(problem, result) == result.objective
+    assert result.objective == reference_objective(problem)
+    assert result.objective.placed == 2 * 3 * n
+    for i in range(n):
+        assert result.assignments[f"a{i}"] == ("Q1", "P2")
+        assert result.assignments[f"b{i}"] == ("P1", "R2")
