@@ -26,7 +26,7 @@ from ._milp import Residual
 
 @dataclass
 class View:
-    """The numbering the stages need: real workshops 0..nw-1, then F_0..F_{nr-1}."""
+    """The numbering a stage needs: here real workshops 0..nw-1, then F_0..F_{nr-1}; a sampled stage (_dw) uses it as is."""
 
     nd: int
     nw: int

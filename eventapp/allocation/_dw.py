@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
+from ._agg import View
 from ._index import Index
 from ._milp import Residual
 
@@ -383,6 +384,7 @@ class Stage:
                 try:
                     value2, chosen2 = self._milp(free, fixed)
                 except NotClosed:
+                    # The widened model is only a shortcut: the model over every tight bundle below decides.
                     pass
                 else:
                     if value is None or value2 < value:
@@ -449,7 +451,7 @@ class Stage:
         frac = sub.size / ix.nd
         allowed = self.res.allowed[sub]
         c = self.c[sub]
-        view = _SubView(sub.size, ix.nw, ix.nr, ix.nt, ix.norg, ix.w_topic, ix.w_round, ix.d_org[sub])
+        view = View(sub.size, ix.nw, ix.nr, ix.nt, ix.norg, ix.w_topic, ix.w_round, ix.d_org[sub])
         res = _SubRes(self.res.seats, self.res.org_seats, allowed)
         stage = Stage.__new__(Stage)
         stage.ix, stage.res, stage.c, stage.cur = view, res, c, self.cur[sub]
@@ -534,20 +536,6 @@ class Stage:
                     found.append(tuple(sorted(ws)))
             out.append(found)
         return out
-
-
-@dataclass
-class _SubView:
-    """The numbering a sampled stage needs (see Stage._sample_prices)."""
-
-    nd: int
-    nw: int
-    nr: int
-    nt: int
-    norg: int
-    w_topic: np.ndarray
-    w_round: np.ndarray
-    d_org: np.ndarray
 
 
 @dataclass
