@@ -2,13 +2,15 @@
 
 To a delegate, every workshop of a topic they did not rank costs the same (rank K+1), so the
 exact stages would spend most of their effort choosing among equal fillers. In the aggregated
-view each round r gets one pseudo-workshop F_r standing for "some workshop of r that I did
-not rank (and do not hold in the published allocation)", limited only by the round's seats.
+view each round r gets one pseudo-workshop F_r standing for "some workshop of r whose topic
+I did not rank (nor hold in the published allocation)", limited only by the round's seats.
 Every real allocation maps onto an aggregated one with the same places, moves and cost, so the
 aggregated optimum bounds the real one from below in each stage. When the fillers of that
 optimum can then be given real seats (a max-flow per round, respecting seats, organisation
 limits and the topic rule), the completed allocation reaches the bound and is optimal.
-When they cannot, the caller solves the real problem instead.
+When they cannot, the caller adds the cuts a round's failed flow yields, or (when only the
+topic rule between one delegate's fillers blocks them) models the contested topics' workshops
+as real ones, and solves again; failing that, it solves the real problem instead.
 """
 
 from __future__ import annotations
@@ -67,15 +69,31 @@ class AggResidual:
 class Aggregated:
     view: View
     res: AggResidual
-    specific: np.ndarray  # (nd, nw) bool: the delegate ranked the workshop or holds it now
+    specific: np.ndarray  # (nd, nw) bool: the delegate ranked its topic or holds a workshop of that topic now
     cost: np.ndarray  # (nd, nw + nr) rank squared, fillers at (K+1)^2
     cur: np.ndarray  # (nd, nw + nr) published allocation, fillers never "kept"
 
 
-def aggregate(ix: Index, res: Residual, cur: np.ndarray) -> Aggregated | None:
-    """Build the aggregated view, or None when there is nothing to aggregate."""
+@dataclass
+class Split:
+    """The fillers' free seats are on these topics (bool over topics), where the topic rule
+    between a delegate's fillers blocks them: the next view models those topics' workshops
+    as real ones for everybody."""
+
+    topics: np.ndarray
+
+
+def aggregate(ix: Index, res: Residual, cur: np.ndarray, exact_topics: np.ndarray | None = None) -> Aggregated | None:
+    """Build the aggregated view (workshops of ``exact_topics`` stay real), or None when there is nothing to aggregate."""
     nd, nw, nr = ix.nd, ix.nw, ix.nr
-    specific = (ix.rank <= ix.k) | (cur > 0)
+    # Every workshop of a topic the delegate ranked or holds stays real: a filler's topic is
+    # then never one of the delegate's real picks, so the topic rule only links fillers.
+    held_topic = np.zeros((nd, ix.nt), dtype=bool)
+    held_d, held_w = np.nonzero(cur > 0)
+    held_topic[held_d, ix.w_topic[held_w]] = True
+    specific = (ix.rank <= ix.k) | held_topic[:, ix.w_topic]
+    if exact_topics is not None:
+        specific |= exact_topics[ix.w_topic][None, :]
     filler_ok = res.allowed & ~specific
     if not filler_ok.any():
         return None
@@ -107,11 +125,13 @@ def to_aggregated(agg: Aggregated, ix: Index, bundles: list[tuple[int, ...]]) ->
 
 
 def complete(agg: Aggregated, ix: Index, res: Residual, bundles: list[tuple[int, ...]],
-             new_highs, stats: dict | None = None) -> list[list[int]] | Cut | None:
+             new_highs, stats: dict | None = None) -> list[list[int]] | tuple[Cut, ...] | Split | None:
     """Give every filler a real seat, round by round.
 
-    When a round cannot be filled, return the Cut that the aggregated solution breaks (from
-    the max flow's minimum cut), or None when no such cut explains the failure.
+    When rounds cannot be filled, return the Cuts that the aggregated solution breaks (from
+    the max flows' minimum cuts), or None when no such cut explains the failure. When every
+    round can, but not all at once under the topic rule, return the Split of the topics
+    whose free seats the fillers compete for.
     """
     nw = ix.nw
     seats = res.seats.copy()
@@ -149,12 +169,19 @@ def complete(agg: Aggregated, ix: Index, res: Residual, bundles: list[tuple[int,
         return ds, ws, ok
 
     # Each round on its own first: a round that cannot seat its fillers even ignoring the
-    # topic rule across rounds yields a cut for the relaxation.
+    # topic rule across rounds yields a cut for the relaxation; every such round's at once,
+    # as each costs the caller a new solve.
+    cuts = []
     for r in sorted(wanted):
         ds, ws, ok = options(r, exclude=False)
         got = _assign(ds, ws, ok, seats, org_seats, ix.d_org)
         if isinstance(got, tuple):
-            return _cut(agg, ix, res, r, ws[got[1]], seats, bundles)
+            cut = _cut(agg, ix, res, r, ws[got[1]], seats, bundles)
+            if cut is None:
+                return None
+            cuts.append(cut)
+    if cuts:
+        return tuple(cuts)
 
     # Then round by round with the topic rule, the tightest round first: its fillers' topics
     # then constrain the rounds with room to spare.
@@ -179,7 +206,14 @@ def complete(agg: Aggregated, ix: Index, res: Residual, bundles: list[tuple[int,
     if stats is not None:
         stats["joint_assignments"] = stats.get("joint_assignments", 0) + 1
     got = _assign_jointly(ix, wanted, filler_ok, base_seats, base_org, picks, new_highs)
-    return got
+    if got is not None:
+        return got
+    free = np.zeros(ix.nw, dtype=bool)
+    for r, ds in wanted.items():
+        free |= (ix.w_round == r) & (base_seats > 0) & filler_ok[ds].any(axis=0)
+    topics = np.zeros(ix.nt, dtype=bool)
+    topics[ix.w_topic[free]] = True
+    return Split(topics)
 
 
 def _assign_jointly(ix: Index, wanted: dict[int, list[int]], filler_ok: np.ndarray,
@@ -258,13 +292,24 @@ def _cut(agg: Aggregated, ix: Index, res: Residual, r: int, reach_ws: np.ndarray
     t = np.zeros(ix.nw, dtype=bool)
     t[reach_ws] = True
     t |= in_round & (seats <= 0)
-    filler_ok = res.allowed & ~agg.specific & in_round[None, :]
-    only_t = ~(filler_ok & ~t[None, :]).any(axis=1) & filler_ok.any(axis=1)
-    cut = Cut(ix.nw + r, np.concatenate([t, np.zeros(ix.nr, dtype=bool)]), only_t, int(res.seats[t].sum()))
+    cut = Cut(ix.nw + r, np.concatenate([t, np.zeros(ix.nr, dtype=bool)]), _only(agg, ix, res, r, t),
+              int(res.seats[t].sum()))
     # The aggregated solution must break it, or adding it would change nothing.
-    used = sum(sum(1 for w in b if w < ix.nw and t[w]) + (only_t[d] and ix.nw + r in b)
+    used = sum(sum(1 for w in b if w < ix.nw and t[w]) + (cut.delegates[d] and ix.nw + r in b)
                for d, b in enumerate(bundles))
     return cut if used > cut.seats else None
+
+
+def _only(agg: Aggregated, ix: Index, res: Residual, r: int, t: np.ndarray) -> np.ndarray:
+    """Delegates whose filler in round r can only sit in workshops t."""
+    filler_ok = res.allowed & ~agg.specific & (ix.w_round == r)[None, :]
+    return ~(filler_ok & ~t[None, :]).any(axis=1) & filler_ok.any(axis=1)
+
+
+def recut(agg: Aggregated, ix: Index, res: Residual, cut: Cut) -> Cut:
+    """The same cut over a view that models more workshops exactly: more delegates fit it."""
+    r = cut.filler - ix.nw
+    return Cut(cut.filler, cut.workshops, _only(agg, ix, res, r, cut.workshops[: ix.nw]) | cut.delegates, cut.seats)
 
 
 def _assign(ds: np.ndarray, ws: np.ndarray, ok: np.ndarray, seats: np.ndarray,

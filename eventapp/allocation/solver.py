@@ -11,7 +11,7 @@ from typing import Any
 import highspy
 import numpy as np
 
-from ._agg import aggregate, complete, to_aggregated
+from ._agg import aggregate, complete, recut, to_aggregated
 from ._index import Index
 from ._dw import MAX_ROUNDS, NotClosed, Stage
 from ._milp import Columns, Residual, build_rows, columns_from_mask, current_matrix, residual
@@ -143,10 +143,11 @@ def _greedy_bundles(ix: Index, res: Residual) -> list[tuple[int, ...]]:
         held = set(ix.current[d])
         orgs = None if org_seats is None else org_seats[ix.d_org[d]]
         # Each delegate takes, per round, the first free workshop in the order
-        # (rank, not held, number): its ranked or held ones first, then the rest by number.
+        # (not held, rank, number): the ones it holds first (moves weigh more than ranks),
+        # then its ranked ones, then the rest by number.
         special = {w for t, rk in enumerate(rank) if rk < unranked for w in topic_ws[t]} | held
         by_round: list[list[int]] = [[] for _ in range(ix.nr)]
-        for w in sorted(special, key=lambda w: (rank[w_topic[w]], w not in held, w)):
+        for w in sorted(special, key=lambda w: (w not in held, rank[w_topic[w]], w)):
             by_round[w_round[w]].append(w)
         mine: list[int] = []
         topics: set[int] = set()
@@ -196,7 +197,8 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
     return bundles
 
 
-# Each failed completion adds one cut and solves the aggregated relaxation again.
+# Each failed completion adds one cut (or models more topics exactly) and solves the
+# aggregated relaxation again.
 MAX_CUT_ROUNDS = 12
 
 
@@ -208,17 +210,29 @@ def _stages_dw(ix: Index, res: Residual, stats) -> list[list[int]]:
     agg = aggregate(ix, res, cur)
     if agg is not None:
         agg_stats: dict[str, Any] = {}
-        start = to_aggregated(agg, ix, seed)
+        exact = np.zeros(ix.nt, dtype=bool)
+        cuts = agg.res.cuts
         for _ in range(MAX_CUT_ROUNDS):
+            start = to_aggregated(agg, ix, seed)
             bundles = _stages(agg.view, agg.res, agg.cur, agg.cost, start, agg_stats)
             got = complete(agg, ix, res, bundles, lambda: _highs(None), agg_stats)
             if isinstance(got, list):
-                stats.update(agg_stats, aggregated=True, cuts=len(agg.res.cuts))
+                stats.update(agg_stats, aggregated=True, cuts=len(cuts))
+                if exact.any():
+                    stats["exact_topics"] = int(exact.sum())
                 return got
-            if got is None:
+            if isinstance(got, tuple):
+                cuts.extend(got)
+                continue
+            if got is None or not (got.topics & ~exact).any():
                 break
-            agg.res.cuts.append(got)
-        stats["aggregated"] = f"fillers could not be seated ({len(agg.res.cuts)} cuts)"
+            # Cuts stay valid: modelling more workshops exactly only narrows each filler.
+            exact |= got.topics
+            agg = aggregate(ix, res, cur, exact)
+            if agg is None:
+                break
+            cuts = agg.res.cuts = [recut(agg, ix, res, cut) for cut in cuts]
+        stats["aggregated"] = f"fillers could not be seated ({len(cuts)} cuts)"
     bundles = _stages(ix, res, cur, ix.cost, seed, stats)
     return [list(b) for b in bundles]
 

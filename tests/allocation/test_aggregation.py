@@ -60,3 +60,41 @@ def test_rounds_that_interfere_through_the_topic_rule_are_seated_jointly():
     for i in range(n):
         assert result.assignments[f"a{i}"] == ("Q1", "P2")
         assert result.assignments[f"b{i}"] == ("P1", "R2")
+
+
+def test_a_held_workshop_keeps_its_topic_out_of_the_delegates_fillers():
+    # A re-run: d holds H1 (topic h, unranked by d). In round 2 the seat left for a filler is
+    # on topic h, which d may not take twice; the relaxation must see H2 as d's real option
+    # (one with topic h), not as a filler, or no completion exists and it gives up.
+    problem = Problem(
+        (W("H1", 1, "h", 1), W("H2", 2, "h", 1), W("Y2", 2, "y", 1)),
+        (Delegate("d", "A", (), (), ("H1",)), D("e", "B", ["y"])),
+        max_per_organisation=None,
+    )
+    result = solve(problem)
+    assert result.stats["method"] == "bundles"
+    assert result.stats["aggregated"] is True
+    assert validate(problem, result) == result.objective
+    assert result.objective == reference_objective(problem) == Objective(3, 0, 4 + 4 + 4)
+    assert result.assignments["d"] == ("H1", "Y2")
+    assert result.assignments["e"] == ("H2",)
+
+
+def test_fillers_that_compete_for_one_topic_across_rounds_get_that_topic_modelled_exactly():
+    # x ranks nothing: the relaxation gives x a filler in both rounds, but the only seats left
+    # for them are P1 and P2 (y, pinned to S1 in round 1, ranked Q2), both on topic p, which
+    # x may take once. Rather than give up on the relaxation, the next one models topic p's
+    # workshops as real ones; y then gives Q2 up for P2.
+    problem = Problem(
+        (W("P1", 1, "p", 1), W("S1", 1, "s", 1), W("P2", 2, "p", 1), W("Q2", 2, "q", 1)),
+        (D("x", "A"), D("y", "B", ["q"], pinned=["S1"])),
+        max_per_organisation=None,
+    )
+    result = solve(problem)
+    assert result.stats["method"] == "bundles"
+    assert result.stats["aggregated"] is True
+    assert result.stats["exact_topics"] == 1
+    assert result.stats.get("joint_assignments", 0) >= 1
+    assert validate(problem, result) == result.objective
+    assert result.objective == reference_objective(problem) == Objective(4, 0, 4 + 4 + 4 + 4)
+    assert result.assignments == {"x": ("P1", "Q2"), "y": ("S1", "P2")}
