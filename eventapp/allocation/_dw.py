@@ -318,13 +318,19 @@ class Stage:
 
     # ---- the whole stage ------------------------------------------------------------------
     def solve(self, start: list[tuple[int, ...]], stats: dict,
-              extra: list[tuple[int, ...]] | None = None) -> tuple[int, list[tuple[int, ...]]]:
-        """Return (optimal stage value, bundle per delegate), proven by L(pi) or the exact MILP."""
+              extra: list[tuple[int, ...]] | None = None,
+              carried: list[tuple[int, tuple[int, ...]]] | None = None) -> tuple[int, list[tuple[int, ...]]]:
+        """Return (optimal stage value, bundle per delegate), proven by L(pi) or the exact MILP.
+
+        ``carried`` columns (delegate, bundle) start the master too; afterwards ``self.columns``
+        holds the columns the LP optimum priced at zero, for a later solve of a similar stage.
+        """
         ix = self.ix
         nd = ix.nd
         pool: list[set[tuple[int, ...]]] = [set() for _ in range(nd)]
         cols: list[tuple[int, tuple[int, ...]]] = []
-        for d, b in itertools.chain(enumerate(start), enumerate(extra or [])):
+        self.columns = []
+        for d, b in itertools.chain(enumerate(start), enumerate(extra or []), carried or []):
             if b and b not in pool[d]:
                 pool[d].add(b)
                 cols.append((d, b))
@@ -350,6 +356,7 @@ class Stage:
         # Integer solution over the bundles priced (near) zero: the LP optimum's support.
         rc = self.bundle_costs(a_lp, [b for _, b in cols], [d for d, _ in cols]) - conv[[d for d, _ in cols]]
         tight = [col for col, r in zip(cols, rc) if r <= 1e-6]
+        self.columns = tight
         # Delegates whose LP bundle is whole keep it; only the fractional ones are searched.
         x = np.asarray(h.h.getSolution().col_value)
         whole = [col for col, v in zip(cols, x) if v > 1 - 1e-9]

@@ -171,9 +171,21 @@ def _greedy_bundles(ix: Index, res: Residual) -> list[tuple[int, ...]]:
     return out
 
 
-def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ...]], stats) -> list[tuple[int, ...]]:
-    """The three stages by column generation over bundles (see _dw) on ``ix``'s numbering."""
+def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ...]], stats,
+            carried: dict[int, list] | None = None) -> list[tuple[int, ...]]:
+    """The three stages by column generation over bundles (see _dw) on ``ix``'s numbering.
+
+    ``carried`` maps a stage (1, 2, 3) to columns of an earlier solve of a similar problem
+    (the aggregated view before a cut): they start that stage's master, and the columns each
+    stage ends with are stored back.
+    """
     allowed = res.allowed
+    if carried is None:
+        carried = {}
+
+    def usable(n: int) -> list:
+        return [(d, b) for d, b in carried.get(n, []) if all(allowed[d, w] for w in b)]
+
     cur = cur.astype(np.float64)
     inf = np.inf
     # Free (delegate, round) slots with any allowed workshop bound the places from above.
@@ -183,17 +195,20 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
     else:
         c1 = np.where(allowed, -1.0, inf)
         stage = Stage(ix, res, c1, cur, None, None, lambda: _highs(None))
-        value, bundles = stage.solve(seed, stats)
+        value, bundles = stage.solve(seed, stats, carried=usable(1))
+        carried[1] = stage.columns
         placed = -value
     kept = None
     if (cur * allowed).any():
         c2 = np.where(allowed, -cur, inf)
         stage = Stage(ix, res, c2, cur, placed, None, lambda: _highs(None))
-        value, bundles = stage.solve(bundles, stats, extra=seed)
+        value, bundles = stage.solve(bundles, stats, extra=seed, carried=usable(2))
+        carried[2] = stage.columns
         kept = -value
     c3 = np.where(allowed, cost.astype(np.float64), inf)
     stage = Stage(ix, res, c3, cur, placed, kept, lambda: _highs(None))
-    _, bundles = stage.solve(bundles, stats, extra=seed)
+    _, bundles = stage.solve(bundles, stats, extra=seed, carried=usable(3))
+    carried[3] = stage.columns
     return bundles
 
 
@@ -212,9 +227,10 @@ def _stages_dw(ix: Index, res: Residual, stats) -> list[list[int]]:
         agg_stats: dict[str, Any] = {}
         exact = np.zeros(ix.nt, dtype=bool)
         cuts = agg.res.cuts
+        carried: dict[int, list] = {}
         for _ in range(MAX_CUT_ROUNDS):
             start = to_aggregated(agg, ix, seed)
-            bundles = _stages(agg.view, agg.res, agg.cur, agg.cost, start, agg_stats)
+            bundles = _stages(agg.view, agg.res, agg.cur, agg.cost, start, agg_stats, carried)
             got = complete(agg, ix, res, bundles, lambda: _highs(None), agg_stats)
             if isinstance(got, list):
                 stats.update(agg_stats, aggregated=True, cuts=len(cuts))
