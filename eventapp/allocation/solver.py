@@ -190,8 +190,13 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
     inf = np.inf
     # Free (delegate, round) slots with any allowed workshop bound the places from above.
     slots = int(sum(np.unique(ix.w_round[allowed[d]]).size for d in range(ix.nd)))
+    topped = _top_up(ix, res, seed)
     if sum(len(b) for b in seed) == slots:
         placed, bundles = slots, seed
+    elif topped is not None and sum(len(b) for b in topped[0]) == topped[1]:
+        # The aggregated view's fillers reached the seats-per-round bound: no LP needed.
+        placed, bundles = topped[1], topped[0]
+        stats["places_by_fillers"] = True
     else:
         c1 = np.where(allowed, -1.0, inf)
         stage = Stage(ix, res, c1, cur, None, None, lambda: _highs(None))
@@ -210,6 +215,47 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
     _, bundles = stage.solve(bundles, stats, extra=seed, carried=usable(3))
     carried[3] = stage.columns
     return bundles
+
+
+def _top_up(ix, res, seed: list[tuple[int, ...]]) -> tuple[list[tuple[int, ...]], int] | None:
+    """On the aggregated view: fillers for the seed's empty slots while their rounds have seats.
+
+    Returns (bundles, bound), bound being the most places the rounds' seats allow; or None on
+    the real view, which has no fillers.
+    """
+    round_seats = getattr(res, "round_seats", None)
+    if round_seats is None:
+        return None
+    allowed, nr = res.allowed, ix.nr
+    first_filler = ix.nw - nr
+    w_round = ix.w_round.tolist()
+    slots = [int(allowed[:, ix.w_round == r].any(axis=1).sum()) for r in range(nr)]
+    bound = sum(min(slots[r], int(round_seats[r])) for r in range(nr))
+    used = [0] * nr
+    for b in seed:
+        for w in b:
+            used[w_round[w]] += 1
+    cuts = res.cuts
+    cut_used = [sum(sum(1 for w in b if cut.workshops[w]) + (cut.filler in b and bool(cut.delegates[d]))
+                    for d, b in enumerate(seed)) for cut in cuts]
+    out = []
+    for d, b in enumerate(seed):
+        have = {w_round[w] for w in b}
+        add = []
+        for r in range(nr):
+            f = first_filler + r
+            if r in have or not allowed[d, f] or used[r] >= round_seats[r]:
+                continue
+            # A cut on this filler caps it too (the seed, a real allocation, keeps every cut).
+            mine = [i for i, cut in enumerate(cuts) if cut.filler == f and cut.delegates[d]]
+            if any(cut_used[i] >= cuts[i].seats for i in mine):
+                continue
+            add.append(f)
+            used[r] += 1
+            for i in mine:
+                cut_used[i] += 1
+        out.append(tuple(sorted(b + tuple(add))) if add else b)
+    return out, bound
 
 
 # Each failed completion adds one cut (or models more topics exactly) and solves the
