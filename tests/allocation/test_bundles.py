@@ -84,3 +84,26 @@ def test_sampled_warm_start_capped_rounds_and_widened_integer_step_stay_optimal(
         assert result.objective == reference_objective(problem), seed
         widened += result.stats.get("milp_widened", 0)
     assert sampled > 0 and widened > 0
+
+
+def test_interior_point_solves_of_the_places_and_moves_stages_stay_optimal(monkeypatch):
+    # Only big re-runs add enough columns at once: lower the threshold so every master solve
+    # with many new columns of a 0/-1 stage goes through the interior point method.
+    monkeypatch.setattr(_dw, "IPM_FROM", 1)
+    monkeypatch.setattr(_dw, "MIN_NEW", 1)
+    by_ipm = 0
+    original = _dw._Master.run
+
+    def counting(self):
+        nonlocal by_ipm
+        out = original(self)
+        by_ipm += self.h.getInfo().ipm_iteration_count > 0
+        return out
+
+    monkeypatch.setattr(_dw._Master, "run", counting)
+    for seed in range(0, 300, 5):
+        problem = random_problem(seed)
+        result = solve(problem)
+        assert validate(problem, result) == result.objective
+        assert result.objective == reference_objective(problem), seed
+    assert by_ipm >= 20
