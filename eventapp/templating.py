@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Callable
 
 from flask import Flask, request, url_for
+
+# A page number no list reaches (security.MAX_PAGE refuses larger ones): marks where the number goes.
+_PAGE_MARKER = 4_611_686_018_427_387_903
 
 
 # English names, as the C locale's strftime gives, without strftime: it costs several
@@ -34,3 +38,14 @@ def init_app(app: Flask) -> None:
         args = request.args.to_dict()
         args["page"] = page
         return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+    @app.template_global()
+    def page_urls() -> Callable[[int], str]:
+        """page_url for a pagination bar's several links: the address is built once, then only the number changes."""
+        args = request.args.to_dict()
+        args["page"] = _PAGE_MARKER
+        parts = url_for(request.endpoint, **(request.view_args or {}), **args).split(str(_PAGE_MARKER))
+        if len(parts) != 2:  # the marker's digits elsewhere in the address too
+            return page_url
+        head, tail = parts
+        return lambda page: f"{head}{int(page)}{tail}"

@@ -17,7 +17,8 @@ from ..assemblies.models import AgendaItem, Assembly, Round, Workshop
 from ..links import absolute_url
 from ..extensions import db
 from ..mail.models import OutboxMessage
-from ..mail.services import outbox_row, queue_email, queue_rows
+from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, link_template, outbox_row, queue_email,
+                             queue_rows, render_email, renderer)
 from ..placements.models import Placement
 from ..registration.models import Registration
 from ..timeutil import local_to_utc, utc_to_local, utcnow
@@ -180,9 +181,13 @@ def _manage_url(registration: Registration) -> str | None:
 
 
 class _Batch:
-    """What the invitations of one sync share: the clock, the organiser, local times, per-delegate links."""
+    """What the invitations of one sync share: the clock, the organiser, local times, per-delegate links.
 
-    def __init__(self):
+    ``defer``: queue each invitation as a recipe that the mail worker renders (see _render_invite).
+    """
+
+    def __init__(self, defer: bool = False):
+        self.defer = defer
         self.now = utcnow()
         self.organizer = ical.organizer_line()
         self.domain = current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
@@ -214,6 +219,69 @@ def _programme(assembly: Assembly, slots: list[Slot]) -> list[dict]:
     tz = assembly.timezone or "Europe/London"
     return [{"summary": s.event.summary, "starts": utc_to_local(s.event.starts_at, tz),
              "ends": utc_to_local(s.event.ends_at, tz), "location": s.event.location} for s in slots]
+
+
+def _event_json(data: EventData) -> list:
+    return [data.summary, data.starts_at.isoformat(), data.ends_at.isoformat(), data.location, data.description]
+
+
+def _event_from_json(value: list) -> EventData:
+    summary, starts, ends, location, description = value
+    return EventData(summary, datetime.fromisoformat(starts), datetime.fromisoformat(ends), location, description)
+
+
+def _link_templates() -> tuple[str | None, str | None]:
+    """(manage link, feed link) as templates with "{token}" (see _manage_url and feed_url); None where unknown."""
+    from ..registration.services import _manage_link_template
+
+    try:
+        manage = _manage_link_template()
+    except RuntimeError:
+        manage = None
+    return manage, link_template(absolute_url("invites.feed", token=TOKEN_PLACEHOLDER))
+
+
+def _queue_deferred_invite(batch: _Batch, reg: Registration, uid: str, sequence: int, entry_kind: str, method: str,
+                           kind: str, data: EventData, slots: list[Slot]) -> None:
+    if not hasattr(batch, "links"):
+        batch.links = _link_templates()
+    recipe = {"r": "invite", "id": reg.id, "v": reg.token_version, "uid": uid, "seq": sequence, "entry": entry_kind,
+              "event": _event_json(data), "programme": [_event_json(s.event) for s in slots], "links": batch.links}
+    if clean_header(reg.full_name)[:200] != reg.full_name:
+        recipe["name"] = reg.full_name
+    batch.rows.append(deferred_row(kind, reg.email, reg.full_name, recipe=recipe, ics_method=method,
+                                   assembly_id=reg.assembly_id, dedupe_key=f"invite:{uid}:{sequence}",
+                                   now=batch.now, domain=batch.domain))
+
+
+@renderer("invite")
+def _render_invite(message, recipe: dict) -> tuple[str, str, str, str]:
+    """An invitation queued as a recipe (_queue_deferred_invite), rendered by the mail worker as _queue_invite would."""
+    from ..registration.services import _serializer as manage_serializer
+
+    assembly = db.session.get(Assembly, message.assembly_id)
+    tz = assembly.timezone or "Europe/London"
+    data = _event_from_json(recipe["event"])
+    name = recipe.get("name", message.to_name)
+    method = message.ics_method
+    ics = ical.invitation(method, recipe["uid"], data, sequence=recipe["seq"], attendee_email=message.to_email,
+                          attendee_name=name, stamp=message.created_at, organizer=ical.organizer_line())
+    programme = []
+    for value in recipe["programme"]:
+        event = _event_from_json(value)
+        programme.append({"summary": event.summary, "starts": utc_to_local(event.starts_at, tz),
+                          "ends": utc_to_local(event.ends_at, tz), "location": event.location})
+    manage, feed = recipe["links"]
+    reg_id, version = recipe["id"], recipe["v"]
+    context = {
+        "registration": db.session.get(Registration, reg_id), "assembly": assembly, "event": data,
+        "entry_kind": recipe["entry"], "starts": utc_to_local(data.starts_at, tz), "ends": utc_to_local(data.ends_at, tz),
+        "programme": programme, "previous": None,
+        "manage_url": manage.format(token=manage_serializer().dumps({"r": reg_id, "v": version})) if manage else None,
+        "feed_url": feed.format(token=_serializer().dumps([reg_id, version])) if feed else None,
+    }
+    subject, text, html = render_email(message.kind, to_name=name, **context)
+    return subject, text, html, ics
 
 
 def _queue_invite(batch: _Batch, reg: Registration, links: tuple[str | None, str | None], uid: str, sequence: int,
@@ -251,15 +319,18 @@ def sync_calendar(registration_ids: Iterable[int]) -> int:
     return queued
 
 
-def sync_new_registration(registration: Registration) -> int:
-    """sync_calendar for a registration inserted in this transaction (so with no invitation or placement yet)."""
+def sync_new_registration(registration: Registration, *, defer: bool = False) -> int:
+    """sync_calendar for a registration inserted in this transaction (so with no invitation or placement yet).
+
+    ``defer``: the invitations are queued as recipes, rendered by the mail worker when sent.
+    """
     # Its id is new, so no calendar_entry or placement row can name it: the three reads
     # sync_calendar makes to find out are skipped; the decisions are the same code.
     db.session.flush()
-    return _sync_chunk([registration.id], new=[registration])
+    return _sync_chunk([registration.id], new=[registration], defer=defer)
 
 
-def _sync_chunk(ids: list[int], new: list[Registration] | None = None) -> int:
+def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bool = False) -> int:
     entries: dict[int, dict[str, CalendarEntry]] = {}
     if new is not None:
         regs = new
@@ -271,7 +342,7 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None) -> int:
         for entry in db.session.scalars(select(CalendarEntry).where(CalendarEntry.registration_id.in_(ids))):
             entries.setdefault(entry.registration_id, {})[entry.slot] = entry
     wanted = desired_slots(regs, placed=new is None)
-    batch = _Batch()
+    batch = _Batch(defer)
     now = batch.now
     for reg in regs:
         if reg.assembly.status == "archived" or not reg.email or reg.anonymised_at is not None:
@@ -279,7 +350,7 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None) -> int:
         tz = reg.assembly.timezone or "Europe/London"
         have = entries.get(reg.id, {})
         slots = wanted[reg.id]
-        programme = batch.programme(slots, tz)
+        programme = None if batch.defer else batch.programme(slots, tz)
         links = None
         for slot in slots:
             fingerprint = slot.fingerprint(reg.email)
@@ -312,6 +383,10 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None) -> int:
                 entry.starts_at, entry.ends_at = event.starts_at, event.ends_at
                 entry.sent_at = now
                 uid, sequence = entry.uid, entry.sequence
+            if batch.defer:
+                # Only for a new registration: every slot is a first invitation, with nothing previous.
+                _queue_deferred_invite(batch, reg, uid, sequence, slot.kind, "REQUEST", kind, event, slots)
+                continue
             links = links or (_manage_url(reg), feed_url(reg))
             _queue_invite(batch, reg, links, uid, sequence, slot.kind, "REQUEST", kind, event, programme, previous)
         keep = {s.slot for s in slots}

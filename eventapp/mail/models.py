@@ -30,6 +30,9 @@ class OutboxMessage(db.Model):
     # An iCalendar object (RFC 5545) and its iTIP method, for invitations.
     ics: Mapped[Optional[str]] = mapped_column(Text)
     ics_method: Mapped[Optional[str]] = mapped_column(String(20))
+    # When set, subject, bodies and ics are still empty: this is what to render them from
+    # (JSON, see mail.services.deferred_row), done by the worker just before sending.
+    render: Mapped[Optional[str]] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     # Lets a use case say "this email once" (e.g. one confirmation per registration).
     dedupe_key: Mapped[Optional[str]] = mapped_column(String(255), unique=True)

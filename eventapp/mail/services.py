@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import binascii
 import email
+import json
 import os
 import queue
 import re
@@ -11,13 +12,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Callable
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import make_msgid, parseaddr
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from ..domain import DomainError
@@ -100,6 +103,92 @@ def outbox_row(kind: str, to_email: str, to_name: str = "", *, context: dict | N
         "message_id": f"<{os.urandom(16).hex()}@{domain or _domain()}>", "status": "pending", "next_attempt_at": now,
         "attempts": 0, "last_error": "", "created_at": now,
     }
+
+
+TOKEN_PLACEHOLDER = "TOKENxPLACEHOLDER"
+
+
+def link_template(url: str | None) -> str | None:
+    """A link built with TOKEN_PLACEHOLDER as its token, as a str.format template with "{token}" in its place.
+
+    Tokens are URL-safe characters, so the link filled in later is exactly the one built with the token.
+    """
+    if url is None:
+        return None
+    head, _, tail = url.rpartition(TOKEN_PLACEHOLDER)
+    return head.replace("{", "{{").replace("}", "}}") + "{token}" + tail.replace("{", "{{").replace("}", "}}")
+
+
+# Renderers of deferred rows, by the name in their recipe: each takes the row (kind, to_email,
+# to_name, assembly_id, created_at) and its recipe, and returns (subject, text, html, ics).
+_RENDERERS: dict[str, Callable] = {}
+
+
+def renderer(name: str):
+    """Register a function that renders deferred rows whose recipe names it."""
+    def add(fn):
+        _RENDERERS[name] = fn
+        return fn
+    return add
+
+
+def deferred_row(kind: str, to_email: str, to_name: str, *, recipe: dict, ics_method: str | None = None,
+                 assembly_id: int | None = None, dedupe_key: str | None = None, now: datetime | None = None,
+                 domain: str | None = None) -> dict:
+    """Like outbox_row(), but the row keeps ``recipe`` (with "r", its renderer) and is rendered when sent."""
+    now = now or utcnow()
+    return {
+        "kind": kind, "to_email": to_email, "to_name": clean_header(to_name)[:200], "subject": "",
+        "body_text": "", "body_html": "", "ics": None, "ics_method": ics_method.upper() if ics_method else None,
+        "render": json.dumps(recipe, separators=(",", ":")), "assembly_id": assembly_id, "dedupe_key": dedupe_key,
+        "message_id": f"<{os.urandom(16).hex()}@{domain or _domain()}>", "status": "pending", "next_attempt_at": now,
+        "attempts": 0, "last_error": "", "created_at": now,
+    }
+
+
+def render_deferred(message) -> tuple[str, str, str, str | None]:
+    """(subject, text, html, ics) of a row that holds a recipe (an OutboxMessage or a row of its columns)."""
+    recipe = json.loads(message.render)
+    subject, text, html, ics = _RENDERERS[recipe["r"]](message, recipe)
+    return clean_header(subject)[:900], text, html, ics
+
+
+def rendered(message):
+    """The message with its content, rendered now (not stored) if it is still a recipe: for display."""
+    if not message.render:
+        return message
+    subject, text, html, ics = render_deferred(message)
+    columns = {c.key: getattr(message, c.key) for c in OutboxMessage.__table__.columns}
+    return SimpleNamespace(**{**columns, "subject": subject, "body_text": text, "body_html": html, "ics": ics,
+                              "render": None})
+
+
+def _content(row_id: int, subject: str, text: str, html: str, ics: str | None) -> dict:
+    return {"row_id": row_id, "new_subject": subject, "new_text": text, "new_html": html, "new_ics": ics}
+
+
+def _store_rendered(done: list[dict]) -> None:
+    if done:
+        table = OutboxMessage.__table__
+        db.session.execute(
+            update(table).where(table.c.id == bindparam("row_id"), table.c.render.is_not(None))
+            .values(subject=bindparam("new_subject"), body_text=bindparam("new_text"),
+                    body_html=bindparam("new_html"), ics=bindparam("new_ics"), render=None),
+            done)
+
+
+def materialise(ids: list[int] | None = None) -> int:
+    """Render the deferred rows (these, or all) and store their content; the caller commits. Returns how many."""
+    stmt = select(OutboxMessage).where(OutboxMessage.render.is_not(None)).order_by(OutboxMessage.id)
+    if ids is not None:
+        stmt = stmt.where(OutboxMessage.id.in_(ids))
+    done = []
+    for message in db.session.scalars(stmt).all():
+        subject, text, html, ics = render_deferred(message)
+        done.append(_content(message.id, subject, text, html, ics))
+    _store_rendered(done)
+    db.session.expire_all()
+    return len(done)
 
 
 def queue_email(kind: str, to_email: str, to_name: str = "", *, context: dict | None = None,
@@ -287,7 +376,8 @@ def backoff_seconds(attempts: int) -> float:
 # What sending needs from a row: the claim reads these columns only, not whole ORM objects.
 _SEND_COLUMNS = (OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.to_email, OutboxMessage.to_name,
                  OutboxMessage.subject, OutboxMessage.body_text, OutboxMessage.body_html, OutboxMessage.ics,
-                 OutboxMessage.ics_method, OutboxMessage.message_id, OutboxMessage.created_at)
+                 OutboxMessage.ics_method, OutboxMessage.message_id, OutboxMessage.created_at,
+                 OutboxMessage.kind, OutboxMessage.assembly_id, OutboxMessage.render)
 
 
 def _due_stmt(limit: int):
@@ -409,6 +499,34 @@ def _send_share(conn, error, rows, envelope_from: str, sender: str, results: que
         results.put(None)
 
 
+def _render_claimed(rows: list) -> tuple[list, list]:
+    """Render the claimed rows that hold a recipe and store their content (committed before sending).
+
+    Returns the rows ready to send (rendered ones with their content) and (row, error) for
+    rows that could not be rendered: those are not sent, and never stop the others.
+    """
+    if not any(row.render for row in rows):
+        return rows, []
+    ready, failed, done = [], [], []
+    for row in rows:
+        if not row.render:
+            ready.append(row)
+            continue
+        try:
+            subject, text, html, ics = render_deferred(row)
+        except Exception as err:  # noqa: BLE001 - a broken recipe or template fails its own message only
+            db.session.rollback()
+            failed.append((row, RuntimeError(f"Could not render this email: {type(err).__name__}: {err}")))
+            continue
+        done.append(_content(row.id, subject, text, html, ics))
+        ready.append(SimpleNamespace(**{**row._asdict(), "subject": subject, "body_text": text, "body_html": html,
+                                        "ics": ics, "render": None}))
+    # Stored before sending: a retry, a resend and the outbox page show what was sent.
+    _store_rendered(done)
+    db.session.commit()
+    return ready, failed
+
+
 def send_pending(limit: int | None = None) -> SendReport:
     """Deliver due messages over SMTP (Flask-Mail's connections); returns how each went."""
     report = SendReport()
@@ -419,6 +537,16 @@ def send_pending(limit: int | None = None) -> SendReport:
         return report
     envelope_from = Address(addr_spec=current_app.config["ORGANISER_EMAIL"]).addr_spec
     sender = _sender()
+    claimed, unrenderable = _render_claimed(claimed)
+    pending: list[tuple[int, int, dict]] = []
+    for row, err in unrenderable:
+        # Not sent: retried later like a refused connection, and failed after the last attempt.
+        outcome, values = _outcome(row.attempts + 1, err)
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        pending.append((row.id, row.attempts + 1, values))
+    if not claimed:
+        _save_outcomes(pending)
+        return report
     # SMTP is a conversation of round trips: over one connection the sender and the server
     # take turns waiting. A large batch is shared among a few connections (each a thread
     # that only talks SMTP), so one waits while another sends, and the outcomes are saved
@@ -433,7 +561,6 @@ def send_pending(limit: int | None = None) -> SendReport:
         thread.start()
         threads.append(thread)
     every = max(int(setting("MAIL_COMMIT_EVERY")), 1)
-    pending: list[tuple[int, int, dict]] = []
     last_commit = time.monotonic()
     running = shares
     try:

@@ -57,6 +57,8 @@ def index():
         stmt = stmt.where(OutboxMessage.to_email.ilike(like) | OutboxMessage.to_name.ilike(like)
                           | OutboxMessage.subject.ilike(like))
     page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
+    # A row the worker has not rendered yet is shown as it will be sent.
+    page.items = [services.rendered(m) for m in page.items]
     assemblies = db.session.scalars(select(Assembly).order_by(Assembly.date.desc(), Assembly.id.desc())).all()
     return render_template(
         "mail/index.html", page=page, status=status, kind=kind, assembly_id=assembly_id, q=q,
@@ -67,7 +69,8 @@ def index():
 
 
 def _message(message_id: int) -> OutboxMessage:
-    return db.get_or_404(OutboxMessage, message_id)
+    # A row the worker has not rendered yet is shown as it will be sent (rendered now, not stored).
+    return services.rendered(db.get_or_404(OutboxMessage, message_id))
 
 
 @bp.route("/<int:message_id>")
@@ -112,7 +115,7 @@ def eml(message_id: int):
 @bp.post("/<int:message_id>/resend")
 @organiser_required
 def resend(message_id: int):
-    message = _message(message_id)
+    message = db.get_or_404(OutboxMessage, message_id)
     if FlaskForm().validate_on_submit():
         try:
             services.resend(message)

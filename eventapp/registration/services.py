@@ -5,21 +5,23 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..assemblies.models import Assembly, Round, Topic, Workshop
 from ..domain import DomainError
 from ..extensions import db
 from ..mail.models import OutboxMessage
 from ..invites.services import sync_calendar, sync_new_registration
-from ..mail.services import outbox_row, queue_rows
+from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, link_template, outbox_row, queue_rows,
+                             render_email, rendered, renderer)
 from ..organisations.models import SECTORS, Organisation, name_key
 from ..timeutil import utc_to_local, utcnow
 from .models import Preference, Registration, email_key
@@ -29,13 +31,24 @@ TOKEN_SALT = "registration-manage"
 DEFAULT_TOKEN_DAYS = 60
 
 
-@dataclass
 class RegistrationResult:
     """What happened to a registration attempt. ``outcome`` is confirmed, waiting or duplicate."""
 
-    registration: Registration
-    outcome: str
-    waiting_position: int | None = None
+    def __init__(self, registration: Registration | int, outcome: str, waiting_position: int | None = None):
+        # A new registration is inserted without an ORM object (see register()): it is
+        # loaded only if the caller asks for it, which the public form never does.
+        self._registration = registration
+        self.outcome = outcome
+        self.waiting_position = waiting_position
+
+    @property
+    def registration(self) -> Registration:
+        if isinstance(self._registration, int):
+            self._registration = db.session.get(Registration, self._registration)
+        return self._registration
+
+    def __repr__(self) -> str:
+        return f"RegistrationResult({self._registration!r}, {self.outcome!r}, {self.waiting_position!r})"
 
 
 class TokenInvalid(DomainError):
@@ -90,6 +103,43 @@ def offered_topics(assembly: Assembly) -> list[Topic]:
         .order_by(Topic.name)
     )
     return list(db.session.scalars(stmt))
+
+
+class TopicChoice(NamedTuple):
+    """A topic on offer, as the registration form needs it."""
+
+    id: int
+    name: str
+
+
+_TOPIC_CHOICES = (
+    select(Topic.__table__.c.id, Topic.__table__.c.name, Assembly.__table__.c.content_version)
+    .join(Workshop.__table__, Workshop.__table__.c.topic_id == Topic.__table__.c.id)
+    .join(Round.__table__, Round.__table__.c.id == Workshop.__table__.c.round_id)
+    .join(Assembly.__table__, Assembly.__table__.c.id == Round.__table__.c.assembly_id)
+    .where(Assembly.__table__.c.id == bindparam("assembly_id"))
+    .distinct()
+    .order_by(Topic.__table__.c.name, Topic.__table__.c.id)
+)
+# Per process: {assembly id: (content_version, topics)}. The database gives the assembly a new
+# content_version in the same transaction as any change to its rounds, workshops or topics
+# (migration 0008, as the public page cache relies on), so an entry can never be stale.
+_topic_choices_cache: dict[int, tuple[int, tuple[TopicChoice, ...]]] = {}
+
+
+def offered_topic_choices(assembly: Assembly) -> tuple[TopicChoice, ...]:
+    """The topics on offer at this assembly (id and name, by name), cached by the assembly's content version."""
+    hit = _topic_choices_cache.get(assembly.id)
+    if hit is not None and hit[0] == assembly.content_version:
+        return hit[1]
+    rows = db.session.connection().execute(_TOPIC_CHOICES, {"assembly_id": assembly.id}).all()
+    topics = tuple(TopicChoice(row.id, row.name) for row in rows)
+    # The version read with the topics, in the same statement, names exactly this list.
+    if rows and len({row.content_version for row in rows}) == 1:
+        if len(_topic_choices_cache) >= 256:
+            _topic_choices_cache.clear()
+        _topic_choices_cache[assembly.id] = (rows[0].content_version, topics)
+    return topics
 
 
 def required_choices(assembly: Assembly, topics: list[Topic] | None = None) -> int:
@@ -323,6 +373,41 @@ def manage_url(registration: Registration) -> str:
     return url_for("registration.manage", token=token, _external=True)
 
 
+def _manage_link_template() -> str:
+    """manage_url() as a template: "{token}" where the token goes."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return link_template(f"{base.rstrip('/')}/manage/{TOKEN_PLACEHOLDER}")
+    return link_template(url_for("registration.manage", token=TOKEN_PLACEHOLDER, _external=True))
+
+
+@renderer("registration")
+def _render_registration_email(message, recipe: dict) -> tuple[str, str, str, None]:
+    """A registration email queued by register() as a recipe (see _queue_deferred), rendered by the worker."""
+    reg_id = recipe["id"]
+    token = _serializer().dumps({"r": reg_id, "v": recipe["v"]})
+    context = {
+        "registration": db.session.get(Registration, reg_id),
+        "assembly": db.session.get(Assembly, message.assembly_id),
+        "manage_url": recipe["link"].format(token=token),
+        "position": recipe["position"],
+        "valid_days": recipe["days"],
+        **recipe.get("extra", {}),
+    }
+    subject, text, html = render_email(message.kind, to_name=recipe.get("name", message.to_name), **context)
+    return subject, text, html, None
+
+
+def _queue_deferred(registration: Registration, kind: str, dedupe: str, position: int | None) -> None:
+    """_queue() for a registration just inserted: the outbox gets the recipe, and the worker renders it."""
+    recipe = {"r": "registration", "id": registration.id, "v": registration.token_version, "position": position,
+              "days": token_max_age() // 86400, "link": _manage_link_template()}
+    if clean_header(registration.full_name)[:200] != registration.full_name:
+        recipe["name"] = registration.full_name  # the template greets the name as given, not as the header has it
+    queue_rows([deferred_row(kind, registration.email, registration.full_name, recipe=recipe,
+                             assembly_id=registration.assembly_id, dedupe_key=dedupe)])
+
+
 _UNKNOWN = object()
 
 
@@ -384,6 +469,73 @@ def _set_preferences(registration: Registration, topic_ids: list[int], *, new: b
     registration.preferences = [Preference(topic_id=t, rank=i) for i, t in enumerate(topic_ids, start=1)]
 
 
+# Built once: the public form's path runs these on every registration, and building an
+# ORM statement (or loading ORM objects) cost several times what the database does with it.
+_A, _O, _R = Assembly.__table__, Organisation.__table__, Registration.__table__
+_LOCK_PLACES = (select(_A.c.capacity, _A.c.org_limit, _A.c.confirmed_count, _A.c.waiting_count)
+                .where(_A.c.id == bindparam("assembly_id")).with_for_update())
+_ORG_BY_ID = select(_O.c.id, _O.c.name).where(_O.c.id == bindparam("id"))
+_ORG_BY_KEY = select(_O.c.id, _O.c.name).where(_O.c.name_key == bindparam("key"))
+_ORG_CONFIRMED = select(func.count(_R.c.id)).where(
+    _R.c.assembly_id == bindparam("assembly_id"), _R.c.organisation_id == bindparam("organisation_id"),
+    _R.c.status == "confirmed")
+
+
+@lru_cache(maxsize=4)
+def _insert_new_registration(dialect: str):
+    # The unique (assembly_id, email_key) constraint is the duplicate test: a row comes back
+    # only when the address is new for this assembly, with no SELECT beforehand.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return (dialect_insert(_R).on_conflict_do_nothing(index_elements=[_R.c.assembly_id, _R.c.email_key])
+            .returning(_R.c.id))
+
+
+def _lock_places(assembly_id: int):
+    """Lock the assembly as lock_assembly() does; returns its capacity, org_limit and fresh counts only."""
+    return db.session.connection().execute(_LOCK_PLACES, {"assembly_id": assembly_id}).one()
+
+
+def _organisation_ref(data: dict[str, Any]):
+    """(id, name) of the organisation the form names, or None when a new one is to be added (under the lock)."""
+    if data.get("organisation_not_listed"):
+        org = _resolve_organisation(data, create=False)
+        return None if org is None else (org.id, org.name)
+    conn = db.session.connection()
+    org_id = data.get("organisation_id")
+    row = conn.execute(_ORG_BY_ID, {"id": org_id}).first() if org_id else None
+    if row is None and data.get("organisation_name"):
+        row = conn.execute(_ORG_BY_KEY, {"key": name_key(str(data["organisation_name"]))}).first()
+    if row is None:
+        raise DomainError("Choose your organisation from the list, or tick “My organisation is not listed”.",
+                          "organisation_name")
+    return row.id, row.name
+
+
+def _place_reason(places, assembly_id: int, organisation: tuple[int, str]) -> str | None:
+    """_no_place_reason() for a new registration, from _lock_places()."""
+    if places.confirmed_count >= places.capacity:
+        return "The assembly is full."
+    if places.org_limit is not None:
+        from_org = db.session.connection().execute(
+            _ORG_CONFIRMED, {"assembly_id": assembly_id, "organisation_id": organisation[0]}).scalar() or 0
+        if from_org >= places.org_limit:
+            return (f"{organisation[1]} already has {places.org_limit} confirmed delegates, "
+                    "the most each organisation can send.")
+    return None
+
+
+def _set_preferences_of(registration_id: int, topic_ids: list[int]) -> None:
+    # A registration just inserted has no preferences yet: one multi-row INSERT,
+    # with no delete and no load of the (empty) collection first.
+    if topic_ids:
+        db.session.connection().execute(insert(Preference.__table__), [
+            {"registration_id": registration_id, "topic_id": t, "rank": i} for i, t in enumerate(topic_ids, start=1)
+        ])
+
+
 def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", check_window: bool = True,
              topics: list[Topic] | None = None) -> RegistrationResult:
     """Register a delegate: confirmed if a place is free, else on the waiting list; emails the personal link.
@@ -401,68 +553,73 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
     join_waiting = data.get("join_waiting_list", True)
     # Checked before the lock; a new organisation is only added under it, so two people
     # typing the same new name for this assembly cannot both try to add it.
-    organisation = _resolve_organisation(data, create=False)
+    organisation = _organisation_ref(data)
 
-    assembly = lock_assembly(assembly.id)
+    places = _lock_places(assembly.id)
     if organisation is None:
-        organisation = _resolve_organisation(data)
+        org = _resolve_organisation(data)
+        organisation = (org.id, org.name)
     # Checked before the duplicate test so a full assembly answers the same
     # whether or not the address is already registered.
-    reason = _no_place_reason(assembly, organisation)
+    reason = _place_reason(places, assembly.id, organisation)
     if reason and not join_waiting:
         db.session.rollback()
         raise DomainError(f"{reason} Tick this box to join the waiting list.", "join_waiting_list")
 
     key = email_key(details["email"])
-    existing = db.session.scalar(
-        select(Registration).where(Registration.assembly_id == assembly.id, Registration.email_key == key)
-    )
-    if existing is not None and existing.status != "cancelled":
-        # Say nothing on screen; the owner of the address gets their link by email.
-        _queue(existing, "manage_link")
-        db.session.commit()
-        return RegistrationResult(existing, "duplicate")
-
-    registration = existing or Registration(assembly_id=assembly.id, email_key=key)
-    if existing is not None:
-        existing.token_version += 1
-        existing.cancelled_at = None
-    for name, value in details.items():
-        setattr(registration, name, value)
-    registration.organisation_id = organisation.id
-    registration.source = source
-    registration.consent_at = utcnow() if data.get("consent") else None
+    now = utcnow()
     rank = None
+    values = {**details, "assembly_id": assembly.id, "email_key": key, "organisation_id": organisation[0],
+              "source": source, "consent_at": now if data.get("consent") else None, "status": "confirmed",
+              "waiting_position": None, "token_version": 1, "created_at": now, "updated_at": now,
+              "cancelled_at": None, "anonymised_at": None}
     if reason:
-        position = _next_waiting_position(assembly.id)
-        registration.status, registration.waiting_position = "waiting", position
+        values["status"], values["waiting_position"] = "waiting", _next_waiting_position(assembly.id)
         # Joins the end of the queue: everyone counted as waiting under the lock is ahead.
-        rank = assembly.waiting_count + 1
-    else:
-        registration.status = "confirmed"
-        registration.waiting_position = None
-    status = registration.status
-    db.session.add(registration)
+        rank = places.waiting_count + 1
     try:
-        if existing is not None:
-            _set_preferences(registration, topic_ids)
-            db.session.flush()
-        else:
-            db.session.flush()
-            _set_preferences(registration, topic_ids, new=True)
-        kind = "registration_confirmed" if status == "confirmed" else "waiting_list"
-        _queue(registration, kind, dedupe=f"registration:{registration.id}:{kind}:{registration.token_version}",
-               position=rank)
-        if existing is None:
-            sync_new_registration(registration)
-        else:
-            sync_calendar([registration.id])
+        conn = db.session.connection()
+        new_id = conn.execute(_insert_new_registration(conn.dialect.name), values).scalar()
+        if new_id is None:
+            return _register_again(assembly, key, values, topic_ids, rank)
+        _set_preferences_of(new_id, topic_ids)
+        # A stand-in for the emails and the calendar: the row's values, never added to the session.
+        registration = Registration(id=new_id, **values)
+        set_committed_value(registration, "assembly", assembly)
+        kind = "registration_confirmed" if values["status"] == "confirmed" else "waiting_list"
+        _queue_deferred(registration, kind, f"registration:{new_id}:{kind}:1", rank)
+        sync_new_registration(registration, defer=True)
         db.session.commit()
     except IntegrityError:
         # E.g. the organisation or a topic chosen was merged away or deleted a moment ago.
         db.session.rollback()
         raise DomainError("We could not save your registration just now. Please submit the form again.") from None
-    return RegistrationResult(registration, status, rank)
+    return RegistrationResult(new_id, values["status"], rank)
+
+
+def _register_again(assembly: Assembly, key: str, values: dict[str, Any], topic_ids: list[int],
+                    rank: int | None) -> RegistrationResult:
+    """register() for an address already used at this assembly: the link again, or a cancelled person back."""
+    existing = db.session.scalar(
+        select(Registration).where(Registration.assembly_id == assembly.id, Registration.email_key == key)
+    )
+    if existing.status != "cancelled":
+        # Say nothing on screen; the owner of the address gets their link by email.
+        _queue(existing, "manage_link")
+        db.session.commit()
+        return RegistrationResult(existing, "duplicate")
+    existing.token_version += 1
+    existing.cancelled_at = None
+    for name in ("full_name", "email", "job_title", "access_needs", "dietary_needs", "organisation_id", "source",
+                 "consent_at", "status", "waiting_position"):
+        setattr(existing, name, values[name])
+    _set_preferences(existing, topic_ids)
+    db.session.flush()
+    kind = "registration_confirmed" if existing.status == "confirmed" else "waiting_list"
+    _queue(existing, kind, dedupe=f"registration:{existing.id}:{kind}:{existing.token_version}", position=rank)
+    sync_calendar([existing.id])
+    db.session.commit()
+    return RegistrationResult(existing, existing.status, rank)
 
 
 def update_registration(registration: Registration, data: dict[str, Any], *, by_organiser: bool = False) -> Registration:
@@ -619,7 +776,8 @@ def personal_data(registration: Registration) -> dict[str, Any]:
         },
         "workshop_choices": [{"rank": p.rank, "topic": p.topic.name} for p in reg.preferences],
         "emails_sent_to_you": [
-            {"subject": m.subject, "status": m.status, "created_at": m.created_at.isoformat() + "Z"} for m in outbox
+            {"subject": rendered(m).subject, "status": m.status, "created_at": m.created_at.isoformat() + "Z"}
+            for m in outbox
         ],
     }
 

@@ -1,15 +1,16 @@
 """Public registration form, the delegate's manage page, and the organiser's registration pages."""
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
 from types import SimpleNamespace
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy.orm import selectinload
 
@@ -88,7 +89,7 @@ def register(slug: str):
     is_open, why = services.registration_window(assembly)
     if not is_open:
         return render_template("registration/closed.html", assembly=assembly, reason=why)
-    topics = services.offered_topics(assembly)
+    topics = services.offered_topic_choices(assembly)
     form = with_choices(RegistrationForm, topics, services.required_choices(assembly, topics))
     if form.validate_on_submit():
         try:
@@ -235,78 +236,160 @@ _LIST_COLUMNS = (Registration.id, Registration.full_name, Registration.email, Re
                  Organisation.status.label("org_status"))
 
 
+@functools.cache
+def _list_statements(q: bool, status: str, sector: bool, org: bool) -> tuple:
+    """The list's page and count selects for one combination of filters (status: "", "all", "waiting" or "one").
+
+    Built once per combination, the request's values bound at execution: building a select cost
+    more than running it.
+    """
+    stmt = (
+        select(*_LIST_COLUMNS)
+        .join(Organisation, Organisation.id == Registration.organisation_id)
+        .where(Registration.assembly_id == bindparam("assembly_id"))
+    )
+    if q:
+        like = bindparam("like")
+        stmt = stmt.where(or_(func.lower(Registration.full_name).like(like), Registration.email_key.like(like),
+                              func.lower(Registration.job_title).like(like)))
+    if status in ("one", "waiting"):
+        stmt = stmt.where(Registration.status == bindparam("status"))
+    elif status != "all":
+        stmt = stmt.where(Registration.status != "cancelled")
+    if sector:
+        stmt = stmt.where(Organisation.sector == bindparam("sector"))
+    if org:
+        stmt = stmt.where(Registration.organisation_id == bindparam("org_id"))
+    if status == "waiting":
+        # Waiting ⇔ a position (a table constraint): the unique (assembly, position) index then serves the order.
+        stmt = stmt.where(Registration.waiting_position.is_not(None))
+        ordered = stmt.order_by(Registration.waiting_position)
+    else:
+        # Served in order by ix_registration_assembly_name: a page reads its own rows, not all of them.
+        ordered = stmt.order_by(func.lower(Registration.full_name), Registration.id)
+    page = ordered.limit(bindparam("limit")).offset(bindparam("offset"))
+    return page, select(func.count()).select_from(stmt.subquery())
+
+
+# One index probe per organisation rather than a pass over every registration.
+_USED_ORGANISATIONS = select(Organisation.id, Organisation.name, Organisation.sector, Organisation.status).where(
+    select(Registration.id).where(Registration.assembly_id == bindparam("assembly_id"),
+                                  Registration.organisation_id == Organisation.id).exists()
+).order_by(Organisation.name_key)
+
+
+class _ListAssembly(NamedTuple):
+    """What the list shows of its assembly, read as one plain row rather than an Assembly loading every column."""
+
+    id: int
+    slug: str
+    title: str
+    capacity: int
+    org_limit: int | None
+    confirmed_count: int
+    waiting_count: int
+    cancelled_count: int
+
+
+_LIST_ASSEMBLY = select(*(getattr(Assembly, name) for name in _ListAssembly._fields)).where(
+    Assembly.slug == bindparam("slug"))
+
+
+class _UsedOrganisation(NamedTuple):
+    """An organisation in the list's filter. A tuple's fields, unlike a SQLAlchemy Row's, are cheap to read by name."""
+
+    id: int
+    name: str
+    sector: str
+    status: str
+
+
 class _RowPagination(SelectPagination):
-    """db.paginate over a select of columns: its rows as they are (SelectPagination keeps only the first column)."""
+    """db.paginate over a select of columns, its rows as they are (SelectPagination keeps only the first column).
+
+    Only the columns the page shows, as plain rows: building ORM objects (and their organisations)
+    cost more than the query itself, and so did the ORM's result machinery, which plain columns do
+    not need: the select runs on the session's connection with the filters' values bound.
+    """
 
     def _query_items(self) -> list:
-        stmt = self._query_args["select"].limit(self.per_page).offset(self._query_offset)
-        return self._query_args["session"].execute(stmt).all()
+        args = self._query_args
+        return args["session"].connection().execute(
+            args["select"], {**args["params"], "limit": self.per_page, "offset": self._query_offset}).all()
+
+
+class _ListRow:
+    """A registration as the organiser's list shows it, its labels and links worked out once.
+
+    The template then reads plain attributes: a SQLAlchemy Row's attribute lookups and a template
+    call per label or link cost more than the rest of a row's rendering.
+    """
+
+    __slots__ = ("id", "full_name", "email", "job_title", "status", "status_label", "waiting_position", "access_needs",
+                 "dietary_needs", "org_name", "sector_label", "org_pending", "edit_url", "move_url", "cancel_url")
+
+    def __init__(self, row, urls: SimpleNamespace) -> None:
+        (self.id, self.full_name, self.email, self.job_title, self.status, self.waiting_position, self.access_needs,
+         self.dietary_needs, self.org_name, org_sector, org_status) = row
+        self.status_label = REGISTRATION_STATUSES.get(self.status, self.status)
+        self.sector_label = SECTORS.get(org_sector, org_sector)
+        self.org_pending = org_status == "pending"
+        self.edit_url = urls.edit(self.id)
+        self.cancel_url = urls.cancel(self.id)
+        # The one move a row offers: to the waiting list when confirmed, confirmed when waiting.
+        self.move_url = (urls.to_waiting(self.id) if self.status == "confirmed"
+                         else urls.confirm(self.id) if self.status == "waiting" else None)
 
 
 @bp.route("/organiser/assemblies/<slug>/registrations")
 @organiser_required
 def organiser_index(slug: str):
-    assembly = load_assembly(slug)
+    row = db.session.connection().execute(_LIST_ASSEMBLY, {"slug": slug}).first()
+    if row is None:
+        abort(404)
+    assembly = _ListAssembly(*row)
     # Control characters never match a stored value, and must not be echoed into the page.
     q = "".join(ch for ch in request.args.get("q", "") if unicodedata.category(ch) != "Cc").strip()[:200]
     status = request.args.get("status", "")
     sector = request.args.get("sector", "")
     org_id = request.args.get("organisation", type=int)
-    # Only the columns the page shows, as plain rows: building ORM objects (and their
-    # organisations) cost more than the query itself.
-    stmt = (
-        select(*_LIST_COLUMNS)
-        .join(Organisation, Organisation.id == Registration.organisation_id)
-        .where(Registration.assembly_id == assembly.id)
-    )
+    params = {"assembly_id": assembly.id}
     if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(or_(func.lower(Registration.full_name).like(like), Registration.email_key.like(like),
-                              func.lower(Registration.job_title).like(like)))
+        params["like"] = f"%{q.lower()}%"
     if status in REGISTRATION_STATUSES:
-        stmt = stmt.where(Registration.status == status)
-    elif status != "all":
-        stmt = stmt.where(Registration.status != "cancelled")
+        params["status"] = status
     if sector in SECTORS:
-        stmt = stmt.where(Organisation.sector == sector)
+        params["sector"] = sector
     if org_id:
-        stmt = stmt.where(Registration.organisation_id == org_id)
-    if status == "waiting":
-        # Waiting ⇔ a position (a table constraint): the unique (assembly, position) index then serves the order.
-        stmt = stmt.where(Registration.waiting_position.is_not(None)).order_by(Registration.waiting_position)
-    else:
-        # Served in order by ix_registration_assembly_name: a page reads its own rows, not all of them.
-        stmt = stmt.order_by(func.lower(Registration.full_name), Registration.id)
+        params["org_id"] = org_id
+    page_stmt, count_stmt = _list_statements(
+        bool(q), status if status in ("all", "waiting") else "one" if status in REGISTRATION_STATUSES else "",
+        sector in SECTORS, bool(org_id))
     page = _RowPagination(page=None, per_page=current_app.config.get("PAGE_SIZE", 25), max_per_page=None,
-                          error_out=False, count=False, select=stmt, session=db.session())
+                          error_out=False, count=False, select=page_stmt, params=params, session=db.session())
     # The assembly row carries its counts per status (kept by triggers): no count over every registration.
     totals = {"confirmed": assembly.confirmed_count, "waiting": assembly.waiting_count,
               "cancelled": assembly.cancelled_count}
     if q or sector in SECTORS or org_id:
-        page.total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+        page.total = db.session.connection().execute(count_stmt, params).scalar()
     elif status in REGISTRATION_STATUSES:
         page.total = totals[status]
     else:
         page.total = totals["confirmed"] + totals["waiting"] + (totals["cancelled"] if status == "all" else 0)
-    # One index probe per organisation rather than a pass over every registration.
-    used_orgs = db.session.execute(
-        select(Organisation.id, Organisation.name, Organisation.sector, Organisation.status).where(
-            select(Registration.id).where(Registration.assembly_id == assembly.id,
-                                          Registration.organisation_id == Organisation.id).exists()
-        ).order_by(Organisation.name_key)
-    ).all()
+    urls = SimpleNamespace(
+        edit=_per_row(".organiser_edit", slug=assembly.slug),
+        cancel=_per_row(".organiser_cancel", slug=assembly.slug),
+        to_waiting=_per_row(".organiser_move", slug=assembly.slug, action="waiting", status=status),
+        confirm=_per_row(".organiser_move", slug=assembly.slug, action="confirm", status=status),
+    )
+    page.items = [_ListRow(row, urls) for row in page.items]
+    used_orgs = [_UsedOrganisation(*row) for row in
+                 db.session.connection().execute(_USED_ORGANISATIONS, {"assembly_id": assembly.id})]
     pending = [o for o in used_orgs if o.status == "pending"]
     return render_template(
         "registration/organiser_index.html", assembly=assembly, page=page, q=q, status=status, sector=sector,
         org_id=org_id, sectors=SECTORS, statuses=REGISTRATION_STATUSES, totals=totals, organisations=used_orgs,
-        pending=pending, action_form=ActionForm(),
-        filtered=bool(q or status or sector or org_id),
-        row_urls=SimpleNamespace(
-            edit=_per_row(".organiser_edit", slug=assembly.slug),
-            cancel=_per_row(".organiser_cancel", slug=assembly.slug),
-            to_waiting=_per_row(".organiser_move", slug=assembly.slug, action="waiting", status=status),
-            confirm=_per_row(".organiser_move", slug=assembly.slug, action="confirm", status=status),
-        ),
+        pending=pending, filtered=bool(q or status or sector or org_id),
     )
 
 

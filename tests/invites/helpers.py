@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from eventapp.extensions import db
 from eventapp.mail.models import OutboxMessage
+from eventapp.mail.services import materialise
 from eventapp.placements import services as placements
 from eventapp.placements.models import AllocationRun
 
@@ -26,6 +27,8 @@ def publish_assignments(assembly, assignments: dict) -> placements.PublishOutcom
 
 
 def outbox(to_email: str | None = None, kinds=None) -> list[OutboxMessage]:
+    # Invitations queued as a recipe are rendered first, with the mail worker's own code.
+    materialise()
     stmt = select(OutboxMessage).order_by(OutboxMessage.id)
     if to_email:
         stmt = stmt.where(OutboxMessage.to_email == to_email)

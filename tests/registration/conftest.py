@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from eventapp.extensions import db as _db
 from eventapp.mail.models import OutboxMessage
+from eventapp.mail.services import materialise
 from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
 from tests.mail_sink import MailSink
 
@@ -54,7 +55,12 @@ REGISTRATION_KINDS = ("registration_confirmed", "waiting_list", "promoted", "man
 
 
 def outbox(kind: str | None = None, to: str | None = None) -> list[OutboxMessage]:
-    """Registration emails in the outbox (calendar invitations, another area's, are left out)."""
+    """Registration emails in the outbox (calendar invitations, another area's, are left out).
+
+    Emails the mail worker would render when sending (queued as a recipe) are rendered first,
+    with the worker's own code, so their content is what the delegate gets.
+    """
+    materialise()
     stmt = select(OutboxMessage).where(OutboxMessage.kind.in_(REGISTRATION_KINDS)).order_by(OutboxMessage.id)
     if kind:
         stmt = stmt.where(OutboxMessage.kind == kind)

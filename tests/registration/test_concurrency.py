@@ -49,13 +49,14 @@ def _stampede(uri: str, monkeypatch, *, threads: int, capacity: int, org_limit: 
     arrivals: list[str] = []
     arrivals_guard = threading.Lock()
     local = threading.local()
-    real_lock, real_counts = services.lock_assembly, services.place_counts
+    real_lock, real_counts = services._lock_places, services._place_reason
 
     def lock(assembly_id):
         if locked:
             got = real_lock(assembly_id)
-        else:  # the control: read the row without locking it
-            got = _db.session.execute(select(Assembly).where(Assembly.id == assembly_id)).scalar_one()
+        else:  # the control: read the same columns without locking the row
+            got = _db.session.execute(select(Assembly.capacity, Assembly.org_limit, Assembly.confirmed_count,
+                                             Assembly.waiting_count).where(Assembly.id == assembly_id)).one()
         with arrivals_guard:
             arrivals.append(local.email)
         return got
@@ -66,8 +67,9 @@ def _stampede(uri: str, monkeypatch, *, threads: int, capacity: int, org_limit: 
         time.sleep(0.005)
         return result
 
-    monkeypatch.setattr(services, "lock_assembly", lock)
-    monkeypatch.setattr(services, "place_counts", slow_counts)
+    # register() locks through _lock_places and decides through _place_reason.
+    monkeypatch.setattr(services, "_lock_places", lock)
+    monkeypatch.setattr(services, "_place_reason", slow_counts)
     barrier = threading.Barrier(threads)
     errors: list[BaseException] = []
 

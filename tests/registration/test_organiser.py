@@ -52,6 +52,87 @@ def test_list_shows_totals_and_filters(app, as_organiser, setup):
     assert "No registrations match." in html
 
 
+def _row(html: str, name: str) -> str:
+    """The table row of the delegate called ``name``."""
+    start = html.index(f"<td><bdi>{name}</bdi>")
+    return html[start:html.index("</tr>", start)]
+
+
+def test_each_row_offers_the_actions_of_its_status(app, as_organiser, setup):
+    # Two per organisation: the third from the police is waiting; one other is then cancelled.
+    regs = seed(app, setup, [(1, 0, {"full_name": "Ann Able"}), (2, 1, {"full_name": "Ben Baker"}),
+                             (3, 0, {"full_name": "Cat Cole"}), (4, 0, {"full_name": "Dan Dale"})])
+    with app.test_request_context("/"):
+        services.cancel_registration(regs[1])
+    db.session.expire_all()
+    regs = [db.session.get(Registration, r.id) for r in regs]
+    assert {r.status for r in regs} == {"confirmed", "waiting", "cancelled"}
+    html = as_organiser.get(base(setup) + "?status=all").get_data(as_text=True)
+    for reg in regs:
+        row, url = _row(html, reg.full_name), f"{base(setup)}/{reg.id}"
+        assert f'<a href="{url}/edit">Edit<span class="visually-hidden"> {reg.full_name}</span></a>' in row
+        sector = "Police" if reg.organisation_id == setup.orgs[0].id else "Local authority (district or borough)"
+        assert f'<bdi>{reg.organisation.name}</bdi><br><span class="meta">{sector}</span>' in row
+        if reg.status == "confirmed":
+            assert "<td>Confirmed</td>" in row
+            assert f'action="{url}/waiting?status=all" class="inline">' in row
+            assert f'Move to waiting list<span class="visually-hidden"> {reg.full_name}</span>' in row
+        elif reg.status == "waiting":
+            assert f"<td>Waiting list (no. {reg.waiting_position})</td>" in row
+            assert f'action="{url}/confirm?status=all" class="inline">' in row
+            assert f'Confirm<span class="visually-hidden"> {reg.full_name}</span>' in row
+        else:
+            assert "<td>Cancelled</td>" in row and "<form" not in row
+        assert (f'<a href="{url}/cancel">Cancel<span class="visually-hidden"> {reg.full_name}</span></a>' in row) == (
+            reg.status != "cancelled")
+
+
+def test_filters_combine_and_the_pages_keep_them(app, as_organiser, setup, monkeypatch):
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
+    regs = seed(app, setup, [(1, 0, {"full_name": "Ann Able"}), (2, 1, {"full_name": "Ben Baker"}),
+                             (3, 0, {"full_name": "Cat Cole", "job_title": "Analyst"}),
+                             (4, 0, {"full_name": "Dan Dale"}), (5, 2, {"full_name": "Eve East"})])
+    html = as_organiser.get(base(setup) + "?q=officer&sector=police&status=all").get_data(as_text=True)
+    # Cat is an analyst: two police officers, one page (no page links).
+    assert "Ann Able" in html and "Dan Dale" in html and "Cat Cole" not in html and "Ben Baker" not in html
+    assert "Page 1 of" not in html
+    html = as_organiser.get(base(setup) + "?q=officer&status=all").get_data(as_text=True)
+    assert "Page 1 of 2 (4 in all)" in html and "Ann Able" in html and "Ben Baker" in html
+    html = as_organiser.get(base(setup) + "?sector=police&status=all").get_data(as_text=True)
+    assert "Page 1 of 2 (3 in all)" in html and "Ann Able" in html and "Cat Cole" in html
+    # The links to other pages keep the filters, in the order they came.
+    assert f'href="{base(setup)}?sector=police&amp;status=all&amp;page=2" rel="next"' in html
+    html = as_organiser.get(base(setup) + "?sector=police&status=all&page=2").get_data(as_text=True)
+    assert "Dan Dale" in html and "Ann Able" not in html and "Page 2 of 2 (3 in all)" in html
+    waiting = next(r for r in regs if r.status == "waiting")
+    html = as_organiser.get(base(setup) + f"?organisation={setup.orgs[0].id}&status=waiting").get_data(as_text=True)
+    assert f"{waiting.full_name}</bdi>" in html and html.count("<tr>") == 2  # the header and its row
+    html = as_organiser.get(base(setup) + f"?organisation={setup.orgs[2].id}&q=eve").get_data(as_text=True)
+    assert "Eve East" in html and html.count("<tr>") == 2 and "Page 1 of" not in html
+
+
+def test_pagination_links_built_once_match_page_url(app, setup):
+    for query in ("?status=all&q=x", "?q=4611686018427387903&page=2", "?page=3&sector=police"):
+        with app.test_request_context(base(setup) + query):
+            page_url, page_urls = app.jinja_env.globals["page_url"], app.jinja_env.globals["page_urls"]
+            assert [page_urls()(n) for n in (1, 2, 40)] == [page_url(n) for n in (1, 2, 40)]
+
+
+def test_list_of_an_unknown_assembly_is_not_found(as_organiser, setup):
+    assert as_organiser.get("/organiser/assemblies/no-such-assembly/registrations").status_code == 404
+
+
+def test_list_builds_its_queries_once_per_combination_of_filters(app, as_organiser, setup):
+    from eventapp.registration.views import _list_statements
+
+    seed(app, setup, [(1, 0, {"full_name": "Ann Able"}), (2, 1, {"full_name": "Ben Baker"})])
+    assert "Ann Able" in as_organiser.get(base(setup) + "?q=ann&sector=police").get_data(as_text=True)
+    built = _list_statements.cache_info().misses
+    html = as_organiser.get(base(setup) + "?q=ben&sector=local_authority").get_data(as_text=True)
+    assert "Ben Baker" in html and "Ann Able" not in html
+    assert _list_statements.cache_info().misses == built
+
+
 def test_empty_state(as_organiser, setup):
     assert "Nobody has registered yet." in as_organiser.get(base(setup)).get_data(as_text=True)
 
