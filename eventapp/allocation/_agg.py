@@ -53,6 +53,10 @@ class Cut:
     delegates: np.ndarray  # (nd,) bool
     seats: int
 
+    def uses(self, d: int, bundle: tuple[int, ...]) -> int:
+        """The bundle's entry on the cut's row when delegate d takes it."""
+        return sum(1 for w in bundle if self.workshops[w]) + (self.filler in bundle and bool(self.delegates[d]))
+
 
 @dataclass
 class AggResidual:
@@ -295,8 +299,7 @@ def _cut(agg: Aggregated, ix: Index, res: Residual, r: int, reach_ws: np.ndarray
     cut = Cut(ix.nw + r, np.concatenate([t, np.zeros(ix.nr, dtype=bool)]), _only(agg, ix, res, r, t),
               int(res.seats[t].sum()))
     # The aggregated solution must break it, or adding it would change nothing.
-    used = sum(sum(1 for w in b if w < ix.nw and t[w]) + (cut.delegates[d] and ix.nw + r in b)
-               for d, b in enumerate(bundles))
+    used = sum(cut.uses(d, b) for d, b in enumerate(bundles))
     return cut if used > cut.seats else None
 
 

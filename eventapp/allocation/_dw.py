@@ -228,7 +228,7 @@ class Stage:
                 idx.append(int(rows.org_row[org, w]))
                 val.append(1.0)
         for row, cut in self.cuts:
-            n = sum(1 for w in bundle if cut.workshops[w]) + (cut.filler in bundle and bool(cut.delegates[d]))
+            n = cut.uses(d, bundle)
             if n:
                 idx.append(row)
                 val.append(float(n))

@@ -236,8 +236,7 @@ def _top_up(ix, res, seed: list[tuple[int, ...]]) -> tuple[list[tuple[int, ...]]
         for w in b:
             used[w_round[w]] += 1
     cuts = res.cuts
-    cut_used = [sum(sum(1 for w in b if cut.workshops[w]) + (cut.filler in b and bool(cut.delegates[d]))
-                    for d, b in enumerate(seed)) for cut in cuts]
+    cut_used = [sum(cut.uses(d, b) for d, b in enumerate(seed)) for cut in cuts]
     out = []
     for d, b in enumerate(seed):
         have = {w_round[w] for w in b}
