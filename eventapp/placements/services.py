@@ -117,20 +117,26 @@ def run_allocation(assembly: Assembly, user_id: int | None = None) -> Allocation
         raise DomainError("Add rounds and workshops before allocating.")
     if not snap.problem.delegates:
         raise DomainError("There are no confirmed registrations to allocate yet.")
+    problem, assembly_id = snap.problem, assembly.id
+    # Two transactions on purpose: the read (with any new organisation limit) ends before the
+    # solve, which takes seconds to minutes. Held open, it would keep SQLite's write lock, or on
+    # PostgreSQL the assembly row's lock, and every registration and cancellation would wait for
+    # it. Changes meanwhile leave the proposal marked out of date on the allocation page.
+    db.session.commit()
     try:
-        result = core.solve(snap.problem)
-        core.validate(snap.problem, result)
+        result = core.solve(problem)
+        core.validate(problem, result)
     except core.ProblemError as err:
         raise DomainError(f"The pins cannot all be kept: {err}. Remove a pin and run again.") from None
-    baseline = core.fcfs(snap.problem)
+    baseline = core.fcfs(problem)
     assignments = {d: list(ws) for d, ws in result.assignments.items()}
-    ours = summarise(snap.problem, assignments, result.unplaced)
-    theirs = summarise(snap.problem, {d: list(ws) for d, ws in baseline.assignments.items()}, baseline.unplaced)
+    ours = summarise(problem, assignments, result.unplaced)
+    theirs = summarise(problem, {d: list(ws) for d, ws in baseline.assignments.items()}, baseline.unplaced)
     db.session.execute(
-        update(AllocationRun).where(AllocationRun.assembly_id == assembly.id, AllocationRun.status == "proposal")
+        update(AllocationRun).where(AllocationRun.assembly_id == assembly_id, AllocationRun.status == "proposal")
         .values(status="superseded")
     )
-    run = AllocationRun(assembly_id=assembly.id, status="proposal", created_by_id=user_id,
+    run = AllocationRun(assembly_id=assembly_id, status="proposal", created_by_id=user_id,
                         placed=result.objective.placed, moves=result.objective.moves, cost=result.objective.cost)
     run.result = {
         "assignments": assignments,
