@@ -184,6 +184,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=8 * 3600,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         PAGE_SIZE=25,
+        # Assemblies with more confirmed delegates are allocated by `flask allocate-worker`, not
+        # within the organiser's request (2,000 take seconds; 10,000 up to a few minutes).
+        ALLOCATION_INLINE_MAX=3000,
         PUBLIC_BASE_URL=None,
     )
     app.config.from_prefixed_env()

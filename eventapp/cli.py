@@ -125,6 +125,30 @@ def init_app(app: Flask) -> None:
                 raise click.ClickException(err.message) from None
             click.echo(f"Published: {outcome.placed} places, {len(outcome.changed)} changed.")
 
+    @app.cli.command("allocate-worker")
+    @click.option("--interval", default=5.0, show_default=True, help="Seconds to wait when no job is queued.")
+    @click.option("--once", is_flag=True, help="Run the queued jobs, then stop.")
+    def allocate_worker(interval: float, once: bool) -> None:
+        """Run the allocations organisers queued for big assemblies (Ctrl-C or SIGTERM stops it after the current one)."""
+        import signal
+
+        from .placements.services import run_jobs
+
+        stopping = []
+
+        def stop(signum, frame):
+            stopping.append(signum)
+
+        previous = signal.signal(signal.SIGTERM, stop), signal.signal(signal.SIGINT, stop)
+        try:
+            if not once:
+                click.echo("Allocation worker waiting for jobs.")
+            done = run_jobs(interval=interval, once=once, stop=lambda: bool(stopping), echo=click.echo)
+        finally:
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
+        click.echo(f"Allocation worker stopped after {done} job{'s' if done != 1 else ''}.")
+
     @app.cli.command("backup")
     @click.argument("path", type=click.Path(dir_okay=False))
     def backup(path: str) -> None:

@@ -12,7 +12,7 @@ from .assemblies.models import (  # noqa: F401
 from .organisations.models import Organisation  # noqa: F401
 from .mail.models import OutboxMessage  # noqa: F401
 from .registration.models import Preference, Registration  # noqa: F401
-from .placements.models import AllocationPin, AllocationRun, Placement  # noqa: F401
+from .placements.models import AllocationJob, AllocationPin, AllocationRun, Placement  # noqa: F401
 from .invites.models import CalendarEntry  # noqa: F401
 from .notes.models import Action, ActionRevision, Attendance, NoteSection, NotesRevision, PendingSave, SessionNotes  # noqa: F401
 from .outcomes.models import ActionStatusUpdate, AssemblyUpdate, CarriedAction, PartnerContact  # noqa: F401

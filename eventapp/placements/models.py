@@ -5,7 +5,7 @@ import json
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -75,3 +75,32 @@ class Placement(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     workshop: Mapped["Workshop"] = relationship()  # noqa: F821
+
+
+ACTIVE_JOB = "status IN ('queued', 'running')"
+
+
+class AllocationJob(db.Model):
+    """A request to run the allocation in the background, for assemblies too big to solve
+    within a web request; ``flask allocate-worker`` takes it and records how it ended."""
+
+    __tablename__ = "allocation_job"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+        # At most one queued or running job per assembly: a second click, from any process,
+        # cannot start a second solve of the same assembly.
+        Index("uq_allocation_job_one_active", "assembly_id", unique=True,
+              sqlite_where=text(ACTIVE_JOB), postgresql_where=text(ACTIVE_JOB)),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assembly_id: Mapped[int] = mapped_column(ForeignKey("assembly.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    requested_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    run_id: Mapped[Optional[int]] = mapped_column(ForeignKey("allocation_run.id", ondelete="SET NULL"))
+    delegates: Mapped[int] = mapped_column(default=0)  # confirmed when it was asked for, for the wait shown
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[Optional[datetime]]
+    finished_at: Mapped[Optional[datetime]]

@@ -1,10 +1,14 @@
 """Allocation use cases: run the solver on an assembly, adjust the proposal, publish it."""
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 
 from .. import allocation as core
@@ -14,7 +18,9 @@ from ..extensions import db
 from ..invites.services import sync_calendar
 from ..registration.models import Registration
 from ..timeutil import utcnow
-from .models import AllocationPin, AllocationRun, Placement
+from .models import AllocationJob, AllocationPin, AllocationRun, Placement
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -149,6 +155,122 @@ def run_allocation(assembly: Assembly, user_id: int | None = None) -> Allocation
     db.session.add(run)
     db.session.commit()
     return run
+
+
+# A running job whose worker has said nothing for this long is taken to have died with it
+# (killed, machine restarted) and is claimed again. The largest solves take a few minutes.
+JOB_STALE = timedelta(hours=1)
+
+
+def _check_can_allocate(assembly: Assembly) -> None:
+    if db.session.scalar(select(func.count(Workshop.id)).join(Round).where(Round.assembly_id == assembly.id)) == 0:
+        raise DomainError("Add rounds and workshops before allocating.")
+    if assembly.confirmed_count == 0:
+        raise DomainError("There are no confirmed registrations to allocate yet.")
+
+
+def request_run(assembly: Assembly, user_id: int | None = None) -> AllocationJob:
+    """Queue a background run of the allocation, or return the one already queued or running."""
+    job = active_job(assembly)
+    if job is not None:
+        return job
+    _check_can_allocate(assembly)
+    job = AllocationJob(assembly_id=assembly.id, requested_by_id=user_id, delegates=assembly.confirmed_count)
+    db.session.add(job)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another click (in another process) queued one first: that one is the run.
+        db.session.rollback()
+        job = active_job(assembly)
+        if job is None:
+            raise
+    return job
+
+
+def active_job(assembly: Assembly) -> AllocationJob | None:
+    """The assembly's queued or running background allocation, if any."""
+    return db.session.scalar(select(AllocationJob).where(
+        AllocationJob.assembly_id == assembly.id, AllocationJob.status.in_(("queued", "running"))))
+
+
+def latest_job(assembly: Assembly) -> AllocationJob | None:
+    """The assembly's most recent background allocation, whatever its state."""
+    return db.session.scalar(select(AllocationJob).where(AllocationJob.assembly_id == assembly.id)
+                             .order_by(AllocationJob.id.desc()).limit(1))
+
+
+def claim_job() -> int | None:
+    """Take the oldest queued job (or one abandoned by a stopped worker) for this worker."""
+    now = utcnow()
+    job = db.session.scalar(
+        select(AllocationJob)
+        .where(or_(AllocationJob.status == "queued",
+                   and_(AllocationJob.status == "running", AllocationJob.started_at < now - JOB_STALE)))
+        .order_by(AllocationJob.id).limit(1)
+        # PostgreSQL: workers skip a job another is claiming; SQLite's write lock serialises them.
+        .with_for_update(skip_locked=True)
+    )
+    if job is None:
+        db.session.rollback()
+        return None
+    job.status = "running"
+    job.started_at = now
+    job.attempts += 1
+    db.session.commit()
+    return job.id
+
+
+def run_job(job_id: int) -> AllocationJob:
+    """Run a claimed job's allocation and record how it ended (done with its proposal, or failed)."""
+    job = db.session.get(AllocationJob, job_id)
+    assembly = db.session.get(Assembly, job.assembly_id)
+    requested_by = job.requested_by_id
+    run_id, error = None, None
+    try:
+        run_id = run_allocation(assembly, requested_by).id
+    except DomainError as err:
+        error = err.message
+    except Exception:  # noqa: BLE001 - the job records the failure; the traceback goes to the log
+        log.exception("allocation job %s failed", job_id)
+        error = "The allocation stopped on an unexpected error (details are in the worker's log). Run it again."
+    db.session.rollback()
+    job = db.session.get(AllocationJob, job_id)
+    job.status = "failed" if error else "done"
+    job.run_id = run_id
+    job.error = error
+    job.finished_at = utcnow()
+    db.session.commit()
+    return job
+
+
+def run_jobs(*, interval: float = 5.0, once: bool = False, stop=None, echo=None) -> int:
+    """Run queued allocation jobs until ``stop()`` (or, with ``once``, until none is left); return how many ran."""
+    stop = stop or (lambda: False)
+    done = 0
+    while not stop():
+        try:
+            job_id = claim_job()
+        except OperationalError as err:
+            # Database restarting or locked for long: try again shortly rather than die.
+            db.session.rollback()
+            if echo:
+                echo(f"Database error, retrying: {err.orig}")
+            job_id = None
+        if job_id is not None:
+            job = run_job(job_id)
+            done += 1
+            if echo:
+                echo(f"Allocation job {job.id}: {job.status}" + (f" ({job.error})" if job.error else ""))
+        elif once:
+            break
+        else:
+            waited = 0.0
+            while waited < interval and not stop():
+                time.sleep(min(0.2, interval))
+                waited += 0.2
+        db.session.remove()
+    return done
 
 
 def latest_run(assembly: Assembly) -> AllocationRun | None:

@@ -1,7 +1,7 @@
 """Organiser pages to run, inspect, adjust and publish the workshop allocation."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from ..forms_util import apply_domain_error
 from . import services
 from .forms import RunForm, move_form_class
 from .models import AllocationPin, AllocationRun
+from ..timeutil import utcnow
 
 bp = Blueprint("placements", __name__, url_prefix="/organiser/assemblies/<slug>/allocation")
 
@@ -30,8 +31,14 @@ def _run_or_404(assembly, run_id: int) -> AllocationRun:
 def index(slug: str):
     assembly = load_assembly(slug)
     run = services.latest_run(assembly)
+    job = services.latest_job(assembly)
     form = RunForm(workshop_org_limit=assembly.workshop_org_limit)
-    context = {"assembly": assembly, "run": run, "form": form, "action_form": FlaskForm()}
+    context = {"assembly": assembly, "run": run, "form": form, "action_form": FlaskForm(), "job": job,
+               "job_active": job is not None and job.status in ("queued", "running"),
+               # A failure newer than the proposal shown is news; an older one is not.
+               "job_failed": job is not None and job.status == "failed"
+               and (run is None or job.finished_at is None or job.finished_at >= run.created_at),
+               "now": utcnow()}
     if run is not None:
         snap = services.snapshot(assembly)
         data = run.result
@@ -58,6 +65,20 @@ def run(slug: str):
         flash("Enter a number of at least 1 for the organisation limit, or leave it empty.", "error")
         return redirect(url_for(".index", slug=slug))
     assembly.workshop_org_limit = form.workshop_org_limit.data
+    if assembly.confirmed_count > current_app.config["ALLOCATION_INLINE_MAX"]:
+        # Too big to solve within one request (the server would time it out): a worker does it.
+        try:
+            existing = services.active_job(assembly)
+            job = existing or services.request_run(assembly, current_user.id)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            flash("An allocation is already running; its proposal will appear here." if existing else
+                  f"The allocation of {job.delegates:,} delegates is running in the background. "
+                  "Its proposal will appear here in a few minutes; nothing is published until you publish it.",
+                  "success")
+        return redirect(url_for(".index", slug=slug))
     try:
         result = services.run_allocation(assembly, current_user.id)
     except DomainError as err:

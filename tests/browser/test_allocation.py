@@ -97,3 +97,26 @@ def test_organiser_runs_inspects_pins_and_publishes(live_server, page):
         assert len(placed) == 2
         assert {p.workshop_id for p in pins} <= {p.workshop_id for p in placed}
         assert any(p.workshop.title == target.rsplit(" (Room", 1)[0] for p in placed)
+
+
+def test_a_big_assembly_shows_its_background_run_then_the_proposal(live_server, page):
+    from eventapp.placements.services import run_jobs
+
+    slug, _ = _seed(live_server.app)
+    saved = live_server.app.config["ALLOCATION_INLINE_MAX"]
+    live_server.app.config["ALLOCATION_INLINE_MAX"] = 10  # the 16 delegates go to the worker
+    try:
+        login(page, live_server)
+        page.goto(f"{live_server.url}/organiser/assemblies/{slug}/allocation/")
+        page.get_by_role("button", name="Run the allocation").click()
+        assert page.get_by_role("heading", name="Allocation running").is_visible()
+        assert page.get_by_text("The allocation of 16 delegates is running in the background").is_visible()
+        assert page.get_by_role("button", name="Run the allocation").count() == 0
+        axe_check(page, "allocation running in the background")
+        with live_server.app.app_context():
+            assert run_jobs(once=True) == 1
+        page.reload()
+        assert page.get_by_role("heading", name="Proposal (not published)").is_visible()
+        assert page.get_by_role("heading", name="Allocation running").count() == 0
+    finally:
+        live_server.app.config["ALLOCATION_INLINE_MAX"] = saved
