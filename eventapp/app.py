@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .txn import in_read_phase
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -149,7 +150,7 @@ def _sqlite_begin(conn):
 
 
 def _read_only_request() -> bool:
-    return has_request_context() and request.method in ("GET", "HEAD")
+    return has_request_context() and (request.method in ("GET", "HEAD") or in_read_phase())
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -24,6 +24,7 @@ from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, link
                              render_email, rendered, renderer)
 from ..organisations.models import SECTORS, Organisation, name_key
 from ..timeutil import utc_to_local, utcnow
+from ..txn import begin_writes
 from .models import Preference, Registration, email_key
 
 MIN_CHOICES = 3
@@ -555,7 +556,10 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
     # typing the same new name for this assembly cannot both try to add it.
     organisation = _organisation_ref(data)
 
-    places = _lock_places(assembly.id)
+    assembly_id = assembly.id
+    # The public form reads before this point without the write lock (see txn.read_first).
+    begin_writes()
+    places = _lock_places(assembly_id)
     if organisation is None:
         org = _resolve_organisation(data)
         organisation = (org.id, org.name)

@@ -20,6 +20,7 @@ from ..assemblies.views import load_assembly
 from ..domain import DomainError
 from ..extensions import db, limiter
 from ..forms_util import apply_domain_error
+from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
 from . import services
 from .csvio import parse_csv, to_csv
@@ -85,6 +86,9 @@ def _public_assembly(slug: str) -> Assembly:
 @bp.route("/a/<slug>/register", methods=["GET", "POST"])
 @limiter.limit(_form_limit, methods=["POST"])
 def register(slug: str):
+    if request.method == "POST":
+        # Parsing, checking and looking up happen before the write lock; the service takes it.
+        read_first()
     assembly = _public_assembly(slug)
     is_open, why = services.registration_window(assembly)
     if not is_open:

@@ -136,6 +136,36 @@ def test_a_registration_waits_for_another_writer_then_saves(file_app):
         assert _db.session.scalar(select(Assembly.confirmed_count).where(Assembly.slug == "locking")) == 1
 
 
+def test_the_public_form_reads_and_checks_without_the_write_lock(file_app, monkeypatch):
+    import sqlite3
+
+    app, path, world = file_app
+    lookup = services._organisation_ref
+    free = []
+
+    def probing(data):
+        # Called once the form is valid, before the service's writes: another process can write now.
+        probe = sqlite3.connect(path, isolation_level=None, timeout=0.2)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            free.append(True)
+        except sqlite3.OperationalError:
+            free.append(False)
+        finally:
+            probe.close()
+        return lookup(data)
+
+    monkeypatch.setattr(services, "_organisation_ref", probing)
+    post, result = _post_in_thread(app, form_fields(world))
+    post.start()
+    post.join(timeout=30)
+    assert free == [True], "the registration held the write lock while it was still only reading"
+    assert result["status"] == 302
+    with app.app_context():
+        assert _db.session.scalar(select(Assembly.confirmed_count).where(Assembly.slug == "locking")) == 1
+
+
 def test_app_connections_use_wal_foreign_keys_and_the_busy_timeout(file_app):
     app, _, _ = file_app
     with app.app_context(), _db.engine.connect() as conn:
