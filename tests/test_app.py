@@ -192,3 +192,15 @@ def test_nul_characters_in_a_form_are_refused_politely(as_organiser, db):
 @pytest.mark.parametrize("path", ["/a/%00", "/organiser/assemblies/x%00y", "/a/" + "z" * 5000, "/a/%F0%9F%9B%A1"])
 def test_odd_paths_never_cause_a_server_error(as_organiser, path):
     assert as_organiser.get(path).status_code in (400, 404)
+
+
+def test_page_links_follow_the_application_root_and_the_blueprint(as_organiser):
+    # Template links are kept once built: the same page mounted under another root (a reverse
+    # proxy's prefix) and a relative endpoint in another blueprint must still get their own.
+    plain = as_organiser.get("/organiser/").get_data(as_text=True)
+    prefixed = as_organiser.get("/organiser/", base_url="http://localhost/eventapp").get_data(as_text=True)
+    again = as_organiser.get("/organiser/").get_data(as_text=True)
+    assert 'href="/static/app.css"' in plain and 'href="/organiser/topics"' in plain
+    assert 'href="/eventapp/static/app.css"' in prefixed and 'href="/eventapp/organiser/topics"' in prefixed
+    assert 'href="/static/app.css"' not in prefixed
+    assert 'href="/organiser/topics"' in again and "/eventapp/" not in again
