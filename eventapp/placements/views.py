@@ -50,6 +50,10 @@ def index(slug: str):
             pins=list(db.session.scalars(
                 select(AllocationPin).where(AllocationPin.registration_id.in_([int(k) for k in snap.registrations] or [0]))
             )),
+            # A background run can finish after another proposal was published: its moves were
+            # counted from the allocation before that one.
+            behind_published=run.status == "proposal" and assembly.allocation_published_at is not None
+            and assembly.allocation_published_at > run.created_at,
             stale=len(snap.registrations) != len(data["assignments"])
             or any(k not in snap.registrations for k in data["assignments"]),
         )

@@ -188,3 +188,17 @@ def test_two_workers_never_take_the_same_job(tmp_path):
             assert {j.status for j in db.session.scalars(select(AllocationJob))} == {"running"}
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_proposal_computed_before_a_publication_says_so(as_organiser):
+    slug, assembly_id = _assembly(4)
+    _run(as_organiser, slug)
+    first = db.session.scalar(select(AllocationRun))
+    services.publish(first, db.session.get(Assembly, assembly_id))
+    _run(as_organiser, slug)
+    assert "was published after this proposal" not in _page(as_organiser, slug)
+    # A background run that started before the publication and stored its proposal after it.
+    newest = db.session.scalar(select(AllocationRun).order_by(AllocationRun.id.desc()))
+    newest.created_at = db.session.get(Assembly, assembly_id).allocation_published_at - timedelta(seconds=30)
+    db.session.commit()
+    assert "Another allocation was published after this proposal was computed" in _page(as_organiser, slug)
