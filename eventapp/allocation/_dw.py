@@ -577,8 +577,9 @@ class _Master:
         m = rows.upper.size
         self.lp_row = np.full(m, -1, dtype=np.int64)  # LP row of each coupling row, -1 = left out
         self.touch = np.zeros(m, dtype=np.int64)  # delegates with a column on the row
-        self.seen: list[set[int]] = [set() for _ in range(nd)]
-        self.row_cols: dict[int, list[tuple[int, float]]] = {}  # left-out row -> (column, value)
+        self.seen: set[int] = set()  # d * m + row for each delegate with a column on the row
+        # Left-out row -> its entries on the columns so far, as (columns, values) array pairs.
+        self.row_cols: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.n = 0
         self.added = 0  # columns appended since the last solve
         self.h = stage.new_highs()
@@ -600,9 +601,9 @@ class _Master:
         starts, index, value = [], [], []
         for r in new_rows:
             starts.append(len(index))
-            for j, v in self.row_cols.pop(r, []):
-                index.append(j)
-                value.append(v)
+            for js, vs in self.row_cols.pop(r, []):
+                index.extend(js.tolist())
+                value.extend(vs.tolist())
             self.lp_row[r] = self.num_rows
             self.num_rows += 1
         k = len(new_rows)
@@ -611,32 +612,76 @@ class _Master:
                        np.array(value, dtype=np.float64))
 
     def add(self, cols: list[tuple[int, tuple[int, ...]]]) -> None:
-        """Append bundle columns, then any left-out rows they could now overfill."""
+        """Append bundle columns, then any left-out rows they could now overfill.
+
+        The entries are those of Stage.entries, worked out for all the columns at once: one
+        (column, workshop) pair per place, then each kind of coupling row in one step.
+        """
         stage = self.stage
-        costs, starts, index, value = [], [], [], []
-        grown = set()
-        for d, b in cols:
-            cost, idx, val = stage.entries(d, b)
-            costs.append(cost)
-            starts.append(len(index))
-            index.append(d)
-            value.append(1.0)
-            j = self.n + len(costs) - 1
-            for r, v in zip(idx, val):
-                if self.lp_row[r] >= 0:
-                    index.append(int(self.lp_row[r]))
-                    value.append(v)
-                else:
-                    self.row_cols.setdefault(r, []).append((j, v))
-                if v > 0 and r not in self.seen[d]:
-                    self.seen[d].add(r)
-                    self.touch[r] += 1
-                    grown.add(r)
+        ix, rows = stage.ix, stage.rows
         n = len(cols)
+        if not n:
+            return
+        m = rows.upper.size
+        D = np.fromiter((d for d, _ in cols), dtype=np.int64, count=n)
+        sizes = np.fromiter((len(b) for _, b in cols), dtype=np.int64, count=n)
+        J = np.repeat(np.arange(n), sizes)  # the column of each place
+        W = np.fromiter(itertools.chain.from_iterable(b for _, b in cols), dtype=np.int64, count=int(sizes.sum()))
+        DJ = D[J]
+        costs = np.bincount(J, weights=stage.c[DJ, W], minlength=n)
+        parts_j, parts_r, parts_v = [], [], []
+
+        def per_place(row_of_place: np.ndarray) -> None:
+            on = row_of_place >= 0
+            parts_j.append(J[on])
+            parts_r.append(row_of_place[on])
+            parts_v.append(np.ones(int(on.sum())))
+
+        def per_column(row: int, v: np.ndarray) -> None:
+            on = np.flatnonzero(v)
+            parts_j.append(on)
+            parts_r.append(np.full(on.size, row, dtype=np.int64))
+            parts_v.append(v[on].astype(np.float64))
+
+        per_place(rows.seat_row[W])
+        per_place(rows.round_row[ix.w_round[W]])
+        if stage.res.org_seats is not None:
+            per_place(rows.org_row[ix.d_org[DJ], W])
+        for row, cut in stage.cuts:
+            uses = cut.workshops[W].astype(np.float64) + ((W == cut.filler) & cut.delegates[DJ])
+            per_column(row, np.bincount(J, weights=uses, minlength=n))
+        if rows.placed_row >= 0:
+            per_column(rows.placed_row, -sizes.astype(np.float64))
+        if rows.kept_row >= 0:
+            per_column(rows.kept_row, -np.bincount(J, weights=stage.cur[DJ, W], minlength=n))
+        TJ, TR, TV = np.concatenate(parts_j), np.concatenate(parts_r), np.concatenate(parts_v)
+        # Delegates newly on a row: the rows that may now be overfilled.
+        pos = TV > 0
+        grown = set()
+        for key in np.unique(D[TJ[pos]] * m + TR[pos]).tolist():
+            if key not in self.seen:
+                self.seen.add(key)
+                r = key % m
+                self.touch[r] += 1
+                grown.add(r)
+        L = self.lp_row[TR]
+        out = L < 0
+        if out.any():
+            oj, orow, ov = TJ[out] + self.n, TR[out], TV[out]
+            order = np.argsort(orow, kind="stable")
+            oj, orow, ov = oj[order], orow[order], ov[order]
+            bounds = np.flatnonzero(np.diff(orow)) + 1
+            for js, rs, vs in zip(np.split(oj, bounds), np.split(orow, bounds), np.split(ov, bounds)):
+                self.row_cols.setdefault(int(rs[0]), []).append((js, vs))
+        # Each column: its convexity row (the delegate's), then its coupling rows in the LP.
+        cj = np.concatenate([np.arange(n), TJ[~out]])
+        cr = np.concatenate([D, L[~out]])
+        cv = np.concatenate([np.ones(n), TV[~out]])
+        order = np.lexsort((cr, cj))
+        starts = np.concatenate([[0], np.cumsum(np.bincount(cj, minlength=n))[:-1]])
         self.added += n
-        self.h.addCols(n, np.array(costs, dtype=np.float64), np.zeros(n), np.ones(n), len(index),
-                       np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
-                       np.array(value, dtype=np.float64))
+        self.h.addCols(n, costs, np.zeros(n), np.ones(n), cj.size, starts.astype(np.int32),
+                       cr[order].astype(np.int32), cv[order].astype(np.float64))
         self.n += n
         upper = stage.rows.upper
         self._add_rows(sorted(r for r in grown if self.lp_row[r] < 0 and self.touch[r] > upper[r] + 1e-9))

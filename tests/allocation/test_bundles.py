@@ -107,3 +107,54 @@ def test_interior_point_solves_of_the_places_and_moves_stages_stay_optimal(monke
         assert validate(problem, result) == result.objective
         assert result.objective == reference_objective(problem), seed
     assert by_ipm >= 20
+
+
+def _lp_columns(h):
+    import highspy
+
+    lp = h.getLp()
+    a = lp.a_matrix_
+    start, index, value = list(a.start_), list(a.index_), list(a.value_)
+    cols = [{} for _ in range(lp.num_col_)]
+    colwise = a.format_ == highspy.MatrixFormat.kColwise
+    for k in range(lp.num_col_ if colwise else lp.num_row_):
+        for i, v in zip(index[start[k]:start[k + 1]], value[start[k]:start[k + 1]]):
+            if colwise:
+                cols[k][i] = v
+            else:
+                cols[i][k] = v
+    return list(lp.col_cost_), cols
+
+
+@pytest.mark.parametrize("seed", range(1, 120, 7))
+def test_master_columns_hold_each_bundles_entries(seed):
+    # The master builds all its columns' entries at once; they must be Stage.entries' ones.
+    from eventapp.allocation.solver import _highs
+
+    problem = random_problem(seed)
+    ix = Index(problem)
+    res = residual(ix)
+    if not ix.nd or not ix.nw:
+        return
+    cur = current_matrix(ix).astype(float)
+    c = np.where(res.allowed, ix.cost.astype(float), np.inf)
+    stage = Stage(ix, res, c, cur, 1, 1 if cur.any() else None, lambda: _highs(None))
+    cols = [(d, b) for d in range(ix.nd) for b in all_bundles(ix, res.allowed[d]) if b]
+    if not cols:
+        return
+    rng = np.random.default_rng(seed)
+    rng.shuffle(cols)
+    half = len(cols) // 2
+    master = _dw._Master(stage, cols[:half])
+    master.add(cols[half:])
+    costs, columns = _lp_columns(master.h)
+    assert len(columns) == len(cols)
+    for j, (d, b) in enumerate(cols):
+        cost, idx, val = stage.entries(d, b)
+        assert costs[j] == pytest.approx(cost)
+        expected = {d: 1.0} | {int(master.lp_row[r]): v for r, v in zip(idx, val) if master.lp_row[r] >= 0}
+        assert columns[j] == pytest.approx(expected)
+        for r, v in zip(idx, val):
+            if master.lp_row[r] < 0:
+                left = {int(jj): vv for js, vs in master.row_cols[r] for jj, vv in zip(js, vs)}
+                assert left[j] == v
