@@ -52,21 +52,14 @@ def init_app(app: Flask) -> None:
     @click.option("--batch", default=100, show_default=True, help="Messages claimed at a time.")
     def mail_worker(interval: float, batch: int) -> None:
         """Deliver the outbox continuously (Ctrl-C or SIGTERM stops it after the current batch)."""
-        import signal
-
         from .mail.services import run_worker
+        from .workers import stop_on_signals
 
         if not app.config.get("MAIL_SERVER"):
             raise click.ClickException("No SMTP server configured (set FLASK_MAIL_SERVER); messages stay in the outbox.")
-        stopping = []
-
-        def stop(signum, frame):
-            stopping.append(signum)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         click.echo(f"Mail worker delivering to {app.config['MAIL_SERVER']}:{app.config.get('MAIL_PORT', 25)}.")
-        run_worker(interval=interval, limit=batch, stop=lambda: bool(stopping), echo=click.echo)
+        with stop_on_signals() as stop:
+            run_worker(interval=interval, limit=batch, stop=stop, echo=click.echo)
         click.echo("Mail worker stopped.")
 
     @mail_group.command("sink")
@@ -130,23 +123,13 @@ def init_app(app: Flask) -> None:
     @click.option("--once", is_flag=True, help="Run the queued jobs, then stop.")
     def allocate_worker(interval: float, once: bool) -> None:
         """Run the allocations organisers queued for big assemblies (Ctrl-C or SIGTERM stops it after the current one)."""
-        import signal
-
         from .placements.services import run_jobs
+        from .workers import stop_on_signals
 
-        stopping = []
-
-        def stop(signum, frame):
-            stopping.append(signum)
-
-        previous = signal.signal(signal.SIGTERM, stop), signal.signal(signal.SIGINT, stop)
-        try:
-            if not once:
-                click.echo("Allocation worker waiting for jobs.")
-            done = run_jobs(interval=interval, once=once, stop=lambda: bool(stopping), echo=click.echo)
-        finally:
-            signal.signal(signal.SIGTERM, previous[0])
-            signal.signal(signal.SIGINT, previous[1])
+        if not once:
+            click.echo("Allocation worker waiting for jobs.")
+        with stop_on_signals() as stop:
+            done = run_jobs(interval=interval, once=once, stop=stop, echo=click.echo)
         click.echo(f"Allocation worker stopped after {done} job{'s' if done != 1 else ''}.")
 
     @app.cli.command("backup")

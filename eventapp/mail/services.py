@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from ..domain import DomainError
 from ..extensions import db, mail
 from ..timeutil import utcnow
+from ..workers import pause
 from .models import OutboxMessage
 
 # Defaults, each overridable in the app config (FLASK_MAIL_RETRY_BASE_SECONDS=… and so on).
@@ -600,10 +601,7 @@ def run_worker(*, interval: float = 5.0, limit: int | None = None, stop=None, ec
         if echo and report.handled:
             echo(f"Sent {report.sent}, will retry {report.retrying}, failed {report.failed}.")
         if report.handled == 0:
-            waited = 0.0
-            while waited < interval and not stop():
-                time.sleep(min(0.2, interval))
-                waited += 0.2
+            pause(interval, stop)
         db.session.remove()
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,9 +17,13 @@ from ..extensions import db
 from ..invites.services import sync_calendar
 from ..registration.models import Registration
 from ..timeutil import utcnow
+from ..workers import pause
 from .models import AllocationJob, AllocationPin, AllocationRun, Placement
 
 log = logging.getLogger(__name__)
+
+NO_WORKSHOPS = "Add rounds and workshops before allocating."
+NO_DELEGATES = "There are no confirmed registrations to allocate yet."
 
 
 @dataclass
@@ -120,9 +123,9 @@ def run_allocation(assembly: Assembly, user_id: int | None = None) -> Allocation
     """Solve the assembly's allocation optimally and store it as a proposal (nothing is published)."""
     snap = snapshot(assembly)
     if not snap.problem.workshops:
-        raise DomainError("Add rounds and workshops before allocating.")
+        raise DomainError(NO_WORKSHOPS)
     if not snap.problem.delegates:
-        raise DomainError("There are no confirmed registrations to allocate yet.")
+        raise DomainError(NO_DELEGATES)
     problem, assembly_id = snap.problem, assembly.id
     # Two transactions on purpose: the read (with any new organisation limit) ends before the
     # solve, which takes seconds to minutes. Held open, it would keep SQLite's write lock, or on
@@ -164,9 +167,9 @@ JOB_STALE = timedelta(hours=1)
 
 def _check_can_allocate(assembly: Assembly) -> None:
     if db.session.scalar(select(func.count(Workshop.id)).join(Round).where(Round.assembly_id == assembly.id)) == 0:
-        raise DomainError("Add rounds and workshops before allocating.")
+        raise DomainError(NO_WORKSHOPS)
     if assembly.confirmed_count == 0:
-        raise DomainError("There are no confirmed registrations to allocate yet.")
+        raise DomainError(NO_DELEGATES)
 
 
 def request_run(assembly: Assembly, user_id: int | None = None) -> AllocationJob:
@@ -265,10 +268,7 @@ def run_jobs(*, interval: float = 5.0, once: bool = False, stop=None, echo=None)
         elif once:
             break
         else:
-            waited = 0.0
-            while waited < interval and not stop():
-                time.sleep(min(0.2, interval))
-                waited += 0.2
+            pause(interval, stop)
         db.session.remove()
     return done
 

@@ -11,10 +11,10 @@ from ..assemblies.views import load_assembly
 from ..domain import DomainError
 from ..extensions import db
 from ..forms_util import apply_domain_error
+from ..timeutil import utcnow
 from . import services
 from .forms import RunForm, move_form_class
 from .models import AllocationPin, AllocationRun
-from ..timeutil import utcnow
 
 bp = Blueprint("placements", __name__, url_prefix="/organiser/assemblies/<slug>/allocation")
 
