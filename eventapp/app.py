@@ -186,8 +186,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         PAGE_SIZE=25,
         # Assemblies with more confirmed delegates are allocated by `flask allocate-worker`, not
-        # within the organiser's request (2,000 take seconds; 10,000 up to a few minutes).
-        ALLOCATION_INLINE_MAX=3000,
+        # within the organiser's request, which gunicorn ends after 30 s: 1,000 take at most
+        # 7 s here (20 seeds), but 2,000 take 10-20 s on a third of seeds, 10,000 up to minutes.
+        ALLOCATION_INLINE_MAX=1000,
         PUBLIC_BASE_URL=None,
     )
     app.config.from_prefixed_env()

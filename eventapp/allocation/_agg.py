@@ -8,9 +8,9 @@ Every real allocation maps onto an aggregated one with the same places, moves an
 aggregated optimum bounds the real one from below in each stage. When the fillers of that
 optimum can then be given real seats (a max-flow per round, respecting seats, organisation
 limits and the topic rule), the completed allocation reaches the bound and is optimal.
-When they cannot, the caller adds the cuts a round's failed flow yields, or (when only the
-topic rule between one delegate's fillers blocks them) models the contested topics' workshops
-as real ones, and solves again; failing that, it solves the real problem instead.
+When they cannot, the caller adds the cuts a round's failed flow yields and solves again;
+when no cut explains the failure (only the topic rule between one delegate's fillers blocks
+them), it solves the real problem instead.
 """
 
 from __future__ import annotations
@@ -78,17 +78,8 @@ class Aggregated:
     cur: np.ndarray  # (nd, nw + nr) published allocation, fillers never "kept"
 
 
-@dataclass
-class Split:
-    """The fillers' free seats are on these topics (bool over topics), where the topic rule
-    between a delegate's fillers blocks them: the next view models those topics' workshops
-    as real ones for everybody."""
-
-    topics: np.ndarray
-
-
-def aggregate(ix: Index, res: Residual, cur: np.ndarray, exact_topics: np.ndarray | None = None) -> Aggregated | None:
-    """Build the aggregated view (workshops of ``exact_topics`` stay real), or None when there is nothing to aggregate."""
+def aggregate(ix: Index, res: Residual, cur: np.ndarray) -> Aggregated | None:
+    """Build the aggregated view, or None when there is nothing to aggregate."""
     nd, nw, nr = ix.nd, ix.nw, ix.nr
     # Every workshop of a topic the delegate ranked or holds stays real: a filler's topic is
     # then never one of the delegate's real picks, so the topic rule only links fillers.
@@ -96,8 +87,6 @@ def aggregate(ix: Index, res: Residual, cur: np.ndarray, exact_topics: np.ndarra
     held_d, held_w = np.nonzero(cur > 0)
     held_topic[held_d, ix.w_topic[held_w]] = True
     specific = (ix.rank <= ix.k) | held_topic[:, ix.w_topic]
-    if exact_topics is not None:
-        specific |= exact_topics[ix.w_topic][None, :]
     filler_ok = res.allowed & ~specific
     if not filler_ok.any():
         return None
@@ -129,13 +118,12 @@ def to_aggregated(agg: Aggregated, ix: Index, bundles: list[tuple[int, ...]]) ->
 
 
 def complete(agg: Aggregated, ix: Index, res: Residual, bundles: list[tuple[int, ...]],
-             new_highs, stats: dict | None = None) -> list[list[int]] | tuple[Cut, ...] | Split | None:
+             new_highs, stats: dict | None = None) -> list[list[int]] | tuple[Cut, ...] | None:
     """Give every filler a real seat, round by round.
 
     When rounds cannot be filled, return the Cuts that the aggregated solution breaks (from
-    the max flows' minimum cuts), or None when no such cut explains the failure. When every
-    round can, but not all at once under the topic rule, return the Split of the topics
-    whose free seats the fillers compete for.
+    the max flows' minimum cuts); None when no such cut explains the failure, including when
+    every round can be filled but not all at once under the topic rule.
     """
     nw = ix.nw
     seats = res.seats.copy()
@@ -209,15 +197,7 @@ def complete(agg: Aggregated, ix: Index, res: Residual, bundles: list[tuple[int,
     # The rounds interfere through delegates with several fillers: decide them all at once.
     if stats is not None:
         stats["joint_assignments"] = stats.get("joint_assignments", 0) + 1
-    got = _assign_jointly(ix, wanted, filler_ok, base_seats, base_org, picks, new_highs)
-    if got is not None:
-        return got
-    free = np.zeros(ix.nw, dtype=bool)
-    for r, ds in wanted.items():
-        free |= (ix.w_round == r) & (base_seats > 0) & filler_ok[ds].any(axis=0)
-    topics = np.zeros(ix.nt, dtype=bool)
-    topics[ix.w_topic[free]] = True
-    return Split(topics)
+    return _assign_jointly(ix, wanted, filler_ok, base_seats, base_org, picks, new_highs)
 
 
 def _assign_jointly(ix: Index, wanted: dict[int, list[int]], filler_ok: np.ndarray,
@@ -307,12 +287,6 @@ def _only(agg: Aggregated, ix: Index, res: Residual, r: int, t: np.ndarray) -> n
     """Delegates whose filler in round r can only sit in workshops t."""
     filler_ok = res.allowed & ~agg.specific & (ix.w_round == r)[None, :]
     return ~(filler_ok & ~t[None, :]).any(axis=1) & filler_ok.any(axis=1)
-
-
-def recut(agg: Aggregated, ix: Index, res: Residual, cut: Cut) -> Cut:
-    """The same cut over a view that models more workshops exactly: more delegates fit it."""
-    r = cut.filler - ix.nw
-    return Cut(cut.filler, cut.workshops, _only(agg, ix, res, r, cut.workshops[: ix.nw]) | cut.delegates, cut.seats)
 
 
 def _assign(ds: np.ndarray, ws: np.ndarray, ok: np.ndarray, seats: np.ndarray,
