@@ -99,6 +99,13 @@ def init_app(app: Flask) -> None:
 
         try:
             assembly = get_assembly(slug)
+            job = placements.active_job(assembly)
+            if job is not None:
+                # Solving here too would duplicate minutes of work, and whichever finished last
+                # would replace the other's proposal.
+                raise click.ClickException(
+                    f"An allocation of this assembly is already {job.status} in the background (job {job.id}). "
+                    "Run 'flask allocate-worker --once' to run it now; its proposal appears on the allocation page.")
             run = placements.run_allocation(assembly)
         except NotFound:
             raise click.ClickException(f"No assembly has the address {slug!r}.") from None

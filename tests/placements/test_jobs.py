@@ -202,3 +202,21 @@ def test_a_proposal_computed_before_a_publication_says_so(as_organiser):
     newest.created_at = db.session.get(Assembly, assembly_id).allocation_published_at - timedelta(seconds=30)
     db.session.commit()
     assert "Another allocation was published after this proposal was computed" in _page(as_organiser, slug)
+
+
+def test_the_allocate_command_leaves_an_assembly_with_a_queued_job_to_the_worker(app, as_organiser, big):
+    slug, assembly_id = _assembly(6)
+    _run(as_organiser, slug)
+    job_id = db.session.scalar(select(AllocationJob.id))
+    db.session.remove()
+
+    refused = app.test_cli_runner().invoke(args=["allocate", slug])
+    assert refused.exit_code == 1
+    assert f"already queued in the background (job {job_id})" in refused.output
+    assert "flask allocate-worker --once" in refused.output
+    assert db.session.scalar(select(AllocationRun)) is None  # no second, competing proposal
+
+    assert app.test_cli_runner().invoke(args=["allocate-worker", "--once"]).exit_code == 0
+    ran = app.test_cli_runner().invoke(args=["allocate", slug])  # the job is done: nothing in the way
+    assert ran.exit_code == 0, ran.output
+    assert len(db.session.scalars(select(AllocationRun).where(AllocationRun.assembly_id == assembly_id)).all()) == 2
