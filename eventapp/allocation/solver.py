@@ -13,7 +13,7 @@ import numpy as np
 
 from ._agg import aggregate, complete, to_aggregated
 from ._index import Index
-from ._dw import MAX_ROUNDS, NotClosed, Stage
+from ._dw import FLAT_ADD_SHARE, MAX_ROUNDS, NotClosed, Stage
 from ._milp import Columns, Residual, build_rows, columns_from_mask, current_matrix, residual
 from .model import Problem, Result
 from .validate import AllocationError, validate
@@ -200,6 +200,8 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
     else:
         c1 = np.where(allowed, -1.0, inf)
         stage = Stage(ix, res, c1, cur, None, None, lambda: _highs(None))
+        if topped is None:  # the real view
+            stage.add_share = FLAT_ADD_SHARE
         value, bundles = stage.solve(seed, stats, carried=usable(1))
         carried[1] = stage.columns
         placed = -value
@@ -207,6 +209,8 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
     if (cur * allowed).any():
         c2 = np.where(allowed, -cur, inf)
         stage = Stage(ix, res, c2, cur, placed, None, lambda: _highs(None))
+        if topped is None and stage.flat:
+            stage.add_share = FLAT_ADD_SHARE
         value, bundles = stage.solve(bundles, stats, extra=seed, carried=usable(2))
         carried[2] = stage.columns
         kept = -value
