@@ -83,6 +83,8 @@ class Stage:
         finite = c[np.isfinite(c)]
         self.flat = bool(finite.size) and bool(np.isin(finite, (0.0, -1.0)).all())  # see IPM_FROM
         self.add_share = ADD_SHARE
+        # The last solve's master, its column pool and columns: a solve after new cuts resumes it.
+        self._warm: tuple[_Master, list[set[tuple[int, ...]]], list[tuple[int, tuple[int, ...]]]] | None = None
         self._entries: dict[tuple[int, tuple[int, ...]], tuple[float, list[int], list[float]]] = {}
         allowed = res.allowed
         m = 0
@@ -137,6 +139,27 @@ class Stage:
                 if ws.size:
                     groups.append((r, ws))
             self.by_topic.append(groups)
+
+    def add_cuts(self, cuts: list) -> None:
+        """Append rows for cuts found since this stage was built (after its own rows, so no row moves).
+
+        The next solve then resumes the last master with these rows added rather than
+        starting over: the LP optimum rarely moves, and a cold master of every column so far
+        cost 5-7 s at 10,000 delegates (10,000 x 200 x 4, seed 9).
+        """
+        if not cuts:
+            return
+        upper = self.rows.upper.tolist()
+        new_rows = []
+        for cut in cuts:
+            self.cuts.append((len(upper), cut))
+            new_rows.append(len(upper))
+            upper.append(float(cut.seats))
+        self.rows.upper = np.array(upper, dtype=np.float64)
+        self._entries.clear()
+        if self._warm is not None:
+            master, _, cols = self._warm
+            master.add_cut_rows(cols, new_rows)
 
     # ---- prices and pricing -------------------------------------------------------------
     def adjusted(self, pi: np.ndarray) -> np.ndarray:
@@ -343,9 +366,21 @@ class Stage:
         """
         ix = self.ix
         nd = ix.nd
+        self.columns = []
+        if self._warm is not None:
+            # Resumed after new cuts (add_cuts): the same master, plus any new start bundles.
+            stats["resumed"] = stats.get("resumed", 0) + 1
+            h, pool, cols = self._warm
+            new = []
+            for d, b in itertools.chain(enumerate(start), enumerate(extra or []), carried or []):
+                if b and b not in pool[d]:
+                    pool[d].add(b)
+                    new.append((d, b))
+            cols += new
+            h.add(new)
+            return self._finish(h, pool, cols, stats)
         pool: list[set[tuple[int, ...]]] = [set() for _ in range(nd)]
         cols: list[tuple[int, tuple[int, ...]]] = []
-        self.columns = []
         for d, b in itertools.chain(enumerate(start), enumerate(extra or []), carried or []):
             if b and b not in pool[d]:
                 pool[d].add(b)
@@ -366,6 +401,13 @@ class Stage:
             # Nobody gains from any workshop even without prices: the empty allocation is optimal.
             return 0, [() for _ in range(nd)]
         h = _Master(self, cols)
+        return self._finish(h, pool, cols, stats)
+
+    def _finish(self, h: "_Master", pool: list[set[tuple[int, ...]]], cols: list[tuple[int, tuple[int, ...]]],
+                stats: dict) -> tuple[int, list[tuple[int, ...]]]:
+        """Column generation on the master ``h``, then the integer step and its proof (see solve)."""
+        self._warm = (h, pool, cols)
+        nd = self.ix.nd
         iterations, lp_value, conv, pi, a_lp, lower, a_lb, best_lb = self._generate(h, pool, cols)
         stats["iterations"] = stats.get("iterations", 0) + iterations
         stats["bundles"] = stats.get("bundles", 0) + len(cols)
@@ -563,6 +605,26 @@ class Stage:
         return out
 
 
+# Keys of Master.seen: delegate * _ROW_KEY + coupling row (rows never reach 2**32).
+_ROW_KEY = 1 << 32
+
+
+def _places(cols: list[tuple[int, tuple[int, ...]]]) -> tuple[np.ndarray, ...]:
+    """Per column its delegate D and size; per place (column, workshop) its column J, workshop W and delegate DJ."""
+    n = len(cols)
+    D = np.fromiter((d for d, _ in cols), dtype=np.int64, count=n)
+    sizes = np.fromiter((len(b) for _, b in cols), dtype=np.int64, count=n)
+    J = np.repeat(np.arange(n), sizes)
+    W = np.fromiter(itertools.chain.from_iterable(b for _, b in cols), dtype=np.int64, count=int(sizes.sum()))
+    return D, sizes, J, W, D[J]
+
+
+def _cut_values(cut, J: np.ndarray, W: np.ndarray, DJ: np.ndarray, n: int) -> np.ndarray:
+    """Each of n columns' entry on a cut's row (Cut.uses for all of them at once)."""
+    uses = cut.workshops[W].astype(np.float64) + ((W == cut.filler) & cut.delegates[DJ])
+    return np.bincount(J, weights=uses, minlength=n)
+
+
 @dataclass
 class _SubRes:
     """Seats and allowed pairs of a sampled stage (its rows come from the full stage)."""
@@ -588,11 +650,12 @@ class _Master:
         m = rows.upper.size
         self.lp_row = np.full(m, -1, dtype=np.int64)  # LP row of each coupling row, -1 = left out
         self.touch = np.zeros(m, dtype=np.int64)  # delegates with a column on the row
-        self.seen: set[int] = set()  # d * m + row for each delegate with a column on the row
+        self.seen: set[int] = set()  # d * _ROW_KEY + row for each delegate with a column on the row
         # Left-out row -> its entries on the columns so far, as (columns, values) array pairs.
         self.row_cols: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.n = 0
         self.added = 0  # columns appended since the last solve
+        self.rows_added = False  # rows appended since the last solve (new cuts)
         self.h = stage.new_highs()
         lp = highspy.HighsLp()
         lp.num_col_ = 0
@@ -633,12 +696,7 @@ class _Master:
         n = len(cols)
         if not n:
             return
-        m = rows.upper.size
-        D = np.fromiter((d for d, _ in cols), dtype=np.int64, count=n)
-        sizes = np.fromiter((len(b) for _, b in cols), dtype=np.int64, count=n)
-        J = np.repeat(np.arange(n), sizes)  # the column of each place
-        W = np.fromiter(itertools.chain.from_iterable(b for _, b in cols), dtype=np.int64, count=int(sizes.sum()))
-        DJ = D[J]
+        D, sizes, J, W, DJ = _places(cols)
         costs = np.bincount(J, weights=stage.c[DJ, W], minlength=n)
         parts_j, parts_r, parts_v = [], [], []
 
@@ -659,8 +717,7 @@ class _Master:
         if stage.res.org_seats is not None:
             per_place(rows.org_row[ix.d_org[DJ], W])
         for row, cut in stage.cuts:
-            uses = cut.workshops[W].astype(np.float64) + ((W == cut.filler) & cut.delegates[DJ])
-            per_column(row, np.bincount(J, weights=uses, minlength=n))
+            per_column(row, _cut_values(cut, J, W, DJ, n))
         if rows.placed_row >= 0:
             per_column(rows.placed_row, -sizes.astype(np.float64))
         if rows.kept_row >= 0:
@@ -669,10 +726,10 @@ class _Master:
         # Delegates newly on a row: the rows that may now be overfilled.
         pos = TV > 0
         grown = set()
-        for key in np.unique(D[TJ[pos]] * m + TR[pos]).tolist():
+        for key in np.unique(D[TJ[pos]] * _ROW_KEY + TR[pos]).tolist():
             if key not in self.seen:
                 self.seen.add(key)
-                r = key % m
+                r = key % _ROW_KEY
                 self.touch[r] += 1
                 grown.add(r)
         L = self.lp_row[TR]
@@ -697,13 +754,40 @@ class _Master:
         upper = stage.rows.upper
         self._add_rows(sorted(r for r in grown if self.lp_row[r] < 0 and self.touch[r] > upper[r] + 1e-9))
 
+    def add_cut_rows(self, cols: list[tuple[int, tuple[int, ...]]], new_rows: list[int]) -> None:
+        """Rows just appended to the stage (Stage.add_cuts), with their entries on ``cols``, the columns so far.
+
+        As with any coupling row, one enters the LP only once its columns could overfill it.
+        """
+        grow = len(new_rows)
+        self.lp_row = np.concatenate([self.lp_row, np.full(grow, -1, dtype=np.int64)])
+        self.touch = np.concatenate([self.touch, np.zeros(grow, dtype=np.int64)])
+        if not cols:
+            return
+        D, _, J, W, DJ = _places(cols)
+        cuts = dict(self.stage.cuts)
+        for r in new_rows:
+            v = _cut_values(cuts[r], J, W, DJ, len(cols))
+            on = np.flatnonzero(v)
+            if on.size:
+                self.row_cols[r] = [(on, v[on])]
+            ds = np.unique(D[on])
+            self.seen.update((ds * _ROW_KEY + r).tolist())
+            self.touch[r] = ds.size
+        upper = self.stage.rows.upper
+        enter = [r for r in new_rows if self.touch[r] > upper[r] + 1e-9]
+        self._add_rows(enter)
+        self.rows_added = self.rows_added or bool(enter)
+
     def run(self) -> tuple[float, np.ndarray, np.ndarray]:
         """Solve; return (LP value, convexity duals <= 0, coupling-row prices >= 0)."""
         h = self.h
         # New columns keep the last optimum primal feasible: after a few, primal simplex
         # repairs the basis in a handful of pivots, while dual simplex starts over from
         # bound flips. After many (and for the first solve) dual simplex is faster.
-        few = self.n > self.added and self.added <= max(MIN_NEW, self.stage.ix.nd // PRIMAL_SHARE)
+        # New rows (cuts) leave it dual feasible instead: dual simplex then.
+        few = (self.n > self.added and self.added <= max(MIN_NEW, self.stage.ix.nd // PRIMAL_SHARE)
+               and not self.rows_added)
         h.setOptionValue("simplex_strategy", 4 if few else 1)
         # Stages whose costs are only 0 and -1 (most places, most kept) are so degenerate
         # that simplex crawls after many new columns; the interior point method (with
@@ -711,6 +795,7 @@ class _Master:
         ipm = not few and self.stage.flat and self.added >= IPM_FROM
         h.setOptionValue("solver", "ipm" if ipm else "simplex")
         self.added = 0
+        self.rows_added = False
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise NotClosed(f"master LP status {h.modelStatusToString(h.getModelStatus())}")

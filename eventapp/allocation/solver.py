@@ -177,7 +177,8 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
 
     ``carried`` maps a stage (1, 2, 3) to columns of an earlier solve of a similar problem
     (the aggregated view before a cut): they start that stage's master, and the columns each
-    stage ends with are stored back.
+    stage ends with are stored back. It also keeps each stage itself: when the next solve has
+    the same stage rows but for new cuts, that stage resumes its master (Stage.add_cuts).
     """
     allowed = res.allowed
     if carried is None:
@@ -185,6 +186,16 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
 
     def usable(n: int) -> list:
         return [(d, b) for d, b in carried.get(n, []) if all(allowed[d, w] for w in b)]
+
+    def stage_for(n: int, c: np.ndarray, placed_min: int | None, kept_min: int | None) -> Stage:
+        kept_stage = carried.get(("stage", n))
+        if kept_stage is not None and kept_stage[0] == (placed_min, kept_min):
+            stage = kept_stage[1]
+            stage.add_cuts(getattr(res, "cuts", [])[len(stage.cuts):])
+        else:
+            stage = Stage(ix, res, c, cur, placed_min, kept_min, lambda: _highs(None))
+        carried[("stage", n)] = ((placed_min, kept_min), stage)
+        return stage
 
     cur = cur.astype(np.float64)
     inf = np.inf
@@ -198,8 +209,7 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
         placed, bundles = topped[1], topped[0]
         stats["places_by_fillers"] = True
     else:
-        c1 = np.where(allowed, -1.0, inf)
-        stage = Stage(ix, res, c1, cur, None, None, lambda: _highs(None))
+        stage = stage_for(1, np.where(allowed, -1.0, inf), None, None)
         if topped is None:  # the real view
             stage.add_share = FLAT_ADD_SHARE
         value, bundles = stage.solve(seed, stats, carried=usable(1))
@@ -207,15 +217,13 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
         placed = -value
     kept = None
     if (cur * allowed).any():
-        c2 = np.where(allowed, -cur, inf)
-        stage = Stage(ix, res, c2, cur, placed, None, lambda: _highs(None))
+        stage = stage_for(2, np.where(allowed, -cur, inf), placed, None)
         if topped is None and stage.flat:
             stage.add_share = FLAT_ADD_SHARE
         value, bundles = stage.solve(bundles, stats, extra=seed, carried=usable(2))
         carried[2] = stage.columns
         kept = -value
-    c3 = np.where(allowed, cost.astype(np.float64), inf)
-    stage = Stage(ix, res, c3, cur, placed, kept, lambda: _highs(None))
+    stage = stage_for(3, np.where(allowed, cost.astype(np.float64), inf), placed, kept)
     _, bundles = stage.solve(bundles, stats, extra=seed, carried=usable(3))
     carried[3] = stage.columns
     return bundles

@@ -25,8 +25,23 @@ def test_round_that_cannot_seat_its_fillers_gets_a_cut_and_stays_optimal():
     assert result.stats["method"] == "bundles"
     assert result.stats["aggregated"] is True
     assert result.stats["cuts"] >= 1
+    # The cost stage's master was resumed with the cut's row, not rebuilt.
+    assert result.stats["resumed"] >= 1
     assert validate(problem, result) == result.objective
     assert result.objective == reference_objective(problem) == Objective(3, 0, 4 + 1 + 4)
+
+
+def test_stages_resumed_with_a_new_cut_stay_optimal():
+    # Seeds of the random generator whose relaxation needed a cut (found by solving 400 of them):
+    # the second pass resumes each stage's master with the cut's row added.
+    from .helpers import random_problem
+
+    for seed in (20, 300, 302):
+        problem = random_problem(seed)
+        result = solve(problem)
+        assert result.stats["cuts"] >= 1 and result.stats["resumed"] >= 1, seed
+        assert validate(problem, result) == result.objective
+        assert result.objective == reference_objective(problem), seed
 
 
 def _topic_trap(n: int) -> Problem:
