@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Callable
 
-from flask import Flask, has_request_context, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 
 # A page number no list reaches (security.MAX_PAGE refuses larger ones): marks where the number goes.
 _PAGE_MARKER = 4_611_686_018_427_387_903
@@ -22,28 +22,29 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
 URL_CACHE_SIZE = 4096
 
 
+def cached_url_for(endpoint: str, **values) -> str:
+    """url_for through the application's link cache: every page builds the same navigation and action
+    links, and werkzeug's route building costs 15-20 µs a link against about 1 µs for a look-up."""
+    app = current_app._get_current_object()
+    links = app.extensions.get("eventapp.links")
+    # _external, _scheme, _anchor, _method depend on more than the route; no request: no root.
+    if links is None or not has_request_context() or any(k[:1] == "_" for k in values):
+        return app.url_for(endpoint, **values)
+    try:
+        key = (request.script_root, request.blueprint if endpoint[:1] == "." else None, endpoint,
+               tuple(sorted(values.items())))
+        hit = links.get(key)
+    except TypeError:  # a value that cannot be a key (a list of query values)
+        return app.url_for(endpoint, **values)
+    if hit is None:
+        hit = app.url_for(endpoint, **values)
+        if len(links) < URL_CACHE_SIZE:
+            links[key] = hit
+    return hit
+
+
 def init_app(app: Flask) -> None:
-    build = app.url_for
-    links: dict[tuple, str] = {}
-
-    def cached_url_for(endpoint: str, **values) -> str:
-        """url_for for templates: every page builds the same navigation and action links, and
-        werkzeug's route building costs 15-20 µs a link against about 1 µs for a look-up."""
-        # _external, _scheme, _anchor, _method depend on more than the route; no request: no root.
-        if not has_request_context() or any(k[:1] == "_" for k in values):
-            return build(endpoint, **values)
-        try:
-            key = (request.script_root, request.blueprint if endpoint[:1] == "." else None, endpoint,
-                   tuple(sorted(values.items())))
-            hit = links.get(key)
-        except TypeError:  # a value that cannot be a key (a list of query values)
-            return build(endpoint, **values)
-        if hit is None:
-            hit = build(endpoint, **values)
-            if len(links) < URL_CACHE_SIZE:
-                links[key] = hit
-        return hit
-
+    app.extensions["eventapp.links"] = {}
     app.jinja_env.globals["url_for"] = cached_url_for
 
     @app.template_filter("longdate")
@@ -72,7 +73,7 @@ def init_app(app: Flask) -> None:
         """page_url for a pagination bar's several links: the address is built once, then only the number changes."""
         args = request.args.to_dict()
         args["page"] = _PAGE_MARKER
-        parts = url_for(request.endpoint, **(request.view_args or {}), **args).split(str(_PAGE_MARKER))
+        parts = cached_url_for(request.endpoint, **(request.view_args or {}), **args).split(str(_PAGE_MARKER))
         if len(parts) != 2:  # the marker's digits elsewhere in the address too
             return page_url
         head, tail = parts

@@ -20,6 +20,7 @@ from ..assemblies.views import load_assembly
 from ..domain import DomainError
 from ..extensions import db, limiter
 from ..forms_util import apply_domain_error
+from ..templating import cached_url_for
 from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
 from . import services
@@ -227,7 +228,7 @@ _ROW_MARKER = 4_611_686_018_427_387_903  # 2**62 - 1: an id no row has
 
 def _per_row(endpoint: str, **values) -> Callable[[int], str]:
     """url_for(endpoint, reg_id=…, **values) for every row of a list: the route is built once, then only the id changes."""
-    parts = url_for(endpoint, reg_id=_ROW_MARKER, **values).split(str(_ROW_MARKER))
+    parts = cached_url_for(endpoint, reg_id=_ROW_MARKER, **values).split(str(_ROW_MARKER))
     if len(parts) != 2:  # the marker's digits also elsewhere in the URL: build each one
         return lambda reg_id: url_for(endpoint, reg_id=reg_id, **values)
     head, tail = parts
