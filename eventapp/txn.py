@@ -32,4 +32,12 @@ def begin_writes() -> None:
     """
     if in_read_phase():
         g._read_phase = False
-        db.session.commit()
+        # That transaction only read, so what it loaded is not stale by its end: keeping it
+        # loaded spares the service a reload of each object it touches again (the assembly:
+        # about 7% of a registration POST), and what the service decides on it reads again.
+        session = db.session()
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
