@@ -18,6 +18,7 @@ its columns cannot overfill, and the integer step only models delegates the LP l
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass
 
 import highspy
@@ -51,6 +52,13 @@ SAMPLE_SIZE = 1500
 # point method (re-run 10,000 x 200 x 4: 181 s -> 97 s; 2,000, seeds 1 and 4: 4.4 -> 3.7 s and
 # 9.9 -> 7.7 s of CPU).
 IPM_FROM = 1000
+# Instances of at least PARALLEL_FROM delegates are solved with two HiGHS threads where there
+# are two cores (see solver._use_threads), and their stages (and samples) re-solve masters with
+# HiGHS's parallel dual simplex (10,000 x 200 x 4, alternating runs, seeds 1/2/8: 8.97/9.31/
+# 11.19 s -> 6.95/6.87/9.43 s wall, same optima, the same allocation on every run). Smaller
+# ones keep one thread and the serial dual simplex: at 2,000 two threads were slower.
+THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+PARALLEL_FROM = 5000
 # Tests set these to exercise the gap-closing enumeration and the widened integer model even
 # when the bound already closes.
 FORCE_GAP_CLOSING = False
@@ -83,6 +91,7 @@ class Stage:
         finite = c[np.isfinite(c)]
         self.flat = bool(finite.size) and bool(np.isin(finite, (0.0, -1.0)).all())  # see IPM_FROM
         self.add_share = ADD_SHARE
+        self.parallel = THREADS > 1 and ix.nd >= PARALLEL_FROM  # see PARALLEL_FROM
         # The last solve's master, its column pool and columns: a solve after new cuts resumes it.
         self._warm: tuple[_Master, list[set[tuple[int, ...]]], list[tuple[int, tuple[int, ...]]]] | None = None
         self._entries: dict[tuple[int, tuple[int, ...]], tuple[float, list[int], list[float]]] = {}
@@ -522,6 +531,7 @@ class Stage:
         stage.ix, stage.res, stage.c, stage.cur = view, res, c, self.cur[sub]
         stage.flat = self.flat
         stage.add_share = self.add_share
+        stage.parallel = self.parallel
         stage.new_highs = self.new_highs
         stage._entries = {}
         stage.by_topic = self.by_topic
@@ -788,7 +798,7 @@ class _Master:
         # New rows (cuts) leave it dual feasible instead: dual simplex then.
         few = (self.n > self.added and self.added <= max(MIN_NEW, self.stage.ix.nd // PRIMAL_SHARE)
                and not self.rows_added)
-        h.setOptionValue("simplex_strategy", 4 if few else 1)
+        h.setOptionValue("simplex_strategy", 4 if few else 3 if self.stage.parallel else 1)
         # Stages whose costs are only 0 and -1 (most places, most kept) are so degenerate
         # that simplex crawls after many new columns; the interior point method (with
         # crossover, so later re-solves start warm) takes a third to a half of the time.

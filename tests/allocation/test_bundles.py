@@ -109,6 +109,38 @@ def test_interior_point_solves_of_the_places_and_moves_stages_stay_optimal(monke
     assert by_ipm >= 20
 
 
+def test_parallel_dual_simplex_on_two_threads_stays_optimal_and_repeatable(monkeypatch):
+    # Only instances of thousands of delegates take this path: lower the threshold so these
+    # small ones do, interleaved with one-thread solves (HiGHS's scheduler is restarted between).
+    from eventapp.allocation import solver
+
+    monkeypatch.setattr(_dw, "THREADS", 2)
+    monkeypatch.setattr(solver, "THREADS", 2)
+    monkeypatch.setattr(_dw, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(solver, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(_dw, "MIN_NEW", 1)
+    strategies = []
+    original = _dw._Master.run
+
+    def recording(self):
+        out = original(self)
+        strategies.append(self.h.getOptionValue("simplex_strategy")[1])
+        return out
+
+    monkeypatch.setattr(_dw._Master, "run", recording)
+    for seed in range(0, 300, 5):
+        problem = random_problem(seed)
+        first = solve(problem)
+        assert validate(problem, first) == first.objective
+        assert first.objective == reference_objective(problem), seed
+        # A one-thread solve in between, then the same answer again on two threads.
+        monkeypatch.setattr(solver, "PARALLEL_FROM", 10**9)
+        solve(random_problem(seed + 1))
+        monkeypatch.setattr(solver, "PARALLEL_FROM", 1)
+        assert solve(problem).assignments == first.assignments, seed
+    assert 3 in strategies
+
+
 def _lp_columns(h):
     import highspy
 
