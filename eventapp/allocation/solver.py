@@ -196,6 +196,8 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
     the same stage rows but for new cuts, that stage resumes its master (Stage.add_cuts).
     """
     allowed = res.allowed
+    # Without a caller's dict no later solve resumes these stages: each master is freed after use.
+    keep = carried is not None
     if carried is None:
         carried = {}
 
@@ -209,7 +211,8 @@ def _stages(ix, res, cur: np.ndarray, cost: np.ndarray, seed: list[tuple[int, ..
             stage.add_cuts(getattr(res, "cuts", [])[len(stage.cuts):])
         else:
             stage = Stage(ix, res, c, cur, placed_min, kept_min, lambda: _highs(None))
-        carried[("stage", n)] = ((placed_min, kept_min), stage)
+        if keep:
+            carried[("stage", n)] = ((placed_min, kept_min), stage)
         return stage
 
     cur = cur.astype(np.float64)
@@ -312,6 +315,7 @@ def _stages_dw(ix: Index, res: Residual, stats) -> list[list[int]]:
                 # more rounds (2,000 x 60 x 4, 12 seeds: 15-42 s, against 9-24 s for the real view).
                 break
             cuts.extend(got)
+        carried.clear()  # the aggregated stages' masters: not needed for the real view
         if agg_stats.get("joint_assignments"):
             stats["joint_assignments"] = agg_stats["joint_assignments"]
         stats["aggregated"] = f"fillers could not be seated ({len(cuts)} cuts)"
