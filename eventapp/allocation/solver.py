@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -29,6 +30,7 @@ class SolverError(RuntimeError):
 
 _banner_shown = False
 _threads = 1  # what the Highs objects of this process ask for (see _use_threads)
+_solving = threading.Lock()
 
 
 def _use_threads(n: int) -> None:
@@ -331,6 +333,14 @@ def solve(problem: Problem, *, time_limit: float | None = None, method: str = "a
     """
     if method not in ("auto", "milp"):
         raise ValueError(f"unknown method {method!r}")
+    # One solve at a time in a process: restarting HiGHS's process-wide scheduler (see
+    # _use_threads) under another thread's solve would break it.
+    with _solving:
+        return _solve(problem, time_limit, method)
+
+
+def _solve(problem: Problem, time_limit: float | None, method: str) -> Result:
+    """solve() itself, under its lock."""
     start = time.perf_counter()
     ix = Index(problem)
     res = residual(ix)
