@@ -59,6 +59,11 @@ IPM_FROM = 1000
 # ones keep one thread and the serial dual simplex: at 2,000 two threads were slower.
 THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 PARALLEL_FROM = 5000
+
+
+def threads_for(nd: int) -> int:
+    """HiGHS threads for an instance of nd delegates (see PARALLEL_FROM)."""
+    return THREADS if nd >= PARALLEL_FROM else 1
 # Tests set these to exercise the gap-closing enumeration and the widened integer model even
 # when the bound already closes.
 FORCE_GAP_CLOSING = False
@@ -91,7 +96,7 @@ class Stage:
         finite = c[np.isfinite(c)]
         self.flat = bool(finite.size) and bool(np.isin(finite, (0.0, -1.0)).all())  # see IPM_FROM
         self.add_share = ADD_SHARE
-        self.parallel = THREADS > 1 and ix.nd >= PARALLEL_FROM  # see PARALLEL_FROM
+        self.parallel = threads_for(ix.nd) > 1  # see PARALLEL_FROM
         # The last solve's master, its column pool and columns: a solve after new cuts resumes it.
         self._warm: tuple[_Master, list[set[tuple[int, ...]]], list[tuple[int, tuple[int, ...]]]] | None = None
         self._entries: dict[tuple[int, tuple[int, ...]], tuple[float, list[int], list[float]]] = {}

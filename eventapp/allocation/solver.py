@@ -14,7 +14,7 @@ import numpy as np
 
 from ._agg import aggregate, complete, to_aggregated
 from ._index import Index
-from ._dw import FLAT_ADD_SHARE, MAX_ROUNDS, PARALLEL_FROM, THREADS, NotClosed, Stage
+from ._dw import FLAT_ADD_SHARE, MAX_ROUNDS, NotClosed, Stage, threads_for
 from ._milp import Columns, Residual, build_rows, columns_from_mask, current_matrix, residual
 from .model import Problem, Result
 from .validate import AllocationError, validate
@@ -344,7 +344,7 @@ def _solve(problem: Problem, time_limit: float | None, method: str) -> Result:
     start = time.perf_counter()
     ix = Index(problem)
     res = residual(ix)
-    _use_threads(THREADS if ix.nd >= PARALLEL_FROM else 1)
+    _use_threads(threads_for(ix.nd))
     stats: dict[str, Any] = {}
     result = None
     if method == "auto" and ix.nd and ix.nw and ix.nr <= MAX_ROUNDS:

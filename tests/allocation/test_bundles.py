@@ -86,57 +86,50 @@ def test_sampled_warm_start_capped_rounds_and_widened_integer_step_stay_optimal(
     assert sampled > 0 and widened > 0
 
 
+def _after_each_master_solve(monkeypatch, look) -> list:
+    """What look(highs) says after each master LP solve, in a list that fills as solves run."""
+    seen = []
+    original = _dw._Master.run
+
+    def observed(self):
+        out = original(self)
+        seen.append(look(self.h))
+        return out
+
+    monkeypatch.setattr(_dw._Master, "run", observed)
+    return seen
+
+
 def test_interior_point_solves_of_the_places_and_moves_stages_stay_optimal(monkeypatch):
     # Only big re-runs add enough columns at once: lower the threshold so every master solve
     # with many new columns of a 0/-1 stage goes through the interior point method.
     monkeypatch.setattr(_dw, "IPM_FROM", 1)
     monkeypatch.setattr(_dw, "MIN_NEW", 1)
-    by_ipm = 0
-    original = _dw._Master.run
-
-    def counting(self):
-        nonlocal by_ipm
-        out = original(self)
-        by_ipm += self.h.getInfo().ipm_iteration_count > 0
-        return out
-
-    monkeypatch.setattr(_dw._Master, "run", counting)
+    masters = _after_each_master_solve(monkeypatch, lambda h: h.getInfo().ipm_iteration_count > 0)
     for seed in range(0, 300, 5):
         problem = random_problem(seed)
         result = solve(problem)
         assert validate(problem, result) == result.objective
         assert result.objective == reference_objective(problem), seed
-    assert by_ipm >= 20
+    assert sum(masters) >= 20
 
 
 def test_parallel_dual_simplex_on_two_threads_stays_optimal_and_repeatable(monkeypatch):
     # Only instances of thousands of delegates take this path: lower the threshold so these
     # small ones do, interleaved with one-thread solves (HiGHS's scheduler is restarted between).
-    from eventapp.allocation import solver
-
     monkeypatch.setattr(_dw, "THREADS", 2)
-    monkeypatch.setattr(solver, "THREADS", 2)
     monkeypatch.setattr(_dw, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(solver, "PARALLEL_FROM", 1)
     monkeypatch.setattr(_dw, "MIN_NEW", 1)
-    strategies = []
-    original = _dw._Master.run
-
-    def recording(self):
-        out = original(self)
-        strategies.append(self.h.getOptionValue("simplex_strategy")[1])
-        return out
-
-    monkeypatch.setattr(_dw._Master, "run", recording)
+    strategies = _after_each_master_solve(monkeypatch, lambda h: h.getOptionValue("simplex_strategy")[1])
     for seed in range(0, 300, 5):
         problem = random_problem(seed)
         first = solve(problem)
         assert validate(problem, first) == first.objective
         assert first.objective == reference_objective(problem), seed
         # A one-thread solve in between, then the same answer again on two threads.
-        monkeypatch.setattr(solver, "PARALLEL_FROM", 10**9)
+        monkeypatch.setattr(_dw, "PARALLEL_FROM", 10**9)
         solve(random_problem(seed + 1))
-        monkeypatch.setattr(solver, "PARALLEL_FROM", 1)
+        monkeypatch.setattr(_dw, "PARALLEL_FROM", 1)
         assert solve(problem).assignments == first.assignments, seed
     assert 3 in strategies
 
