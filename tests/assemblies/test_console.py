@@ -174,7 +174,7 @@ def test_public_page_shows_agenda_and_workshops(client, db):
     make_workshop(rnd, topic=make_topic("Anti-social behaviour"), title="ASB: what works", room="Main Hall")
     html = body(client.get(f"/a/{assembly.slug}"))
     assert "Policing priorities" in html and "Chief Constable, Shireford Constabulary" in html
-    assert "Morning breakouts, 11:00–12:15" in html
+    assert "Morning breakouts, 11:00&ndash;12:15" in html
     assert "ASB: what works" in html and "Room: Main Hall" in html and "Topic: Anti-social behaviour" in html
 
 

@@ -135,7 +135,7 @@ def test_round_workshop_and_topic_changes_show_at_once(client, world, change):
         assembly_services.delete_workshop(workshop)
     elif change == "round time":
         rnd.starts_at = time(10, 5)
-        expect = "Morning breakouts, 10:05–12:15"
+        expect = "Morning breakouts, 10:05&ndash;12:15"
     elif change == "delete round":
         db.session.execute(delete(Round).where(Round.id == rnd.id))
     db.session.commit()

@@ -16,7 +16,7 @@ def test_facilitator_sees_only_their_own_workshops(as_facilitator, facilitator):
     html = as_facilitator.get("/facilitator/").get_data(as_text=True)
     assert "Mine: hidden harm" in html and "Library" in html and "Shared: public confidence" in html
     assert "Theirs: exploitation" not in html and "Nobody&#39;s yet" not in html
-    assert "Shireford Assembly" in html and "Morning breakouts, 11:00–12:15" in html
+    assert "Shireford Assembly" in html and "Morning breakouts, 11:00&ndash;12:15" in html
 
 
 def test_facilitator_without_workshops_gets_an_empty_state(as_facilitator):

@@ -120,4 +120,4 @@ def test_walk_in_list_can_be_searched(as_facilitator, facilitator):
     options = html.split('id="registration_id"')[1].split("</select>")[0]
     assert "Dev Patel" in options and "Erin Walsh" not in options
     html = as_facilitator.get(_url(s, "?q=nobody+like+this")).get_data(as_text=True)
-    assert "No registered delegate matches “nobody like this”" in html
+    assert "No registered delegate matches &ldquo;nobody like this&rdquo;" in html

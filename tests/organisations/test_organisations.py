@@ -99,7 +99,7 @@ def test_merge_moves_agenda_items_and_removes_the_duplicate(as_organiser, db):
     dup_id = dup.id
 
     page = body(as_organiser.get(f"/organiser/organisations/{dup_id}/merge"))
-    assert "Merge “Shireford Fire &amp; Rescue” into another organisation" in page
+    assert "Merge &ldquo;Shireford Fire &amp; Rescue&rdquo; into another organisation" in page
     assert "Shireford Fire and Rescue Service (Fire and rescue)" in page
     resp = post_form(as_organiser, f"/organiser/organisations/{dup_id}/merge", {"target_id": keep.id})
     assert resp.status_code == 302
