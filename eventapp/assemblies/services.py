@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
@@ -28,9 +28,14 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:100]
 
 
+# Built once: most pages start here, and building the statement (and its cache key) each time
+# cost more than running it.
+_BY_SLUG = select(Assembly).where(Assembly.slug == bindparam("slug"))
+
+
 def get_assembly(slug: str) -> Assembly:
     """Load an assembly by slug or raise NotFound."""
-    assembly = db.session.scalar(select(Assembly).where(Assembly.slug == slug))
+    assembly = db.session.scalar(_BY_SLUG, {"slug": slug})
     if assembly is None:
         raise NotFound("No assembly has that address.")
     return assembly
