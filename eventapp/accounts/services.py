@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain import DomainError
@@ -73,6 +73,10 @@ def change_password(user: User, current: str, new: str) -> None:
     db.session.commit()
 
 
+# Built once: every signed-in request loads its user, and Session.get builds its statement anew.
+_USER_BY_ID = select(User).where(User.id == bindparam("id"))
+
+
 def load_user(user_id: str) -> User | None:
     """Resolve Flask-Login's session id ("<id>:<session version>") to a user."""
     try:
@@ -80,7 +84,7 @@ def load_user(user_id: str) -> User | None:
         uid, version = int(raw_id), int(raw_version)
     except ValueError:
         return None
-    user = db.session.get(User, uid)
+    user = db.session.scalar(_USER_BY_ID, {"id": uid})
     if user is None or user.session_version != version or not user.active:
         return None
     return user
