@@ -319,18 +319,20 @@ def sync_calendar(registration_ids: Iterable[int]) -> int:
     return queued
 
 
-def sync_new_registration(registration: Registration, *, defer: bool = False) -> int:
+def sync_new_registration(registration: Registration, *, defer: bool = False, rows: list[dict] | None = None) -> int:
     """sync_calendar for a registration inserted in this transaction (so with no invitation or placement yet).
 
     ``defer``: the invitations are queued as recipes, rendered by the mail worker when sent.
+    ``rows``: outbox rows to queue ahead of the invitations, in the same statement.
     """
     # Its id is new, so no calendar_entry or placement row can name it: the three reads
     # sync_calendar makes to find out are skipped; the decisions are the same code.
     db.session.flush()
-    return _sync_chunk([registration.id], new=[registration], defer=defer)
+    return _sync_chunk([registration.id], new=[registration], defer=defer, rows=rows)
 
 
-def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bool = False) -> int:
+def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bool = False,
+                rows: list[dict] | None = None) -> int:
     entries: dict[int, dict[str, CalendarEntry]] = {}
     if new is not None:
         regs = new
@@ -343,6 +345,7 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bo
             entries.setdefault(entry.registration_id, {})[entry.slot] = entry
     wanted = desired_slots(regs, placed=new is None)
     batch = _Batch(defer)
+    batch.rows.extend(rows or ())
     now = batch.now
     for reg in regs:
         if reg.assembly.status == "archived" or not reg.email or reg.anonymised_at is not None:

@@ -11,6 +11,7 @@ import smtplib
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Callable
@@ -19,6 +20,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import make_msgid, parseaddr
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
@@ -53,6 +55,17 @@ DEFAULTS = {
 
 def setting(name: str):
     return current_app.config.get(name, DEFAULTS[name])
+
+
+@lru_cache(maxsize=1024)
+def is_email_address(text: str) -> bool:
+    """True if the text has the form of an email address (no DNS look-up)."""
+    # Kept: the registration form checks an address, then the service checks it again.
+    try:
+        validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def clean_header(value: str) -> str:

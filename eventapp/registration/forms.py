@@ -8,8 +8,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from ..mail.services import is_email_address
 from ..organisations.models import SECTORS
 
 ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
@@ -30,6 +31,17 @@ class NoControlCharacters:
         if any(unicodedata.category(ch) == "Cc" and ch not in self.allowed for ch in value):
             raise ValidationError("Remove line breaks and control characters from this answer."
                                   if not self.allowed else "Remove control characters from this answer.")
+
+
+class EmailAddress:
+    """An address in the form name@example.org (the check the registration service makes too)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __call__(self, form, field):
+        if not is_email_address(field.data or ""):
+            raise ValidationError(self.message)
 
 
 def _visible(text: str, keep: str) -> str:
@@ -69,7 +81,7 @@ class DetailsForm(SafeForm):
         description="We send your confirmation and your personal link here.",
         validators=[DataRequired("Enter your email address."), Length(max=254, message="Use at most 254 characters."),
                     NoControlCharacters(),
-                    Email("Enter an email address in the form name@example.org.", check_deliverability=False)],
+                    EmailAddress("Enter an email address in the form name@example.org.")],
     )
     job_title = _line("Job title", "Enter your job title.")
     organisation_name = StringField(
@@ -159,7 +171,7 @@ class ResendForm(SafeForm):
         "Email address",
         validators=[DataRequired("Enter your email address."), Length(max=254, message="Use at most 254 characters."),
                     NoControlCharacters(),
-                    Email("Enter an email address in the form name@example.org.", check_deliverability=False)],
+                    EmailAddress("Enter an email address in the form name@example.org.")],
     )
 
 

@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Iterable, NamedTuple
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import bindparam, delete, func, insert, select
@@ -20,8 +19,8 @@ from ..domain import DomainError
 from ..extensions import db
 from ..mail.models import OutboxMessage
 from ..invites.services import sync_calendar, sync_new_registration
-from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, link_template, outbox_row, queue_rows,
-                             render_email, rendered, renderer)
+from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, is_email_address, link_template,
+                             outbox_row, queue_rows, render_email, rendered, renderer)
 from ..organisations.models import SECTORS, Organisation, name_key
 from ..timeutil import utc_to_local, utcnow
 from ..txn import begin_writes
@@ -89,10 +88,8 @@ def clean_text(value: Any, field_name: str, *, max_len: int = 2000) -> str:
 def clean_email(value: Any, field_name: str = "email") -> str:
     """An email address as typed (trimmed), refused unless it looks deliverable in form."""
     text = clean_line(value, field_name, "your email address", max_len=254)
-    try:
-        validate_email(text, check_deliverability=False)
-    except EmailNotValidError:
-        raise DomainError("Enter an email address in the form name@example.org.", field_name) from None
+    if not is_email_address(text):
+        raise DomainError("Enter an email address in the form name@example.org.", field_name)
     return text
 
 
@@ -384,7 +381,7 @@ def _manage_link_template() -> str:
 
 @renderer("registration")
 def _render_registration_email(message, recipe: dict) -> tuple[str, str, str, None]:
-    """A registration email queued by register() as a recipe (see _queue_deferred), rendered by the worker."""
+    """A registration email queued by register() as a recipe (see _deferred_row), rendered by the worker."""
     reg_id = recipe["id"]
     token = _serializer().dumps({"r": reg_id, "v": recipe["v"]})
     context = {
@@ -399,14 +396,14 @@ def _render_registration_email(message, recipe: dict) -> tuple[str, str, str, No
     return subject, text, html, None
 
 
-def _queue_deferred(registration: Registration, kind: str, dedupe: str, position: int | None) -> None:
-    """_queue() for a registration just inserted: the outbox gets the recipe, and the worker renders it."""
+def _deferred_row(registration: Registration, kind: str, dedupe: str, position: int | None) -> dict:
+    """The outbox row for a registration just inserted: the recipe, which the worker renders."""
     recipe = {"r": "registration", "id": registration.id, "v": registration.token_version, "position": position,
               "days": token_max_age() // 86400, "link": _manage_link_template()}
     if clean_header(registration.full_name)[:200] != registration.full_name:
         recipe["name"] = registration.full_name  # the template greets the name as given, not as the header has it
-    queue_rows([deferred_row(kind, registration.email, registration.full_name, recipe=recipe,
-                             assembly_id=registration.assembly_id, dedupe_key=dedupe)])
+    return deferred_row(kind, registration.email, registration.full_name, recipe=recipe,
+                        assembly_id=registration.assembly_id, dedupe_key=dedupe)
 
 
 _UNKNOWN = object()
@@ -591,8 +588,9 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
         registration = Registration(id=new_id, **values)
         set_committed_value(registration, "assembly", assembly)
         kind = "registration_confirmed" if values["status"] == "confirmed" else "waiting_list"
-        _queue_deferred(registration, kind, f"registration:{new_id}:{kind}:1", rank)
-        sync_new_registration(registration, defer=True)
+        # The confirmation goes into the outbox with the calendar invitation, in one statement.
+        sync_new_registration(registration, defer=True,
+                              rows=[_deferred_row(registration, kind, f"registration:{new_id}:{kind}:1", rank)])
         db.session.commit()
     except IntegrityError:
         # E.g. the organisation or a topic chosen was merged away or deleted a moment ago.

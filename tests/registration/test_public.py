@@ -48,6 +48,28 @@ def test_registering_redirects_to_check_your_email(client, setup):
     assert [m.kind for m in outbox()] == ["registration_confirmed"]
 
 
+def test_the_confirmation_is_queued_before_the_calendar_invitation_in_one_statement(client, setup):
+    from sqlalchemy import event
+
+    from eventapp.mail.models import OutboxMessage
+
+    inserts = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO outbox_message"):
+            inserts.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert register(client, setup, n=1).status_code == 302
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    kinds = db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
+    # The delegate's inbox gets the confirmation (with the manage link) first, then the day's invitation.
+    assert kinds == ["registration_confirmed", "invite"]
+    assert len(inserts) == 1
+
+
 def test_registering_again_shows_the_same_page_and_emails_the_link(client, setup):
     first = client.get(register(client, setup, n=1).headers["Location"]).get_data(as_text=True)
     resp = register(client, setup, n=1, full_name="Impostor", email="Delegate1@EXAMPLE.org")
