@@ -144,9 +144,14 @@ def _sqlite_begin(conn):
         if _read_only_request():
             driver.execute("BEGIN")
             return
-        if isinstance(driver, QueuedWriterConnection):
-            driver.wait_for_writers()
-        driver.execute("BEGIN IMMEDIATE")
+        take_write_lock(driver)
+
+
+def take_write_lock(driver: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE on a SQLite connection, queueing behind other writers (QueuedWriterConnection)."""
+    if isinstance(driver, QueuedWriterConnection):
+        driver.wait_for_writers()
+    driver.execute("BEGIN IMMEDIATE")
 
 
 def _read_only_request() -> bool:
