@@ -331,6 +331,10 @@ def sync_new_registration(registration: Registration, *, defer: bool = False, ro
     return _sync_chunk([registration.id], new=[registration], defer=defer, rows=rows)
 
 
+# Built once: every new registration writes its first calendar entry through here.
+_INSERT_ENTRIES = insert(CalendarEntry.__table__)
+
+
 def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bool = False,
                 rows: list[dict] | None = None) -> int:
     entries: dict[int, dict[str, CalendarEntry]] = {}
@@ -407,7 +411,7 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bo
                           data, programme, None)
     db.session.flush()
     if batch.new_entries:
-        db.session.execute(insert(CalendarEntry.__table__), batch.new_entries)
+        db.session.connection().execute(_INSERT_ENTRIES, batch.new_entries)
     return queue_rows(batch.rows)
 
 

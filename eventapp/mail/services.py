@@ -215,13 +215,17 @@ def queue_email(kind: str, to_email: str, to_name: str = "", *, context: dict | 
     return message
 
 
+# Built once: a registration queues its emails through here.
+_INSERT_OUTBOX = insert(OutboxMessage.__table__)
+
+
 def queue_rows(rows: list[dict]) -> int:
     """Add outbox_row() values to the outbox in one statement, in the current transaction (the caller commits)."""
     if rows:
         # Anything the session holds goes first, so the outbox keeps the order things happened in.
         db.session.flush()
         # Core rather than ORM bulk insert: nothing needs the new rows as objects.
-        db.session.execute(insert(OutboxMessage.__table__), rows)
+        db.session.connection().execute(_INSERT_OUTBOX, rows)
     return len(rows)
 
 

@@ -525,11 +525,14 @@ def _place_reason(places, assembly_id: int, organisation: tuple[int, str]) -> st
     return None
 
 
+_INSERT_PREFERENCES = insert(Preference.__table__)
+
+
 def _set_preferences_of(registration_id: int, topic_ids: list[int]) -> None:
     # A registration just inserted has no preferences yet: one multi-row INSERT,
     # with no delete and no load of the (empty) collection first.
     if topic_ids:
-        db.session.connection().execute(insert(Preference.__table__), [
+        db.session.connection().execute(_INSERT_PREFERENCES, [
             {"registration_id": registration_id, "topic_id": t, "rank": i} for i, t in enumerate(topic_ids, start=1)
         ])
 
