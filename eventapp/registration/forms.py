@@ -138,6 +138,12 @@ class DetailsForm(SafeForm):
 
 
 class RegistrationForm(DetailsForm):
+    class Meta:
+        # CSRFProtect checks every POST before any view runs (a form's own check is then skipped),
+        # and the page writes the token itself: with no token field, a POST that redirects does
+        # not sign a new token it never shows (a registration POST spent 2% of its work on that).
+        csrf = False
+
     consent = BooleanField("I have read the privacy notice and agree to my details being used as it describes",
                            validators=[DataRequired("Tick the box to confirm you have read the privacy notice.")])
     join_waiting_list = BooleanField("If no place is left for me, put me on the waiting list", default=True)
