@@ -15,7 +15,6 @@ and time lost to cache misses, so these ratios are not bench/web.py's. Needs val
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
