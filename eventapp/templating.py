@@ -30,8 +30,11 @@ def cached_url_for(endpoint: str, **values) -> str:
     # _external, _scheme, _anchor, _method depend on more than the route; no request: no root.
     if links is None or not has_request_context() or any(k[:1] == "_" for k in values):
         return app.url_for(endpoint, **values)
+    # The request itself, not its proxy: on Python 3.11 each attribute read through a proxy
+    # first raises (and discards) an AttributeError, and a page builds twenty-odd links.
+    req = request._get_current_object()
     try:
-        key = (request.script_root, request.blueprint if endpoint[:1] == "." else None, endpoint,
+        key = (req.script_root, req.blueprint if endpoint[:1] == "." else None, endpoint,
                tuple(sorted(values.items())))
         hit = links.get(key)
     except TypeError:  # a value that cannot be a key (a list of query values)
@@ -71,9 +74,10 @@ def init_app(app: Flask) -> None:
     @app.template_global()
     def page_urls() -> Callable[[int], str]:
         """page_url for a pagination bar's several links: the address is built once, then only the number changes."""
-        args = request.args.to_dict()
+        req = request._get_current_object()
+        args = req.args.to_dict()
         args["page"] = _PAGE_MARKER
-        parts = cached_url_for(request.endpoint, **(request.view_args or {}), **args).split(str(_PAGE_MARKER))
+        parts = cached_url_for(req.endpoint, **(req.view_args or {}), **args).split(str(_PAGE_MARKER))
         if len(parts) != 2:  # the marker's digits elsewhere in the address too
             return page_url
         head, tail = parts

@@ -354,10 +354,11 @@ def organiser_index(slug: str):
         abort(404)
     assembly = _ListAssembly(*row)
     # Control characters never match a stored value, and must not be echoed into the page.
-    q = "".join(ch for ch in request.args.get("q", "") if unicodedata.category(ch) != "Cc").strip()[:200]
-    status = request.args.get("status", "")
-    sector = request.args.get("sector", "")
-    org_id = request.args.get("organisation", type=int)
+    args = request.args
+    q = "".join(ch for ch in args.get("q", "") if unicodedata.category(ch) != "Cc").strip()[:200]
+    status = args.get("status", "")
+    sector = args.get("sector", "")
+    org_id = args.get("organisation", type=int)
     params = {"assembly_id": assembly.id}
     if q:
         params["like"] = f"%{q.lower()}%"
