@@ -18,7 +18,7 @@ from ..links import absolute_url
 from ..extensions import db
 from ..mail.models import OutboxMessage
 from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, link_template, outbox_row, queue_email,
-                             queue_rows, render_email, renderer)
+                             queue_rows, render_email, render_subject, renderer)
 from ..placements.models import Placement
 from ..registration.models import Registration
 from ..timeutil import local_to_utc, utc_to_local, utcnow
@@ -195,6 +195,15 @@ class _Batch:
         self.new_entries: list[dict] = []
         self._local: dict[tuple[datetime, str], datetime] = {}
         self._items: dict[tuple[EventData, str], dict] = {}
+        self._subjects: dict[tuple[str, EventData, str], str] = {}
+
+    def subject(self, kind: str, data: EventData, tz: str) -> str:
+        """An invitation's subject (render_subject()), rendered once per event and kind in this sync."""
+        key = (kind, data, tz)
+        found = self._subjects.get(key)
+        if found is None:
+            found = self._subjects[key] = render_subject(kind, event=data, starts=self.local(data.starts_at, tz))
+        return found
 
     def local(self, value: datetime, tz: str) -> datetime:
         key = (value, tz)
@@ -249,7 +258,8 @@ def _queue_deferred_invite(batch: _Batch, reg: Registration, uid: str, sequence:
               "event": _event_json(data), "programme": [_event_json(s.event) for s in slots], "links": batch.links}
     if clean_header(reg.full_name)[:200] != reg.full_name:
         recipe["name"] = reg.full_name
-    batch.rows.append(deferred_row(kind, reg.email, reg.full_name, recipe=recipe, ics_method=method,
+    subject = batch.subject(kind, data, reg.assembly.timezone or "Europe/London")
+    batch.rows.append(deferred_row(kind, reg.email, reg.full_name, recipe=recipe, subject=subject, ics_method=method,
                                    assembly_id=reg.assembly_id, dedupe_key=f"invite:{uid}:{sequence}",
                                    now=batch.now, domain=batch.domain))
 

@@ -87,15 +87,24 @@ def render_email(kind: str, **context) -> tuple[str, str, str]:
     app.update_template_context(context)
     env = app.jinja_env
     merged = {**env.globals, **context}
-    out = []
-    for part in _PARTS:
-        template = env.get_template(f"email/{kind}/{part}")
-        try:
-            out.append(env.concat(template.root_render_func(template.new_context(merged, shared=True))))
-        except Exception:
-            env.handle_exception()
-    subject, text, html = out
+    subject, text, html = (_render_part(env, f"email/{kind}/{part}", merged) for part in _PARTS)
     return clean_header(subject), text, html
+
+
+def render_subject(kind: str, **context) -> str:
+    """Only templates/email/<kind>/subject.txt, as render_email() renders it, header-clean."""
+    # A row queued as a recipe stores its subject at once, so the outbox search finds it before
+    # the worker renders the rest; a subject needs no context processor, only the globals.
+    env = current_app.jinja_env
+    return clean_header(_render_part(env, f"email/{kind}/subject.txt", {**env.globals, **context}))[:900]
+
+
+def _render_part(env, name: str, merged: dict) -> str:
+    template = env.get_template(name)
+    try:
+        return env.concat(template.root_render_func(template.new_context(merged, shared=True)))
+    except Exception:
+        env.handle_exception()
 
 
 def _domain() -> str:
@@ -146,13 +155,16 @@ def renderer(name: str):
     return add
 
 
-def deferred_row(kind: str, to_email: str, to_name: str, *, recipe: dict, ics_method: str | None = None,
-                 assembly_id: int | None = None, dedupe_key: str | None = None, now: datetime | None = None,
-                 domain: str | None = None) -> dict:
-    """Like outbox_row(), but the row keeps ``recipe`` (with "r", its renderer) and is rendered when sent."""
+def deferred_row(kind: str, to_email: str, to_name: str, *, recipe: dict, subject: str = "",
+                 ics_method: str | None = None, assembly_id: int | None = None, dedupe_key: str | None = None,
+                 now: datetime | None = None, domain: str | None = None) -> dict:
+    """Like outbox_row(), but the row keeps ``recipe`` (with "r", its renderer) and is rendered when sent.
+
+    ``subject`` (render_subject()) is stored now for the outbox's search; sending renders it again.
+    """
     now = now or utcnow()
     return {
-        "kind": kind, "to_email": to_email, "to_name": clean_header(to_name)[:200], "subject": "",
+        "kind": kind, "to_email": to_email, "to_name": clean_header(to_name)[:200], "subject": subject,
         "body_text": "", "body_html": "", "ics": None, "ics_method": ics_method.upper() if ics_method else None,
         "render": json.dumps(recipe, separators=(",", ":")), "assembly_id": assembly_id, "dedupe_key": dedupe_key,
         "message_id": f"<{os.urandom(16).hex()}@{domain or _domain()}>", "status": "pending", "next_attempt_at": now,

@@ -20,7 +20,7 @@ from ..extensions import db
 from ..mail.models import OutboxMessage
 from ..invites.services import sync_calendar, sync_new_registration
 from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, is_email_address, link_template,
-                             outbox_row, queue_rows, render_email, rendered, renderer)
+                             outbox_row, queue_rows, render_email, render_subject, rendered, renderer)
 from ..organisations.models import SECTORS, Organisation, name_key
 from ..timeutil import utc_to_local, utcnow
 from ..txn import begin_writes
@@ -403,6 +403,7 @@ def _deferred_row(registration: Registration, kind: str, dedupe: str, position: 
     if clean_header(registration.full_name)[:200] != registration.full_name:
         recipe["name"] = registration.full_name  # the template greets the name as given, not as the header has it
     return deferred_row(kind, registration.email, registration.full_name, recipe=recipe,
+                        subject=render_subject(kind, assembly=registration.assembly),
                         assembly_id=registration.assembly_id, dedupe_key=dedupe)
 
 

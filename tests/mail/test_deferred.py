@@ -16,7 +16,8 @@ from eventapp.mail import services
 from eventapp.mail.models import OutboxMessage
 from eventapp.registration import services as registration
 from eventapp.registration.models import Registration
-from tests.registration.conftest import person, setup  # noqa: F401 - fixture
+from tests.conftest import post_form
+from tests.registration.conftest import form_fields, person, setup  # noqa: F401 - fixture
 from tests.mail.test_delivery import ScriptedHandler, smtp  # noqa: F401 - fixture
 
 TOKEN_RE = re.compile(r"/(manage|calendar)/[A-Za-z0-9_.\-]+")
@@ -39,10 +40,20 @@ def _deferred(kind: str) -> OutboxMessage:
 
 def test_the_registration_post_queues_recipes_not_rendered_emails(setup, req):  # noqa: F811
     registration.register(setup.assembly, person(setup, 1, full_name="Zoë  O'Brien <b>"))
+    queued = {}
     for kind in ("registration_confirmed", "invite"):
         row = _deferred(kind)
-        assert row.render and row.subject == "" and row.body_text == "" and row.ics is None
+        assert row.render and row.body_text == "" and row.ics is None
         assert row.to_name == "Zoë O'Brien <b>"  # header-clean, as before
+        queued[kind] = row.subject
+    # The subject is stored at once (the outbox searches it), and sending says the same.
+    assert queued["registration_confirmed"] == f"Your place at {setup.assembly.title} is confirmed"
+    assert queued["invite"].startswith(f"Invitation: {setup.assembly.title}, ")
+    services.materialise()
+    for kind in ("registration_confirmed", "invite"):
+        row = _deferred(kind)
+        db.session.refresh(row)
+        assert row.render is None and row.subject == queued[kind]
 
 
 @pytest.mark.parametrize("waiting", [False, True])
@@ -146,3 +157,17 @@ def test_nothing_is_queued_when_the_registration_rolls_back(setup, req):  # noqa
         registration.register(setup.assembly, person(setup, 1, join_waiting_list=False))
     assert db.session.scalar(select(OutboxMessage)) is None
     assert db.session.scalar(select(Registration)) is None
+
+
+def test_the_outbox_search_finds_emails_the_worker_has_not_rendered_yet(setup, client, auth, organiser):  # noqa: F811
+    assert post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup, 1)).status_code == 302
+    assert all(row.render for row in db.session.scalars(select(OutboxMessage)))
+    auth.login(organiser.email)
+    found = client.get("/organiser/outbox/?q=is+confirmed").get_data(as_text=True)
+    assert f"Your place at {setup.assembly.title} is confirmed" in found and "delegate1@example.org" in found
+    assert "Invitation:" not in found
+    invitations = client.get("/organiser/outbox/?q=invitation").get_data(as_text=True)
+    assert f"Invitation: {setup.assembly.title}, " in invitations and "is confirmed" not in invitations
+    assert "No messages match" in client.get("/organiser/outbox/?q=nothing+like+this").get_data(as_text=True)
+    # Searching renders nothing: the worker still sends (and signs the links) when it sends.
+    assert all(row.render for row in db.session.scalars(select(OutboxMessage)))
