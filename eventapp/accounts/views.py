@@ -124,8 +124,7 @@ def users():
     role = request.args.get("role", "")
     stmt = select(User).order_by(User.name, User.email)
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(User.name.ilike(like), User.email.ilike(like)))
+        stmt = stmt.where(or_(User.name.icontains(q, autoescape=True), User.email.icontains(q, autoescape=True)))
     if role in ("organiser", "facilitator"):
         stmt = stmt.where(User.role == role)
     page = db.paginate(stmt, per_page=25, error_out=False)

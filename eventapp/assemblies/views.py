@@ -154,8 +154,9 @@ def organiser_index():
     status = request.args.get("status", "")
     stmt = select(Assembly).order_by(Assembly.date.desc(), Assembly.id.desc())
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Assembly.title.ilike(like), Assembly.venue_name.ilike(like)))
+        # autoescape: a % or _ typed is looked for as itself, not as a wildcard.
+        stmt = stmt.where(or_(Assembly.title.icontains(q, autoescape=True),
+                              Assembly.venue_name.icontains(q, autoescape=True)))
     if status in ASSEMBLY_STATUSES:
         stmt = stmt.where(Assembly.status == status)
     page = db.paginate(stmt, per_page=20, error_out=False)
@@ -401,7 +402,7 @@ def topics():
     q = request.args.get("q", "").strip()
     stmt = select(Topic).order_by(Topic.name)
     if q:
-        stmt = stmt.where(Topic.name.ilike(f"%{q}%"))
+        stmt = stmt.where(Topic.name.icontains(q, autoescape=True))
     page = db.paginate(stmt, per_page=25, error_out=False)
     counts = dict(
         db.session.execute(

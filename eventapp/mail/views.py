@@ -53,9 +53,9 @@ def index():
     if assembly_id:
         stmt = stmt.where(OutboxMessage.assembly_id == assembly_id)
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(OutboxMessage.to_email.ilike(like) | OutboxMessage.to_name.ilike(like)
-                          | OutboxMessage.subject.ilike(like))
+        stmt = stmt.where(OutboxMessage.to_email.icontains(q, autoescape=True)
+                          | OutboxMessage.to_name.icontains(q, autoescape=True)
+                          | OutboxMessage.subject.icontains(q, autoescape=True))
     page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
     # A row the worker has not rendered yet is shown as it will be sent.
     page.items = [services.rendered(m) for m in page.items]

@@ -200,8 +200,9 @@ def walk_in_candidates(workshop: Workshop, q: str = "", limit: int = 100) -> lis
         select(Registration)
         .where(Registration.assembly_id == workshop.round.assembly_id, Registration.status == "confirmed",
                Registration.id.not_in(on_register), Registration.id.not_in(placed_here),
-               *([or_(Registration.full_name.ilike(f"%{q.strip()}%"),
-                      Registration.organisation.has(Organisation.name.ilike(f"%{q.strip()}%")))] if q.strip() else []))
+               *([or_(Registration.full_name.icontains(q.strip(), autoescape=True),
+                      Registration.organisation.has(Organisation.name.icontains(q.strip(), autoescape=True)))]
+                 if q.strip() else []))
         .options(selectinload(Registration.organisation))
         .order_by(Registration.full_name, Registration.id)
         .limit(limit)

@@ -25,7 +25,7 @@ def index():
     status = request.args.get("status", "")
     stmt = select(Organisation).order_by(Organisation.name_key)
     if q:
-        stmt = stmt.where(Organisation.name_key.contains(name_key(q)))
+        stmt = stmt.where(Organisation.name_key.contains(name_key(q), autoescape=True))
     if sector in SECTORS:
         stmt = stmt.where(Organisation.sector == sector)
     if status in STATUSES:

@@ -241,6 +241,11 @@ _LIST_COLUMNS = (Registration.id, Registration.full_name, Registration.email, Re
                  Organisation.status.label("org_status"))
 
 
+def _like_escaped(text: str) -> str:
+    """text for a LIKE pattern with ESCAPE '/' (as SQLAlchemy's autoescape writes it): % and _ match only themselves."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
 @functools.cache
 def _list_statements(q: bool, status: str, sector: bool, org: bool) -> tuple:
     """The list's page and count selects for one combination of filters (status: "", "all", "waiting" or "one").
@@ -255,8 +260,10 @@ def _list_statements(q: bool, status: str, sector: bool, org: bool) -> tuple:
     )
     if q:
         like = bindparam("like")
-        stmt = stmt.where(or_(func.lower(Registration.full_name).like(like), Registration.email_key.like(like),
-                              func.lower(Registration.job_title).like(like)))
+        # Bound per request, so escaped by _like_escaped(): a % or _ typed is looked for as itself.
+        stmt = stmt.where(or_(func.lower(Registration.full_name).like(like, escape="/"),
+                              Registration.email_key.like(like, escape="/"),
+                              func.lower(Registration.job_title).like(like, escape="/")))
     if status in ("one", "waiting"):
         stmt = stmt.where(Registration.status == bindparam("status"))
     elif status != "all":
@@ -361,7 +368,7 @@ def organiser_index(slug: str):
     org_id = args.get("organisation", type=int)
     params = {"assembly_id": assembly.id}
     if q:
-        params["like"] = f"%{q.lower()}%"
+        params["like"] = f"%{_like_escaped(q.lower())}%"
     if status in REGISTRATION_STATUSES:
         params["status"] = status
     if sector in SECTORS:
