@@ -1,6 +1,7 @@
 """Jinja filters and globals shared by every template."""
 from __future__ import annotations
 
+import numbers
 from datetime import date, datetime, time
 from typing import Callable
 
@@ -55,6 +56,13 @@ def init_app(app: Flask) -> None:
         if not value:
             return ""
         return f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+    @app.template_filter("num")
+    def num(value: int | None) -> str:
+        """A count as people read it: 10,000 rather than 10000."""
+        if isinstance(value, numbers.Integral):  # numpy's integers too (the allocation's figures)
+            return f"{int(value):,}"
+        return "" if value is None else str(value)
 
     @app.template_filter("hm")
     def hm(value: time | datetime | None) -> str:

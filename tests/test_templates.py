@@ -33,3 +33,12 @@ def test_a_page_with_ascii_data_is_sent_as_ascii(client):
     html = client.get("/login").get_data()
     assert html.isascii()
     assert b"<title>Staff sign in &ndash; eventapp</title>" in html
+
+
+def test_the_num_filter_writes_thousands_with_commas(app):
+    import numpy as np
+
+    num = app.jinja_env.filters["num"]
+    assert [num(0), num(999), num(1000), num(10_000), num(-1234567), num(np.int64(12345))] == [
+        "0", "999", "1,000", "10,000", "-1,234,567", "12,345"]
+    assert num(None) == "" and num("n/a") == "n/a"

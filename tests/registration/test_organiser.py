@@ -311,3 +311,18 @@ def make_recent_archived(setup):
     from tests.factories import make_assembly
 
     return make_assembly(status="archived", retention_days=365, date=date.today() - timedelta(days=10))
+
+
+def test_counts_in_the_thousands_are_written_with_separators(as_organiser, setup):
+    from tests.production.world import add_registrations
+
+    setup.assembly.capacity = 25_000
+    db.session.commit()
+    add_registrations(setup.assembly, setup.orgs, setup.topics, 1_200)
+    html = as_organiser.get(base(setup)).get_data(as_text=True)
+    assert "1,200 confirmed of 25,000 places" in html
+    assert "Page 1 of 48 (1,200 in all)" in html
+    counts = as_organiser.get(base(setup) + "/counts").get_data(as_text=True)
+    assert "<td>400</td>" in counts  # three organisations, 400 each: under a thousand, as it was
+    detail = as_organiser.get(f"/organiser/assemblies/{setup.assembly.slug}").get_data(as_text=True)
+    assert "<dd>25,000, at most 2 per organisation</dd>" in detail
