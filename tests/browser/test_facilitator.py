@@ -199,3 +199,28 @@ def test_autosave_stops_and_says_so_when_someone_else_saved(live_server, browser
     with live_server.app.app_context():
         assert services.notes_for(seed["workshop_id"]).section("summary").body == "A colleague's text"
         db.session.remove()
+
+
+def test_a_field_reached_with_the_keyboard_is_never_hidden_behind_the_save_bar(live_server, browser):
+    # WCAG 2.2 focus not obscured: the sticky Save bar covers the foot of a phone's screen, so the
+    # page keeps that much room when it scrolls a focused field into view.
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport={"width": 390, "height": 700}, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(live_server(f"/facilitator/workshops/{seed['workshop_id']}/notes"))
+        bar = page.locator(".sticky-actions")
+        checked = 0
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            focused = page.evaluate("""() => { const e = document.activeElement;
+                if (!e || !['TEXTAREA', 'INPUT'].includes(e.tagName) || e.type === 'hidden') return null;
+                const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, name: e.name}; }""")
+            if focused is None or focused["name"] == "csrf_token":
+                continue
+            top_of_bar = bar.bounding_box()["y"]
+            assert focused["top"] < top_of_bar, f"{focused['name']} is hidden behind the save bar"
+            checked += 1
+        assert checked >= 6
+    finally:
+        context.close()
