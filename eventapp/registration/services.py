@@ -692,6 +692,34 @@ def cancel_registration(registration: Registration) -> list[Registration]:
     return promoted
 
 
+def reinstate_registration(registration: Registration) -> RegistrationResult:
+    """Undo a cancellation: confirmed if a place is free, else at the end of the waiting list; emails a new link."""
+    assembly = lock_assembly(registration.assembly_id)
+    db.session.refresh(registration)
+    if registration.status != "cancelled":
+        raise DomainError(f"{registration.full_name}'s registration is not cancelled.")
+    if registration.anonymised_at is not None:
+        raise DomainError("This registration's details were erased, so it cannot be reinstated.")
+    reason = _no_place_reason(assembly, registration.organisation)
+    registration.cancelled_at = None
+    # Links sent before the cancellation stay dead: the email carries a new one.
+    registration.token_version += 1
+    rank = None
+    if reason:
+        registration.status, registration.waiting_position = "waiting", _next_waiting_position(assembly.id)
+    else:
+        registration.status, registration.waiting_position = "confirmed", None
+    db.session.flush()
+    if reason:
+        rank = waiting_rank(registration)
+    kind = "waiting_list" if reason else "registration_confirmed"
+    _queue(registration, kind, dedupe=f"registration:{registration.id}:{kind}:{registration.token_version}",
+           position=rank)
+    sync_calendar([registration.id])
+    db.session.commit()
+    return RegistrationResult(registration, registration.status, rank)
+
+
 def promote_waiting(assembly: Assembly) -> list[Registration]:
     """Fill any free places from the waiting list (e.g. after the capacity was raised)."""
     assembly = lock_assembly(assembly.id)

@@ -348,9 +348,10 @@ class _ListRow:
         self.org_pending = org_status == "pending"
         self.edit_url = urls.edit(self.id)
         self.cancel_url = urls.cancel(self.id)
-        # The one move a row offers: to the waiting list when confirmed, confirmed when waiting.
+        # The one move a row offers: to the waiting list when confirmed, confirmed when waiting,
+        # back again when cancelled.
         self.move_url = (urls.to_waiting(self.id) if self.status == "confirmed"
-                         else urls.confirm(self.id) if self.status == "waiting" else None)
+                         else urls.confirm(self.id) if self.status == "waiting" else urls.reinstate(self.id))
 
 
 @bp.route("/organiser/assemblies/<slug>/registrations")
@@ -394,6 +395,7 @@ def organiser_index(slug: str):
         cancel=_per_row(".organiser_cancel", slug=assembly.slug),
         to_waiting=_per_row(".organiser_move", slug=assembly.slug, action="waiting", status=status),
         confirm=_per_row(".organiser_move", slug=assembly.slug, action="confirm", status=status),
+        reinstate=_per_row(".organiser_reinstate", slug=assembly.slug, status=status),
     )
     page.items = [_ListRow(row, urls) for row in page.items]
     used_orgs = [_UsedOrganisation(*row) for row in
@@ -477,6 +479,7 @@ def organiser_cancel(slug: str, reg_id: int):
         message = f"{reg.full_name}'s registration is cancelled."
         if promoted:
             message += " Promoted from the waiting list: " + ", ".join(r.full_name for r in promoted) + "."
+        message += " To undo it, choose Reinstate on their row under the status Cancelled."
         flash(message, "success")
         return redirect(url_for(".organiser_index", slug=slug))
     return render_template("registration/cancel.html", reg=reg, form=form, heading=f"Cancel {reg.full_name}'s registration?",
@@ -500,6 +503,25 @@ def organiser_move(slug: str, reg_id: int, action: str):
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")
+    return redirect(url_for(".organiser_index", slug=slug, status=request.args.get("status", "")))
+
+
+@bp.post("/organiser/assemblies/<slug>/registrations/<int:reg_id>/reinstate")
+@organiser_required
+def organiser_reinstate(slug: str, reg_id: int):
+    assembly = load_assembly(slug)
+    reg = _org_reg(assembly, reg_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        result = services.reinstate_registration(reg)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        where = ("confirmed" if result.outcome == "confirmed"
+                 else f"on the waiting list (no. {result.waiting_position}): no place is free")
+        flash(f"{reg.full_name}'s registration is back, {where}. We emailed them a new personal link.", "success")
     return redirect(url_for(".organiser_index", slug=slug, status=request.args.get("status", "")))
 
 

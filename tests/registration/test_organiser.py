@@ -82,7 +82,9 @@ def test_each_row_offers_the_actions_of_its_status(app, as_organiser, setup):
             assert f'action="{url}/confirm?status=all" class="inline">' in row
             assert f'Confirm<span class="visually-hidden"> {reg.full_name}</span>' in row
         else:
-            assert "<td>Cancelled</td>" in row and "<form" not in row
+            assert "<td>Cancelled</td>" in row
+            assert f'action="{url}/reinstate?status=all" class="inline">' in row
+            assert f'Reinstate<span class="visually-hidden"> {reg.full_name}</span>' in row
         assert (f'<a href="{url}/cancel">Cancel<span class="visually-hidden"> {reg.full_name}</span></a>' in row) == (
             reg.status != "cancelled")
 
@@ -326,3 +328,52 @@ def test_counts_in_the_thousands_are_written_with_separators(as_organiser, setup
     assert "<td>400</td>" in counts  # three organisations, 400 each: under a thousand, as it was
     detail = as_organiser.get(f"/organiser/assemblies/{setup.assembly.slug}").get_data(as_text=True)
     assert "<dd>25,000, at most 2 per organisation</dd>" in detail
+
+
+def test_an_organiser_can_undo_a_cancellation(app, as_organiser, setup):
+    # Capacity 5, two per organisation: Ann (police) is cancelled, then her place is taken.
+    regs = seed(app, setup, [(1, 0, {"full_name": "Ann Able"}), (2, 1, {})])
+    ann = regs[0]
+    cancelled = post_form(as_organiser, f"{base(setup)}/{ann.id}/cancel", {}, follow_redirects=True)
+    assert "To undo it, choose Reinstate on their row under the status Cancelled." in cancelled.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Registration, ann.id).status == "cancelled"
+    old_link = [m for m in outbox("registration_confirmed", to=ann.email)][0].body_text
+
+    page = as_organiser.get(base(setup) + "?status=cancelled").get_data(as_text=True)
+    resp = post_form(as_organiser, f"{base(setup)}/{ann.id}/reinstate?status=cancelled", {},
+                     form_url=base(setup) + "?status=cancelled", follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert "Ann Able&#39;s registration is back, confirmed. We emailed them a new personal link." in html
+    assert "Reinstate" in page
+    db.session.expire_all()
+    back = db.session.get(Registration, ann.id)
+    assert back.status == "confirmed" and back.cancelled_at is None and back.token_version == 2
+    assert "2 confirmed of 5 places" in as_organiser.get(base(setup)).get_data(as_text=True)
+    confirmations = outbox("registration_confirmed", to=ann.email)
+    assert len(confirmations) == 2 and confirmations[-1].body_text != old_link
+    # Her calendar has the assembly again.
+    from eventapp.invites.models import CalendarEntry
+
+    entries = db.session.scalars(select(CalendarEntry).where(CalendarEntry.registration_id == ann.id)).all()
+    assert entries and all(e.status != "cancelled" for e in entries)
+
+    # Reinstating twice says so and changes nothing.
+    again = post_form(as_organiser, f"{base(setup)}/{ann.id}/reinstate", {}, form_url=base(setup),
+                      follow_redirects=True).get_data(as_text=True)
+    assert "Ann Able&#39;s registration is not cancelled." in again
+    assert len(outbox("registration_confirmed", to=ann.email)) == 2
+
+
+def test_a_reinstated_delegate_joins_the_waiting_list_when_no_place_is_free(app, as_organiser, setup):
+    regs = seed(app, setup, [(1, 0, {"full_name": "Ann Able"}), (2, 0, {}), (3, 1, {}), (4, 1, {}), (5, 2, {})])
+    with app.test_request_context("/"):
+        services.cancel_registration(regs[0])
+        seed(app, setup, [(6, 2, {})])  # the free place is taken
+    resp = post_form(as_organiser, f"{base(setup)}/{regs[0].id}/reinstate", {}, form_url=base(setup),
+                     follow_redirects=True)
+    assert ("Ann Able&#39;s registration is back, on the waiting list (no. 1): no place is free."
+            in resp.get_data(as_text=True))
+    db.session.expire_all()
+    assert db.session.get(Registration, regs[0].id).status == "waiting"
+    assert len(outbox("waiting_list", to=regs[0].email)) == 1
