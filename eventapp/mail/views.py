@@ -57,8 +57,9 @@ def index():
                           | OutboxMessage.to_name.icontains(q, autoescape=True)
                           | OutboxMessage.subject.icontains(q, autoescape=True))
     page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
-    # A row the worker has not rendered yet is shown as it will be sent.
-    page.items = [services.rendered(m) for m in page.items]
+    # The list shows subjects only, and a row queued as a recipe stores its subject when queued:
+    # only a recipe row queued before subjects were stored (subject empty) is rendered here.
+    page.items = [m if m.subject else services.rendered(m) for m in page.items]
     assemblies = db.session.scalars(select(Assembly).order_by(Assembly.date.desc(), Assembly.id.desc())).all()
     return render_template(
         "mail/index.html", page=page, status=status, kind=kind, assembly_id=assembly_id, q=q,

@@ -810,7 +810,7 @@ def personal_data(registration: Registration) -> dict[str, Any]:
         },
         "workshop_choices": [{"rank": p.rank, "topic": p.topic.name} for p in reg.preferences],
         "emails_sent_to_you": [
-            {"subject": rendered(m).subject, "status": m.status, "created_at": m.created_at.isoformat() + "Z"}
+            {"subject": m.subject or rendered(m).subject, "status": m.status, "created_at": m.created_at.isoformat() + "Z"}
             for m in outbox
         ],
     }

@@ -171,3 +171,18 @@ def test_the_outbox_search_finds_emails_the_worker_has_not_rendered_yet(setup, c
     assert "No messages match" in client.get("/organiser/outbox/?q=nothing+like+this").get_data(as_text=True)
     # Searching renders nothing: the worker still sends (and signs the links) when it sends.
     assert all(row.render for row in db.session.scalars(select(OutboxMessage)))
+
+
+def test_the_outbox_list_shows_unsent_emails_without_rendering_them(setup, client, auth, organiser, monkeypatch):  # noqa: F811
+    # The list needs subjects only: a recipe that could not be rendered just now (its renderer
+    # failing, say) still lists; opening the message is where it is rendered.
+    assert post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup, 1)).status_code == 302
+
+    def fails(message):
+        raise RuntimeError("rendered while listing")
+
+    monkeypatch.setattr(services, "render_deferred", fails)
+    auth.login(organiser.email)
+    page = client.get("/organiser/outbox/")
+    assert page.status_code == 200
+    assert f"Your place at {setup.assembly.title} is confirmed" in page.get_data(as_text=True)
