@@ -243,6 +243,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .invites.views import bp as invites_bp
     from .notes.views import bp as notes_bp
     from .outcomes.views import bp as outcomes_bp
+    from .messages.views import bp as messages_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(assemblies_bp)
@@ -255,6 +256,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(invites_bp)
     app.register_blueprint(notes_bp)
     app.register_blueprint(outcomes_bp)
+    app.register_blueprint(messages_bp)
 
     from . import cli, errors, observability, security, templating
 

@@ -16,3 +16,4 @@ from .placements.models import AllocationJob, AllocationPin, AllocationRun, Plac
 from .invites.models import CalendarEntry  # noqa: F401
 from .notes.models import Action, ActionRevision, Attendance, NoteSection, NotesRevision, PendingSave, SessionNotes  # noqa: F401
 from .outcomes.models import ActionStatusUpdate, AssemblyUpdate, CarriedAction, PartnerContact  # noqa: F401
+from .messages.models import AssemblyMessage  # noqa: F401

@@ -37,7 +37,7 @@ SHOWN = ("registration.organiser_index", "registration.manage", "assemblies.deta
          "notes.all_actions", "notes.edit", "notes.attendance", "mail.index", "placements.delegates",
          "facilitators.home", "notes.overview", "notes.review", "outcomes.partner", "outcomes.history",
          "outcomes.carry_forward", "outcomes.tracker", "outcomes.updates", "outcomes.public_updates",
-         "outcomes.report", "outcomes.partners")
+         "outcomes.report", "outcomes.partners", "messages.index")
 
 # POST-only endpoints fed by another page's form (by script): post that form's fields.
 SAME_FIELDS_AS = {"notes.autosave": "notes.save"}
@@ -67,12 +67,14 @@ class Forms(HTMLParser):
         a = dict(attrs)
         if tag == "form" and (a.get("method") or "get").lower() == "post":
             self.current = self.forms.setdefault(a.get("action") or self.page_url, {})
-        elif self.current is not None and tag in ("input", "textarea", "select") and a.get("name"):
+        elif self.current is not None and tag in ("input", "textarea", "select", "button") and a.get("name"):
             name = a["name"]
             if name == "csrf_token":
                 return
             kind = a.get("type", tag) if tag == "input" else tag
-            options = [a["value"]] if a.get("value") is not None and kind in ("checkbox", "radio", "hidden") else []
+            # A named submit button (Check / Send) is a field too: its value says what to do.
+            options = ([a["value"]] if a.get("value") is not None and kind in ("checkbox", "radio", "hidden", "button",
+                                                                              "submit") else [])
             entry = self.current.setdefault(name, (kind, []))
             entry[1].extend(options)
             if tag == "select":

@@ -153,6 +153,10 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "outcomes.partner": {"GET": token_page()},
     "outcomes.partner_status": {"POST": token_page(400)},
     "accounts.new_user": {"GET": organiser_only(), "POST": organiser_only(400)},
+    # organisers' emails to delegates (a POST with only its CSRF token shows the form again)
+    "messages.index": {"GET": organiser_only()},
+    "messages.compose": {"GET": organiser_only(), "POST": organiser_only()},
+    "messages.detail": {"GET": organiser_only()},
 }
 
 # Rules whose expectation differs from their endpoint's (same endpoint, another URL).

@@ -25,6 +25,7 @@ KIND_LABELS = {
     "invite_updated": "Invitation updated",
     "invite_cancelled": "Invitation cancelled",
     "reminder": "Reminder",
+    "message": "Message from the organisers",
 }
 # The HTML body is shown in a sandboxed frame from this route only: no script,
 # no network, inline styles allowed (emails use them), embeddable by our own pages.

@@ -117,6 +117,14 @@ def build_world() -> World:
         outcomes.save_contact(org, "Lee Lead", "lead@example.org")
         world.ids["update_id"] = update.id
         world.partner_token = outcomes.make_partner_token(org.id)
+    from eventapp.messages.models import AssemblyMessage
+
+    sent = AssemblyMessage(assembly_id=assembly.id, send_key="world", audience="confirmed",
+                           audience_label="Confirmed delegates", subject="Parking", body="Park at the rear.",
+                           recipients=0, sent_by_id=organiser.id)
+    db.session.add(sent)
+    db.session.commit()
+    world.ids["email_id"] = sent.id
     from eventapp.accounts.services import make_reset_token
 
     world.reset_token = make_reset_token(facilitator)

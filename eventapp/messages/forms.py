@@ -1,0 +1,26 @@
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+
+from .services import BODY_MAX
+
+
+class MessageForm(FlaskForm):
+    # The service checks every value, so a refused send keeps what was typed (no length validators here).
+    audience = SelectField("Send to", validate_choice=False,
+                           description="The number beside each choice is how many people it reaches now. "
+                                       "Cancelled registrations are never written to.")
+    subject = StringField("Subject")
+    body = TextAreaField("Message", description=f"Plain text, up to {BODY_MAX:,} characters. Each email starts "
+                                                "“Dear” and the delegate’s name, and ends with their personal link "
+                                                "to change or cancel their registration.")
+    send_key = HiddenField()
+
+    def set_audiences(self, audiences) -> None:
+        """Fill "Send to" with the assembly's audiences (workshops grouped by round), each with its count."""
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for a in audiences:
+            groups.setdefault(a.group or "Delegates", []).append((a.value, f"{a.label} ({a.count:,})"))
+        self.audience.choices = groups
+
+    def data_for_service(self) -> dict:
+        return {"audience": self.audience.data, "subject": self.subject.data, "body": self.body.data}

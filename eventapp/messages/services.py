@@ -1,0 +1,229 @@
+"""Organisers write to an assembly's delegates: choose who, check the email, send it through the outbox."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..assemblies.models import Assembly, Round, Workshop
+from ..domain import DomainError, NotFound
+from ..extensions import db
+from ..mail.services import deferred_row, queue_rows, render_email, render_subject, renderer
+from ..placements.models import Placement
+from ..registration.models import Registration
+from ..registration.services import _manage_link_template, make_manage_token
+from .models import AssemblyMessage
+
+SUBJECT_MAX = 200
+BODY_MAX = 10_000
+# Rows per INSERT: a national event's 10,000 delegates in a few statements, each of modest size.
+CHUNK = 1000
+
+WORKSHOP_LABEL = "Delegates placed in "
+AUDIENCE_LABELS = {
+    "confirmed": "Confirmed delegates",
+    "waiting": "The waiting list",
+    "registered": "Confirmed delegates and the waiting list",
+}
+
+
+# Why an audience reaches no one, and what to do about it.
+_EMPTY = {
+    "confirmed": "There are no confirmed delegates to write to yet.",
+    "waiting": "The waiting list is empty: there is no one on it to write to.",
+    "registered": "No one has registered yet: there is no one to write to.",
+    "workshop": "No delegate is placed in {workshop} yet: workshop places are made when you publish the "
+                "allocation.",
+}
+
+
+class AlreadySent(DomainError):
+    """This compose form's message was sent already (a second click on Send)."""
+
+    def __init__(self, message: AssemblyMessage):
+        super().__init__("This message was sent already; it was not sent again.")
+        self.sent = message
+
+
+@dataclass(frozen=True)
+class Audience:
+    """One choice in the compose form's "Send to" list."""
+
+    value: str  # "confirmed", "waiting", "registered" or "workshop:<id>"
+    label: str
+    count: int
+    group: str = ""
+
+
+def _reachable():
+    # Anonymised people have no address left to write to; cancelled ones asked to be left alone.
+    return (Registration.anonymised_at.is_(None), Registration.email != "")
+
+
+def _recipients(assembly_id: int, audience: str, workshop_id: int | None):
+    """The select of the registrations an audience reaches, oldest first."""
+    stmt = select(Registration).where(Registration.assembly_id == assembly_id, *_reachable())
+    if audience == "confirmed":
+        stmt = stmt.where(Registration.status == "confirmed")
+    elif audience == "waiting":
+        stmt = stmt.where(Registration.status == "waiting")
+    elif audience == "registered":
+        stmt = stmt.where(Registration.status.in_(("confirmed", "waiting")))
+    else:
+        stmt = stmt.where(Registration.status == "confirmed", Registration.id.in_(
+            select(Placement.registration_id).where(Placement.workshop_id == workshop_id)))
+    return stmt.order_by(Registration.id)
+
+
+def audiences(assembly: Assembly) -> list[Audience]:
+    """Every audience an organiser can write to, with how many people each reaches now."""
+    by_status = dict(db.session.execute(
+        select(Registration.status, func.count()).where(Registration.assembly_id == assembly.id, *_reachable())
+        .group_by(Registration.status)).all())
+    confirmed, waiting = by_status.get("confirmed", 0), by_status.get("waiting", 0)
+    choices = [Audience("confirmed", AUDIENCE_LABELS["confirmed"], confirmed),
+               Audience("waiting", AUDIENCE_LABELS["waiting"], waiting),
+               Audience("registered", AUDIENCE_LABELS["registered"], confirmed + waiting)]
+    placed = dict(db.session.execute(
+        select(Placement.workshop_id, func.count())
+        .join(Registration, Registration.id == Placement.registration_id)
+        .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed", *_reachable())
+        .group_by(Placement.workshop_id)).all())
+    workshops = db.session.execute(
+        select(Workshop.id, Workshop.title, Workshop.room, Round.name)
+        .join(Round, Round.id == Workshop.round_id).where(Round.assembly_id == assembly.id)
+        .order_by(Round.position, Round.starts_at, Round.id, Workshop.title, Workshop.id)).all()
+    for workshop_id, title, room, round_name in workshops:
+        label = f"{title} ({room})" if room else title
+        choices.append(Audience(f"workshop:{workshop_id}", label, placed.get(workshop_id, 0),
+                                group=f"Delegates placed in a workshop: {round_name}"))
+    return choices
+
+
+def _parse_audience(assembly: Assembly, value: str) -> tuple[str, int | None, str]:
+    """(audience, workshop id, label) for a "Send to" value, or a DomainError."""
+    if value in AUDIENCE_LABELS:
+        return value, None, AUDIENCE_LABELS[value]
+    kind, _, ident = (value or "").partition(":")
+    if kind == "workshop" and ident.isdigit():
+        row = db.session.execute(
+            select(Workshop.title, Workshop.room, Round.name).join(Round, Round.id == Workshop.round_id)
+            .where(Workshop.id == int(ident), Round.assembly_id == assembly.id)).first()
+        if row is not None:
+            title, room, round_name = row
+            where = f", {room}" if room else ""
+            return "workshop", int(ident), f"{WORKSHOP_LABEL}“{title}” ({round_name}{where})"
+    raise DomainError("Choose who to send the message to.", "audience")
+
+
+def _clean(data: dict[str, Any]) -> tuple[str, str]:
+    subject = (data.get("subject") or "").strip()
+    # A browser sends a textarea's line ends as CRLF; emails and pages want one kind.
+    body = (data.get("body") or "").replace("\r\n", "\n").strip("\n")
+    if not subject:
+        raise DomainError("Enter a subject.", "subject")
+    if len(subject) > SUBJECT_MAX:
+        raise DomainError(f"The subject is {len(subject):,} characters long; shorten it to {SUBJECT_MAX:,} or fewer.",
+                          "subject")
+    if not body.strip():
+        raise DomainError("Write the message.", "body")
+    if len(body) > BODY_MAX:
+        raise DomainError(f"The message is {len(body):,} characters long; shorten it to {BODY_MAX:,} or fewer.",
+                          "body")
+    return subject, body
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A checked message not yet sent: what the preview shows."""
+
+    audience: str
+    workshop_id: int | None
+    audience_label: str
+    subject: str
+    body: str
+    recipients: int
+    first: Registration | None
+
+
+def check_message(assembly: Assembly, data: dict[str, Any]) -> Draft:
+    """Check a message before it is sent and count who it would reach (nothing is written)."""
+    audience, workshop_id, label = _parse_audience(assembly, data.get("audience") or "")
+    subject, body = _clean(data)
+    stmt = _recipients(assembly.id, audience, workshop_id)
+    count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    if not count:
+        raise DomainError(_EMPTY[audience].format(workshop=label.removeprefix(WORKSHOP_LABEL)), "audience")
+    return Draft(audience, workshop_id, label, subject, body, count, db.session.scalars(stmt.limit(1)).first())
+
+
+def preview(assembly: Assembly, draft: Draft) -> tuple[str, str]:
+    """(subject, plain text) of the email as its first recipient will get it, their personal link left out."""
+    subject, text, _ = render_email("message", to_name=draft.first.full_name, message=draft,
+                                    registration=draft.first, assembly=assembly, manage_url="[their personal link]")
+    return subject, text
+
+
+def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_id: int | None) -> AssemblyMessage:
+    """Queue the message for everyone its audience reaches now; the same send key never sends twice."""
+    send_key = (send_key or "").strip()[:64]
+    if not send_key:
+        raise DomainError("The form has expired. Check the message and send it again.")
+    existing = db.session.scalar(select(AssemblyMessage).where(AssemblyMessage.assembly_id == assembly.id,
+                                                               AssemblyMessage.send_key == send_key))
+    if existing is not None:
+        raise AlreadySent(existing)
+    draft = check_message(assembly, data)
+    message = AssemblyMessage(assembly_id=assembly.id, send_key=send_key, audience=draft.audience,
+                              workshop_id=draft.workshop_id, audience_label=draft.audience_label[:400],
+                              subject=draft.subject, body=draft.body, sent_by_id=user_id)
+    db.session.add(message)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Two clicks racing: the other request stored this key a moment ago.
+        db.session.rollback()
+        raise AlreadySent(db.session.scalar(select(AssemblyMessage).where(
+            AssemblyMessage.assembly_id == assembly.id, AssemblyMessage.send_key == send_key))) from None
+    subject = render_subject("message", message=message, assembly=assembly)
+    link = _manage_link_template()
+    people = db.session.execute(
+        _recipients(assembly.id, draft.audience, draft.workshop_id)
+        .with_only_columns(Registration.id, Registration.email, Registration.full_name)).all()
+    for start in range(0, len(people), CHUNK):
+        queue_rows([deferred_row("message", email, name, recipe={"r": "message", "m": message.id, "id": reg_id,
+                                                                 "name": name, "link": link},
+                                 subject=subject, assembly_id=assembly.id, dedupe_key=f"message:{message.id}:{reg_id}")
+                    for reg_id, email, name in people[start:start + CHUNK]])
+    message.recipients = len(people)
+    db.session.commit()
+    return message
+
+
+@renderer("message")
+def _render_message(row, recipe: dict) -> tuple[str, str, str, None]:
+    """An organiser's message queued by send_message(), rendered by the sender with a fresh personal link."""
+    registration = db.session.get(Registration, recipe["id"])
+    token = make_manage_token(registration)
+    subject, text, html = render_email(
+        "message", to_name=recipe.get("name", row.to_name), message=db.session.get(AssemblyMessage, recipe["m"]),
+        registration=registration, assembly=db.session.get(Assembly, row.assembly_id),
+        manage_url=recipe["link"].format(token=token))
+    return subject, text, html, None
+
+
+def messages_of(assembly: Assembly, page: int, per_page: int):
+    """The assembly's sent messages, newest first, a page at a time."""
+    return db.paginate(select(AssemblyMessage).where(AssemblyMessage.assembly_id == assembly.id)
+                       .order_by(AssemblyMessage.created_at.desc(), AssemblyMessage.id.desc()),
+                       page=page, per_page=per_page, error_out=False)
+
+
+def get_message(assembly: Assembly, message_id: int) -> AssemblyMessage:
+    """One of the assembly's messages, or NotFound."""
+    message = db.session.get(AssemblyMessage, message_id)
+    if message is None or message.assembly_id != assembly.id:
+        raise NotFound("No such message.")
+    return message

@@ -1,0 +1,84 @@
+"""The organiser's messages to delegates: the list of those sent, compose, check, send."""
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..accounts.access import organiser_required
+from ..assemblies.models import Assembly
+from ..domain import DomainError, NotFound
+from ..extensions import db
+from ..forms_util import apply_domain_error
+from . import services
+from .forms import MessageForm
+
+bp = Blueprint("messages", __name__, url_prefix="/organiser/assemblies/<slug>/messages")
+
+
+def _assembly(slug: str) -> Assembly:
+    assembly = db.session.scalar(select(Assembly).where(Assembly.slug == slug))
+    if assembly is None:
+        abort(404)
+    return assembly
+
+
+@bp.get("/")
+@organiser_required
+def index(slug: str):
+    assembly = _assembly(slug)
+    page = services.messages_of(assembly, request.args.get("page", 1, type=int) or 1,
+                                current_app.config.get("PAGE_SIZE", 25))
+    return render_template("messages/index.html", assembly=assembly, page=page)
+
+
+def _compose(assembly: Assembly, form: MessageForm, status: int = 200):
+    return render_template("messages/compose.html", assembly=assembly, form=form), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@organiser_required
+def compose(slug: str):
+    assembly = _assembly(slug)
+    form = MessageForm()
+    form.set_audiences(services.audiences(assembly))
+    if request.method == "GET":
+        # A fresh key per compose form: whatever happens to the page later, it sends once.
+        form.send_key.data = secrets.token_urlsafe(24)
+        form.audience.data = request.args.get("audience", "confirmed")
+        return _compose(assembly, form)
+    if not form.validate_on_submit():
+        return _compose(assembly, form, 400)
+    action = request.form.get("action", "")
+    try:
+        if action == "send":
+            message = services.send_message(assembly, form.data_for_service(), form.send_key.data, current_user.id)
+            flash(f"Your message to {message.recipients:,} "
+                  f"{'person' if message.recipients == 1 else 'people'} is in the outbox.", "success")
+            return redirect(url_for(".detail", slug=assembly.slug, email_id=message.id))
+        if action == "preview":
+            draft = services.check_message(assembly, form.data_for_service())
+            subject, text = services.preview(assembly, draft)
+            return render_template("messages/preview.html", assembly=assembly, form=form, draft=draft,
+                                   subject=subject, text=text)
+    except services.AlreadySent as err:
+        flash(err.message, "info")
+        return redirect(url_for(".detail", slug=assembly.slug, email_id=err.sent.id))
+    except DomainError as err:
+        apply_domain_error(form, err)
+        return _compose(assembly, form, 400)
+    # "Change the message" on the preview: the form again, as it was typed.
+    return _compose(assembly, form)
+
+
+@bp.get("/<int:email_id>")
+@organiser_required
+def detail(slug: str, email_id: int):
+    assembly = _assembly(slug)
+    try:
+        message = services.get_message(assembly, email_id)
+    except NotFound:
+        abort(404)
+    return render_template("messages/detail.html", assembly=assembly, message=message)

@@ -1,0 +1,51 @@
+"""An organiser emails the confirmed delegates from a phone: write, check, send (axe on each page)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from eventapp.extensions import db
+from eventapp.mail.models import OutboxMessage
+from eventapp.messages.models import AssemblyMessage
+from tests.browser.axe import axe_check
+from tests.browser.conftest import login
+from tests.factories import make_assembly, make_org
+from tests.notes.helpers import make_registration
+
+BODY = "Park at the rear of the Guildhall.\n\nBring your badge;\nlunch is at 12:30."
+
+
+def test_an_organiser_writes_checks_and_sends_an_email_on_a_phone(live_server, phone_page):
+    with live_server.app.app_context():
+        assembly = make_assembly(title="Browser Messages Assembly")
+        org = make_org("Browser Messages Police")
+        for name in ("Amira Browser", "Bilal Browser"):
+            make_registration(assembly, org, name)
+        slug = assembly.slug
+        db.session.remove()
+    page = phone_page
+    login(page, live_server)
+    page.goto(live_server(f"/organiser/assemblies/{slug}"))
+    page.get_by_role("link", name="Email delegates").click()
+    axe_check(page, "emails to delegates, none yet")
+    page.get_by_role("link", name="Write an email").click()
+    axe_check(page, "write an email")
+    page.get_by_label("Send to").select_option(label="Confirmed delegates (2)")
+    page.get_by_label("Subject").fill("Parking and lunch")
+    page.get_by_label("Message").fill(BODY)
+    page.get_by_role("button", name="Check the email").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Check the email before you send it").is_visible()
+    assert "Dear Amira Browser," in page.locator("pre.mail-text").inner_text()
+    axe_check(page, "check the email")
+    page.get_by_role("button", name="Send to 2 people").click()
+    page.wait_for_load_state()
+    assert "Your message to 2 people is in the outbox." in page.content()
+    axe_check(page, "an email sent")
+    with live_server.app.app_context():
+        message = db.session.scalar(select(AssemblyMessage).where(AssemblyMessage.subject == "Parking and lunch"))
+        # The line breaks survived the round trip through the check page's hidden fields.
+        assert message.body == BODY and message.recipients == 2
+        copies = db.session.scalars(select(OutboxMessage.to_name).where(OutboxMessage.kind == "message",
+                                                                        OutboxMessage.assembly_id == message.assembly_id))
+        assert sorted(copies) == ["Amira Browser", "Bilal Browser"]
+        db.session.remove()

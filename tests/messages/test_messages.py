@@ -1,0 +1,208 @@
+"""Organisers email an assembly's delegates: choose who, check the email, send it once, through the outbox."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from eventapp.extensions import db
+from eventapp.mail.models import OutboxMessage
+from eventapp.mail.services import clean_header, send_pending
+from eventapp.messages.models import AssemblyMessage
+from eventapp.registration.models import Registration
+from tests.conftest import csrf_from
+from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
+from tests.mail_sink import html_of, sink, text_of  # noqa: F401 - fixture
+from tests.notes.helpers import make_registration, place
+
+HOSTILE = "<script>alert(1)</script> ‮RTL‮ 🎉 ' OR 1=1; --"
+
+
+@pytest.fixture
+def people(db):
+    """Two confirmed (one placed in the morning workshop), one waiting, one cancelled, one anonymised."""
+    assembly = make_assembly(title="Shire Community Safety Assembly")
+    rnd = make_round(assembly, "Morning")
+    workshop = make_workshop(rnd, make_topic(), "Spotting hidden harm", room="Room 2")
+    other = make_workshop(rnd, make_topic(), "Criminal exploitation", room="Room 3")
+    org = make_org("Shire Police")
+    aisha = make_registration(assembly, org, "Aisha Khan")
+    ben = make_registration(assembly, org, "Ben Jones")
+    waiting = make_registration(assembly, org, "Wendy Wait", status="waiting")
+    gone = make_registration(assembly, org, "Carl Cancelled", status="cancelled")
+    hidden = make_registration(assembly, org, "Ann Onymised")
+    hidden.anonymised_at = hidden.created_at
+    db.session.commit()
+    place(aisha, workshop)
+    return dict(assembly=assembly, workshop=workshop, other=other, aisha=aisha, ben=ben, waiting=waiting, gone=gone)
+
+
+def _compose(client, assembly, **data):
+    url = f"/organiser/assemblies/{assembly.slug}/messages/new"
+    page = client.get(url).get_data(as_text=True)
+    key = re.search(r'name="send_key" type="hidden" value="([^"]+)"', page).group(1)
+    payload = {"csrf_token": csrf_from(page), "send_key": key, "audience": "confirmed",
+               "subject": "Parking at the Guildhall", "body": "Park at the rear.\n\nBring your badge."}
+    payload.update(data)
+    return url, payload
+
+
+def _path(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+def _outbox(assembly):
+    return db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "message",
+                                                          OutboxMessage.assembly_id == assembly.id)
+                              .order_by(OutboxMessage.to_email)).all()
+
+
+def test_an_organiser_checks_then_sends_an_email_to_every_confirmed_delegate(as_organiser, people, sink):
+    assembly = people["assembly"]
+    url, payload = _compose(as_organiser, assembly)
+    check = as_organiser.post(url, data={**payload, "action": "preview"})
+    page = check.get_data(as_text=True)
+    assert check.status_code == 200
+    assert "Confirmed delegates: <strong>2 people</strong>" in page
+    assert "Send to 2 people" in page
+    assert "Dear Aisha Khan," in page and "Park at the rear." in page
+    assert _outbox(assembly) == []  # checking sends nothing
+
+    sent = as_organiser.post(url, data={**payload, "action": "send"}, follow_redirects=True)
+    assert "Your message to 2 people is in the outbox." in sent.get_data(as_text=True)
+    rows = _outbox(assembly)
+    assert [r.to_name for r in rows] == ["Aisha Khan", "Ben Jones"]
+    assert {r.subject for r in rows} == {"Parking at the Guildhall"}  # searchable before the worker renders them
+
+    send_pending()
+    received = sorted(sink.wait_for(2), key=lambda m: str(m["To"]))
+    assert [str(m["Subject"]) for m in received] == ["Parking at the Guildhall"] * 2
+    text = text_of(received[0]).replace("\r\n", "\n")
+    assert text.startswith("Dear Aisha Khan,") and "Park at the rear.\n\nBring your badge." in text
+    link = re.search(r"Change or cancel your registration: (\S+)", text).group(1)
+    assert as_organiser.get(_path(link)).status_code == 200  # a working link
+    assert "<p dir=\"auto\">Park at the rear.</p>" in html_of(received[0])
+
+
+def test_the_waiting_list_and_a_workshop_are_audiences_and_cancelled_people_are_never_written_to(
+        as_organiser, people):
+    assembly, workshop = people["assembly"], people["workshop"]
+    form = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/messages/new").get_data(as_text=True)
+    assert "Confirmed delegates (2)" in form and "The waiting list (1)" in form
+    assert "Confirmed delegates and the waiting list (3)" in form
+    assert '<optgroup label="Delegates placed in a workshop: Morning">' in form
+    assert "Spotting hidden harm (Room 2) (1)" in form and "Criminal exploitation (Room 3) (0)" in form
+
+    for audience, expected in (("waiting", ["Wendy Wait"]), ("registered", ["Aisha Khan", "Ben Jones", "Wendy Wait"]),
+                               (f"workshop:{workshop.id}", ["Aisha Khan"])):
+        url, payload = _compose(as_organiser, assembly, audience=audience, subject=f"To {audience}")
+        assert as_organiser.post(url, data={**payload, "action": "send"}).status_code == 302
+        message = db.session.scalar(select(AssemblyMessage).where(AssemblyMessage.subject == f"To {audience}"))
+        names = sorted(r.to_name for r in _outbox(assembly) if r.dedupe_key.startswith(f"message:{message.id}:"))
+        assert names == expected
+        assert message.recipients == len(expected)
+    waiting_copy = next(r for r in _outbox(assembly) if r.to_name == "Wendy Wait")
+    assert "and are on its waiting list" in as_organiser.get(f"/organiser/outbox/{waiting_copy.id}").get_data(
+        as_text=True)
+
+
+def test_a_double_click_on_send_emails_everyone_once(as_organiser, people):
+    assembly = people["assembly"]
+    url, payload = _compose(as_organiser, assembly)
+    first = as_organiser.post(url, data={**payload, "action": "send"})
+    again = as_organiser.post(url, data={**payload, "action": "send"}, follow_redirects=True)
+    assert first.status_code == 302
+    assert "This message was sent already; it was not sent again." in again.get_data(as_text=True)
+    assert len(_outbox(assembly)) == 2
+    assert db.session.scalar(select(func.count()).select_from(AssemblyMessage)) == 1
+
+
+def test_a_refused_email_keeps_what_was_typed(as_organiser, people):
+    assembly = people["assembly"]
+    body = "Line one\n\n" + "x" * 10_001
+    url, payload = _compose(as_organiser, assembly, subject="", body=body, audience="workshop:999999")
+    page = as_organiser.post(url, data={**payload, "action": "preview"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert "Choose who to send the message to." in html
+    url, payload = _compose(as_organiser, assembly, subject="", body=body)
+    page = as_organiser.post(url, data={**payload, "action": "send"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and "Enter a subject." in html
+    url, payload = _compose(as_organiser, assembly, body=body)
+    html = as_organiser.post(url, data={**payload, "action": "send"}).get_data(as_text=True)
+    assert "The message is 10,011 characters long; shorten it to 10,000 or fewer." in html
+    assert body in html  # the text is still in the box
+    assert _outbox(assembly) == []
+
+
+def test_an_audience_with_no_one_in_it_is_refused(as_organiser, people):
+    assembly, other = people["assembly"], people["other"]
+    url, payload = _compose(as_organiser, assembly, audience=f"workshop:{other.id}")
+    html = as_organiser.post(url, data={**payload, "action": "preview"}).get_data(as_text=True)
+    assert ("No delegate is placed in “Criminal exploitation” (Morning, Room 3) yet: workshop places are made when "
+            "you publish the allocation.") in html
+    assert _outbox(assembly) == []
+
+
+def test_change_the_email_returns_to_the_form_with_everything_as_typed(as_organiser, people):
+    assembly = people["assembly"]
+    url, payload = _compose(as_organiser, assembly, subject="Lunch", body="Vegetarian\nand vegan options.")
+    html = as_organiser.post(url, data={**payload, "action": "edit"}).get_data(as_text=True)
+    assert 'value="Lunch"' in html and "Vegetarian\nand vegan options.</textarea>" in html
+    assert f'value="{payload["send_key"]}"' in html  # the same key: it still sends once
+
+
+def test_hostile_text_is_escaped_on_every_page_and_kept_as_typed(as_organiser, people, sink):
+    assembly = people["assembly"]
+    url, payload = _compose(as_organiser, assembly, subject=HOSTILE + "\r\nBcc: x@evil.example", body=HOSTILE)
+    check = as_organiser.post(url, data={**payload, "action": "preview"}).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in check
+    assert as_organiser.post(url, data={**payload, "action": "send"}).status_code == 302
+    message = db.session.scalar(select(AssemblyMessage))
+    assert message.body == HOSTILE and message.subject == HOSTILE + "\r\nBcc: x@evil.example"
+    for page in (f"/organiser/assemblies/{assembly.slug}/messages/",
+                 f"/organiser/assemblies/{assembly.slug}/messages/{message.id}"):
+        html = as_organiser.get(page).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    send_pending()
+    received = sink.wait_for(2)
+    assert len(received) == 2 and received[0]["Bcc"] is None
+    assert str(received[0]["Subject"]) == clean_header(HOSTILE + "\r\nBcc: x@evil.example")
+    assert "<script>" not in html_of(received[0]) and HOSTILE in text_of(received[0])
+
+
+def test_the_list_of_emails_sent(as_organiser, people):
+    assembly = people["assembly"]
+    empty = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/messages/").get_data(as_text=True)
+    assert "No emails sent yet." in empty
+    url, payload = _compose(as_organiser, assembly, audience=f"workshop:{people['workshop'].id}")
+    as_organiser.post(url, data={**payload, "action": "send"})
+    html = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/messages/").get_data(as_text=True)
+    assert "Parking at the Guildhall" in html
+    assert "Delegates placed in “Spotting hidden harm” (Morning, Room 2)" in html
+    detail = as_organiser.get(f"/organiser/assemblies/{assembly.slug}").get_data(as_text=True)
+    assert f'href="/organiser/assemblies/{assembly.slug}/messages/"' in detail
+
+
+def test_a_message_of_another_assembly_is_not_found(as_organiser, people):
+    other = make_assembly()
+    url, payload = _compose(as_organiser, people["assembly"])
+    as_organiser.post(url, data={**payload, "action": "send"})
+    message = db.session.scalar(select(AssemblyMessage))
+    assert as_organiser.get(f"/organiser/assemblies/{other.slug}/messages/{message.id}").status_code == 404
+
+
+def test_the_personal_link_in_a_message_is_made_when_it_is_sent(as_organiser, people, sink):
+    """A delegate whose old links were revoked before the worker ran still gets a link that works."""
+    assembly, aisha = people["assembly"], people["aisha"]
+    url, payload = _compose(as_organiser, assembly)
+    as_organiser.post(url, data={**payload, "action": "send"})
+    db.session.get(Registration, aisha.id).token_version += 1
+    db.session.commit()
+    send_pending()
+    mine = next(m for m in sink.wait_for(2) if "Aisha" in str(m["To"]))
+    link = re.search(r"Change or cancel your registration: (\S+)", text_of(mine)).group(1)
+    page = as_organiser.get(_path(link))
+    assert page.status_code == 200 and "Aisha Khan" in page.get_data(as_text=True)
