@@ -185,8 +185,11 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
     except IntegrityError:
         # Two clicks racing: the other request stored this key a moment ago.
         db.session.rollback()
-        raise AlreadySent(db.session.scalar(select(AssemblyMessage).where(
-            AssemblyMessage.assembly_id == assembly.id, AssemblyMessage.send_key == send_key))) from None
+        sent = db.session.scalar(select(AssemblyMessage).where(AssemblyMessage.assembly_id == assembly.id,
+                                                               AssemblyMessage.send_key == send_key))
+        if sent is None:  # not the key after all (the workshop deleted a moment ago, say)
+            raise DomainError("The message could not be sent just now. Check it and send it again.") from None
+        raise AlreadySent(sent) from None
     subject = render_subject("message", message=message, assembly=assembly)
     link = _manage_link_template()
     people = db.session.execute(

@@ -12,6 +12,7 @@ from ..assemblies.models import Assembly
 from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..forms_util import apply_domain_error
+from ..mail.services import clean_header
 from . import services
 from .forms import MessageForm
 
@@ -81,4 +82,6 @@ def detail(slug: str, email_id: int):
         message = services.get_message(assembly, email_id)
     except NotFound:
         abort(404)
-    return render_template("messages/detail.html", assembly=assembly, message=message)
+    # The outbox stores each copy's subject as its header has it (clean_header), so search for that.
+    return render_template("messages/detail.html", assembly=assembly, message=message,
+                           outbox_search=clean_header(message.subject))

@@ -166,6 +166,9 @@ def test_hostile_text_is_escaped_on_every_page_and_kept_as_typed(as_organiser, p
                  f"/organiser/assemblies/{assembly.slug}/messages/{message.id}"):
         html = as_organiser.get(page).get_data(as_text=True)
         assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    outbox = re.search(r'href="(/organiser/outbox/\?[^"]+)">See each copy', html).group(1).replace("&amp;", "&")
+    listed = as_organiser.get(outbox).get_data(as_text=True)
+    assert "<bdi>Aisha Khan</bdi>" in listed and "<bdi>Ben Jones</bdi>" in listed  # the search finds both copies
     send_pending()
     received = sink.wait_for(2)
     assert len(received) == 2 and received[0]["Bcc"] is None
