@@ -1,0 +1,30 @@
+"""A delegate's journey end to end: errors on the form, links back to the personal page, emails and data export."""
+from __future__ import annotations
+
+import re
+
+from eventapp.extensions import db
+from tests.conftest import post_form
+from tests.registration.conftest import form_fields
+
+
+def register(client, setup, **fields):
+    return post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup, **fields))
+
+
+def _error_tied_to(html: str, field_id: str) -> str:
+    """The error message shown next to a field, which the field's aria-describedby must name."""
+    control = re.search(rf'<input[^>]*\bid="{field_id}"[^>]*>', html).group(0)
+    assert f"{field_id}-error" in control
+    message = re.search(rf'<p class="error-message" id="{field_id}-error">(.*?)</p>', html, re.S)
+    assert message, f"no error message beside {field_id}"
+    return re.sub(r"<[^>]+>", "", message.group(1))
+
+
+def test_a_checkbox_error_is_shown_beside_the_checkbox_it_belongs_to(client, setup):
+    html = register(client, setup, consent=None).get_data(as_text=True)
+    assert "Tick the box to confirm you have read the privacy notice." in _error_tied_to(html, "consent")
+    setup.assembly.capacity = 0
+    db.session.commit()
+    html = register(client, setup, join_waiting_list=None).get_data(as_text=True)
+    assert "The assembly is full. Tick this box to join the waiting list." in _error_tied_to(html, "join_waiting_list")
