@@ -28,3 +28,14 @@ def test_a_checkbox_error_is_shown_beside_the_checkbox_it_belongs_to(client, set
     db.session.commit()
     html = register(client, setup, join_waiting_list=None).get_data(as_text=True)
     assert "The assembly is full. Tick this box to join the waiting list." in _error_tied_to(html, "join_waiting_list")
+
+
+def test_the_assembly_page_and_the_form_say_where_to_get_a_lost_personal_link(client, setup):
+    # The confirmation email says a fresh link can be had "on the assembly's website".
+    register(client, setup, n=1)
+    for url in (f"/a/{setup.assembly.slug}", f"/a/{setup.assembly.slug}/register"):
+        html = client.get(url).get_data(as_text=True)
+        assert 'href="/manage/new-link"' in html, url
+    setup.assembly.status = "closed"
+    db.session.commit()
+    assert 'href="/manage/new-link"' in client.get(f"/a/{setup.assembly.slug}").get_data(as_text=True)
