@@ -676,6 +676,7 @@ def cancel_registration(registration: Registration) -> list[Registration]:
     if registration.status == "cancelled":
         db.session.commit()
         return []
+    was_waiting = registration.status == "waiting"
     registration.status = "cancelled"
     registration.waiting_position = None
     registration.cancelled_at = utcnow()
@@ -685,7 +686,7 @@ def cancel_registration(registration: Registration) -> list[Registration]:
     from ..placements.models import Placement
 
     db.session.execute(delete(Placement).where(Placement.registration_id == registration.id))
-    _queue(registration, "cancelled")
+    _queue(registration, "cancelled", was_waiting=was_waiting)
     sync_calendar([registration.id])
     promoted = _promote(assembly)
     db.session.commit()

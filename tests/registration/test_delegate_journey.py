@@ -5,7 +5,9 @@ import re
 
 from eventapp.extensions import db
 from tests.conftest import post_form
-from tests.registration.conftest import form_fields
+from tests.registration.conftest import form_fields, outbox
+
+LINK_RE = re.compile(r"http://localhost(/manage/[^\s\"<]+)")
 
 
 def register(client, setup, **fields):
@@ -39,3 +41,15 @@ def test_the_assembly_page_and_the_form_say_where_to_get_a_lost_personal_link(cl
     setup.assembly.status = "closed"
     db.session.commit()
     assert 'href="/manage/new-link"' in client.get(f"/a/{setup.assembly.slug}").get_data(as_text=True)
+
+
+def test_leaving_the_waiting_list_is_not_called_giving_up_a_place(client, setup):
+    setup.assembly.capacity = 0
+    db.session.commit()
+    register(client, setup, n=1)
+    path = LINK_RE.search(outbox(kind="waiting_list")[-1].body_text).group(1)
+    assert post_form(client, path + "/cancel", {}).status_code == 302
+    mail = outbox(kind="cancelled")[-1]
+    for body in (mail.body_text, mail.body_html):
+        assert "your place offered to the next person" not in body
+        assert "waiting list" in body
