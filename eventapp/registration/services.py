@@ -792,7 +792,14 @@ def counts_by(assembly: Assembly, what: str) -> list[tuple[str, int, int]]:
 
 def personal_data(registration: Registration) -> dict[str, Any]:
     """Everything held about a delegate, for their own download."""
+    from ..notes.models import ATTENDANCE_STATUSES, Attendance
+    from ..placements.services import placements_for
+
     reg = registration
+    attendance = db.session.execute(
+        select(Workshop.title, Attendance.status).join(Workshop, Workshop.id == Attendance.workshop_id)
+        .where(Attendance.registration_id == reg.id).order_by(Attendance.id)
+    ).all()
     outbox = db.session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.assembly_id == reg.assembly_id, OutboxMessage.to_email == reg.email)
@@ -810,6 +817,15 @@ def personal_data(registration: Registration) -> dict[str, Any]:
             "cancelled_at": reg.cancelled_at.isoformat() + "Z" if reg.cancelled_at else None,
         },
         "workshop_choices": [{"rank": p.rank, "topic": p.topic.name} for p in reg.preferences],
+        # Times are local to the assembly, as the manage page and the emails show them.
+        "workshop_places": [
+            {"round": p.workshop.round.name,
+             "time": f"{p.workshop.round.starts_at:%H:%M}-{p.workshop.round.ends_at:%H:%M}",
+             "workshop": p.workshop.title, "room": p.workshop.room}
+            for p in placements_for(reg)
+        ],
+        "attendance": [{"workshop": title, "status": ATTENDANCE_STATUSES.get(status, status)}
+                       for title, status in attendance],
         "emails_sent_to_you": [
             {"subject": m.subject or rendered(m).subject, "status": m.status, "created_at": m.created_at.isoformat() + "Z"}
             for m in outbox

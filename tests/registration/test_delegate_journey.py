@@ -53,3 +53,25 @@ def test_leaving_the_waiting_list_is_not_called_giving_up_a_place(client, setup)
     for body in (mail.body_text, mail.body_html):
         assert "your place offered to the next person" not in body
         assert "waiting list" in body
+
+
+def test_my_data_includes_the_workshop_place_and_the_attendance_recorded(client, setup):
+    from sqlalchemy import select
+
+    from eventapp.assemblies.models import Workshop
+    from eventapp.notes.models import Attendance
+    from eventapp.placements.models import Placement
+    from eventapp.registration.models import Registration
+
+    register(client, setup, n=1)
+    reg = db.session.scalar(select(Registration))
+    workshop = db.session.scalar(select(Workshop).where(Workshop.topic_id == setup.topics[0].id))
+    db.session.add(Placement(registration_id=reg.id, round_id=workshop.round_id, topic_id=workshop.topic_id,
+                             workshop_id=workshop.id))
+    db.session.add(Attendance(workshop_id=workshop.id, registration_id=reg.id, status="present"))
+    db.session.commit()
+    path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    data = client.get(path + "/my-data.json").get_json()
+    assert [(p["workshop"], p["room"], p["round"]) for p in data["workshop_places"]] == [
+        (workshop.title, "Room 1", workshop.round.name)]
+    assert [(a["workshop"], a["status"]) for a in data["attendance"]] == [(workshop.title, "Present")]
