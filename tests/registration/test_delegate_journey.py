@@ -75,3 +75,14 @@ def test_my_data_includes_the_workshop_place_and_the_attendance_recorded(client,
     assert [(p["workshop"], p["room"], p["round"]) for p in data["workshop_places"]] == [
         (workshop.title, "Room 1", workshop.round.name)]
     assert [(a["workshop"], a["status"]) for a in data["attendance"]] == [(workshop.title, "Present")]
+
+
+def test_the_personal_page_says_when_the_assembly_itself_is_cancelled(client, setup):
+    from eventapp.assemblies.services import set_cancelled
+
+    register(client, setup, n=1)
+    path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    set_cancelled(setup.assembly, True)
+    html = client.get(path).get_data(as_text=True)
+    assert "Your place is confirmed." not in html
+    assert "This assembly has been cancelled." in html
