@@ -86,3 +86,14 @@ def test_the_personal_page_says_when_the_assembly_itself_is_cancelled(client, se
     html = client.get(path).get_data(as_text=True)
     assert "Your place is confirmed." not in html
     assert "This assembly has been cancelled." in html
+
+
+def test_a_fresh_link_for_a_cancelled_registration_does_not_say_you_are_registered(client, setup):
+    register(client, setup, n=1)
+    path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    assert post_form(client, path + "/cancel", {}).status_code == 302
+    post_form(client, "/manage/new-link", {"email": "delegate1@example.org"})
+    mail = outbox(kind="manage_link")[-1]
+    for body in (mail.body_text, mail.body_html):
+        assert "You are already registered" not in body
+        assert "Your registration is cancelled." in body
