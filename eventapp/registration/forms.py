@@ -95,8 +95,9 @@ class DetailsForm(SafeForm):
     new_organisation_sector = SelectField("Your organisation's sector",
                                           choices=[SelectChoice("", "Choose a sector")] + [SelectChoice(k, v) for k, v in SECTORS.items()],
                                           validators=[Optional()])
-    access_needs = _text("Access needs", description="Optional. Anything that helps you take part, e.g. step-free access, a hearing loop.")
-    dietary_needs = _text("Dietary needs", description="Optional. e.g. vegetarian, halal, nut allergy.")
+    access_needs = _text("Access needs", description="Optional, up to 2,000 characters. Anything that helps you take part, e.g. step-free "
+                                                          "access, a hearing loop.")
+    dietary_needs = _text("Dietary needs", description="Optional, up to 2,000 characters. e.g. vegetarian, halal, nut allergy.")
 
     choice_count = 0
     required_count = 0

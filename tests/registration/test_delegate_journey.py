@@ -97,3 +97,13 @@ def test_a_fresh_link_for_a_cancelled_registration_does_not_say_you_are_register
     for body in (mail.body_text, mail.body_html):
         assert "You are already registered" not in body
         assert "Your registration is cancelled." in body
+
+
+def test_the_needs_boxes_say_how_much_they_hold_before_the_browser_cuts_a_paste_short(client, setup):
+    # maxlength stops a long paste at 2,000 characters without a word: the hint the box points to says so.
+    html = client.get(f"/a/{setup.assembly.slug}/register").get_data(as_text=True)
+    for name in ("access_needs", "dietary_needs"):
+        box = re.search(rf'<textarea[^>]*\bid="{name}"[^>]*>', html).group(0)
+        assert 'maxlength="2000"' in box and f'aria-describedby="{name}-hint"' in box
+        hint = re.search(rf'<p class="hint" id="{name}-hint">(.*?)</p>', html, re.S).group(1)
+        assert "up to 2,000 characters" in hint

@@ -113,6 +113,17 @@ def test_cancelling_promotes_the_first_eligible_waiting_person_and_emails_them(s
     assert services.cancel_registration(people[0]) == [blocked]
 
 
+def test_the_promoted_email_gives_the_venue_address_as_the_confirmation_does(setup, req):
+    setup.assembly.venue_address = "High Street\nShireford SH1 1AA"
+    setup.assembly.capacity = 1
+    first = services.register(setup.assembly, person(setup, 1)).registration
+    services.register(setup.assembly, person(setup, 2))
+    services.cancel_registration(first)
+    [mail] = outbox("promoted")
+    assert "Where: Shireford Guildhall, High Street, Shireford SH1 1AA" in mail.body_text
+    assert "Shireford Guildhall, High Street\nShireford SH1 1AA" in mail.body_html
+
+
 def test_registration_window_closed_or_not_yet_open(setup, req):
     setup.assembly.registration_closes_at = datetime(2021, 1, 1, 12, 0)
     with pytest.raises(DomainError, match="Registration closed on 1 January 2021"):
