@@ -15,6 +15,7 @@ from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..forms_util import apply_domain_error
 from ..organisations.models import Organisation
+from ..registration.services import registration_window
 from . import services
 from .forms import AgendaItemForm, AssemblyForm, RoundForm, TopicForm, WorkshopForm
 from .models import ASSEMBLY_STATUSES, AgendaItem, Assembly, Round, Topic, Workshop
@@ -69,22 +70,25 @@ class PublicPageCache:
 
     def __init__(self, size: int = 256):
         self.size = size
-        self._pages: dict[str, tuple[tuple[int, int], str]] = {}
+        self._pages: dict[str, tuple[tuple, str]] = {}
 
     # Built once; Core on the session's connection, as the ORM's per-statement work would cost
     # more than this one-row query.
-    _version = select(Assembly.__table__.c.id, Assembly.__table__.c.status, Assembly.__table__.c.content_version
-                      ).where(Assembly.__table__.c.slug == bindparam("slug"))
+    # With what the registration window needs: the page says whether the form is open, and that
+    # changes with the clock, not only with the content version.
+    _version = select(*(Assembly.__table__.c[name] for name in (
+        "id", "status", "content_version", "cancelled_at", "timezone", "registration_opens_at",
+        "registration_closes_at"))).where(Assembly.__table__.c.slug == bindparam("slug"))
 
     def version(self, slug: str):
-        """(id, status, content_version) of the assembly with this slug, or None."""
+        """(id, status, content_version, and the registration window's columns) of the assembly with this slug, or None."""
         return db.session.connection().execute(self._version, {"slug": slug}).first()
 
-    def get(self, slug: str, key: tuple[int, int]) -> str | None:
+    def get(self, slug: str, key: tuple) -> str | None:
         hit = self._pages.get(slug)
         return hit[1] if hit is not None and hit[0] == key else None
 
-    def put(self, slug: str, key: tuple[int, int], page: str) -> None:
+    def put(self, slug: str, key: tuple, page: str) -> None:
         if slug not in self._pages and len(self._pages) >= self.size:
             try:
                 self._pages.pop(next(iter(self._pages)), None)
@@ -110,7 +114,7 @@ def public(slug: str):
         row = public_pages.version(slug)
         if row is None or row.status == "draft":
             abort(404)
-        key = (row.id, row.content_version)
+        key = (row.id, row.content_version, registration_window(row))
         page = public_pages.get(slug, key)
         if page is not None:
             return page
@@ -119,7 +123,7 @@ def public(slug: str):
     # commit on PostgreSQL): the page is then exactly the content of this version.
     if shared:
         again = public_pages.version(slug)
-        if again is not None and (again.id, again.content_version) == key:
+        if again is not None and (again.id, again.content_version, registration_window(again)) == key:
             public_pages.put(slug, key, page)
     return page
 
@@ -141,7 +145,8 @@ def _render_public(slug: str) -> str:
         .options(selectinload(AgendaItem.organisation))
         .order_by(AgendaItem.starts_at)
     ).all()
-    return render_template("assemblies/public.html", assembly=assembly, rounds=rounds, agenda=agenda)
+    return render_template("assemblies/public.html", assembly=assembly, rounds=rounds, agenda=agenda,
+                           registration=registration_window(assembly))
 
 
 # --- organiser: assemblies ----------------------------------------------------

@@ -8,7 +8,7 @@ served through the cache, is exactly what a fresh render shows.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import time
+from datetime import datetime, time
 
 import pytest
 from sqlalchemy import delete, event, select, update
@@ -210,3 +210,23 @@ def test_the_version_is_random_per_change_so_a_restored_backup_cannot_reuse_one(
         db.session.refresh(assembly)
         seen.add(assembly.content_version)
     assert len(seen) == 4
+
+
+def test_the_page_says_when_registration_opens_and_closes_as_the_clock_moves(client, world, monkeypatch):
+    """No commit marks the moment registration opens or closes: the cached page must follow the clock."""
+    assembly = world["assembly"]
+    assembly.registration_opens_at = datetime(2027, 1, 10, 9, 0)
+    assembly.registration_closes_at = datetime(2027, 3, 1, 17, 0)
+    _db.session.commit()
+    register = f'href="/a/{assembly.slug}/register">Register to attend</a>'
+
+    def at(moment: datetime) -> str:
+        monkeypatch.setattr(registration_services, "utcnow", lambda: moment)
+        return served(client, assembly)
+
+    before = at(datetime(2027, 1, 10, 8, 59))  # 08:59 in London (GMT)
+    assert "Registration opens on 10 January 2027 at 09:00." in before and register not in before
+    during = at(datetime(2027, 1, 10, 9, 0))
+    assert register in during and "Registration opens" not in during
+    after = at(datetime(2027, 3, 1, 17, 0))
+    assert "Registration closed on 1 March 2027 at 17:00." in after and register not in after
