@@ -15,6 +15,7 @@ from ..extensions import db
 from ..timeutil import utcnow
 from ..invites import services as invites
 from ..organisations.models import name_key
+from ..placements.models import AllocationPin, Placement
 from .models import AgendaItem, Assembly, Round, Series, Topic, Workshop
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -198,6 +199,8 @@ def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = 
     if workshop is None:
         workshop = Workshop()
         db.session.add(workshop)
+    else:
+        _follow_workshop(workshop, rnd, topic)
     workshop.round = rnd
     workshop.topic = topic
     workshop.title = data["title"]
@@ -208,6 +211,37 @@ def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = 
     invites.sync_workshop(workshop)
     db.session.commit()
     return workshop
+
+
+def _follow_workshop(workshop: Workshop, rnd: Round, topic: Topic) -> None:
+    """Carry a workshop's published places and pins to its new round and topic, or refuse if a delegate would clash."""
+    if workshop.round_id == rnd.id and workshop.topic_id == topic.id:
+        return
+    # Placements and pins copy the workshop's round and topic: left behind, the delegate's
+    # calendar would keep the old round's time and the allocation would count them in both.
+    placed = list(db.session.scalars(select(Placement).where(Placement.workshop_id == workshop.id)))
+    pins = list(db.session.scalars(select(AllocationPin).where(AllocationPin.workshop_id == workshop.id)))
+    people = {p.registration_id for p in placed} | {p.registration_id for p in pins}
+    if people:
+        others = select(Placement.registration_id).where(
+            Placement.registration_id.in_(people), Placement.workshop_id != workshop.id)
+        in_round = set(db.session.scalars(others.where(Placement.round_id == rnd.id)))
+        in_round |= set(db.session.scalars(select(AllocationPin.registration_id).where(
+            AllocationPin.registration_id.in_(people), AllocationPin.workshop_id != workshop.id,
+            AllocationPin.round_id == rnd.id)))
+        if workshop.round_id != rnd.id and in_round:
+            raise DomainError(f"{len(in_round)} delegate(s) placed in this workshop already have a workshop in "
+                              f"{rnd.name}. Move them in the allocation first, or keep this workshop in "
+                              f"{workshop.round.name}.", "round_id")
+        same_topic = set(db.session.scalars(others.where(Placement.topic_id == topic.id)))
+        if workshop.topic_id != topic.id and same_topic:
+            raise DomainError(f"{len(same_topic)} delegate(s) placed in this workshop already attend a workshop on "
+                              f"{topic.name}. Move them in the allocation first, or keep this workshop's topic.",
+                              "topic_id")
+    for p in placed:
+        p.round_id, p.topic_id = rnd.id, topic.id
+    for pin in pins:
+        pin.round_id = rnd.id
 
 
 def delete_workshop(workshop: Workshop) -> None:

@@ -322,6 +322,29 @@ def test_workshop_refusals_keep_input(as_organiser, db):
     assert db.session.query(Workshop).count() == 0
 
 
+def test_moving_a_workshop_into_a_round_its_delegates_attend_is_refused_on_the_form(as_organiser, db):
+    from eventapp.placements.models import Placement
+    from tests.placements.helpers import make_registration
+
+    a = make_assembly()
+    morning, afternoon = make_round(a, "Morning"), make_round(a, "Afternoon", time(14, 0), time(15, 0))
+    moving = make_workshop(morning, make_topic("ASB"), title="ASB", room="Room 1")
+    staying = make_workshop(afternoon, make_topic("Harm"), title="Harm")
+    reg = make_registration(a, make_org(), "Delegate A", [])
+    for w in (moving, staying):
+        db.session.add(Placement(registration_id=reg.id, round_id=w.round_id, topic_id=w.topic_id, workshop_id=w.id))
+    db.session.commit()
+    resp = post_form(as_organiser, f"/organiser/assemblies/{a.slug}/workshops/{moving.id}/edit",
+                     {"round_id": afternoon.id, "topic_id": moving.topic_id, "title": "ASB", "room": "Room 9",
+                      "capacity": "20"})
+    assert resp.status_code == 400
+    assert ("1 delegate(s) placed in this workshop already have a workshop in Afternoon. Move them in the "
+            "allocation first, or keep this workshop in Morning.") in body(resp)
+    assert 'value="Room 9"' in body(resp)
+    db.session.expire_all()
+    assert (moving.round_id, moving.room) == (morning.id, "Room 1")
+
+
 def test_an_organiser_cannot_be_a_workshop_facilitator(as_organiser, organiser, db):
     a = make_assembly()
     rnd = make_round(a)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from eventapp.assemblies import services as assemblies
+from eventapp.domain import DomainError
 from eventapp.extensions import db
 from eventapp.invites.models import CalendarEntry
 from eventapp.mail.services import send_pending
@@ -236,3 +237,38 @@ def test_a_new_registration_is_invited_as_the_full_sync_would(world):
     entry = db.session.scalar(select(CalendarEntry).where(CalendarEntry.uid == str(vevent(imported.ics)[1]["UID"])))
     assert entry is not None and entry.sequence == 0
     assert sync_calendar([entry.registration_id]) == 0
+
+
+def test_moving_a_published_workshop_to_another_round_moves_its_delegates_calendars(world):
+    a = register(world, "Delegate A", "a@example.org")
+    b = register(world, "Delegate B", "b@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb], b: [world.ws.mh, world.ws.harm]})
+    before = {m.id for m in outbox()}
+    # The ASB workshop now runs in the afternoon (13:30-14:45) instead of the morning.
+    assemblies.save_workshop(world.r2, {"topic_id": world.topics[0].id, "title": "ASB in town centres",
+                                        "room": "Council Chamber", "capacity": 20}, world.ws.asb)
+    new = [m for m in outbox() if m.id not in before]
+    assert sorted((m.to_email, m.ics_method) for m in new) == [("a@example.org", "CANCEL"), ("a@example.org", "REQUEST")]
+    request = next(m for m in new if m.ics_method == "REQUEST")
+    _, event = vevent(request.ics)
+    assert str(event["SUMMARY"]) == "Workshop: ASB in town centres"
+    assert event["DTSTART"].dt == utc(world.assembly.date, time(13, 30))
+    cancel = next(m for m in new if m.ics_method == "CANCEL")
+    assert vevent(cancel.ics)[1]["DTSTART"].dt == utc(world.assembly.date, time(10, 30))
+    # The allocation counts A in the afternoon round now, free for a morning workshop.
+    assert world.ws.asb.round_id == world.r2.id
+    from eventapp.placements.models import Placement
+    assert db.session.scalar(select(Placement.round_id).where(Placement.registration_id == a.id)) == world.r2.id
+
+
+def test_a_workshop_cannot_move_to_a_round_where_its_delegates_already_have_one(world):
+    a = register(world, "Delegate A", "a@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb, world.ws.harm]})
+    before = {m.id for m in outbox()}
+    with pytest.raises(DomainError, match="1 delegate\\(s\\) placed in this workshop already have a workshop in "
+                                          "Afternoon breakouts"):
+        assemblies.save_workshop(world.r2, {"topic_id": world.topics[0].id, "title": "ASB in town centres",
+                                            "room": "Council Chamber", "capacity": 20}, world.ws.asb)
+    db.session.rollback()
+    assert world.ws.asb.round_id == world.r1.id
+    assert [m for m in outbox() if m.id not in before] == []
