@@ -11,6 +11,7 @@ from ..domain import DomainError
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 IMPORT_COLUMNS = ("full_name", "email", "job_title", "organisation")
 MAX_IMPORT_ROWS = 20_000
+ROW_KEY = "_row"  # each parsed row's number in the spreadsheet
 
 
 def csv_cell(value) -> str:
@@ -31,7 +32,7 @@ def to_csv(header: Iterable[str], rows: Iterable[Iterable]) -> str:
 
 
 def parse_csv(data: bytes) -> list[dict[str, str]]:
-    """Rows of an uploaded CSV as dicts keyed by lower-case column name."""
+    """Rows of an uploaded CSV as dicts keyed by lower-case column name, with their row number under ROW_KEY."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -51,10 +52,14 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
         raise DomainError(f"The first row must name the columns; missing: {', '.join(missing)}.", "file")
     rows = []
     try:
-        for values in reader:
+        # Counted as the spreadsheet counts its rows (blank rows too), so a problem is
+        # reported against the row the organiser sees; the first row holds the names.
+        for row_number, values in enumerate(reader, start=2):
             if not any(v.strip() for v in values):
                 continue
-            rows.append({name: (values[i] if i < len(values) else "") for i, name in enumerate(names)})
+            row = {name: (values[i] if i < len(values) else "") for i, name in enumerate(names)}
+            row[ROW_KEY] = row_number
+            rows.append(row)
             if len(rows) > MAX_IMPORT_ROWS:
                 raise DomainError(f"Import at most {MAX_IMPORT_ROWS:,} rows at a time.", "file")
     except csv.Error:

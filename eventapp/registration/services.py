@@ -24,6 +24,7 @@ from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, is_e
 from ..organisations.models import SECTORS, Organisation, name_key
 from ..timeutil import utc_to_local, utcnow
 from ..txn import begin_writes
+from .csvio import ROW_KEY
 from .models import Preference, Registration, email_key
 
 MIN_CHOICES = 3
@@ -894,6 +895,7 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
     need = required_choices(assembly)
     valid: list[dict[str, Any]] = []
     for line, row in enumerate(rows, start=2):
+        line = row.get(ROW_KEY, line)
         try:
             details = _clean_details(row)
             key = email_key(details["email"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -255,6 +256,20 @@ def test_csv_import_dry_run_reports_row_errors_and_changes_nothing(as_organiser,
     assert "appears twice" in html and "no workshop topic called “Knitting”" in html
     assert "<td>3</td>" in html  # the spreadsheet row number of "No Org"
     assert db.session.query(Registration).count() == 0 and outbox() == []
+
+
+def test_csv_import_names_the_spreadsheet_row_even_after_blank_rows(as_organiser, setup):
+    # Excel saves an empty row as commas; the next is truly empty; Siobhán's access needs span two lines.
+    text = IMPORT.replace("\nNo Org", "\n,,,,,,,,\n\nNo Org").replace(
+        "Constabulary,,,", "Constabulary,\"Step-free access\nHearing loop\",,")
+    html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
+    rows = dict(re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td></tr>", html))
+    # Row 1 holds the column names, row 2 Siobhán, rows 3 and 4 are blank: "No Org" is row 5.
+    assert rows["5"].startswith("organisation: Organisation not found")
+    assert rows["6"].startswith("email: Enter an email address")
+    assert rows["7"] == "email: This email address appears twice in the file."
+    assert rows["8"].startswith("choice_1: no workshop topic called “Knitting”")
+    assert set(rows) == {"5", "6", "7", "8"}
 
 
 def test_csv_import_applies_valid_rows_and_emails_links(as_organiser, setup):
