@@ -39,7 +39,11 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
         raise DomainError("Save the file as “CSV UTF-8” and upload it again.", "file") from None
     if "\x00" in text:
         raise DomainError("That does not look like a CSV file.", "file")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # Excel saves "CSV" with semicolons where the comma is the decimal separator (French,
+    # German... regional settings): the column names row tells which one this file uses.
+    head = text.partition("\n")[0]
+    delimiter = ";" if head.count(";") > head.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:

@@ -258,6 +258,17 @@ def test_csv_import_dry_run_reports_row_errors_and_changes_nothing(as_organiser,
     assert db.session.query(Registration).count() == 0 and outbox() == []
 
 
+def test_csv_import_reads_excel_semicolon_files(as_organiser, setup):
+    # Excel with French or German regional settings saves "CSV UTF-8" with semicolons; a name may hold a comma.
+    text = IMPORT.replace(",", ";").replace("Siobhán O'Brien", "\"O'Brien, Siobhán\"")
+    html = _upload(as_organiser, setup, text, apply=True).get_data(as_text=True)
+    assert "Import done" in html and "2 registered and confirmed" in html and "4 rows skipped" in html
+    regs = {r.email: r for r in db.session.scalars(select(Registration))}
+    assert set(regs) == {"siobhan@example.org", "li@example.org"}
+    assert regs["siobhan@example.org"].full_name == "O'Brien, Siobhán"
+    assert regs["siobhan@example.org"].choice_topic_ids[0] == setup.topics[0].id
+
+
 def test_csv_import_names_the_spreadsheet_row_even_after_blank_rows(as_organiser, setup):
     # Excel saves an empty row as commas; the next is truly empty; Siobhán's access needs span two lines.
     text = IMPORT.replace("\nNo Org", "\n,,,,,,,,\n\nNo Org").replace(
