@@ -370,6 +370,32 @@ class PublishOutcome:
     changed: list[tuple[int, int, int | None, int | None]]  # (registration, round, old workshop, new workshop)
 
 
+def _published_and_proposed(snap: Snapshot, assembly: Assembly, data: dict) -> tuple[dict, dict]:
+    old = {(p.registration_id, p.round_id): p.workshop_id for p in db.session.scalars(
+        select(Placement).join(Round, Round.id == Placement.round_id).where(Round.assembly_id == assembly.id))}
+    new = {}
+    # Only registrations still confirmed now: a cancellation after the run keeps no place.
+    for reg_key, workshop_ids in data["assignments"].items():
+        if reg_key not in snap.registrations:
+            continue
+        for wid in workshop_ids:
+            w = snap.workshops.get(wid)
+            if w is not None:
+                new[(int(reg_key), w.round_id)] = w.id
+    return old, new
+
+
+def _changes(old: dict, new: dict) -> list[tuple[int, int, int | None, int | None]]:
+    return [(reg, rnd, old.get((reg, rnd)), new.get((reg, rnd)))
+            for reg, rnd in sorted(set(old) | set(new)) if old.get((reg, rnd)) != new.get((reg, rnd))]
+
+
+def publish_preview(run: AllocationRun, assembly: Assembly) -> int:
+    """How many delegates' workshops publishing this proposal would change now (each is emailed)."""
+    old, new = _published_and_proposed(snapshot(assembly), assembly, run.result)
+    return len({reg for reg, _, _, _ in _changes(old, new)})
+
+
 def publish(run: AllocationRun, assembly: Assembly) -> PublishOutcome:
     """Record a proposal as the published allocation, replacing the previous one."""
     if run.status != "proposal":
@@ -381,23 +407,12 @@ def publish(run: AllocationRun, assembly: Assembly) -> PublishOutcome:
     breaks = _rule_breaks(snap, {"assignments": kept})
     if breaks:
         raise DomainError("This proposal breaks a rule: " + " ".join(breaks) + " Change it or run the allocation again.")
-    old = {(p.registration_id, p.round_id): p.workshop_id for p in db.session.scalars(
-        select(Placement).join(Round, Round.id == Placement.round_id).where(Round.assembly_id == assembly.id))}
+    old, new = _published_and_proposed(snap, assembly, data)
     db.session.execute(delete(Placement).where(Placement.round_id.in_([r.id for r in snap.rounds] or [0])))
-    new = {}
-    # Only registrations still confirmed now: a cancellation after the run keeps no place.
-    for reg_key, workshop_ids in data["assignments"].items():
-        if reg_key not in snap.registrations:
-            continue
-        for wid in workshop_ids:
-            w = snap.workshops.get(wid)
-            if w is None:
-                continue
-            db.session.add(Placement(registration_id=int(reg_key), round_id=w.round_id, topic_id=w.topic_id,
-                                     workshop_id=w.id))
-            new[(int(reg_key), w.round_id)] = w.id
-    changed = [(reg, rnd, old.get((reg, rnd)), new.get((reg, rnd)))
-               for reg, rnd in sorted(set(old) | set(new)) if old.get((reg, rnd)) != new.get((reg, rnd))]
+    for (reg_id, _), wid in new.items():
+        w = snap.workshops[str(wid)]
+        db.session.add(Placement(registration_id=reg_id, round_id=w.round_id, topic_id=w.topic_id, workshop_id=w.id))
+    changed = _changes(old, new)
     now = utcnow()
     db.session.execute(update(AllocationRun).where(AllocationRun.assembly_id == assembly.id,
                                                    AllocationRun.status == "published").values(status="superseded"))

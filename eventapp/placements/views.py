@@ -194,7 +194,11 @@ def publish(slug: str):
             db.session.rollback()
             flash(err.message, "error")
             return redirect(url_for(".index", slug=slug))
-        flash(f"Allocation published: {outcome.placed} places; {len(outcome.changed)} changed since the last "
-              "publication. Delegates see their workshops on their manage page.", "success")
+        emailed = len({reg for reg, _, _, _ in outcome.changed}) if assembly.cancelled_at is None else 0
+        flash(f"Allocation published: {outcome.placed:,} places. "
+              + (f"Calendar invitations for {emailed:,} delegate(s) whose workshops changed are in the outbox. "
+                 if emailed else "No calendar invitation was sent. ")
+              + "Delegates see their workshops on their manage page.", "success")
         return redirect(url_for(".index", slug=slug))
-    return render_template("placements/publish.html", assembly=assembly, run=run, form=form, data=run.result)
+    return render_template("placements/publish.html", assembly=assembly, run=run, form=form, data=run.result,
+                           changed_delegates=services.publish_preview(run, assembly))

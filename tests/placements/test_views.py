@@ -250,3 +250,28 @@ def test_a_blank_workshop_choice_means_no_workshop_in_that_round(as_organiser):
     run = db.session.scalar(select(AllocationRun))
     db.session.refresh(run)
     assert run.result["assignments"][str(regs[0].id)] == [str(ws["2B"].id)]
+
+
+def test_publish_confirmation_says_who_is_emailed_and_the_flash_agrees(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=3)
+    delegates(assembly, topics, 4)
+    _run(as_organiser, assembly)
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/publish"
+    page = as_organiser.get(url).get_data(as_text=True)
+    # The first publication emails everyone placed a calendar invitation: the page says so before the click.
+    assert "4 delegate(s) are emailed a calendar invitation for their workshops." in page
+    assert "change(s) to the published allocation" not in page  # there is none yet
+    html = post_form(as_organiser, url, {}, follow_redirects=True).get_data(as_text=True)
+    assert "Allocation published: 8 places. Calendar invitations for 4 delegate(s) whose workshops changed are in " \
+           "the outbox." in html
+    assert "since the last publication" not in html
+
+    late = make_registration(assembly, make_org(), "Late Comer", [topics["A"], topics["B"], topics["C"]])
+    _run(as_organiser, assembly)
+    page = as_organiser.get(url).get_data(as_text=True)
+    assert "0 change(s) to the published allocation." in page  # nobody moves: the late delegate is added
+    assert "1 delegate(s) are emailed an updated calendar invitation (or a cancellation) for the workshops that " \
+           "change." in page
+    html = post_form(as_organiser, url, {}, follow_redirects=True).get_data(as_text=True)
+    assert "Calendar invitations for 1 delegate(s) whose workshops changed are in the outbox." in html
+    assert len(_placements()) == 10 and late.id in {k[0] for k in _placements()}
