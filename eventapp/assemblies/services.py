@@ -244,6 +244,30 @@ def _follow_workshop(workshop: Workshop, rnd: Round, topic: Topic) -> None:
         pin.round_id = rnd.id
 
 
+def deletion_effects(workshop_ids: list[int], what: str = "this workshop") -> str:
+    """What deleting these workshops also removes or sends, in words for the confirmation page."""
+    from ..invites.models import CalendarEntry
+    from ..notes.models import Action, Attendance, SessionNotes
+
+    ids = list(workshop_ids) or [0]
+    # Who is emailed: whoever holds a live calendar entry for it (the sync cancels exactly those).
+    delegates = set(db.session.scalars(select(CalendarEntry.registration_id).where(
+        CalendarEntry.workshop_id.in_(ids), CalendarEntry.status == "confirmed")))
+
+    def count(model) -> int:
+        return db.session.scalar(select(func.count()).select_from(model).where(model.workshop_id.in_(ids)))
+
+    out = []
+    if delegates:
+        out.append(f"{len(delegates):,} delegate(s) placed in {what} are emailed a calendar cancellation.")
+    lost = [f"{n:,} {label}" for n, label in ((count(SessionNotes), "set(s) of session notes"),
+                                             (count(Attendance), "attendance record(s)"),
+                                             (count(Action), "agreed action(s)")) if n]
+    if lost:
+        out.append(f"What facilitators recorded in {what} is deleted too: " + ", ".join(lost) + ".")
+    return " ".join(out)
+
+
 def delete_workshop(workshop: Workshop) -> None:
     """Delete a workshop."""
     attendees = invites.registrations_in_workshop(workshop.id)

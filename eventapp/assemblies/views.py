@@ -287,7 +287,8 @@ def delete_round(slug: str, round_id: int):
     return render_template(
         "confirm_delete.html",
         title=f"Delete the round “{rnd.name}”?",
-        warning=f"Its {len(rnd.workshops)} workshop(s) will be deleted too.",
+        warning=f"Its {len(rnd.workshops)} workshop(s) will be deleted too. "
+        + services.deletion_effects([w.id for w in rnd.workshops], "its workshops"),
         cancel_url=url_for(".detail", slug=slug),
     )
 
@@ -347,7 +348,8 @@ def delete_workshop(slug: str, workshop_id: int):
         flash(f"Workshop “{workshop.title}” was deleted.", "success")
         return redirect(url_for(".detail", slug=slug))
     return render_template(
-        "confirm_delete.html", title=f"Delete the workshop “{workshop.title}”?", warning="",
+        "confirm_delete.html", title=f"Delete the workshop “{workshop.title}”?",
+        warning=services.deletion_effects([workshop.id]),
         cancel_url=url_for(".detail", slug=slug),
     )
 

@@ -365,6 +365,46 @@ def test_deleting_a_workshop_asks_first(as_organiser, db):
     assert db.session.get(Workshop, w.id) is None
 
 
+def test_deleting_a_workshop_or_round_says_who_is_emailed_and_what_notes_are_lost(as_organiser, db,
+                                                                                  email_request_context):
+    from eventapp.invites.services import sync_calendar
+    from eventapp.notes.models import Action, Attendance, SessionNotes
+    from eventapp.placements.models import Placement
+    from eventapp.registration.services import move_to_waiting_list
+    from tests.placements.helpers import make_registration
+
+    a = make_assembly()
+    rnd = make_round(a, "Morning")
+    w = make_workshop(rnd, title="Hidden harm")
+    make_workshop(rnd, title="Empty one")
+    org = make_org()
+    regs = [make_registration(a, org, f"Delegate {i}", []) for i in range(4)]
+    for reg in regs:
+        db.session.add(Placement(registration_id=reg.id, round_id=rnd.id, topic_id=w.topic_id, workshop_id=w.id))
+        db.session.add(Attendance(workshop_id=w.id, registration_id=reg.id, status="present"))
+    db.session.add(SessionNotes(workshop_id=w.id))
+    db.session.add_all([Action(assembly_id=a.id, workshop_id=w.id, description=f"Action {i}",
+                               owner_organisation_id=org.id) for i in range(2)])
+    sync_calendar([r.id for r in regs])
+    db.session.commit()
+    # The fourth has had the workshop taken out of their calendar already: nothing more is sent to them.
+    move_to_waiting_list(regs[3])
+    db.session.query(Attendance).filter_by(registration_id=regs[3].id).delete()
+    db.session.commit()
+    page = body(as_organiser.get(f"/organiser/assemblies/{a.slug}/workshops/{w.id}/delete"))
+    assert ("3 delegate(s) placed in this workshop are emailed a calendar cancellation. What facilitators recorded "
+            "in this workshop is deleted too: 1 set(s) of session notes, 3 attendance record(s), 2 agreed action(s).") \
+        in page
+    page = body(as_organiser.get(f"/organiser/assemblies/{a.slug}/rounds/{rnd.id}/delete"))
+    assert ("Its 2 workshop(s) will be deleted too. 3 delegate(s) placed in its workshops are emailed a calendar "
+            "cancellation. What facilitators recorded in its workshops is deleted too: 1 set(s) of session notes, "
+            "3 attendance record(s), 2 agreed action(s).") in page
+    # The warning is true: deleting the workshop takes its notes and actions with it.
+    post_form(as_organiser, f"/organiser/assemblies/{a.slug}/workshops/{w.id}/delete", {})
+    db.session.expire_all()
+    assert db.session.query(Action).count() == 0 and db.session.query(SessionNotes).count() == 0
+
+
 def test_same_topic_runs_in_several_rounds_and_assemblies(db):
     topic = make_topic("Building public confidence")
     first, second = make_assembly(), make_assembly()
