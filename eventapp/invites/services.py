@@ -425,6 +425,32 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bo
     return queue_rows(batch.rows)
 
 
+def cancel_at_old_address(registration: Registration) -> int:
+    """Before a delegate's email address changes: cancel every entry in the old address's calendar.
+
+    The next sync then invites the new address afresh (same UIDs, higher SEQUENCE). Runs in the
+    caller's transaction; returns how many messages were queued.
+    """
+    if not registration.email or registration.anonymised_at is not None or registration.assembly.status == "archived":
+        return 0
+    entries = list(db.session.scalars(select(CalendarEntry).where(
+        CalendarEntry.registration_id == registration.id, CalendarEntry.status == "confirmed")
+        .order_by(CalendarEntry.slot)))
+    batch = _Batch()
+    for entry in entries:
+        entry.sequence += 1
+        entry.status = "cancelled"
+        entry.fingerprint = ""
+        entry.sent_at = batch.now
+        data = EventData(summary=entry.summary, starts_at=entry.starts_at, ends_at=entry.ends_at,
+                         location=entry.location)
+        # No programme and no personal links: the old address may now belong to someone else.
+        _queue_invite(batch, registration, (None, None), entry.uid, entry.sequence, entry.kind, "CANCEL",
+                      "invite_cancelled", data, [], None)
+    db.session.flush()
+    return queue_rows(batch.rows)
+
+
 # --- trigger helpers: which delegates a change concerns ---------------------------------------------------
 
 

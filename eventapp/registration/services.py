@@ -18,7 +18,7 @@ from ..assemblies.models import Assembly, Round, Topic, Workshop
 from ..domain import DomainError
 from ..extensions import db
 from ..mail.models import OutboxMessage
-from ..invites.services import sync_calendar, sync_new_registration
+from ..invites.services import cancel_at_old_address, sync_calendar, sync_new_registration
 from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, is_email_address, link_template,
                              outbox_row, queue_rows, render_email, render_subject, rendered, renderer)
 from ..organisations.models import SECTORS, Organisation, name_key
@@ -655,6 +655,10 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
                 f"{organisation.name} already has {assembly.org_limit} confirmed delegates, the most each organisation can send.",
                 "organisation_name",
             )
+    if key != registration.email_key:
+        # Else the old address keeps the assembly in its calendar, and the new one is sent
+        # "updated" invitations for entries it never had.
+        cancel_at_old_address(registration)
     for name, value in details.items():
         setattr(registration, name, value)
     registration.email_key = key

@@ -272,3 +272,33 @@ def test_a_workshop_cannot_move_to_a_round_where_its_delegates_already_have_one(
     db.session.rollback()
     assert world.ws.asb.round_id == world.r1.id
     assert [m for m in outbox() if m.id not in before] == []
+
+
+def test_a_new_email_address_gets_fresh_invitations_and_the_old_one_a_cancellation(world):
+    # A police force sends another officer: the organiser changes the delegate's name and address.
+    a = register(world, "Delegate A", "a@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb]})
+    before = {m.id for m in outbox()}
+    data = {"full_name": "Delegate B", "email": "b@example.org", "job_title": "Inspector",
+            "organisation_id": world.org.id, "access_needs": "", "dietary_needs": ""}
+    registration.update_registration(a, data, by_organiser=True)
+    new = [m for m in outbox() if m.id not in before]
+    sent = sorted((m.to_email, m.kind, m.ics_method, str(vevent(m.ics)[1]["SUMMARY"]), int(vevent(m.ics)[1]["SEQUENCE"]))
+                  for m in new)
+    assert sent == [
+        ("a@example.org", "invite_cancelled", "CANCEL", "Community Safety Assembly 2027", 1),
+        ("a@example.org", "invite_cancelled", "CANCEL", "Workshop: ASB in town centres", 1),
+        ("b@example.org", "invite", "REQUEST", "Community Safety Assembly 2027", 2),
+        ("b@example.org", "invite", "REQUEST", "Workshop: ASB in town centres", 2),
+    ]
+    uids = {addr: sorted(str(vevent(m.ics)[1]["UID"]) for m in new if m.to_email == addr)
+            for addr in ("a@example.org", "b@example.org")}
+    assert uids["a@example.org"] == uids["b@example.org"] and len(set(uids["a@example.org"])) == 2
+    # The old address is not sent the delegate's personal links, nor told "updated" about anything.
+    for m in new:
+        if m.to_email == "a@example.org":
+            assert m.to_name == "Delegate A" and "/manage/" not in m.body_text and "Change or cancel" not in m.body_text
+    # A change of case only is the same mailbox: nothing is sent.
+    before = {m.id for m in outbox()}
+    registration.update_registration(a, {**data, "email": "B@Example.org"}, by_organiser=True)
+    assert [m for m in outbox() if m.id not in before] == []
