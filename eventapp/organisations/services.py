@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import DomainError
@@ -70,6 +70,11 @@ def merge_organisations(source: Organisation, target: Organisation) -> int:
     for table in db.metadata.sorted_tables:
         for fk in table.foreign_keys:
             if fk.column.table is org_table:
+                if (fk.parent.unique or list(table.primary_key.columns) == [fk.parent]) and db.session.scalar(
+                        select(fk.parent).where(fk.parent == target.id)) is not None:
+                    # One row per organisation (its partner contact): the one of the organisation kept wins.
+                    db.session.execute(delete(table).where(fk.parent == source.id))
+                    continue
                 result = db.session.execute(
                     update(table).where(fk.parent == source.id).values({fk.parent.name: target.id})
                 )

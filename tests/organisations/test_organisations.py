@@ -110,6 +110,28 @@ def test_merge_moves_agenda_items_and_removes_the_duplicate(as_organiser, db):
     assert "was merged into “Shireford Fire and Rescue Service”" in listing
 
 
+def test_merging_two_organisations_that_both_have_a_partner_contact_keeps_the_kept_ones(as_organiser, db):
+    from eventapp.outcomes.models import PartnerContact
+
+    keep = make_org("Shireford Fire and Rescue Service", sector="fire_rescue")
+    dup = make_org("Shireford Fire & Rescue", sector="fire_rescue")
+    lone = make_org("Shireford Fire Service", sector="fire_rescue")
+    db.session.add_all([PartnerContact(organisation_id=keep.id, contact_name="Kept", contact_email="k@example.org"),
+                        PartnerContact(organisation_id=dup.id, contact_name="Dup", contact_email="d@example.org")])
+    db.session.commit()
+    resp = post_form(as_organiser, f"/organiser/organisations/{dup.id}/merge", {"target_id": keep.id})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert [(c.organisation_id, c.contact_name) for c in db.session.scalars(select(PartnerContact))] == [
+        (keep.id, "Kept")]
+    # Into an organisation without a contact, the contact moves with the merge.
+    resp = post_form(as_organiser, f"/organiser/organisations/{keep.id}/merge", {"target_id": lone.id})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert [(c.organisation_id, c.contact_name) for c in db.session.scalars(select(PartnerContact))] == [
+        (lone.id, "Kept")]
+
+
 def test_merging_an_approved_duplicate_into_a_pending_one_approves_it(as_organiser, db):
     keep = make_org("Northvale Community Housing", sector="housing", status="pending")
     dup = make_org("Northvale Comm. Housing", sector="housing", status="approved")
