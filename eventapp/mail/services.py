@@ -634,10 +634,27 @@ def run_worker(*, interval: float = 5.0, limit: int | None = None, stop=None, ec
         db.session.remove()
 
 
+def superseded_by(message: OutboxMessage) -> OutboxMessage | None:
+    """The latest calendar message for the same entry and address, if one was queued after this one."""
+    if not message.ics or not (message.dedupe_key or "").startswith("invite:"):
+        return None
+    # An invitation's key is invite:<uid>:<sequence>, and each change of the entry raises the sequence.
+    prefix = message.dedupe_key.rpartition(":")[0] + ":"
+    return db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key.startswith(prefix, autoescape=True),
+                                    OutboxMessage.to_email == message.to_email, OutboxMessage.id > message.id)
+        .order_by(OutboxMessage.id.desc()).limit(1))
+
+
 def resend(message: OutboxMessage) -> OutboxMessage:
     """Queue a failed (or sent) message again, with the same Message-ID."""
     if message.status == "pending":
         raise DomainError("This message is already waiting to be sent.")
+    if superseded_by(message) is not None:
+        # Its text and its calendar entry are out of date: sent again, they would tell the
+        # delegate the old time or room (and some calendars would apply it).
+        raise DomainError("A newer calendar message for this entry was queued after this one, so this one is out "
+                          "of date. Resend the newer one instead.")
     message.status = "pending"
     message.attempts = 0
     message.next_attempt_at = utcnow()

@@ -80,7 +80,8 @@ def _message(message_id: int) -> OutboxMessage:
 def detail(message_id: int):
     message = _message(message_id)
     return render_template("mail/detail.html", message=message, statuses=STATUS_LABELS, kind_labels=KIND_LABELS,
-                           form=FlaskForm(), smtp=current_app.config.get("MAIL_SERVER"))
+                           form=FlaskForm(), smtp=current_app.config.get("MAIL_SERVER"),
+                           newer=services.superseded_by(message))
 
 
 @bp.route("/<int:message_id>/body.html")

@@ -112,3 +112,28 @@ def test_resend_without_csrf_token_changes_nothing(as_organiser):
     as_organiser.post(f"/organiser/outbox/{msg.id}/resend", data={})
     db.session.expire_all()
     assert db.session.get(OutboxMessage, msg.id).status == "failed"
+
+
+def test_an_out_of_date_calendar_message_cannot_be_resent(as_organiser):
+    # The first invitation failed (mailbox full); then the workshop moved room and the update was sent.
+    uid = "assembly1-registration7-round2@example.org"
+    (old,) = add(1, kind="invite", to_email="aisha@example.org", subject="Workshop: ASB, Council Chamber",
+                 ics="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", ics_method="REQUEST", dedupe_key=f"invite:{uid}:0",
+                 status="failed", last_error="452 mailbox full")
+    (new,) = add(1, kind="invite_updated", to_email="aisha@example.org", subject="Updated: Workshop: ASB, Room 2",
+                 ics="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", ics_method="REQUEST", dedupe_key=f"invite:{uid}:1",
+                 status="sent", sent_at=utcnow())
+    (other,) = add(1, kind="invite", to_email="ben@example.org", ics="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+                   ics_method="REQUEST", dedupe_key="invite:assembly1-registration8-round2@example.org:0",
+                   status="failed", last_error="452")
+    page = as_organiser.get(f"/organiser/outbox/{old.id}").get_data(as_text=True)
+    assert "This calendar message is out of date" in page and f'href="/organiser/outbox/{new.id}"' in page
+    assert "Resend this message" not in page
+    as_organiser.post(f"/organiser/outbox/{old.id}/resend", data={"csrf_token": csrf_from(page)})
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, old.id).status == "failed"
+    after = as_organiser.get(f"/organiser/outbox/{old.id}").get_data(as_text=True)
+    assert "Resend the newer one instead." in after
+    # The latest message of an entry, and another delegate's, can still be sent again.
+    assert "Send this message again" in as_organiser.get(f"/organiser/outbox/{new.id}").get_data(as_text=True)
+    assert "Resend this message" in as_organiser.get(f"/organiser/outbox/{other.id}").get_data(as_text=True)
