@@ -390,10 +390,24 @@ def _changes(old: dict, new: dict) -> list[tuple[int, int, int | None, int | Non
             for reg, rnd in sorted(set(old) | set(new)) if old.get((reg, rnd)) != new.get((reg, rnd))]
 
 
-def publish_preview(run: AllocationRun, assembly: Assembly) -> int:
-    """How many delegates' workshops publishing this proposal would change now (each is emailed)."""
-    old, new = _published_and_proposed(snapshot(assembly), assembly, run.result)
-    return len({reg for reg, _, _, _ in _changes(old, new)})
+def dropped_places(snap: Snapshot, data: dict) -> int:
+    """Places of a proposal in workshops deleted since it was run: publishing would leave those delegates without."""
+    return sum(1 for key, ws in data["assignments"].items() if key in snap.registrations
+               for w in ws if w not in snap.workshops)
+
+
+@dataclass
+class PublishPreview:
+    delegates: int  # whose workshops change, each emailed
+    dropped: int  # see dropped_places
+
+
+def publish_preview(run: AllocationRun, assembly: Assembly) -> PublishPreview:
+    """What publishing this proposal would do now: delegates whose workshops change, places it would drop."""
+    snap = snapshot(assembly)
+    data = run.result
+    old, new = _published_and_proposed(snap, assembly, data)
+    return PublishPreview(len({reg for reg, _, _, _ in _changes(old, new)}), dropped_places(snap, data))
 
 
 def publish(run: AllocationRun, assembly: Assembly) -> PublishOutcome:

@@ -56,6 +56,7 @@ def index(slug: str):
             and assembly.allocation_published_at > run.created_at,
             stale=len(snap.registrations) != len(data["assignments"])
             or any(k not in snap.registrations for k in data["assignments"]),
+            dropped=services.dropped_places(snap, data),
         )
     return render_template("placements/index.html", **context)
 
@@ -200,5 +201,6 @@ def publish(slug: str):
                  if emailed else "No calendar invitation was sent. ")
               + "Delegates see their workshops on their manage page.", "success")
         return redirect(url_for(".index", slug=slug))
+    preview = services.publish_preview(run, assembly)
     return render_template("placements/publish.html", assembly=assembly, run=run, form=form, data=run.result,
-                           changed_delegates=services.publish_preview(run, assembly))
+                           changed_delegates=preview.delegates, dropped=preview.dropped)

@@ -275,3 +275,24 @@ def test_publish_confirmation_says_who_is_emailed_and_the_flash_agrees(as_organi
     html = post_form(as_organiser, url, {}, follow_redirects=True).get_data(as_text=True)
     assert "Calendar invitations for 1 delegate(s) whose workshops changed are in the outbox." in html
     assert len(_placements()) == 10 and late.id in {k[0] for k in _placements()}
+
+
+def test_a_workshop_deleted_after_the_run_is_flagged_before_publishing(as_organiser):
+    from eventapp.assemblies import services as assemblies
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=3)
+    delegates(assembly, topics, 4)
+    _run(as_organiser, assembly)
+    run = db.session.scalar(select(AllocationRun))
+    in_1a = sum(str(ws["1A"].id) in w for w in run.result["assignments"].values())
+    assert in_1a > 0
+    assemblies.delete_workshop(ws["1A"])
+    page = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
+    assert f"{in_1a} place(s) of this proposal are in workshops deleted since it was run" in page
+    page = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/publish").get_data(as_text=True)
+    assert (f"{in_1a} place(s) of this proposal are in workshops deleted since it was run: those delegates would "
+            "have no workshop in that round. Run the allocation again to place them.") in page
+    # Run again: everyone is placed in what is left, and the warning is gone.
+    _run(as_organiser, assembly)
+    page = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
+    assert "deleted since it was run" not in page
