@@ -268,6 +268,15 @@ def deletion_effects(workshop_ids: list[int], what: str = "this workshop") -> st
     return " ".join(out)
 
 
+def placed_count(workshop: Workshop) -> int:
+    """How many confirmed delegates the published allocation places in this workshop."""
+    from ..registration.models import Registration
+
+    return db.session.scalar(select(func.count()).select_from(Placement)
+                             .join(Registration, Registration.id == Placement.registration_id)
+                             .where(Placement.workshop_id == workshop.id, Registration.status == "confirmed"))
+
+
 def delete_workshop(workshop: Workshop) -> None:
     """Delete a workshop."""
     attendees = invites.registrations_in_workshop(workshop.id)

@@ -329,11 +329,16 @@ def workshop_form(slug: str, workshop_id: int | None = None):
                 "description": form.description.data or "", "room": (form.room.data or "").strip(),
                 "capacity": form.capacity.data, "facilitator_ids": form.facilitator_ids.data}
         try:
-            services.save_workshop(rnd, data, workshop)
+            saved = services.save_workshop(rnd, data, workshop)
         except DomainError as err:
             apply_domain_error(form, err)
         else:
             flash("Workshop saved.", "success")
+            placed = services.placed_count(saved)
+            if placed > saved.capacity:
+                flash(f"The published allocation places {placed:,} delegates in “{saved.title}”, more than its "
+                      f"{saved.capacity:,} seats. Run the allocation again and publish it to move some of them.",
+                      "error")
             return redirect(url_for(".detail", slug=slug))
     return render_template("assemblies/workshop_form.html", form=form, assembly=assembly, workshop=workshop), _status(form)
 

@@ -345,6 +345,26 @@ def test_moving_a_workshop_into_a_round_its_delegates_attend_is_refused_on_the_f
     assert (moving.round_id, moving.room) == (morning.id, "Room 1")
 
 
+def test_cutting_a_workshops_capacity_below_its_published_places_warns(as_organiser, db):
+    from eventapp.placements.models import Placement
+    from tests.placements.helpers import make_registration
+
+    a = make_assembly()
+    rnd = make_round(a, "Morning")
+    w = make_workshop(rnd, make_topic("ASB"), title="ASB", room="Main Hall", capacity=3)
+    for i in range(3):
+        reg = make_registration(a, make_org(), f"Delegate {i}", [])
+        db.session.add(Placement(registration_id=reg.id, round_id=rnd.id, topic_id=w.topic_id, workshop_id=w.id))
+    db.session.commit()
+    url = f"/organiser/assemblies/{a.slug}/workshops/{w.id}/edit"
+    form = {"round_id": rnd.id, "topic_id": w.topic_id, "title": "ASB", "room": "Library"}
+    page = body(post_form(as_organiser, url, {**form, "capacity": "3"}, follow_redirects=True))
+    assert "Workshop saved." in page and "more than its" not in page
+    page = body(post_form(as_organiser, url, {**form, "capacity": "2"}, follow_redirects=True))
+    assert ("The published allocation places 3 delegates in “ASB”, more than its 2 seats. Run the allocation again "
+            "and publish it to move some of them.") in page
+
+
 def test_an_organiser_cannot_be_a_workshop_facilitator(as_organiser, organiser, db):
     a = make_assembly()
     rnd = make_round(a)
