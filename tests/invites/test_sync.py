@@ -302,3 +302,26 @@ def test_a_new_email_address_gets_fresh_invitations_and_the_old_one_a_cancellati
     before = {m.id for m in outbox()}
     registration.update_registration(a, {**data, "email": "B@Example.org"}, by_organiser=True)
     assert [m for m in outbox() if m.id not in before] == []
+
+
+def test_an_updated_invitation_says_the_old_date_when_the_day_moves(world):
+    # The hall is double-booked: the assembly moves from Sunday 28 to Monday 29 March 2027 (the day after BST starts).
+    a = register(world, "Delegate A", "a@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb]})
+    before = {m.id for m in outbox()}
+    data = {f: getattr(world.assembly, f) for f in assemblies.ASSEMBLY_FIELDS}
+    data["date"] = date(2027, 3, 29)
+    assemblies.save_assembly(data, world.assembly)
+    new = {str(vevent(m.ics)[1]["SUMMARY"]): m for m in outbox() if m.id not in before}
+    workshop = new["Workshop: ASB in town centres"]
+    assert vevent(workshop.ics)[1]["DTSTART"].dt == utc(date(2027, 3, 29), time(10, 30))
+    assert "When:  Monday 29 March 2027, 10:30–11:45 (Europe/London time)" in workshop.body_text
+    assert "Before: Workshop: ASB in town centres, Sunday 28 March 2027 10:30–11:45, Council Chamber" \
+        in workshop.body_text
+    assert "Sunday 28 March 2027 10:30–11:45" in workshop.body_html
+    # A change within the day keeps "Before" short: the date is the same.
+    before = {m.id for m in outbox()}
+    assemblies.save_round(world.assembly, {"name": world.r1.name, "starts_at": time(11, 0), "ends_at": time(12, 0)},
+                          world.r1)
+    (moved,) = [m for m in outbox() if m.id not in before]
+    assert "Before: Workshop: ASB in town centres, 10:30–11:45, Council Chamber" in moved.body_text
