@@ -88,3 +88,14 @@ def test_organiser_cancels_after_confirming_and_the_public_page_says_so(world, a
     public = as_organiser.application.test_client().get(f"/a/{slug}").get_data(as_text=True)
     assert "This assembly has been cancelled." in public and "Register to attend" not in public
     assert csrf_from(page)
+
+
+def test_cancel_confirmation_says_the_waiting_list_is_not_emailed(world, as_organiser):
+    world.assembly.capacity = 1
+    db.session.commit()
+    register(world, "Delegate A", "a@example.org")
+    register(world, "Delegate B", "b@example.org")
+    page = as_organiser.get(f"/organiser/assemblies/{world.assembly.slug}/cancel").get_data(as_text=True)
+    assert "each of the 1 confirmed delegate(s)" in page
+    assert "The 1 people on the waiting list are not emailed" in page
+    assert f'href="/organiser/assemblies/{world.assembly.slug}/registrations.csv"' in page
