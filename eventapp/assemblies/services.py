@@ -129,6 +129,16 @@ def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = Non
     )
     if clash is not None and (rnd is None or clash != rnd.id):
         raise DomainError("This assembly already has a round with that name.", "name")
+    overlap = db.session.scalars(
+        select(Round).where(Round.assembly_id == assembly.id, Round.id != (rnd.id if rnd else None),
+                            Round.starts_at < data["ends_at"], Round.ends_at > data["starts_at"])
+        .order_by(Round.starts_at).limit(1)
+    ).first()
+    if overlap is not None:
+        # Every delegate is placed in a workshop of every round: two at once cannot both be attended.
+        raise DomainError(f"This round overlaps {overlap.name} ({overlap.starts_at:%H:%M}–{overlap.ends_at:%H:%M}). "
+                          "Each delegate has a workshop in every round, so rounds cannot run at the same time.",
+                          "starts_at")
     if rnd is None:
         position = data.get("position") or (
             (db.session.scalar(select(func.max(Round.position)).where(Round.assembly_id == assembly.id)) or 0) + 1

@@ -246,6 +246,26 @@ def test_rounds_create_edit_and_refusals(as_organiser, db):
     assert (morning.name, morning.ends_at) == ("Morning breakouts", time(12, 30))
 
 
+def test_rounds_that_would_run_at_the_same_time_are_refused(as_organiser, db):
+    a = make_assembly()
+    base = f"/organiser/assemblies/{a.slug}/rounds"
+    post_form(as_organiser, f"{base}/new", {"name": "Morning", "starts_at": "10:30", "ends_at": "11:45"})
+    resp = post_form(as_organiser, f"{base}/new", {"name": "Afternoon", "starts_at": "11:30", "ends_at": "12:30"})
+    assert resp.status_code == 400
+    assert ("This round overlaps Morning (10:30–11:45). Each delegate has a workshop in every round, so rounds cannot "
+            "run at the same time.") in body(resp)
+    assert 'value="Afternoon"' in body(resp)
+    # Back to back is fine, and a round can be edited within its own times.
+    assert post_form(as_organiser, f"{base}/new", {"name": "Afternoon", "starts_at": "11:45",
+                                                   "ends_at": "12:30"}).status_code == 302
+    morning = db.session.scalar(select(Round).where(Round.assembly_id == a.id, Round.name == "Morning"))
+    assert post_form(as_organiser, f"{base}/{morning.id}/edit", {"name": "Morning", "starts_at": "10:00",
+                                                                 "ends_at": "11:45", "position": "1"}).status_code == 302
+    resp = post_form(as_organiser, f"{base}/{morning.id}/edit", {"name": "Morning", "starts_at": "10:00",
+                                                                 "ends_at": "12:00", "position": "1"})
+    assert resp.status_code == 400 and "This round overlaps Afternoon (11:45–12:30)." in body(resp)
+
+
 def test_deleting_a_round_asks_first_then_removes_its_workshops(as_organiser, db):
     a = make_assembly()
     rnd = make_round(a, name="Doomed round")
