@@ -539,7 +539,8 @@ def queue_reminders(days: int, today: date | None = None) -> int:
     """Queue a reminder to every confirmed delegate of assemblies held ``days`` days from today (once each)."""
     today = today or utcnow().date()
     day = today + timedelta(days=days)
-    assemblies = db.session.scalars(select(Assembly).where(Assembly.date == day,
+    # A cancelled assembly keeps its status (reinstating restores it): cancelled_at says it is off.
+    assemblies = db.session.scalars(select(Assembly).where(Assembly.date == day, Assembly.cancelled_at.is_(None),
                                                            Assembly.status.in_(("open", "closed"))))
     queued = 0
     for assembly in assemblies:

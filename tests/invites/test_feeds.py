@@ -116,3 +116,16 @@ def test_mail_sink_stores_what_it_receives(tmp_path, app):
     thread.join(timeout=10)
     (stored,) = list((tmp_path / "box").glob("*.eml"))
     assert b"Subject: hi" in stored.read_bytes()
+
+
+def test_no_reminder_for_a_cancelled_assembly(world, app):  # noqa: F811
+    from eventapp.assemblies import services as assemblies
+
+    register(world, "Ana Lopez", "ana@example.org")
+    assemblies.set_cancelled(world.assembly, True)
+    today = world.assembly.date - timedelta(days=3)
+    # "A reminder that … is on Sunday 28 March": not for an assembly that has been called off.
+    assert invites.queue_reminders(3, today=today) == 0
+    assert outbox("ana@example.org", ["reminder"]) == []
+    assemblies.set_cancelled(world.assembly, False)
+    assert invites.queue_reminders(3, today=today) == 1
