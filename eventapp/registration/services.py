@@ -28,6 +28,7 @@ from .csvio import ROW_KEY
 from .models import Preference, Registration, email_key
 
 MIN_CHOICES = 3
+CANCELLED_NO_PLACES = "This assembly is cancelled: reinstate it before giving places from the waiting list."
 TOKEN_SALT = "registration-manage"
 DEFAULT_TOKEN_DAYS = 60
 
@@ -288,6 +289,9 @@ def waiting_rank(registration: Registration) -> int | None:
 def _promote(assembly: Assembly) -> list[Registration]:
     """Fill free places from the waiting list, in queue order, skipping people whose organisation is full."""
     promoted: list[Registration] = []
+    if assembly.cancelled_at is not None:
+        # "Good news: you now have a place" is not news while the assembly is called off.
+        return promoted
     # Read again: this transaction may have changed statuses since the lock read the row.
     total = db.session.scalar(select(Assembly.confirmed_count).where(Assembly.id == assembly.id)) or 0
     if total >= assembly.capacity:
@@ -729,6 +733,8 @@ def reinstate_registration(registration: Registration) -> RegistrationResult:
 def promote_waiting(assembly: Assembly) -> list[Registration]:
     """Fill any free places from the waiting list (e.g. after the capacity was raised)."""
     assembly = lock_assembly(assembly.id)
+    if assembly.cancelled_at is not None:
+        raise DomainError(CANCELLED_NO_PLACES)
     promoted = _promote(assembly)
     db.session.commit()
     return promoted
@@ -752,6 +758,8 @@ def confirm_from_waiting_list(registration: Registration) -> None:
     assembly = lock_assembly(registration.assembly_id)
     if registration.status != "waiting":
         raise DomainError("Only someone on the waiting list can be confirmed.")
+    if assembly.cancelled_at is not None:
+        raise DomainError(CANCELLED_NO_PLACES)
     reason = _no_place_reason(assembly, registration.organisation)
     if reason:
         raise DomainError(f"{reason} Cancel or move someone else first, or raise the limit.")

@@ -531,7 +531,12 @@ def organiser_promote(slug: str):
     assembly = load_assembly(slug)
     if not ActionForm().validate_on_submit():
         abort(400)
-    promoted = services.promote_waiting(assembly)
+    try:
+        promoted = services.promote_waiting(assembly)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for(".organiser_index", slug=slug))
     flash(f"{len(promoted)} people promoted from the waiting list." if promoted else
           "Nobody could be promoted: no place is free, or the organisations of those waiting are at their limit.",
           "success" if promoted else "info")

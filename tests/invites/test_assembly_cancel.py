@@ -1,6 +1,7 @@
 """Calling an assembly off cancels every calendar entry; reinstating it invites everyone again."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from eventapp.assemblies import services as assemblies
@@ -99,3 +100,27 @@ def test_cancel_confirmation_says_the_waiting_list_is_not_emailed(world, as_orga
     assert "each of the 1 confirmed delegate(s)" in page
     assert "The 1 people on the waiting list are not emailed" in page
     assert f'href="/organiser/assemblies/{world.assembly.slug}/registrations.csv"' in page
+
+
+def test_nobody_is_promoted_to_a_cancelled_assembly(world, as_organiser):
+    world.assembly.capacity = 1
+    db.session.commit()
+    a = register(world, "Delegate A", "a@example.org")
+    b = register(world, "Delegate B", "b@example.org")
+    assemblies.set_cancelled(world.assembly, True)
+    # A confirmed delegate tidies up by cancelling: the waiting one is not told "Good news: you now have a place".
+    registration.cancel_registration(a)
+    assert outbox("b@example.org", ["promoted"]) == []
+    db.session.refresh(b)
+    assert b.status == "waiting"
+    base = f"/organiser/assemblies/{world.assembly.slug}/registrations"
+    page = post_form(as_organiser, f"{base}/promote", {}, form_url=base, follow_redirects=True).get_data(as_text=True)
+    assert "This assembly is cancelled: reinstate it before giving places from the waiting list." in page
+    with pytest.raises(assemblies.DomainError, match="reinstate it"):
+        registration.confirm_from_waiting_list(b)
+    db.session.rollback()
+    assert outbox("b@example.org", ["promoted"]) == []
+    # Reinstated, the free place can be given.
+    assemblies.set_cancelled(world.assembly, False)
+    assert [r.id for r in registration.promote_waiting(world.assembly)] == [b.id]
+    assert len(outbox("b@example.org", ["promoted"])) == 1
