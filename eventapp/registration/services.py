@@ -29,6 +29,8 @@ from .models import Preference, Registration, email_key
 
 MIN_CHOICES = 3
 CANCELLED_NO_PLACES = "This assembly is cancelled: reinstate it before giving places from the waiting list."
+# Each would email "Your place at … is confirmed".
+CANCELLED_NO_NEW = "This assembly is cancelled: reinstate it before adding or reinstating delegates."
 TOKEN_SALT = "registration-manage"
 DEFAULT_TOKEN_DAYS = 60
 
@@ -553,6 +555,8 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
         is_open, why = registration_window(assembly)
         if not is_open:
             raise DomainError(why)
+    elif assembly.cancelled_at is not None:
+        raise DomainError(CANCELLED_NO_NEW)
     details = _clean_details(data)
     topic_ids = _clean_choices(assembly, data.get("topic_ids") or [], topics)
     if source == "form" and not data.get("consent"):
@@ -710,6 +714,8 @@ def reinstate_registration(registration: Registration) -> RegistrationResult:
         raise DomainError(f"{registration.full_name}'s registration is not cancelled.")
     if registration.anonymised_at is not None:
         raise DomainError("This registration's details were erased, so it cannot be reinstated.")
+    if assembly.cancelled_at is not None:
+        raise DomainError(CANCELLED_NO_NEW)
     reason = _no_place_reason(assembly, registration.organisation)
     registration.cancelled_at = None
     # Links sent before the cancellation stay dead: the email carries a new one.
@@ -901,6 +907,8 @@ class ImportReport:
 
 def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, apply: bool) -> ImportReport:
     """Import a pre-invited list (dry run unless apply): each valid row registers and emails its link."""
+    if assembly.cancelled_at is not None:
+        raise DomainError(CANCELLED_NO_NEW, "file")
     report = ImportReport(applied=apply)
     seen: set[str] = set()
     topics_by_name = {name_key(t.name): t.id for t in offered_topics(assembly)}

@@ -124,3 +124,30 @@ def test_nobody_is_promoted_to_a_cancelled_assembly(world, as_organiser):
     assemblies.set_cancelled(world.assembly, False)
     assert [r.id for r in registration.promote_waiting(world.assembly)] == [b.id]
     assert len(outbox("b@example.org", ["promoted"])) == 1
+
+
+def test_an_organiser_cannot_add_import_or_reinstate_delegates_into_a_cancelled_assembly(world, as_organiser):
+    import io
+
+    a = register(world, "Delegate A", "a@example.org")
+    registration.cancel_registration(a)
+    assemblies.set_cancelled(world.assembly, True)
+    before = {m.id for m in outbox()}
+    base = f"/organiser/assemblies/{world.assembly.slug}/registrations"
+    message = "This assembly is cancelled: reinstate it before adding or reinstating delegates."
+    resp = post_form(as_organiser, f"{base}/new", {
+        "full_name": "New Person", "email": "new@example.org", "job_title": "Officer",
+        "organisation_name": world.org.name, "choice_1": world.topics[0].id, "choice_2": world.topics[1].id,
+        "choice_3": world.topics[2].id, "join_waiting_list": "y"})
+    assert resp.status_code == 400 and message in resp.get_data(as_text=True)
+    page = post_form(as_organiser, f"{base}/{a.id}/reinstate", {}, form_url=base, follow_redirects=True)
+    assert message in page.get_data(as_text=True)
+    form_page = as_organiser.get(f"{base}/import").get_data(as_text=True)
+    resp = as_organiser.post(f"{base}/import", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(form_page), "apply": "y", "file": (io.BytesIO(
+            b"full_name,email,job_title,organisation\nLi Wei,li@example.org,Analyst,Shireford Constabulary\n"),
+            "list.csv")})
+    assert resp.status_code == 400 and message in resp.get_data(as_text=True)
+    assert [m for m in outbox() if m.id not in before] == []
+    db.session.refresh(a)
+    assert a.status == "cancelled"
