@@ -229,7 +229,7 @@ def cancel_or_reinstate(slug: str):
             flash(str(exc), "error")
         else:
             done = "cancelled" if cancelling else "reinstated"
-            flash(f"The assembly was {done}; {queued} calendar message(s) are in the outbox.", "success")
+            flash(f"The assembly was {done}; {queued:,} calendar message(s) are in the outbox.", "success")
         return redirect(url_for(".detail", slug=slug))
     return render_template("assemblies/cancel_confirm.html", assembly=assembly, cancelling=cancelling)
 

@@ -187,7 +187,7 @@ def carry_forward(slug: str):
             except DomainError as err:
                 form.form_errors.append(err.message)
             else:
-                flash(f"{n} action{'' if n == 1 else 's'} carried forward into {assembly.title}.", "success")
+                flash(f"{n:,} action{'' if n == 1 else 's'} carried forward into {assembly.title}.", "success")
                 return redirect(url_for(".carry_forward", slug=assembly.slug))
     elif request.method == "POST":
         abort(400)

@@ -90,7 +90,7 @@ def run(slug: str):
         db.session.rollback()
         flash(err.message, "error")
     else:
-        flash(f"Allocation proposed: {result.placed} places filled. Nothing is published until you publish it.",
+        flash(f"Allocation proposed: {result.placed:,} places filled. Nothing is published until you publish it.",
               "success")
     return redirect(url_for(".index", slug=slug))
 

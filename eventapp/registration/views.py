@@ -537,7 +537,7 @@ def organiser_promote(slug: str):
         db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for(".organiser_index", slug=slug))
-    flash(f"{len(promoted)} people promoted from the waiting list." if promoted else
+    flash(f"{len(promoted):,} people promoted from the waiting list." if promoted else
           "Nobody could be promoted: no place is free, or the organisations of those waiting are at their limit.",
           "success" if promoted else "info")
     return redirect(url_for(".organiser_index", slug=slug))
