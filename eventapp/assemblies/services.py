@@ -55,6 +55,14 @@ def _check_assembly(data: dict[str, Any], current: Assembly | None) -> None:
         raise DomainError("Choose a time zone from the list.", "timezone") from None
     if data["end_time"] <= data["start_time"]:
         raise DomainError("The day must end after it starts.", "end_time")
+    if current is not None:
+        # Workshops outside the day's hours would sit outside the delegates' calendar entry for the day.
+        outside = db.session.scalars(select(Round).where(
+            Round.assembly_id == current.id,
+            (Round.starts_at < data["start_time"]) | (Round.ends_at > data["end_time"])).order_by(Round.starts_at)).first()
+        if outside is not None:
+            raise DomainError(f"{outside.name} runs {outside.starts_at:%H:%M}–{outside.ends_at:%H:%M}, outside these "
+                              "hours. Change the round first, or keep the day's hours around it.", "start_time")
     opens, closes = data.get("registration_opens_at"), data.get("registration_closes_at")
     if opens and closes and closes <= opens:
         raise DomainError("Registration must close after it opens.", "registration_closes_at")
@@ -129,6 +137,9 @@ def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = Non
     )
     if clash is not None and (rnd is None or clash != rnd.id):
         raise DomainError("This assembly already has a round with that name.", "name")
+    if data["starts_at"] < assembly.start_time or data["ends_at"] > assembly.end_time:
+        raise DomainError(f"The assembly runs {assembly.start_time:%H:%M}–{assembly.end_time:%H:%M}: a round must fit "
+                          "within those hours.", "starts_at")
     overlap = db.session.scalars(
         select(Round).where(Round.assembly_id == assembly.id, Round.id != (rnd.id if rnd else None),
                             Round.starts_at < data["ends_at"], Round.ends_at > data["starts_at"])

@@ -519,3 +519,22 @@ def test_agenda_items(as_organiser, db):
     assert post_form(as_organiser, delete, {}).status_code == 302
     db.session.expire_all()
     assert db.session.get(AgendaItem, item.id) is None
+
+
+def test_rounds_stay_within_the_assemblys_hours(as_organiser, db):
+    """The day's calendar entry runs start to end: a workshop outside it would be missing from that picture."""
+    a = make_assembly(slug="hours-2027", start_time=time(9, 0), end_time=time(16, 0))
+    base = f"/organiser/assemblies/{a.slug}/rounds"
+    resp = post_form(as_organiser, f"{base}/new", {"name": "Evening", "starts_at": "16:30", "ends_at": "17:30"})
+    assert resp.status_code == 400
+    assert "The assembly runs 09:00–16:00: a round must fit within those hours." in body(resp)
+    assert 'value="Evening"' in body(resp)
+    assert post_form(as_organiser, f"{base}/new", {"name": "Afternoon", "starts_at": "14:00",
+                                                   "ends_at": "16:00"}).status_code == 302
+    # Shortening the day under an existing round is refused too, keeping what was typed.
+    resp = post_form(as_organiser, f"/organiser/assemblies/{a.slug}/edit",
+                     assembly_form(slug=a.slug, end_time="15:00", title="Shorter day"))
+    assert resp.status_code == 400
+    assert "Afternoon runs 14:00–16:00, outside these hours." in body(resp) and 'value="Shorter day"' in body(resp)
+    assert post_form(as_organiser, f"/organiser/assemblies/{a.slug}/edit",
+                     assembly_form(slug=a.slug, end_time="16:30")).status_code == 302
