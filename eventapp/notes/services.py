@@ -125,10 +125,12 @@ class Counts:
 
 def register_rows(workshop: Workshop) -> list[RegisterRow]:
     """Allocated delegates (with their mark, if any) followed by walk-ins."""
-    marks = {a.registration_id: a for a in db.session.scalars(
+    # A list, not a dict by registration: walk-ins added by name all have no registration.
+    all_marks = list(db.session.scalars(
         select(Attendance).where(Attendance.workshop_id == workshop.id)
         .options(selectinload(Attendance.registration).selectinload(Registration.organisation))
-        .order_by(Attendance.id))}
+        .order_by(Attendance.id)))
+    marks = {a.registration_id: a for a in all_marks if a.registration_id is not None}
     rows = []
     people = allocated([workshop.id])[workshop.id]
     placed = {r.id for r in people}
@@ -136,7 +138,7 @@ def register_rows(workshop: Workshop) -> list[RegisterRow]:
         mark = marks.get(reg.id)
         rows.append(RegisterRow(f"r{reg.id}", reg.full_name, reg.organisation.name, reg.organisation.sector_label,
                                 reg.access_needs, mark.status if mark else None, False, mark.id if mark else None))
-    for a in marks.values():
+    for a in all_marks:
         if a.registration_id in placed:
             continue
         reg = a.registration
@@ -159,9 +161,9 @@ def record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int | 
 
 def _record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int | None) -> int:
     placed = {r.id for r in allocated([workshop.id])[workshop.id]}
-    existing = {a.registration_id: a for a in db.session.scalars(
-        select(Attendance).where(Attendance.workshop_id == workshop.id))}
-    by_id = {a.id: a for a in existing.values()}
+    all_marks = list(db.session.scalars(select(Attendance).where(Attendance.workshop_id == workshop.id)))
+    existing = {a.registration_id: a for a in all_marks if a.registration_id is not None}
+    by_id = {a.id: a for a in all_marks}
     changed = 0
     for key, status in marks.items():
         if not status:

@@ -121,3 +121,18 @@ def test_walk_in_list_can_be_searched(as_facilitator, facilitator):
     assert "Dev Patel" in options and "Erin Walsh" not in options
     html = as_facilitator.get(_url(s, "?q=nobody+like+this")).get_data(as_text=True)
     assert "No registered delegate matches &ldquo;nobody like this&rdquo;" in html
+
+
+def test_several_unregistered_walk_ins_are_all_on_the_register_and_can_each_be_undone(as_facilitator, facilitator):
+    s = scene(facilitator)
+    for name in ("First Walkin", "Second Walkin", "Third Walkin"):
+        post_form(as_facilitator, _url(s, "/walk-in"), {"registration_id": "0", "name": name}, form_url=_url(s))
+    first = db.session.scalar(select(Attendance).where(Attendance.walk_in_name == "First Walkin"))
+    register = as_facilitator.get(_url(s)).get_data(as_text=True).split('id="register"')[1].split('id="walk-in"')[0]
+    for name in ("First Walkin", "Second Walkin", "Third Walkin"):
+        assert name in register
+    # The first one was added by mistake: "Not here" must take them off the count.
+    resp = post_form(as_facilitator, _url(s), {f"mark-a{first.id}": "absent"})
+    assert resp.status_code == 302
+    assert "Attendance saved (1 change)." in as_facilitator.get(_url(s)).get_data(as_text=True)
+    assert services.attendance_counts([s.workshop.id])[s.workshop.id].walk_ins == 2
