@@ -479,6 +479,19 @@ def clean_action(data: dict[str, Any], allowed_topic_ids: set[int] | None = None
             "status": status, "internal": bool(data.get("internal")), "topic_ids": topic_ids}
 
 
+MAX_DUE_YEARS = 10
+
+
+def check_due_date(due: date, assembly_date: date) -> None:
+    """Refuse a due date before the assembly agreed the action or implausibly far after it (a mistyped year)."""
+    if due < assembly_date:
+        raise DomainError(f"The due date is before the assembly ({assembly_date.day} {assembly_date:%B %Y}): "
+                          "check the year.", "due_date")
+    if due.year > assembly_date.year + MAX_DUE_YEARS:
+        raise DomainError(f"The due date is more than {MAX_DUE_YEARS} years after the assembly: check the year.",
+                          "due_date")
+
+
 def _apply_action(action: Action, values: dict[str, Any]) -> None:
     # Load the topics first: the query autoflushes, and a half-applied action could
     # briefly be internal and approved at once, which the database refuses.
@@ -495,6 +508,7 @@ def add_action(workshop: Workshop, data: dict[str, Any], user_id: int | None,
                allowed_topic_ids: set[int] | None = None) -> Action:
     """Record an agreed action for a workshop (and its assembly)."""
     values = clean_action(data, allowed_topic_ids)
+    check_due_date(values["due_date"], workshop.round.assembly.date)
     action = Action(assembly_id=workshop.round.assembly_id, workshop_id=workshop.id, created_by_id=user_id,
                     version=1)
     _apply_action(action, values)
@@ -527,6 +541,13 @@ def update_action(action_id: int, data: dict[str, Any], base_version: int, user_
         db.session.rollback()
         raise ActionConflict("Someone changed this action while you were editing it. Nothing was overwritten: "
                              "check their version below and save yours again if it is still right.", current)
+    if values["due_date"] != action.due_date:
+        # Only a changed date is checked: a carried or overdue action keeps its old one.
+        try:
+            check_due_date(values["due_date"], action.assembly.date)
+        except DomainError:
+            db.session.rollback()
+            raise
     before = action.snapshot()
     _apply_action(action, values)
     if action.snapshot() == before:

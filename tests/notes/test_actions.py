@@ -154,3 +154,30 @@ def test_internal_or_changed_actions_lose_their_approval(facilitator):
     db.session.expire_all()
     action = db.session.get(Action, action.id)
     assert action.internal and not action.approved
+
+
+def test_a_mistyped_year_in_the_due_date_is_refused_and_the_text_kept(as_facilitator, facilitator):
+    s = scene(facilitator)  # the assembly is on 18 March 2027
+    for typed, message in [("2026-06-30", "The due date is before the assembly (18 March 2027): check the year."),
+                           ("0207-06-30", "The due date is before the assembly (18 March 2027): check the year."),
+                           ("2207-06-30", "The due date is more than 10 years after the assembly: check the year.")]:
+        resp = post_form(as_facilitator, _url(s), _form(s, due_date=typed, description="Keep this wording 🚀"))
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 400, typed
+        assert message in html and "Keep this wording 🚀" in html and f'value="{typed}"' in html
+    assert db.session.scalar(select(func.count(Action.id))) == 0
+    assert post_form(as_facilitator, _url(s), _form(s, due_date="2027-03-18")).status_code == 302
+
+
+def test_an_action_whose_due_date_is_unchanged_can_still_be_edited(as_facilitator, facilitator):
+    s = scene(facilitator)
+    action = services.add_action(s.workshop, {"description": "Original", "owner_organisation_id": s.police.id,
+                                              "due_date": date(2027, 6, 30)}, None)
+    db.session.execute(Action.__table__.update().values(due_date=date(2027, 1, 1)))  # an old, pre-check date
+    db.session.commit()
+    edit_url = _url(s, f"/{action.id}/edit")
+    assert post_form(as_facilitator, edit_url, _form(s, due_date="2027-01-01", status="done")).status_code == 302
+    resp = post_form(as_facilitator, edit_url, _form(s, due_date="2026-01-01", version="2"))
+    assert resp.status_code == 400 and "The due date is before the assembly" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Action, action.id).status == "done"
