@@ -40,11 +40,14 @@ PENDING_DAYS = 14
 class Conflict(DomainError):
     """Someone saved since this text was loaded; ``current`` is what is stored now."""
 
-    def __init__(self, message: str, current: dict[str, dict[str, Any]], version: int, by: str = ""):
+    def __init__(self, message: str, current: dict[str, dict[str, Any]], version: int, by: str = "",
+                 base: dict[str, dict[str, Any]] | None = None):
         super().__init__(message)
         self.current = current
         self.version = version
         self.by = by
+        # What both sides started from, when known: lets untouched parts take the other side's text.
+        self.base = base
 
 
 # --- access -----------------------------------------------------------------------------
@@ -328,10 +331,11 @@ def save_notes(workshop: Workshop, data: dict[str, Any], base_version: int, user
     if base_version != current_version:
         by = notes.updated_by.display_name if notes and notes.updated_by else "someone else"
         current = {**empty_snapshot(), **(notes.snapshot() if notes else {})}
+        base = _snapshot_at(notes.id, base_version) if notes else None
         db.session.rollback()
         raise Conflict(f"{by} saved these notes while you were editing. Nothing was overwritten: "
                        "compare the two versions below, merge them, and save again.",
-                       current, current_version, by)
+                       current, current_version, by, base)
     if notes is None:
         notes = SessionNotes(workshop_id=workshop.id, version=0, status="draft")
         db.session.add(notes)
@@ -370,8 +374,33 @@ def save_notes(workshop: Workshop, data: dict[str, Any], base_version: int, user
         other = notes_for(workshop.id)
         raise Conflict("Someone else saved these notes at the same moment. Nothing was overwritten: "
                        "merge the two versions below and save again.",
-                       {**empty_snapshot(), **(other.snapshot() if other else {})}, other.version if other else 0)
+                       {**empty_snapshot(), **(other.snapshot() if other else {})}, other.version if other else 0,
+                       base=empty_snapshot())
     return notes, True
+
+
+def _snapshot_at(notes_id: int, version: int) -> dict[str, dict[str, Any]] | None:
+    if version == 0:
+        return empty_snapshot()
+    rev = db.session.scalar(select(NotesRevision).where(NotesRevision.notes_id == notes_id,
+                                                        NotesRevision.version == version))
+    return {**empty_snapshot(), **rev.snapshot} if rev else None
+
+
+def merge_sections(mine: dict[str, dict[str, Any]], conflict: Conflict) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Three-way merge after a conflict: parts only they changed take their text; return (merged, clashing keys)."""
+    theirs = conflict.current
+    if conflict.base is None:
+        return mine, [k for k in SECTIONS if mine[k]["body"] != theirs[k]["body"]]
+    merged, clashes = {}, []
+    for key in SECTIONS:
+        if mine[key] == conflict.base[key]:
+            merged[key] = theirs[key]
+        else:
+            merged[key] = mine[key]
+            if theirs[key] != conflict.base[key] and theirs[key] != mine[key]:
+                clashes.append(key)
+    return merged, clashes
 
 
 @dataclass

@@ -120,10 +120,11 @@ def _pending_tokens() -> dict:
     return dict(session.get(PENDING_KEY) or {})
 
 
-def _edit_page(workshop: Workshop, form: NotesForm, code: int = 200, conflict: Conflict | None = None):
+def _edit_page(workshop: Workshop, form: NotesForm, code: int = 200, conflict: Conflict | None = None,
+               clashes: list[str] | None = None):
     notes = services.notes_for(workshop.id)
     return render_template("notes/edit.html", workshop=workshop, form=form, notes=notes, sections=SECTIONS,
-                           conflict=conflict), code
+                           conflict=conflict, clashes=clashes or []), code
 
 
 def _form_from(values: dict) -> NotesForm:
@@ -136,9 +137,14 @@ def _form_from(values: dict) -> NotesForm:
 
 
 def _conflict_page(workshop: Workshop, form: NotesForm, conflict: Conflict):
-    # The person's own text stays in the form; the stored version is shown beside it.
+    # The person's own text stays in the form; parts they had not touched take the stored
+    # text (else pressing Save would undo the other person's work); real clashes show both.
     form.version.data = str(conflict.version)
-    return _edit_page(workshop, form, 409, conflict)
+    mine = {k: {"body": form[k].data or "", "internal": bool(form[f"{k}_internal"].data)} for k in SECTIONS}
+    merged, clashes = services.merge_sections(mine, conflict)
+    for key in SECTIONS:
+        form[key].data, form[f"{key}_internal"].data = merged[key]["body"], merged[key]["internal"]
+    return _edit_page(workshop, form, 409, conflict, clashes)
 
 
 def _base_version(raw) -> int:

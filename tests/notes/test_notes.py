@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 
 from sqlalchemy import func, select
 
@@ -265,3 +266,55 @@ def test_internal_flag_and_approval_cannot_coexist_in_the_database(db, facilitat
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+class _NotesFormAsSent(HTMLParser):
+    """What a browser sends when the notes form is submitted as shown: textareas, ticked boxes, hidden fields."""
+
+    def __init__(self):
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "textarea":
+            self._textarea = a["name"]
+            self.data[self._textarea] = ""
+        elif tag == "input" and a.get("name") and (a.get("type") != "checkbox" or "checked" in a):
+            self.data[a["name"]] = a.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self.data[self._textarea] = self.data[self._textarea].removeprefix("\r\n").removeprefix("\n")
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.data[self._textarea] += data
+
+
+def test_the_merge_page_keeps_their_changes_to_parts_you_did_not_touch(client, auth, facilitator):
+    s = scene(facilitator)
+    colleague = make_user("facilitator", email="co2@example.org", name="Co Facilitator")
+    s.workshop.facilitators.append(colleague)
+    db.session.commit()
+    services.save_notes(s.workshop, notes_form(summary="Agreed at the start", barriers="Shared worry"), 0,
+                        facilitator.id)
+    # Both load version 1. The colleague rewrites the summary and marks the barriers internal; I add an idea.
+    services.save_notes(s.workshop, notes_form(summary="Agreed at the start. Police to lead the pilot.",
+                                               barriers="Shared worry", internal=("barriers",)), 1, colleague.id)
+    auth.login(facilitator.email)
+    resp = _save(client, s, version=1, summary="Agreed at the start", barriers="Shared worry",
+                 ideas="Joint training day")
+    assert resp.status_code == 409
+    parser = _NotesFormAsSent()
+    parser.feed(resp.get_data(as_text=True))
+    assert parser.data["ideas"] == "Joint training day"
+    # In a noisy room I press Save on the merge page as it stands.
+    resp = post_form(client, _url(s), {**parser.data, "intent": "save"})
+    assert resp.status_code == 302
+    notes = services.notes_for(s.workshop.id)
+    assert notes.section("summary").body == "Agreed at the start. Police to lead the pilot."
+    assert notes.section("barriers").internal is True
+    assert notes.section("ideas").body == "Joint training day"
