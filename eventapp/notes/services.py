@@ -657,6 +657,25 @@ def assembly_overview(assembly: Assembly) -> list[WorkshopRecord]:
     return [WorkshopRecord(w, counts[w.id], notes.get(w.id), actions.get(w.id, 0)) for w in workshops]
 
 
+def latest_copies(action_ids: Iterable[int]) -> dict[int, Action]:
+    """For actions carried forward: action id → its latest copy (following copies of copies)."""
+    from ..outcomes.models import CarriedAction  # outcomes builds on notes, not the other way round
+
+    latest: dict[int, Action] = {}
+    frontier = {i: i for i in action_ids}
+    while frontier:
+        rows = db.session.execute(select(CarriedAction.origin_action_id, Action)
+                                  .join(Action, Action.id == CarriedAction.action_id)
+                                  .where(CarriedAction.origin_action_id.in_(list(frontier)))).all()
+        next_frontier = {}
+        for origin_id, copy in rows:
+            start = frontier[origin_id]
+            latest[start] = copy
+            next_frontier[copy.id] = start
+        frontier = next_frontier
+    return latest
+
+
 @dataclass
 class PublicSection:
     key: str
@@ -701,6 +720,7 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
         .options(selectinload(Action.owner_organisation), selectinload(Action.topics)).order_by(Action.id)
     ):
         all_actions.setdefault(a.workshop_id, []).append(a)
+    latest = latest_copies([a.id for acts in all_actions.values() for a in acts])
     for w in workshops:
         notes = all_notes.get(w.id)
         sections = []
@@ -710,7 +730,9 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
                         if k in by_key and by_key[k].approved and not by_key[k].internal and by_key[k].body.strip()]
         actions = []
         if notes is not None and notes.status == "approved":
-            actions = [PublicAction(a.description, a.owner_organisation.name, a.due_date, a.status, a.status_label,
+            # A carried action is updated through its copy: show the copy's status, not the frozen one.
+            actions = [PublicAction(a.description, a.owner_organisation.name, a.due_date,
+                                    latest.get(a.id, a).status, latest.get(a.id, a).status_label,
                                     [t.name for t in a.topics])
                        for a in all_actions.get(w.id, []) if a.approved and not a.internal]
         if sections or actions:

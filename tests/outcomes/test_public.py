@@ -115,3 +115,18 @@ def test_updates_are_newest_first(client, db):
     html = client.get(f"/a/{assembly.slug}/updates").get_data(as_text=True)
     assert html.index("Third update") < html.index("Second update") < html.index("First update")
     assert db.session.query(AssemblyUpdate).filter_by(assembly_id=assembly.id).count() == 3
+
+
+def test_last_years_page_shows_the_status_the_partner_gave_the_carried_action(client, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    (copy,) = [a for a in services.partner_actions(scene.police.id) if a.description == scene.overdue_action.description]
+    # The police lead marks the action done through their partner link (it lists the carried copy).
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    page = client.get(url).get_data(as_text=True)
+    token = page.split(f'name="a{copy.id}-csrf_token" type="hidden" value="')[1].split('"')[0]
+    assert client.post(f"{url}/actions/{copy.id}", data={f"a{copy.id}-csrf_token": token,
+                                                           f"a{copy.id}-status": "done"}).status_code == 302
+    html = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
+    item = html.split("Set up a single shared ASB case list")[1].split("</li>")[0]
+    assert "Status: Done" in item and "In progress" not in item
