@@ -149,11 +149,12 @@ def is_overdue(action: Action, today: date | None = None) -> bool:
 def tracker_query(*, assembly_id: int | None = None, topic_id: int | None = None,
                   organisation_id: int | None = None, status: str | None = None, due_from: date | None = None,
                   due_to: date | None = None, overdue: bool = False, today: date | None = None):
-    """Every action of every assembly, filtered; overdue ones only when asked."""
+    """Every action of every assembly, filtered; overdue ones only when asked (a carried one once, as its copy)."""
     stmt = notes.actions_query(assembly_id=assembly_id, topic_id=topic_id, organisation_id=organisation_id,
                                status=status, due_from=due_from, due_to=due_to)
     if overdue:
-        stmt = stmt.where(Action.status.in_(OPEN_STATUSES), Action.due_date < (today or date.today()))
+        stmt = stmt.where(Action.status.in_(OPEN_STATUSES), Action.due_date < (today or date.today()),
+                          Action.id.not_in(_carried_away()))
     return stmt
 
 

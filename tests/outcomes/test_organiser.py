@@ -214,3 +214,20 @@ def test_organiser_updates_status_with_a_note(as_organiser, db, organiser):
     assert "Guide published &lt;b&gt;today&lt;/b&gt;" in html
     r = post_form(as_organiser, url, {"status": "done", "note": ""})
     assert r.status_code == 400 and "Choose a new status or write what has happened." in r.get_data(as_text=True)
+
+
+def test_overdue_tracker_counts_a_carried_action_once_and_drops_it_when_its_copy_is_done(as_organiser, db,
+                                                                                        organiser):
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    html = as_organiser.get("/organiser/tracker?overdue=y").get_data(as_text=True)
+    # Two overdue actions: the carried one (once) and the internal one.
+    assert "<caption>2 actions</caption>" in html and html.count("Set up a single shared ASB case list") == 1
+    (copy,) = [a for a in services.partner_actions(scene.police.id) if a.description == scene.overdue_action.description]
+    services.set_action_status(copy.id, "done", "Case list live", "partner", organisation_id=scene.police.id)
+    html = as_organiser.get("/organiser/tracker?overdue=y").get_data(as_text=True)
+    assert "<caption>1 action</caption>" in html and "Set up a single shared ASB case list" not in html
+    # The full list still shows the original, as history, without an Overdue flag.
+    html = as_organiser.get(f"/organiser/tracker?assembly={scene.previous.id}").get_data(as_text=True)
+    row = html.split("Set up a single shared ASB case list")[1].split("</tr>")[0]
+    assert "Carried forward to" in row and "Overdue" not in row
