@@ -42,6 +42,10 @@ class LinkExpired(DomainError):
     """A genuine partner link that is too old."""
 
 
+class LinkRevoked(LinkExpired):
+    """A genuine partner link that the organisers have stopped (a newer one was sent or links were revoked)."""
+
+
 # --- assemblies before this one ---------------------------------------------------------------
 
 
@@ -472,9 +476,11 @@ def load_partner_token(token: str) -> Organisation:
     if not isinstance(data, dict) or not isinstance(data.get("o"), int) or not isinstance(data.get("v"), int):
         raise LinkInvalid("This link is not valid.")
     organisation = db.session.get(Organisation, data["o"])
-    contact = contact_for(data["o"])
-    if organisation is None or (contact.link_version if contact else 1) != data["v"]:
+    if organisation is None:
         raise LinkInvalid("This link is no longer valid.")
+    contact = contact_for(data["o"])
+    if (contact.link_version if contact else 1) != data["v"]:
+        raise LinkRevoked("This link no longer works.")
     return organisation
 
 

@@ -309,13 +309,19 @@ def revoke_links(org_id: int):
 # --- partner (signed link, no account) --------------------------------------------------------
 
 
-def _partner_org(token: str) -> Organisation | None:
+def _partner_org(token: str) -> Organisation | services.LinkExpired:
     try:
         return services.load_partner_token(token)
-    except services.LinkExpired:
-        return None
+    except services.LinkExpired as err:
+        # A genuine link that stopped working: say so and who to ask, not "page not found".
+        return err
     except DomainError:
         abort(404)
+
+
+def _bad_link(err: services.LinkExpired):
+    return render_template("outcomes/partner_bad_link.html",
+                           revoked=isinstance(err, services.LinkRevoked)), 410
 
 
 def _partner_page(token: str, org: Organisation, forms: dict | None = None, code: int = 200):
@@ -332,8 +338,8 @@ def _partner_page(token: str, org: Organisation, forms: dict | None = None, code
 @bp.get("/partner/<token>")
 def partner(token: str):
     org = _partner_org(token)
-    if org is None:
-        return render_template("outcomes/partner_bad_link.html"), 410
+    if isinstance(org, services.LinkExpired):
+        return _bad_link(org)
     return _partner_page(token, org)
 
 
@@ -341,8 +347,8 @@ def partner(token: str):
 @limiter.limit("10 per minute; 60 per hour")
 def partner_status(token: str, action_id: int):
     org = _partner_org(token)
-    if org is None:
-        return render_template("outcomes/partner_bad_link.html"), 410
+    if isinstance(org, services.LinkExpired):
+        return _bad_link(org)
     if action_id not in {a.id for a in services.partner_actions(org.id)}:
         abort(404)
     form = StatusForm(prefix=f"a{action_id}")

@@ -82,7 +82,11 @@ def test_forged_expired_and_revoked_links(client, db, app, organiser, monkeypatc
         app.config.pop("PARTNER_LINK_DAYS")
     assert client.get(f"/partner/{token}").status_code == 200
     services.revoke_partner_links(scene.police)
-    assert client.get(f"/partner/{token}").status_code == 404
+    # A genuine link that was revoked says so and who to ask, not "Page not found".
+    r = client.get(f"/partner/{token}")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 410 and "This link no longer works" in html and "ask them" in html
+    assert "Page not found" not in html and scene.police.name not in html
     assert client.get(f"/partner/{services.make_partner_token(scene.police.id)}").status_code == 200
 
 
@@ -107,7 +111,7 @@ def test_organiser_sets_contact_sends_and_revokes_the_link(as_organiser, db, org
     assert "Yes, stop the links" in confirm.get_data(as_text=True)
     assert as_organiser.get(path).status_code == 200  # a GET changes nothing
     assert post_form(as_organiser, f"{url}/revoke", {}).status_code == 302
-    assert as_organiser.get(path).status_code == 404
+    assert as_organiser.get(path).status_code == 410
 
 
 def test_partner_status_posts_are_rate_limited(app, db, organiser):
