@@ -432,15 +432,27 @@ def revisions(notes: SessionNotes, page: int = 1, per_page: int = 20):
     return pager, views
 
 
+def review_fingerprint(notes: SessionNotes, actions: Iterable[Action]) -> str:
+    """The versions of the notes and actions an organiser is reading, to detect edits made meanwhile."""
+    return f"{notes.version};" + ",".join(f"{a.id}:{a.version}" for a in sorted(actions, key=lambda a: a.id))
+
+
 def approve_notes(notes: SessionNotes, section_keys: Iterable[str], action_ids: Iterable[int],
-                  user_id: int | None) -> None:
-    """Approve the chosen sections and actions for publication (never internal ones)."""
+                  user_id: int | None, seen: str | None = None) -> None:
+    """Approve the chosen sections and actions for publication (never internal ones), as read at ``seen``."""
     if notes.status == "draft":
         raise DomainError("These notes are still a draft: the facilitator has not submitted them.")
+    actions = list(db.session.scalars(select(Action).where(Action.workshop_id == notes.workshop_id)
+                                      .with_for_update()))
+    if seen is not None and seen != review_fingerprint(notes, actions):
+        # Approving would publish text nobody has read (the facilitator may still be typing).
+        db.session.rollback()
+        raise DomainError("The notes or actions were changed while you were reading them. Nothing was approved: "
+                          "read the current version below and approve again.")
     keys, ids = set(section_keys), {int(i) for i in action_ids}
     for section in notes.sections:
         section.approved = section.key in keys and not section.internal and bool(section.body.strip())
-    for action in db.session.scalars(select(Action).where(Action.workshop_id == notes.workshop_id)):
+    for action in actions:
         action.approved = action.id in ids and not action.internal
     notes.status = "approved"
     notes.approved_at = utcnow()

@@ -393,16 +393,18 @@ def review(slug: str, workshop_id: int):
             try:
                 services.approve_notes(notes, request.form.getlist("sections"),
                                        [int(i) for i in request.form.getlist("actions") if i.isdigit()],
-                                       current_user.id)
+                                       current_user.id, request.form.get("seen"))
             except DomainError as err:
                 form.form_errors.append(err.message)
             else:
                 flash(f"Notes for {workshop.title} approved for publication.", "success")
                 return redirect(url_for(".overview", slug=assembly.slug))
     counts = services.attendance_counts([workshop.id])[workshop.id]
+    notes = services.notes_for(workshop.id)  # fresh after a refused approval
+    actions = services.workshop_actions(workshop.id)
     return render_template("notes/review.html", assembly=assembly, workshop=workshop, notes=notes, form=form,
-                           sections=SECTIONS, actions=services.workshop_actions(workshop.id),
-                           counts=counts), _status(form)
+                           sections=SECTIONS, actions=actions, counts=counts,
+                           seen=services.review_fingerprint(notes, actions) if notes else ""), _status(form)
 
 
 @bp.get("/organiser/actions")

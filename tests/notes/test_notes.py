@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from eventapp.extensions import db
 from eventapp.notes import services
-from eventapp.notes.models import NotesRevision, PendingSave
+from eventapp.notes.models import Action, NotesRevision, PendingSave
 from tests.conftest import csrf_from, post_form
 from tests.factories import PASSWORD, make_user
 
@@ -318,3 +318,48 @@ def test_the_merge_page_keeps_their_changes_to_parts_you_did_not_touch(client, a
     assert notes.section("summary").body == "Agreed at the start. Police to lead the pilot."
     assert notes.section("barriers").internal is True
     assert notes.section("ideas").body == "Joint training day"
+
+
+def _seen(page: str) -> str:
+    """The review form's record of what the organiser is reading (empty if the form has none)."""
+    return page.split('name="seen" value="')[1].split('"')[0] if 'name="seen"' in page else ""
+
+
+def test_approving_a_page_read_before_the_facilitator_changed_it_publishes_nothing_unread(client, auth, facilitator):
+    from eventapp.notes.services import public_outcomes
+
+    s = scene(facilitator)
+    organiser = make_user("organiser", email="reviewer@example.org")
+    services.save_notes(s.workshop, notes_form(summary="Agreed a joint pilot"), 0, facilitator.id, submit=True)
+    action = services.add_action(s.workshop, {"description": "Run the pilot", "owner_organisation_id": s.police.id,
+                                              "due_date": s.assembly.date}, facilitator.id)
+    auth.login(organiser.email)
+    review_url = f"/organiser/assemblies/{s.assembly.slug}/notes/{s.workshop.id}"
+    page = client.get(review_url).get_data(as_text=True)
+    seen = _seen(page)
+    # Still in the room, the facilitator's autosave stores a name that must not be published.
+    services.save_notes(s.workshop, notes_form(summary="Agreed a joint pilot. Mrs Jane Doe of 4 Elm Road spoke."),
+                        1, facilitator.id, kind="autosave")
+    resp = client.post(review_url, data={"csrf_token": csrf_from(page), "seen": seen, "sections": ["summary"],
+                                         "actions": [str(action.id)]})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "changed while you were reading them. Nothing was approved" in html
+    assert "Mrs Jane Doe" in html  # the current text is shown to read
+    db.session.expire_all()
+    assert public_outcomes(s.assembly) == []
+    # The same for an action reworded meanwhile.
+    page = client.get(review_url).get_data(as_text=True)
+    seen = _seen(page)
+    services.update_action(action.id, {"description": "Run the pilot with Mrs Jane Doe",
+                                       "owner_organisation_id": s.police.id, "due_date": s.assembly.date}, 1, None)
+    resp = client.post(review_url, data={"csrf_token": csrf_from(page), "seen": seen, "sections": [],
+                                         "actions": [str(action.id)]})
+    assert resp.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Action, action.id).approved is False
+    # Read again, approve: done.
+    page = client.get(review_url).get_data(as_text=True)
+    seen = _seen(page)
+    resp = client.post(review_url, data={"csrf_token": csrf_from(page), "seen": seen, "sections": ["summary"],
+                                         "actions": [str(action.id)]})
+    assert resp.status_code == 302
