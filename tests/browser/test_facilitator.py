@@ -224,3 +224,22 @@ def test_a_field_reached_with_the_keyboard_is_never_hidden_behind_the_save_bar(l
         assert checked >= 6
     finally:
         context.close()
+
+
+def test_review_page_fits_a_phone_when_an_action_holds_a_long_web_address(live_server, phone_page):
+    seed = _seed(live_server.app)
+    url = "https://docs.google.com/document/d/1aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789abcdefghIJKLmnop/edit"
+    with live_server.app.app_context():
+        workshop = db.session.get(Workshop, seed["workshop_id"])
+        police = db.session.scalar(select(Organisation).where(Organisation.name == seed["police"]))
+        services.save_notes(workshop, {"summary": f"See {url}"}, 0, None, submit=True)
+        services.add_action(workshop, {"description": f"Publish the map at {url}", "owner_organisation_id": police.id,
+                                       "due_date": date(2027, 6, 30)}, None)
+        services.add_action(workshop, {"description": f"Internal: check {url}", "owner_organisation_id": police.id,
+                                       "due_date": date(2027, 6, 30), "internal": True}, None)
+        db.session.remove()
+    login(phone_page, live_server)
+    phone_page.goto(live_server(f"/organiser/assemblies/{seed['slug']}/notes/{seed['workshop_id']}"))
+    assert phone_page.get_by_text("Publish the map at").is_visible()
+    # No sideways scrolling: the page is no wider than the phone.
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
