@@ -14,6 +14,7 @@ from eventapp.notes.models import Action
 from eventapp.outcomes import services
 from eventapp.outcomes.models import ActionStatusUpdate
 from tests.conftest import post_form
+from tests.factories import make_org
 from tests.outcomes.helpers import LEAD_PERSON, build_scene
 
 
@@ -199,3 +200,16 @@ def test_closed_actions_get_no_form_on_the_partner_page(client, db, organiser, s
     html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
     assert f"/actions/{scene.open_action.id}\"" not in html
     assert f"/actions/{scene.overdue_action.id}\"" in html
+
+
+def test_merging_two_partner_organisations_that_both_have_a_contact(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.save_contact(scene.police, "Police lead", "lead@police.example.org")
+    duplicate = make_org("Shireford Constabulary (duplicate)", sector="police")
+    services.save_contact(duplicate, "Old contact", "old@police.example.org")
+    resp = post_form(as_organiser, f"/organiser/organisations/{duplicate.id}/merge", {"target_id": scene.police.id})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert services.contact_for(scene.police.id).contact_email == "lead@police.example.org"
+    page = as_organiser.get(f"/organiser/partners/{scene.police.id}").get_data(as_text=True)
+    assert "lead@police.example.org" in page and "Publish a who-to-call guide" in page
