@@ -274,6 +274,11 @@ class Report:
     actions_by_status: list[tuple[str, int]]
     actions_by_topic: list[tuple[str, int]]
     walk_ins_unregistered: int = 0
+    carried: dict[int, Action] = field(default_factory=dict)  # action id → its latest carried copy
+
+    def now(self, action: Action) -> Action:
+        """Where the action stands today: its latest carried copy, or itself."""
+        return self.carried.get(action.id, action)
 
     @property
     def totals(self) -> CountRow:
@@ -317,11 +322,13 @@ def assembly_report(assembly: Assembly) -> Report:
                Attendance.status == "walk_in")) or 0
 
     actions = list(db.session.scalars(notes.actions_query(assembly_id=assembly.id)))
-    status_counts = Counter(a.status for a in actions)
+    # Carried actions are updated through their copies: count them at the status they have reached.
+    carried = notes.latest_copies([a.id for a in actions])
+    status_counts = Counter(carried.get(a.id, a).status for a in actions)
     topic_counts = Counter(t.name for a in actions for t in a.topics)
     return Report(assembly, by_sector, by_org, workshops, actions,
                   [(label, status_counts.get(k, 0)) for k, label in ACTION_STATUSES.items()],
-                  sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0])), walk_ins)
+                  sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0])), walk_ins, carried)
 
 
 def report_data(report: Report) -> dict[str, Any]:
@@ -341,7 +348,9 @@ def report_data(report: Report) -> dict[str, Any]:
             "notes_status": w.notes.status if w.notes else None,
             "approved_notes": [{"section": label, "text": body} for label, body, _, _ in w.sections],
         } for w in report.workshops],
-        "actions": [action_data(a) for a in report.actions],
+        "actions": [{**action_data(a), "status": report.now(a).status,
+                     "carried_forward_to": report.now(a).assembly.title if a.id in report.carried else None}
+                    for a in report.actions],
     }
 
 
@@ -367,7 +376,7 @@ def report_csv_rows(report: Report) -> list[list[Any]]:
     for a in report.actions:
         out.append(["action", a.description, a.workshop.title if a.workshop else "", "", "", "",
                     a.owner_organisation.name, a.lead_person, a.due_date.isoformat() if a.due_date else "",
-                    a.status, "; ".join(t.name for t in a.topics)])
+                    report.now(a).status, "; ".join(t.name for t in a.topics)])
     return out
 
 

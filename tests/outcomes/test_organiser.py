@@ -231,3 +231,23 @@ def test_overdue_tracker_counts_a_carried_action_once_and_drops_it_when_its_copy
     html = as_organiser.get(f"/organiser/tracker?assembly={scene.previous.id}").get_data(as_text=True)
     row = html.split("Set up a single shared ASB case list")[1].split("</tr>")[0]
     assert "Carried forward to" in row and "Overdue" not in row
+
+
+def test_last_years_report_counts_a_carried_action_at_the_status_its_copy_reached(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    (copy,) = [a for a in services.partner_actions(scene.police.id) if a.description == scene.overdue_action.description]
+    services.set_action_status(copy.id, "done", "Case list live", "partner", organisation_id=scene.police.id)
+    url = f"/organiser/assemblies/{scene.previous.slug}/report"
+    html = as_organiser.get(url).get_data(as_text=True)
+    by_status = html.split("<caption>Actions by status</caption>")[1].split("</table>")[0]
+    assert '<th scope="row">Done</th><td class="num">2</td>' in by_status
+    assert '<th scope="row">In progress</th><td class="num">0</td>' in by_status
+    row = html.split("Set up a single shared ASB case list")[-1].split("</tr>")[0]
+    assert "<td>Done</td>" in row and "Overdue" not in row and scene.current.title in row
+    rows = list(csv.reader(io.StringIO(as_organiser.get(url + ".csv").get_data(as_text=True).lstrip("\ufeff"))))
+    (action_row,) = [r for r in rows if r[0] == "action" and r[1] == scene.overdue_action.description]
+    assert action_row[9] == "done"
+    data = json.loads(as_organiser.get(url + ".json").get_data(as_text=True))
+    (action,) = [a for a in data["actions"] if a["description"] == scene.overdue_action.description]
+    assert action["status"] == "done"
