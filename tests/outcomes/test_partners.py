@@ -181,6 +181,20 @@ def test_remind_queues_once_per_action_per_day(app, db, organiser):
     assert report.queued == 1
 
 
+def test_reminders_from_the_scheduled_command_carry_the_partner_link(app, client, db, organiser, monkeypatch):
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://assembly.example.gov.uk")
+    scene = build_scene(organiser=organiser)
+    services.save_contact(scene.police, "Police", "police@example.org")
+    result = app.test_cli_runner().invoke(args=["actions", "remind", "--days", "30"])  # as cron runs it
+    assert "Queued 2 action reminders" in result.output
+    msg = db.session.scalar(select(OutboxMessage).where(
+        OutboxMessage.dedupe_key == f"action-reminder:{scene.overdue_action.id}:{date.today()}"))
+    link = next(line.strip() for line in msg.body_text.splitlines() if "/partner/" in line)
+    assert link.startswith("https://assembly.example.gov.uk/partner/")
+    assert "Set up a single shared ASB case list" in client.get(link.removeprefix("https://assembly.example.gov.uk"))\
+        .get_data(as_text=True)
+
+
 def test_reminders_skip_done_and_carried_away_actions(db, organiser):
     scene = build_scene(organiser=organiser)
     services.save_contact(scene.police, "", "police@example.org")
