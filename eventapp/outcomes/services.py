@@ -579,7 +579,8 @@ def queue_action_reminders(days: int, today: date | None = None) -> ReminderRepo
         queue_email("action_reminder", contact.contact_email, contact.contact_name,
                     context={"action": action, "organisation": action.owner_organisation,
                              "overdue": action.due_date < today, "days_left": (action.due_date - today).days,
-                             "url": partner_url(action.owner_organisation_id)},
+                             # The partner page lists published actions only: no link to a page without it.
+                             "url": None if action.internal else partner_url(action.owner_organisation_id)},
                     assembly_id=action.assembly_id, dedupe_key=keys[action.id])
         report.queued += 1
     db.session.commit()

@@ -227,3 +227,19 @@ def test_merging_two_partner_organisations_that_both_have_a_contact(as_organiser
     assert services.contact_for(scene.police.id).contact_email == "lead@police.example.org"
     page = as_organiser.get(f"/organiser/partners/{scene.police.id}").get_data(as_text=True)
     assert "lead@police.example.org" in page and "Publish a who-to-call guide" in page
+
+
+def test_a_reminder_about_an_internal_action_does_not_send_the_owner_to_a_page_without_it(app, client, db, organiser,
+                                                                                           monkeypatch):
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "http://localhost")  # as in production: links in emails
+    scene = build_scene(organiser=organiser)
+    services.save_contact(scene.health, "Health lead", "health@example.org")
+    services.queue_action_reminders(30)
+    msg = db.session.scalar(select(OutboxMessage).where(
+        OutboxMessage.dedupe_key == f"action-reminder:{scene.internal_action.id}:{date.today()}"))
+    assert "Review the data-sharing agreement" in msg.body_text
+    # The partner page lists published actions only, so a link there would be a dead end.
+    links = [line.strip() for line in msg.body_text.splitlines() if "/partner/" in line]
+    for link in links:
+        assert "Review the data-sharing agreement" in client.get(link[link.index("/partner/"):]).get_data(as_text=True)
+    assert "Reply to this email to tell us how it is going." in msg.body_text
