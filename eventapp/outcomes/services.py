@@ -536,7 +536,9 @@ def partner_actions(organisation_id: int) -> list[Action]:
 def partner_organisations() -> list[tuple[Organisation, PartnerContact | None, int]]:
     """Organisations that own at least one action, with their contact and open-action count."""
     rows = db.session.execute(
-        select(Organisation, func.count(Action.id).filter(Action.status.in_(OPEN_STATUSES)))
+        # A carried action counts once, as its copy.
+        select(Organisation, func.count(Action.id).filter(Action.status.in_(OPEN_STATUSES),
+                                                          Action.id.not_in(_carried_away())))
         .join(Action, Action.owner_organisation_id == Organisation.id)
         .group_by(Organisation.id).order_by(Organisation.name)).all()
     contacts = {c.organisation_id: c for c in db.session.scalars(

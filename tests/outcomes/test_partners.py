@@ -243,3 +243,12 @@ def test_a_reminder_about_an_internal_action_does_not_send_the_owner_to_a_page_w
     for link in links:
         assert "Review the data-sharing agreement" in client.get(link[link.index("/partner/"):]).get_data(as_text=True)
     assert "Reply to this email to tell us how it is going." in msg.body_text
+
+
+def test_partners_page_counts_a_carried_action_once(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, None, organiser.id)
+    html = as_organiser.get("/organiser/partners").get_data(as_text=True)
+    # Police own two open actions (a who-to-call guide, a shared case list), each now carried: still two.
+    row = html.split(f'<th scope="row" class="break-anywhere">{scene.police.name}</th>')[1].split("</tr>")[0]
+    assert row.startswith('<td class="num">2</td>')
