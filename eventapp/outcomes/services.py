@@ -192,13 +192,23 @@ def set_action_status(action_id: int, status: str, note: str, source: str, *, or
 
 
 def status_updates(action_ids: Iterable[int]) -> dict[int, list[ActionStatusUpdate]]:
-    """Status updates per action, newest first."""
+    """Status updates per action, newest first, including those posted before it was carried forward."""
     ids = list(action_ids)
     out: dict[int, list[ActionStatusUpdate]] = defaultdict(list)
-    if ids:
-        for u in db.session.scalars(select(ActionStatusUpdate).where(ActionStatusUpdate.action_id.in_(ids))
+    owner = {i: i for i in ids}  # action id (the action itself or an origin of it) → the action asked about
+    frontier = list(ids)
+    while frontier:
+        rows = db.session.execute(select(CarriedAction.action_id, CarriedAction.origin_action_id)
+                                  .where(CarriedAction.action_id.in_(frontier))).all()
+        frontier = []
+        for copy_id, origin_id in rows:
+            if origin_id not in owner:
+                owner[origin_id] = owner[copy_id]
+                frontier.append(origin_id)
+    if owner:
+        for u in db.session.scalars(select(ActionStatusUpdate).where(ActionStatusUpdate.action_id.in_(list(owner)))
                                     .order_by(ActionStatusUpdate.created_at.desc(), ActionStatusUpdate.id.desc())):
-            out[u.action_id].append(u)
+            out[owner[u.action_id]].append(u)
     return out
 
 

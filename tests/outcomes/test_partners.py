@@ -252,3 +252,13 @@ def test_partners_page_counts_a_carried_action_once(as_organiser, db, organiser)
     # Police own two open actions (a who-to-call guide, a shared case list), each now carried: still two.
     row = html.split(f'<th scope="row" class="break-anywhere">{scene.police.name}</th>')[1].split("</tr>")[0]
     assert row.startswith('<td class="num">2</td>')
+
+
+def test_a_partners_earlier_updates_stay_with_the_action_after_it_is_carried_forward(client, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.set_action_status(scene.overdue_action.id, "in_progress", "Districts have signed the protocol",
+                               "partner", organisation_id=scene.police.id)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
+    section = html.split("Set up a single shared ASB case list")[1].split("</section>")[0]
+    assert "Districts have signed the protocol" in section
