@@ -5,12 +5,11 @@ import secrets
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..accounts.access import organiser_required
 from ..assemblies.models import Assembly
+from ..assemblies.views import load_assembly
 from ..domain import DomainError, NotFound
-from ..extensions import db
 from ..forms_util import apply_domain_error
 from ..mail.services import clean_header
 from . import services
@@ -19,17 +18,10 @@ from .forms import MessageForm
 bp = Blueprint("messages", __name__, url_prefix="/organiser/assemblies/<slug>/messages")
 
 
-def _assembly(slug: str) -> Assembly:
-    assembly = db.session.scalar(select(Assembly).where(Assembly.slug == slug))
-    if assembly is None:
-        abort(404)
-    return assembly
-
-
 @bp.get("/")
 @organiser_required
 def index(slug: str):
-    assembly = _assembly(slug)
+    assembly = load_assembly(slug)
     page = services.messages_of(assembly, request.args.get("page", 1, type=int) or 1,
                                 current_app.config.get("PAGE_SIZE", 25))
     return render_template("messages/index.html", assembly=assembly, page=page)
@@ -42,7 +34,7 @@ def _compose(assembly: Assembly, form: MessageForm, status: int = 200):
 @bp.route("/new", methods=["GET", "POST"])
 @organiser_required
 def compose(slug: str):
-    assembly = _assembly(slug)
+    assembly = load_assembly(slug)
     form = MessageForm()
     form.set_audiences(services.audiences(assembly))
     if request.method == "GET":
@@ -77,7 +69,7 @@ def compose(slug: str):
 @bp.get("/<int:email_id>")
 @organiser_required
 def detail(slug: str, email_id: int):
-    assembly = _assembly(slug)
+    assembly = load_assembly(slug)
     try:
         message = services.get_message(assembly, email_id)
     except NotFound:
