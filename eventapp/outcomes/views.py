@@ -319,9 +319,11 @@ def _partner_org(token: str) -> Organisation | services.LinkExpired:
         abort(404)
 
 
-def _bad_link(err: services.LinkExpired):
-    return render_template("outcomes/partner_bad_link.html",
-                           revoked=isinstance(err, services.LinkRevoked)), 410
+def _bad_link(err: services.LinkExpired | None, typed: str = "", code: int = 410):
+    # ``typed``: a status note posted through a link that stopped working (or for an action no
+    # longer listed) is shown back, so the partner can copy it rather than type it again.
+    return render_template("outcomes/partner_bad_link.html", revoked=isinstance(err, services.LinkRevoked),
+                           gone=err is None, typed=typed), code
 
 
 def _partner_page(token: str, org: Organisation, forms: dict | None = None, code: int = 200):
@@ -347,10 +349,12 @@ def partner(token: str):
 @limiter.limit("10 per minute; 60 per hour")
 def partner_status(token: str, action_id: int):
     org = _partner_org(token)
+    typed = (request.form.get(f"a{action_id}-note") or "").strip()
     if isinstance(org, services.LinkExpired):
-        return _bad_link(org)
+        return _bad_link(org, typed)
     if action_id not in {a.id for a in services.partner_actions(org.id)}:
-        abort(404)
+        # Carried into a later assembly, or no longer published, while the page was open.
+        return _bad_link(None, typed, 404)
     form = StatusForm(prefix=f"a{action_id}")
     if form.validate_on_submit():
         try:

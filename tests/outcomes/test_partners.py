@@ -262,3 +262,31 @@ def test_a_partners_earlier_updates_stay_with_the_action_after_it_is_carried_for
     html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
     section = html.split("Set up a single shared ASB case list")[1].split("</section>")[0]
     assert "Districts have signed the protocol" in section
+
+
+def test_a_note_posted_through_a_link_that_stopped_working_is_shown_back_to_copy(client, db, organiser):
+    """Nothing typed is lost: the link revoked, or the action carried on, while the partner was writing."""
+    scene = build_scene(organiser=organiser)
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    page = client.get(url).get_data(as_text=True)
+    a = scene.open_action.id
+    note = "Guide printed <b>and</b> sent to 12 schools\nNext: libraries"
+    services.revoke_partner_links(scene.police)
+    r = client.post(f"{url}/actions/{a}", data={**token_for(page, a), f"a{a}-status": "done", f"a{a}-note": note})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 410 and "This link no longer works" in html
+    assert "What you wrote has not been saved" in html
+    assert "Guide printed &lt;b&gt;and&lt;/b&gt; sent to 12 schools\nNext: libraries</pre>" in html
+    assert db.session.get(Action, a).status != "done"
+
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    page = client.get(url).get_data(as_text=True)
+    # Made internal meanwhile, so no longer on the partner's page.
+    scene.open_action.approved = False
+    db.session.flush()
+    scene.open_action.internal = True
+    db.session.commit()
+    r = client.post(f"{url}/actions/{a}", data={**token_for(page, a), f"a{a}-status": "done", f"a{a}-note": note})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 404 and "This action is no longer on your page" in html
+    assert "sent to 12 schools" in html
