@@ -329,7 +329,8 @@ def save_notes(workshop: Workshop, data: dict[str, Any], base_version: int, user
     notes = _lock_notes(workshop.id)
     current_version = notes.version if notes else 0
     if base_version != current_version:
-        by = notes.updated_by.display_name if notes and notes.updated_by else "someone else"
+        # Starts the sentence shown to the facilitator.
+        by = notes.updated_by.display_name if notes and notes.updated_by else "Someone else"
         current = {**empty_snapshot(), **(notes.snapshot() if notes else {})}
         base = _snapshot_at(notes.id, base_version) if notes else None
         db.session.rollback()

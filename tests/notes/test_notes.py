@@ -363,3 +363,12 @@ def test_approving_a_page_read_before_the_facilitator_changed_it_publishes_nothi
     resp = client.post(review_url, data={"csrf_token": csrf_from(page), "seen": seen, "sections": ["summary"],
                                          "actions": [str(action.id)]})
     assert resp.status_code == 302
+
+
+def test_a_conflict_with_a_save_by_no_one_signed_in_starts_with_a_capital(client, auth, facilitator):
+    """Notes saved by the command line or the demo have no author: the message still reads as a sentence."""
+    s = scene(facilitator)
+    services.save_notes(s.workshop, {"summary": "Loaded by the demo"}, 0, None)
+    auth.login(facilitator.email)
+    html = _save(client, s, version=0, summary="Typed in the room").get_data(as_text=True)
+    assert "Someone else saved these notes while you were editing." in html
