@@ -9,7 +9,8 @@ from ..notes.models import ACTION_STATUSES
 
 class UpdateForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
-    published_on = DateField("Date", validators=[DataRequired("Enter the date of the update.")])
+    published_on = DateField("Date", validators=[DataRequired("Enter the date of the update.")],
+                             description="A date in the future publishes the update on that day.")
     # No length validator: the service checks it and a refused save keeps the text.
     body = TextAreaField("Update", validators=[DataRequired("Write the update.")],
                          description="Plain text or Markdown. It is published on the public updates page and feed: "

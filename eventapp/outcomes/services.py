@@ -23,7 +23,7 @@ from ..notes import services as notes
 from ..notes.models import ACTION_STATUSES, SECTIONS, Action, ActionRevision, Attendance, SessionNotes, action_topic
 from ..organisations.models import SECTORS, Organisation
 from ..registration.models import Registration
-from ..timeutil import utcnow
+from ..timeutil import utc_to_local, utcnow
 from .models import ActionStatusUpdate, AssemblyUpdate, CarriedAction, PartnerContact
 
 OPEN_STATUSES = ("open", "in_progress")
@@ -400,10 +400,18 @@ def csv_safe(value: Any) -> Any:
 # --- public updates -----------------------------------------------------------------------------
 
 
-def public_updates(assembly: Assembly) -> list[AssemblyUpdate]:
-    """The assembly's updates, newest first."""
-    return list(db.session.scalars(select(AssemblyUpdate).where(AssemblyUpdate.assembly_id == assembly.id)
-                                   .order_by(AssemblyUpdate.published_on.desc(), AssemblyUpdate.id.desc())))
+def local_today(assembly: Assembly) -> date:
+    """Today's date where the assembly is held."""
+    return utc_to_local(utcnow(), assembly.timezone or "Europe/London").date()
+
+
+def public_updates(assembly: Assembly, *, scheduled: bool = False) -> list[AssemblyUpdate]:
+    """The assembly's updates, newest first: those dated up to today, or with ``scheduled`` later ones too."""
+    stmt = select(AssemblyUpdate).where(AssemblyUpdate.assembly_id == assembly.id)
+    if not scheduled:
+        # An update dated in the future is written ahead and published on its day.
+        stmt = stmt.where(AssemblyUpdate.published_on <= local_today(assembly))
+    return list(db.session.scalars(stmt.order_by(AssemblyUpdate.published_on.desc(), AssemblyUpdate.id.desc())))
 
 
 def series_assemblies(assembly: Assembly) -> list[Assembly]:

@@ -122,7 +122,9 @@ def report_json(slug: str):
 @organiser_required
 def updates(slug: str):
     assembly = _assembly(slug)
-    return render_template("outcomes/updates.html", assembly=assembly, updates=services.public_updates(assembly))
+    return render_template("outcomes/updates.html", assembly=assembly,
+                           updates=services.public_updates(assembly, scheduled=True),
+                           today=services.local_today(assembly))
 
 
 def _update(assembly: Assembly, update_id: int) -> AssemblyUpdate:
@@ -143,12 +145,16 @@ def update_form(slug: str, update_id: int | None = None):
         form.published_on.data = date.today()
     if form.validate_on_submit():
         try:
-            services.save_update(assembly, {"title": form.title.data, "published_on": form.published_on.data,
-                                            "body": form.body.data}, update)
+            saved = services.save_update(assembly, {"title": form.title.data, "published_on": form.published_on.data,
+                                                    "body": form.body.data}, update)
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash("Update saved and published." if update else "Update published.", "success")
+            if saved.published_on > services.local_today(assembly):
+                flash(f"Update saved. It is published on {saved.published_on.day} {saved.published_on:%B %Y}.",
+                      "success")
+            else:
+                flash("Update saved and published." if update else "Update published.", "success")
             return redirect(url_for(".updates", slug=assembly.slug))
     return render_template("outcomes/update_form.html", assembly=assembly, form=form, update=update), _status(form)
 

@@ -130,3 +130,28 @@ def test_last_years_page_shows_the_status_the_partner_gave_the_carried_action(cl
     html = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
     item = html.split("Set up a single shared ASB case list")[1].split("</li>")[0]
     assert "Status: Done" in item and "In progress" not in item
+
+
+def test_an_update_dated_ahead_is_published_on_its_day(as_organiser, db, monkeypatch):
+    """Organisers write the six-month update ahead: it stays off the page and feed until its date (London time)."""
+    from datetime import datetime
+
+    import eventapp.outcomes.services as outcome_services
+
+    assembly = make_assembly(status="closed")
+    monkeypatch.setattr(outcome_services, "utcnow", lambda: datetime(2027, 9, 17, 22, 30))  # 23:30 BST on the 17th
+    r = post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/updates/new",
+                  {"title": "Six months on", "published_on": "2027-09-18", "body": "Progress."}, follow_redirects=True)
+    assert "Update saved. It is published on 18 September 2027." in r.get_data(as_text=True)
+    listed = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/updates").get_data(as_text=True)
+    assert 'Saturday 18 September 2027 <span class="tag">Scheduled</span>' in listed
+
+    def public() -> tuple[str, bytes]:
+        return (as_organiser.get(f"/a/{assembly.slug}/updates").get_data(as_text=True),
+                as_organiser.get(f"/a/{assembly.slug}/updates.atom").get_data())
+
+    page, feed = public()
+    assert "Six months on" not in page and b"Six months on" not in feed
+    monkeypatch.setattr(outcome_services, "utcnow", lambda: datetime(2027, 9, 17, 23, 0))  # midnight in London
+    page, feed = public()
+    assert "Six months on" in page and b"Six months on" in feed
