@@ -105,6 +105,14 @@ class DetailsForm(SafeForm):
     def choice_fields(self):
         return [self[f"choice_{i}"] for i in range(1, self.choice_count + 1)]
 
+    def page_order(self) -> list[str]:
+        """Field names as the page shows them: the workshop choices (added per assembly, so last in the
+        class) come before the needs boxes."""
+        choices = [f.name for f in self.choice_fields()]
+        rest = [name for name in self._fields if name not in choices]
+        at = rest.index("access_needs") if "access_needs" in rest else len(rest)
+        return rest[:at] + choices + rest[at:]
+
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         if self.organisation_not_listed.data:

@@ -107,3 +107,10 @@ def test_the_needs_boxes_say_how_much_they_hold_before_the_browser_cuts_a_paste_
         assert 'maxlength="2000"' in box and f'aria-describedby="{name}-hint"' in box
         hint = re.search(rf'<p class="hint" id="{name}-hint">(.*?)</p>', html, re.S).group(1)
         assert "up to 2,000 characters" in hint
+
+
+def test_the_error_summary_lists_problems_in_the_order_of_the_page(client, setup):
+    html = register(client, setup, choice_1="", consent=None, access_needs="x" * 2001).get_data(as_text=True)
+    summary = html[html.index('class="error-summary"'):html.index("</div>", html.index('class="error-summary"'))]
+    links = re.findall(r'<a href="#([a-z_0-9]+)">', summary)
+    assert links == ["choice_1", "access_needs", "consent"]
