@@ -736,13 +736,16 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
     latest = latest_copies([a.id for acts in all_actions.values() for a in acts])
     for w in workshops:
         notes = all_notes.get(w.id)
+        # Once approved, what the organiser approved stays public while later edits wait for their
+        # reading: an edit clears the approval of what it changed (save_notes, update_action), not of the rest.
+        ever_approved = notes is not None and notes.approved_at is not None
         sections = []
-        if notes is not None and notes.status == "approved":
+        if ever_approved:
             by_key = {s.key: s for s in notes.sections}
             sections = [PublicSection(k, SECTIONS[k], by_key[k].body) for k in SECTIONS
                         if k in by_key and by_key[k].approved and not by_key[k].internal and by_key[k].body.strip()]
         actions = []
-        if notes is not None and notes.status == "approved":
+        if ever_approved:
             # A carried action is updated through its copy: show the copy's status, not the frozen one.
             actions = [PublicAction(a.description, a.owner_organisation.name, a.due_date,
                                     latest.get(a.id, a).status, latest.get(a.id, a).status_label,

@@ -372,3 +372,25 @@ def test_a_conflict_with_a_save_by_no_one_signed_in_starts_with_a_capital(client
     auth.login(facilitator.email)
     html = _save(client, s, version=0, summary="Typed in the room").get_data(as_text=True)
     assert "Someone else saved these notes while you were editing." in html
+
+
+def test_an_edit_after_approval_hides_only_what_it_changed_from_the_public_page(client, facilitator):
+    """A typo fixed in one section must not take the workshop's approved outcomes off the public page."""
+    s = scene(facilitator)
+    action = services.add_action(s.workshop, {"description": "Share the referral map", "owner_organisation_id":
+                                              s.police.id, "due_date": s.assembly.date, "status": "open"}, None)
+    notes, _ = services.save_notes(s.workshop, notes_form(summary="Partners agreed a map", ideas="A shared inbox"),
+                                   0, facilitator.id, submit=True)
+    services.approve_notes(notes, ["summary", "ideas"], [action.id], None)
+    db.session.commit()
+
+    def public() -> str:
+        return client.get(f"/a/{s.assembly.slug}/updates").get_data(as_text=True)
+
+    assert "Partners agreed a map" in public() and "A shared inbox" in public() and "Share the referral map" in public()
+    services.save_notes(s.workshop, notes_form(summary="Partners agreed a map", ideas="A shared inbox (not email)"),
+                        notes.version, facilitator.id)
+    html = public()
+    assert "Partners agreed a map" in html and "Share the referral map" in html  # still approved as read
+    assert "A shared inbox" not in html  # changed: waits for the organiser to read it again
+    assert services.notes_for(s.workshop.id).status == "submitted"
