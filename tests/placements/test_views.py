@@ -296,3 +296,16 @@ def test_a_workshop_deleted_after_the_run_is_flagged_before_publishing(as_organi
     _run(as_organiser, assembly)
     page = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
     assert "deleted since it was run" not in page
+
+
+def test_the_published_delegates_list_says_how_to_move_someone(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=3)
+    delegates(assembly, topics, 2)
+    _run(as_organiser, assembly)
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/delegates"
+    proposal = as_organiser.get(url).get_data(as_text=True)
+    assert ">Change<span" in proposal and "To move someone, run the allocation again" not in proposal
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    published = as_organiser.get(url).get_data(as_text=True)
+    assert ">Change<span" not in published  # a published allocation is changed through a new proposal
+    assert "To move someone, run the allocation again from" in published
