@@ -12,8 +12,8 @@ from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..mail.services import deferred_row, queue_rows, render_email, render_subject, renderer
 from ..placements.models import Placement
-from ..registration.models import Registration
-from ..registration.services import _manage_link_template, make_manage_token
+from ..registration.models import Registration, email_key
+from ..registration.services import _manage_link_template, _serializer
 from .models import AssemblyMessage
 
 SUBJECT_MAX = 200
@@ -194,12 +194,15 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
     link = _manage_link_template()
     people = db.session.execute(
         _recipients(assembly.id, draft.audience, draft.workshop_id)
-        .with_only_columns(Registration.id, Registration.email, Registration.full_name)).all()
+        .with_only_columns(Registration.id, Registration.email, Registration.full_name,
+                           Registration.token_version)).all()
     for start in range(0, len(people), CHUNK):
+        # The link's version as now, like every other queued email: links revoked before the
+        # worker sends this copy stay dead in it.
         queue_rows([deferred_row("message", email, name, recipe={"r": "message", "m": message.id, "id": reg_id,
-                                                                 "name": name, "link": link},
+                                                                 "v": version, "name": name, "link": link},
                                  subject=subject, assembly_id=assembly.id, dedupe_key=f"message:{message.id}:{reg_id}")
-                    for reg_id, email, name in people[start:start + CHUNK]])
+                    for reg_id, email, name, version in people[start:start + CHUNK]])
     message.recipients = len(people)
     db.session.commit()
     return message
@@ -207,13 +210,17 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
 
 @renderer("message")
 def _render_message(row, recipe: dict) -> tuple[str, str, str, None]:
-    """An organiser's message queued by send_message(), rendered by the sender with a fresh personal link."""
+    """An organiser's message queued by send_message(), rendered by the sender just before it goes."""
     registration = db.session.get(Registration, recipe["id"])
-    token = make_manage_token(registration)
+    manage = None
+    # The personal link only while this address still holds the registration: after an address
+    # change (another officer sent instead) or an erasure, the old address may be someone else's.
+    if (registration is not None and registration.anonymised_at is None
+            and registration.email_key == email_key(row.to_email)):
+        manage = recipe["link"].format(token=_serializer().dumps({"r": registration.id, "v": recipe["v"]}))
     subject, text, html = render_email(
         "message", to_name=recipe.get("name", row.to_name), message=db.session.get(AssemblyMessage, recipe["m"]),
-        registration=registration, assembly=db.session.get(Assembly, row.assembly_id),
-        manage_url=recipe["link"].format(token=token))
+        registration=registration, assembly=db.session.get(Assembly, row.assembly_id), manage_url=manage)
     return subject, text, html, None
 
 
