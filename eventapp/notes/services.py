@@ -441,10 +441,13 @@ def review_fingerprint(notes: SessionNotes, actions: Iterable[Action]) -> str:
 def approve_notes(notes: SessionNotes, section_keys: Iterable[str], action_ids: Iterable[int],
                   user_id: int | None, seen: str | None = None) -> None:
     """Approve the chosen sections and actions for publication (never internal ones), as read at ``seen``."""
+    # Read again under the row lock save_notes takes: on PostgreSQL an autosave committed since this
+    # request loaded the notes would otherwise pass the check below with its unread text.
+    notes = _lock_notes(notes.workshop_id) or notes
     if notes.status == "draft":
         raise DomainError("These notes are still a draft: the facilitator has not submitted them.")
     actions = list(db.session.scalars(select(Action).where(Action.workshop_id == notes.workshop_id)
-                                      .with_for_update()))
+                                      .with_for_update().execution_options(populate_existing=True)))
     if seen is not None and seen != review_fingerprint(notes, actions):
         # Approving would publish text nobody has read (the facilitator may still be typing).
         db.session.rollback()

@@ -38,7 +38,11 @@ def atom_feed(*, title: str, page_url: str, feed_url: str, feed_id: str, author:
     sub(root, "id", feed_id)
     sub(root, "link", rel="alternate", type="text/html", href=page_url)
     sub(root, "link", rel="self", type="application/atom+xml", href=feed_url)
-    newest = max((u.updated_at for u in updates), default=None)
+    def changed(u) -> datetime:
+        # An update written ahead appears on its day: a reader that goes by <updated> must see it as new then.
+        return max(u.updated_at, datetime.combine(u.published_on, time(9, 0)))
+
+    newest = max((changed(u) for u in updates), default=None)
     sub(root, "updated", _stamp(newest or datetime(2000, 1, 1)))
     sub(sub(root, "author"), "name", author)
     for u in updates:
@@ -47,7 +51,7 @@ def atom_feed(*, title: str, page_url: str, feed_url: str, feed_id: str, author:
         sub(entry, "id", f"{feed_id}:update:{u.id}")
         sub(entry, "link", rel="alternate", type="text/html", href=entry_url(u))
         sub(entry, "published", _stamp(datetime.combine(u.published_on, time(9, 0))))
-        sub(entry, "updated", _stamp(u.updated_at))
+        sub(entry, "updated", _stamp(changed(u)))
         # HTML as escaped text (type="html"): already sanitised, then escaped once more by the serialiser.
         sub(entry, "content", str(render_markdown(u.body)), type="html")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)

@@ -155,3 +155,6 @@ def test_an_update_dated_ahead_is_published_on_its_day(as_organiser, db, monkeyp
     monkeypatch.setattr(outcome_services, "utcnow", lambda: datetime(2027, 9, 17, 23, 0))  # midnight in London
     page, feed = public()
     assert "Six months on" in page and b"Six months on" in feed
+    # Written days before, it is new on its day for a feed reader that goes by <updated>.
+    entry = ET.fromstring(feed).find(f"{ATOM}entry")
+    assert entry.find(f"{ATOM}updated").text == "2027-09-18T09:00:00Z"
