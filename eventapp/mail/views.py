@@ -21,6 +21,8 @@ KIND_LABELS = {
     "promoted": "Promoted from the waiting list",
     "cancelled": "Registration cancelled",
     "manage_link": "Personal link",
+    "address_changed": "Email address changed",
+    "address_changed_old": "Email address changed (to the old address)",
     "invite": "Invitation",
     "invite_updated": "Invitation updated",
     "invite_cancelled": "Invitation cancelled",

@@ -663,13 +663,21 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
                 f"{organisation.name} already has {assembly.org_limit} confirmed delegates, the most each organisation can send.",
                 "organisation_name",
             )
-    if key != registration.email_key:
+    address_changed = key != registration.email_key
+    if address_changed:
         # Else the old address keeps the assembly in its calendar, and the new one is sent
         # "updated" invitations for entries it never had.
         cancel_at_old_address(registration)
+        _tell_old_address(registration)
+        # Links already emailed (or queued) to the old address must stop working: it may be
+        # a typo that belongs to someone else.
+        registration.token_version += 1
     for name, value in details.items():
         setattr(registration, name, value)
     registration.email_key = key
+    if address_changed:
+        _queue(registration, "address_changed",
+               dedupe=f"registration:{registration.id}:address_changed:{registration.token_version}")
     registration.organisation_id = organisation.id
     if topic_ids is not None:
         _set_preferences(registration, topic_ids)
@@ -680,6 +688,16 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
         db.session.rollback()
         raise DomainError("Those changes clash with another registration. Please check and try again.") from None
     return registration
+
+
+def _tell_old_address(registration: Registration) -> None:
+    # No link and not the new address: whoever reads the old one may not be the delegate.
+    if not registration.email or registration.anonymised_at is not None:
+        return
+    queue_rows([outbox_row("address_changed_old", registration.email, registration.full_name,
+                           context={"assembly": registration.assembly,
+                                    "changed_on": utc_to_local(utcnow(), registration.assembly.timezone or "Europe/London")},
+                           assembly_id=registration.assembly_id)])
 
 
 def cancel_registration(registration: Registration) -> list[Registration]:

@@ -162,11 +162,17 @@ def manage_edit(token: str):
         data = _data(form)
         if published:
             data.pop("topic_ids")
+        version = reg.token_version
         try:
             services.update_registration(reg, data)
         except DomainError as err:
             _choices_field(err, form)
         else:
+            if reg.token_version != version:
+                # The address changed, so the link in the address bar is dead: hand over the new one.
+                flash(f"Your changes are saved. We have emailed your new personal link to {reg.email}; "
+                      "links in earlier emails no longer work.", "success")
+                return redirect(url_for(".manage", token=services.make_manage_token(reg)))
             flash("Your changes are saved.", "success")
             return redirect(url_for(".manage", token=token))
     return render_template("registration/edit.html", form=form, reg=reg, token=token, topics=topics,
@@ -452,12 +458,15 @@ def organiser_edit(slug: str, reg_id: int):
         data = _data(form)
         if published:
             data.pop("topic_ids")
+        version = reg.token_version
         try:
             services.update_registration(reg, data, by_organiser=True)
         except DomainError as err:
             _choices_field(err, form)
         else:
-            flash(f"{reg.full_name}'s registration is saved.", "success")
+            moved = " A new personal link was emailed to the new address; earlier links no longer work." \
+                if reg.token_version != version else ""
+            flash(f"{reg.full_name}'s registration is saved.{moved}", "success")
             return redirect(url_for(".organiser_index", slug=slug))
     return _organiser_form_page(form, reg, assembly, topics, published=published)
 

@@ -283,6 +283,10 @@ def test_a_new_email_address_gets_fresh_invitations_and_the_old_one_a_cancellati
             "organisation_id": world.org.id, "access_needs": "", "dietary_needs": ""}
     registration.update_registration(a, data, by_organiser=True)
     new = [m for m in outbox() if m.id not in before]
+    # Besides the calendars: the new address is sent a new link, the old one told it is no longer used.
+    assert sorted((m.to_email, m.kind) for m in new if not m.ics) == [
+        ("a@example.org", "address_changed_old"), ("b@example.org", "address_changed")]
+    new = [m for m in new if m.ics]
     sent = sorted((m.to_email, m.kind, m.ics_method, str(vevent(m.ics)[1]["SUMMARY"]), int(vevent(m.ics)[1]["SEQUENCE"]))
                   for m in new)
     assert sent == [

@@ -51,7 +51,8 @@ def form_fields(setup, n: int = 1, org: int = 0, **overrides) -> dict:
     return {k: v for k, v in data.items() if v is not None}
 
 
-REGISTRATION_KINDS = ("registration_confirmed", "waiting_list", "promoted", "manage_link", "cancelled")
+REGISTRATION_KINDS = ("registration_confirmed", "waiting_list", "promoted", "manage_link", "cancelled",
+                      "address_changed", "address_changed_old")
 
 
 def outbox(kind: str | None = None, to: str | None = None) -> list[OutboxMessage]:

@@ -114,3 +114,32 @@ def test_the_error_summary_lists_problems_in_the_order_of_the_page(client, setup
     summary = html[html.index('class="error-summary"'):html.index("</div>", html.index('class="error-summary"'))]
     links = re.findall(r'<a href="#([a-z_0-9]+)">', summary)
     assert links == ["choice_1", "access_needs", "consent"]
+
+
+def test_changing_the_email_address_kills_the_links_sent_to_the_old_one_and_hands_over_a_new_link(client, setup):
+    # A delegate registered with a typo (delegat1@...) that belongs to someone else; they fix it on their page.
+    register(client, setup, n=1, email="delegat1@example.org")
+    old_path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    resp = post_form(client, old_path + "/edit", form_fields(setup, n=1, email="delegate1@example.org"))
+    assert resp.status_code == 302
+    new_path = resp.headers["Location"]
+    assert new_path.startswith("/manage/") and new_path != old_path
+    page = client.get(new_path).get_data(as_text=True)
+    assert "We have emailed your new personal link to delegate1@example.org" in page
+    assert "Your place is confirmed." in page
+    # Whoever reads the old address can no longer open the registration with the link they were sent.
+    assert client.get(old_path).status_code == 404
+    assert post_form(client, old_path + "/cancel", {}).status_code == 404
+    # The new address is sent a working link; the old one is told, without a link or the new address.
+    new_mail = outbox(kind="address_changed", to="delegate1@example.org")
+    assert len(new_mail) == 1
+    assert client.get(LINK_RE.search(new_mail[0].body_text).group(1)).status_code == 200
+    old_mail = outbox(kind="address_changed_old", to="delegat1@example.org")
+    assert len(old_mail) == 1
+    for body in (old_mail[0].body_text, old_mail[0].body_html):
+        assert "/manage/" not in body and "delegate1@example.org" not in body
+        assert "links in earlier emails no longer work" in body
+    # Saving again without changing the address keeps the link as it is.
+    resp = post_form(client, new_path + "/edit", form_fields(setup, n=1, dietary_needs="Vegan"))
+    assert resp.headers["Location"] == new_path
+    assert len(outbox(kind="address_changed")) == 1
