@@ -47,7 +47,13 @@ def cached_url_for(endpoint: str, **values) -> str:
     return hit
 
 
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """A count with its noun as people write it: "1 row", "2 rows", "1,234 people"."""
+    return f"{int(n):,} {singular if n == 1 else (plural or singular + 's')}"
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters["counted"] = counted
     app.extensions["eventapp.links"] = {}
     app.jinja_env.globals["url_for"] = cached_url_for
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import User
 from ..domain import DomainError, NotFound
 from ..extensions import db
+from ..templating import counted
 from ..timeutil import utcnow
 from ..invites import services as invites
 from ..organisations.models import name_key
@@ -251,12 +252,14 @@ def _follow_workshop(workshop: Workshop, rnd: Round, topic: Topic) -> None:
             AllocationPin.registration_id.in_(people), AllocationPin.workshop_id != workshop.id,
             AllocationPin.round_id == rnd.id)))
         if workshop.round_id != rnd.id and in_round:
-            raise DomainError(f"{len(in_round)} delegate(s) placed in this workshop already have a workshop in "
+            raise DomainError(f"{counted(len(in_round), 'delegate')} placed in this workshop already "
+                              f"{'has' if len(in_round) == 1 else 'have'} a workshop in "
                               f"{rnd.name}. Move them in the allocation first, or keep this workshop in "
                               f"{workshop.round.name}.", "round_id")
         same_topic = set(db.session.scalars(others.where(Placement.topic_id == topic.id)))
         if workshop.topic_id != topic.id and same_topic:
-            raise DomainError(f"{len(same_topic)} delegate(s) placed in this workshop already attend a workshop on "
+            raise DomainError(f"{counted(len(same_topic), 'delegate')} placed in this workshop already "
+                              f"{'attends' if len(same_topic) == 1 else 'attend'} a workshop on "
                               f"{topic.name}. Move them in the allocation first, or keep this workshop's topic.",
                               "topic_id")
     for p in placed:
@@ -280,10 +283,11 @@ def deletion_effects(workshop_ids: list[int], what: str = "this workshop") -> st
 
     out = []
     if delegates:
-        out.append(f"{len(delegates):,} delegate(s) placed in {what} are emailed a calendar cancellation.")
-    lost = [f"{n:,} {label}" for n, label in ((count(SessionNotes), "set(s) of session notes"),
-                                             (count(Attendance), "attendance record(s)"),
-                                             (count(Action), "agreed action(s)")) if n]
+        out.append(f"{counted(len(delegates), 'delegate')} placed in {what} "
+                   f"{'is' if len(delegates) == 1 else 'are'} emailed a calendar cancellation.")
+    lost = [counted(n, *label) for n, label in ((count(SessionNotes), ("set of session notes", "sets of session notes")),
+                                               (count(Attendance), ("attendance record",)),
+                                               (count(Action), ("agreed action",))) if n]
     if lost:
         out.append(f"What facilitators recorded in {what} is deleted too: " + ", ".join(lost) + ".")
     return " ".join(out)

@@ -14,6 +14,7 @@ from ..accounts.models import User
 from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..forms_util import apply_domain_error
+from ..templating import counted
 from ..organisations.models import Organisation
 from ..registration.services import registration_window
 from . import services
@@ -229,7 +230,8 @@ def cancel_or_reinstate(slug: str):
             flash(str(exc), "error")
         else:
             done = "cancelled" if cancelling else "reinstated"
-            flash(f"The assembly was {done}; {queued:,} calendar message(s) are in the outbox.", "success")
+            flash(f"The assembly was {done}; {counted(queued, 'calendar message')} "
+                  f"{'is' if queued == 1 else 'are'} in the outbox.", "success")
         return redirect(url_for(".detail", slug=slug))
     return render_template("assemblies/cancel_confirm.html", assembly=assembly, cancelling=cancelling)
 
@@ -287,7 +289,7 @@ def delete_round(slug: str, round_id: int):
     return render_template(
         "confirm_delete.html",
         title=f"Delete the round “{rnd.name}”?",
-        warning=f"Its {len(rnd.workshops)} workshop(s) will be deleted too. "
+        warning=(f"Its {counted(len(rnd.workshops), 'workshop')} will be deleted too. " if rnd.workshops else "")
         + services.deletion_effects([w.id for w in rnd.workshops], "its workshops"),
         cancel_url=url_for(".detail", slug=slug),
     )
@@ -336,8 +338,8 @@ def workshop_form(slug: str, workshop_id: int | None = None):
             flash("Workshop saved.", "success")
             placed = services.placed_count(saved)
             if placed > saved.capacity:
-                flash(f"The published allocation places {placed:,} delegates in “{saved.title}”, more than its "
-                      f"{saved.capacity:,} seats. Run the allocation again and publish it to move some of them.",
+                flash(f"The published allocation places {counted(placed, 'delegate')} in “{saved.title}”, more than its "
+                      f"{counted(saved.capacity, 'seat')}. Run the allocation again and publish it to move some of them.",
                       "error")
             return redirect(url_for(".detail", slug=slug))
     return render_template("assemblies/workshop_form.html", form=form, assembly=assembly, workshop=workshop), _status(form)

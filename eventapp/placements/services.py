@@ -16,6 +16,7 @@ from ..domain import DomainError
 from ..extensions import db
 from ..invites.services import sync_calendar
 from ..registration.models import Registration
+from ..templating import counted
 from ..timeutil import utcnow
 from ..workers import pause
 from .models import AllocationJob, AllocationPin, AllocationRun, Placement
@@ -347,13 +348,13 @@ def _rule_breaks(snap: Snapshot, data: dict) -> list[str]:
     for wid, n in seats.items():
         w = snap.workshops.get(wid)
         if w is not None and n > w.capacity:
-            out.append(f"“{w.title}” ({w.round.name}) would have {n} delegates for {w.capacity} seats.")
+            out.append(f"“{w.title}” ({w.round.name}) would have {counted(n, 'delegate')} for {counted(w.capacity, 'seat')}.")
     if limit is not None:
         org_names = {r.organisation_id: r.organisation.name for r in snap.registrations.values()}
         for (wid, org_id), n in org_seats.items():
             if n > limit and wid in snap.workshops:
                 w = snap.workshops[wid]
-                out.append(f"“{w.title}” ({w.round.name}) would have {n} delegates from {org_names[org_id]} "
+                out.append(f"“{w.title}” ({w.round.name}) would have {counted(n, 'delegate')} from {org_names[org_id]} "
                            f"(limit {limit}).")
     return out
 

@@ -11,6 +11,7 @@ from ..assemblies.views import load_assembly
 from ..domain import DomainError
 from ..extensions import db
 from ..forms_util import apply_domain_error
+from ..templating import counted
 from ..timeutil import utcnow
 from . import services
 from .forms import RunForm, move_form_class
@@ -80,7 +81,7 @@ def run(slug: str):
             flash(err.message, "error")
         else:
             flash("An allocation is already running; its proposal will appear here." if existing else
-                  f"The allocation of {job.delegates:,} delegates is running in the background. "
+                  f"The allocation of {counted(job.delegates, 'delegate')} is running in the background. "
                   "Its proposal will appear here in a few minutes; nothing is published until you publish it.",
                   "success")
         return redirect(url_for(".index", slug=slug))
@@ -90,7 +91,7 @@ def run(slug: str):
         db.session.rollback()
         flash(err.message, "error")
     else:
-        flash(f"Allocation proposed: {result.placed:,} places filled. Nothing is published until you publish it.",
+        flash(f"Allocation proposed: {counted(result.placed, 'place')} filled. Nothing is published until you publish it.",
               "success")
     return redirect(url_for(".index", slug=slug))
 
@@ -196,8 +197,8 @@ def publish(slug: str):
             flash(err.message, "error")
             return redirect(url_for(".index", slug=slug))
         emailed = len({reg for reg, _, _, _ in outcome.changed}) if assembly.cancelled_at is None else 0
-        flash(f"Allocation published: {outcome.placed:,} places. "
-              + (f"Calendar invitations for {emailed:,} delegate(s) whose workshops changed are in the outbox. "
+        flash(f"Allocation published: {counted(outcome.placed, 'place')}. "
+              + (f"Calendar invitations for {counted(emailed, 'delegate')} whose workshops changed are in the outbox. "
                  if emailed else "No calendar invitation was sent. ")
               + "Delegates see their workshops on their manage page.", "success")
         return redirect(url_for(".index", slug=slug))

@@ -764,17 +764,25 @@ def promote_waiting(assembly: Assembly) -> list[Registration]:
     return promoted
 
 
-def move_to_waiting_list(registration: Registration) -> None:
-    """Put a confirmed delegate at the end of the waiting list (the organiser then fills the place)."""
+def move_to_waiting_list(registration: Registration) -> int:
+    """Put a confirmed delegate at the end of the waiting list (the organiser then fills the place).
+
+    Returns how many workshop places they gave up.
+    """
     assembly = lock_assembly(registration.assembly_id)
     if registration.status != "confirmed":
         raise DomainError("Only a confirmed delegate can be moved to the waiting list.")
     position = _next_waiting_position(assembly.id)
     registration.status, registration.waiting_position = "waiting", position
     db.session.flush()
+    from ..placements.models import Placement
+
+    # Someone waiting holds no workshop seat: else it stays taken, and their calendar keeps it.
+    freed = db.session.execute(delete(Placement).where(Placement.registration_id == registration.id)).rowcount
     _queue(registration, "waiting_list")
     sync_calendar([registration.id])
     db.session.commit()
+    return freed
 
 
 def confirm_from_waiting_list(registration: Registration) -> None:

@@ -20,7 +20,7 @@ from ..assemblies.views import load_assembly
 from ..domain import DomainError
 from ..extensions import db, limiter
 from ..forms_util import apply_domain_error
-from ..templating import cached_url_for
+from ..templating import cached_url_for, counted
 from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
 from . import services
@@ -504,8 +504,10 @@ def organiser_move(slug: str, reg_id: int, action: str):
         abort(400)
     try:
         if action == "waiting":
-            services.move_to_waiting_list(reg)
-            flash(f"{reg.full_name} is now on the waiting list.", "success")
+            freed = services.move_to_waiting_list(reg)
+            places = (f" Their {'place' if freed == 1 else f'{freed:,} places'} in workshops "
+                      f"{'is' if freed == 1 else 'are'} free again." if freed else "")
+            flash(f"{reg.full_name} is now on the waiting list.{places}", "success")
         else:
             services.confirm_from_waiting_list(reg)
             flash(f"{reg.full_name} is now confirmed.", "success")
@@ -546,7 +548,7 @@ def organiser_promote(slug: str):
         db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for(".organiser_index", slug=slug))
-    flash(f"{len(promoted):,} people promoted from the waiting list." if promoted else
+    flash(f"{counted(len(promoted), 'person', 'people')} promoted from the waiting list." if promoted else
           "Nobody could be promoted: no place is free, or the organisations of those waiting are at their limit.",
           "success" if promoted else "info")
     return redirect(url_for(".organiser_index", slug=slug))

@@ -273,7 +273,7 @@ def test_deleting_a_round_asks_first_then_removes_its_workshops(as_organiser, db
     url = f"/organiser/assemblies/{a.slug}/rounds/{rnd.id}/delete"
     confirm = as_organiser.get(url)
     assert confirm.status_code == 200
-    assert "Delete the round “Doomed round”?" in body(confirm) and "1 workshop(s) will be deleted too" in body(confirm)
+    assert "Delete the round “Doomed round”?" in body(confirm) and "1 workshop will be deleted too" in body(confirm)
     assert db.session.get(Round, rnd.id) is not None
     resp = post_form(as_organiser, url, {})
     assert resp.status_code == 302
@@ -358,7 +358,7 @@ def test_moving_a_workshop_into_a_round_its_delegates_attend_is_refused_on_the_f
                      {"round_id": afternoon.id, "topic_id": moving.topic_id, "title": "ASB", "room": "Room 9",
                       "capacity": "20"})
     assert resp.status_code == 400
-    assert ("1 delegate(s) placed in this workshop already have a workshop in Afternoon. Move them in the "
+    assert ("1 delegate placed in this workshop already has a workshop in Afternoon. Move them in the "
             "allocation first, or keep this workshop in Morning.") in body(resp)
     assert 'value="Room 9"' in body(resp)
     db.session.expire_all()
@@ -432,13 +432,13 @@ def test_deleting_a_workshop_or_round_says_who_is_emailed_and_what_notes_are_los
     db.session.query(Attendance).filter_by(registration_id=regs[3].id).delete()
     db.session.commit()
     page = body(as_organiser.get(f"/organiser/assemblies/{a.slug}/workshops/{w.id}/delete"))
-    assert ("3 delegate(s) placed in this workshop are emailed a calendar cancellation. What facilitators recorded "
-            "in this workshop is deleted too: 1 set(s) of session notes, 3 attendance record(s), 2 agreed action(s).") \
+    assert ("3 delegates placed in this workshop are emailed a calendar cancellation. What facilitators recorded "
+            "in this workshop is deleted too: 1 set of session notes, 3 attendance records, 2 agreed actions.") \
         in page
     page = body(as_organiser.get(f"/organiser/assemblies/{a.slug}/rounds/{rnd.id}/delete"))
-    assert ("Its 2 workshop(s) will be deleted too. 3 delegate(s) placed in its workshops are emailed a calendar "
-            "cancellation. What facilitators recorded in its workshops is deleted too: 1 set(s) of session notes, "
-            "3 attendance record(s), 2 agreed action(s).") in page
+    assert ("Its 2 workshops will be deleted too. 3 delegates placed in its workshops are emailed a calendar "
+            "cancellation. What facilitators recorded in its workshops is deleted too: 1 set of session notes, "
+            "3 attendance records, 2 agreed actions.") in page
     # The warning is true: deleting the workshop takes its notes and actions with it.
     post_form(as_organiser, f"/organiser/assemblies/{a.slug}/workshops/{w.id}/delete", {})
     db.session.expire_all()

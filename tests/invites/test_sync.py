@@ -265,7 +265,7 @@ def test_a_workshop_cannot_move_to_a_round_where_its_delegates_already_have_one(
     a = register(world, "Delegate A", "a@example.org")
     publish_assignments(world.assembly, {a: [world.ws.asb, world.ws.harm]})
     before = {m.id for m in outbox()}
-    with pytest.raises(DomainError, match="1 delegate\\(s\\) placed in this workshop already have a workshop in "
+    with pytest.raises(DomainError, match="1 delegate placed in this workshop already has a workshop in "
                                           "Afternoon breakouts"):
         assemblies.save_workshop(world.r2, {"topic_id": world.topics[0].id, "title": "ASB in town centres",
                                             "room": "Council Chamber", "capacity": 20}, world.ws.asb)
@@ -329,3 +329,21 @@ def test_an_updated_invitation_says_the_old_date_when_the_day_moves(world):
                           world.r1)
     (moved,) = [m for m in outbox() if m.id not in before]
     assert "Before: Workshop: ASB in town centres, 10:30–11:45, Council Chamber" in moved.body_text
+
+
+def test_moving_a_placed_delegate_to_the_waiting_list_frees_their_seat_and_cancels_their_calendar(world):
+    from eventapp.placements.models import Placement
+
+    a = register(world, "Delegate A", "a@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb, world.ws.harm]})
+    before = {m.id for m in outbox()}
+    assert registration.move_to_waiting_list(a) == 2
+    # The seats are free for whoever the organiser places next; nobody waiting holds one.
+    assert db.session.scalars(select(Placement).where(Placement.registration_id == a.id)).all() == []
+    sent = sorted((m.kind, m.ics_method, str(vevent(m.ics)[1]["SUMMARY"]))
+                  for m in outbox() if m.id not in before and m.to_email == "a@example.org" and m.ics)
+    assert sent == [
+        ("invite_cancelled", "CANCEL", "Community Safety Assembly 2027"),
+        ("invite_cancelled", "CANCEL", "Workshop: ASB in town centres"),
+        ("invite_cancelled", "CANCEL", "Workshop: Spotting hidden harm"),
+    ]

@@ -259,21 +259,21 @@ def test_publish_confirmation_says_who_is_emailed_and_the_flash_agrees(as_organi
     url = f"/organiser/assemblies/{assembly.slug}/allocation/publish"
     page = as_organiser.get(url).get_data(as_text=True)
     # The first publication emails everyone placed a calendar invitation: the page says so before the click.
-    assert "4 delegate(s) are emailed a calendar invitation for their workshops." in page
-    assert "change(s) to the published allocation" not in page  # there is none yet
+    assert "4 delegates are emailed a calendar invitation for their workshops." in page
+    assert "to the published allocation" not in page  # there is none yet
     html = post_form(as_organiser, url, {}, follow_redirects=True).get_data(as_text=True)
-    assert "Allocation published: 8 places. Calendar invitations for 4 delegate(s) whose workshops changed are in " \
+    assert "Allocation published: 8 places. Calendar invitations for 4 delegates whose workshops changed are in " \
            "the outbox." in html
     assert "since the last publication" not in html
 
     late = make_registration(assembly, make_org(), "Late Comer", [topics["A"], topics["B"], topics["C"]])
     _run(as_organiser, assembly)
     page = as_organiser.get(url).get_data(as_text=True)
-    assert "0 change(s) to the published allocation." in page  # nobody moves: the late delegate is added
-    assert "1 delegate(s) are emailed an updated calendar invitation (or a cancellation) for the workshops that " \
+    assert "0 changes to the published allocation." in page  # nobody moves: the late delegate is added
+    assert "1 delegate is emailed an updated calendar invitation (or a cancellation) for the workshops that " \
            "change." in page
     html = post_form(as_organiser, url, {}, follow_redirects=True).get_data(as_text=True)
-    assert "Calendar invitations for 1 delegate(s) whose workshops changed are in the outbox." in html
+    assert "Calendar invitations for 1 delegate whose workshops changed are in the outbox." in html
     assert len(_placements()) == 10 and late.id in {k[0] for k in _placements()}
 
 
@@ -288,9 +288,9 @@ def test_a_workshop_deleted_after_the_run_is_flagged_before_publishing(as_organi
     assert in_1a > 0
     assemblies.delete_workshop(ws["1A"])
     page = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
-    assert f"{in_1a} place(s) of this proposal are in workshops deleted since it was run" in page
+    assert f"{in_1a} places of this proposal are in workshops deleted since it was run" in page
     page = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/publish").get_data(as_text=True)
-    assert (f"{in_1a} place(s) of this proposal are in workshops deleted since it was run: those delegates would "
+    assert (f"{in_1a} places of this proposal are in workshops deleted since it was run: those delegates would "
             "have no workshop in that round. Run the allocation again to place them.") in page
     # Run again: everyone is placed in what is left, and the warning is gone.
     _run(as_organiser, assembly)

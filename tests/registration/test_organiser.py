@@ -184,7 +184,7 @@ def test_move_between_waiting_list_and_confirmed(app, as_organiser, setup):
     setup.assembly.capacity = 6
     db.session.commit()
     resp = post_form(as_organiser, f"{base(setup)}/promote", {}, form_url=base(setup), follow_redirects=True)
-    assert "1 people promoted" in resp.get_data(as_text=True)
+    assert "1 person promoted" in resp.get_data(as_text=True)
 
 
 def test_pending_organisations_can_be_approved_or_merged(app, as_organiser, setup):
