@@ -378,6 +378,15 @@ def manage_url(registration: Registration) -> str:
     return url_for("registration.manage", token=token, _external=True)
 
 
+def _site_links(manage_link: str, slug: str) -> dict[str, str]:
+    """The fresh-link page and the assembly's page, as absolute links beside a personal link
+    (a link or its template): emails name them rather than "the assembly's website"."""
+    root = manage_link.rsplit("/manage/", 1)[0]
+    paths = current_app.url_map.bind("", script_name="/")
+    return {"fresh_link_url": root + paths.build("registration.resend"),
+            "assembly_url": root + paths.build("assemblies.public", {"slug": slug})}
+
+
 def _manage_link_template() -> str:
     """manage_url() as a template: "{token}" where the token goes."""
     base = current_app.config.get("PUBLIC_BASE_URL")
@@ -391,10 +400,12 @@ def _render_registration_email(message, recipe: dict) -> tuple[str, str, str, No
     """A registration email queued by register() as a recipe (see _deferred_row), rendered by the worker."""
     reg_id = recipe["id"]
     token = _serializer().dumps({"r": reg_id, "v": recipe["v"]})
+    assembly = db.session.get(Assembly, message.assembly_id)
     context = {
         "registration": db.session.get(Registration, reg_id),
-        "assembly": db.session.get(Assembly, message.assembly_id),
+        "assembly": assembly,
         "manage_url": recipe["link"].format(token=token),
+        **_site_links(recipe["link"], assembly.slug),
         "position": recipe["position"],
         "valid_days": recipe["days"],
         **recipe.get("extra", {}),
@@ -419,10 +430,12 @@ _UNKNOWN = object()
 
 def _queue(registration: Registration, kind: str, dedupe: str | None = None, *, position: Any = _UNKNOWN,
            **extra) -> None:
+    link = manage_url(registration)
     context = {
         "registration": registration,
         "assembly": registration.assembly,
-        "manage_url": manage_url(registration),
+        "manage_url": link,
+        **_site_links(link, registration.assembly.slug),
         "position": waiting_rank(registration) if position is _UNKNOWN else position,
         "valid_days": token_max_age() // 86400,
         **extra,

@@ -143,3 +143,20 @@ def test_changing_the_email_address_kills_the_links_sent_to_the_old_one_and_hand
     resp = post_form(client, new_path + "/edit", form_fields(setup, n=1, dietary_needs="Vegan"))
     assert resp.headers["Location"] == new_path
     assert len(outbox(kind="address_changed")) == 1
+
+
+def test_emails_link_to_the_fresh_link_page_and_the_assembly_page_rather_than_naming_a_website(client, setup):
+    register(client, setup, n=1)
+    mail = outbox(kind="registration_confirmed")[-1]
+    fresh = re.search(r"ask for a fresh one at (http://localhost/\S+)", mail.body_text).group(1)
+    assert f'href="{fresh}"' in mail.body_html
+    page = client.get(fresh.removeprefix("http://localhost"))
+    assert page.status_code == 200 and "personal link" in page.get_data(as_text=True)
+    post_form(client, LINK_RE.search(mail.body_text).group(1) + "/cancel", {})
+    mail = outbox(kind="cancelled")[-1]
+    again = re.search(r"register again while registration is open:\n(http://localhost/\S+)", mail.body_text).group(1)
+    assert f'href="{again}"' in mail.body_html
+    page = client.get(again.removeprefix("http://localhost"))
+    assert page.status_code == 200 and setup.assembly.title in page.get_data(as_text=True)
+    for body in (mail.body_text, mail.body_html):
+        assert "website" not in body
