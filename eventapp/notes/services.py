@@ -152,7 +152,7 @@ def register_rows(workshop: Workshop) -> list[RegisterRow]:
 
 
 def record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int | None) -> int:
-    """Store present/absent marks (keys as in register_rows); return how many changed."""
+    """Store present/absent marks, or clear them ("unmarked"; keys as in register_rows); return how many changed."""
     try:
         return _record_attendance(workshop, marks, user_id)
     except IntegrityError:
@@ -176,10 +176,15 @@ def _record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int |
         except ValueError:
             continue
         if key.startswith("r") and ident in placed:
-            if status not in ("present", "absent"):
+            if status not in ("present", "absent", "unmarked"):
                 raise DomainError("Choose present or absent.", key)
             mark = existing.get(ident)
-            if mark is None:
+            if status == "unmarked":
+                # A tap on the wrong name is undone, not left as "absent".
+                if mark is not None:
+                    db.session.delete(mark)
+                    changed += 1
+            elif mark is None:
                 db.session.add(Attendance(workshop_id=workshop.id, registration_id=ident, status=status,
                                           recorded_by_id=user_id))
                 changed += 1

@@ -86,7 +86,10 @@ def attendance(workshop_id: int):
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        marks = {k[len("mark-"):]: v for k, v in request.form.items() if k.startswith("mark-")}
+        # Only what was changed on this page: a tablet that loaded the register earlier must not
+        # put back marks another tablet has changed since.
+        marks = {k[len("mark-"):]: v for k, v in request.form.items()
+                 if k.startswith("mark-") and request.form.get("was-" + k[len("mark-"):]) != v}
         try:
             changed = services.record_attendance(workshop, marks, current_user.id)
         except DomainError as err:

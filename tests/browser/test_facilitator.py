@@ -85,6 +85,13 @@ def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live
         assert page.get_by_text(f"Dev Patel {tag} added to the register as present.").is_visible()
         assert "2 of 3 allocated present, 1 walk-in" in page.locator("#counts").inner_text()
         axe_check(page, "attendance after saving")
+        # A wrong tap is undone: back to "not yet marked".
+        undo = page.locator(f"label[for=mark-r{c}-unmarked]")
+        assert undo.bounding_box()["height"] >= 44
+        undo.click()
+        page.get_by_role("button", name="Save attendance").click()
+        assert page.get_by_text("Attendance saved (1 change).").is_visible()
+        assert "0 absent, 1 not yet marked" in page.locator("#counts").inner_text()
 
         # Notes: typing then waiting saves without pressing Save.
         page.get_by_role("link", name="Notes", exact=True).click()

@@ -136,3 +136,31 @@ def test_several_unregistered_walk_ins_are_all_on_the_register_and_can_each_be_u
     assert resp.status_code == 302
     assert "Attendance saved (1 change)." in as_facilitator.get(_url(s)).get_data(as_text=True)
     assert services.attendance_counts([s.workshop.id])[s.workshop.id].walk_ins == 2
+
+
+def test_a_mark_made_by_mistake_can_be_cleared_back_to_not_yet_marked(as_facilitator, facilitator):
+    s = scene(facilitator)
+    a, b, _ = s.allocated
+    post_form(as_facilitator, _url(s), {f"mark-r{a.id}": "present", f"mark-r{b.id}": "absent"})
+    html = as_facilitator.get(_url(s)).get_data(as_text=True)
+    assert f'<label for="mark-r{a.id}-unmarked">Not yet marked</label>' in html
+    post_form(as_facilitator, _url(s), {f"mark-r{a.id}": "unmarked", f"was-r{a.id}": "present"})
+    html = as_facilitator.get(_url(s)).get_data(as_text=True)
+    assert "Attendance saved (1 change)." in html
+    assert f'id="mark-r{a.id}-unmarked" name="mark-r{a.id}" value="unmarked" checked' in html
+    assert "0 of 3 allocated present" in html and "1 absent, 2 not yet marked" in html
+    assert {m.registration_id for m in db.session.scalars(select(Attendance))} == {b.id}
+
+
+def test_a_tablet_showing_an_old_register_does_not_undo_marks_made_on_another(as_facilitator, facilitator):
+    s = scene(facilitator)
+    a, b, _ = s.allocated
+    # Tablet 1 loads the register: nobody marked. Tablet 2 then marks A present.
+    stale = as_facilitator.get(_url(s)).get_data(as_text=True)
+    assert f'name="was-r{a.id}" value="unmarked"' in stale
+    post_form(as_facilitator, _url(s), {f"mark-r{a.id}": "present", f"was-r{a.id}": "unmarked"})
+    # Tablet 1 marks B absent and saves everything its page holds, A still shown as not yet marked.
+    post_form(as_facilitator, _url(s), {f"mark-r{a.id}": "unmarked", f"was-r{a.id}": "unmarked",
+                                        f"mark-r{b.id}": "absent", f"was-r{b.id}": "unmarked"})
+    marks = {m.registration_id: m.status for m in db.session.scalars(select(Attendance))}
+    assert marks == {a.id: "present", b.id: "absent"}
