@@ -58,6 +58,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "invites.agenda": {"GET": every(200)},
     "registration.register": {"GET": every(200), "POST": every(400)},
     "registration.registered": {"GET": every(200)},
+    # Only a browser that has just registered may correct its address; the matrix has none.
+    "registration.correct_email": {"GET": every(410), "POST": every(410)},
     "ops.healthz": {"GET": every(200)},
     "ops.readyz": {"GET": every(200)},
     "static": {"GET": every(200)},

@@ -23,6 +23,7 @@ KIND_LABELS = {
     "manage_link": "Personal link",
     "address_changed": "Email address changed",
     "address_changed_old": "Email address changed (to the old address)",
+    "correction_not_registered": "Corrected address: nothing registered",
     "invite": "Invitation",
     "invite_updated": "Invitation updated",
     "invite_cancelled": "Invitation cancelled",

@@ -46,6 +46,16 @@ class RegistrationResult:
         self.waiting_position = waiting_position
 
     @property
+    def correctable(self) -> tuple[int, int]:
+        """(id, link version) of the registration this attempt made, whose address its maker may still
+        correct; (0, 0) when the address was registered already (there is nothing of theirs to correct)."""
+        if isinstance(self._registration, int):
+            return self._registration, 1
+        if self.outcome == "duplicate":
+            return 0, 0
+        return self._registration.id, self._registration.token_version
+
+    @property
     def registration(self) -> Registration:
         if isinstance(self._registration, int):
             self._registration = db.session.get(Registration, self._registration)
@@ -713,13 +723,91 @@ def _tell_old_address(registration: Registration) -> None:
                            assembly_id=registration.assembly_id)])
 
 
+CORRECTION_MINUTES = 60
+
+
+def correct_new_registration_email(registration_id: int, version: int, email: str) -> Registration:
+    """Move a registration made minutes ago in this browser to the address its delegate meant to type.
+
+    Its emails went to the mistyped address, so without this the person could only register
+    again and leave the first registration holding a place nobody can cancel.
+    """
+    address = clean_email(email)
+    if registration_id == 0:
+        raise NothingToCorrect()
+    reg = db.session.get(Registration, registration_id)
+    if reg is None:
+        raise DomainError(CORRECTION_GONE)
+    lock_assembly(reg.assembly_id)
+    db.session.refresh(reg)
+    # Changed since (another correction, the organiser) or cancelled: this browser no longer speaks for it.
+    if reg.token_version != version or reg.status == "cancelled" or reg.anonymised_at is not None:
+        db.session.rollback()
+        raise DomainError(CORRECTION_GONE)
+    key = email_key(address)
+    if key == reg.email_key:
+        db.session.rollback()
+        raise DomainError("That is the address you registered with. If its email has not arrived in a few minutes, "
+                          "check your junk or spam folder.", "email")
+    if db.session.scalar(select(Registration.id).where(Registration.assembly_id == reg.assembly_id,
+                                                       Registration.email_key == key)) is not None:
+        # The right address is registered already, so the mistyped one is a duplicate: it gives up
+        # its place. The right address is sent its link, as the form does (nothing shown says which).
+        reg.token_version += 1
+        _cancel(reg, notify=False)
+        _queue(db.session.scalar(select(Registration).where(Registration.assembly_id == reg.assembly_id,
+                                                            Registration.email_key == key)), "manage_link")
+        db.session.commit()
+        return reg
+    cancel_at_old_address(reg)
+    _tell_old_address(reg)
+    reg.token_version += 1  # the link sent to the mistyped address stops working
+    reg.email, reg.email_key = address, key
+    db.session.flush()
+    kind = "registration_confirmed" if reg.status == "confirmed" else "waiting_list"
+    _queue(reg, kind, dedupe=f"registration:{reg.id}:{kind}:{reg.token_version}")
+    sync_calendar([reg.id])
+    db.session.commit()
+    return reg
+
+
+class NothingToCorrect(DomainError):
+    """The attempt being corrected registered nobody (its address was registered already)."""
+
+    def __init__(self):
+        super().__init__("Nothing was registered by that attempt.")
+
+
+def tell_nothing_was_registered(assembly: Assembly, email: str, register_url: str | None) -> None:
+    """A "correction" of an attempt that registered nobody: the corrected address is told, by email only.
+
+    The screen answers as for any correction, so it never shows whether the first address was registered.
+    """
+    address = clean_email(email)
+    queue_rows([outbox_row("correction_not_registered", address, "", assembly_id=assembly.id,
+                           context={"assembly": assembly, "register_url": register_url})])
+    db.session.commit()
+
+
+CORRECTION_GONE = ("This registration can no longer be corrected here. If the address is still wrong, "
+                   "register again with the right one and tell the organisers, so they can cancel the other.")
+
+
 def cancel_registration(registration: Registration) -> list[Registration]:
     """Cancel a registration, free its place and promote whoever is next; returns those promoted."""
-    assembly = lock_assembly(registration.assembly_id)
+    lock_assembly(registration.assembly_id)
     db.session.refresh(registration)
     if registration.status == "cancelled":
         db.session.commit()
         return []
+    promoted = _cancel(registration)
+    db.session.commit()
+    return promoted
+
+
+def _cancel(registration: Registration, *, notify: bool = True) -> list[Registration]:
+    # The caller holds the assembly's lock and commits.
+    assembly = registration.assembly
     was_waiting = registration.status == "waiting"
     registration.status = "cancelled"
     registration.waiting_position = None
@@ -730,11 +818,10 @@ def cancel_registration(registration: Registration) -> list[Registration]:
     from ..placements.models import Placement
 
     db.session.execute(delete(Placement).where(Placement.registration_id == registration.id))
-    _queue(registration, "cancelled", was_waiting=was_waiting)
+    if notify:
+        _queue(registration, "cancelled", was_waiting=was_waiting)
     sync_calendar([registration.id])
-    promoted = _promote(assembly)
-    db.session.commit()
-    return promoted
+    return _promote(assembly)
 
 
 def reinstate_registration(registration: Registration) -> RegistrationResult:

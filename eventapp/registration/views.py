@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 import unicodedata
 from types import SimpleNamespace
 from typing import Callable, NamedTuple
@@ -20,6 +21,7 @@ from ..assemblies.views import load_assembly
 from ..domain import DomainError
 from ..extensions import db, limiter
 from ..forms_util import apply_domain_error
+from ..links import absolute_url
 from ..templating import cached_url_for, counted
 from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
@@ -98,11 +100,13 @@ def register(slug: str):
     form = with_choices(RegistrationForm, topics, services.required_choices(assembly, topics))
     if form.validate_on_submit():
         try:
-            services.register(assembly, _data(form), topics=topics)
+            result = services.register(assembly, _data(form), topics=topics)
         except DomainError as err:
             _choices_field(err, form)
         else:
             session["registered_email"] = form.email.data.strip()
+            # Only a registration this browser created can have its address put right from here.
+            session["correctable"] = [assembly.id, *result.correctable, int(time.time())]
             return redirect(url_for(".registered", slug=slug))
     return render_template("registration/register.html", form=form, assembly=assembly, topics=topics,
                            organisations=_approved_organisations(),
@@ -113,7 +117,60 @@ def register(slug: str):
 def registered(slug: str):
     assembly = _public_assembly(slug)
     # The same page for a new and an already-known address: nothing here reveals who is registered.
-    return render_template("registration/check_email.html", assembly=assembly, email=session.get("registered_email"))
+    return render_template("registration/check_email.html", assembly=assembly, email=session.get("registered_email"),
+                           correctable=_correctable(assembly) is not None)
+
+
+def _correctable(assembly: Assembly) -> tuple[int, int] | None:
+    """(registration id, link version) of the registration this browser just made here, while it may be corrected."""
+    entry = session.get("correctable")
+    try:
+        assembly_id, reg_id, version, at = entry
+    except (TypeError, ValueError):
+        return None
+    if assembly_id != assembly.id or time.time() - at > services.CORRECTION_MINUTES * 60:
+        return None
+    return reg_id, version
+
+
+CORRECTED = "The address is corrected. The email about your registration is on its way there."
+
+
+@bp.route("/a/<slug>/register/correct-email", methods=["GET", "POST"])
+@limiter.limit(_form_limit, methods=["POST"])
+def correct_email(slug: str):
+    assembly = _public_assembly(slug)
+    found = _correctable(assembly)
+    form = ResendForm()
+    if found is None:
+        return render_template("registration/correct_email.html", assembly=assembly, form=None,
+                               gone=services.CORRECTION_GONE), 410
+    if form.validate_on_submit():
+        try:
+            reg = services.correct_new_registration_email(*found, form.email.data)
+        except services.NothingToCorrect:
+            services.tell_nothing_was_registered(assembly, form.email.data,
+                                                 absolute_url("registration.register", slug=slug))
+            session["registered_email"] = form.email.data.strip()
+            flash(CORRECTED, "success")
+            return redirect(url_for(".registered", slug=slug))
+        except DomainError as err:
+            if err.field is None:
+                session.pop("correctable", None)
+                return render_template("registration/correct_email.html", assembly=assembly, form=None,
+                                       gone=err.message), 410
+            apply_domain_error(form, err)
+        else:
+            session["registered_email"] = form.email.data.strip()
+            if reg.status == "cancelled":
+                session.pop("correctable", None)
+            else:
+                session["correctable"] = [assembly.id, reg.id, reg.token_version, session["correctable"][3]]
+            flash(CORRECTED, "success")
+            return redirect(url_for(".registered", slug=slug))
+    elif request.method == "GET":
+        form.email.data = session.get("registered_email", "")
+    return render_template("registration/correct_email.html", assembly=assembly, form=form), _status(form)
 
 
 # --- public: manage link ---------------------------------------------------------------------------

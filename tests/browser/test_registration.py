@@ -43,7 +43,7 @@ def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_ser
         axe_check(page, "registration form with errors")
 
         page.get_by_label("Full name").fill("Siobhán O'Brien-李")
-        page.get_by_label("Email address").fill("siobhan.browser@example.org")
+        page.get_by_label("Email address").fill("siobhan.browser@exmaple.org")  # a typo, corrected below
         page.get_by_label("Job title").fill("Neighbourhood inspector")
         page.get_by_label("Organisation", exact=True).fill(org_name)
         page.get_by_label("1st choice (required)").select_option(label=topics[0])
@@ -55,10 +55,19 @@ def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_ser
         page.wait_for_url("**/register/check-your-email")
         assert page.get_by_role("heading", name="Check your email").is_visible()
         axe_check(page, "check your email")
+        page.get_by_role("link", name="correct it").click()
+        page.wait_for_url(f"**/a/{slug}/register/correct-email")
+        axe_check(page, "correct the email address")
+        page.get_by_label("Email address").fill("siobhan.browser@example.org")
+        page.get_by_role("button", name="Correct the address").click()
+        page.wait_for_url("**/register/check-your-email")
+        assert page.get_by_text("The address is corrected.").is_visible()
+        assert page.get_by_text("siobhan.browser@example.org").is_visible()
 
         result = live_server.app.test_cli_runner().invoke(args=["mail", "send"])
         assert result.exit_code == 0, result.output
-        messages = [m for m in sink.wait_for(1) if m["Subject"].startswith("Your place at")]
+        messages = [m for m in sink.wait_for(3) if m["Subject"].startswith("Your place at")
+                    and m["To"].addresses[0].addr_spec == "siobhan.browser@example.org"]
         assert messages and messages[0]["To"].addresses[0].addr_spec == "siobhan.browser@example.org"
         link = re.search(r"(http://127\.0\.0\.1:\d+/manage/\S+)", text_of(messages[0])).group(1)
 

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from eventapp.extensions import db
+from eventapp.registration import services
+from eventapp.registration.models import Registration
 from tests.conftest import post_form
 from tests.registration.conftest import form_fields, outbox
 
@@ -160,3 +164,83 @@ def test_emails_link_to_the_fresh_link_page_and_the_assembly_page_rather_than_na
     assert page.status_code == 200 and setup.assembly.title in page.get_data(as_text=True)
     for body in (mail.body_text, mail.body_html):
         assert "website" not in body
+
+
+def _registered_page(client, setup) -> str:
+    return client.get(f"/a/{setup.assembly.slug}/register/check-your-email").get_data(as_text=True)
+
+
+def test_a_mistyped_address_is_corrected_from_the_check_your_email_page(client, setup):
+    setup.assembly.capacity = 1
+    db.session.commit()
+    register(client, setup, n=1, email="delegate1@exmaple.org")
+    page = _registered_page(client, setup)
+    assert "delegate1@exmaple.org" in page and 'href="/a/%s/register/correct-email"' % setup.assembly.slug in page
+    typo_link = LINK_RE.search(outbox(kind="registration_confirmed", to="delegate1@exmaple.org")[0].body_text).group(1)
+    url = f"/a/{setup.assembly.slug}/register/correct-email"
+    form = client.get(url).get_data(as_text=True)
+    assert 'value="delegate1@exmaple.org"' in form  # what was typed, to fix in place
+    bad = post_form(client, url, {"email": "not an address"})
+    assert bad.status_code == 400 and 'value="not an address"' in bad.get_data(as_text=True)
+    resp = post_form(client, url, {"email": "delegate1@example.org"})
+    assert resp.status_code == 302
+    page = _registered_page(client, setup)
+    assert "The address is corrected." in page and "delegate1@example.org" in page
+    # One registration, holding the one place, at the right address; the confirmation went there.
+    regs = db.session.scalars(select(Registration)).all()
+    assert [(r.email, r.status) for r in regs] == [("delegate1@example.org", "confirmed")]
+    mail = outbox(kind="registration_confirmed", to="delegate1@example.org")
+    assert len(mail) == 1 and client.get(LINK_RE.search(mail[0].body_text).group(1)).status_code == 200
+    assert client.get(typo_link).status_code == 404
+    assert len(outbox(kind="address_changed_old", to="delegate1@exmaple.org")) == 1
+
+
+def test_the_correction_is_only_for_the_registration_this_browser_just_made(client, app, setup):
+    register(client, setup, n=1)
+    url = f"/a/{setup.assembly.slug}/register/correct-email"
+    # Another browser has nothing to correct.
+    other = app.test_client()
+    assert other.get(url).status_code == 410
+    # After the registration changed (here the delegate's own link edits the address), it is gone.
+    reg = db.session.scalar(select(Registration))
+    with app.test_request_context():
+        services.update_registration(reg, {**{f: getattr(reg, f) for f in ("full_name", "job_title", "access_needs",
+                                                                           "dietary_needs", "organisation_id")},
+                                           "email": "delegate1@work.example.org"})
+    resp = post_form(client, url, {"email": "someone@example.org"})
+    assert resp.status_code == 410 and "can no longer be corrected here" in resp.get_data(as_text=True)
+    assert db.session.scalar(select(Registration.email)) == "delegate1@work.example.org"
+    # An hour after registering, too.
+    register(client, setup, n=3)
+    assert client.get(url).status_code == 200
+    with client.session_transaction() as sess:
+        assembly_id, reg_id, version, at = sess["correctable"]
+        sess["correctable"] = [assembly_id, reg_id, version, at - 61 * 60]
+    assert client.get(url).status_code == 410
+
+
+def test_correcting_to_an_address_already_registered_frees_the_mistyped_duplicate(client, setup):
+    register(client, setup, n=1)  # the right address, registered first
+    register(client, setup, n=2, email="delegate1@exmaple.org")
+    resp = post_form(client, f"/a/{setup.assembly.slug}/register/correct-email", {"email": "delegate1@example.org"})
+    assert resp.status_code == 302  # the same answer as any correction: nothing says the address was known
+    regs = {r.email: r.status for r in db.session.scalars(select(Registration))}
+    assert regs == {"delegate1@example.org": "confirmed", "delegate1@exmaple.org": "cancelled"}
+    assert len(outbox(kind="manage_link", to="delegate1@example.org")) == 1
+    assert outbox(kind="cancelled") == []
+
+
+def test_correcting_an_attempt_at_an_address_registered_already_looks_the_same_and_says_so_by_email(client, app, setup):
+    register(client, setup, n=1)
+    other = app.test_client()
+    register(other, setup, n=1, full_name="Someone else")  # delegate1@example.org again: only its owner is emailed
+    # The page offers the same correction as after a new registration: it never shows who is registered.
+    assert _registered_page(other, setup) == _registered_page(client, setup)
+    url = f"/a/{setup.assembly.slug}/register/correct-email"
+    resp = post_form(other, url, {"email": "someone.else@example.org"})
+    assert resp.status_code == 302 and "The address is corrected." in _registered_page(other, setup)
+    # Nobody was registered or moved; the corrected address learns why by email, with the form's address.
+    assert [r.email for r in db.session.scalars(select(Registration))] == ["delegate1@example.org"]
+    (mail,) = outbox(kind="correction_not_registered", to="someone.else@example.org")
+    assert f"http://localhost/a/{setup.assembly.slug}/register" in mail.body_text
+    assert "delegate1@example.org" not in mail.body_text
