@@ -1,6 +1,7 @@
 """The migrations build the schema the models describe, and can be undone."""
 from __future__ import annotations
 
+import datetime
 import warnings
 
 import sqlalchemy as sa
@@ -51,5 +52,44 @@ def test_migrations_downgrade_to_base_and_up_again(scratch_database_url):
             assert set(sa.inspect(db.engine).get_table_names()) == tables
             with db.engine.connect() as connection:
                 assert _differences(connection) == []
+        finally:
+            db.engine.dispose()
+
+
+def _insert(connection, table: sa.Table, **values) -> int:
+    """A row with the given values, the other required columns filled with plain values of their type."""
+    samples = {sa.Integer: 1, sa.String: "x", sa.Text: "x", sa.Boolean: False, sa.DateTime: datetime.datetime(2027, 1, 1),
+               sa.Date: datetime.date(2027, 1, 1), sa.Time: datetime.time(9, 0)}
+    for column in table.columns:
+        if column.name in values or column.nullable or column.primary_key or column.server_default is not None:
+            continue
+        values[column.name] = next(v for t, v in samples.items() if isinstance(column.type, t))
+    return connection.execute(table.insert().values(**values)).inserted_primary_key[0]
+
+
+def test_emails_queued_before_the_outbox_named_registrations_are_matched_by_address(scratch_database_url):
+    app = make_test_app(scratch_database_url)
+    with app.app_context():
+        try:
+            upgrade(revision="0012")
+            tables = sa.MetaData()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+                tables.reflect(db.engine, only=("assembly", "organisation", "registration", "outbox_message"))
+            with db.engine.begin() as c:
+                assembly = _insert(c, tables.tables["assembly"], slug="a", title="A", status="open",
+                                   start_time=datetime.time(9, 0), end_time=datetime.time(16, 0))
+                org = _insert(c, tables.tables["organisation"], name="Org", name_key="org", sector="police",
+                              status="approved")
+                reg = _insert(c, tables.tables["registration"], assembly_id=assembly, organisation_id=org,
+                              email="Delegate@Example.org", email_key="delegate@example.org", status="confirmed",
+                              source="form")
+                outbox = tables.tables["outbox_message"]
+                for n, to in enumerate(("Delegate@Example.org", "someone.else@example.org")):
+                    _insert(c, outbox, to_email=to, assembly_id=assembly, message_id=f"<{n}@x>", status="sent", kind="cancelled")
+            upgrade()
+            with db.engine.connect() as c:
+                rows = c.execute(sa.text("SELECT to_email, registration_id FROM outbox_message ORDER BY id")).all()
+            assert [tuple(r) for r in rows] == [("Delegate@Example.org", reg), ("someone.else@example.org", None)]
         finally:
             db.engine.dispose()

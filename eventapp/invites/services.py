@@ -261,7 +261,7 @@ def _queue_deferred_invite(batch: _Batch, reg: Registration, uid: str, sequence:
     subject = batch.subject(kind, data, reg.assembly.timezone or "Europe/London")
     batch.rows.append(deferred_row(kind, reg.email, reg.full_name, recipe=recipe, subject=subject, ics_method=method,
                                    assembly_id=reg.assembly_id, dedupe_key=f"invite:{uid}:{sequence}",
-                                   now=batch.now, domain=batch.domain))
+                                   now=batch.now, domain=batch.domain, registration_id=reg.id))
 
 
 @renderer("invite")
@@ -307,7 +307,7 @@ def _queue_invite(batch: _Batch, reg: Registration, links: tuple[str | None, str
     }
     batch.rows.append(outbox_row(kind, reg.email, reg.full_name, context=context, ics=ics, ics_method=method,
                                  assembly_id=reg.assembly_id, dedupe_key=f"invite:{uid}:{sequence}",
-                                 now=batch.now, domain=batch.domain))
+                                 now=batch.now, domain=batch.domain, registration_id=reg.id))
 
 
 def _previous(entry: CalendarEntry, tz: str) -> dict:
@@ -557,7 +557,8 @@ def queue_reminders(days: int, today: date | None = None) -> int:
         todo = [(k, r) for k, r in keys.items() if k not in done]
         wanted = desired_slots([r for _, r in todo])
         for key, reg in todo:
-            queue_email("reminder", reg.email, reg.full_name, assembly_id=assembly.id, dedupe_key=key, context={
+            queue_email("reminder", reg.email, reg.full_name, assembly_id=assembly.id, dedupe_key=key,
+                        registration_id=reg.id, context={
                 "registration": reg, "assembly": assembly, "days": days,
                 "programme": _programme(assembly, wanted[reg.id]),
                 "manage_url": _manage_url(reg), "feed_url": feed_url(reg),

@@ -37,6 +37,9 @@ class OutboxMessage(db.Model):
     # Lets a use case say "this email once" (e.g. one confirmation per registration).
     dedupe_key: Mapped[Optional[str]] = mapped_column(String(255), unique=True)
     assembly_id: Mapped[Optional[int]] = mapped_column(ForeignKey("assembly.id", ondelete="SET NULL"), index=True)
+    # The registration an email is about, whatever address it went to (a delegate's data download).
+    registration_id: Mapped[Optional[int]] = mapped_column(ForeignKey("registration.id", ondelete="SET NULL"),
+                                                           index=True)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -113,14 +113,14 @@ def _domain() -> str:
 
 def outbox_row(kind: str, to_email: str, to_name: str = "", *, context: dict | None = None, ics: str | None = None,
                ics_method: str | None = None, assembly_id: int | None = None, dedupe_key: str | None = None,
-               now: datetime | None = None, domain: str | None = None) -> dict:
+               now: datetime | None = None, domain: str | None = None, registration_id: int | None = None) -> dict:
     """Render an email into the column values of a pending outbox row (nothing is written)."""
     subject, text, html = render_email(kind, to_name=to_name, **(context or {}))
     now = now or utcnow()
     return {
         "kind": kind, "to_email": to_email, "to_name": clean_header(to_name)[:200], "subject": subject[:900],
         "body_text": text, "body_html": html, "ics": ics, "ics_method": ics_method.upper() if ics_method else None,
-        "assembly_id": assembly_id, "dedupe_key": dedupe_key,
+        "assembly_id": assembly_id, "registration_id": registration_id, "dedupe_key": dedupe_key,
         # Fixed at queueing: every retry or resend carries the same Message-ID, so a
         # mail client that got it twice (worker killed after sending) shows it once.
         "message_id": f"<{os.urandom(16).hex()}@{domain or _domain()}>", "status": "pending", "next_attempt_at": now,
@@ -157,7 +157,7 @@ def renderer(name: str):
 
 def deferred_row(kind: str, to_email: str, to_name: str, *, recipe: dict, subject: str = "",
                  ics_method: str | None = None, assembly_id: int | None = None, dedupe_key: str | None = None,
-                 now: datetime | None = None, domain: str | None = None) -> dict:
+                 now: datetime | None = None, domain: str | None = None, registration_id: int | None = None) -> dict:
     """Like outbox_row(), but the row keeps ``recipe`` (with "r", its renderer) and is rendered when sent.
 
     ``subject`` (render_subject()) is stored now for the outbox's search; sending renders it again.
@@ -166,7 +166,8 @@ def deferred_row(kind: str, to_email: str, to_name: str, *, recipe: dict, subjec
     return {
         "kind": kind, "to_email": to_email, "to_name": clean_header(to_name)[:200], "subject": subject,
         "body_text": "", "body_html": "", "ics": None, "ics_method": ics_method.upper() if ics_method else None,
-        "render": json.dumps(recipe, separators=(",", ":")), "assembly_id": assembly_id, "dedupe_key": dedupe_key,
+        "render": json.dumps(recipe, separators=(",", ":")), "assembly_id": assembly_id,
+        "registration_id": registration_id, "dedupe_key": dedupe_key,
         "message_id": f"<{os.urandom(16).hex()}@{domain or _domain()}>", "status": "pending", "next_attempt_at": now,
         "attempts": 0, "last_error": "", "created_at": now,
     }
@@ -219,10 +220,11 @@ def materialise(ids: list[int] | None = None) -> int:
 
 def queue_email(kind: str, to_email: str, to_name: str = "", *, context: dict | None = None,
                 ics: str | None = None, ics_method: str | None = None, assembly_id: int | None = None,
-                dedupe_key: str | None = None) -> OutboxMessage:
+                dedupe_key: str | None = None, registration_id: int | None = None) -> OutboxMessage:
     """Add a rendered email to the outbox in the current transaction (the caller commits)."""
     message = OutboxMessage(**outbox_row(kind, to_email, to_name, context=context, ics=ics, ics_method=ics_method,
-                                         assembly_id=assembly_id, dedupe_key=dedupe_key))
+                                         assembly_id=assembly_id, dedupe_key=dedupe_key,
+                                         registration_id=registration_id))
     db.session.add(message)
     return message
 

@@ -201,7 +201,8 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
         # worker sends this copy stay dead in it.
         queue_rows([deferred_row("message", email, name, recipe={"r": "message", "m": message.id, "id": reg_id,
                                                                  "v": version, "name": name, "link": link},
-                                 subject=subject, assembly_id=assembly.id, dedupe_key=f"message:{message.id}:{reg_id}")
+                                 subject=subject, assembly_id=assembly.id, dedupe_key=f"message:{message.id}:{reg_id}",
+                                 registration_id=reg_id)
                     for reg_id, email, name, version in people[start:start + CHUNK]])
     message.recipients = len(people)
     db.session.commit()

@@ -432,7 +432,7 @@ def _deferred_row(registration: Registration, kind: str, dedupe: str, position: 
         recipe["name"] = registration.full_name  # the template greets the name as given, not as the header has it
     return deferred_row(kind, registration.email, registration.full_name, recipe=recipe,
                         subject=render_subject(kind, assembly=registration.assembly),
-                        assembly_id=registration.assembly_id, dedupe_key=dedupe)
+                        assembly_id=registration.assembly_id, dedupe_key=dedupe, registration_id=registration.id)
 
 
 _UNKNOWN = object()
@@ -452,7 +452,7 @@ def _queue(registration: Registration, kind: str, dedupe: str | None = None, *, 
     }
     # A Core insert of the rendered row: the unit of work for one OutboxMessage object cost more.
     queue_rows([outbox_row(kind, registration.email, registration.full_name, context=context,
-                           assembly_id=registration.assembly_id, dedupe_key=dedupe)])
+                           assembly_id=registration.assembly_id, dedupe_key=dedupe, registration_id=registration.id)])
 
 
 def send_fresh_links(email: str) -> int:
@@ -720,7 +720,7 @@ def _tell_old_address(registration: Registration) -> None:
     queue_rows([outbox_row("address_changed_old", registration.email, registration.full_name,
                            context={"assembly": registration.assembly,
                                     "changed_on": utc_to_local(utcnow(), registration.assembly.timezone or "Europe/London")},
-                           assembly_id=registration.assembly_id)])
+                           assembly_id=registration.assembly_id, registration_id=registration.id)])
 
 
 CORRECTION_MINUTES = 60
@@ -945,10 +945,10 @@ def personal_data(registration: Registration) -> dict[str, Any]:
         select(Workshop.title, Attendance.status).join(Workshop, Workshop.id == Attendance.workshop_id)
         .where(Attendance.registration_id == reg.id).order_by(Attendance.id)
     ).all()
+    # By registration, not address: the emails to an address since changed are theirs, and those to
+    # someone who held this address before are not.
     outbox = db.session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.assembly_id == reg.assembly_id, OutboxMessage.to_email == reg.email)
-        .order_by(OutboxMessage.id)
+        select(OutboxMessage).where(OutboxMessage.registration_id == reg.id).order_by(OutboxMessage.id)
     ).all()
     return {
         "assembly": {"title": reg.assembly.title, "date": reg.assembly.date.isoformat()},
@@ -972,7 +972,8 @@ def personal_data(registration: Registration) -> dict[str, Any]:
         "attendance": [{"workshop": title, "status": ATTENDANCE_STATUSES.get(status, status)}
                        for title, status in attendance],
         "emails_sent_to_you": [
-            {"subject": m.subject or rendered(m).subject, "status": m.status, "created_at": m.created_at.isoformat() + "Z"}
+            {"to": m.to_email, "subject": m.subject or rendered(m).subject, "status": m.status,
+             "created_at": m.created_at.isoformat() + "Z"}
             for m in outbox
         ],
     }

@@ -244,3 +244,21 @@ def test_correcting_an_attempt_at_an_address_registered_already_looks_the_same_a
     (mail,) = outbox(kind="correction_not_registered", to="someone.else@example.org")
     assert f"http://localhost/a/{setup.assembly.slug}/register" in mail.body_text
     assert "delegate1@example.org" not in mail.body_text
+
+
+def test_my_data_lists_the_emails_about_me_whatever_address_they_went_to_and_only_those(client, setup):
+    import json
+
+    register(client, setup, n=1, email="first@example.org")
+    path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    resp = post_form(client, path + "/edit", form_fields(setup, n=1, email="second@example.org"))
+    path = resp.headers["Location"]
+    # Someone else then registers with the address given up.
+    register(client, setup, n=2, email="first@example.org")
+    data = json.loads(client.get(path + "/my-data.json").get_data(as_text=True))
+    sent = [(m["to"], m["subject"]) for m in data["emails_sent_to_you"]]
+    assert ("first@example.org", f"Your place at {setup.assembly.title} is confirmed") in sent
+    assert ("second@example.org", f"Your email address for {setup.assembly.title} is changed") in sent
+    # Not the newcomer's confirmation, though it went to an address this delegate once used.
+    assert [s for s in sent if s[0] == "first@example.org" and s[1].startswith("Your place at")] == \
+        [("first@example.org", f"Your place at {setup.assembly.title} is confirmed")]
