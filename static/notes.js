@@ -64,6 +64,10 @@
   }
 
   form.addEventListener("submit", function () { submitting = true; });
+  // Back after a Save that never arrived: the page returns as it was, flag included.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { submitting = false; }
+  });
   window.addEventListener("beforeunload", function (event) {
     if (!submitting && snapshot() !== saved) {
       event.preventDefault();

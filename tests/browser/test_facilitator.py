@@ -208,6 +208,29 @@ def test_autosave_stops_and_says_so_when_someone_else_saved(live_server, browser
         db.session.remove()
 
 
+def test_autosave_resumes_when_the_page_comes_back_from_the_back_forward_cache(live_server, browser):
+    # Save pressed, the submission failed (no signal in the room), Back: the browser may restore
+    # the page as it was, script state included. Autosave must run again, not wait for a submit.
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/notes")
+        # The submission never leaves (as when it failed); the page's own submit handler has run.
+        page.evaluate("document.querySelector('form[data-autosave-url]')"
+                      ".addEventListener('submit', function (e) { e.preventDefault(); })")
+        page.get_by_role("button", name="Save draft").click()
+        page.evaluate("window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
+        page.get_by_label("Summary", exact=True).fill("Typed after coming back")
+        page.get_by_text("Draft saved automatically").wait_for(timeout=15_000)
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        assert services.notes_for(seed["workshop_id"]).section("summary").body == "Typed after coming back"
+        db.session.remove()
+
+
 def test_a_field_reached_with_the_keyboard_is_never_hidden_behind_the_save_bar(live_server, browser):
     # WCAG 2.2 focus not obscured: the sticky Save bar covers the foot of a phone's screen, so the
     # page keeps that much room when it scrolls a focused field into view.
