@@ -22,7 +22,7 @@ from email.utils import make_msgid, parseaddr
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from ..domain import DomainError
@@ -678,3 +678,12 @@ def outbox_counts() -> dict[str, int]:
     rows = db.session.execute(select(OutboxMessage.status, func.count(OutboxMessage.id))
                               .group_by(OutboxMessage.status)).all()
     return {status: n for status, n in rows}
+
+
+def latest_about(registration_id: int, limit: int = 10) -> tuple[list[OutboxMessage], int]:
+    """The newest emails about one registration (rendered as sent), and how many there are in all."""
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.registration_id == registration_id)
+                              .order_by(OutboxMessage.id.desc()).limit(limit)).all()
+    total = db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.registration_id == registration_id))
+    return [m if m.subject else rendered(m) for m in rows], total

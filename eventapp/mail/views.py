@@ -10,6 +10,7 @@ from ..assemblies.models import Assembly
 from ..domain import DomainError
 from ..extensions import db
 from . import services
+from ..registration.models import Registration
 from .models import OUTBOX_STATUSES, OutboxMessage
 
 bp = Blueprint("mail", __name__, url_prefix="/organiser/outbox")
@@ -48,7 +49,12 @@ def index():
     kind = request.args.get("kind", "")
     assembly_id = request.args.get("assembly", type=int)
     q = request.args.get("q", "").strip()
+    registration_id = request.args.get("registration", type=int)
+    about = db.session.get(Registration, registration_id) if registration_id else None
     stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if registration_id:
+        # Every email about one delegate, whichever address it went to (their organiser page links here).
+        stmt = stmt.where(OutboxMessage.registration_id == registration_id)
     if status in OUTBOX_STATUSES:
         stmt = stmt.where(OutboxMessage.status == status)
     kinds = _kinds()
@@ -68,8 +74,8 @@ def index():
     return render_template(
         "mail/index.html", page=page, status=status, kind=kind, assembly_id=assembly_id, q=q,
         statuses=STATUS_LABELS, kinds=kinds, kind_labels=KIND_LABELS, assemblies=assemblies,
-        counts=services.outbox_counts(), smtp=current_app.config.get("MAIL_SERVER"),
-        filtered=bool(status or kind or assembly_id or q),
+        counts=services.outbox_counts(), smtp=current_app.config.get("MAIL_SERVER"), about=about,
+        filtered=bool(status or kind or assembly_id or q or registration_id),
     )
 
 

@@ -529,9 +529,16 @@ def organiser_edit(slug: str, reg_id: int):
 
 
 def _organiser_form_page(form, reg, assembly, topics, *, published: bool):
+    from ..mail.services import latest_about
+    from ..mail.views import KIND_LABELS, STATUS_LABELS
+
+    # "Did she get her invitation?": the answer beside the registration, whichever address it went to.
+    emails, email_total = latest_about(reg.id) if reg else ([], 0)
     return render_template("registration/edit.html", form=form, reg=reg, assembly=assembly, topics=topics,
                            published=published, organisations=_approved_organisations(), organiser=True,
-                           cancel_url=url_for(".organiser_index", slug=assembly.slug)), _status(form)
+                           cancel_url=url_for(".organiser_index", slug=assembly.slug), emails=emails,
+                           email_total=email_total, kind_labels=KIND_LABELS,
+                           email_statuses=STATUS_LABELS), _status(form)
 
 
 @bp.route("/organiser/assemblies/<slug>/registrations/<int:reg_id>/cancel", methods=["GET", "POST"])

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from eventapp.extensions import db
+from eventapp.mail.models import OutboxMessage
 from eventapp.organisations.models import Organisation
 from eventapp.registration import services
 from eventapp.registration.csvio import csv_cell
@@ -403,3 +404,23 @@ def test_a_reinstated_delegate_joins_the_waiting_list_when_no_place_is_free(app,
     db.session.expire_all()
     assert db.session.get(Registration, regs[0].id).status == "waiting"
     assert len(outbox("waiting_list", to=regs[0].email)) == 1
+
+
+def test_the_edit_page_shows_the_emails_about_the_delegate_whatever_address_they_went_to(app, as_organiser, setup):
+    [reg, other] = seed(app, setup, [(1, 0, {}), (2, 1, {})])
+    url = f"{base(setup)}/{reg.id}/edit"
+    post_form(as_organiser, url, form_fields(setup, n=1, email="new.address@example.org"))
+    page = as_organiser.get(url).get_data(as_text=True)
+    emails = page.split('id="emails-title"')[1]
+    assert f"Your place at {setup.assembly.title} is confirmed" in emails and "delegate1@example.org" in emails
+    assert f"Your email address for {setup.assembly.title} is changed" in emails
+    assert "new.address@example.org" in emails and "delegate2@example.org" not in emails
+    # The outbox, filtered to this delegate, holds the same and nobody else's.
+    outbox_page = as_organiser.get(f"/organiser/outbox/?registration={reg.id}").get_data(as_text=True)
+    assert "Only the emails about <strong><bdi>Delegate 1</bdi></strong>" in outbox_page
+    assert "delegate1@example.org" in outbox_page and "delegate2@example.org" not in outbox_page
+    # Someone no email was ever about says so.
+    db.session.execute(db.delete(OutboxMessage).where(OutboxMessage.registration_id == other.id))
+    db.session.commit()
+    page = as_organiser.get(f"{base(setup)}/{other.id}/edit").get_data(as_text=True)
+    assert "No email has been sent about this registration." in page
