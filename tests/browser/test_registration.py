@@ -99,7 +99,7 @@ def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_ser
 def test_organiser_registration_pages_are_accessible(live_server, page):
     from tests.browser.conftest import login
 
-    slug, _, _ = _seed(live_server.app)
+    slug, _, org_name = _seed(live_server.app)
     login(page, live_server)
     base = live_server.url + f"/organiser/assemblies/{slug}"
     page.goto(base)
@@ -111,3 +111,17 @@ def test_organiser_registration_pages_are_accessible(live_server, page):
                        ("/registrations/import", "import")):
         page.goto(base + path)
         axe_check(page, what)
+    # A delegate added here: their page, with the emails about them.
+    page.goto(base + "/registrations/new")
+    page.get_by_label("Full name").fill("Kwame Mensah")
+    page.get_by_label("Email address").fill("kwame.browser@example.org")
+    page.get_by_label("Job title").fill("Housing officer")
+    page.get_by_label("Organisation", exact=True).fill(org_name)
+    page.get_by_label("1st choice (required)").select_option(index=1)
+    page.get_by_label("2nd choice (required)").select_option(index=2)
+    page.get_by_label("3rd choice (required)").select_option(index=3)
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"**/organiser/assemblies/{slug}/registrations")
+    page.get_by_role("link", name="Edit Kwame Mensah").click()
+    assert page.get_by_role("heading", name="Emails to Kwame Mensah").is_visible()
+    axe_check(page, "a delegate's page with their emails")
