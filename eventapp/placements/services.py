@@ -288,6 +288,59 @@ def move_delegate(run: AllocationRun, assembly: Assembly, registration_id: int, 
     if run.status != "proposal":
         raise DomainError("Only a proposal can be changed. Run the allocation again to start a new one.")
     snap = snapshot(assembly)
+    data = _with_move(snap, run.result, registration_id, choices)
+    warnings = _rule_breaks(snap, data)
+    data["warnings"] = warnings
+    _store_result(run, snap, data)
+    if pin:
+        _pin(registration_id, choices)
+    db.session.commit()
+    return warnings
+
+
+def move_published(run: AllocationRun, assembly: Assembly, registration_id: int, choices: dict[int, int | None],
+                   pin: bool) -> int:
+    """Move one delegate in the published allocation: their places change now and they are emailed.
+
+    Refused if the move breaks a rule the allocation kept; returns how many rounds changed.
+    """
+    if run.status != "published":
+        raise DomainError("This allocation is not the published one any more. Reload the page.")
+    _lock_assembly(assembly)
+    snap = snapshot(assembly)
+    confirmed = {k: v for k, v in run.result["assignments"].items() if k in snap.registrations}
+    before = set(_rule_breaks(snap, {"assignments": confirmed}))
+    data = _with_move(snap, run.result, registration_id, choices)
+    # Only what this move breaks: a rule broken already (a capacity cut since) is not this move's doing.
+    breaks = [b for b in _rule_breaks(snap, {"assignments": {k: v for k, v in data["assignments"].items()
+                                                            if k in snap.registrations}}) if b not in before]
+    if breaks:
+        raise DomainError("This change breaks a rule: " + " ".join(breaks) + " Nothing was changed.")
+    old = {p.round_id: p for p in db.session.scalars(select(Placement).where(
+        Placement.registration_id == registration_id))}
+    new = {snap.workshops[w].round_id: snap.workshops[w] for w in data["assignments"][str(registration_id)]}
+    moved = [r for r in set(old) | set(new) if not (r in old and r in new and old[r].workshop_id == new[r].id)]
+    for round_id in moved:
+        if round_id in old:
+            db.session.delete(old[round_id])
+    db.session.flush()  # the old places go first: one place per delegate and round is a table constraint
+    for round_id in moved:
+        if round_id in new:
+            db.session.add(Placement(registration_id=registration_id, round_id=round_id,
+                                     topic_id=new[round_id].topic_id, workshop_id=new[round_id].id))
+    changed = len(moved)
+    data["warnings"] = sorted(before)
+    _store_result(run, snap, data)
+    if pin:
+        _pin(registration_id, choices)
+    if changed:
+        sync_calendar([registration_id])
+    db.session.commit()
+    return changed
+
+
+def _with_move(snap: Snapshot, result: dict, registration_id: int, choices: dict[int, int | None]) -> dict:
+    """A copy of an allocation's result with one delegate's workshop per round set as chosen."""
     key = str(registration_id)
     if key not in snap.registrations:
         raise DomainError("That delegate is not confirmed for this assembly.")
@@ -302,28 +355,28 @@ def move_delegate(run: AllocationRun, assembly: Assembly, registration_id: int, 
         if w is None or w.round_id != round_id:
             raise DomainError("Choose a workshop that runs in that round.")
         new.append(str(workshop_id))
-    data = run.result
-    data["assignments"][key] = new
+    data = {**result, "assignments": {**result["assignments"], key: new}}
     placed_rounds = {snap.workshops[w].round_id for w in new}
-    data["unplaced"] = [u for u in data["unplaced"] if u[0] != key] + [
+    data["unplaced"] = [u for u in result["unplaced"] if u[0] != key] + [
         [key, str(r.id)] for r in snap.rounds if r.id not in placed_rounds and r.workshops
     ]
-    warnings = _rule_breaks(snap, data)
-    data["warnings"] = warnings
+    return data
+
+
+def _store_result(run: AllocationRun, snap: Snapshot, data: dict) -> None:
     data["summary"] = summarise(snap.problem, data["assignments"], data["unplaced"])
     run.result = data
     run.edited = True
     obj = data["summary"]["objective"]
     run.placed, run.moves, run.cost = obj["placed"], obj["moves"], obj["cost"]
-    if pin:
-        for round_id, workshop_id in choices.items():
-            db.session.execute(delete(AllocationPin).where(
-                AllocationPin.registration_id == registration_id, AllocationPin.round_id == round_id))
-            if workshop_id is not None:
-                db.session.add(AllocationPin(registration_id=registration_id, round_id=round_id,
-                                             workshop_id=workshop_id))
-    db.session.commit()
-    return warnings
+
+
+def _pin(registration_id: int, choices: dict[int, int | None]) -> None:
+    for round_id, workshop_id in choices.items():
+        db.session.execute(delete(AllocationPin).where(
+            AllocationPin.registration_id == registration_id, AllocationPin.round_id == round_id))
+        if workshop_id is not None:
+            db.session.add(AllocationPin(registration_id=registration_id, round_id=round_id, workshop_id=workshop_id))
 
 
 def _rule_breaks(snap: Snapshot, data: dict) -> list[str]:

@@ -150,6 +150,18 @@ def move(slug: str, registration_id: int):
         # Optional() lets a blank (even whitespace-only) choice past the choice check: no workshop.
         values = {r.id: (getattr(form, f"round_{r.id}").data or "").strip() for r in snap.rounds}
         picked = {rid: int(v) if v else None for rid, v in values.items()}
+        if run.status == "published":
+            try:
+                changed = services.move_published(run, assembly, reg.id, picked, pin=form.pin.data)
+            except DomainError as err:
+                db.session.rollback()
+                apply_domain_error(form, err)
+            else:
+                flash(f"{reg.full_name}'s workshops were changed. An updated calendar invitation is in the outbox."
+                      if changed and assembly.cancelled_at is None else
+                      f"{reg.full_name}'s workshops were changed." if changed else "Nothing changed.", "success")
+                return redirect(url_for(".delegates", slug=slug))
+            return _move_page(assembly, run, reg, form, snap)
         try:
             warnings = services.move_delegate(run, assembly, reg.id, picked, pin=form.pin.data)
         except DomainError as err:
@@ -161,9 +173,14 @@ def move(slug: str, registration_id: int):
             else:
                 flash(f"{reg.full_name}'s workshops were changed.", "success")
             return redirect(url_for(".index", slug=slug))
+    return _move_page(assembly, run, reg, form, snap)
+
+
+def _move_page(assembly, run, reg, form, snap):
     ranks = {t: i + 1 for i, t in enumerate(reg.choice_topic_ids)}
     return render_template("placements/move.html", assembly=assembly, run=run, reg=reg, form=form,
-                           rounds=snap.rounds, ranks=ranks, topics_by_workshop={wid: w.topic for wid, w in snap.workshops.items()}), \
+                           rounds=snap.rounds, ranks=ranks,
+                           topics_by_workshop={wid: w.topic for wid, w in snap.workshops.items()}), \
         (400 if form.errors else 200)
 
 

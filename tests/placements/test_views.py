@@ -1,6 +1,8 @@
 """The organiser's allocation pages: run, inspect, change, pin, publish."""
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -307,5 +309,54 @@ def test_the_published_delegates_list_says_how_to_move_someone(as_organiser):
     assert ">Change<span" in proposal and "To move someone, run the allocation again" not in proposal
     post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
     published = as_organiser.get(url).get_data(as_text=True)
-    assert ">Change<span" not in published  # a published allocation is changed through a new proposal
-    assert "To move someone, run the allocation again from" in published
+    assert ">Change<span" in published and "they are emailed an updated invitation at once" in published
+    assert "To rearrange many, run the allocation again from" in published
+
+
+def test_one_delegate_is_moved_in_the_published_allocation_and_emailed(as_organiser):
+    from eventapp.invites.models import CalendarEntry
+    from eventapp.mail.models import OutboxMessage
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=3)
+    regs = delegates(assembly, topics, 3)
+    _run(as_organiser, assembly)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    placed = _placements()
+    # Everyone is in ASB then mental health; one delegate swaps to mental health then hidden harm.
+    mover = regs[0]
+    assert (placed[(mover.id, rounds["1"].id)], placed[(mover.id, rounds["2"].id)]) == (ws["1A"].id, ws["2B"].id)
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/delegates/{mover.id}"
+    page = as_organiser.get(url).get_data(as_text=True)
+    assert "These are published workshops: saving changes" in page
+    before = set(db.session.scalars(select(OutboxMessage.id)))
+    resp = post_form(as_organiser, url, {f"round_{rounds['1'].id}": str(ws["1B"].id),
+                                         f"round_{rounds['2'].id}": str(ws["2C"].id), "pin": ""},
+                     follow_redirects=True)
+    assert f"{mover.full_name}'s workshops were changed. An updated calendar invitation is in the outbox." \
+        in html.unescape(resp.get_data(as_text=True))
+    after = _placements()
+    assert (after[(mover.id, rounds["1"].id)], after[(mover.id, rounds["2"].id)]) == (ws["1B"].id, ws["2C"].id)
+    assert {k: v for k, v in after.items() if k[0] != mover.id} == {k: v for k, v in placed.items() if k[0] != mover.id}
+    new_mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.not_in(before))).all()
+    assert [(m.to_email, m.ics_method) for m in new_mail] == [(mover.email, "REQUEST")] * 2
+    entries = {e.round_id: e.workshop_id for e in db.session.scalars(select(CalendarEntry).where(
+        CalendarEntry.registration_id == mover.id, CalendarEntry.round_id.is_not(None)))}
+    assert entries == {rounds["1"].id: ws["1B"].id, rounds["2"].id: ws["2C"].id}
+    # The delegates list and the manage page follow; the run's figures too.
+    listing = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/delegates").get_data(as_text=True)
+    assert ws["2C"].title in listing.split(mover.full_name)[1].split("</tr>")[0]
+
+
+def test_a_move_in_the_published_allocation_that_breaks_a_rule_is_refused(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=1)
+    regs = delegates(assembly, topics, 2)
+    _run(as_organiser, assembly)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    placed = _placements()
+    a, b = regs
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/delegates/{a.id}"
+    resp = post_form(as_organiser, url, {f"round_{rounds['1'].id}": str(placed[(b.id, rounds["1"].id)]),
+                                         f"round_{rounds['2'].id}": str(placed[(a.id, rounds["2"].id)]), "pin": ""})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "This change breaks a rule:" in html and "Nothing was changed." in html
+    assert _placements() == placed
