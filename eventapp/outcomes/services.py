@@ -222,7 +222,7 @@ class TopicHistory:
 
 
 def topic_history(workshop: Workshop) -> TopicHistory:
-    """Earlier approved outcomes and the still-open actions on this workshop's topic."""
+    """Earlier approved outcomes and the still-open published actions on this workshop's topic."""
     assembly = workshop.round.assembly
     topic_id = workshop.topic_id
     # Only assemblies that ran this topic can have outcomes on it.
@@ -241,6 +241,9 @@ def topic_history(workshop: Workshop) -> TopicHistory:
     actions = list(db.session.scalars(
         select(Action).where(Action.assembly_id.in_(ids), Action.status.in_(OPEN_STATUSES),
                              Action.id.not_in(_carried_away()),
+                             # Published ones only: another workshop's internal or unreviewed actions
+                             # belong to its facilitators and the organisers.
+                             Action.internal.is_(False), Action.approved.is_(True),
                              or_(Action.id.in_(tagged), Action.workshop_id.in_(on_topic_workshops)),
                              # This workshop's own actions are on its Actions page already.
                              or_(Action.workshop_id.is_(None), Action.workshop_id != workshop.id))
