@@ -489,16 +489,24 @@ def link_days() -> int:
     return int(current_app.config.get("PARTNER_LINK_DAYS", DEFAULT_PARTNER_LINK_DAYS))
 
 
+def _birth(organisation: Organisation) -> str:
+    # When the organisation was created: on SQLite the id of an organisation merged away (the
+    # newest row) is given to the next one created, and its links must not open that one.
+    return organisation.created_at.strftime("%Y%m%d%H%M%S%f")
+
+
 def make_partner_token(organisation_id: int) -> str:
-    """A signed, expiring token naming the organisation and its current link version."""
+    """A signed, expiring token naming the organisation (as created) and its current link version."""
     contact = contact_for(organisation_id)
-    return _serializer().dumps({"o": organisation_id, "v": contact.link_version if contact else 1})
+    organisation = db.session.get(Organisation, organisation_id)
+    return _serializer().dumps({"o": organisation_id, "v": contact.link_version if contact else 1,
+                                "c": _birth(organisation)})
 
 
 def load_partner_token(token: str) -> Organisation:
     """The organisation a partner link opens; LinkExpired or LinkInvalid otherwise."""
     try:
-        data = _serializer().loads(token, max_age=link_days() * 86400)
+        data, signed_at = _serializer().loads(token, max_age=link_days() * 86400, return_timestamp=True)
     except SignatureExpired:
         raise LinkExpired("This link has expired.") from None
     except BadSignature:
@@ -506,7 +514,10 @@ def load_partner_token(token: str) -> Organisation:
     if not isinstance(data, dict) or not isinstance(data.get("o"), int) or not isinstance(data.get("v"), int):
         raise LinkInvalid("This link is not valid.")
     organisation = db.session.get(Organisation, data["o"])
-    if organisation is None:
+    # A link made for an earlier organisation with the same id (merged away, its id reused):
+    # links name the organisation's creation; older links, without it, must be younger than it.
+    if organisation is None or ("c" in data and data["c"] != _birth(organisation)) or (
+            "c" not in data and signed_at.replace(tzinfo=None) < organisation.created_at.replace(microsecond=0)):
         raise LinkInvalid("This link is no longer valid.")
     contact = contact_for(data["o"])
     if (contact.link_version if contact else 1) != data["v"]:

@@ -290,3 +290,21 @@ def test_a_note_posted_through_a_link_that_stopped_working_is_shown_back_to_copy
     html = r.get_data(as_text=True)
     assert r.status_code == 404 and "This action is no longer on your page" in html
     assert "sent to 12 schools" in html
+
+
+def test_a_merged_organisations_link_does_not_open_a_newer_organisation_given_the_same_number(client, db, organiser):
+    # SQLite hands the highest number back out once its row is deleted: the organisation
+    # merged away (a duplicate, the newest row) and the next one created share an id.
+    scene = build_scene(organiser=organiser)
+    duplicate = make_org("Shireford Constabulary (duplicate)", sector="police")
+    token = services.make_partner_token(duplicate.id)
+    assert client.get(f"/partner/{token}").status_code == 200
+    from eventapp.organisations.services import merge_organisations
+
+    merge_organisations(duplicate, scene.police)
+    newcomer = make_org("Newcomer Women's Refuge", sector="voluntary_community")
+    services.save_contact(newcomer, "Refuge lead", "lead@refuge.example.org")
+    r = client.get(f"/partner/{token}")
+    assert r.status_code in (404, 410)
+    assert "Newcomer Women" not in r.get_data(as_text=True)
+    assert client.get(f"/partner/{services.make_partner_token(newcomer.id)}").status_code == 200
