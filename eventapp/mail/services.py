@@ -190,6 +190,29 @@ def rendered(message):
                               "render": None})
 
 
+# Links that only their addressee may open: a password reset link signs in as that person, so
+# the Outbox (which every organiser reads) shows such messages with the link left out.
+_PRIVATE_LINKS = {"password_reset": re.compile(r"/reset-password/[^\s\"'<>]+")}
+HIDDEN_LINK = "/reset-password/…"
+
+
+def has_private_link(message) -> bool:
+    """Whether the Outbox hides a link of this message (see for_outbox)."""
+    return message.kind in _PRIVATE_LINKS
+
+
+def for_outbox(message):
+    """The message as organisers may read it: rendered, and without links only its addressee may open."""
+    message = rendered(message)
+    pattern = _PRIVATE_LINKS.get(message.kind)
+    if pattern is None:
+        return message
+    columns = {c.key: getattr(message, c.key) for c in OutboxMessage.__table__.columns}
+    hide = (lambda value: pattern.sub(HIDDEN_LINK, value) if value else value)
+    return SimpleNamespace(**{**columns, "body_text": hide(message.body_text), "body_html": hide(message.body_html),
+                              "ics": hide(message.ics)})
+
+
 def _content(row_id: int, subject: str, text: str, html: str, ics: str | None) -> dict:
     return {"row_id": row_id, "new_subject": subject, "new_text": text, "new_html": html, "new_ics": ics}
 

@@ -80,8 +80,9 @@ def index():
 
 
 def _message(message_id: int) -> OutboxMessage:
-    # A row the worker has not rendered yet is shown as it will be sent (rendered now, not stored).
-    return services.rendered(db.get_or_404(OutboxMessage, message_id))
+    # A row the worker has not rendered yet is shown as it will be sent (rendered now, not stored),
+    # less any link only its addressee may open (a password reset).
+    return services.for_outbox(db.get_or_404(OutboxMessage, message_id))
 
 
 @bp.route("/<int:message_id>")
@@ -90,7 +91,7 @@ def detail(message_id: int):
     message = _message(message_id)
     return render_template("mail/detail.html", message=message, statuses=STATUS_LABELS, kind_labels=KIND_LABELS,
                            form=FlaskForm(), smtp=current_app.config.get("MAIL_SERVER"),
-                           newer=services.superseded_by(message))
+                           newer=services.superseded_by(message), private_link=services.has_private_link(message))
 
 
 @bp.route("/<int:message_id>/body.html")

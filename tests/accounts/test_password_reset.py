@@ -1,6 +1,8 @@
 """Forgotten password: a signed, expiring, single-use link emailed through the outbox; no account enumeration."""
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 
 from sqlalchemy import select
@@ -66,3 +68,25 @@ def test_hostile_name_is_escaped_in_the_email(client, db):
     post_form(client, "/forgot-password", {"email": "hostile@example.org"})
     (mail,) = _reset_mails()
     assert "<script>" not in mail.body_html and "\n" not in mail.to_name
+
+
+def test_another_organiser_cannot_read_a_reset_link_in_the_outbox(client, auth, organiser, facilitator):
+    # Anyone may ask for a reset link for any address; an organiser reading the Outbox must
+    # not be able to open it (it would sign them in as that colleague).
+    post_form(client, "/forgot-password", {"email": facilitator.email})
+    (message,) = _reset_mails()
+    link = _link(message)
+    token = link.rsplit("/", 1)[1]
+    auth.login(organiser.email)
+    pages = [client.get(f"/organiser/outbox/{message.id}{suffix}") for suffix in ("", "/body.html", "/message.eml")]
+    eml = email.message_from_bytes(pages[2].get_data(), policy=email.policy.default)
+    texts = [p.get_content() for p in eml.walk() if p.get_content_maintype() == "text"]
+    assert len(texts) == 2  # text and HTML, decoded
+    assert [page.status_code for page in pages] == [200, 200, 200]
+    for body in [pages[0].get_data(as_text=True), pages[1].get_data(as_text=True)] + texts:
+        assert token not in body and "/reset-password/" not in body.replace("/reset-password/…", "")
+    assert "only the account holder" in pages[0].get_data(as_text=True)
+    # The email itself still carries the link, and it works for the person it was sent to.
+    assert token in _db.session.get(OutboxMessage, message.id).body_text
+    auth.logout()
+    assert client.get(link).status_code == 200
