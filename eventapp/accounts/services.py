@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain import DomainError
 from ..extensions import db
+from ..timeutil import utcnow
 from .models import ROLES, User
 
 MIN_PASSWORD_LENGTH = 10
@@ -94,6 +96,7 @@ def load_user(user_id: str) -> User | None:
 
 RESET_SALT = "password-reset"
 RESET_MAX_AGE = 3600
+RESET_EMAIL_MINUTES = 15
 
 
 def _reset_serializer():
@@ -136,6 +139,7 @@ def request_password_reset(email: str) -> None:
     """Email a reset link if the address belongs to an active account; the same outcome for the caller either way."""
     from flask import current_app, url_for
 
+    from ..mail.models import OutboxMessage
     from ..mail.services import queue_email, render_email
 
     user = get_user_by_email(email or "")
@@ -144,12 +148,25 @@ def request_password_reset(email: str) -> None:
         # Do the same rendering work, so an unknown address does not answer faster.
         render_email("password_reset", to_name="", reset_url="", **context)
         return
+    # One email per quarter of an hour however often the form is sent (it is open to anyone and
+    # limited per client address only), and a new one once the password has changed.
+    now = utcnow()
+    window = now.replace(minute=now.minute - now.minute % RESET_EMAIL_MINUTES, second=0, microsecond=0)
+    key = f"password-reset:{user.id}:{_fingerprint(user)}:{window:%Y%m%dT%H%M}"
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
+        render_email("password_reset", to_name="", reset_url="", **context)  # the same work as a sending
+        return
     base = current_app.config.get("PUBLIC_BASE_URL")
     path = url_for("accounts.reset_password", token=make_reset_token(user))
     reset_url = f"{base.rstrip('/')}{path}" if base else url_for("accounts.reset_password",
                                                                  token=make_reset_token(user), _external=True)
-    queue_email("password_reset", user.email, user.display_name, context={"reset_url": reset_url, **context})
-    db.session.commit()
+    queue_email("password_reset", user.email, user.display_name, context={"reset_url": reset_url, **context},
+                dedupe_key=key)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same request sent twice at once: the other one queued the email.
+        db.session.rollback()
 
 
 def reset_password(user: User, new: str) -> None:

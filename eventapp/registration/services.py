@@ -455,6 +455,9 @@ def _queue(registration: Registration, kind: str, dedupe: str | None = None, *, 
                            assembly_id=registration.assembly_id, dedupe_key=dedupe, registration_id=registration.id)])
 
 
+FRESH_LINK_MINUTES = 15
+
+
 def send_fresh_links(email: str) -> int:
     """Email a fresh manage link for every registration held for this address (count not shown to users)."""
     try:
@@ -464,9 +467,20 @@ def send_fresh_links(email: str) -> int:
     regs = db.session.scalars(
         select(Registration).where(Registration.email_key == email_key(address), Registration.anonymised_at.is_(None))
     ).all()
+    # One email per registration per quarter of an hour however often the form is sent (it is
+    # open to anyone, limited per client address only): nobody can bury a delegate in emails.
+    now = utcnow()
+    window = now.replace(minute=now.minute - now.minute % FRESH_LINK_MINUTES, second=0, microsecond=0)
+    keys = {reg.id: f"fresh-link:{reg.id}:{reg.token_version}:{window:%Y%m%dT%H%M}" for reg in regs}
+    sent = set(db.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(list(keys.values())))))
     for reg in regs:
-        _queue(reg, "manage_link")
-    db.session.commit()
+        if keys[reg.id] not in sent:
+            _queue(reg, "manage_link", dedupe=keys[reg.id])
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same request sent twice at once: the other one queued the email.
+        db.session.rollback()
     return len(regs)
 
 

@@ -90,3 +90,21 @@ def test_another_organiser_cannot_read_a_reset_link_in_the_outbox(client, auth, 
     assert token in _db.session.get(OutboxMessage, message.id).body_text
     auth.logout()
     assert client.get(link).status_code == 200
+
+
+def test_asking_again_and_again_sends_one_email_a_quarter_of_an_hour(client, organiser, monkeypatch):
+    from datetime import timedelta
+
+    for _ in range(4):
+        resp = post_form(client, "/forgot-password", {"email": organiser.email})
+        assert resp.status_code == 200
+    assert len(_reset_mails()) == 1
+    later = services.utcnow() + timedelta(minutes=16)
+    monkeypatch.setattr(services, "utcnow", lambda: later)
+    post_form(client, "/forgot-password", {"email": organiser.email})
+    assert len(_reset_mails()) == 2
+    # Once the link is used, asking again sends a new one at once.
+    link = _link(_reset_mails()[-1])
+    assert post_form(client, link, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+    post_form(client, "/forgot-password", {"email": organiser.email})
+    assert len(_reset_mails()) == 3

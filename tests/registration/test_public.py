@@ -219,3 +219,26 @@ def test_tampered_and_expired_links_offer_a_fresh_one(client, setup, monkeypatch
 def test_csrf_is_required_on_the_public_form(client, setup):
     resp = client.post(f"/a/{setup.assembly.slug}/register", data=form_fields(setup))
     assert resp.status_code == 400 and db.session.query(Registration).count() == 0
+
+
+def test_asking_again_and_again_for_a_fresh_link_does_not_flood_the_delegate(client, setup, monkeypatch):
+    # The form is open to anyone and limited per client address only: from many addresses
+    # someone could bury a delegate in emails (and spend the organisers' daily sending quota).
+    from datetime import timedelta
+
+    from eventapp.registration import services
+
+    register(client, setup)
+    for _ in range(5):
+        resp = post_form(client, "/manage/new-link", {"email": "delegate1@example.org"})
+        assert resp.status_code == 200 and "If we hold a registration for" in resp.get_data(as_text=True)
+    assert len(outbox(kind="manage_link")) == 1
+    later = services.utcnow() + timedelta(minutes=16)
+    monkeypatch.setattr(services, "utcnow", lambda: later)
+    post_form(client, "/manage/new-link", {"email": "delegate1@example.org"})
+    assert len(outbox(kind="manage_link")) == 2
+    # An organiser who revokes the links still sends the new one at once.
+    with client.application.test_request_context():
+        services.revoke_manage_links(db.session.scalar(select(Registration)))
+    assert len(outbox(kind="manage_link")) == 3
+    assert client.get(manage_path("delegate1@example.org")).status_code == 200
