@@ -458,6 +458,21 @@ def _queue(registration: Registration, kind: str, dedupe: str | None = None, *, 
 FRESH_LINK_MINUTES = 15
 
 
+def _fresh_link_key(registration: Registration) -> str:
+    """The outbox key of a link asked for again: one email per registration per quarter of an hour
+    however often a public form asks (they are open to anyone, limited per client address only),
+    so nobody can bury a delegate in emails."""
+    now = utcnow()
+    window = now.replace(minute=now.minute - now.minute % FRESH_LINK_MINUTES, second=0, microsecond=0)
+    return f"fresh-link:{registration.id}:{registration.token_version}:{window:%Y%m%dT%H%M}"
+
+
+def _queue_fresh_link(registration: Registration) -> None:
+    key = _fresh_link_key(registration)
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is None:
+        _queue(registration, "manage_link", dedupe=key)
+
+
 def send_fresh_links(email: str) -> int:
     """Email a fresh manage link for every registration held for this address (count not shown to users)."""
     try:
@@ -467,11 +482,7 @@ def send_fresh_links(email: str) -> int:
     regs = db.session.scalars(
         select(Registration).where(Registration.email_key == email_key(address), Registration.anonymised_at.is_(None))
     ).all()
-    # One email per registration per quarter of an hour however often the form is sent (it is
-    # open to anyone, limited per client address only): nobody can bury a delegate in emails.
-    now = utcnow()
-    window = now.replace(minute=now.minute - now.minute % FRESH_LINK_MINUTES, second=0, microsecond=0)
-    keys = {reg.id: f"fresh-link:{reg.id}:{reg.token_version}:{window:%Y%m%dT%H%M}" for reg in regs}
+    keys = {reg.id: _fresh_link_key(reg) for reg in regs}
     sent = set(db.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(list(keys.values())))))
     for reg in regs:
         if keys[reg.id] not in sent:
@@ -657,8 +668,12 @@ def _register_again(assembly: Assembly, key: str, values: dict[str, Any], topic_
     )
     if existing.status != "cancelled":
         # Say nothing on screen; the owner of the address gets their link by email.
-        _queue(existing, "manage_link")
-        db.session.commit()
+        _queue_fresh_link(existing)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # The same form sent twice at once: the other one queued the email.
+            db.session.rollback()
         return RegistrationResult(existing, "duplicate")
     existing.token_version += 1
     existing.cancelled_at = None

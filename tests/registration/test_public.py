@@ -242,3 +242,10 @@ def test_asking_again_and_again_for_a_fresh_link_does_not_flood_the_delegate(cli
         services.revoke_manage_links(db.session.scalar(select(Registration)))
     assert len(outbox(kind="manage_link")) == 3
     assert client.get(manage_path("delegate1@example.org")).status_code == 200
+
+
+def test_registering_an_address_again_and_again_sends_its_link_once_a_quarter_of_an_hour(client, setup):
+    register(client, setup)
+    for _ in range(4):
+        assert register(client, setup).status_code == 302
+    assert len(outbox(kind="manage_link")) == 1
