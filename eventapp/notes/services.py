@@ -476,6 +476,34 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+KEEP_SALT = "notes-keep"
+
+
+def _keep_serializer():
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=KEEP_SALT)
+
+
+def keep_ticket(workshop_id: int, user_id: int) -> str:
+    """Signed into the notes form shown to a signed-in person: text posted with it after their
+    sign-in ended is kept for them. Without one, a post from someone not signed in is not kept
+    (anyone can post there, and would otherwise fill the database)."""
+    return _keep_serializer().dumps({"w": workshop_id, "u": user_id})
+
+
+def ticket_allows(ticket: str | None, workshop_id: int) -> bool:
+    """Whether a keep ticket was given with this workshop's notes form (within PENDING_DAYS)."""
+    from itsdangerous import BadSignature
+
+    try:
+        data = _keep_serializer().loads(ticket or "", max_age=PENDING_DAYS * 86400)
+    except BadSignature:
+        return False
+    return isinstance(data, dict) and data.get("w") == workshop_id
+
+
 def stash_pending_save(workshop_id: int, payload: dict[str, Any], trusted: bool) -> str:
     """Keep posted notes until the person signs in again; return the token for their session."""
     db.session.execute(delete(PendingSave).where(PendingSave.created_at < utcnow() - timedelta(days=PENDING_DAYS)))

@@ -127,7 +127,8 @@ def _edit_page(workshop: Workshop, form: NotesForm, code: int = 200, conflict: C
                clashes: list[str] | None = None):
     notes = services.notes_for(workshop.id)
     return render_template("notes/edit.html", workshop=workshop, form=form, notes=notes, sections=SECTIONS,
-                           conflict=conflict, clashes=clashes or []), code
+                           conflict=conflict, clashes=clashes or [],
+                           keep=services.keep_ticket(workshop.id, current_user.id)), code
 
 
 def _form_from(values: dict) -> NotesForm:
@@ -181,6 +182,10 @@ def save(workshop_id: int):
     if workshop is None:
         abort(404)
     csrf_ok = _csrf_ok()
+    if not current_user.is_authenticated and not services.ticket_allows(request.form.get("keep"), workshop.id):
+        # Not posted from this workshop's notes page as shown to a signed-in person: nothing to keep.
+        flash("Please sign in to write notes.", "info")
+        return redirect(url_for("accounts.login", next=url_for(".edit", workshop_id=workshop.id)))
     if not current_user.is_authenticated or not csrf_ok:
         payload = {k: request.form.get(k, "") for k in PAYLOAD_KEYS}
         token = services.stash_pending_save(workshop.id, payload, trusted=csrf_ok)

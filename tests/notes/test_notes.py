@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 
 from sqlalchemy import func, select
@@ -10,7 +11,7 @@ from eventapp.extensions import db
 from eventapp.notes import services
 from eventapp.notes.models import Action, NotesRevision, PendingSave
 from tests.conftest import csrf_from, post_form
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user, make_workshop
 
 from .helpers import notes_form, scene
 
@@ -20,6 +21,27 @@ HOSTILE = ("<script>alert('x')</script> \"quoted\" & <b>bold</b>\r\nSecond line 
 
 def _url(s, suffix=""):
     return f"/facilitator/workshops/{s.workshop.id}/notes{suffix}"
+
+
+def keep_from(html: str) -> str:
+    """The ticket the notes form carries so that text posted after the sign-in ended is kept."""
+    return re.search(r'name="keep" value="([^"]+)"', html).group(1)
+
+
+def test_text_posted_by_someone_never_signed_in_is_not_kept(client, auth, facilitator):
+    # Anyone can post to the notes address: without the ticket of a notes page shown to a
+    # signed-in person, nothing is stored (else anyone could fill the database, 2 MB a post).
+    s = scene(facilitator)
+    other = make_workshop(s.workshop.round, facilitators=[facilitator])
+    auth.login(facilitator.email)
+    other_keep = keep_from(client.get(f"/facilitator/workshops/{other.id}/notes").get_data(as_text=True))
+    auth.logout()
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    for extra in ({}, {"keep": "forged"}, {"keep": other_keep}):
+        resp = client.post(_url(s), data={"csrf_token": token, **extra, **notes_form(summary="x" * 1_000_000)})
+        assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next=")
+    assert db.session.scalar(select(func.count(PendingSave.id))) == 0
+    assert "Please sign in to write notes." in client.get(resp.headers["Location"]).get_data(as_text=True)
 
 
 def _save(client, s, **kw):
@@ -93,10 +115,12 @@ def test_a_save_based_on_an_old_version_shows_both_texts_and_overwrites_nothing(
 def test_expired_sign_in_keeps_the_text_and_saves_it_after_signing_in(client, auth, facilitator):
     s = scene(facilitator)
     auth.login(facilitator.email)
-    token = csrf_from(client.get(_url(s)).get_data(as_text=True))
+    page = client.get(_url(s)).get_data(as_text=True)
+    token, keep = csrf_from(page), keep_from(page)
     auth.logout()  # the sign-in lapses while the page is open
     long_text = "Everything said in the room. " * 500  # about 15 kB
-    resp = client.post(_url(s), data={"csrf_token": token, **notes_form(summary=long_text, ideas="Keep me")})
+    resp = client.post(_url(s), data={"csrf_token": token, "keep": keep,
+                                      **notes_form(summary=long_text, ideas="Keep me")})
     assert resp.status_code == 302
     assert resp.headers["Location"].startswith("/login?next=")
     login_page = client.get(resp.headers["Location"])
@@ -118,8 +142,11 @@ def test_expired_sign_in_keeps_the_text_and_saves_it_after_signing_in(client, au
 
 def test_kept_text_is_saved_even_if_the_person_signs_in_from_elsewhere(client, auth, facilitator):
     s = scene(facilitator)
+    auth.login(facilitator.email)
+    keep = keep_from(client.get(_url(s)).get_data(as_text=True))
+    auth.logout()  # the sign-in lapses while the page is open
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    client.post(_url(s), data={"csrf_token": token, **notes_form(summary="Typed before signing in")})
+    client.post(_url(s), data={"csrf_token": token, "keep": keep, **notes_form(summary="Typed before signing in")})
     auth.login(facilitator.email)  # plain sign-in, without the ?next= link
     resp = client.get(_url(s), follow_redirects=True)
     assert "they are now saved" in resp.get_data(as_text=True)
