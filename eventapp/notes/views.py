@@ -181,6 +181,9 @@ def save(workshop_id: int):
     workshop = db.session.get(Workshop, workshop_id)
     if workshop is None:
         abort(404)
+    if current_user.is_authenticated and not services.can_access(current_user, workshop):
+        # Before anything is kept: a signed-in person never keeps text for a workshop not theirs.
+        abort(403)
     csrf_ok = _csrf_ok()
     if not current_user.is_authenticated and not services.ticket_allows(request.form.get("keep"), workshop.id):
         # Not posted from this workshop's notes page as shown to a signed-in person: nothing to keep.
@@ -197,8 +200,6 @@ def save(workshop_id: int):
             return redirect(resume)
         flash("Your sign-in had ended, but your notes are kept safe. Sign in again and they will be saved.", "info")
         return redirect(url_for("accounts.login", next=resume))
-    if not services.can_access(current_user, workshop):
-        abort(403)
     form = NotesForm()
     form.validate()
     submit = request.form.get("intent") == "submit"

@@ -44,6 +44,16 @@ def test_text_posted_by_someone_never_signed_in_is_not_kept(client, auth, facili
     assert "Please sign in to write notes." in client.get(resp.headers["Location"]).get_data(as_text=True)
 
 
+def test_another_facilitator_posting_with_a_stale_form_token_keeps_nothing(client, auth, facilitator):
+    s = scene(facilitator)
+    make_user("facilitator", email="someone.else@example.org")
+    auth.login("someone.else@example.org")
+    for _ in range(3):
+        resp = client.post(_url(s), data={"csrf_token": "expired-or-forged", **notes_form(summary="x" * 1_000_000)})
+        assert resp.status_code == 403
+    assert db.session.scalar(select(func.count(PendingSave.id))) == 0
+
+
 def _save(client, s, **kw):
     return post_form(client, _url(s), notes_form(**kw))
 
