@@ -475,6 +475,10 @@ def save_contact(organisation: Organisation, name: str, email: str) -> PartnerCo
     if contact is None:
         contact = PartnerContact(organisation_id=organisation.id, link_version=1)
         db.session.add(contact)
+    if contact.contact_email and contact.contact_email.lower() != (email or "").lower():
+        # Another person (or nobody) receives the links now: those sent to the previous
+        # address stop working, as when a delegate's address changes.
+        contact.link_version += 1
     contact.contact_name, contact.contact_email = name, email or None
     contact.updated_at = utcnow()
     db.session.commit()

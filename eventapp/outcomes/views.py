@@ -271,12 +271,15 @@ def partner_contact(org_id: int):
     contact = services.contact_for(org.id)
     form = ContactForm(obj=contact)
     if form.validate_on_submit():
+        version = contact.link_version if contact else 1
         try:
-            services.save_contact(org, form.contact_name.data or "", form.contact_email.data or "")
+            saved = services.save_contact(org, form.contact_name.data or "", form.contact_email.data or "")
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"Contact for {org.name} saved.", "success")
+            flash(f"Contact for {org.name} saved." + (
+                " Partner links sent to the previous address no longer work: send the link to the new one."
+                if saved.link_version != version else ""), "success")
             return redirect(url_for(".partner_contact", org_id=org.id))
     return render_template("outcomes/partner_contact.html", org=org, contact=contact, form=form,
                            confirm=ConfirmForm(), actions=services.partner_actions(org.id),

@@ -308,3 +308,21 @@ def test_a_merged_organisations_link_does_not_open_a_newer_organisation_given_th
     assert r.status_code in (404, 410)
     assert "Newcomer Women" not in r.get_data(as_text=True)
     assert client.get(f"/partner/{services.make_partner_token(newcomer.id)}").status_code == 200
+
+
+def test_links_sent_to_a_previous_contact_stop_working_when_the_address_changes(as_organiser, db, organiser):
+    # The partner lead has left their organisation: the organiser types their successor's address.
+    scene = build_scene(organiser=organiser)
+    url = f"/organiser/partners/{scene.police.id}"
+    post_form(as_organiser, url, {"contact_name": "Old Lead", "contact_email": "old.lead@police.example.org"})
+    old = f"/partner/{services.make_partner_token(scene.police.id)}"
+    assert as_organiser.get(old).status_code == 200
+    # A new name for the same address (any case) changes nothing.
+    post_form(as_organiser, url, {"contact_name": "Old Lead (comms)", "contact_email": "Old.Lead@police.example.org"})
+    assert as_organiser.get(old).status_code == 200
+    r = post_form(as_organiser, url, {"contact_name": "New Lead", "contact_email": "new.lead@police.example.org"},
+                  follow_redirects=True)
+    assert "Partner links sent to the previous address no longer work" in r.get_data(as_text=True)
+    r = as_organiser.get(old)
+    assert r.status_code == 410 and "This link no longer works" in r.get_data(as_text=True)
+    assert as_organiser.get(f"/partner/{services.make_partner_token(scene.police.id)}").status_code == 200
