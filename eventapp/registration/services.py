@@ -784,8 +784,8 @@ def correct_new_registration_email(registration_id: int, version: int, email: st
         # its place. The right address is sent its link, as the form does (nothing shown says which).
         reg.token_version += 1
         _cancel(reg, notify=False)
-        _queue(db.session.scalar(select(Registration).where(Registration.assembly_id == reg.assembly_id,
-                                                            Registration.email_key == key)), "manage_link")
+        _queue_fresh_link(db.session.scalar(select(Registration).where(Registration.assembly_id == reg.assembly_id,
+                                                                       Registration.email_key == key)))
         db.session.commit()
         return reg
     cancel_at_old_address(reg)
