@@ -65,6 +65,13 @@ def authenticate(email: str, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
+def sign_out(user: User) -> None:
+    """End every session of this person: a copy of the session cookie taken before no longer opens anything."""
+    # Sessions are signed cookies: the only way to retire one is to stop accepting its version.
+    user.session_version += 1
+    db.session.commit()
+
+
 def change_password(user: User, current: str, new: str) -> None:
     """Change a password after checking the current one; ends other sessions."""
     if not user.check_password(current):

@@ -62,8 +62,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    services.sign_out(current_user._get_current_object())
     logout_user()
-    flash("You have signed out.", "success")
+    flash("You have signed out, on this device and any other.", "success")
     return redirect(url_for("assemblies.index"))
 
 

@@ -493,15 +493,17 @@ def keep_ticket(workshop_id: int, user_id: int) -> str:
     return _keep_serializer().dumps({"w": workshop_id, "u": user_id})
 
 
-def ticket_allows(ticket: str | None, workshop_id: int) -> bool:
-    """Whether a keep ticket was given with this workshop's notes form (within PENDING_DAYS)."""
+def ticket_author(ticket: str | None, workshop_id: int) -> int | None:
+    """The person a keep ticket was given to with this workshop's notes form (within PENDING_DAYS), or None."""
     from itsdangerous import BadSignature
 
     try:
         data = _keep_serializer().loads(ticket or "", max_age=PENDING_DAYS * 86400)
     except BadSignature:
-        return False
-    return isinstance(data, dict) and data.get("w") == workshop_id
+        return None
+    if not isinstance(data, dict) or data.get("w") != workshop_id or not isinstance(data.get("u"), int):
+        return None
+    return data["u"]
 
 
 def stash_pending_save(workshop_id: int, payload: dict[str, Any], trusted: bool) -> str:

@@ -123,6 +123,19 @@ def _pending_tokens() -> dict:
     return dict(session.get(PENDING_KEY) or {})
 
 
+def _pending_for_me(tokens: dict, workshop_id: int) -> str | None:
+    """The kept-notes token of this workshop if its author is the person signed in now.
+
+    Stored as "<author id>:<token>": on a shared tablet the next colleague to sign in must not
+    save (under their own name) what someone else wrote.
+    """
+    value = tokens.get(str(workshop_id))
+    author, _, token = (value or "").rpartition(":")
+    if not token or author != str(current_user.id):
+        return None
+    return token
+
+
 def _edit_page(workshop: Workshop, form: NotesForm, code: int = 200, conflict: Conflict | None = None,
                clashes: list[str] | None = None):
     notes = services.notes_for(workshop.id)
@@ -162,7 +175,7 @@ def _base_version(raw) -> int:
 @staff_required
 def edit(workshop_id: int):
     workshop = load_workshop(workshop_id)
-    if str(workshop.id) in _pending_tokens():
+    if _pending_for_me(_pending_tokens(), workshop.id):
         return redirect(url_for(".resume", workshop_id=workshop.id))
     notes = services.notes_for(workshop.id)
     values = {"version": notes.version} if notes else {}
@@ -185,7 +198,9 @@ def save(workshop_id: int):
         # Before anything is kept: a signed-in person never keeps text for a workshop not theirs.
         abort(403)
     csrf_ok = _csrf_ok()
-    if not current_user.is_authenticated and not services.ticket_allows(request.form.get("keep"), workshop.id):
+    author = current_user.id if current_user.is_authenticated else \
+        services.ticket_author(request.form.get("keep"), workshop.id)
+    if author is None:
         # Not posted from this workshop's notes page as shown to a signed-in person: nothing to keep.
         flash("Please sign in to write notes.", "info")
         return redirect(url_for("accounts.login", next=url_for(".edit", workshop_id=workshop.id)))
@@ -193,7 +208,7 @@ def save(workshop_id: int):
         payload = {k: request.form.get(k, "") for k in PAYLOAD_KEYS}
         token = services.stash_pending_save(workshop.id, payload, trusted=csrf_ok)
         tokens = _pending_tokens()
-        tokens[str(workshop.id)] = token
+        tokens[str(workshop.id)] = f"{author}:{token}"
         session[PENDING_KEY] = tokens
         resume = url_for(".resume", workshop_id=workshop.id)
         if current_user.is_authenticated:
@@ -225,7 +240,13 @@ def resume(workshop_id: int):
     # completes a save this browser's session posted with a valid form token.
     workshop = load_workshop(workshop_id)
     tokens = _pending_tokens()
-    pending = services.peek_pending_save(tokens.pop(str(workshop.id), None))
+    mine = _pending_for_me(tokens, workshop.id)
+    if mine is None:
+        # Someone else's kept text stays for them (and expires with its keeping).
+        flash("There were no kept notes to save.", "info")
+        return redirect(url_for(".edit", workshop_id=workshop.id))
+    del tokens[str(workshop.id)]
+    pending = services.peek_pending_save(mine)
     session[PENDING_KEY] = tokens
     if pending is None or pending.workshop_id != workshop.id:
         flash("There were no kept notes to save.", "info")

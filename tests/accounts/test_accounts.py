@@ -32,6 +32,18 @@ def test_login_lands_organiser_on_console_and_logout_ends_session(client, auth, 
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
 
 
+def test_a_session_cookie_copied_before_signing_out_opens_nothing_afterwards(app, client, auth, organiser):
+    auth.login(organiser.email)
+    copied = client.get_cookie("session").value
+    resp = auth.logout()
+    assert "You have signed out, on this device and any other." in client.get(
+        resp.headers["Location"]).get_data(as_text=True)
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    resp = thief.get("/organiser/")
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
+
+
 def test_login_is_case_insensitive_on_email(client, auth, organiser):
     assert auth.login("  ORGANISER@Example.org ").status_code == 302
 

@@ -163,6 +163,32 @@ def test_kept_text_is_saved_even_if_the_person_signs_in_from_elsewhere(client, a
     assert services.notes_for(s.workshop.id).section("summary").body == "Typed before signing in"
 
 
+def test_a_colleague_signing_in_on_the_same_tablet_does_not_save_kept_text_as_theirs(client, auth, facilitator):
+    s = scene(facilitator)
+    colleague = make_user("facilitator", email="co@example.org", name="Co Facilitator")
+    s.workshop.facilitators.append(colleague)
+    db.session.commit()
+    auth.login(facilitator.email)
+    page = client.get(_url(s)).get_data(as_text=True)
+    token, keep = csrf_from(page), keep_from(page)
+    auth.logout()  # the sign-in lapses while the page is open
+    client.post(_url(s), data={"csrf_token": token, "keep": keep, **notes_form(summary="Siobhán's words")})
+    # The colleague signs in on the tablet and opens the notes: nothing of Siobhán's is saved under their name.
+    auth.login(colleague.email)
+    resp = client.get(_url(s), follow_redirects=True)
+    assert resp.status_code == 200 and "Siobhán's words" not in resp.get_data(as_text=True)
+    assert services.notes_for(s.workshop.id) is None
+    assert client.get(_url(s, "/resume"), follow_redirects=True).status_code == 200
+    assert services.notes_for(s.workshop.id) is None
+    # Siobhán signs in again there: her text is saved, as hers.
+    auth.logout()
+    auth.login(facilitator.email)
+    resp = client.get(_url(s), follow_redirects=True)
+    assert "they are now saved" in resp.get_data(as_text=True)
+    assert services.notes_for(s.workshop.id).section("summary").body == "Siobhán's words"
+    assert [r.user_id for r in _revisions(s)] == [facilitator.id]
+
+
 def test_expired_form_token_keeps_the_text_and_asks_to_confirm(as_facilitator, facilitator):
     s = scene(facilitator)
     resp = as_facilitator.post(_url(s), data={"csrf_token": "expired-or-forged",
