@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from ..registration.csvio import csv_cell
 from ..assemblies.models import Assembly, Round, Workshop
 from ..domain import DomainError
 from ..links import absolute_url
@@ -394,10 +395,8 @@ def report_csv_rows(report: Report) -> list[list[Any]]:
 
 
 def csv_safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in user text (=, +, -, @ at the start)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    """Neutralise spreadsheet formulas in user text, as the registrations export does (numbers and dates pass)."""
+    return csv_cell(value) if isinstance(value, str) else value
 
 
 # --- public updates -----------------------------------------------------------------------------

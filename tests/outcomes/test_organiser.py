@@ -98,11 +98,14 @@ def test_csv_neutralises_formulas(as_organiser, db, organiser):
     scene = build_scene(organiser=organiser)
     from eventapp.notes import services as notes
 
-    notes.add_action(scene.old_workshop, {"description": "=HYPERLINK(\"http://evil\")",
-                                          "owner_organisation_id": scene.police.id, "due_date": date.today(),
-                                          "status": "open", "topic_ids": []}, None)
+    for text in ("=HYPERLINK(\"http://evil\")", "\n=cmd|' /C calc'!A0"):
+        notes.add_action(scene.old_workshop, {"description": text,
+                                              "owner_organisation_id": scene.police.id, "due_date": date.today(),
+                                              "status": "open", "topic_ids": []}, None)
     body = as_organiser.get(f"/organiser/assemblies/{scene.previous.slug}/report.csv").get_data(as_text=True)
     assert "'=HYPERLINK" in body
+    # A line break first, then the formula: Excel starts the cell's text at the formula.
+    assert "'\n=cmd" in body.replace("\r\n", "\n")
 
 
 def test_print_stylesheet_hides_navigation(client, db):
