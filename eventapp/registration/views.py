@@ -106,7 +106,7 @@ def register(slug: str):
         else:
             session["registered_email"] = form.email.data.strip()
             # Only a registration this browser created can have its address put right from here.
-            session["correctable"] = [assembly.id, *result.correctable, int(time.time())]
+            session["correctable"] = [assembly.id, *result.correctable, int(time.time()), form.email.data.strip()]
             return redirect(url_for(".registered", slug=slug))
     return render_template("registration/register.html", form=form, assembly=assembly, topics=topics,
                            organisations=_approved_organisations(),
@@ -117,20 +117,22 @@ def register(slug: str):
 def registered(slug: str):
     assembly = _public_assembly(slug)
     # The same page for a new and an already-known address: nothing here reveals who is registered.
-    return render_template("registration/check_email.html", assembly=assembly, email=session.get("registered_email"),
+    # The address is shown once: on a shared computer the next person must not see it.
+    return render_template("registration/check_email.html", assembly=assembly, email=session.pop("registered_email", None),
                            correctable=_correctable(assembly) is not None)
 
 
-def _correctable(assembly: Assembly) -> tuple[int, int] | None:
-    """(registration id, link version) of the registration this browser just made here, while it may be corrected."""
+def _correctable(assembly: Assembly) -> tuple[int, int, str] | None:
+    """(registration id, link version, address typed) of the registration this browser just made here,
+    while it may be corrected."""
     entry = session.get("correctable")
     try:
-        assembly_id, reg_id, version, at = entry
+        assembly_id, reg_id, version, at, email = entry
     except (TypeError, ValueError):
         return None
     if assembly_id != assembly.id or time.time() - at > services.CORRECTION_MINUTES * 60:
         return None
-    return reg_id, version
+    return reg_id, version, email
 
 
 CORRECTED = "The address is corrected. The email about your registration is on its way there."
@@ -147,11 +149,12 @@ def correct_email(slug: str):
                                gone=services.CORRECTION_GONE), 410
     if form.validate_on_submit():
         try:
-            reg = services.correct_new_registration_email(*found, form.email.data)
+            reg = services.correct_new_registration_email(found[0], found[1], form.email.data)
         except services.NothingToCorrect:
             services.tell_nothing_was_registered(assembly, form.email.data,
                                                  absolute_url("registration.register", slug=slug))
             session["registered_email"] = form.email.data.strip()
+            session["correctable"] = [*session["correctable"][:4], form.email.data.strip()]
             flash(CORRECTED, "success")
             return redirect(url_for(".registered", slug=slug))
         except DomainError as err:
@@ -165,11 +168,12 @@ def correct_email(slug: str):
             if reg.status == "cancelled":
                 session.pop("correctable", None)
             else:
-                session["correctable"] = [assembly.id, reg.id, reg.token_version, session["correctable"][3]]
+                session["correctable"] = [assembly.id, reg.id, reg.token_version, session["correctable"][3],
+                                          form.email.data.strip()]
             flash(CORRECTED, "success")
             return redirect(url_for(".registered", slug=slug))
     elif request.method == "GET":
-        form.email.data = session.get("registered_email", "")
+        form.email.data = found[2]
     return render_template("registration/correct_email.html", assembly=assembly, form=form), _status(form)
 
 

@@ -214,8 +214,8 @@ def test_the_correction_is_only_for_the_registration_this_browser_just_made(clie
     register(client, setup, n=3)
     assert client.get(url).status_code == 200
     with client.session_transaction() as sess:
-        assembly_id, reg_id, version, at = sess["correctable"]
-        sess["correctable"] = [assembly_id, reg_id, version, at - 61 * 60]
+        assembly_id, reg_id, version, at, email = sess["correctable"]
+        sess["correctable"] = [assembly_id, reg_id, version, at - 61 * 60, email]
     assert client.get(url).status_code == 410
 
 
@@ -262,3 +262,9 @@ def test_my_data_lists_the_emails_about_me_whatever_address_they_went_to_and_onl
     # Not the newcomer's confirmation, though it went to an address this delegate once used.
     assert [s for s in sent if s[0] == "first@example.org" and s[1].startswith("Your place at")] == \
         [("first@example.org", f"Your place at {setup.assembly.title} is confirmed")]
+
+
+def test_the_address_typed_is_shown_once_so_the_next_person_at_a_shared_computer_does_not_see_it(client, setup):
+    register(client, setup, n=1, email="first.person@example.org")
+    assert "first.person@example.org" in _registered_page(client, setup)
+    assert "first.person@example.org" not in _registered_page(client, setup)
