@@ -108,3 +108,31 @@ def test_asking_again_and_again_sends_one_email_a_quarter_of_an_hour(client, org
     assert post_form(client, link, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
     post_form(client, "/forgot-password", {"email": organiser.email})
     assert len(_reset_mails()) == 3
+
+
+def _forged_host_reset(client, organiser):
+    page = client.get("/forgot-password", headers={"Host": "evil.example"})
+    if page.status_code != 200:
+        return page
+    from tests.conftest import csrf_from
+
+    return client.post("/forgot-password", headers={"Host": "evil.example"},
+                       data={"csrf_token": csrf_from(page.get_data(as_text=True)), "email": organiser.email})
+
+
+def test_a_forged_host_header_never_puts_its_host_in_a_reset_link(app, client, organiser, monkeypatch):
+    # With the public address set (as the README's production recipe does), links use it whatever Host says.
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://assembly.example.org")
+    _forged_host_reset(client, organiser)
+    (mail,) = _reset_mails()
+    assert "evil.example" not in mail.body_text + mail.body_html
+    assert "https://assembly.example.org/reset-password/" in mail.body_text
+
+
+def test_trusted_hosts_refuse_a_forged_host_header(app, client, organiser, monkeypatch):
+    # Without a public address, FLASK_TRUSTED_HOSTS makes any other Host a plain refusal.
+    monkeypatch.setitem(app.config, "TRUSTED_HOSTS", ["assembly.example.org", "localhost"])
+    resp = _forged_host_reset(client, organiser)
+    assert resp.status_code == 400 and "Traceback" not in resp.get_data(as_text=True)
+    assert _reset_mails() == []
+    assert client.get("/forgot-password").status_code == 200  # the right host still works
