@@ -19,8 +19,11 @@ class UpdateForm(FlaskForm):
 
 class StatusForm(FlaskForm):
     status = SelectField("New status", choices=[SelectChoice(k, v) for k, v in ACTION_STATUSES.items()])
-    note = TextAreaField("What has happened (optional)", validators=[Length(max=2000)],
-                         description="For example progress made, or why the action was dropped.")
+    # No length validator (it would render maxlength, which cuts a paste short silently and counts a line
+    # break as one character while the browser sends two): the service checks it and a refused save keeps the text.
+    note = TextAreaField("What has happened (optional)",
+                         description="For example progress made, or why the action was dropped. "
+                                     "At most 2,000 characters.")
 
 
 class ContactForm(FlaskForm):

@@ -171,7 +171,8 @@ def set_action_status(action_id: int, status: str, note: str, source: str, *, or
     """Record a status update on an action (by a partner, facilitator or organiser) and keep a revision."""
     if status not in ACTION_STATUSES:
         raise DomainError("Choose a status.", "status")
-    note = (note or "").replace("\x00", "")
+    # Browsers send a line break as CR LF but count it as one character: count it as they do.
+    note = (note or "").replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
     if len(note) > MAX_NOTE:
         raise DomainError(f"Use at most {MAX_NOTE:,} characters (you used {len(note):,}).", "note")
     action = db.session.scalar(select(Action).where(Action.id == action_id).with_for_update()

@@ -326,3 +326,27 @@ def test_links_sent_to_a_previous_contact_stop_working_when_the_address_changes(
     r = as_organiser.get(old)
     assert r.status_code == 410 and "This link no longer works" in r.get_data(as_text=True)
     assert as_organiser.get(f"/partner/{services.make_partner_token(scene.police.id)}").status_code == 200
+
+
+def test_a_long_status_note_with_line_breaks_is_not_cut_or_refused(client, db, organiser):
+    # A phone keeps the note to the limit it counts (a line break is one character) and sends each break
+    # as CR LF: a note the browser let through must be saved, and nothing pasted may be cut short silently.
+    scene = build_scene(organiser=organiser)
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    page = client.get(url).get_data(as_text=True)
+    a = scene.open_action.id
+    assert 'maxlength="2000"' not in page
+    note = "\r\n".join(["Progress report line %03d. " % i + "x" * 60 for i in range(23)])  # 2,000 as typed
+    assert len(note.replace("\r\n", "\n")) <= 2000 < len(note)
+    r = client.post(f"{url}/actions/{a}", data={**token_for(page, a), f"a{a}-status": "in_progress",
+                                                f"a{a}-note": note})
+    assert r.status_code == 302
+    saved = db.session.scalar(select(ActionStatusUpdate).where(ActionStatusUpdate.action_id == a))
+    assert saved.note == note.replace("\r\n", "\n")
+    # Too long: refused with the count, and every character typed is given back.
+    long_note = "Progress. " * 250 + "THE END"
+    r = client.post(f"{url}/actions/{a}", data={**token_for(page, a), f"a{a}-status": "done",
+                                                f"a{a}-note": long_note})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "you used 2,507" in html and "THE END" in html
+    assert db.session.get(Action, a).status == "in_progress"
