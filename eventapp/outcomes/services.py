@@ -175,6 +175,11 @@ def set_action_status(action_id: int, status: str, note: str, source: str, *, or
     note = (note or "").replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
     if len(note) > MAX_NOTE:
         raise DomainError(f"Use at most {MAX_NOTE:,} characters (you used {len(note):,}).", "note")
+    # A carried action is tracked through its latest copy (partner page, public outcomes, reports): an update
+    # posted on an earlier row goes there, not onto a frozen original nobody reads any more.
+    latest = notes.latest_copies([action_id]).get(action_id)
+    if latest is not None:
+        action_id = latest.id
     action = db.session.scalar(select(Action).where(Action.id == action_id).with_for_update()
                                .execution_options(populate_existing=True))
     if action is None:

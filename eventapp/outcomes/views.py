@@ -235,6 +235,11 @@ def organiser_status(action_id: int):
     action = db.session.get(Action, action_id)
     if action is None:
         abort(404)
+    latest = notes.latest_copies([action.id]).get(action.id)
+    if latest is not None and request.method == "GET":
+        # Carried forward: its status is kept on the latest copy (a POST here is recorded there too).
+        return redirect(url_for(".organiser_status", action_id=latest.id))
+    action = latest or action
     form = StatusForm(obj=action if request.method == "GET" else None)
     if form.validate_on_submit():
         try:

@@ -254,3 +254,25 @@ def test_last_years_report_counts_a_carried_action_at_the_status_its_copy_reache
     data = json.loads(as_organiser.get(url + ".json").get_data(as_text=True))
     (action,) = [a for a in data["actions"] if a["description"] == scene.overdue_action.description]
     assert action["status"] == "done"
+
+
+def test_updating_a_carried_actions_old_row_updates_the_action_where_it_is_now_tracked(as_organiser, db,
+                                                                                      organiser):
+    # Last year's row stays in the tracker with its "Update status" link: what the organiser records there
+    # must reach the copy the partner, the public page and the reports read, not the frozen original.
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    (copy,) = [a for a in services.partner_actions(scene.police.id)
+               if a.description == scene.overdue_action.description]
+    url = f"/organiser/tracker/{scene.overdue_action.id}/status"
+    page = as_organiser.get(url, follow_redirects=True).get_data(as_text=True)
+    assert scene.current.title in page and f"carried from {scene.previous.title}" in page
+    r = post_form(as_organiser, url, {"status": "done", "note": "Case list live in every district"},
+                  form_url=f"/organiser/tracker/{copy.id}/status")
+    assert r.status_code == 302
+    assert db.session.get(Action, copy.id).status == "done"
+    partner = as_organiser.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
+    assert "Case list live in every district" in partner
+    public = as_organiser.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
+    row = public.split("Set up a single shared ASB case list")[1].split("</li>")[0]
+    assert "Done" in row
