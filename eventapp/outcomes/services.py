@@ -523,11 +523,11 @@ def load_partner_token(token: str) -> Organisation:
     if not isinstance(data, dict) or not isinstance(data.get("o"), int) or not isinstance(data.get("v"), int):
         raise LinkInvalid("This link is not valid.")
     organisation = db.session.get(Organisation, data["o"])
-    # A link made for an earlier organisation with the same id (merged away, its id reused):
-    # links name the organisation's creation; older links, without it, must be younger than it.
     if organisation is None or ("c" in data and data["c"] != _birth(organisation)) or (
             "c" not in data and signed_at.replace(tzinfo=None) < organisation.created_at.replace(microsecond=0)):
-        raise LinkInvalid("This link is no longer valid.")
+        # A genuine link of an organisation since merged into another (or removed), or one whose
+        # number SQLite has since given to a newer organisation: it stopped working.
+        raise LinkRevoked("This link no longer works.")
     contact = contact_for(data["o"])
     if (contact.link_version if contact else 1) != data["v"]:
         raise LinkRevoked("This link no longer works.")

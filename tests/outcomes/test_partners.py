@@ -350,3 +350,22 @@ def test_a_long_status_note_with_line_breaks_is_not_cut_or_refused(client, db, o
     html = r.get_data(as_text=True)
     assert r.status_code == 400 and "you used 2,507" in html and "THE END" in html
     assert db.session.get(Action, a).status == "in_progress"
+
+
+def test_the_link_of_an_organisation_merged_into_another_says_it_stopped_working(as_organiser, client, db,
+                                                                                  organiser):
+    # The merged organisation's contact still has the link emailed to them, perhaps open in a tab:
+    # "page not found" tells them nothing, and the update they were typing must be given back.
+    scene = build_scene(organiser=organiser)
+    kept = make_org("Shireford Constabulary (new name)", sector="police")
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    page = client.get(url).get_data(as_text=True)
+    resp = post_form(as_organiser, f"/organiser/organisations/{scene.police.id}/merge", {"target_id": kept.id})
+    assert resp.status_code == 302
+    r = client.get(url)
+    assert r.status_code == 410 and "This link no longer works" in r.get_data(as_text=True)
+    a = scene.open_action.id
+    r = client.post(f"{url}/actions/{a}", data={**token_for(page, a), f"a{a}-status": "done",
+                                                f"a{a}-note": "Guide printed"})
+    assert r.status_code == 410 and "Guide printed</pre>" in r.get_data(as_text=True)
+    assert db.session.get(Action, a).status == "open"
