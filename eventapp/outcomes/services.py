@@ -131,6 +131,23 @@ def origins_of(action_ids: Iterable[int]) -> dict[int, Action]:
     return {c.action_id: c.origin for c in rows}
 
 
+def first_origins(action_ids: Iterable[int]) -> dict[int, Action]:
+    """For carried copies: copy id → the action first agreed (following copies of copies back)."""
+    start = {i: i for i in action_ids}  # an action on the way back → the copy asked about
+    found: dict[int, Action] = {}
+    while start:
+        rows = db.session.execute(select(CarriedAction.action_id, Action)
+                                  .join(Action, Action.id == CarriedAction.origin_action_id)
+                                  .where(CarriedAction.action_id.in_(list(start)))
+                                  .options(selectinload(Action.assembly), selectinload(Action.workshop))).all()
+        following = {}
+        for copy_id, origin in rows:
+            found[start[copy_id]] = origin
+            following[origin.id] = start[copy_id]
+        start = following
+    return found
+
+
 def carried_to(action_ids: Iterable[int]) -> dict[int, Assembly]:
     """For originals: action id → the later assembly it was carried into."""
     ids = list(action_ids)

@@ -348,6 +348,7 @@ def _partner_page(token: str, org: Organisation, forms: dict | None = None, code
             forms[a.id] = StatusForm(formdata=None, prefix=f"a{a.id}", data={"status": a.status})
     return render_template("outcomes/partner.html", org=org, token=token, actions=actions, forms=forms,
                            updates=services.status_updates([a.id for a in actions]),
+                           agreed=services.first_origins([a.id for a in actions]),
                            is_overdue=services.is_overdue), code
 
 

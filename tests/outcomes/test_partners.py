@@ -369,3 +369,17 @@ def test_the_link_of_an_organisation_merged_into_another_says_it_stopped_working
                                                 f"a{a}-note": "Guide printed"})
     assert r.status_code == 410 and "Guide printed</pre>" in r.get_data(as_text=True)
     assert db.session.get(Action, a).status == "open"
+
+
+def test_a_carried_action_says_where_it_was_agreed_on_the_partner_page(client, db, organiser):
+    # The copy belongs to this year's assembly, which may not have met yet: the partner must still see that
+    # their organisation agreed to it last year, in which workshop, and that it was carried forward.
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
+    section = html.split("Set up a single shared ASB case list")[1].split("</section>")[0]
+    assert f"Agreed at {scene.previous.title} &middot; {scene.old_workshop.title}" in section
+    assert f"carried forward into {scene.current.title}" in section
+    section = html.split("Publish a who-to-call guide")[1].split("</section>")[0]
+    assert f"Agreed at {scene.previous.title} &middot; {scene.old_workshop.title}" in section
+    assert "carried forward" not in section
