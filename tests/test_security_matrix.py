@@ -152,6 +152,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "outcomes.send_link": {"POST": organiser_only(302)},
     "outcomes.tracker": {"GET": organiser_only()},
     "outcomes.organiser_status": {"GET": organiser_only(), "POST": organiser_only(400)},
+    # The world's action is a workshop's own: it is changed on its workshop's page (a redirect).
+    "outcomes.edit_carried_action": {"GET": organiser_only(302), "POST": organiser_only(302)},
     "outcomes.partner": {"GET": token_page()},
     "outcomes.partner_status": {"POST": token_page(400)},
     "accounts.new_user": {"GET": organiser_only(), "POST": organiser_only(400)},

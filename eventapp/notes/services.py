@@ -609,8 +609,11 @@ class ActionConflict(DomainError):
 
 
 def update_action(action_id: int, data: dict[str, Any], base_version: int, user_id: int | None,
-                  allowed_topic_ids: set[int] | None = None) -> Action:
-    """Change an action unless someone saved it since base_version; keep a revision."""
+                  allowed_topic_ids: set[int] | None = None, *, agreed_on: date | None = None) -> Action:
+    """Change an action unless someone saved it since base_version; keep a revision.
+
+    ``agreed_on``: the date the action was first agreed, when earlier than its assembly's (a carried copy).
+    """
     values = clean_action(data, allowed_topic_ids)
     action = db.session.scalar(select(Action).where(Action.id == action_id).with_for_update()
                                .execution_options(populate_existing=True))
@@ -624,7 +627,7 @@ def update_action(action_id: int, data: dict[str, Any], base_version: int, user_
     if values["due_date"] != action.due_date:
         # Only a changed date is checked: a carried or overdue action keeps its old one.
         try:
-            check_due_date(values["due_date"], action.assembly.date)
+            check_due_date(values["due_date"], agreed_on or action.assembly.date)
         except DomainError:
             db.session.rollback()
             raise

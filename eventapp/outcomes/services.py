@@ -148,6 +148,14 @@ def first_origins(action_ids: Iterable[int]) -> dict[int, Action]:
     return found
 
 
+def update_carried_action(action_id: int, data: dict[str, Any], base_version: int, user_id: int | None) -> Action:
+    """Change a carried action (its owner, lead, due date...): a due date counts from when it was first agreed."""
+    first = first_origins([action_id]).get(action_id)
+    if first is None:
+        raise DomainError("Only an action carried forward is changed here: change the others from their workshop.")
+    return notes.update_action(action_id, data, base_version, user_id, agreed_on=first.assembly.date)
+
+
 def carried_to(action_ids: Iterable[int]) -> dict[int, Assembly]:
     """For originals: action id → the later assembly it was carried into."""
     ids = list(action_ids)

@@ -9,14 +9,16 @@ from datetime import date
 import click
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from wtforms.fields.choices import SelectChoice
 
 from ..accounts.access import organiser_required, staff_required
-from ..assemblies.models import Assembly, Workshop
+from ..assemblies.models import Assembly, Topic, Workshop
 from ..domain import DomainError
 from ..extensions import db, limiter
 from ..forms_util import apply_domain_error
 from ..notes import services as notes
+from ..notes.forms import ActionForm
 from ..notes.models import Action
 from ..organisations.models import Organisation
 from . import services
@@ -251,6 +253,64 @@ def organiser_status(action_id: int):
             flash("Status updated.", "success")
             return redirect(url_for(".tracker"))
     return _status_page(action, form, "outcomes/status_form.html", _status(form))
+
+
+@bp.route("/organiser/tracker/<int:action_id>/edit", methods=["GET", "POST"])
+@organiser_required
+def edit_carried_action(action_id: int):
+    action = db.session.get(Action, action_id)
+    if action is None:
+        abort(404)
+    if action.workshop_id is not None:
+        # A workshop's own action is changed on its workshop's page.
+        return redirect(url_for("notes.edit_action", workshop_id=action.workshop_id, action_id=action.id))
+    latest = notes.latest_copies([action.id]).get(action.id)
+    if latest is not None:
+        return redirect(url_for(".edit_carried_action", action_id=latest.id))
+    origin = services.first_origins([action.id]).get(action.id)
+    if origin is None:
+        abort(404)
+    form = ActionForm(obj=action)
+    orgs = db.session.scalars(select(Organisation).where(or_(Organisation.status == "approved",
+                                                             Organisation.id == action.owner_organisation_id))
+                              .order_by(Organisation.name)).all()
+    form.owner_organisation_id.choices = [SelectChoice(0, "Choose an organisation")] + [
+        SelectChoice(o.id, o.name) for o in orgs]
+    form.topic_ids.choices = [SelectChoice(t.id, t.name)
+                              for t in db.session.scalars(select(Topic).order_by(Topic.name))]
+    if request.method == "GET":
+        form.topic_ids.data = [t.id for t in action.topics]
+        form.version.data = str(action.version)
+    theirs, code = None, 200
+    if form.validate_on_submit():
+        try:
+            services.update_carried_action(action.id, {
+                "description": form.description.data, "owner_organisation_id": form.owner_organisation_id.data,
+                "lead_person": form.lead_person.data, "due_date": form.due_date.data, "status": form.status.data,
+                "topic_ids": form.topic_ids.data or [], "internal": form.internal.data},
+                _version(form.version.data), current_user.id)
+        except notes.ActionConflict as conflict:
+            form.form_errors.append(conflict.message)
+            action = db.session.get(Action, action_id)
+            form.version.data = str(action.version)
+            theirs, code = action, 409
+        except DomainError as err:
+            apply_domain_error(form, err)
+            code = 400
+        else:
+            flash("Action saved.", "success")
+            return redirect(url_for(".tracker", assembly=action.assembly_id))
+    elif request.method == "POST":
+        code = 400
+    return render_template("outcomes/carried_action_form.html", action=action, origin=origin, form=form,
+                           theirs=theirs), code
+
+
+def _version(raw) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return -1
 
 
 # --- organiser: partners ------------------------------------------------------------------------

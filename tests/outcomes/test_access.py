@@ -43,6 +43,9 @@ CASES = [
     ("GET", "/organiser/tracker", staff(200)),
     ("GET", "/organiser/tracker/{action}/status", staff(200)),
     ("POST", "/organiser/tracker/{action}/status", staff(400)),
+    # A workshop's own action is changed on its workshop's page: a redirect there.
+    ("GET", "/organiser/tracker/{action}/edit", staff(302)),
+    ("POST", "/organiser/tracker/{action}/edit", staff(302)),
     ("GET", "/organiser/partners", staff(200)),
     ("GET", "/organiser/partners/{org}", staff(200)),
     ("POST", "/organiser/partners/{org}", staff(302)),

@@ -276,3 +276,38 @@ def test_updating_a_carried_actions_old_row_updates_the_action_where_it_is_now_t
     public = as_organiser.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
     row = public.split("Set up a single shared ASB case list")[1].split("</li>")[0]
     assert "Done" in row
+
+
+def test_organiser_reassigns_and_re_dates_a_carried_action(as_organiser, db, organiser):
+    # A year on, last year's overdue action is on the table: the organiser gives it a new owner and a new
+    # date (before this year's assembly meets is fine: it was agreed last year), from the tracker.
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    (copy,) = [a for a in services.partner_actions(scene.police.id)
+               if a.description == scene.overdue_action.description]
+    tracker = as_organiser.get(f"/organiser/tracker?assembly={scene.current.id}").get_data(as_text=True)
+    edit_url = f"/organiser/tracker/{copy.id}/edit"
+    assert f'href="{edit_url}"' in tracker
+    new_due = date.today() + timedelta(days=20)
+    assert new_due < scene.current.date
+    form = as_organiser.get(edit_url).get_data(as_text=True)
+    assert scene.overdue_action.description in form and f"carried from {scene.previous.title}" in form
+    r = post_form(as_organiser, edit_url, {
+        "version": str(copy.version), "description": copy.description, "owner_organisation_id": scene.health.id,
+        "lead_person": "New Lead", "due_date": new_due.isoformat(), "status": "in_progress",
+        "topic_ids": [t.id for t in copy.topics]})
+    assert r.status_code == 302
+    db.session.expire_all()
+    copy = db.session.get(Action, copy.id)
+    assert (copy.owner_organisation_id, copy.due_date, copy.lead_person) == (scene.health.id, new_due, "New Lead")
+    health = as_organiser.get(f"/partner/{services.make_partner_token(scene.health.id)}").get_data(as_text=True)
+    assert "Set up a single shared ASB case list" in health and "(overdue)" not in health.split(
+        "Set up a single shared ASB case list")[0].rsplit("<section", 1)[1]
+    police = as_organiser.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
+    assert "Set up a single shared ASB case list" not in police
+    # A mistyped year is still refused, and what was typed stays in the form.
+    r = post_form(as_organiser, edit_url, {
+        "version": str(copy.version), "description": copy.description + " and more", "owner_organisation_id":
+        scene.health.id, "lead_person": "New Lead", "due_date": "2016-01-31", "status": "in_progress"})
+    assert r.status_code == 400 and "check the year" in r.get_data(as_text=True)
+    assert "and more" in r.get_data(as_text=True)
