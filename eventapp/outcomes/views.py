@@ -221,7 +221,8 @@ def tracker():
     page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
     ids = [a.id for a in page.items]
     return render_template("outcomes/tracker.html", form=form, page=page, origins=services.origins_of(ids),
-                           carried_to=services.carried_to(ids), is_overdue=services.is_overdue,
+                           carried_to=services.carried_to(ids), latest=notes.latest_copies(ids),
+                           is_overdue=services.is_overdue,
                            today=date.today()), (200 if valid else 400)
 
 

@@ -311,3 +311,17 @@ def test_organiser_reassigns_and_re_dates_a_carried_action(as_organiser, db, org
         scene.health.id, "lead_person": "New Lead", "due_date": "2016-01-31", "status": "in_progress"})
     assert r.status_code == 400 and "check the year" in r.get_data(as_text=True)
     assert "and more" in r.get_data(as_text=True)
+
+
+def test_last_years_tracker_row_of_a_carried_action_shows_the_status_it_has_reached(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    (copy,) = [a for a in services.partner_actions(scene.police.id)
+               if a.description == scene.overdue_action.description]
+    services.set_action_status(copy.id, "done", "Case list live", "partner", organisation_id=scene.police.id)
+    html = as_organiser.get(f"/organiser/tracker?assembly={scene.previous.id}").get_data(as_text=True)
+    row = html.split("Set up a single shared ASB case list")[1].split("</tr>")[0]
+    assert "<td>In progress</td>" not in row and "Done" in row
+    # The carry-forward page leads to where each carried action's owner and date are changed.
+    page = as_organiser.get(f"/organiser/assemblies/{scene.current.slug}/carry-forward").get_data(as_text=True)
+    assert f'href="/organiser/tracker/{copy.id}/edit"' in page
