@@ -69,11 +69,23 @@ def _check_assembly(data: dict[str, Any], current: Assembly | None) -> None:
         raise DomainError("Registration must close after it opens.", "registration_closes_at")
 
 
+def _series_key(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def series_names() -> list[str]:
+    """Every series, by name: offered when an assembly is created, so next year's joins last year's."""
+    return list(db.session.scalars(select(Series.name).order_by(Series.name)))
+
+
 def _series(name: str | None) -> Series | None:
-    name = (name or "").strip()
+    name = " ".join((name or "").split())
     if not name:
         return None
-    series = db.session.scalar(select(Series).where(Series.name == name))
+    # Typed a year later with other capitals or spacing, it is still the same series (a new one by mistake
+    # would leave last year's open actions off the carry-forward page).
+    key = _series_key(name)
+    series = next((s for s in db.session.scalars(select(Series)) if _series_key(s.name) == key), None)
     if series is None:
         series = Series(name=name)
         db.session.add(series)

@@ -195,7 +195,7 @@ def new_assembly():
         else:
             flash(f"Assembly “{assembly.title}” created. Next, add its rounds and workshops.", "success")
             return redirect(url_for(".detail", slug=assembly.slug))
-    return render_template("assemblies/assembly_form.html", form=form, assembly=None), _status(form)
+    return _assembly_form_page(form, None)
 
 
 @bp.route("/organiser/assemblies/<slug>")
@@ -251,7 +251,13 @@ def edit_assembly(slug: str):
         else:
             flash("Assembly saved.", "success")
             return redirect(url_for(".detail", slug=assembly.slug))
-    return render_template("assemblies/assembly_form.html", form=form, assembly=assembly), _status(form)
+    return _assembly_form_page(form, assembly)
+
+
+def _assembly_form_page(form: AssemblyForm, assembly: Assembly | None):
+    form.series_name.render_kw = {**(form.series_name.render_kw or {}), "list": "series_name-list"}
+    return render_template("assemblies/assembly_form.html", form=form, assembly=assembly,
+                           series_names=services.series_names()), _status(form)
 
 
 # --- organiser: rounds ----------------------------------------------------------

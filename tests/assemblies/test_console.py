@@ -75,6 +75,22 @@ def test_organiser_edits_an_assembly_and_its_series_carries_over(as_organiser, d
     assert 'value="County Assembly"' in form and 'value="Year two"' in form
 
 
+def test_next_years_assembly_joins_the_series_however_its_name_is_typed(as_organiser, db):
+    # A year on, nobody remembers the exact capitals or spacing: a new series made by mistake would leave
+    # last year's open actions off the carry-forward page.
+    post_form(as_organiser, "/organiser/assemblies/new",
+              assembly_form(slug="year-one", title="Year one", date="2026-03-19", series_name="County Assembly"))
+    form = body(as_organiser.get("/organiser/assemblies/new"))
+    assert '<option value="County Assembly">' in form and 'list="series_name-list"' in form
+    resp = post_form(as_organiser, "/organiser/assemblies/new",
+                     assembly_form(slug="year-two", title="Year two", series_name="  county   assembly "))
+    assert resp.status_code == 302
+    one, two = (db.session.scalar(select(Assembly).where(Assembly.slug == s)) for s in ("year-one", "year-two"))
+    assert one.series_id == two.series_id is not None and two.series.name == "County Assembly"
+    page = body(as_organiser.get("/organiser/assemblies/year-two/carry-forward"))
+    assert "earlier assemblies in the series &ldquo;County Assembly&rdquo;" in page
+
+
 def test_duplicate_slug_is_refused_and_input_kept(as_organiser, db):
     make_assembly(slug="taken-slug")
     resp = post_form(as_organiser, "/organiser/assemblies/new", assembly_form(slug="taken-slug", title="My new one"))
