@@ -320,10 +320,20 @@ class Report:
     actions_by_topic: list[tuple[str, int]]
     walk_ins_unregistered: int = 0
     carried: dict[int, Action] = field(default_factory=dict)  # action id → its latest carried copy
+    origins: dict[int, Action] = field(default_factory=dict)  # carried copy id → the action first agreed
 
     def now(self, action: Action) -> Action:
         """Where the action stands today: its latest carried copy, or itself."""
         return self.carried.get(action.id, action)
+
+    def carried_text(self, action: Action) -> str:
+        """Where a carried action came from, or went: '' for an action of this assembly alone."""
+        if action.id in self.carried:
+            return f"carried forward to {self.carried[action.id].assembly.title}"
+        origin = self.origins.get(action.id)
+        if origin is None:
+            return ""
+        return f"carried from {origin.assembly.title}" + (f", {origin.workshop.title}" if origin.workshop else "")
 
     @property
     def totals(self) -> CountRow:
@@ -373,7 +383,8 @@ def assembly_report(assembly: Assembly) -> Report:
     topic_counts = Counter(t.name for a in actions for t in a.topics)
     return Report(assembly, by_sector, by_org, workshops, actions,
                   [(label, status_counts.get(k, 0)) for k, label in ACTION_STATUSES.items()],
-                  sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0])), walk_ins, carried)
+                  sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0])), walk_ins, carried,
+                  first_origins([a.id for a in actions]))
 
 
 def report_data(report: Report) -> dict[str, Any]:
@@ -394,7 +405,11 @@ def report_data(report: Report) -> dict[str, Any]:
             "approved_notes": [{"section": label, "text": body} for label, body, _, _ in w.sections],
         } for w in report.workshops],
         "actions": [{**action_data(a), "status": report.now(a).status,
-                     "carried_forward_to": report.now(a).assembly.title if a.id in report.carried else None}
+                     "carried_forward_to": report.now(a).assembly.title if a.id in report.carried else None,
+                     "carried_from": {"assembly": report.origins[a.id].assembly.title,
+                                      "workshop": report.origins[a.id].workshop.title
+                                      if report.origins[a.id].workshop else None}
+                     if a.id in report.origins else None}
                     for a in report.actions],
     }
 
@@ -409,19 +424,20 @@ def action_data(a: Action) -> dict[str, Any]:
 def report_csv_rows(report: Report) -> list[list[Any]]:
     """One flat table: a section column says which part of the report each row belongs to."""
     out: list[list[Any]] = [["section", "name", "detail", "registered_or_allocated", "attended_or_present",
-                             "walk_ins", "owner_organisation", "lead_person", "due_date", "status", "topics"]]
+                             "walk_ins", "owner_organisation", "lead_person", "due_date", "status", "topics",
+                             "carried"]]
     for r in report.by_sector:
-        out.append(["attendance_by_sector", r.label, "", r.registered, r.attended, "", "", "", "", "", ""])
+        out.append(["attendance_by_sector", r.label, "", r.registered, r.attended, "", "", "", "", "", "", ""])
     for r in report.by_organisation:
         out.append(["attendance_by_organisation", r.label, r.sector, r.registered, r.attended, "", "", "", "", "",
-                    ""])
+                    "", ""])
     for w in report.workshops:
         out.append(["workshop", w.workshop.title, w.workshop.round.name, w.counts.allocated, w.counts.present,
-                    w.counts.walk_ins, "", "", "", w.notes.status if w.notes else "no notes", ""])
+                    w.counts.walk_ins, "", "", "", w.notes.status if w.notes else "no notes", "", ""])
     for a in report.actions:
         out.append(["action", a.description, a.workshop.title if a.workshop else "", "", "", "",
                     a.owner_organisation.name, a.lead_person, a.due_date.isoformat() if a.due_date else "",
-                    report.now(a).status, "; ".join(t.name for t in a.topics)])
+                    report.now(a).status, "; ".join(t.name for t in a.topics), report.carried_text(a)])
     return out
 
 

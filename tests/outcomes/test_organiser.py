@@ -325,3 +325,21 @@ def test_last_years_tracker_row_of_a_carried_action_shows_the_status_it_has_reac
     # The carry-forward page leads to where each carried action's owner and date are changed.
     page = as_organiser.get(f"/organiser/assemblies/{scene.current.slug}/carry-forward").get_data(as_text=True)
     assert f'href="/organiser/tracker/{copy.id}/edit"' in page
+
+
+def test_this_years_report_exports_say_which_actions_were_carried_and_from_where(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    url = f"/organiser/assemblies/{scene.current.slug}/report"
+    rows = list(csv.reader(io.StringIO(as_organiser.get(url + ".csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][-1] == "carried"
+    (row,) = [r for r in rows if r[0] == "action"]
+    assert row[-1] == f"carried from {scene.previous.title}, {scene.old_workshop.title}"
+    data = json.loads(as_organiser.get(url + ".json").get_data(as_text=True))
+    (action,) = data["actions"]
+    assert action["carried_from"] == {"assembly": scene.previous.title, "workshop": scene.old_workshop.title}
+    assert "Carried from " + scene.previous.title in as_organiser.get(url).get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(as_organiser.get(
+        f"/organiser/assemblies/{scene.previous.slug}/report.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    (row,) = [r for r in rows if r[0] == "action" and r[1] == scene.overdue_action.description]
+    assert row[-1] == f"carried forward to {scene.current.title}"
