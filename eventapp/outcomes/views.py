@@ -15,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from ..accounts.access import organiser_required, staff_required
 from ..assemblies.models import Assembly, Topic, Workshop
 from ..domain import DomainError
-from ..extensions import db, limiter
+from ..extensions import csrf, db, limiter
 from ..forms_util import apply_domain_error
 from ..notes import services as notes
 from ..notes.forms import ActionForm
@@ -422,6 +422,7 @@ def partner(token: str):
 
 
 @bp.post("/partner/<token>/actions/<int:action_id>")
+@csrf.exempt  # the form checks its own token, so a stale one gives the partner's text back rather than an error page
 @limiter.limit("10 per minute; 60 per hour")
 def partner_status(token: str, action_id: int):
     org = _partner_org(token)
@@ -441,6 +442,11 @@ def partner_status(token: str, action_id: int):
         else:
             flash("Thank you: your update has been recorded.", "success")
             return redirect(url_for(".partner", token=token) + f"#action-{action_id}")
+    if form.csrf_token.errors:
+        # The page was open for hours, or the browser dropped its cookies: the form below carries a fresh token.
+        form.csrf_token.errors = []
+        form.form_errors.append("Your update has not been saved yet: this page had been open a long time. "
+                                "Check it below and press “Send update” again.")
     return _partner_page(token, org, {action_id: form}, 400)
 
 

@@ -383,3 +383,23 @@ def test_a_carried_action_says_where_it_was_agreed_on_the_partner_page(client, d
     section = html.split("Publish a who-to-call guide")[1].split("</section>")[0]
     assert f"Agreed at {scene.previous.title} &middot; {scene.old_workshop.title}" in section
     assert "carried forward" not in section
+
+
+def test_an_update_sent_from_a_page_left_open_too_long_is_given_back_to_send_again(app, db, organiser):
+    # The partner opened the link yesterday, or in an email app that has since dropped its cookies:
+    # the form's token no longer matches. What they wrote must come back in the form, ready to send.
+    scene = build_scene(organiser=organiser)
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    a = scene.open_action.id
+    client = app.test_client()
+    note = "Guide agreed with the comms team & printed: 4,000 copies\nDistribution starts Monday"
+    r = client.post(f"{url}/actions/{a}", data={f"a{a}-csrf_token": "stale", f"a{a}-status": "in_progress",
+                                                f"a{a}-note": note})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert "has not been saved yet" in html and "CSRF" not in html
+    assert "Guide agreed with the comms team &amp; printed: 4,000 copies\nDistribution starts Monday" in html
+    assert db.session.get(Action, a).status == "open"
+    r = client.post(f"{url}/actions/{a}", data={**token_for(html, a), f"a{a}-status": "in_progress",
+                                                f"a{a}-note": note})
+    assert r.status_code == 302 and db.session.get(Action, a).status == "in_progress"
