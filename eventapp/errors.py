@@ -30,6 +30,8 @@ def init_app(app: Flask) -> None:
     def http_error(err: HTTPException):
         if err.code is None or err.code < 400:
             return err
+        if err.response is not None:  # a page of its own (a rate limit's on_breach, abort(response))
+            return err.response
         return render(err.code)
 
     @app.errorhandler(Exception)

@@ -394,11 +394,11 @@ def _partner_org(token: str) -> Organisation | services.LinkExpired:
         abort(404)
 
 
-def _bad_link(err: services.LinkExpired | None, typed: str = "", code: int = 410):
+def _bad_link(err: services.LinkExpired | None, typed: str = "", code: int = 410, limited: bool = False):
     # ``typed``: a status note posted through a link that stopped working (or for an action no
-    # longer listed) is shown back, so the partner can copy it rather than type it again.
+    # longer listed, or refused for too many attempts) is shown back, so the partner can copy it.
     return render_template("outcomes/partner_bad_link.html", revoked=isinstance(err, services.LinkRevoked),
-                           gone=err is None, typed=typed), code
+                           gone=err is None and not limited, limited=limited, typed=typed), code
 
 
 def _partner_page(token: str, org: Organisation, forms: dict | None = None, code: int = 200):
@@ -421,9 +421,17 @@ def partner(token: str):
     return _partner_page(token, org)
 
 
+def _partner_too_many(_limit) -> Response:
+    # Refused before the view runs: give back what the partner wrote rather than a bare error page.
+    action_id = (request.view_args or {}).get("action_id")
+    typed = (request.form.get(f"a{action_id}-note") or "").strip()
+    body, code = _bad_link(None, typed, 429, limited=True)
+    return Response(body, code, mimetype="text/html")
+
+
 @bp.post("/partner/<token>/actions/<int:action_id>")
 @csrf.exempt  # the form checks its own token, so a stale one gives the partner's text back rather than an error page
-@limiter.limit("10 per minute; 60 per hour")
+@limiter.limit("10 per minute; 60 per hour", on_breach=_partner_too_many)
 def partner_status(token: str, action_id: int):
     org = _partner_org(token)
     typed = (request.form.get(f"a{action_id}-note") or "").strip()

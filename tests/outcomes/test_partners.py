@@ -138,6 +138,34 @@ def test_partner_status_posts_are_rate_limited(app, db, organiser):
     assert codes == [400] * 10 + [429]
 
 
+def test_an_update_refused_for_too_many_attempts_is_given_back(app, db, organiser):
+    # Ten quick updates from one office (or one impatient thumb): the eleventh is refused, not thrown away.
+    from eventapp.extensions import db as _db
+    from eventapp.extensions import limiter
+    from tests.conftest import make_test_app
+
+    scene = build_scene(organiser=organiser)
+    token = services.make_partner_token(scene.police.id)
+    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
+    try:
+        client = limited.test_client()
+        with limited.app_context():
+            a = scene.open_action.id
+            csrf = token_for(client.get(f"/partner/{token}").get_data(as_text=True), a)
+            for _ in range(10):
+                client.post(f"/partner/{token}/actions/{a}", data={**csrf, f"a{a}-status": "open"})
+            r = client.post(f"/partner/{token}/actions/{a}", data={
+                **csrf, f"a{a}-status": "done", f"a{a}-note": "Guide printed <b>and</b> sent to 12 schools"})
+            html = r.get_data(as_text=True)
+            _db.session.remove()
+    finally:
+        limiter.reset()
+        limiter.enabled = False
+    assert r.status_code == 429
+    assert "What you wrote has not been saved" in html
+    assert "Guide printed &lt;b&gt;and&lt;/b&gt; sent to 12 schools</pre>" in html
+
+
 def test_facilitator_sees_earlier_outcomes_and_updates_status(as_facilitator, db, facilitator, organiser):
     scene = build_scene(facilitator=facilitator, organiser=organiser)
     services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
