@@ -649,6 +649,7 @@ def queue_action_reminders(days: int, today: date | None = None) -> ReminderRepo
         .options(selectinload(Action.owner_organisation), selectinload(Action.assembly))
         .order_by(Action.due_date, Action.id)))
     contacts = {c.organisation_id: c for c in db.session.scalars(select(PartnerContact))}
+    agreed = first_origins([a.id for a in actions])  # a carried action was agreed before its assembly met
     keys = {a.id: f"action-reminder:{a.id}:{today.isoformat()}" for a in actions}
     sent = set(db.session.scalars(select(_outbox_key()).where(_outbox_key().in_(list(keys.values())))))
     for action in actions:
@@ -662,6 +663,7 @@ def queue_action_reminders(days: int, today: date | None = None) -> ReminderRepo
             continue
         queue_email("action_reminder", contact.contact_email, contact.contact_name,
                     context={"action": action, "organisation": action.owner_organisation,
+                             "agreed": agreed.get(action.id, action), "carried": action.id in agreed,
                              "overdue": action.due_date < today, "days_left": (action.due_date - today).days,
                              # The partner page lists published actions only: no link to a page without it.
                              "url": None if action.internal else partner_url(action.owner_organisation_id)},

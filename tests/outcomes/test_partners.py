@@ -431,3 +431,21 @@ def test_an_update_sent_from_a_page_left_open_too_long_is_given_back_to_send_aga
     r = client.post(f"{url}/actions/{a}", data={**token_for(html, a), f"a{a}-status": "in_progress",
                                                 f"a{a}-note": note})
     assert r.status_code == 302 and db.session.get(Action, a).status == "in_progress"
+
+
+def test_a_reminder_about_a_carried_action_says_where_it_was_agreed(db, organiser):
+    # "Agreed at: <this year's assembly>" names an assembly that has not met yet.
+    scene = build_scene(organiser=organiser)
+    services.save_contact(scene.police, "", "police@example.org")
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    services.queue_action_reminders(30)
+    (copy,) = [a for a in services.partner_actions(scene.police.id)
+               if a.description == scene.overdue_action.description]
+    msg = db.session.scalar(select(OutboxMessage).where(
+        OutboxMessage.dedupe_key == f"action-reminder:{copy.id}:{date.today()}"))
+    assert f"Agreed at: {scene.previous.title} ({scene.old_workshop.title}), carried forward into " \
+           f"{scene.current.title}" in msg.body_text
+    assert f"{scene.previous.title} ({scene.old_workshop.title}), carried forward" in msg.body_html
+    msg = db.session.scalar(select(OutboxMessage).where(
+        OutboxMessage.dedupe_key == f"action-reminder:{scene.open_action.id}:{date.today()}"))
+    assert f"Agreed at: {scene.previous.title} ({scene.old_workshop.title})\n" in msg.body_text
