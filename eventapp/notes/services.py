@@ -720,7 +720,8 @@ def latest_copies(action_ids: Iterable[int]) -> dict[int, Action]:
     while frontier:
         rows = db.session.execute(select(CarriedAction.origin_action_id, Action)
                                   .join(Action, Action.id == CarriedAction.action_id)
-                                  .where(CarriedAction.origin_action_id.in_(list(frontier)))).all()
+                                  .where(CarriedAction.origin_action_id.in_(list(frontier)))
+                                  .options(selectinload(Action.assembly))).all()
         next_frontier = {}
         for origin_id, copy in rows:
             start = frontier[origin_id]
@@ -745,6 +746,7 @@ class PublicAction:
     status: str
     status_label: str
     topics: list[str]
+    carried_to: Assembly | None = None  # the assembly where it is tracked now, when carried forward
 
 
 @dataclass
@@ -790,7 +792,7 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
             # A carried action is updated through its copy: show the copy's status, not the frozen one.
             actions = [PublicAction(a.description, a.owner_organisation.name, a.due_date,
                                     latest.get(a.id, a).status, latest.get(a.id, a).status_label,
-                                    [t.name for t in a.topics])
+                                    [t.name for t in a.topics], latest[a.id].assembly if a.id in latest else None)
                        for a in all_actions.get(w.id, []) if a.approved and not a.internal]
         if sections or actions:
             records.append(PublicOutcome(w.title, w.topic.name, w.round.name, sections, actions))

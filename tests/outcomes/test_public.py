@@ -158,3 +158,20 @@ def test_an_update_dated_ahead_is_published_on_its_day(as_organiser, db, monkeyp
     # Written days before, it is new on its day for a feed reader that goes by <updated>.
     entry = ET.fromstring(feed).find(f"{ATOM}entry")
     assert entry.find(f"{ATOM}updated").text == "2027-09-18T09:00:00Z"
+
+
+def test_an_action_carried_into_the_next_assembly_says_so_on_last_years_page(client, db, organiser):
+    # "Due 29 October · Status: Open" alone reads as forgotten: a reader must see it went on to this year's
+    # assembly (a link to its page once public), and nothing about one still in draft.
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    html = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
+    item = html.split("Set up a single shared ASB case list")[1].split("</li>")[0]
+    assert f'Carried forward to <a href="/a/{scene.current.slug}/updates">{scene.current.title}</a>' in item
+    item = html.split("Publish a who-to-call guide")[1].split("</li>")[0]
+    assert "Carried forward" not in item
+    scene.current.status = "draft"
+    db.session.commit()
+    html = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
+    item = html.split("Set up a single shared ASB case list")[1].split("</li>")[0]
+    assert scene.current.title not in item and "Carried forward to the next assembly" in item
