@@ -175,3 +175,20 @@ def test_an_action_carried_into_the_next_assembly_says_so_on_last_years_page(cli
     html = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
     item = html.split("Set up a single shared ASB case list")[1].split("</li>")[0]
     assert scene.current.title not in item and "Carried forward to the next assembly" in item
+
+
+def test_the_updates_page_of_an_assembly_not_yet_held_or_cancelled_does_not_say_it_was_held(client, db, app):
+    from datetime import timedelta
+
+    from eventapp.timeutil import utcnow
+
+    coming = make_assembly(status="open", date=date.today() + timedelta(days=90))
+    html = client.get(f"/a/{coming.slug}/updates").get_data(as_text=True)
+    assert "What was discussed at the assembly" not in html
+    assert "The assembly meets on" in html
+    coming.cancelled_at = utcnow()
+    db.session.commit()
+    html = client.get(f"/a/{coming.slug}/updates").get_data(as_text=True)
+    assert "What was discussed at the assembly" not in html and "was cancelled" in html
+    held = make_assembly(status="closed", date=date.today() - timedelta(days=3))
+    assert "What was discussed at the assembly on" in client.get(f"/a/{held.slug}/updates").get_data(as_text=True)
