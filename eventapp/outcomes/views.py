@@ -226,7 +226,16 @@ def tracker():
                            today=date.today()), (200 if valid else 400)
 
 
+def _staff_note_hint(form: StatusForm, action: Action) -> None:
+    # Staff notes are shown to the owning organisation on its partner page (internal actions are not).
+    if not action.internal:
+        form.note.description = (f"For example progress made, or why the action was dropped. "
+                                 f"{action.owner_organisation.name} sees this note on its partner page. "
+                                 "At most 2,000 characters.")
+
+
 def _status_page(action: Action, form: StatusForm, template: str, code: int = 200, **extra):
+    _staff_note_hint(form, action)
     return render_template(template, action=action, form=form, updates=services.status_updates([action.id]),
                            origin=services.origins_of([action.id]).get(action.id),
                            is_overdue=services.is_overdue, **extra), code
@@ -475,6 +484,7 @@ def _history_page(workshop: Workshop, forms: dict | None = None, code: int = 200
     forms = forms or {}
     for a in history.open_actions:
         forms.setdefault(a.id, StatusForm(formdata=None, prefix=f"a{a.id}", data={"status": a.status}))
+        _staff_note_hint(forms[a.id], a)
     return render_template("outcomes/history.html", workshop=workshop, history=history, forms=forms,
                            origins=services.origins_of([a.id for a in history.open_actions]),
                            is_overdue=services.is_overdue), code

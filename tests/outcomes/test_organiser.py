@@ -343,3 +343,15 @@ def test_this_years_report_exports_say_which_actions_were_carried_and_from_where
         f"/organiser/assemblies/{scene.previous.slug}/report.csv").get_data(as_text=True).lstrip("\ufeff"))))
     (row,) = [r for r in rows if r[0] == "action" and r[1] == scene.overdue_action.description]
     assert row[-1] == f"carried forward to {scene.current.title}"
+
+
+def test_staff_are_told_the_owning_partner_reads_their_status_notes(as_organiser, db, organiser):
+    # An organiser's "chased them again, no reply" lands on the partner's own page: say so before it is written.
+    scene = build_scene(organiser=organiser)
+    url = f"/organiser/tracker/{scene.open_action.id}/status"
+    page = as_organiser.get(url).get_data(as_text=True)
+    assert f"{scene.police.name} sees this note on its partner page" in page
+    r = post_form(as_organiser, url, {"status": "in_progress", "note": "Chased again, no reply"})
+    assert r.status_code == 302
+    partner = as_organiser.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
+    assert "Chased again, no reply" in partner and "sees this note on its partner page" not in partner
