@@ -32,6 +32,7 @@ PARTNER_SALT = "eventapp.outcomes.partner-link"
 DEFAULT_PARTNER_LINK_DAYS = 90
 MAX_UPDATE_BODY = 50_000
 MAX_NOTE = 2_000
+DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -211,6 +212,15 @@ def set_action_status(action_id: int, status: str, note: str, source: str, *, or
         raise DomainError("That action no longer exists.")
     if organisation_id is not None and action.owner_organisation_id != organisation_id:
         raise DomainError("That action belongs to another organisation.")
+    last = db.session.scalar(select(ActionStatusUpdate).where(ActionStatusUpdate.action_id == action.id)
+                             .order_by(ActionStatusUpdate.id.desc()).limit(1))
+    if (last is not None and action.status == status
+            and (last.status, last.note, last.source, last.organisation_id, last.user_id)
+            == (status, note, source, organisation_id, user_id)
+            and last.created_at >= utcnow() - DOUBLE_SUBMIT_WINDOW):
+        # The same update sent again (a double tap on a slow connection): it is saved already.
+        db.session.rollback()
+        return action
     if action.status == status and not note.strip():
         db.session.rollback()
         raise DomainError("Choose a new status or write what has happened.", "status")

@@ -449,3 +449,23 @@ def test_a_reminder_about_a_carried_action_says_where_it_was_agreed(db, organise
     msg = db.session.scalar(select(OutboxMessage).where(
         OutboxMessage.dedupe_key == f"action-reminder:{scene.open_action.id}:{date.today()}"))
     assert f"Agreed at: {scene.previous.title} ({scene.old_workshop.title})\n" in msg.body_text
+
+
+@pytest.mark.parametrize("note", ["", "Guide with the printers"])
+def test_a_status_update_sent_twice_by_a_double_tap_is_recorded_once(client, db, organiser, note):
+    # On a slow phone connection the button is pressed again: the second copy must neither be listed
+    # twice nor answer "Choose a new status" about an update that was in fact saved.
+    scene = build_scene(organiser=organiser)
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    page = client.get(url).get_data(as_text=True)
+    a = scene.open_action.id
+    data = {**token_for(page, a), f"a{a}-status": "in_progress", f"a{a}-note": note}
+    first = client.post(f"{url}/actions/{a}", data=data)
+    second = client.post(f"{url}/actions/{a}", data=data)
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert len(db.session.scalars(select(ActionStatusUpdate).where(ActionStatusUpdate.action_id == a)).all()) == 1
+    assert db.session.get(Action, a).version == 2
+    # A deliberate second note, or a change back, is recorded as usual.
+    r = client.post(f"{url}/actions/{a}", data={**data, f"a{a}-note": "Printed"})
+    assert r.status_code == 302
+    assert len(db.session.scalars(select(ActionStatusUpdate).where(ActionStatusUpdate.action_id == a)).all()) == 2
