@@ -75,6 +75,15 @@ def test_organiser_tracker_report_and_carry_forward(live_server, page):
     page.wait_for_load_state()
     assert "carried forward into" in page.content()
     axe_check(page, "carry forward, done")
+    # A year on: give a carried action a new due date.
+    page.get_by_role("link", name="Change owner or due date").first.click()
+    page.wait_for_url("**/organiser/tracker/*/edit")
+    axe_check(page, "change a carried action")
+    page.get_by_label("Due date").fill(date(date.today().year + 1, 1, 31).isoformat())
+    page.get_by_role("button", name="Save action").click()
+    page.wait_for_url("**/organiser/tracker?assembly=*")
+    assert "Action saved." in page.content() and f"{date.today().year + 1}-01-31" in page.content()
+    axe_check(page, "tracker after a change")
 
     page.goto(live_server(f"/organiser/assemblies/{s['prev']}/updates"))
     page.get_by_role("link", name="Delete Six months on").click()
