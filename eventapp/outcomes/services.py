@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -182,7 +182,13 @@ def tracker_query(*, assembly_id: int | None = None, topic_id: int | None = None
                   due_to: date | None = None, overdue: bool = False, today: date | None = None):
     """Every action of every assembly, filtered; overdue ones only when asked (a carried one once, as its copy)."""
     stmt = notes.actions_query(assembly_id=assembly_id, topic_id=topic_id, organisation_id=organisation_id,
-                               status=status, due_from=due_from, due_to=due_to)
+                               due_from=due_from, due_to=due_to)
+    if status in ACTION_STATUSES:
+        # A carried action's row shows the status its latest copy has reached: filter by that one too.
+        origins = list(db.session.scalars(select(CarriedAction.origin_action_id)))
+        reached = [i for i, copy in notes.latest_copies(origins).items() if copy.status == status]
+        stmt = stmt.where(or_(and_(Action.status == status, Action.id.not_in(_carried_away())),
+                              Action.id.in_(reached)))
     if overdue:
         stmt = stmt.where(Action.status.in_(OPEN_STATUSES), Action.due_date < (today or date.today()),
                           Action.id.not_in(_carried_away()))

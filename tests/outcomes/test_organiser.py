@@ -355,3 +355,18 @@ def test_staff_are_told_the_owning_partner_reads_their_status_notes(as_organiser
     assert r.status_code == 302
     partner = as_organiser.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
     assert "Chased again, no reply" in partner and "sees this note on its partner page" not in partner
+
+
+def test_tracker_status_filter_goes_by_the_status_a_carried_action_has_reached(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    (copy,) = [a for a in services.partner_actions(scene.police.id)
+               if a.description == scene.overdue_action.description]
+    services.set_action_status(copy.id, "done", "Case list live", "partner", organisation_id=scene.police.id)
+    base = f"/organiser/tracker?assembly={scene.previous.id}"
+    assert "Set up a single shared ASB case list" not in as_organiser.get(base + "&status=in_progress").get_data(
+        as_text=True)
+    done = as_organiser.get(base + "&status=done").get_data(as_text=True)
+    assert "Set up a single shared ASB case list" in done and "Train officers in mental health first aid" in done
+    open_ = as_organiser.get(base + "&status=open").get_data(as_text=True)
+    assert "Publish a who-to-call guide" in open_ and "Set up a single shared ASB case list" not in open_
