@@ -469,3 +469,20 @@ def test_a_status_update_sent_twice_by_a_double_tap_is_recorded_once(client, db,
     r = client.post(f"{url}/actions/{a}", data={**data, f"a{a}-note": "Printed"})
     assert r.status_code == 302
     assert len(db.session.scalars(select(ActionStatusUpdate).where(ActionStatusUpdate.action_id == a)).all()) == 2
+
+
+def test_an_action_given_to_another_organisation_while_the_page_was_open_says_so(client, db, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    page = client.get(url).get_data(as_text=True)
+    a = scene.open_action.id
+    action = db.session.get(Action, a)
+    from eventapp.notes import services as notes
+
+    notes.update_action(a, {"description": action.description, "owner_organisation_id": scene.health.id,
+                            "lead_person": "", "due_date": action.due_date, "status": action.status,
+                            "topic_ids": []}, action.version, organiser.id)
+    r = client.post(f"{url}/actions/{a}", data={**token_for(page, a), f"a{a}-status": "done",
+                                                f"a{a}-note": "Printed"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 404 and "given to another organisation" in html and "Printed</pre>" in html
