@@ -157,6 +157,34 @@ def update_carried_action(action_id: int, data: dict[str, Any], base_version: in
     return notes.update_action(action_id, data, base_version, user_id, agreed_on=first.assembly.date)
 
 
+@dataclass
+class PublicCarried:
+    """An action carried into an assembly, as the public may read it: its approved wording, where it stands now."""
+    description: str
+    agreed_at: str
+    workshop: str | None
+    owner_organisation: str
+    due_date: date | None
+    status_label: str
+
+
+def public_carried(assembly: Assembly) -> list[PublicCarried]:
+    """Published actions of earlier assemblies carried into this one (never internal ones)."""
+    copies = [c.action for c in carried_into(assembly)]
+    first = first_origins([c.id for c in copies])
+    latest = notes.latest_copies([c.id for c in copies])
+    out = []
+    for copy in copies:
+        origin = first.get(copy.id)
+        if origin is None or copy.internal or origin.internal or not origin.approved \
+                or not origin.assembly.is_public:
+            continue
+        out.append(PublicCarried(origin.description, origin.assembly.title,
+                                 origin.workshop.title if origin.workshop else None, copy.owner_organisation.name,
+                                 copy.due_date, latest.get(copy.id, copy).status_label))
+    return out
+
+
 def carried_to(action_ids: Iterable[int]) -> dict[int, Assembly]:
     """For originals: action id → the later assembly it was carried into."""
     ids = list(action_ids)

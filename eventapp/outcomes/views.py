@@ -57,7 +57,8 @@ def public_updates(slug: str):
     assembly = _public_assembly(slug)
     return render_template("outcomes/public_updates.html", assembly=assembly,
                            updates=services.public_updates(assembly), outcomes=notes.public_outcomes(assembly),
-                           series=services.series_assemblies(assembly), today=services.local_today(assembly))
+                           series=services.series_assemblies(assembly), today=services.local_today(assembly),
+                           carried=services.public_carried(assembly))
 
 
 @bp.get("/a/<slug>/updates.atom")

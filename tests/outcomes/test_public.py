@@ -167,7 +167,7 @@ def test_an_action_carried_into_the_next_assembly_says_so_on_last_years_page(cli
     services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
     html = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
     item = html.split("Set up a single shared ASB case list")[1].split("</li>")[0]
-    assert f'Carried forward to <a href="/a/{scene.current.slug}/updates">{scene.current.title}</a>' in item
+    assert f'Carried forward to <a href="/a/{scene.current.slug}/updates#carried">{scene.current.title}</a>' in item
     item = html.split("Publish a who-to-call guide")[1].split("</li>")[0]
     assert "Carried forward" not in item
     scene.current.status = "draft"
@@ -192,3 +192,22 @@ def test_the_updates_page_of_an_assembly_not_yet_held_or_cancelled_does_not_say_
     assert "What was discussed at the assembly" not in html and "was cancelled" in html
     held = make_assembly(status="closed", date=date.today() - timedelta(days=3))
     assert "What was discussed at the assembly on" in client.get(f"/a/{held.slug}/updates").get_data(as_text=True)
+
+
+def test_this_years_updates_page_lists_the_actions_carried_into_it(client, db, organiser):
+    # The reader who follows "Carried forward to <this year's assembly>" must find the action there,
+    # at its current owner, due date and status; an internal one never appears.
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, None, organiser.id)
+    (copy,) = [a for a in services.partner_actions(scene.police.id)
+               if a.description == scene.overdue_action.description]
+    services.set_action_status(copy.id, "done", "", "organiser")
+    last_year = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
+    assert f'href="/a/{scene.current.slug}/updates#carried"' in last_year
+    html = client.get(f"/a/{scene.current.slug}/updates").get_data(as_text=True)
+    carried = html.split('id="carried"')[1]
+    item = carried.split("Set up a single shared ASB case list")[1].split("</li>")[0]
+    assert f"Agreed at {scene.previous.title}" in item and "Status: Done" in item
+    assert "Publish a who-to-call guide" in carried
+    for secret in SECRETS:
+        assert secret not in html
