@@ -35,6 +35,17 @@ def test_public_updates_page_and_partner_view(live_server, page, phone_page):
         text = p.content()
         assert INTERNAL_MARK not in text and DELEGATE_NAME not in text and LEAD_PERSON not in text
         axe_check(p, "public updates page")
+    with live_server.app.app_context():
+        from eventapp.assemblies.models import Assembly
+        from sqlalchemy import select
+
+        services.carry_forward(db.session.scalar(select(Assembly).where(Assembly.slug == s["cur"])), None, None)
+        db.session.remove()
+    phone_page.goto(live_server(f"/a/{s['prev']}/updates"))
+    phone_page.get_by_role("link", name="Community Safety Assembly").first.click()
+    phone_page.wait_for_url(f"**/a/{s['cur']}/updates#carried")
+    assert phone_page.get_by_role("heading", name="Carried forward from earlier assemblies").is_visible()
+    axe_check(phone_page, "this year's updates page with carried actions")
     phone_page.goto(live_server(f"/partner/{s['token']}"))
     axe_check(phone_page, "partner view")
     section = phone_page.locator("section.partner-action.overdue").first
