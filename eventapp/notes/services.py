@@ -6,7 +6,7 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -609,10 +609,12 @@ class ActionConflict(DomainError):
 
 
 def update_action(action_id: int, data: dict[str, Any], base_version: int, user_id: int | None,
-                  allowed_topic_ids: set[int] | None = None, *, agreed_on: date | None = None) -> Action:
+                  allowed_topic_ids: set[int] | None = None, *, agreed_on: date | None = None,
+                  also: Callable[[dict[str, Any], Action], None] | None = None) -> Action:
     """Change an action unless someone saved it since base_version; keep a revision.
 
     ``agreed_on``: the date the action was first agreed, when earlier than its assembly's (a carried copy).
+    ``also(before, action)``: more to record in the same transaction when the action changed.
     """
     values = clean_action(data, allowed_topic_ids)
     action = db.session.scalar(select(Action).where(Action.id == action_id).with_for_update()
@@ -639,6 +641,8 @@ def update_action(action_id: int, data: dict[str, Any], base_version: int, user_
     if action.description != before["description"] or action.internal:
         action.approved = False
     record_action_revision(action, user_id)
+    if also is not None:
+        also(before, action)
     db.session.commit()
     return action
 

@@ -370,3 +370,17 @@ def test_tracker_status_filter_goes_by_the_status_a_carried_action_has_reached(a
     assert "Set up a single shared ASB case list" in done and "Train officers in mental health first aid" in done
     open_ = as_organiser.get(base + "&status=open").get_data(as_text=True)
     assert "Publish a who-to-call guide" in open_ and "Set up a single shared ASB case list" not in open_
+
+
+def test_closing_a_carried_action_from_its_edit_form_is_in_its_status_history(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    (copy,) = [a for a in services.partner_actions(scene.police.id)
+               if a.description == scene.overdue_action.description]
+    r = post_form(as_organiser, f"/organiser/tracker/{copy.id}/edit", {
+        "version": str(copy.version), "description": copy.description, "owner_organisation_id": scene.police.id,
+        "lead_person": copy.lead_person, "due_date": copy.due_date.isoformat(), "status": "dropped",
+        "topic_ids": [t.id for t in copy.topics]})
+    assert r.status_code == 302
+    log = services.status_updates([copy.id])[copy.id]
+    assert [(u.status, u.source) for u in log][:1] == [("dropped", "organiser")]
