@@ -417,6 +417,10 @@ def _partner_page(token: str, org: Organisation, forms: dict | None = None, code
     for a in actions:
         if a.id not in forms and a.status in services.OPEN_STATUSES:
             forms[a.id] = StatusForm(formdata=None, prefix=f"a{a.id}", data={"status": a.status})
+    for form in forms.values():
+        # The page offers no form for a closed action: say so before a mistaken choice is sent.
+        form.status.description = ("Done or Dropped closes the action: to change it after that, "
+                                   f"ask the organisers ({current_app.config.get('ORGANISER_EMAIL')}).")
     return render_template("outcomes/partner.html", org=org, token=token, actions=actions, forms=forms,
                            updates=services.status_updates([a.id for a in actions]),
                            agreed=services.first_origins([a.id for a in actions]),

@@ -486,3 +486,13 @@ def test_an_action_given_to_another_organisation_while_the_page_was_open_says_so
                                                 f"a{a}-note": "Printed"})
     html = r.get_data(as_text=True)
     assert r.status_code == 404 and "given to another organisation" in html and "Printed</pre>" in html
+
+
+def test_the_partner_is_told_before_sending_that_done_or_dropped_closes_the_action(client, db, organiser):
+    # Once closed, the action has no form on this page any more: a mistaken "Dropped" cannot be put right here.
+    scene = build_scene(organiser=organiser)
+    html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
+    a = scene.open_action.id
+    assert f'aria-describedby="a{a}-status-hint"' in html
+    hint = html.split(f'id="a{a}-status-hint"')[1].split("</p>")[0]
+    assert "Done or Dropped closes the action" in hint and "ask the organisers" in hint
