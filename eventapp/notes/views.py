@@ -448,4 +448,9 @@ def all_actions():
         organisation_id=form.organisation.data or None, status=form.status.data or None,
         due_from=form.due_from.data if valid else None, due_to=form.due_to.data if valid else None)
     page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
-    return render_template("notes/all_actions.html", form=form, page=page), (200 if valid else 400)
+    from ..outcomes.services import first_origins  # outcomes builds on notes, not the other way round
+
+    ids = [a.id for a in page.items]
+    # A carried action stands where its latest copy is; a copy (no workshop) came from an earlier assembly.
+    return render_template("notes/all_actions.html", form=form, page=page, latest=services.latest_copies(ids),
+                           origins=first_origins(ids)), (200 if valid else 400)

@@ -384,3 +384,19 @@ def test_closing_a_carried_action_from_its_edit_form_is_in_its_status_history(as
     assert r.status_code == 302
     log = services.status_updates([copy.id])[copy.id]
     assert [(u.status, u.source) for u in log][:1] == [("dropped", "organiser")]
+
+
+def test_the_all_actions_list_shows_carried_actions_as_they_stand(as_organiser, db, organiser):
+    # /organiser/actions lists the same actions as the tracker: it must not show last year's frozen status,
+    # and a carried copy (no workshop) must lead to where it is changed.
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    (copy,) = [a for a in services.partner_actions(scene.police.id)
+               if a.description == scene.overdue_action.description]
+    services.set_action_status(copy.id, "done", "", "organiser")
+    html = as_organiser.get(f"/organiser/actions?assembly={scene.previous.id}").get_data(as_text=True)
+    row = html.split("Set up a single shared ASB case list")[1].split("</tr>")[0]
+    assert "<td>In progress</td>" not in row and "Done" in row and f"now tracked in {scene.current.title}" in row
+    html = as_organiser.get(f"/organiser/actions?assembly={scene.current.id}").get_data(as_text=True)
+    row = html.split("Set up a single shared ASB case list")[1].split("</tr>")[0]
+    assert f'href="/organiser/tracker/{copy.id}/edit"' in row and f"Carried from {scene.previous.title}" in row
