@@ -443,12 +443,14 @@ def all_actions():
     form = ActionFilterForm(request.args)
     form.fill_choices()
     valid = form.validate()
-    stmt = services.actions_query(
+    from ..outcomes.services import first_origins, tracker_query  # outcomes builds on notes, not the other way
+
+    # The tracker's query: a carried action is filtered by the status its latest copy has reached.
+    stmt = tracker_query(
         assembly_id=form.assembly.data or None, topic_id=form.topic.data or None,
         organisation_id=form.organisation.data or None, status=form.status.data or None,
         due_from=form.due_from.data if valid else None, due_to=form.due_to.data if valid else None)
     page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
-    from ..outcomes.services import first_origins  # outcomes builds on notes, not the other way round
 
     ids = [a.id for a in page.items]
     # A carried action stands where its latest copy is; a copy (no workshop) came from an earlier assembly.

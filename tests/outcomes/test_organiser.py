@@ -400,3 +400,15 @@ def test_the_all_actions_list_shows_carried_actions_as_they_stand(as_organiser, 
     html = as_organiser.get(f"/organiser/actions?assembly={scene.current.id}").get_data(as_text=True)
     row = html.split("Set up a single shared ASB case list")[1].split("</tr>")[0]
     assert f'href="/organiser/tracker/{copy.id}/edit"' in row and f"Carried from {scene.previous.title}" in row
+
+
+def test_the_all_actions_status_filter_goes_by_the_status_reached(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    (copy,) = [a for a in services.partner_actions(scene.police.id)
+               if a.description == scene.overdue_action.description]
+    services.set_action_status(copy.id, "done", "", "organiser")
+    base = f"/organiser/actions?assembly={scene.previous.id}"
+    assert "Set up a single shared ASB case list" not in as_organiser.get(base + "&status=in_progress").get_data(
+        as_text=True)
+    assert "Set up a single shared ASB case list" in as_organiser.get(base + "&status=done").get_data(as_text=True)
