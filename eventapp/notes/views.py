@@ -364,8 +364,12 @@ def edit_action(workshop_id: int, action_id: int):
     code = 200
     if form.validate_on_submit():
         try:
+            from ..outcomes.services import status_change_logger  # outcomes builds on notes
+
             services.update_action(action.id, _action_data(form), _base_version(form.version.data), current_user.id,
-                                   {t.id for t in _assembly_topics(workshop)})
+                                   {t.id for t in _assembly_topics(workshop)},
+                                   also=status_change_logger("organiser" if current_user.is_organiser
+                                                             else "facilitator", current_user.id))
         except ActionConflict as conflict:
             form.form_errors.append(conflict.message)
             action = db.session.get(Action, action_id)

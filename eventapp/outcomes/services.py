@@ -154,15 +154,17 @@ def update_carried_action(action_id: int, data: dict[str, Any], base_version: in
     first = first_origins([action_id]).get(action_id)
     if first is None:
         raise DomainError("Only an action carried forward is changed here: change the others from their workshop.")
-
-    def log_status(before: dict[str, Any], action: Action) -> None:
-        # Closing (or reopening) it here belongs in its status history, as from the status page.
-        if action.status != before["status"]:
-            db.session.add(ActionStatusUpdate(action_id=action.id, status=action.status, note="",
-                                              source="organiser", user_id=user_id))
-
     return notes.update_action(action_id, data, base_version, user_id, agreed_on=first.assembly.date,
-                               also=log_status)
+                               also=status_change_logger("organiser", user_id))
+
+
+def status_change_logger(source: str, user_id: int | None):
+    """For notes.update_action(also=...): a status changed on an edit form goes into the status history too."""
+    def log(before: dict[str, Any], action: Action) -> None:
+        if action.status != before["status"]:
+            db.session.add(ActionStatusUpdate(action_id=action.id, status=action.status, note="", source=source,
+                                              user_id=user_id))
+    return log
 
 
 @dataclass

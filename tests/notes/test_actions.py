@@ -181,3 +181,18 @@ def test_an_action_whose_due_date_is_unchanged_can_still_be_edited(as_facilitato
     assert resp.status_code == 400 and "The due date is before the assembly" in resp.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Action, action.id).status == "done"
+
+
+def test_a_status_changed_on_the_edit_form_is_in_the_actions_status_history(as_facilitator, facilitator):
+    # The owner's partner page lists who changed the status and when: a change made here was missing from it.
+    from eventapp.outcomes import services as outcomes
+
+    s = scene(facilitator)
+    action = services.add_action(s.workshop, {"description": "Original", "owner_organisation_id": s.police.id,
+                                              "due_date": date(2027, 6, 30)}, None)
+    edit_url = _url(s, f"/{action.id}/edit")
+    assert post_form(as_facilitator, edit_url, _form(s, description="Original", status="done")).status_code == 302
+    assert post_form(as_facilitator, edit_url, _form(s, description="Original, reworded", status="done",
+                                                     version="2")).status_code == 302
+    log = outcomes.status_updates([action.id])[action.id]
+    assert [(u.status, u.source, u.user_id) for u in log] == [("done", "facilitator", facilitator.id)]
