@@ -32,7 +32,10 @@ def init_app(app: Flask) -> None:
             return err
         if err.response is not None:  # a page of its own (a rate limit's on_breach, abort(response))
             return err.response
-        return render(err.code)
+        body, code = render(err.code)
+        # What the error's own response would have said besides its body (Allow on a 405, Retry-After).
+        headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
+        return body, code, headers
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):

@@ -204,3 +204,10 @@ def test_page_links_follow_the_application_root_and_the_blueprint(as_organiser):
     assert 'href="/eventapp/static/app.css"' in prefixed and 'href="/eventapp/organiser/topics"' in prefixed
     assert 'href="/static/app.css"' not in prefixed
     assert 'href="/organiser/topics"' in again and "/eventapp/" not in again
+
+
+def test_a_method_not_allowed_page_is_friendly_and_says_which_methods_are(client):
+    resp = client.delete("/healthz")
+    assert resp.status_code == 405
+    assert set(resp.headers["Allow"].split(", ")) >= {"GET", "HEAD"}
+    assert "That action is not available here" in resp.get_data(as_text=True)
