@@ -6,6 +6,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any, Iterable
 
 from flask import current_app
@@ -295,6 +296,19 @@ def status_updates(action_ids: Iterable[int]) -> dict[int, list[ActionStatusUpda
         for u in db.session.scalars(select(ActionStatusUpdate).where(ActionStatusUpdate.action_id.in_(list(owner)))
                                     .order_by(ActionStatusUpdate.created_at.desc(), ActionStatusUpdate.id.desc())):
             out[owner[u.action_id]].append(u)
+    return out
+
+
+def status_updates_for_partner(action_ids: Iterable[int], organisation_id: int) -> dict[int, list]:
+    """status_updates() as an owner organisation's partner page shows them: the statuses another
+    organisation posted (an owner before the action was given to this one) without their notes,
+    which were written for the organisers, not for the next owner."""
+    out = {}
+    for action_id, log in status_updates(action_ids).items():
+        out[action_id] = [u if u.source != "partner" or u.organisation_id == organisation_id else
+                          SimpleNamespace(source_label="Previous owner organisation", created_at=u.created_at,
+                                          status=u.status, note="")
+                          for u in log]
     return out
 
 

@@ -1,6 +1,8 @@
 """After the day: report, public updates and feed, action tracker, carry-forward, partner links, topic history."""
 from __future__ import annotations
 
+import hashlib
+
 import csv
 import io
 import json
@@ -422,7 +424,7 @@ def _partner_page(token: str, org: Organisation, forms: dict | None = None, code
         form.status.description = ("Done or Dropped closes the action: to change it after that, "
                                    f"ask the organisers ({current_app.config.get('ORGANISER_EMAIL')}).")
     return render_template("outcomes/partner.html", org=org, token=token, actions=actions, forms=forms,
-                           updates=services.status_updates([a.id for a in actions]),
+                           updates=services.status_updates_for_partner([a.id for a in actions], org.id),
                            agreed=services.first_origins([a.id for a in actions]),
                            is_overdue=services.is_overdue), code
 
@@ -443,9 +445,17 @@ def _partner_too_many(_limit) -> Response:
     return Response(body, code, mimetype="text/html")
 
 
+def _per_link() -> str:
+    # Per partner link, not per client address: several councils behind one public-sector
+    # gateway share an address, and each link is one organisation.
+    return "partner-link:" + hashlib.sha256((request.view_args or {}).get("token", "").encode()).hexdigest()[:32]
+
+
 @bp.post("/partner/<token>/actions/<int:action_id>")
 @csrf.exempt  # the form checks its own token, so a stale one gives the partner's text back rather than an error page
-@limiter.limit("10 per minute; 60 per hour", on_breach=_partner_too_many)
+@limiter.limit("10 per minute; 60 per hour", key_func=_per_link, on_breach=_partner_too_many)
+# Any number of links from one address (forged ones cost nothing to make) are still held back.
+@limiter.limit("60 per minute; 600 per hour", on_breach=_partner_too_many)
 def partner_status(token: str, action_id: int):
     org = _partner_org(token)
     typed = (request.form.get(f"a{action_id}-note") or "").strip()

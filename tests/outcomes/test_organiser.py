@@ -313,6 +313,28 @@ def test_organiser_reassigns_and_re_dates_a_carried_action(as_organiser, db, org
     assert "and more" in r.get_data(as_text=True)
 
 
+def test_a_new_owner_sees_the_status_history_but_not_the_previous_owners_notes(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.set_action_status(scene.overdue_action.id, "in_progress", "Budget bid refused; DCI Okafor off sick",
+                               "partner", organisation_id=scene.police.id)
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    (copy,) = [a for a in services.partner_actions(scene.police.id)
+               if a.description == scene.overdue_action.description]
+    police = as_organiser.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
+    assert "Budget bid refused" in police  # the author still reads their own note
+    edit_url = f"/organiser/tracker/{copy.id}/edit"
+    post_form(as_organiser, edit_url, {
+        "version": str(copy.version), "description": copy.description, "owner_organisation_id": scene.health.id,
+        "lead_person": "New Lead", "due_date": (date.today() + timedelta(days=20)).isoformat(),
+        "status": "in_progress", "topic_ids": [t.id for t in copy.topics]})
+    health = as_organiser.get(f"/partner/{services.make_partner_token(scene.health.id)}").get_data(as_text=True)
+    assert "Set up a single shared ASB case list" in health
+    assert "Budget bid refused" not in health and "Previous owner organisation" in health
+    # The organisers still read it in full.
+    status_page = as_organiser.get(f"/organiser/tracker/{copy.id}/status").get_data(as_text=True)
+    assert "Budget bid refused" in status_page
+
+
 def test_last_years_tracker_row_of_a_carried_action_shows_the_status_it_has_reached(as_organiser, db, organiser):
     scene = build_scene(organiser=organiser)
     services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)

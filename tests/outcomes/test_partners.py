@@ -138,6 +138,40 @@ def test_partner_status_posts_are_rate_limited(app, db, organiser):
     assert codes == [400] * 10 + [429]
 
 
+def test_the_limit_is_per_organisation_link_not_per_shared_office_address(app, db, organiser):
+    # Two councils reach the internet through one public-sector gateway: one's busy minute
+    # does not lock the other out.
+    from eventapp.extensions import db as _db
+    from eventapp.extensions import limiter
+    from tests.conftest import make_test_app
+
+    from eventapp.notes import services as notes
+
+    scene = build_scene(organiser=organiser)
+    health_action = notes.add_action(scene.old_workshop, {
+        "description": "Open a mental health drop-in", "owner_organisation_id": scene.health.id,
+        "due_date": date.today() + timedelta(days=30), "status": "open", "topic_ids": []}, None)
+    health_action.approved = True
+    _db.session.commit()
+    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
+    try:
+        client = limited.test_client()
+        with limited.app_context():
+            codes = {}
+            for org, action in ((scene.police, scene.open_action), (scene.health, health_action)):
+                token = services.make_partner_token(org.id)
+                a = action.id
+                csrf = token_for(client.get(f"/partner/{token}").get_data(as_text=True), a)
+                codes[org.name] = [client.post(f"/partner/{token}/actions/{a}",
+                                               data={**csrf, f"a{a}-status": action.status}).status_code
+                                   for _ in range(10)]
+            _db.session.remove()
+    finally:
+        limiter.reset()
+        limiter.enabled = False
+    assert all(c == [400] * 10 for c in codes.values()), codes
+
+
 def test_an_update_refused_for_too_many_attempts_is_given_back(app, db, organiser):
     # Ten quick updates from one office (or one impatient thumb): the eleventh is refused, not thrown away.
     from eventapp.extensions import db as _db
