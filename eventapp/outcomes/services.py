@@ -701,13 +701,25 @@ def partner_organisations() -> list[tuple[Organisation, PartnerContact | None, i
 
 @dataclass
 class ReminderReport:
-    queued: int = 0
-    already: int = 0
+    queued: int = 0  # emails, one per organisation
+    actions: int = 0  # the actions they list
+    already: int = 0  # organisations reminded earlier the same day
     no_contact: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Due:
+    """One action in an organisation's reminder."""
+
+    action: Any
+    agreed: Any
+    carried: bool
+    overdue: bool
+    days_left: int
+
+
 def queue_action_reminders(days: int, today: date | None = None) -> ReminderReport:
-    """Email the owner of each open action due within ``days`` or overdue: once per action per day."""
+    """Email each owner organisation one list of its open actions due within ``days`` or overdue: once a day."""
     today = today or date.today()
     report = ReminderReport()
     actions = list(db.session.scalars(
@@ -718,25 +730,32 @@ def queue_action_reminders(days: int, today: date | None = None) -> ReminderRepo
         .order_by(Action.due_date, Action.id)))
     contacts = {c.organisation_id: c for c in db.session.scalars(select(PartnerContact))}
     agreed = first_origins([a.id for a in actions])  # a carried action was agreed before its assembly met
-    keys = {a.id: f"action-reminder:{a.id}:{today.isoformat()}" for a in actions}
-    sent = set(db.session.scalars(select(_outbox_key()).where(_outbox_key().in_(list(keys.values())))))
+    by_owner: dict[int, list] = defaultdict(list)
     for action in actions:
-        contact = contacts.get(action.owner_organisation_id)
+        by_owner[action.owner_organisation_id].append(action)
+    # One email a day per organisation, listing all its actions: five overdue actions are one
+    # email, not five.
+    keys = {org_id: f"action-reminders:{org_id}:{today.isoformat()}" for org_id in by_owner}
+    sent = set(db.session.scalars(select(_outbox_key()).where(_outbox_key().in_(list(keys.values())))))
+    for org_id, owned in by_owner.items():
+        organisation = owned[0].owner_organisation
+        contact = contacts.get(org_id)
         if contact is None or not contact.contact_email:
-            if action.owner_organisation.name not in report.no_contact:
-                report.no_contact.append(action.owner_organisation.name)
+            report.no_contact.append(organisation.name)
             continue
-        if keys[action.id] in sent:
+        if keys[org_id] in sent:
             report.already += 1
             continue
+        due = [_Due(a, agreed.get(a.id, a), a.id in agreed, a.due_date < today, (a.due_date - today).days)
+               for a in owned]
         queue_email("action_reminder", contact.contact_email, contact.contact_name,
-                    context={"action": action, "organisation": action.owner_organisation,
-                             "agreed": agreed.get(action.id, action), "carried": action.id in agreed,
-                             "overdue": action.due_date < today, "days_left": (action.due_date - today).days,
-                             # The partner page lists published actions only: no link to a page without it.
-                             "url": None if action.internal else partner_url(action.owner_organisation_id)},
-                    assembly_id=action.assembly_id, dedupe_key=keys[action.id])
+                    context={"organisation": organisation, "due": due,
+                             "overdue_count": sum(d.overdue for d in due),
+                             # The partner page lists published actions only: internal ones are answered by reply.
+                             "url": partner_url(org_id) if any(not a.internal for a in owned) else None},
+                    assembly_id=owned[0].assembly_id, dedupe_key=keys[org_id])
         report.queued += 1
+        report.actions += len(owned)
     db.session.commit()
     return report
 

@@ -19,6 +19,7 @@ from ..assemblies.models import Assembly, Topic, Workshop
 from ..domain import DomainError
 from ..extensions import csrf, db, limiter
 from ..forms_util import apply_domain_error
+from ..templating import counted
 from ..notes import services as notes
 from ..notes.forms import ActionForm
 from ..notes.models import Action
@@ -537,9 +538,10 @@ def history_status(workshop_id: int, action_id: int):
 @bp.cli.command("remind")
 @click.option("--days", default=7, show_default=True, help="Remind about actions due within this many days.")
 def remind(days: int) -> None:
-    """Email owners of open actions due within N days or overdue (once per action per day)."""
+    """Email each owner organisation the open actions it has due within N days or overdue (once a day)."""
     result = services.queue_action_reminders(days)
-    click.echo(f"Queued {result.queued} action reminders ({result.already} already sent today).")
+    click.echo(f"Queued {counted(result.queued, 'reminder email')} listing {counted(result.actions, 'action')} "
+               f"({counted(result.already, 'organisation')} already reminded today).")
     if result.no_contact:
         click.echo("No contact email for: " + "; ".join(result.no_contact) +
                    ". Add one under Organiser › Partners.")

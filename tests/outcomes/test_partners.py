@@ -223,24 +223,28 @@ def test_facilitator_sees_earlier_outcomes_and_updates_status(as_facilitator, db
     assert r.status_code == 404
 
 
-def test_remind_queues_once_per_action_per_day(app, db, organiser):
+def test_remind_sends_each_organisation_one_list_a_day(app, db, organiser):
     scene = build_scene(organiser=organiser)
     services.save_contact(scene.police, "Police", "police@example.org")
     runner = app.test_cli_runner()
     result = runner.invoke(args=["actions", "remind", "--days", "30"])
     assert result.exit_code == 0, result.output
-    assert "Queued 2 action reminders" in result.output
+    assert "Queued 1 reminder email listing 2 actions" in result.output
     assert scene.health.name in result.output  # no contact: said so, nothing queued
-    msgs = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "action_reminder")).all()
-    assert {m.dedupe_key for m in msgs} == {f"action-reminder:{scene.open_action.id}:{date.today()}",
-                                           f"action-reminder:{scene.overdue_action.id}:{date.today()}"}
-    overdue = next(m for m in msgs if str(scene.overdue_action.id) in m.dedupe_key)
-    assert overdue.subject.startswith("Overdue action")
+    (msg,) = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "action_reminder")).all()
+    assert msg.to_email == "police@example.org"
+    assert msg.subject == f"2 actions for {scene.police.name}, 1 overdue"
+    text = msg.body_text
+    assert text.index(scene.overdue_action.description) < text.index(scene.open_action.description)  # soonest first
+    assert "Was due on" in text and "is still in progress" in text and "20 days from now" in text
     again = runner.invoke(args=["actions", "remind", "--days", "30"])
-    assert "Queued 0 action reminders (2 already sent today)" in again.output
-    # Within N days only: 5 days ahead leaves out the action due in 20.
+    assert "Queued 0 reminder emails listing 0 actions (1 organisation already reminded today)" in again.output
+    # Within N days only: 5 days ahead leaves out the action due in 20; the one left has its own subject.
     report = services.queue_action_reminders(5, today=date.today() + timedelta(days=1))
-    assert report.queued == 1
+    assert (report.queued, report.actions) == (1, 1)
+    latest = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "action_reminder")
+                                .order_by(OutboxMessage.id.desc())).first()
+    assert latest.subject.startswith("Overdue action: Set up a single shared ASB case list")
 
 
 def test_reminders_from_the_scheduled_command_carry_the_partner_link(app, client, db, organiser, monkeypatch):
@@ -248,9 +252,9 @@ def test_reminders_from_the_scheduled_command_carry_the_partner_link(app, client
     scene = build_scene(organiser=organiser)
     services.save_contact(scene.police, "Police", "police@example.org")
     result = app.test_cli_runner().invoke(args=["actions", "remind", "--days", "30"])  # as cron runs it
-    assert "Queued 2 action reminders" in result.output
+    assert "Queued 1 reminder email listing 2 actions" in result.output
     msg = db.session.scalar(select(OutboxMessage).where(
-        OutboxMessage.dedupe_key == f"action-reminder:{scene.overdue_action.id}:{date.today()}"))
+        OutboxMessage.dedupe_key == f"action-reminders:{scene.police.id}:{date.today()}"))
     link = next(line.strip() for line in msg.body_text.splitlines() if "/partner/" in line)
     assert link.startswith("https://assembly.example.gov.uk/partner/")
     assert "Set up a single shared ASB case list" in client.get(link.removeprefix("https://assembly.example.gov.uk"))\
@@ -263,10 +267,12 @@ def test_reminders_skip_done_and_carried_away_actions(db, organiser):
     services.save_contact(scene.health, "", "health@example.org")
     services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
     report = services.queue_action_reminders(30)
-    keys = set(db.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.kind == "action_reminder")))
-    assert not any(f":{scene.overdue_action.id}:" in k for k in keys)  # tracked through its copy
-    assert not any(f":{scene.done_action.id}:" in k for k in keys)
-    assert report.queued == 3  # open, the carried copy, and the internal one (owners see their own)
+    bodies = {m.to_email: m.body_text for m in db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "action_reminder"))}
+    # The carried action once (tracked through its copy), the done one not at all.
+    assert bodies["police@example.org"].count(scene.overdue_action.description) == 1
+    assert scene.done_action.description not in bodies["health@example.org"]
+    assert (report.queued, report.actions) == (2, 3)  # open, the carried copy, and the internal one (owners see their own)
 
 
 @pytest.mark.parametrize("status", ["done", "dropped"])
@@ -298,7 +304,7 @@ def test_a_reminder_about_an_internal_action_does_not_send_the_owner_to_a_page_w
     services.save_contact(scene.health, "Health lead", "health@example.org")
     services.queue_action_reminders(30)
     msg = db.session.scalar(select(OutboxMessage).where(
-        OutboxMessage.dedupe_key == f"action-reminder:{scene.internal_action.id}:{date.today()}"))
+        OutboxMessage.dedupe_key == f"action-reminders:{scene.health.id}:{date.today()}"))
     assert "Review the data-sharing agreement" in msg.body_text
     # The partner page lists published actions only, so a link there would be a dead end.
     links = [line.strip() for line in msg.body_text.splitlines() if "/partner/" in line]
@@ -476,13 +482,12 @@ def test_a_reminder_about_a_carried_action_says_where_it_was_agreed(db, organise
     (copy,) = [a for a in services.partner_actions(scene.police.id)
                if a.description == scene.overdue_action.description]
     msg = db.session.scalar(select(OutboxMessage).where(
-        OutboxMessage.dedupe_key == f"action-reminder:{copy.id}:{date.today()}"))
+        OutboxMessage.dedupe_key == f"action-reminders:{scene.police.id}:{date.today()}"))
+    carried, still_here = msg.body_text.split(copy.description)[1], msg.body_text.split(scene.open_action.description)[1]
     assert f"Agreed at: {scene.previous.title} ({scene.old_workshop.title}), carried forward into " \
-           f"{scene.current.title}" in msg.body_text
+           f"{scene.current.title}" in carried.split("\n\n")[0]
     assert f"{scene.previous.title} ({scene.old_workshop.title}), carried forward" in msg.body_html
-    msg = db.session.scalar(select(OutboxMessage).where(
-        OutboxMessage.dedupe_key == f"action-reminder:{scene.open_action.id}:{date.today()}"))
-    assert f"Agreed at: {scene.previous.title} ({scene.old_workshop.title})\n" in msg.body_text
+    assert f"Agreed at: {scene.previous.title} ({scene.old_workshop.title})\n" in still_here
 
 
 @pytest.mark.parametrize("note", ["", "Guide with the printers"])
