@@ -75,14 +75,20 @@ def merge(org_id: int):
         SelectChoice(o.id, f"{o.name} ({o.sector_label}{', pending' if o.is_pending else ''})")
         for o in db.session.scalars(select(Organisation).where(Organisation.id != org.id).order_by(Organisation.name_key))
     ]
+    from ..outcomes.services import contact_for
+
+    contact = contact_for(org.id)
     if form.validate_on_submit():
         target = db.get_or_404(Organisation, form.target_id.data)
-        name = org.name
+        name, had_contact = org.name, bool(contact and contact.contact_email)
         try:
             services.merge_organisations(org, target)
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"“{name}” was merged into “{target.name}”.", "success")
+            flash(f"“{name}” was merged into “{target.name}”."
+                  + (f" Partner links sent for “{name}” no longer work: send “{target.name}”’s contact a new link "
+                     "from Partners." if had_contact else ""), "success")
             return redirect(url_for(".index"))
-    return render_template("organisations/merge.html", form=form, org=org), (400 if form.errors else 200)
+    return render_template("organisations/merge.html", form=form, org=org, contact=contact), \
+        (400 if form.errors else 200)

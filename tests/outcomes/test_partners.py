@@ -289,8 +289,14 @@ def test_merging_two_partner_organisations_that_both_have_a_contact(as_organiser
     services.save_contact(scene.police, "Police lead", "lead@police.example.org")
     duplicate = make_org("Shireford Constabulary (duplicate)", sector="police")
     services.save_contact(duplicate, "Old contact", "old@police.example.org")
-    resp = post_form(as_organiser, f"/organiser/organisations/{duplicate.id}/merge", {"target_id": scene.police.id})
+    url = f"/organiser/organisations/{duplicate.id}/merge"
+    # The organiser is told, before and after, that the links sent for the duplicate stop working.
+    page = as_organiser.get(url).get_data(as_text=True)
+    assert "(to Old contact, <bdi>old@police.example.org</bdi>) stop working when it is merged" in page
+    resp = post_form(as_organiser, url, {"target_id": scene.police.id})
     assert resp.status_code == 302
+    assert "Partner links sent for “Shireford Constabulary (duplicate)” no longer work" in \
+        as_organiser.get(resp.headers["Location"]).get_data(as_text=True)
     db.session.expire_all()
     assert services.contact_for(scene.police.id).contact_email == "lead@police.example.org"
     page = as_organiser.get(f"/organiser/partners/{scene.police.id}").get_data(as_text=True)
