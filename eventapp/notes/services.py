@@ -610,10 +610,13 @@ class ActionConflict(DomainError):
 
 def update_action(action_id: int, data: dict[str, Any], base_version: int, user_id: int | None,
                   allowed_topic_ids: set[int] | None = None, *, agreed_on: date | None = None,
-                  also: Callable[[dict[str, Any], Action], None] | None = None) -> Action:
+                  also: Callable[[dict[str, Any], Action], None] | None = None,
+                  by_reviewer: bool = False) -> Action:
     """Change an action unless someone saved it since base_version; keep a revision.
 
     ``agreed_on``: the date the action was first agreed, when earlier than its assembly's (a carried copy).
+    ``by_reviewer``: an organiser's edit, which stays approved; a facilitator's new wording or owner waits
+    for the organisers to read it again before the public page shows it.
     ``also(before, action)``: more to record in the same transaction when the action changed.
     """
     values = clean_action(data, allowed_topic_ids)
@@ -638,7 +641,9 @@ def update_action(action_id: int, data: dict[str, Any], base_version: int, user_
     if action.snapshot() == before:
         db.session.rollback()
         return action
-    if action.description != before["description"] or action.internal:
+    if action.internal or (not by_reviewer and (action.description != before["description"]
+                                                 or action.owner_organisation_id != before["owner_organisation_id"])):
+        # Public as approved no longer: who committed to what is what the organisers review.
         action.approved = False
     record_action_revision(action, user_id)
     if also is not None:

@@ -369,7 +369,8 @@ def edit_action(workshop_id: int, action_id: int):
             services.update_action(action.id, _action_data(form), _base_version(form.version.data), current_user.id,
                                    {t.id for t in _assembly_topics(workshop)},
                                    also=status_change_logger("organiser" if current_user.is_organiser
-                                                             else "facilitator", current_user.id))
+                                                             else "facilitator", current_user.id),
+                                   by_reviewer=current_user.is_organiser)
         except ActionConflict as conflict:
             form.form_errors.append(conflict.message)
             action = db.session.get(Action, action_id)

@@ -156,7 +156,7 @@ def update_carried_action(action_id: int, data: dict[str, Any], base_version: in
     if first is None:
         raise DomainError("Only an action carried forward is changed here: change the others from their workshop.")
     return notes.update_action(action_id, data, base_version, user_id, agreed_on=first.assembly.date,
-                               also=status_change_logger("organiser", user_id))
+                               also=status_change_logger("organiser", user_id), by_reviewer=True)
 
 
 def status_change_logger(source: str, user_id: int | None):

@@ -156,6 +156,25 @@ def test_internal_or_changed_actions_lose_their_approval(facilitator):
     assert action.internal and not action.approved
 
 
+def test_a_facilitator_giving_an_approved_action_to_another_organisation_needs_it_read_again(facilitator):
+    # "Shire Police will..." was approved and published; a facilitator changes it to the NHS trust.
+    s = scene(facilitator)
+    fields = {"description": "Run joint patrols", "owner_organisation_id": s.police.id, "due_date": date(2027, 6, 30)}
+    action = services.add_action(s.workshop, fields, None)
+    action.approved = True
+    db.session.commit()
+    services.update_action(action.id, {**fields, "due_date": date(2027, 7, 31)}, 1, facilitator.id)
+    assert db.session.get(Action, action.id).approved  # a new date is routine
+    services.update_action(action.id, {**fields, "due_date": date(2027, 7, 31), "owner_organisation_id": s.health.id},
+                           2, facilitator.id)
+    assert not db.session.get(Action, action.id).approved  # who committed to it is not
+    # An organiser's own edit is the review.
+    action.approved = True
+    db.session.commit()
+    services.update_action(action.id, {**fields, "due_date": date(2027, 7, 31)}, 3, None, by_reviewer=True)
+    assert db.session.get(Action, action.id).approved
+
+
 def test_a_mistyped_year_in_the_due_date_is_refused_and_the_text_kept(as_facilitator, facilitator):
     s = scene(facilitator)  # the assembly is on 18 March 2027
     for typed, message in [("2026-06-30", "The due date is before the assembly (18 March 2027): check the year."),
