@@ -484,6 +484,20 @@ def organiser_counts(slug: str):
                            by_org=services.counts_by(assembly, "organisation"))
 
 
+DAY_SHEET_PARTS = {"reception": "Reception list", "registers": "Workshop registers", "catering": "Catering and access"}
+
+
+@bp.route("/organiser/assemblies/<slug>/day-sheets")
+@organiser_required
+def organiser_day_sheets(slug: str):
+    assembly = load_assembly(slug)
+    part = request.args.get("part", "")
+    if part not in DAY_SHEET_PARTS:
+        part = ""
+    return render_template("registration/day_sheets.html", assembly=assembly, sheets=services.day_sheets(assembly),
+                           part=part, parts=DAY_SHEET_PARTS)
+
+
 @bp.route("/organiser/assemblies/<slug>/registrations/new", methods=["GET", "POST"])
 @organiser_required
 def organiser_new(slug: str):

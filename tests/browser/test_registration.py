@@ -125,3 +125,6 @@ def test_organiser_registration_pages_are_accessible(live_server, page):
     page.get_by_role("link", name="Edit Kwame Mensah").click()
     assert page.get_by_role("heading", name="Emails to Kwame Mensah").is_visible()
     axe_check(page, "a delegate's page with their emails")
+    page.goto(base + "/day-sheets")
+    assert page.get_by_role("heading", name="Reception list").is_visible()
+    axe_check(page, "day sheets")
