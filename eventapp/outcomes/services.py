@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from ..registration.csvio import csv_cell
 from ..assemblies.models import Assembly, Round, Workshop
-from ..domain import DomainError
+from ..domain import DomainError, NotFound
 from ..links import absolute_url
 from ..extensions import db
 from ..mail.services import queue_email
@@ -86,6 +86,40 @@ def carried_into(assembly: Assembly) -> list[CarriedAction]:
         .options(selectinload(CarriedAction.action).selectinload(Action.owner_organisation),
                  selectinload(CarriedAction.origin).selectinload(Action.assembly))
         .order_by(CarriedAction.id)))
+
+
+def _worked_on(copy_ids: list[int]) -> set[int]:
+    """Copies something happened to since they were carried: edited, updated, or carried on again."""
+    if not copy_ids:
+        return set()
+    edited = db.session.scalars(select(Action.id).where(Action.id.in_(copy_ids), Action.version > 1))
+    updated = db.session.scalars(select(ActionStatusUpdate.action_id).where(ActionStatusUpdate.action_id.in_(copy_ids)))
+    onward = db.session.scalars(select(CarriedAction.origin_action_id).where(
+        CarriedAction.origin_action_id.in_(copy_ids)))
+    return set(edited) | set(updated) | set(onward)
+
+
+def undoable(carried: list[CarriedAction]) -> set[int]:
+    """The copies among these whose carrying can still be undone (nothing happened to them since)."""
+    ids = [c.action_id for c in carried]
+    return set(ids) - _worked_on(ids)
+
+
+def undo_carry(assembly: Assembly, copy_id: int) -> Action:
+    """Take back an action carried into this assembly by mistake; returns the original, open again to carry."""
+    db.session.scalar(select(Assembly.id).where(Assembly.id == assembly.id).with_for_update())
+    carried = db.session.scalar(select(CarriedAction).where(CarriedAction.action_id == copy_id,
+                                                            CarriedAction.assembly_id == assembly.id))
+    if carried is None:
+        raise NotFound("That action is not carried into this assembly.")
+    if copy_id in _worked_on([copy_id]):
+        db.session.rollback()
+        raise DomainError("This action has been changed or updated since it was carried forward, so it stays: "
+                          "change its owner or due date, or mark it dropped.")
+    origin = carried.origin
+    db.session.delete(db.session.get(Action, copy_id))  # its carried_action row and revision go with it
+    db.session.commit()
+    return origin
 
 
 def carry_forward(assembly: Assembly, action_ids: Iterable[int] | None, user_id: int | None) -> int:

@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ..accounts.access import organiser_required, staff_required
 from ..assemblies.models import Assembly, Topic, Workshop
-from ..domain import DomainError
+from ..domain import DomainError, NotFound
 from ..extensions import csrf, db, limiter
 from ..forms_util import apply_domain_error
 from ..templating import counted
@@ -203,9 +203,29 @@ def carry_forward(slug: str):
                 return redirect(url_for(".carry_forward", slug=assembly.slug))
     elif request.method == "POST":
         abort(400)
+    carried = services.carried_into(assembly)
     return render_template("outcomes/carry_forward.html", assembly=assembly, form=form,
-                           candidates=services.carry_candidates(assembly),
-                           carried=services.carried_into(assembly), is_overdue=services.is_overdue), _status(form)
+                           candidates=services.carry_candidates(assembly), carried=carried,
+                           undoable=services.undoable(carried), undo_form=ConfirmForm(),
+                           is_overdue=services.is_overdue), _status(form)
+
+
+@bp.post("/organiser/assemblies/<slug>/carry-forward/<int:action_id>/undo")
+@organiser_required
+def undo_carry(slug: str, action_id: int):
+    assembly = _assembly(slug)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        origin = services.undo_carry(assembly, action_id)
+    except NotFound:
+        abort(404)
+    except DomainError as err:
+        flash(err.message, "error")
+    else:
+        flash(f"Undone: the action is back among the open actions of {origin.assembly.title}, not carried "
+              f"into {assembly.title}.", "success")
+    return redirect(url_for(".carry_forward", slug=assembly.slug))
 
 
 # --- organiser: tracker -----------------------------------------------------------------------

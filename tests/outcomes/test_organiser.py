@@ -434,3 +434,28 @@ def test_the_all_actions_status_filter_goes_by_the_status_reached(as_organiser, 
     assert "Set up a single shared ASB case list" not in as_organiser.get(base + "&status=in_progress").get_data(
         as_text=True)
     assert "Set up a single shared ASB case list" in as_organiser.get(base + "&status=done").get_data(as_text=True)
+
+
+def test_an_action_carried_forward_by_mistake_can_be_taken_back_until_it_is_worked_on(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/organiser/assemblies/{scene.current.slug}/carry-forward"
+    services.carry_forward(scene.current, [scene.open_action.id, scene.overdue_action.id], organiser.id)
+    copies = {c.origin_action_id: c.action_id for c in services.carried_into(scene.current)}
+    page = as_organiser.get(url).get_data(as_text=True)
+    assert page.count("Undo carrying") == 2
+    resp = post_form(as_organiser, f"{url}/{copies[scene.open_action.id]}/undo", {}, form_url=url,
+                     follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert f"Undone: the action is back among the open actions of {scene.previous.title}" in html
+    # Offered again, and gone from this year's partner page and tracker.
+    candidates = html.split("Open actions not yet carried forward")[1].split("Already carried")[0]
+    assert scene.open_action.description in candidates
+    assert db.session.get(Action, copies[scene.open_action.id]) is None
+    # A copy someone has updated stays: its history belongs to it now.
+    services.set_action_status(copies[scene.overdue_action.id], "in_progress", "Started", "partner",
+                               organisation_id=scene.police.id)
+    assert "Undo carrying" not in as_organiser.get(url).get_data(as_text=True)
+    resp = post_form(as_organiser, f"{url}/{copies[scene.overdue_action.id]}/undo", {}, form_url=url,
+                     follow_redirects=True)
+    assert "has been changed or updated since it was carried forward" in resp.get_data(as_text=True)
+    assert db.session.get(Action, copies[scene.overdue_action.id]) is not None
