@@ -54,8 +54,24 @@ def _database_url():
     return make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
 
 
-def _libpq_url(url) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+def _libpq(url) -> tuple[str, dict[str, str]]:
+    """The libpq URL without its password, and an environment that carries the password.
+
+    On the command line the password would show in ``ps`` and in any error message.
+    """
+    env = dict(os.environ)
+    if url.password is not None:
+        env["PGPASSWORD"] = str(url.password)
+    return url.set(drivername="postgresql", password=None).render_as_string(hide_password=False), env
+
+
+def _run_pg(command: list[str], what: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run a PostgreSQL client tool; a failure becomes a DomainError with the tool's own message."""
+    result = subprocess.run(command, capture_output=True, **kwargs)
+    if result.returncode != 0:
+        detail = result.stderr.decode(errors="replace").strip().splitlines()
+        raise DomainError(f"{what} failed: {detail[0] if detail else f'exit status {result.returncode}'}")
+    return result
 
 
 def backup(path: str | os.PathLike) -> Path:
@@ -77,21 +93,42 @@ def backup(path: str | os.PathLike) -> Path:
         pg_dump = shutil.which("pg_dump")
         if not pg_dump:
             raise DomainError("pg_dump is not installed (Debian package postgresql-client).")
-        subprocess.run([pg_dump, "--format=custom", "--no-owner", "--file", str(target), _libpq_url(url)],
-                       check=True, capture_output=True)
+        libpq_url, env = _libpq(url)
+        _run_pg([pg_dump, "--format=custom", "--no-owner", "--file", str(target), libpq_url], "pg_dump", env=env)
         return target
     raise DomainError(f"Backups are not supported for {url.get_backend_name()}.")
 
 
+def _not_a_backup(path: Path, kind: str) -> DomainError:
+    return DomainError(f"{path} is not a backup of this app's {kind} database (written by 'flask backup'). "
+                       "Nothing was changed.")
+
+
+def _check_sqlite_backup(path: Path) -> None:
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        raise _not_a_backup(path, "SQLite") from None
+
+
 def restore(path: str | os.PathLike) -> None:
-    """Replace the database's contents with the snapshot at ``path``."""
+    """Replace the database's contents with the snapshot at ``path``.
+
+    The file is checked first, and on PostgreSQL the whole replacement is one transaction:
+    a wrong or damaged file leaves the database as it was.
+    """
     source_path = Path(path)
     if not source_path.is_file():
         raise DomainError(f"No backup file at {source_path}.")
     url = _database_url()
-    db.session.remove()
-    db.engine.dispose()
     if url.get_backend_name() == "sqlite":
+        _check_sqlite_backup(source_path)
+        db.session.remove()
+        db.engine.dispose()
         source = sqlite3.connect(source_path)
         dest = sqlite3.connect(url.database)
         try:
@@ -101,14 +138,18 @@ def restore(path: str | os.PathLike) -> None:
             source.close()
         return
     if url.get_backend_name() == "postgresql":
-        pg_restore = shutil.which("pg_restore")
-        if not pg_restore:
-            raise DomainError("pg_restore is not installed (Debian package postgresql-client).")
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        pg_restore, psql = shutil.which("pg_restore"), shutil.which("psql")
+        if not pg_restore or not psql:
+            raise DomainError("pg_restore and psql are not installed (Debian package postgresql-client).")
+        if subprocess.run([pg_restore, "--list", str(source_path)], capture_output=True).returncode != 0:
+            raise _not_a_backup(source_path, "PostgreSQL")
+        script = _run_pg([pg_restore, "--no-owner", "--file", "-", str(source_path)], "pg_restore").stdout
+        db.session.remove()
         db.engine.dispose()
-        subprocess.run([pg_restore, "--no-owner", "--exit-on-error", "-d", _libpq_url(url), str(source_path)],
-                       check=True, capture_output=True)
+        libpq_url, env = _libpq(url)
+        # One transaction: the old schema is dropped only if the whole snapshot loads.
+        _run_pg([psql, "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "--single-transaction",
+                 "--command", "DROP SCHEMA public CASCADE", "--command", "CREATE SCHEMA public",
+                 "--file", "-", "--dbname", libpq_url], "Restore", input=script, env=env)
         return
     raise DomainError(f"Restores are not supported for {url.get_backend_name()}.")

@@ -115,3 +115,48 @@ def _round_trip(app, tmp_path):
 def test_restore_refuses_a_missing_file(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["restore", str(tmp_path / "nope.backup"), "--yes"])
     assert result.exit_code != 0 and "No backup file" in result.output
+
+
+def _restore_refuses(tmp_path, prefix, write_wrong_file):
+    """A file that is not a backup of this app is refused, and the data stays as it was."""
+    with scratch_database(tmp_path, prefix) as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade()
+            _db.session.add(OutboxMessage(kind="test", to_email="zoe@example.org", to_name="Zoë",
+                                          subject="Kept", body_text="text", body_html="<p>html</p>",
+                                          message_id=f"<{uuid.uuid4().hex}@x>"))
+            _db.session.commit()
+            wrong = write_wrong_file(tmp_path)
+            result = app.test_cli_runner().invoke(args=["restore", str(wrong), "--yes"])
+            assert result.exit_code == 1, result.output
+            assert result.output.startswith("Error: ") and "is not a backup" in result.output
+            assert result.exception is None or isinstance(result.exception, SystemExit)
+            _db.session.remove()
+            assert _db.session.scalar(sa.select(OutboxMessage.subject)) == "Kept"
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path):
+    def text_file(tmp_path):
+        path = tmp_path / "notes.txt"
+        path.write_text("This is not a database.\n")
+        return path
+
+    _restore_refuses(tmp_path, "wrongfile", text_file)
+
+
+def test_restore_refuses_a_database_of_something_else(tmp_path):
+    def other_sqlite(tmp_path):
+        import sqlite3
+
+        path = tmp_path / "other.sqlite3"
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+        conn.close()
+        return path
+
+    _restore_refuses(tmp_path, "otherdb", other_sqlite)
+
