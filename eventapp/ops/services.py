@@ -74,11 +74,19 @@ def _run_pg(command: list[str], what: str, **kwargs) -> subprocess.CompletedProc
     return result
 
 
+def _private_file(target: Path) -> None:
+    # A snapshot holds every delegate's personal data and the staff's password hashes.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    os.chmod(target, 0o600)
+
+
 def backup(path: str | os.PathLike) -> Path:
     """Write a consistent snapshot of the database to ``path``."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     url = _database_url()
+    _private_file(target)
     if url.get_backend_name() == "sqlite":
         # The online backup API copies a consistent snapshot while the app keeps running.
         source = sqlite3.connect(url.database)
