@@ -12,6 +12,19 @@ from flask import Flask, g, request
 
 _ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 logger = logging.getLogger("eventapp.request")
+# URL parts that are credentials: a delegate's manage link, a calendar feed, a partner link,
+# a password reset. Whoever can read the logs must not be able to open them.
+SECRET_URL_ARGS = ("token",)
+
+
+def logged_path() -> str:
+    """The request's path with every secret URL part replaced by ``[name]``."""
+    path = request.path
+    for name in SECRET_URL_ARGS:
+        value = (request.view_args or {}).get(name)
+        if value:
+            path = path.replace(str(value), f"[{name}]")
+    return path
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,7 +59,7 @@ def init_app(app: Flask) -> None:
         if not app.config["REQUEST_LOG"]:
             return response
         logger.info("request", extra={"fields": {
-            "request_id": request_id, "method": request.method, "path": request.path,
+            "request_id": request_id, "method": request.method, "path": logged_path(),
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
         }})

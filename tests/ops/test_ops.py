@@ -166,3 +166,29 @@ def test_backup_is_readable_by_its_owner_only(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["backup", str(path)])
     assert result.exit_code == 0, result.output
     assert path.stat().st_mode & 0o077 == 0, oct(path.stat().st_mode)
+
+
+def test_request_log_leaves_out_personal_link_tokens(tmp_path):
+    """Whoever reads the logs must not be able to open a delegate's, partner's or reset link."""
+    app = make_test_app(f"sqlite:///{tmp_path / 'tokens.sqlite3'}", REQUEST_LOG=True)
+    logger = logging.getLogger("eventapp.request")
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    token = "eyJyIjoxMiwidiI6MX0.aWQxYg.Zm9yZ2VkLXNpZ25hdHVyZQ"
+    paths = [f"/manage/{token}", f"/manage/{token}/edit", f"/calendar/{token}.ics", f"/partner/{token}",
+             f"/reset-password/{token}"]
+    try:
+        with app.app_context():
+            upgrade()
+        client = app.test_client()
+        for path in paths:
+            client.get(path)
+    finally:
+        logger.removeHandler(handler)
+    logged = [r.fields["path"] for r in records if r.name == "eventapp.request"][-len(paths):]
+    assert logged == ["/manage/[token]", "/manage/[token]/edit", "/calendar/[token].ics", "/partner/[token]",
+                      "/reset-password/[token]"]
+    with app.app_context():
+        _db.engine.dispose()
