@@ -192,3 +192,15 @@ def test_request_log_leaves_out_personal_link_tokens(tmp_path):
                       "/reset-password/[token]"]
     with app.app_context():
         _db.engine.dispose()
+
+
+def test_serve_extra_installs_what_the_production_settings_need():
+    """README's production recipe: pip install '.[serve]', then FLASK_RATELIMIT_STORAGE_URI=redis://…"""
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    serve = {Requirement(r).name for r in pyproject["project"]["optional-dependencies"]["serve"]}
+    assert {"gunicorn", "redis"} <= serve
