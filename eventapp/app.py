@@ -41,6 +41,62 @@ def _instance_secret(instance_path: Path) -> str:
     return key
 
 
+class SettingsError(RuntimeError):
+    """A setting from the environment has a value the app cannot use: it refuses to start."""
+
+
+_BOOLEAN_SETTINGS = ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE", "MAIL_USE_TLS", "MAIL_USE_SSL", "PROXY_FIX")
+_COUNT_SETTINGS = ("MAIL_PORT", "MAIL_CONNECTIONS", "MAIL_PER_CONNECTION", "MANAGE_TOKEN_MAX_AGE_DAYS",
+                   "PARTNER_LINK_DAYS", "ALLOCATION_INLINE_MAX", "PAGE_SIZE")
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0", ""}
+MIN_SECRET_KEY_LENGTH = 16
+
+
+def _check_environment_settings(config, names: set[str]) -> None:
+    """Read the FLASK_ settings as an operator means them, or refuse to start, naming each wrong one.
+
+    ``from_prefixed_env`` parses values as JSON, so "False" or "yes" stay strings (both true),
+    "abc" for a port stays a string, and "123" for the secret key becomes a number.
+    """
+    problems = []
+    for name in _BOOLEAN_SETTINGS:
+        value = config.get(name)
+        if name not in names or isinstance(value, bool):
+            continue
+        word = str(value).strip().lower()
+        if word in _TRUE or word in _FALSE:
+            config[name] = word in _TRUE
+        else:
+            problems.append(f"FLASK_{name} must be true or false, not {str(value)!r}.")
+    for name in _COUNT_SETTINGS:
+        value = config.get(name)
+        if name not in names:
+            continue
+        number = value if isinstance(value, int) and not isinstance(value, bool) else None
+        if number is None and isinstance(value, str) and value.strip().isdigit():
+            number = int(value)
+        if number is None or number < 1:
+            problems.append(f"FLASK_{name} must be a whole number above 0, not {str(value)!r}.")
+        else:
+            config[name] = number
+    if "SECRET_KEY" in names:
+        key = config["SECRET_KEY"]
+        if not isinstance(key, str) or len(key.strip()) < MIN_SECRET_KEY_LENGTH:
+            problems.append(f"FLASK_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters of random text "
+                            "(e.g. python3 -c 'import secrets; print(secrets.token_hex(32))'), the same in every "
+                            "process; or leave it unset to use the key generated in the instance folder.")
+    if "REGISTRATION_RATE_LIMIT" in names:
+        from limits import parse_many
+
+        try:
+            parse_many(str(config["REGISTRATION_RATE_LIMIT"]))
+        except ValueError:
+            problems.append(f"FLASK_REGISTRATION_RATE_LIMIT is not a rate limit: {config['REGISTRATION_RATE_LIMIT']!r} "
+                            "(write e.g. '10 per minute; 60 per hour').")
+    if problems:
+        raise SettingsError("eventapp cannot start with these settings:\n  " + "\n  ".join(problems))
+
+
 def _normalise_db_uri(uri: str) -> str:
     # Operators paste libpq-style URLs; SQLAlchemy needs the driver named.
     for prefix in ("postgres://", "postgresql://"):
@@ -197,6 +253,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         PUBLIC_BASE_URL=None,
     )
     app.config.from_prefixed_env()
+    _check_environment_settings(app.config, {key[len("FLASK_"):] for key in os.environ if key.startswith("FLASK_")})
     if test_config:
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):

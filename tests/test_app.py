@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from eventapp import create_app
+from eventapp.app import SettingsError
 from eventapp.organisations.models import Organisation
 from tests.conftest import make_test_app, post_form
 from tests.factories import PASSWORD
@@ -211,3 +212,32 @@ def test_a_method_not_allowed_page_is_friendly_and_says_which_methods_are(client
     assert resp.status_code == 405
     assert set(resp.headers["Allow"].split(", ")) >= {"GET", "HEAD"}
     assert "That action is not available here" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name, value, complaint", [
+    ("FLASK_SECRET_KEY", "...", "FLASK_SECRET_KEY must be at least 16 characters"),
+    ("FLASK_SECRET_KEY", "123", "FLASK_SECRET_KEY must be at least 16 characters"),
+    ("FLASK_SESSION_COOKIE_SECURE", "maybe", "FLASK_SESSION_COOKIE_SECURE must be true or false, not 'maybe'"),
+    ("FLASK_MAIL_USE_TLS", "sometimes", "FLASK_MAIL_USE_TLS must be true or false, not 'sometimes'"),
+    ("FLASK_MAIL_PORT", "smtp", "FLASK_MAIL_PORT must be a whole number above 0, not 'smtp'"),
+    ("FLASK_MANAGE_TOKEN_MAX_AGE_DAYS", "sixty", "FLASK_MANAGE_TOKEN_MAX_AGE_DAYS must be a whole number above 0"),
+    ("FLASK_MAIL_CONNECTIONS", "0", "FLASK_MAIL_CONNECTIONS must be a whole number above 0, not '0'"),
+    ("FLASK_REGISTRATION_RATE_LIMIT", "ten a minute", "FLASK_REGISTRATION_RATE_LIMIT is not a rate limit"),
+])
+def test_a_wrong_setting_stops_the_app_with_a_message(tmp_path, monkeypatch, name, value, complaint):
+    monkeypatch.setenv("FLASK_SECRET_KEY", "a-secret-from-the-environment")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as raised:
+        _bare_app(tmp_path)
+    assert complaint in str(raised.value)
+
+
+@pytest.mark.parametrize("value, secure", [("true", True), ("True", True), ("yes", True), ("1", True),
+                                           ("false", False), ("False", False), ("no", False), ("0", False)])
+def test_secure_cookie_setting_reads_as_an_operator_means_it(tmp_path, monkeypatch, value, secure):
+    monkeypatch.setenv("FLASK_SECRET_KEY", "a-secret-from-the-environment")
+    monkeypatch.setenv("FLASK_SESSION_COOKIE_SECURE", value)
+    app = _bare_app(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'cookie.sqlite3'}")
+    cookie = app.test_client().get("/login").headers["Set-Cookie"]
+    assert ("; Secure" in cookie) is secure, cookie
+    assert "Secure=" not in cookie
