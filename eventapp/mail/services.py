@@ -292,10 +292,14 @@ def _header(value: str) -> str:
 _SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
 
-def _address(name: str, addr: str) -> str:
-    """An address header value: the display name quoted or encoded as formataddr() would, on CRLF folds."""
+def _address(name: str, addr: str, utf8: bool = False) -> str:
+    """An address header value: the display name quoted or encoded as formataddr() would, on CRLF folds.
+
+    An address must be ASCII (as formataddr insists), unless the message goes with SMTPUTF8 (RFC 6532).
+    """
     addr = clean_header(addr)
-    addr.encode("ascii")  # as formataddr insists: an address must be ASCII
+    if not utf8:
+        addr.encode("ascii")
     name = clean_header(name)
     if not name:
         return addr
@@ -359,14 +363,15 @@ def mime_bytes(message: OutboxMessage) -> bytes:
     a message here, more than the SMTP exchange itself; tests parse the result
     back with the standard email package.
     """
-    return _mime(message, _sender(), utcnow())
+    return _mime(message, _sender(), utcnow(), utf8=not message.to_email.isascii())
 
 
-def _mime(message, sender: str, now: datetime) -> bytes:
+def _mime(message, sender: str, now: datetime, utf8: bool = False) -> bytes:
     # ``message`` is an OutboxMessage or a row of the same columns (the sender's claim).
+    # ``utf8``: the To: address may be non-ASCII, for a server that takes SMTPUTF8.
     headers = (
         f"From: {sender}\r\n"
-        f"To: {_address(message.to_name or '', message.to_email)}\r\n"
+        f"To: {_address(message.to_name or '', message.to_email, utf8)}\r\n"
         f"Subject: {_header(clean_header(message.subject))}\r\n"
         f"Date: {_date(message.created_at or now)}\r\n"
         f"Message-ID: {clean_header(message.message_id)}\r\n"
@@ -523,6 +528,15 @@ def _open_connection():
         return None, err
 
 
+def _smtputf8_options(host, address: str) -> list[str]:
+    """MAIL FROM options for ``address``: SMTPUTF8 for a non-ASCII one when the server offers it."""
+    if address.isascii():
+        return []
+    host.ehlo_or_helo_if_needed()
+    # Without the extension the address cannot be written: UnicodeEncodeError, failed below.
+    return ["SMTPUTF8"] if host.has_extn("smtputf8") else []
+
+
 def _send_share(conn, error, rows, envelope_from: str, sender: str, results: queue.SimpleQueue) -> None:
     """Send ``rows`` over one connection, putting (row, error or None) on ``results``, then None when done.
 
@@ -533,11 +547,15 @@ def _send_share(conn, error, rows, envelope_from: str, sender: str, results: que
             err = error
             if err is None and conn is not None and conn.host is not None:
                 try:
+                    options = _smtputf8_options(conn.host, row.to_email)
                     # Built just before sending (a fresh DTSTAMP), and never while the server is unreachable.
-                    conn.host.sendmail(envelope_from, [row.to_email], _mime(row, sender, utcnow()))
+                    conn.host.sendmail(envelope_from, [row.to_email], _mime(row, sender, utcnow(), bool(options)),
+                                       mail_options=options)
                 except UnicodeEncodeError as exc:
-                    # A non-ASCII address needs SMTPUTF8: as permanent as a server's refusal. Nothing was sent.
-                    err = smtplib.SMTPNotSupportedError(f"This address cannot be written: {exc}")
+                    # A non-ASCII address needs SMTPUTF8, which this server does not offer: as permanent
+                    # as a server's refusal. Nothing was sent.
+                    err = smtplib.SMTPNotSupportedError(
+                        f"This address cannot be written: the mail server does not offer SMTPUTF8 ({exc})")
                 except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
                     # The server answered about this message; the connection is still good.
                     err = exc

@@ -49,8 +49,8 @@ def smtp(app):
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
     mail_state.server, mail_state.port, mail_state.suppress = "127.0.0.1", port, False
 
-    def start(handler):
-        state["controller"] = Controller(handler, hostname="127.0.0.1", port=port)
+    def start(handler, **server_options):
+        state["controller"] = Controller(handler, hostname="127.0.0.1", port=port, **server_options)
         state["controller"].start()
         return handler
 
@@ -126,9 +126,9 @@ def test_4xx_is_retried_and_5xx_fails_at_once(app, db, smtp, manage_link_templat
 
 
 def test_an_address_that_cannot_be_written_fails_alone_and_the_batch_goes_on(app, db, smtp, manage_link_template):
-    handler = smtp(ScriptedHandler())
+    handler = smtp(ScriptedHandler(), enable_SMTPUTF8=False)
     messages = queue(3)
-    messages[1].to_email = "zoë@example.org"  # needs SMTPUTF8, which this sender does not speak
+    messages[1].to_email = "zoë@example.org"  # needs SMTPUTF8, which this server does not offer
     db.session.commit()
     report = services.send_pending()
     assert (report.sent, report.retrying, report.failed) == (2, 0, 1)
@@ -136,6 +136,19 @@ def test_an_address_that_cannot_be_written_fails_alone_and_the_batch_goes_on(app
     unsendable = db.session.get(OutboxMessage, messages[1].id)
     assert unsendable.status == "failed" and "cannot be written" in unsendable.last_error
     assert [m["To"].addresses[0].addr_spec for m in handler.messages] == ["person0@example.org", "person2@example.org"]
+
+
+def test_an_international_address_is_delivered_by_a_server_that_speaks_smtputf8(app, db, smtp, manage_link_template):
+    handler = smtp(ScriptedHandler(), enable_SMTPUTF8=True)  # as Microsoft 365 and Gmail do
+    messages = queue(3)
+    messages[1].to_email = "zoë.níbhriain@example.org"
+    db.session.commit()
+    report = services.send_pending()
+    assert (report.sent, report.retrying, report.failed) == (3, 0, 0), [
+        (m.to_email, m.last_error) for m in db.session.query(OutboxMessage)]
+    received = [m["To"].addresses[0].addr_spec.encode("ascii", "surrogateescape").decode("utf-8")
+                for m in handler.messages]
+    assert sorted(received) == ["person0@example.org", "person2@example.org", "zoë.níbhriain@example.org"]
 
 
 class DataRefusingHandler(ScriptedHandler):
