@@ -1,10 +1,28 @@
 """Command-line tools: ``flask users create``, ``flask demo``."""
 from __future__ import annotations
 
+import functools
+
 import click
 from flask import Flask
 
 from .domain import DomainError
+
+
+def needs_current_schema(command):
+    """A command that reads or writes the app's tables: on a database that is unreachable or not
+    yet upgraded it says so in one line and exits 1, instead of printing an SQL traceback."""
+
+    @functools.wraps(command)
+    def checked(*args, **kwargs):
+        from .ops.services import schema_problem
+
+        problem = schema_problem()
+        if problem:
+            raise click.ClickException(problem)
+        return command(*args, **kwargs)
+
+    return checked
 
 
 def init_app(app: Flask) -> None:
@@ -17,6 +35,7 @@ def init_app(app: Flask) -> None:
     @click.option("--role", type=click.Choice(["organiser", "facilitator"]), default="organiser", show_default=True)
     @click.option("--name", default="", help="The person's full name.")
     @click.password_option(prompt="Password (at least 10 characters)")
+    @needs_current_schema
     def create_user(email: str, role: str, name: str, password: str) -> None:
         """Create an account; prompts for the password."""
         from .accounts.services import create_user as create
@@ -33,6 +52,7 @@ def init_app(app: Flask) -> None:
 
     @mail_group.command("send")
     @click.option("--limit", default=500, show_default=True, help="Most messages to send in this pass.")
+    @needs_current_schema
     def mail_send(limit: int) -> None:
         """Send every due message once (one pass)."""
         from .mail.services import send_pending
@@ -50,6 +70,7 @@ def init_app(app: Flask) -> None:
     @mail_group.command("worker")
     @click.option("--interval", default=5.0, show_default=True, help="Seconds to wait when nothing is due.")
     @click.option("--batch", default=100, show_default=True, help="Messages claimed at a time.")
+    @needs_current_schema
     def mail_worker(interval: float, batch: int) -> None:
         """Deliver the outbox continuously (Ctrl-C or SIGTERM stops it after the current batch)."""
         from .mail.services import run_worker
@@ -82,6 +103,7 @@ def init_app(app: Flask) -> None:
 
     @mail_group.command("reminders")
     @click.option("--days", default=3, show_default=True, help="Remind delegates of assemblies this many days ahead.")
+    @needs_current_schema
     def mail_reminders(days: int) -> None:
         """Queue a reminder to each confirmed delegate of assemblies N days away (never twice)."""
         from .invites.services import queue_reminders
@@ -91,6 +113,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("allocate")
     @click.argument("slug")
     @click.option("--publish", is_flag=True, help="Publish the allocation after computing it.")
+    @needs_current_schema
     def allocate(slug: str, publish: bool) -> None:
         """Allocate an assembly's confirmed delegates to workshops (a proposal unless --publish)."""
         from .assemblies.services import get_assembly
@@ -128,6 +151,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("allocate-worker")
     @click.option("--interval", default=5.0, show_default=True, help="Seconds to wait when no job is queued.")
     @click.option("--once", is_flag=True, help="Run the queued jobs, then stop.")
+    @needs_current_schema
     def allocate_worker(interval: float, once: bool) -> None:
         """Run the allocations organisers queued for big assemblies (Ctrl-C or SIGTERM stops it after the current one)."""
         from .placements.services import run_jobs
@@ -172,6 +196,7 @@ def init_app(app: Flask) -> None:
 
     @privacy_group.command("purge")
     @click.option("--apply", "apply_", is_flag=True, help="Anonymise for real (default: only list what would be).")
+    @needs_current_schema
     def privacy_purge(apply_: bool) -> None:
         """Anonymise registrations of archived assemblies past their retention period (dry run by default)."""
         from .registration.services import anonymise_registrations, purge_due

@@ -103,3 +103,24 @@ def test_demo_loads_an_assembly_and_is_idempotent(scratch_database_url, monkeypa
     finally:
         with app.app_context():
             _db.engine.dispose()
+
+
+def test_commands_on_a_database_not_yet_upgraded_say_what_to_run(tmp_path):
+
+    app = make_test_app(f"sqlite:///{tmp_path / 'not-upgraded.sqlite3'}", MAIL_SERVER="127.0.0.1")
+    commands = [
+        (["users", "create", "first.organiser@example.org"], "a long enough password\na long enough password\n"),
+        (["mail", "send"], None), (["mail", "worker"], None), (["mail", "reminders"], None),
+        (["actions", "remind"], None), (["privacy", "purge"], None), (["allocate", "any-assembly"], None),
+        (["allocate-worker", "--once"], None),
+    ]
+    try:
+        for args, given in commands:
+            result = app.test_cli_runner().invoke(args=args, input=given)
+            assert result.exit_code == 1, (args, result.output, result.exception)
+            assert "The database is not up to date (database at nothing, code at " in result.output, args
+            assert "run 'flask --app eventapp db upgrade' first" in result.output
+            assert "first.organiser@example.org" not in result.output  # no SQL and its parameters
+    finally:
+        with app.app_context():
+            _db.engine.dispose()

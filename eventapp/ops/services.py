@@ -50,6 +50,16 @@ def readiness() -> tuple[bool, dict[str, str]]:
     return current == heads, checks
 
 
+def schema_problem() -> str | None:
+    """Why commands cannot use the database yet (unreachable, or not at the code's migration head)."""
+    ready, checks = readiness()
+    if ready:
+        return None
+    if checks["database"] != "ok":
+        return f"The database does not answer ({checks['database']})."
+    return f"The database is not up to date ({checks['migrations']}): run 'flask --app eventapp db upgrade' first."
+
+
 def _database_url():
     return make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
 

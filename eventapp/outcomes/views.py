@@ -16,6 +16,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ..accounts.access import organiser_required, staff_required
 from ..assemblies.models import Assembly, Topic, Workshop
+from ..cli import needs_current_schema
 from ..domain import DomainError, NotFound
 from ..extensions import csrf, db, limiter
 from ..forms_util import apply_domain_error
@@ -557,6 +558,7 @@ def history_status(workshop_id: int, action_id: int):
 
 @bp.cli.command("remind")
 @click.option("--days", default=7, show_default=True, help="Remind about actions due within this many days.")
+@needs_current_schema
 def remind(days: int) -> None:
     """Email each owner organisation the open actions it has due within N days or overdue (once a day)."""
     result = services.queue_action_reminders(days)
