@@ -34,10 +34,22 @@ def _instance_secret(instance_path: Path) -> str:
     path = instance_path / "secret_key"
     if path.exists():
         return path.read_text().strip()
+    # Written under a name of its own, then linked into place: several workers starting at
+    # once on a fresh install never read a half-written file, and the first link wins.
     key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
+    draft = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return path.read_text().strip()
+    finally:
+        draft.unlink()
     return key
 
 

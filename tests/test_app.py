@@ -241,3 +241,30 @@ def test_secure_cookie_setting_reads_as_an_operator_means_it(tmp_path, monkeypat
     cookie = app.test_client().get("/login").headers["Set-Cookie"]
     assert ("; Secure" in cookie) is secure, cookie
     assert "Secure=" not in cookie
+
+
+def test_workers_starting_together_share_one_generated_key(tmp_path):
+    """gunicorn --workers 4 on a fresh install: every worker must sign with the same key."""
+    import threading
+
+    from eventapp.app import _instance_secret
+
+    for attempt in range(30):
+        folder = tmp_path / f"instance{attempt}"
+        folder.mkdir()
+        barrier = threading.Barrier(6)
+        keys, errors = [], []
+
+        def start():
+            barrier.wait()
+            try:
+                keys.append(_instance_secret(folder))
+            except Exception as err:  # noqa: BLE001 - a worker that fails to boot
+                errors.append(err)
+
+        threads = [threading.Thread(target=start) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [] and len(set(keys)) == 1 and len(keys[0]) >= 32, (errors, keys)
