@@ -1,7 +1,7 @@
 """Friendly error pages: no user ever sees a stack trace."""
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -39,5 +39,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
-        app.logger.exception("Unhandled error")
+        # The request id matches this traceback to its line in the request log.
+        app.logger.exception("Unhandled error in %s %s (request_id %s)", request.method,
+                             request.url_rule.rule if request.url_rule else "(no route)",
+                             getattr(g, "request_id", "-"))
         return render(500)

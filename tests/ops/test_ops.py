@@ -204,3 +204,26 @@ def test_serve_extra_installs_what_the_production_settings_need():
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     serve = {Requirement(r).name for r in pyproject["project"]["optional-dependencies"]["serve"]}
     assert {"gunicorn", "redis"} <= serve
+
+
+def test_an_unexpected_error_is_logged_with_its_request_id(tmp_path):
+    """The 500 in the request log and its traceback can be matched, however many workers write."""
+    app = make_test_app(f"sqlite:///{tmp_path / 'boom.sqlite3'}", REQUEST_LOG=True)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("something broke")
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    app.logger.addHandler(handler)
+    try:
+        resp = app.test_client().get("/boom", headers={"X-Request-ID": "req-500"})
+    finally:
+        app.logger.removeHandler(handler)
+    assert resp.status_code == 500 and resp.headers["X-Request-ID"] == "req-500"
+    (error,) = [r for r in records if r.levelno == logging.ERROR]
+    assert "req-500" in error.getMessage() and error.exc_info[0] is RuntimeError
+    with app.app_context():
+        _db.engine.dispose()
