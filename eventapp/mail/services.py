@@ -516,16 +516,40 @@ def _close(conn) -> None:
             conn.host.close()
 
 
+class ConnectionProblem(OSError):
+    """The SMTP connection could not be opened (refused, TLS, or sign-in refused): every message
+    waits for the next try, whatever the server's code. A wrong FLASK_MAIL_PASSWORD (535) says
+    nothing about the messages, and must not fail the whole outbox for good."""
+
+
+def _configure_host(state) -> smtplib.SMTP:
+    """Flask-Mail's Connection.configure_host, closing the socket when TLS or the sign-in fails."""
+    host = (smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP)(state.server, state.port)
+    try:
+        host.set_debuglevel(int(state.debug))
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+    except BaseException:
+        host.close()
+        raise
+    return host
+
+
 def _open_connection():
     """A Flask-Mail connection, entered, or the error that kept it from opening."""
     try:
         conn = mail.connect()
-        conn.__enter__()
+        # As Connection.__enter__, without leaving a socket open when the sign-in is refused.
+        conn.host = None if conn.mail.suppress else _configure_host(conn.mail)
+        conn.num_emails = 0
         if conn.host is not None and conn.host.sock is not None:
             conn.host.sock.settimeout(setting("MAIL_TIMEOUT_SECONDS"))
         return conn, None
     except (smtplib.SMTPException, OSError) as err:
-        return None, err
+        server = f"{current_app.config.get('MAIL_SERVER')}:{current_app.config.get('MAIL_PORT', 25)}"
+        return None, ConnectionProblem(f"Could not open the connection to {server}: {err}")
 
 
 def _smtputf8_options(host, address: str) -> list[str]:

@@ -43,7 +43,7 @@ def smtp(app):
     """Start a scripted SMTP server on a chosen port; the app sends to it. Stops everything afterwards."""
     state = {"controller": None}
     port = free_port()
-    saved_config = {k: app.config.get(k) for k in ("MAIL_SERVER", "MAIL_PORT", "MAIL_RETRY_BASE_SECONDS")}
+    saved_config = {k: app.config[k] for k in ("MAIL_SERVER", "MAIL_PORT", "MAIL_RETRY_BASE_SECONDS") if k in app.config}
     mail_state = app.extensions["mail"]
     saved_state = (mail_state.server, mail_state.port, mail_state.suppress)
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
@@ -57,7 +57,9 @@ def smtp(app):
     yield start
     if state["controller"] is not None:
         state["controller"].stop()
-    app.config.update(saved_config)
+    for key in ("MAIL_SERVER", "MAIL_PORT", "MAIL_RETRY_BASE_SECONDS"):
+        app.config.pop(key, None)
+    app.config.update(saved_config)  # a setting absent before stays absent: its default applies again
     mail_state.server, mail_state.port, mail_state.suppress = saved_state
 
 
@@ -149,6 +151,29 @@ def test_an_international_address_is_delivered_by_a_server_that_speaks_smtputf8(
     received = [m["To"].addresses[0].addr_spec.encode("ascii", "surrogateescape").decode("utf-8")
                 for m in handler.messages]
     assert sorted(received) == ["person0@example.org", "person2@example.org", "zoë.níbhriain@example.org"]
+
+
+def test_a_refused_sign_in_to_the_mail_server_fails_no_message(app, db, smtp, manage_link_template):
+    """A mistyped FLASK_MAIL_PASSWORD (535) is the connection's problem, not the messages': they wait."""
+    from aiosmtpd.smtp import AuthResult
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=auth_data.password == b"right password", handled=False)
+
+    smtp(ScriptedHandler(), authenticator=authenticator, auth_require_tls=False, auth_exclude_mechanism=["LOGIN"])
+    mail_state = app.extensions["mail"]
+    saved = (mail_state.username, mail_state.password)
+    mail_state.username, mail_state.password = "assembly", "wrong password"
+    try:
+        messages = queue(2)
+        report = services.send_pending()
+    finally:
+        mail_state.username, mail_state.password = saved
+    assert (report.sent, report.retrying, report.failed) == (0, 2, 0)
+    db.session.expire_all()
+    for message in messages:
+        row = db.session.get(OutboxMessage, message.id)
+        assert row.status == "pending" and "535" in row.last_error
 
 
 class DataRefusingHandler(ScriptedHandler):
