@@ -60,12 +60,14 @@ def init_app(app: Flask) -> None:
         if not app.config.get("MAIL_SERVER"):
             raise click.ClickException("No SMTP server configured (set FLASK_MAIL_SERVER); messages stay in the outbox.")
         sent = retrying = failed = 0
+        problem = ""
         while sent + retrying + failed < limit:
             report = send_pending(min(limit - sent - retrying - failed, app.config.get("MAIL_BATCH_SIZE", 100)))
             if not report.handled:
                 break
             sent, retrying, failed = sent + report.sent, retrying + report.retrying, failed + report.failed
-        click.echo(f"Sent {sent}, will retry {retrying}, failed {failed}.")
+            problem = report.problem or problem
+        click.echo(f"Sent {sent}, will retry {retrying}, failed {failed}." + (f" {problem}" if problem else ""))
 
     @mail_group.command("worker")
     @click.option("--interval", default=5.0, show_default=True, help="Seconds to wait when nothing is due.")

@@ -409,6 +409,8 @@ class SendReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    # Why the connection could not be opened (never a message's address or content): for the worker's output.
+    problem: str = ""
 
     @property
     def handled(self) -> int:
@@ -667,6 +669,8 @@ def send_pending(limit: int | None = None) -> SendReport:
                 running -= 1
                 continue
             row, err = item
+            if isinstance(err, ConnectionProblem):
+                report.problem = str(err)
             attempts = row.attempts + 1
             outcome, values = _outcome(attempts, err)
             setattr(report, outcome, getattr(report, outcome) + 1)
@@ -695,7 +699,8 @@ def run_worker(*, interval: float = 5.0, limit: int | None = None, stop=None, ec
                 echo(f"Database error, retrying: {err.orig}")
             report = SendReport()
         if echo and report.handled:
-            echo(f"Sent {report.sent}, will retry {report.retrying}, failed {report.failed}.")
+            echo(f"Sent {report.sent}, will retry {report.retrying}, failed {report.failed}."
+                 + (f" {report.problem}" if report.problem else ""))
         if report.handled == 0:
             pause(interval, stop)
         db.session.remove()

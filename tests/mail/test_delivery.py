@@ -356,3 +356,25 @@ def test_a_connection_that_cannot_open_leaves_its_share_for_the_next_pass(app, d
     assert services.send_pending(100).sent == 5
     assert sorted(m["To"].addresses[0].addr_spec for m in handler.messages) == sorted(
         f"person{i}@example.org" for i in range(10))
+
+
+def test_the_worker_says_why_nothing_could_be_sent(app, db, manage_link_template):
+    """SMTP down: the operator watching `flask mail worker` sees the reason, not only 'will retry'."""
+    port = free_port()  # nobody listens here
+    mail_state = app.extensions["mail"]
+    saved = (mail_state.server, mail_state.port, mail_state.suppress)
+    saved_config = {k: app.config[k] for k in ("MAIL_SERVER", "MAIL_PORT") if k in app.config}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    mail_state.server, mail_state.port, mail_state.suppress = "127.0.0.1", port, False
+    lines = []
+    passes = iter([False, True])
+    try:
+        queue(2)
+        services.run_worker(interval=0, stop=lambda: next(passes), echo=lines.append)
+    finally:
+        mail_state.server, mail_state.port, mail_state.suppress = saved
+        app.config.pop("MAIL_SERVER", None)
+        app.config.pop("MAIL_PORT", None)
+        app.config.update(saved_config)
+    assert lines == [f"Sent 0, will retry 2, failed 0. Could not open the connection to 127.0.0.1:{port}: "
+                     "[Errno 111] Connection refused"]
