@@ -1,6 +1,8 @@
 """Security headers on every response, and a guard against input no page can use."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, abort, render_template, request
 from sqlalchemy.exc import DataError
 
@@ -26,6 +28,24 @@ def init_app(app: Flask) -> None:
         page = request.args.get("page", "")
         if page.isascii() and page.isdigit() and int(page) > MAX_PAGE:
             abort(404)
+
+    if not (app.config.get("PUBLIC_BASE_URL") or app.config.get("TRUSTED_HOSTS") or app.testing):
+        warned = []
+
+        @app.before_request
+        def warn_links_follow_the_host_header():
+            # Without a public address, links in emails are built from the Host header, which a
+            # client chooses: fine on this computer, a link-poisoning risk once others reach it.
+            if warned:
+                return
+            host = urlsplit("//" + request.host).hostname or ""
+            if host in ("localhost", "127.0.0.1", "::1"):
+                return
+            warned.append(host)
+            app.logger.warning(
+                "FLASK_PUBLIC_BASE_URL is not set, so links in emails (personal links, password resets) take their "
+                "host from each request's Host header (now %r), which any client can set. Set FLASK_PUBLIC_BASE_URL "
+                "to the address people use, or FLASK_TRUSTED_HOSTS to the names this app answers to.", host)
 
     @app.errorhandler(OverflowError)
     @app.errorhandler(DataError)

@@ -268,3 +268,21 @@ def test_workers_starting_together_share_one_generated_key(tmp_path):
         for thread in threads:
             thread.join()
         assert errors == [] and len(set(keys)) == 1 and len(keys[0]) >= 32, (errors, keys)
+
+
+def test_serving_others_without_a_public_address_warns_once_that_links_follow_the_host_header(tmp_path, caplog):
+    from tests.conftest import make_test_app
+
+    app = make_test_app(f"sqlite:///{tmp_path / 'x.sqlite3'}", TESTING=False)
+    client = app.test_client()
+    with caplog.at_level("WARNING", logger=app.logger.name):
+        client.get("/healthz")  # this computer: nothing to say
+        assert "FLASK_PUBLIC_BASE_URL is not set" not in caplog.text
+        client.get("/healthz", headers={"Host": "evil.example"})
+        client.get("/healthz", headers={"Host": "other.example"})
+    assert caplog.text.count("FLASK_PUBLIC_BASE_URL is not set") == 1 and "'evil.example'" in caplog.text
+    # Set as the README's production recipe does: no warning, and no Host header reaches a link.
+    quiet = make_test_app(f"sqlite:///{tmp_path / 'y.sqlite3'}", TESTING=False, PUBLIC_BASE_URL="https://a.example.org")
+    caplog.clear()
+    quiet.test_client().get("/healthz", headers={"Host": "evil.example"})
+    assert "FLASK_PUBLIC_BASE_URL is not set" not in caplog.text
