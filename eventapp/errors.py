@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 MESSAGES = {
     400: ("Something in that request was not right", "Please go back and try again."),
@@ -32,6 +32,9 @@ def init_app(app: Flask) -> None:
             return err
         if err.response is not None:  # a page of its own (a rate limit's on_breach, abort(response))
             return err.response
+        if isinstance(err, SecurityError):
+            # A Host not in FLASK_TRUSTED_HOSTS: no page of ours can be built for it (no links without a host).
+            return "This site does not answer to that host name.\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
         body, code = render(err.code)
         # What the error's own response would have said besides its body (Allow on a 405, Retry-After).
         headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]

@@ -60,6 +60,10 @@ def test_settings_come_from_prefixed_environment(tmp_path, monkeypatch):
     assert app.config["SECRET_KEY"] == "a-secret-from-the-environment"
     assert app.config["MAIL_SERVER"] == "smtp.example.org"
     assert app.config["PAGE_SIZE"] == 40
+    monkeypatch.setenv("FLASK_TRUSTED_HOSTS", '["assembly.example.org", "localhost"]')
+    guarded = _bare_app(tmp_path)
+    assert guarded.test_client().get("/healthz", headers={"Host": "evil.example"}).status_code == 400
+    assert guarded.test_client().get("/healthz", headers={"Host": "assembly.example.org"}).status_code == 200
     # With a key given, nothing is written to the instance folder.
     assert not (tmp_path / "instance" / "secret_key").exists()
 
