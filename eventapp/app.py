@@ -33,7 +33,11 @@ def _instance_secret(instance_path: Path) -> str:
     # restarts keep sessions and manage links valid and no secret lives in code.
     path = instance_path / "secret_key"
     if path.exists():
-        return path.read_text().strip()
+        kept = path.read_text().strip()
+        if kept:
+            return kept
+        # Left empty by a crash of an older version while writing it: an empty key signs nothing safely.
+        path.unlink(missing_ok=True)
     # Written under a name of its own, then linked into place: several workers starting at
     # once on a fresh install never read a half-written file, and the first link wins.
     key = secrets.token_hex(32)
@@ -288,6 +292,8 @@ def create_app(test_config: dict | None = None) -> Flask:
             options["connect_args"] = {"factory": QueuedWriterConnection, **options.get("connect_args", {})}
     else:
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # A failed statement's values (a delegate's address in a duplicate key) stay out of tracebacks and logs.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)

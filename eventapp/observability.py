@@ -17,9 +17,15 @@ logger = logging.getLogger("eventapp.request")
 SECRET_URL_ARGS = ("token",)
 
 
+# The same, for an address no route matched (a 404 below a personal link has no view_args).
+_SECRET_PATH_RE = re.compile(r"^(/(?:manage|calendar|partner|reset-password)/)([^/]+)")
+
+
 def logged_path() -> str:
     """The request's path with every secret URL part replaced by ``[name]``."""
     path = request.path
+    if request.url_rule is None:
+        return _SECRET_PATH_RE.sub(r"\1[token]", path)
     for name in SECRET_URL_ARGS:
         value = (request.view_args or {}).get(name)
         if value:

@@ -41,6 +41,28 @@ def test_secret_key_is_generated_once_in_the_instance_folder(tmp_path, monkeypat
     assert elsewhere.config["SECRET_KEY"] != first.config["SECRET_KEY"]
 
 
+def test_an_empty_secret_key_file_is_replaced_not_used(tmp_path, monkeypatch):
+    # An older version could leave it empty when two workers started at once.
+    monkeypatch.delenv("FLASK_SECRET_KEY", raising=False)
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / "secret_key").write_text("\n")
+    app = _bare_app(tmp_path)
+    assert len(app.config["SECRET_KEY"]) >= 32
+    assert (tmp_path / "instance" / "secret_key").read_text().strip() == app.config["SECRET_KEY"]
+
+
+def test_a_failed_statement_keeps_its_values_out_of_the_error(app, db):
+    from sqlalchemy.exc import IntegrityError
+
+    from tests.factories import make_org
+
+    make_org("Shire Police", "police")
+    with pytest.raises(IntegrityError) as raised:
+        make_org("Shire Police", "police")  # the same name twice: a unique key
+    db.session.rollback()
+    assert "Shire Police" not in str(raised.value) and "hidden due to hide_parameters" in str(raised.value)
+
+
 def test_no_secret_constant_in_the_code():
     suspicious = re.compile(r"""SECRET_KEY["']?\s*[:=]\s*["'][^"']+["']""")
     offenders = [

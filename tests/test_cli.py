@@ -124,3 +124,10 @@ def test_commands_on_a_database_not_yet_upgraded_say_what_to_run(tmp_path):
     finally:
         with app.app_context():
             _db.engine.dispose()
+
+
+def test_every_command_group_says_what_it_is_for(app):
+    result = app.test_cli_runner().invoke(args=["--help"])
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.startswith("  ") and line.split()}
+    for group in ("actions", "mail", "users", "privacy"):
+        assert len(lines[group].split()) > 1, lines[group]  # a name with no description says nothing

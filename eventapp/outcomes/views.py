@@ -32,6 +32,7 @@ from .forms import ConfirmForm, ContactForm, StatusForm, TrackerFilterForm, Upda
 from .models import AssemblyUpdate
 
 bp = Blueprint("outcomes", __name__, cli_group="actions")
+bp.cli.help = "Agreed actions: remind the owner organisations of those due or overdue."
 bp.add_app_template_global(services.is_overdue, "is_overdue")
 
 
