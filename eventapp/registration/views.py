@@ -99,6 +99,8 @@ def register(slug: str):
     topics = services.offered_topic_choices(assembly)
     form = with_choices(RegistrationForm, topics, services.required_choices(assembly, topics))
     if form.validate_on_submit():
+        # Read now: the commit expires the assembly, and reading it after would cost a query.
+        assembly_id = assembly.id
         try:
             result = services.register(assembly, _data(form), topics=topics)
         except DomainError as err:
@@ -106,7 +108,7 @@ def register(slug: str):
         else:
             session["registered_email"] = form.email.data.strip()
             # Only a registration this browser created can have its address put right from here.
-            session["correctable"] = [assembly.id, *result.correctable, int(time.time()), form.email.data.strip()]
+            session["correctable"] = [assembly_id, *result.correctable, int(time.time()), form.email.data.strip()]
             return redirect(url_for(".registered", slug=slug))
     return render_template("registration/register.html", form=form, assembly=assembly, topics=topics,
                            organisations=_approved_organisations(),

@@ -249,3 +249,33 @@ def test_registering_an_address_again_and_again_sends_its_link_once_a_quarter_of
     for _ in range(4):
         assert register(client, setup).status_code == 302
     assert len(outbox(kind="manage_link")) == 1
+
+
+def test_the_registration_post_reads_nothing_again_after_it_commits(client, setup):
+    # Each statement after the commit is paid by every registration (the form's hot path):
+    # a value read from an object the commit expired costs a whole row's reload.
+    from sqlalchemy import event
+
+    from tests.conftest import csrf_from
+    from tests.registration.conftest import form_fields
+
+    token = csrf_from(client.get(f"/a/{setup.assembly.slug}/register").get_data(as_text=True))
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split()[0].upper())
+
+    def committed(conn):
+        statements.append("COMMIT")
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    event.listen(db.engine, "commit", committed)
+    try:
+        resp = client.post(f"/a/{setup.assembly.slug}/register", data={"csrf_token": token, **form_fields(setup, n=1)})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+        event.remove(db.engine, "commit", committed)
+    assert resp.status_code == 302
+    last_write = max(i for i, kind in enumerate(statements) if kind == "INSERT")
+    # After the writes, only their commit (a savepoint's release under the tests' rollback).
+    assert statements[last_write + 1:] in (["COMMIT"], ["RELEASE"]), statements
