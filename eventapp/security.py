@@ -30,16 +30,17 @@ def init_app(app: Flask) -> None:
             abort(404)
 
     if not (app.config.get("PUBLIC_BASE_URL") or app.config.get("TRUSTED_HOSTS") or app.testing):
-        warned = []
+        warned, local = [], set()
 
         @app.before_request
         def warn_links_follow_the_host_header():
             # Without a public address, links in emails are built from the Host header, which a
             # client chooses: fine on this computer, a link-poisoning risk once others reach it.
-            if warned:
+            if warned or request.host in local:
                 return
             host = urlsplit("//" + request.host).hostname or ""
             if host in ("localhost", "127.0.0.1", "::1"):
+                local.add(request.host)  # loopback names only: a handful at most
                 return
             warned.append(host)
             app.logger.warning(
