@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import secrets
 import sqlite3
 import time
@@ -269,7 +270,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         PUBLIC_BASE_URL=None,
     )
     app.config.from_prefixed_env()
-    _check_environment_settings(app.config, {key[len("FLASK_"):] for key in os.environ if key.startswith("FLASK_")})
+    try:
+        _check_environment_settings(app.config, {key[len("FLASK_"):] for key in os.environ if key.startswith("FLASK_")})
+    except SettingsError as err:
+        if test_config is not None:
+            raise
+        # Started by an operator (flask, gunicorn): the reason, not a traceback above it.
+        print(err, file=sys.stderr)
+        raise SystemExit(1) from None
     if test_config:
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):

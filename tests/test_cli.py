@@ -131,3 +131,19 @@ def test_every_command_group_says_what_it_is_for(app):
     lines = {line.split()[0]: line for line in result.output.splitlines() if line.startswith("  ") and line.split()}
     for group in ("actions", "mail", "users", "privacy"):
         assert len(lines[group].split()) > 1, lines[group]  # a name with no description says nothing
+
+
+def test_a_command_started_with_a_wrong_setting_says_which_without_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "FLASK_SESSION_COOKIE_SECURE": "maybe", "FLASK_INSTANCE_PATH": str(tmp_path),
+           "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}"}
+    flask = Path(sys.executable).with_name("flask")
+    done = subprocess.run([str(flask), "--app", "eventapp", "db", "current"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert "FLASK_SESSION_COOKIE_SECURE must be true or false, not 'maybe'." in done.stderr
+    assert "Traceback" not in done.stderr
