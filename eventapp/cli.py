@@ -50,6 +50,16 @@ def init_app(app: Flask) -> None:
     def mail_group() -> None:
         """Deliver the outbox."""
 
+    @mail_group.command("retry-failed")
+    @needs_current_schema
+    def mail_retry_failed() -> None:
+        """Queue every failed message again (say after fixing the SMTP settings)."""
+        from .mail.services import retry_failed
+
+        queued, stale = retry_failed()
+        click.echo(f"Queued {queued} failed messages again"
+                   + (f"; {stale} out-of-date calendar messages stay failed." if stale else "."))
+
     @mail_group.command("send")
     @click.option("--limit", default=500, show_default=True, help="Most messages to send in this pass.")
     @needs_current_schema

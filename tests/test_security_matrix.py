@@ -131,6 +131,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "mail.ics": {"GET": organiser_only(404)},  # this message carries no invitation
     "mail.eml": {"GET": organiser_only()},
     "mail.resend": {"POST": organiser_only(302)},
+    "mail.retry_failed": {"POST": organiser_only(302)},
     "assemblies.topics": {"GET": organiser_only()},
     "assemblies.topic_form": {"GET": organiser_only(), "POST": organiser_only(400)},
     "accounts.users": {"GET": organiser_only()},

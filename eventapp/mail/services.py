@@ -736,6 +736,21 @@ def resend(message: OutboxMessage) -> OutboxMessage:
     return message
 
 
+def retry_failed() -> tuple[int, int]:
+    """Queue every failed message again (say once the SMTP settings are put right); returns
+    (queued, left failed): a calendar message a newer one for the same entry replaced stays failed."""
+    failed = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == "failed")
+                                     .order_by(OutboxMessage.id)))
+    again = [m.id for m in failed if superseded_by(m) is None]
+    now = utcnow()
+    for start in range(0, len(again), 500):
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(again[start:start + 500]),
+                                                       OutboxMessage.status == "failed")
+                           .values(status="pending", attempts=0, next_attempt_at=now, last_error="", sent_at=None))
+    db.session.commit()
+    return len(again), len(failed) - len(again)
+
+
 def new_message_id() -> str:
     """A fresh RFC 5322 Message-ID."""
     return make_msgid(domain=current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost")

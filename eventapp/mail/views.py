@@ -11,6 +11,7 @@ from ..domain import DomainError
 from ..extensions import db
 from . import services
 from ..registration.models import Registration
+from ..templating import counted
 from .models import OUTBOX_STATUSES, OutboxMessage
 
 bp = Blueprint("mail", __name__, url_prefix="/organiser/outbox")
@@ -123,6 +124,22 @@ def eml(message_id: int):
     return Response(services.mime_bytes(message), mimetype="message/rfc822",
                     headers={"Content-Disposition": f'attachment; filename="message-{message.id}.eml"',
                              "Cache-Control": "private, no-store"})
+
+
+@bp.post("/retry-failed")
+@organiser_required
+def retry_failed():
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    queued, stale = services.retry_failed()
+    if not queued and not stale:
+        flash("No message has failed: there is nothing to send again.", "info")
+    else:
+        flash(f"{counted(queued, 'failed message')} will be sent again"
+              + ("." if current_app.config.get("MAIL_SERVER") else ", once an SMTP server is configured.")
+              + (f" {counted(stale, 'calendar message')} stayed failed: a newer one for the same entry replaced "
+                 f"{'it' if stale == 1 else 'them'}." if stale else ""), "success")
+    return redirect(url_for(".index"))
 
 
 @bp.post("/<int:message_id>/resend")

@@ -137,3 +137,35 @@ def test_an_out_of_date_calendar_message_cannot_be_resent(as_organiser):
     # The latest message of an entry, and another delegate's, can still be sent again.
     assert "Send this message again" in as_organiser.get(f"/organiser/outbox/{new.id}").get_data(as_text=True)
     assert "Resend this message" in as_organiser.get(f"/organiser/outbox/{other.id}").get_data(as_text=True)
+
+
+def test_every_failed_message_is_sent_again_in_one_go_but_out_of_date_calendar_ones(as_organiser):
+    # The SMTP password was wrong for an afternoon: everything failed. The organiser puts it right.
+    plain = add(3, status="failed", attempts=5, last_error="535 authentication failed")
+    uid = "assembly1-registration7-round2@example.org"
+    (old,) = add(1, kind="invite", to_email="aisha@example.org", ics="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+                 ics_method="REQUEST", dedupe_key=f"invite:{uid}:0", status="failed", last_error="535")
+    (new,) = add(1, kind="invite_updated", to_email="aisha@example.org", ics="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+                 ics_method="REQUEST", dedupe_key=f"invite:{uid}:1", status="failed", last_error="535")
+    (sent,) = add(1, status="sent", sent_at=utcnow())
+    page = as_organiser.get("/organiser/outbox/").get_data(as_text=True)
+    assert "Send the 5 failed messages again" in page
+    resp = as_organiser.post("/organiser/outbox/retry-failed", data={"csrf_token": csrf_from(page)},
+                             follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert "4 failed messages will be sent again, once an SMTP server is configured." in html
+    assert "1 calendar message stayed failed: a newer one for the same entry replaced it." in html
+    db.session.expire_all()
+    status = {m.id: (m.status, m.attempts, m.last_error) for m in db.session.query(OutboxMessage)}
+    for m in (*plain, new):
+        assert status[m.id] == ("pending", 0, "")
+    assert status[old.id][0] == "failed" and status[sent.id][0] == "sent"
+    # Nothing failed now but the out-of-date one: the button offers just that, and a post without a token does nothing.
+    assert as_organiser.post("/organiser/outbox/retry-failed", data={}).status_code == 400
+
+
+def test_the_operator_queues_failed_messages_again_from_the_command_line(app, db):
+    add(2, status="failed", last_error="535 authentication failed")
+    result = app.test_cli_runner().invoke(args=["mail", "retry-failed"])
+    assert result.exit_code == 0 and "Queued 2 failed messages again." in result.output
+    assert {m.status for m in db.session.query(OutboxMessage)} == {"pending"}
