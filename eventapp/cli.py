@@ -34,12 +34,13 @@ def init_app(app: Flask) -> None:
     @click.argument("email")
     @click.option("--role", type=click.Choice(["organiser", "facilitator"]), default="organiser", show_default=True)
     @click.option("--name", default="", help="The person's full name.")
-    @click.password_option(prompt="Password (at least 10 characters)")
     @needs_current_schema
-    def create_user(email: str, role: str, name: str, password: str) -> None:
+    def create_user(email: str, role: str, name: str) -> None:
         """Create an account; prompts for the password."""
         from .accounts.services import create_user as create
 
+        # Asked once the database is known to be ready: nobody types a password for nothing.
+        password = click.prompt("Password (at least 10 characters)", hide_input=True, confirmation_prompt=True)
         try:
             user = create(email, password, role, name)
         except DomainError as err:
