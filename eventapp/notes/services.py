@@ -5,7 +5,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import delete, func, or_, select
@@ -765,6 +765,8 @@ class PublicOutcome:
     round_name: str
     sections: list[PublicSection]
     actions: list[PublicAction]
+    workshop_id: int = 0
+    approved_at: datetime | None = None  # when the organisers last approved what is public (the feed's date)
 
 
 def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
@@ -804,5 +806,6 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
                                     [t.name for t in a.topics], latest[a.id].assembly if a.id in latest else None)
                        for a in all_actions.get(w.id, []) if a.approved and not a.internal]
         if sections or actions:
-            records.append(PublicOutcome(w.title, w.topic.name, w.round.name, sections, actions))
+            records.append(PublicOutcome(w.title, w.topic.name, w.round.name, sections, actions, w.id,
+                                         notes.approved_at if notes is not None else None))
     return records

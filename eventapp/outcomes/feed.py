@@ -5,6 +5,8 @@ import re
 from datetime import datetime, time
 from xml.etree import ElementTree as ET
 
+from markupsafe import escape
+
 from ..notes.rendering import render_markdown
 from .models import AssemblyUpdate
 
@@ -22,9 +24,23 @@ def _stamp(value: datetime) -> str:
     return value.replace(microsecond=0).isoformat() + "Z"
 
 
+def _outcome_html(outcome) -> str:
+    """A workshop's published outcome as the updates page shows it (sanitised Markdown, escaped text)."""
+    parts = []
+    for s in outcome.sections:
+        parts.append(f"<h3>{escape(s.label)}</h3>{render_markdown(s.body)}")
+    if outcome.actions:
+        items = "".join(f"<li>{render_markdown(a.description)}<p>Owner: {escape(a.owner_organisation)}"
+                        + (f" · Due {a.due_date.isoformat()}" if a.due_date else "")
+                        + f" · Status: {escape(a.status_label)}</p></li>" for a in outcome.actions)
+        parts.append(f"<h3>Agreed actions</h3><ul>{items}</ul>")
+    return "".join(parts)
+
+
 def atom_feed(*, title: str, page_url: str, feed_url: str, feed_id: str, author: str,
-              updates: list[AssemblyUpdate], entry_url) -> bytes:
-    """Serialise the updates as an Atom feed; ``entry_url(update)`` gives each entry's link."""
+              updates: list[AssemblyUpdate], entry_url, outcomes=(), outcome_url=None) -> bytes:
+    """Serialise the updates, then the workshops' published outcomes, as an Atom feed;
+    ``entry_url(update)`` and ``outcome_url(index)`` give each entry's link."""
     ET.register_namespace("", ATOM)
 
     def sub(parent, tag, text=None, **attrs):
@@ -42,7 +58,8 @@ def atom_feed(*, title: str, page_url: str, feed_url: str, feed_id: str, author:
         # An update written ahead appears on its day: a reader that goes by <updated> must see it as new then.
         return max(u.updated_at, datetime.combine(u.published_on, time(9, 0)))
 
-    newest = max((changed(u) for u in updates), default=None)
+    dated = [o for o in outcomes if o.approved_at is not None]
+    newest = max([changed(u) for u in updates] + [o.approved_at for o in dated], default=None)
     sub(root, "updated", _stamp(newest or datetime(2000, 1, 1)))
     sub(sub(root, "author"), "name", author)
     for u in updates:
@@ -54,4 +71,14 @@ def atom_feed(*, title: str, page_url: str, feed_url: str, feed_id: str, author:
         sub(entry, "updated", _stamp(changed(u)))
         # HTML as escaped text (type="html"): already sanitised, then escaped once more by the serialiser.
         sub(entry, "content", str(render_markdown(u.body)), type="html")
+    # A workshop's outcomes are news too: each is an entry, updated when the organisers approve it again.
+    for index, o in enumerate(outcomes, start=1):
+        if o.approved_at is None:
+            continue
+        entry = sub(root, "entry")
+        sub(entry, "title", f"Outcomes: {o.workshop_title}", type="text")
+        sub(entry, "id", f"{feed_id}:outcome:{o.workshop_id}")
+        sub(entry, "link", rel="alternate", type="text/html", href=outcome_url(index))
+        sub(entry, "updated", _stamp(o.approved_at))
+        sub(entry, "content", _outcome_html(o), type="html")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)

@@ -74,7 +74,8 @@ def feed(slug: str):
         title=f"{assembly.title}: updates", page_url=page_url,
         feed_url=url_for(".feed", slug=assembly.slug, _external=True),
         feed_id=f"{page_url}", author=current_app.config.get("ORGANISER_NAME", "Assembly organisers"),
-        updates=services.public_updates(assembly), entry_url=lambda u: f"{page_url}#update-{u.id}")
+        updates=services.public_updates(assembly), entry_url=lambda u: f"{page_url}#update-{u.id}",
+        outcomes=notes.public_outcomes(assembly), outcome_url=lambda i: f"{page_url}#outcome-{i}")
     return Response(body, mimetype="application/atom+xml")
 
 

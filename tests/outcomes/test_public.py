@@ -211,3 +211,20 @@ def test_this_years_updates_page_lists_the_actions_carried_into_it(client, db, o
     assert "Publish a who-to-call guide" in carried
     for secret in SECRETS:
         assert secret not in html
+
+
+def test_the_feed_carries_each_workshops_published_outcomes_as_an_entry(client, db, organiser):
+    # A journalist subscribed to the feed learns when the outcomes are out, not only the organisers' updates.
+    scene = build_scene(organiser=organiser)
+    root = ET.fromstring(client.get(f"/a/{scene.previous.slug}/updates.atom").get_data())
+    (entry,) = [e for e in root.findall(f"{ATOM}entry") if e.find(f"{ATOM}title").text.startswith("Outcomes: ")]
+    assert entry.find(f"{ATOM}title").text == f"Outcomes: {scene.old_workshop.title}"
+    assert entry.find(f"{ATOM}id").text.endswith(f":outcome:{scene.old_workshop.id}")
+    assert entry.find(f"{ATOM}link").get("href").endswith(f"/a/{scene.previous.slug}/updates#outcome-1")
+    assert 'id="outcome-1">' + scene.old_workshop.title in client.get(f"/a/{scene.previous.slug}/updates").get_data(
+        as_text=True)
+    content = entry.find(f"{ATOM}content").text
+    assert PUBLIC_MARK in content and "Publish a who-to-call guide" in content and scene.police.name in content
+    for secret in SECRETS:
+        assert secret not in content
+    assert root.find(f"{ATOM}updated").text >= entry.find(f"{ATOM}updated").text
