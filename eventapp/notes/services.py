@@ -18,7 +18,7 @@ from ..extensions import db
 from ..organisations.models import Organisation
 from ..placements.models import Placement
 from ..registration.models import Registration
-from ..timeutil import utcnow
+from ..timeutil import utc_to_local, utcnow
 from .models import (
     ACTION_STATUSES,
     SECTIONS,
@@ -756,6 +756,7 @@ class PublicAction:
     status_label: str
     topics: list[str]
     carried_to: Assembly | None = None  # the assembly where it is tracked now, when carried forward
+    status_on: date | None = None  # the day its record (the latest copy) last changed: how fresh the status is
 
 
 @dataclass
@@ -801,9 +802,11 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
         actions = []
         if ever_approved:
             # A carried action is updated through its copy: show the copy's status, not the frozen one.
+            tz = assembly.timezone or "Europe/London"
             actions = [PublicAction(a.description, a.owner_organisation.name, a.due_date,
                                     latest.get(a.id, a).status, latest.get(a.id, a).status_label,
-                                    [t.name for t in a.topics], latest[a.id].assembly if a.id in latest else None)
+                                    [t.name for t in a.topics], latest[a.id].assembly if a.id in latest else None,
+                                    utc_to_local(latest.get(a.id, a).updated_at, tz).date())
                        for a in all_actions.get(w.id, []) if a.approved and not a.internal]
         if sections or actions:
             records.append(PublicOutcome(w.title, w.topic.name, w.round.name, sections, actions, w.id,

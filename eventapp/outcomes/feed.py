@@ -32,7 +32,9 @@ def _outcome_html(outcome) -> str:
     if outcome.actions:
         items = "".join(f"<li>{render_markdown(a.description)}<p>Owner: {escape(a.owner_organisation)}"
                         + (f" · Due {a.due_date.isoformat()}" if a.due_date else "")
-                        + f" · Status: {escape(a.status_label)}</p></li>" for a in outcome.actions)
+                        + f" · Status: {escape(a.status_label)}"
+                        + (f", as of {a.status_on.isoformat()}" if a.status_on else "") + "</p></li>"
+                        for a in outcome.actions)
         parts.append(f"<h3>Agreed actions</h3><ul>{items}</ul>")
     return "".join(parts)
 

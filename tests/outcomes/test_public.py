@@ -228,3 +228,22 @@ def test_the_feed_carries_each_workshops_published_outcomes_as_an_entry(client, 
     for secret in SECRETS:
         assert secret not in content
     assert root.find(f"{ATOM}updated").text >= entry.find(f"{ATOM}updated").text
+
+
+def test_a_public_status_says_how_fresh_it_is(client, db, organiser):
+    # "In progress" from a year ago and from last week are different news.
+    from datetime import datetime
+
+    from eventapp.notes.models import Action
+
+    scene = build_scene(organiser=organiser)
+    action = db.session.get(Action, scene.overdue_action.id)
+    action.updated_at = datetime(2026, 10, 5, 12, 0)
+    db.session.commit()
+    html = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
+    line = html.split("Set up a single shared ASB case list")[1].split("</li>")[0]
+    assert "Status: In progress, as of Monday 5 October 2026" in line
+    services.set_action_status(action.id, "done", "Case list live", "partner", organisation_id=scene.police.id)
+    html = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
+    line = html.split("Set up a single shared ASB case list")[1].split("</li>")[0]
+    assert "Status: Done, as of " in line and "5 October 2026" not in line
