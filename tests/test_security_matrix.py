@@ -111,6 +111,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "registration.organiser_edit": {"GET": organiser_only(), "POST": organiser_only(400)},
     "registration.organiser_counts": {"GET": organiser_only()},
     "registration.organiser_day_sheets": {"GET": organiser_only()},
+    "registration.organiser_duplicates": {"GET": organiser_only()},
     "registration.organiser_import": {"GET": organiser_only(), "POST": organiser_only(400)},
     "registration.organiser_new": {"GET": organiser_only(), "POST": organiser_only(400)},
     "registration.organiser_promote": {"POST": organiser_only(302)},

@@ -944,6 +944,20 @@ def confirmed_registrations(assembly: Assembly) -> list[Registration]:
     )
 
 
+def possible_duplicates(assembly: Assembly) -> list[list[Registration]]:
+    """Registrations (not cancelled) sharing a name and an organisation: often one person who
+    registered twice, say once with a mistyped address, each holding a place."""
+    regs = db.session.scalars(
+        select(Registration).where(Registration.assembly_id == assembly.id, Registration.status != "cancelled",
+                                   Registration.anonymised_at.is_(None))
+        .options(selectinload(Registration.organisation)).order_by(Registration.id))
+    groups: dict[tuple[str, int], list[Registration]] = {}
+    for reg in regs:
+        key = (" ".join(unicodedata.normalize("NFKC", reg.full_name).casefold().split()), reg.organisation_id)
+        groups.setdefault(key, []).append(reg)
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (g[0].full_name.casefold(), g[0].id))
+
+
 @dataclass
 class DaySheets:
     """What the day's paper needs: the reception list, each workshop's register, catering and access."""

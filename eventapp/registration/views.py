@@ -486,6 +486,14 @@ def organiser_counts(slug: str):
                            by_org=services.counts_by(assembly, "organisation"))
 
 
+@bp.route("/organiser/assemblies/<slug>/registrations/duplicates")
+@organiser_required
+def organiser_duplicates(slug: str):
+    assembly = load_assembly(slug)
+    return render_template("registration/duplicates.html", assembly=assembly,
+                           groups=services.possible_duplicates(assembly))
+
+
 DAY_SHEET_PARTS = {"reception": "Reception list", "registers": "Workshop registers", "catering": "Catering and access"}
 
 

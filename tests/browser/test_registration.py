@@ -108,7 +108,7 @@ def test_organiser_registration_pages_are_accessible(live_server, page):
     assert page.get_by_text("Nobody has registered yet.").is_visible()
     axe_check(page, "registrations (empty)")
     for path, what in (("/registrations/new", "add a delegate"), ("/registrations/counts", "counts"),
-                       ("/registrations/import", "import")):
+                       ("/registrations/import", "import"), ("/registrations/duplicates", "possible duplicates")):
         page.goto(base + path)
         axe_check(page, what)
     # A delegate added here: their page, with the emails about them.

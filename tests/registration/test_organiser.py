@@ -424,3 +424,22 @@ def test_the_edit_page_shows_the_emails_about_the_delegate_whatever_address_they
     db.session.commit()
     page = as_organiser.get(f"{base(setup)}/{other.id}/edit").get_data(as_text=True)
     assert "No email has been sent about this registration." in page
+
+
+def test_possible_duplicates_lists_one_person_registered_twice(app, as_organiser, setup):
+    seed(app, setup, [(1, 0, {"full_name": "Aisha Khan", "email": "aisha@exmaple.org"}),
+                      (2, 0, {"full_name": "  aisha  KHAN", "email": "aisha@example.org"}),
+                      (3, 1, {"full_name": "Aisha Khan", "email": "aisha.khan@council.example.org"}),  # another org
+                      (4, 0, {"full_name": "Ben Jones"})])
+    page = as_organiser.get(f"{base(setup)}/duplicates").get_data(as_text=True)
+    assert page.count("<section") == 1
+    group = page.split("<section")[1]
+    assert "aisha@exmaple.org" in group and "aisha@example.org" in group
+    assert "aisha.khan@council.example.org" not in group and "Ben Jones" not in group
+    assert f'href="{base(setup)}/duplicates">Possible duplicates</a>' in as_organiser.get(base(setup)).get_data(
+        as_text=True)
+    # Once the unused one is cancelled, nothing is left to check.
+    reg = db.session.scalar(select(Registration).where(Registration.email == "aisha@exmaple.org"))
+    post_form(as_organiser, f"{base(setup)}/{reg.id}/cancel", {})
+    assert "No two registrations share a name and an organisation." in as_organiser.get(
+        f"{base(setup)}/duplicates").get_data(as_text=True)
