@@ -190,6 +190,21 @@ class ResendForm(SafeForm):
     )
 
 
+class CorrectEmailForm(SafeForm):
+    typed = StringField(
+        "The address you typed",
+        description="As you typed it on the form: the previous page showed it.",
+        validators=[DataRequired("Enter the address you typed on the form."),
+                    Length(max=254, message="Use at most 254 characters."), NoControlCharacters()],
+    )
+    email = StringField(
+        "The right email address",
+        validators=[DataRequired("Enter your email address."), Length(max=254, message="Use at most 254 characters."),
+                    NoControlCharacters(),
+                    EmailAddress("Enter an email address in the form name@example.org.")],
+    )
+
+
 class ImportForm(FlaskForm):
     file = FileField("CSV file", description="Columns: full_name, email, job_title, organisation, access_needs, "
                                              "dietary_needs, choice_1, choice_2, … (first row = column names).")

@@ -752,16 +752,20 @@ def _tell_old_address(registration: Registration) -> None:
                            assembly_id=registration.assembly_id, registration_id=registration.id)])
 
 
-CORRECTION_MINUTES = 60
+CORRECTION_MINUTES = 30
+WRONG_TYPED = ("That is not the address this registration was made with. Type it exactly as you did on the form "
+               "(the one shown on the previous page).")
 
 
-def correct_new_registration_email(registration_id: int, version: int, email: str) -> Registration:
+def correct_new_registration_email(registration_id: int, version: int, typed: str, email: str) -> Registration:
     """Move a registration made minutes ago in this browser to the address its delegate meant to type.
 
     Its emails went to the mistyped address, so without this the person could only register
-    again and leave the first registration holding a place nobody can cancel.
+    again and leave the first registration holding a place nobody can cancel. ``typed`` must be
+    the address it was made with: at a shared computer the next person does not know it.
     """
     address = clean_email(email)
+    typed_key = email_key(typed or "")
     if registration_id == 0:
         raise NothingToCorrect()
     reg = db.session.get(Registration, registration_id)
@@ -773,19 +777,29 @@ def correct_new_registration_email(registration_id: int, version: int, email: st
     if reg.token_version != version or reg.status == "cancelled" or reg.anonymised_at is not None:
         db.session.rollback()
         raise DomainError(CORRECTION_GONE)
+    if typed_key != reg.email_key:
+        db.session.rollback()
+        raise DomainError(WRONG_TYPED, "typed")
     key = email_key(address)
     if key == reg.email_key:
         db.session.rollback()
         raise DomainError("That is the address you registered with. If its email has not arrived in a few minutes, "
                           "check your junk or spam folder.", "email")
-    if db.session.scalar(select(Registration.id).where(Registration.assembly_id == reg.assembly_id,
-                                                       Registration.email_key == key)) is not None:
+    holder = db.session.scalar(select(Registration).where(Registration.assembly_id == reg.assembly_id,
+                                                          Registration.email_key == key))
+    if holder is not None and holder.status == "cancelled":
+        # An earlier registration of the right address, cancelled: this one, with its place,
+        # takes the address (the old record keeps its details, its key freed and its links dead).
+        holder.email_key = f"replaced-{holder.id}"
+        holder.token_version += 1
+        db.session.flush()
+        holder = None
+    if holder is not None:
         # The right address is registered already, so the mistyped one is a duplicate: it gives up
         # its place. The right address is sent its link, as the form does (nothing shown says which).
         reg.token_version += 1
         _cancel(reg, notify=False)
-        _queue_fresh_link(db.session.scalar(select(Registration).where(Registration.assembly_id == reg.assembly_id,
-                                                                       Registration.email_key == key)))
+        _queue_fresh_link(holder)
         db.session.commit()
         return reg
     cancel_at_old_address(reg)
@@ -813,9 +827,18 @@ def tell_nothing_was_registered(assembly: Assembly, email: str, register_url: st
     The screen answers as for any correction, so it never shows whether the first address was registered.
     """
     address = clean_email(email)
-    queue_rows([outbox_row("correction_not_registered", address, "", assembly_id=assembly.id,
+    # At most one such email per address and quarter of an hour, however often it is asked for.
+    now = utcnow()
+    window = now.replace(minute=now.minute - now.minute % FRESH_LINK_MINUTES, second=0, microsecond=0)
+    key = f"correction:{assembly.id}:{email_key(address)}:{window:%Y%m%dT%H%M}"
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
+        return
+    queue_rows([outbox_row("correction_not_registered", address, "", assembly_id=assembly.id, dedupe_key=key,
                            context={"assembly": assembly, "register_url": register_url})])
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same request twice at once: the other one queued it
+        db.session.rollback()
 
 
 CORRECTION_GONE = ("This registration can no longer be corrected here. If the address is still wrong, "

@@ -27,7 +27,7 @@ from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
 from . import services
 from .csvio import parse_csv, to_csv
-from .forms import ActionForm, DetailsForm, ImportForm, OrganiserAddForm, RegistrationForm, ResendForm, with_choices
+from .forms import CorrectEmailForm, ActionForm, DetailsForm, ImportForm, OrganiserAddForm, RegistrationForm, ResendForm, with_choices
 from .models import REGISTRATION_STATUSES, Preference, Registration
 
 bp = Blueprint("registration", __name__)
@@ -145,37 +145,32 @@ CORRECTED = "The address is corrected. The email about your registration is on i
 def correct_email(slug: str):
     assembly = _public_assembly(slug)
     found = _correctable(assembly)
-    form = ResendForm()
+    form = CorrectEmailForm()
     if found is None:
         return render_template("registration/correct_email.html", assembly=assembly, form=None,
                                gone=services.CORRECTION_GONE), 410
     if form.validate_on_submit():
+        entry = session["correctable"]
         try:
-            reg = services.correct_new_registration_email(found[0], found[1], form.email.data)
+            reg = services.correct_new_registration_email(found[0], found[1], form.typed.data, form.email.data)
         except services.NothingToCorrect:
             services.tell_nothing_was_registered(assembly, form.email.data,
                                                  absolute_url("registration.register", slug=slug))
-            session["registered_email"] = form.email.data.strip()
-            session["correctable"] = [*session["correctable"][:4], form.email.data.strip()]
-            flash(CORRECTED, "success")
-            return redirect(url_for(".registered", slug=slug))
+            reg = None
         except DomainError as err:
             if err.field is None:
                 session.pop("correctable", None)
                 return render_template("registration/correct_email.html", assembly=assembly, form=None,
                                        gone=err.message), 410
             apply_domain_error(form, err)
-        else:
-            session["registered_email"] = form.email.data.strip()
-            if reg.status == "cancelled":
-                session.pop("correctable", None)
-            else:
-                session["correctable"] = [assembly.id, reg.id, reg.token_version, session["correctable"][3],
-                                          form.email.data.strip()]
-            flash(CORRECTED, "success")
-            return redirect(url_for(".registered", slug=slug))
-    elif request.method == "GET":
-        form.email.data = found[2]
+            return render_template("registration/correct_email.html", assembly=assembly, form=form), 400
+        session["registered_email"] = form.email.data.strip()
+        # The same answer and the same page after, whatever the address held: nothing shows who is registered.
+        keep = reg is not None and reg.status != "cancelled"
+        session["correctable"] = [assembly.id, reg.id if keep else 0, reg.token_version if keep else 0, entry[3],
+                                  form.email.data.strip()]
+        flash(CORRECTED, "success")
+        return redirect(url_for(".registered", slug=slug))
     return render_template("registration/correct_email.html", assembly=assembly, form=form), _status(form)
 
 

@@ -179,10 +179,10 @@ def test_a_mistyped_address_is_corrected_from_the_check_your_email_page(client, 
     typo_link = LINK_RE.search(outbox(kind="registration_confirmed", to="delegate1@exmaple.org")[0].body_text).group(1)
     url = f"/a/{setup.assembly.slug}/register/correct-email"
     form = client.get(url).get_data(as_text=True)
-    assert 'value="delegate1@exmaple.org"' in form  # what was typed, to fix in place
-    bad = post_form(client, url, {"email": "not an address"})
+    assert "delegate1@exmaple.org" not in form  # not shown again: the next person at the computer must not learn it
+    bad = post_form(client, url, {"typed": "delegate1@exmaple.org", "email": "not an address"})
     assert bad.status_code == 400 and 'value="not an address"' in bad.get_data(as_text=True)
-    resp = post_form(client, url, {"email": "delegate1@example.org"})
+    resp = post_form(client, url, {"typed": "Delegate1@Exmaple.org", "email": "delegate1@example.org"})
     assert resp.status_code == 302
     page = _registered_page(client, setup)
     assert "The address is corrected." in page and "delegate1@example.org" in page
@@ -207,27 +207,31 @@ def test_the_correction_is_only_for_the_registration_this_browser_just_made(clie
         services.update_registration(reg, {**{f: getattr(reg, f) for f in ("full_name", "job_title", "access_needs",
                                                                            "dietary_needs", "organisation_id")},
                                            "email": "delegate1@work.example.org"})
-    resp = post_form(client, url, {"email": "someone@example.org"})
+    resp = post_form(client, url, {"typed": "delegate1@example.org", "email": "someone@example.org"})
     assert resp.status_code == 410 and "can no longer be corrected here" in resp.get_data(as_text=True)
     assert db.session.scalar(select(Registration.email)) == "delegate1@work.example.org"
-    # An hour after registering, too.
+    # Half an hour after registering, too.
     register(client, setup, n=3)
     assert client.get(url).status_code == 200
     with client.session_transaction() as sess:
         assembly_id, reg_id, version, at, email = sess["correctable"]
-        sess["correctable"] = [assembly_id, reg_id, version, at - 61 * 60, email]
+        sess["correctable"] = [assembly_id, reg_id, version, at - 31 * 60, email]
     assert client.get(url).status_code == 410
 
 
 def test_correcting_to_an_address_already_registered_frees_the_mistyped_duplicate(client, setup):
     register(client, setup, n=1)  # the right address, registered first
     register(client, setup, n=2, email="delegate1@exmaple.org")
-    resp = post_form(client, f"/a/{setup.assembly.slug}/register/correct-email", {"email": "delegate1@example.org"})
+    url = f"/a/{setup.assembly.slug}/register/correct-email"
+    resp = post_form(client, url, {"typed": "delegate1@exmaple.org", "email": "delegate1@example.org"})
     assert resp.status_code == 302  # the same answer as any correction: nothing says the address was known
     regs = {r.email: r.status for r in db.session.scalars(select(Registration))}
     assert regs == {"delegate1@example.org": "confirmed", "delegate1@exmaple.org": "cancelled"}
     assert len(outbox(kind="manage_link", to="delegate1@example.org")) == 1
     assert outbox(kind="cancelled") == []
+    # And the page after looks as after any correction: still offering to correct, so no one learns which it was.
+    assert 'register/correct-email"' in _registered_page(client, setup)
+    assert client.get(url).status_code == 200
 
 
 def test_correcting_an_attempt_at_an_address_registered_already_looks_the_same_and_says_so_by_email(client, app, setup):
@@ -237,13 +241,17 @@ def test_correcting_an_attempt_at_an_address_registered_already_looks_the_same_a
     # The page offers the same correction as after a new registration: it never shows who is registered.
     assert _registered_page(other, setup) == _registered_page(client, setup)
     url = f"/a/{setup.assembly.slug}/register/correct-email"
-    resp = post_form(other, url, {"email": "someone.else@example.org"})
+    resp = post_form(other, url, {"typed": "delegate1@example.org", "email": "someone.else@example.org"})
     assert resp.status_code == 302 and "The address is corrected." in _registered_page(other, setup)
     # Nobody was registered or moved; the corrected address learns why by email, with the form's address.
     assert [r.email for r in db.session.scalars(select(Registration))] == ["delegate1@example.org"]
     (mail,) = outbox(kind="correction_not_registered", to="someone.else@example.org")
     assert f"http://localhost/a/{setup.assembly.slug}/register" in mail.body_text
     assert "delegate1@example.org" not in mail.body_text
+    # Asked again and again, the address is emailed once (a quarter of an hour at least).
+    for _ in range(3):
+        post_form(other, url, {"typed": "x@example.org", "email": "someone.else@example.org"})
+    assert len(outbox(kind="correction_not_registered", to="someone.else@example.org")) == 1
 
 
 def test_my_data_lists_the_emails_about_me_whatever_address_they_went_to_and_only_those(client, setup):
@@ -268,3 +276,30 @@ def test_the_address_typed_is_shown_once_so_the_next_person_at_a_shared_computer
     register(client, setup, n=1, email="first.person@example.org")
     assert "first.person@example.org" in _registered_page(client, setup)
     assert "first.person@example.org" not in _registered_page(client, setup)
+
+
+def test_the_next_person_at_a_shared_computer_cannot_move_the_registration_to_their_address(client, setup):
+    # A library PC: the delegate registers, reads the check page, walks away; someone else opens the correction.
+    register(client, setup, n=1, access_needs="Wheelchair user")
+    _registered_page(client, setup)  # the delegate saw their address, once
+    url = f"/a/{setup.assembly.slug}/register/correct-email"
+    assert "delegate1@example.org" not in client.get(url).get_data(as_text=True)
+    resp = post_form(client, url, {"typed": "guess@example.org", "email": "attacker@evil.example"})
+    assert resp.status_code == 400 and "That is not the address this registration was made with" in \
+        resp.get_data(as_text=True)
+    assert db.session.scalar(select(Registration.email)) == "delegate1@example.org"
+    assert outbox(to="attacker@evil.example") == []
+
+
+def test_correcting_to_an_address_whose_earlier_registration_was_cancelled_keeps_the_place(client, setup):
+    register(client, setup, n=1)
+    path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    post_form(client, path + "/cancel", {})
+    register(client, setup, n=1, email="delegate1@exmaple.org")
+    resp = post_form(client, f"/a/{setup.assembly.slug}/register/correct-email",
+                     {"typed": "delegate1@exmaple.org", "email": "delegate1@example.org"})
+    assert resp.status_code == 302
+    live = db.session.scalars(select(Registration).where(Registration.status != "cancelled")).all()
+    assert [(r.email, r.status) for r in live] == [("delegate1@example.org", "confirmed")]
+    mail = outbox(kind="registration_confirmed", to="delegate1@example.org")[-1]
+    assert client.get(LINK_RE.search(mail.body_text).group(1)).status_code == 200
