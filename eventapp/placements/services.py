@@ -304,16 +304,14 @@ def move_published(run: AllocationRun, assembly: Assembly, registration_id: int,
 
     Refused if the move breaks a rule the allocation kept; returns how many rounds changed.
     """
+    _lock_assembly(assembly)
+    # Read again under the lock: another organiser's move a moment ago is in it.
+    db.session.refresh(run)
     if run.status != "published":
         raise DomainError("This allocation is not the published one any more. Reload the page.")
-    _lock_assembly(assembly)
     snap = snapshot(assembly)
-    confirmed = {k: v for k, v in run.result["assignments"].items() if k in snap.registrations}
-    before = set(_rule_breaks(snap, {"assignments": confirmed}))
     data = _with_move(snap, run.result, registration_id, choices)
-    # Only what this move breaks: a rule broken already (a capacity cut since) is not this move's doing.
-    breaks = [b for b in _rule_breaks(snap, {"assignments": {k: v for k, v in data["assignments"].items()
-                                                            if k in snap.registrations}}) if b not in before]
+    breaks = _move_breaks(snap, data, str(registration_id), set(run.result["assignments"].get(str(registration_id), [])))
     if breaks:
         raise DomainError("This change breaks a rule: " + " ".join(breaks) + " Nothing was changed.")
     old = {p.round_id: p for p in db.session.scalars(select(Placement).where(
@@ -329,7 +327,8 @@ def move_published(run: AllocationRun, assembly: Assembly, registration_id: int,
             db.session.add(Placement(registration_id=registration_id, round_id=round_id,
                                      topic_id=new[round_id].topic_id, workshop_id=new[round_id].id))
     changed = len(moved)
-    data["warnings"] = sorted(before)
+    data["warnings"] = _rule_breaks(snap, {"assignments": {k: v for k, v in data["assignments"].items()
+                                                           if k in snap.registrations}})
     _store_result(run, snap, data)
     if pin:
         _pin(registration_id, choices)
@@ -337,6 +336,33 @@ def move_published(run: AllocationRun, assembly: Assembly, registration_id: int,
         sync_calendar([registration_id])
     db.session.commit()
     return changed
+
+
+def _move_breaks(snap: Snapshot, data: dict, key: str, had: set[str]) -> list[str]:
+    """The rules one delegate's move breaks: a workshop joined that is now over its seats or its
+    organisation limit, or a topic twice. Moving out of a workshop overbooked since (a capacity
+    cut) is never refused: it only helps."""
+    reg = snap.registrations[key]
+    mine = data["assignments"][key]
+    out = []
+    topics = Counter(snap.workshops[w].topic_id for w in mine if w in snap.workshops)
+    if any(n > 1 for n in topics.values()):
+        out.append(f"{reg.full_name} would attend the same topic twice.")
+    limit = snap.problem.max_per_organisation
+    for wid in set(mine) - had:
+        w = snap.workshops.get(wid)
+        if w is None:
+            continue
+        others = [snap.registrations[k] for k, ws in data["assignments"].items()
+                  if wid in ws and k in snap.registrations]
+        if len(others) > w.capacity:
+            out.append(f"“{w.title}” ({w.round.name}) would have {counted(len(others), 'delegate')} for "
+                       f"{counted(w.capacity, 'seat')}.")
+        same_org = sum(1 for r in others if r.organisation_id == reg.organisation_id)
+        if limit is not None and same_org > limit:
+            out.append(f"“{w.title}” ({w.round.name}) would have {counted(same_org, 'delegate')} from "
+                       f"{reg.organisation.name} (limit {limit}).")
+    return out
 
 
 def _with_move(snap: Snapshot, result: dict, registration_id: int, choices: dict[int, int | None]) -> dict:

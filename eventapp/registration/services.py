@@ -867,9 +867,7 @@ def _cancel(registration: Registration, *, notify: bool = True) -> list[Registra
     db.session.flush()
     # A published place goes with the registration (publishing takes the same lock,
     # so it cannot hand one back in between).
-    from ..placements.models import Placement
-
-    db.session.execute(delete(Placement).where(Placement.registration_id == registration.id))
+    _give_up_places(registration)
     if notify:
         _queue(registration, "cancelled", was_waiting=was_waiting)
     sync_calendar([registration.id])
@@ -927,13 +925,27 @@ def move_to_waiting_list(registration: Registration) -> int:
     position = _next_waiting_position(assembly.id)
     registration.status, registration.waiting_position = "waiting", position
     db.session.flush()
-    from ..placements.models import Placement
-
     # Someone waiting holds no workshop seat: else it stays taken, and their calendar keeps it.
-    freed = db.session.execute(delete(Placement).where(Placement.registration_id == registration.id)).rowcount
+    freed = _give_up_places(registration)
     _queue(registration, "waiting_list")
     sync_calendar([registration.id])
     db.session.commit()
+    return freed
+
+
+def _give_up_places(registration: Registration) -> int:
+    """Delete a registration's published workshop places, in the published allocation's record too
+    (its delegates page and later checks read it); returns how many. The caller holds the lock."""
+    from ..placements.models import AllocationRun, Placement
+
+    freed = db.session.execute(delete(Placement).where(Placement.registration_id == registration.id)).rowcount
+    run = db.session.scalar(select(AllocationRun).where(AllocationRun.assembly_id == registration.assembly_id,
+                                                        AllocationRun.status == "published"))
+    key = str(registration.id)
+    if run is not None and key in run.result.get("assignments", {}):
+        result = dict(run.result)
+        result["assignments"] = {k: v for k, v in result["assignments"].items() if k != key}
+        run.result = result
     return freed
 
 

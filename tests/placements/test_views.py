@@ -360,3 +360,40 @@ def test_a_move_in_the_published_allocation_that_breaks_a_rule_is_refused(as_org
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "This change breaks a rule:" in html and "Nothing was changed." in html
     assert _placements() == placed
+
+
+def test_after_a_capacity_cut_delegates_can_be_moved_out_of_the_overbooked_workshop_one_at_a_time(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=3)
+    regs = delegates(assembly, topics, 3)
+    _run(as_organiser, assembly)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    # All three are in ASB (morning) then mental health (afternoon); the room shrinks to one seat.
+    ws["1A"].capacity = 1
+    db.session.commit()
+    mover = regs[0]
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/delegates/{mover.id}"
+    resp = post_form(as_organiser, url, {f"round_{rounds['1'].id}": str(ws["1B"].id),
+                                         f"round_{rounds['2'].id}": str(ws["2C"].id), "pin": ""})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    assert _placements()[(mover.id, rounds["1"].id)] == ws["1B"].id
+    # Moving someone into it is still refused.
+    resp = post_form(as_organiser, url, {f"round_{rounds['1'].id}": str(ws["1A"].id),
+                                         f"round_{rounds['2'].id}": str(ws["2C"].id), "pin": ""})
+    assert resp.status_code == 400 and "would have 3 delegates for 1 seat" in resp.get_data(as_text=True)
+
+
+def test_a_delegate_moved_to_the_waiting_list_and_back_has_no_workshops_left_in_the_published_record(app, as_organiser):
+    from eventapp.registration import services as registration
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=3)
+    regs = delegates(assembly, topics, 2)
+    _run(as_organiser, assembly)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    who = regs[0]
+    with app.test_request_context():  # the emails carry personal links, built for the request's host
+        registration.move_to_waiting_list(who)
+        registration.confirm_from_waiting_list(who)
+    run = db.session.scalar(select(AllocationRun).where(AllocationRun.status == "published"))
+    assert str(who.id) not in run.result["assignments"] and str(regs[1].id) in run.result["assignments"]
+    listing = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/delegates").get_data(as_text=True)
+    assert "<em>none</em>" in listing.split(who.full_name)[1].split("</tr>")[0]
