@@ -131,7 +131,8 @@ def _pending_for_me(tokens: dict, workshop_id: int) -> str | None:
     """
     value = tokens.get(str(workshop_id))
     author, _, token = (value or "").rpartition(":")
-    if not token or author != str(current_user.id):
+    # A bare token was kept before authors were recorded (within its 14 days): its author is unknown.
+    if not token or (author and author != str(current_user.id)):
         return None
     return token
 

@@ -457,3 +457,15 @@ def test_an_edit_after_approval_hides_only_what_it_changed_from_the_public_page(
     assert "Partners agreed a map" in html and "Share the referral map" in html  # still approved as read
     assert "A shared inbox" not in html  # changed: waits for the organiser to read it again
     assert services.notes_for(s.workshop.id).status == "submitted"
+
+
+def test_notes_kept_before_authors_were_recorded_are_still_saved(client, auth, facilitator):
+    # Kept by the previous version (a bare token in the session): not lost by the upgrade.
+    s = scene(facilitator)
+    token = services.stash_pending_save(s.workshop.id, notes_form(summary="Kept before the upgrade"), trusted=True)
+    with client.session_transaction() as sess:
+        sess["notes_pending"] = {str(s.workshop.id): token}
+    auth.login(facilitator.email)
+    resp = client.get(_url(s), follow_redirects=True)
+    assert "they are now saved" in resp.get_data(as_text=True)
+    assert services.notes_for(s.workshop.id).section("summary").body == "Kept before the upgrade"
