@@ -84,12 +84,16 @@ def test_emails_queued_before_the_outbox_named_registrations_are_matched_by_addr
                 reg = _insert(c, tables.tables["registration"], assembly_id=assembly, organisation_id=org,
                               email="Delegate@Example.org", email_key="delegate@example.org", status="confirmed",
                               source="form")
+                zoe = _insert(c, tables.tables["registration"], assembly_id=assembly, organisation_id=org,
+                              email="Zoë.Clarke@Example.org", email_key="zoë.clarke@example.org", status="confirmed",
+                              source="form")
                 outbox = tables.tables["outbox_message"]
-                for n, to in enumerate(("Delegate@Example.org", "someone.else@example.org")):
+                for n, to in enumerate(("Delegate@Example.org", "someone.else@example.org", "ZOË.Clarke@Example.org")):
                     _insert(c, outbox, to_email=to, assembly_id=assembly, message_id=f"<{n}@x>", status="sent", kind="cancelled")
             upgrade()
             with db.engine.connect() as c:
                 rows = c.execute(sa.text("SELECT to_email, registration_id FROM outbox_message ORDER BY id")).all()
-            assert [tuple(r) for r in rows] == [("Delegate@Example.org", reg), ("someone.else@example.org", None)]
+            assert [tuple(r) for r in rows] == [("Delegate@Example.org", reg), ("someone.else@example.org", None),
+                                                ("ZOË.Clarke@Example.org", zoe)]
         finally:
             db.engine.dispose()

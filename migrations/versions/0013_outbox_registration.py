@@ -40,12 +40,16 @@ def upgrade():
         batch_op.create_foreign_key(op.f('fk_outbox_message_registration_id_registration'), 'registration',
                                     ['registration_id'], ['id'], ondelete='SET NULL')
         batch_op.create_index(op.f('ix_outbox_message_registration_id'), ['registration_id'], unique=False)
-    op.execute(
-        "UPDATE outbox_message SET registration_id = (SELECT registration.id FROM registration "
-        "WHERE registration.assembly_id = outbox_message.assembly_id "
-        "AND registration.email_key = lower(trim(outbox_message.to_email))) "
-        "WHERE assembly_id IS NOT NULL"
-    )
+    # Matched in Python, as the app compares addresses (str.strip().lower()): SQLite's lower()
+    # leaves non-ASCII letters alone, so zoë@... would not meet Zoë@...
+    conn = op.get_bind()
+    holders = {(a, k): i for i, a, k in conn.execute(sa.text("SELECT id, assembly_id, email_key FROM registration"))}
+    found = [{"m": m, "r": holders[(a, (to or "").strip().lower())]}
+             for m, a, to in conn.execute(sa.text(
+                 "SELECT id, assembly_id, to_email FROM outbox_message WHERE assembly_id IS NOT NULL"))
+             if (a, (to or "").strip().lower()) in holders]
+    if found:
+        conn.execute(sa.text("UPDATE outbox_message SET registration_id = :r WHERE id = :m"), found)
 
 
 def downgrade():
