@@ -19,7 +19,8 @@ class AssemblyMessage(db.Model):
         # The compose form's key: a second click on Send (or a resubmitted page) finds the
         # message already there instead of emailing everyone twice.
         UniqueConstraint("assembly_id", "send_key"),
-        CheckConstraint("audience IN ('confirmed', 'waiting', 'registered', 'workshop')", name="audience"),
+        CheckConstraint("audience IN ('confirmed', 'waiting', 'registered', 'workshop', 'facilitators')",
+                        name="audience"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

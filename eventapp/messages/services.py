@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..assemblies.models import Assembly, Round, Workshop
+from ..accounts.models import User
+from ..assemblies.models import Assembly, Round, Workshop, workshop_facilitator
 from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..mail.services import deferred_row, queue_rows, render_email, render_subject, renderer
@@ -26,6 +27,7 @@ AUDIENCE_LABELS = {
     "confirmed": "Confirmed delegates",
     "waiting": "The waiting list",
     "registered": "Confirmed delegates and the waiting list",
+    "facilitators": "Facilitators of this assembly's workshops",
 }
 
 
@@ -34,6 +36,7 @@ _EMPTY = {
     "confirmed": "There are no confirmed delegates to write to yet.",
     "waiting": "The waiting list is empty: there is no one on it to write to.",
     "registered": "No one has registered yet: there is no one to write to.",
+    "facilitators": "No facilitator is assigned to a workshop of this assembly yet: add them on the workshops' pages.",
     "workshop": "No delegate is placed in {workshop} yet: workshop places are made when you publish the "
                 "allocation.",
 }
@@ -77,6 +80,13 @@ def _recipients(assembly_id: int, audience: str, workshop_id: int | None):
     return stmt.order_by(Registration.id)
 
 
+def _facilitators(assembly_id: int) -> list[User]:
+    """The active staff accounts facilitating a workshop of the assembly, each once."""
+    ids = select(workshop_facilitator.c.user_id).join(Workshop, Workshop.id == workshop_facilitator.c.workshop_id) \
+        .join(Round, Round.id == Workshop.round_id).where(Round.assembly_id == assembly_id)
+    return list(db.session.scalars(select(User).where(User.id.in_(ids), User.active.is_(True)).order_by(User.id)))
+
+
 def audiences(assembly: Assembly) -> list[Audience]:
     """Every audience an organiser can write to, with how many people each reaches now."""
     by_status = dict(db.session.execute(
@@ -85,7 +95,8 @@ def audiences(assembly: Assembly) -> list[Audience]:
     confirmed, waiting = by_status.get("confirmed", 0), by_status.get("waiting", 0)
     choices = [Audience("confirmed", AUDIENCE_LABELS["confirmed"], confirmed),
                Audience("waiting", AUDIENCE_LABELS["waiting"], waiting),
-               Audience("registered", AUDIENCE_LABELS["registered"], confirmed + waiting)]
+               Audience("registered", AUDIENCE_LABELS["registered"], confirmed + waiting),
+               Audience("facilitators", AUDIENCE_LABELS["facilitators"], len(_facilitators(assembly.id)), group="Staff")]
     placed = dict(db.session.execute(
         select(Placement.workshop_id, func.count())
         .join(Registration, Registration.id == Placement.registration_id)
@@ -145,13 +156,18 @@ class Draft:
     subject: str
     body: str
     recipients: int
-    first: Registration | None
+    first: Registration | User | None  # a facilitator's account when writing to facilitators
 
 
 def check_message(assembly: Assembly, data: dict[str, Any]) -> Draft:
     """Check a message before it is sent and count who it would reach (nothing is written)."""
     audience, workshop_id, label = _parse_audience(assembly, data.get("audience") or "")
     subject, body = _clean(data)
+    if audience == "facilitators":
+        staff = _facilitators(assembly.id)
+        if not staff:
+            raise DomainError(_EMPTY[audience], "audience")
+        return Draft(audience, workshop_id, label, subject, body, len(staff), staff[0])
     stmt = _recipients(assembly.id, audience, workshop_id)
     count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     if not count:
@@ -161,6 +177,10 @@ def check_message(assembly: Assembly, data: dict[str, Any]) -> Draft:
 
 def preview(assembly: Assembly, draft: Draft) -> tuple[str, str]:
     """(subject, plain text) of the email as its first recipient will get it, their personal link left out."""
+    if isinstance(draft.first, User):
+        subject, text, _ = render_email("message", to_name=draft.first.display_name, message=draft,
+                                        registration=None, assembly=assembly, manage_url=None, facilitator=True)
+        return subject, text
     subject, text, _ = render_email("message", to_name=draft.first.full_name, message=draft,
                                     registration=draft.first, assembly=assembly, manage_url="[their personal link]")
     return subject, text
@@ -191,6 +211,17 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
             raise DomainError("The message could not be sent just now. Check it and send it again.") from None
         raise AlreadySent(sent) from None
     subject = render_subject("message", message=message, assembly=assembly)
+    if draft.audience == "facilitators":
+        # Staff: no personal link to a registration; their copy says why they get it.
+        staff = _facilitators(assembly.id)
+        queue_rows([deferred_row("message", u.email, u.display_name,
+                                 recipe={"r": "message", "m": message.id, "id": None, "staff": True,
+                                         "name": u.display_name},
+                                 subject=subject, assembly_id=assembly.id, dedupe_key=f"message:{message.id}:u{u.id}")
+                    for u in staff])
+        message.recipients = len(staff)
+        db.session.commit()
+        return message
     link = _manage_link_template()
     people = db.session.execute(
         _recipients(assembly.id, draft.audience, draft.workshop_id)
@@ -212,7 +243,7 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
 @renderer("message")
 def _render_message(row, recipe: dict) -> tuple[str, str, str, None]:
     """An organiser's message queued by send_message(), rendered by the sender just before it goes."""
-    registration = db.session.get(Registration, recipe["id"])
+    registration = db.session.get(Registration, recipe["id"]) if recipe.get("id") is not None else None
     manage = None
     # The personal link only while this address still holds the registration: after an address
     # change (another officer sent instead) or an erasure, the old address may be someone else's.
@@ -221,7 +252,8 @@ def _render_message(row, recipe: dict) -> tuple[str, str, str, None]:
         manage = recipe["link"].format(token=_serializer().dumps({"r": registration.id, "v": recipe["v"]}))
     subject, text, html = render_email(
         "message", to_name=recipe.get("name", row.to_name), message=db.session.get(AssemblyMessage, recipe["m"]),
-        registration=registration, assembly=db.session.get(Assembly, row.assembly_id), manage_url=manage)
+        registration=registration, assembly=db.session.get(Assembly, row.assembly_id), manage_url=manage,
+        facilitator=bool(recipe.get("staff")))
     return subject, text, html, None
 
 

@@ -227,3 +227,35 @@ def test_links_revoked_before_the_copy_is_sent_stay_dead_in_it(as_organiser, peo
     mine = next(m for m in sink.wait_for(2) if "ben" in str(m["To"]).lower())
     link = re.search(r"Change or cancel your registration: (\S+)", text_of(mine)).group(1)
     assert as_organiser.get(_path(link)).status_code in (404, 410)
+
+
+def test_an_organiser_writes_to_the_facilitators_of_the_assemblys_workshops(as_organiser, people, sink):
+    from tests.factories import make_user
+
+    assembly = people["assembly"]
+    url, payload = _compose(as_organiser, assembly, audience="facilitators",
+                            subject="Briefing at 9:00", body="Meet in the Green Room.")
+    page = as_organiser.get(url).get_data(as_text=True)
+    staff = page.split('<optgroup label="Staff">')[1].split("</optgroup>")[0]
+    assert "Facilitators of this assembly&#39;s workshops (0)" in staff
+    refused = as_organiser.post(url, data={**payload, "action": "preview"})
+    assert refused.status_code == 400 and "No facilitator is assigned to a workshop" in refused.get_data(as_text=True)
+    fran = make_user("facilitator", email="fran@example.org", name="Fran Facilitator")
+    tom = make_user("facilitator", email="tom@example.org", name="Tom O'Brien")
+    make_user("facilitator", email="elsewhere@example.org", name="Not Here")  # no workshop at this assembly
+    people["workshop"].facilitators.append(fran)
+    people["other"].facilitators.extend([fran, tom])  # two workshops: one copy
+    db.session.commit()
+    url, payload = _compose(as_organiser, assembly, audience="facilitators",
+                            subject="Briefing at 9:00", body="Meet in the Green Room.")
+    check = as_organiser.post(url, data={**payload, "action": "preview"}).get_data(as_text=True)
+    assert "Send to 2 people" in check and "Dear Fran Facilitator," in check
+    sent = as_organiser.post(url, data={**payload, "action": "send"}, follow_redirects=True)
+    assert "Your message to 2 people is in the outbox." in sent.get_data(as_text=True)
+    assert [r.to_email for r in _outbox(assembly)] == ["fran@example.org", "tom@example.org"]
+    send_pending()
+    received = sorted(sink.wait_for(2), key=lambda m: str(m["To"]))
+    text = text_of(received[0]).replace("\r\n", "\n")
+    assert text.startswith("Dear Fran Facilitator,") and "Meet in the Green Room." in text
+    assert "because you facilitate a workshop at Shire Community Safety Assembly" in text
+    assert "/manage/" not in text and "registered for" not in text
