@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import re
+from contextlib import contextmanager
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -115,36 +116,38 @@ def test_organiser_sets_contact_sends_and_revokes_the_link(as_organiser, db, org
     assert as_organiser.get(path).status_code == 410
 
 
-def test_partner_status_posts_are_rate_limited(app, db, organiser):
+@contextmanager
+def _rate_limited(app):
+    """A test client of an app with rate limits on (the suite's app has them off), on the same database."""
     from eventapp.extensions import db as _db
     from eventapp.extensions import limiter
     from tests.conftest import make_test_app
 
-    scene = build_scene(organiser=organiser)
-    token = services.make_partner_token(scene.police.id)
     limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
     try:
-        client = limited.test_client()
         with limited.app_context():
-            a = scene.open_action.id
-            csrf = token_for(client.get(f"/partner/{token}").get_data(as_text=True), a)
-            # Each post is a no-op (same status, no note: 400), but each one counts.
-            codes = [client.post(f"/partner/{token}/actions/{a}", data={**csrf, f"a{a}-status": "open"}).status_code
-                     for _ in range(11)]
+            yield limited.test_client()
             _db.session.remove()
     finally:
         limiter.reset()
         limiter.enabled = False
+
+
+def test_partner_status_posts_are_rate_limited(app, db, organiser):
+    scene = build_scene(organiser=organiser)
+    token = services.make_partner_token(scene.police.id)
+    with _rate_limited(app) as client:
+        a = scene.open_action.id
+        csrf = token_for(client.get(f"/partner/{token}").get_data(as_text=True), a)
+        # Each post is a no-op (same status, no note: 400), but each one counts.
+        codes = [client.post(f"/partner/{token}/actions/{a}", data={**csrf, f"a{a}-status": "open"}).status_code
+                 for _ in range(11)]
     assert codes == [400] * 10 + [429]
 
 
 def test_the_limit_is_per_organisation_link_not_per_shared_office_address(app, db, organiser):
     # Two councils reach the internet through one public-sector gateway: one's busy minute
     # does not lock the other out.
-    from eventapp.extensions import db as _db
-    from eventapp.extensions import limiter
-    from tests.conftest import make_test_app
-
     from eventapp.notes import services as notes
 
     scene = build_scene(organiser=organiser)
@@ -152,49 +155,31 @@ def test_the_limit_is_per_organisation_link_not_per_shared_office_address(app, d
         "description": "Open a mental health drop-in", "owner_organisation_id": scene.health.id,
         "due_date": date.today() + timedelta(days=30), "status": "open", "topic_ids": []}, None)
     health_action.approved = True
-    _db.session.commit()
-    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
-    try:
-        client = limited.test_client()
-        with limited.app_context():
-            codes = {}
-            for org, action in ((scene.police, scene.open_action), (scene.health, health_action)):
-                token = services.make_partner_token(org.id)
-                a = action.id
-                csrf = token_for(client.get(f"/partner/{token}").get_data(as_text=True), a)
-                codes[org.name] = [client.post(f"/partner/{token}/actions/{a}",
-                                               data={**csrf, f"a{a}-status": action.status}).status_code
-                                   for _ in range(10)]
-            _db.session.remove()
-    finally:
-        limiter.reset()
-        limiter.enabled = False
+    db.session.commit()
+    codes = {}
+    with _rate_limited(app) as client:
+        for org, action in ((scene.police, scene.open_action), (scene.health, health_action)):
+            token = services.make_partner_token(org.id)
+            a = action.id
+            csrf = token_for(client.get(f"/partner/{token}").get_data(as_text=True), a)
+            codes[org.name] = [client.post(f"/partner/{token}/actions/{a}",
+                                           data={**csrf, f"a{a}-status": action.status}).status_code
+                               for _ in range(10)]
     assert all(c == [400] * 10 for c in codes.values()), codes
 
 
 def test_an_update_refused_for_too_many_attempts_is_given_back(app, db, organiser):
     # Ten quick updates from one office (or one impatient thumb): the eleventh is refused, not thrown away.
-    from eventapp.extensions import db as _db
-    from eventapp.extensions import limiter
-    from tests.conftest import make_test_app
-
     scene = build_scene(organiser=organiser)
     token = services.make_partner_token(scene.police.id)
-    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
-    try:
-        client = limited.test_client()
-        with limited.app_context():
-            a = scene.open_action.id
-            csrf = token_for(client.get(f"/partner/{token}").get_data(as_text=True), a)
-            for _ in range(10):
-                client.post(f"/partner/{token}/actions/{a}", data={**csrf, f"a{a}-status": "open"})
-            r = client.post(f"/partner/{token}/actions/{a}", data={
-                **csrf, f"a{a}-status": "done", f"a{a}-note": "Guide printed <b>and</b> sent to 12 schools"})
-            html = r.get_data(as_text=True)
-            _db.session.remove()
-    finally:
-        limiter.reset()
-        limiter.enabled = False
+    with _rate_limited(app) as client:
+        a = scene.open_action.id
+        csrf = token_for(client.get(f"/partner/{token}").get_data(as_text=True), a)
+        for _ in range(10):
+            client.post(f"/partner/{token}/actions/{a}", data={**csrf, f"a{a}-status": "open"})
+        r = client.post(f"/partner/{token}/actions/{a}", data={
+            **csrf, f"a{a}-status": "done", f"a{a}-note": "Guide printed <b>and</b> sent to 12 schools"})
+        html = r.get_data(as_text=True)
     assert r.status_code == 429
     assert "What you wrote has not been saved" in html
     assert "Guide printed &lt;b&gt;and&lt;/b&gt; sent to 12 schools</pre>" in html
