@@ -76,6 +76,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "registration.manage_cancel": {"GET": token_page(), "POST": token_page(302)},
     "registration.manage_data": {"GET": token_page()},
     "registration.resend": {"GET": every(200), "POST": every(400)},
+    "registration.confirm": {"GET": token_page(), "POST": token_page(302)},
     "invites.feed": {"GET": token_page()},
     # facilitator
     "facilitators.home": {"GET": staff_only(200, 200)},
@@ -115,6 +116,10 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "registration.organiser_import": {"GET": organiser_only(), "POST": organiser_only(400)},
     "registration.organiser_new": {"GET": organiser_only(), "POST": organiser_only(400)},
     "registration.organiser_promote": {"POST": organiser_only(302)},
+    "registration.organiser_unconfirmed": {"GET": organiser_only()},
+    # Run last, in this order: deleting the world's unconfirmed form leaves nothing to confirm.
+    "registration.organiser_withdraw_pending": {"POST": organiser_only(302)},
+    "registration.organiser_confirm_pending": {"POST": organiser_only(404)},
     "assemblies.delete_round": {"GET": organiser_only(), "POST": organiser_only(302)},
     "assemblies.cancel_assembly": {"GET": organiser_only(), "POST": organiser_only(302)},
     "assemblies.reinstate_assembly": {"GET": organiser_only(), "POST": organiser_only(302)},
@@ -181,7 +186,7 @@ BY_RULE: dict[str, dict[str, dict[str, object]]] = {
 }
 
 # Run these POSTs last, in this order: they change or end what the others rely on.
-LAST = ("placements.publish", "outcomes.revoke_links", "outcomes.delete_update", "registration.manage_cancel", "registration.organiser_cancel",
+LAST = ("registration.organiser_withdraw_pending", "registration.organiser_confirm_pending", "placements.publish", "outcomes.revoke_links", "outcomes.delete_update", "registration.manage_cancel", "registration.organiser_cancel",
         "assemblies.cancel_assembly", "assemblies.reinstate_assembly", "assemblies.delete_agenda_item", "assemblies.delete_workshop", "assemblies.delete_round", "accounts.logout")
 
 
@@ -211,7 +216,8 @@ def build_url(app, rule, world, role: str) -> str:
         if arg == "token":
             token = {"invites.feed": world.feed_token, "outcomes.partner": world.partner_token,
                      "outcomes.partner_status": world.partner_token,
-                     "accounts.reset_password": world.reset_token}.get(rule.endpoint, world.manage_token)
+                     "accounts.reset_password": world.reset_token,
+                     "registration.confirm": world.confirm_token}.get(rule.endpoint, world.manage_token)
             values[arg] = token if role == D else _forged(token)
         elif arg == "filename":
             values[arg] = "app.css"

@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     DateTimeLocalField,
     IntegerField,
@@ -47,6 +48,12 @@ class AssemblyForm(FlaskForm):
         "Delegates per organisation",
         description="Optional limit on delegates from one organisation.",
         validators=[Optional(), NumberRange(min=1, max=100_000, message="Enter a number of at least 1, or leave it empty.")],
+    )
+    confirm_email_first = BooleanField(
+        "Ask delegates to confirm their email address before they get a place",
+        description="We email a link; the place (or waiting-list position) is given when they confirm with it. "
+                    "Registrations with addresses nobody reads, mistyped or made up, then never hold places.",
+        default=True,
     )
     privacy_notice = TextAreaField("Privacy notice", validators=[Optional(), Length(max=TEXT_MAX)])
     retention_days = IntegerField(

@@ -5,6 +5,7 @@ import secrets
 from datetime import date, datetime, time
 from typing import Optional
 
+from sqlalchemy import false as sa_false
 from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -76,6 +77,9 @@ class Assembly(db.Model):
     # At most this many delegates of one organisation in one workshop (None: no limit).
     workshop_org_limit: Mapped[Optional[int]]
     allocation_published_at: Mapped[Optional[datetime]]
+    # New registrations hold no place until their address is confirmed from an emailed link
+    # (a PendingRegistration until then).
+    confirm_email_first: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # Set while the assembly is called off: registration is closed and every calendar entry
     # is cancelled; clearing it (reinstating) sends the invitations again.
     cancelled_at: Mapped[Optional[datetime]]

@@ -95,7 +95,7 @@ def _series(name: str | None) -> Series | None:
 ASSEMBLY_FIELDS = (
     "title", "slug", "summary", "venue_name", "venue_address", "date", "start_time", "end_time",
     "timezone", "registration_opens_at", "registration_closes_at", "capacity", "org_limit",
-    "privacy_notice", "retention_days", "status",
+    "privacy_notice", "retention_days", "status", "confirm_email_first",
 )
 
 

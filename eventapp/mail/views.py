@@ -26,6 +26,7 @@ KIND_LABELS = {
     "address_changed": "Email address changed",
     "address_changed_old": "Email address changed (to the old address)",
     "correction_not_registered": "Corrected address: nothing registered",
+    "confirm_registration": "Confirm the email address",
     "invite": "Invitation",
     "invite_updated": "Invitation updated",
     "invite_cancelled": "Invitation cancelled",

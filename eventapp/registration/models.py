@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -87,3 +87,23 @@ class Preference(db.Model):
 
     registration: Mapped[Registration] = relationship(back_populates="preferences")
     topic: Mapped["Topic"] = relationship()  # noqa: F821
+
+
+class PendingRegistration(db.Model):
+    """A form sent to an assembly that asks delegates to confirm their address first: it holds no
+    place until the emailed link is opened and confirmed, so addresses nobody reads take no place."""
+
+    __tablename__ = "pending_registration"
+    __table_args__ = (UniqueConstraint("assembly_id", "email_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assembly_id: Mapped[int] = mapped_column(ForeignKey("assembly.id", ondelete="CASCADE"))
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254))
+    # The form as sent (the data register() takes), applied when the address is confirmed.
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    assembly: Mapped["Assembly"] = relationship()  # noqa: F821

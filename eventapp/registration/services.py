@@ -25,7 +25,7 @@ from ..organisations.models import SECTORS, Organisation, name_key
 from ..timeutil import utc_to_local, utcnow
 from ..txn import begin_writes
 from .csvio import ROW_KEY
-from .models import Preference, Registration, email_key
+from .models import PendingRegistration, Preference, Registration, email_key
 
 MIN_CHOICES = 3
 CANCELLED_NO_PLACES = "This assembly is cancelled: reinstate it before giving places from the waiting list."
@@ -689,6 +689,162 @@ def _register_again(assembly: Assembly, key: str, values: dict[str, Any], topic_
     return RegistrationResult(existing, existing.status, rank)
 
 
+# --- confirm the address first ------------------------------------------------------------------
+
+CONFIRM_SALT = "registration-confirm"
+CONFIRM_DAYS = 7
+# What a form keeps until its address is confirmed: register()'s data, nothing else.
+_PENDING_KEYS = ("full_name", "email", "job_title", "organisation_id", "organisation_name", "organisation_not_listed",
+                 "new_organisation_name", "new_organisation_sector", "access_needs", "dietary_needs", "topic_ids",
+                 "consent", "join_waiting_list")
+
+
+class PendingGone(DomainError):
+    """The confirmation link was used already, or its form was withdrawn or expired."""
+
+
+def _window_key(prefix: str, ident: Any) -> str:
+    now = utcnow()
+    window = now.replace(minute=now.minute - now.minute % FRESH_LINK_MINUTES, second=0, microsecond=0)
+    return f"{prefix}:{ident}:{window:%Y%m%dT%H%M}"
+
+
+def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: list[Topic] | None = None) -> None:
+    """Keep a public form until its address is confirmed, and email the link that confirms it.
+
+    It holds no place. Nothing returned or raised says whether the address was registered already:
+    its owner gets their personal link by email instead.
+    """
+    is_open, why = registration_window(assembly)
+    if not is_open:
+        raise DomainError(why)
+    details = _clean_details(data)
+    topic_ids = _clean_choices(assembly, data.get("topic_ids") or [], topics)
+    if not data.get("consent"):
+        raise DomainError("Tick the box to confirm you have read the privacy notice.", "consent")
+    organisation = _organisation_ref(data)
+    if not data.get("join_waiting_list", True) and assembly.confirmed_count >= assembly.capacity:
+        # Said now rather than after the email: ticking the box is the only way on.
+        raise DomainError("The assembly is full. Tick this box to join the waiting list.", "join_waiting_list")
+    kept = {k: data.get(k) for k in _PENDING_KEYS}
+    kept.update(details, topic_ids=topic_ids, consent=True, join_waiting_list=bool(data.get("join_waiting_list", True)))
+    if organisation is not None:
+        kept["organisation_id"] = organisation[0]
+    key = email_key(details["email"])
+    begin_writes()
+    now = utcnow()
+    # Forms never confirmed go after their links stop working.
+    db.session.execute(delete(PendingRegistration).where(
+        PendingRegistration.created_at < now - timedelta(days=CONFIRM_DAYS)))
+    existing = db.session.scalar(
+        select(Registration).where(Registration.assembly_id == assembly.id, Registration.email_key == key))
+    try:
+        if existing is not None and existing.status != "cancelled":
+            _queue_fresh_link(existing)
+        else:
+            pending = db.session.scalar(select(PendingRegistration).where(
+                PendingRegistration.assembly_id == assembly.id, PendingRegistration.email_key == key))
+            if pending is None:
+                pending = PendingRegistration(assembly_id=assembly.id, email_key=key)
+                db.session.add(pending)
+            # The latest form wins, and its week starts again; a link already sent confirms it.
+            pending.full_name, pending.email, pending.data, pending.created_at = (
+                details["full_name"], details["email"], kept, now)
+            db.session.flush()
+            _queue_confirm_link(pending)
+        db.session.commit()
+    except IntegrityError:
+        # The same form sent twice at once: the other one kept it and queued the email.
+        db.session.rollback()
+
+
+def _queue_confirm_link(pending: PendingRegistration) -> None:
+    key = _window_key("confirm-address", pending.id)
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
+        return
+    queue_rows([outbox_row("confirm_registration", pending.email, pending.full_name, assembly_id=pending.assembly_id,
+                           dedupe_key=key, context={"assembly": pending.assembly, "confirm_url": confirm_url(pending),
+                                                    "valid_days": CONFIRM_DAYS})])
+
+
+def _confirm_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=CONFIRM_SALT)
+
+
+def confirm_url(pending: PendingRegistration) -> str:
+    """The absolute link that confirms a pending form (PUBLIC_BASE_URL when set)."""
+    token = _confirm_serializer().dumps({"p": pending.id, "k": pending.email_key})
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    path = url_for("registration.confirm", slug=pending.assembly.slug, token=token)
+    return f"{base.rstrip('/')}{path}" if base else url_for("registration.confirm", slug=pending.assembly.slug,
+                                                            token=token, _external=True)
+
+
+def load_pending(token: str) -> PendingRegistration:
+    """The pending form a confirmation link names; TokenExpired, TokenInvalid or PendingGone otherwise."""
+    try:
+        data = _confirm_serializer().loads(token, max_age=CONFIRM_DAYS * 86400)
+    except SignatureExpired:
+        raise TokenExpired("This link has expired.") from None
+    except BadSignature:
+        raise TokenInvalid("This link is not valid.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("p"), int):
+        raise TokenInvalid("This link is not valid.")
+    pending = db.session.get(PendingRegistration, data["p"])
+    if pending is None or pending.email_key != data.get("k"):
+        raise PendingGone("This link has been used already, or the registration it confirms was withdrawn.")
+    return pending
+
+
+def pending_topics(pending: PendingRegistration) -> list[Topic]:
+    """The workshop topics the pending form ranks, in its order (those still offered)."""
+    ids = [t for t in pending.data.get("topic_ids") or [] if isinstance(t, int)]
+    by_id = {t.id: t for t in db.session.scalars(select(Topic).where(Topic.id.in_(ids)))} if ids else {}
+    return [by_id[t] for t in ids if t in by_id]
+
+
+def confirm_pending(pending: PendingRegistration, *, join_waiting_list: bool = False) -> RegistrationResult:
+    """Register the delegate of a pending form, now that its address is confirmed: a place if one is free."""
+    assembly = pending.assembly
+    # A form sent before the closing time counts when it is confirmed after it (the deadline
+    # is when people register); an assembly closed or cancelled by hand takes nobody more.
+    is_open, why = registration_window(assembly, now=pending.created_at)
+    if not is_open:
+        raise DomainError(why)
+    data = dict(pending.data)
+    if join_waiting_list:
+        data["join_waiting_list"] = True
+    db.session.delete(pending)
+    try:
+        # In register()'s transaction: the form is used up only if it registers someone.
+        return register(assembly, data, check_window=False)
+    except DomainError:
+        db.session.rollback()
+        raise
+
+
+def _live_pending(assembly_id: int):
+    return (PendingRegistration.assembly_id == assembly_id,
+            PendingRegistration.created_at >= utcnow() - timedelta(days=CONFIRM_DAYS))
+
+
+def pending_registrations(assembly: Assembly):
+    """A select of the assembly's forms waiting for their address to be confirmed, newest first."""
+    return (select(PendingRegistration).where(*_live_pending(assembly.id))
+            .order_by(PendingRegistration.created_at.desc(), PendingRegistration.id.desc()))
+
+
+def unconfirmed_count(assembly_id: int) -> int:
+    """How many of the assembly's forms wait for their address to be confirmed."""
+    return db.session.scalar(select(func.count(PendingRegistration.id)).where(*_live_pending(assembly_id))) or 0
+
+
+def withdraw_pending(pending: PendingRegistration) -> None:
+    """Delete a form waiting for its address to be confirmed (its link stops working)."""
+    db.session.delete(pending)
+    db.session.commit()
+
+
 def update_registration(registration: Registration, data: dict[str, Any], *, by_organiser: bool = False) -> Registration:
     """Change a registration's details and (until allocation is published) its ranked choices."""
     if registration.status == "cancelled" and not by_organiser:
@@ -1134,8 +1290,9 @@ def anonymise_registrations(assembly: Assembly) -> int:
         reg.dietary_needs = ""
         reg.anonymised_at = now
         reg.token_version += 1
-    # Sent emails carry names and addresses too.
+    # Sent emails carry names and addresses too, and so do forms never confirmed.
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.assembly_id == assembly.id))
+    db.session.execute(delete(PendingRegistration).where(PendingRegistration.assembly_id == assembly.id))
     db.session.commit()
     return len(regs)
 

@@ -28,7 +28,7 @@ from ..organisations.models import SECTORS, Organisation
 from . import services
 from .csvio import parse_csv, to_csv
 from .forms import CorrectEmailForm, ActionForm, DetailsForm, ImportForm, OrganiserAddForm, RegistrationForm, ResendForm, with_choices
-from .models import REGISTRATION_STATUSES, Preference, Registration
+from .models import REGISTRATION_STATUSES, PendingRegistration, Preference, Registration
 
 bp = Blueprint("registration", __name__)
 
@@ -101,6 +101,17 @@ def register(slug: str):
     if form.validate_on_submit():
         # Read now: the commit expires the assembly, and reading it after would cost a query.
         assembly_id = assembly.id
+        if assembly.confirm_email_first:
+            try:
+                services.request_registration(assembly, _data(form), topics=topics)
+            except DomainError as err:
+                _choices_field(err, form)
+            else:
+                session["registered_email"] = form.email.data.strip()
+                # A mistyped address holds nothing here: the form is simply sent again.
+                session.pop("correctable", None)
+                return redirect(url_for(".registered", slug=slug))
+            return _register_page(form, assembly, topics)
         try:
             result = services.register(assembly, _data(form), topics=topics)
         except DomainError as err:
@@ -110,6 +121,10 @@ def register(slug: str):
             # Only a registration this browser created can have its address put right from here.
             session["correctable"] = [assembly_id, *result.correctable, int(time.time()), form.email.data.strip()]
             return redirect(url_for(".registered", slug=slug))
+    return _register_page(form, assembly, topics)
+
+
+def _register_page(form, assembly: Assembly, topics):
     return render_template("registration/register.html", form=form, assembly=assembly, topics=topics,
                            organisations=_approved_organisations(),
                            places_left=assembly.capacity - assembly.confirmed_count), _status(form)
@@ -121,7 +136,47 @@ def registered(slug: str):
     # The same page for a new and an already-known address: nothing here reveals who is registered.
     # The address is shown once: on a shared computer the next person must not see it.
     return render_template("registration/check_email.html", assembly=assembly, email=session.pop("registered_email", None),
-                           correctable=_correctable(assembly) is not None)
+                           correctable=_correctable(assembly) is not None, confirm_days=services.CONFIRM_DAYS)
+
+
+@bp.route("/a/<slug>/register/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit(_form_limit, methods=["POST"])
+def confirm(slug: str, token: str):
+    assembly = _public_assembly(slug)
+    try:
+        pending = services.load_pending(token)
+    except DomainError as err:
+        gone = isinstance(err, (services.TokenExpired, services.PendingGone))
+        return render_template("registration/confirm.html", assembly=assembly, pending=None, problem=err.message,
+                               form=None), (410 if gone else 404)
+    if pending.assembly_id != assembly.id:
+        abort(404)
+    form = ActionForm()
+    full = None
+    # A GET only shows the form: link scanners in mail filters open links but never press buttons.
+    if form.validate_on_submit():
+        try:
+            result = services.confirm_pending(pending, join_waiting_list=bool(request.form.get("join_waiting_list")))
+        except DomainError as err:
+            if err.field != "join_waiting_list":
+                return render_template("registration/confirm.html", assembly=assembly, pending=None,
+                                       problem=err.message, form=None), 409
+            full = err.message
+            pending = services.load_pending(token)
+        else:
+            reg = result.registration
+            if result.outcome == "duplicate":
+                flash("This address was registered already: here is that registration. "
+                      "We have also emailed its personal link.", "info")
+            elif reg.status == "waiting":
+                flash("Your address is confirmed. You are on the waiting list; we have emailed you the details.",
+                      "success")
+            else:
+                flash("Your address is confirmed and your place is booked. We have emailed you the details.",
+                      "success")
+            return redirect(url_for(".manage", token=services.make_manage_token(reg)))
+    return render_template("registration/confirm.html", assembly=assembly, pending=pending, form=form, full=full,
+                           topics=services.pending_topics(pending), problem=None), (409 if full else 200)
 
 
 def _correctable(assembly: Assembly) -> tuple[int, int, str] | None:
@@ -365,6 +420,7 @@ class _ListAssembly(NamedTuple):
     confirmed_count: int
     waiting_count: int
     cancelled_count: int
+    confirm_email_first: bool
 
 
 _LIST_ASSEMBLY = select(*(getattr(Assembly, name) for name in _ListAssembly._fields)).where(
@@ -469,6 +525,7 @@ def organiser_index(slug: str):
         "registration/organiser_index.html", assembly=assembly, page=page, q=q, status=status, sector=sector,
         org_id=org_id, sectors=SECTORS, statuses=REGISTRATION_STATUSES, totals=totals, organisations=used_orgs,
         pending=pending, filtered=bool(q or status or sector or org_id),
+        unconfirmed=services.unconfirmed_count(assembly.id) if assembly.confirm_email_first else None,
     )
 
 
@@ -487,6 +544,56 @@ def organiser_duplicates(slug: str):
     assembly = load_assembly(slug)
     return render_template("registration/duplicates.html", assembly=assembly,
                            groups=services.possible_duplicates(assembly))
+
+
+def _org_pending(assembly: Assembly, pending_id: int) -> PendingRegistration:
+    pending = db.session.get(PendingRegistration, pending_id)
+    if pending is None or pending.assembly_id != assembly.id:
+        abort(404)
+    return pending
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations/unconfirmed")
+@organiser_required
+def organiser_unconfirmed(slug: str):
+    assembly = load_assembly(slug)
+    page = db.paginate(services.pending_registrations(assembly), per_page=current_app.config.get("PAGE_SIZE", 25),
+                       error_out=False)
+    return render_template("registration/unconfirmed.html", assembly=assembly, page=page, form=ActionForm(),
+                           valid_days=services.CONFIRM_DAYS)
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations/unconfirmed/<int:pending_id>/confirm", methods=["POST"])
+@organiser_required
+def organiser_confirm_pending(slug: str, pending_id: int):
+    assembly = load_assembly(slug)
+    pending = _org_pending(assembly, pending_id)
+    name = pending.full_name
+    if ActionForm().validate_on_submit():
+        try:
+            # The organiser vouches for the address (say they phoned): a full assembly puts them on the waiting list.
+            result = services.confirm_pending(pending, join_waiting_list=True)
+        except DomainError as err:
+            flash(err.message, "error")
+        else:
+            reg = result.registration
+            flash(f"{name}'s registration is confirmed: {reg.status_label.lower()}. They are emailed their personal link."
+                  if result.outcome != "duplicate" else
+                  f"{reg.email} was registered already; that registration is unchanged and its personal link emailed.",
+                  "success")
+    return redirect(url_for(".organiser_unconfirmed", slug=slug))
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations/unconfirmed/<int:pending_id>/withdraw", methods=["POST"])
+@organiser_required
+def organiser_withdraw_pending(slug: str, pending_id: int):
+    assembly = load_assembly(slug)
+    pending = _org_pending(assembly, pending_id)
+    if ActionForm().validate_on_submit():
+        name = pending.full_name
+        services.withdraw_pending(pending)
+        flash(f"The unconfirmed registration of {name} is deleted; its confirmation link no longer works.", "success")
+    return redirect(url_for(".organiser_unconfirmed", slug=slug))
 
 
 DAY_SHEET_PARTS = {"reception": "Reception list", "registers": "Workshop registers", "catering": "Catering and access"}

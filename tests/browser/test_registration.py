@@ -9,13 +9,14 @@ from tests.browser.axe import axe_check
 from tests.mail_sink import MailSink, text_of
 
 
-def _seed(app):
+def _seed(app, **assembly_fields):
     from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
 
     tag = uuid.uuid4().hex[:8]
     with app.app_context():
         assembly = make_assembly(slug=f"browser-reg-{tag}", title=f"Registration test assembly {tag}",
-                                 privacy_notice="We keep your details until a year after the assembly.")
+                                 privacy_notice="We keep your details until a year after the assembly.",
+                                 **assembly_fields)
         rnd = make_round(assembly, name="Morning breakouts")
         topics = [make_topic(f"{name} {tag}") for name in ("Anti-social behaviour", "Poor mental health",
                                                            "Criminal exploitation", "Public confidence")]
@@ -97,6 +98,48 @@ def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_ser
         sink.stop()
 
 
+def test_a_delegate_confirms_their_address_from_the_email_before_getting_a_place(live_server, phone_page):
+    page = phone_page
+    slug, topics, org_name = _seed(live_server.app, confirm_email_first=True)
+    sink = MailSink().start()
+    saved = sink.attach(live_server.app)
+    try:
+        page.goto(live_server.url + f"/a/{slug}/register")
+        page.get_by_label("Full name").fill("Amal Haddad")
+        page.get_by_label("Email address").fill("amal.browser@example.org")
+        page.get_by_label("Job title").fill("Victim support coordinator")
+        page.get_by_label("Organisation", exact=True).fill(org_name)
+        for n, label in enumerate(("1st choice (required)", "2nd choice (required)", "3rd choice (required)")):
+            page.get_by_label(label).select_option(label=topics[n])
+        page.get_by_label(re.compile("I have read the privacy notice")).check()
+        page.get_by_role("button", name="Register").click()
+        page.wait_for_url("**/register/check-your-email")
+        assert page.get_by_text("Until you confirm, you have no place.").is_visible()
+        axe_check(page, "check your email (confirm first)")
+
+        result = live_server.app.test_cli_runner().invoke(args=["mail", "send"])
+        assert result.exit_code == 0, result.output
+        (message,) = [m for m in sink.wait_for(1) if m["Subject"].startswith("Confirm your registration")]
+        link = re.search(r"(http://127\.0\.0\.1:\d+/a/\S+/register/confirm/\S+)", text_of(message)).group(1)
+
+        page.goto(link)
+        assert page.get_by_role("heading", name="Confirm your registration").is_visible()
+        assert page.get_by_text("Victim support coordinator").is_visible()
+        axe_check(page, "confirm your registration")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.get_by_role("button", name="Confirm my registration").click()
+        page.wait_for_url("**/manage/**")
+        assert page.get_by_text("your place is booked").is_visible()
+        assert page.get_by_text("Your place is confirmed.").is_visible()
+
+        page.goto(link)
+        assert page.get_by_role("heading", name="This link cannot be used").is_visible()
+        axe_check(page, "confirmation link used already")
+    finally:
+        MailSink.restore(live_server.app, saved)
+        sink.stop()
+
+
 def test_organiser_registration_pages_are_accessible(live_server, page):
     from tests.browser.conftest import login
 
@@ -129,3 +172,22 @@ def test_organiser_registration_pages_are_accessible(live_server, page):
     page.goto(base + "/day-sheets")
     assert page.get_by_role("heading", name="Reception list").is_visible()
     axe_check(page, "day sheets")
+    # Forms waiting for their address to be confirmed, one with a typed-in organisation.
+    with live_server.app.app_context():
+        from sqlalchemy import select
+
+        from eventapp.assemblies.models import Assembly
+        from eventapp.registration.models import PendingRegistration
+
+        assembly_id = db.session.scalar(select(Assembly.id).where(Assembly.slug == slug))
+        db.session.add_all([PendingRegistration(assembly_id=assembly_id, full_name="Rana Aziz", email="rana@example.org",
+                                                email_key="rana@example.org", data={"organisation_name": org_name}),
+                            PendingRegistration(assembly_id=assembly_id, full_name="Tom Hale", email="tom@example.org",
+                                                email_key="tom@example.org",
+                                                data={"organisation_not_listed": True,
+                                                      "new_organisation_name": "Hale Youth Trust"})])
+        db.session.commit()
+        db.session.remove()
+    page.goto(base + "/registrations/unconfirmed")
+    assert page.get_by_text("Hale Youth Trust (new)").is_visible()
+    axe_check(page, "registrations waiting for address confirmation")

@@ -37,6 +37,7 @@ class World:
     feed_token: str = ""
     partner_token: str = ""  # the partner organisation lead's personal link (to ``org_id``)
     reset_token: str = ""    # a password reset link emailed to ``facilitator``
+    confirm_token: str = ""  # the link that confirms an unconfirmed form (``pending_id``) of ``assembly``
 
 
 def add_registrations(assembly, orgs, topics, n: int, *, start: int = 0, status: str = "confirmed",
@@ -102,7 +103,21 @@ def build_world() -> World:
     db.session.commit()
     world = World(assembly=assembly, workshop=workshop, other_workshop=other_workshop, registration=reg,
                   organiser=organiser, facilitator=facilitator, other_facilitator=other)
+    from eventapp.registration.models import PendingRegistration
+    from eventapp.registration.services import _confirm_serializer
+
+    pending = PendingRegistration(assembly_id=assembly.id, full_name="Pending Person", email="pending@example.org",
+                                  email_key="pending@example.org",
+                                  data={"full_name": "Pending Person", "email": "pending@example.org",
+                                        "job_title": "Officer", "organisation_id": org.id,
+                                        "topic_ids": [t.id for t in topics[:3]], "consent": True,
+                                        "join_waiting_list": True})
+    db.session.add(pending)
+    db.session.commit()
+    with current_app.test_request_context():
+        world.confirm_token = _confirm_serializer().dumps({"p": pending.id, "k": pending.email_key})
     world.ids = {
+        "pending_id": pending.id,
         "slug": assembly.slug, "workshop_id": workshop.id, "item_id": item.id, "round_id": rnd.id,
         "reg_id": reg.id, "registration_id": reg.id, "pin_id": pin.id, "message_id": message.id,
         "action_id": action.id, "org_id": org.id, "topic_id": topics[0].id, "run_id": run.id,

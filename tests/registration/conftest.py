@@ -52,7 +52,7 @@ def form_fields(setup, n: int = 1, org: int = 0, **overrides) -> dict:
 
 
 REGISTRATION_KINDS = ("registration_confirmed", "waiting_list", "promoted", "manage_link", "cancelled",
-                      "address_changed", "address_changed_old", "correction_not_registered")
+                      "address_changed", "address_changed_old", "correction_not_registered", "confirm_registration")
 
 
 def outbox(kind: str | None = None, to: str | None = None) -> list[OutboxMessage]:

@@ -1,0 +1,219 @@
+"""Assemblies that ask delegates to confirm their email address before they get a place."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from eventapp.extensions import db
+from eventapp.registration import services
+from eventapp.registration.models import PendingRegistration, Registration
+from tests.conftest import post_form
+from tests.registration.conftest import form_fields, outbox
+
+CONFIRM_RE = re.compile(r"http://localhost(/a/[^/\s]+/register/confirm/[^\s\"<]+)")
+MANAGE_RE = re.compile(r"/manage/[^\s\"<?]+")
+
+
+def _confirm_first(setup):
+    setup.assembly.confirm_email_first = True
+    db.session.commit()
+
+
+def register(client, setup, **fields):
+    return post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup, **fields))
+
+
+def _confirm_path(to: str) -> str:
+    return CONFIRM_RE.search(outbox(kind="confirm_registration", to=to)[-1].body_text).group(1)
+
+
+def _registrations() -> int:
+    return db.session.scalar(select(func.count(Registration.id)))
+
+
+def test_a_form_holds_no_place_until_its_address_is_confirmed(client, setup):
+    _confirm_first(setup)
+    response = register(client, setup, n=1)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/register/check-your-email")
+    assert _registrations() == 0
+    db.session.refresh(setup.assembly)
+    assert setup.assembly.confirmed_count == 0
+    page = client.get(f"/a/{setup.assembly.slug}/register/check-your-email").get_data(as_text=True)
+    assert "Until you confirm, you have no place" in page and "delegate1@example.org" in page
+    (mail,) = outbox(kind="confirm_registration")
+    assert mail.to_email == "delegate1@example.org"
+    assert "Confirm my registration" in mail.body_html and "7 days" in mail.body_text
+    assert not outbox(kind="registration_confirmed")
+
+
+def test_opening_the_link_only_shows_the_details_and_confirming_books_the_place(client, setup):
+    _confirm_first(setup)
+    register(client, setup, n=1, access_needs="Step-free <b>access</b>")
+    path = _confirm_path("delegate1@example.org")
+    page = client.get(path)
+    html = page.get_data(as_text=True)
+    # A mail filter opening the link registers nobody.
+    assert page.status_code == 200 and _registrations() == 0
+    assert "Delegate 1" in html and "Shireford Constabulary" in html and "Anti-social behaviour" in html
+    assert "Step-free &lt;b&gt;access&lt;/b&gt;" in html
+    response = post_form(client, path, {})
+    assert response.status_code == 302
+    reg = db.session.scalar(select(Registration))
+    assert reg.status == "confirmed" and reg.access_needs == "Step-free <b>access</b>"
+    assert reg.choice_topic_ids == [t.id for t in setup.topics[:3]] and reg.consent_at is not None
+    assert MANAGE_RE.search(response.headers["Location"])
+    manage = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "your place is booked" in manage
+    assert [m.to_email for m in outbox(kind="registration_confirmed")] == ["delegate1@example.org"]
+    assert db.session.scalar(select(func.count(PendingRegistration.id))) == 0
+    # The link is used up.
+    again = client.get(path)
+    assert again.status_code == 410 and "used already" in again.get_data(as_text=True)
+    assert post_form(client, path, {}, form_url=f"/a/{setup.assembly.slug}/register").status_code == 410
+    assert _registrations() == 1
+
+
+def test_made_up_addresses_never_take_the_places_of_people_who_confirm(client, setup):
+    _confirm_first(setup)
+    setup.assembly.capacity, setup.assembly.org_limit = 2, None
+    db.session.commit()
+    for n in range(10, 20):
+        register(client, setup, n=n)
+    register(client, setup, n=1)
+    register(client, setup, n=2)
+    for n in (1, 2):
+        post_form(client, _confirm_path(f"delegate{n}@example.org"), {})
+    statuses = dict(db.session.execute(select(Registration.email, Registration.status)).all())
+    assert statuses == {"delegate1@example.org": "confirmed", "delegate2@example.org": "confirmed"}
+
+
+def test_a_full_assembly_at_confirmation_offers_the_waiting_list(client, setup):
+    _confirm_first(setup)
+    register(client, setup, n=1, join_waiting_list=None)
+    setup.assembly.capacity = 0
+    db.session.commit()
+    path = _confirm_path("delegate1@example.org")
+    response = post_form(client, path, {})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409 and "The assembly is full." in html and "Join the waiting list" in html
+    assert _registrations() == 0
+    response = post_form(client, path, {"join_waiting_list": "y"})
+    assert response.status_code == 302
+    assert db.session.scalar(select(Registration.status)) == "waiting"
+    assert outbox(kind="waiting_list")
+
+
+def test_a_full_assembly_refuses_a_form_without_the_waiting_list_box_at_once(client, setup):
+    _confirm_first(setup)
+    setup.assembly.capacity = 0
+    db.session.commit()
+    html = register(client, setup, n=1, join_waiting_list=None).get_data(as_text=True)
+    assert "The assembly is full. Tick this box to join the waiting list." in html
+    assert not outbox(kind="confirm_registration")
+
+
+def test_sending_the_form_again_keeps_one_pending_form_with_the_newest_details_and_one_email(client, setup):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    register(client, setup, n=1, full_name="Delegate One", job_title="Inspector")
+    (pending,) = db.session.scalars(select(PendingRegistration)).all()
+    assert pending.full_name == "Delegate One" and pending.data["job_title"] == "Inspector"
+    # Within a quarter of an hour the first email's link serves: nobody is buried in emails.
+    assert len(outbox(kind="confirm_registration")) == 1
+    post_form(client, _confirm_path("delegate1@example.org"), {})
+    assert db.session.scalar(select(Registration.job_title)) == "Inspector"
+
+
+def test_an_address_already_registered_gets_its_link_and_the_screen_says_the_same(client, setup):
+    register(client, setup, n=1)  # registered before the organisers turned confirmation on
+    _confirm_first(setup)
+    response = register(client, setup, n=1, full_name="Someone Else")
+    assert response.headers["Location"].endswith("/register/check-your-email")
+    assert not outbox(kind="confirm_registration")
+    assert [m.to_email for m in outbox(kind="manage_link")] == ["delegate1@example.org"]
+    assert db.session.scalar(select(Registration.full_name)) == "Delegate 1"
+
+
+def test_a_form_sent_before_the_closing_time_can_be_confirmed_after_it(client, setup):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    setup.assembly.registration_closes_at = services.utc_to_local(services.utcnow(), "Europe/London") + timedelta(seconds=1)
+    db.session.commit()
+    pending = db.session.scalar(select(PendingRegistration))
+    pending.created_at -= timedelta(minutes=1)
+    setup.assembly.registration_closes_at -= timedelta(seconds=30)
+    db.session.commit()
+    assert post_form(client, _confirm_path("delegate1@example.org"), {}).status_code == 302
+    assert db.session.scalar(select(Registration.status)) == "confirmed"
+
+
+def test_an_assembly_closed_by_hand_takes_no_more_confirmations(client, setup):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    path = _confirm_path("delegate1@example.org")
+    setup.assembly.status = "closed"
+    db.session.commit()
+    response = post_form(client, path, {})
+    assert response.status_code == 409 and "closed" in response.get_data(as_text=True)
+    assert _registrations() == 0
+
+
+def test_old_tampered_and_foreign_links_get_a_page_not_an_error(client, setup, monkeypatch):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    path = _confirm_path("delegate1@example.org")
+    assert client.get(path[:-3] + "xyz").status_code == 404
+    from tests.factories import make_assembly
+
+    other = make_assembly(confirm_email_first=True)
+    assert client.get(path.replace(setup.assembly.slug, other.slug)).status_code == 404
+    real_loads = services.URLSafeTimedSerializer.loads
+    monkeypatch.setattr(services.URLSafeTimedSerializer, "loads",
+                        lambda self, token, max_age=None, **kw: real_loads(self, token, max_age=-1, **kw))
+    response = client.get(path)
+    assert response.status_code == 410 and "expired" in response.get_data(as_text=True)
+
+
+def test_forms_never_confirmed_are_deleted_after_a_week(client, setup):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    db.session.scalar(select(PendingRegistration)).created_at -= timedelta(days=services.CONFIRM_DAYS, minutes=1)
+    db.session.commit()
+    register(client, setup, n=2)
+    assert db.session.scalars(select(PendingRegistration.email)).all() == ["delegate2@example.org"]
+
+
+def test_the_organiser_sees_unconfirmed_forms_and_can_confirm_or_delete_them(client, setup, as_organiser):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    register(client, setup, n=2, full_name="Mallory <script>")
+    slug = setup.assembly.slug
+    index = client.get(f"/organiser/assemblies/{slug}/registrations").get_data(as_text=True)
+    assert "Waiting for their address to be confirmed (2)" in index
+    page = client.get(f"/organiser/assemblies/{slug}/registrations/unconfirmed").get_data(as_text=True)
+    assert "delegate1@example.org" in page and "Mallory &lt;script&gt;" in page
+    ids = dict(db.session.execute(select(PendingRegistration.email, PendingRegistration.id)).all())
+    url = f"/organiser/assemblies/{slug}/registrations/unconfirmed"
+    response = post_form(client, f"{url}/{ids['delegate1@example.org']}/confirm", {}, form_url=url,
+                         follow_redirects=True)
+    assert "registration is confirmed: confirmed" in response.get_data(as_text=True)
+    assert db.session.scalar(select(Registration.email)) == "delegate1@example.org"
+    response = post_form(client, f"{url}/{ids['delegate2@example.org']}/withdraw", {}, form_url=url,
+                         follow_redirects=True)
+    assert "Nobody is waiting" in response.get_data(as_text=True)
+    assert client.get(_confirm_path("delegate2@example.org")).status_code == 410
+
+
+def test_new_assemblies_ask_for_confirmation_unless_the_organiser_unticks_it(client, as_organiser):
+    html = client.get("/organiser/assemblies/new").get_data(as_text=True)
+    box = re.search(r'<input[^>]*name="confirm_email_first"[^>]*>', html).group(0)
+    assert "checked" in box
+
+
+def test_purging_personal_data_deletes_forms_never_confirmed(client, setup):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    services.anonymise_registrations(setup.assembly)
+    assert db.session.scalar(select(func.count(PendingRegistration.id))) == 0
