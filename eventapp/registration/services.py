@@ -487,12 +487,18 @@ def send_fresh_links(email: str) -> int:
     for reg in regs:
         if keys[reg.id] not in sent:
             _queue(reg, "manage_link", dedupe=keys[reg.id])
+    # A form not yet confirmed has no personal link: the link that confirms it is what was lost.
+    pendings = db.session.scalars(select(PendingRegistration).where(
+        PendingRegistration.email_key == email_key(address),
+        PendingRegistration.created_at >= utcnow() - timedelta(days=CONFIRM_DAYS))).all()
+    for pending in pendings:
+        _queue_confirm_link(pending)
     try:
         db.session.commit()
     except IntegrityError:
         # The same request sent twice at once: the other one queued the email.
         db.session.rollback()
-    return len(regs)
+    return len(regs) + len(pendings)
 
 
 def revoke_manage_links(registration: Registration) -> None:

@@ -217,3 +217,16 @@ def test_purging_personal_data_deletes_forms_never_confirmed(client, setup):
     register(client, setup, n=1)
     services.anonymise_registrations(setup.assembly)
     assert db.session.scalar(select(func.count(PendingRegistration.id))) == 0
+
+
+def test_asking_for_a_fresh_link_sends_the_confirmation_link_of_a_form_not_yet_confirmed(client, setup, monkeypatch):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    # A quarter of an hour later (the first email's window is over), the email is lost.
+    later = services.utcnow() + timedelta(minutes=services.FRESH_LINK_MINUTES)
+    monkeypatch.setattr(services, "utcnow", lambda: later)
+    response = post_form(client, "/manage/new-link", {"email": "Delegate1@example.org"})
+    assert response.status_code == 200
+    mails = outbox(kind="confirm_registration", to="delegate1@example.org")
+    assert len(mails) == 2 and CONFIRM_RE.search(mails[-1].body_text)
+    assert post_form(client, _confirm_path("delegate1@example.org"), {}).status_code == 302
