@@ -27,6 +27,7 @@ KIND_LABELS = {
     "address_changed_old": "Email address changed (to the old address)",
     "correction_not_registered": "Corrected address: nothing registered",
     "confirm_registration": "Confirm the email address",
+    "confirm_registration_reminder": "Confirm the email address (reminder)",
     "invite": "Invitation",
     "invite_updated": "Invitation updated",
     "invite_cancelled": "Invitation cancelled",

@@ -758,6 +758,7 @@ def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: li
                 details["full_name"], details["email"], kept, now)
             db.session.flush()
             _queue_confirm_link(pending)
+            _schedule_confirm_reminder(pending)
         db.session.commit()
     except IntegrityError:
         # The same form sent twice at once: the other one kept it and queued the email.
@@ -771,6 +772,29 @@ def _queue_confirm_link(pending: PendingRegistration) -> None:
     queue_rows([outbox_row("confirm_registration", pending.email, pending.full_name, assembly_id=pending.assembly_id,
                            dedupe_key=key, context={"assembly": pending.assembly, "confirm_url": confirm_url(pending),
                                                     "valid_days": CONFIRM_DAYS})])
+
+
+CONFIRM_REMINDER_HOURS = 24
+
+
+def _drop_confirm_reminder(pending_id: int) -> None:
+    db.session.execute(delete(OutboxMessage).where(
+        OutboxMessage.dedupe_key.startswith(f"confirm-reminder:{pending_id}:", autoescape=True),
+        OutboxMessage.status == "pending"))
+
+
+def _schedule_confirm_reminder(pending: PendingRegistration) -> None:
+    # One reminder a day after the latest form, unless it is confirmed (or withdrawn) first:
+    # people who missed the first email among many would otherwise lose their place unknowingly.
+    _drop_confirm_reminder(pending.id)
+    due = pending.created_at + timedelta(hours=CONFIRM_REMINDER_HOURS)
+    row = outbox_row("confirm_registration_reminder", pending.email, pending.full_name,
+                     assembly_id=pending.assembly_id, dedupe_key=f"confirm-reminder:{pending.id}:{due:%Y%m%dT%H%M%S%f}",
+                     context={"assembly": pending.assembly, "confirm_url": confirm_url(pending),
+                              "expires_on": utc_to_local(pending.created_at + timedelta(days=CONFIRM_DAYS),
+                                                         pending.assembly.timezone or "Europe/London")})
+    row["next_attempt_at"] = due
+    queue_rows([row])
 
 
 def _confirm_serializer() -> URLSafeTimedSerializer:
@@ -820,6 +844,7 @@ def confirm_pending(pending: PendingRegistration, *, join_waiting_list: bool = F
     data = dict(pending.data)
     if join_waiting_list:
         data["join_waiting_list"] = True
+    _drop_confirm_reminder(pending.id)
     db.session.delete(pending)
     try:
         # In register()'s transaction: the form is used up only if it registers someone.
@@ -847,6 +872,7 @@ def unconfirmed_count(assembly_id: int) -> int:
 
 def withdraw_pending(pending: PendingRegistration) -> None:
     """Delete a form waiting for its address to be confirmed (its link stops working)."""
+    _drop_confirm_reminder(pending.id)
     db.session.delete(pending)
     db.session.commit()
 

@@ -52,7 +52,8 @@ def form_fields(setup, n: int = 1, org: int = 0, **overrides) -> dict:
 
 
 REGISTRATION_KINDS = ("registration_confirmed", "waiting_list", "promoted", "manage_link", "cancelled",
-                      "address_changed", "address_changed_old", "correction_not_registered", "confirm_registration")
+                      "address_changed", "address_changed_old", "correction_not_registered", "confirm_registration",
+                      "confirm_registration_reminder")
 
 
 def outbox(kind: str | None = None, to: str | None = None) -> list[OutboxMessage]:

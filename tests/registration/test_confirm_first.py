@@ -230,3 +230,47 @@ def test_asking_for_a_fresh_link_sends_the_confirmation_link_of_a_form_not_yet_c
     mails = outbox(kind="confirm_registration", to="delegate1@example.org")
     assert len(mails) == 2 and CONFIRM_RE.search(mails[-1].body_text)
     assert post_form(client, _confirm_path("delegate1@example.org"), {}).status_code == 302
+
+
+def _reminders() -> list:
+    return outbox(kind="confirm_registration_reminder")
+
+
+def test_a_form_not_confirmed_within_a_day_gets_one_reminder_and_a_confirmed_one_none(client, setup, mail_sink):
+    from eventapp.mail.services import send_pending
+
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    register(client, setup, n=2)
+    pending = {p.email: p for p in db.session.scalars(select(PendingRegistration))}
+    reminders = {m.to_email: m for m in _reminders()}
+    assert set(reminders) == {"delegate1@example.org", "delegate2@example.org"}
+    for email, m in reminders.items():
+        assert m.next_attempt_at == pending[email].created_at + timedelta(hours=services.CONFIRM_REMINDER_HOURS)
+    send_pending()
+    # Now only the two confirmation emails go; the reminders wait for their day.
+    assert sorted(m["Subject"] for m in mail_sink.messages) == [
+        f"Confirm your registration for {setup.assembly.title}"] * 2
+    post_form(client, _confirm_path("delegate1@example.org"), {})
+    assert [m.to_email for m in _reminders()] == ["delegate2@example.org"]
+    # Sending the form again moves the reminder to a day after it, still one.
+    register(client, setup, n=2, job_title="Sergeant")
+    assert len(_reminders()) == 1
+    reminder = _reminders()[0]
+    reminder.next_attempt_at = services.utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    send_pending()
+    (sent,) = [m for m in mail_sink.messages if m["Subject"].startswith("Reminder: confirm")]
+    assert sent["To"].addresses[0].addr_spec == "delegate2@example.org"
+    link = CONFIRM_RE.search(reminder.body_text).group(1)
+    assert post_form(client, link, {}).status_code == 302
+    assert db.session.scalar(select(Registration.job_title).where(Registration.email == "delegate2@example.org")) == "Sergeant"
+
+
+def test_a_deleted_form_gets_no_reminder(client, setup, as_organiser):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    pending = db.session.scalar(select(PendingRegistration))
+    url = f"/organiser/assemblies/{setup.assembly.slug}/registrations/unconfirmed"
+    post_form(client, f"{url}/{pending.id}/withdraw", {}, form_url=url)
+    assert not _reminders()
