@@ -52,16 +52,18 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
     return f"{int(n):,} {singular if n == 1 else (plural or singular + 's')}"
 
 
+def longdate(value: date | datetime | None) -> str:
+    """A day as people write it: "Thursday 18 March 2027"."""
+    if not value:
+        return ""
+    return f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["counted"] = counted
+    app.jinja_env.filters["longdate"] = longdate
     app.extensions["eventapp.links"] = {}
     app.jinja_env.globals["url_for"] = cached_url_for
-
-    @app.template_filter("longdate")
-    def longdate(value: date | datetime | None) -> str:
-        if not value:
-            return ""
-        return f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year}"
 
     @app.template_filter("num")
     def num(value: int | None) -> str:

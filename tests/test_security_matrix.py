@@ -170,6 +170,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "messages.index": {"GET": organiser_only()},
     "messages.compose": {"GET": organiser_only(), "POST": organiser_only()},
     "messages.detail": {"GET": organiser_only()},
+    "messages.cancel": {"POST": organiser_only(302)},
 }
 
 # Rules whose expectation differs from their endpoint's (same endpoint, another URL).

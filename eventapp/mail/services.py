@@ -155,6 +155,16 @@ def renderer(name: str):
     return add
 
 
+_BEFORE_SENDING: list[Callable] = []
+
+
+def before_sending(fn):
+    """Register a function each sending pass runs first, to put what has become due into the outbox
+    (scheduled messages): the area that owns it decides what, the sender only when."""
+    _BEFORE_SENDING.append(fn)
+    return fn
+
+
 def deferred_row(kind: str, to_email: str, to_name: str, *, recipe: dict, subject: str = "",
                  ics_method: str | None = None, assembly_id: int | None = None, dedupe_key: str | None = None,
                  now: datetime | None = None, domain: str | None = None, registration_id: int | None = None) -> dict:
@@ -631,6 +641,8 @@ def send_pending(limit: int | None = None) -> SendReport:
     report = SendReport()
     if not current_app.config.get("MAIL_SERVER"):
         return report
+    for fn in _BEFORE_SENDING:
+        fn()
     claimed = claim_due(limit or setting("MAIL_BATCH_SIZE"))
     if not claimed:
         return report

@@ -1,5 +1,7 @@
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField, TimeField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
 
 from .services import BODY_MAX
 
@@ -13,6 +15,14 @@ class MessageForm(FlaskForm):
     body = TextAreaField("Message", description=f"Plain text, up to {BODY_MAX:,} characters. Each email starts "
                                                 "“Dear” and the delegate’s name, and ends with their personal link "
                                                 "to change or cancel their registration.")
+    when = RadioField("When to send it", choices=[SelectChoice("now", "As soon as I have checked it"),
+                                                  SelectChoice("later", "Later, at the day and time below")],
+                      default="now",
+                      validate_choice=False)
+    send_on = DateField("Day", validators=[Optional()], description="Only when sending later, e.g. 2027-03-11.")
+    send_time = TimeField("Time", validators=[Optional()],
+                          description="Only when sending later, e.g. 09:00, the assembly's local time. Who it goes "
+                                      "to is decided then: people who register or cancel meanwhile count.")
     send_key = HiddenField()
 
     def set_audiences(self, audiences) -> None:
@@ -23,4 +33,5 @@ class MessageForm(FlaskForm):
         self.audience.choices = groups
 
     def data_for_service(self) -> dict:
-        return {"audience": self.audience.data, "subject": self.subject.data, "body": self.body.data}
+        return {"audience": self.audience.data, "subject": self.subject.data, "body": self.body.data,
+                "when": self.when.data, "send_on": self.send_on.data, "send_time": self.send_time.data}

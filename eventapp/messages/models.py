@@ -35,5 +35,15 @@ class AssemblyMessage(db.Model):
     recipients: Mapped[int] = mapped_column(default=0)
     sent_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When to send, for a message scheduled for later (UTC); None when it was sent at once.
+    send_at: Mapped[Optional[datetime]] = mapped_column(index=True)
+    # When its copies went into the outbox: None while it waits for send_at, or once cancelled.
+    queued_at: Mapped[Optional[datetime]]
+    cancelled_at: Mapped[Optional[datetime]]
 
     sent_by: Mapped[Optional["User"]] = relationship()  # noqa: F821
+
+    @property
+    def is_scheduled(self) -> bool:
+        """Waiting for its time: nothing is in the outbox yet, and it can still be cancelled."""
+        return self.send_at is not None and self.queued_at is None and self.cancelled_at is None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,10 +12,11 @@ from ..accounts.models import User
 from ..assemblies.models import Assembly, Round, Workshop, workshop_facilitator
 from ..domain import DomainError, NotFound
 from ..extensions import db
-from ..mail.services import deferred_row, queue_rows, render_email, render_subject, renderer
+from ..mail.services import before_sending, deferred_row, queue_rows, render_email, render_subject, renderer
 from ..placements.models import Placement
 from ..registration.models import Registration, email_key
 from ..registration.services import _manage_link_template, _serializer
+from ..timeutil import local_to_utc, utc_to_local, utcnow
 from .models import AssemblyMessage
 
 SUBJECT_MAX = 200
@@ -186,8 +188,37 @@ def preview(assembly: Assembly, draft: Draft) -> tuple[str, str]:
     return subject, text
 
 
+# Scheduling further ahead than this is more likely a mistyped year than a plan.
+SCHEDULE_MAX_DAYS = 400
+
+
+def send_time(assembly: Assembly, data: dict[str, Any], now: datetime | None = None) -> datetime | None:
+    """The UTC time a message is to be sent at, from the form's "when" choice; None for now."""
+    if data.get("when") != "later":
+        return None
+    day, at = data.get("send_on"), data.get("send_time")
+    if not isinstance(day, date):
+        raise DomainError("Enter the day to send it, e.g. 2027-03-11.", "send_on")
+    if not isinstance(at, time):
+        raise DomainError("Enter the time to send it, e.g. 09:00.", "send_time")
+    tz = assembly.timezone or "Europe/London"
+    local = datetime.combine(day, at)
+    when = local_to_utc(local, tz)
+    if utc_to_local(when, tz) != local:
+        # The hour the clocks skip in spring: that wall-clock time never happens.
+        raise DomainError(f"{at:%H:%M} does not happen on that day: the clocks go forward. Choose another time.",
+                          "send_time")
+    now = now or utcnow()
+    if when <= now:
+        raise DomainError("That time has passed. Choose a time to come, or send it now.", "send_on")
+    if when > now + timedelta(days=SCHEDULE_MAX_DAYS):
+        raise DomainError(f"Choose a day within {SCHEDULE_MAX_DAYS} days.", "send_on")
+    return when
+
+
 def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_id: int | None) -> AssemblyMessage:
-    """Queue the message for everyone its audience reaches now; the same send key never sends twice."""
+    """Queue the message for everyone its audience reaches now, or keep it for its scheduled time;
+    the same send key never sends twice."""
     send_key = (send_key or "").strip()[:64]
     if not send_key:
         raise DomainError("The form has expired. Check the message and send it again.")
@@ -196,9 +227,10 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
     if existing is not None:
         raise AlreadySent(existing)
     draft = check_message(assembly, data)
+    send_at = send_time(assembly, data)
     message = AssemblyMessage(assembly_id=assembly.id, send_key=send_key, audience=draft.audience,
                               workshop_id=draft.workshop_id, audience_label=draft.audience_label[:400],
-                              subject=draft.subject, body=draft.body, sent_by_id=user_id)
+                              subject=draft.subject, body=draft.body, sent_by_id=user_id, send_at=send_at)
     db.session.add(message)
     try:
         db.session.flush()
@@ -210,8 +242,21 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
         if sent is None:  # not the key after all (the workshop deleted a moment ago, say)
             raise DomainError("The message could not be sent just now. Check it and send it again.") from None
         raise AlreadySent(sent) from None
+    if send_at is not None:
+        # Who it reaches is decided when it goes: people who register or cancel meanwhile count.
+        message.recipients = draft.recipients
+        db.session.commit()
+        return message
+    _queue_copies(assembly, message)
+    db.session.commit()
+    return message
+
+
+def _queue_copies(assembly: Assembly, message: AssemblyMessage) -> None:
+    """Put one copy of the message per person its audience reaches now into the outbox (the caller commits)."""
+    message.queued_at = utcnow()
     subject = render_subject("message", message=message, assembly=assembly)
-    if draft.audience == "facilitators":
+    if message.audience == "facilitators":
         # Staff: no personal link to a registration; their copy says why they get it.
         staff = _facilitators(assembly.id)
         queue_rows([deferred_row("message", u.email, u.display_name,
@@ -220,11 +265,13 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
                                  subject=subject, assembly_id=assembly.id, dedupe_key=f"message:{message.id}:u{u.id}")
                     for u in staff])
         message.recipients = len(staff)
-        db.session.commit()
-        return message
+        return
     link = _manage_link_template()
+    if message.audience == "workshop" and message.workshop_id is None:
+        message.recipients = 0  # its workshop was deleted while the message waited
+        return
     people = db.session.execute(
-        _recipients(assembly.id, draft.audience, draft.workshop_id)
+        _recipients(assembly.id, message.audience, message.workshop_id)
         .with_only_columns(Registration.id, Registration.email, Registration.full_name,
                            Registration.token_version)).all()
     for start in range(0, len(people), CHUNK):
@@ -236,8 +283,41 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
                                  registration_id=reg_id)
                     for reg_id, email, name, version in people[start:start + CHUNK]])
     message.recipients = len(people)
+
+
+@before_sending
+def release_due(now: datetime | None = None) -> int:
+    """Queue the copies of every scheduled message whose time has come; returns how many messages."""
+    now = now or utcnow()
+    due = db.session.scalars(select(AssemblyMessage.id).where(
+        AssemblyMessage.send_at <= now, AssemblyMessage.queued_at.is_(None), AssemblyMessage.cancelled_at.is_(None))
+        .order_by(AssemblyMessage.send_at, AssemblyMessage.id)).all()
+    released = 0
+    for message_id in due:
+        # Locked and read again: two workers (or a cancel) at the same moment queue it at most once.
+        message = db.session.scalar(select(AssemblyMessage).where(AssemblyMessage.id == message_id)
+                                    .with_for_update().execution_options(populate_existing=True))
+        if message is None or not message.is_scheduled:
+            db.session.commit()  # nothing changed: ends the lock
+            continue
+        _queue_copies(db.session.get(Assembly, message.assembly_id), message)
+        db.session.commit()
+        released += 1
+    return released
+
+
+def cancel_scheduled(message: AssemblyMessage) -> None:
+    """Call off a scheduled message before its time (nothing of it was sent)."""
+    message = db.session.scalar(select(AssemblyMessage).where(AssemblyMessage.id == message.id)
+                                .with_for_update().execution_options(populate_existing=True))
+    if message.cancelled_at is not None:
+        db.session.commit()  # nothing changed: ends the lock
+        return
+    if not message.is_scheduled:
+        db.session.commit()
+        raise DomainError("This message has gone to the outbox already, so it can no longer be cancelled.")
+    message.cancelled_at = utcnow()
     db.session.commit()
-    return message
 
 
 @renderer("message")

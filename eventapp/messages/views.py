@@ -12,6 +12,9 @@ from ..assemblies.views import load_assembly
 from ..domain import DomainError, NotFound
 from ..forms_util import apply_domain_error
 from ..mail.services import clean_header
+from ..registration.forms import ActionForm
+from ..templating import counted, longdate
+from ..timeutil import utc_to_local
 from . import services
 from .forms import MessageForm
 
@@ -24,7 +27,8 @@ def index(slug: str):
     assembly = load_assembly(slug)
     page = services.messages_of(assembly, request.args.get("page", 1, type=int) or 1,
                                 current_app.config.get("PAGE_SIZE", 25))
-    return render_template("messages/index.html", assembly=assembly, page=page)
+    return render_template("messages/index.html", assembly=assembly, page=page,
+                           scheduled={m.id: _local(assembly, m.send_at) for m in page.items if m.is_scheduled})
 
 
 def _compose(assembly: Assembly, form: MessageForm, status: int = 200):
@@ -48,14 +52,20 @@ def compose(slug: str):
     try:
         if action == "send":
             message = services.send_message(assembly, form.data_for_service(), form.send_key.data, current_user.id)
-            flash(f"Your message to {message.recipients:,} "
-                  f"{'person' if message.recipients == 1 else 'people'} is in the outbox.", "success")
+            if message.send_at is not None:
+                flash(f"Your message is scheduled for {_local(assembly, message.send_at)}. You can cancel it until "
+                      "then.", "success")
+            else:
+                flash(f"Your message to {counted(message.recipients, 'person', 'people')} is in the outbox.",
+                      "success")
             return redirect(url_for(".detail", slug=assembly.slug, email_id=message.id))
         if action == "preview":
             draft = services.check_message(assembly, form.data_for_service())
+            send_at = services.send_time(assembly, form.data_for_service())
             subject, text = services.preview(assembly, draft)
             return render_template("messages/preview.html", assembly=assembly, form=form, draft=draft,
-                                   subject=subject, text=text)
+                                   subject=subject, text=text,
+                                   send_at=_local(assembly, send_at) if send_at else None)
     except services.AlreadySent as err:
         flash(err.message, "info")
         return redirect(url_for(".detail", slug=assembly.slug, email_id=err.sent.id))
@@ -64,6 +74,30 @@ def compose(slug: str):
         return _compose(assembly, form, 400)
     # "Change the message" on the preview: the form again, as it was typed.
     return _compose(assembly, form)
+
+
+def _local(assembly: Assembly, when) -> str:
+    """A UTC time as the assembly's local wall-clock time, the way the pages write times."""
+    local = utc_to_local(when, assembly.timezone or "Europe/London")
+    return f"{local:%H:%M} on {longdate(local)}"
+
+
+@bp.post("/<int:email_id>/cancel")
+@organiser_required
+def cancel(slug: str, email_id: int):
+    assembly = load_assembly(slug)
+    try:
+        message = services.get_message(assembly, email_id)
+    except NotFound:
+        abort(404)
+    if ActionForm().validate_on_submit():
+        try:
+            services.cancel_scheduled(message)
+        except DomainError as err:
+            flash(err.message, "error")
+        else:
+            flash("The scheduled message is cancelled: nobody will get it.", "success")
+    return redirect(url_for(".detail", slug=assembly.slug, email_id=email_id))
 
 
 @bp.get("/<int:email_id>")
@@ -76,4 +110,5 @@ def detail(slug: str, email_id: int):
         abort(404)
     # The outbox stores each copy's subject as its header has it (clean_header), so search for that.
     return render_template("messages/detail.html", assembly=assembly, message=message,
-                           outbox_search=clean_header(message.subject))
+                           outbox_search=clean_header(message.subject), action_form=ActionForm(),
+                           send_at=_local(assembly, message.send_at) if message.send_at else None)

@@ -1,6 +1,8 @@
 """An organiser emails the confirmed delegates from a phone: write, check, send (axe on each page)."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from eventapp.extensions import db
@@ -48,4 +50,41 @@ def test_an_organiser_writes_checks_and_sends_an_email_on_a_phone(live_server, p
         copies = db.session.scalars(select(OutboxMessage.to_name).where(OutboxMessage.kind == "message",
                                                                         OutboxMessage.assembly_id == message.assembly_id))
         assert sorted(copies) == ["Amira Browser", "Bilal Browser"]
+        db.session.remove()
+
+
+def test_an_organiser_schedules_an_email_for_later_and_cancels_it(live_server, phone_page):
+    from datetime import timedelta
+
+    from eventapp.timeutil import utc_to_local, utcnow
+
+    with live_server.app.app_context():
+        assembly = make_assembly(title="Browser Scheduled Assembly")
+        make_registration(assembly, make_org("Browser Scheduled Police"), "Cara Browser")
+        slug, tz = assembly.slug, assembly.timezone
+        db.session.remove()
+    when = utc_to_local(utcnow() + timedelta(days=3), tz)
+    page = phone_page
+    login(page, live_server)
+    page.goto(live_server(f"/organiser/assemblies/{slug}/messages/new"))
+    page.get_by_label("Subject").fill("Joining instructions")
+    page.get_by_label("Message").fill("Doors open at 8:30.")
+    page.get_by_label("Later, at the day and time below").check()
+    page.get_by_label("Day", exact=True).fill(when.date().isoformat())
+    page.get_by_label("Time", exact=True).fill("09:00")
+    page.get_by_role("button", name="Check the email").click()
+    page.wait_for_load_state()
+    send = page.get_by_role("button", name=re.compile(r"^Send at 09:00 on "))
+    assert send.is_visible()
+    axe_check(page, "check a scheduled email")
+    send.click()
+    page.wait_for_load_state()
+    assert "Your message is scheduled for 09:00 on" in page.content()
+    axe_check(page, "a scheduled email")
+    page.get_by_role("button", name="Cancel this scheduled message").click()
+    page.wait_for_load_state()
+    assert "nobody will get it" in page.content()
+    with live_server.app.app_context():
+        message = db.session.scalar(select(AssemblyMessage).where(AssemblyMessage.subject == "Joining instructions"))
+        assert message.cancelled_at is not None and message.queued_at is None
         db.session.remove()

@@ -1,0 +1,105 @@
+"""Organisers schedule an email to delegates for later: who gets it is decided when it goes; it can be cancelled."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from eventapp.extensions import db
+from eventapp.mail.models import OutboxMessage
+from eventapp.mail.services import send_pending
+from eventapp.messages import services
+from eventapp.messages.models import AssemblyMessage
+from eventapp.timeutil import utc_to_local, utcnow
+from tests.messages.test_messages import _compose, _outbox, people  # noqa: F401 - fixture
+from tests.mail_sink import sink  # noqa: F401 - fixture
+from tests.notes.helpers import make_registration
+
+
+def _later(assembly, hours: int = 48) -> dict:
+    local = utc_to_local(utcnow() + timedelta(hours=hours), assembly.timezone).replace(minute=0, second=0,
+                                                                                       microsecond=0)
+    return {"when": "later", "send_on": local.date().isoformat(), "send_time": local.strftime("%H:%M")}
+
+
+def _schedule(client, assembly, **data):
+    url, payload = _compose(client, assembly, **data)
+    return client.post(url, data={**payload, "action": "send"}, follow_redirects=True)
+
+
+def test_a_scheduled_message_waits_and_then_reaches_whoever_the_audience_holds_when_it_goes(
+        as_organiser, people, sink):
+    assembly = people["assembly"]
+    url, payload = _compose(as_organiser, assembly, **_later(assembly))
+    preview = as_organiser.post(url, data={**payload, "action": "preview"}).get_data(as_text=True)
+    assert "Send at " in preview and "2 people would get it now" in preview
+    page = as_organiser.post(url, data={**payload, "action": "send"}, follow_redirects=True).get_data(as_text=True)
+    assert "Your message is scheduled for" in page and "Cancel this scheduled message" in page
+    message = db.session.scalar(select(AssemblyMessage))
+    assert message.send_at is not None and message.queued_at is None
+    assert _outbox(assembly) == []
+    send_pending()  # not due yet
+    assert _outbox(assembly) == [] and sink.messages == []
+    index = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/messages/").get_data(as_text=True)
+    assert "Scheduled for" in index
+
+    # Meanwhile Ben cancels and Dana registers.
+    people["ben"].status = "cancelled"
+    make_registration(assembly, people["ben"].organisation, "Dana Late")
+    message.send_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    send_pending()
+    assert [r.to_name for r in _outbox(assembly)] == ["Aisha Khan", "Dana Late"]
+    assert sorted(str(m["To"]) for m in sink.wait_for(2))[0].startswith("Aisha Khan")
+    db.session.refresh(message)
+    assert message.queued_at is not None and message.recipients == 2
+    # A second pass (another worker) queues nothing more.
+    send_pending()
+    assert len(_outbox(assembly)) == 2
+    detail = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/messages/{message.id}").get_data(as_text=True)
+    assert "scheduled for" in detail and "Cancel this scheduled message" not in detail
+
+
+def test_a_cancelled_scheduled_message_never_goes(as_organiser, people, sink):
+    assembly = people["assembly"]
+    _schedule(as_organiser, assembly, **_later(assembly))
+    message = db.session.scalar(select(AssemblyMessage))
+    page = as_organiser.post(f"/organiser/assemblies/{assembly.slug}/messages/{message.id}/cancel",
+                             data={"csrf_token": _compose(as_organiser, assembly)[1]["csrf_token"]},
+                             follow_redirects=True).get_data(as_text=True)
+    assert "The scheduled message is cancelled: nobody will get it." in page
+    message.send_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    send_pending()
+    assert _outbox(assembly) == [] and sink.messages == []
+
+
+def test_a_message_already_gone_cannot_be_cancelled(as_organiser, people):
+    assembly = people["assembly"]
+    _schedule(as_organiser, assembly)
+    message = db.session.scalar(select(AssemblyMessage))
+    try:
+        services.cancel_scheduled(message)
+    except services.DomainError as err:
+        assert "can no longer be cancelled" in err.message
+    else:
+        raise AssertionError("a sent message was cancelled")
+    assert len(_outbox(assembly)) == 2
+
+
+def test_a_time_past_or_the_skipped_spring_hour_is_refused_with_the_form_kept(as_organiser, people):
+    assembly = people["assembly"]
+    past = utc_to_local(utcnow() - timedelta(hours=2), assembly.timezone)
+    page = _schedule(as_organiser, assembly, when="later", send_on=past.date().isoformat(),
+                     send_time=past.strftime("%H:%M"), subject="Kept subject").get_data(as_text=True)
+    assert "That time has passed." in page and "Kept subject" in page
+    skipped = datetime(utcnow().year + 1, 3, 31)
+    while skipped.weekday() != 6:  # the last Sunday of March: 01:00-02:00 does not happen in London
+        skipped -= timedelta(days=1)
+    page = _schedule(as_organiser, assembly, when="later", send_on=skipped.date().isoformat(),
+                     send_time="01:30").get_data(as_text=True)
+    assert "does not happen on that day" in page
+    page = _schedule(as_organiser, assembly, when="later", send_on="", send_time="").get_data(as_text=True)
+    assert "Enter the day to send it" in page
+    assert db.session.scalar(select(AssemblyMessage)) is None
+    assert db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "message")) is None
