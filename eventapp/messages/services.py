@@ -266,7 +266,12 @@ def _queue_copies(assembly: Assembly, message: AssemblyMessage) -> None:
                     for u in staff])
         message.recipients = len(staff)
         return
-    link = _manage_link_template()
+    try:
+        link = _manage_link_template()
+    except RuntimeError:
+        # Queued by the worker (a scheduled message) with no FLASK_PUBLIC_BASE_URL: no host to
+        # build a personal link on, so the copies go without one rather than not at all.
+        link = None
     if message.audience == "workshop" and message.workshop_id is None:
         message.recipients = 0  # its workshop was deleted while the message waited
         return
@@ -327,7 +332,7 @@ def _render_message(row, recipe: dict) -> tuple[str, str, str, None]:
     manage = None
     # The personal link only while this address still holds the registration: after an address
     # change (another officer sent instead) or an erasure, the old address may be someone else's.
-    if (registration is not None and registration.anonymised_at is None
+    if (registration is not None and recipe.get("link") and registration.anonymised_at is None
             and registration.email_key == email_key(row.to_email)):
         manage = recipe["link"].format(token=_serializer().dumps({"r": registration.id, "v": recipe["v"]}))
     subject, text, html = render_email(

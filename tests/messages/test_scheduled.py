@@ -103,3 +103,24 @@ def test_a_time_past_or_the_skipped_spring_hour_is_refused_with_the_form_kept(as
     assert "Enter the day to send it" in page
     assert db.session.scalar(select(AssemblyMessage)) is None
     assert db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "message")) is None
+
+
+def test_the_worker_without_a_public_address_sends_scheduled_copies_without_a_personal_link(
+        as_organiser, people, sink, monkeypatch):
+    assembly = people["assembly"]
+    _schedule(as_organiser, assembly, **_later(assembly))
+    message = db.session.scalar(select(AssemblyMessage))
+    message.send_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+
+    def no_host():
+        raise RuntimeError("Unable to build URLs outside an active request without SERVER_NAME")
+
+    # What url_for does in `flask mail worker` when FLASK_PUBLIC_BASE_URL is not set.
+    monkeypatch.setattr(services, "_manage_link_template", no_host)
+    send_pending()
+    received = sink.wait_for(2)
+    assert len(received) == 2
+    from tests.mail_sink import text_of
+
+    assert all("/manage/" not in text_of(m) and "Park at the rear." in text_of(m) for m in received)
