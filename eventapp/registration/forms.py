@@ -1,7 +1,6 @@
 """Forms for the public registration, the manage page and the organiser's registration pages."""
 from __future__ import annotations
 
-import unicodedata
 from functools import lru_cache
 
 from flask_wtf import FlaskForm
@@ -12,6 +11,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..mail.services import is_email_address
 from ..organisations.models import SECTORS
+from ..text import has_control, visible
 
 ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
 
@@ -28,7 +28,7 @@ class NoControlCharacters:
 
     def __call__(self, form, field):
         value = field.data or ""
-        if any(unicodedata.category(ch) == "Cc" and ch not in self.allowed for ch in value):
+        if has_control(value, self.allowed):
             raise ValidationError("Remove line breaks and control characters from this answer."
                                   if not self.allowed else "Remove control characters from this answer.")
 
@@ -44,10 +44,6 @@ class EmailAddress:
             raise ValidationError(self.message)
 
 
-def _visible(text: str, keep: str) -> str:
-    return "".join("\ufffd" if unicodedata.category(ch) == "Cc" and ch not in keep else ch for ch in text)
-
-
 class SafeForm(FlaskForm):
     """Typed text comes back on error with control characters shown as \ufffd, never raw in the page."""
 
@@ -57,9 +53,9 @@ class SafeForm(FlaskForm):
             keep = "\n\r\t" if f.type == "TextAreaField" else ""
             if f.type in ("StringField", "TextAreaField", "EmailField"):
                 if f.raw_data:
-                    f.raw_data = [_visible(v, keep) if isinstance(v, str) else v for v in f.raw_data]
+                    f.raw_data = [visible(v, keep) if isinstance(v, str) else v for v in f.raw_data]
                 if isinstance(f.data, str):
-                    f.data = _visible(f.data, keep) if not ok else f.data
+                    f.data = visible(f.data, keep) if not ok else f.data
         return ok
 
 

@@ -22,6 +22,7 @@ from ..invites.services import cancel_at_old_address, sync_calendar, sync_new_re
 from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, is_email_address, link_template,
                              outbox_row, queue_rows, render_email, render_subject, rendered, renderer)
 from ..organisations.models import SECTORS, Organisation, name_key
+from ..text import has_control
 from ..timeutil import utc_to_local, utcnow
 from ..txn import begin_writes
 from .csvio import ROW_KEY
@@ -81,7 +82,7 @@ def clean_line(value: Any, field_name: str, label: str, *, max_len: int, require
     text = (value or "").strip() if isinstance(value, str) else ""
     if required and not text:
         raise DomainError(f"Enter {label}.", field_name)
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
+    if has_control(text):
         raise DomainError("Remove line breaks and control characters from this answer.", field_name)
     if len(text) > max_len:
         raise DomainError(f"Use at most {max_len:,} characters (you used {len(text):,}).", field_name)
@@ -92,7 +93,7 @@ def clean_text(value: Any, field_name: str, *, max_len: int = 2000) -> str:
     """A multi-line answer: trimmed; line breaks and tabs allowed, other control characters not."""
     text = (value or "").strip() if isinstance(value, str) else ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+    if has_control(text, "\n\t"):
         raise DomainError("Remove control characters from this answer.", field_name)
     if len(text) > max_len:
         raise DomainError(f"Use at most {max_len:,} characters (you used {len(text):,}).", field_name)

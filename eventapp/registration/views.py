@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import json
 import time
-import unicodedata
 from types import SimpleNamespace
 from typing import Callable, NamedTuple
 
@@ -23,6 +22,7 @@ from ..extensions import db, limiter
 from ..forms_util import apply_domain_error
 from ..links import absolute_url
 from ..templating import cached_url_for, counted
+from ..text import without_control
 from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
 from . import services
@@ -483,7 +483,7 @@ def organiser_index(slug: str):
     assembly = _ListAssembly(*row)
     # Control characters never match a stored value, and must not be echoed into the page.
     args = request.args
-    q = "".join(ch for ch in args.get("q", "") if unicodedata.category(ch) != "Cc").strip()[:200]
+    q = without_control(args.get("q", "")).strip()[:200]
     status = args.get("status", "")
     sector = args.get("sector", "")
     org_id = args.get("organisation", type=int)
