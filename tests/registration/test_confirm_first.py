@@ -274,3 +274,10 @@ def test_a_deleted_form_gets_no_reminder(client, setup, as_organiser):
     url = f"/organiser/assemblies/{setup.assembly.slug}/registrations/unconfirmed"
     post_form(client, f"{url}/{pending.id}/withdraw", {}, form_url=url)
     assert not _reminders()
+
+
+def test_the_assembly_page_says_whether_new_registrations_confirm_their_address_first(client, setup, as_organiser):
+    url = f"/organiser/assemblies/{setup.assembly.slug}"
+    assert "the form is sent (their address is not checked first)" in client.get(url).get_data(as_text=True)
+    _confirm_first(setup)
+    assert "once they confirm their email address" in client.get(url).get_data(as_text=True)
