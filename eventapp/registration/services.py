@@ -1,6 +1,7 @@
 """Registration use cases: register, edit, cancel, the waiting list, manage links, privacy."""
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -711,6 +712,7 @@ class PendingGone(DomainError):
 
 
 def _window_key(prefix: str, ident: Any) -> str:
+    """prefix:ident:<the start of the current quarter of an hour>."""
     now = utcnow()
     window = now.replace(minute=now.minute - now.minute % FRESH_LINK_MINUTES, second=0, microsecond=0)
     return f"{prefix}:{ident}:{window:%Y%m%dT%H%M}"
@@ -740,75 +742,120 @@ def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: li
     key = email_key(details["email"])
     begin_writes()
     now = utcnow()
-    # Forms never confirmed go after their links stop working.
-    db.session.execute(delete(PendingRegistration).where(
-        PendingRegistration.created_at < now - timedelta(days=CONFIRM_DAYS)))
-    existing = db.session.scalar(
-        select(Registration).where(Registration.assembly_id == assembly.id, Registration.email_key == key))
+    conn = db.session.connection()
     try:
+        # Forms never confirmed go after their links stop working.
+        conn.execute(_DELETE_EXPIRED_PENDING, {"before": now - timedelta(days=CONFIRM_DAYS)})
+        existing = conn.execute(_REGISTRATION_BY_KEY, {"assembly_id": assembly.id, "key": key}).first()
         if existing is not None and existing.status != "cancelled":
-            _queue_fresh_link(existing)
+            _queue_fresh_link(db.session.get(Registration, existing.id))
+            db.session.commit()
+            return
+        # Core statements, as register()'s: this is the public form's request, and the ORM's unit
+        # of work for one row cost more than the rest of it.
+        values = {"full_name": details["full_name"], "email": details["email"], "data": kept, "created_at": now,
+                  "updated_at": now}
+        before = conn.execute(_PENDING_BY_KEY, {"assembly_id": assembly.id, "key": key}).first()
+        if before is None:
+            pending_id = conn.execute(_INSERT_PENDING, {**values, "assembly_id": assembly.id, "email_key": key}).scalar()
         else:
-            pending = db.session.scalar(select(PendingRegistration).where(
-                PendingRegistration.assembly_id == assembly.id, PendingRegistration.email_key == key))
-            if pending is None:
-                pending = PendingRegistration(assembly_id=assembly.id, email_key=key)
-                db.session.add(pending)
             # The latest form wins, and its week starts again; a link already sent confirms it.
-            pending.full_name, pending.email, pending.data, pending.created_at = (
-                details["full_name"], details["email"], kept, now)
-            db.session.flush()
-            _queue_confirm_link(pending)
-            _schedule_confirm_reminder(pending)
+            pending_id = before.id
+            conn.execute(_UPDATE_PENDING, {**values, "pending_id": pending_id})
+            _drop_confirm_reminder(pending_id, before.created_at)
+        pending = PendingRegistration(id=pending_id, assembly_id=assembly.id, email_key=key, **values)
+        set_committed_value(pending, "assembly", assembly)
+        # A reminder a day after the latest form, deleted if it is confirmed (or withdrawn) first:
+        # people who missed the first email among many would otherwise never learn they hold no place.
+        rows = [_confirm_row(pending, "confirm_registration_reminder", _reminder_key(pending_id, now),
+                             due=now + timedelta(hours=CONFIRM_REMINDER_HOURS))]
+        first_key = _confirm_key(assembly.id, key)
+        if conn.execute(_OUTBOX_KEY, {"key": first_key}).first() is None:
+            rows.insert(0, _confirm_row(pending, "confirm_registration", first_key))
+        queue_rows(rows)
         db.session.commit()
     except IntegrityError:
         # The same form sent twice at once: the other one kept it and queued the email.
         db.session.rollback()
 
 
+_P = PendingRegistration.__table__
+_DELETE_EXPIRED_PENDING = delete(_P).where(_P.c.created_at < bindparam("before"))
+_REGISTRATION_BY_KEY = select(_R.c.id, _R.c.status).where(_R.c.assembly_id == bindparam("assembly_id"),
+                                                           _R.c.email_key == bindparam("key"))
+_PENDING_BY_KEY = select(_P.c.id, _P.c.created_at).where(_P.c.assembly_id == bindparam("assembly_id"),
+                                                          _P.c.email_key == bindparam("key"))
+_INSERT_PENDING = insert(_P).returning(_P.c.id)
+_UPDATE_PENDING = (_P.update().where(_P.c.id == bindparam("pending_id"))
+                   .values(full_name=bindparam("full_name"), email=bindparam("email"), data=bindparam("data"),
+                           created_at=bindparam("created_at"), updated_at=bindparam("updated_at")))
+_OUTBOX_KEY = select(OutboxMessage.__table__.c.id).where(OutboxMessage.__table__.c.dedupe_key == bindparam("key"))
+
+
+def _confirm_key(assembly_id: int, key: str) -> str:
+    """The outbox key of an address's confirmation email at an assembly: one per quarter of an hour
+    however often the form is sent. Named by the address, not the pending form, whose id SQLite
+    may give again once the form is confirmed."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    return _window_key(f"confirm-address:{assembly_id}", digest)
+
+
+def _reminder_key(pending_id: int, created_at: datetime) -> str:
+    return f"confirm-reminder:{pending_id}:{created_at:%Y%m%dT%H%M%S%f}"
+
+
+def _confirm_row(pending: PendingRegistration, kind: str, dedupe: str, due: datetime | None = None) -> dict:
+    """An outbox row for a pending form's confirmation email, as a recipe the sender renders: the
+    public form's request only inserts rows, as register()'s does. ``due``: not to be sent before."""
+    recipe = {"r": "confirm", "p": pending.id, "k": pending.email_key, "link": _confirm_link_template(pending),
+              "expires": (pending.created_at + timedelta(days=CONFIRM_DAYS)).isoformat()}
+    if clean_header(pending.full_name)[:200] != pending.full_name:
+        recipe["name"] = pending.full_name
+    row = deferred_row(kind, pending.email, pending.full_name, recipe=recipe,
+                       subject=render_subject(kind, assembly=pending.assembly), assembly_id=pending.assembly_id,
+                       dedupe_key=dedupe)
+    if due is not None:
+        row["next_attempt_at"] = due
+    return row
+
+
 def _queue_confirm_link(pending: PendingRegistration) -> None:
-    key = _window_key("confirm-address", pending.id)
-    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
-        return
-    queue_rows([outbox_row("confirm_registration", pending.email, pending.full_name, assembly_id=pending.assembly_id,
-                           dedupe_key=key, context={"assembly": pending.assembly, "confirm_url": confirm_url(pending),
-                                                    "valid_days": CONFIRM_DAYS})])
+    key = _confirm_key(pending.assembly_id, pending.email_key)
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is None:
+        queue_rows([_confirm_row(pending, "confirm_registration", key)])
 
 
 CONFIRM_REMINDER_HOURS = 24
 
 
-def _drop_confirm_reminder(pending_id: int) -> None:
-    db.session.execute(delete(OutboxMessage).where(
-        OutboxMessage.dedupe_key.startswith(f"confirm-reminder:{pending_id}:", autoescape=True),
-        OutboxMessage.status == "pending"))
+def _drop_confirm_reminder(pending_id: int, created_at: datetime) -> None:
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.dedupe_key == _reminder_key(pending_id, created_at),
+                                                   OutboxMessage.status == "pending"))
 
 
-def _schedule_confirm_reminder(pending: PendingRegistration) -> None:
-    # One reminder a day after the latest form, unless it is confirmed (or withdrawn) first:
-    # people who missed the first email among many would otherwise lose their place unknowingly.
-    _drop_confirm_reminder(pending.id)
-    due = pending.created_at + timedelta(hours=CONFIRM_REMINDER_HOURS)
-    row = outbox_row("confirm_registration_reminder", pending.email, pending.full_name,
-                     assembly_id=pending.assembly_id, dedupe_key=f"confirm-reminder:{pending.id}:{due:%Y%m%dT%H%M%S%f}",
-                     context={"assembly": pending.assembly, "confirm_url": confirm_url(pending),
-                              "expires_on": utc_to_local(pending.created_at + timedelta(days=CONFIRM_DAYS),
-                                                         pending.assembly.timezone or "Europe/London")})
-    row["next_attempt_at"] = due
-    queue_rows([row])
+@renderer("confirm")
+def _render_confirm_email(message, recipe: dict) -> tuple[str, str, str, None]:
+    """A confirmation email (or its reminder) queued by request_registration(), rendered by the sender."""
+    assembly = db.session.get(Assembly, message.assembly_id)
+    token = _confirm_serializer().dumps({"p": recipe["p"], "k": recipe["k"]})
+    expires = utc_to_local(datetime.fromisoformat(recipe["expires"]), assembly.timezone or "Europe/London")
+    subject, text, html = render_email(message.kind, to_name=recipe.get("name", message.to_name), assembly=assembly,
+                                       confirm_url=recipe["link"].format(token=token), valid_days=CONFIRM_DAYS,
+                                       expires_on=expires)
+    return subject, text, html, None
+
+
+def _confirm_link_template(pending: PendingRegistration) -> str:
+    """The absolute link that confirms a pending form (on PUBLIC_BASE_URL when set), "{token}" where the token goes."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    path = url_for("registration.confirm", slug=pending.assembly.slug, token=TOKEN_PLACEHOLDER)
+    return link_template(f"{base.rstrip('/')}{path}" if base else
+                         url_for("registration.confirm", slug=pending.assembly.slug, token=TOKEN_PLACEHOLDER,
+                                 _external=True))
 
 
 def _confirm_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=CONFIRM_SALT)
-
-
-def confirm_url(pending: PendingRegistration) -> str:
-    """The absolute link that confirms a pending form (PUBLIC_BASE_URL when set)."""
-    token = _confirm_serializer().dumps({"p": pending.id, "k": pending.email_key})
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    path = url_for("registration.confirm", slug=pending.assembly.slug, token=token)
-    return f"{base.rstrip('/')}{path}" if base else url_for("registration.confirm", slug=pending.assembly.slug,
-                                                            token=token, _external=True)
 
 
 def load_pending(token: str) -> PendingRegistration:
@@ -845,7 +892,7 @@ def confirm_pending(pending: PendingRegistration, *, join_waiting_list: bool = F
     data = dict(pending.data)
     if join_waiting_list:
         data["join_waiting_list"] = True
-    _drop_confirm_reminder(pending.id)
+    _drop_confirm_reminder(pending.id, pending.created_at)
     db.session.delete(pending)
     try:
         # In register()'s transaction: the form is used up only if it registers someone.
@@ -873,7 +920,7 @@ def unconfirmed_count(assembly_id: int) -> int:
 
 def withdraw_pending(pending: PendingRegistration) -> None:
     """Delete a form waiting for its address to be confirmed (its link stops working)."""
-    _drop_confirm_reminder(pending.id)
+    _drop_confirm_reminder(pending.id, pending.created_at)
     db.session.delete(pending)
     db.session.commit()
 
