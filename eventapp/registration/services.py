@@ -187,6 +187,18 @@ def allocation_published(assembly: Assembly) -> bool:
     return getattr(assembly, "allocation_published_at", None) is not None
 
 
+def has_taken_place(assembly: Assembly, now: datetime | None = None) -> bool:
+    """Whether the assembly's day is over (its end time has passed where it is held)."""
+    local_now = utc_to_local(now or utcnow(), assembly.timezone or "Europe/London")
+    return local_now >= datetime.combine(assembly.date, assembly.end_time)
+
+
+def took_place_message(assembly: Assembly) -> str:
+    d = assembly.date
+    return (f"{assembly.title} took place on {d.day} {d:%B %Y}: registrations can no longer be cancelled, "
+            "and the day's attendance and workshop records stay as they are.")
+
+
 def registration_window(assembly: Assembly, now: datetime | None = None) -> tuple[bool, str]:
     """Whether the public form accepts registrations now, and if not why not."""
     if getattr(assembly, "cancelled_at", None) is not None:
@@ -305,6 +317,9 @@ def _promote(assembly: Assembly) -> list[Registration]:
     promoted: list[Registration] = []
     if assembly.cancelled_at is not None:
         # "Good news: you now have a place" is not news while the assembly is called off.
+        return promoted
+    if has_taken_place(assembly):
+        # Nor once the day is over.
         return promoted
     # Read again: this transaction may have changed statuses since the lock read the row.
     total = db.session.scalar(select(Assembly.confirmed_count).where(Assembly.id == assembly.id)) or 0
@@ -1088,6 +1103,11 @@ def cancel_registration(registration: Registration) -> list[Registration]:
     if registration.status == "cancelled":
         db.session.commit()
         return []
+    if has_taken_place(registration.assembly):
+        # Cancelling now would take the delegate out of the workshops they were in (their attendance
+        # would count as a walk-in) and give their place to someone waiting, for a day that is over.
+        db.session.rollback()
+        raise DomainError(took_place_message(registration.assembly))
     promoted = _cancel(registration)
     db.session.commit()
     return promoted

@@ -255,7 +255,7 @@ def manage(token: str):
     placements = placements_for(reg) if reg.status == "confirmed" else []
     return render_template("registration/manage.html", reg=reg, token=token, position=services.waiting_rank(reg),
                            published=services.allocation_published(reg.assembly), action_form=ActionForm(),
-                           placements=placements)
+                           placements=placements, taken_place=services.has_taken_place(reg.assembly))
 
 
 @bp.route("/manage/<token>/edit", methods=["GET", "POST"])
@@ -300,6 +300,9 @@ def manage_cancel(token: str):
         return _bad_link(problem)
     form = ActionForm()
     if reg.status == "cancelled":
+        return redirect(url_for(".manage", token=token))
+    if services.has_taken_place(reg.assembly):
+        flash(services.took_place_message(reg.assembly), "info")
         return redirect(url_for(".manage", token=token))
     # A GET only asks: link scanners in mail filters open links but never press buttons.
     if form.validate_on_submit():
@@ -678,7 +681,11 @@ def organiser_cancel(slug: str, reg_id: int):
     reg = _org_reg(assembly, reg_id)
     form = ActionForm()
     if form.validate_on_submit():
-        promoted = services.cancel_registration(reg)
+        try:
+            promoted = services.cancel_registration(reg)
+        except DomainError as err:
+            flash(err.message, "error")
+            return redirect(url_for(".organiser_index", slug=slug))
         message = f"{reg.full_name}'s registration is cancelled."
         if promoted:
             message += " Promoted from the waiting list: " + ", ".join(r.full_name for r in promoted) + "."
