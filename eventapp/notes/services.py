@@ -243,6 +243,18 @@ def add_walk_in(workshop: Workshop, user_id: int | None, registration_id: int | 
             raise DomainError("Use at most 200 characters.", "name")
         if len(organisation) > 200:
             raise DomainError("Use at most 200 characters.", "organisation")
+        # The same name and organisation again is the same person: a second press of "Add" whose first
+        # answer was lost on the hall's Wi-Fi, or someone marked "not here" by mistake being added back.
+        same = next((a for a in db.session.scalars(
+            select(Attendance).where(Attendance.workshop_id == workshop.id, Attendance.registration_id.is_(None))
+            .order_by(Attendance.id))
+            if (_person_key(a.walk_in_name), _person_key(a.walk_in_organisation))
+            == (_person_key(name), _person_key(organisation))), None)
+        if same is not None:
+            if same.status != "walk_in":
+                same.status, same.recorded_by_id = "walk_in", user_id
+            db.session.commit()
+            return same
         attendance = Attendance(workshop_id=workshop.id, walk_in_name=name, walk_in_organisation=organisation,
                                 status="walk_in", recorded_by_id=user_id)
     db.session.add(attendance)
@@ -252,6 +264,10 @@ def add_walk_in(workshop: Workshop, user_id: int | None, registration_id: int | 
         db.session.rollback()
         raise DomainError("That person is already on the register.", "registration_id")
     return attendance
+
+
+def _person_key(text: str) -> str:
+    return " ".join((text or "").split()).casefold()
 
 
 def _is_placed(registration_id: int, workshop_id: int) -> bool:

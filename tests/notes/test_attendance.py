@@ -164,3 +164,28 @@ def test_a_tablet_showing_an_old_register_does_not_undo_marks_made_on_another(as
                                         f"mark-r{b.id}": "absent", f"was-r{b.id}": "unmarked"})
     marks = {m.registration_id: m.status for m in db.session.scalars(select(Attendance))}
     assert marks == {a.id: "present", b.id: "absent"}
+
+
+def test_a_walk_in_sent_twice_on_a_flaky_connection_is_on_the_register_once(as_facilitator, facilitator):
+    # The first press arrived but its answer did not; the facilitator presses again.
+    s = scene(facilitator)
+    page = as_facilitator.get(_url(s)).get_data(as_text=True)
+    from tests.conftest import csrf_from
+
+    token = csrf_from(page)
+    for name in ("Sam Walker", " sam  walker "):
+        resp = as_facilitator.post(_url(s, "/walk-in"), data={"csrf_token": token, "registration_id": "0",
+                                                               "name": name, "organisation": "Street Pastors"})
+        assert resp.status_code == 302
+    rows = list(db.session.scalars(select(Attendance).where(Attendance.workshop_id == s.workshop.id)))
+    assert [r.walk_in_name for r in rows] == ["Sam Walker"]
+    assert services.attendance_counts([s.workshop.id])[s.workshop.id].walk_ins == 1
+
+
+def test_a_walk_in_marked_not_here_and_added_again_is_present_again_not_a_second_row(as_facilitator, facilitator):
+    s = scene(facilitator)
+    first = services.add_walk_in(s.workshop, facilitator.id, name="Sam Walker")
+    services.record_attendance(s.workshop, {f"a{first.id}": "absent"}, facilitator.id)
+    again = services.add_walk_in(s.workshop, facilitator.id, name="Sam Walker")
+    assert again.id == first.id and again.status == "walk_in"
+    assert services.attendance_counts([s.workshop.id])[s.workshop.id].walk_ins == 1
