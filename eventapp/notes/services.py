@@ -35,6 +35,7 @@ from .models import (
 MAX_SECTION_CHARS = 100_000
 MAX_ACTION_CHARS = 20_000
 PENDING_DAYS = 14
+DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
 
 
 class Conflict(DomainError):
@@ -605,6 +606,14 @@ def add_action(workshop: Workshop, data: dict[str, Any], user_id: int | None,
     """Record an agreed action for a workshop (and its assembly)."""
     values = clean_action(data, allowed_topic_ids)
     check_due_date(values["due_date"], workshop.round.assembly.date)
+    wanted = {**values, "due_date": values["due_date"].isoformat(), "topic_ids": sorted(values["topic_ids"])}
+    for recent in db.session.scalars(select(Action).where(
+            Action.workshop_id == workshop.id, Action.created_by_id == user_id, Action.version == 1,
+            Action.created_at >= utcnow() - DOUBLE_SUBMIT_WINDOW)):
+        if recent.snapshot() == wanted:
+            # The same action sent again (a second press when the first answer was lost): it is recorded.
+            db.session.rollback()
+            return recent
     action = Action(assembly_id=workshop.round.assembly_id, workshop_id=workshop.id, created_by_id=user_id,
                     version=1)
     _apply_action(action, values)

@@ -215,3 +215,18 @@ def test_a_status_changed_on_the_edit_form_is_in_the_actions_status_history(as_f
                                                      version="2")).status_code == 302
     log = outcomes.status_updates([action.id])[action.id]
     assert [(u.status, u.source, u.user_id) for u in log] == [("done", "facilitator", facilitator.id)]
+
+
+def test_an_action_sent_twice_on_a_flaky_connection_is_recorded_once(as_facilitator, facilitator):
+    # The first press of "Add action" arrived but its answer did not; the facilitator presses again.
+    from tests.conftest import csrf_from
+
+    s = scene(facilitator)
+    token = csrf_from(as_facilitator.get(_url(s)).get_data(as_text=True))
+    for _ in range(2):
+        resp = as_facilitator.post(_url(s), data={"csrf_token": token, **_form(s)})
+        assert resp.status_code == 302
+    assert len(services.workshop_actions(s.workshop.id)) == 1
+    # A different action with the same owner and date is still added.
+    assert post_form(as_facilitator, _url(s), _form(s, description="Another action")).status_code == 302
+    assert len(services.workshop_actions(s.workshop.id)) == 2
