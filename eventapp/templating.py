@@ -77,6 +77,13 @@ def init_app(app: Flask) -> None:
         return f"{value.hour:02d}:{value.minute:02d}" if value else ""
 
     @app.template_global()
+    def taken_place(assembly) -> bool:
+        """Whether the assembly's day is over (then a registration can no longer be cancelled)."""
+        from .registration.services import has_taken_place
+
+        return has_taken_place(assembly)
+
+    @app.template_global()
     def present(attrs: dict) -> dict:
         """Drop attributes whose value is None so WTForms does not render them."""
         return {k: v for k, v in attrs.items() if v is not None}

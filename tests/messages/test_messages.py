@@ -259,3 +259,22 @@ def test_an_organiser_writes_to_the_facilitators_of_the_assemblys_workshops(as_o
     assert text.startswith("Dear Fran Facilitator,") and "Meet in the Green Room." in text
     assert "because you facilitate a workshop at Shire Community Safety Assembly" in text
     assert "/manage/" not in text and "registered for" not in text
+
+
+def test_a_summary_sent_after_the_day_does_not_offer_to_cancel_the_registration(as_organiser, people, sink):
+    # The week after, cancelling is no longer possible: the email must not offer it.
+    from datetime import date
+
+    assembly = people["assembly"]
+    assembly.date = date(2026, 3, 18)
+    db.session.commit()
+    url, payload = _compose(as_organiser, assembly, subject="What we agreed", body="Thank you for coming.")
+    preview = as_organiser.post(url, data={**payload, "action": "preview"}).get_data(as_text=True)
+    assert "cancel" not in preview.lower()
+    as_organiser.post(url, data={**payload, "action": "send"})
+    send_pending()
+    received = sink.wait_for(2)
+    text, html = text_of(received[0]), html_of(received[0])
+    assert "cancel" not in text.lower() and "cancel" not in html.lower()
+    link = re.search(r"Your registration: (\S+)", text).group(1)
+    assert as_organiser.get(_path(link)).status_code == 200
