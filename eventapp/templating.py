@@ -65,6 +65,13 @@ def init_app(app: Flask) -> None:
     app.extensions["eventapp.links"] = {}
     app.jinja_env.globals["url_for"] = cached_url_for
 
+    @app.template_filter("local")
+    def local(value: datetime | None, tz: str | None = None) -> datetime | None:
+        """A stored (naive UTC) time as the clock read where the assembly is held."""
+        from .timeutil import utc_to_local
+
+        return utc_to_local(value, tz or "Europe/London") if value else value
+
     @app.template_filter("num")
     def num(value: int | None) -> str:
         """A count as people read it: 10,000 rather than 10000."""

@@ -526,3 +526,19 @@ def test_the_partner_is_told_before_sending_that_done_or_dropped_closes_the_acti
     assert f'aria-describedby="a{a}-status-hint"' in html
     hint = html.split(f'id="a{a}-status-hint"')[1].split("</p>")[0]
     assert "Done or Dropped closes the action" in hint and "ask the organisers" in hint
+
+
+def test_a_status_update_is_dated_where_the_assembly_is_held_not_in_utc(client, db, organiser):
+    # Posted at 00:30 on 1 October in London (23:30 UTC on 30 September): the partner page and the
+    # public page ("as of 1 October") must agree on the day.
+    from datetime import datetime
+
+    from eventapp.outcomes.models import ActionStatusUpdate
+
+    scene = build_scene(organiser=organiser)
+    services.set_action_status(scene.open_action.id, "in_progress", "Draft guide written", "organiser")
+    update = db.session.scalar(select(ActionStatusUpdate).where(ActionStatusUpdate.action_id == scene.open_action.id))
+    update.created_at = datetime(2026, 9, 30, 23, 30)
+    db.session.commit()
+    html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
+    assert "01 Oct 2026: in progress" in html and "30 Sep 2026" not in html
