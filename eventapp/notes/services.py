@@ -460,6 +460,22 @@ def review_fingerprint(notes: SessionNotes, actions: Iterable[Action]) -> str:
     return f"{notes.version};" + ",".join(f"{a.id}:{a.version}" for a in sorted(actions, key=lambda a: a.id))
 
 
+def review_offers(notes: SessionNotes, actions: Iterable[Action]) -> tuple[set[str], set[int]]:
+    """The sections and actions the review form offers ticked: all at the first review; after that what is
+    approved and what changed since the last approval, never what the organiser chose to leave out."""
+    actions = list(actions)
+    if notes.approved_at is None:
+        return {s.key for s in notes.sections}, {a.id for a in actions}
+    changed = set()
+    for keys in db.session.scalars(select(NotesRevision.changed_keys).where(
+            NotesRevision.notes_id == notes.id, NotesRevision.created_at >= notes.approved_at)):
+        changed |= {k for k in keys.split(",") if k}
+    revised = set(db.session.scalars(select(ActionRevision.action_id).where(
+        ActionRevision.action_id.in_([a.id for a in actions]), ActionRevision.created_at >= notes.approved_at)))
+    return ({s.key for s in notes.sections if s.approved or s.key in changed},
+            {a.id for a in actions if a.approved or a.id in revised})
+
+
 def approve_notes(notes: SessionNotes, section_keys: Iterable[str], action_ids: Iterable[int],
                   user_id: int | None, seen: str | None = None) -> None:
     """Approve the chosen sections and actions for publication (never internal ones), as read at ``seen``."""

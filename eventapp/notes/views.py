@@ -440,7 +440,8 @@ def review(slug: str, workshop_id: int):
     actions = services.workshop_actions(workshop.id)
     return render_template("notes/review.html", assembly=assembly, workshop=workshop, notes=notes, form=form,
                            sections=SECTIONS, actions=actions, counts=counts,
-                           seen=services.review_fingerprint(notes, actions) if notes else ""), _status(form)
+                           seen=services.review_fingerprint(notes, actions) if notes else "",
+                           offered=services.review_offers(notes, actions) if notes else (set(), set())), _status(form)
 
 
 @bp.get("/organiser/actions")

@@ -469,3 +469,29 @@ def test_notes_kept_before_authors_were_recorded_are_still_saved(client, auth, f
     resp = client.get(_url(s), follow_redirects=True)
     assert "they are now saved" in resp.get_data(as_text=True)
     assert services.notes_for(s.workshop.id).section("summary").body == "Kept before the upgrade"
+
+
+def test_a_second_review_does_not_tick_again_what_the_organiser_chose_not_to_publish(client, auth, facilitator):
+    # The organiser kept "ideas" and one action off the public page; the facilitator later fixes the summary.
+    # On the second review only what changed (the summary) is offered ticked, not what was left out on purpose.
+    s = scene(facilitator)
+    organiser = make_user("organiser", email="org2@example.org")
+    kept = services.add_action(s.workshop, {"description": "Publish the map", "owner_organisation_id": s.police.id,
+                                            "due_date": s.assembly.date}, facilitator.id)
+    left_out = services.add_action(s.workshop, {"description": "Name and shame landlords",
+                                                "owner_organisation_id": s.police.id,
+                                                "due_date": s.assembly.date}, facilitator.id)
+    notes, _ = services.save_notes(s.workshop, notes_form(summary="Summary", ideas="Half-formed idea"), 0,
+                                   facilitator.id, submit=True)
+    services.approve_notes(notes, ["summary"], [kept.id], organiser.id)
+    services.save_notes(s.workshop, notes_form(summary="Summary, typo fixed", ideas="Half-formed idea"),
+                        notes.version, facilitator.id)
+    auth.login(organiser.email)
+    html = client.get(f"/organiser/assemblies/{s.assembly.slug}/notes/{s.workshop.id}").get_data(as_text=True)
+
+    def ticked(element_id: str) -> bool:
+        tag = re.search(rf'<input [^>]*id="{element_id}"[^>]*>', html).group(0)
+        return " checked" in tag
+
+    assert ticked("publish-summary") and ticked(f"publish-action-{kept.id}")
+    assert not ticked("publish-ideas") and not ticked(f"publish-action-{left_out.id}")
