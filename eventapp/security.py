@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, g, render_template, request
 from sqlalchemy.exc import DataError
 
 # Far beyond any real list; larger numbers overflow the database's OFFSET.
@@ -13,6 +13,12 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+
+# Staff pages where people type at length in a hall with unreliable Wi-Fi: the browser may keep
+# these for Back, so a Save that never arrived can be retried with the text still in the page.
+# Every other page a signed-in person sees is never stored: after signing out on a shared
+# computer, Back must not show the registrations, access needs or notes of whoever was before.
+KEPT_FOR_BACK = frozenset({"notes.edit", "notes.save", "notes.resume", "notes.actions", "notes.edit_action"})
 
 
 def init_app(app: Flask) -> None:
@@ -67,6 +73,9 @@ def init_app(app: Flask) -> None:
         h.setdefault("Referrer-Policy", "same-origin")
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        user = g.get("_login_user")  # loaded by any page that asked who is signed in (every page's header)
+        if user is not None and user.is_authenticated and request.endpoint not in KEPT_FOR_BACK:
+            h.setdefault("Cache-Control", "private, no-store")
         if request.is_secure:
             h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

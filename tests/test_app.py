@@ -110,6 +110,23 @@ def test_security_headers(client):
     assert "frame-ancestors 'none'" in client.get("/no-such-page").headers["Content-Security-Policy"]
 
 
+def test_pages_a_signed_in_person_sees_are_never_stored_except_where_facilitators_type(client, auth, organiser,
+                                                                                      facilitator):
+    from tests.factories import make_assembly, make_round, make_topic, make_workshop
+
+    assembly = make_assembly()
+    workshop = make_workshop(make_round(assembly), make_topic(), facilitators=[facilitator])
+    # Nobody signed in: the public pages may be kept.
+    assert "no-store" not in client.get(f"/a/{assembly.slug}").headers.get("Cache-Control", "")
+    auth.login(organiser.email)
+    for url in (f"/organiser/assemblies/{assembly.slug}/registrations", "/organiser/",
+                f"/facilitator/workshops/{workshop.id}/attendance"):
+        assert client.get(url).headers.get("Cache-Control") == "private, no-store", url
+    # After Back on a notes page whose Save never arrived, the typed text must still be there.
+    notes = client.get(f"/facilitator/workshops/{workshop.id}/notes")
+    assert notes.status_code == 200 and "no-store" not in notes.headers.get("Cache-Control", "")
+
+
 def test_session_cookie_is_httponly_and_samesite(client, auth, organiser):
     resp = auth.login(organiser.email)
     assert resp.status_code == 302
