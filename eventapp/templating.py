@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numbers
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 from typing import Callable
 
 from flask import Flask, current_app, has_request_context, request, url_for
@@ -64,6 +64,17 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["longdate"] = longdate
     app.extensions["eventapp.links"] = {}
     app.jinja_env.globals["url_for"] = cached_url_for
+
+    @app.template_filter("clock")
+    def clock(value: datetime | None, tz: str | None = None, fmt: str = "%d %b %Y %H:%M") -> str:
+        """A stored (naive UTC) time as the clock reads where the assembly is held, with the zone's
+        name: "18 Oct 2026 09:30 BST". Staff read times in the hall's time, not in UTC."""
+        if not value:
+            return ""
+        from zoneinfo import ZoneInfo
+
+        aware = value.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz or "Europe/London"))
+        return f"{aware.strftime(fmt)} {aware.tzname()}"
 
     @app.template_filter("local")
     def local(value: datetime | None, tz: str | None = None) -> datetime | None:

@@ -42,3 +42,15 @@ def test_the_num_filter_writes_thousands_with_commas(app):
     assert [num(0), num(999), num(1000), num(10_000), num(-1234567), num(np.int64(12345))] == [
         "0", "999", "1,000", "10,000", "-1,234,567", "12,345"]
     assert num(None) == "" and num("n/a") == "n/a"
+
+
+def test_staff_pages_give_times_in_the_halls_clock_with_its_zone(app):
+    from datetime import datetime
+
+    with app.test_request_context():
+        clock = app.jinja_env.filters["clock"]
+        # 08:30 UTC on 18 October is 09:30 in London (BST); in January it is 08:30 GMT.
+        assert clock(datetime(2026, 10, 18, 8, 30)) == "18 Oct 2026 09:30 BST"
+        assert clock(datetime(2027, 1, 18, 8, 30), "Europe/London", "%H:%M") == "08:30 GMT"
+        assert clock(datetime(2027, 1, 18, 8, 30), "Europe/Paris") == "18 Jan 2027 09:30 CET"
+        assert clock(None) == ""
