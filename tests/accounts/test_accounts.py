@@ -44,6 +44,25 @@ def test_a_session_cookie_copied_before_signing_out_opens_nothing_afterwards(app
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
 
 
+def test_a_session_in_use_all_day_stays_signed_in_and_one_left_for_eight_hours_does_not(client, auth, organiser,
+                                                                                          monkeypatch):
+    import time
+
+    started = time.time()
+    clock = {"now": started}
+    monkeypatch.setattr(time, "time", lambda: clock["now"])
+    auth.login(organiser.email)
+    assert client.get("/organiser/").status_code == 200
+    # Used every hour or so from 8:00 to 17:30: still signed in at 17:30.
+    for hour in range(1, 10):
+        clock["now"] = started + hour * 3600 + 120
+        assert client.get("/organiser/").status_code == 200, f"signed out after {hour} hours of use"
+    # Then left alone for more than eight hours: signed out.
+    clock["now"] += 8 * 3600 + 60
+    response = client.get("/organiser/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
 def test_login_is_case_insensitive_on_email(client, auth, organiser):
     assert auth.login("  ORGANISER@Example.org ").status_code == 302
 
