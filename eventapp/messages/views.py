@@ -82,14 +82,19 @@ def _local(assembly: Assembly, when) -> str:
     return f"{local:%H:%M} on {longdate(local)}"
 
 
+def _load(slug: str, email_id: int):
+    """(assembly, message) for a message's pages, or a 404 page."""
+    assembly = load_assembly(slug)
+    try:
+        return assembly, services.get_message(assembly, email_id)
+    except NotFound:
+        abort(404)
+
+
 @bp.post("/<int:email_id>/cancel")
 @organiser_required
 def cancel(slug: str, email_id: int):
-    assembly = load_assembly(slug)
-    try:
-        message = services.get_message(assembly, email_id)
-    except NotFound:
-        abort(404)
+    assembly, message = _load(slug, email_id)
     if ActionForm().validate_on_submit():
         try:
             services.cancel_scheduled(message)
@@ -103,11 +108,7 @@ def cancel(slug: str, email_id: int):
 @bp.get("/<int:email_id>")
 @organiser_required
 def detail(slug: str, email_id: int):
-    assembly = load_assembly(slug)
-    try:
-        message = services.get_message(assembly, email_id)
-    except NotFound:
-        abort(404)
+    assembly, message = _load(slug, email_id)
     # The outbox stores each copy's subject as its header has it (clean_header), so search for that.
     return render_template("messages/detail.html", assembly=assembly, message=message,
                            outbox_search=clean_header(message.subject), action_form=ActionForm(),
