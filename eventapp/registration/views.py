@@ -368,18 +368,24 @@ def _like_escaped(text: str) -> str:
     return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
-@functools.cache
-def _list_statements(q: bool, status: str, sector: bool, org: bool) -> tuple:
-    """The list's page and count selects for one combination of filters (status: "", "all", "waiting" or "one").
+# The list's own query values: kept by its page links, by each row's actions and by the export.
+LIST_ARGS = ("q", "status", "sector", "organisation", "needs", "page")
+# Needs filter: who has access needs, dietary needs, or either (catering and venue lists).
+NEEDS = {"access": "Access needs", "dietary": "Dietary needs", "any": "Access or dietary needs"}
 
-    Built once per combination, the request's values bound at execution: building a select cost
-    more than running it.
-    """
-    stmt = (
-        select(*_LIST_COLUMNS)
-        .join(Organisation, Organisation.id == Registration.organisation_id)
-        .where(Registration.assembly_id == bindparam("assembly_id"))
-    )
+
+def _list_args() -> dict[str, str]:
+    """The list's filters and page from this request's query, in the order they came (nothing else echoed)."""
+    return {k: v for k, v in request.args.items() if k in LIST_ARGS and v}
+
+
+def _back_to_list(slug: str):
+    """A redirect to the registrations list on the page and filters the organiser acted from."""
+    return redirect(url_for(".organiser_index", slug=slug, **_list_args()))
+
+
+def _filtered(stmt, q: bool, status: str, sector: bool, org: bool, needs: str = ""):
+    """stmt (joined to Organisation) narrowed by the list's filters, their values bound at execution."""
     if q:
         like = bindparam("like")
         # Bound per request, so escaped by _like_escaped(): a % or _ typed is looked for as itself.
@@ -394,6 +400,26 @@ def _list_statements(q: bool, status: str, sector: bool, org: bool) -> tuple:
         stmt = stmt.where(Organisation.sector == bindparam("sector"))
     if org:
         stmt = stmt.where(Registration.organisation_id == bindparam("org_id"))
+    if needs in ("access", "any"):
+        stmt = stmt.where(Registration.access_needs != "") if needs == "access" else stmt.where(
+            or_(Registration.access_needs != "", Registration.dietary_needs != ""))
+    elif needs == "dietary":
+        stmt = stmt.where(Registration.dietary_needs != "")
+    return stmt
+
+
+@functools.cache
+def _list_statements(q: bool, status: str, sector: bool, org: bool, needs: str = "") -> tuple:
+    """The list's page and count selects for one combination of filters (status: "", "all", "waiting" or "one").
+
+    Built once per combination, the request's values bound at execution: building a select cost
+    more than running it.
+    """
+    stmt = _filtered(
+        select(*_LIST_COLUMNS)
+        .join(Organisation, Organisation.id == Registration.organisation_id)
+        .where(Registration.assembly_id == bindparam("assembly_id")),
+        q, status, sector, org, needs)
     if status == "waiting":
         # Waiting ⇔ a position (a table constraint): the unique (assembly, position) index then serves the order.
         stmt = stmt.where(Registration.waiting_position.is_not(None))
@@ -484,13 +510,57 @@ def organiser_index(slug: str):
     if row is None:
         abort(404)
     assembly = _ListAssembly(*row)
+    q = _list_q(request.args)
+    status, sector, org_id, needs, params, key = _list_filters(assembly.id, q)
+    page_stmt, count_stmt = _list_statements(*key)
+    page = _RowPagination(page=None, per_page=current_app.config.get("PAGE_SIZE", 25), max_per_page=None,
+                          error_out=False, count=False, select=page_stmt, params=params, session=db.session())
+    # The assembly row carries its counts per status (kept by triggers): no count over every registration.
+    totals = {"confirmed": assembly.confirmed_count, "waiting": assembly.waiting_count,
+              "cancelled": assembly.cancelled_count}
+    if q or sector in SECTORS or org_id or needs:
+        page.total = db.session.connection().execute(count_stmt, params).scalar()
+    elif status in REGISTRATION_STATUSES:
+        page.total = totals[status]
+    else:
+        page.total = totals["confirmed"] + totals["waiting"] + (totals["cancelled"] if status == "all" else 0)
+    # Every action comes back to this page of this list (filters and page travel with it).
+    back = _list_args()
+    urls = SimpleNamespace(
+        edit=_per_row(".organiser_edit", slug=assembly.slug, **back),
+        cancel=_per_row(".organiser_cancel", slug=assembly.slug, **back),
+        to_waiting=_per_row(".organiser_move", slug=assembly.slug, action="waiting", **back),
+        confirm=_per_row(".organiser_move", slug=assembly.slug, action="confirm", **back),
+        reinstate=_per_row(".organiser_reinstate", slug=assembly.slug, **back),
+    )
+    export_args = {k: v for k, v in back.items() if k != "page"}
+    page.items = [_ListRow(row, urls) for row in page.items]
+    used_orgs = [_UsedOrganisation(*row) for row in
+                 db.session.connection().execute(_USED_ORGANISATIONS, {"assembly_id": assembly.id})]
+    pending = [o for o in used_orgs if o.status == "pending"]
+    return render_template(
+        "registration/organiser_index.html", assembly=assembly, page=page, q=q, status=status, sector=sector,
+        org_id=org_id, sectors=SECTORS, statuses=REGISTRATION_STATUSES, totals=totals, organisations=used_orgs,
+        pending=pending, filtered=bool(q or status or sector or org_id or needs), needs=needs, needs_labels=NEEDS,
+        export_url=url_for(".organiser_export", slug=assembly.slug, **export_args) if export_args else None,
+        unconfirmed=services.unconfirmed_count(assembly.id) if assembly.confirm_email_first else None,
+    )
+
+
+def _list_q(args) -> str:
     # Control characters never match a stored value, and must not be echoed into the page.
+    return without_control(args.get("q", "")).strip()[:200]
+
+
+def _list_filters(assembly_id: int, q: str):
+    """The list's filters read from the request: (status, sector, org_id, needs, bound values, statements' key)."""
     args = request.args
-    q = without_control(args.get("q", "")).strip()[:200]
     status = args.get("status", "")
     sector = args.get("sector", "")
     org_id = args.get("organisation", type=int)
-    params = {"assembly_id": assembly.id}
+    needs = args.get("needs", "")
+    needs = needs if needs in NEEDS else ""
+    params = {"assembly_id": assembly_id}
     if q:
         params["like"] = f"%{_like_escaped(q.lower())}%"
     if status in REGISTRATION_STATUSES:
@@ -499,37 +569,9 @@ def organiser_index(slug: str):
         params["sector"] = sector
     if org_id:
         params["org_id"] = org_id
-    page_stmt, count_stmt = _list_statements(
-        bool(q), status if status in ("all", "waiting") else "one" if status in REGISTRATION_STATUSES else "",
-        sector in SECTORS, bool(org_id))
-    page = _RowPagination(page=None, per_page=current_app.config.get("PAGE_SIZE", 25), max_per_page=None,
-                          error_out=False, count=False, select=page_stmt, params=params, session=db.session())
-    # The assembly row carries its counts per status (kept by triggers): no count over every registration.
-    totals = {"confirmed": assembly.confirmed_count, "waiting": assembly.waiting_count,
-              "cancelled": assembly.cancelled_count}
-    if q or sector in SECTORS or org_id:
-        page.total = db.session.connection().execute(count_stmt, params).scalar()
-    elif status in REGISTRATION_STATUSES:
-        page.total = totals[status]
-    else:
-        page.total = totals["confirmed"] + totals["waiting"] + (totals["cancelled"] if status == "all" else 0)
-    urls = SimpleNamespace(
-        edit=_per_row(".organiser_edit", slug=assembly.slug),
-        cancel=_per_row(".organiser_cancel", slug=assembly.slug),
-        to_waiting=_per_row(".organiser_move", slug=assembly.slug, action="waiting", status=status),
-        confirm=_per_row(".organiser_move", slug=assembly.slug, action="confirm", status=status),
-        reinstate=_per_row(".organiser_reinstate", slug=assembly.slug, status=status),
-    )
-    page.items = [_ListRow(row, urls) for row in page.items]
-    used_orgs = [_UsedOrganisation(*row) for row in
-                 db.session.connection().execute(_USED_ORGANISATIONS, {"assembly_id": assembly.id})]
-    pending = [o for o in used_orgs if o.status == "pending"]
-    return render_template(
-        "registration/organiser_index.html", assembly=assembly, page=page, q=q, status=status, sector=sector,
-        org_id=org_id, sectors=SECTORS, statuses=REGISTRATION_STATUSES, totals=totals, organisations=used_orgs,
-        pending=pending, filtered=bool(q or status or sector or org_id),
-        unconfirmed=services.unconfirmed_count(assembly.id) if assembly.confirm_email_first else None,
-    )
+    key = (bool(q), status if status in ("all", "waiting") else "one" if status in REGISTRATION_STATUSES else "",
+           sector in SECTORS, bool(org_id), needs)
+    return status, sector, org_id, needs, params, key
 
 
 @bp.route("/organiser/assemblies/<slug>/registrations/counts")
@@ -657,7 +699,7 @@ def organiser_edit(slug: str, reg_id: int):
             moved = " A new personal link was emailed to the new address; earlier links no longer work." \
                 if reg.token_version != version else ""
             flash(f"{reg.full_name}'s registration is saved.{moved}", "success")
-            return redirect(url_for(".organiser_index", slug=slug))
+            return _back_to_list(slug)
     return _organiser_form_page(form, reg, assembly, topics, published=published)
 
 
@@ -669,7 +711,7 @@ def _organiser_form_page(form, reg, assembly, topics, *, published: bool):
     emails, email_total = latest_about(reg.id) if reg else ([], 0)
     return render_template("registration/edit.html", form=form, reg=reg, assembly=assembly, topics=topics,
                            published=published, organisations=_approved_organisations(), organiser=True,
-                           cancel_url=url_for(".organiser_index", slug=assembly.slug), emails=emails,
+                           cancel_url=url_for(".organiser_index", slug=assembly.slug, **_list_args()), emails=emails,
                            email_total=email_total, kind_labels=KIND_LABELS,
                            email_statuses=STATUS_LABELS), _status(form)
 
@@ -691,9 +733,9 @@ def organiser_cancel(slug: str, reg_id: int):
             message += " Promoted from the waiting list: " + ", ".join(r.full_name for r in promoted) + "."
         message += " To undo it, choose Reinstate on their row under the status Cancelled."
         flash(message, "success")
-        return redirect(url_for(".organiser_index", slug=slug))
+        return _back_to_list(slug)
     return render_template("registration/cancel.html", reg=reg, form=form, heading=f"Cancel {reg.full_name}'s registration?",
-                           cancel_url=url_for(".organiser_index", slug=slug))
+                           cancel_url=url_for(".organiser_index", slug=slug, **_list_args()))
 
 
 @bp.post("/organiser/assemblies/<slug>/registrations/<int:reg_id>/<any(waiting, confirm):action>")
@@ -715,7 +757,7 @@ def organiser_move(slug: str, reg_id: int, action: str):
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")
-    return redirect(url_for(".organiser_index", slug=slug, status=request.args.get("status", "")))
+    return _back_to_list(slug)
 
 
 @bp.post("/organiser/assemblies/<slug>/registrations/<int:reg_id>/reinstate")
@@ -734,7 +776,7 @@ def organiser_reinstate(slug: str, reg_id: int):
         where = ("confirmed" if result.outcome == "confirmed"
                  else f"on the waiting list (no. {result.waiting_position}): no place is free")
         flash(f"{reg.full_name}'s registration is back, {where}. We emailed them a new personal link.", "success")
-    return redirect(url_for(".organiser_index", slug=slug, status=request.args.get("status", "")))
+    return _back_to_list(slug)
 
 
 @bp.post("/organiser/assemblies/<slug>/registrations/promote")
@@ -763,10 +805,18 @@ EXPORT_HEADER = ["Full name", "Email", "Job title", "Organisation", "Sector", "S
 @organiser_required
 def organiser_export(slug: str):
     assembly = load_assembly(slug)
+    stmt = select(Registration).where(Registration.assembly_id == assembly.id)
+    params: dict = {}
+    # With the list's filters (its "Download these as CSV" link), the rows the list shows; without any, everyone.
+    if {k for k in _list_args() if k != "page"}:
+        q = _list_q(request.args)
+        *_, params, key = _list_filters(assembly.id, q)
+        stmt = _filtered(stmt.join(Organisation, Organisation.id == Registration.organisation_id), *key)
     regs = db.session.scalars(
-        select(Registration).where(Registration.assembly_id == assembly.id)
-        .options(selectinload(Registration.organisation), selectinload(Registration.preferences).selectinload(Preference.topic))
-        .order_by(Registration.status, Registration.waiting_position, func.lower(Registration.full_name))
+        stmt.options(selectinload(Registration.organisation),
+                     selectinload(Registration.preferences).selectinload(Preference.topic))
+        .order_by(Registration.status, Registration.waiting_position, func.lower(Registration.full_name)),
+        params,
     ).all()
     rows = ([r.full_name, r.email, r.job_title, r.organisation.name, r.organisation.sector_label, r.status_label,
              r.waiting_position or "", r.access_needs, r.dietary_needs, "; ".join(p.topic.name for p in r.preferences),

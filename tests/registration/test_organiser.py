@@ -72,7 +72,7 @@ def test_each_row_offers_the_actions_of_its_status(app, as_organiser, setup):
     html = as_organiser.get(base(setup) + "?status=all").get_data(as_text=True)
     for reg in regs:
         row, url = _row(html, reg.full_name), f"{base(setup)}/{reg.id}"
-        assert f'<a href="{url}/edit">Edit<span class="visually-hidden"> {reg.full_name}</span></a>' in row
+        assert f'<a href="{url}/edit?status=all">Edit<span class="visually-hidden"> {reg.full_name}</span></a>' in row
         sector = "Police" if reg.organisation_id == setup.orgs[0].id else "Local authority (district or borough)"
         assert f'<bdi>{reg.organisation.name}</bdi><br><span class="meta">{sector}</span>' in row
         if reg.status == "confirmed":
@@ -87,7 +87,7 @@ def test_each_row_offers_the_actions_of_its_status(app, as_organiser, setup):
             assert "<td>Cancelled</td>" in row
             assert f'action="{url}/reinstate?status=all" class="inline">' in row
             assert f'Reinstate<span class="visually-hidden"> {reg.full_name}</span>' in row
-        assert (f'<a href="{url}/cancel">Cancel<span class="visually-hidden"> {reg.full_name}</span></a>' in row) == (
+        assert (f'<a href="{url}/cancel?status=all">Cancel<span class="visually-hidden"> {reg.full_name}</span></a>' in row) == (
             reg.status != "cancelled")
 
 
