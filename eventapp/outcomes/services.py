@@ -686,12 +686,39 @@ def send_partner_link(organisation: Organisation) -> PartnerContact:
     contact = contact_for(organisation.id)
     if contact is None or not contact.contact_email:
         raise DomainError(f"Add a contact email for {organisation.name} first.", "contact_email")
+    _queue_partner_link(organisation, contact)
+    db.session.commit()
+    return contact
+
+
+def _queue_partner_link(organisation: Organisation, contact: PartnerContact) -> None:
     queue_email("partner_link", contact.contact_email, contact.contact_name,
                 context={"organisation": organisation, "url": partner_url(organisation.id),
                          "valid_days": link_days(), "open_count": len(partner_actions(organisation.id))})
     contact.link_sent_at = utcnow()
+
+
+@dataclass
+class BulkLinks:
+    """What emailing a selection of partners their links did (or, previewed, would do)."""
+
+    to_send: list[tuple[Organisation, PartnerContact]]
+    no_contact: list[Organisation]
+
+
+def bulk_partner_links(rows: list[tuple[Organisation, PartnerContact | None, int]]) -> BulkLinks:
+    """Of partner_organisations() rows, those a link can go to (a contact email) and those left out."""
+    return BulkLinks(to_send=[(org, contact) for org, contact, _ in rows if contact and contact.contact_email],
+                     no_contact=[org for org, contact, _ in rows if not (contact and contact.contact_email)])
+
+
+def send_partner_links(rows: list[tuple[Organisation, PartnerContact | None, int]]) -> BulkLinks:
+    """Email every organisation of the selection that has a contact its partner link, in one transaction."""
+    plan = bulk_partner_links(rows)
+    for org, contact in plan.to_send:
+        _queue_partner_link(org, contact)
     db.session.commit()
-    return contact
+    return plan
 
 
 def revoke_partner_links(organisation: Organisation) -> PartnerContact:
@@ -717,8 +744,29 @@ def partner_actions(organisation_id: int) -> list[Action]:
         .order_by(Action.status.in_(OPEN_STATUSES).desc(), Action.due_date, Action.id)))
 
 
-def partner_organisations() -> list[tuple[Organisation, PartnerContact | None, int]]:
-    """Organisations that own at least one action, with their contact and open-action count."""
+PARTNER_FILTERS = {"open": "With open actions", "no_contact": "No contact email", "never_sent": "Link never sent"}
+
+
+def partner_organisations(q: str = "", show: str = "") -> list[tuple[Organisation, PartnerContact | None, int]]:
+    """Organisations that own at least one action, with their contact and open-action count.
+
+    q: part of the organisation's name or its contact's address; show: one of PARTNER_FILTERS.
+    """
+    rows = _partner_organisations()
+    q = q.strip().casefold()
+    if q:
+        rows = [r for r in rows if q in r[0].name.casefold()
+                or (r[1] is not None and q in (r[1].contact_email or "").casefold())]
+    if show == "open":
+        rows = [r for r in rows if r[2]]
+    elif show == "no_contact":
+        rows = [r for r in rows if not (r[1] and r[1].contact_email)]
+    elif show == "never_sent":
+        rows = [r for r in rows if not (r[1] and r[1].link_sent_at)]
+    return rows
+
+
+def _partner_organisations() -> list[tuple[Organisation, PartnerContact | None, int]]:
     rows = db.session.execute(
         # A carried action counts once, as its copy.
         select(Organisation, func.count(Action.id).filter(Action.status.in_(OPEN_STATUSES),

@@ -356,7 +356,42 @@ def _version(raw) -> int:
 @bp.get("/organiser/partners")
 @organiser_required
 def partners():
-    return render_template("outcomes/partners.html", rows=services.partner_organisations())
+    q, show = _partner_filters()
+    return render_template("outcomes/partners.html", rows=services.partner_organisations(q, show), q=q, show=show,
+                           filters=services.PARTNER_FILTERS, filter_args=_partner_filter_args())
+
+
+def _partner_filters() -> tuple[str, str]:
+    q = "".join(ch for ch in request.args.get("q", "") if ch.isprintable()).strip()[:200]
+    show = request.args.get("show", "")
+    return q, show if show in services.PARTNER_FILTERS else ""
+
+
+def _partner_filter_args() -> dict[str, str]:
+    q, show = _partner_filters()
+    return {k: v for k, v in (("q", q), ("show", show)) if v}
+
+
+@bp.route("/organiser/partners/send-links", methods=["GET", "POST"])
+@organiser_required
+def send_links():
+    """Email the partner link to every organisation the partners list shows (its filters), after a confirmation."""
+    rows = services.partner_organisations(*_partner_filters())
+    form = ConfirmForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        done = services.send_partner_links(rows)
+        left_out = (f" {counted(len(done.no_contact), 'organisation')} without a contact email "
+                    f"{'was' if len(done.no_contact) == 1 else 'were'} left out: add one on their page."
+                    if done.no_contact else "")
+        if done.to_send:
+            flash(f"Partner links queued for {counted(len(done.to_send), 'organisation')}.{left_out}", "success")
+        else:
+            flash("No partner link was sent: no organisation in the selection has a contact email.", "info")
+        return redirect(url_for(".partners", **_partner_filter_args()))
+    return render_template("outcomes/send_links.html", plan=services.bulk_partner_links(rows), form=form,
+                           days=services.link_days(), back=url_for(".partners", **_partner_filter_args()))
 
 
 def _organisation(org_id: int) -> Organisation:

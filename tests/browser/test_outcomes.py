@@ -104,3 +104,25 @@ def test_organiser_tracker_report_and_carry_forward(live_server, page):
     assert "Update deleted." in page.content()
     page.goto(live_server(f"/organiser/partners/{s['police']}"))
     axe_check(page, "partner contact")
+
+
+def test_partner_links_to_a_filtered_selection(live_server, page):
+    s = _seed(live_server.app)
+    login(page, live_server)
+    page.goto(live_server("/organiser/partners"))
+    page.get_by_label("Organisation or contact email").fill("police@example")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/organiser/partners?q=police*")
+    axe_check(page, "partners, filtered")
+    page.get_by_role("link", name="Email the partner link to this organisation").click()
+    page.wait_for_url("**/organiser/partners/send-links?q=police*")
+    assert page.get_by_role("heading", name="Email the partner link to 1 organisation?").is_visible()
+    axe_check(page, "email partner links: confirmation")
+    page.get_by_role("button", name="Yes, email 1 link").click()
+    page.wait_for_url("**/organiser/partners?q=police*")
+    assert "Partner links queued for 1 organisation." in page.content()
+    page.goto(live_server("/organiser/partners?show=no_contact"))
+    page.get_by_role("link", name="Email the partner link to this organisation").click()
+    assert page.get_by_role("heading", name="No partner link to send").is_visible()
+    axe_check(page, "email partner links: nobody to email")
+    assert s["police"]
