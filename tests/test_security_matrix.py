@@ -97,6 +97,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "assemblies.agenda_form": {"GET": organiser_only(), "POST": organiser_only(400)},
     "placements.index": {"GET": organiser_only()},
     "placements.delegates": {"GET": organiser_only()},
+    "placements.delegates_csv": {"GET": organiser_only()},
     "placements.move": {"GET": organiser_only(), "POST": organiser_only(302)},
     "placements.unpin": {"POST": organiser_only(302)},
     "placements.publish": {"GET": organiser_only(), "POST": organiser_only(302)},

@@ -1,7 +1,7 @@
 """Organiser pages to run, inspect, adjust and publish the workshop allocation."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -11,6 +11,7 @@ from ..assemblies.views import load_assembly
 from ..domain import DomainError
 from ..extensions import db
 from ..forms_util import apply_domain_error
+from ..registration.csvio import to_csv
 from ..templating import counted
 from ..timeutil import utcnow
 from . import services
@@ -96,6 +97,38 @@ def run(slug: str):
     return redirect(url_for(".index", slug=slug))
 
 
+# The delegates list's own query values: kept by its page links, each row's Change link, the move and the export.
+LIST_ARGS = ("q", "unplaced", "workshop", "organisation", "page")
+
+
+def _list_args() -> dict[str, str]:
+    return {k: v for k, v in request.args.items() if k in LIST_ARGS and v}
+
+
+def _delegate_rows(snap, data) -> list:
+    """(registration, its workshops) for the list's filters, by name."""
+    q = request.args.get("q", "").strip().casefold()
+    only_unplaced = request.args.get("unplaced") == "1"
+    workshop = request.args.get("workshop", "").strip()
+    organisation_id = request.args.get("organisation", type=int)
+    unplaced_keys = {u[0] for u in data["unplaced"]}
+    rows = []
+    for key, reg in snap.registrations.items():
+        if q and q not in reg.full_name.casefold() and q not in reg.organisation.name.casefold() \
+                and q not in reg.email.casefold():
+            continue
+        if only_unplaced and key not in unplaced_keys:
+            continue
+        if organisation_id and reg.organisation_id != organisation_id:
+            continue
+        assigned = data["assignments"].get(key, [])
+        if workshop and workshop not in assigned:
+            continue
+        rows.append((reg, [snap.workshops[w] for w in assigned if w in snap.workshops]))
+    rows.sort(key=lambda row: (row[0].full_name.casefold(), row[0].id))
+    return rows
+
+
 @bp.route("/delegates")
 @organiser_required
 def delegates(slug: str):
@@ -104,26 +137,40 @@ def delegates(slug: str):
     if run is None:
         return redirect(url_for(".index", slug=slug))
     snap = services.snapshot(assembly)
-    data = run.result
-    q = request.args.get("q", "").strip().casefold()
-    only_unplaced = request.args.get("unplaced") == "1"
-    unplaced_keys = {u[0] for u in data["unplaced"]}
-    rows = []
-    for key, reg in snap.registrations.items():
-        if q and q not in reg.full_name.casefold() and q not in reg.organisation.name.casefold():
-            continue
-        if only_unplaced and key not in unplaced_keys:
-            continue
-        workshops = [snap.workshops[w] for w in data["assignments"].get(key, []) if w in snap.workshops]
-        rows.append((reg, workshops))
-    rows.sort(key=lambda row: (row[0].full_name.casefold(), row[0].id))
+    rows = _delegate_rows(snap, run.result)
     per_page = 50
     page = max(request.args.get("page", 1, type=int), 1)
     pages = max((len(rows) + per_page - 1) // per_page, 1)
+    back = _list_args()
+    organisations = sorted({reg.organisation for reg in snap.registrations.values()}, key=lambda o: o.name.casefold())
     return render_template(
         "placements/delegates.html", assembly=assembly, run=run, rows=rows[(page - 1) * per_page: page * per_page],
-        total=len(rows), page=page, pages=pages, q=request.args.get("q", ""), only_unplaced=only_unplaced,
+        total=len(rows), page=page, pages=pages, q=request.args.get("q", ""),
+        only_unplaced=request.args.get("unplaced") == "1", rounds=snap.rounds, organisations=organisations,
+        workshop=request.args.get("workshop", ""), organisation_id=request.args.get("organisation", type=int),
+        back=back, export_args={k: v for k, v in back.items() if k != "page"},
     )
+
+
+@bp.route("/delegates.csv")
+@organiser_required
+def delegates_csv(slug: str):
+    """The delegates list (its filters) as CSV: one row per delegate, a column per round with workshop and room."""
+    assembly = load_assembly(slug)
+    run = services.latest_run(assembly)
+    if run is None:
+        return redirect(url_for(".index", slug=slug))
+    snap = services.snapshot(assembly)
+    header = ["Full name", "Email", "Organisation", "Sector"] + [r.name for r in snap.rounds]
+    rows = []
+    for reg, workshops in _delegate_rows(snap, run.result):
+        by_round = {w.round_id: f"{w.title} ({w.room or 'room to be confirmed'})" for w in workshops}
+        rows.append([reg.full_name, reg.email, reg.organisation.name, reg.organisation.sector_label]
+                    + [by_round.get(r.id, "") for r in snap.rounds])
+    return Response(to_csv(header, rows).encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="workshops-{assembly.slug}.csv"',
+        "Cache-Control": "no-store",
+    })
 
 
 @bp.route("/delegates/<int:registration_id>", methods=["GET", "POST"])
@@ -172,14 +219,16 @@ def move(slug: str, registration_id: int):
                       + " The proposal cannot be published until it is fixed.", "error")
             else:
                 flash(f"{reg.full_name}'s workshops were changed.", "success")
-            return redirect(url_for(".index", slug=slug))
+            # Changed from the delegates list: back to the same page of it (its filters); else the summary.
+            back = _list_args()
+            return redirect(url_for(".delegates", slug=slug, **back) if back else url_for(".index", slug=slug))
     return _move_page(assembly, run, reg, form, snap)
 
 
 def _move_page(assembly, run, reg, form, snap):
     ranks = {t: i + 1 for i, t in enumerate(reg.choice_topic_ids)}
     return render_template("placements/move.html", assembly=assembly, run=run, reg=reg, form=form,
-                           rounds=snap.rounds, ranks=ranks,
+                           rounds=snap.rounds, ranks=ranks, back=_list_args(),
                            topics_by_workshop={wid: w.topic for wid, w in snap.workshops.items()}), \
         (400 if form.errors else 200)
 

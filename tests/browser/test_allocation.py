@@ -66,7 +66,7 @@ def test_organiser_runs_inspects_pins_and_publishes(live_server, page):
 
     page.get_by_role("link", name="Change a delegate's workshops").click()
     axe_check(page, "delegates list")
-    page.get_by_label("Name or organisation").fill(person)
+    page.get_by_label("Name, email or organisation").fill(person)
     page.get_by_role("button", name="Filter").click()
     page.get_by_role("link", name=f"Change {person}'s workshops").click()
     axe_check(page, "change a delegate")
@@ -79,6 +79,11 @@ def test_organiser_runs_inspects_pins_and_publishes(live_server, page):
     afternoon.select_option(label=next(o for o in afternoon.locator("option").all_inner_texts()
                                        if o.startswith("Criminal exploitation")))
     page.get_by_role("button", name="Save change").click()
+    # Back to the delegates list as it was filtered, then to the proposal.
+    page.wait_for_url(f"**/organiser/assemblies/{slug}/allocation/delegates?q=*")
+    assert page.get_by_text(f"{person}'s workshops were changed.").is_visible()
+    axe_check(page, "delegates list, filtered, after a change")
+    page.get_by_role("link", name="Back to the allocation").click()
     page.wait_for_url(f"**/organiser/assemblies/{slug}/allocation/")
     assert page.get_by_role("heading", name="Pinned by organisers").is_visible()
     axe_check(page, "proposal after a pin")
