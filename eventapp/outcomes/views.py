@@ -234,6 +234,14 @@ def undo_carry(slug: str, action_id: int):
 # --- organiser: tracker -----------------------------------------------------------------------
 
 
+# The tracker's own query values: its filters and page, kept by each row's links and the status form's return.
+TRACKER_ARGS = ("assembly", "topic", "organisation", "status", "due_from", "due_to", "overdue", "page")
+
+
+def _tracker_args() -> dict[str, str]:
+    return {k: v for k, v in request.args.items() if k in TRACKER_ARGS and v}
+
+
 @bp.get("/organiser/tracker")
 @organiser_required
 def tracker():
@@ -249,7 +257,7 @@ def tracker():
     ids = [a.id for a in page.items]
     return render_template("outcomes/tracker.html", form=form, page=page, origins=services.origins_of(ids),
                            carried_to=services.carried_to(ids), latest=notes.latest_copies(ids),
-                           is_overdue=services.is_overdue,
+                           is_overdue=services.is_overdue, back=_tracker_args(),
                            today=date.today()), (200 if valid else 400)
 
 
@@ -277,7 +285,7 @@ def organiser_status(action_id: int):
     latest = notes.latest_copies([action.id]).get(action.id)
     if latest is not None and request.method == "GET":
         # Carried forward: its status is kept on the latest copy (a POST here is recorded there too).
-        return redirect(url_for(".organiser_status", action_id=latest.id))
+        return redirect(url_for(".organiser_status", action_id=latest.id, **_tracker_args()))
     action = latest or action
     form = StatusForm(obj=action if request.method == "GET" else None)
     if form.validate_on_submit():
@@ -288,8 +296,8 @@ def organiser_status(action_id: int):
             apply_domain_error(form, err)
         else:
             flash("Status updated.", "success")
-            return redirect(url_for(".tracker"))
-    return _status_page(action, form, "outcomes/status_form.html", _status(form))
+            return redirect(url_for(".tracker", **_tracker_args()))
+    return _status_page(action, form, "outcomes/status_form.html", _status(form), back=_tracker_args())
 
 
 @bp.route("/organiser/tracker/<int:action_id>/edit", methods=["GET", "POST"])
