@@ -6,6 +6,8 @@ from datetime import date, datetime, time, timezone
 from typing import Callable
 
 from flask import Flask, current_app, has_request_context, request, url_for
+from jinja2 import pass_context
+from wtforms.form import BaseForm
 
 # A page number no list reaches (security.MAX_PAGE refuses larger ones): marks where the number goes.
 _PAGE_MARKER = 4_611_686_018_427_387_903
@@ -105,6 +107,24 @@ def init_app(app: Flask) -> None:
     def present(attrs: dict) -> dict:
         """Drop attributes whose value is None so WTForms does not render them."""
         return {k: v for k, v in attrs.items() if v is not None}
+
+    @app.template_global()
+    @pass_context
+    def form_has_errors(context) -> bool:
+        """Whether a form on the page came back with errors (the title then starts "Error: ", WCAG 3.3.1).
+
+        Looks at every form the view passed, and at the forms in a dict of them (the partner
+        page's and the history page's one form per action).
+        """
+        def errors(value) -> bool:
+            return isinstance(value, BaseForm) and bool(value.errors)
+
+        for value in context.get_all().values():
+            if errors(value):
+                return True
+            if isinstance(value, dict) and any(errors(v) for v in value.values()):
+                return True
+        return False
 
     @app.template_global()
     def page_url(page: int) -> str:
