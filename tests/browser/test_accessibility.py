@@ -2,13 +2,29 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, time
 
 import pytest
 
+from eventapp.assemblies.models import Assembly
 from eventapp.extensions import db
-from tests.browser.conftest import _open_page
+from eventapp.mail.models import OutboxMessage
+from eventapp.organisations.models import Organisation
+from eventapp.outcomes.models import PartnerContact
+from eventapp.timeutil import utcnow
+from tests.browser.axe import axe_check
+from tests.browser.conftest import _open_page, login
 
 NARROW = {"width": 320, "height": 640}
+
+
+@pytest.fixture
+def narrow_page(browser):
+    """A small phone, or a desktop at 400% zoom: 320 CSS pixels wide."""
+    context, page, csp_violations = _open_page(browser, viewport=NARROW, is_mobile=True, has_touch=True)
+    yield page
+    context.close()
+    assert not csp_violations, "Content-Security-Policy violations:\n" + "\n".join(csp_violations)
 
 
 @pytest.fixture(params=[True, False], ids=["js", "no-js"])
@@ -46,3 +62,37 @@ def test_the_error_summary_takes_focus_after_a_failed_submit(live_server, any_js
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "full_name"
+
+
+def _seed_long_addresses(app) -> tuple[int, int]:
+    tag = uuid.uuid4().hex[:8]
+    long_email = f"community.safety.partnership.team-{tag}@constabulary.example.org"
+    with app.app_context():
+        assembly = Assembly(title=f"Narrow assembly {tag}", slug=f"narrow-{tag}", date=date(2027, 3, 18),
+                            start_time=time(9), end_time=time(16), venue_name="Shireford Guildhall", status="open")
+        org = Organisation(name=f"Narrow org {tag}", name_key=f"narrow org {tag}", sector="police", status="approved")
+        db.session.add_all([assembly, org, Organisation(name=f"Other org {tag}", name_key=f"other org {tag}",
+                                                        sector="police", status="approved")])
+        db.session.flush()
+        db.session.add(PartnerContact(organisation_id=org.id, contact_name="Pat", contact_email=long_email))
+        message = OutboxMessage(kind="registration_confirmed", to_email=long_email, to_name="Pat",
+                                subject=f"Narrow {tag}", body_text="A line of the email.\n" * 80,
+                                body_html="<p>HTML</p>", message_id=f"<{uuid.uuid4().hex}{tag}@localhost>",
+                                status="pending", next_attempt_at=utcnow(), assembly_id=assembly.id)
+        db.session.add(message)
+        db.session.commit()
+        out = org.id, message.id
+        db.session.remove()
+    return out
+
+
+def test_organiser_pages_with_long_addresses_fit_a_320px_screen(live_server, narrow_page):
+    page = narrow_page
+    org_id, message_id = _seed_long_addresses(live_server.app)
+    login(page, live_server)
+    for path in (f"/organiser/outbox/{message_id}", f"/organiser/organisations/{org_id}/merge",
+                 f"/organiser/partners/{org_id}"):
+        page.goto(live_server.url + path)
+        width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert width[0] <= width[1], f"{path} scrolls sideways at 320px: {width[0]}px wide"
+        axe_check(page, path)
