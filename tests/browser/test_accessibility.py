@@ -96,3 +96,43 @@ def test_organiser_pages_with_long_addresses_fit_a_320px_screen(live_server, nar
         width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert width[0] <= width[1], f"{path} scrolls sideways at 320px: {width[0]}px wide"
         axe_check(page, path)
+
+
+def _seed_counts(app) -> str:
+    from eventapp.registration.models import Registration
+
+    tag = uuid.uuid4().hex[:8]
+    with app.app_context():
+        assembly = Assembly(title=f"Counts assembly {tag}", slug=f"counts-{tag}", date=date(2027, 3, 18),
+                            start_time=time(9), end_time=time(16), venue_name="Shireford Guildhall", status="open")
+        name = f"Neighbourhood Watch and Crime Commissioner {tag}"
+        org = Organisation(name=name, name_key=name.lower(), sector="local_authority", status="approved")
+        db.session.add_all([assembly, org])
+        db.session.flush()
+        db.session.add(Registration(assembly_id=assembly.id, organisation_id=org.id, full_name="Pat Counter",
+                                    email=f"pat-{tag}@example.org", email_key=f"pat-{tag}@example.org",
+                                    status="confirmed"))
+        db.session.commit()
+        slug = assembly.slug
+        db.session.remove()
+    return slug
+
+
+def _header_on_screen(page, name: str) -> bool:
+    box = page.get_by_role("columnheader", name=name).first.bounding_box()
+    return box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 320
+
+
+def test_tables_of_figures_keep_their_column_headings_at_320px(live_server, narrow_page):
+    # Stacked into one column on a phone, a row read "Police 23 0": which figure is which?
+    page = narrow_page
+    slug = _seed_counts(live_server.app)
+    login(page, live_server)
+    for path, headers in ((f"/organiser/assemblies/{slug}/registrations/counts", ("Confirmed", "Waiting")),
+                          (f"/organiser/assemblies/{slug}/report", ("Registered", "Attended", "Actions"))):
+        page.goto(live_server.url + path)
+        for name in headers:
+            assert _header_on_screen(page, name), f"column heading {name!r} is off screen on {path} at 320px"
+        width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert width[0] <= width[1], f"{path} scrolls sideways at 320px: {width[0]}px wide"
+        axe_check(page, path)
