@@ -136,3 +136,13 @@ def test_tables_of_figures_keep_their_column_headings_at_320px(live_server, narr
         width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert width[0] <= width[1], f"{path} scrolls sideways at 320px: {width[0]}px wide"
         axe_check(page, path)
+
+
+def test_checkboxes_beside_a_long_label_stay_full_size_at_320px(live_server, narrow_page):
+    # In the flex row a long label squeezed the box to 13px wide (WCAG 2.5.8 asks for 24px).
+    page = narrow_page
+    slug = _seed_register(live_server.app)
+    page.goto(live_server.url + f"/a/{slug}/register")
+    for name in ("consent", "join_waiting_list", "organisation_not_listed"):
+        box = page.locator(f"input[type=checkbox][name={name}]").bounding_box()
+        assert box["width"] >= 24 and box["height"] >= 24, f"{name} checkbox is {box['width']}x{box['height']}px"
