@@ -47,3 +47,24 @@ def test_pages_that_already_said_error_say_it_once(client, db):
         make_workshop(rnd, make_topic(f"A11y {name}"))
     html = post_form(client, f"/a/{assembly.slug}/register", {}).get_data(as_text=True)
     assert _title(html).startswith("Error: Register for")
+
+
+def test_a_delegates_own_details_say_what_they_are_for_autofill(client, as_organiser, db):
+    # WCAG 1.3.5: the delegate's organisation is "organization" like their name, email and job title;
+    # an organiser typing someone else's details gets no autofill of their own.
+    from tests.factories import make_assembly, make_round, make_topic, make_workshop
+
+    assembly = make_assembly(slug="a11y-autocomplete")
+    rnd = make_round(assembly)
+    for name in ("One", "Two", "Three"):
+        make_workshop(rnd, make_topic(f"Autocomplete {name}"))
+
+    def autocomplete(html: str, name: str) -> str:
+        tag = re.search(rf'<input[^>]*\bname="{name}"[^>]*>', html).group(0)
+        return re.search(r'autocomplete="([^"]*)"', tag).group(1)
+
+    public = client.get(f"/a/{assembly.slug}/register").get_data(as_text=True)
+    assert {n: autocomplete(public, n) for n in ("full_name", "email", "job_title", "organisation_name")} == {
+        "full_name": "name", "email": "email", "job_title": "organization-title", "organisation_name": "organization"}
+    staff = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/registrations/new").get_data(as_text=True)
+    assert autocomplete(staff, "organisation_name") == "off"
