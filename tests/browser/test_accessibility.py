@@ -146,3 +146,22 @@ def test_checkboxes_beside_a_long_label_stay_full_size_at_320px(live_server, nar
     for name in ("consent", "join_waiting_list", "organisation_not_listed"):
         box = page.locator(f"input[type=checkbox][name={name}]").bounding_box()
         assert box["width"] >= 24 and box["height"] >= 24, f"{name} checkbox is {box['width']}x{box['height']}px"
+
+
+def test_the_allocation_figures_keep_their_column_headings_at_320px(live_server, narrow_page):
+    from tests.browser.test_allocation import _seed as seed_allocation
+
+    page = narrow_page
+    slug, _ = seed_allocation(live_server.app)
+    login(page, live_server)
+    page.goto(f"{live_server.url}/organiser/assemblies/{slug}/allocation/")
+    page.get_by_role("button", name="Run the allocation").click()
+    assert page.get_by_role("heading", name="Compared with first come, first served").is_visible()
+    for name in ("This allocation", "First come, first served", "Placed", "1st choice"):
+        header = page.get_by_role("columnheader", name=name).first
+        header.scroll_into_view_if_needed()
+        box = header.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 320, f"column heading {name!r} is off screen"
+    width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], f"the allocation page scrolls sideways at 320px: {width[0]}px wide"
+    axe_check(page, "allocation proposal at 320px")
