@@ -165,3 +165,21 @@ def test_the_allocation_figures_keep_their_column_headings_at_320px(live_server,
     width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert width[0] <= width[1], f"the allocation page scrolls sideways at 320px: {width[0]}px wide"
     axe_check(page, "allocation proposal at 320px")
+
+
+def test_the_partner_list_keeps_its_column_headings_at_320px(live_server, narrow_page):
+    from tests.outcomes.helpers import build_scene
+
+    page = narrow_page
+    with live_server.app.app_context():
+        build_scene()  # organisations that own open actions
+        db.session.remove()
+    login(page, live_server)
+    page.goto(f"{live_server.url}/organiser/partners")
+    header = page.get_by_role("columnheader", name="Open actions")
+    header.scroll_into_view_if_needed()
+    box = header.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 320, "'Open actions' is off screen"
+    width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], f"the partner list scrolls sideways at 320px: {width[0]}px wide"
+    axe_check(page, "partner list at 320px")
