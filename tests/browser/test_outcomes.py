@@ -1,6 +1,7 @@
 """The public updates page, the report, the action tracker, carry-forward and the partner view in a browser (axe)."""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from eventapp.extensions import db
@@ -17,8 +18,11 @@ def _seed(app) -> dict:
         scene = build_scene(organiser=organiser)
         services.save_update(scene.previous, {"title": "Six months on", "published_on": date(2026, 9, 1),
                                               "body": "Progress on **every** action.\n\n- one\n- two"})
-        services.save_contact(scene.police, "Police", "police@example.org")
-        seeded = {"prev": scene.previous.slug, "cur": scene.current.slug, "police": scene.police.id,
+        # An address of this seed's own: the browser tests share one database, and a search for
+        # it must find this organisation alone.
+        contact = f"police-{scene.current.slug}@example.org"
+        services.save_contact(scene.police, "Police", contact)
+        seeded = {"prev": scene.previous.slug, "cur": scene.current.slug, "police": scene.police.id, "contact": contact,
                   "token": services.make_partner_token(scene.police.id)}
         db.session.remove()
     return seeded
@@ -110,7 +114,7 @@ def test_partner_links_to_a_filtered_selection(live_server, page):
     s = _seed(live_server.app)
     login(page, live_server)
     page.goto(live_server("/organiser/partners"))
-    page.get_by_label("Organisation or contact email").fill("police@example")
+    page.get_by_label("Organisation or contact email").fill(s["contact"])
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**/organiser/partners?q=police*")
     axe_check(page, "partners, filtered")
@@ -122,7 +126,8 @@ def test_partner_links_to_a_filtered_selection(live_server, page):
     page.wait_for_url("**/organiser/partners?q=police*")
     assert "Partner links queued for 1 organisation." in page.content()
     page.goto(live_server("/organiser/partners?show=no_contact"))
-    page.get_by_role("link", name="Email the partner link to this organisation").click()
+    # Other tests' organisations without a contact share the database: one or several are shown.
+    page.get_by_role("link", name=re.compile(r"^Email the partner link to (this organisation|all \d+ shown)$")).click()
     assert page.get_by_role("heading", name="No partner link to send").is_visible()
     axe_check(page, "email partner links: nobody to email")
     assert s["police"]
