@@ -116,13 +116,15 @@ def init_app(app: Flask) -> None:
         Looks at every form the view passed, and at the forms in a dict of them (the partner
         page's and the history page's one form per action).
         """
-        def errors(value) -> bool:
-            return isinstance(value, BaseForm) and bool(value.errors)
-
+        # type(), not isinstance(): the context holds proxies (request, session, current_user), which
+        # isinstance() would resolve one by one on every page. Plain dicts only: the app's config,
+        # the session and the query's MultiDict are dicts too, and every page would look through them.
         for value in context.get_all().values():
-            if errors(value):
-                return True
-            if isinstance(value, dict) and any(errors(v) for v in value.values()):
+            kind = type(value)
+            if issubclass(kind, BaseForm):
+                if value.errors:
+                    return True
+            elif kind is dict and any(issubclass(type(v), BaseForm) and v.errors for v in value.values()):
                 return True
         return False
 
