@@ -54,3 +54,14 @@ def test_staff_pages_give_times_in_the_halls_clock_with_its_zone(app):
         assert clock(datetime(2027, 1, 18, 8, 30), "Europe/London", "%H:%M") == "08:30 GMT"
         assert clock(datetime(2027, 1, 18, 8, 30), "Europe/Paris") == "18 Jan 2027 09:30 CET"
         assert clock(None) == ""
+
+
+def test_today_is_the_date_in_the_hall_not_on_the_server(monkeypatch):
+    from datetime import date, datetime
+
+    from eventapp import timeutil
+
+    # 23:30 UTC on 30 September is 00:30 on 1 October in London (BST).
+    monkeypatch.setattr(timeutil, "utcnow", lambda: datetime(2026, 9, 30, 23, 30))
+    assert timeutil.local_today() == date(2026, 10, 1)
+    assert timeutil.local_today("UTC") == date(2026, 9, 30)

@@ -1,7 +1,6 @@
 """Public assembly pages and the organiser console for assemblies, rounds, workshops, agenda and topics."""
 from __future__ import annotations
 
-from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
@@ -17,6 +16,7 @@ from ..forms_util import apply_domain_error
 from ..templating import counted
 from ..organisations.models import Organisation
 from ..registration.services import registration_window
+from ..timeutil import local_today
 from . import services
 from .forms import AgendaItemForm, AssemblyForm, RoundForm, TopicForm, WorkshopForm
 from .models import ASSEMBLY_STATUSES, AgendaItem, Assembly, Round, Topic, Workshop
@@ -54,8 +54,9 @@ def index():
     assemblies = db.session.scalars(
         select(Assembly).where(Assembly.status.in_(("open", "closed"))).order_by(Assembly.date.desc())
     ).all()
-    upcoming = [a for a in assemblies if a.date >= date.today()]
-    past = [a for a in assemblies if a.date < date.today()]
+    # Each assembly's own today: one held in another time zone moves to 'past' at its own midnight.
+    upcoming = [a for a in assemblies if a.date >= local_today(a.timezone)]
+    past = [a for a in assemblies if a.date < local_today(a.timezone)]
     return render_template("assemblies/index.html", upcoming=upcoming, past=past)
 
 

@@ -25,7 +25,7 @@ from ..notes import services as notes
 from ..notes.models import ACTION_STATUSES, SECTIONS, Action, ActionRevision, Attendance, SessionNotes, action_topic
 from ..organisations.models import SECTORS, Organisation
 from ..registration.models import Registration
-from ..timeutil import utc_to_local, utcnow
+from ..timeutil import local_today, utcnow
 from .models import ActionStatusUpdate, AssemblyUpdate, CarriedAction, PartnerContact
 
 OPEN_STATUSES = ("open", "in_progress")
@@ -246,7 +246,7 @@ def carried_to(action_ids: Iterable[int]) -> dict[int, Assembly]:
 
 def is_overdue(action: Action, today: date | None = None) -> bool:
     """Past its due date and still open or in progress."""
-    today = today or date.today()
+    today = today or local_today()
     return action.status in OPEN_STATUSES and action.due_date is not None and action.due_date < today
 
 
@@ -263,7 +263,7 @@ def tracker_query(*, assembly_id: int | None = None, topic_id: int | None = None
         stmt = stmt.where(or_(and_(Action.status == status, Action.id.not_in(_carried_away())),
                               Action.id.in_(reached)))
     if overdue:
-        stmt = stmt.where(Action.status.in_(OPEN_STATUSES), Action.due_date < (today or date.today()),
+        stmt = stmt.where(Action.status.in_(OPEN_STATUSES), Action.due_date < (today or local_today()),
                           Action.id.not_in(_carried_away()))
     return stmt
 
@@ -551,17 +551,12 @@ def csv_safe(value: Any) -> Any:
 # --- public updates -----------------------------------------------------------------------------
 
 
-def local_today(assembly: Assembly) -> date:
-    """Today's date where the assembly is held."""
-    return utc_to_local(utcnow(), assembly.timezone or "Europe/London").date()
-
-
 def public_updates(assembly: Assembly, *, scheduled: bool = False) -> list[AssemblyUpdate]:
     """The assembly's updates, newest first: those dated up to today, or with ``scheduled`` later ones too."""
     stmt = select(AssemblyUpdate).where(AssemblyUpdate.assembly_id == assembly.id)
     if not scheduled:
         # An update dated in the future is written ahead and published on its day.
-        stmt = stmt.where(AssemblyUpdate.published_on <= local_today(assembly))
+        stmt = stmt.where(AssemblyUpdate.published_on <= local_today(assembly.timezone))
     return list(db.session.scalars(stmt.order_by(AssemblyUpdate.published_on.desc(), AssemblyUpdate.id.desc())))
 
 
@@ -802,7 +797,7 @@ class _Due:
 
 def queue_action_reminders(days: int, today: date | None = None) -> ReminderReport:
     """Email each owner organisation one list of its open actions due within ``days`` or overdue: once a day."""
-    today = today or date.today()
+    today = today or local_today()
     report = ReminderReport()
     actions = list(db.session.scalars(
         select(Action).where(Action.status.in_(OPEN_STATUSES), Action.due_date.is_not(None),

@@ -6,7 +6,6 @@ import hashlib
 import csv
 import io
 import json
-from datetime import date
 
 import click
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -25,6 +24,7 @@ from ..notes import services as notes
 from ..notes.forms import ActionForm
 from ..notes.models import Action
 from ..organisations.models import Organisation
+from ..timeutil import local_today
 from . import services
 from .charts import bar_chart
 from .feed import atom_feed
@@ -62,7 +62,7 @@ def public_updates(slug: str):
     assembly = _public_assembly(slug)
     return render_template("outcomes/public_updates.html", assembly=assembly,
                            updates=services.public_updates(assembly), outcomes=notes.public_outcomes(assembly),
-                           series=services.series_assemblies(assembly), today=services.local_today(assembly),
+                           series=services.series_assemblies(assembly), today=local_today(assembly.timezone),
                            carried=services.public_carried(assembly))
 
 
@@ -100,7 +100,7 @@ def report(slug: str):
                            [(label, [n]) for label, n in rep.actions_by_topic], ["Actions"]),
     }
     return render_template("outcomes/report.html", assembly=assembly, report=rep, charts=charts,
-                           today=date.today(), is_overdue=services.is_overdue)
+                           today=local_today(), is_overdue=services.is_overdue)
 
 
 @bp.get("/organiser/assemblies/<slug>/report.csv")
@@ -133,7 +133,7 @@ def updates(slug: str):
     assembly = _assembly(slug)
     return render_template("outcomes/updates.html", assembly=assembly,
                            updates=services.public_updates(assembly, scheduled=True),
-                           today=services.local_today(assembly))
+                           today=local_today(assembly.timezone))
 
 
 def _update(assembly: Assembly, update_id: int) -> AssemblyUpdate:
@@ -151,7 +151,7 @@ def update_form(slug: str, update_id: int | None = None):
     update = _update(assembly, update_id) if update_id else None
     form = UpdateForm(obj=update)
     if request.method == "GET" and update is None:
-        form.published_on.data = date.today()
+        form.published_on.data = local_today()
     if form.validate_on_submit():
         try:
             saved = services.save_update(assembly, {"title": form.title.data, "published_on": form.published_on.data,
@@ -159,7 +159,7 @@ def update_form(slug: str, update_id: int | None = None):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            if saved.published_on > services.local_today(assembly):
+            if saved.published_on > local_today(assembly.timezone):
                 flash(f"Update saved. It is published on {saved.published_on.day} {saved.published_on:%B %Y}.",
                       "success")
             else:
@@ -258,7 +258,7 @@ def tracker():
     return render_template("outcomes/tracker.html", form=form, page=page, origins=services.origins_of(ids),
                            carried_to=services.carried_to(ids), latest=notes.latest_copies(ids),
                            is_overdue=services.is_overdue, back=_tracker_args(),
-                           today=date.today()), (200 if valid else 400)
+                           today=local_today()), (200 if valid else 400)
 
 
 def _staff_note_hint(form: StatusForm, action: Action) -> None:

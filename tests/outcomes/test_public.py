@@ -139,7 +139,14 @@ def test_an_update_dated_ahead_is_published_on_its_day(as_organiser, db, monkeyp
     import eventapp.outcomes.services as outcome_services
 
     assembly = make_assembly(status="closed")
-    monkeypatch.setattr(outcome_services, "utcnow", lambda: datetime(2027, 9, 17, 22, 30))  # 23:30 BST on the 17th
+    from eventapp import timeutil
+
+    def at(moment):
+        # Today is read where the assembly is held (timeutil.local_today), the feed's times here.
+        monkeypatch.setattr(outcome_services, "utcnow", lambda: moment)
+        monkeypatch.setattr(timeutil, "utcnow", lambda: moment)
+
+    at(datetime(2027, 9, 17, 22, 30))  # 23:30 BST on the 17th
     r = post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/updates/new",
                   {"title": "Six months on", "published_on": "2027-09-18", "body": "Progress."}, follow_redirects=True)
     assert "Update saved. It is published on 18 September 2027." in r.get_data(as_text=True)
@@ -152,7 +159,7 @@ def test_an_update_dated_ahead_is_published_on_its_day(as_organiser, db, monkeyp
 
     page, feed = public()
     assert "Six months on" not in page and b"Six months on" not in feed
-    monkeypatch.setattr(outcome_services, "utcnow", lambda: datetime(2027, 9, 17, 23, 0))  # midnight in London
+    at(datetime(2027, 9, 17, 23, 0))  # midnight in London
     page, feed = public()
     assert "Six months on" in page and b"Six months on" in feed
     # Written days before, it is new on its day for a feed reader that goes by <updated>.
