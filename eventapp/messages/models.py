@@ -19,8 +19,8 @@ class AssemblyMessage(db.Model):
         # The compose form's key: a second click on Send (or a resubmitted page) finds the
         # message already there instead of emailing everyone twice.
         UniqueConstraint("assembly_id", "send_key"),
-        CheckConstraint("audience IN ('confirmed', 'waiting', 'registered', 'workshop', 'facilitators')",
-                        name="audience"),
+        CheckConstraint("audience IN ('confirmed', 'waiting', 'registered', 'workshop', 'facilitators', 'access', "
+                        "'dietary', 'organisation')", name="audience"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -28,6 +28,8 @@ class AssemblyMessage(db.Model):
     send_key: Mapped[str] = mapped_column(String(64))
     audience: Mapped[str] = mapped_column(String(20))
     workshop_id: Mapped[Optional[int]] = mapped_column(ForeignKey("workshop.id", ondelete="SET NULL"))
+    # For the audience "organisation": its confirmed delegates (None once the organisation is merged away).
+    organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisation.id", ondelete="SET NULL"))
     # As the organiser chose it, kept when the workshop is later renamed or deleted.
     audience_label: Mapped[str] = mapped_column(String(400))
     subject: Mapped[str] = mapped_column(String(200))

@@ -13,6 +13,7 @@ from ..assemblies.models import Assembly, Round, Workshop, workshop_facilitator
 from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..mail.services import before_sending, deferred_row, queue_rows, render_email, render_subject, renderer
+from ..organisations.models import Organisation
 from ..placements.models import Placement
 from ..registration.models import Registration, email_key
 from ..registration.services import _manage_link_template, _serializer
@@ -30,7 +31,10 @@ AUDIENCE_LABELS = {
     "waiting": "The waiting list",
     "registered": "Confirmed delegates and the waiting list",
     "facilitators": "Facilitators of this assembly's workshops",
+    "access": "Confirmed delegates who told us of access needs",
+    "dietary": "Confirmed delegates who told us of dietary needs",
 }
+ORGANISATION_LABEL = "Confirmed delegates from "
 
 
 # Why an audience reaches no one, and what to do about it.
@@ -41,6 +45,9 @@ _EMPTY = {
     "facilitators": "No facilitator is assigned to a workshop of this assembly yet: add them on the workshops' pages.",
     "workshop": "No delegate is placed in {workshop} yet: workshop places are made when you publish the "
                 "allocation.",
+    "access": "No confirmed delegate has told us of access needs.",
+    "dietary": "No confirmed delegate has told us of dietary needs.",
+    "organisation": "No delegate from {organisation} is confirmed.",
 }
 
 
@@ -67,7 +74,7 @@ def _reachable():
     return (Registration.anonymised_at.is_(None), Registration.email != "")
 
 
-def _recipients(assembly_id: int, audience: str, workshop_id: int | None):
+def _recipients(assembly_id: int, audience: str, workshop_id: int | None, organisation_id: int | None = None):
     """The select of the registrations an audience reaches, oldest first."""
     stmt = select(Registration).where(Registration.assembly_id == assembly_id, *_reachable())
     if audience == "confirmed":
@@ -76,6 +83,12 @@ def _recipients(assembly_id: int, audience: str, workshop_id: int | None):
         stmt = stmt.where(Registration.status == "waiting")
     elif audience == "registered":
         stmt = stmt.where(Registration.status.in_(("confirmed", "waiting")))
+    elif audience == "access":
+        stmt = stmt.where(Registration.status == "confirmed", Registration.access_needs != "")
+    elif audience == "dietary":
+        stmt = stmt.where(Registration.status == "confirmed", Registration.dietary_needs != "")
+    elif audience == "organisation":
+        stmt = stmt.where(Registration.status == "confirmed", Registration.organisation_id == organisation_id)
     else:
         stmt = stmt.where(Registration.status == "confirmed", Registration.id.in_(
             select(Placement.registration_id).where(Placement.workshop_id == workshop_id)))
@@ -99,6 +112,18 @@ def audiences(assembly: Assembly) -> list[Audience]:
                Audience("waiting", AUDIENCE_LABELS["waiting"], waiting),
                Audience("registered", AUDIENCE_LABELS["registered"], confirmed + waiting),
                Audience("facilitators", AUDIENCE_LABELS["facilitators"], len(_facilitators(assembly.id)), group="Staff")]
+    access, dietary = db.session.execute(
+        select(func.count().filter(Registration.access_needs != ""), func.count().filter(Registration.dietary_needs != ""))
+        .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed", *_reachable())).one()
+    choices += [Audience("access", AUDIENCE_LABELS["access"], access or 0, group="Confirmed delegates with needs"),
+                Audience("dietary", AUDIENCE_LABELS["dietary"], dietary or 0, group="Confirmed delegates with needs")]
+    for org_id, name, count in db.session.execute(
+            select(Organisation.id, Organisation.name, func.count(Registration.id))
+            .join(Registration, Registration.organisation_id == Organisation.id)
+            .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed", *_reachable())
+            .group_by(Organisation.id, Organisation.name).order_by(Organisation.name_key)):
+        choices.append(Audience(f"organisation:{org_id}", name, count,
+                                group="Confirmed delegates from one organisation"))
     placed = dict(db.session.execute(
         select(Placement.workshop_id, func.count())
         .join(Registration, Registration.id == Placement.registration_id)
@@ -115,11 +140,15 @@ def audiences(assembly: Assembly) -> list[Audience]:
     return choices
 
 
-def _parse_audience(assembly: Assembly, value: str) -> tuple[str, int | None, str]:
-    """(audience, workshop id, label) for a "Send to" value, or a DomainError."""
+def _parse_audience(assembly: Assembly, value: str) -> tuple[str, int | None, str, int | None]:
+    """(audience, workshop id, label, organisation id) for a "Send to" value, or a DomainError."""
     if value in AUDIENCE_LABELS:
-        return value, None, AUDIENCE_LABELS[value]
+        return value, None, AUDIENCE_LABELS[value], None
     kind, _, ident = (value or "").partition(":")
+    if kind == "organisation" and ident.isdigit():
+        name = db.session.scalar(select(Organisation.name).where(Organisation.id == int(ident)))
+        if name is not None:
+            return "organisation", None, f"{ORGANISATION_LABEL}“{name}”", int(ident)
     if kind == "workshop" and ident.isdigit():
         row = db.session.execute(
             select(Workshop.title, Workshop.room, Round.name).join(Round, Round.id == Workshop.round_id)
@@ -127,7 +156,7 @@ def _parse_audience(assembly: Assembly, value: str) -> tuple[str, int | None, st
         if row is not None:
             title, room, round_name = row
             where = f", {room}" if room else ""
-            return "workshop", int(ident), f"{WORKSHOP_LABEL}“{title}” ({round_name}{where})"
+            return "workshop", int(ident), f"{WORKSHOP_LABEL}“{title}” ({round_name}{where})", None
     raise DomainError("Choose who to send the message to.", "audience")
 
 
@@ -159,22 +188,25 @@ class Draft:
     body: str
     recipients: int
     first: Registration | User | None  # a facilitator's account when writing to facilitators
+    organisation_id: int | None = None
 
 
 def check_message(assembly: Assembly, data: dict[str, Any]) -> Draft:
     """Check a message before it is sent and count who it would reach (nothing is written)."""
-    audience, workshop_id, label = _parse_audience(assembly, data.get("audience") or "")
+    audience, workshop_id, label, organisation_id = _parse_audience(assembly, data.get("audience") or "")
     subject, body = _clean(data)
     if audience == "facilitators":
         staff = _facilitators(assembly.id)
         if not staff:
             raise DomainError(_EMPTY[audience], "audience")
         return Draft(audience, workshop_id, label, subject, body, len(staff), staff[0])
-    stmt = _recipients(assembly.id, audience, workshop_id)
+    stmt = _recipients(assembly.id, audience, workshop_id, organisation_id)
     count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     if not count:
-        raise DomainError(_EMPTY[audience].format(workshop=label.removeprefix(WORKSHOP_LABEL)), "audience")
-    return Draft(audience, workshop_id, label, subject, body, count, db.session.scalars(stmt.limit(1)).first())
+        raise DomainError(_EMPTY[audience].format(workshop=label.removeprefix(WORKSHOP_LABEL),
+                                                  organisation=label.removeprefix(ORGANISATION_LABEL)), "audience")
+    return Draft(audience, workshop_id, label, subject, body, count, db.session.scalars(stmt.limit(1)).first(),
+                 organisation_id)
 
 
 def preview(assembly: Assembly, draft: Draft) -> tuple[str, str]:
@@ -229,7 +261,8 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
     draft = check_message(assembly, data)
     send_at = send_time(assembly, data)
     message = AssemblyMessage(assembly_id=assembly.id, send_key=send_key, audience=draft.audience,
-                              workshop_id=draft.workshop_id, audience_label=draft.audience_label[:400],
+                              workshop_id=draft.workshop_id, organisation_id=draft.organisation_id,
+                              audience_label=draft.audience_label[:400],
                               subject=draft.subject, body=draft.body, sent_by_id=user_id, send_at=send_at)
     db.session.add(message)
     try:
@@ -272,11 +305,12 @@ def _queue_copies(assembly: Assembly, message: AssemblyMessage) -> None:
         # Queued by the worker (a scheduled message) with no FLASK_PUBLIC_BASE_URL: no host to
         # build a personal link on, so the copies go without one rather than not at all.
         link = None
-    if message.audience == "workshop" and message.workshop_id is None:
-        message.recipients = 0  # its workshop was deleted while the message waited
+    if (message.audience == "workshop" and message.workshop_id is None) or (
+            message.audience == "organisation" and message.organisation_id is None):
+        message.recipients = 0  # its workshop or organisation was deleted (or merged) while the message waited
         return
     people = db.session.execute(
-        _recipients(assembly.id, message.audience, message.workshop_id)
+        _recipients(assembly.id, message.audience, message.workshop_id, message.organisation_id)
         .with_only_columns(Registration.id, Registration.email, Registration.full_name,
                            Registration.token_version)).all()
     for start in range(0, len(people), CHUNK):
