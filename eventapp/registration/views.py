@@ -526,6 +526,9 @@ def organiser_index(slug: str):
         page.total = totals["confirmed"] + totals["waiting"] + (totals["cancelled"] if status == "all" else 0)
     # Every action comes back to this page of this list (filters and page travel with it).
     back = _list_args()
+    if not page.items and page.page > 1 and page.total:
+        # The last row of the last page was just acted on (moved, cancelled): show the page before it.
+        return redirect(url_for(".organiser_index", slug=assembly.slug, **{**back, "page": page.pages}))
     urls = SimpleNamespace(
         edit=_per_row(".organiser_edit", slug=assembly.slug, **back),
         cancel=_per_row(".organiser_cancel", slug=assembly.slug, **back),

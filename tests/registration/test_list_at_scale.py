@@ -100,3 +100,24 @@ def test_export_downloads_what_the_filters_show(app, as_organiser, setup):
     assert [r[0] for r in rows[1:]] == ["Cat Cole"]
     rows = _csv(as_organiser.get(base(setup) + f".csv?organisation={setup.orgs[1].id}&page=3"))
     assert [r[0] for r in rows[1:]] == ["Ben Baker"]
+
+
+def test_acting_on_the_last_row_of_the_last_page_lands_on_the_page_before(client, setup, as_organiser):
+    from sqlalchemy import func, select
+
+    from eventapp.registration import services
+    from tests.registration.conftest import person
+
+    _db = db
+    setup.assembly.capacity, setup.assembly.org_limit = 100, None
+    _db.session.commit()
+    with client.application.test_request_context():
+        for n in range(26):  # one more than a page
+            services.register(setup.assembly, person(setup, n=n, org=n % 3), source="organiser", check_window=False)
+    url = f"/organiser/assemblies/{setup.assembly.slug}/registrations"
+    assert "Delegate" in client.get(url + "?page=2").get_data(as_text=True)
+    last = _db.session.scalar(select(Registration).order_by(func.lower(Registration.full_name).desc()).limit(1))
+    with client.application.test_request_context():
+        services.cancel_registration(last)
+    response = client.get(url + "?page=2")
+    assert response.status_code == 302 and response.headers["Location"].endswith("registrations?page=1")
