@@ -601,6 +601,15 @@ def _org_pending(assembly: Assembly, pending_id: int) -> PendingRegistration:
     return pending
 
 
+def _shown_pending(pending: PendingRegistration) -> bool:
+    """Whether the form acted on is the one the page showed: SQLite gives a confirmed (deleted) form's
+    id to the next one sent, which may be someone else's."""
+    if request.form.get("email_key") == pending.email_key:
+        return True
+    flash("That form was confirmed or deleted meanwhile: nothing was changed. Here is the list as it is now.", "info")
+    return False
+
+
 @bp.route("/organiser/assemblies/<slug>/registrations/unconfirmed")
 @organiser_required
 def organiser_unconfirmed(slug: str):
@@ -617,7 +626,7 @@ def organiser_confirm_pending(slug: str, pending_id: int):
     assembly = load_assembly(slug)
     pending = _org_pending(assembly, pending_id)
     name = pending.full_name
-    if ActionForm().validate_on_submit():
+    if ActionForm().validate_on_submit() and _shown_pending(pending):
         try:
             # The organiser vouches for the address (say they phoned): a full assembly puts them on the waiting list.
             result = services.confirm_pending(pending, join_waiting_list=True)
@@ -637,7 +646,7 @@ def organiser_confirm_pending(slug: str, pending_id: int):
 def organiser_withdraw_pending(slug: str, pending_id: int):
     assembly = load_assembly(slug)
     pending = _org_pending(assembly, pending_id)
-    if ActionForm().validate_on_submit():
+    if ActionForm().validate_on_submit() and _shown_pending(pending):
         name = pending.full_name
         services.withdraw_pending(pending)
         flash(f"The unconfirmed registration of {name} is deleted; its confirmation link no longer works.", "success")

@@ -196,11 +196,13 @@ def test_the_organiser_sees_unconfirmed_forms_and_can_confirm_or_delete_them(cli
     assert "delegate1@example.org" in page and "Mallory &lt;script&gt;" in page
     ids = dict(db.session.execute(select(PendingRegistration.email, PendingRegistration.id)).all())
     url = f"/organiser/assemblies/{slug}/registrations/unconfirmed"
-    response = post_form(client, f"{url}/{ids['delegate1@example.org']}/confirm", {}, form_url=url,
+    response = post_form(client, f"{url}/{ids['delegate1@example.org']}/confirm",
+                         {"email_key": "delegate1@example.org"}, form_url=url,
                          follow_redirects=True)
     assert "registration is confirmed: confirmed" in response.get_data(as_text=True)
     assert db.session.scalar(select(Registration.email)) == "delegate1@example.org"
-    response = post_form(client, f"{url}/{ids['delegate2@example.org']}/withdraw", {}, form_url=url,
+    response = post_form(client, f"{url}/{ids['delegate2@example.org']}/withdraw",
+                         {"email_key": "delegate2@example.org"}, form_url=url,
                          follow_redirects=True)
     assert "Nobody is waiting" in response.get_data(as_text=True)
     assert client.get(_confirm_path("delegate2@example.org")).status_code == 410
@@ -272,7 +274,7 @@ def test_a_deleted_form_gets_no_reminder(client, setup, as_organiser):
     register(client, setup, n=1)
     pending = db.session.scalar(select(PendingRegistration))
     url = f"/organiser/assemblies/{setup.assembly.slug}/registrations/unconfirmed"
-    post_form(client, f"{url}/{pending.id}/withdraw", {}, form_url=url)
+    post_form(client, f"{url}/{pending.id}/withdraw", {"email_key": pending.email_key}, form_url=url)
     assert not _reminders()
 
 
@@ -281,3 +283,26 @@ def test_the_assembly_page_says_whether_new_registrations_confirm_their_address_
     assert "the form is sent (their address is not checked first)" in client.get(url).get_data(as_text=True)
     _confirm_first(setup)
     assert "once they confirm their email address" in client.get(url).get_data(as_text=True)
+
+
+def test_an_organiser_action_on_a_form_confirmed_meanwhile_never_touches_a_newer_form_given_its_id(
+        client, setup, as_organiser):
+    """SQLite gives a deleted row's id again: the page's Delete/Confirm must not act on whoever has it now."""
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    slug = setup.assembly.slug
+    url = f"/organiser/assemblies/{slug}/registrations/unconfirmed"
+    page = client.get(url).get_data(as_text=True)  # the organiser's page lists delegate1's form
+    old_id = db.session.scalar(select(PendingRegistration.id))
+    # Meanwhile delegate1 confirms (the form is deleted) and delegate2 sends a form: the same id on SQLite.
+    assert post_form(client, _confirm_path("delegate1@example.org"), {}).status_code == 302
+    register(client, setup, n=2)
+    newer = db.session.scalar(select(PendingRegistration))
+    if newer.id != old_id:  # PostgreSQL never reuses an id: nothing to prove there
+        return
+    fields = dict(re.findall(r'name="(email_key|csrf_token)"[^>]*? value="([^"]*)"', page))
+    for action in ("withdraw", "confirm"):
+        response = client.post(f"{url}/{old_id}/{action}", data=fields, follow_redirects=True)
+        assert response.status_code == 200 and "nothing was changed" in response.get_data(as_text=True)
+        assert db.session.scalar(select(PendingRegistration.email)) == "delegate2@example.org"
+    assert db.session.scalars(select(Registration.email)).all() == ["delegate1@example.org"]
