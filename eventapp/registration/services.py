@@ -787,6 +787,10 @@ def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: li
         first_key = _confirm_key(assembly.id, key)
         if conn.execute(_OUTBOX_KEY, {"key": first_key}).first() is None:
             rows.insert(0, _confirm_row(pending, "confirm_registration", first_key))
+        elif before is None:
+            # A new form: the email of this quarter of an hour was for one since confirmed or deleted,
+            # and its link confirms nothing now.
+            rows.insert(0, _confirm_row(pending, "confirm_registration", f"{first_key}:{pending_id}:{now:%H%M%S%f}"))
         queue_rows(rows)
         db.session.commit()
     except IntegrityError:

@@ -306,3 +306,21 @@ def test_an_organiser_action_on_a_form_confirmed_meanwhile_never_touches_a_newer
         assert response.status_code == 200 and "nothing was changed" in response.get_data(as_text=True)
         assert db.session.scalar(select(PendingRegistration.email)) == "delegate2@example.org"
     assert db.session.scalars(select(Registration.email)).all() == ["delegate1@example.org"]
+
+
+def test_a_form_sent_again_after_the_last_one_was_deleted_gets_its_own_confirmation_email(
+        client, setup, as_organiser):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    first_link = _confirm_path("delegate1@example.org")
+    pending = db.session.scalar(select(PendingRegistration))
+    url = f"/organiser/assemblies/{setup.assembly.slug}/registrations/unconfirmed"
+    post_form(client, f"{url}/{pending.id}/withdraw", {"email_key": pending.email_key}, form_url=url)
+    register(client, setup, n=2)  # someone else's form takes the next id
+    # The same quarter of an hour: delegate1 registers again (say the organiser asked them to).
+    register(client, setup, n=1)
+    mails = outbox(kind="confirm_registration", to="delegate1@example.org")
+    assert len(mails) == 2
+    assert client.get(first_link).status_code == 410
+    assert post_form(client, _confirm_path("delegate1@example.org"), {}).status_code == 302
+    assert db.session.scalar(select(Registration.email)) == "delegate1@example.org"
