@@ -890,6 +890,9 @@ def load_pending(token: str) -> PendingRegistration:
     pending = db.session.get(PendingRegistration, data["p"])
     if pending is None or pending.email_key != data.get("k"):
         raise PendingGone("This link has been used already, or the registration it confirms was withdrawn.")
+    if pending.created_at < utcnow() - timedelta(days=CONFIRM_DAYS):
+        # A reminder's link is signed a day after the form: the form's own week is what counts.
+        raise TokenExpired("This link has expired.")
     return pending
 
 

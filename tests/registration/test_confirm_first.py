@@ -324,3 +324,17 @@ def test_a_form_sent_again_after_the_last_one_was_deleted_gets_its_own_confirmat
     assert client.get(first_link).status_code == 410
     assert post_form(client, _confirm_path("delegate1@example.org"), {}).status_code == 302
     assert db.session.scalar(select(Registration.email)) == "delegate1@example.org"
+
+
+def test_a_link_signed_later_still_stops_working_when_its_form_expires(client, setup):
+    """The reminder's link is signed a day after the form: it must not outlive the date the reminder gives."""
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    pending = db.session.scalar(select(PendingRegistration))
+    token = services._confirm_serializer().dumps({"p": pending.id, "k": pending.email_key})
+    pending.created_at -= timedelta(days=services.CONFIRM_DAYS, minutes=1)
+    db.session.commit()
+    path = f"/a/{setup.assembly.slug}/register/confirm/{token}"
+    assert client.get(path).status_code == 410
+    assert post_form(client, path, {}, form_url=f"/a/{setup.assembly.slug}/register").status_code == 410
+    assert _registrations() == 0
