@@ -1,6 +1,7 @@
 """Organisers write to an assembly's delegates: choose who, check the email, send it through the outbox."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -19,6 +20,8 @@ from ..registration.models import Registration, email_key
 from ..registration.services import _manage_link_template, _serializer
 from ..timeutil import local_to_utc, utc_to_local, utcnow
 from .models import AssemblyMessage
+
+logger = logging.getLogger(__name__)
 
 SUBJECT_MAX = 200
 BODY_MAX = 10_000
@@ -333,15 +336,27 @@ def release_due(now: datetime | None = None) -> int:
         .order_by(AssemblyMessage.send_at, AssemblyMessage.id)).all()
     released = 0
     for message_id in due:
-        # Locked and read again: two workers (or a cancel) at the same moment queue it at most once.
-        message = db.session.scalar(select(AssemblyMessage).where(AssemblyMessage.id == message_id)
-                                    .with_for_update().execution_options(populate_existing=True))
-        if message is None or not message.is_scheduled:
-            db.session.commit()  # nothing changed: ends the lock
-            continue
-        _queue_copies(db.session.get(Assembly, message.assembly_id), message)
-        db.session.commit()
-        released += 1
+        try:
+            # Locked and read again: two workers (or a cancel) at the same moment queue it at most once.
+            message = db.session.scalar(select(AssemblyMessage).where(AssemblyMessage.id == message_id)
+                                        .with_for_update().execution_options(populate_existing=True))
+            if message is None or not message.is_scheduled:
+                db.session.commit()  # nothing changed: ends the lock
+                continue
+            assembly = db.session.get(Assembly, message.assembly_id)
+            if assembly.cancelled_at is not None:
+                # "See you on Thursday" for an assembly called off since: not sent, and the page says so.
+                message.cancelled_at = now
+                db.session.commit()
+                continue
+            _queue_copies(assembly, message)
+            db.session.commit()
+            released += 1
+        except Exception:
+            # One message that cannot be queued must not stop every other email: it is tried again
+            # on the next pass, and the log says why.
+            db.session.rollback()
+            logger.exception("Scheduled message %s could not be queued", message_id)
     return released
 
 

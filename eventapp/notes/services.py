@@ -244,13 +244,16 @@ def add_walk_in(workshop: Workshop, user_id: int | None, registration_id: int | 
             raise DomainError("Use at most 200 characters.", "name")
         if len(organisation) > 200:
             raise DomainError("Use at most 200 characters.", "organisation")
-        # The same name and organisation again is the same person: a second press of "Add" whose first
-        # answer was lost on the hall's Wi-Fi, or someone marked "not here" by mistake being added back.
+        # The same name and organisation again is the same person when it is a second press of "Add"
+        # whose first answer was lost on the hall's Wi-Fi (within minutes), or someone marked "not here"
+        # by mistake being added back. Later, it may be a namesake from the same organisation.
+        recent = utcnow() - DOUBLE_SUBMIT_WINDOW
         same = next((a for a in db.session.scalars(
             select(Attendance).where(Attendance.workshop_id == workshop.id, Attendance.registration_id.is_(None))
             .order_by(Attendance.id))
             if (_person_key(a.walk_in_name), _person_key(a.walk_in_organisation))
-            == (_person_key(name), _person_key(organisation))), None)
+            == (_person_key(name), _person_key(organisation))
+            and (a.status != "walk_in" or a.updated_at >= recent)), None)
         if same is not None:
             if same.status != "walk_in":
                 same.status, same.recorded_by_id = "walk_in", user_id

@@ -911,11 +911,19 @@ def confirm_pending(pending: PendingRegistration, *, join_waiting_list: bool = F
     is_open, why = registration_window(assembly, now=pending.created_at)
     if not is_open:
         raise DomainError(why)
+    if has_taken_place(assembly):
+        raise DomainError(f"{assembly.title} has taken place: registrations are closed.")
+    # Locked (PostgreSQL) or under the write lock (SQLite) and read again: of two presses of Confirm,
+    # the second finds the form used up rather than registering the address twice over.
+    if db.session.execute(select(_P.c.id).where(_P.c.id == pending.id).with_for_update()).first() is None:
+        db.session.rollback()
+        raise PendingGone("This link has been used already, or the registration it confirms was withdrawn.")
     data = dict(pending.data)
     if join_waiting_list:
         data["join_waiting_list"] = True
     _drop_confirm_reminder(pending.id, pending.created_at)
-    db.session.delete(pending)
+    db.session.execute(delete(_P).where(_P.c.id == pending.id))
+    db.session.expunge(pending)
     try:
         # In register()'s transaction: the form is used up only if it registers someone.
         return register(assembly, data, check_window=False)

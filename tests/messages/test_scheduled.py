@@ -124,3 +124,38 @@ def test_the_worker_without_a_public_address_sends_scheduled_copies_without_a_pe
     from tests.mail_sink import text_of
 
     assert all("/manage/" not in text_of(m) and "Park at the rear." in text_of(m) for m in received)
+
+
+def test_a_scheduled_message_of_an_assembly_called_off_meanwhile_is_not_sent(as_organiser, people, sink):
+    assembly = people["assembly"]
+    _schedule(as_organiser, assembly, **_later(assembly))
+    message = db.session.scalar(select(AssemblyMessage))
+    message.send_at = utcnow() - timedelta(seconds=1)
+    assembly.cancelled_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    send_pending()
+    assert _outbox(assembly) == [] and sink.messages == []
+    db.session.refresh(message)
+    assert message.cancelled_at is not None
+    detail = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/messages/{message.id}").get_data(as_text=True)
+    assert "because the assembly was cancelled" in detail
+
+
+def test_a_scheduled_message_that_cannot_be_queued_does_not_stop_other_email(as_organiser, people, sink, monkeypatch,
+                                                                                caplog):
+    assembly = people["assembly"]
+    _schedule(as_organiser, assembly, **_later(assembly))
+    message = db.session.scalar(select(AssemblyMessage))
+    message.send_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    _schedule(as_organiser, assembly, subject="Sent at once")  # two copies in the outbox now
+
+    def broken(assembly, message):
+        raise RuntimeError("template error")
+
+    monkeypatch.setattr(services, "_queue_copies", broken)
+    send_pending()
+    assert sorted(str(m["Subject"]) for m in sink.wait_for(2)) == ["Sent at once", "Sent at once"]
+    assert "Scheduled message" in caplog.text
+    db.session.refresh(message)
+    assert message.is_scheduled  # tried again on the next pass

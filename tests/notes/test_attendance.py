@@ -189,3 +189,15 @@ def test_a_walk_in_marked_not_here_and_added_again_is_present_again_not_a_second
     again = services.add_walk_in(s.workshop, facilitator.id, name="Sam Walker")
     assert again.id == first.id and again.status == "walk_in"
     assert services.attendance_counts([s.workshop.id])[s.workshop.id].walk_ins == 1
+
+
+def test_a_namesake_from_the_same_organisation_added_later_is_a_second_walk_in(as_facilitator, facilitator):
+    from datetime import timedelta
+
+    s = scene(facilitator)
+    first = services.add_walk_in(s.workshop, facilitator.id, name="Sam Walker", organisation="Street Pastors")
+    first.updated_at -= services.DOUBLE_SUBMIT_WINDOW + timedelta(minutes=1)
+    db.session.commit()
+    second = services.add_walk_in(s.workshop, facilitator.id, name="Sam Walker", organisation="Street Pastors")
+    assert second.id != first.id
+    assert services.attendance_counts([s.workshop.id])[s.workshop.id].walk_ins == 2

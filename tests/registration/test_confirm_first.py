@@ -338,3 +338,30 @@ def test_a_link_signed_later_still_stops_working_when_its_form_expires(client, s
     assert client.get(path).status_code == 410
     assert post_form(client, path, {}, form_url=f"/a/{setup.assembly.slug}/register").status_code == 410
     assert _registrations() == 0
+
+
+def test_a_form_cannot_be_confirmed_once_the_assembly_has_taken_place(client, setup, monkeypatch):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    path = _confirm_path("delegate1@example.org")
+    monkeypatch.setattr(services, "has_taken_place", lambda assembly, now=None: True)
+    response = post_form(client, path, {})
+    assert response.status_code == 409 and "has taken place" in response.get_data(as_text=True)
+    assert _registrations() == 0
+
+
+def test_confirming_a_form_already_used_says_so_and_registers_nobody_twice(client, setup):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    path = _confirm_path("delegate1@example.org")
+    pending = services.load_pending(path.rsplit("/", 1)[1])
+    # The other press of Confirm got there first: the row is gone by the time this one locks it
+    # (this request read the form before, and holds it loaded).
+    db.session.execute(PendingRegistration.__table__.delete())
+    try:
+        services.confirm_pending(pending)
+    except services.PendingGone:
+        pass
+    else:
+        raise AssertionError("a form already used registered someone")
+    assert _registrations() == 0
