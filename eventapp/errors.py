@@ -1,7 +1,9 @@
 """Friendly error pages: no user ever sees a stack trace."""
 from __future__ import annotations
 
-from flask import Flask, g, render_template, request
+from urllib.parse import urlsplit
+
+from flask import Flask, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
@@ -23,6 +25,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(err):
+        fields = _fields_to_send_again()
+        if fields is not None:
+            return render_template("send_again.html", fields=fields, action=_same_url(), back=_page_it_came_from(),
+                                   signed_out=_needs_signing_in_again()), 400
         return render(400, "The form had expired or came from another site. Your changes were not saved: "
                            "go back, reload the page and submit it again.")
 
@@ -47,3 +53,52 @@ def init_app(app: Flask) -> None:
                              request.url_rule.rule if request.url_rule else "(no route)",
                              getattr(g, "request_id", "-"))
         return render(500)
+
+
+def _from_this_site() -> bool:
+    """Whether the browser says the refused form was on one of our own pages."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin")
+    return bool(origin) and origin != "null" and urlsplit(origin).netloc == request.host
+
+
+def _fields_to_send_again() -> list[tuple[str, str]] | None:
+    """What a form refused for its token carried, when it can safely be offered back to send again.
+
+    Only for a form on one of our own pages whose token had expired (a tab left open overnight,
+    a session that lapsed): a form from another site is refused outright, or its "send again"
+    would carry a forged request past the check with one click. Never for passwords (they would
+    sit in the page) or files (a page cannot carry them back)."""
+    if request.method != "POST" or request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return None
+    if request.files or not _from_this_site():
+        return None
+    fields = [(name, value) for name in request.form for value in request.form.getlist(name) if name != "csrf_token"]
+    if not fields or any("password" in name.lower() for name, _ in fields):
+        return None
+    return fields
+
+
+def _same_url() -> str:
+    query = request.query_string.decode("latin-1")
+    return request.script_root + request.path + (f"?{query}" if query else "")
+
+
+STAFF_PREFIXES = ("/organiser/", "/facilitator/", "/account")
+
+
+def _needs_signing_in_again() -> bool:
+    # A staff page's session lapsed: sent again as it is, the form would only meet the sign-in page.
+    return "_user_id" not in session and request.path.startswith(STAFF_PREFIXES)
+
+
+def _page_it_came_from() -> str | None:
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -199,3 +199,36 @@ def test_organiser_registration_pages_are_accessible(live_server, page):
     page.goto(base + "/registrations/unconfirmed")
     assert page.get_by_text("Hale Youth Trust (new)").is_visible()
     axe_check(page, "registrations waiting for address confirmation")
+
+
+def test_a_form_left_open_too_long_is_sent_again_with_nothing_retyped(live_server, page):
+    slug, topics, org_name = _seed(live_server.app)
+    page.goto(live_server.url + f"/a/{slug}/register")
+    page.get_by_label("Full name").fill("Siobhán O'Brien-李 <b>")
+    page.get_by_label("Email address").fill("siobhan.overnight@example.org")
+    page.get_by_label("Job title").fill("Neighbourhood inspector")
+    page.get_by_label("Organisation", exact=True).fill(org_name)
+    page.get_by_label("1st choice (required)").select_option(label=topics[0])
+    page.get_by_label("2nd choice (required)").select_option(label=topics[1])
+    page.get_by_label("3rd choice (required)").select_option(label=topics[2])
+    page.get_by_label("Access needs").fill("Step-free access\nHearing loop")
+    page.get_by_label(re.compile("I have read the privacy notice")).check()
+    # What a token the server no longer accepts does (the tab was left open overnight).
+    page.locator("input[name=csrf_token]").evaluate("el => { el.value = 'expired' + el.value; }")
+    page.get_by_role("button", name="Register").click()
+    assert page.get_by_role("heading", name="Send the form again").is_visible()
+    assert page.get_by_text("Nothing has been saved yet").is_visible()
+    axe_check(page, "send the form again")
+    page.get_by_role("button", name="Send it again").click()
+    page.wait_for_url("**/register/check-your-email")
+    assert page.get_by_text("siobhan.overnight@example.org").is_visible()
+    from sqlalchemy import select
+
+    from eventapp.registration.models import Registration
+
+    with live_server.app.app_context():
+        reg = db.session.scalar(select(Registration).where(Registration.email == "siobhan.overnight@example.org"))
+        assert reg.full_name == "Siobhán O'Brien-李 <b>" and reg.job_title == "Neighbourhood inspector"
+        assert reg.access_needs.replace("\r\n", "\n") == "Step-free access\nHearing loop"
+        assert len(reg.preferences) == 3
+        db.session.remove()
