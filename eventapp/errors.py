@@ -28,7 +28,8 @@ def init_app(app: Flask) -> None:
         fields = _fields_to_send_again()
         if fields is not None:
             return render_template("send_again.html", fields=fields, action=_same_url(), back=_page_it_came_from(),
-                                   signed_out=_needs_signing_in_again()), 400
+                                   signed_out=_needs_signing_in_again()), 400, \
+                {"Cache-Control": "private, no-store"}  # it holds what was typed
         return render(400, "The form had expired or came from another site. Your changes were not saved: "
                            "go back, reload the page and submit it again.")
 

@@ -41,6 +41,7 @@ def test_an_expired_public_form_is_offered_back_with_everything_typed(client, se
     page = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "Send the form again" in page and "Nothing has been saved yet" in page
     assert "<script>alert(1)" not in page  # escaped in the hidden field
+    assert resp.headers["Cache-Control"] == "private, no-store"
     assert db.session.query(Registration).count() == 0
     fields = _hidden(page)
     assert fields[0][0] == "csrf_token" and fields[0][1] != token
