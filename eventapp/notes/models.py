@@ -88,6 +88,8 @@ class SessionNotes(db.Model):
     submitted_at: Mapped[Optional[datetime]]
     approved_at: Mapped[Optional[datetime]]
     approved_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # The key the notes page's script gave the save that made this version (see save_notes).
+    last_save_key: Mapped[Optional[str]] = mapped_column(String(40))
 
     workshop: Mapped["Workshop"] = relationship()  # noqa: F821
     sections: Mapped[list["NoteSection"]] = relationship(

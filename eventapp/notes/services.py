@@ -346,13 +346,22 @@ def _lock_notes(workshop_id: int) -> SessionNotes | None:
 
 
 def save_notes(workshop: Workshop, data: dict[str, Any], base_version: int, user_id: int | None, *,
-               submit: bool = False, kind: str = "save") -> tuple[SessionNotes, bool]:
-    """Save the sections if nobody saved since base_version; keep a revision. Returns (notes, changed)."""
+               submit: bool = False, kind: str = "save", save_key: str | None = None,
+               unanswered: Iterable[str] = ()) -> tuple[SessionNotes, bool]:
+    """Save the sections if nobody saved since base_version; keep a revision. Returns (notes, changed).
+
+    ``save_key``: a key the page gave this save; ``unanswered``: the keys of its earlier saves that got no
+    reply. When the current version was made by one of those, the page already holds it (its reply was
+    lost on the way back), so it is the base, not someone else's change.
+    """
     sections = clean_sections(data)
     if submit and not sections["summary"]["body"].strip():
         raise DomainError("Write a summary before submitting the notes.", "summary")
     notes = _lock_notes(workshop.id)
     current_version = notes.version if notes else 0
+    if base_version != current_version and notes is not None and notes.last_save_key \
+            and notes.last_save_key in set(unanswered):
+        base_version = current_version
     if base_version != current_version:
         # Starts the sentence shown to the facilitator.
         by = notes.updated_by.display_name if notes and notes.updated_by else "Someone else"
@@ -388,6 +397,7 @@ def save_notes(workshop: Workshop, data: dict[str, Any], base_version: int, user
     notes.version += 1
     notes.updated_at = utcnow()
     notes.updated_by_id = user_id
+    notes.last_save_key = save_key
     db.session.add(NotesRevision(
         notes=notes, version=notes.version, kind="submit" if will_submit else kind, user_id=user_id,
         snapshot_json=json.dumps({k: sections[k] for k in SECTIONS}, ensure_ascii=False),

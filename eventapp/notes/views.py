@@ -1,6 +1,7 @@
 """Attendance, session notes and actions for a workshop; the organiser's review and action list."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session,
@@ -28,7 +29,7 @@ bp = Blueprint("notes", __name__)
 bp.add_app_template_filter(render_markdown, "markdown")
 
 PENDING_KEY = "notes_pending"
-PAYLOAD_KEYS = ["version", "intent"] + [k for key in SECTIONS for k in (key, f"{key}_internal")]
+PAYLOAD_KEYS = ["version", "intent", "unanswered_saves"] + [k for key in SECTIONS for k in (key, f"{key}_internal")]
 
 
 def load_workshop(workshop_id: int) -> Workshop:
@@ -43,6 +44,21 @@ def load_workshop(workshop_id: int) -> Workshop:
 
 def _status(form) -> int:
     return 400 if form.errors or form.form_errors else 200
+
+
+SAVE_KEY_RE = re.compile(r"[0-9a-f]{8,40}")
+
+
+def _save_key() -> str | None:
+    """The key static/notes.js gives each autosave."""
+    key = request.form.get("save_key", "")
+    return key if SAVE_KEY_RE.fullmatch(key) else None
+
+
+def _unanswered(value: str | None = None) -> list[str]:
+    """The keys of the page's autosaves that got no reply (static/notes.js keeps the last 20)."""
+    keys = (request.form.get("unanswered_saves", "") if value is None else value)[:20 * 41].split(",")
+    return [k for k in keys if SAVE_KEY_RE.fullmatch(k)]
 
 
 def _csrf_ok() -> bool:
@@ -221,7 +237,7 @@ def save(workshop_id: int):
     submit = request.form.get("intent") == "submit"
     try:
         notes, changed = services.save_notes(workshop, notes_data(form), _base_version(form.version.data),
-                                             current_user.id, submit=submit)
+                                             current_user.id, submit=submit, unanswered=_unanswered())
     except Conflict as conflict:
         return _conflict_page(workshop, form, conflict)
     except DomainError as err:
@@ -261,7 +277,8 @@ def resume(workshop_id: int):
         return _edit_page(workshop, form)
     try:
         services.save_notes(workshop, notes_data(form), _base_version(payload.get("version")), current_user.id,
-                            submit=payload.get("intent") == "submit")
+                            submit=payload.get("intent") == "submit",
+                            unanswered=_unanswered(payload.get("unanswered_saves") or ""))
     except Conflict as conflict:
         return _conflict_page(workshop, form, conflict)
     except DomainError as err:
@@ -285,7 +302,8 @@ def autosave(workshop_id: int):
     form = NotesForm(meta={"csrf": False})
     try:
         notes, changed = services.save_notes(workshop, notes_data(form), _base_version(form.version.data),
-                                             current_user.id, kind="autosave")
+                                             current_user.id, kind="autosave", save_key=_save_key(),
+                                             unanswered=_unanswered())
     except Conflict as conflict:
         return jsonify(ok=False, error="conflict", version=conflict.version,
                        message=f"{conflict.by} saved these notes meanwhile. Autosave has stopped: "

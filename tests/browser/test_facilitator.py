@@ -231,6 +231,42 @@ def test_autosave_resumes_when_the_page_comes_back_from_the_back_forward_cache(l
         db.session.remove()
 
 
+def test_an_autosave_whose_reply_was_lost_carries_on_without_a_conflict(live_server, browser):
+    # The wifi drops just after an autosave reaches the server: it is saved, but the tablet never hears.
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    lost = []
+
+    def drop_the_reply(route):
+        if lost:
+            route.continue_()
+            return
+        route.fetch()  # the request reaches the app and is saved...
+        lost.append(route.request.url)
+        route.abort("connectionreset")  # ...and the page sees a dropped connection
+
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/notes")
+        page.route("**/notes/autosave", drop_the_reply)
+        page.get_by_label("Summary", exact=True).fill("Typed before the wifi dropped")
+        page.get_by_role("status").filter(has_text="No connection").wait_for(timeout=15_000)
+        page.get_by_label("Summary", exact=True).fill("Typed before the wifi dropped, and after")
+        page.get_by_role("status").filter(has_text="Draft saved automatically").wait_for(timeout=15_000)
+        page.get_by_label("Summary", exact=True).fill("Typed before the wifi dropped, and after, and more")
+        page.get_by_role("button", name="Save draft").click()
+        page.wait_for_load_state()
+        assert page.get_by_text("Notes saved.").is_visible()
+    finally:
+        context.close()
+    assert lost and not csp
+    with live_server.app.app_context():
+        notes = services.notes_for(seed["workshop_id"])
+        assert notes.section("summary").body == "Typed before the wifi dropped, and after, and more"
+        assert notes.version == 3
+        db.session.remove()
+
+
 def test_a_field_reached_with_the_keyboard_is_never_hidden_behind_the_save_bar(live_server, browser):
     # WCAG 2.2 focus not obscured: the sticky Save bar covers the foot of a phone's screen, so the
     # page keeps that much room when it scrolls a focused field into view.

@@ -237,6 +237,34 @@ def test_autosave_endpoint_saves_changes_and_reports_conflicts(as_facilitator, f
     assert resp.status_code == 400 and resp.get_json()["error"] == "expired"
 
 
+def test_an_autosave_whose_reply_was_lost_is_not_shown_as_someone_elses_change(as_facilitator, facilitator):
+    # The tablet's save reached the server, the reply was lost on the way back (wifi dropped), so the page
+    # still holds version 0: its next save names the unanswered one and goes through.
+    s = scene(facilitator)
+    token = csrf_from(as_facilitator.get(_url(s)).get_data(as_text=True))
+    url = _url(s, "/autosave")
+    lost = "0123456789abcdef0123456789abcdef"
+    resp = as_facilitator.post(url, data={"csrf_token": token, "save_key": lost, **notes_form(summary="First")})
+    assert resp.get_json()["version"] == 1
+    resp = as_facilitator.post(url, data={"csrf_token": token, "save_key": "ab" * 16, "unanswered_saves": f"ffffffff,{lost}",
+                                          **notes_form(version=0, summary="First, then more")})
+    assert resp.status_code == 200 and resp.get_json() == {"ok": True, "version": 2, "changed": True}
+    assert services.notes_for(s.workshop.id).section("summary").body == "First, then more"
+    # Someone else's save since then is still a conflict, whatever keys the page names.
+    services.save_notes(s.workshop, notes_form(summary="Organiser's fix"), 2, None)
+    for unanswered in (lost, "ab" * 16, "x" * 5000, ""):
+        resp = as_facilitator.post(url, data={"csrf_token": token, "save_key": "cd" * 16, "unanswered_saves": unanswered,
+                                              **notes_form(version=2, summary="Mine")})
+        assert resp.status_code == 409, unanswered
+    assert services.notes_for(s.workshop.id).section("summary").body == "Organiser's fix"
+    # The Save button sends the page's unanswered keys too.
+    as_facilitator.post(url, data={"csrf_token": token, "save_key": "ee" * 16, **notes_form(version=3, summary="Next")})
+    resp = as_facilitator.post(_url(s), data={"csrf_token": token, "unanswered_saves": "ee" * 16,
+                                              **notes_form(version=3, summary="Next and last")})
+    assert resp.status_code == 302
+    assert services.notes_for(s.workshop.id).section("summary").body == "Next and last"
+
+
 def test_autosave_when_signed_out_answers_401(client, facilitator):
     s = scene(facilitator)
     token = csrf_from(client.get("/login").get_data(as_text=True))
