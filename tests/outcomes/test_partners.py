@@ -55,7 +55,12 @@ def test_partner_posts_a_status_update(client, db, organiser):
     assert r.status_code == 400 and db.session.get(Action, a).status == "in_progress"
     # An invalid status: 400 with the message next to the field.
     r = client.post(f"{url}/actions/{a}", data={**token_for(page, a), f"a{a}-status": "hacked"})
-    assert r.status_code == 400 and "Not a valid choice" in r.get_data(as_text=True)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "Not a valid choice" in html
+    # The summary belongs to this action's form: its heading id is the form's own, and no id is used twice.
+    assert f'aria-labelledby="error-summary-title-a{a}"' in html and f'<h2 id="error-summary-title-a{a}">' in html
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
 
 
 def test_partner_cannot_touch_another_organisations_action(client, db, organiser):
