@@ -896,6 +896,22 @@ def load_pending(token: str) -> PendingRegistration:
     return pending
 
 
+def registration_confirmed_by(token: str, assembly_id: int) -> Registration | None:
+    """The live registration of the address a used confirmation link was sent to, at this assembly.
+
+    A second press of Confirm (two tabs, a double click, the link opened again) finds its form used
+    up; the person is shown the registration it made rather than told the link is spent."""
+    try:
+        data = _confirm_serializer().loads(token, max_age=CONFIRM_DAYS * 86400)
+    except BadSignature:  # SignatureExpired included
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("k"), str):
+        return None
+    return db.session.scalar(select(Registration).where(
+        Registration.assembly_id == assembly_id, Registration.email_key == data["k"],
+        Registration.status != "cancelled", Registration.anonymised_at.is_(None)))
+
+
 def pending_topics(pending: PendingRegistration) -> list[Topic]:
     """The workshop topics the pending form ranks, in its order (those still offered)."""
     ids = [t for t in pending.data.get("topic_ids") or [] if isinstance(t, int)]

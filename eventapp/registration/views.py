@@ -146,6 +146,10 @@ def confirm(slug: str, token: str):
     try:
         pending = services.load_pending(token)
     except DomainError as err:
+        if isinstance(err, services.PendingGone):
+            done = _confirmed_already(token, assembly)
+            if done is not None:
+                return done
         gone = isinstance(err, (services.TokenExpired, services.PendingGone))
         return render_template("registration/confirm.html", assembly=assembly, pending=None, problem=err.message,
                                form=None), (410 if gone else 404)
@@ -158,6 +162,10 @@ def confirm(slug: str, token: str):
         try:
             result = services.confirm_pending(pending, join_waiting_list=bool(request.form.get("join_waiting_list")))
         except DomainError as err:
+            if isinstance(err, services.PendingGone):
+                done = _confirmed_already(token, assembly)
+                if done is not None:
+                    return done
             if err.field != "join_waiting_list":
                 return render_template("registration/confirm.html", assembly=assembly, pending=None,
                                        problem=err.message, form=None), 409
@@ -177,6 +185,15 @@ def confirm(slug: str, token: str):
             return redirect(url_for(".manage", token=services.make_manage_token(reg)))
     return render_template("registration/confirm.html", assembly=assembly, pending=pending, form=form, full=full,
                            topics=services.pending_topics(pending), problem=None), (409 if full else 200)
+
+
+def _confirmed_already(token: str, assembly: Assembly):
+    """The registration page of a confirmation link used already, or None when it registered nobody now live."""
+    reg = services.registration_confirmed_by(token, assembly.id)
+    if reg is None:
+        return None
+    flash("Your address is confirmed already: here is your registration.", "info")
+    return redirect(url_for(".manage", token=services.make_manage_token(reg)))
 
 
 def _correctable(assembly: Assembly) -> tuple[int, int, str] | None:
