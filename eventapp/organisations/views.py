@@ -16,6 +16,18 @@ from .models import SECTORS, STATUSES, Organisation, name_key
 
 bp = Blueprint("organisations", __name__, url_prefix="/organiser/organisations")
 
+# The list's own query values: kept by Edit, Merge and Cancel so the organiser comes back to them.
+LIST_ARGS = ("q", "sector", "status", "page")
+
+
+def _list_args() -> dict[str, str]:
+    return {k: v for k, v in request.args.items() if k in LIST_ARGS and v}
+
+
+def _back_to_list():
+    """A redirect to the organisations list on the page and filters the organiser acted from."""
+    return redirect(url_for(".index", **_list_args()))
+
 
 @bp.route("/")
 @organiser_required
@@ -31,9 +43,12 @@ def index():
     if status in STATUSES:
         stmt = stmt.where(Organisation.status == status)
     page = db.paginate(stmt, per_page=25, error_out=False)
+    if not page.items and page.page > 1 and page.total:
+        # The last page emptied (its organisation was merged away): go to the page that is now last.
+        return redirect(url_for(".index", **{**_list_args(), "page": page.pages}))
     return render_template(
         "organisations/index.html", page=page, q=q, sector=sector, status=status,
-        sectors=SECTORS, statuses=STATUSES, action_form=FlaskForm(),
+        sectors=SECTORS, statuses=STATUSES, action_form=FlaskForm(), list_args=_list_args(),
     )
 
 
@@ -52,8 +67,9 @@ def form(org_id: int | None = None):
             apply_domain_error(form, err)
         else:
             flash(f"“{org.name}” saved.", "success")
-            return redirect(url_for(".index"))
-    return render_template("organisations/form.html", form=form, org=org), (400 if form.errors else 200)
+            return _back_to_list()
+    return render_template("organisations/form.html", form=form, org=org, list_args=_list_args()), \
+        (400 if form.errors else 200)
 
 
 @bp.post("/<int:org_id>/approve")
@@ -89,6 +105,6 @@ def merge(org_id: int):
             flash(f"“{name}” was merged into “{target.name}”."
                   + (f" Partner links sent for “{name}” no longer work: send “{target.name}”’s contact a new link "
                      "from Partners." if had_contact else ""), "success")
-            return redirect(url_for(".index"))
-    return render_template("organisations/merge.html", form=form, org=org, contact=contact), \
+            return _back_to_list()
+    return render_template("organisations/merge.html", form=form, org=org, contact=contact, list_args=_list_args()), \
         (400 if form.errors else 200)

@@ -195,3 +195,29 @@ def test_pagination_links_keep_the_filters(as_organiser):
     first = body(as_organiser.get("/organiser/organisations/?sector=health"))
     assert "Page 1 of 2 (27 in all)" in first
     assert "sector=health" in first.split('rel="next"')[0].rsplit("<a", 1)[1]
+
+
+def test_edit_and_merge_come_back_to_the_filtered_page_they_started_from(as_organiser, db):
+    # 300 partners: tidying the pending health ones should not mean filtering again after each.
+    for i in range(26):
+        make_org(f"Health Partner {i:02d}", sector="health", status="pending")
+    keep = make_org("Health Partner Kept", sector="health")
+    listing = body(as_organiser.get("/organiser/organisations/?sector=health&status=pending&page=2"))
+    dup = db.session.scalar(select(Organisation).where(Organisation.name == "Health Partner 25"))
+    edit = f"/organiser/organisations/{dup.id}/edit?sector=health&amp;status=pending&amp;page=2"
+    merge = f"/organiser/organisations/{dup.id}/merge?sector=health&amp;status=pending&amp;page=2"
+    assert edit in listing and merge in listing
+    form_page = body(as_organiser.get(edit.replace("&amp;", "&")))
+    assert 'href="/organiser/organisations/?sector=health&amp;status=pending&amp;page=2">Cancel' in form_page
+    resp = post_form(as_organiser, edit.replace("&amp;", "&"), {"name": "Health Partner 25 (renamed)", "sector": "health",
+                                                               "status": "pending"})
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/organiser/organisations/?sector=health&status=pending&page=2"
+    # Merging away the last one on page 2 lands on the page that is now last, filters kept.
+    resp = post_form(as_organiser, merge.replace("&amp;", "&"), {"target_id": keep.id})
+    assert resp.headers["Location"] == "/organiser/organisations/?sector=health&status=pending&page=2"
+    resp = as_organiser.get(resp.headers["Location"])
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/organiser/organisations/?sector=health&status=pending&page=1"
+    page = body(as_organiser.get(resp.headers["Location"]))
+    assert "was merged into “Health Partner Kept”" in page and "Health Partner 24" in page and "<td>Health Partner 25" not in page
