@@ -11,6 +11,7 @@ from ..assemblies.views import load_assembly
 from ..domain import DomainError
 from ..extensions import db
 from ..forms_util import apply_domain_error
+from ..organisations.models import SECTORS
 from ..registration.csvio import to_csv
 from ..templating import counted
 from ..timeutil import utcnow
@@ -105,26 +106,28 @@ def _list_args() -> dict[str, str]:
     return {k: v for k, v in request.args.items() if k in LIST_ARGS and v}
 
 
-def _delegate_rows(snap, data) -> list:
-    """(registration, its workshops) for the list's filters, by name."""
+def _delegate_rows(listing: services.DelegateList, data) -> list:
+    """(delegate row, its workshops) for the list's filters, by name."""
     q = request.args.get("q", "").strip().casefold()
     only_unplaced = request.args.get("unplaced") == "1"
     workshop = request.args.get("workshop", "").strip()
     organisation_id = request.args.get("organisation", type=int)
     unplaced_keys = {u[0] for u in data["unplaced"]}
+    assignments = data["assignments"]
     rows = []
-    for key, reg in snap.registrations.items():
-        if q and q not in reg.full_name.casefold() and q not in reg.organisation.name.casefold() \
-                and q not in reg.email.casefold():
+    for person in listing.people:
+        key = str(person.id)
+        if q and q not in person.full_name.casefold() and q not in person.organisation_name.casefold() \
+                and q not in person.email.casefold():
             continue
         if only_unplaced and key not in unplaced_keys:
             continue
-        if organisation_id and reg.organisation_id != organisation_id:
+        if organisation_id and person.organisation_id != organisation_id:
             continue
-        assigned = data["assignments"].get(key, [])
+        assigned = assignments.get(key, [])
         if workshop and workshop not in assigned:
             continue
-        rows.append((reg, [snap.workshops[w] for w in assigned if w in snap.workshops]))
+        rows.append((person, [listing.workshops[w] for w in assigned if w in listing.workshops]))
     rows.sort(key=lambda row: (row[0].full_name.casefold(), row[0].id))
     return rows
 
@@ -136,17 +139,18 @@ def delegates(slug: str):
     run = services.latest_run(assembly)
     if run is None:
         return redirect(url_for(".index", slug=slug))
-    snap = services.snapshot(assembly)
-    rows = _delegate_rows(snap, run.result)
+    listing = services.delegate_list(assembly)
+    rows = _delegate_rows(listing, run.result)
     per_page = 50
     page = max(request.args.get("page", 1, type=int), 1)
     pages = max((len(rows) + per_page - 1) // per_page, 1)
     back = _list_args()
-    organisations = sorted({reg.organisation for reg in snap.registrations.values()}, key=lambda o: o.name.casefold())
+    organisations = sorted({(p.organisation_id, p.organisation_name) for p in listing.people},
+                           key=lambda o: (o[1].casefold(), o[0]))
     return render_template(
         "placements/delegates.html", assembly=assembly, run=run, rows=rows[(page - 1) * per_page: page * per_page],
         total=len(rows), page=page, pages=pages, q=request.args.get("q", ""),
-        only_unplaced=request.args.get("unplaced") == "1", rounds=snap.rounds, organisations=organisations,
+        only_unplaced=request.args.get("unplaced") == "1", rounds=listing.rounds, organisations=organisations,
         workshop=request.args.get("workshop", ""), organisation_id=request.args.get("organisation", type=int),
         back=back, export_args={k: v for k, v in back.items() if k != "page"},
     )
@@ -160,13 +164,13 @@ def delegates_csv(slug: str):
     run = services.latest_run(assembly)
     if run is None:
         return redirect(url_for(".index", slug=slug))
-    snap = services.snapshot(assembly)
-    header = ["Full name", "Email", "Organisation", "Sector"] + [r.name for r in snap.rounds]
+    listing = services.delegate_list(assembly)
+    header = ["Full name", "Email", "Organisation", "Sector"] + [r.name for r in listing.rounds]
     rows = []
-    for reg, workshops in _delegate_rows(snap, run.result):
+    for person, workshops in _delegate_rows(listing, run.result):
         by_round = {w.round_id: f"{w.title} ({w.room or 'room to be confirmed'})" for w in workshops}
-        rows.append([reg.full_name, reg.email, reg.organisation.name, reg.organisation.sector_label]
-                    + [by_round.get(r.id, "") for r in snap.rounds])
+        rows.append([person.full_name, person.email, person.organisation_name, SECTORS.get(person.sector, person.sector)]
+                    + [by_round.get(r.id, "") for r in listing.rounds])
     return Response(to_csv(header, rows).encode("utf-8"), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="workshops-{assembly.slug}.csv"',
         "Cache-Control": "no-store",
