@@ -680,6 +680,11 @@ def update_action(action_id: int, data: dict[str, Any], base_version: int, user_
         raise DomainError("That action no longer exists.")
     if action.version != base_version:
         current = action.snapshot()
+        if current == {**values, "due_date": values["due_date"].isoformat(), "topic_ids": sorted(values["topic_ids"])}:
+            # This very edit is stored already (Save pressed again after its answer was lost):
+            # nothing of anyone else's would be overwritten, so it is not a conflict.
+            db.session.rollback()
+            return action
         db.session.rollback()
         raise ActionConflict("Someone changed this action while you were editing it. Nothing was overwritten: "
                              "check their version below and save yours again if it is still right.", current)

@@ -58,6 +58,24 @@ def test_missing_fields_are_explained_and_the_text_kept(as_facilitator, facilita
     assert db.session.scalar(select(func.count(Action.id))) == 0
 
 
+def test_an_edit_sent_again_after_its_answer_was_lost_is_not_a_conflict(as_facilitator, facilitator):
+    # Save reached the server, the wifi dropped before the answer came back, Save pressed again:
+    # the same edit from the same old version is already what is stored.
+    s = scene(facilitator)
+    action = services.add_action(s.workshop, {"description": "Original", "owner_organisation_id": s.police.id,
+                                              "due_date": date(2027, 6, 30)}, None)
+    edit_url = _url(s, f"/{action.id}/edit")
+    assert post_form(as_facilitator, edit_url, _form(s, description="Agreed wording", version="1")).status_code == 302
+    resp = post_form(as_facilitator, edit_url, _form(s, description="Agreed wording", version="1"))
+    assert resp.status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(Action, action.id)
+    assert saved.description == "Agreed wording" and saved.version == 2
+    # A different edit from that old version still meets the conflict page.
+    resp = post_form(as_facilitator, edit_url, _form(s, description="Other wording", version="1"))
+    assert resp.status_code == 409 and "Someone changed this action while you were editing it" in resp.get_data(as_text=True)
+
+
 def test_topics_must_come_from_the_assembly(as_facilitator, facilitator):
     s = scene(facilitator)
     stray = make_topic("Not in this assembly")
