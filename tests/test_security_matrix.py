@@ -167,6 +167,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "outcomes.edit_carried_action": {"GET": organiser_only(302), "POST": organiser_only(302)},
     "outcomes.partner": {"GET": token_page()},
     "outcomes.partner_status": {"POST": token_page(400)},
+    # The seeded action is open: nothing to reopen, so the partner is sent back to their page with a message.
+    "outcomes.partner_reopen": {"POST": token_page(302)},
     "accounts.new_user": {"GET": organiser_only(), "POST": organiser_only(400)},
     # organisers' emails to delegates (a POST with only its CSRF token shows the form again)
     "messages.index": {"GET": organiser_only()},
@@ -218,7 +220,7 @@ def build_url(app, rule, world, role: str) -> str:
     for arg in rule.arguments:
         if arg == "token":
             token = {"invites.feed": world.feed_token, "outcomes.partner": world.partner_token,
-                     "outcomes.partner_status": world.partner_token,
+                     "outcomes.partner_status": world.partner_token, "outcomes.partner_reopen": world.partner_token,
                      "accounts.reset_password": world.reset_token,
                      "registration.confirm": world.confirm_token}.get(rule.endpoint, world.manage_token)
             values[arg] = token if role == D else _forged(token)

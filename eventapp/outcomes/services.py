@@ -312,6 +312,57 @@ def set_action_status(action_id: int, status: str, note: str, source: str, *, or
     return action
 
 
+# How long a partner can take back their own Done or Dropped (after that, the organisers can).
+REOPEN_DAYS = 14
+REOPEN_GONE = "This action can no longer be reopened from this page: ask the organisers to reopen it."
+
+
+def _latest_updates(action_ids: list[int]) -> dict[int, ActionStatusUpdate]:
+    if not action_ids:
+        return {}
+    newest = (select(func.max(ActionStatusUpdate.id)).where(ActionStatusUpdate.action_id.in_(action_ids))
+              .group_by(ActionStatusUpdate.action_id))
+    return {u.action_id: u for u in db.session.scalars(select(ActionStatusUpdate).where(ActionStatusUpdate.id.in_(newest)))}
+
+
+def _reopenable(action: Action, last: ActionStatusUpdate | None, organisation_id: int) -> bool:
+    return (last is not None and action.status not in OPEN_STATUSES and last.status == action.status
+            and last.source == "partner" and last.organisation_id == organisation_id
+            and last.created_at >= utcnow() - timedelta(days=REOPEN_DAYS))
+
+
+def partner_reopenable(actions: Iterable[Action], organisation_id: int) -> dict[int, ActionStatusUpdate]:
+    """The closed actions this partner closed themselves in the last REOPEN_DAYS, with that closing update."""
+    closed = [a for a in actions if a.status not in OPEN_STATUSES]
+    latest = _latest_updates([a.id for a in closed])
+    return {a.id: latest[a.id] for a in closed if _reopenable(a, latest.get(a.id), organisation_id)}
+
+
+def reopen_by_partner(action_id: int, organisation_id: int) -> Action:
+    """Take back a partner's own Done or Dropped (marked by mistake): the action returns to its status before."""
+    action = db.session.scalar(select(Action).where(Action.id == action_id).with_for_update()
+                               .execution_options(populate_existing=True))
+    if action is None or action.owner_organisation_id != organisation_id:
+        db.session.rollback()
+        raise DomainError("That action belongs to another organisation.")
+    last = _latest_updates([action.id]).get(action.id)
+    if not _reopenable(action, last, organisation_id):
+        db.session.rollback()
+        raise DomainError(REOPEN_GONE)
+    before = db.session.scalar(
+        select(ActionStatusUpdate.status)
+        .where(ActionStatusUpdate.action_id == action.id, ActionStatusUpdate.id < last.id,
+               ActionStatusUpdate.status.in_(OPEN_STATUSES))
+        .order_by(ActionStatusUpdate.id.desc()).limit(1)) or "open"
+    db.session.add(ActionStatusUpdate(
+        action_id=action.id, status=before, source="partner", organisation_id=organisation_id,
+        note=f"Reopened: it had been marked {ACTION_STATUSES[last.status]} by mistake."))
+    action.status = before
+    notes.record_action_revision(action, None)
+    db.session.commit()
+    return action
+
+
 def status_updates(action_ids: Iterable[int]) -> dict[int, list[ActionStatusUpdate]]:
     """Status updates per action, newest first, including those posted before it was carried forward."""
     ids = list(action_ids)

@@ -1,11 +1,11 @@
 """After the day: report, public updates and feed, action tracker, carry-forward, partner links, topic history."""
 from __future__ import annotations
 
-import hashlib
-
 import csv
+import hashlib
 import io
 import json
+from datetime import timedelta
 
 import click
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -488,9 +488,12 @@ def _partner_page(token: str, org: Organisation, forms: dict | None = None, code
             forms[a.id] = StatusForm(formdata=None, prefix=f"a{a.id}", data={"status": a.status})
     for form in forms.values():
         # The page offers no form for a closed action: say so before a mistaken choice is sent.
-        form.status.description = ("Done or Dropped closes the action: to change it after that, "
-                                   f"ask the organisers ({current_app.config.get('ORGANISER_EMAIL')}).")
+        form.status.description = (f"Done or Dropped closes the action. You can reopen it here for {services.REOPEN_DAYS} "
+                                   "days if that was a mistake; after that, ask the organisers "
+                                   f"({current_app.config.get('ORGANISER_EMAIL')}).")
+    reopenable = services.partner_reopenable(actions, org.id)
     return render_template("outcomes/partner.html", org=org, token=token, actions=actions, forms=forms,
+                           reopenable=reopenable, reopen_after=timedelta(days=services.REOPEN_DAYS),
                            updates=services.status_updates_for_partner([a.id for a in actions], org.id),
                            agreed=services.first_origins([a.id for a in actions]),
                            is_overdue=services.is_overdue), code
@@ -516,6 +519,24 @@ def _per_link() -> str:
     # Per partner link, not per client address: several councils behind one public-sector
     # gateway share an address, and each link is one organisation.
     return "partner-link:" + hashlib.sha256((request.view_args or {}).get("token", "").encode()).hexdigest()[:32]
+
+
+@bp.post("/partner/<token>/actions/<int:action_id>/reopen")
+@limiter.limit("10 per minute; 60 per hour", key_func=_per_link, on_breach=_partner_too_many)
+@limiter.limit("60 per minute; 600 per hour", on_breach=_partner_too_many)
+def partner_reopen(token: str, action_id: int):
+    org = _partner_org(token)
+    if isinstance(org, services.LinkExpired):
+        return _bad_link(org)
+    if action_id not in {a.id for a in services.partner_actions(org.id)}:
+        return _bad_link(None, "", 404)
+    try:
+        services.reopen_by_partner(action_id, org.id)
+    except DomainError as err:
+        flash(err.message, "error")
+    else:
+        flash("Reopened: the action is back on your list with the status it had before.", "success")
+    return redirect(url_for(".partner", token=token) + f"#action-{action_id}")
 
 
 @bp.post("/partner/<token>/actions/<int:action_id>")

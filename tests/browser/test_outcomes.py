@@ -61,6 +61,12 @@ def test_public_updates_page_and_partner_view(live_server, page, phone_page):
     assert "Thank you: your update has been recorded." in phone_page.content()
     assert "Case list live in all districts" in phone_page.content()
     axe_check(phone_page, "partner view after an update")
+    # Done by mistake: the partner takes it back from the same page.
+    assert phone_page.get_by_text("You marked this action Done on").is_visible()
+    phone_page.get_by_role("button", name=re.compile("^Reopen")).first.click()
+    phone_page.wait_for_load_state()
+    assert phone_page.get_by_text("Reopened: the action is back on your list").is_visible()
+    axe_check(phone_page, "partner view after reopening")
 
 
 def test_organiser_tracker_report_and_carry_forward(live_server, page):

@@ -59,6 +59,9 @@ CASES = [
     ("POST", "/partner/{token}/actions/{action}", {ANON: 404, PARTNER: 400, OTHER_FAC: 404, FAC: 404, ORG: 404}),
     # A partner's link never opens another organisation's action.
     ("POST", "/partner/{token}/actions/{foreign}", {r: 404 for r in ROLES}),
+    # Nothing to reopen on an open action: the partner is sent back to the page with a message.
+    ("POST", "/partner/{token}/actions/{action}/reopen", {ANON: 404, PARTNER: 302, OTHER_FAC: 404, FAC: 404, ORG: 404}),
+    ("POST", "/partner/{token}/actions/{foreign}/reopen", {r: 404 for r in ROLES}),
     ("GET", "/facilitator/workshops/{ws}/history", workshop(200)),
     ("POST", "/facilitator/workshops/{ws}/history/{action}", workshop(400)),
     # Destructive ones last.

@@ -547,3 +547,56 @@ def test_a_status_update_is_dated_where_the_assembly_is_held_not_in_utc(client, 
     db.session.commit()
     html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
     assert "01 Oct 2026: in progress" in html and "30 Sep 2026" not in html
+
+
+def reopen_token(html: str, action_id: int) -> dict:
+    form = re.search(rf'<form method="post" action="[^"]*/actions/{action_id}/reopen".*?</form>', html, re.S)
+    assert form, f"no reopen form for action {action_id}"
+    return {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', form.group(0)).group(1)}
+
+
+def test_a_partner_can_take_back_their_own_done_for_two_weeks(client, db, organiser, monkeypatch):
+    # Marked Done by mistake (the wrong action of two similar ones): the partner puts it right themselves.
+    scene = build_scene(organiser=organiser)
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    a = scene.open_action.id
+    client.post(f"{url}/actions/{a}", data={**token_for(client.get(url).get_data(as_text=True), a),
+                                            f"a{a}-status": "in_progress", f"a{a}-note": "Started"})
+    client.post(f"{url}/actions/{a}", data={**token_for(client.get(url).get_data(as_text=True), a),
+                                            f"a{a}-status": "done", f"a{a}-note": ""})
+    page = client.get(url).get_data(as_text=True)
+    assert db.session.get(Action, a).status == "done"
+    assert "You marked this action Done on" in page and "you can reopen it until" in page
+    resp = client.post(f"{url}/actions/{a}/reopen", data=reopen_token(page, a))
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"#action-{a}")
+    db.session.expire_all()
+    assert db.session.get(Action, a).status == "in_progress"  # the status it had before
+    page = client.get(url).get_data(as_text=True)
+    assert "Reopened: the action is back on your list" in page and "marked Done by mistake" in page
+    assert token_for(page, a)  # its status form is offered again
+    # Once past the two weeks, or closed by the organisers, only the organisers can reopen it.
+    services.set_action_status(a, "dropped", "", "partner", organisation_id=scene.police.id)
+    page = client.get(url).get_data(as_text=True)
+    later = services.utcnow() + timedelta(days=services.REOPEN_DAYS, minutes=1)
+    monkeypatch.setattr(services, "utcnow", lambda: later)
+    assert "You marked this action" not in client.get(url).get_data(as_text=True)
+    resp = client.post(f"{url}/actions/{a}/reopen", data=reopen_token(page, a), follow_redirects=True)
+    assert services.REOPEN_GONE in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Action, a).status == "dropped"
+    monkeypatch.undo()
+    services.set_action_status(a, "done", "Closed at the review", "organiser", user_id=organiser.id)
+    assert "You marked this action" not in client.get(url).get_data(as_text=True)
+    resp = client.post(f"{url}/actions/{a}/reopen", data=reopen_token(page, a), follow_redirects=True)
+    assert services.REOPEN_GONE in resp.get_data(as_text=True) and db.session.get(Action, a).status == "done"
+
+
+def test_a_partner_cannot_reopen_another_organisations_action(client, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.set_action_status(scene.open_action.id, "done", "", "partner", organisation_id=scene.police.id)
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    page = client.get(url).get_data(as_text=True)
+    health = f"/partner/{services.make_partner_token(scene.health.id)}"
+    resp = client.post(f"{health}/actions/{scene.open_action.id}/reopen", data=reopen_token(page, scene.open_action.id))
+    assert resp.status_code == 404
+    assert db.session.get(Action, scene.open_action.id).status == "done"

@@ -47,7 +47,7 @@ def test_no_internal_text_or_personal_data_on_any_public_page_or_feed(app, clien
     public_endpoints = {r.endpoint for r in app.url_map.iter_rules()
                         if r.endpoint.startswith("outcomes.") and not r.rule.startswith(("/organiser", "/facilitator"))}
     assert public_endpoints == {"outcomes.public_updates", "outcomes.feed", "outcomes.partner",
-                                "outcomes.partner_status"}
+                                "outcomes.partner_status", "outcomes.partner_reopen"}
     for url in public_urls:
         response = client.get(url)
         assert response.status_code == 200, url
