@@ -2,12 +2,42 @@
 from __future__ import annotations
 
 import numbers
+import re
 from datetime import date, datetime, time, timezone
 from typing import Callable
 
 from flask import Flask, current_app, has_request_context, request, url_for
 from jinja2 import pass_context
+from markupsafe import Markup, escape
 from wtforms.form import BaseForm
+
+_URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_CLOSERS = {")": "(", "]": "["}
+
+
+def linkify(text: str | None) -> Markup:
+    """Plain text, escaped, with its web addresses made links (an organiser's email pasted from anywhere)."""
+    text = text or ""
+    out, pos = [], 0
+    for match in _URL_RE.finditer(text):
+        url = match.group(0)
+        while url:
+            # A full stop or comma after an address ends the sentence, and a bracket closed
+            # but never opened in the address closes the text around it.
+            if url[-1] in ".,;:!?'\"":
+                url = url[:-1]
+            elif url[-1] in _CLOSERS and url.count(_CLOSERS[url[-1]]) < url.count(url[-1]):
+                url = url[:-1]
+            else:
+                break
+        if len(url) <= len("https://"):
+            continue
+        out.append(escape(text[pos:match.start()]))
+        out.append(Markup('<a href="{0}">{0}</a>').format(url))
+        pos = match.start() + len(url)
+    out.append(escape(text[pos:]))
+    return Markup("").join(out)
+
 
 # A page number no list reaches (security.MAX_PAGE refuses larger ones): marks where the number goes.
 _PAGE_MARKER = 4_611_686_018_427_387_903
@@ -77,6 +107,8 @@ def init_app(app: Flask) -> None:
 
         aware = value.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz or "Europe/London"))
         return f"{aware.strftime(fmt)} {aware.tzname()}"
+
+    app.add_template_filter(linkify, "linkify")
 
     @app.template_filter("local")
     def local(value: datetime | None, tz: str | None = None) -> datetime | None:

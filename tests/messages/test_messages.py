@@ -176,6 +176,24 @@ def test_hostile_text_is_escaped_on_every_page_and_kept_as_typed(as_organiser, p
     assert "<script>" not in html_of(received[0]) and HOSTILE in text_of(received[0])
 
 
+def test_web_addresses_in_an_email_are_links_in_its_html_part(as_organiser, people, sink):
+    # Organisers paste the parking map's address: delegates reading the HTML part can tap it.
+    assembly = people["assembly"]
+    body = ("Parking map: https://example.org/map?site=guildhall&level=2.\n"
+            "(Agenda: https://example.org/agenda_(final))\n"
+            "Not a link: javascript:alert(1) or <a href=\"https://evil.example\">here</a>")
+    url, payload = _compose(as_organiser, assembly, body=body)
+    assert as_organiser.post(url, data={**payload, "action": "send"}).status_code == 302
+    send_pending()
+    html = html_of(sink.wait_for(2)[0])
+    assert ('Parking map: <a href="https://example.org/map?site=guildhall&amp;level=2">'
+            'https://example.org/map?site=guildhall&amp;level=2</a>.<br>') in html
+    assert '(Agenda: <a href="https://example.org/agenda_(final)">https://example.org/agenda_(final)</a>)' in html
+    assert "javascript:alert(1)" in html and 'href="javascript' not in html
+    assert '&lt;a href=&#34;<a href="https://evil.example">https://evil.example</a>&#34;&gt;here&lt;/a&gt;' in html
+    assert body in text_of(sink.wait_for(2)[0]).replace("\r\n", "\n")  # the text part is as typed
+
+
 def test_the_list_of_emails_sent(as_organiser, people):
     assembly = people["assembly"]
     empty = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/messages/").get_data(as_text=True)
