@@ -117,6 +117,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "registration.organiser_import": {"GET": organiser_only(), "POST": organiser_only(400)},
     "registration.organiser_new": {"GET": organiser_only(), "POST": organiser_only(400)},
     "registration.organiser_promote": {"POST": organiser_only(302)},
+    # With nothing ticked (the matrix sends no ids), both send the organiser back to the list.
+    "registration.organiser_bulk_cancel": {"GET": organiser_only(302), "POST": organiser_only(302)},
     "registration.organiser_unconfirmed": {"GET": organiser_only()},
     # Without the address of the form the page showed, nothing is changed: back to the list.
     "registration.organiser_withdraw_pending": {"POST": organiser_only(302)},

@@ -1144,7 +1144,33 @@ def cancel_registration(registration: Registration) -> list[Registration]:
     return promoted
 
 
-def _cancel(registration: Registration, *, notify: bool = True) -> list[Registration]:
+BULK_CANCEL_MAX = 200
+
+
+def cancel_registrations(assembly: Assembly, registration_ids: list[int]) -> tuple[list[Registration], list[Registration]]:
+    """Cancel several of an assembly's registrations at once (each delegate is emailed), then fill the places
+    from the waiting list once; returns (cancelled, promoted). Already cancelled ones are left as they are."""
+    ids = sorted({int(i) for i in registration_ids})[:BULK_CANCEL_MAX]
+    assembly = lock_assembly(assembly.id)
+    if has_taken_place(assembly):
+        db.session.rollback()
+        raise DomainError(took_place_message(assembly))
+    regs = db.session.scalars(select(Registration).where(
+        Registration.id.in_(ids), Registration.assembly_id == assembly.id, Registration.status != "cancelled")
+        .order_by(Registration.id).execution_options(populate_existing=True)).all() if ids else []
+    if not regs:
+        db.session.rollback()
+        raise DomainError("None of those registrations can be cancelled: they are cancelled already.")
+    for reg in regs:
+        # Places are filled once, after all of them: else someone promoted by the first
+        # cancellation could be one of those cancelled next, and get both emails.
+        _cancel(reg, promote=False)
+    promoted = _promote(assembly)
+    db.session.commit()
+    return list(regs), promoted
+
+
+def _cancel(registration: Registration, *, notify: bool = True, promote: bool = True) -> list[Registration]:
     # The caller holds the assembly's lock and commits.
     assembly = registration.assembly
     was_waiting = registration.status == "waiting"
@@ -1158,7 +1184,7 @@ def _cancel(registration: Registration, *, notify: bool = True) -> list[Registra
     if notify:
         _queue(registration, "cancelled", was_waiting=was_waiting)
     sync_calendar([registration.id])
-    return _promote(assembly)
+    return _promote(assembly) if promote else []
 
 
 def reinstate_registration(registration: Registration) -> RegistrationResult:

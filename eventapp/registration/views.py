@@ -564,6 +564,7 @@ def organiser_index(slug: str):
         pending=pending, filtered=bool(q or status or sector or org_id or needs), needs=needs, needs_labels=NEEDS,
         export_url=url_for(".organiser_export", slug=assembly.slug, **export_args) if export_args else None,
         unconfirmed=services.unconfirmed_count(assembly.id) if assembly.confirm_email_first else None,
+        list_args=back, can_tick=any(r.status != "cancelled" for r in page.items),
     )
 
 
@@ -765,6 +766,43 @@ def organiser_cancel(slug: str, reg_id: int):
         return _back_to_list(slug)
     return render_template("registration/cancel.html", reg=reg, form=form, heading=f"Cancel {reg.full_name}'s registration?",
                            cancel_url=url_for(".organiser_index", slug=slug, **_list_args()))
+
+
+def _selected_ids() -> list[int]:
+    """The registration ids ticked on the list (``reg``), as numbers, at most BULK_CANCEL_MAX."""
+    values = request.values.getlist("reg")[:services.BULK_CANCEL_MAX]
+    return [int(v) for v in values if v.isdigit() and len(v) < 12]
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations/cancel-selected", methods=["GET", "POST"])
+@organiser_required
+def organiser_bulk_cancel(slug: str):
+    assembly = load_assembly(slug)
+    ids = _selected_ids()
+    back = url_for(".organiser_index", slug=slug, **_list_args())
+    if not ids:
+        flash("Tick the registrations to cancel first.", "info")
+        return redirect(back)
+    form = ActionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            cancelled, promoted = services.cancel_registrations(assembly, ids)
+        except DomainError as err:
+            flash(err.message, "error")
+            return redirect(back)
+        message = f"{counted(len(cancelled), 'registration')} cancelled; each delegate is emailed."
+        if promoted:
+            message += " Promoted from the waiting list: " + ", ".join(r.full_name for r in promoted) + "."
+        message += " To undo one, choose Reinstate on its row under the status Cancelled."
+        flash(message, "success")
+        return _back_to_list(slug)
+    regs = db.session.scalars(select(Registration).where(Registration.id.in_(ids), Registration.assembly_id == assembly.id)
+                              .options(selectinload(Registration.organisation))
+                              .order_by(Registration.full_name, Registration.id)).all()
+    live = [r for r in regs if r.status != "cancelled"]
+    return render_template("registration/bulk_cancel.html", assembly=assembly, regs=live,
+                           already=[r for r in regs if r.status == "cancelled"], form=form, back=back,
+                           list_args=_list_args(), took_place=services.has_taken_place(assembly))
 
 
 @bp.post("/organiser/assemblies/<slug>/registrations/<int:reg_id>/<any(waiting, confirm):action>")

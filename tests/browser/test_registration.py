@@ -234,3 +234,46 @@ def test_a_form_left_open_too_long_is_sent_again_with_nothing_retyped(live_serve
         assert reg.access_needs.replace("\r\n", "\n") == "Step-free access\nHearing loop"
         assert len(reg.preferences) == 3
         db.session.remove()
+
+
+def test_an_organiser_ticks_two_registrations_and_cancels_them_together(live_server, browser):
+    from tests.browser.conftest import _open_page, login
+
+    slug, topics, org_name = _seed(live_server.app)
+    from eventapp.assemblies.models import Assembly
+    from eventapp.organisations.models import Organisation
+    from eventapp.registration import services
+    from eventapp.registration.models import Registration
+    from sqlalchemy import select
+
+    with live_server.app.test_request_context("/"):
+        assembly = db.session.scalar(select(Assembly).where(Assembly.slug == slug))
+        org = db.session.scalar(select(Organisation).where(Organisation.name == org_name))
+        from eventapp.assemblies.models import Topic
+
+        topic_ids = [db.session.scalar(select(Topic.id).where(Topic.name == name)) for name in topics[:3]]
+        ids = []
+        for name in ("Ayo Withdrawn", "Bea Withdrawn", "Cal Staying"):
+            email = name.lower().replace(" ", ".") + f".{slug}@example.org"
+            ids.append(services.register(assembly, {"full_name": name, "email": email, "job_title": "Officer",
+                                                    "organisation_id": org.id, "topic_ids": topic_ids, "consent": True},
+                                         check_window=False).registration.id)
+        db.session.remove()
+    context, page, csp = _open_page(browser, viewport={"width": 1280, "height": 900})
+    try:
+        login(page, live_server)
+        page.goto(live_server.url + f"/organiser/assemblies/{slug}/registrations")
+        page.get_by_label("Tick Ayo Withdrawn").check()
+        page.get_by_label("Tick Bea Withdrawn").check()
+        page.get_by_role("button", name="Cancel the ticked registrations").click()
+        assert page.get_by_role("heading", name="Cancel 2 registrations?").is_visible()
+        axe_check(page, "cancel the ticked registrations")
+        page.get_by_role("button", name="Yes, cancel 2 registrations").click()
+        page.wait_for_url(f"**/organiser/assemblies/{slug}/registrations")
+        assert page.get_by_text("2 registrations cancelled; each delegate is emailed.").is_visible()
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        assert [db.session.get(Registration, i).status for i in ids] == ["cancelled", "cancelled", "confirmed"]
+        db.session.remove()

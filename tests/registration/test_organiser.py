@@ -443,3 +443,70 @@ def test_possible_duplicates_lists_one_person_registered_twice(app, as_organiser
     post_form(as_organiser, f"{base(setup)}/{reg.id}/cancel", {})
     assert "No two registrations share a name and an organisation." in as_organiser.get(
         f"{base(setup)}/duplicates").get_data(as_text=True)
+
+
+def test_cancel_several_ticked_registrations_at_once(app, as_organiser, setup):
+    # An organisation withdraws two of its delegates: tick both, check who, cancel; the place goes to the next in line.
+    regs = seed(app, setup, [(n, n % 3, {}) for n in range(6)])
+    waiting = regs[5]
+    assert waiting.status == "waiting"
+    listing = as_organiser.get(f"{base(setup)}?organisation={setup.orgs[0].id}").get_data(as_text=True)
+    for reg in (regs[0], regs[3]):
+        assert f'<input type="checkbox" name="reg" value="{reg.id}" form="bulk-cancel" id="tick-{reg.id}">' in listing
+    assert '<input type="hidden" name="organisation" value="%d">' % setup.orgs[0].id in listing
+    check = as_organiser.get(f"{base(setup)}/cancel-selected?organisation={setup.orgs[0].id}"
+                             f"&reg={regs[0].id}&reg={regs[3].id}&reg=abc&reg=99999999")
+    page = check.get_data(as_text=True)
+    assert check.status_code == 200 and "Cancel 2 registrations?" in page
+    assert "Delegate 0" in page and "Delegate 3" in page and "Delegate 1" not in page
+    assert db.session.get(Registration, regs[0].id).status == "confirmed"  # asking changed nothing
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    resp = as_organiser.post(f"{base(setup)}/cancel-selected?organisation={setup.orgs[0].id}",
+                             data={"csrf_token": token, "reg": [str(regs[0].id), str(regs[3].id)]})
+    assert resp.status_code == 302 and resp.headers["Location"] == f"{base(setup)}?organisation={setup.orgs[0].id}"
+    db.session.expire_all()
+    assert [db.session.get(Registration, r.id).status for r in regs] == \
+        ["cancelled", "confirmed", "confirmed", "cancelled", "confirmed", "confirmed"]
+    flashed = as_organiser.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "2 registrations cancelled; each delegate is emailed." in flashed
+    assert "Promoted from the waiting list: Delegate 5." in flashed
+    kinds = sorted(m.kind for m in outbox() if m.kind in ("cancelled", "promoted"))
+    assert kinds == ["cancelled", "cancelled", "promoted"]
+    # Ticking only cancelled ones again: nothing to do, said so.
+    page = as_organiser.get(f"{base(setup)}/cancel-selected?reg={regs[0].id}").get_data(as_text=True)
+    assert "Nothing to cancel" in page
+    resp = as_organiser.post(f"{base(setup)}/cancel-selected", data={"csrf_token": token, "reg": [str(regs[0].id)]},
+                             follow_redirects=True)
+    assert "they are cancelled already" in resp.get_data(as_text=True)
+    # Nothing ticked: back to the list with a hint.
+    resp = as_organiser.get(f"{base(setup)}/cancel-selected", follow_redirects=True)
+    assert "Tick the registrations to cancel first." in resp.get_data(as_text=True)
+
+
+def test_registrations_of_another_assembly_are_never_cancelled_from_this_one(app, as_organiser, setup):
+    from tests.factories import make_assembly
+
+    [mine] = seed(app, setup, [(1, 0, {})])
+    other = make_assembly(capacity=5)
+    with app.test_request_context("/"):
+        theirs = services.register(other, {**person(setup, 2), "topic_ids": []}, check_window=False).registration
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      as_organiser.get(f"{base(setup)}/cancel-selected?reg={mine.id}").get_data(as_text=True)).group(1)
+    as_organiser.post(f"{base(setup)}/cancel-selected", data={"csrf_token": token, "reg": [str(mine.id), str(theirs.id)]})
+    db.session.expire_all()
+    assert db.session.get(Registration, mine.id).status == "cancelled"
+    assert db.session.get(Registration, theirs.id).status == "confirmed"
+
+
+def test_after_the_day_ticked_registrations_are_not_cancelled(app, as_organiser, setup):
+    regs = seed(app, setup, [(1, 0, {}), (2, 1, {})])
+    setup.assembly.date = date.today() - timedelta(days=2)
+    db.session.commit()
+    page = as_organiser.get(f"{base(setup)}/cancel-selected?reg={regs[0].id}").get_data(as_text=True)
+    assert "Registrations can no longer be cancelled" in page and "Yes, cancel" not in page
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', as_organiser.get(base(setup)).get_data(as_text=True))
+    resp = as_organiser.post(f"{base(setup)}/cancel-selected", data={"csrf_token": token.group(1), "reg": [str(regs[0].id)]},
+                             follow_redirects=True)
+    assert "registrations can no longer be cancelled" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Registration, regs[0].id).status == "confirmed"
