@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import bindparam, func, select
@@ -343,3 +343,92 @@ def delete_agenda_item(item: AgendaItem) -> None:
     """Delete a plenary agenda item."""
     db.session.delete(item)
     db.session.commit()
+
+
+class Attention(NamedTuple):
+    """One thing on an assembly that waits for its organiser: what to say, and the page where it is done."""
+
+    text: str
+    endpoint: str
+    values: dict[str, Any]
+
+
+def needs_attention(assembly: Assembly) -> list[Attention]:
+    """What waits for the organiser on this assembly now, most urgent first (a fixed number of counts)."""
+    from ..mail.models import OutboxMessage
+    from ..notes.models import Action, SessionNotes
+    from ..organisations.models import Organisation
+    from ..placements.models import AllocationRun
+    from ..registration.models import Registration
+    from ..registration.services import has_taken_place, unconfirmed_count
+
+    slug = {"slug": assembly.slug}
+    out: list[Attention] = []
+    failed = db.session.scalar(select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.assembly_id == assembly.id, OutboxMessage.status == "failed")) or 0
+    if failed:
+        out.append(Attention(f"{counted(failed, 'email')} could not be sent.", "mail.index",
+                             {"assembly": assembly.id, "status": "failed"}))
+    if assembly.cancelled_at is not None:
+        return out
+    workshop_ids = select(Workshop.id).join(Round).where(Round.assembly_id == assembly.id)
+    if has_taken_place(assembly):
+        submitted = db.session.scalar(select(func.count(SessionNotes.id)).where(
+            SessionNotes.workshop_id.in_(workshop_ids), SessionNotes.status == "submitted")) or 0
+        if submitted:
+            out.append(Attention(f"Notes from {counted(submitted, 'workshop')} wait for your review.", "notes.overview", slug))
+        waiting_actions = db.session.scalar(select(func.count(Action.id)).where(
+            Action.assembly_id == assembly.id, Action.approved.is_(False), Action.internal.is_(False))) or 0
+        if waiting_actions:
+            out.append(Attention(f"{counted(waiting_actions, 'action')} {'waits' if waiting_actions == 1 else 'wait'} for your "
+                                 "approval before the public "
+                                 "page shows them.", "notes.overview", slug))
+        return out
+    pending_orgs = db.session.scalar(select(func.count(Organisation.id)).where(
+        Organisation.status == "pending",
+        select(Registration.id).where(Registration.assembly_id == assembly.id, Registration.status != "cancelled",
+                                      Registration.organisation_id == Organisation.id).exists())) or 0
+    if pending_orgs:
+        out.append(Attention(f"{counted(pending_orgs, 'organisation')} typed in by delegates "
+                             f"{'waits' if pending_orgs == 1 else 'wait'} to be approved or merged.",
+                             "registration.organiser_index", slug))
+    free = assembly.capacity - assembly.confirmed_count
+    if free > 0 and assembly.waiting_count:
+        out.append(Attention(f"{counted(free, 'place')} {'is' if free == 1 else 'are'} free while "
+                             f"{counted(assembly.waiting_count, 'person', 'people')} "
+                             f"{'waits' if assembly.waiting_count == 1 else 'wait'}: fill them from the waiting list.",
+                             "registration.organiser_index", slug))
+    workshops = db.session.execute(
+        select(func.count(Workshop.id),
+               func.count(Workshop.id).filter(func.coalesce(Workshop.room, "") == ""),
+               func.count(Workshop.id).filter(~Workshop.facilitators.any()))
+        .join(Round).where(Round.assembly_id == assembly.id)).one()
+    if workshops[2]:
+        out.append(Attention(f"{counted(workshops[2], 'workshop')} {'has' if workshops[2] == 1 else 'have'} "
+                             "no facilitator.", "assemblies.detail", slug))
+    if workshops[1]:
+        out.append(Attention(f"{counted(workshops[1], 'workshop')} {'has' if workshops[1] == 1 else 'have'} "
+                             "no room yet (delegates' calendars say the room is to be confirmed).", "assemblies.detail", slug))
+    run_status = db.session.scalar(select(AllocationRun.status).where(
+        AllocationRun.assembly_id == assembly.id, AllocationRun.status != "superseded")
+        .order_by(AllocationRun.id.desc()).limit(1))
+    if workshops[0] and assembly.confirmed_count:
+        if run_status is None:
+            out.append(Attention("Delegates are not yet allocated to workshops.", "placements.index", slug))
+        elif run_status == "proposal":
+            out.append(Attention("An allocation proposal waits to be published.", "placements.index", slug))
+        else:
+            unplaced = db.session.scalar(select(func.count(Registration.id)).where(
+                Registration.assembly_id == assembly.id, Registration.status == "confirmed",
+                ~select(Placement.id).where(Placement.registration_id == Registration.id).exists())) or 0
+            if unplaced:
+                out.append(Attention(f"{counted(unplaced, 'confirmed delegate')} {'has' if unplaced == 1 else 'have'} "
+                                     "no workshop place (registered since publishing, or left out).",
+                                     "placements.index", slug))
+    if assembly.confirm_email_first:
+        unconfirmed = unconfirmed_count(assembly.id)
+        if unconfirmed:
+            out.append(Attention(f"{counted(unconfirmed, 'form')} {'waits' if unconfirmed == 1 else 'wait'} for "
+                                 "the address to be confirmed (no place is held).",
+                                 "registration.organiser_unconfirmed", slug))
+    return out

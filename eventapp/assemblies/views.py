@@ -215,7 +215,8 @@ def detail(slug: str):
     agenda = db.session.scalars(
         select(AgendaItem).where(AgendaItem.assembly_id == assembly.id).order_by(AgendaItem.starts_at)
     ).all()
-    return render_template("assemblies/detail.html", assembly=assembly, rounds=rounds, agenda=agenda)
+    return render_template("assemblies/detail.html", assembly=assembly, rounds=rounds, agenda=agenda,
+                           attention=services.needs_attention(assembly))
 
 
 @bp.route("/organiser/assemblies/<slug>/cancel", methods=["GET", "POST"], endpoint="cancel_assembly")
