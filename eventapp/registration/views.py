@@ -758,14 +758,16 @@ def organiser_cancel(slug: str, reg_id: int):
         except DomainError as err:
             flash(err.message, "error")
             return redirect(url_for(".organiser_index", slug=slug))
-        message = f"{reg.full_name}'s registration is cancelled."
-        if promoted:
-            message += " Promoted from the waiting list: " + ", ".join(r.full_name for r in promoted) + "."
-        message += " To undo it, choose Reinstate on their row under the status Cancelled."
+        message = (f"{reg.full_name}'s registration is cancelled.{_promoted_note(promoted)}"
+                   " To undo it, choose Reinstate on their row under the status Cancelled.")
         flash(message, "success")
         return _back_to_list(slug)
     return render_template("registration/cancel.html", reg=reg, form=form, heading=f"Cancel {reg.full_name}'s registration?",
                            cancel_url=url_for(".organiser_index", slug=slug, **_list_args()))
+
+
+def _promoted_note(promoted: list[Registration]) -> str:
+    return f" Promoted from the waiting list: {', '.join(r.full_name for r in promoted)}." if promoted else ""
 
 
 def _selected_ids() -> list[int]:
@@ -790,10 +792,8 @@ def organiser_bulk_cancel(slug: str):
         except DomainError as err:
             flash(err.message, "error")
             return redirect(back)
-        message = f"{counted(len(cancelled), 'registration')} cancelled; each delegate is emailed."
-        if promoted:
-            message += " Promoted from the waiting list: " + ", ".join(r.full_name for r in promoted) + "."
-        message += " To undo one, choose Reinstate on its row under the status Cancelled."
+        message = (f"{counted(len(cancelled), 'registration')} cancelled; each delegate is emailed."
+                   f"{_promoted_note(promoted)} To undo one, choose Reinstate on its row under the status Cancelled.")
         flash(message, "success")
         return _back_to_list(slug)
     regs = db.session.scalars(select(Registration).where(Registration.id.in_(ids), Registration.assembly_id == assembly.id)

@@ -28,6 +28,16 @@ def _seed(app, **assembly_fields):
     return out
 
 
+def _fill(page, full_name: str, email: str, org_name: str, topics: list[str]) -> None:
+    """The registration form's required fields, as a delegate types them."""
+    page.get_by_label("Full name").fill(full_name)
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Job title").fill("Neighbourhood inspector")
+    page.get_by_label("Organisation", exact=True).fill(org_name)
+    for label, topic in zip(("1st choice (required)", "2nd choice (required)", "3rd choice (required)"), topics):
+        page.get_by_label(label).select_option(label=topic)
+
+
 def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_server, phone_page):
     page = phone_page
     slug, topics, org_name = _seed(live_server.app)
@@ -43,13 +53,7 @@ def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_ser
         assert page.get_by_role("alert").filter(has_text="There is a problem").is_visible()
         axe_check(page, "registration form with errors")
 
-        page.get_by_label("Full name").fill("Siobhán O'Brien-李")
-        page.get_by_label("Email address").fill("siobhan.browser@exmaple.org")  # a typo, corrected below
-        page.get_by_label("Job title").fill("Neighbourhood inspector")
-        page.get_by_label("Organisation", exact=True).fill(org_name)
-        page.get_by_label("1st choice (required)").select_option(label=topics[0])
-        page.get_by_label("2nd choice (required)").select_option(label=topics[1])
-        page.get_by_label("3rd choice (required)").select_option(label=topics[2])
+        _fill(page, "Siobhán O'Brien-李", "siobhan.browser@exmaple.org", org_name, topics)  # a typo, corrected below
         page.get_by_label("Dietary needs").fill("Vegetarian")
         page.get_by_label(re.compile("I have read the privacy notice")).check()
         page.get_by_role("button", name="Register").click()
@@ -206,13 +210,7 @@ def test_organiser_registration_pages_are_accessible(live_server, page):
 def test_a_form_left_open_too_long_is_sent_again_with_nothing_retyped(live_server, page):
     slug, topics, org_name = _seed(live_server.app)
     page.goto(live_server.url + f"/a/{slug}/register")
-    page.get_by_label("Full name").fill("Siobhán O'Brien-李 <b>")
-    page.get_by_label("Email address").fill("siobhan.overnight@example.org")
-    page.get_by_label("Job title").fill("Neighbourhood inspector")
-    page.get_by_label("Organisation", exact=True).fill(org_name)
-    page.get_by_label("1st choice (required)").select_option(label=topics[0])
-    page.get_by_label("2nd choice (required)").select_option(label=topics[1])
-    page.get_by_label("3rd choice (required)").select_option(label=topics[2])
+    _fill(page, "Siobhán O'Brien-李 <b>", "siobhan.overnight@example.org", org_name, topics)
     page.get_by_label("Access needs").fill("Step-free access\nHearing loop")
     page.get_by_label(re.compile("I have read the privacy notice")).check()
     # What a token the server no longer accepts does (the tab was left open overnight).
