@@ -103,6 +103,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "placements.publish": {"GET": organiser_only(), "POST": organiser_only(302)},
     "placements.run": {"POST": organiser_only(302)},
     "assemblies.edit_assembly": {"GET": organiser_only(), "POST": organiser_only(400)},
+    "assemblies.copy_assembly": {"GET": organiser_only(), "POST": organiser_only(400)},
     "notes.overview": {"GET": organiser_only()},
     "notes.review": {"GET": organiser_only(), "POST": organiser_only(400)},
     "registration.organiser_index": {"GET": organiser_only()},

@@ -94,3 +94,11 @@ class AgendaItemForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
     speaker = StringField("Speaker", validators=[Optional(), Length(max=200)])
     organisation_id = SelectField("Organisation", coerce=int, validators=[Optional()])
+
+
+class CopyAssemblyForm(AssemblyForm):
+    """A new assembly's details, filled from another, and what else to copy from it."""
+
+    copy_workshops = BooleanField("Copy its breakout rounds and workshops (topics, rooms, capacities)", default=True)
+    copy_facilitators = BooleanField("Keep each workshop's facilitators", default=True)
+    copy_agenda = BooleanField("Copy its plenary agenda", default=True)

@@ -121,6 +121,43 @@ def save_assembly(data: dict[str, Any], assembly: Assembly | None = None) -> Ass
     return assembly
 
 
+def copy_assembly(source: Assembly, data: dict[str, Any], *, workshops: bool = True, facilitators: bool = True,
+                  agenda: bool = True) -> Assembly:
+    """Create an assembly from the details given and, as asked, another's rounds and workshops (with their
+    facilitators) and plenary agenda: next year's assembly without typing forty workshops again."""
+    _check_assembly(data, None)
+    if workshops:
+        for rnd in sorted(source.rounds, key=lambda r: r.position):
+            if rnd.starts_at < data["start_time"] or rnd.ends_at > data["end_time"]:
+                raise DomainError(f"{rnd.name} runs {rnd.starts_at:%H:%M}–{rnd.ends_at:%H:%M}, outside these hours. "
+                                  "Keep the day's hours around it, or leave the rounds out of the copy.", "start_time")
+    assembly = Assembly(**{f: data[f] for f in ASSEMBLY_FIELDS if f in data},
+                        workshop_org_limit=source.workshop_org_limit)
+    assembly.series = _series(data.get("series_name"))
+    db.session.add(assembly)
+    # Built whole before the next query flushes it (reading the source's workshops would flush half of it).
+    with db.session.no_autoflush:
+        if workshops:
+            for rnd in sorted(source.rounds, key=lambda r: r.position):
+                copy = Round(name=rnd.name, position=rnd.position, starts_at=rnd.starts_at, ends_at=rnd.ends_at)
+                assembly.rounds.append(copy)
+                for w in rnd.workshops:
+                    copy.workshops.append(Workshop(topic_id=w.topic_id, title=w.title, description=w.description,
+                                                   room=w.room, capacity=w.capacity,
+                                                   facilitators=list(w.facilitators) if facilitators else []))
+        if agenda:
+            for item in source.agenda_items:
+                assembly.agenda_items.append(AgendaItem(starts_at=item.starts_at, ends_at=item.ends_at,
+                                                        title=item.title, speaker=item.speaker,
+                                                        organisation_id=item.organisation_id))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("Another assembly already uses that web address.", "slug") from None
+    return assembly
+
+
 def _locked(assembly: Assembly) -> Assembly:
     return db.session.scalars(
         select(Assembly).where(Assembly.id == assembly.id).with_for_update().execution_options(populate_existing=True)

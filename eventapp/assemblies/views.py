@@ -18,7 +18,7 @@ from ..organisations.models import Organisation
 from ..registration.services import registration_window
 from ..timeutil import local_today
 from . import services
-from .forms import AgendaItemForm, AssemblyForm, RoundForm, TopicForm, WorkshopForm
+from .forms import AgendaItemForm, AssemblyForm, CopyAssemblyForm, RoundForm, TopicForm, WorkshopForm
 from .models import ASSEMBLY_STATUSES, AgendaItem, Assembly, Round, Topic, Workshop
 
 bp = Blueprint("assemblies", __name__)
@@ -219,6 +219,37 @@ def detail(slug: str):
                            attention=services.needs_attention(assembly))
 
 
+# What a copy keeps: everything but the day, the web address and the registration window.
+COPIED_FIELDS = ("title", "summary", "venue_name", "venue_address", "start_time", "end_time", "timezone", "capacity",
+                 "org_limit", "confirm_email_first", "privacy_notice", "retention_days")
+
+
+@bp.route("/organiser/assemblies/<slug>/copy", methods=["GET", "POST"])
+@organiser_required
+def copy_assembly(slug: str):
+    source = load_assembly(slug)
+    form = CopyAssemblyForm()
+    if request.method == "GET":
+        for name in COPIED_FIELDS:
+            form[name].data = getattr(source, name)
+        form.series_name.data = source.series.name if source.series else ""
+        form.status.data = "draft"
+    if form.validate_on_submit():
+        data = _assembly_data(form)
+        for name in ("copy_workshops", "copy_facilitators", "copy_agenda"):
+            data.pop(name, None)
+        try:
+            assembly = services.copy_assembly(source, data, workshops=form.copy_workshops.data,
+                                              facilitators=form.copy_facilitators.data, agenda=form.copy_agenda.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(f"Assembly “{assembly.title}” created from “{source.title}”. Check its rounds, workshops and "
+                  "agenda below, then open registration.", "success")
+            return redirect(url_for(".detail", slug=assembly.slug))
+    return _assembly_form_page(form, None, source=source)
+
+
 @bp.route("/organiser/assemblies/<slug>/cancel", methods=["GET", "POST"], endpoint="cancel_assembly")
 @bp.route("/organiser/assemblies/<slug>/reinstate", methods=["GET", "POST"], endpoint="reinstate_assembly")
 @organiser_required
@@ -256,9 +287,9 @@ def edit_assembly(slug: str):
     return _assembly_form_page(form, assembly)
 
 
-def _assembly_form_page(form: AssemblyForm, assembly: Assembly | None):
+def _assembly_form_page(form: AssemblyForm, assembly: Assembly | None, source: Assembly | None = None):
     form.series_name.render_kw = {**(form.series_name.render_kw or {}), "list": "series_name-list"}
-    return render_template("assemblies/assembly_form.html", form=form, assembly=assembly,
+    return render_template("assemblies/assembly_form.html", form=form, assembly=assembly, source=source,
                            series_names=services.series_names()), _status(form)
 
 

@@ -184,6 +184,7 @@ def test_rest_of_the_console_is_accessible_and_approve_merge_work(live_server, p
         (f"/organiser/assemblies/{slug}/agenda/{item_id}/edit", "edit agenda item form"),
         (f"/organiser/assemblies/{slug}/rounds/{round_id}/delete", "delete confirmation"),
         (f"/organiser/assemblies/{slug}/edit", "edit assembly form"),
+        (f"/organiser/assemblies/{slug}/copy", "copy to a new assembly form"),
         ("/organiser/users", "users list"),
         ("/organiser/users/new", "new user form"),
         ("/account/password", "change password form"),
