@@ -1235,6 +1235,9 @@ def move_to_waiting_list(registration: Registration) -> int:
     assembly = lock_assembly(registration.assembly_id)
     if registration.status != "confirmed":
         raise DomainError("Only a confirmed delegate can be moved to the waiting list.")
+    if has_taken_place(assembly):
+        # As cancel_registration(): it would take them out of the day's workshops after the day.
+        raise DomainError(took_place_message(assembly))
     position = _next_waiting_position(assembly.id)
     registration.status, registration.waiting_position = "waiting", position
     db.session.flush()
@@ -1269,6 +1272,8 @@ def confirm_from_waiting_list(registration: Registration) -> None:
         raise DomainError("Only someone on the waiting list can be confirmed.")
     if assembly.cancelled_at is not None:
         raise DomainError(CANCELLED_NO_PLACES)
+    if has_taken_place(assembly):
+        raise DomainError(f"{assembly.title} has taken place: nobody can be given a place now.")
     reason = _no_place_reason(assembly, registration.organisation)
     if reason:
         raise DomainError(f"{reason} Cancel or move someone else first, or raise the limit.")

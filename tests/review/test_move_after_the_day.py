@@ -1,0 +1,38 @@
+"""Review: after the assembly took place a registration can no longer be cancelled and nobody is promoted from
+the waiting list, yet the registrations list's 'Move to waiting list' and 'Confirm' still work: the first deletes
+the delegate's workshop places (their attendance then counts as a walk-in, the report changes) and emails them
+they are on the waiting list; the second emails 'you now have a place' for a day that is over."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from eventapp.extensions import db
+from eventapp.notes.services import attendance_counts
+from eventapp.registration.models import Registration
+from tests.conftest import post_form
+from tests.registration.conftest import outbox, setup  # noqa: F401
+from tests.registration.test_after_the_day import _after_the_day
+
+
+def test_moving_to_the_waiting_list_is_refused_after_the_day(client, setup, as_organiser):
+    first, workshop, _, _ = _after_the_day(client, setup)
+    slug = setup.assembly.slug
+    post_form(as_organiser, f"/organiser/assemblies/{slug}/registrations/{first.id}/waiting", {},
+              form_url=f"/organiser/assemblies/{slug}/registrations")
+    db.session.expire_all()
+    assert db.session.get(Registration, first.id).status == "confirmed"
+    counts = attendance_counts([workshop.id])[workshop.id]
+    assert (counts.allocated, counts.present, counts.walk_ins) == (1, 1, 0)
+
+
+def test_confirming_from_the_waiting_list_is_refused_after_the_day(client, setup, as_organiser):
+    setup.assembly.capacity = 1
+    db.session.commit()
+    _after_the_day(client, setup)
+    setup.assembly.capacity = 2  # a place free after the day
+    db.session.commit()
+    second = db.session.scalar(select(Registration).where(Registration.email == "delegate2@example.org"))
+    slug = setup.assembly.slug
+    post_form(as_organiser, f"/organiser/assemblies/{slug}/registrations/{second.id}/confirm", {},
+              form_url=f"/organiser/assemblies/{slug}/registrations")
+    assert outbox(kind="promoted") == []
