@@ -1432,7 +1432,9 @@ def purge_due(today: date | None = None) -> list[tuple[Assembly, int]]:
                 Registration.assembly_id == assembly.id, Registration.anonymised_at.is_(None)
             )
         ) or 0
-        if n:
+        # Forms never confirmed hold names, addresses and needs too.
+        if n or db.session.scalar(select(PendingRegistration.id).where(
+                PendingRegistration.assembly_id == assembly.id).limit(1)) is not None:
             out.append((assembly, n))
     return out
 

@@ -1,0 +1,26 @@
+"""Review: forms never confirmed (name, address, access and dietary needs) are deleted only when someone else
+sends a form; `privacy purge` never looks at them, so once registration has closed they are kept for ever,
+even after the assembly is archived past its retention period."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from eventapp.extensions import db
+from eventapp.registration import services
+from eventapp.registration.models import PendingRegistration
+from tests.registration.conftest import setup  # noqa: F401
+from tests.registration.test_confirm_first import _confirm_first, register
+
+
+def test_privacy_purge_removes_forms_never_confirmed(client, setup):
+    _confirm_first(setup)
+    register(client, setup, n=1, access_needs="Epilepsy: seizure plan attached")
+    assembly = setup.assembly
+    assembly.status, assembly.retention_days, assembly.date = "archived", 30, date.today() - timedelta(days=400)
+    db.session.commit()
+    # What `flask privacy purge --apply` does.
+    for due, _count in services.purge_due():
+        services.anonymise_registrations(due)
+    assert db.session.scalar(select(func.count(PendingRegistration.id))) == 0
