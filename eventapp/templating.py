@@ -172,7 +172,9 @@ def init_app(app: Flask) -> None:
         req = request._get_current_object()
         args = req.args.to_dict()
         args["page"] = _PAGE_MARKER
-        parts = cached_url_for(req.endpoint, **(req.view_args or {}), **args).split(str(_PAGE_MARKER))
+        # Searches and filters in the address would fill the shared link cache with keys used once: built here.
+        build = cached_url_for if len(args) == 1 else url_for
+        parts = build(req.endpoint, **(req.view_args or {}), **args).split(str(_PAGE_MARKER))
         if len(parts) != 2:  # the marker's digits elsewhere in the address too
             return page_url
         head, tail = parts

@@ -367,7 +367,10 @@ _ROW_MARKER = 4_611_686_018_427_387_903  # 2**62 - 1: an id no row has
 
 def _per_row(endpoint: str, **values) -> Callable[[int], str]:
     """url_for(endpoint, reg_id=…, **values) for every row of a list: the route is built once, then only the id changes."""
-    parts = cached_url_for(endpoint, reg_id=_ROW_MARKER, **values).split(str(_ROW_MARKER))
+    # A search or page in the link is a key the shared link cache would keep for ever (and, once full, every
+    # page's links would be built afresh): such links are built here, once per list page.
+    build = url_for if any(k in values for k in LIST_ARGS) else cached_url_for
+    parts = build(endpoint, reg_id=_ROW_MARKER, **values).split(str(_ROW_MARKER))
     if len(parts) != 2:  # the marker's digits also elsewhere in the URL: build each one
         return lambda reg_id: url_for(endpoint, reg_id=reg_id, **values)
     head, tail = parts

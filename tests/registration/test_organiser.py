@@ -510,3 +510,19 @@ def test_after_the_day_ticked_registrations_are_not_cancelled(app, as_organiser,
     assert "registrations can no longer be cancelled" in resp.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Registration, regs[0].id).status == "confirmed"
+
+
+def test_searching_the_list_does_not_fill_the_shared_link_cache(app, as_organiser, setup):
+    # Every process keeps 4,096 links; each search's row and page links were kept too, so after a few
+    # thousand searches no new link was cached anywhere in the app.
+    seed(app, setup, [(n, n % 3, {}) for n in range(5)])
+    as_organiser.get(base(setup))
+    as_organiser.get(f"{base(setup)}?q=warm-up")  # the links only a filtered page has (Clear the filters)
+    links = app.extensions["eventapp.links"]
+    before, snapshot = len(links), dict(links)
+    for i in range(5):
+        page = as_organiser.get(f"{base(setup)}?q=Delegate&page=1&sector=police&x={i}").get_data(as_text=True)
+        assert "Delegate 0" in page
+    for i in range(5):
+        assert as_organiser.get(f"{base(setup)}?q=search{i}").status_code == 200
+    assert len(links) == before, sorted(set(links) - set(snapshot))
