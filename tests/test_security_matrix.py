@@ -163,7 +163,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "outcomes.partner_contact": {"GET": organiser_only(), "POST": organiser_only(302)},
     "outcomes.revoke_links": {"GET": organiser_only(), "POST": organiser_only(302)},
     "outcomes.send_link": {"POST": organiser_only(302)},
-    "outcomes.send_links": {"GET": organiser_only(), "POST": organiser_only(302)},
+    "outcomes.send_links": {"GET": organiser_only(), "POST": organiser_only(400)},  # no send key: refused
     "outcomes.tracker": {"GET": organiser_only()},
     "outcomes.organiser_status": {"GET": organiser_only(), "POST": organiser_only(400)},
     # The world's action is a workshop's own: it is changed on its workshop's page (a redirect).

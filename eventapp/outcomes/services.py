@@ -737,10 +737,11 @@ def send_partner_link(organisation: Organisation) -> PartnerContact:
     return contact
 
 
-def _queue_partner_link(organisation: Organisation, contact: PartnerContact) -> None:
+def _queue_partner_link(organisation: Organisation, contact: PartnerContact, dedupe_key: str | None = None) -> None:
     queue_email("partner_link", contact.contact_email, contact.contact_name,
                 context={"organisation": organisation, "url": partner_url(organisation.id),
-                         "valid_days": link_days(), "open_count": len(partner_actions(organisation.id))})
+                         "valid_days": link_days(), "open_count": len(partner_actions(organisation.id))},
+                dedupe_key=dedupe_key)
     contact.link_sent_at = utcnow()
 
 
@@ -758,12 +759,29 @@ def bulk_partner_links(rows: list[tuple[Organisation, PartnerContact | None, int
                      no_contact=[org for org, contact, _ in rows if not (contact and contact.contact_email)])
 
 
-def send_partner_links(rows: list[tuple[Organisation, PartnerContact | None, int]]) -> BulkLinks:
-    """Email every organisation of the selection that has a contact its partner link, in one transaction."""
+class LinksSentAlready(DomainError):
+    """The confirmation page was sent a second time (a double click, Back and press again)."""
+
+
+def send_partner_links(rows: list[tuple[Organisation, PartnerContact | None, int]], send_key: str) -> BulkLinks:
+    """Email every organisation of the selection that has a contact its partner link, in one transaction.
+
+    ``send_key``: the confirmation page's own key; the same page sent again emails nobody twice."""
+    from ..mail.models import OutboxMessage
+
     plan = bulk_partner_links(rows)
+    prefix = f"partner-links:{send_key}:"
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key.startswith(prefix, autoescape=True))
+                         .limit(1)) is not None:
+        raise LinksSentAlready("These partner links were sent already: nobody was emailed twice.")
     for org, contact in plan.to_send:
-        _queue_partner_link(org, contact)
-    db.session.commit()
+        _queue_partner_link(org, contact, dedupe_key=f"{prefix}{org.id}")
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The other press of the same page committed first.
+        db.session.rollback()
+        raise LinksSentAlready("These partner links were sent already: nobody was emailed twice.") from None
     return plan
 
 

@@ -5,6 +5,8 @@ import csv
 import hashlib
 import io
 import json
+import re
+import secrets
 from datetime import timedelta
 
 import click
@@ -387,9 +389,14 @@ def send_links():
     rows = services.partner_organisations(*_partner_filters())
     form = ConfirmForm()
     if request.method == "POST":
-        if not form.validate_on_submit():
+        send_key = request.form.get("send_key", "")
+        if not form.validate_on_submit() or not SEND_KEY_RE.fullmatch(send_key):
             abort(400)
-        done = services.send_partner_links(rows)
+        try:
+            done = services.send_partner_links(rows, send_key)
+        except services.LinksSentAlready as err:
+            flash(err.message, "info")
+            return redirect(url_for(".partners", **_partner_filter_args()))
         left_out = (f" {counted(len(done.no_contact), 'organisation')} without a contact email "
                     f"{'was' if len(done.no_contact) == 1 else 'were'} left out: add one on their page."
                     if done.no_contact else "")
@@ -399,7 +406,12 @@ def send_links():
             flash("No partner link was sent: no organisation in the selection has a contact email.", "info")
         return redirect(url_for(".partners", **_partner_filter_args()))
     return render_template("outcomes/send_links.html", plan=services.bulk_partner_links(rows), form=form,
-                           days=services.link_days(), back=url_for(".partners", **_partner_filter_args()))
+                           days=services.link_days(), back=url_for(".partners", **_partner_filter_args()),
+                           send_key=secrets.token_urlsafe(18))
+
+
+# The confirmation page's key (secrets.token_urlsafe(18)): what makes a second press of it find the first.
+SEND_KEY_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def _organisation(org_id: int) -> Organisation:

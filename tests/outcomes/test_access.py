@@ -53,7 +53,7 @@ CASES = [
     ("POST", "/organiser/partners/{org}", staff(302)),
     ("POST", "/organiser/partners/{org}/send", staff(302)),
     ("GET", "/organiser/partners/send-links", staff(200)),
-    ("POST", "/organiser/partners/send-links", staff(302)),
+    ("POST", "/organiser/partners/send-links", staff(400)),  # without the confirmation page's send key
     ("GET", "/organiser/partners/{org}/revoke", staff(200)),
     ("GET", "/partner/{token}", {ANON: 404, PARTNER: 200, OTHER_FAC: 404, FAC: 404, ORG: 404}),
     ("POST", "/partner/{token}/actions/{action}", {ANON: 404, PARTNER: 400, OTHER_FAC: 404, FAC: 404, ORG: 404}),

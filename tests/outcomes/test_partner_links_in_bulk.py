@@ -2,6 +2,7 @@
 whole filtered selection at once after a confirmation, rather than opening each organisation in turn."""
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,9 +13,16 @@ from eventapp.extensions import db
 from eventapp.mail.models import OutboxMessage
 from eventapp.notes import services as notes
 from eventapp.outcomes import services
-from tests.conftest import post_form
+from tests.conftest import csrf_from
 from tests.factories import make_org
 from tests.outcomes.helpers import build_scene
+
+
+def press_yes(client, url: str, form_url: str | None = None, follow_redirects: bool = False):
+    """Press "Yes, email …" on the confirmation page: its token and its own send key."""
+    page = client.get(form_url or url).get_data(as_text=True)
+    key = re.search(r'name="send_key" value="([^"]+)"', page).group(1)
+    return client.post(url, data={"csrf_token": csrf_from(page), "send_key": key}, follow_redirects=follow_redirects)
 
 
 def partners_world(organiser, with_contact=("North", "South", "East"), without_contact=("West", "Central")):
@@ -60,7 +68,7 @@ def test_links_go_to_a_whole_filtered_selection_after_a_confirmation(as_organise
     assert "2 organisations in the selection have no contact email" in page
     for name in ("North", "South", "East"):
         assert orgs[name].name in page
-    resp = post_form(as_organiser, "/organiser/partners/send-links?q=housing", {})
+    resp = press_yes(as_organiser, "/organiser/partners/send-links?q=housing")
     assert resp.status_code == 302
     location = urlsplit(resp.headers["Location"])
     assert location.path == "/organiser/partners" and parse_qs(location.query) == {"q": ["housing"]}
@@ -74,12 +82,12 @@ def test_links_go_to_a_whole_filtered_selection_after_a_confirmation(as_organise
 
 def test_bulk_sending_keeps_to_the_filter_and_says_when_nobody_can_be_emailed(as_organiser, organiser):
     scene, orgs = partners_world(organiser)
-    post_form(as_organiser, "/organiser/partners/send-links?q=north", {})
+    press_yes(as_organiser, "/organiser/partners/send-links?q=north")
     assert links_sent() == ["north@housing.example.org"]
     page = as_organiser.get("/organiser/partners/send-links?show=no_contact").get_data(as_text=True)
     assert "No organisation in the selection has a contact email" in page and "Yes, email" not in page
-    resp = post_form(as_organiser, "/organiser/partners/send-links?show=no_contact", {},
-                     form_url="/organiser/partners/send-links?q=north", follow_redirects=True)
+    resp = press_yes(as_organiser, "/organiser/partners/send-links?show=no_contact",
+                   form_url="/organiser/partners/send-links?q=north", follow_redirects=True)
     assert "No partner link was sent" in resp.get_data(as_text=True)
     assert links_sent() == ["north@housing.example.org"]
     # Without the form's token nothing is sent.
@@ -89,3 +97,18 @@ def test_bulk_sending_keeps_to_the_filter_and_says_when_nobody_can_be_emailed(as
 
 def test_only_organisers_send_links_in_bulk(as_facilitator):
     assert as_facilitator.get("/organiser/partners/send-links").status_code == 403
+
+
+def test_a_second_press_of_the_confirmation_does_not_email_everyone_again(as_organiser, organiser):
+    # A double click, or Back and press again, on "Yes, email 300 links" (review).
+    partners_world(organiser)
+    url = "/organiser/partners/send-links?q=housing"
+    page = as_organiser.get(url).get_data(as_text=True)
+    data = {"csrf_token": csrf_from(page), "send_key": re.search(r'name="send_key" value="([^"]+)"', page).group(1)}
+    assert as_organiser.post(url, data=data).status_code == 302
+    again = as_organiser.post(url, data=data, follow_redirects=True)
+    assert "These partner links were sent already: nobody was emailed twice." in again.get_data(as_text=True)
+    assert links_sent() == ["east@housing.example.org", "north@housing.example.org", "south@housing.example.org"]
+    # A new confirmation page is a new send.
+    press_yes(as_organiser, "/organiser/partners/send-links?q=north")
+    assert links_sent().count("north@housing.example.org") == 2
