@@ -1197,6 +1197,10 @@ def reinstate_registration(registration: Registration) -> RegistrationResult:
         raise DomainError("This registration's details were erased, so it cannot be reinstated.")
     if assembly.cancelled_at is not None:
         raise DomainError(CANCELLED_NO_NEW)
+    if has_taken_place(assembly):
+        # Back as confirmed, with an email about a place, for a day that is over: the day's record stays.
+        raise DomainError(f"{assembly.title} took place on {assembly.date.day} {assembly.date:%B %Y}: "
+                          "a cancelled registration can no longer be reinstated.")
     reason = _no_place_reason(assembly, registration.organisation)
     registration.cancelled_at = None
     # Links sent before the cancellation stay dead: the email carries a new one.

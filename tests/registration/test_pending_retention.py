@@ -1,4 +1,4 @@
-"""Review: forms never confirmed (name, address, access and dietary needs) are deleted only when someone else
+"""forms never confirmed (name, address, access and dietary needs) are deleted only when someone else
 sends a form; `privacy purge` never looks at them, so once registration has closed they are kept for ever,
 even after the assembly is archived past its retention period."""
 from __future__ import annotations

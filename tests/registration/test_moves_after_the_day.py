@@ -1,4 +1,4 @@
-"""Review: after the assembly took place a registration can no longer be cancelled and nobody is promoted from
+"""after the assembly took place a registration can no longer be cancelled and nobody is promoted from
 the waiting list, yet the registrations list's 'Move to waiting list' and 'Confirm' still work: the first deletes
 the delegate's workshop places (their attendance then counts as a walk-in, the report changes) and emails them
 they are on the waiting list; the second emails 'you now have a place' for a day that is over."""
@@ -36,3 +36,17 @@ def test_confirming_from_the_waiting_list_is_refused_after_the_day(client, setup
     post_form(as_organiser, f"/organiser/assemblies/{slug}/registrations/{second.id}/confirm", {},
               form_url=f"/organiser/assemblies/{slug}/registrations")
     assert outbox(kind="promoted") == []
+
+
+def test_reinstating_a_cancelled_registration_is_refused_after_the_day(client, setup, as_organiser):
+    first, _, _, _ = _after_the_day(client, setup)
+    slug = setup.assembly.slug
+    db.session.execute(Registration.__table__.update().where(Registration.id == first.id)
+                       .values(status="cancelled", cancelled_at=first.created_at))
+    db.session.commit()
+    emails = len(outbox())
+    resp = post_form(as_organiser, f"/organiser/assemblies/{slug}/registrations/{first.id}/reinstate", {},
+                     form_url=f"/organiser/assemblies/{slug}/registrations", follow_redirects=True)
+    assert "a cancelled registration can no longer be reinstated" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Registration, first.id).status == "cancelled" and len(outbox()) == emails
