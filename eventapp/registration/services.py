@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -20,8 +21,8 @@ from ..domain import DomainError
 from ..extensions import db
 from ..mail.models import OutboxMessage
 from ..invites.services import cancel_at_old_address, sync_calendar, sync_new_registration
-from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, is_email_address, link_template,
-                             outbox_row, queue_rows, render_email, render_subject, rendered, renderer)
+from ..mail.services import (TOKEN_PLACEHOLDER, before_sending, clean_header, deferred_row, is_email_address,
+                             link_template, outbox_row, queue_rows, render_email, render_subject, rendered, renderer)
 from ..organisations.models import SECTORS, Organisation, name_key
 from ..text import has_control
 from ..timeutil import utc_to_local, utcnow
@@ -733,11 +734,15 @@ def _window_key(prefix: str, ident: Any) -> str:
     return f"{prefix}:{ident}:{window:%Y%m%dT%H%M}"
 
 
-def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: list[Topic] | None = None) -> None:
+def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: list[Topic] | None = None,
+                         replaces: tuple[int, str] | None = None) -> int | None:
     """Keep a public form until its address is confirmed, and email the link that confirms it.
 
     It holds no place. Nothing returned or raised says whether the address was registered already:
-    its owner gets their personal link by email instead.
+    its owner gets their personal link by email instead. Returns the kept form's id (None when the
+    address was registered already).
+    ``replaces``: (id, email key) of a form this one corrects (the same person, a mistyped address):
+    it is withdrawn, so its link stops working before a stranger at that address reads it.
     """
     is_open, why = registration_window(assembly)
     if not is_open:
@@ -761,11 +766,17 @@ def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: li
     try:
         # Forms never confirmed go after their links stop working.
         conn.execute(_DELETE_EXPIRED_PENDING, {"before": now - timedelta(days=CONFIRM_DAYS)})
+        if replaces is not None and replaces[1] != key:
+            mistyped = conn.execute(_PENDING_BY_ID_AND_KEY, {"pending_id": replaces[0], "key": replaces[1],
+                                                             "assembly_id": assembly.id}).first()
+            if mistyped is not None:
+                _drop_confirm_reminder(mistyped.id, mistyped.created_at)
+                conn.execute(delete(_P).where(_P.c.id == mistyped.id))
         existing = conn.execute(_REGISTRATION_BY_KEY, {"assembly_id": assembly.id, "key": key}).first()
         if existing is not None and existing.status != "cancelled":
             _queue_fresh_link(db.session.get(Registration, existing.id))
             db.session.commit()
-            return
+            return None
         # Core statements, as register()'s: this is the public form's request, and the ORM's unit
         # of work for one row cost more than the rest of it.
         values = {"full_name": details["full_name"], "email": details["email"], "data": kept, "created_at": now,
@@ -796,6 +807,8 @@ def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: li
     except IntegrityError:
         # The same form sent twice at once: the other one kept it and queued the email.
         db.session.rollback()
+        return None
+    return pending_id
 
 
 _P = PendingRegistration.__table__
@@ -804,11 +817,32 @@ _REGISTRATION_BY_KEY = select(_R.c.id, _R.c.status).where(_R.c.assembly_id == bi
                                                            _R.c.email_key == bindparam("key"))
 _PENDING_BY_KEY = select(_P.c.id, _P.c.created_at).where(_P.c.assembly_id == bindparam("assembly_id"),
                                                           _P.c.email_key == bindparam("key"))
+_PENDING_BY_ID_AND_KEY = select(_P.c.id, _P.c.created_at).where(
+    _P.c.id == bindparam("pending_id"), _P.c.email_key == bindparam("key"), _P.c.assembly_id == bindparam("assembly_id"))
 _INSERT_PENDING = insert(_P).returning(_P.c.id)
 _UPDATE_PENDING = (_P.update().where(_P.c.id == bindparam("pending_id"))
                    .values(full_name=bindparam("full_name"), email=bindparam("email"), data=bindparam("data"),
                            created_at=bindparam("created_at"), updated_at=bindparam("updated_at")))
 _OUTBOX_KEY = select(OutboxMessage.__table__.c.id).where(OutboxMessage.__table__.c.dedupe_key == bindparam("key"))
+
+
+# The mail worker's pass deletes forms never confirmed once their week is over, at most this often.
+EXPIRED_SWEEP_SECONDS = 600
+_last_sweep = [float("-inf")]
+
+
+@before_sending
+def delete_expired_pending(now: datetime | None = None) -> int:
+    """Delete forms never confirmed whose week is over (their links no longer work); returns how many.
+
+    They hold names, addresses and needs: kept only as long as the confirmation page says."""
+    if now is None and time.monotonic() - _last_sweep[0] < EXPIRED_SWEEP_SECONDS:
+        return 0
+    _last_sweep[0] = time.monotonic()
+    deleted = db.session.execute(_DELETE_EXPIRED_PENDING,
+                                 {"before": (now or utcnow()) - timedelta(days=CONFIRM_DAYS)}).rowcount
+    db.session.commit()
+    return deleted
 
 
 def _confirm_key(assembly_id: int, key: str) -> str:

@@ -103,13 +103,17 @@ def register(slug: str):
         assembly_id = assembly.id
         if assembly.confirm_email_first:
             try:
-                services.request_registration(assembly, _data(form), topics=topics)
+                pending_id = services.request_registration(assembly, _data(form), topics=topics,
+                                                           replaces=_form_it_corrects(assembly_id, form))
             except DomainError as err:
                 _choices_field(err, form)
             else:
                 session["registered_email"] = form.email.data.strip()
-                # A mistyped address holds nothing here: the form is simply sent again.
                 session.pop("correctable", None)
+                # A mistyped address holds no place, but its link shows the form: sent again here by
+                # the same person, the form corrects that one (see _form_it_corrects).
+                session["sent_form"] = [assembly_id, pending_id, services.email_key(form.email.data.strip()),
+                                        _name_key(form.full_name.data), int(time.time())] if pending_id else None
                 return redirect(url_for(".registered", slug=slug))
             return _register_page(form, assembly, topics)
         try:
@@ -122,6 +126,25 @@ def register(slug: str):
             session["correctable"] = [assembly_id, *result.correctable, int(time.time()), form.email.data.strip()]
             return redirect(url_for(".registered", slug=slug))
     return _register_page(form, assembly, topics)
+
+
+def _name_key(name: str | None) -> str:
+    return " ".join((name or "").casefold().split())
+
+
+def _form_it_corrects(assembly_id: int, form) -> tuple[int, str] | None:
+    """(id, email key) of the form this browser sent here in the last half hour under the same name: the
+    same person sending the form again, most likely because the address was mistyped. A form under
+    another name (a PA registering colleagues one after another) corrects nothing."""
+    entry = session.get("sent_form")
+    try:
+        sent_assembly, pending_id, key, name, at = entry
+    except (TypeError, ValueError):
+        return None
+    if sent_assembly != assembly_id or time.time() - at > services.CORRECTION_MINUTES * 60 \
+            or name != _name_key(form.full_name.data):
+        return None
+    return pending_id, key
 
 
 def _register_page(form, assembly: Assembly, topics):
