@@ -7,7 +7,7 @@ from sqlalchemy import select
 from eventapp.extensions import db
 from eventapp.registration.models import PendingRegistration
 from tests.conftest import post_form
-from tests.registration.conftest import form_fields, outbox, setup  # noqa: F401
+from tests.registration.conftest import form_fields, outbox
 from tests.registration.test_confirm_first import _confirm_first, _confirm_path
 
 

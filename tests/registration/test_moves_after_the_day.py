@@ -10,7 +10,7 @@ from eventapp.extensions import db
 from eventapp.notes.services import attendance_counts
 from eventapp.registration.models import Registration
 from tests.conftest import post_form
-from tests.registration.conftest import outbox, setup  # noqa: F401
+from tests.registration.conftest import outbox
 from tests.registration.test_after_the_day import _after_the_day
 
 

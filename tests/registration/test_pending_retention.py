@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from eventapp.extensions import db
 from eventapp.registration import services
 from eventapp.registration.models import PendingRegistration
-from tests.registration.conftest import setup  # noqa: F401
+
 from tests.registration.test_confirm_first import _confirm_first, register
 
 
