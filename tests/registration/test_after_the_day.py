@@ -11,7 +11,6 @@ from eventapp.notes.services import attendance_counts
 from eventapp.placements.models import Placement
 from eventapp.registration.models import Registration
 from tests.conftest import csrf_from
-from tests.factories import make_workshop
 from tests.registration.conftest import outbox
 from tests.registration.test_public import manage_path, register
 
