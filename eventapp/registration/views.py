@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from datetime import date, time as dt_time
 from types import SimpleNamespace
 from typing import Callable, NamedTuple
 
@@ -493,6 +494,9 @@ class _ListAssembly(NamedTuple):
     waiting_count: int
     cancelled_count: int
     confirm_email_first: bool
+    date: date
+    end_time: dt_time
+    timezone: str
 
 
 _LIST_ASSEMBLY = select(*(getattr(Assembly, name) for name in _ListAssembly._fields)).where(
@@ -581,6 +585,8 @@ def organiser_index(slug: str):
     )
     export_args = {k: v for k, v in back.items() if k != "page"}
     page.items = [_ListRow(row, urls) for row in page.items]
+    # After the day the list offers no moves: the services refuse them (the day's record stays).
+    over = services.has_taken_place(assembly)
     used_orgs = [_UsedOrganisation(*row) for row in
                  db.session.connection().execute(_USED_ORGANISATIONS, {"assembly_id": assembly.id})]
     pending = [o for o in used_orgs if o.status == "pending"]
@@ -590,7 +596,7 @@ def organiser_index(slug: str):
         pending=pending, filtered=bool(q or status or sector or org_id or needs), needs=needs, needs_labels=NEEDS,
         export_url=url_for(".organiser_export", slug=assembly.slug, **export_args) if export_args else None,
         unconfirmed=services.unconfirmed_count(assembly.id) if assembly.confirm_email_first else None,
-        list_args=back, can_tick=any(r.status != "cancelled" for r in page.items),
+        list_args=back, over=over, can_tick=not over and any(r.status != "cancelled" for r in page.items),
     )
 
 

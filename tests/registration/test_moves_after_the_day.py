@@ -50,3 +50,13 @@ def test_reinstating_a_cancelled_registration_is_refused_after_the_day(client, s
     assert "a cancelled registration can no longer be reinstated" in resp.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Registration, first.id).status == "cancelled" and len(outbox()) == emails
+
+
+def test_after_the_day_the_list_offers_no_moves_and_says_why(client, setup, as_organiser):
+    first, _, _, _ = _after_the_day(client, setup)
+    page = as_organiser.get(f"/organiser/assemblies/{setup.assembly.slug}/registrations").get_data(as_text=True)
+    assert "has taken place: its registrations stay as they were on the day" in page
+    assert f"/registrations/{first.id}/edit" in page  # details can still be corrected
+    for gone in ("Move to waiting list", "Fill free places", f"/registrations/{first.id}/cancel",
+                 'form="bulk-cancel"', "Cancel the ticked registrations"):
+        assert gone not in page, gone
