@@ -136,6 +136,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "organisations.form": {"GET": organiser_only(), "POST": organiser_only(400)},
     "organisations.merge": {"GET": organiser_only(), "POST": organiser_only(400)},
     "mail.index": {"GET": organiser_only()},
+    "mail.outbox_csv": {"GET": organiser_only()},
     "mail.detail": {"GET": organiser_only()},
     "mail.html_body": {"GET": organiser_only()},
     "mail.ics": {"GET": organiser_only(404)},  # this message carries no invitation

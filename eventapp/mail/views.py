@@ -4,12 +4,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from types import SimpleNamespace
 
 from ..accounts.access import organiser_required
 from ..assemblies.models import Assembly
 from ..domain import DomainError
 from ..extensions import db
 from . import services
+from ..registration.csvio import to_csv
 from ..registration.models import Registration
 from ..templating import counted
 from .models import OUTBOX_STATUSES, OutboxMessage
@@ -45,16 +47,13 @@ def _kinds() -> dict[str, str]:
     return {k: KIND_LABELS.get(k, k.replace("_", " ").capitalize()) for k in sorted(set(found) | set(KIND_LABELS))}
 
 
-@bp.route("/")
-@organiser_required
-def index():
+def _filtered(stmt):
+    """stmt narrowed by the outbox list's filters; returns (stmt, kinds, values)."""
     status = request.args.get("status", "")
     kind = request.args.get("kind", "")
     assembly_id = request.args.get("assembly", type=int)
     q = request.args.get("q", "").strip()
     registration_id = request.args.get("registration", type=int)
-    about = db.session.get(Registration, registration_id) if registration_id else None
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc())
     if registration_id:
         # Every email about one delegate, whichever address it went to (their organiser page links here).
         stmt = stmt.where(OutboxMessage.registration_id == registration_id)
@@ -69,6 +68,20 @@ def index():
         stmt = stmt.where(OutboxMessage.to_email.icontains(q, autoescape=True)
                           | OutboxMessage.to_name.icontains(q, autoescape=True)
                           | OutboxMessage.subject.icontains(q, autoescape=True))
+    return stmt, kinds, SimpleNamespace(status=status, kind=kind, assembly_id=assembly_id, q=q,
+                                        registration_id=registration_id)
+
+
+# The list's filters, kept by its CSV link.
+FILTER_ARGS = ("q", "status", "kind", "assembly", "registration")
+
+
+@bp.route("/")
+@organiser_required
+def index():
+    stmt, kinds, f = _filtered(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
+    status, kind, assembly_id, q, registration_id = f.status, f.kind, f.assembly_id, f.q, f.registration_id
+    about = db.session.get(Registration, registration_id) if registration_id else None
     page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
     # The list shows subjects only, and a row queued as a recipe stores its subject when queued:
     # only a recipe row queued before subjects were stored (subject empty) is rendered here.
@@ -79,7 +92,25 @@ def index():
         statuses=STATUS_LABELS, kinds=kinds, kind_labels=KIND_LABELS, assemblies=assemblies,
         counts=services.outbox_counts(), smtp=current_app.config.get("MAIL_SERVER"), about=about,
         filtered=bool(status or kind or assembly_id or q or registration_id),
+        csv_url=url_for(".outbox_csv", **{k: v for k, v in request.args.items() if k in FILTER_ARGS and v}),
     )
+
+
+@bp.route("/outbox.csv")
+@organiser_required
+def outbox_csv():
+    """The messages the list's filters select, as CSV: who was sent what, when, and what went wrong."""
+    columns = (OutboxMessage.created_at, OutboxMessage.to_name, OutboxMessage.to_email, OutboxMessage.subject,
+               OutboxMessage.kind, OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.sent_at,
+               OutboxMessage.last_error)
+    stmt, _, _ = _filtered(select(*columns).order_by(OutboxMessage.id.desc()))
+    rows = ([r.created_at.strftime("%Y-%m-%d %H:%M"), r.to_name, r.to_email, r.subject,
+             KIND_LABELS.get(r.kind, r.kind), STATUS_LABELS.get(r.status, r.status), r.attempts,
+             r.sent_at.strftime("%Y-%m-%d %H:%M") if r.sent_at else "", r.last_error or ""]
+            for r in db.session.execute(stmt))
+    header = ["Queued (UTC)", "Name", "Email", "Subject", "Kind", "Status", "Attempts", "Sent (UTC)", "Last error"]
+    return Response(to_csv(header, rows).encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="outbox.csv"', "Cache-Control": "no-store"})
 
 
 def _message(message_id: int) -> OutboxMessage:

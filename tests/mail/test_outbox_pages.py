@@ -60,6 +60,28 @@ def test_list_paginates_and_filters(as_organiser):
     assert "2 failed" in first
 
 
+def test_the_filtered_outbox_downloads_as_csv(as_organiser):
+    # "Did everyone get their invitation?": the failed ones of one assembly, with why, for a spreadsheet.
+    a1, a2 = make_assembly(title="Spring assembly"), make_assembly(title="Autumn assembly")
+    add(3, assembly_id=a1.id, status="sent", sent_at=datetime(2027, 1, 2, 9, 30))
+    add(2, kind="invite", status="failed", last_error="550 mailbox unavailable", assembly_id=a1.id,
+        to_name="=HYPERLINK(\"http://evil.example\")")
+    add(1, status="failed", assembly_id=a2.id)
+    listing = as_organiser.get(f"/organiser/outbox/?assembly={a1.id}&status=failed").get_data(as_text=True)
+    link = f'href="/organiser/outbox/outbox.csv?assembly={a1.id}&amp;status=failed">Download the 2 messages shown'
+    assert link in listing
+    resp = as_organiser.get(f"/organiser/outbox/outbox.csv?assembly={a1.id}&status=failed")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="outbox.csv"'
+    lines = resp.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0] == "Queued (UTC),Name,Email,Subject,Kind,Status,Attempts,Sent (UTC),Last error"
+    assert len(lines) == 3
+    assert all(",Invitation,Failed,0,,550 mailbox unavailable" in line for line in lines[1:])
+    assert all("'=HYPERLINK" in line for line in lines[1:])  # no formula reaches Excel
+    everything = as_organiser.get("/organiser/outbox/outbox.csv").get_data(as_text=True).splitlines()
+    assert len(everything) == 1 + 6
+
+
 def test_detail_renders_text_escaped_and_html_in_a_sandboxed_frame(as_organiser):
     stamp = datetime(2027, 1, 1)
     text = ical.invitation("REQUEST", "uid-1@example.org", ical.EventData("Workshop", stamp, stamp.replace(hour=1)),
