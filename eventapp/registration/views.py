@@ -11,6 +11,7 @@ from typing import Callable, NamedTuple
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import bindparam, func, or_, select
 from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy.orm import selectinload
@@ -534,7 +535,7 @@ class _ListRow:
     """
 
     __slots__ = ("id", "full_name", "email", "job_title", "status", "status_label", "waiting_position", "access_needs",
-                 "dietary_needs", "org_name", "sector_label", "org_pending", "edit_url", "move_url", "cancel_url")
+                 "dietary_needs", "org_name", "sector_label", "org_pending", "edit_url", "move_url", "cancel_url", "tick")
 
     def __init__(self, row, urls: SimpleNamespace) -> None:
         (self.id, self.full_name, self.email, self.job_title, self.status, self.waiting_position, self.access_needs,
@@ -548,6 +549,14 @@ class _ListRow:
         # back again when cancelled.
         self.move_url = (urls.to_waiting(self.id) if self.status == "confirmed"
                          else urls.confirm(self.id) if self.status == "waiting" else urls.reinstate(self.id))
+        self.tick = ""
+
+    def with_tick(self) -> None:
+        """The row's tick box for cancelling several at once, as one string: four template expressions a
+        row cost a fifth of the whole list page."""
+        self.tick = Markup(f'<input type="checkbox" name="reg" value="{int(self.id)}" form="bulk-cancel" '
+                           f'id="tick-{int(self.id)}"><label for="tick-{int(self.id)}" class="visually-hidden">'
+                           f'Tick {escape(self.full_name)}</label>')
 
 
 @bp.route("/organiser/assemblies/<slug>/registrations")
@@ -587,6 +596,13 @@ def organiser_index(slug: str):
     page.items = [_ListRow(row, urls) for row in page.items]
     # After the day the list offers no moves: the services refuse them (the day's record stays).
     over = services.has_taken_place(assembly)
+    # Ticks for cancelling several at once, shown once asked for (a list of 25 without them is lighter to read
+    # and to build).
+    selecting = not over and request.args.get("select") == "1"
+    if selecting:
+        for r in page.items:
+            if r.status != "cancelled":
+                r.with_tick()
     used_orgs = [_UsedOrganisation(*row) for row in
                  db.session.connection().execute(_USED_ORGANISATIONS, {"assembly_id": assembly.id})]
     pending = [o for o in used_orgs if o.status == "pending"]
@@ -596,7 +612,9 @@ def organiser_index(slug: str):
         pending=pending, filtered=bool(q or status or sector or org_id or needs), needs=needs, needs_labels=NEEDS,
         export_url=url_for(".organiser_export", slug=assembly.slug, **export_args) if export_args else None,
         unconfirmed=services.unconfirmed_count(assembly.id) if assembly.confirm_email_first else None,
-        list_args=back, over=over, can_tick=not over and any(r.status != "cancelled" for r in page.items),
+        list_args=back, over=over, selecting=selecting,
+        select_url=(url_for if back else cached_url_for)(".organiser_index", slug=assembly.slug, **back, select="1"),
+        can_tick=selecting and any(r.status != "cancelled" for r in page.items),
     )
 
 

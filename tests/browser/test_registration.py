@@ -261,6 +261,8 @@ def test_an_organiser_ticks_two_registrations_and_cancels_them_together(live_ser
     try:
         login(page, live_server)
         page.goto(live_server.url + f"/organiser/assemblies/{slug}/registrations")
+        page.get_by_role("link", name="Select several registrations to cancel").click()
+        axe_check(page, "registrations list with ticks")
         page.get_by_label("Tick Ayo Withdrawn").check()
         page.get_by_label("Tick Bea Withdrawn").check()
         page.get_by_role("button", name="Cancel the ticked registrations").click()

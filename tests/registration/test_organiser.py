@@ -450,7 +450,10 @@ def test_cancel_several_ticked_registrations_at_once(app, as_organiser, setup):
     regs = seed(app, setup, [(n, n % 3, {}) for n in range(6)])
     waiting = regs[5]
     assert waiting.status == "waiting"
-    listing = as_organiser.get(f"{base(setup)}?organisation={setup.orgs[0].id}").get_data(as_text=True)
+    plain = as_organiser.get(f"{base(setup)}?organisation={setup.orgs[0].id}").get_data(as_text=True)
+    assert 'form="bulk-cancel"' not in plain  # ticks only once asked for
+    assert f'href="{base(setup)}?organisation={setup.orgs[0].id}&amp;select=1">Select several registrations' in plain
+    listing = as_organiser.get(f"{base(setup)}?organisation={setup.orgs[0].id}&select=1").get_data(as_text=True)
     for reg in (regs[0], regs[3]):
         assert f'<input type="checkbox" name="reg" value="{reg.id}" form="bulk-cancel" id="tick-{reg.id}">' in listing
     assert '<input type="hidden" name="organisation" value="%d">' % setup.orgs[0].id in listing
