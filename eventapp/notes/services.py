@@ -6,7 +6,7 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -347,7 +347,7 @@ def _lock_notes(workshop_id: int) -> SessionNotes | None:
 
 def save_notes(workshop: Workshop, data: dict[str, Any], base_version: int, user_id: int | None, *,
                submit: bool = False, kind: str = "save", save_key: str | None = None,
-               unanswered: Iterable[str] = ()) -> tuple[SessionNotes, bool]:
+               unanswered: Sequence[str] = ()) -> tuple[SessionNotes, bool]:
     """Save the sections if nobody saved since base_version; keep a revision. Returns (notes, changed).
 
     ``save_key``: a key the page gave this save; ``unanswered``: the keys of its earlier saves that got no
@@ -360,7 +360,7 @@ def save_notes(workshop: Workshop, data: dict[str, Any], base_version: int, user
     notes = _lock_notes(workshop.id)
     current_version = notes.version if notes else 0
     if base_version != current_version and notes is not None and notes.last_save_key \
-            and notes.last_save_key in set(unanswered):
+            and notes.last_save_key in unanswered:
         base_version = current_version
     if base_version != current_version:
         # Starts the sentence shown to the facilitator.
@@ -630,12 +630,17 @@ def _apply_action(action: Action, values: dict[str, Any]) -> None:
     action.topics = topics
 
 
+def _as_snapshot(values: dict[str, Any]) -> dict[str, Any]:
+    """clean_action()'s values as Action.snapshot() writes them, to tell an action sent again from a new one."""
+    return {**values, "due_date": values["due_date"].isoformat(), "topic_ids": sorted(values["topic_ids"])}
+
+
 def add_action(workshop: Workshop, data: dict[str, Any], user_id: int | None,
                allowed_topic_ids: set[int] | None = None) -> Action:
     """Record an agreed action for a workshop (and its assembly)."""
     values = clean_action(data, allowed_topic_ids)
     check_due_date(values["due_date"], workshop.round.assembly.date)
-    wanted = {**values, "due_date": values["due_date"].isoformat(), "topic_ids": sorted(values["topic_ids"])}
+    wanted = _as_snapshot(values)
     for recent in db.session.scalars(select(Action).where(
             Action.workshop_id == workshop.id, Action.created_by_id == user_id, Action.version == 1,
             Action.created_at >= utcnow() - DOUBLE_SUBMIT_WINDOW)):
@@ -680,7 +685,7 @@ def update_action(action_id: int, data: dict[str, Any], base_version: int, user_
         raise DomainError("That action no longer exists.")
     if action.version != base_version:
         current = action.snapshot()
-        if current == {**values, "due_date": values["due_date"].isoformat(), "topic_ids": sorted(values["topic_ids"])}:
+        if current == _as_snapshot(values):
             # This very edit is stored already (Save pressed again after its answer was lost):
             # nothing of anyone else's would be overwritten, so it is not a conflict.
             db.session.rollback()

@@ -20,6 +20,7 @@ from ..assemblies.models import Assembly, Round, Workshop
 from ..domain import DomainError, NotFound
 from ..links import absolute_url
 from ..extensions import db
+from ..mail.models import OutboxMessage
 from ..mail.services import queue_email
 from ..notes import services as notes
 from ..notes.models import ACTION_STATUSES, SECTIONS, Action, ActionRevision, Attendance, SessionNotes, action_topic
@@ -762,18 +763,19 @@ def bulk_partner_links(rows: list[tuple[Organisation, PartnerContact | None, int
 class LinksSentAlready(DomainError):
     """The confirmation page was sent a second time (a double click, Back and press again)."""
 
+    def __init__(self) -> None:
+        super().__init__("These partner links were sent already: nobody was emailed twice.")
+
 
 def send_partner_links(rows: list[tuple[Organisation, PartnerContact | None, int]], send_key: str) -> BulkLinks:
     """Email every organisation of the selection that has a contact its partner link, in one transaction.
 
     ``send_key``: the confirmation page's own key; the same page sent again emails nobody twice."""
-    from ..mail.models import OutboxMessage
-
     plan = bulk_partner_links(rows)
     prefix = f"partner-links:{send_key}:"
     if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key.startswith(prefix, autoescape=True))
                          .limit(1)) is not None:
-        raise LinksSentAlready("These partner links were sent already: nobody was emailed twice.")
+        raise LinksSentAlready()
     for org, contact in plan.to_send:
         _queue_partner_link(org, contact, dedupe_key=f"{prefix}{org.id}")
     try:
@@ -781,7 +783,7 @@ def send_partner_links(rows: list[tuple[Organisation, PartnerContact | None, int
     except IntegrityError:
         # The other press of the same page committed first.
         db.session.rollback()
-        raise LinksSentAlready("These partner links were sent already: nobody was emailed twice.") from None
+        raise LinksSentAlready() from None
     return plan
 
 
@@ -907,7 +909,5 @@ def queue_action_reminders(days: int, today: date | None = None) -> ReminderRepo
 
 
 def _outbox_key():
-    from ..mail.models import OutboxMessage
-
     return OutboxMessage.dedupe_key
 
