@@ -64,7 +64,7 @@ class SettingsError(RuntimeError):
 
 _BOOLEAN_SETTINGS = ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE", "MAIL_USE_TLS", "MAIL_USE_SSL", "PROXY_FIX")
 _COUNT_SETTINGS = ("MAIL_PORT", "MAIL_CONNECTIONS", "MAIL_PER_CONNECTION", "MANAGE_TOKEN_MAX_AGE_DAYS",
-                   "PARTNER_LINK_DAYS", "ALLOCATION_INLINE_MAX", "PAGE_SIZE")
+                   "PARTNER_LINK_DAYS", "ALLOCATION_INLINE_MAX", "PAGE_SIZE", "DOCUMENT_MAX_BYTES")
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0", ""}
 MIN_SECRET_KEY_LENGTH = 16
 
@@ -304,6 +304,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
 
     db.init_app(app)
+
+    @app.before_request
+    def _document_upload_limit():
+        # Documents are larger than any form (MAX_CONTENT_LENGTH): only their upload may send more.
+        # Registered before CSRFProtect, whose check reads the body first.
+        if request.endpoint == "documents.index" and request.method == "POST":
+            from .documents.views import request_limit, too_large
+
+            request.max_content_length = request_limit(app)
+            if request.content_length is not None and request.content_length > request.max_content_length:
+                return too_large()
+
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     csrf.init_app(app)
     mail.init_app(app)
@@ -327,6 +339,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .notes.views import bp as notes_bp
     from .outcomes.views import bp as outcomes_bp
     from .messages.views import bp as messages_bp
+    from .documents.views import bp as documents_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(assemblies_bp)
@@ -340,6 +353,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(notes_bp)
     app.register_blueprint(outcomes_bp)
     app.register_blueprint(messages_bp)
+    app.register_blueprint(documents_bp)
 
     from . import cli, errors, observability, security, templating
 

@@ -17,3 +17,4 @@ from .invites.models import CalendarEntry  # noqa: F401
 from .notes.models import Action, ActionRevision, Attendance, NoteSection, NotesRevision, PendingSave, SessionNotes  # noqa: F401
 from .outcomes.models import ActionStatusUpdate, AssemblyUpdate, CarriedAction, PartnerContact  # noqa: F401
 from .messages.models import AssemblyMessage  # noqa: F401
+from .documents.models import Document  # noqa: F401

@@ -77,3 +77,15 @@ def make_agenda_item(assembly: Assembly, title: str = "Welcome", starts_at: time
     db.session.add(item)
     db.session.commit()
     return item
+
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def make_document(assembly: Assembly, title: str = "Agenda", visibility: str = "public", data: bytes | None = None,
+                  filename: str = "agenda.pdf"):
+    """A document attached through the service, as an organiser's upload would be."""
+    from eventapp.documents.services import add_document
+
+    return add_document(assembly.id, filename=filename, title=title, visibility=visibility,
+                        data=data if data is not None else PDF_BYTES + title.encode("utf-8", "replace"))

@@ -147,8 +147,11 @@ def _render_public(slug: str) -> str:
         .options(selectinload(AgendaItem.organisation))
         .order_by(AgendaItem.starts_at)
     ).all()
+    from ..documents.services import list_documents
+
     return render_template("assemblies/public.html", assembly=assembly, rounds=rounds, agenda=agenda,
-                           registration=registration_window(assembly))
+                           registration=registration_window(assembly),
+                           documents=list_documents(assembly.id, visibility="public"))
 
 
 # --- organiser: assemblies ----------------------------------------------------

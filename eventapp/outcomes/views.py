@@ -19,6 +19,7 @@ from ..accounts.access import organiser_required, staff_required
 from ..assemblies.models import Assembly, Topic, Workshop
 from ..cli import needs_current_schema
 from ..domain import DomainError, NotFound
+from ..documents.services import list_documents
 from ..extensions import csrf, db, limiter
 from ..forms_util import apply_domain_error
 from ..templating import counted
@@ -65,7 +66,8 @@ def public_updates(slug: str):
     return render_template("outcomes/public_updates.html", assembly=assembly,
                            updates=services.public_updates(assembly), outcomes=notes.public_outcomes(assembly),
                            series=services.series_assemblies(assembly), today=local_today(assembly.timezone),
-                           carried=services.public_carried(assembly))
+                           carried=services.public_carried(assembly),
+                           documents=list_documents(assembly.id, visibility="public"))
 
 
 @bp.get("/a/<slug>/updates.atom")

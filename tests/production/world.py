@@ -140,6 +140,9 @@ def build_world() -> World:
     db.session.add(sent)
     db.session.commit()
     world.ids["email_id"] = sent.id
+    from tests.factories import make_document
+
+    world.ids["doc_id"] = make_document(assembly, "World agenda").id
     from eventapp.accounts.services import make_reset_token
 
     world.reset_token = make_reset_token(facilitator)

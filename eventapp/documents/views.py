@@ -1,0 +1,148 @@
+"""The organiser's documents page, and downloads for the public, delegates and organisers."""
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from ..accounts.access import organiser_required
+from ..assemblies.views import load_assembly
+from ..domain import DomainError, NotFound
+from ..forms_util import apply_domain_error
+from . import services
+from .forms import DocumentEditForm, DocumentForm, file_hint
+from .models import Document
+
+bp = Blueprint("documents", __name__)
+bp.add_app_template_global(services.describe, "describe_document")
+
+UPLOAD_ENDPOINT = "documents.index"
+
+
+def request_limit(app) -> int:
+    """Bytes an upload request may carry: the largest document and room for the rest of the form."""
+    return app.config.get("DOCUMENT_MAX_BYTES", services.MAX_BYTES) + 256 * 1024
+
+
+def too_large():
+    """Back to the documents page, saying why, for an upload over the limit (read no further than its size)."""
+    limit = services.human_size(current_app.config.get("DOCUMENT_MAX_BYTES", services.MAX_BYTES))
+    flash(f"That file is too large: the most is {limit}. Save a smaller copy (for slides, export them as PDF) "
+          "and upload it again.", "error")
+    return redirect(url_for(".index", **request.view_args), 303)
+
+
+def _status(form) -> int:
+    return 400 if form.errors else 200
+
+
+def _document(assembly, doc_id: int, **kwargs) -> Document:
+    try:
+        return services.get_document(assembly.id, doc_id, **kwargs)
+    except NotFound:
+        abort(404)
+
+
+def _send(doc: Document, cache: str):
+    # Always a download, never shown inside our pages: a PDF or an image from an upload then
+    # runs nothing of ours, and nosniff (security.py) keeps its declared type.
+    response = send_file(io.BytesIO(doc.data), mimetype=services.KINDS[doc.kind].mimetype, as_attachment=True,
+                         download_name=services.download_name(doc), etag=doc.sha256, conditional=True,
+                         max_age=None)
+    response.headers["Cache-Control"] = cache
+    response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'; sandbox"
+    return response
+
+
+# --- organiser ---------------------------------------------------------------------------------
+
+
+@bp.route("/organiser/assemblies/<slug>/documents", methods=["GET", "POST"])
+@organiser_required
+def index(slug: str):
+    assembly = load_assembly(slug)
+    form = DocumentForm()
+    max_bytes = current_app.config.get("DOCUMENT_MAX_BYTES", services.MAX_BYTES)
+    form.file.description = file_hint(max_bytes)
+    if form.validate_on_submit():
+        upload = form.file.data
+        # Bounded by the request's own limit (request_limit): the whole file, so a refusal can say its size.
+        data = upload.read() if upload else b""
+        try:
+            doc = services.add_document(assembly.id, filename=upload.filename if upload else None, data=data,
+                                        title=form.title.data, visibility=form.visibility.data,
+                                        uploaded_by_id=current_user.id, max_bytes=max_bytes)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(f"\u201c{doc.title}\u201d was added ({services.describe(doc)}).", "success")
+            return redirect(url_for(".index", slug=slug))
+    documents = services.list_documents(assembly.id)
+    return render_template("documents/index.html", assembly=assembly, form=form, documents=documents), _status(form)
+
+
+@bp.route("/organiser/assemblies/<slug>/documents/<int:doc_id>/edit", methods=["GET", "POST"])
+@organiser_required
+def edit(slug: str, doc_id: int):
+    assembly = load_assembly(slug)
+    doc = _document(assembly, doc_id)
+    form = DocumentEditForm(obj=doc)
+    if form.validate_on_submit():
+        try:
+            services.update_document(doc, title=form.title.data, visibility=form.visibility.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(f"\u201c{doc.title}\u201d was saved.", "success")
+            return redirect(url_for(".index", slug=slug))
+    return render_template("documents/edit.html", assembly=assembly, form=form, doc=doc), _status(form)
+
+
+@bp.route("/organiser/assemblies/<slug>/documents/<int:doc_id>/delete", methods=["GET", "POST"])
+@organiser_required
+def delete(slug: str, doc_id: int):
+    assembly = load_assembly(slug)
+    doc = _document(assembly, doc_id)
+    if request.method == "POST":
+        title = doc.title
+        services.delete_document(doc)
+        flash(f"\u201c{title}\u201d was deleted.", "success")
+        return redirect(url_for(".index", slug=slug))
+    where = ("the public page and the updates page" if doc.visibility == "public"
+             else "delegates\u2019 personal pages")
+    return render_template("confirm_delete.html", title=f"Delete the document \u201c{doc.title}\u201d?",
+                           warning=f"It disappears from {where}, and links to it already sent stop working.",
+                           cancel_url=url_for(".index", slug=slug))
+
+
+@bp.route("/organiser/assemblies/<slug>/documents/<int:doc_id>/file")
+@organiser_required
+def organiser_file(slug: str, doc_id: int):
+    assembly = load_assembly(slug)
+    return _send(_document(assembly, doc_id, with_data=True), "private, no-store")
+
+
+# --- public and delegates ----------------------------------------------------------------------
+
+
+@bp.route("/a/<slug>/documents/<int:doc_id>")
+def public_file(slug: str, doc_id: int):
+    assembly = load_assembly(slug)
+    if not assembly.is_public and not (current_user.is_authenticated and current_user.is_organiser):
+        abort(404)
+    # Checked again on each download (no-cache): a document deleted or made delegates-only is gone at once.
+    return _send(_document(assembly, doc_id, visibility="public", with_data=True), "public, no-cache")
+
+
+@bp.route("/manage/<token>/documents/<int:doc_id>")
+def delegate_file(token: str, doc_id: int):
+    from ..registration.services import TokenExpired, TokenInvalid, load_manage_token
+
+    try:
+        reg = load_manage_token(token)
+    except (TokenExpired, TokenInvalid):
+        abort(404)
+    if reg.status == "cancelled":
+        abort(404)
+    return _send(_document(reg.assembly, doc_id, with_data=True), "private, no-cache")
