@@ -15,6 +15,30 @@ _URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _CLOSERS = {")": "(", "]": "["}
 
 
+_BULLET_RE = re.compile(r"^\s*[-*\u2022]\s+(.*)$")
+_NUMBERED_RE = re.compile(r"^\s*(\d{1,3})[.)]\s+(.*)$")
+
+
+def text_blocks(text: str | None) -> list[tuple[str, list[str], int]]:
+    """Plain text as the blocks an email's HTML part shows: ("p", lines, 0), ("ul", items, 0) or
+    ("ol", items, first number). Paragraphs are separated by a blank line; lines starting "- ", "* " or
+    "\u2022 " are a bulleted list and lines starting "1. " or "1) " a numbered one, as people type them in
+    a plain-text email (a screen reader then announces a list of so many items)."""
+    blocks: list[tuple[str, list[str], int]] = []
+    for para in (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n\n"):
+        for line in para.strip("\n").split("\n"):
+            bullet, numbered = _BULLET_RE.match(line), _NUMBERED_RE.match(line)
+            kind, item, start = (("ul", bullet.group(1), 0) if bullet else
+                                 ("ol", numbered.group(2), int(numbered.group(1))) if numbered else ("p", line, 0))
+            if blocks and blocks[-1][0] == kind and not blocks[-1][3]:
+                blocks[-1][1].append(item)
+            else:
+                blocks.append([kind, [item], start, False])
+        if blocks:
+            blocks[-1][3] = True  # a blank line ends the block
+    return [(kind, lines, start) for kind, lines, start, _ in blocks if any(line.strip() for line in lines)]
+
+
 def linkify(text: str | None) -> Markup:
     """Plain text, escaped, with its web addresses made links (an organiser's email pasted from anywhere)."""
     text = text or ""
@@ -109,6 +133,7 @@ def init_app(app: Flask) -> None:
         return f"{aware.strftime(fmt)} {aware.tzname()}"
 
     app.add_template_filter(linkify, "linkify")
+    app.add_template_filter(text_blocks, "text_blocks")
 
     @app.template_filter("local")
     def local(value: datetime | None, tz: str | None = None) -> datetime | None:

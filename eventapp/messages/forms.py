@@ -12,7 +12,9 @@ class MessageForm(FlaskForm):
                            description="The number beside each choice is how many people it reaches now. "
                                        "Cancelled registrations are never written to.")
     subject = StringField("Subject")
-    body = TextAreaField("Message", description=f"Plain text, up to {BODY_MAX:,} characters. Each email starts "
+    body = TextAreaField("Message", description=f"Plain text, up to {BODY_MAX:,} characters. A blank line starts a new paragraph; "
+                                                "lines starting \u201c- \u201d or \u201c1. \u201d become a list. "
+                                                "Each email starts "
                                                 "“Dear” and the delegate’s name, and ends with their personal link "
                                                 "to change or cancel their registration.")
     when = RadioField("When to send it", choices=[SelectChoice("now", "As soon as I have checked it"),

@@ -194,6 +194,28 @@ def test_web_addresses_in_an_email_are_links_in_its_html_part(as_organiser, peop
     assert body in text_of(sink.wait_for(2)[0]).replace("\r\n", "\n")  # the text part is as typed
 
 
+def test_lists_typed_in_an_email_are_lists_in_its_html_part(as_organiser, people, sink):
+    # Joining instructions are lists: in the HTML part a screen reader announces "list, 2 items".
+    assembly = people["assembly"]
+    body = ("Please bring:\n- your badge\n* <b>lunch</b> money, see https://example.org/food\n\n"
+            "On arrival:\n1. Park at the rear\n2. Sign in at reception\n\n"
+            "3) Third, numbered on from the last list\n\n"
+            "A dash - inside a sentence, and -1 degrees, are not lists.")
+    url, payload = _compose(as_organiser, assembly, body=body)
+    assert as_organiser.post(url, data={**payload, "action": "send"}).status_code == 302
+    send_pending()
+    received = sink.wait_for(2)[0]
+    html = html_of(received)
+    assert '<p dir="auto">Please bring:</p>' in html
+    assert ('<ul dir="auto"><li>your badge</li><li>&lt;b&gt;lunch&lt;/b&gt; money, see '
+            '<a href="https://example.org/food">https://example.org/food</a></li></ul>') in html
+    assert '<p dir="auto">On arrival:</p>' in html
+    assert '<ol dir="auto"><li>Park at the rear</li><li>Sign in at reception</li></ol>' in html
+    assert '<ol dir="auto" start="3"><li>Third, numbered on from the last list</li></ol>' in html
+    assert '<p dir="auto">A dash - inside a sentence, and -1 degrees, are not lists.</p>' in html
+    assert body in text_of(received).replace("\r\n", "\n")  # the text part is as typed
+
+
 def test_the_list_of_emails_sent(as_organiser, people):
     assembly = people["assembly"]
     empty = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/messages/").get_data(as_text=True)
