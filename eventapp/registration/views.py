@@ -725,7 +725,8 @@ def organiser_withdraw_pending(slug: str, pending_id: int):
     return redirect(url_for(".organiser_unconfirmed", slug=slug))
 
 
-DAY_SHEET_PARTS = {"reception": "Reception list", "registers": "Workshop registers", "catering": "Catering and access"}
+DAY_SHEET_PARTS = {"reception": "Reception list", "registers": "Workshop registers", "catering": "Catering and access",
+                   "badges": "Name badges"}
 
 
 @bp.route("/organiser/assemblies/<slug>/day-sheets")

@@ -60,3 +60,22 @@ def test_day_sheets_before_anyone_registered_say_so(as_organiser, setup):
     assert "No delegate is confirmed yet" in page
     detail = as_organiser.get(f"/organiser/assemblies/{setup.assembly.slug}").get_data(as_text=True)
     assert f'href="{_url(setup)}">Day sheets (print)</a>' in detail
+
+
+def test_name_badges_show_each_confirmed_delegate_with_their_workshops_and_print_on_their_own(app, as_organiser, setup):
+    zoe, aisha = seed(app, setup, [(1, 0, {"full_name": "Zoë <b>Adams</b>"}), (2, 1, {"full_name": "Aisha Khan"})])
+    asb = db.session.scalar(select(Workshop).where(Workshop.topic_id == setup.topics[0].id))
+    asb.room = "Committee Room <2>"
+    _place(aisha, asb)
+    db.session.commit()
+    page = as_organiser.get(_url(setup, "badges")).get_data(as_text=True)
+    badges = page.split('class="badges"')[1].split("</section>")[0]
+    assert badges.count('<li class="badge">') == 2
+    assert badges.index("Aisha Khan") < badges.index("Zoë &lt;b&gt;Adams&lt;/b&gt;")
+    aisha_badge = badges.split("Aisha Khan")[1].split('<li class="badge">')[0]
+    assert f"{setup.orgs[1].name}" in aisha_badge
+    assert f"{asb.round.starts_at:%H:%M} {asb.title}, Committee Room &lt;2&gt;" in aisha_badge
+    assert "badge-workshops" not in badges.split("Zoë")[1]  # no workshop yet: none listed
+    assert 'aria-current="page">Name badges</a>' in page
+    # Card, not paper: "All" leaves them out.
+    assert 'class="badges"' not in as_organiser.get(_url(setup)).get_data(as_text=True)
