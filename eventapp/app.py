@@ -340,6 +340,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .outcomes.views import bp as outcomes_bp
     from .messages.views import bp as messages_bp
     from .documents.views import bp as documents_bp
+    from .checkin.views import bp as checkin_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(assemblies_bp)
@@ -354,6 +355,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(outcomes_bp)
     app.register_blueprint(messages_bp)
     app.register_blueprint(documents_bp)
+    app.register_blueprint(checkin_bp)
 
     from . import cli, errors, observability, security, templating
 

@@ -18,3 +18,4 @@ from .notes.models import Action, ActionRevision, Attendance, NoteSection, Notes
 from .outcomes.models import ActionStatusUpdate, AssemblyUpdate, CarriedAction, PartnerContact  # noqa: F401
 from .messages.models import AssemblyMessage  # noqa: F401
 from .documents.models import Document  # noqa: F401
+from .checkin.models import Arrival  # noqa: F401

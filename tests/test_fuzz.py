@@ -37,7 +37,7 @@ SHOWN = ("registration.organiser_index", "registration.manage", "assemblies.deta
          "notes.all_actions", "notes.edit", "notes.attendance", "mail.index", "placements.delegates",
          "facilitators.home", "notes.overview", "notes.review", "outcomes.partner", "outcomes.history",
          "outcomes.carry_forward", "outcomes.tracker", "outcomes.updates", "outcomes.public_updates",
-         "outcomes.report", "outcomes.partners", "messages.index", "documents.index")
+         "outcomes.report", "outcomes.partners", "messages.index", "documents.index", "checkin.index")
 
 # POST-only endpoints fed by another page's form (by script): post that form's fields.
 SAME_FIELDS_AS = {"notes.autosave": "notes.save"}

@@ -186,6 +186,10 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "documents.organiser_file": {"GET": organiser_only()},
     "documents.public_file": {"GET": every(200)},
     "documents.delegate_file": {"GET": token_page()},
+    # reception (the world's assembly is next year: marking an arrival is refused, back to the page with why)
+    "checkin.index": {"GET": organiser_only()},
+    "checkin.arrived": {"POST": organiser_only(302)},
+    "checkin.undo": {"POST": organiser_only(302)},
 }
 
 # Rules whose expectation differs from their endpoint's (same endpoint, another URL).

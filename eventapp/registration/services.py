@@ -1424,6 +1424,9 @@ def personal_data(registration: Registration) -> dict[str, Any]:
     outbox = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.registration_id == reg.id).order_by(OutboxMessage.id)
     ).all()
+    from ..checkin.models import Arrival
+
+    arrived_at = db.session.scalar(select(Arrival.arrived_at).where(Arrival.registration_id == reg.id))
     return {
         "assembly": {"title": reg.assembly.title, "date": reg.assembly.date.isoformat()},
         "registration": {
@@ -1434,6 +1437,7 @@ def personal_data(registration: Registration) -> dict[str, Any]:
             "consent_given_at": reg.consent_at.isoformat() + "Z" if reg.consent_at else None,
             "registered_at": reg.created_at.isoformat() + "Z", "updated_at": reg.updated_at.isoformat() + "Z",
             "cancelled_at": reg.cancelled_at.isoformat() + "Z" if reg.cancelled_at else None,
+            "arrived_at": arrived_at.isoformat() + "Z" if arrived_at else None,
         },
         "workshop_choices": [{"rank": p.rank, "topic": p.topic.name} for p in reg.preferences],
         # Times are local to the assembly, as the manage page and the emails show them.

@@ -1,0 +1,114 @@
+"""Use cases for reception: open or not, mark an arrival, take it back, list who is still expected."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from ..assemblies.models import Assembly
+from ..domain import DomainError, NotFound
+from ..extensions import db
+from ..organisations.models import Organisation
+from ..registration.models import Registration
+from ..timeutil import local_today
+from .models import Arrival
+
+SHOW = {"": "Not arrived yet", "arrived": "Arrived", "all": "Everyone confirmed"}
+
+
+def check_in_open(assembly: Assembly) -> tuple[bool, str]:
+    """(open, why not): arrivals are marked from the assembly's own day (where it is held), never before."""
+    if assembly.cancelled_at is not None:
+        return False, "This assembly was cancelled: there is nobody to check in."
+    if local_today(assembly.timezone) < assembly.date:
+        d = assembly.date
+        return False, f"Check-in opens on the day of the assembly, {d.day} {d:%B %Y}."
+    return True, ""
+
+
+def _registration(assembly: Assembly, registration_id: int) -> Registration:
+    reg = db.session.scalar(select(Registration).where(Registration.id == registration_id,
+                                                       Registration.assembly_id == assembly.id))
+    if reg is None:
+        raise NotFound("There is no such registration for this assembly.")
+    return reg
+
+
+@dataclass
+class Marked:
+    registration: Registration
+    arrived_at: datetime
+    already: bool  # another desk (or a second tap) had marked them first
+
+
+def mark_arrived(assembly: Assembly, registration_id: int, *, by_user_id: int | None = None) -> Marked:
+    """Mark a confirmed delegate as arrived; a second mark keeps the first time."""
+    is_open, why = check_in_open(assembly)
+    if not is_open:
+        raise DomainError(why)
+    reg = _registration(assembly, registration_id)
+    if reg.status != "confirmed":
+        raise DomainError(f"{reg.full_name} is {'on the waiting list' if reg.status == 'waiting' else 'cancelled'}: "
+                          "confirm their registration first (Registrations, then Confirm or Reinstate), "
+                          "then check them in.")
+    arrival = Arrival(registration_id=reg.id, assembly_id=assembly.id, marked_by_id=by_user_id)
+    db.session.add(arrival)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The primary key is the registration: the other desk's mark stands.
+        db.session.rollback()
+        first = db.session.get(Arrival, registration_id)
+        if first is None:
+            raise DomainError("That could not be saved just now. Please try again.") from None
+        return Marked(db.session.get(Registration, registration_id), first.arrived_at, True)
+    return Marked(reg, arrival.arrived_at, False)
+
+
+def undo_arrival(assembly: Assembly, registration_id: int) -> Registration:
+    """Take back an arrival marked by mistake."""
+    reg = _registration(assembly, registration_id)
+    gone = db.session.execute(delete(Arrival).where(Arrival.registration_id == reg.id)).rowcount
+    db.session.commit()
+    if not gone:
+        raise DomainError(f"{reg.full_name} was not marked as arrived.")
+    return reg
+
+
+def arrived_count(assembly: Assembly) -> int:
+    """How many confirmed delegates have arrived."""
+    return db.session.scalar(
+        select(func.count(Arrival.registration_id)).join(Registration, Registration.id == Arrival.registration_id)
+        .where(Arrival.assembly_id == assembly.id, Registration.status == "confirmed")) or 0
+
+
+def _like(q: str) -> str:
+    return "%" + q.lower().replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def expected_page(assembly: Assembly, *, q: str = "", show: str = "", page: int | None = None, per_page: int = 25):
+    """A page of confirmed delegates in name order (those not arrived yet, those arrived, or both), searched by
+    name, email or organisation; each row (registration, arrived_at or None). A fixed number of queries."""
+    stmt = (select(Registration).join(Organisation, Organisation.id == Registration.organisation_id)
+            .outerjoin(Arrival, Arrival.registration_id == Registration.id)
+            .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
+            .options(joinedload(Registration.organisation))
+            .order_by(func.lower(Registration.full_name), Registration.id))
+    if show == "arrived":
+        stmt = stmt.where(Arrival.registration_id.is_not(None))
+    elif show != "all":
+        stmt = stmt.where(Arrival.registration_id.is_(None))
+    if q:
+        like = _like(q)
+        stmt = stmt.where(or_(func.lower(Registration.full_name).like(like, escape="/"),
+                              func.lower(Registration.email).like(like, escape="/"),
+                              func.lower(Organisation.name).like(like, escape="/")))
+    result = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    ids = [r.id for r in result.items]
+    times = dict(db.session.execute(select(Arrival.registration_id, Arrival.arrived_at)
+                                    .where(and_(Arrival.registration_id.in_(ids)))).all()) if ids else {}
+    result.rows = [(r, times.get(r.id)) for r in result.items]
+    return result

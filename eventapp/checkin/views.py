@@ -1,0 +1,80 @@
+"""Reception's check-in page: search, tap Arrived, undo a mistake; works without JavaScript."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from ..accounts.access import organiser_required
+from ..assemblies.views import load_assembly
+from ..domain import DomainError, NotFound
+from ..text import without_control
+from . import services
+
+bp = Blueprint("checkin", __name__)
+
+# The page's own query values, carried back to it after each tap.
+ARGS = ("q", "show", "page")
+
+
+def _args() -> dict[str, str]:
+    source = request.form if request.method == "POST" else request.args
+    args = {k: source.get(k, "") for k in ARGS}
+    args["q"] = without_control(args["q"]).strip()[:200]
+    args["show"] = args["show"] if args["show"] in services.SHOW else ""
+    args["page"] = args["page"] if args["page"].isdigit() and len(args["page"]) < 7 else ""
+    return {k: v for k, v in args.items() if v}
+
+
+@bp.route("/organiser/assemblies/<slug>/check-in")
+@organiser_required
+def index(slug: str):
+    assembly = load_assembly(slug)
+    args = _args()
+    result = services.expected_page(assembly, q=args.get("q", ""), show=args.get("show", ""),
+                                    page=int(args.get("page", 1)))
+    if not result.items and result.page > 1 and result.total:
+        # The last one on the last page was just checked in: show the page before it.
+        return redirect(url_for(".index", slug=slug, **{**args, "page": result.pages}))
+    is_open, why = services.check_in_open(assembly)
+    just = session.pop("checked_in", None)
+    if just:
+        just["at"] = datetime.fromisoformat(just["at"])
+    return render_template("checkin/index.html", assembly=assembly, page=result, args=args, is_open=is_open, why=why,
+                           shows=services.SHOW, arrived=services.arrived_count(assembly), just=just)
+
+
+@bp.route("/organiser/assemblies/<slug>/check-in/<int:reg_id>/arrived", methods=["POST"])
+@organiser_required
+def arrived(slug: str, reg_id: int):
+    assembly = load_assembly(slug)
+    try:
+        marked = services.mark_arrived(assembly, reg_id, by_user_id=current_user.id)
+    except NotFound:
+        abort(404)
+    except DomainError as err:
+        flash(err.message, "error")
+    else:
+        # Shown once on the page it goes back to, with its Undo (a flash message cannot hold a button).
+        session["checked_in"] = {"id": marked.registration.id, "name": marked.registration.full_name,
+                                 "at": marked.arrived_at.isoformat(), "already": marked.already}
+        # An empty search box for the next person in the queue (the list shown stays the same).
+        show = _args().get("show")
+        return redirect(url_for(".index", slug=slug, **({"show": show} if show else {})))
+    return redirect(url_for(".index", slug=slug, **_args()))
+
+
+@bp.route("/organiser/assemblies/<slug>/check-in/<int:reg_id>/undo", methods=["POST"])
+@organiser_required
+def undo(slug: str, reg_id: int):
+    assembly = load_assembly(slug)
+    try:
+        reg = services.undo_arrival(assembly, reg_id)
+    except NotFound:
+        abort(404)
+    except DomainError as err:
+        flash(err.message, "error")
+    else:
+        flash(f"{reg.full_name} is no longer marked as arrived.", "success")
+    return redirect(url_for(".index", slug=slug, **_args()))

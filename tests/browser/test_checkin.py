@@ -1,0 +1,45 @@
+"""Reception checks a delegate in from a phone at the door: find, tap Arrived, undo (axe on each state)."""
+from __future__ import annotations
+
+import re
+
+from eventapp.extensions import db
+from eventapp.timeutil import local_today
+from tests.browser.axe import axe_check
+from tests.browser.conftest import login
+from tests.factories import make_assembly, make_org
+from tests.notes.helpers import make_registration
+
+
+def test_reception_checks_a_delegate_in_on_a_phone(live_server, phone_page):
+    with live_server.app.app_context():
+        assembly = make_assembly(title="Browser Check-in Assembly", date=local_today("Europe/London"))
+        org = make_org("Browser Check-in Probation Service")
+        for name in ("Farah Browser", "Gareth Browser", "Hana Browser"):
+            make_registration(assembly, org, name, access_needs="Hearing loop" if name.startswith("G") else "")
+        slug = assembly.slug
+        db.session.remove()
+    page = phone_page
+    login(page, live_server)
+    page.goto(live_server(f"/organiser/assemblies/{slug}"))
+    page.get_by_role("link", name="Check-in (on the day)").click()
+    assert "0 of 3" in page.locator(".lead").inner_text()
+    axe_check(page, "check-in, nobody arrived")
+    page.get_by_label("Name, email or organisation").fill("gareth")
+    page.get_by_role("button", name="Find").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Access: Hearing loop").is_visible()
+    page.get_by_role("button", name=re.compile(r"^Arrived\W+Gareth Browser$")).click()
+    page.wait_for_load_state()
+    assert "Gareth Browser has arrived" in page.get_by_role("status").inner_text()
+    assert "1 of 3" in page.locator(".lead").inner_text()
+    # Ready for the next person: the search box is empty and has the focus.
+    search = page.get_by_label("Name, email or organisation")
+    assert search.input_value() == ""
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'", timeout=5000)
+    assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth"), "scrolls sideways at 390 px"
+    axe_check(page, "check-in, one arrived")
+    page.get_by_role("button", name=re.compile(r"^Undo\W+Gareth Browser has not arrived$")).click()
+    page.wait_for_load_state()
+    assert "Gareth Browser is no longer marked as arrived." in page.content()
+    assert "0 of 3" in page.locator(".lead").inner_text()

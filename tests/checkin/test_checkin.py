@@ -1,0 +1,173 @@
+"""Check-in on the day: reception finds a delegate, marks them arrived, and can take it back."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from eventapp.checkin import services
+from eventapp.checkin.models import Arrival
+from eventapp.domain import DomainError
+from eventapp.extensions import db
+from eventapp.timeutil import local_today
+from tests.conftest import csrf_from
+from tests.factories import make_assembly, make_org
+from tests.notes.helpers import make_registration
+
+HOSTILE = "<script>alert(1)</script> \u202eRTL \U0001F600 ' OR 1=1; --"
+
+
+@pytest.fixture
+def today_assembly(db):
+    """An assembly held today, with three confirmed delegates, one on the waiting list and one cancelled."""
+    assembly = make_assembly(date=local_today("Europe/London"))
+    police, council = make_org("Shireford Constabulary"), make_org("Northvale <b>District</b> Council")
+    people = [make_registration(assembly, police, "Aisha Khan", access_needs="Wheelchair user"),
+              make_registration(assembly, council, "Ben Jones"),
+              make_registration(assembly, council, HOSTILE),
+              make_registration(assembly, police, "Will Waiting", status="waiting"),
+              make_registration(assembly, police, "Carl Cancelled", status="cancelled")]
+    return assembly, people
+
+
+def arrivals() -> int:
+    return db.session.scalar(select(func.count(Arrival.registration_id)))
+
+
+def url(assembly, rest: str = "") -> str:
+    return f"/organiser/assemblies/{assembly.slug}/check-in{rest}"
+
+
+def tap(client, assembly, reg, action: str = "arrived", **back):
+    token = csrf_from(client.get(url(assembly)).get_data(as_text=True))
+    return client.post(url(assembly, f"/{reg.id}/{action}"), data={"csrf_token": token, **back})
+
+
+def test_marking_an_arrival_twice_keeps_the_first_and_counts_once(today_assembly):
+    assembly, (aisha, *_rest) = today_assembly
+    first = services.mark_arrived(assembly, aisha.id)
+    again = services.mark_arrived(assembly, aisha.id)
+    assert not first.already and again.already and again.arrived_at == first.arrived_at
+    assert arrivals() == 1 and services.arrived_count(assembly) == 1
+
+
+def test_only_confirmed_delegates_of_this_assembly_on_its_day_can_arrive(today_assembly):
+    assembly, (aisha, _ben, _h, waiting, cancelled) = today_assembly
+    with pytest.raises(DomainError, match="Will Waiting is on the waiting list: confirm their registration first"):
+        services.mark_arrived(assembly, waiting.id)
+    with pytest.raises(DomainError, match="Carl Cancelled is cancelled"):
+        services.mark_arrived(assembly, cancelled.id)
+    other = make_assembly(date=assembly.date)
+    with pytest.raises(DomainError, match="no such registration"):
+        services.mark_arrived(other, aisha.id)
+    tomorrow = make_assembly(date=local_today("Europe/London") + timedelta(days=1))
+    early = make_registration(tomorrow, make_org(), "Eager Early")
+    with pytest.raises(DomainError, match="Check-in opens on the day of the assembly"):
+        services.mark_arrived(tomorrow, early.id)
+    assert arrivals() == 0
+
+
+def test_undo_takes_an_arrival_back(today_assembly):
+    assembly, (aisha, ben, *_rest) = today_assembly
+    services.mark_arrived(assembly, aisha.id)
+    services.undo_arrival(assembly, aisha.id)
+    assert arrivals() == 0
+    with pytest.raises(DomainError, match="Ben Jones was not marked as arrived"):
+        services.undo_arrival(assembly, ben.id)
+
+
+def test_reception_finds_a_delegate_taps_arrived_and_sees_who_is_still_expected(as_organiser, today_assembly):
+    assembly, (aisha, ben, hostile, *_rest) = today_assembly
+    page = as_organiser.get(url(assembly)).get_data(as_text=True)
+    assert "<strong>0 of 3</strong> confirmed delegates have arrived." in page
+    names = [page.index(n) for n in ("&lt;script&gt;alert(1)&lt;/script&gt;", "Aisha Khan", "Ben Jones")]
+    assert names == sorted(names) and "Will Waiting" not in page and "Carl Cancelled" not in page
+    assert "<script>alert(1)" not in page and "Northvale &lt;b&gt;District&lt;/b&gt; Council" in page
+    assert "Access: Wheelchair user" in page  # reception sees who needs help at the door
+
+    found = as_organiser.get(url(assembly, "?q=constab")).get_data(as_text=True)
+    assert "Aisha Khan" in found and "Ben Jones" not in found  # by organisation too
+
+    response = tap(as_organiser, assembly, aisha, q="constab")
+    # The search box is empty again for the next person in the queue.
+    assert response.status_code == 302 and response.headers["Location"].endswith(url(assembly))
+    after = as_organiser.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'role="status">\s*<p><strong><bdi>Aisha Khan</bdi></strong> has arrived \(\d\d:\d\d \w+\)', after)
+    assert "<strong>1 of 3</strong> confirmed delegate has arrived." in after
+    assert "Aisha Khan" not in after.split("<table")[1]  # she left the list of those expected
+    assert "Nobody still expected matches &ldquo;constab&rdquo;" in as_organiser.get(
+        url(assembly, "?q=constab")).get_data(as_text=True)
+    assert "role=\"status\"" not in as_organiser.get(url(assembly)).get_data(as_text=True)  # said once
+
+    arrived = as_organiser.get(url(assembly, "?show=arrived")).get_data(as_text=True)
+    assert "Aisha Khan" in arrived and "Ben Jones" not in arrived and re.search(r"Arrived \d\d:\d\d", arrived)
+    undone = tap(as_organiser, assembly, aisha, action="undo", show="arrived")
+    assert undone.headers["Location"].endswith(url(assembly, "?show=arrived"))
+    page = as_organiser.get(undone.headers["Location"]).get_data(as_text=True)
+    assert "Aisha Khan is no longer marked as arrived." in page and "Nobody has arrived yet." in page
+
+
+def test_a_second_desk_marking_the_same_person_is_told_so(as_organiser, today_assembly):
+    assembly, (aisha, *_rest) = today_assembly
+    services.mark_arrived(assembly, aisha.id)  # the other desk, a moment before
+    response = tap(as_organiser, assembly, aisha)
+    page = as_organiser.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<bdi>Aisha Khan</bdi> had already been checked in, at" in page
+    assert arrivals() == 1
+
+
+def test_before_the_day_the_page_lists_but_does_not_check_in(as_organiser, db):
+    assembly = make_assembly()  # next year
+    reg = make_registration(assembly, make_org(), "Early Bird")
+    page = as_organiser.get(url(assembly)).get_data(as_text=True)
+    assert "Check-in opens on the day of the assembly, 18 March 2027." in page
+    assert "Early Bird" in page and ">Arrived<span" not in page
+    refused = tap(as_organiser, assembly, reg)
+    assert "Check-in opens on the day" in as_organiser.get(refused.headers["Location"]).get_data(as_text=True)
+    assert arrivals() == 0
+
+
+def test_hostile_search_text_is_kept_escaped_and_matches_literally(as_organiser, today_assembly):
+    assembly, _people = today_assembly
+    for q in ("%", "_", "<img src=x onerror=alert(1)>", "\r\nX-Injected: 1"):
+        response = as_organiser.get(url(assembly), query_string={"q": q})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, q
+        assert "<img src=x" not in html and "X-Injected: 1\r" not in html
+    assert "Nobody still expected matches &ldquo;%&rdquo;" in as_organiser.get(url(assembly, "?q=%25")).get_data(as_text=True)
+
+
+def test_the_list_pages_through_many_delegates_in_a_fixed_number_of_queries(as_organiser, db):
+    from sqlalchemy import event
+
+    assembly = make_assembly(date=local_today("Europe/London"))
+    org = make_org()
+
+    def statements(n_people: int, start: int) -> int:
+        for i in range(start, start + n_people):
+            make_registration(assembly, org, f"Person {i:04d}")
+        counted = []
+        listener = lambda *args: counted.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert as_organiser.get(url(assembly)).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(counted)
+
+    few = statements(10, 0)
+    many = statements(90, 10)
+    assert few == many
+    page = as_organiser.get(url(assembly, "?page=4")).get_data(as_text=True)
+    assert "Page 4 of 4 (100 in all)" in page
+
+
+def test_the_delegates_own_data_says_when_they_arrived(client, today_assembly):
+    from eventapp.registration.services import personal_data
+
+    assembly, (aisha, ben, *_rest) = today_assembly
+    services.mark_arrived(assembly, aisha.id)
+    assert personal_data(aisha)["registration"]["arrived_at"].endswith("Z")
+    assert personal_data(ben)["registration"]["arrived_at"] is None
