@@ -475,6 +475,7 @@ class Report:
     walk_ins_unregistered: int = 0
     carried: dict[int, Action] = field(default_factory=dict)  # action id → its latest carried copy
     origins: dict[int, Action] = field(default_factory=dict)  # carried copy id → the action first agreed
+    checked_in: int = 0  # confirmed delegates reception marked as arrived
 
     def now(self, action: Action) -> Action:
         """Where the action stands today: its latest carried copy, or itself."""
@@ -535,10 +536,12 @@ def assembly_report(assembly: Assembly) -> Report:
     carried = notes.latest_copies([a.id for a in actions])
     status_counts = Counter(carried.get(a.id, a).status for a in actions)
     topic_counts = Counter(t.name for a in actions for t in a.topics)
+    from ..checkin.services import arrived_count
+
     return Report(assembly, by_sector, by_org, workshops, actions,
                   [(label, status_counts.get(k, 0)) for k, label in ACTION_STATUSES.items()],
                   sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0])), walk_ins, carried,
-                  first_origins([a.id for a in actions]))
+                  first_origins([a.id for a in actions]), arrived_count(assembly))
 
 
 def report_data(report: Report) -> dict[str, Any]:
@@ -551,6 +554,7 @@ def report_data(report: Report) -> dict[str, Any]:
         "attendance_by_organisation": [{"organisation": r.label, "sector": r.sector, "registered": r.registered,
                                         "attended": r.attended} for r in report.by_organisation],
         "unregistered_walk_ins": report.walk_ins_unregistered,
+        "checked_in_at_reception": report.checked_in,
         "workshops": [{
             "title": w.workshop.title, "round": w.workshop.round.name, "topic": w.workshop.topic.name
             if w.workshop.topic else "", "allocated": w.counts.allocated, "present": w.counts.present,
@@ -585,6 +589,8 @@ def report_csv_rows(report: Report) -> list[list[Any]]:
     for r in report.by_organisation:
         out.append(["attendance_by_organisation", r.label, r.sector, r.registered, r.attended, "", "", "", "", "",
                     "", ""])
+    out.append(["checked_in_at_reception", "All", "", report.totals.registered, report.checked_in, "", "", "", "", "",
+                "", ""])
     for w in report.workshops:
         out.append(["workshop", w.workshop.title, w.workshop.round.name, w.counts.allocated, w.counts.present,
                     w.counts.walk_ins, "", "", "", w.notes.status if w.notes else "no notes", "", ""])

@@ -920,7 +920,8 @@ def organiser_promote(slug: str):
 
 
 EXPORT_HEADER = ["Full name", "Email", "Job title", "Organisation", "Sector", "Status", "Waiting position",
-                 "Access needs", "Dietary needs", "Choices (in rank order)", "Registered at (UTC)", "Source"]
+                 "Access needs", "Dietary needs", "Choices (in rank order)", "Registered at (UTC)", "Source",
+                 "Arrived at (UTC)"]
 
 
 @bp.route("/organiser/assemblies/<slug>/registrations.csv")
@@ -940,9 +941,14 @@ def organiser_export(slug: str):
         .order_by(Registration.status, Registration.waiting_position, func.lower(Registration.full_name)),
         params,
     ).all()
+    from ..checkin.models import Arrival
+
+    arrived = dict(db.session.execute(select(Arrival.registration_id, Arrival.arrived_at)
+                                      .where(Arrival.assembly_id == assembly.id)).all())
     rows = ([r.full_name, r.email, r.job_title, r.organisation.name, r.organisation.sector_label, r.status_label,
              r.waiting_position or "", r.access_needs, r.dietary_needs, "; ".join(p.topic.name for p in r.preferences),
-             r.created_at.strftime("%Y-%m-%d %H:%M"), r.source] for r in regs)
+             r.created_at.strftime("%Y-%m-%d %H:%M"), r.source,
+             arrived[r.id].strftime("%Y-%m-%d %H:%M") if r.id in arrived else ""] for r in regs)
     body = to_csv(EXPORT_HEADER, rows)
     return Response(body.encode("utf-8"), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="registrations-{assembly.slug}.csv"',

@@ -171,3 +171,34 @@ def test_the_delegates_own_data_says_when_they_arrived(client, today_assembly):
     services.mark_arrived(assembly, aisha.id)
     assert personal_data(aisha)["registration"]["arrived_at"].endswith("Z")
     assert personal_data(ben)["registration"]["arrived_at"] is None
+
+
+def test_the_report_counts_those_checked_in_at_reception(as_organiser, today_assembly):
+    import csv
+    import io
+    import json
+
+    assembly, (aisha, ben, *_rest) = today_assembly
+    report = f"/organiser/assemblies/{assembly.slug}/report"
+    assert "checked in at reception" not in as_organiser.get(report).get_data(as_text=True)  # check-in not used
+    services.mark_arrived(assembly, aisha.id)
+    services.mark_arrived(assembly, ben.id)
+    html = as_organiser.get(report).get_data(as_text=True)
+    assert "3 registered (confirmed), 2 checked in at reception, 0 attended at least one workshop" in html
+    assert json.loads(as_organiser.get(report + ".json").get_data(as_text=True))["checked_in_at_reception"] == 2
+    rows = list(csv.reader(io.StringIO(as_organiser.get(report + ".csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert ["checked_in_at_reception", "All", "", "3", "2"] == [row for row in rows
+                                                                 if row[0] == "checked_in_at_reception"][0][:5]
+
+
+def test_the_registrations_export_says_who_arrived_and_when(as_organiser, today_assembly):
+    import csv
+    import io
+
+    assembly, (aisha, *_rest) = today_assembly
+    marked = services.mark_arrived(assembly, aisha.id)
+    body = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/registrations.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
+    by_name = {row["Full name"]: row["Arrived at (UTC)"] for row in rows}
+    assert by_name["Aisha Khan"] == marked.arrived_at.strftime("%Y-%m-%d %H:%M")
+    assert by_name["Ben Jones"] == "" and len(rows) == 5
