@@ -190,6 +190,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "checkin.index": {"GET": organiser_only()},
     "checkin.arrived": {"POST": organiser_only(302)},
     "checkin.undo": {"POST": organiser_only(302)},
+    # before the day it says when the certificate will be there
+    "checkin.certificate": {"GET": token_page()},
 }
 
 # Rules whose expectation differs from their endpoint's (same endpoint, another URL).

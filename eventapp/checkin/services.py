@@ -112,3 +112,39 @@ def expected_page(assembly: Assembly, *, q: str = "", show: str = "", page: int 
                                     .where(and_(Arrival.registration_id.in_(ids)))).all()) if ids else {}
     result.rows = [(r, times.get(r.id)) for r in result.items]
     return result
+
+
+@dataclass
+class Certificate:
+    registration: Registration
+    arrived_at: datetime | None
+    workshops: list  # the workshops they were recorded present at, in the day's order
+    hours: float
+
+
+def certificate(registration: Registration) -> tuple[Certificate | None, str]:
+    """(certificate, why not) of attendance for a delegate: after the day, to a confirmed delegate that reception
+    checked in or a facilitator marked present in a workshop."""
+    from ..assemblies.models import Round, Workshop
+    from ..notes.models import Attendance
+    from ..registration.services import has_taken_place
+
+    assembly = registration.assembly
+    if assembly.cancelled_at is not None:
+        return None, "This assembly was cancelled."
+    if not has_taken_place(assembly):
+        return None, "Your certificate of attendance will be here once the assembly is over."
+    if registration.status != "confirmed":
+        return None, "Certificates are for delegates who attended: this registration was not confirmed."
+    arrived_at = db.session.scalar(select(Arrival.arrived_at).where(Arrival.registration_id == registration.id))
+    workshops = list(db.session.scalars(
+        select(Workshop).join(Attendance, Attendance.workshop_id == Workshop.id)
+        .join(Round, Round.id == Workshop.round_id)
+        .where(Attendance.registration_id == registration.id, Attendance.status.in_(("present", "walk_in")))
+        .order_by(Round.position, Round.starts_at, Workshop.id)))
+    if arrived_at is None and not workshops:
+        return None, ("Your attendance was not recorded (at reception or in a workshop), so we cannot give a "
+                      "certificate here. If you attended, ask the organisers: they can correct the record.")
+    start, end = assembly.start_time, assembly.end_time
+    hours = ((end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)) / 60
+    return Certificate(registration, arrived_at, workshops, hours), ""

@@ -78,3 +78,15 @@ def undo(slug: str, reg_id: int):
     else:
         flash(f"{reg.full_name} is no longer marked as arrived.", "success")
     return redirect(url_for(".index", slug=slug, **_args()))
+
+
+@bp.route("/manage/<token>/certificate")
+def certificate(token: str):
+    from ..registration.services import TokenExpired, TokenInvalid, load_manage_token
+
+    try:
+        reg = load_manage_token(token)
+    except (TokenExpired, TokenInvalid):
+        abort(404)
+    cert, why = services.certificate(reg)
+    return render_template("checkin/certificate.html", reg=reg, token=token, cert=cert, why=why)

@@ -43,3 +43,29 @@ def test_reception_checks_a_delegate_in_on_a_phone(live_server, phone_page):
     page.wait_for_load_state()
     assert "Gareth Browser is no longer marked as arrived." in page.content()
     assert "0 of 3" in page.locator(".lead").inner_text()
+
+
+def test_a_delegates_certificate_prints_on_one_page(live_server, phone_page):
+    from datetime import timedelta
+
+    from eventapp.checkin.services import mark_arrived
+    from eventapp.registration.services import make_manage_token
+
+    with live_server.app.app_context():
+        assembly = make_assembly(title="Browser Certificate Assembly",
+                                 date=local_today("Europe/London") - timedelta(days=1))
+        reg = make_registration(assembly, make_org("Browser Certificate Council"), "Imran Browser")
+        mark_arrived(assembly, reg.id)
+        with live_server.app.test_request_context():
+            token = make_manage_token(reg)
+        db.session.remove()
+    page = phone_page
+    page.goto(live_server(f"/manage/{token}"))
+    page.get_by_role("link", name="Your certificate of attendance").click()
+    assert page.get_by_role("heading", name="Certificate of attendance").is_visible()
+    assert "Imran Browser" in page.locator(".certificate").inner_text()
+    axe_check(page, "certificate of attendance")
+    page.emulate_media(media="print")
+    assert not page.locator(".site-header").is_visible()
+    pdf = page.pdf(format="A4")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
