@@ -32,6 +32,9 @@ def _describe(violations: list[dict]) -> str:
 
 def axe_check(page, context: str = "") -> dict:
     """Assert the page as it is now has no WCAG 2.2 A/AA violations; return axe's results."""
+    # A page just navigated to may still be loading its stylesheet: checked unstyled, every link would be
+    # "too small" (target-size) and every colour the browser's own.
+    page.wait_for_load_state("load")
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(axe_source())
     results = page.evaluate(

@@ -262,6 +262,7 @@ def test_an_organiser_ticks_two_registrations_and_cancels_them_together(live_ser
         login(page, live_server)
         page.goto(live_server.url + f"/organiser/assemblies/{slug}/registrations")
         page.get_by_role("link", name="Select several registrations to cancel").click()
+        page.wait_for_url("**select=1")
         axe_check(page, "registrations list with ticks")
         page.get_by_label("Tick Ayo Withdrawn").check()
         page.get_by_label("Tick Bea Withdrawn").check()
