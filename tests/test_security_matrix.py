@@ -183,6 +183,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "documents.index": {"GET": organiser_only(), "POST": organiser_only(400)},
     "documents.edit": {"GET": organiser_only(), "POST": organiser_only(302)},
     "documents.delete": {"GET": organiser_only(), "POST": organiser_only(302)},
+    # no direction given: refused with a message, back to the list
+    "documents.move": {"POST": organiser_only(302)},
     "documents.organiser_file": {"GET": organiser_only()},
     "documents.public_file": {"GET": every(200)},
     "documents.delegate_file": {"GET": token_page()},

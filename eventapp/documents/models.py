@@ -35,6 +35,8 @@ class Document(db.Model):
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     visibility: Mapped[str] = mapped_column(String(10), default="public")
+    # Where it stands in the lists: the organiser puts the agenda first.
+    position: Mapped[int] = mapped_column(default=0)
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     uploaded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

@@ -123,8 +123,10 @@ def add_document(assembly_id: int, *, filename: str | None, data: bytes, title: 
     if count >= MAX_PER_ASSEMBLY:
         raise DomainError(f"An assembly can have at most {MAX_PER_ASSEMBLY} documents: delete one first.", "file")
     digest = hashlib.sha256(data).hexdigest()
+    last = db.session.scalar(select(func.max(Document.position)).where(Document.assembly_id == assembly_id))
     doc = Document(assembly_id=assembly_id, title=clean_title, filename=name, kind=kind, size=len(data),
-                   sha256=digest, visibility=visibility, uploaded_by_id=uploaded_by_id, data=data)
+                   sha256=digest, visibility=visibility, uploaded_by_id=uploaded_by_id, data=data,
+                   position=(last or 0) + 1)
     db.session.add(doc)
     try:
         db.session.commit()
@@ -156,9 +158,26 @@ def delete_document(doc: Document) -> None:
     db.session.commit()
 
 
+def move_document(doc: Document, direction: str) -> bool:
+    """Move a document one place up or down its assembly's list; False when it is at that end already."""
+    if direction not in ("up", "down"):
+        raise DomainError("Choose up or down.")
+    docs = list_documents(doc.assembly_id)
+    at = next(i for i, d in enumerate(docs) if d.id == doc.id)
+    other = at - 1 if direction == "up" else at + 1
+    if not 0 <= other < len(docs):
+        return False
+    docs[at], docs[other] = docs[other], docs[at]
+    # Numbered afresh: positions left equal by documents added at the same moment sort the same way again.
+    for n, d in enumerate(docs, start=1):
+        d.position = n
+    db.session.commit()
+    return True
+
+
 def list_documents(assembly_id: int, visibility: str | None = None) -> list[Document]:
-    """An assembly's documents in the order they were added, without their bytes."""
-    stmt = select(Document).where(Document.assembly_id == assembly_id).order_by(Document.uploaded_at, Document.id)
+    """An assembly's documents in the organiser's order, without their bytes."""
+    stmt = select(Document).where(Document.assembly_id == assembly_id).order_by(Document.position, Document.id)
     if visibility is not None:
         stmt = stmt.where(Document.visibility == visibility)
     return list(db.session.scalars(stmt))

@@ -99,6 +99,18 @@ def edit(slug: str, doc_id: int):
     return render_template("documents/edit.html", assembly=assembly, form=form, doc=doc), _status(form)
 
 
+@bp.route("/organiser/assemblies/<slug>/documents/<int:doc_id>/move", methods=["POST"])
+@organiser_required
+def move(slug: str, doc_id: int):
+    assembly = load_assembly(slug)
+    doc = _document(assembly, doc_id)
+    try:
+        services.move_document(doc, request.form.get("direction", ""))
+    except DomainError as err:
+        flash(err.message, "error")
+    return redirect(url_for(".index", slug=slug, _anchor=f"document-{doc.id}"))
+
+
 @bp.route("/organiser/assemblies/<slug>/documents/<int:doc_id>/delete", methods=["GET", "POST"])
 @organiser_required
 def delete(slug: str, doc_id: int):

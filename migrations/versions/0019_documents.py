@@ -50,6 +50,7 @@ def upgrade():
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('visibility', sa.String(length=10), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('uploaded_at', sa.DateTime(), nullable=False),
     sa.Column('uploaded_by_id', sa.Integer(), nullable=True),
     sa.Column('data', sa.LargeBinary(), nullable=False),

@@ -190,3 +190,25 @@ def test_another_assemblys_document_is_not_reached_through_this_assemblys_addres
                 f"/organiser/assemblies/{assembly.slug}/documents/{doc.id}/edit",
                 f"/organiser/assemblies/{assembly.slug}/documents/{doc.id}/delete"):
         assert client.get(url).status_code == 404, url
+
+
+def test_the_organiser_puts_the_documents_in_order_and_every_list_follows_it(client, as_organiser):
+    assembly = make_assembly()
+    slides, agenda, venue = (make_document(assembly, t) for t in ("Slides", "Agenda", "Venue map"))
+    base = f"/organiser/assemblies/{assembly.slug}/documents"
+    token = csrf_from(client.get(base).get_data(as_text=True))
+    response = client.post(f"{base}/{agenda.id}/move", data={"csrf_token": token, "direction": "up"})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"{base}#document-{agenda.id}")
+    client.post(f"{base}/{slides.id}/move", data={"csrf_token": token, "direction": "down"})
+    assert [d.title for d in services.list_documents(assembly.id)] == ["Agenda", "Venue map", "Slides"]
+    # At the top already: nothing moves, nothing breaks.
+    client.post(f"{base}/{agenda.id}/move", data={"csrf_token": token, "direction": "up"})
+    public = client.get(f"/a/{assembly.slug}").get_data(as_text=True)
+    assert public.index("Agenda</bdi>") < public.index("Venue map</bdi>") < public.index("Slides</bdi>")
+    organiser = client.get(base).get_data(as_text=True)
+    first = organiser.split(f'id="document-{agenda.id}"')[1].split("</tr>")[0]
+    last = organiser.split(f'id="document-{slides.id}"')[1].split("</tr>")[0]
+    assert "Move up" not in first and "Move down" in first and "Move down" not in last
+    refused = client.post(f"{base}/{agenda.id}/move", data={"csrf_token": token, "direction": "sideways"},
+                          follow_redirects=True)
+    assert "Choose up or down." in refused.get_data(as_text=True)
