@@ -20,7 +20,7 @@ class AssemblyMessage(db.Model):
         # message already there instead of emailing everyone twice.
         UniqueConstraint("assembly_id", "send_key"),
         CheckConstraint("audience IN ('confirmed', 'waiting', 'registered', 'workshop', 'facilitators', 'access', "
-                        "'dietary', 'organisation')", name="audience"),
+                        "'dietary', 'organisation', 'arrived', 'not_arrived')", name="audience"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

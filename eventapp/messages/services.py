@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..assemblies.models import Assembly, Round, Workshop, workshop_facilitator
+from ..checkin.models import Arrival
 from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..mail.services import before_sending, deferred_row, queue_rows, render_email, render_subject, renderer
@@ -36,6 +37,8 @@ AUDIENCE_LABELS = {
     "facilitators": "Facilitators of this assembly's workshops",
     "access": "Confirmed delegates who told us of access needs",
     "dietary": "Confirmed delegates who told us of dietary needs",
+    "arrived": "Confirmed delegates checked in at reception",
+    "not_arrived": "Confirmed delegates not checked in at reception",
 }
 ORGANISATION_LABEL = "Confirmed delegates from "
 
@@ -51,6 +54,8 @@ _EMPTY = {
     "access": "No confirmed delegate has told us of access needs.",
     "dietary": "No confirmed delegate has told us of dietary needs.",
     "organisation": "No delegate from {organisation} is confirmed.",
+    "arrived": "No confirmed delegate has been checked in at reception.",
+    "not_arrived": "Every confirmed delegate has been checked in at reception.",
 }
 
 
@@ -92,6 +97,9 @@ def _recipients(assembly_id: int, audience: str, workshop_id: int | None, organi
         stmt = stmt.where(Registration.status == "confirmed", Registration.dietary_needs != "")
     elif audience == "organisation":
         stmt = stmt.where(Registration.status == "confirmed", Registration.organisation_id == organisation_id)
+    elif audience in ("arrived", "not_arrived"):
+        arrived = Registration.id.in_(select(Arrival.registration_id).where(Arrival.assembly_id == assembly_id))
+        stmt = stmt.where(Registration.status == "confirmed", arrived if audience == "arrived" else ~arrived)
     else:
         stmt = stmt.where(Registration.status == "confirmed", Registration.id.in_(
             select(Placement.registration_id).where(Placement.workshop_id == workshop_id)))
@@ -120,6 +128,13 @@ def audiences(assembly: Assembly) -> list[Audience]:
         .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed", *_reachable())).one()
     choices += [Audience("access", AUDIENCE_LABELS["access"], access or 0, group="Confirmed delegates with needs"),
                 Audience("dietary", AUDIENCE_LABELS["dietary"], dietary or 0, group="Confirmed delegates with needs")]
+    # Once reception has checked someone in: "thank you for coming" and "are you on your way?".
+    arrived = db.session.scalar(
+        select(func.count(Arrival.registration_id)).join(Registration, Registration.id == Arrival.registration_id)
+        .where(Arrival.assembly_id == assembly.id, Registration.status == "confirmed", *_reachable())) or 0
+    if arrived:
+        choices += [Audience("arrived", AUDIENCE_LABELS["arrived"], arrived, group="On the day"),
+                    Audience("not_arrived", AUDIENCE_LABELS["not_arrived"], confirmed - arrived, group="On the day")]
     for org_id, name, count in db.session.execute(
             select(Organisation.id, Organisation.name, func.count(Registration.id))
             .join(Registration, Registration.organisation_id == Organisation.id)

@@ -75,3 +75,28 @@ def test_a_scheduled_message_to_an_organisation_merged_meanwhile_reaches_the_one
     db.session.commit()
     send_pending()
     assert [r.to_name for r in _outbox(assembly)] == ["Cleo Council"]
+
+
+def test_after_check_in_the_form_offers_those_who_came_and_those_who_did_not(as_organiser, people):
+    from eventapp.checkin.services import mark_arrived
+    from eventapp.timeutil import local_today
+
+    assembly = people["assembly"]
+    url = f"/organiser/assemblies/{assembly.slug}/messages/new"
+    assert "checked in at reception" not in as_organiser.get(url).get_data(as_text=True)  # check-in not used yet
+    assembly.date = local_today(assembly.timezone)
+    db.session.commit()
+    mark_arrived(assembly, people["aisha"].id)
+    page = as_organiser.get(url).get_data(as_text=True)
+    assert 'value="arrived">Confirmed delegates checked in at reception (1)' in page
+    # Ben is expected; the waiting list, the cancelled and the anonymised are not written to.
+    assert 'value="not_arrived">Confirmed delegates not checked in at reception (1)' in page
+    _send(as_organiser, assembly, "arrived", subject="Thank you for coming")
+    assert [r.to_name for r in _outbox(assembly)] == ["Aisha Khan"]
+    _send(as_organiser, assembly, "not_arrived", subject="Are you on your way?")
+    assert sorted(r.to_name for r in _outbox(assembly)) == ["Aisha Khan", "Ben Jones"]
+    labels = set(db.session.scalars(select(AssemblyMessage.audience_label)))
+    assert labels == {"Confirmed delegates checked in at reception", "Confirmed delegates not checked in at reception"}
+    mark_arrived(assembly, people["ben"].id)
+    html = _send(as_organiser, assembly, "not_arrived", subject="Anyone else?").get_data(as_text=True)
+    assert "Every confirmed delegate has been checked in at reception." in html
