@@ -55,6 +55,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     # public
     "assemblies.index": {"GET": every(200)},
     "assemblies.public": {"GET": every(200)},
+    "assemblies.accessibility": {"GET": every(200)},
+    "assemblies.cookies": {"GET": every(200)},
     "invites.agenda": {"GET": every(200)},
     "registration.register": {"GET": every(200), "POST": every(400)},
     "registration.registered": {"GET": every(200)},

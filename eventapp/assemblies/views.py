@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -152,6 +152,17 @@ def _render_public(slug: str) -> str:
     return render_template("assemblies/public.html", assembly=assembly, rounds=rounds, agenda=agenda,
                            registration=registration_window(assembly),
                            documents=list_documents(assembly.id, visibility="public"))
+
+
+@bp.route("/accessibility")
+def accessibility():
+    return render_template("assemblies/accessibility.html")
+
+
+@bp.route("/cookies")
+def cookies():
+    return render_template("assemblies/cookies.html", session_hours=int(
+        current_app.permanent_session_lifetime.total_seconds() // 3600))
 
 
 # --- organiser: assemblies ----------------------------------------------------

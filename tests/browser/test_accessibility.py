@@ -189,3 +189,14 @@ def test_the_partner_list_keeps_its_column_headings_at_320px(live_server, narrow
     assert width[0] <= width[1], f"the partner list scrolls sideways at 320px: {width[0]}px wide"
     axe_check(page, "partner list at 320px")
 
+
+
+def test_the_accessibility_statement_and_cookies_page_at_320_pixels(live_server, narrow_page):
+    page = narrow_page
+    for path, heading in (("/accessibility", "Accessibility statement"), ("/cookies", "Cookies")):
+        page.goto(live_server.url + path)
+        assert page.get_by_role("heading", name=heading, exact=True).is_visible()
+        assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth"), path
+        axe_check(page, heading)
+    page.get_by_role("link", name="Accessibility").click()
+    page.wait_for_url("**/accessibility")
