@@ -96,8 +96,14 @@ def _round_trip(app, tmp_path):
                                               subject="Hello ✓", body_text="text", body_html="<p>html</p>",
                                               message_id=f"<{uuid.uuid4().hex}@x>"))
                 _db.session.commit()
+            from eventapp.documents.models import Document
+            from eventapp.documents.services import add_document
+
+            # A document's bytes are in the database: every one of the 256 byte values comes back.
+            pdf = b"%PDF-1.7\n" + bytes(range(256)) * 40
+            add_document(assembly.id, filename="Agenda – 文.pdf", data=pdf, title="Agenda ✓")
             before = _counts()
-            assert before["placement"] == 10 and before["outbox_message"] >= 1
+            assert before["placement"] == 10 and before["outbox_message"] >= 1 and before["document"] == 1
             path = tmp_path / "snapshot.backup"
             result = app.test_cli_runner().invoke(args=["backup", str(path)])
             assert result.exit_code == 0, result.output
@@ -105,12 +111,14 @@ def _round_trip(app, tmp_path):
             # Damage the data, then restore.
             _db.session.execute(sa.delete(Placement))
             _db.session.execute(sa.delete(OutboxMessage))
+            _db.session.execute(sa.delete(Document))
             _db.session.commit()
             assert _counts()["placement"] == 0
             result = app.test_cli_runner().invoke(args=["restore", str(path), "--yes"])
             assert result.exit_code == 0, result.output
             assert _counts() == before
             assert _db.session.scalar(sa.select(OutboxMessage.to_name).where(OutboxMessage.kind == "test")) == "Zoë O'Brien 李"
+            assert _db.session.execute(sa.select(Document.title, Document.data)).one() == ("Agenda ✓", pdf)
             _db.session.remove()
             _db.engine.dispose()
 
