@@ -32,7 +32,15 @@ def index(slug: str):
 
 
 def _compose(assembly: Assembly, form: MessageForm, status: int = 200):
-    return render_template("messages/compose.html", assembly=assembly, form=form), status
+    from ..documents.services import list_documents
+    from ..links import absolute_url
+
+    documents = list_documents(assembly.id)
+    # The address the email's reader will use (PUBLIC_BASE_URL), not the one the organiser is on.
+    public = [(d, absolute_url("documents.public_file", slug=assembly.slug, doc_id=d.id))
+              for d in documents if d.visibility == "public"]
+    return render_template("messages/compose.html", assembly=assembly, form=form, documents=documents,
+                           public_documents=public), status
 
 
 @bp.route("/new", methods=["GET", "POST"])

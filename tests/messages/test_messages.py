@@ -318,3 +318,19 @@ def test_a_summary_sent_after_the_day_does_not_offer_to_cancel_the_registration(
     assert "cancel" not in text.lower() and "cancel" not in html.lower()
     link = re.search(r"Your registration: (\S+)", text).group(1)
     assert as_organiser.get(_path(link)).status_code == 200
+
+
+def test_the_compose_page_gives_each_public_documents_address_to_paste(app, as_organiser, people, monkeypatch):
+    from tests.factories import make_document
+
+    assembly = people["assembly"]
+    url = f"/organiser/assemblies/{assembly.slug}/messages/new"
+    assert "Linking to a document" not in as_organiser.get(url).get_data(as_text=True)
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://assembly.example.org")
+    slides = make_document(assembly, "Slides <county council>")
+    make_document(assembly, "Joining instructions", visibility="delegates")
+    html = as_organiser.get(url).get_data(as_text=True)
+    assert (f"<bdi>Slides &lt;county council&gt;</bdi>: "
+            f"<code>https://assembly.example.org/a/{assembly.slug}/documents/{slides.id}</code>") in html
+    assert "Joining instructions" not in html  # delegates-only: no public address to give
+    assert "Documents for delegates only are on each delegate&rsquo;s personal page" in html
