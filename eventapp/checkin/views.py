@@ -80,6 +80,20 @@ def undo(slug: str, reg_id: int):
     return redirect(url_for(".index", slug=slug, **_args()))
 
 
+@bp.route("/organiser/assemblies/<slug>/check-in/scan/<token>")
+@organiser_required
+def scan(slug: str, token: str):
+    """What a delegate's check-in code opens on reception's phone: them, with one button."""
+    assembly = load_assembly(slug)
+    try:
+        reg = services.registration_for_scan(assembly, token)
+    except NotFound:
+        abort(404)
+    is_open, why = services.check_in_open(assembly)
+    return render_template("checkin/scan.html", assembly=assembly, reg=reg, is_open=is_open, why=why,
+                           at=services.arrived_at(reg.id))
+
+
 @bp.route("/manage/<token>/certificate")
 def certificate(token: str):
     from ..registration.services import TokenExpired, TokenInvalid, load_manage_token

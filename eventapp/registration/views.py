@@ -20,7 +20,7 @@ from ..accounts.access import organiser_required
 from ..assemblies.models import Assembly
 from ..assemblies.views import load_assembly
 from ..domain import DomainError
-from ..checkin.services import certificate
+from ..checkin.services import certificate, check_in_code
 from ..documents.services import list_documents
 from ..extensions import db, limiter
 from ..forms_util import apply_domain_error
@@ -300,7 +300,7 @@ def manage(token: str):
     return render_template("registration/manage.html", reg=reg, token=token, position=services.waiting_rank(reg),
                            published=services.allocation_published(reg.assembly), action_form=ActionForm(),
                            placements=placements, taken_place=services.has_taken_place(reg.assembly),
-                           certificate=certificate(reg)[0] is not None,
+                           certificate=certificate(reg)[0] is not None, check_in_code=check_in_code(reg),
                            # A cancelled registration still sees what everyone can, not what delegates get.
                            documents=list_documents(reg.assembly_id,
                                                     visibility="public" if reg.status == "cancelled" else None))

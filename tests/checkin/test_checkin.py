@@ -202,3 +202,38 @@ def test_the_registrations_export_says_who_arrived_and_when(as_organiser, today_
     by_name = {row["Full name"]: row["Arrived at (UTC)"] for row in rows}
     assert by_name["Aisha Khan"] == marked.arrived_at.strftime("%Y-%m-%d %H:%M")
     assert by_name["Ben Jones"] == "" and len(rows) == 5
+
+
+def test_a_delegates_code_opens_them_on_receptions_phone_with_one_button(app, client, auth, organiser, today_assembly,
+                                                                         email_request_context, monkeypatch):
+    import segno
+
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://events.example.org")
+    from eventapp.registration.services import make_manage_token
+
+    assembly, (aisha, _ben, _h, waiting, cancelled) = today_assembly
+    manage = client.get(f"/manage/{make_manage_token(aisha)}").get_data(as_text=True)
+    token = services.scan_token(aisha)
+    scan_url = f"/organiser/assemblies/{assembly.slug}/check-in/scan/{token}"
+    # The code on her page is that address (on the public host).
+    expected = segno.make(f"https://events.example.org{scan_url}", error="m").svg_inline(
+        scale=4, dark="#000", light="#fff", border=4, svgclass="checkin-code", omitsize=True)
+    assert "At reception" in manage and expected in manage
+    assert 'role="img" aria-label="Your check-in code for reception"' in manage
+    for other in (waiting, cancelled):
+        assert "At reception" not in client.get(f"/manage/{make_manage_token(other)}").get_data(as_text=True)
+
+    # Scanned by someone not signed in: sign in first, then back to her.
+    response = client.get(scan_url)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    auth.login(organiser.email)
+    page = client.get(scan_url).get_data(as_text=True)
+    assert "<h1><bdi>Aisha Khan</bdi></h1>" in page and "Access: Wheelchair user" in page
+    tap = client.post(f"/organiser/assemblies/{assembly.slug}/check-in/{aisha.id}/arrived",
+                      data={"csrf_token": csrf_from(page)})
+    assert tap.status_code == 302 and arrivals() == 1
+    assert re.search(r"Arrived at \d\d:\d\d \w+\.", client.get(scan_url).get_data(as_text=True))
+    # A code that was not made here, or is another assembly's, finds nobody.
+    assert client.get(scan_url[:-3] + "xyz").status_code == 404
+    other = make_assembly(date=assembly.date)
+    assert client.get(f"/organiser/assemblies/{other.slug}/check-in/scan/{token}").status_code == 404
