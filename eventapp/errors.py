@@ -56,6 +56,17 @@ def init_app(app: Flask) -> None:
         return render(500)
 
 
+def signed_out_send_again():
+    """The "send again" page for a form from one of our pages posted by someone no longer signed in, or None.
+
+    Used by the login manager instead of its redirect, which would lose what was typed."""
+    fields = _fields_to_send_again()
+    if fields is None:
+        return None
+    return render_template("send_again.html", fields=fields, action=_same_url(), back=_page_it_came_from(),
+                           signed_out=True, reason="signed_out"), 401, {"Cache-Control": "private, no-store"}
+
+
 def _from_this_site() -> bool:
     """Whether the browser says the refused form was on one of our own pages."""
     site = request.headers.get("Sec-Fetch-Site")

@@ -24,7 +24,26 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-login_manager = LoginManager()
+
+
+class StaffLoginManager(LoginManager):
+    """Flask-Login, except that a form sent after its sender was signed out is offered back to send again.
+
+    A facilitator signed out in another tab (or everywhere, from another device) while typing an
+    action still holds a valid form token: the form passes the CSRF check and meets
+    ``login_required``, whose redirect to the sign-in page would drop everything typed.
+    """
+
+    def unauthorized(self):
+        from .errors import signed_out_send_again
+
+        page = signed_out_send_again()
+        if page is not None:
+            return page
+        return super().unauthorized()
+
+
+login_manager = StaffLoginManager()
 csrf = CSRFProtect()
 mail = Mail()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

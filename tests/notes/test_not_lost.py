@@ -1,0 +1,113 @@
+"""Nothing typed by a facilitator is lost: a sign-out elsewhere, an expired form, a colleague's save."""
+from __future__ import annotations
+
+import html
+import re
+from datetime import date
+
+from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
+
+from eventapp.extensions import db
+from eventapp.notes import services
+from eventapp.notes.models import Action, Attendance
+from tests.conftest import csrf_from, post_form
+
+from .helpers import scene
+
+HIDDEN_RE = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+FROM_OUR_PAGE = {"Sec-Fetch-Site": "same-origin"}
+TYPED = "Single point of contact in A&E <b>not bold</b>\r\nsecond line \U0001F6A8 \u202eRTL\u202c \u0645\u0631\u062d\u0628\u0627"
+
+
+def _hidden(page: str) -> list[tuple[str, str]]:
+    return [(name, html.unescape(value)) for name, value in HIDDEN_RE.findall(page)]
+
+
+def _action_form(s, **kw):
+    data = {"description": TYPED, "owner_organisation_id": str(s.police.id), "lead_person": "Insp. Rana Begum",
+            "due_date": "2027-06-30", "status": "open", "topic_ids": [str(s.workshop.topic_id)]}
+    data.update(kw)
+    return data
+
+
+def _signed_out_elsewhere(client, auth, url: str) -> str:
+    """Open the form signed in, then sign out in another tab: the form's token stays valid."""
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    auth.logout()
+    return token
+
+
+def _send_again_after_signing_in(client, auth, facilitator, resp):
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 401
+    assert "Sign in again to save this" in page and "Nothing has been saved yet" in page
+    assert "You have also been signed out" in page and 'href="/login" target="_blank"' in page
+    assert "<b>not bold</b>" not in page  # escaped in the hidden field
+    assert resp.headers["Cache-Control"] == "private, no-store"
+    fields = _hidden(page)
+    assert fields[0][0] == "csrf_token"
+    auth.login(facilitator.email)  # in the other tab
+    action = re.search(r'<form method="post" action="([^"]+)"', page).group(1)
+    return client.post(action, data=MultiDict(fields))
+
+
+def test_an_action_typed_while_signed_out_in_another_tab_is_offered_back_and_saved(client, auth, facilitator):
+    s = scene(facilitator)
+    auth.login(facilitator.email)
+    url = f"/facilitator/workshops/{s.workshop.id}/actions"
+    token = _signed_out_elsewhere(client, auth, url)
+    resp = client.post(url, data={"csrf_token": token, **_action_form(s)}, headers=FROM_OUR_PAGE)
+    assert db.session.scalar(select(func.count(Action.id))) == 0
+    resp = _send_again_after_signing_in(client, auth, facilitator, resp)
+    assert resp.status_code == 302
+    (action,) = services.workshop_actions(s.workshop.id)
+    assert action.description.replace("\r\n", "\n") == TYPED.replace("\r\n", "\n")
+    assert action.lead_person == "Insp. Rana Begum" and action.due_date == date(2027, 6, 30)
+
+
+def test_an_action_changed_while_signed_out_everywhere_is_offered_back_and_saved(client, auth, facilitator):
+    s = scene(facilitator)
+    auth.login(facilitator.email)
+    url = f"/facilitator/workshops/{s.workshop.id}/actions"
+    post_form(client, url, _action_form(s, description="First wording"))
+    action = db.session.scalar(select(Action))
+    edit = f"{url}/{action.id}/edit"
+    token = csrf_from(client.get(edit).get_data(as_text=True))
+    # "Sign out on this device and any other" from a phone: this tablet's cookie still names the person.
+    facilitator.session_version += 1
+    db.session.commit()
+    resp = client.post(edit, data={"csrf_token": token, "version": "1", **_action_form(s, status="in_progress")},
+                       headers=FROM_OUR_PAGE)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 401 and "Sign in again to save this" in page
+    auth.login(facilitator.email)
+    resp = client.post(edit, data=MultiDict(_hidden(page)))
+    assert resp.status_code == 302
+    db.session.expire_all()
+    action = db.session.get(Action, action.id)
+    assert action.status == "in_progress" and action.description.replace("\r\n", "\n") == TYPED.replace("\r\n", "\n")
+
+
+def test_a_walk_in_typed_while_signed_out_in_another_tab_is_offered_back(client, auth, facilitator):
+    s = scene(facilitator)
+    auth.login(facilitator.email)
+    url = f"/facilitator/workshops/{s.workshop.id}/attendance"
+    token = _signed_out_elsewhere(client, auth, url)
+    resp = client.post(url + "/walk-in", data={"csrf_token": token, "registration_id": "0",
+                                               "name": "Siobh\u00e1n O'Brien", "organisation": "Food bank"},
+                       headers=FROM_OUR_PAGE)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 401 and "Siobh\u00e1n O&#39;Brien" in page
+    auth.login(facilitator.email)
+    assert client.post(url + "/walk-in", data=MultiDict(_hidden(page))).status_code == 302
+    assert db.session.scalar(select(Attendance.walk_in_name)) == "Siobh\u00e1n O'Brien"
+
+
+def test_a_signed_out_post_from_another_site_still_just_goes_to_sign_in(client, facilitator):
+    s = scene(facilitator)
+    url = f"/facilitator/workshops/{s.workshop.id}/actions"
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    for headers in ({}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
+        resp = client.post(url, data={"csrf_token": token, **_action_form(s)}, headers=headers)
+        assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next="), headers
