@@ -1,5 +1,7 @@
 /* Autosave for session notes: posts the draft every few seconds when it changed.
-   The page works without this file; the Save button always submits the form. */
+   The page works without this file; the Save button always submits the form.
+   What is typed is also kept on this device (localStorage) until the server has it, so closing
+   the tab or losing the connection loses nothing: the notes page opened again puts it back. */
 (function () {
   "use strict";
   var form = document.querySelector("form[data-autosave-url]");
@@ -9,23 +11,38 @@
   var version = document.getElementById("notes-version");
   // Keys of autosaves that got no reply: one may have been saved with its reply lost on the way
   // back. Sent with every save (the Save button's too, through the hidden field), so the server
-  // can tell the page's own save from someone else's.
+  // can tell the page's own save from someone else's. The key of an autosave still on its way is
+  // among them: Save pressed before its answer arrives must not meet it as someone else's save.
   var unanswered = document.getElementById("unanswered-saves");
   var unansweredKeys = [];
   var INTERVAL_MS = 4000;
+  var DRAFT_DAYS = 14;
   var stopped = false;
   var busy = false;
   var submitting = false;
+  var NOT_TEXT = { csrf_token: true, version: true, unanswered_saves: true, keep: true };
 
-  function snapshot() {
-    var parts = [];
-    new FormData(form).forEach(function (value, key) {
-      if (key !== "csrf_token" && key !== "version" && key !== "unanswered_saves") { parts.push(key + "=" + value); }
-    });
-    return parts.join("\u0000");
+  var draftKey = form.getAttribute("data-draft-key");
+  var storage = null;
+  try {
+    storage = window.localStorage;
+    storage.setItem("eventapp-probe", "1");
+    storage.removeItem("eventapp-probe");
+  } catch (e) {
+    storage = null;
   }
 
-  var saved = snapshot();
+  function fields() {
+    var out = [];
+    new FormData(form).forEach(function (value, key) {
+      if (!NOT_TEXT[key]) { out.push([key, String(value)]); }
+    });
+    return out;
+  }
+
+  function snapshot() {
+    return fields().map(function (pair) { return pair[0] + "=" + pair[1]; }).join("\u0000");
+  }
 
   function say(message, isError) {
     if (!status) { return; }
@@ -44,14 +61,83 @@
     if (unanswered) { unanswered.value = unansweredKeys.join(","); }
   }
 
+  // --- the copy kept on this device ---------------------------------------------------
+
+  function readDraft() {
+    if (!storage || !draftKey) { return null; }
+    try {
+      var draft = JSON.parse(storage.getItem(draftKey) || "null");
+      if (!draft || !draft.fields || Date.now() - draft.at > DRAFT_DAYS * 86400000) { return null; }
+      return draft;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function keepDraft() {
+    if (!storage || !draftKey) { return; }
+    try {
+      storage.setItem(draftKey, JSON.stringify({
+        at: Date.now(), version: version ? version.value : "0", unanswered: unansweredKeys, fields: fields()
+      }));
+    } catch (e) { /* full: the page and autosave still hold the text */ }
+  }
+
+  function dropDraft() {
+    if (storage && draftKey) {
+      try { storage.removeItem(draftKey); } catch (e) { /* nothing to do */ }
+    }
+  }
+
+  function sameAsDraft(draft) {
+    return draft.fields.map(function (pair) { return pair[0] + "=" + pair[1]; }).join("\u0000") === snapshot();
+  }
+
+  function restore(draft) {
+    var values = {};
+    draft.fields.forEach(function (pair) { values[pair[0]] = pair[1]; });
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || NOT_TEXT[el.name]) { return; }
+      if (el.type === "checkbox") {
+        el.checked = Object.prototype.hasOwnProperty.call(values, el.name);
+      } else if (el.tagName === "TEXTAREA" || el.type === "text") {
+        el.value = values[el.name] || "";
+      }
+    });
+    // The version it was typed on: a save made since by someone else is then a conflict to merge.
+    if (version && draft.version !== undefined) { version.value = String(draft.version); }
+    remember(draft.unanswered || []);
+  }
+
+  var saved = snapshot();
+  var restored = false;
+  var draft = readDraft();
+  if (draft) {
+    if (sameAsDraft(draft)) {
+      dropDraft();  // the server has it (a Save that went through)
+    } else if (form.hasAttribute("data-restore-draft")) {
+      restore(draft);
+      restored = true;
+      say("Text you typed on this device that had not been saved yet was put back. Saving it now.", false);
+    }
+  }
+
+  // --- autosave ---------------------------------------------------------------------------
+
+  function transient(code) {
+    return code === 0 || code === 408 || code === 429 || code >= 500;
+  }
+
   function tick() {
     if (stopped || busy || submitting) { return; }
     var current = snapshot();
     if (current === saved) { return; }
     busy = true;
     var key = newKey();
+    remember(unansweredKeys.concat([key]));
     var body = new FormData(form);
     body.set("save_key", key);
+    var kept = storage && draftKey ? " It is also kept on this device." : "";
     fetch(url, {
       method: "POST",
       body: body,
@@ -68,27 +154,44 @@
         saved = current;
         remember([]);
         if (version && result.data.version !== undefined) { version.value = String(result.data.version); }
+        if (snapshot() === current) { dropDraft(); } else { keepDraft(); }
         var time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-        say("Draft saved automatically at " + time + ".", false);
+        say((restored ? "Text you typed on this device that had not been saved yet was put back. " : "") +
+            "Draft saved automatically at " + time + ".", false);
+        restored = false;
+      } else if (transient(result.code)) {
+        // A proxy or a restarting server: the save may or may not have been stored. Try again.
+        keepDraft();
+        say("The server did not answer (error " + result.code + "): your text is still on this page and " +
+            "autosave will try again." + kept, true);
       } else {
         // A conflict, a lapsed sign-in or an expired page: the Save button handles
         // each of them without losing text, so stop and say so.
         stopped = true;
+        remember(unansweredKeys.filter(function (k) { return k !== key; }));
+        keepDraft();
         say((result.data && result.data.message) || "Autosave has stopped. Press Save to keep your text.", true);
       }
     }).catch(function () {
-      remember(unansweredKeys.concat([key]));
-      say("No connection: your text is still on this page and autosave will try again.", true);
+      keepDraft();
+      say("No connection: your text is still on this page and autosave will try again." + kept, true);
     }).then(function () {
       busy = false;
     });
   }
 
-  form.addEventListener("submit", function () { submitting = true; });
+  function typed() {
+    if (snapshot() !== saved) { keepDraft(); }
+  }
+
+  form.addEventListener("input", typed);
+  form.addEventListener("change", typed);
+  form.addEventListener("submit", function () { keepDraft(); submitting = true; });
   // Back after a Save that never arrived: the page returns as it was, flag included.
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) { submitting = false; }
   });
+  window.addEventListener("online", function () { window.setTimeout(tick, 0); });
   window.addEventListener("beforeunload", function (event) {
     if (!submitting && snapshot() !== saved) {
       event.preventDefault();
@@ -96,4 +199,5 @@
     }
   });
   window.setInterval(tick, INTERVAL_MS);
+  if (snapshot() !== saved) { window.setTimeout(tick, 0); }
 }());

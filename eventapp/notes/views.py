@@ -154,10 +154,12 @@ def _pending_for_me(tokens: dict, workshop_id: int) -> str | None:
 
 
 def _edit_page(workshop: Workshop, form: NotesForm, code: int = 200, conflict: Conflict | None = None,
-               clashes: list[str] | None = None):
+               clashes: list[str] | None = None, restore_draft: bool = False):
+    # restore_draft: the form holds the stored notes, so static/notes.js may put back text typed on this
+    # device that never reached the server. Not on a page that holds what was just sent (a merge, an error).
     notes = services.notes_for(workshop.id)
     return render_template("notes/edit.html", workshop=workshop, form=form, notes=notes, sections=SECTIONS,
-                           conflict=conflict, clashes=clashes or [],
+                           conflict=conflict, clashes=clashes or [], restore_draft=restore_draft,
                            keep=services.keep_ticket(workshop.id, current_user.id)), code
 
 
@@ -199,7 +201,7 @@ def edit(workshop_id: int):
     if notes:
         for s in notes.sections:
             values[s.key], values[f"{s.key}_internal"] = s.body, s.internal
-    return _edit_page(workshop, _form_from(values))
+    return _edit_page(workshop, _form_from(values), restore_draft=True)
 
 
 @bp.post("/facilitator/workshops/<int:workshop_id>/notes")

@@ -1,0 +1,151 @@
+"""Notes typed on a tablet with a bad connection: nothing lost, nothing saved twice, and the page says so honestly."""
+from __future__ import annotations
+
+from eventapp.extensions import db
+from eventapp.notes import services
+from eventapp.notes.models import NotesRevision
+from tests.browser.conftest import _open_page, login
+from tests.browser.test_facilitator import TABLET, _seed
+
+
+def _notes_url(live_server, seed) -> str:
+    return f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/notes"
+
+
+def _stored(live_server, seed):
+    with live_server.app.app_context():
+        notes = services.notes_for(seed["workshop_id"])
+        out = (notes.section("summary").body if notes and notes.section("summary") else None,
+               notes.version if notes else 0)
+        db.session.remove()
+        return out
+
+
+def test_text_typed_offline_survives_closing_the_tab_and_is_saved_when_it_is_opened_again(live_server, browser):
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    typed = "Typed with no signal in the hall \U0001F4F6\nsecond line"
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(_notes_url(live_server, seed))
+        context.set_offline(True)
+        page.get_by_label("Summary", exact=True).fill(typed)
+        page.get_by_label("Internal only: never publish the summary").check()
+        page.get_by_role("status").filter(has_text="No connection").wait_for(timeout=15_000)
+        assert "kept on this device" in page.get_by_role("status").inner_text()
+        page.close()  # the battery dies, or the tab is swiped away
+        context.set_offline(False)
+        page = context.new_page()
+        page.goto(_notes_url(live_server, seed))
+        assert page.get_by_label("Summary", exact=True).input_value() == typed
+        assert page.get_by_label("Internal only: never publish the summary").is_checked()
+        message = page.get_by_role("status").filter(has_text="had not been saved yet was put back")
+        message.filter(has_text="Draft saved automatically").wait_for(timeout=15_000)
+        # Opened again once saved: the stored text, and no claim of anything restored.
+        page.goto(_notes_url(live_server, seed))
+        page.wait_for_timeout(500)
+        assert page.get_by_label("Summary", exact=True).input_value() == typed
+        assert page.get_by_text("put back").count() == 0
+    finally:
+        context.close()
+    assert not csp
+    # Forms send line breaks as CRLF, as the Save button does.
+    assert _stored(live_server, seed) == (typed.replace("\n", "\r\n"), 1)
+    with live_server.app.app_context():
+        notes = services.notes_for(seed["workshop_id"])
+        assert notes.section("summary").internal is True
+        db.session.remove()
+
+
+def test_a_draft_kept_on_the_tablet_never_overwrites_a_colleagues_later_save(live_server, browser):
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(_notes_url(live_server, seed))
+        context.set_offline(True)
+        page.get_by_label("Summary", exact=True).fill("My offline text")
+        page.get_by_role("status").filter(has_text="No connection").wait_for(timeout=15_000)
+        page.close()
+        context.set_offline(False)
+        with live_server.app.app_context():
+            from eventapp.assemblies.models import Workshop
+
+            services.save_notes(db.session.get(Workshop, seed["workshop_id"]), {"summary": "A colleague's text"},
+                                0, None)
+            db.session.remove()
+        page = context.new_page()
+        page.goto(_notes_url(live_server, seed))
+        assert page.get_by_label("Summary", exact=True).input_value() == "My offline text"
+        page.get_by_role("status").filter(has_text="Autosave has stopped").wait_for(timeout=15_000)
+        page.get_by_role("button", name="Save draft").click()
+        page.wait_for_load_state()
+        assert page.get_by_role("heading", name="Someone else saved these notes").is_visible()
+        assert page.get_by_text("A colleague's text").is_visible()
+        assert page.get_by_label("Summary", exact=True).input_value() == "My offline text"
+    finally:
+        context.close()
+    assert not csp
+    assert _stored(live_server, seed) == ("A colleague's text", 1)
+
+
+def test_a_server_error_does_not_stop_autosave_and_the_retry_saves_once(live_server, browser):
+    # A proxy answers 502/503 while the app restarts: the next autosave must go through.
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    answered = []
+
+    def restarting(route):
+        if not answered:
+            answered.append(503)
+            route.fulfill(status=503, content_type="text/html", body="<h1>Service Unavailable</h1>")
+        else:
+            route.continue_()
+
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(_notes_url(live_server, seed))
+        page.route("**/notes/autosave", restarting)
+        page.get_by_label("Summary", exact=True).fill("Typed while the server restarted")
+        page.get_by_role("status").filter(has_text="will try again").wait_for(timeout=15_000)
+        page.get_by_role("status").filter(has_text="Draft saved automatically").wait_for(timeout=15_000)
+    finally:
+        context.close()
+    assert answered == [503] and not csp
+    assert _stored(live_server, seed) == ("Typed while the server restarted", 1)
+
+
+def test_save_pressed_while_an_autosave_is_on_its_way_is_not_a_conflict_with_yourself(live_server, browser):
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    held = []
+
+    def slow_wifi(route):
+        if held:
+            route.continue_()
+            return
+        route.fetch()  # the autosave reaches the app and is saved; its answer is still on its way
+        held.append(route)
+
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(_notes_url(live_server, seed))
+        page.route("**/notes/autosave", slow_wifi)
+        page.get_by_label("Summary", exact=True).fill("First words")
+        for _ in range(100):
+            if held:
+                break
+            page.wait_for_timeout(100)
+        assert held and _stored(live_server, seed) == ("First words", 1)
+        page.get_by_label("Summary", exact=True).fill("First words, and the rest")
+        page.get_by_role("button", name="Save draft").click()
+        page.wait_for_load_state()
+        assert page.get_by_text("Notes saved.").is_visible()
+        assert page.get_by_role("heading", name="Someone else saved these notes").count() == 0
+    finally:
+        context.close()
+    assert not csp
+    assert _stored(live_server, seed) == ("First words, and the rest", 2)
+    with live_server.app.app_context():
+        assert db.session.query(NotesRevision).filter_by(notes_id=services.notes_for(seed["workshop_id"]).id).count() == 2
+        db.session.remove()
