@@ -152,23 +152,43 @@ def register_rows(workshop: Workshop) -> list[RegisterRow]:
     return rows
 
 
-def record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int | None) -> int:
-    """Store present/absent marks, or clear them ("unmarked"; keys as in register_rows); return how many changed."""
+@dataclass
+class AttendanceSaved:
+    """What a save of the register did: how many marks changed, and whose marks it left as another device set them."""
+
+    changed: int = 0
+    kept_theirs: list[str] = field(default_factory=list)
+
+
+def record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int | None,
+                      was: dict[str, str] | None = None) -> AttendanceSaved:
+    """Store present/absent marks, or clear them ("unmarked"; keys as in register_rows).
+
+    ``was``: each mark as the page showed it. A mark changed on another device since then is not
+    overwritten (two tablets disagreeing about one person): its name is reported instead.
+    """
     try:
-        return _record_attendance(workshop, marks, user_id)
+        return _record_attendance(workshop, marks, user_id, was or {})
     except IntegrityError:
         # Two tablets marked the same person at once: the other mark exists now, so
-        # a second pass updates it instead of inserting.
+        # a second pass updates it instead of inserting (or reports it, when they differ).
         db.session.rollback()
-        return _record_attendance(workshop, marks, user_id)
+        return _record_attendance(workshop, marks, user_id, was or {})
 
 
-def _record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int | None) -> int:
+def _record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int | None,
+                       was: dict[str, str]) -> AttendanceSaved:
     placed = {r.id for r in allocated([workshop.id])[workshop.id]}
-    all_marks = list(db.session.scalars(select(Attendance).where(Attendance.workshop_id == workshop.id)))
+    all_marks = list(db.session.scalars(select(Attendance).where(Attendance.workshop_id == workshop.id)
+                                        .options(selectinload(Attendance.registration))))
     existing = {a.registration_id: a for a in all_marks if a.registration_id is not None}
     by_id = {a.id: a for a in all_marks}
-    changed = 0
+    result = AttendanceSaved()
+
+    def changed_elsewhere(key: str, now: str, wanted: str) -> bool:
+        shown = was.get(key)
+        return shown is not None and now != wanted and now != _same_mark(shown, key)
+
     for key, status in marks.items():
         if not status:
             continue
@@ -180,26 +200,40 @@ def _record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int |
             if status not in ("present", "absent", "unmarked"):
                 raise DomainError("Choose present or absent.", key)
             mark = existing.get(ident)
+            if changed_elsewhere(key, mark.status if mark else "unmarked", status):
+                reg = mark.registration if mark else db.session.get(Registration, ident)
+                result.kept_theirs.append(reg.full_name)
+                continue
             if status == "unmarked":
                 # A tap on the wrong name is undone, not left as "absent".
                 if mark is not None:
                     db.session.delete(mark)
-                    changed += 1
+                    result.changed += 1
             elif mark is None:
                 db.session.add(Attendance(workshop_id=workshop.id, registration_id=ident, status=status,
                                           recorded_by_id=user_id))
-                changed += 1
+                result.changed += 1
             elif mark.status != status:
                 mark.status, mark.recorded_by_id = status, user_id
-                changed += 1
+                result.changed += 1
         elif key.startswith("a") and ident in by_id and by_id[ident].registration_id not in placed:
             # A walk-in marked absent was added by mistake or left: keep the row, not the count.
-            new = "walk_in" if status in ("present", "walk_in") else "absent"
+            new = _same_mark(status, key)
+            if changed_elsewhere(key, _same_mark(by_id[ident].status, key), new):
+                result.kept_theirs.append(by_id[ident].name)
+                continue
             if by_id[ident].status != new:
                 by_id[ident].status, by_id[ident].recorded_by_id = new, user_id
-                changed += 1
+                result.changed += 1
     db.session.commit()
-    return changed
+    return result
+
+
+def _same_mark(status: str, key: str) -> str:
+    """A mark as stored: a walk-in who is here is a walk-in, whichever word the page used."""
+    if key.startswith("a"):
+        return "walk_in" if status in ("present", "walk_in") else status
+    return status
 
 
 def walk_in_candidates(workshop: Workshop, q: str = "", limit: int = 100) -> list[Registration]:

@@ -106,11 +106,17 @@ def attendance(workshop_id: int):
         # put back marks another tablet has changed since.
         marks = {k[len("mark-"):]: v for k, v in request.form.items()
                  if k.startswith("mark-") and request.form.get("was-" + k[len("mark-"):]) != v}
+        was = {k: request.form["was-" + k] for k in marks if "was-" + k in request.form}
         try:
-            changed = services.record_attendance(workshop, marks, current_user.id)
+            saved = services.record_attendance(workshop, marks, current_user.id, was)
         except DomainError as err:
             return _attendance_page(workshop, _walk_in_form(workshop), [err.message], 400)
+        changed = saved.changed
         flash(f"Attendance saved ({changed} change{'s' if changed != 1 else ''}).", "success")
+        if saved.kept_theirs:
+            flash("Marked on another device while this page was open, so left as marked there: "
+                  f"{', '.join(saved.kept_theirs)}. Check their marks below and change them again if needed.",
+                  "error")
         return redirect(url_for(".attendance", workshop_id=workshop.id))
     return _attendance_page(workshop, _walk_in_form(workshop))
 

@@ -111,3 +111,28 @@ def test_a_signed_out_post_from_another_site_still_just_goes_to_sign_in(client, 
     for headers in ({}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
         resp = client.post(url, data={"csrf_token": token, **_action_form(s)}, headers=headers)
         assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next="), headers
+
+
+def test_two_tablets_disagreeing_about_one_person_never_overwrite_each_other_silently(client, auth, facilitator):
+    s = scene(facilitator)
+    a, b, c = s.allocated
+    auth.login(facilitator.email)
+    url = f"/facilitator/workshops/{s.workshop.id}/attendance"
+    walk_in = services.add_walk_in(s.workshop, facilitator.id, name="Siobh\u00e1n O'Brien", organisation="Food bank")
+    # Tablet 1 loads the register; tablet 2 then marks Aisha present and the walk-in not here.
+    post_form(client, url, {f"mark-r{a.id}": "present", f"was-r{a.id}": "unmarked",
+                            f"mark-a{walk_in.id}": "absent", f"was-a{walk_in.id}": "walk_in"})
+    # Tablet 1, still showing the old register, marks Aisha absent and Ben present (the walk-in untouched).
+    resp = post_form(client, url, {f"mark-r{a.id}": "absent", f"was-r{a.id}": "unmarked",
+                                   f"mark-a{walk_in.id}": "walk_in", f"was-a{walk_in.id}": "walk_in",
+                                   f"mark-r{b.id}": "present", f"was-r{b.id}": "unmarked"},
+                     follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert "Attendance saved (1 change)." in page
+    assert "Marked on another device while this page was open, so left as marked there: Aisha Khan." in page
+    marks = {(m.registration_id, m.walk_in_name): m.status for m in db.session.scalars(select(Attendance))}
+    assert marks == {(a.id, ""): "present", (b.id, ""): "present", (None, "Siobh\u00e1n O'Brien"): "absent"}
+    # Seen, and changed again on purpose: now it is saved.
+    resp = post_form(client, url, {f"mark-r{a.id}": "absent", f"was-r{a.id}": "present"}, follow_redirects=True)
+    assert "Attendance saved (1 change)." in resp.get_data(as_text=True)
+    assert db.session.scalar(select(Attendance.status).where(Attendance.registration_id == a.id)) == "absent"
