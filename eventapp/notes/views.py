@@ -251,11 +251,19 @@ def save(workshop_id: int):
     except DomainError as err:
         apply_domain_error(form, err)
         return _edit_page(workshop, form, 400)
-    if submit:
+    if submit and notes.approved_at is None:
         flash("Notes saved and submitted to the organisers for review.", "success")
     else:
         flash("Notes saved." if changed else "No changes to save.", "success")
+    _say_if_approved_before(notes, changed)
     return redirect(url_for(".edit", workshop_id=workshop.id))
+
+
+def _say_if_approved_before(notes, changed: bool) -> None:
+    if changed and notes.approved_at is not None:
+        # Saved, not refused: but the facilitator should know the public page does not show it yet.
+        flash("The organisers had already approved these notes for publication: the parts you changed are not on "
+              "the public page until they approve them again (the notes are back in their list to review).", "info")
 
 
 @bp.get("/facilitator/workshops/<int:workshop_id>/notes/resume")
@@ -284,15 +292,16 @@ def resume(workshop_id: int):
         flash("We kept the text you sent when your session ended. Check it and press Save to store it.", "info")
         return _edit_page(workshop, form)
     try:
-        services.save_notes(workshop, notes_data(form), _base_version(payload.get("version")), current_user.id,
-                            submit=payload.get("intent") == "submit",
-                            unanswered=_unanswered(payload.get("unanswered_saves") or ""))
+        notes, changed = services.save_notes(workshop, notes_data(form), _base_version(payload.get("version")),
+                                             current_user.id, submit=payload.get("intent") == "submit",
+                                             unanswered=_unanswered(payload.get("unanswered_saves") or ""))
     except Conflict as conflict:
         return _conflict_page(workshop, form, conflict)
     except DomainError as err:
         apply_domain_error(form, err)
         return _edit_page(workshop, form, 400)
     flash("You had been signed out, but your notes were kept: they are now saved.", "success")
+    _say_if_approved_before(notes, changed)
     return redirect(url_for(".edit", workshop_id=workshop.id))
 
 

@@ -136,3 +136,26 @@ def test_two_tablets_disagreeing_about_one_person_never_overwrite_each_other_sil
     resp = post_form(client, url, {f"mark-r{a.id}": "absent", f"was-r{a.id}": "present"}, follow_redirects=True)
     assert "Attendance saved (1 change)." in resp.get_data(as_text=True)
     assert db.session.scalar(select(Attendance.status).where(Attendance.registration_id == a.id)) == "absent"
+
+
+def test_an_edit_after_the_organisers_approved_is_saved_and_says_it_waits_for_their_approval(client, auth, facilitator,
+                                                                                             organiser):
+    s = scene(facilitator)
+    notes_url = f"/facilitator/workshops/{s.workshop.id}/notes"
+    services.save_notes(s.workshop, {"summary": "Approved summary"}, 0, facilitator.id, submit=True)
+    auth.login(facilitator.email)
+    stale = client.get(notes_url).get_data(as_text=True)  # the tablet's page, open since before the approval
+    notes = services.notes_for(s.workshop.id)
+    services.approve_notes(notes, ["summary"], [], organiser.id)
+    resp = client.post(notes_url, data={"csrf_token": csrf_from(stale), "version": "1", "intent": "save",
+                                        "summary": "Approved summary, and a late addition"}, follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Notes saved." in page
+    assert "The organisers had already approved these notes for publication: the parts you changed are not on " \
+           "the public page until they approve them again" in page
+    assert "Approved summary, and a late addition" in page and "Submitted for review" in page
+    # Saving again what is already stored says nothing more.
+    resp = client.post(notes_url, data={"csrf_token": csrf_from(stale), "version": "2", "intent": "save",
+                                        "summary": "Approved summary, and a late addition"}, follow_redirects=True)
+    assert "No changes to save." in resp.get_data(as_text=True)
+    assert "already approved" not in resp.get_data(as_text=True)
