@@ -383,9 +383,24 @@ def actions(workshop_id: int):
             apply_domain_error(form, err)
         else:
             flash("Action added.", "success")
+            session[ACTION_SAVED_KEY] = f"{_draft_key(workshop)}:new"
             return redirect(url_for(".actions", workshop_id=workshop.id))
     return render_template("notes/actions.html", workshop=workshop, form=form,
-                           actions=services.workshop_actions(workshop.id)), _status(form)
+                           actions=services.workshop_actions(workshop.id), **_draft_vars(workshop)), _status(form)
+
+
+# static/drafts.js keeps an action form's text on the device until the server has it: the page shown
+# after a save names that draft (once) so the script forgets it.
+ACTION_SAVED_KEY = "notes_action_saved"
+
+
+def _draft_key(workshop: Workshop) -> str:
+    return f"eventapp-action-draft:{current_user.id}:{workshop.id}"
+
+
+def _draft_vars(workshop: Workshop) -> dict:
+    return {"draft_key": _draft_key(workshop), "restore_draft": request.method == "GET",
+            "saved_draft": session.pop(ACTION_SAVED_KEY, None) if request.method == "GET" else None}
 
 
 @bp.route("/facilitator/workshops/<int:workshop_id>/actions/<int:action_id>/edit", methods=["GET", "POST"])
@@ -416,9 +431,10 @@ def edit_action(workshop_id: int, action_id: int):
             apply_domain_error(form, err)
         else:
             flash("Action saved.", "success")
+            session[ACTION_SAVED_KEY] = f"{_draft_key(workshop)}:{action.id}"
             return redirect(url_for(".actions", workshop_id=workshop.id))
     return render_template("notes/action_form.html", workshop=workshop, form=form, action=action,
-                           theirs=theirs), (code if theirs else _status(form))
+                           theirs=theirs, **_draft_vars(workshop)), (code if theirs else _status(form))
 
 
 # --- organiser --------------------------------------------------------------------------

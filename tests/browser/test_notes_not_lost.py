@@ -149,3 +149,51 @@ def test_save_pressed_while_an_autosave_is_on_its_way_is_not_a_conflict_with_you
     with live_server.app.app_context():
         assert db.session.query(NotesRevision).filter_by(notes_id=services.notes_for(seed["workshop_id"]).id).count() == 2
         db.session.remove()
+
+
+def test_an_action_typed_before_the_tab_was_reloaded_or_closed_is_put_back_and_saved(live_server, browser):
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    actions_url = f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/actions"
+    typed = "Map referral routes between A&E and <b>housing</b> \U0001F3E0"
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(actions_url)
+        page.get_by_label("What will be done").fill(typed)
+        page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
+        page.get_by_label("Due date").fill("2027-06-30")
+        page.reload()  # a swipe on the tablet reloads the page before Add was pressed
+        assert page.get_by_label("What will be done").input_value() == typed
+        assert page.get_by_label("Owner organisation").input_value() != "0"
+        assert page.get_by_label("Due date").input_value() == "2027-06-30"
+        assert page.get_by_role("status").filter(has_text="had not been saved").is_visible()
+        page.get_by_role("button", name="Add action").click()
+        page.wait_for_load_state()
+        assert page.get_by_text("Action added.").is_visible()
+        assert page.get_by_label("What will be done").input_value() == ""
+        page.goto(actions_url)
+        assert page.get_by_label("What will be done").input_value() == ""
+        assert page.get_by_text("had not been saved").count() == 0
+        # Changing it, then closing the tab before Save: opened again, the change is there to save.
+        page.get_by_role("link", name="Change action 1").click()
+        page.get_by_label("What will be done").fill(typed + " by June")
+        page.get_by_label("Status").select_option("in_progress")
+        edit_url = page.url
+        page.close()
+        page = context.new_page()
+        page.goto(edit_url)
+        assert page.get_by_label("What will be done").input_value() == typed + " by June"
+        assert page.get_by_label("Status").input_value() == "in_progress"
+        page.get_by_role("button", name="Save action").click()
+        page.wait_for_load_state()
+        assert page.get_by_text("Action saved.").is_visible()
+        page.goto(edit_url)
+        assert page.get_by_text("had not been saved").count() == 0
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        (action,) = services.workshop_actions(seed["workshop_id"])
+        assert action.description == typed + " by June" and action.status == "in_progress"
+        assert action.owner_organisation.name == seed["nhs"] and action.version == 2
+        db.session.remove()

@@ -1,0 +1,88 @@
+/* Keeps what is typed into an action form on this device until it is saved, and puts it back when
+   the form is opened again (a tab closed or reloaded before Save, a dropped connection).
+   Forms opt in with data-draft-key; data-restore-draft marks a form showing stored values (not a
+   form sent back with errors, which already holds what was typed). An element with
+   data-draft-saved names the draft the server has just stored, to forget it. */
+(function () {
+  "use strict";
+  var storage = null;
+  try {
+    storage = window.localStorage;
+    storage.setItem("eventapp-probe", "1");
+    storage.removeItem("eventapp-probe");
+  } catch (e) {
+    return;
+  }
+  var DRAFT_DAYS = 14;
+  var NOT_TYPED = { csrf_token: true, version: true };
+
+  var done = document.querySelector("[data-draft-saved]");
+  if (done) {
+    try { storage.removeItem(done.getAttribute("data-draft-saved")); } catch (e) { /* nothing to do */ }
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-draft-key]"), function (form) {
+    var key = form.getAttribute("data-draft-key");
+    var version = form.querySelector("input[name=version]");
+
+    function fields() {
+      var out = [];
+      new FormData(form).forEach(function (value, name) {
+        if (!NOT_TYPED[name]) { out.push([name, String(value)]); }
+      });
+      return out;
+    }
+
+    function text(list) {
+      return list.map(function (pair) { return pair[0] + "=" + pair[1]; }).join("\u0000");
+    }
+
+    var shown = text(fields());
+
+    function keep() {
+      var now = fields();
+      try {
+        if (text(now) === shown) {
+          storage.removeItem(key);
+        } else {
+          storage.setItem(key, JSON.stringify({ at: Date.now(), version: version ? version.value : "", fields: now }));
+        }
+      } catch (e) { /* full: the page still holds the text */ }
+    }
+
+    var draft = null;
+    try { draft = JSON.parse(storage.getItem(key) || "null"); } catch (e) { draft = null; }
+    if (draft && (!draft.fields || Date.now() - draft.at > DRAFT_DAYS * 86400000)) {
+      storage.removeItem(key);
+      draft = null;
+    }
+    if (draft && form.hasAttribute("data-restore-draft") && text(draft.fields) !== shown) {
+      var values = {};
+      draft.fields.forEach(function (pair) {
+        (values[pair[0]] = values[pair[0]] || []).push(pair[1]);
+      });
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (!el.name || NOT_TYPED[el.name]) { return; }
+        var mine = values[el.name] || [];
+        if (el.type === "checkbox" || el.type === "radio") {
+          el.checked = mine.indexOf(el.value) !== -1;
+        } else if (el.tagName === "SELECT" || el.tagName === "TEXTAREA" || el.type === "text" || el.type === "date") {
+          el.value = mine.length ? mine[0] : "";
+        }
+      });
+      // The version it was typed on: a change saved since by someone else is then shown, not overwritten.
+      if (version && draft.version) { version.value = draft.version; }
+      var note = document.createElement("p");
+      note.className = "autosave-status autosave-error";
+      note.setAttribute("role", "status");
+      note.textContent = "What you typed here earlier on this device had not been saved. It has been put back: " +
+        "check it and save it.";
+      form.insertBefore(note, form.firstChild);
+    }
+    form.addEventListener("input", keep);
+    form.addEventListener("change", keep);
+    Array.prototype.forEach.call(form.querySelectorAll("[data-drop-draft]"), function (link) {
+      link.addEventListener("click", function () { storage.removeItem(key); });
+    });
+  });
+}());
