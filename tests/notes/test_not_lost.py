@@ -47,8 +47,11 @@ def _send_again_after_signing_in(client, auth, facilitator, resp):
     assert resp.headers["Cache-Control"] == "private, no-store"
     fields = _hidden(page)
     assert fields[0][0] == "csrf_token"
-    auth.login(facilitator.email)  # in the other tab
     action = re.search(r'<form method="post" action="([^"]+)"', page).group(1)
+    # "Send it again" pressed before signing in: the same offer again, not the sign-in page.
+    again = client.post(action, data=MultiDict(fields), headers=FROM_OUR_PAGE)
+    assert again.status_code == 401 and _hidden(again.get_data(as_text=True))[1:] == fields[1:]
+    auth.login(facilitator.email)  # in the other tab
     return client.post(action, data=MultiDict(fields))
 
 
