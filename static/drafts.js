@@ -1,4 +1,4 @@
-/* Keeps what is typed into an action form on this device until it is saved, and puts it back when
+/* Keeps what is typed into an action form (or marked on the register) on this device until it is saved, and puts it back when
    the form is opened again (a tab closed or reloaded before Save, a dropped connection).
    Forms opt in with data-draft-key; data-restore-draft marks a form showing stored values (not a
    form sent back with errors, which already holds what was typed). An element with
@@ -39,13 +39,23 @@
 
     var shown = text(fields());
 
+    function names() {
+      var out = [];
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (el.name && !NOT_TYPED[el.name] && out.indexOf(el.name) === -1) { out.push(el.name); }
+      });
+      return out;
+    }
+
     function keep() {
       var now = fields();
       try {
         if (text(now) === shown) {
           storage.removeItem(key);
         } else {
-          storage.setItem(key, JSON.stringify({ at: Date.now(), version: version ? version.value : "", fields: now }));
+          // The names too: a box left unticked is then told from one that was not on the form.
+          storage.setItem(key, JSON.stringify({ at: Date.now(), version: version ? version.value : "", fields: now,
+                                                names: names() }));
         }
       } catch (e) { /* full: the page still holds the text */ }
     }
@@ -62,7 +72,8 @@
         (values[pair[0]] = values[pair[0]] || []).push(pair[1]);
       });
       Array.prototype.forEach.call(form.elements, function (el) {
-        if (!el.name || NOT_TYPED[el.name]) { return; }
+        if (!el.name || NOT_TYPED[el.name] || el.type === "hidden") { return; }
+        if (draft.names && draft.names.indexOf(el.name) === -1) { return; }  // new on the page since: as shown
         var mine = values[el.name] || [];
         if (el.type === "checkbox" || el.type === "radio") {
           el.checked = mine.indexOf(el.value) !== -1;

@@ -89,9 +89,16 @@ def _walk_in_form(workshop: Workshop, form: WalkInForm | None = None) -> WalkInF
 def _attendance_page(workshop: Workshop, walk_in_form: WalkInForm, errors: list[str] | None = None, code: int = 200):
     rows = services.register_rows(workshop)
     counts = services.attendance_counts([workshop.id])[workshop.id]
+    # Marks made but not saved yet (a walk-in added first, a reload) are kept by static/drafts.js.
+    key = f"eventapp-register-draft:{current_user.id}:{workshop.id}"
+    saved = session.pop(REGISTER_SAVED_KEY, None) if request.method == "GET" else None
     return render_template("notes/attendance.html", workshop=workshop, rows=rows, counts=counts,
                            walk_in_form=walk_in_form, form=ConfirmForm(), statuses=ATTENDANCE_STATUSES,
-                           errors=errors or []), code
+                           errors=errors or [], register_draft_key=key, saved_draft=saved,
+                           restore_draft=True), code  # the register always shows stored marks
+
+
+REGISTER_SAVED_KEY = "notes_register_saved"
 
 
 @bp.route("/facilitator/workshops/<int:workshop_id>/attendance", methods=["GET", "POST"])
@@ -112,6 +119,7 @@ def attendance(workshop_id: int):
         except DomainError as err:
             return _attendance_page(workshop, _walk_in_form(workshop), [err.message], 400)
         changed = saved.changed
+        session[REGISTER_SAVED_KEY] = f"eventapp-register-draft:{current_user.id}:{workshop.id}"
         flash(f"Attendance saved ({changed} change{'s' if changed != 1 else ''}).", "success")
         if saved.kept_theirs:
             flash("Marked on another device while this page was open, so left as marked there: "

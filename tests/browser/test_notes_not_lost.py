@@ -203,3 +203,42 @@ def test_an_action_typed_before_the_tab_was_reloaded_or_closed_is_put_back_and_s
         assert action.description == typed + " by June" and action.status == "in_progress"
         assert action.owner_organisation.name == seed["nhs"] and action.version == 2
         db.session.remove()
+
+
+def test_marks_not_yet_saved_survive_adding_a_walk_in_and_are_saved_after(live_server, browser):
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    a, b, c, d = seed["people"]
+    register_url = f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/attendance"
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(register_url)
+        page.locator(f"label[for=mark-r{a}-present]").click()
+        page.locator(f"label[for=mark-r{b}-absent]").click()
+        # Someone walks in before Save attendance was pressed.
+        page.get_by_label("Or a new person: full name").fill("Late Arrival")
+        page.get_by_role("button", name="Add to the register").click()
+        page.wait_for_load_state()
+        assert page.get_by_text("Late Arrival added to the register as present.").is_visible()
+        assert page.locator(f"#mark-r{a}-present").is_checked() and page.locator(f"#mark-r{b}-absent").is_checked()
+        assert page.locator(f"#mark-r{c}-unmarked").is_checked()
+        assert page.get_by_role("status").filter(has_text="had not been saved").is_visible()
+        assert "0 of 3 allocated present, 1 walk-in" in page.locator("#counts").inner_text()  # not saved yet
+        page.get_by_role("button", name="Save attendance").click()
+        page.wait_for_load_state()
+        assert page.get_by_text("Attendance saved (2 changes).").is_visible()
+        assert "1 of 3 allocated present, 1 walk-in; 1 absent" in page.locator("#counts").inner_text()
+        page.goto(register_url)
+        assert page.get_by_text("had not been saved").count() == 0
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        from sqlalchemy import select
+
+        from eventapp.notes.models import Attendance
+
+        marks = {m.registration_id or m.walk_in_name: m.status for m in db.session.scalars(
+            select(Attendance).where(Attendance.workshop_id == seed["workshop_id"]))}
+        assert marks == {a: "present", b: "absent", "Late Arrival": "walk_in"}
+        db.session.remove()
