@@ -72,11 +72,15 @@
         (values[pair[0]] = values[pair[0]] || []).push(pair[1]);
       });
       Array.prototype.forEach.call(form.elements, function (el) {
-        if (!el.name || NOT_TYPED[el.name] || el.type === "hidden") { return; }
+        if (!el.name || NOT_TYPED[el.name]) { return; }
         if (draft.names && draft.names.indexOf(el.name) === -1) { return; }  // new on the page since: as shown
         var mine = values[el.name] || [];
         if (el.type === "checkbox" || el.type === "radio") {
           el.checked = mine.indexOf(el.value) !== -1;
+        } else if (el.type === "hidden") {
+          // What the page showed when it was typed (the register's was- marks): a change made
+          // elsewhere since is then reported, not overwritten.
+          if (mine.length) { el.value = mine[0]; }
         } else if (el.tagName === "SELECT" || el.tagName === "TEXTAREA" || el.type === "text" || el.type === "date") {
           el.value = mine.length ? mine[0] : "";
         }

@@ -242,3 +242,29 @@ def test_marks_not_yet_saved_survive_adding_a_walk_in_and_are_saved_after(live_s
             select(Attendance).where(Attendance.workshop_id == seed["workshop_id"]))}
         assert marks == {a: "present", b: "absent", "Late Arrival": "walk_in"}
         db.session.remove()
+
+
+def test_a_mark_put_back_after_a_reload_still_never_overwrites_another_tablets(live_server, browser):
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    a = seed["people"][0]
+    register_url = f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/attendance"
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(register_url)
+        page.locator(f"label[for=mark-r{a}-absent]").click()
+        with live_server.app.app_context():  # the other tablet marks her present meanwhile
+            from eventapp.assemblies.models import Workshop
+
+            services.record_attendance(db.session.get(Workshop, seed["workshop_id"]), {f"r{a}": "present"}, None)
+            db.session.remove()
+        page.reload()
+        assert page.locator(f"#mark-r{a}-absent").is_checked()
+        page.get_by_role("button", name="Save attendance").click()
+        page.wait_for_load_state()
+        assert page.get_by_text("Marked on another device while this page was open, so left as marked there: "
+                                f"Aisha Khan {seed['tag']}.").is_visible()
+        assert page.locator(f"#mark-r{a}-present").is_checked()
+    finally:
+        context.close()
+    assert not csp
