@@ -89,16 +89,20 @@ def _walk_in_form(workshop: Workshop, form: WalkInForm | None = None) -> WalkInF
 def _attendance_page(workshop: Workshop, walk_in_form: WalkInForm, errors: list[str] | None = None, code: int = 200):
     rows = services.register_rows(workshop)
     counts = services.attendance_counts([workshop.id])[workshop.id]
-    # Marks made but not saved yet (a walk-in added first, a reload) are kept by static/drafts.js.
-    key = f"eventapp-register-draft:{current_user.id}:{workshop.id}"
+    # Marks made but not saved yet (a walk-in added first, a reload) are kept by static/drafts.js;
+    # the register always shows stored marks, so they may be put back on any rendering of it.
     saved = session.pop(REGISTER_SAVED_KEY, None) if request.method == "GET" else None
     return render_template("notes/attendance.html", workshop=workshop, rows=rows, counts=counts,
                            walk_in_form=walk_in_form, form=ConfirmForm(), statuses=ATTENDANCE_STATUSES,
-                           errors=errors or [], register_draft_key=key, saved_draft=saved,
-                           restore_draft=True), code  # the register always shows stored marks
+                           errors=errors or [], register_draft_key=_register_draft_key(workshop),
+                           saved_draft=saved, restore_draft=True), code
 
 
 REGISTER_SAVED_KEY = "notes_register_saved"
+
+
+def _register_draft_key(workshop: Workshop) -> str:
+    return f"eventapp-register-draft:{current_user.id}:{workshop.id}"
 
 
 @bp.route("/facilitator/workshops/<int:workshop_id>/attendance", methods=["GET", "POST"])
@@ -119,7 +123,7 @@ def attendance(workshop_id: int):
         except DomainError as err:
             return _attendance_page(workshop, _walk_in_form(workshop), [err.message], 400)
         changed = saved.changed
-        session[REGISTER_SAVED_KEY] = f"eventapp-register-draft:{current_user.id}:{workshop.id}"
+        session[REGISTER_SAVED_KEY] = _register_draft_key(workshop)
         flash(f"Attendance saved ({changed} change{'s' if changed != 1 else ''}).", "success")
         if saved.kept_theirs:
             flash("Marked on another device while this page was open, so left as marked there: "
