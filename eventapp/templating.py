@@ -9,6 +9,7 @@ from typing import Callable
 from flask import Flask, current_app, has_request_context, request, url_for
 from jinja2 import pass_context
 from markupsafe import Markup, escape
+from werkzeug.urls import iri_to_uri
 from wtforms.form import BaseForm
 
 _URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
@@ -159,6 +160,15 @@ def init_app(app: Flask) -> None:
         from .registration.services import has_taken_place
 
         return has_taken_place(assembly)
+
+    @app.template_global()
+    def this_page() -> str:
+        """The page's own address, for a form's action. With no action a form posts to the address in
+        the bar, #fragment included: after a user followed an error-summary link (#email), the next
+        page kept that fragment, and a fragment in the address stops the browser from honouring
+        autofocus, so a second failed submit left the error summary unfocused and off screen."""
+        query = request.query_string.decode("latin-1")
+        return iri_to_uri(request.script_root + request.path) + (f"?{query}" if query else "")
 
     @app.template_global()
     def present(attrs: dict) -> dict:
