@@ -60,6 +60,12 @@ def _check(page, what: str, titles: dict[str, str]) -> None:
     assert titles.setdefault(title, what) == what, f"{what} has the same title as {titles[title]}: {title!r}"
 
 
+def _not_spellchecked(page) -> None:
+    # An address is not a word: no red underline under it, and a phone keyboard neither
+    # capitalises its first letter nor "corrects" it.
+    assert page.locator("#email").evaluate("(e) => [e.spellcheck, e.autocapitalize]") == [False, "none"]
+
+
 def _tab_to(page, text: str, *, backwards: bool = False, limit: int = 60) -> None:
     """Press Tab (or Shift+Tab) until the focused element's text or label starts with text; every
     stop on the way must show a focus ring on screen (WCAG 2.4.7, 2.4.11)."""
@@ -121,6 +127,7 @@ def test_a_delegate_registers_changes_and_cancels_with_the_keyboard_on_a_small_p
         _press_and_wait(page)
         assert page.url.endswith(f"/a/{slug}/register")
         _check(page, "registration form", titles)
+        _not_spellchecked(page)
 
         # Everything empty: the summary takes focus and is announced.
         _tab_to(page, "Register")
@@ -239,6 +246,7 @@ def test_a_long_email_address_does_not_widen_the_fresh_link_page(live_server, sm
     # "If we hold a registration for <address>": the address in the sentence widened the page.
     page = small_phone
     page.goto(live_server.url + "/manage/new-link")
+    _not_spellchecked(page)
     _tab_to(page, "Email address")
     page.keyboard.type("community.safety.partnership.coordinator@shirefordconstabulary.example.org")
     _press_and_wait(page)
