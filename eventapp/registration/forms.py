@@ -112,6 +112,11 @@ class DetailsForm(SafeForm):
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         if self.organisation_not_listed.data:
+            typed = (self.organisation_name.data or "").strip()
+            if not (self.new_organisation_name.data or "").strip() and typed and not self.organisation_name.errors:
+                # Typed in "Organisation", found no match and ticked "not listed": that is the name.
+                self.new_organisation_name.data = typed
+                self.new_organisation_name.raw_data = [typed]
             if not (self.new_organisation_name.data or "").strip():
                 self.new_organisation_name.errors = list(self.new_organisation_name.errors) + ["Enter your organisation's name."]
                 ok = False

@@ -253,3 +253,43 @@ def test_a_long_email_address_does_not_widen_the_fresh_link_page(live_server, sm
     assert page.get_by_role("heading", name="Check your email").is_visible()
     _fits(page, "a fresh personal link is sent")
     axe_check(page, "a fresh personal link is sent")
+
+
+def test_an_organisation_typed_in_the_first_box_is_kept_when_not_listed_is_ticked(live_server, small_phone):
+    # The natural order on a phone: type the organisation, find no suggestion, tick "My organisation
+    # is not listed". The form used to answer "Enter your organisation's name." as if nothing was typed.
+    page = small_phone
+    slug, topics, _ = _seed(live_server.app)
+    tag = slug.rsplit("-", 1)[1]
+    page.goto(live_server.url + f"/a/{slug}/register")
+    _tab_to(page, "Full name")
+    page.keyboard.type("Tom Hale")
+    page.keyboard.press("Tab")
+    page.keyboard.type(f"tom.hale.{tag}@example.org")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Youth worker")
+    page.keyboard.press("Tab")
+    page.keyboard.type(f"Hale Youth Trust {tag}")
+    _tab_to(page, "My organisation is not listed")
+    page.keyboard.press("Space")
+    _tab_to(page, "Your organisation's sector")
+    page.keyboard.press("End")
+    for n in (1, 2, 3):
+        _tab_to(page, f"{n}")
+        for _ in range(n):
+            page.keyboard.press("ArrowDown")
+    _tab_to(page, "I have read the privacy notice")
+    page.keyboard.press("Space")
+    _tab_to(page, "Register")
+    _press_and_wait(page)
+    assert not page.locator(".error-summary").count(), page.locator(".error-summary").inner_text()
+    page.wait_for_url("**/register/check-your-email")
+    from sqlalchemy import select
+
+    from eventapp.extensions import db
+    from eventapp.registration.models import Registration
+
+    with live_server.app.app_context():
+        reg = db.session.scalar(select(Registration).where(Registration.email == f"tom.hale.{tag}@example.org"))
+        assert reg.organisation.name == f"Hale Youth Trust {tag}" and reg.organisation.status == "pending"
+        db.session.remove()
