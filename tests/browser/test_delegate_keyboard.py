@@ -194,6 +194,9 @@ def test_a_delegate_registers_changes_and_cancels_with_the_keyboard_on_a_small_p
         _tab_to(page, "Change your details")
         _press_and_wait(page)
         _check(page, "change your registration", titles)
+        # Beside Save, a link named "Cancel" read as "cancel my registration": it only goes back.
+        assert page.get_by_role("link", name="Back without saving").is_visible()
+        assert not page.get_by_role("link", name="Cancel", exact=True).count()
         _tab_to(page, "1st choice")
         page.keyboard.press("End")  # the last topic by name
         _tab_to(page, "Save")
