@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.axe import axe_check
 from tests.browser.conftest import _open_page
@@ -128,6 +129,10 @@ def test_a_delegate_registers_changes_and_cancels_with_the_keyboard_on_a_small_p
         assert page.url.endswith(f"/a/{slug}/register")
         _check(page, "registration form", titles)
         _not_spellchecked(page)
+        # Tabbing from select to select, a screen reader announces the group with its description:
+        # which end of the ranking is the favourite, and how many are needed.
+        expect(page.get_by_role("group", name="Workshop choices")).to_have_accessible_description(
+            re.compile(r"your 1st choice is the one you want most\. Give at least 3"))
 
         # Everything empty: the summary takes focus and is announced.
         _tab_to(page, "Register")
