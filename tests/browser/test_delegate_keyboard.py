@@ -226,12 +226,15 @@ def test_a_delegate_registers_changes_and_cancels_with_the_keyboard_on_a_small_p
 
 @pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 def test_the_summary_takes_focus_again_after_an_error_link_was_followed(live_server, browser, js):
+    """...and the rest of the way to a confirmed place, with JavaScript on and off (axe needs it on)."""
     # Following "Email address: ..." puts #email in the address; the form used to post back to that
     # address, and a fragment there makes the browser skip autofocus: the next failed submit left the
     # user at a field far below a summary they could not see or hear.
     context, page, _ = _open_page(browser, viewport={"width": 320, "height": 640}, java_script_enabled=js)
+    sink = MailSink().start()
+    saved = sink.attach(live_server.app)
     try:
-        slug, _, _ = _seed(live_server.app, confirm_email_first=True)
+        slug, _, org_name = _seed(live_server.app, confirm_email_first=True)
         page.goto(live_server.url + f"/a/{slug}/register")
         _tab_to(page, "Full name")
         page.keyboard.type("Amal Haddad")
@@ -242,11 +245,42 @@ def test_the_summary_takes_focus_again_after_an_error_link_was_followed(live_ser
         _follow_error_link(page, "Email address")
         assert page.url.endswith("#email")
         page.keyboard.press("Control+A")
-        page.keyboard.type("amal.fragment@example.org")
+        email = f"amal.fragment.{slug.rsplit('-', 1)[1]}@example.org"
+        page.keyboard.type(email)
         _press_and_wait(page)
         _summary_has_focus(page)
-        assert page.locator("#email").input_value() == "amal.fragment@example.org"
+        assert page.locator("#email").input_value() == email
+
+        # On to the end, keyboard only: the address to confirm, then the confirm page.
+        _follow_error_link(page, "Job title:")
+        page.keyboard.type("Victim support coordinator")
+        page.keyboard.press("Tab")
+        page.keyboard.type(org_name)
+        for n in (1, 2, 3):
+            _tab_to(page, f"{n}")
+            for _ in range(n):
+                page.keyboard.press("ArrowDown")
+        _tab_to(page, "I have read the privacy notice")
+        page.keyboard.press("Space")
+        _tab_to(page, "Register")
+        _press_and_wait(page)
+        assert page.url.endswith("/register/check-your-email")
+        assert page.get_by_text("Until you confirm, you have no place.").is_visible()
+        _fits(page, "check your email (confirm first)")
+
+        result = live_server.app.test_cli_runner().invoke(args=["mail", "send"])
+        assert result.exit_code == 0, result.output
+        (message,) = [m for m in sink.wait_for(1) if m["To"].addresses[0].addr_spec == email]
+        page.goto(re.search(r"(http://127\.0\.0\.1:\d+/a/\S+/register/confirm/\S+)", text_of(message)).group(1))
+        assert page.title().startswith("Confirm your registration")
+        _fits(page, "confirm your registration")
+        _tab_to(page, "Confirm my registration")
+        _press_and_wait(page)
+        assert page.get_by_text("Your place is confirmed.").is_visible()
+        _fits(page, "manage page after confirming")
     finally:
+        MailSink.restore(live_server.app, saved)
+        sink.stop()
         context.close()
 
 
