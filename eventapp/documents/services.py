@@ -183,6 +183,18 @@ def list_documents(assembly_id: int, visibility: str | None = None) -> list[Docu
     return list(db.session.scalars(stmt))
 
 
+def public_documents_of(assembly_ids) -> dict[int, list[Document]]:
+    """The public documents of several assemblies at once (one query), each assembly's in its own order."""
+    ids = sorted(set(assembly_ids))
+    out: dict[int, list[Document]] = {i: [] for i in ids}
+    if ids:
+        for doc in db.session.scalars(select(Document).where(Document.assembly_id.in_(ids),
+                                                             Document.visibility == "public")
+                                      .order_by(Document.assembly_id, Document.position, Document.id)):
+            out[doc.assembly_id].append(doc)
+    return {i: docs for i, docs in out.items() if docs}
+
+
 def get_document(assembly_id: int, doc_id: int, *, visibility: str | None = None, with_data: bool = False) -> Document:
     """One document of this assembly (of this visibility, when given), or NotFound."""
     stmt = select(Document).where(Document.id == doc_id, Document.assembly_id == assembly_id)

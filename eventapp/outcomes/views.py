@@ -19,7 +19,7 @@ from ..accounts.access import organiser_required, staff_required
 from ..assemblies.models import Assembly, Topic, Workshop
 from ..cli import needs_current_schema
 from ..domain import DomainError, NotFound
-from ..documents.services import list_documents
+from ..documents.services import list_documents, public_documents_of
 from ..extensions import csrf, db, limiter
 from ..forms_util import apply_domain_error
 from ..templating import counted
@@ -506,11 +506,16 @@ def _partner_page(token: str, org: Organisation, forms: dict | None = None, code
                                    "days if that was a mistake; after that, ask the organisers "
                                    f"({current_app.config.get('ORGANISER_EMAIL')}).")
     reopenable = services.partner_reopenable(actions, org.id)
+    agreed = services.first_origins([a.id for a in actions])
+    # What the organisation signed up to: the agreement and slides of the assemblies its actions come from.
+    assemblies = {x.assembly.id: x.assembly for a in actions for x in (a, agreed.get(a.id, a)) if x.assembly.is_public}
+    documents = [(assemblies[i], docs) for i, docs in public_documents_of(assemblies).items()]
+    documents.sort(key=lambda pair: pair[0].date, reverse=True)
     return render_template("outcomes/partner.html", org=org, token=token, actions=actions, forms=forms,
+                           documents=documents,
                            reopenable=reopenable, reopen_after=timedelta(days=services.REOPEN_DAYS),
                            updates=services.status_updates_for_partner([a.id for a in actions], org.id),
-                           agreed=services.first_origins([a.id for a in actions]),
-                           is_overdue=services.is_overdue), code
+                           agreed=agreed, is_overdue=services.is_overdue), code
 
 
 @bp.get("/partner/<token>")

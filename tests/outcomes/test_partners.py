@@ -600,3 +600,21 @@ def test_a_partner_cannot_reopen_another_organisations_action(client, db, organi
     resp = client.post(f"{health}/actions/{scene.open_action.id}/reopen", data=reopen_token(page, scene.open_action.id))
     assert resp.status_code == 404
     assert db.session.get(Action, scene.open_action.id).status == "done"
+
+
+def test_partner_page_links_the_public_documents_of_the_assemblies_its_actions_come_from(client, db, organiser):
+    from tests.factories import make_assembly, make_document
+
+    scene = build_scene(organiser=organiser)
+    agreement = make_document(scene.previous, "Community Safety <Agreement>")
+    make_document(scene.previous, "Delegates' joining instructions", visibility="delegates")
+    make_document(make_assembly(), "Another assembly's slides")
+    html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
+    section = html.split('id="documents"')[1]
+    assert f"<h3><bdi>{scene.previous.title}</bdi>," in section
+    assert (f'<a href="/a/{scene.previous.slug}/documents/{agreement.id}" download>'
+            "<bdi>Community Safety &lt;Agreement&gt;</bdi></a>") in section
+    assert "joining instructions" not in html and "Another assembly" not in html
+    # An organisation whose actions come from an assembly with no public documents sees no such section.
+    other = make_org("Shireford Fire")
+    assert 'id="documents"' not in client.get(f"/partner/{services.make_partner_token(other.id)}").get_data(as_text=True)
