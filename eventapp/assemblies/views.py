@@ -36,6 +36,14 @@ def load_assembly(slug: str) -> Assembly:
         abort(404)
 
 
+def load_public_assembly(slug: str) -> Assembly:
+    """The assembly with this slug if the public may see it (organisers see drafts too), or a 404 page."""
+    assembly = load_assembly(slug)
+    if not assembly.is_public and not (current_user.is_authenticated and current_user.is_organiser):
+        abort(404)
+    return assembly
+
+
 def _child(model, obj_id: int, assembly: Assembly):
     obj = db.session.get(model, obj_id)
     if obj is None:
@@ -131,10 +139,7 @@ def public(slug: str):
 
 
 def _render_public(slug: str) -> str:
-    assembly = load_assembly(slug)
-    is_organiser = current_user.is_authenticated and current_user.is_organiser
-    if not assembly.is_public and not is_organiser:
-        abort(404)
+    assembly = load_public_assembly(slug)
     rounds = db.session.scalars(
         select(Round)
         .where(Round.assembly_id == assembly.id)

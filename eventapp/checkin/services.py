@@ -85,10 +85,6 @@ def arrived_count(assembly: Assembly) -> int:
         .where(Arrival.assembly_id == assembly.id, Registration.status == "confirmed")) or 0
 
 
-def _like(q: str) -> str:
-    return "%" + q.lower().replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-
-
 def expected_page(assembly: Assembly, *, q: str = "", show: str = "", page: int | None = None, per_page: int = 25):
     """A page of confirmed delegates in name order (those not arrived yet, those arrived, or both), searched by
     name, email or organisation; each row (registration, arrived_at or None). A fixed number of queries."""
@@ -102,10 +98,10 @@ def expected_page(assembly: Assembly, *, q: str = "", show: str = "", page: int 
     elif show != "all":
         stmt = stmt.where(Arrival.registration_id.is_(None))
     if q:
-        like = _like(q)
-        stmt = stmt.where(or_(func.lower(Registration.full_name).like(like, escape="/"),
-                              func.lower(Registration.email).like(like, escape="/"),
-                              func.lower(Organisation.name).like(like, escape="/")))
+        # autoescape: a % or _ typed is looked for as itself, not as a wildcard.
+        stmt = stmt.where(or_(Registration.full_name.icontains(q, autoescape=True),
+                              Registration.email.icontains(q, autoescape=True),
+                              Organisation.name.icontains(q, autoescape=True)))
     result = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
     ids = [r.id for r in result.items]
     times = dict(db.session.execute(select(Arrival.registration_id, Arrival.arrived_at)

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from ..accounts.access import organiser_required
-from ..assemblies.views import load_assembly
+from ..assemblies.views import load_assembly, load_public_assembly
 from ..domain import DomainError, NotFound
 from ..forms_util import apply_domain_error
 from . import services
@@ -140,9 +140,7 @@ def organiser_file(slug: str, doc_id: int):
 
 @bp.route("/a/<slug>/documents/<int:doc_id>")
 def public_file(slug: str, doc_id: int):
-    assembly = load_assembly(slug)
-    if not assembly.is_public and not (current_user.is_authenticated and current_user.is_organiser):
-        abort(404)
+    assembly = load_public_assembly(slug)
     # Checked again on each download (no-cache): a document deleted or made delegates-only is gone at once.
     return _send(_document(assembly, doc_id, visibility="public", with_data=True), "public, no-cache")
 

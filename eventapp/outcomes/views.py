@@ -19,6 +19,7 @@ from ..accounts.access import organiser_required, staff_required
 from ..assemblies.models import Assembly, Topic, Workshop
 from ..cli import needs_current_schema
 from ..domain import DomainError, NotFound
+from ..assemblies.views import load_public_assembly
 from ..documents.services import list_documents, public_documents_of
 from ..extensions import csrf, db, limiter
 from ..forms_util import apply_domain_error
@@ -50,19 +51,12 @@ def _assembly(slug: str) -> Assembly:
     return assembly
 
 
-def _public_assembly(slug: str) -> Assembly:
-    assembly = _assembly(slug)
-    if not assembly.is_public and not (current_user.is_authenticated and current_user.is_organiser):
-        abort(404)
-    return assembly
-
-
 # --- public ---------------------------------------------------------------------------------
 
 
 @bp.get("/a/<slug>/updates")
 def public_updates(slug: str):
-    assembly = _public_assembly(slug)
+    assembly = load_public_assembly(slug)
     return render_template("outcomes/public_updates.html", assembly=assembly,
                            updates=services.public_updates(assembly), outcomes=notes.public_outcomes(assembly),
                            series=services.series_assemblies(assembly), today=local_today(assembly.timezone),
@@ -72,7 +66,7 @@ def public_updates(slug: str):
 
 @bp.get("/a/<slug>/updates.atom")
 def feed(slug: str):
-    assembly = _public_assembly(slug)
+    assembly = load_public_assembly(slug)
     page_url = url_for(".public_updates", slug=assembly.slug, _external=True)
     body = atom_feed(
         title=f"{assembly.title}: updates", page_url=page_url,

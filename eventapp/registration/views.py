@@ -10,7 +10,6 @@ from typing import Callable, NamedTuple
 
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
-from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import bindparam, func, or_, select
 from flask_sqlalchemy.pagination import SelectPagination
@@ -18,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from ..accounts.access import organiser_required
 from ..assemblies.models import Assembly
-from ..assemblies.views import load_assembly
+from ..assemblies.views import load_assembly, load_public_assembly
 from ..domain import DomainError
 from ..checkin.services import certificate, check_in_code
 from ..documents.services import list_documents
@@ -80,13 +79,6 @@ def _fill(form: DetailsForm, reg: Registration) -> None:
             form[f"choice_{i}"].data = topic_id
 
 
-def _public_assembly(slug: str) -> Assembly:
-    assembly = load_assembly(slug)
-    if not assembly.is_public and not (current_user.is_authenticated and current_user.is_organiser):
-        abort(404)
-    return assembly
-
-
 # --- public: register ---------------------------------------------------------------------------
 
 
@@ -96,7 +88,7 @@ def register(slug: str):
     if request.method == "POST":
         # Parsing, checking and looking up happen before the write lock; the service takes it.
         read_first()
-    assembly = _public_assembly(slug)
+    assembly = load_public_assembly(slug)
     is_open, why = services.registration_window(assembly)
     if not is_open:
         return render_template("registration/closed.html", assembly=assembly, reason=why)
@@ -159,7 +151,7 @@ def _register_page(form, assembly: Assembly, topics):
 
 @bp.route("/a/<slug>/register/check-your-email")
 def registered(slug: str):
-    assembly = _public_assembly(slug)
+    assembly = load_public_assembly(slug)
     # The same page for a new and an already-known address: nothing here reveals who is registered.
     # The address is shown once: on a shared computer the next person must not see it.
     return render_template("registration/check_email.html", assembly=assembly, email=session.pop("registered_email", None),
@@ -169,7 +161,7 @@ def registered(slug: str):
 @bp.route("/a/<slug>/register/confirm/<token>", methods=["GET", "POST"])
 @limiter.limit(_form_limit, methods=["POST"])
 def confirm(slug: str, token: str):
-    assembly = _public_assembly(slug)
+    assembly = load_public_assembly(slug)
     try:
         pending = services.load_pending(token)
     except DomainError as err:
@@ -242,7 +234,7 @@ CORRECTED = "The address is corrected. The email about your registration is on i
 @bp.route("/a/<slug>/register/correct-email", methods=["GET", "POST"])
 @limiter.limit(_form_limit, methods=["POST"])
 def correct_email(slug: str):
-    assembly = _public_assembly(slug)
+    assembly = load_public_assembly(slug)
     found = _correctable(assembly)
     form = CorrectEmailForm()
     if found is None:
