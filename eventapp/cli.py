@@ -28,11 +28,11 @@ def needs_current_schema(command):
 def init_app(app: Flask) -> None:
     @app.cli.group("users")
     def users() -> None:
-        """Manage organiser and facilitator accounts."""
+        """Manage organiser, facilitator and reception accounts."""
 
     @users.command("create")
     @click.argument("email")
-    @click.option("--role", type=click.Choice(["organiser", "facilitator"]), default="organiser", show_default=True)
+    @click.option("--role", type=click.Choice(["organiser", "facilitator", "reception"]), default="organiser", show_default=True)
     @click.option("--name", default="", help="The person's full name.")
     @needs_current_schema
     def create_user(email: str, role: str, name: str) -> None:

@@ -97,3 +97,46 @@ def test_emails_queued_before_the_outbox_named_registrations_are_matched_by_addr
                                                 ("ZOË.Clarke@Example.org", zoe)]
         finally:
             db.engine.dispose()
+
+
+def test_the_reception_role_keeps_every_account_and_what_points_at_it(scratch_database_url):
+    # 0022 rebuilds user_account on SQLite (a new CHECK): the facilitators' workshops and the
+    # arrivals that name who marked them must survive it, and a downgrade must not delete anyone.
+    app = make_test_app(scratch_database_url)
+    with app.app_context():
+        try:
+            upgrade(revision="0021")
+            tables = sa.MetaData()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+                tables.reflect(db.engine, only=("user_account", "assembly", "organisation", "registration", "round",
+                                                "topic", "workshop", "workshop_facilitator", "arrival"))
+            t = tables.tables
+            with db.engine.begin() as c:
+                fran = _insert(c, t["user_account"], email="fran@example.org", role="facilitator", password_hash="x",
+                               active=True, session_version=1)
+                assembly = _insert(c, t["assembly"], slug="a", title="A", status="open",
+                                   start_time=datetime.time(9, 0), end_time=datetime.time(16, 0))
+                rnd = _insert(c, t["round"], assembly_id=assembly, name="Morning", starts_at=datetime.time(10, 0),
+                              ends_at=datetime.time(11, 0))
+                topic = _insert(c, t["topic"], name="Hidden harm", name_key="hidden harm")
+                workshop = _insert(c, t["workshop"], round_id=rnd, topic_id=topic, title="Hidden harm")
+                c.execute(t["workshop_facilitator"].insert().values(workshop_id=workshop, user_id=fran))
+                org = _insert(c, t["organisation"], name="Org", name_key="org", sector="police", status="approved")
+                reg = _insert(c, t["registration"], assembly_id=assembly, organisation_id=org, email="d@example.org",
+                              email_key="d@example.org", status="confirmed", source="form")
+                c.execute(t["arrival"].insert().values(registration_id=reg, assembly_id=assembly,
+                                                       arrived_at=datetime.datetime(2027, 1, 1, 9), marked_by_id=fran))
+            upgrade()
+            with db.engine.begin() as c:
+                assert c.execute(sa.text("SELECT user_id FROM workshop_facilitator")).scalars().all() == [fran]
+                assert c.execute(sa.text("SELECT marked_by_id FROM arrival")).scalars().all() == [fran]
+                desk = _insert(c, t["user_account"], email="desk@example.org", role="reception", password_hash="x",
+                               active=True, session_version=1)
+            downgrade(revision="0021")
+            with db.engine.connect() as c:
+                rows = c.execute(sa.text("SELECT id, role, active FROM user_account ORDER BY id")).all()
+                assert [tuple(r) for r in rows] == [(fran, "facilitator", True), (desk, "facilitator", False)]
+                assert c.execute(sa.text("SELECT user_id FROM workshop_facilitator")).scalars().all() == [fran]
+        finally:
+            db.engine.dispose()

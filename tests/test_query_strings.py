@@ -16,7 +16,7 @@ import eventapp
 from tests.production.world import ROLES, build_world
 from tests.test_security_matrix import build_url, rules, sign_in
 
-A, D, OF, F, O = ROLES
+A, D, OF, F, O, R = ROLES
 MARKER = '<script>alert("query")</script>'
 VALUES = ["99999999999999999999", "-1", "0", "abc", "%_", "\x00\r\nX-Injected: 1", "1e309", "NaN", MARKER,
           "9" * 400, "2027-13-45", "//evil.example.org"]
@@ -39,7 +39,7 @@ def test_the_parameter_names_are_found():
     assert {"q", "page", "status", "organisation", "assembly", "due_from", "overdue"} <= set(names), names
 
 
-@pytest.mark.parametrize("role", [O, F, D])
+@pytest.mark.parametrize("role", [O, F, D, R])
 def test_hostile_query_strings_never_error_and_are_escaped(app, db, role):
     world = build_world()
     client = app.test_client()

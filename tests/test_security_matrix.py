@@ -2,7 +2,8 @@
 
 Roles: anonymous; delegate (holds the emailed personal links: a registration's manage and
 calendar links, and in this column also a partner lead's link and a password reset link;
-not signed in); facilitator of another workshop; facilitator of the workshop; organiser.
+not signed in); facilitator of another workshop; facilitator of the workshop; organiser;
+reception (checks delegates in on the day: the check-in pages and nothing else).
 URLs are built from real ids, slugs and tokens of a seeded assembly (tests/production/world.py).
 Token routes get the real token for the delegate and a forged one for everyone else: the
 link is the only key, whoever is signed in.
@@ -22,7 +23,7 @@ import pytest
 from tests.conftest import CSRF_RE, PASSWORD
 from tests.production.world import ROLES, build_world
 
-A, D, OF, F, O = ROLES  # anonymous, delegate, other_facilitator, facilitator, organiser
+A, D, OF, F, O, R = ROLES  # anonymous, delegate, other_facilitator, facilitator, organiser, reception
 
 LOGIN = "login"
 
@@ -31,9 +32,10 @@ def every(status):
     return {role: status for role in ROLES}
 
 
-def staff_only(organiser, facilitator=403, anonymous=LOGIN):
-    """Signed-in pages: anonymous and delegates are sent to sign in."""
-    return {A: anonymous, D: anonymous, OF: facilitator, F: facilitator, O: organiser}
+def staff_only(organiser, facilitator=403, anonymous=LOGIN, reception=None):
+    """Signed-in pages: anonymous and delegates are sent to sign in; reception as facilitators unless said."""
+    return {A: anonymous, D: anonymous, OF: facilitator, F: facilitator, O: organiser,
+            R: facilitator if reception is None else reception}
 
 
 def organiser_only(status=200):
@@ -42,11 +44,16 @@ def organiser_only(status=200):
 
 def workshop_page(status=200, organiser=None):
     """A facilitator's workshop page: theirs only (organisers see every workshop)."""
-    return {A: LOGIN, D: LOGIN, OF: 403, F: status, O: status if organiser is None else organiser}
+    return {A: LOGIN, D: LOGIN, OF: 403, F: status, O: status if organiser is None else organiser, R: 403}
 
 
 def token_page(status=200, forged=404):
-    return {A: forged, D: status, OF: forged, F: forged, O: forged}
+    return {A: forged, D: status, OF: forged, F: forged, O: forged, R: forged}
+
+
+def reception_page(status=200):
+    """The check-in pages: organisers and reception."""
+    return staff_only(status, reception=status)
 
 
 # endpoint → {method → {role → status}}. Keep in step with the routes: a new route
@@ -65,8 +72,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "ops.healthz": {"GET": every(200)},
     "ops.readyz": {"GET": every(200)},
     "static": {"GET": every(200)},
-    "accounts.login": {"GET": {A: 200, D: 200, OF: 302, F: 302, O: 302},
-                       "POST": {A: 400, D: 400, OF: 302, F: 302, O: 302}},
+    "accounts.login": {"GET": {A: 200, D: 200, OF: 302, F: 302, O: 302, R: 302},
+                       "POST": {A: 400, D: 400, OF: 302, F: 302, O: 302, R: 302}},
     "accounts.logout": {"POST": staff_only(302, 302)},
     "accounts.change_password": {"GET": staff_only(200, 200), "POST": staff_only(400, 400)},
     "accounts.forgot_password": {"GET": every(200), "POST": every(400)},
@@ -81,14 +88,14 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "registration.confirm": {"GET": token_page(), "POST": token_page(302)},
     "invites.feed": {"GET": token_page()},
     # facilitator
-    "facilitators.home": {"GET": staff_only(200, 200)},
+    "facilitators.home": {"GET": staff_only(200, 200, reception=403)},
     "notes.actions": {"GET": workshop_page(), "POST": workshop_page(400)},
     "notes.edit_action": {"GET": workshop_page(), "POST": workshop_page(400)},
     "notes.attendance": {"GET": workshop_page(), "POST": workshop_page(302)},
     "notes.walk_in": {"POST": workshop_page(400)},
     "notes.edit": {"GET": workshop_page()},
     "notes.save": {"POST": workshop_page(302)},
-    "notes.autosave": {"POST": {A: 401, D: 401, OF: 403, F: 200, O: 200}},
+    "notes.autosave": {"POST": {A: 401, D: 401, OF: 403, F: 200, O: 200, R: 403}},
     "notes.resume": {"GET": workshop_page(302)},
     "notes.revisions": {"GET": workshop_page()},
     # organiser
@@ -176,6 +183,9 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     # The seeded action is open: nothing to reopen, so the partner is sent back to their page with a message.
     "outcomes.partner_reopen": {"POST": token_page(302)},
     "accounts.new_user": {"GET": organiser_only(), "POST": organiser_only(400)},
+    # the world's spare account, deactivated then reactivated (each POST goes back to the list of users)
+    "accounts.deactivate_user": {"GET": organiser_only(), "POST": organiser_only(302)},
+    "accounts.reactivate_user": {"POST": organiser_only(302)},
     # organisers' emails to delegates (a POST with only its CSRF token shows the form again)
     "messages.index": {"GET": organiser_only()},
     "messages.compose": {"GET": organiser_only(), "POST": organiser_only()},
@@ -191,11 +201,12 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "documents.public_file": {"GET": every(200)},
     "documents.delegate_file": {"GET": token_page()},
     # reception (the world's assembly is next year: marking an arrival is refused, back to the page with why)
-    "checkin.index": {"GET": organiser_only()},
-    "checkin.arrived": {"POST": organiser_only(302)},
-    "checkin.undo": {"POST": organiser_only(302)},
-    # the world's token is not a check-in code: nobody is found (organisers 404, others sent to sign in first)
-    "checkin.scan": {"GET": organiser_only(404)},
+    "checkin.home": {"GET": reception_page()},
+    "checkin.index": {"GET": reception_page()},
+    "checkin.arrived": {"POST": reception_page(302)},
+    "checkin.undo": {"POST": reception_page(302)},
+    # the world's token is not a check-in code: nobody is found (404; the others are sent to sign in first)
+    "checkin.scan": {"GET": reception_page(404)},
     # before the day it says when the certificate will be there
     "checkin.certificate": {"GET": token_page()},
 }
@@ -258,7 +269,7 @@ def build_url(app, rule, world, role: str) -> str:
 
 
 def sign_in(client, role: str, world) -> None:
-    user = {OF: world.other_facilitator, F: world.facilitator, O: world.organiser}.get(role)
+    user = {OF: world.other_facilitator, F: world.facilitator, O: world.organiser, R: world.reception}.get(role)
     if user is None:
         return
     page = client.get("/login")

@@ -25,3 +25,5 @@ def role_required(*roles: str):
 
 organiser_required = role_required("organiser")
 staff_required = role_required("organiser", "facilitator")
+# Reception staff and volunteers on the day: the check-in pages and nothing else.
+checkin_required = role_required("organiser", "reception")

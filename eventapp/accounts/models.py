@@ -1,4 +1,4 @@
-"""User accounts: organisers and facilitators (delegates need none)."""
+"""User accounts: organisers, facilitators and reception staff (delegates need none)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,13 +12,13 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db
 from ..timeutil import utcnow
 
-ROLES = ("organiser", "facilitator")
-ROLE_LABELS = {"organiser": "Organiser", "facilitator": "Facilitator"}
+ROLES = ("organiser", "facilitator", "reception")
+ROLE_LABELS = {"organiser": "Organiser", "facilitator": "Facilitator", "reception": "Reception (check-in only)"}
 
 
 class User(UserMixin, db.Model):
     __tablename__ = "user_account"
-    __table_args__ = (CheckConstraint("role IN ('organiser', 'facilitator')", name="role"),)
+    __table_args__ = (CheckConstraint("role IN ('organiser', 'facilitator', 'reception')", name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -50,6 +50,10 @@ class User(UserMixin, db.Model):
     @property
     def is_facilitator(self) -> bool:
         return self.role == "facilitator"
+
+    @property
+    def is_reception(self) -> bool:
+        return self.role == "reception"
 
     @property
     def display_name(self) -> str:

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..domain import DomainError
+from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import ROLES, User
@@ -36,7 +36,7 @@ def get_user_by_email(email: str) -> User | None:
 
 
 def create_user(email: str, password: str, role: str, name: str = "") -> User:
-    """Create an organiser or facilitator account."""
+    """Create an organiser, facilitator or reception account."""
     if role not in ROLES:
         raise DomainError(f"Role must be one of: {', '.join(ROLES)}.", "role")
     email = normalise_email(email)
@@ -48,6 +48,43 @@ def create_user(email: str, password: str, role: str, name: str = "") -> User:
     user = User(email=email, role=role, name=name.strip())
     user.set_password(password)
     db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def get_user(user_id: int) -> User:
+    """The account with this id, or NotFound."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such account.")
+    return user
+
+
+def deactivate_user(user_id: int, *, by_user_id: int) -> User:
+    """Deactivate an account: it cannot sign in and its sessions end; what it recorded stays."""
+    user = get_user(user_id)
+    if user.id == by_user_id:
+        raise DomainError("You cannot deactivate your own account: ask another organiser.")
+    if not user.active:
+        return user
+    if user.role == "organiser":
+        # Every active organiser locked, not only this one: two organisers deactivating each other
+        # at the same moment must not leave nobody able to sign in.
+        organisers = db.session.scalars(select(User.id).where(User.role == "organiser", User.active.is_(True))
+                                        .with_for_update()).all()
+        if set(organisers) <= {user.id}:
+            raise DomainError("This is the only organiser account that can sign in: add another organiser first.")
+    user.active = False
+    # Sessions are signed cookies: a new version is what ends those already handed out.
+    user.session_version += 1
+    db.session.commit()
+    return user
+
+
+def reactivate_user(user_id: int) -> User:
+    """Let a deactivated account sign in again (with its old password, or after a password reset)."""
+    user = get_user(user_id)
+    user.active = True
     db.session.commit()
     return user
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import or_, select
 
-from ..domain import DomainError
+from ..domain import DomainError, NotFound
 from ..extensions import db, limiter, login_manager
 from ..forms_util import apply_domain_error
 from . import services
 from .access import organiser_required
 from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm, UserForm
-from .models import User
+from .models import ROLE_LABELS, User
 
 bp = Blueprint("accounts", __name__)
 
@@ -57,7 +57,9 @@ def _safe_next(target: str | None) -> str | None:
 
 def home_for(user) -> str:
     """Where a signed-in user lands."""
-    return url_for("assemblies.organiser_index") if user.is_organiser else url_for("facilitators.home")
+    if user.is_organiser:
+        return url_for("assemblies.organiser_index")
+    return url_for("checkin.home") if user.is_reception else url_for("facilitators.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -144,10 +146,45 @@ def users():
     stmt = select(User).order_by(User.name, User.email)
     if q:
         stmt = stmt.where(or_(User.name.icontains(q, autoescape=True), User.email.icontains(q, autoescape=True)))
-    if role in ("organiser", "facilitator"):
+    if role in ROLE_LABELS:
         stmt = stmt.where(User.role == role)
+    state = request.args.get("state", "")
+    if state in USER_STATES:
+        stmt = stmt.where(User.active.is_(state == "active"))
     page = db.paginate(stmt, per_page=25, error_out=False)
-    return render_template("accounts/users.html", page=page, q=q, role=role)
+    return render_template("accounts/users.html", page=page, q=q, role=role, roles=ROLE_LABELS, state=state,
+                           states=USER_STATES)
+
+
+USER_STATES = {"active": "Can sign in", "inactive": "Deactivated"}
+
+
+@bp.route("/organiser/users/<int:user_id>/deactivate", methods=["GET", "POST"])
+@organiser_required
+def deactivate_user(user_id: int):
+    try:
+        user = services.get_user(user_id)
+        if request.method == "POST":
+            services.deactivate_user(user_id, by_user_id=current_user.id)
+            flash(f"{user.display_name} can no longer sign in, and has been signed out everywhere.", "success")
+            return redirect(url_for(".users"))
+    except NotFound:
+        abort(404)
+    except DomainError as err:
+        flash(err.message, "error")
+        return redirect(url_for(".users"))
+    return render_template("accounts/deactivate.html", user=user, role_label=ROLE_LABELS.get(user.role, user.role))
+
+
+@bp.post("/organiser/users/<int:user_id>/reactivate")
+@organiser_required
+def reactivate_user(user_id: int):
+    try:
+        user = services.reactivate_user(user_id)
+    except NotFound:
+        abort(404)
+    flash(f"{user.display_name} can sign in again.", "success")
+    return redirect(url_for(".users"))
 
 
 @bp.route("/organiser/users/new", methods=["GET", "POST"])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -52,7 +52,7 @@ def mark_arrived(assembly: Assembly, registration_id: int, *, by_user_id: int | 
     reg = _registration(assembly, registration_id)
     if reg.status != "confirmed":
         raise DomainError(f"{reg.full_name} is {'on the waiting list' if reg.status == 'waiting' else 'cancelled'}: "
-                          "confirm their registration first (Registrations, then Confirm or Reinstate), "
+                          "an organiser must confirm their registration first (Registrations, then Confirm or Reinstate), "
                           "then check them in.")
     arrival = Arrival(registration_id=reg.id, assembly_id=assembly.id, marked_by_id=by_user_id)
     db.session.add(arrival)
@@ -76,6 +76,33 @@ def undo_arrival(assembly: Assembly, registration_id: int) -> Registration:
     if not gone:
         raise DomainError(f"{reg.full_name} was not marked as arrived.")
     return reg
+
+
+@dataclass
+class Day:
+    assembly: Assembly
+    arrived: int
+    when: str  # "today", "coming" or "past"
+
+
+# The past week stays listed: an arrival marked by mistake is still put right after the day.
+RECENT_DAYS = 7
+
+
+def days_to_check_in(limit: int = 50) -> list[Day]:
+    """The assemblies reception may be working on, in date order: the last week's, today's and those to come
+    (never drafts or cancelled ones), each with how many have arrived. Two queries."""
+    today = local_today()
+    arrived = (select(Arrival.assembly_id, func.count(Arrival.registration_id).label("n"))
+               .join(Registration, Registration.id == Arrival.registration_id)
+               .where(Registration.status == "confirmed").group_by(Arrival.assembly_id).subquery())
+    rows = db.session.execute(
+        select(Assembly, func.coalesce(arrived.c.n, 0)).outerjoin(arrived, arrived.c.assembly_id == Assembly.id)
+        .where(Assembly.cancelled_at.is_(None), Assembly.status != "draft",
+               Assembly.date >= today - timedelta(days=RECENT_DAYS))
+        .order_by(Assembly.date, Assembly.title).limit(limit)).all()
+    return [Day(a, n, "today" if local_today(a.timezone) == a.date else
+                "past" if local_today(a.timezone) > a.date else "coming") for a, n in rows]
 
 
 def arrived_count(assembly: Assembly) -> int:

@@ -6,7 +6,7 @@ from datetime import datetime
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..accounts.access import organiser_required
+from ..accounts.access import checkin_required
 from ..assemblies.views import load_assembly
 from ..domain import DomainError, NotFound
 from ..text import without_control
@@ -27,8 +27,15 @@ def _args() -> dict[str, str]:
     return {k: v for k, v in args.items() if v}
 
 
+@bp.route("/check-in")
+@checkin_required
+def home():
+    """Where reception lands: the assemblies to check people in at, today's first to the eye."""
+    return render_template("checkin/home.html", days=services.days_to_check_in())
+
+
 @bp.route("/organiser/assemblies/<slug>/check-in")
-@organiser_required
+@checkin_required
 def index(slug: str):
     assembly = load_assembly(slug)
     args = _args()
@@ -46,7 +53,7 @@ def index(slug: str):
 
 
 @bp.route("/organiser/assemblies/<slug>/check-in/<int:reg_id>/arrived", methods=["POST"])
-@organiser_required
+@checkin_required
 def arrived(slug: str, reg_id: int):
     assembly = load_assembly(slug)
     try:
@@ -66,7 +73,7 @@ def arrived(slug: str, reg_id: int):
 
 
 @bp.route("/organiser/assemblies/<slug>/check-in/<int:reg_id>/undo", methods=["POST"])
-@organiser_required
+@checkin_required
 def undo(slug: str, reg_id: int):
     assembly = load_assembly(slug)
     try:
@@ -81,7 +88,7 @@ def undo(slug: str, reg_id: int):
 
 
 @bp.route("/organiser/assemblies/<slug>/check-in/scan/<token>")
-@organiser_required
+@checkin_required
 def scan(slug: str, token: str):
     """What a delegate's check-in code opens on reception's phone: them, with one button."""
     assembly = load_assembly(slug)

@@ -7,7 +7,7 @@ from eventapp.extensions import db
 from eventapp.timeutil import local_today
 from tests.browser.axe import axe_check
 from tests.browser.conftest import login
-from tests.factories import make_assembly, make_org
+from tests.factories import make_assembly, make_org, make_user
 from tests.notes.helpers import make_registration
 
 
@@ -17,12 +17,15 @@ def test_reception_checks_a_delegate_in_on_a_phone(live_server, phone_page):
         org = make_org("Browser Check-in Probation Service")
         for name in ("Farah Browser", "Gareth Browser", "Hana Browser"):
             make_registration(assembly, org, name, access_needs="Hearing loop" if name.startswith("G") else "")
-        slug = assembly.slug
+        make_user("reception", email="browser.desk@example.org", name="Browser Desk")
         db.session.remove()
     page = phone_page
-    login(page, live_server)
-    page.goto(live_server(f"/organiser/assemblies/{slug}"))
-    page.get_by_role("link", name="Check-in (on the day)").click()
+    # A reception account (check-in only) lands on the day's assemblies.
+    login(page, live_server, email="browser.desk@example.org")
+    assert page.get_by_role("heading", name="Check-in", level=1).is_visible()
+    axe_check(page, "reception's check-in home")
+    page.get_by_role("link", name="Open check-in for Browser Check-in Assembly").click()
+    page.wait_for_load_state()
     assert "0 of 3" in page.locator(".lead").inner_text()
     axe_check(page, "check-in, nobody arrived")
     page.get_by_label("Name, email or organisation").fill("gareth")
@@ -69,3 +72,21 @@ def test_a_delegates_certificate_prints_on_one_page(live_server, phone_page):
     assert not page.locator(".site-header").is_visible()
     pdf = page.pdf(format="A4")
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
+
+
+def test_an_organiser_deactivates_the_desk_account_after_the_day(live_server, page):
+    with live_server.app.app_context():
+        make_user("reception", email="browser.desk.done@example.org", name="Browser Desk Done")
+        db.session.remove()
+    login(page, live_server)
+    page.goto(live_server("/organiser/users?q=browser.desk.done"))
+    axe_check(page, "users, filtered")
+    page.get_by_role("link", name="Deactivate Browser Desk Done").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name=re.compile("Deactivate Browser Desk Done")).is_visible()
+    axe_check(page, "deactivate an account")
+    page.get_by_role("button", name="Yes, deactivate").click()
+    page.wait_for_load_state()
+    assert "Browser Desk Done can no longer sign in" in page.content()
+    assert page.get_by_role("button", name="Reactivate Browser Desk Done").is_visible()
+    axe_check(page, "users, one deactivated")

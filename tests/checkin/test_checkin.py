@@ -55,7 +55,7 @@ def test_marking_an_arrival_twice_keeps_the_first_and_counts_once(today_assembly
 
 def test_only_confirmed_delegates_of_this_assembly_on_its_day_can_arrive(today_assembly):
     assembly, (aisha, _ben, _h, waiting, cancelled) = today_assembly
-    with pytest.raises(DomainError, match="Will Waiting is on the waiting list: confirm their registration first"):
+    with pytest.raises(DomainError, match="Will Waiting is on the waiting list: an organiser must confirm their registration first"):
         services.mark_arrived(assembly, waiting.id)
     with pytest.raises(DomainError, match="Carl Cancelled is cancelled"):
         services.mark_arrived(assembly, cancelled.id)

@@ -20,7 +20,7 @@ from eventapp.registration.models import Preference, Registration, email_key
 from tests.factories import (make_agenda_item, make_assembly, make_org, make_round, make_topic, make_user,
                              make_workshop)
 
-ROLES = ("anonymous", "delegate", "other_facilitator", "facilitator", "organiser")
+ROLES = ("anonymous", "delegate", "other_facilitator", "facilitator", "organiser", "reception")
 
 
 @dataclass
@@ -32,6 +32,7 @@ class World:
     organiser: object
     facilitator: object
     other_facilitator: object
+    reception: object           # checks delegates in on the day, nothing else
     ids: dict = field(default_factory=dict)
     manage_token: str = ""
     feed_token: str = ""
@@ -73,6 +74,9 @@ def build_world() -> World:
     organiser = make_user("organiser", email="organiser@example.org", name="Olu Organiser")
     facilitator = make_user("facilitator", email="facilitator@example.org", name="Fran Facilitator")
     other = make_user("facilitator", email="other.facilitator@example.org", name="Oscar Other")
+    desk = make_user("reception", email="desk@example.org", name="Dee Desk")
+    # An account nobody signs in with: the one organisers deactivate and reactivate.
+    spare = make_user("facilitator", email="spare@example.org", name="Sam Spare")
     assembly = make_assembly(capacity=50, privacy_notice="We keep your details for a year.")
     rnd = make_round(assembly, "Morning", position=1)
     topics = [make_topic(f"World topic {n}") for n in range(4)]
@@ -102,7 +106,8 @@ def build_world() -> World:
     db.session.add(action)
     db.session.commit()
     world = World(assembly=assembly, workshop=workshop, other_workshop=other_workshop, registration=reg,
-                  organiser=organiser, facilitator=facilitator, other_facilitator=other)
+                  organiser=organiser, facilitator=facilitator, other_facilitator=other,
+                  reception=desk)
     from eventapp.registration.models import PendingRegistration
     from eventapp.registration.services import _confirm_serializer
 
@@ -121,6 +126,7 @@ def build_world() -> World:
         "slug": assembly.slug, "workshop_id": workshop.id, "item_id": item.id, "round_id": rnd.id,
         "reg_id": reg.id, "registration_id": reg.id, "pin_id": pin.id, "message_id": message.id,
         "action_id": action.id, "org_id": org.id, "topic_id": topics[0].id, "run_id": run.id,
+        "user_id": spare.id,
     }
     try:
         from eventapp.outcomes import services as outcomes

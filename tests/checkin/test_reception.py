@@ -1,0 +1,77 @@
+"""A reception account: the check-in pages and nothing else (least privilege for the desk on the day)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from eventapp.timeutil import local_today
+from tests.conftest import csrf_from
+from tests.factories import make_assembly, make_org, make_user
+from tests.notes.helpers import make_registration
+
+
+@pytest.fixture
+def desk(client, auth, db):
+    user = make_user("reception", email="desk@example.org", name="Desk Volunteer")
+    auth.login(user.email)
+    return user
+
+
+@pytest.fixture
+def today(db):
+    assembly = make_assembly(title="Shireford Assembly", date=local_today("Europe/London"))
+    org = make_org("Shireford Constabulary")
+    return assembly, [make_registration(assembly, org, "Aisha Khan", access_needs="Wheelchair user"),
+                      make_registration(assembly, org, "Will Waiting", status="waiting")]
+
+
+def test_reception_lands_on_the_days_to_check_in_at_and_checks_a_delegate_in(client, auth, db, today):
+    assembly, (aisha, _waiting) = today
+    coming = make_assembly(title="Northvale Assembly", date=local_today() + timedelta(days=30))
+    make_assembly(title="Old Assembly", date=local_today() - timedelta(days=30))
+    make_assembly(title="Draft Assembly", date=local_today(), status="draft")
+    user = make_user("reception", email="desk@example.org", name="Desk Volunteer")
+
+    landed = auth.login(user.email, follow_redirects=True)
+    home = landed.get_data(as_text=True)
+    assert landed.request.path == "/check-in"
+    assert "Shireford Assembly" in home and "Northvale Assembly" in home
+    assert "Old Assembly" not in home and "Draft Assembly" not in home
+    assert home.index("Shireford Assembly") < home.index("Northvale Assembly")
+    assert "<strong>Today</strong>" in home and "(check-in opens on the day)" in home
+    # Their navigation: check-in, password, sign out; no organiser or facilitator pages.
+    nav = home.split('<nav aria-label="Main">')[1].split("</nav>")[0]
+    assert "/check-in" in nav and "/organiser/" not in nav and "/facilitator/" not in nav
+
+    page = client.get(f"/organiser/assemblies/{assembly.slug}/check-in").get_data(as_text=True)
+    assert "Aisha Khan" in page and "Wheelchair user" in page
+    assert f"/organiser/assemblies/{assembly.slug}\"" not in page  # no link back to the organiser's page
+    sent = client.post(f"/organiser/assemblies/{assembly.slug}/check-in/{aisha.id}/arrived",
+                       data={"csrf_token": csrf_from(page)}, follow_redirects=True)
+    assert "has arrived" in sent.get_data(as_text=True)
+    assert "1 of 1</strong> confirmed delegate has arrived" in sent.get_data(as_text=True)
+    assert "1 of 1 confirmed delegate has arrived" in client.get("/check-in").get_data(as_text=True)
+    assert coming.slug in client.get("/check-in").get_data(as_text=True)
+
+
+def test_a_search_that_finds_nobody_tells_reception_to_ask_an_organiser(client, desk, today):
+    assembly, _people = today
+    page = client.get(f"/organiser/assemblies/{assembly.slug}/check-in?q=Nobody+Here").get_data(as_text=True)
+    assert "ask an organiser to add them at the door" in page
+    assert "/registrations/new" not in page
+
+
+@pytest.mark.parametrize("path", ["/organiser/", "/organiser/assemblies/{slug}", "/organiser/assemblies/{slug}/registrations",
+                                  "/organiser/assemblies/{slug}/day-sheets", "/organiser/users", "/organiser/outbox/",
+                                  "/facilitator/", "/organiser/assemblies/{slug}/registrations.csv"])
+def test_reception_cannot_open_anything_else(client, desk, today, path):
+    assembly, _people = today
+    assert client.get(path.format(slug=assembly.slug)).status_code == 403
+
+
+def test_facilitators_cannot_open_check_in(client, auth, facilitator, today):
+    assembly, _people = today
+    auth.login(facilitator.email)
+    assert client.get("/check-in").status_code == 403
+    assert client.get(f"/organiser/assemblies/{assembly.slug}/check-in").status_code == 403
