@@ -90,6 +90,7 @@ FACILITATORS = [
     ("Zoë Clarke", "zoe.clarke@example.org"),
 ]
 ORGANISER = ("Priya Shah", "organiser@example.org")
+RECEPTION = ("Reception Desk", "reception@example.org")
 
 
 def _password() -> str:
@@ -129,6 +130,8 @@ def load_demo() -> list[str]:
     for name, email in FACILITATORS:
         facilitators.append(_user(name, email, "facilitator", password))
         logins.append((email, "facilitator"))
+    _user(*RECEPTION, "reception", password)
+    logins.append((RECEPTION[1], "reception"))
 
     assembly = db.session.scalar(select(Assembly).where(Assembly.slug == SLUG))
     if assembly is None:

@@ -91,6 +91,14 @@ def test_demo_loads_an_assembly_and_is_idempotent(scratch_database_url, monkeypa
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
         resp = client.post("/login", data={"csrf_token": token, "email": "organiser@example.org", "password": password})
         assert resp.status_code == 302
+        # The reception desk's login lands on check-in, where the demo assembly is listed.
+        assert "reception@example.org" in first.output
+        desk = app.test_client()
+        page = desk.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        resp = desk.post("/login", data={"csrf_token": token, "email": "reception@example.org", "password": password})
+        assert resp.headers["Location"] == "/check-in"
+        assert "Shireford Community Safety Assembly 2027" in desk.get("/check-in").get_data(as_text=True)
 
         second = runner.invoke(args=["demo"])
         assert second.exit_code == 0, second.output
