@@ -341,6 +341,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .messages.views import bp as messages_bp
     from .documents.views import bp as documents_bp
     from .checkin.views import bp as checkin_bp
+    from .feedback.views import bp as feedback_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(assemblies_bp)
@@ -356,6 +357,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(messages_bp)
     app.register_blueprint(documents_bp)
     app.register_blueprint(checkin_bp)
+    app.register_blueprint(feedback_bp)
 
     from . import cli, errors, observability, security, templating
 

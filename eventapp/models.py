@@ -19,3 +19,4 @@ from .outcomes.models import ActionStatusUpdate, AssemblyUpdate, CarriedAction, 
 from .messages.models import AssemblyMessage  # noqa: F401
 from .documents.models import Document  # noqa: F401
 from .checkin.models import Arrival  # noqa: F401
+from .feedback.models import Feedback, WorkshopRating  # noqa: F401

@@ -209,6 +209,10 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "checkin.scan": {"GET": reception_page(404)},
     # before the day it says when the certificate will be there
     "checkin.certificate": {"GET": token_page()},
+    # feedback: before the day the delegate's page says when they can give it (and a POST changes nothing)
+    "feedback.give": {"GET": token_page(), "POST": token_page()},
+    "feedback.results": {"GET": organiser_only()},
+    "feedback.results_csv": {"GET": organiser_only()},
 }
 
 # Rules whose expectation differs from their endpoint's (same endpoint, another URL).

@@ -11,7 +11,7 @@ from typing import Any, Iterable, NamedTuple
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -1449,12 +1449,27 @@ def personal_data(registration: Registration) -> dict[str, Any]:
         ],
         "attendance": [{"workshop": title, "status": ATTENDANCE_STATUSES.get(status, status)}
                        for title, status in attendance],
+        "feedback": _feedback_data(reg),
         "emails_sent_to_you": [
             {"to": m.to_email, "subject": m.subject or rendered(m).subject, "status": m.status,
              "created_at": m.created_at.isoformat() + "Z"}
             for m in outbox
         ],
     }
+
+
+def _feedback_data(reg: Registration) -> dict[str, Any] | None:
+    from ..feedback.models import SCALE, Feedback
+
+    given = db.session.scalar(select(Feedback).where(Feedback.registration_id == reg.id))
+    if given is None:
+        return None
+    titles = dict(db.session.execute(select(Workshop.id, Workshop.title).where(
+        Workshop.id.in_([r.workshop_id for r in given.ratings]))).all()) if given.ratings else {}
+    return {"assembly": SCALE[given.overall],
+            "workshops": [{"workshop": titles.get(r.workshop_id, ""), "answer": SCALE[r.rating]} for r in given.ratings],
+            "what_you_will_do_differently": given.differently, "what_the_next_assembly_should_cover": given.next_time,
+            "given_at": given.submitted_at.isoformat() + "Z", "changed_at": given.updated_at.isoformat() + "Z"}
 
 
 def purge_due(today: date | None = None) -> list[tuple[Assembly, int]]:
@@ -1499,6 +1514,10 @@ def anonymise_registrations(assembly: Assembly) -> int:
     # Sent emails carry names and addresses too, and so do forms never confirmed.
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.assembly_id == assembly.id))
     db.session.execute(delete(PendingRegistration).where(PendingRegistration.assembly_id == assembly.id))
+    # Feedback stays for the report, no longer tied to anyone (its answers carry the sector only).
+    from ..feedback.models import Feedback
+
+    db.session.execute(update(Feedback).where(Feedback.assembly_id == assembly.id).values(registration_id=None))
     db.session.commit()
     return len(regs)
 

@@ -20,6 +20,7 @@ from ..assemblies.models import Assembly
 from ..assemblies.views import load_assembly, load_public_assembly
 from ..domain import DomainError
 from ..checkin.services import certificate, check_in_code
+from ..feedback.services import offer as feedback_offer
 from ..documents.services import list_documents
 from ..extensions import db, limiter
 from ..forms_util import apply_domain_error
@@ -268,7 +269,8 @@ def correct_email(slug: str):
 # --- public: manage link ---------------------------------------------------------------------------
 
 
-def _load_token(token: str):
+def load_personal_link(token: str):
+    """(registration, None) for a delegate's personal link, or (None, "expired" or "invalid")."""
     try:
         return services.load_manage_token(token), None
     except services.TokenExpired:
@@ -277,15 +279,16 @@ def _load_token(token: str):
         return None, "invalid"
 
 
-def _bad_link(problem: str):
+def bad_link_page(problem: str):
+    """What an expired or broken personal link shows: a way to have a fresh one emailed."""
     return render_template("registration/bad_link.html", problem=problem, form=ResendForm()), (410 if problem == "expired" else 404)
 
 
 @bp.route("/manage/<token>")
 def manage(token: str):
-    reg, problem = _load_token(token)
+    reg, problem = load_personal_link(token)
     if reg is None:
-        return _bad_link(problem)
+        return bad_link_page(problem)
     from ..placements.services import placements_for
 
     placements = placements_for(reg) if reg.status == "confirmed" else []
@@ -293,6 +296,7 @@ def manage(token: str):
                            published=services.allocation_published(reg.assembly), action_form=ActionForm(),
                            placements=placements, taken_place=services.has_taken_place(reg.assembly),
                            certificate=certificate(reg)[0] is not None, check_in_code=check_in_code(reg),
+                           feedback=feedback_offer(reg),
                            # A cancelled registration still sees what everyone can, not what delegates get.
                            documents=list_documents(reg.assembly_id,
                                                     visibility="public" if reg.status == "cancelled" else None))
@@ -300,9 +304,9 @@ def manage(token: str):
 
 @bp.route("/manage/<token>/edit", methods=["GET", "POST"])
 def manage_edit(token: str):
-    reg, problem = _load_token(token)
+    reg, problem = load_personal_link(token)
     if reg is None:
-        return _bad_link(problem)
+        return bad_link_page(problem)
     if reg.status == "cancelled":
         flash("This registration was cancelled, so it can no longer be changed.", "info")
         return redirect(url_for(".manage", token=token))
@@ -335,9 +339,9 @@ def manage_edit(token: str):
 
 @bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
 def manage_cancel(token: str):
-    reg, problem = _load_token(token)
+    reg, problem = load_personal_link(token)
     if reg is None:
-        return _bad_link(problem)
+        return bad_link_page(problem)
     form = ActionForm()
     if reg.status == "cancelled":
         return redirect(url_for(".manage", token=token))
@@ -355,9 +359,9 @@ def manage_cancel(token: str):
 
 @bp.route("/manage/<token>/my-data.json")
 def manage_data(token: str):
-    reg, problem = _load_token(token)
+    reg, problem = load_personal_link(token)
     if reg is None:
-        return _bad_link(problem)
+        return bad_link_page(problem)
     body = json.dumps(services.personal_data(reg), ensure_ascii=False, indent=2)
     return Response(body, mimetype="application/json",
                     headers={"Content-Disposition": 'attachment; filename="my-registration.json"',

@@ -1,0 +1,1 @@
+"""Delegates' feedback after the day, and what organisers learn from it."""
