@@ -65,6 +65,7 @@ class SettingsError(RuntimeError):
 _BOOLEAN_SETTINGS = ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE", "MAIL_USE_TLS", "MAIL_USE_SSL", "PROXY_FIX")
 _COUNT_SETTINGS = ("MAIL_PORT", "MAIL_CONNECTIONS", "MAIL_PER_CONNECTION", "MANAGE_TOKEN_MAX_AGE_DAYS",
                    "PARTNER_LINK_DAYS", "ALLOCATION_INLINE_MAX", "PAGE_SIZE", "DOCUMENT_MAX_BYTES")
+_RATE_LIMIT_SETTINGS = ("REGISTRATION_RATE_LIMIT", "REGISTRATION_ATTEMPT_LIMIT")
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0", ""}
 MIN_SECRET_KEY_LENGTH = 16
 
@@ -102,14 +103,16 @@ def _check_environment_settings(config, names: set[str]) -> None:
             problems.append(f"FLASK_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters of random text "
                             "(e.g. python3 -c 'import secrets; print(secrets.token_hex(32))'), the same in every "
                             "process; or leave it unset to use the key generated in the instance folder.")
-    if "REGISTRATION_RATE_LIMIT" in names:
-        from limits import parse_many
+    from limits import parse_many
 
+    for name in _RATE_LIMIT_SETTINGS:
+        if name not in names:
+            continue
         try:
-            parse_many(str(config["REGISTRATION_RATE_LIMIT"]))
+            parse_many(str(config[name]))
         except ValueError:
-            problems.append(f"FLASK_REGISTRATION_RATE_LIMIT is not a rate limit: {config['REGISTRATION_RATE_LIMIT']!r} "
-                            "(write e.g. '10 per minute; 60 per hour').")
+            problems.append(f"FLASK_{name} is not a rate limit: {config[name]!r} "
+                            "(write e.g. '30 per minute; 100 per hour').")
     if problems:
         raise SettingsError("eventapp cannot start with these settings:\n  " + "\n  ".join(problems))
 
@@ -254,6 +257,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         ORGANISER_NAME="Assembly organisers",
         RATELIMIT_STORAGE_URI="memory://",
         RATELIMIT_HEADERS_ENABLED=True,
+        # Per client address, on each public form (registration.views._public_form): forms acted on, and every
+        # form sent. Colleagues behind one office address share them.
+        REGISTRATION_RATE_LIMIT="30 per minute; 100 per hour",
+        REGISTRATION_ATTEMPT_LIMIT="120 per minute; 600 per hour",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,

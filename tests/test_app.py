@@ -266,6 +266,7 @@ def test_a_method_not_allowed_page_is_friendly_and_says_which_methods_are(client
     ("FLASK_MANAGE_TOKEN_MAX_AGE_DAYS", "sixty", "FLASK_MANAGE_TOKEN_MAX_AGE_DAYS must be a whole number above 0"),
     ("FLASK_MAIL_CONNECTIONS", "0", "FLASK_MAIL_CONNECTIONS must be a whole number above 0, not '0'"),
     ("FLASK_REGISTRATION_RATE_LIMIT", "ten a minute", "FLASK_REGISTRATION_RATE_LIMIT is not a rate limit"),
+    ("FLASK_REGISTRATION_ATTEMPT_LIMIT", "lots", "FLASK_REGISTRATION_ATTEMPT_LIMIT is not a rate limit"),
 ])
 def test_a_wrong_setting_stops_the_app_with_a_message(tmp_path, monkeypatch, name, value, complaint):
     monkeypatch.setenv("FLASK_SECRET_KEY", "a-secret-from-the-environment")

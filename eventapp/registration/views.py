@@ -8,8 +8,9 @@ from datetime import date, time as dt_time
 from types import SimpleNamespace
 from typing import Callable, NamedTuple
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
+from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session,
                    url_for)
+from flask_limiter import RequestLimit
 from markupsafe import Markup, escape
 from sqlalchemy import bindparam, func, or_, select
 from flask_sqlalchemy.pagination import SelectPagination
@@ -37,8 +38,60 @@ from .models import REGISTRATION_STATUSES, PendingRegistration, Preference, Regi
 bp = Blueprint("registration", __name__)
 
 
-def _form_limit() -> str:
-    return current_app.config.get("REGISTRATION_RATE_LIMIT", "10 per minute; 60 per hour")
+# --- the public forms' rate limits ---------------------------------------------------------------
+#
+# Counted per client address, which colleagues at one council, police force or NHS trust share (their
+# office's NAT): when the invitation goes out, twenty of them register within minutes. So a form sent
+# back with a mistake marked costs nothing from the allowance of forms acted on (FLASK_REGISTRATION_RATE_LIMIT),
+# which bounds the registrations, and the emails they send, that one address can make. A far larger bound on
+# every form sent (FLASK_REGISTRATION_ATTEMPT_LIMIT) stops a script sending junk. Keying on the address typed
+# as well would bound nothing: a script types a new one each time (and the outbox already sends any one
+# address at most one such email a quarter of an hour).
+
+
+def _accepted_limit() -> str:
+    return current_app.config["REGISTRATION_RATE_LIMIT"]
+
+
+def _attempt_limit() -> str:
+    return current_app.config["REGISTRATION_ATTEMPT_LIMIT"]
+
+
+def _acted_on(response: Response) -> bool:
+    """Whether a form was acted on (redirected onwards, or the "link sent" page) rather than sent back refused."""
+    return response.status_code < 400
+
+
+def _public_form(view):
+    """Both limits on a public form's POST; past either, the form is shown again as typed, saying when to send it."""
+
+    def refused(limit: RequestLimit) -> Response:
+        g.form_refused = _refusal(limit.reset_at - time.time())
+        response = current_app.make_response(view(**(request.view_args or {})))
+        if g.pop("form_refused_shown", False):
+            response.status_code = 429
+        return response
+
+    accepted = limiter.limit(_accepted_limit, methods=["POST"], deduct_when=_acted_on, on_breach=refused)(view)
+    return limiter.limit(_attempt_limit, methods=["POST"], on_breach=refused)(accepted)
+
+
+def _refusal(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    wait = "a minute" if minutes == 1 else f"about {minutes} minutes"
+    return ("This form has not been sent yet: a lot of forms have come from your network (colleagues on the same "
+            "connection count too) in a short time. Everything you entered is kept here. "
+            f"Please wait {wait}, then send it again.")
+
+
+def _sent(form) -> bool:
+    """form.validate_on_submit(), except for a form its rate limit refused: that one gets the refusal as its error."""
+    refusal = g.pop("form_refused", None)
+    if refusal is not None:
+        g.form_refused_shown = True
+        form.form_errors.append(refusal)
+        return False
+    return form.validate_on_submit()
 
 
 def _status(form) -> int:
@@ -84,7 +137,7 @@ def _fill(form: DetailsForm, reg: Registration) -> None:
 
 
 @bp.route("/a/<slug>/register", methods=["GET", "POST"])
-@limiter.limit(_form_limit, methods=["POST"])
+@_public_form
 def register(slug: str):
     if request.method == "POST":
         # Parsing, checking and looking up happen before the write lock; the service takes it.
@@ -95,7 +148,7 @@ def register(slug: str):
         return render_template("registration/closed.html", assembly=assembly, reason=why)
     topics = services.offered_topic_choices(assembly)
     form = with_choices(RegistrationForm, topics, services.required_choices(assembly, topics))
-    if form.validate_on_submit():
+    if _sent(form):
         # Read now: the commit expires the assembly, and reading it after would cost a query.
         assembly_id = assembly.id
         if assembly.confirm_email_first:
@@ -160,7 +213,7 @@ def registered(slug: str):
 
 
 @bp.route("/a/<slug>/register/confirm/<token>", methods=["GET", "POST"])
-@limiter.limit(_form_limit, methods=["POST"])
+@_public_form
 def confirm(slug: str, token: str):
     assembly = load_public_assembly(slug)
     try:
@@ -178,7 +231,7 @@ def confirm(slug: str, token: str):
     form = ActionForm()
     full = None
     # A GET only shows the form: link scanners in mail filters open links but never press buttons.
-    if form.validate_on_submit():
+    if _sent(form):
         try:
             result = services.confirm_pending(pending, join_waiting_list=bool(request.form.get("join_waiting_list")))
         except DomainError as err:
@@ -233,7 +286,7 @@ CORRECTED = "The address is corrected. The email about your registration is on i
 
 
 @bp.route("/a/<slug>/register/correct-email", methods=["GET", "POST"])
-@limiter.limit(_form_limit, methods=["POST"])
+@_public_form
 def correct_email(slug: str):
     assembly = load_public_assembly(slug)
     found = _correctable(assembly)
@@ -241,7 +294,7 @@ def correct_email(slug: str):
     if found is None:
         return render_template("registration/correct_email.html", assembly=assembly, form=None,
                                gone=services.CORRECTION_GONE), 410
-    if form.validate_on_submit():
+    if _sent(form):
         entry = session["correctable"]
         try:
             reg = services.correct_new_registration_email(found[0], found[1], form.typed.data, form.email.data)
@@ -369,10 +422,10 @@ def manage_data(token: str):
 
 
 @bp.route("/manage/new-link", methods=["GET", "POST"])
-@limiter.limit(_form_limit, methods=["POST"])
+@_public_form
 def resend():
     form = ResendForm()
-    if form.validate_on_submit():
+    if _sent(form):
         services.send_fresh_links(form.email.data)
         session["registered_email"] = form.email.data.strip()
         return render_template("registration/link_sent.html", email=form.email.data.strip())

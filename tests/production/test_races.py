@@ -44,7 +44,7 @@ def limits() -> dict:
     # Rate limits stay on, counted in Redis (shared by every process), set high enough for
     # one address (this machine) to send the whole stampede.
     return {"RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": f"race-{uuid.uuid4().hex}",
-            "REGISTRATION_RATE_LIMIT": "100000 per minute"}
+            "REGISTRATION_RATE_LIMIT": "100000 per minute", "REGISTRATION_ATTEMPT_LIMIT": "100000 per minute"}
 
 
 def test_registration_stampede_confirms_exactly_capacity_and_queues_in_order(own_database, tmp_path):
