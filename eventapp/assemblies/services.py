@@ -6,7 +6,7 @@ import secrets
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
@@ -234,6 +234,17 @@ def get_or_create_topic(name: str) -> Topic:
         db.session.add(topic)
         db.session.flush()
     return topic
+
+
+# The topics list's order: a topic's page in it is found by counting those before it in the same order.
+TOPIC_ORDER = (Topic.name, Topic.id)
+
+
+def topic_list_page(topic: Topic, per_page: int) -> int:
+    """The page of the topics list (TOPIC_ORDER, per_page to a page) that shows this topic."""
+    before = db.session.scalar(select(func.count(Topic.id)).where(
+        or_(Topic.name < topic.name, and_(Topic.name == topic.name, Topic.id < topic.id))))
+    return before // per_page + 1
 
 
 def save_topic(data: dict[str, Any], topic: Topic | None = None) -> Topic:

@@ -472,10 +472,10 @@ def delete_agenda_item(slug: str, item_id: int):
 @organiser_required
 def topics():
     q = request.args.get("q", "").strip()
-    stmt = select(Topic).order_by(Topic.name)
+    stmt = select(Topic).order_by(*services.TOPIC_ORDER)
     if q:
         stmt = stmt.where(Topic.name.icontains(q, autoescape=True))
-    page = db.paginate(stmt, per_page=25, error_out=False)
+    page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
     counts = dict(
         db.session.execute(
             select(Workshop.topic_id, func.count(Workshop.id))
@@ -494,10 +494,12 @@ def topic_form(topic_id: int | None = None):
     form = TopicForm(obj=topic)
     if form.validate_on_submit():
         try:
-            services.save_topic({"name": form.name.data, "description": form.description.data or ""}, topic)
+            topic = services.save_topic({"name": form.name.data, "description": form.description.data or ""}, topic)
         except DomainError as err:
             apply_domain_error(form, err)
         else:
             flash("Topic saved.", "success")
-            return redirect(url_for(".topics"))
+            # Back to the list where the topic now is (in name order, not always the first page), at its row.
+            page = services.topic_list_page(topic, current_app.config.get("PAGE_SIZE", 25))
+            return redirect(url_for(".topics", page=page if page > 1 else None, _anchor=f"topic-{topic.id}"))
     return render_template("assemblies/topic_form.html", form=form, topic=topic), _status(form)

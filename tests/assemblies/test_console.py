@@ -502,6 +502,21 @@ def test_topic_list_counts_paginates_and_filters(as_organiser):
     assert "No topics match." in body(as_organiser.get("/organiser/topics?q=zzz"))
 
 
+def test_a_saved_topic_is_shown_on_the_page_of_the_list_where_its_name_falls(as_organiser, db):
+    for i in range(30):
+        make_topic(f"Topic {i:02d}")
+    resp = post_form(as_organiser, "/organiser/topics/new", {"name": "Youth violence"})
+    added = db.session.scalar(select(Topic).where(Topic.name == "Youth violence"))
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == f"/organiser/topics?page=2#topic-{added.id}"
+    shown = body(as_organiser.get(resp.headers["Location"]))
+    assert "Topic saved." in shown and f'<tr id="topic-{added.id}"><td>Youth violence</td>' in shown
+    # Renamed to sort first, it is found on the first page.
+    resp = post_form(as_organiser, f"/organiser/topics/{added.id}/edit", {"name": "Adult violence"})
+    assert resp.headers["Location"] == f"/organiser/topics#topic-{added.id}"
+    assert f'<tr id="topic-{added.id}"><td>Adult violence</td>' in body(as_organiser.get("/organiser/topics"))
+
+
 # --- agenda -------------------------------------------------------------------------------------
 
 
