@@ -44,22 +44,30 @@ def run_migrations_online():
     with target_db.engine.connect() as connection:
         # SQLite changes a constraint by copying the table and dropping the old one; with foreign keys
         # on, that drop deletes (ON DELETE CASCADE) every row pointing at it: a facilitator's workshops
-        # when user_account is rebuilt. SQLite's own procedure: keys off outside the transaction,
-        # rebuild, check every key, commit, keys on again.
+        # when user_account is rebuilt. SQLite's own procedure: keys off outside any transaction, rebuild,
+        # check every key before the commit, keys on again.
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            # SQLite has no transactional DDL here: each migration is its own transaction, checked before it commits.
+            conf_args.setdefault("on_version_apply", _check_foreign_keys)
         try:
             context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
             with context.begin_transaction():
                 context.run_migrations()
-                if sqlite:
-                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
-                    if broken:
-                        raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
         finally:
             if sqlite:
+                # Alembic's own reads after the last commit leave a transaction open, in which SQLite would
+                # ignore the pragma; it holds nothing to keep.
+                if connection.in_transaction():
+                    connection.rollback()
                 connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(ctx, step, heads, run_args):
+    broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"migration {step.up_revision_id} left rows pointing at nothing: {broken[:5]}")
 
 
 if context.is_offline_mode():

@@ -1,7 +1,9 @@
 """Delegates give feedback through their personal link after the day; organisers read the summary."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+import hashlib
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 
 from ..accounts.access import organiser_required
 from ..assemblies.views import load_assembly
@@ -21,8 +23,19 @@ bp = Blueprint("feedback", __name__)
 COMMENTS = {"differently": "What delegates will do differently", "next_time": "What the next assembly should cover"}
 
 
+def _per_link() -> str:
+    # Per personal link, not per client address: colleagues at one council or trust share an address (their
+    # office's NAT) and may all answer the morning the organiser's reminder arrives.
+    return "feedback-link:" + hashlib.sha256((request.view_args or {}).get("token", "").encode()).hexdigest()[:32]
+
+
+def _attempt_limit() -> str:
+    return current_app.config["REGISTRATION_ATTEMPT_LIMIT"]
+
+
 @bp.route("/manage/<token>/feedback", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit("10 per minute; 60 per hour", key_func=_per_link, methods=["POST"])
+@limiter.limit(_attempt_limit, methods=["POST"])
 def give(token: str):
     reg, problem = load_personal_link(token)
     if reg is None:
