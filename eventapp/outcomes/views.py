@@ -30,6 +30,8 @@ from ..notes.models import Action
 from ..organisations.models import Organisation
 from ..timeutil import local_today
 from . import services
+from ..feedback import services as feedback_services
+from ..feedback.models import SCALE
 from .charts import bar_chart
 from .feed import atom_feed
 from .forms import ConfirmForm, ContactForm, StatusForm, TrackerFilterForm, UpdateForm
@@ -98,7 +100,8 @@ def report(slug: str):
                            [(label, [n]) for label, n in rep.actions_by_topic], ["Actions"]),
     }
     return render_template("outcomes/report.html", assembly=assembly, report=rep, charts=charts,
-                           today=local_today(), is_overdue=services.is_overdue)
+                           today=local_today(), is_overdue=services.is_overdue,
+                           feedback=feedback_services.summary(assembly))
 
 
 @bp.get("/organiser/assemblies/<slug>/report.csv")
@@ -117,7 +120,12 @@ def report_csv(slug: str):
 @organiser_required
 def report_json(slug: str):
     assembly = _assembly(slug)
-    body = json.dumps(services.report_data(services.assembly_report(assembly)), ensure_ascii=False, indent=2)
+    data = services.report_data(services.assembly_report(assembly))
+    fb = feedback_services.summary(assembly).overall
+    data["feedback"] = {"responses": fb.total, "useful_or_very_useful": fb.counts[4] + fb.counts[5],
+                        "average_of_5": round(fb.average, 2) if fb.total else None,
+                        "answers": {label: fb.counts[value] for value, label in SCALE.items()}}
+    body = json.dumps(data, ensure_ascii=False, indent=2)
     return Response(body, mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{assembly.slug}-report.json"'})
 

@@ -177,3 +177,18 @@ def test_answers_outside_the_scale_are_refused(day):
     with pytest.raises(DomainError, match="Choose one of the answers for Spotting hidden harm"):
         services.save_feedback(aisha, {"overall": "3", "workshops": {harm.id: "-1"}})
     assert services.feedback_of(aisha) is None
+
+
+def test_the_assembly_report_carries_the_feedback_figures(client, auth, organiser, day):
+    assembly, (harm, _e, _a), (aisha, ben, _w), tokens = day
+    auth.login(organiser.email)
+    assert "No delegate has given feedback." in client.get(f"/organiser/assemblies/{assembly.slug}/report").get_data(
+        as_text=True)
+    give(client, tokens[aisha.id], overall="5")
+    give(client, tokens[ben.id], overall="3")
+    report = client.get(f"/organiser/assemblies/{assembly.slug}/report").get_data(as_text=True)
+    assert "2 delegates of 2 confirmed answered; 50% found the assembly useful or very useful (average 4.0 of 5)." in report
+    data = json.loads(client.get(f"/organiser/assemblies/{assembly.slug}/report.json").get_data(as_text=True))
+    assert data["feedback"] == {"responses": 2, "useful_or_very_useful": 1, "average_of_5": 4.0,
+                                "answers": {"Very useful": 1, "Useful": 0, "Somewhat useful": 1, "Not very useful": 0,
+                                            "Not useful at all": 0}}
