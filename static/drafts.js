@@ -2,9 +2,14 @@
    the form is opened again (a tab closed or reloaded before Save, a dropped connection).
    Forms opt in with data-draft-key; data-restore-draft marks a form showing stored values (not a
    form sent back with errors, which already holds what was typed). An element with
-   data-draft-saved names the draft the server has just stored, to forget it. */
+   data-draft-saved names the draft the server has just stored, to forget it.
+   A draft belongs to the person who typed it (<body data-user>; the key names them too): it is put back
+   only for them, and sign-out.js deletes it when they sign out. data-draft-name says what it is. */
 (function () {
   "use strict";
+  var user = document.body.getAttribute("data-user");
+  var KEY = /^eventapp-[a-z]+-draft:(\d+):/;
+  if (!user) { return; }
   var storage = null;
   try {
     storage = window.localStorage;
@@ -15,6 +20,8 @@
   }
   var DRAFT_DAYS = 14;
   var NOT_TYPED = { csrf_token: true, version: true };
+  var deleted = false;  // by Sign out, on this page or another: typing here no longer keeps a copy
+  document.addEventListener("eventapp:drafts-deleted", function () { deleted = true; });
 
   var done = document.querySelector("[data-draft-saved]");
   if (done) {
@@ -23,6 +30,8 @@
 
   Array.prototype.forEach.call(document.querySelectorAll("form[data-draft-key]"), function (form) {
     var key = form.getAttribute("data-draft-key");
+    var owner = KEY.exec(key || "");
+    if (!owner || owner[1] !== user) { return; }  // not a key of the person signed in: leave it alone
     var version = form.querySelector("input[name=version]");
 
     function fields() {
@@ -49,20 +58,23 @@
 
     function keep() {
       var now = fields();
+      if (deleted) { return; }
       try {
         if (text(now) === shown) {
           storage.removeItem(key);
         } else {
           // The names too: a box left unticked is then told from one that was not on the form.
           storage.setItem(key, JSON.stringify({ at: Date.now(), version: version ? version.value : "", fields: now,
-                                                names: names() }));
+                                                names: names(), user: user, page: location.pathname + location.search,
+                                                name: form.getAttribute("data-draft-name") || document.title }));
         }
       } catch (e) { /* full: the page still holds the text */ }
     }
 
     var draft = null;
     try { draft = JSON.parse(storage.getItem(key) || "null"); } catch (e) { draft = null; }
-    if (draft && (!draft.fields || Date.now() - draft.at > DRAFT_DAYS * 86400000)) {
+    if (draft && (!draft.fields || Date.now() - draft.at > DRAFT_DAYS * 86400000 ||
+                  (draft.user !== undefined && String(draft.user) !== user))) {
       storage.removeItem(key);
       draft = null;
     }

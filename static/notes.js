@@ -1,7 +1,8 @@
 /* Autosave for session notes: posts the draft every few seconds when it changed.
    The page works without this file; the Save button always submits the form.
    What is typed is also kept on this device (localStorage) until the server has it, so closing
-   the tab or losing the connection loses nothing: the notes page opened again puts it back. */
+   the tab or losing the connection loses nothing: the notes page opened again puts it back, for the
+   person who typed it only (<body data-user>, also named in the key). Sign out deletes it (sign-out.js). */
 (function () {
   "use strict";
   var form = document.querySelector("form[data-autosave-url]");
@@ -22,7 +23,10 @@
   var submitting = false;
   var NOT_TEXT = { csrf_token: true, version: true, unanswered_saves: true, keep: true };
 
+  var user = document.body.getAttribute("data-user");
   var draftKey = form.getAttribute("data-draft-key");
+  var owner = /^eventapp-[a-z]+-draft:(\d+):/.exec(draftKey || "");
+  if (!user || !owner || owner[1] !== user) { draftKey = null; }  // never kept for, or put back to, anyone else
   var storage = null;
   try {
     storage = window.localStorage;
@@ -68,6 +72,7 @@
     try {
       var draft = JSON.parse(storage.getItem(draftKey) || "null");
       if (!draft || !draft.fields || Date.now() - draft.at > DRAFT_DAYS * 86400000) { return null; }
+      if (draft.user !== undefined && String(draft.user) !== user) { return null; }
       return draft;
     } catch (e) {
       return null;
@@ -78,7 +83,8 @@
     if (!storage || !draftKey) { return; }
     try {
       storage.setItem(draftKey, JSON.stringify({
-        at: Date.now(), version: version ? version.value : "0", unanswered: unansweredKeys, fields: fields()
+        at: Date.now(), version: version ? version.value : "0", unanswered: unansweredKeys, fields: fields(),
+        user: user, page: location.pathname + location.search, name: form.getAttribute("data-draft-name") || document.title
       }));
     } catch (e) { /* full: the page and autosave still hold the text */ }
   }
@@ -184,6 +190,12 @@
     if (snapshot() !== saved) { keepDraft(); }
   }
 
+  // Sign out chose to delete what is kept here: stop keeping and saving it, and do not ask "Leave site?".
+  document.addEventListener("eventapp:drafts-deleted", function () {
+    storage = null;
+    stopped = true;
+    submitting = true;
+  });
   form.addEventListener("input", typed);
   form.addEventListener("change", typed);
   form.addEventListener("submit", function () { keepDraft(); submitting = true; });

@@ -1,0 +1,251 @@
+"""A venue tablet shared by facilitators: what one of them typed but did not save is never shown to the next,
+is deleted when its author signs out (after saying so, if it was not saved), and survives a sign-in that
+merely ended."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from eventapp.accounts import services as accounts
+from eventapp.accounts.models import User
+from eventapp.assemblies.models import Workshop
+from eventapp.extensions import db
+from eventapp.notes import services
+from tests.browser.axe import axe_check
+from tests.browser.conftest import _open_page, login
+from tests.browser.test_facilitator import TABLET, _seed
+from tests.factories import PASSWORD
+
+DRAFT_KEYS = "() => Object.keys(localStorage).filter(k => k.includes('-draft:')).sort()"
+
+
+def _colleague(app, seed) -> str:
+    """A second facilitator of the same workshop; returns their email."""
+    tag = uuid.uuid4().hex[:8]
+    with app.app_context():
+        other = User(email=f"colleague-{tag}@example.org", name=f"Chris Colleague {tag}", role="facilitator")
+        other.set_password(PASSWORD)
+        workshop = db.session.get(Workshop, seed["workshop_id"])
+        workshop.facilitators.append(other)
+        db.session.commit()
+        email = other.email
+        db.session.remove()
+        return email
+
+
+def _urls(live_server, seed) -> tuple[str, str]:
+    base = f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}"
+    return base + "/actions", base + "/notes"
+
+
+def _type_unsaved(page, live_server, seed, action: str, notes: str) -> None:
+    """An action typed but not added, and notes typed while autosave cannot reach the server (it stays out of
+    reach for this page until unrouted). Leaving the notes page then asks "Leave site?": answered Leave."""
+    page.on("dialog", lambda dialog: dialog.accept())
+    actions_url, notes_url = _urls(live_server, seed)
+    page.goto(actions_url)
+    page.get_by_label("What will be done").fill(action)
+    page.goto(notes_url)
+    page.route("**/notes/autosave", lambda route: route.abort("internetdisconnected"))
+    page.get_by_label("Summary", exact=True).fill(notes)
+    page.get_by_role("status").filter(has_text="No connection").wait_for(timeout=15_000)
+
+
+def _sign_out(page):
+    page.get_by_role("button", name="Sign out").click()
+
+
+def _signed_out(page):
+    page.get_by_text("You have signed out").wait_for()
+    assert page.get_by_role("link", name="Staff sign in").is_visible()
+
+
+def test_a_draft_is_never_put_back_for_the_next_person_and_waits_for_the_one_who_typed_it(live_server, browser):
+    seed = _seed(live_server.app)
+    colleague = _colleague(live_server.app, seed)
+    actions_url, notes_url = _urls(live_server, seed)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        _type_unsaved(page, live_server, seed, "Fran's action, not added yet", "Fran's notes, not saved yet")
+        drafts = page.evaluate(DRAFT_KEYS)
+        assert len(drafts) == 2
+        # Fran walks away; her sign-in ends (8 hours unused) and Chris picks the tablet up.
+        context.clear_cookies()
+        login(page, live_server, colleague)
+        page.goto(actions_url)
+        assert page.get_by_label("What will be done").input_value() == ""
+        assert page.get_by_text("had not been saved").count() == 0
+        page.goto(notes_url)
+        page.wait_for_timeout(500)
+        assert page.get_by_label("Summary", exact=True).input_value() == ""
+        assert page.get_by_text("put back").count() == 0
+        # Even stored under Chris's own key (as drafts were before they named their author), Fran's text stays hers.
+        fran_action = next(k for k in drafts if k.startswith("eventapp-action-draft:"))
+        chris_id = page.evaluate("() => document.body.dataset.user")
+        page.evaluate("([from, to]) => localStorage.setItem(to, localStorage.getItem(from))",
+                      [fran_action, fran_action.replace(fran_action.split(":")[1], chris_id, 1)])
+        page.goto(actions_url)
+        assert page.get_by_label("What will be done").input_value() == ""
+        assert page.get_by_text("had not been saved").count() == 0
+        # Chris has nothing unsaved: signing out asks nothing, and leaves Fran's drafts for her.
+        _sign_out(page)
+        _signed_out(page)
+        assert page.get_by_role("alert").count() == 0
+        assert page.evaluate(DRAFT_KEYS) == drafts
+        # Fran signs in again: her text is put back for her to save.
+        login(page, live_server, seed["email"])
+        page.goto(actions_url)
+        assert page.get_by_label("What will be done").input_value() == "Fran's action, not added yet"
+        assert page.get_by_role("status").filter(has_text="had not been saved").is_visible()
+        page.unroute("**/notes/autosave")
+        page.goto(notes_url)
+        assert page.get_by_label("Summary", exact=True).input_value() == "Fran's notes, not saved yet"
+        page.get_by_role("status").filter(has_text="Draft saved automatically").wait_for(timeout=15_000)
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        assert services.notes_for(seed["workshop_id"]).section("summary").body == "Fran's notes, not saved yet"
+        db.session.remove()
+
+
+def test_signing_out_with_nothing_unsaved_signs_out_at_once(live_server, browser):
+    seed = _seed(live_server.app)
+    actions_url, _ = _urls(live_server, seed)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(actions_url)
+        page.get_by_label("What will be done").fill("Share the referral map")
+        page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
+        page.get_by_label("Due date").fill("2027-06-30")
+        page.get_by_role("button", name="Add action").click()
+        page.get_by_text("Action added.").wait_for()
+        _sign_out(page)
+        _signed_out(page)
+        assert page.evaluate(DRAFT_KEYS) == []
+    finally:
+        context.close()
+    assert not csp
+
+
+def test_signing_out_with_unsaved_drafts_says_so_and_deletes_them_only_when_asked(live_server, browser):
+    seed = _seed(live_server.app)
+    actions_url, notes_url = _urls(live_server, seed)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        _type_unsaved(page, live_server, seed, "Typed, not added", "Typed, not saved")
+        _sign_out(page)
+        warning = page.get_by_role("alert").filter(has_text="You have 2 drafts on this device that have not been saved")
+        warning.wait_for()
+        assert page.evaluate("() => document.activeElement.id") == "sign-out-warning"
+        # Where they are, to open and save them.
+        assert warning.get_by_role("link", name=f"New action, {seed['title']}").get_attribute("href") == \
+            f"/facilitator/workshops/{seed['workshop_id']}/actions"
+        assert warning.get_by_role("link", name=f"Session notes, {seed['title']}").is_visible()
+        axe_check(page, "sign-out warning")
+        # Stay: still signed in, nothing deleted, and back on the Sign out button.
+        page.get_by_role("button", name="Stay signed in").click()
+        assert page.get_by_role("alert").count() == 0
+        assert page.evaluate("() => document.activeElement.textContent") == "Sign out"
+        assert len(page.evaluate(DRAFT_KEYS)) == 2
+        page.goto(actions_url)
+        assert page.get_by_label("What will be done").input_value() == "Typed, not added"
+        # Asked again, and this time deleted: signed out, with nothing left on the device.
+        _sign_out(page)
+        page.get_by_role("button", name="Sign out and delete them").click()
+        _signed_out(page)
+        assert page.evaluate(DRAFT_KEYS) == []
+        login(page, live_server, seed["email"])
+        page.goto(actions_url)
+        assert page.get_by_label("What will be done").input_value() == ""
+        page.goto(notes_url)
+        page.wait_for_timeout(500)
+        assert page.get_by_label("Summary", exact=True).input_value() == ""
+        assert page.get_by_text("put back").count() == 0
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        assert services.notes_for(seed["workshop_id"]) is None and services.workshop_actions(seed["workshop_id"]) == []
+        db.session.remove()
+
+
+def test_signing_out_from_the_notes_page_itself_asks_once(live_server, browser):
+    # The notes page asks "Leave site?" about unsaved text: not again after Sign out has asked.
+    seed = _seed(live_server.app)
+    _, notes_url = _urls(live_server, seed)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(notes_url)
+        page.route("**/notes/autosave", lambda route: route.abort("internetdisconnected"))
+        page.get_by_label("Summary", exact=True).fill("Half a sentence")
+        page.get_by_role("status").filter(has_text="No connection").wait_for(timeout=15_000)
+        _sign_out(page)
+        page.get_by_role("alert").filter(has_text="You have 1 draft on this device").wait_for()
+        page.get_by_role("button", name="Sign out and delete it").click()
+        _signed_out(page)
+        assert page.evaluate(DRAFT_KEYS) == []
+    finally:
+        context.close()
+    assert not csp and dialogs == []
+
+
+@pytest.mark.parametrize("ended", ["unused for hours", "signed out on another device"])
+def test_a_form_sent_after_the_sign_in_ended_keeps_its_draft_until_it_is_saved(live_server, browser, ended):
+    seed = _seed(live_server.app)
+    actions_url, _ = _urls(live_server, seed)
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(actions_url)
+        page.get_by_label("What will be done").fill("Typed as the sign-in ran out")
+        page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
+        page.get_by_label("Due date").fill("2027-06-30")
+        if ended == "unused for hours":
+            context.clear_cookies()  # the session cookie lapsed, its form token with it
+            heading = "Send the form again"
+        else:
+            with live_server.app.app_context():
+                accounts.sign_out(db.session.scalar(select(User).filter_by(email=seed["email"])))
+                db.session.remove()
+            heading = "Sign in again to save this"
+        page.get_by_role("button", name="Add action").click()
+        page.get_by_role("heading", name=heading).wait_for()
+        assert page.get_by_text("You have also been signed out").is_visible()
+        assert len(page.evaluate(DRAFT_KEYS)) == 1  # still on the device
+        # As the page says: sign in again in a new tab, come back and send it again.
+        other = context.new_page()
+        login(other, live_server, seed["email"])
+        other.close()
+        page.get_by_role("button", name="Send it again").click()
+        page.get_by_text("Action added.").wait_for()
+        assert page.evaluate(DRAFT_KEYS) == []
+        _sign_out(page)
+        _signed_out(page)
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        (action,) = services.workshop_actions(seed["workshop_id"])
+        assert action.description == "Typed as the sign-in ran out"
+        db.session.remove()
+
+
+def test_without_javascript_sign_out_is_a_plain_form(live_server, browser):
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport=TABLET, java_script_enabled=False)
+    try:
+        login(page, live_server, seed["email"])
+        _sign_out(page)
+        _signed_out(page)
+    finally:
+        context.close()
+    assert not csp
