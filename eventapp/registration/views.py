@@ -4,13 +4,14 @@ from __future__ import annotations
 import functools
 import json
 import time
-from datetime import date, time as dt_time
+from datetime import time as dt_time
 from types import SimpleNamespace
 from typing import Callable, NamedTuple
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session,
                    url_for)
 from flask_limiter import RequestLimit
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import bindparam, func, or_, select
 from flask_sqlalchemy.pagination import SelectPagination
@@ -606,6 +607,33 @@ class _ListRow:
                          else urls.confirm(self.id) if self.status == "waiting" else urls.reinstate(self.id))
         self.tick = ""
 
+    def html(self, csrf_field: str, over: bool, selecting: bool) -> str:
+        """The row's table row. Built here, not in the template: a row of about fifteen template expressions
+        cost a third of the list page, and the page shows 25 (the template has the page around them)."""
+        name = escape(self.full_name)
+        hidden_name = f'<span class="visually-hidden"> {name}</span>'
+        needs = ""
+        if self.access_needs:
+            needs = f'<span class="pre-line">Access: {escape(self.access_needs)}</span><br>'
+        if self.dietary_needs:
+            needs += f'<span class="pre-line">Diet: {escape(self.dietary_needs)}</span>'
+        actions = f'<a href="{escape(self.edit_url)}">Edit{hidden_name}</a>'
+        if not over:
+            move = ("Move to waiting list" if self.status == "confirmed" else "Confirm" if self.status == "waiting"
+                    else "Reinstate")
+            actions += (f' <form method="post" action="{escape(self.move_url)}" class="inline">{csrf_field}'
+                        f'<button type="submit" class="link-button">{move}{hidden_name}</button></form>')
+            if self.status != "cancelled":
+                actions += f' <a href="{escape(self.cancel_url)}">Cancel{hidden_name}</a>'
+        position = f" (no. {escape(self.waiting_position)})" if self.status == "waiting" else ""
+        return (f'<tr>{f"<td>{self.tick}</td>" if selecting else ""}'
+                f'<td><bdi>{name}</bdi><br><span class="meta"><bdi>{escape(self.email)}</bdi><br>'
+                f'<bdi>{escape(self.job_title)}</bdi></span></td>'
+                f'<td><bdi>{escape(self.org_name)}</bdi><br><span class="meta">{escape(self.sector_label)}'
+                f'{", pending" if self.org_pending else ""}</span></td>'
+                f'<td>{escape(self.status_label)}{position}</td><td>{needs}</td>'
+                f'<td class="row-actions">{actions}</td></tr>\n')
+
     def with_tick(self) -> None:
         """The row's tick box for cancelling several at once, as one string: four template expressions a
         row cost a fifth of the whole list page."""
@@ -658,6 +686,8 @@ def organiser_index(slug: str):
         for r in page.items:
             if r.status != "cancelled":
                 r.with_tick()
+    csrf_field = f'<input name="csrf_token" type="hidden" value="{escape(generate_csrf())}">'
+    rows = Markup("".join(r.html(csrf_field, over, selecting) for r in page.items))
     used_orgs = [_UsedOrganisation(*row) for row in
                  db.session.connection().execute(_USED_ORGANISATIONS, {"assembly_id": assembly.id})]
     pending = [o for o in used_orgs if o.status == "pending"]
@@ -667,7 +697,7 @@ def organiser_index(slug: str):
         pending=pending, filtered=bool(q or status or sector or org_id or needs), needs=needs, needs_labels=NEEDS,
         export_url=url_for(".organiser_export", slug=assembly.slug, **export_args) if export_args else None,
         unconfirmed=services.unconfirmed_count(assembly.id) if assembly.confirm_email_first else None,
-        list_args=back, over=over, selecting=selecting,
+        list_args=back, over=over, selecting=selecting, rows=rows,
         select_url=(url_for if back else cached_url_for)(".organiser_index", slug=assembly.slug, **back, select="1"),
         can_tick=selecting and any(r.status != "cancelled" for r in page.items),
     )
