@@ -192,3 +192,11 @@ def test_the_assembly_report_carries_the_feedback_figures(client, auth, organise
     assert data["feedback"] == {"responses": 2, "useful_or_very_useful": 1, "average_of_5": 4.0,
                                 "answers": {"Very useful": 1, "Useful": 0, "Somewhat useful": 1, "Not very useful": 0,
                                             "Not useful at all": 0}}
+
+
+def test_changing_a_workshop_rating_replaces_it(day):
+    _assembly, (harm, _e, asb), (aisha, _ben, _w), _tokens = day
+    services.save_feedback(aisha, {"overall": "4", "workshops": {harm.id: "5", asb.id: "2"}})
+    services.save_feedback(aisha, {"overall": "4", "workshops": {harm.id: "3", asb.id: "2"}})
+    db.session.expire_all()
+    assert {r.workshop_id: r.rating for r in services.feedback_of(aisha).ratings} == {harm.id: 3, asb.id: 2}
