@@ -162,6 +162,13 @@ def init_app(app: Flask) -> None:
         return has_taken_place(assembly)
 
     @app.template_global()
+    def feedback_open(registration) -> bool:
+        """Whether this delegate can give (or change) their feedback now: emails then link to the form."""
+        from .feedback.services import can_give
+
+        return can_give(registration)[0]
+
+    @app.template_global()
     def this_page() -> str:
         """The page's own address, for a form's action. With no action a form posts to the address in
         the bar, #fragment included: after a user followed an error-summary link (#email), the next

@@ -334,3 +334,30 @@ def test_the_compose_page_gives_each_public_documents_address_to_paste(app, as_o
             f"<code>https://assembly.example.org/a/{assembly.slug}/documents/{slides.id}</code>") in html
     assert "Joining instructions" not in html  # delegates-only: no public address to give
     assert "Documents for delegates only are on each delegate&rsquo;s personal page" in html
+
+
+def test_an_email_in_the_month_after_the_day_links_each_confirmed_delegate_to_the_feedback_form(
+        app, as_organiser, people, sink):
+    from datetime import timedelta
+
+    from eventapp.timeutil import local_today
+
+    assembly = people["assembly"]
+    assembly.date = local_today("Europe/London") - timedelta(days=3)
+    db.session.commit()
+    url, payload = _compose(as_organiser, assembly, subject="Thank you for coming", body="The slides are online.")
+    as_organiser.post(url, data={**payload, "action": "send"})
+    send_pending()
+    received = sink.wait_for(2)
+    text, html = text_of(received[0]), html_of(received[0])
+    link = re.search(r"Tell us how it went \(a few clicks\): (\S+)", text).group(1)
+    assert link.endswith("/feedback") and f'<a href="{link}">Tell us how it went (a few clicks)</a>' in html
+    form = app.test_client().get(_path(link)).get_data(as_text=True)
+    assert "How useful was the assembly for your work?" in form
+
+
+def test_an_email_before_the_day_has_no_feedback_link(as_organiser, people, sink):
+    url, payload = _compose(as_organiser, people["assembly"])
+    as_organiser.post(url, data={**payload, "action": "send"})
+    send_pending()
+    assert "Tell us how it went" not in text_of(sink.wait_for(2)[0])
