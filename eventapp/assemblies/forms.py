@@ -102,3 +102,6 @@ class CopyAssemblyForm(AssemblyForm):
     copy_workshops = BooleanField("Copy its breakout rounds and workshops (topics, rooms, capacities)", default=True)
     copy_facilitators = BooleanField("Keep each workshop's facilitators", default=True)
     copy_agenda = BooleanField("Copy its plenary agenda", default=True)
+    copy_documents = BooleanField("Copy its documents", default=False,
+                                  description="For example the Community Safety Agreement. Each keeps who can see it; "
+                                              "delete any you do not need on the new assembly's Documents page.")

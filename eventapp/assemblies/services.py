@@ -6,7 +6,7 @@ import secrets
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
@@ -122,9 +122,9 @@ def save_assembly(data: dict[str, Any], assembly: Assembly | None = None) -> Ass
 
 
 def copy_assembly(source: Assembly, data: dict[str, Any], *, workshops: bool = True, facilitators: bool = True,
-                  agenda: bool = True) -> Assembly:
+                  agenda: bool = True, documents: bool = False) -> Assembly:
     """Create an assembly from the details given and, as asked, another's rounds and workshops (with their
-    facilitators) and plenary agenda: next year's assembly without typing forty workshops again."""
+    facilitators), plenary agenda and documents: next year's assembly without typing forty workshops again."""
     _check_assembly(data, None)
     if workshops:
         for rnd in sorted(source.rounds, key=lambda r: r.position):
@@ -151,11 +151,25 @@ def copy_assembly(source: Assembly, data: dict[str, Any], *, workshops: bool = T
                                                         title=item.title, speaker=item.speaker,
                                                         organisation_id=item.organisation_id))
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         raise DomainError("Another assembly already uses that web address.", "slug") from None
+    if documents:
+        _copy_documents(source, assembly)
+    db.session.commit()
     return assembly
+
+
+def _copy_documents(source: Assembly, assembly: Assembly) -> None:
+    # In the database, from table to table: the files (up to 10 MB each) never pass through the app.
+    from ..documents.models import Document
+
+    columns = ("title", "filename", "kind", "size", "sha256", "visibility", "position", "uploaded_by_id", "data")
+    db.session.execute(insert(Document).from_select(
+        ["assembly_id", "uploaded_at", *columns],
+        select(literal(assembly.id), literal(utcnow()), *(getattr(Document, c) for c in columns))
+        .where(Document.assembly_id == source.id)))
 
 
 def _locked(assembly: Assembly) -> Assembly:

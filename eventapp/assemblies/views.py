@@ -255,11 +255,12 @@ def copy_assembly(slug: str):
         form.status.data = "draft"
     if form.validate_on_submit():
         data = _assembly_data(form)
-        for name in ("copy_workshops", "copy_facilitators", "copy_agenda"):
+        for name in ("copy_workshops", "copy_facilitators", "copy_agenda", "copy_documents"):
             data.pop(name, None)
         try:
             assembly = services.copy_assembly(source, data, workshops=form.copy_workshops.data,
-                                              facilitators=form.copy_facilitators.data, agenda=form.copy_agenda.data)
+                                              facilitators=form.copy_facilitators.data, agenda=form.copy_agenda.data,
+                                              documents=form.copy_documents.data)
         except DomainError as err:
             apply_domain_error(form, err)
         else:

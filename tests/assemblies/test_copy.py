@@ -89,3 +89,31 @@ def test_a_copy_is_refused_with_a_message_and_everything_kept(as_organiser, db):
     assert resp.status_code == 400
     assert re.search(r"Afternoon breakouts runs 14:00–15:00, outside these hours", resp.get_data(as_text=True))
     assert db.session.scalar(select(Assembly).where(Assembly.slug == "short-2028")) is None
+
+
+def test_a_copy_brings_the_documents_when_asked_byte_for_byte_and_they_download(client, as_organiser, db):
+    from eventapp.documents.models import Document
+    from tests.factories import make_document
+
+    source, _ = _last_year()
+    agreement = bytes(range(256)) * 40
+    make_document(source, "Community Safety Agreement", data=b"%PDF-1.7\n" + agreement, filename="agreement.pdf")
+    make_document(source, "Delegates' pack", visibility="delegates")
+    page = as_organiser.get(f"/organiser/assemblies/{source.slug}/copy").get_data(as_text=True)
+    box = re.search(r'<input[^>]*name="copy_documents"[^>]*>', page).group(0)
+    assert "checked" not in box  # not ticked unless asked: last year's slides are rarely this year's
+    post_form(as_organiser, f"/organiser/assemblies/{source.slug}/copy",
+              assembly_form(slug="shireford-2029", date="2029-03-15"))
+    assert db.session.scalar(select(Assembly).where(Assembly.slug == "shireford-2029")).id not in set(
+        db.session.scalars(select(Document.assembly_id)))
+    post_form(as_organiser, f"/organiser/assemblies/{source.slug}/copy",
+              {**assembly_form(slug="shireford-2028", date="2028-03-16", status="open"), "copy_documents": "y"})
+    new = db.session.scalar(select(Assembly).where(Assembly.slug == "shireford-2028"))
+    copied = db.session.scalars(select(Document).where(Document.assembly_id == new.id).order_by(Document.position,
+                                                                                                   Document.id)).all()
+    assert [(d.title, d.visibility, d.filename) for d in copied] == [
+        ("Community Safety Agreement", "public", "agreement.pdf"), ("Delegates' pack", "delegates", "agenda.pdf")]
+    public = client.get(f"/a/shireford-2028/documents/{copied[0].id}")
+    assert public.status_code == 200 and public.data == b"%PDF-1.7\n" + agreement
+    # Last year's keep theirs.
+    assert len(db.session.scalars(select(Document).where(Document.assembly_id == source.id)).all()) == 2
