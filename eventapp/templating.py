@@ -162,6 +162,15 @@ def init_app(app: Flask) -> None:
         return has_taken_place(assembly)
 
     @app.template_global()
+    def options(choices, selected=None) -> Markup:
+        """<option>s of a <select> from (value, label) pairs, the selected one marked. One call for a list
+        of forty organisations, where a template loop costs three expressions an option."""
+        chosen = "" if selected is None else str(selected)
+        return Markup("".join(
+            f'<option value="{escape(value)}"{" selected" if str(value) == chosen else ""}>{escape(label)}</option>'
+            for value, label in choices))
+
+    @app.template_global()
     def feedback_open(registration) -> bool:
         """Whether this delegate can give (or change) their feedback now: emails then link to the form."""
         from .feedback.services import can_give

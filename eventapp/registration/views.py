@@ -693,7 +693,8 @@ def organiser_index(slug: str):
     pending = [o for o in used_orgs if o.status == "pending"]
     return render_template(
         "registration/organiser_index.html", assembly=assembly, page=page, q=q, status=status, sector=sector,
-        org_id=org_id, sectors=SECTORS, statuses=REGISTRATION_STATUSES, totals=totals, organisations=used_orgs,
+        org_id=org_id, sectors=SECTORS, statuses=REGISTRATION_STATUSES, totals=totals,
+        org_options=[(o.id, o.name) for o in used_orgs],
         pending=pending, filtered=bool(q or status or sector or org_id or needs), needs=needs, needs_labels=NEEDS,
         export_url=url_for(".organiser_export", slug=assembly.slug, **export_args) if export_args else None,
         unconfirmed=services.unconfirmed_count(assembly.id) if assembly.confirm_email_first else None,
