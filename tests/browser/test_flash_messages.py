@@ -16,6 +16,9 @@ FOCUSED = "() => { const el = document.activeElement; return el ? [el.className,
 
 
 def _focus(page):
+    # The message shows as soon as it is parsed; flashes.js (deferred) moves the focus just after: wait for the
+    # page's load event, which follows every deferred script, on a busy machine too.
+    page.wait_for_load_state("load")
     return page.evaluate(FOCUSED)
 
 
