@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from eventapp.extensions import db
 from eventapp.timeutil import local_today
 from tests.browser.axe import axe_check
@@ -39,7 +41,7 @@ def test_reception_checks_a_delegate_in_on_a_phone(live_server, phone_page):
     # Ready for the next person: the search box is empty and has the focus.
     search = page.get_by_label("Name, email or organisation")
     assert search.input_value() == ""
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'", timeout=5000)
+    expect(search).to_be_focused(timeout=5000)
     assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth"), "scrolls sideways at 390 px"
     axe_check(page, "check-in, one arrived")
     page.get_by_role("button", name=re.compile(r"^Undo\W+Gareth Browser has not arrived$")).click()

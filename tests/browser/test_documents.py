@@ -4,6 +4,8 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+from playwright.sync_api import expect
+
 from eventapp.extensions import db
 from eventapp.registration.services import make_manage_token
 from tests.browser.axe import axe_check
@@ -37,8 +39,7 @@ def test_an_organiser_adds_a_document_on_a_phone_and_delegates_find_theirs(live_
     page.get_by_role("button", name="Add the document").click()
     page.wait_for_load_state()
     # autofocus moves focus at the page's next rendering, a moment after it has loaded.
-    page.wait_for_function("document.activeElement && document.activeElement.classList.contains('error-summary')",
-                           timeout=5000)
+    expect(page.locator(".error-summary")).to_be_focused(timeout=5000)
     assert "does not look like a PDF file" in page.locator(".error-summary").inner_text()
     assert page.get_by_label("Title").input_value() == "Agenda for the day"
     axe_check(page, "documents, a refused upload")

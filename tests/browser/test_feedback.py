@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from playwright.sync_api import expect
+
 from eventapp.extensions import db
 from eventapp.timeutil import local_today, utcnow
 from tests.browser.axe import axe_check
@@ -38,8 +40,7 @@ def test_a_delegate_gives_feedback_on_a_phone_and_the_organiser_reads_it(live_se
     phone.get_by_label("What should the next assembly cover, or do differently?").fill("More on <b>housing</b>")
     phone.get_by_role("button", name="Send your feedback").click()
     phone.wait_for_load_state()
-    phone.wait_for_function("document.activeElement && document.activeElement.classList.contains('error-summary')",
-                            timeout=5000)
+    expect(phone.locator(".error-summary")).to_be_focused(timeout=5000)
     axe_check(phone, "feedback form with an error (phone)")
     assert phone.get_by_label("What should the next assembly cover, or do differently?").input_value() == \
         "More on <b>housing</b>"

@@ -2,6 +2,10 @@
 it takes the focus when the page opens, unless the page gives the focus to something else."""
 from __future__ import annotations
 
+import re
+
+from playwright.sync_api import expect
+
 from eventapp.checkin.services import scan_token
 from eventapp.extensions import db
 from eventapp.notes import services
@@ -65,13 +69,12 @@ def test_a_page_that_gives_the_focus_to_something_else_keeps_it_there(live_serve
     page.get_by_label("Password").fill(PASSWORD + "typo")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("alert").filter(has_text="There is a problem").wait_for()
-    page.wait_for_function("document.activeElement && document.activeElement.classList.contains('error-summary')")
+    expect(page.locator(".error-summary")).to_be_focused()
     axe_check(page, "sign-in with a typo")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("status").filter(has_text="Signed in as Olu Organiser.").wait_for()
-    page.wait_for_function("document.activeElement && document.activeElement.textContent.startsWith('Arrived')",
-                           timeout=5000)
+    expect(page.get_by_role("button", name=re.compile("^Arrived"))).to_be_focused(timeout=5000)
     page.wait_for_timeout(300)
     assert page.evaluate("() => document.activeElement.textContent").startswith("Arrived")
     axe_check(page, "check-in code, just signed in")
