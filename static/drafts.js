@@ -4,24 +4,39 @@
    form sent back with errors, which already holds what was typed). An element with
    data-draft-saved names the draft the server has just stored, to forget it.
    A draft belongs to the person who typed it (<body data-user>; the key names them too): it is put back
-   only for them, and sign-out.js deletes it when they sign out. data-draft-name says what it is. */
+   only for them, and sign-out.js deletes it when they sign out; from then on no page of theirs still open in
+   another tab keeps a copy (storage.js, loaded first). data-draft-name says what it is. */
 (function () {
   "use strict";
   var user = document.body.getAttribute("data-user");
   var KEY = /^eventapp-[a-z]+-draft:(\d+):/;
-  if (!user) { return; }
-  var storage = null;
-  try {
-    storage = window.localStorage;
-    storage.setItem("eventapp-probe", "1");
-    storage.removeItem("eventapp-probe");
-  } catch (e) {
-    return;
-  }
+  if (!user || !window.eventappStorage) { return; }
+  var storage = window.eventappStorage.open();
+  if (!storage) { return; }
   var DRAFT_DAYS = 14;
   var NOT_TYPED = { csrf_token: true, version: true };
   var deleted = false;  // by Sign out, on this page or another: typing here no longer keeps a copy
+  var written = {};  // key: what this page last stored under it
+  var forms = [];
   document.addEventListener("eventapp:drafts-deleted", function () { deleted = true; });
+  // Signed out in another tab: stop keeping copies, and take back the ones this page stored (unless another
+  // page has stored something since under the same key, after signing in again). What is on screen stays.
+  var signedOut = window.eventappStorage.watchSignOut(storage, user, function () {
+    deleted = true;
+    Object.keys(written).forEach(function (key) {
+      try {
+        if (storage.getItem(key) === written[key]) { storage.removeItem(key); }
+      } catch (e) { /* nothing to do */ }
+    });
+    forms.forEach(function (form) {
+      var note = document.createElement("p");
+      note.className = "autosave-status autosave-error";
+      note.setAttribute("role", "status");
+      note.textContent = "You have signed out, so what you type here is no longer kept on this device. " +
+        "It is still on this page: save it, and you will be asked to sign in again.";
+      form.insertBefore(note, form.firstChild);
+    });
+  });
 
   var done = document.querySelector("[data-draft-saved]");
   if (done) {
@@ -33,6 +48,7 @@
     var owner = KEY.exec(key || "");
     if (!owner || owner[1] !== user) { return; }  // not a key of the person signed in: leave it alone
     var version = form.querySelector("input[name=version]");
+    forms.push(form);
 
     function fields() {
       var out = [];
@@ -58,15 +74,18 @@
 
     function keep() {
       var now = fields();
-      if (deleted) { return; }
+      if (deleted || signedOut()) { return; }
       try {
         if (text(now) === shown) {
           storage.removeItem(key);
+          delete written[key];
         } else {
           // The names too: a box left unticked is then told from one that was not on the form.
-          storage.setItem(key, JSON.stringify({ at: Date.now(), version: version ? version.value : "", fields: now,
-                                                names: names(), user: user, page: location.pathname + location.search,
-                                                name: form.getAttribute("data-draft-name") || document.title }));
+          var value = JSON.stringify({ at: Date.now(), version: version ? version.value : "", fields: now,
+                                       names: names(), user: user, page: location.pathname + location.search,
+                                       name: form.getAttribute("data-draft-name") || document.title });
+          storage.setItem(key, value);
+          written[key] = value;
         }
       } catch (e) { /* full: the page still holds the text */ }
     }

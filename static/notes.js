@@ -2,7 +2,8 @@
    The page works without this file; the Save button always submits the form.
    What is typed is also kept on this device (localStorage) until the server has it, so closing
    the tab or losing the connection loses nothing: the notes page opened again puts it back, for the
-   person who typed it only (<body data-user>, also named in the key). Sign out deletes it (sign-out.js). */
+   person who typed it only (<body data-user>, also named in the key). Sign out deletes it (sign-out.js), and
+   from then on no page of theirs still open in another tab keeps a copy (storage.js, loaded first). */
 (function () {
   "use strict";
   var form = document.querySelector("form[data-autosave-url]");
@@ -27,14 +28,9 @@
   var draftKey = form.getAttribute("data-draft-key");
   var owner = /^eventapp-[a-z]+-draft:(\d+):/.exec(draftKey || "");
   if (!user || !owner || owner[1] !== user) { draftKey = null; }  // never kept for, or put back to, anyone else
-  var storage = null;
-  try {
-    storage = window.localStorage;
-    storage.setItem("eventapp-probe", "1");
-    storage.removeItem("eventapp-probe");
-  } catch (e) {
-    storage = null;
-  }
+  var storage = window.eventappStorage ? window.eventappStorage.open() : null;
+  var lastKept = null;  // what this page last stored under draftKey
+  var signedOut = function () { return false; };
 
   function fields() {
     var out = [];
@@ -80,18 +76,21 @@
   }
 
   function keepDraft() {
-    if (!storage || !draftKey) { return; }
+    if (!storage || !draftKey || signedOut()) { return; }
     try {
-      storage.setItem(draftKey, JSON.stringify({
+      var value = JSON.stringify({
         at: Date.now(), version: version ? version.value : "0", unanswered: unansweredKeys, fields: fields(),
         user: user, page: location.pathname + location.search, name: form.getAttribute("data-draft-name") || document.title
-      }));
+      });
+      storage.setItem(draftKey, value);
+      lastKept = value;
     } catch (e) { /* full: the page and autosave still hold the text */ }
   }
 
   function dropDraft() {
     if (storage && draftKey) {
       try { storage.removeItem(draftKey); } catch (e) { /* nothing to do */ }
+      lastKept = null;
     }
   }
 
@@ -168,6 +167,7 @@
       } else if (transient(result.code)) {
         // A proxy or a restarting server: the save may or may not have been stored. Try again.
         keepDraft();
+        if (stopped) { return; }  // signed out meanwhile: that message stands
         say("The server did not answer (error " + result.code + "): your text is still on this page and " +
             "autosave will try again." + kept, true);
       } else {
@@ -180,6 +180,7 @@
       }
     }).catch(function () {
       keepDraft();
+      if (stopped) { return; }  // signed out meanwhile: that message stands
       say("No connection: your text is still on this page and autosave will try again." + kept, true);
     }).then(function () {
       busy = false;
@@ -196,6 +197,20 @@
     stopped = true;
     submitting = true;
   });
+  // Signed out in another tab: stop keeping the text on this device and take back the copy this page stored
+  // (unless a page opened after signing in again has stored its own since). The text stays on screen, and
+  // "Leave site?" still protects it: Save sends it to the sign-in-again page, which keeps it.
+  if (storage && draftKey) {
+    signedOut = window.eventappStorage.watchSignOut(storage, user, function () {
+      try {
+        if (lastKept !== null && storage.getItem(draftKey) === lastKept) { storage.removeItem(draftKey); }
+      } catch (e) { /* nothing to do */ }
+      storage = null;
+      stopped = true;
+      say("You have signed out, so autosave has stopped and what you type here is no longer kept on this " +
+          "device. It is still on this page: save it, and you will be asked to sign in again.", true);
+    });
+  }
   form.addEventListener("input", typed);
   form.addEventListener("change", typed);
   form.addEventListener("submit", function () { keepDraft(); submitting = true; });

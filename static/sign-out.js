@@ -7,19 +7,15 @@
      delete them". Only the second deletes them (and then signs out).
    Drafts of other people (a colleague whose sign-in ended on this tablet) are left alone: they are put
    back only for that person. Any draft past its 14 days is deleted here, whoever typed it.
+   Either way this person's pages still open in other tabs stop keeping drafts at once (storage.js, loaded
+   first), so nothing typed there afterwards stays behind either; what they show stays on screen.
    Without JavaScript (or storage) nothing is kept on the device, and Sign out is a plain form. */
 (function () {
   "use strict";
   var user = document.body.getAttribute("data-user");
-  if (!user) { return; }
-  var storage = null;
-  try {
-    storage = window.localStorage;
-    storage.setItem("eventapp-probe", "1");
-    storage.removeItem("eventapp-probe");
-  } catch (e) {
-    return;
-  }
+  if (!user || !window.eventappStorage) { return; }
+  var storage = window.eventappStorage.open();
+  if (!storage) { return; }
   var DRAFT_DAYS = 14;
   var KEY = /^eventapp-[a-z]+-draft:(\d+):/;
 
@@ -70,8 +66,10 @@
     drafts.forEach(function (item) {
       try { storage.removeItem(item.key); } catch (e) { /* nothing to do */ }
     });
-    // Pages still open here stop keeping (and autosaving) the text just deleted, and do not ask
+    // This person's pages still open in other tabs stop keeping what is typed in them, and take back what
+    // they kept (storage.js); this one also stops autosaving the text just deleted, and does not ask
     // "Leave site?" about it.
+    window.eventappStorage.markSignedOut(storage, user);
     document.dispatchEvent(new CustomEvent("eventapp:drafts-deleted"));
     confirmed = true;
     HTMLFormElement.prototype.submit.call(form);
@@ -134,6 +132,10 @@
     if (drafts.length) {
       event.preventDefault();
       warn(drafts);
+    } else {
+      // Signing out now, nothing unsaved: pages of this person still open in other tabs stop keeping
+      // what is typed in them from here on (storage.js).
+      window.eventappStorage.markSignedOut(storage, user);
     }
   });
   document.addEventListener("keydown", function (event) {

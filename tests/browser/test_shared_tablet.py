@@ -1,11 +1,14 @@
 """A venue tablet shared by facilitators: what one of them typed but did not save is never shown to the next,
-is deleted when its author signs out (after saying so, if it was not saved), and survives a sign-in that
-merely ended."""
+is deleted when its author signs out (after saying so, if it was not saved), is no longer kept by their pages
+still open in other tabs once they sign out, and survives a sign-in that merely ended. Where the browser
+refuses its storage, nothing is kept on the device and every form still works."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from eventapp.accounts import services as accounts
@@ -19,6 +22,14 @@ from tests.browser.test_facilitator import TABLET, _seed
 from tests.factories import PASSWORD
 
 DRAFT_KEYS = "() => Object.keys(localStorage).filter(k => k.includes('-draft:')).sort()"
+# What a browser that refuses its storage does: Chromium with site data blocked throws on reaching
+# localStorage; Safari's old private windows gave it but refused every write.
+NO_STORAGE = {
+    "blocked": "Object.defineProperty(window, 'localStorage', {get() {"
+               " throw new DOMException('The access is denied for this document.', 'SecurityError'); }});",
+    "refusing every write": "Storage.prototype.setItem = function () {"
+                            " throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); };",
+}
 
 
 def _colleague(app, seed) -> str:
@@ -249,3 +260,116 @@ def test_without_javascript_sign_out_is_a_plain_form(live_server, browser):
     finally:
         context.close()
     assert not csp
+
+
+def _tab(context, csp: list[str]):
+    """Another tab in the same browser, its CSP violations reported like the first's."""
+    tab = context.new_page()
+    tab.on("console", lambda msg: csp.append(f"{tab.url}: {msg.text}")
+           if msg.type == "error" and "Content Security Policy" in msg.text else None)
+    return tab
+
+
+def test_signing_out_in_one_tab_stops_the_others_keeping_what_is_typed_and_leaves_it_on_screen(live_server, browser):
+    seed = _seed(live_server.app)
+    colleague = _colleague(live_server.app, seed)
+    actions_url, notes_url = _urls(live_server, seed)
+    context, first, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(first, live_server, seed["email"])
+        notes, actions = _tab(context, csp), _tab(context, csp)
+        # Fran has the notes (autosave out of reach, so they wait on the device) and an action open in other tabs.
+        notes.route("**/notes/autosave", lambda route: route.abort("internetdisconnected"))
+        notes.goto(notes_url)
+        notes.get_by_label("Summary", exact=True).fill("Typed before signing out")
+        expect(notes.get_by_role("status").filter(has_text="No connection")).to_be_visible(timeout=15_000)
+        actions.goto(actions_url)
+        actions.get_by_label("What will be done").fill("Action typed before signing out")
+        assert len(first.evaluate(DRAFT_KEYS)) == 2
+        # She signs out in the first tab, deleting them.
+        _sign_out(first)
+        first.get_by_role("button", name="Sign out and delete them").click()
+        _signed_out(first)
+        assert first.evaluate(DRAFT_KEYS) == []
+        # The other tabs are told at once, and keep the text on screen.
+        expect(notes.locator("#autosave-status")).to_have_text(re.compile("You have signed out, so autosave has stopped"))
+        expect(actions.get_by_role("status").filter(has_text="no longer kept on this device")).to_be_visible()
+        assert notes.get_by_label("Summary", exact=True).input_value() == "Typed before signing out"
+        assert actions.get_by_label("What will be done").input_value() == "Action typed before signing out"
+        # Typing there again, and a whole autosave interval later, keeps nothing on the device.
+        notes.get_by_label("Summary", exact=True).fill("Typed before signing out, and after")
+        actions.get_by_label("What will be done").fill("Action typed before signing out, and after")
+        actions.get_by_label("Owner organisation").select_option(label=seed["nhs"])
+        actions.get_by_label("Due date").fill("2027-06-30")
+        notes.wait_for_timeout(4_500)
+        for tab in (first, notes, actions):
+            assert tab.evaluate(DRAFT_KEYS) == []
+        assert notes.get_by_label("Summary", exact=True).input_value() == "Typed before signing out, and after"
+        # Chris picks the tablet up: nothing of Fran's is shown to him.
+        login(first, live_server, colleague)
+        first.goto(actions_url)
+        assert first.get_by_label("What will be done").input_value() == ""
+        assert first.get_by_text("had not been saved").count() == 0
+        first.goto(notes_url)
+        assert first.get_by_label("Summary", exact=True).input_value() == ""
+        assert first.get_by_text("put back").count() == 0
+        first.get_by_role("button", name="Sign out").click()
+        _signed_out(first)
+        # Fran's Save in her tab goes to the sign-in-again page, which still holds her text.
+        actions.get_by_role("button", name="Add action").click()
+        expect(actions.get_by_role("heading", name="Sign in again to save this")).to_be_visible()
+        assert actions.evaluate(DRAFT_KEYS) == []
+        login(first, live_server, seed["email"])
+        actions.get_by_role("button", name="Send it again").click()
+        expect(actions.get_by_text("Action added.")).to_be_visible()
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        (action,) = services.workshop_actions(seed["workshop_id"])
+        assert action.description == "Action typed before signing out, and after"
+        assert services.notes_for(seed["workshop_id"]) is None  # never autosaved: it was out of reach
+        db.session.remove()
+
+
+@pytest.mark.parametrize("storage", sorted(NO_STORAGE))
+def test_where_the_browser_refuses_its_storage_every_form_still_saves_and_sign_out_is_at_once(live_server, browser,
+                                                                                              storage):
+    seed = _seed(live_server.app)
+    actions_url, notes_url = _urls(live_server, seed)
+    a = seed["people"][0]
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context.add_init_script(NO_STORAGE[storage])
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(actions_url)
+        page.get_by_label("What will be done").fill("Added without storage")
+        page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
+        page.get_by_label("Due date").fill("2027-06-30")
+        page.get_by_role("button", name="Add action").click()
+        expect(page.get_by_text("Action added.")).to_be_visible()
+        page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/attendance")
+        page.locator(f"label[for=mark-r{a}-present]").click()
+        page.get_by_role("button", name="Save attendance").click()
+        expect(page.get_by_text("Attendance saved (1 change).")).to_be_visible()
+        page.goto(notes_url)
+        page.get_by_label("Summary", exact=True).fill("Autosaved without storage")
+        expect(page.locator("#autosave-status")).to_have_text(re.compile("^Draft saved automatically"),
+                                                             timeout=15_000)
+        page.get_by_label("Summary", exact=True).fill("Saved without storage")
+        page.get_by_role("button", name="Save draft").click()
+        expect(page.get_by_text("Notes saved.")).to_be_visible()
+        # Nothing can be on the device, so nothing to ask about.
+        _sign_out(page)
+        _signed_out(page)
+        assert page.get_by_role("alert").count() == 0
+    finally:
+        context.close()
+    assert not csp and errors == []
+    with live_server.app.app_context():
+        (action,) = services.workshop_actions(seed["workshop_id"])
+        assert action.description == "Added without storage"
+        assert services.notes_for(seed["workshop_id"]).section("summary").body == "Saved without storage"
+        db.session.remove()

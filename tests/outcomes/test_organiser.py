@@ -66,9 +66,10 @@ def test_report_shows_attendance_notes_actions_and_charts(as_organiser, db, orga
     assert 'aria-labelledby="chart-sector-title chart-sector-desc"' in html
     assert "<title id=\"chart-sector-title\">Attendance by sector</title>" in html
     assert "<caption>Attendance by sector</caption>" in html and "<caption>Actions by status</caption>" in html
-    # The charts need no script: the only ones are every page's own (the sign-out check for unsaved drafts,
-    # the message's focus), never one for the charts and never inline.
-    assert set(re.findall(r"<script[^>]*>", html)) <= {'<script src="/static/sign-out.js" defer>',
+    # The charts need no script: the only ones are every page's own (the sign-out check for unsaved drafts
+    # and the storage it uses, the message's focus), never one for the charts and never inline.
+    assert set(re.findall(r"<script[^>]*>", html)) <= {'<script src="/static/storage.js" defer>',
+                                                       '<script src="/static/sign-out.js" defer>',
                                                        '<script src="/static/flashes.js" defer>'}
     # Registered vs attended: two confirmed delegates, one present; one unregistered walk-in.
     assert "2 registered (confirmed), 1 attended at least one workshop, plus 1 walk-in" in html
