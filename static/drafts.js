@@ -19,8 +19,9 @@
   var written = {};  // key: what this page last stored under it
   var forms = [];
   document.addEventListener("eventapp:drafts-deleted", function () { deleted = true; });
-  // Signed out in another tab: stop keeping copies, and take back the ones this page stored (unless another
-  // page has stored something since under the same key, after signing in again). What is on screen stays.
+  // Signed out in another tab (or in this one, before Back brought this page back): stop keeping copies, and
+  // take back the ones this page stored (unless a page opened after signing in again has stored something
+  // since under the same key). What is on screen stays.
   var signedOut = window.eventappStorage.watchSignOut(storage, user, function () {
     deleted = true;
     Object.keys(written).forEach(function (key) {

@@ -197,13 +197,14 @@
     stopped = true;
     submitting = true;
   });
-  // Signed out in another tab: stop keeping the text on this device and take back the copy this page stored
-  // (unless a page opened after signing in again has stored its own since). The text stays on screen, and
-  // "Leave site?" still protects it: Save sends it to the sign-in-again page, which keeps it.
+  // Signed out in another tab (or in this one, before Back brought this page back): stop keeping the text on
+  // this device and take back the copy this page stored (unless a page opened after signing in again has
+  // stored its own since). The text stays on screen, and "Leave site?" still protects it: Save sends it to
+  // the sign-in-again page, which keeps it.
   if (storage && draftKey) {
     signedOut = window.eventappStorage.watchSignOut(storage, user, function () {
       try {
-        if (lastKept !== null && storage.getItem(draftKey) === lastKept) { storage.removeItem(draftKey); }
+        if (storage && lastKept !== null && storage.getItem(draftKey) === lastKept) { storage.removeItem(draftKey); }
       } catch (e) { /* nothing to do */ }
       storage = null;
       stopped = true;
