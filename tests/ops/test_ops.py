@@ -135,9 +135,10 @@ def _round_trip(app, tmp_path):
             _db.engine.dispose()
 
 
-def test_restore_refuses_a_missing_file(app, tmp_path):
+def test_restore_refuses_a_missing_file(app, db, tmp_path):
     result = app.test_cli_runner().invoke(args=["restore", str(tmp_path / "nope.backup"), "--yes"])
     assert result.exit_code != 0 and "No backup file" in result.output
+    assert _audit() == []  # nothing restored, nothing logged
 
 
 def _restore_refuses(tmp_path, prefix, write_wrong_file):
