@@ -349,6 +349,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .documents.views import bp as documents_bp
     from .checkin.views import bp as checkin_bp
     from .feedback.views import bp as feedback_bp
+    from .audit.views import bp as audit_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(assemblies_bp)
@@ -365,6 +366,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(documents_bp)
     app.register_blueprint(checkin_bp)
     app.register_blueprint(feedback_bp)
+    app.register_blueprint(audit_bp)
 
     from . import cli, errors, observability, security, templating
 

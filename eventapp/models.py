@@ -20,3 +20,4 @@ from .messages.models import AssemblyMessage  # noqa: F401
 from .documents.models import Document  # noqa: F401
 from .checkin.models import Arrival  # noqa: F401
 from .feedback.models import Feedback, WorkshopRating  # noqa: F401
+from .audit.models import AuditEvent  # noqa: F401

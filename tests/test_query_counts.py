@@ -23,14 +23,14 @@ from tests.test_security_matrix import build_url, sign_in
 NOT_COUNTED = {
     "static",
     # Exports: every row by design (one query for all of them, but the body grows).
-    "registration.organiser_export",
+    "registration.organiser_export", "audit.export",
 }
 
 # The list pages the issue names, which must be among those counted.
 LIST_PAGES = {
     "registration.organiser_index", "organisations.index", "assemblies.organiser_index", "accounts.users",
     "assemblies.topics", "placements.delegates", "mail.index", "notes.all_actions", "notes.actions",
-    "notes.attendance", "facilitators.home", "assemblies.index",
+    "notes.attendance", "facilitators.home", "assemblies.index", "audit.index",
 }
 
 

@@ -155,6 +155,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "assemblies.topics": {"GET": organiser_only()},
     "assemblies.topic_form": {"GET": organiser_only(), "POST": organiser_only(400)},
     "accounts.users": {"GET": organiser_only()},
+    "audit.index": {"GET": organiser_only()},
+    "audit.export": {"GET": organiser_only()},
     # outcomes: public updates, the organiser's report and tracker, partner leads' personal links
     "outcomes.public_updates": {"GET": every(200)},
     "outcomes.feed": {"GET": every(200)},

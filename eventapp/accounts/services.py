@@ -9,7 +9,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..timeutil import utcnow
-from .models import ROLES, User
+from ..audit import services as audit
+from .models import ROLE_LABELS, ROLES, User
 
 MIN_PASSWORD_LENGTH = 10
 # A fixed hash to check against when the email is unknown, so that a wrong
@@ -35,8 +36,8 @@ def get_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
 
 
-def create_user(email: str, password: str, role: str, name: str = "") -> User:
-    """Create an organiser, facilitator or reception account."""
+def create_user(email: str, password: str, role: str, name: str = "", *, by_user_id: int | None = None) -> User:
+    """Create an organiser, facilitator or reception account (by_user_id: the organiser, None from the command line)."""
     if role not in ROLES:
         raise DomainError(f"Role must be one of: {', '.join(ROLES)}.", "role")
     email = normalise_email(email)
@@ -48,6 +49,8 @@ def create_user(email: str, password: str, role: str, name: str = "") -> User:
     user = User(email=email, role=role, name=name.strip())
     user.set_password(password)
     db.session.add(user)
+    db.session.flush()
+    audit.record(by_user_id, "user.create", subject=audit.user_subject(user), detail=f"role: {ROLE_LABELS[role]}")
     db.session.commit()
     return user
 
@@ -77,13 +80,16 @@ def deactivate_user(user_id: int, *, by_user_id: int) -> User:
     user.active = False
     # Sessions are signed cookies: a new version is what ends those already handed out.
     user.session_version += 1
+    audit.record(by_user_id, "user.deactivate", subject=audit.user_subject(user))
     db.session.commit()
     return user
 
 
-def reactivate_user(user_id: int) -> User:
+def reactivate_user(user_id: int, *, by_user_id: int | None = None) -> User:
     """Let a deactivated account sign in again (with its old password, or after a password reset)."""
     user = get_user(user_id)
+    if not user.active:
+        audit.record(by_user_id, "user.reactivate", subject=audit.user_subject(user))
     user.active = True
     db.session.commit()
     return user

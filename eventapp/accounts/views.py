@@ -180,7 +180,7 @@ def deactivate_user(user_id: int):
 @organiser_required
 def reactivate_user(user_id: int):
     try:
-        user = services.reactivate_user(user_id)
+        user = services.reactivate_user(user_id, by_user_id=current_user.id)
     except NotFound:
         abort(404)
     flash(f"{user.display_name} can sign in again.", "success")
@@ -193,7 +193,8 @@ def new_user():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            user = services.create_user(form.email.data, form.password.data, form.role.data, form.name.data)
+            user = services.create_user(form.email.data, form.password.data, form.role.data, form.name.data,
+                                           by_user_id=current_user.id)
         except DomainError as err:
             apply_domain_error(form, err)
         else:

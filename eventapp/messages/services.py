@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..assemblies.models import Assembly, Round, Workshop, workshop_facilitator
+from ..audit import services as audit
 from ..checkin.models import Arrival
 from ..domain import DomainError, NotFound
 from ..extensions import db
@@ -293,6 +294,7 @@ def send_message(assembly: Assembly, data: dict[str, Any], send_key: str, user_i
         if sent is None:  # not the key after all (the workshop deleted a moment ago, say)
             raise DomainError("The message could not be sent just now. Check it and send it again.") from None
         raise AlreadySent(sent) from None
+    audit.record(user_id, "message.send", assembly_id=assembly.id, subject=f"message {message.id}: {message.subject}", detail=f"to {message.audience_label}" + (f"; scheduled for {send_at:%Y-%m-%d %H:%M} UTC" if send_at else ""))
     if send_at is not None:
         # Who it reaches is decided when it goes: people who register or cancel meanwhile count.
         message.recipients = draft.recipients

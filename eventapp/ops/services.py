@@ -10,9 +10,10 @@ from pathlib import Path
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
+from ..audit import services as audit
 from ..domain import DomainError
 from ..extensions import db
 
@@ -91,8 +92,23 @@ def _private_file(target: Path) -> None:
     os.chmod(target, 0o600)
 
 
+def _log(action: str, subject: str) -> None:
+    # Its own transaction: a backup or restore is not one the app can roll back. A database from
+    # before the audit log (an old backup just restored) has nowhere to write it.
+    if not inspect(db.session.connection()).has_table("audit_event"):
+        return
+    audit.record(None, action, subject=subject)
+    db.session.commit()
+
+
 def backup(path: str | os.PathLike) -> Path:
-    """Write a consistent snapshot of the database to ``path``."""
+    """Write a consistent snapshot of the database to ``path``, then log it."""
+    target = _backup(path)
+    _log("database.backup", f"backup written to {target}")
+    return target
+
+
+def _backup(path: str | os.PathLike) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     url = _database_url()
@@ -134,6 +150,12 @@ def _check_sqlite_backup(path: Path) -> None:
 
 
 def restore(path: str | os.PathLike) -> None:
+    """Replace the database's contents with the snapshot at ``path``, then log it in the restored database."""
+    _restore(path)
+    _log("database.restore", f"restored from {Path(path)}")
+
+
+def _restore(path: str | os.PathLike) -> None:
     """Replace the database's contents with the snapshot at ``path``.
 
     The file is checked first, and on PostgreSQL the whole replacement is one transaction:

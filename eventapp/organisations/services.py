@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..audit import services as audit
 from ..domain import DomainError
 from ..extensions import db
 from .models import SECTORS, Organisation, name_key
@@ -57,7 +58,7 @@ def approve_organisation(org: Organisation) -> None:
     db.session.commit()
 
 
-def merge_organisations(source: Organisation, target: Organisation) -> int:
+def merge_organisations(source: Organisation, target: Organisation, *, by: int | None = None) -> int:
     """Move everything that points at ``source`` to ``target`` and delete ``source``.
 
     Returns the number of rows moved. Every foreign key to organisation.id is
@@ -81,6 +82,7 @@ def merge_organisations(source: Organisation, target: Organisation) -> int:
                 moved += result.rowcount or 0
     if target.status == "pending" and source.status == "approved":
         target.status = "approved"
+    audit.record(by, "organisation.merge", subject=f"organisation {source.id}: {source.name} into {target.id}: {target.name}", detail=f"{moved} rows moved")
     db.session.delete(source)
     db.session.commit()
     return moved

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -98,7 +99,7 @@ def merge(org_id: int):
         target = db.get_or_404(Organisation, form.target_id.data)
         name, had_contact = org.name, bool(contact and contact.contact_email)
         try:
-            services.merge_organisations(org, target)
+            services.merge_organisations(org, target, by=current_user.id)
         except DomainError as err:
             apply_domain_error(form, err)
         else:

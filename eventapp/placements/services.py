@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import allocation as core
 from ..assemblies.models import Assembly, Round, Workshop
+from ..audit import services as audit
 from ..domain import DomainError
 from ..extensions import db
 from ..invites.services import sync_calendar
@@ -519,8 +520,9 @@ def publish_preview(run: AllocationRun, assembly: Assembly) -> PublishPreview:
     return PublishPreview(len({reg for reg, _, _, _ in _changes(old, new)}), dropped_places(snap, data))
 
 
-def publish(run: AllocationRun, assembly: Assembly) -> PublishOutcome:
-    """Record a proposal as the published allocation, replacing the previous one."""
+def publish(run: AllocationRun, assembly: Assembly, *, by: int | None = None) -> PublishOutcome:
+    """Record a proposal as the published allocation, replacing the previous one (``by``: the organiser; None from
+    the command line)."""
     if run.status != "proposal":
         raise DomainError("This allocation is not a proposal any more. Run the allocation again.")
     _lock_assembly(assembly)
@@ -543,6 +545,7 @@ def publish(run: AllocationRun, assembly: Assembly) -> PublishOutcome:
     run.published_at = now
     assembly.allocation_published_at = now
     sync_calendar(reg for reg, _, _, _ in changed)
+    audit.record(by, "allocation.publish", assembly_id=assembly.id, subject=f"allocation {run.id} of {assembly.slug}", detail=f"{len(new)} places; {len({reg for reg, _, _, _ in changed})} delegates' workshops changed")
     db.session.commit()
     return PublishOutcome(placed=len(new), changed=changed)
 

@@ -261,7 +261,7 @@ def publish(slug: str):
     form = FlaskForm()
     if form.validate_on_submit():
         try:
-            outcome = services.publish(run, assembly)
+            outcome = services.publish(run, assembly, by=current_user.id)
         except DomainError as err:
             db.session.rollback()
             flash(err.message, "error")

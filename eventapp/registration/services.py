@@ -26,6 +26,7 @@ from ..mail.services import (TOKEN_PLACEHOLDER, before_sending, clean_header, de
 from ..organisations.models import SECTORS, Organisation, name_key
 from ..text import has_control
 from ..timeutil import utc_to_local, utcnow
+from ..audit import services as audit
 from ..txn import begin_writes
 from .csvio import ROW_KEY
 from .models import PendingRegistration, Preference, Registration, email_key
@@ -1005,8 +1006,10 @@ def withdraw_pending(pending: PendingRegistration) -> None:
     db.session.commit()
 
 
-def update_registration(registration: Registration, data: dict[str, Any], *, by_organiser: bool = False) -> Registration:
-    """Change a registration's details and (until allocation is published) its ranked choices."""
+def update_registration(registration: Registration, data: dict[str, Any], *, by_organiser: bool = False,
+                        by: int | None = None) -> Registration:
+    """Change a registration's details and (until allocation is published) its ranked choices; an organiser's
+    change (``by`` their account) is logged."""
     if registration.status == "cancelled" and not by_organiser:
         raise DomainError("This registration was cancelled, so it can no longer be changed.")
     details = _clean_details(data)
@@ -1032,6 +1035,10 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
                 "organisation_name",
             )
     address_changed = key != registration.email_key
+    # Which fields, never their values: the log must not become a second copy of the personal data.
+    changed = [name.replace("_", " ") for name, value in details.items() if getattr(registration, name) != value]
+    changed += ["organisation"] * (organisation.id != registration.organisation_id)
+    changed += ["choices"] * (topic_ids is not None and topic_ids != registration.choice_topic_ids)
     if address_changed:
         # Else the old address keeps the assembly in its calendar, and the new one is sent
         # "updated" invitations for entries it never had.
@@ -1049,6 +1056,8 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
     registration.organisation_id = organisation.id
     if topic_ids is not None:
         _set_preferences(registration, topic_ids)
+    if by_organiser:
+        audit.record(by, "registration.edit", assembly_id=assembly.id, subject=audit.registration_subject(registration), detail=f"changed: {', '.join(changed) or 'nothing'}")
     try:
         sync_calendar([registration.id])
         db.session.commit()
@@ -1161,8 +1170,9 @@ CORRECTION_GONE = ("This registration can no longer be corrected here. If the ad
                    "register again with the right one and tell the organisers, so they can cancel the other.")
 
 
-def cancel_registration(registration: Registration) -> list[Registration]:
-    """Cancel a registration, free its place and promote whoever is next; returns those promoted."""
+def cancel_registration(registration: Registration, *, by: int | None = None) -> list[Registration]:
+    """Cancel a registration, free its place and promote whoever is next; returns those promoted.
+    ``by``: the organiser who cancelled it (logged), None when the delegate did."""
     lock_assembly(registration.assembly_id)
     db.session.refresh(registration)
     if registration.status == "cancelled":
@@ -1174,6 +1184,8 @@ def cancel_registration(registration: Registration) -> list[Registration]:
         db.session.rollback()
         raise DomainError(took_place_message(registration.assembly))
     promoted = _cancel(registration)
+    if by is not None:
+        audit.record(by, "registration.cancel", assembly_id=registration.assembly_id, subject=audit.registration_subject(registration), detail=_promoted_detail(promoted))
     db.session.commit()
     return promoted
 
@@ -1181,7 +1193,8 @@ def cancel_registration(registration: Registration) -> list[Registration]:
 BULK_CANCEL_MAX = 200
 
 
-def cancel_registrations(assembly: Assembly, registration_ids: list[int]) -> tuple[list[Registration], list[Registration]]:
+def cancel_registrations(assembly: Assembly, registration_ids: list[int], *,
+                         by: int | None = None) -> tuple[list[Registration], list[Registration]]:
     """Cancel several of an assembly's registrations at once (each delegate is emailed), then fill the places
     from the waiting list once; returns (cancelled, promoted). Already cancelled ones are left as they are."""
     ids = sorted({int(i) for i in registration_ids})[:BULK_CANCEL_MAX]
@@ -1200,8 +1213,14 @@ def cancel_registrations(assembly: Assembly, registration_ids: list[int]) -> tup
         # cancellation could be one of those cancelled next, and get both emails.
         _cancel(reg, promote=False)
     promoted = _promote(assembly)
+    audit.record(by, "registrations.cancel", assembly_id=assembly.id, subject=f"{len(regs)} registrations of {assembly.slug}", detail=f"registrations {', '.join(str(r.id) for r in regs)}" + (f"; {_promoted_detail(promoted)}" if promoted else ""))
     db.session.commit()
     return list(regs), promoted
+
+
+def _promoted_detail(promoted: list[Registration]) -> str:
+    # Ids only: names in the log would outlive the privacy purge's reach.
+    return f"promoted from the waiting list: registrations {', '.join(str(r.id) for r in promoted)}" if promoted else ""
 
 
 def _cancel(registration: Registration, *, notify: bool = True, promote: bool = True) -> list[Registration]:
@@ -1221,7 +1240,7 @@ def _cancel(registration: Registration, *, notify: bool = True, promote: bool = 
     return _promote(assembly) if promote else []
 
 
-def reinstate_registration(registration: Registration) -> RegistrationResult:
+def reinstate_registration(registration: Registration, *, by: int | None = None) -> RegistrationResult:
     """Undo a cancellation: confirmed if a place is free, else at the end of the waiting list; emails a new link."""
     assembly = lock_assembly(registration.assembly_id)
     db.session.refresh(registration)
@@ -1251,6 +1270,7 @@ def reinstate_registration(registration: Registration) -> RegistrationResult:
     _queue(registration, kind, dedupe=f"registration:{registration.id}:{kind}:{registration.token_version}",
            position=rank)
     sync_calendar([registration.id])
+    audit.record(by, "registration.reinstate", assembly_id=assembly.id, subject=audit.registration_subject(registration), detail=f"now {registration.status}")
     db.session.commit()
     return RegistrationResult(registration, registration.status, rank)
 
@@ -1512,12 +1532,15 @@ def anonymise_registrations(assembly: Assembly) -> int:
         reg.anonymised_at = now
         reg.token_version += 1
     # Sent emails carry names and addresses too, and so do forms never confirmed.
-    db.session.execute(delete(OutboxMessage).where(OutboxMessage.assembly_id == assembly.id))
-    db.session.execute(delete(PendingRegistration).where(PendingRegistration.assembly_id == assembly.id))
+    outbox = db.session.execute(delete(OutboxMessage).where(OutboxMessage.assembly_id == assembly.id))
+    pending = db.session.execute(delete(PendingRegistration).where(PendingRegistration.assembly_id == assembly.id))
     # Feedback stays for the report, no longer tied to anyone (its answers carry the sector only).
     from ..feedback.models import Feedback
 
     db.session.execute(update(Feedback).where(Feedback.assembly_id == assembly.id).values(registration_id=None))
+    # The audit log keeps what was done to registration 42, and when, but no longer whose it was.
+    redacted = audit.forget_delegates(assembly.id)
+    audit.record(None, "privacy.purge", assembly_id=assembly.id, subject=f"assembly {assembly.slug}", detail=f"{len(regs)} registrations anonymised; {outbox.rowcount} emails and {pending.rowcount} unconfirmed forms deleted; {redacted} audit events redacted")
     db.session.commit()
     return len(regs)
 
@@ -1532,8 +1555,9 @@ class ImportReport:
     applied: bool = False
 
 
-def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, apply: bool) -> ImportReport:
-    """Import a pre-invited list (dry run unless apply): each valid row registers and emails its link."""
+def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, apply: bool,
+                         by: int | None = None) -> ImportReport:
+    """Import a pre-invited list (dry run unless apply): each valid row registers and emails its link; applied, it is logged."""
     if assembly.cancelled_at is not None:
         raise DomainError(CANCELLED_NO_NEW, "file")
     report = ImportReport(applied=apply)
@@ -1583,6 +1607,7 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
             report.waiting += 1
         else:
             report.added += 1
+    audit.record(by, "registrations.import", assembly_id=assembly.id, subject=f"registrations of {assembly.slug}", detail=f"{report.added} confirmed, {report.waiting} waiting, {len(report.errors)} rows refused")
     db.session.commit()
     return report
 

@@ -11,6 +11,7 @@ from typing import Callable, NamedTuple
 from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session,
                    url_for)
 from flask_limiter import RequestLimit
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import bindparam, func, or_, select
@@ -19,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from ..accounts.access import organiser_required
 from ..assemblies.models import Assembly
+from ..audit.services import record_export
 from ..assemblies.views import load_assembly, load_public_assembly
 from ..domain import DomainError
 from ..checkin.services import certificate, check_in_code
@@ -859,7 +861,7 @@ def organiser_edit(slug: str, reg_id: int):
             data.pop("topic_ids")
         version = reg.token_version
         try:
-            services.update_registration(reg, data, by_organiser=True)
+            services.update_registration(reg, data, by_organiser=True, by=current_user.id)
         except DomainError as err:
             _choices_field(err, form)
         else:
@@ -891,7 +893,7 @@ def organiser_cancel(slug: str, reg_id: int):
     form = ActionForm()
     if form.validate_on_submit():
         try:
-            promoted = services.cancel_registration(reg)
+            promoted = services.cancel_registration(reg, by=current_user.id)
         except DomainError as err:
             flash(err.message, "error")
             return redirect(url_for(".organiser_index", slug=slug))
@@ -925,7 +927,7 @@ def organiser_bulk_cancel(slug: str):
     form = ActionForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            cancelled, promoted = services.cancel_registrations(assembly, ids)
+            cancelled, promoted = services.cancel_registrations(assembly, ids, by=current_user.id)
         except DomainError as err:
             flash(err.message, "error")
             return redirect(back)
@@ -972,7 +974,7 @@ def organiser_reinstate(slug: str, reg_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        result = services.reinstate_registration(reg)
+        result = services.reinstate_registration(reg, by=current_user.id)
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")
@@ -1009,11 +1011,14 @@ EXPORT_HEADER = ["Full name", "Email", "Job title", "Organisation", "Sector", "S
 @bp.route("/organiser/assemblies/<slug>/registrations.csv")
 @organiser_required
 def organiser_export(slug: str):
+    # Reads without the write lock; logging the download takes it at the end (audit.record_export).
+    read_first()
     assembly = load_assembly(slug)
     stmt = select(Registration).where(Registration.assembly_id == assembly.id)
     params: dict = {}
+    filters = {k: v for k, v in _list_args().items() if k != "page"}
     # With the list's filters (its "Download these as CSV" link), the rows the list shows; without any, everyone.
-    if {k for k in _list_args() if k != "page"}:
+    if filters:
         q = _list_q(request.args)
         *_, params, key = _list_filters(assembly.id, q)
         stmt = _filtered(stmt.join(Organisation, Organisation.id == Registration.organisation_id), *key)
@@ -1032,6 +1037,9 @@ def organiser_export(slug: str):
              r.created_at.strftime("%Y-%m-%d %H:%M"), r.source,
              arrived[r.id].strftime("%Y-%m-%d %H:%M") if r.id in arrived else ""] for r in regs)
     body = to_csv(EXPORT_HEADER, rows)
+    # The search text may be a delegate's name, which the log must not keep past the privacy purge.
+    record_export(current_user.id, assembly, len(regs),
+                  ", ".join("a search" if k == "q" else f"{k}={v}" for k, v in filters.items()))
     return Response(body.encode("utf-8"), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="registrations-{assembly.slug}.csv"',
         "Cache-Control": "no-store",
@@ -1051,7 +1059,8 @@ def organiser_import(slug: str):
         else:
             try:
                 rows = parse_csv(upload.read())
-                report = services.import_registrations(assembly, rows, apply=bool(form.apply.data))
+                report = services.import_registrations(assembly, rows, apply=bool(form.apply.data),
+                                                       by=current_user.id)
             except DomainError as err:
                 db.session.rollback()
                 apply_domain_error(form, err)

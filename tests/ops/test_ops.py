@@ -73,6 +73,15 @@ def _counts():
             for t in _db.metadata.sorted_tables}
 
 
+def _audit():
+    from eventapp.audit.models import AuditEvent
+
+    rows = _db.session.execute(sa.select(AuditEvent.action, AuditEvent.subject, AuditEvent.actor_id)
+                               .order_by(AuditEvent.id)).all()
+    assert all(actor is None for _, _, actor in rows)  # the command line: no account
+    return [(action, subject if action.startswith("database.") else None) for action, subject, _ in rows]
+
+
 def test_backup_and_restore_round_trip(tmp_path):
     with scratch_database(tmp_path, "backup") as url:
         _round_trip(make_test_app(url), tmp_path)
@@ -108,6 +117,7 @@ def _round_trip(app, tmp_path):
             result = app.test_cli_runner().invoke(args=["backup", str(path)])
             assert result.exit_code == 0, result.output
             assert path.stat().st_size > 0
+            assert _audit() == [("allocation.publish", None), ("database.backup", f"backup written to {path}")]
             # Damage the data, then restore.
             _db.session.execute(sa.delete(Placement))
             _db.session.execute(sa.delete(OutboxMessage))
@@ -116,16 +126,19 @@ def _round_trip(app, tmp_path):
             assert _counts()["placement"] == 0
             result = app.test_cli_runner().invoke(args=["restore", str(path), "--yes"])
             assert result.exit_code == 0, result.output
-            assert _counts() == before
+            # The backup's own log entry was written after the snapshot: the restored log has the restore instead.
+            assert _counts() == {**before, "audit_event": before["audit_event"] + 1}
+            assert _audit() == [("allocation.publish", None), ("database.restore", f"restored from {path}")]
             assert _db.session.scalar(sa.select(OutboxMessage.to_name).where(OutboxMessage.kind == "test")) == "Zoë O'Brien 李"
             assert _db.session.execute(sa.select(Document.title, Document.data)).one() == ("Agenda ✓", pdf)
             _db.session.remove()
             _db.engine.dispose()
 
 
-def test_restore_refuses_a_missing_file(app, tmp_path):
+def test_restore_refuses_a_missing_file(app, db, tmp_path):
     result = app.test_cli_runner().invoke(args=["restore", str(tmp_path / "nope.backup"), "--yes"])
     assert result.exit_code != 0 and "No backup file" in result.output
+    assert _audit() == []  # nothing restored, nothing logged
 
 
 def _restore_refuses(tmp_path, prefix, write_wrong_file):

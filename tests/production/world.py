@@ -167,6 +167,7 @@ def grow(world: World, n: int, *, start: int) -> None:
     from datetime import time
 
     from eventapp.accounts.models import User
+    from eventapp.audit.models import AuditEvent
     from eventapp.notes.models import Action
     from eventapp.organisations.models import Organisation, name_key
 
@@ -213,4 +214,8 @@ def grow(world: World, n: int, *, start: int) -> None:
                         created_by_id=world.facilitator.id, version=1)
         action.topics = [world_topics[i % len(world_topics)], topics[i - start]]
         db.session.add(action)
+        db.session.add(AuditEvent(actor_id=(world.organiser.id, None)[i % 2], actor_name=("Olu Organiser", "")[i % 2],
+                                  action=("registration.edit", "privacy.purge")[i % 2],
+                                  assembly_id=(world.assembly.id, assemblies[i - start].id)[i % 2],
+                                  subject=f"registration {i}: Delegate {i}", detail="changed: email"))
     db.session.commit()

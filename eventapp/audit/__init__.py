@@ -1,0 +1,1 @@
+"""Who did what with personal data and accounts: the audit log organisers and the DPO read."""

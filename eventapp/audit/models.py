@@ -1,0 +1,51 @@
+"""One row per recorded action on personal data or accounts; rows are only ever added."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..timeutil import utcnow
+
+# Action code -> what the log page and CSV call it.
+ACTIONS = {
+    "registrations.export": "Registrations downloaded (CSV)",
+    "registrations.import": "Registrations imported (CSV)",
+    "registration.edit": "Delegate's details changed",
+    "registration.cancel": "Registration cancelled",
+    "registrations.cancel": "Registrations cancelled (several)",
+    "registration.reinstate": "Registration reinstated",
+    "user.create": "Account created",
+    "user.deactivate": "Account deactivated",
+    "user.reactivate": "Account reactivated",
+    "organisation.merge": "Organisations merged",
+    "privacy.purge": "Personal data purged",
+    "database.backup": "Database backed up",
+    "database.restore": "Database restored",
+    "allocation.publish": "Allocation published",
+    "message.send": "Message to delegates sent",
+    "audit.export": "Audit log downloaded (CSV)",
+}
+
+
+class AuditEvent(db.Model):
+    """Who (named as they were called then, so the row outlives their account) did what, when,
+    to what. Never changed afterwards, except that a privacy purge takes delegates' names out."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    actor_name: Mapped[str] = mapped_column(String(254), default="")
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    assembly_id: Mapped[Optional[int]] = mapped_column(ForeignKey("assembly.id", ondelete="SET NULL"), index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def action_label(self) -> str:
+        return ACTIONS.get(self.action, self.action)

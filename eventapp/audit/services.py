@@ -1,0 +1,138 @@
+"""Recording who did what with personal data and accounts, and reading it back for organisers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from sqlalchemy import Select, select
+
+from ..accounts.models import User
+from ..extensions import db
+from ..txn import begin_writes
+from .models import ACTIONS, AuditEvent
+
+# What a delegate's name becomes in the log once the privacy purge has run.
+ANONYMISED = "Anonymised delegate"
+# The "who" filter's value for actions run from the command line (no account).
+NOBODY = "none"
+
+
+def record(actor_id: int | None, action: str, *, assembly_id: int | None = None, subject: str = "",
+           detail: str = "") -> AuditEvent:
+    """Add an audit event to the caller's transaction: it commits or rolls back with the action it records."""
+    # The actor is almost always the signed-in user, already in the session: no statement.
+    actor = db.session.get(User, actor_id) if actor_id is not None else None
+    event = AuditEvent(actor_id=actor_id, actor_name=actor.display_name if actor else "", action=action,
+                       assembly_id=assembly_id, subject=subject, detail=detail)
+    db.session.add(event)
+    return event
+
+
+def registration_subject(registration) -> str:
+    """How the log names one delegate's registration; forget_delegates() relies on the "registration <id>:" start."""
+    return f"registration {registration.id}: {registration.full_name}"
+
+
+def user_subject(user: User) -> str:
+    """How the log names a staff account."""
+    return f"account {user.id}: {user.display_name} <{user.email}>"
+
+
+def record_export(actor_id: int, assembly, rows: int, filters: str) -> None:
+    """Log a download of an assembly's registrations (a GET, so it takes the write lock here) and commit."""
+    begin_writes()
+    record(actor_id, "registrations.export", assembly_id=assembly.id, subject=f"registrations of {assembly.slug}",
+           detail=f"{rows} rows" + (f"; filtered: {filters}" if filters else ""))
+    db.session.commit()
+
+
+def forget_delegates(assembly_id: int) -> int:
+    """Take the names of an assembly's delegates out of its audit events (the privacy purge; the caller commits)."""
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.assembly_id == assembly_id, AuditEvent.subject.startswith("registration ", autoescape=True))).all()
+    for event in events:
+        # The id stays, so "who changed registration 42, and when" can still be answered.
+        event.subject = f"{event.subject.split(':', 1)[0]}: {ANONYMISED}"
+    return len(events)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The log page's filters, as typed (empty means any)."""
+
+    action: str = ""
+    assembly_id: int | None = None
+    who: str = ""  # a user id, NOBODY, or empty
+    q: str = ""
+
+    @classmethod
+    def parse(cls, args) -> "Filters":
+        """Filters from a query string, ignoring values that mean nothing."""
+        action = args.get("action", "")
+        assembly = args.get("assembly", "")
+        who = args.get("who", "")
+        return cls(action=action if action in ACTIONS else "",
+                   assembly_id=int(assembly) if assembly.isdigit() and len(assembly) < 12 else None,
+                   who=who if who == NOBODY or (who.isdigit() and len(who) < 12) else "",
+                   q=args.get("q", "").strip()[:200])
+
+    def args(self) -> dict[str, Any]:
+        """The filters as query-string arguments (for the CSV link and the pages)."""
+        out = {"action": self.action, "assembly": self.assembly_id or "", "who": self.who, "q": self.q}
+        return {k: v for k, v in out.items() if v}
+
+    def __str__(self) -> str:
+        # The search text may be a delegate's name, which the log must not keep past the privacy purge.
+        return ", ".join("a search" if k == "q" else f"{k}={v}" for k, v in self.args().items())
+
+
+def events(filters: Filters) -> Select:
+    """The audit events the filters pick, newest first."""
+    stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if filters.action:
+        stmt = stmt.where(AuditEvent.action == filters.action)
+    if filters.assembly_id is not None:
+        stmt = stmt.where(AuditEvent.assembly_id == filters.assembly_id)
+    if filters.who == NOBODY:
+        stmt = stmt.where(AuditEvent.actor_id.is_(None))
+    elif filters.who:
+        stmt = stmt.where(AuditEvent.actor_id == int(filters.who))
+    if filters.q:
+        stmt = stmt.where(AuditEvent.subject.icontains(filters.q, autoescape=True))
+    return stmt
+
+
+def assembly_titles() -> dict[int, str]:
+    """Every assembly's title by id, newest first: the filter's options and the table's assembly column."""
+    from ..assemblies.models import Assembly
+
+    return dict(db.session.execute(select(Assembly.id, Assembly.title).order_by(Assembly.date.desc(), Assembly.id)).all())
+
+
+def people() -> list[tuple[str, str]]:
+    """The "who" filter's options: every staff account, and the command line."""
+    rows = db.session.execute(select(User.id, User.name, User.email).order_by(User.name, User.email)).all()
+    return [(str(uid), name or email) for uid, name, email in rows] + [(NOBODY, "Command line (no account)")]
+
+
+CSV_HEADER = ["When (UTC)", "Who", "Action", "Assembly", "Subject", "Detail"]
+
+
+def export_csv(actor_id: int, filters: Filters) -> str:
+    """The filtered events as CSV; the download itself is logged (a GET: the write lock is taken here) and committed."""
+    from ..registration.csvio import to_csv
+
+    titles = assembly_titles()
+    rows = db.session.scalars(events(filters)).all()
+    body = to_csv(CSV_HEADER, _csv_rows(rows, titles))
+    begin_writes()
+    record(actor_id, "audit.export", subject="audit log", detail=f"{len(rows)} rows"
+           + (f"; filtered: {filters}" if str(filters) else ""))
+    db.session.commit()
+    return body
+
+
+def _csv_rows(rows: Iterable[AuditEvent], titles: dict[int, str]):
+    for e in rows:
+        yield [e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor_name or "Command line", e.action_label,
+               titles.get(e.assembly_id, "") if e.assembly_id else "", e.subject, e.detail]

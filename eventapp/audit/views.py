@@ -1,0 +1,36 @@
+"""The organisers' audit log: who exported, changed or deleted personal data or accounts, and when."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template, request
+from flask_login import current_user
+
+from ..accounts.access import organiser_required
+from ..extensions import db
+from ..txn import read_first
+from . import services
+from .models import ACTIONS
+
+bp = Blueprint("audit", __name__)
+
+PER_PAGE = 50
+
+
+@bp.route("/organiser/audit")
+@organiser_required
+def index():
+    filters = services.Filters.parse(request.args)
+    page = db.paginate(services.events(filters), per_page=PER_PAGE, error_out=False)
+    return render_template("audit/index.html", page=page, filters=filters, actions=ACTIONS,
+                           assemblies=services.assembly_titles(), people=services.people())
+
+
+@bp.route("/organiser/audit.csv")
+@organiser_required
+def export():
+    # Reads without the write lock; logging the download takes it at the end (services.export_csv).
+    read_first()
+    body = services.export_csv(current_user.id, services.Filters.parse(request.args))
+    return Response(body.encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="audit-log.csv"',
+        "Cache-Control": "no-store",
+    })

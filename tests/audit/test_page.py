@@ -1,0 +1,108 @@
+"""The organisers' audit log page: newest first, filtered, paginated, escaped, downloadable (the download logged)."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+
+from eventapp.audit.models import AuditEvent
+from eventapp.extensions import db
+from tests.audit.helpers import logged
+from tests.factories import make_assembly, make_user
+
+SCRIPT = "<script>alert('x')</script> & \"quotes\""
+
+
+def add(n: int, **kw) -> list[AuditEvent]:
+    """n events, one minute apart, the last one newest."""
+    start = datetime(2027, 3, 18, 9, 0)
+    rows = [AuditEvent(**{"action": "registration.edit", "subject": f"registration {i}: Delegate {i:03d}",
+                          "detail": "changed: email", "at": start + timedelta(minutes=i), **kw}) for i in range(n)]
+    db.session.add_all(rows)
+    db.session.commit()
+    return rows
+
+
+def test_only_organisers_open_the_log_and_its_download(client, auth, facilitator):
+    assert client.get("/organiser/audit").headers["Location"].startswith("/login")
+    auth.login(facilitator.email)
+    assert client.get("/organiser/audit").status_code == 403
+    assert client.get("/organiser/audit.csv").status_code == 403
+    assert logged() == []
+
+
+def test_an_empty_log_says_so_and_the_users_page_links_to_it(as_organiser):
+    assert 'href="/organiser/audit"' in as_organiser.get("/organiser/users").get_data(as_text=True)
+    page = as_organiser.get("/organiser/audit").get_data(as_text=True)
+    assert "Nothing has been logged yet." in page and "<table" not in page
+    filtered = as_organiser.get("/organiser/audit?action=privacy.purge").get_data(as_text=True)
+    assert "No entries match." in filtered and 'href="/organiser/audit">Clear the filters' in filtered
+
+
+def test_newest_first_fifty_a_page(as_organiser, organiser):
+    add(120, actor_id=organiser.id, actor_name="Olu Organiser")
+    page = as_organiser.get("/organiser/audit").get_data(as_text=True)
+    assert page.index("Delegate 119") < page.index("Delegate 118") < page.index("Delegate 070")
+    assert "Delegate 069" not in page and page.count("Olu Organiser") == 50
+    assert "Page 1 of 3 (120 in all)" in page
+    last = as_organiser.get("/organiser/audit?page=3").get_data(as_text=True)
+    assert "Delegate 019" in last and "Delegate 000" in last and "Delegate 020" not in last
+
+
+def test_filters_by_action_assembly_who_and_subject_text(as_organiser, organiser):
+    other = make_user("organiser", email="other@example.org", name="Priya Patel")
+    shire, vale = make_assembly(title="Shire Assembly"), make_assembly(title="Vale Assembly")
+    add(1, actor_id=organiser.id, actor_name="Test User", assembly_id=shire.id, subject="registration 1: Jo Bloggs")
+    add(1, actor_id=other.id, actor_name="Priya Patel", assembly_id=vale.id, subject="registration 2: Ann 100%_x",
+        action="registration.cancel")
+    add(1, action="privacy.purge", assembly_id=vale.id, subject=f"assembly {vale.slug}")
+
+    def shown(query):
+        page = as_organiser.get(f"/organiser/audit?{query}").get_data(as_text=True)
+        return {s for s in ("Jo Bloggs", "Ann 100%_x", f"assembly {vale.slug}") if s in page}
+
+    assert shown("") == {"Jo Bloggs", "Ann 100%_x", f"assembly {vale.slug}"}
+    assert shown("action=registration.cancel") == {"Ann 100%_x"}
+    assert shown(f"assembly={vale.id}") == {"Ann 100%_x", f"assembly {vale.slug}"}
+    assert shown(f"who={other.id}") == {"Ann 100%_x"}
+    assert shown("who=none") == {f"assembly {vale.slug}"}
+    assert shown("q=bloggs") == {"Jo Bloggs"}
+    assert shown("q=100%25_") == {"Ann 100%_x"} and shown("q=%25") == {"Ann 100%_x"}  # % and _ are literal
+    assert shown(f"q=jo&assembly={vale.id}") == set()
+    assert shown("action=nonsense&who=abc&assembly=x") == {"Jo Bloggs", "Ann 100%_x", f"assembly {vale.slug}"}
+    page = as_organiser.get(f"/organiser/audit?who={other.id}&action=registration.cancel").get_data(as_text=True)
+    assert f'<option value="{other.id}" selected>Priya Patel</option>' in page
+    assert '<option value="registration.cancel" selected>Registration cancelled</option>' in page
+    assert "Command line" in page
+
+
+def test_hostile_text_is_escaped(as_organiser, organiser):
+    hostile = make_assembly(title=SCRIPT)
+    add(1, actor_name=SCRIPT, actor_id=organiser.id, assembly_id=hostile.id, subject=SCRIPT, detail=SCRIPT)
+    page = as_organiser.get("/organiser/audit").get_data(as_text=True)
+    assert "<script>alert" not in page
+    assert page.count("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &#34;quotes&#34;") >= 4
+
+
+def test_the_filtered_rows_download_as_csv_and_the_download_is_logged(as_organiser, organiser):
+    shire = make_assembly(title="Shire Assembly")
+    add(3, actor_id=organiser.id, actor_name="Test User", assembly_id=shire.id)
+    add(1, action="privacy.purge", subject="=HYPERLINK(\"http://evil\")")
+    page = as_organiser.get("/organiser/audit?action=registration.edit&q=Delegate").get_data(as_text=True)
+    assert 'href="/organiser/audit.csv?action=registration.edit&amp;q=Delegate">Download the 3 entries shown' in page
+    resp = as_organiser.get("/organiser/audit.csv?action=registration.edit&q=Delegate")
+    assert resp.mimetype == "text/csv" and "attachment" in resp.headers["Content-Disposition"]
+    assert resp.headers["Cache-Control"] == "no-store"
+    rows = list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
+    assert rows[0] == ["When (UTC)", "Who", "Action", "Assembly", "Subject", "Detail"]
+    assert rows[1] == ["2027-03-18 09:02:00", "Test User", "Delegate's details changed", "Shire Assembly",
+                       "registration 2: Delegate 002", "changed: email"]
+    assert len(rows) == 4
+    [download] = logged("audit.export")
+    assert (download.actor_id, download.subject) == (organiser.id, "audit log")
+    assert download.detail == "3 rows; filtered: action=registration.edit, a search"
+    # The whole log: formulas neutralised, and the earlier download is in it.
+    everything = list(csv.reader(io.StringIO(as_organiser.get("/organiser/audit.csv").get_data().decode("utf-8-sig"))))
+    assert "'=HYPERLINK(\"http://evil\")" in [r[4] for r in everything]
+    assert "Audit log downloaded (CSV)" in [r[2] for r in everything]
+    assert len(logged("audit.export")) == 2
