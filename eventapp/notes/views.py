@@ -273,8 +273,7 @@ def save(workshop_id: int):
             services.check_typed_by(current_user.id, shown_to)
         except TypedByOther as refusal:
             # Typed by someone else (a shared tablet): shown back, saved only when this person presses Save.
-            form = NotesForm(meta={"csrf": False})
-            return _edit_page(workshop, form, 409, typed_by=refusal)
+            return _edit_page(workshop, NotesForm(), 409, typed_by=refusal)
     author = current_user.id if current_user.is_authenticated else shown_to
     if author is None:
         # Not posted from this workshop's notes page as shown to a signed-in person: nothing to keep.

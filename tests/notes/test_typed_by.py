@@ -204,6 +204,13 @@ def _opened_by(client, auth, person, case) -> dict[str, str]:
     return {"csrf_token": csrf_from(page), **tickets_from(page)}
 
 
+def _form_fields(html: str, url: str) -> dict[str, str]:
+    """The hidden token and ticket of the form on the page that posts to url, as pressing its button sends them."""
+    form = re.search(rf'<form method="post" action="{re.escape(url)}[^"]*"[^>]*>(.*?)</form>', html, re.S)
+    assert form is not None, f"no form posting to {url}"
+    return {"csrf_token": csrf_from(form.group(1)), **tickets_from(form.group(1))}
+
+
 def _normalised(value):
     return value.replace("\r\n", "\n") if isinstance(value, str) else value
 
@@ -229,7 +236,7 @@ def test_a_form_opened_by_one_person_and_sent_after_another_signed_in_is_not_sav
             f"Check the text and press {case.button} to save it under your name ({escape(BEN)}), or sign out so "
             f"{escape(ANN)} can sign in and save it.") in alert.group(1)
     # The page now names Ben: pressing its button saves what Ann typed, as Ben's.
-    again = {"csrf_token": csrf_from(html), **tickets_from(html)}
+    again = _form_fields(html, case.url())
     resp = client.post(case.url(), data={**again, **case.data()})
     assert resp.status_code == 302
     text, by = case.stored()

@@ -2,6 +2,7 @@
 saved under their name until they confirm it (tests/notes/test_typed_by.py has the workshop's forms)."""
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from markupsafe import escape
@@ -52,7 +53,8 @@ def test_a_carried_action_edited_by_one_organiser_is_saved_as_the_next_only_when
     assert (f"This page was opened by {escape(AMY)}, who is no longer signed in here. Nothing has been saved. "
             f"Check the text and press Save action to save it under your name ({escape(BO)})") in html
     # Bo presses Save action on the page shown: saved, as Bo's.
-    resp = client.post(url, data={"csrf_token": csrf_from(html), **tickets_from(html), **data})
+    form = re.search(rf'<form method="post" action="{url}"[^>]*>(.*?)</form>', html, re.S).group(1)
+    resp = client.post(url, data={"csrf_token": csrf_from(form), **tickets_from(form), **data})
     assert resp.status_code == 302
     description, by, version = _latest(copy.id)
     assert description == TYPED and by == bo.id and version == before[2] + 1
