@@ -106,7 +106,7 @@ def _walk_in_form(workshop: Workshop, form: WalkInForm | None = None) -> WalkInF
 
 def _attendance_page(workshop: Workshop, walk_in_form: WalkInForm, errors: list[str] | None = None, code: int = 200,
                      typed_by: TypedByOther | None = None, typed: dict[str, str] | None = None,
-                     was: dict[str, str] | None = None):
+                     was: dict[str, str] | None = None, typed_at: str | None = None):
     # typed/was: marks sent from a page that may not be saved as is (typed_by): shown as sent, so nothing is lost.
     rows = services.register_rows(workshop)
     if typed:
@@ -119,7 +119,8 @@ def _attendance_page(workshop: Workshop, walk_in_form: WalkInForm, errors: list[
     return render_template("notes/attendance.html", workshop=workshop, rows=rows, counts=counts,
                            walk_in_form=walk_in_form, form=ConfirmForm(), statuses=ATTENDANCE_STATUSES,
                            errors=errors or [], register_draft_key=_register_draft_key(workshop),
-                           saved_draft=saved, restore_draft=not typed, typed_by=typed_by, was=was or {}), code
+                           saved_draft=saved, restore_draft=not typed, typed_by=typed_by, was=was or {},
+                           typed_at=typed_at), code
 
 
 REGISTER_SAVED_KEY = "notes_register_saved"
@@ -144,9 +145,9 @@ def attendance(workshop_id: int):
         was = {k: request.form["was-" + k] for k in marks if "was-" + k in request.form}
         refusal = typed_by_refusal("Save attendance")
         if refusal is not None:
-            return _attendance_page(workshop, _walk_in_form(workshop), code=409, typed_by=refusal,
-                                    typed={k: v for k, v in marks.items() if v in ("present", "walk_in", "absent",
-                                                                                    "unmarked")}, was=was)
+            typed = {k: v for k, v in marks.items() if v in ("present", "walk_in", "absent", "unmarked")}
+            return _attendance_page(workshop, _walk_in_form(workshop), code=409, typed_by=refusal, typed=typed,
+                                    was=was, typed_at="#register")
         try:
             saved = services.record_attendance(workshop, marks, current_user.id, was)
         except DomainError as err:
@@ -169,7 +170,7 @@ def walk_in(workshop_id: int):
     form = _walk_in_form(workshop)
     refusal = typed_by_refusal("Add to the register")
     if refusal is not None:
-        return _attendance_page(workshop, form, code=409, typed_by=refusal)
+        return _attendance_page(workshop, form, code=409, typed_by=refusal, typed_at="#walk-in")
     if form.validate_on_submit():
         try:
             attendance = services.add_walk_in(workshop, current_user.id, form.registration_id.data or None,

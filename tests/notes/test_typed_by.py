@@ -105,7 +105,8 @@ class AddActionCase(Case):
         return (actions[0].description, actions[0].created_by_id) if actions else None
 
     def shown(self, html):
-        return str(escape(TYPED)) in html and 'value="Insp. Begum"' in html and 'value="2027-06-30"' in html
+        return str(escape(TYPED)) in html and 'value="Insp. Begum"' in html and 'value="2027-06-30"' in html and \
+            '<a href="#add-action">Go to the text</a>' in html
 
 
 class EditActionCase(Case):
@@ -160,7 +161,8 @@ class AttendanceCase(Case):
     def shown(self, html):
         aisha, ben = self.s.allocated[:2]
         return (re.search(rf'id="mark-r{aisha.id}-present" [^>]*checked', html) is not None
-                and re.search(rf'id="mark-r{ben.id}-absent" [^>]*checked', html) is not None)
+                and re.search(rf'id="mark-r{ben.id}-absent" [^>]*checked', html) is not None
+                and '<a href="#register">Go to the text</a>' in html)
 
 
 class WalkInCase(Case):
@@ -180,7 +182,8 @@ class WalkInCase(Case):
         return (row.walk_in_name, row.recorded_by_id) if row else None
 
     def shown(self, html):
-        return f'value="{escape(TYPED)}"' in html and 'value="Food bank"' in html
+        return f'value="{escape(TYPED)}"' in html and 'value="Food bank"' in html and \
+            '<a href="#walk-in">Go to the text</a>' in html
 
 
 CASES = {"notes": NotesCase, "add action": AddActionCase, "edit action": EditActionCase,
