@@ -106,10 +106,20 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+# Signed into staff forms: who the page was shown to (a shared tablet's next person must not save it unawares).
+TICKET_RE = re.compile(r'<input type="hidden" name="(typed_by|keep)" value="([^"]*)"')
+
+
+def tickets_from(html: str) -> dict[str, str]:
+    """The page's typed-by and keep tickets, as its forms send them."""
+    return dict(TICKET_RE.findall(html))
+
+
 def post_form(client, url: str, data: dict, *, form_url: str | None = None, follow_redirects: bool = False):
-    """Open the page with the form (to get its CSRF token), then submit it."""
+    """Open the page with the form (to get its CSRF token and tickets), then submit it."""
     page = client.get(form_url or url)
-    payload = {"csrf_token": csrf_from(page.get_data(as_text=True))}
+    html = page.get_data(as_text=True)
+    payload = {"csrf_token": csrf_from(html), **tickets_from(html)}
     payload.update(data)
     return client.post(url, data=payload, follow_redirects=follow_redirects)
 

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import tickets_from
 from tests.production.world import build_world
 from tests.test_security_matrix import build_url, csrf_token, rules, sign_in
 
@@ -187,8 +188,9 @@ def test_a_number_no_column_can_hold_is_a_400_not_a_500(app, db):
     client = app.test_client()
     sign_in(client, "facilitator", world)
     token = csrf_token(client)
+    page = client.get(f"/facilitator/workshops/{world.workshop.id}/attendance").get_data(as_text=True)
     response = client.post(f"/facilitator/workshops/{world.workshop.id}/attendance/walk-in",
-                           data={"csrf_token": token, "registration_id": "99999999999999999999"})
+                           data={"csrf_token": token, **tickets_from(page), "registration_id": "99999999999999999999"})
     assert response.status_code == 400
     assert "far outside what this form accepts" in response.get_data(as_text=True)
     # The session is usable again afterwards.

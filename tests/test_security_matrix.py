@@ -89,13 +89,15 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "invites.feed": {"GET": token_page()},
     # facilitator
     "facilitators.home": {"GET": staff_only(200, 200, reception=403)},
-    "notes.actions": {"GET": workshop_page(), "POST": workshop_page(400)},
-    "notes.edit_action": {"GET": workshop_page(), "POST": workshop_page(400)},
-    "notes.attendance": {"GET": workshop_page(), "POST": workshop_page(302)},
-    "notes.walk_in": {"POST": workshop_page(400)},
+    # A workshop's forms name who they were shown to (typed_by, or the notes' keep ticket): posted without
+    # it, from someone allowed, nothing is saved and the form comes back to confirm (409).
+    "notes.actions": {"GET": workshop_page(), "POST": workshop_page(409)},
+    "notes.edit_action": {"GET": workshop_page(), "POST": workshop_page(409)},
+    "notes.attendance": {"GET": workshop_page(), "POST": workshop_page(409)},
+    "notes.walk_in": {"POST": workshop_page(409)},
     "notes.edit": {"GET": workshop_page()},
-    "notes.save": {"POST": workshop_page(302)},
-    "notes.autosave": {"POST": {A: 401, D: 401, OF: 403, F: 200, O: 200, R: 403}},
+    "notes.save": {"POST": workshop_page(409)},
+    "notes.autosave": {"POST": {A: 401, D: 401, OF: 403, F: 409, O: 409, R: 403}},
     "notes.resume": {"GET": workshop_page(302)},
     "notes.revisions": {"GET": workshop_page()},
     # organiser
@@ -220,9 +222,10 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
 # Rules whose expectation differs from their endpoint's (same endpoint, another URL).
 # An edit form posted with nothing but its CSRF token keeps the stored values (WTForms
 # leaves absent fields alone), so it saves unchanged and redirects; the "new" form is 400.
+# A workshop's action form also lacks who it was shown to: refused with 409 before anything is saved.
 BY_RULE: dict[str, dict[str, dict[str, object]]] = {
     "/facilitator/workshops/<int:workshop_id>/actions/<int:action_id>/edit":
-        {"GET": workshop_page(), "POST": workshop_page(302)},
+        {"GET": workshop_page(), "POST": workshop_page(409)},
     "/organiser/assemblies/<slug>/agenda/<int:item_id>/edit": {"GET": organiser_only(), "POST": organiser_only(302)},
     "/organiser/assemblies/<slug>/rounds/<int:round_id>/edit": {"GET": organiser_only(), "POST": organiser_only(302)},
     "/organiser/organisations/<int:org_id>/edit": {"GET": organiser_only(), "POST": organiser_only(302)},

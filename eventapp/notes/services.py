@@ -549,6 +549,67 @@ def approve_notes(notes: SessionNotes, section_keys: Iterable[str], action_ids: 
     db.session.commit()
 
 
+# --- who a staff form was shown to (a tablet shared by facilitators) --------------------------------
+
+
+TYPED_BY_SALT = "typed-by"
+
+
+class TypedByOther(DomainError):
+    """A form shown to one person was sent while another is signed in: saved, it would be under the wrong name."""
+
+    def __init__(self, message: str, shown_to: str | None, signed_in: str):
+        super().__init__(message)
+        self.shown_to = shown_to
+        self.signed_in = signed_in
+
+
+def _typed_by_serializer():
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TYPED_BY_SALT)
+
+
+def typed_by_ticket(user_id: int) -> str:
+    """Signed into a staff form as it is shown: names the person it was shown to (the notes use keep_ticket)."""
+    return _typed_by_serializer().dumps({"u": user_id})
+
+
+def ticket_typist(ticket: str | None) -> int | None:
+    """The person a typed-by ticket was given to (within PENDING_DAYS), or None when missing or not ours."""
+    from itsdangerous import BadSignature
+
+    try:
+        data = _typed_by_serializer().loads(ticket or "", max_age=PENDING_DAYS * 86400)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        return None
+    return data["u"]
+
+
+def check_typed_by(signed_in_id: int, shown_to_id: int | None, button: str = "Save") -> None:
+    """Refuse (TypedByOther) a form shown to someone else, or to nobody known, from being saved as signed_in_id."""
+    if shown_to_id is not None and shown_to_id == signed_in_id:
+        return
+    from ..accounts.models import User
+
+    me = db.session.get(User, signed_in_id)
+    mine = me.display_name if me is not None else "you"
+    them = db.session.get(User, shown_to_id) if shown_to_id is not None else None
+    if them is None:
+        # An old page (from before forms named who they were shown to) or a ticket that is not ours.
+        raise TypedByOther(
+            "This page was opened before the current sign-in, so we cannot tell who typed it. Nothing has been "
+            f"saved. Check the text and press {button} to save it under your name ({mine}).", None, mine)
+    name = them.display_name
+    raise TypedByOther(
+        f"This page was opened by {name}, who is no longer signed in here. Nothing has been saved. Check the text "
+        f"and press {button} to save it under your name ({mine}), or sign out so {name} can sign in and save it.",
+        name, mine)
+
+
 # --- saves that arrive after the sign-in lapsed -------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session,
@@ -22,7 +23,7 @@ from . import services
 from .forms import ActionFilterForm, ActionForm, ConfirmForm, NotesForm, WalkInForm, notes_data
 from .models import ATTENDANCE_STATUSES, SECTIONS, Action
 from .rendering import render_markdown
-from .services import ActionConflict, Conflict
+from .services import ActionConflict, Conflict, TypedByOther
 from ..timeutil import utc_to_local, utcnow
 
 bp = Blueprint("notes", __name__)
@@ -61,6 +62,23 @@ def _unanswered(value: str | None = None) -> list[str]:
     return [k for k in keys if SAVE_KEY_RE.fullmatch(k)]
 
 
+@bp.app_template_global()
+def typed_by_ticket() -> str:
+    """For macros.typed_by_field: the signed ticket naming who the page is shown to."""
+    return services.typed_by_ticket(current_user.id)
+
+
+def typed_by_refusal(button: str = "Save") -> TypedByOther | None:
+    """Why a posted staff form may not be saved as the person signed in now (it was shown to someone else)."""
+    if request.method != "POST":
+        return None
+    try:
+        services.check_typed_by(current_user.id, services.ticket_typist(request.form.get("typed_by")), button)
+    except TypedByOther as refusal:
+        return refusal
+    return None
+
+
 def _csrf_ok() -> bool:
     try:
         validate_csrf(request.form.get("csrf_token"))
@@ -86,8 +104,14 @@ def _walk_in_form(workshop: Workshop, form: WalkInForm | None = None) -> WalkInF
     return form
 
 
-def _attendance_page(workshop: Workshop, walk_in_form: WalkInForm, errors: list[str] | None = None, code: int = 200):
+def _attendance_page(workshop: Workshop, walk_in_form: WalkInForm, errors: list[str] | None = None, code: int = 200,
+                     typed_by: TypedByOther | None = None, typed: dict[str, str] | None = None,
+                     was: dict[str, str] | None = None, typed_at: str | None = None):
+    # typed/was: marks sent from a page that may not be saved as is (typed_by): shown as sent, so nothing is lost.
     rows = services.register_rows(workshop)
+    if typed:
+        rows = [replace(r, status=None if typed[r.key] == "unmarked" else typed[r.key]) if r.key in typed else r
+                for r in rows]
     counts = services.attendance_counts([workshop.id])[workshop.id]
     # Marks made but not saved yet (a walk-in added first, a reload) are kept by static/drafts.js;
     # the register always shows stored marks, so they may be put back on any rendering of it.
@@ -95,7 +119,8 @@ def _attendance_page(workshop: Workshop, walk_in_form: WalkInForm, errors: list[
     return render_template("notes/attendance.html", workshop=workshop, rows=rows, counts=counts,
                            walk_in_form=walk_in_form, form=ConfirmForm(), statuses=ATTENDANCE_STATUSES,
                            errors=errors or [], register_draft_key=_register_draft_key(workshop),
-                           saved_draft=saved, restore_draft=True), code
+                           saved_draft=saved, restore_draft=not typed, typed_by=typed_by, was=was or {},
+                           typed_at=typed_at), code
 
 
 REGISTER_SAVED_KEY = "notes_register_saved"
@@ -118,6 +143,11 @@ def attendance(workshop_id: int):
         marks = {k[len("mark-"):]: v for k, v in request.form.items()
                  if k.startswith("mark-") and request.form.get("was-" + k[len("mark-"):]) != v}
         was = {k: request.form["was-" + k] for k in marks if "was-" + k in request.form}
+        refusal = typed_by_refusal("Save attendance")
+        if refusal is not None:
+            typed = {k: v for k, v in marks.items() if v in ("present", "walk_in", "absent", "unmarked")}
+            return _attendance_page(workshop, _walk_in_form(workshop), code=409, typed_by=refusal, typed=typed,
+                                    was=was, typed_at="#register")
         try:
             saved = services.record_attendance(workshop, marks, current_user.id, was)
         except DomainError as err:
@@ -138,6 +168,9 @@ def attendance(workshop_id: int):
 def walk_in(workshop_id: int):
     workshop = load_workshop(workshop_id)
     form = _walk_in_form(workshop)
+    refusal = typed_by_refusal("Add to the register")
+    if refusal is not None:
+        return _attendance_page(workshop, form, code=409, typed_by=refusal, typed_at="#walk-in")
     if form.validate_on_submit():
         try:
             attendance = services.add_walk_in(workshop, current_user.id, form.registration_id.data or None,
@@ -172,12 +205,12 @@ def _pending_for_me(tokens: dict, workshop_id: int) -> str | None:
 
 
 def _edit_page(workshop: Workshop, form: NotesForm, code: int = 200, conflict: Conflict | None = None,
-               clashes: list[str] | None = None, restore_draft: bool = False):
+               clashes: list[str] | None = None, restore_draft: bool = False, typed_by: TypedByOther | None = None):
     # restore_draft: the form holds the stored notes, so static/notes.js may put back text typed on this
     # device that never reached the server. Not on a page that holds what was just sent (a merge, an error).
     notes = services.notes_for(workshop.id)
     return render_template("notes/edit.html", workshop=workshop, form=form, notes=notes, sections=SECTIONS,
-                           conflict=conflict, clashes=clashes or [], restore_draft=restore_draft,
+                           conflict=conflict, clashes=clashes or [], restore_draft=restore_draft, typed_by=typed_by,
                            keep=services.keep_ticket(workshop.id, current_user.id)), code
 
 
@@ -235,8 +268,14 @@ def save(workshop_id: int):
         # Before anything is kept: a signed-in person never keeps text for a workshop not theirs.
         abort(403)
     csrf_ok = _csrf_ok()
-    author = current_user.id if current_user.is_authenticated else \
-        services.ticket_author(request.form.get("keep"), workshop.id)
+    shown_to = services.ticket_author(request.form.get("keep"), workshop.id)
+    if current_user.is_authenticated:
+        try:
+            services.check_typed_by(current_user.id, shown_to)
+        except TypedByOther as refusal:
+            # Typed by someone else (a shared tablet): shown back, saved only when this person presses Save.
+            return _edit_page(workshop, NotesForm(), 409, typed_by=refusal)
+    author = current_user.id if current_user.is_authenticated else shown_to
     if author is None:
         # Not posted from this workshop's notes page as shown to a signed-in person: nothing to keep.
         flash("Please sign in to write notes.", "info")
@@ -328,6 +367,10 @@ def autosave(workshop_id: int):
     if not _csrf_ok():
         return jsonify(ok=False, error="expired",
                        message="This page has expired. Press Save: your text will be kept."), 400
+    try:
+        services.check_typed_by(current_user.id, services.ticket_author(request.form.get("keep"), workshop.id))
+    except TypedByOther as refusal:
+        return jsonify(ok=False, error="typed_by", message=refusal.message + " Autosave has stopped."), 409
     form = NotesForm(meta={"csrf": False})
     try:
         notes, changed = services.save_notes(workshop, notes_data(form), _base_version(form.version.data),
@@ -387,7 +430,8 @@ def _action_data(form: ActionForm) -> dict:
 def actions(workshop_id: int):
     workshop = load_workshop(workshop_id)
     form = _action_form(workshop)
-    if form.validate_on_submit():
+    refusal = typed_by_refusal("Add action")
+    if refusal is None and form.validate_on_submit():
         try:
             services.add_action(workshop, _action_data(form), current_user.id,
                                 {t.id for t in _assembly_topics(workshop)})
@@ -397,8 +441,9 @@ def actions(workshop_id: int):
             flash("Action added.", "success")
             session[ACTION_SAVED_KEY] = f"{_draft_key(workshop)}:new"
             return redirect(url_for(".actions", workshop_id=workshop.id))
-    return render_template("notes/actions.html", workshop=workshop, form=form,
-                           actions=services.workshop_actions(workshop.id), **_draft_vars(workshop)), _status(form)
+    return render_template("notes/actions.html", workshop=workshop, form=form, typed_by=refusal,
+                           actions=services.workshop_actions(workshop.id), **_draft_vars(workshop)), \
+        409 if refusal else _status(form)
 
 
 # static/drafts.js keeps an action form's text on the device until the server has it: the page shown
@@ -425,7 +470,8 @@ def edit_action(workshop_id: int, action_id: int):
     form = _action_form(workshop, action=action)
     theirs = None
     code = 200
-    if form.validate_on_submit():
+    refusal = typed_by_refusal("Save action")
+    if refusal is None and form.validate_on_submit():
         try:
             from ..outcomes.services import status_change_logger  # outcomes builds on notes
 
@@ -446,7 +492,8 @@ def edit_action(workshop_id: int, action_id: int):
             session[ACTION_SAVED_KEY] = f"{_draft_key(workshop)}:{action.id}"
             return redirect(url_for(".actions", workshop_id=workshop.id))
     return render_template("notes/action_form.html", workshop=workshop, form=form, action=action,
-                           theirs=theirs, **_draft_vars(workshop)), (code if theirs else _status(form))
+                           theirs=theirs, typed_by=refusal, **_draft_vars(workshop)), \
+        (409 if refusal else code if theirs else _status(form))
 
 
 # --- organiser --------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..templating import counted
 from ..notes import services as notes
 from ..notes.forms import ActionForm
 from ..notes.models import Action
+from ..notes.views import typed_by_refusal
 from ..organisations.models import Organisation
 from ..timeutil import local_today
 from . import services
@@ -333,7 +334,10 @@ def edit_carried_action(action_id: int):
         form.topic_ids.data = [t.id for t in action.topics]
         form.version.data = str(action.version)
     theirs, code = None, 200
-    if form.validate_on_submit():
+    refusal = typed_by_refusal("Save action")
+    if refusal is not None:
+        code = 409
+    elif form.validate_on_submit():
         try:
             services.update_carried_action(action.id, {
                 "description": form.description.data, "owner_organisation_id": form.owner_organisation_id.data,
@@ -354,7 +358,7 @@ def edit_carried_action(action_id: int):
     elif request.method == "POST":
         code = 400
     return render_template("outcomes/carried_action_form.html", action=action, origin=origin, form=form,
-                           theirs=theirs), code
+                           theirs=theirs, typed_by=refusal), code
 
 
 def _version(raw) -> int:

@@ -16,6 +16,7 @@ from eventapp.accounts.models import User
 from eventapp.assemblies.models import Workshop
 from eventapp.extensions import db
 from eventapp.notes import services
+from eventapp.notes.models import NotesRevision
 from tests.browser.axe import axe_check
 from tests.browser.conftest import _open_page, login
 from tests.browser.test_facilitator import TABLET, _seed
@@ -372,4 +373,62 @@ def test_where_the_browser_refuses_its_storage_every_form_still_saves_and_sign_o
         (action,) = services.workshop_actions(seed["workshop_id"])
         assert action.description == "Added without storage"
         assert services.notes_for(seed["workshop_id"]).section("summary").body == "Saved without storage"
+        db.session.remove()
+
+
+def test_notes_typed_by_one_facilitator_are_saved_as_the_next_only_when_they_confirm(live_server, browser):
+    seed = _seed(live_server.app)
+    colleague = _colleague(live_server.app, seed)
+    _, notes_url = _urls(live_server, seed)
+    with live_server.app.app_context():
+        fran, chris = (db.session.scalar(select(User).filter_by(email=e)) for e in (seed["email"], colleague))
+        fran_id, chris_id, fran_name, chris_name = fran.id, chris.id, fran.display_name, chris.display_name
+        db.session.remove()
+    summary = "Fran's summary"
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(notes_url)
+        page.get_by_label("Summary", exact=True).fill(summary)
+        page.get_by_role("status").filter(has_text="Draft saved automatically").wait_for(timeout=15_000)
+        # Fran's sign-in ends ("sign out everywhere" from her phone) and Chris signs in on this tablet, in
+        # another tab; Fran's notes page is still open and she goes on typing.
+        with live_server.app.app_context():
+            accounts.sign_out(db.session.get(User, fran_id))
+            db.session.remove()
+        other = context.new_page()
+        login(other, live_server, colleague)
+        other.close()
+        summary += ", and what she typed after Chris signed in"
+        page.get_by_label("Summary", exact=True).fill(summary)
+        page.get_by_label("Ideas", exact=True).fill("Fran's idea")
+        # Autosave does not save it as Chris's: it stops and says why.
+        expect(page.get_by_role("status")).to_contain_text(f"This page was opened by {fran_name}", timeout=15_000)
+        expect(page.get_by_role("status")).to_contain_text("Autosave has stopped.")
+        # Save: nothing saved, everything typed still there, and whose it was.
+        page.get_by_role("button", name="Save draft").click()
+        alert = page.get_by_role("alert").filter(has_text="Nothing has been saved")
+        expect(alert).to_contain_text(f"This page was opened by {fran_name}, who is no longer signed in here.")
+        expect(alert).to_contain_text(f"to save it under your name ({chris_name}), or sign out so {fran_name} can")
+        expect(alert).to_be_focused()
+        expect(page.get_by_label("Summary", exact=True)).to_have_value(summary)
+        expect(page.get_by_label("Ideas", exact=True)).to_have_value("Fran's idea")
+        axe_check(page, "notes typed by someone else")
+        with live_server.app.app_context():
+            notes = services.notes_for(seed["workshop_id"])
+            assert notes.section("summary").body == "Fran's summary" and notes.updated_by_id == fran_id
+            db.session.remove()
+        # Chris checks the text and presses Save: now it is saved, under Chris's name.
+        page.get_by_role("button", name="Save draft").click()
+        expect(page.get_by_text("Notes saved.", exact=True)).to_be_visible()
+        expect(page.get_by_label("Summary", exact=True)).to_have_value(summary)
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        notes = services.notes_for(seed["workshop_id"])
+        assert notes.section("summary").body == summary and notes.section("ideas").body == "Fran's idea"
+        revisions = db.session.scalars(select(NotesRevision).where(NotesRevision.notes_id == notes.id)
+                                       .order_by(NotesRevision.version)).all()
+        assert [(r.kind, r.user_id) for r in revisions] == [("autosave", fran_id), ("save", chris_id)]
         db.session.remove()

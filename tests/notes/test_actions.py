@@ -237,12 +237,13 @@ def test_a_status_changed_on_the_edit_form_is_in_the_actions_status_history(as_f
 
 def test_an_action_sent_twice_on_a_flaky_connection_is_recorded_once(as_facilitator, facilitator):
     # The first press of "Add action" arrived but its answer did not; the facilitator presses again.
-    from tests.conftest import csrf_from
+    from tests.conftest import csrf_from, tickets_from
 
     s = scene(facilitator)
-    token = csrf_from(as_facilitator.get(_url(s)).get_data(as_text=True))
+    page = as_facilitator.get(_url(s)).get_data(as_text=True)
+    token = csrf_from(page)
     for _ in range(2):
-        resp = as_facilitator.post(_url(s), data={"csrf_token": token, **_form(s)})
+        resp = as_facilitator.post(_url(s), data={"csrf_token": token, **tickets_from(page), **_form(s)})
         assert resp.status_code == 302
     assert len(services.workshop_actions(s.workshop.id)) == 1
     # A different action with the same owner and date is still added.

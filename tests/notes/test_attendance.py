@@ -170,11 +170,12 @@ def test_a_walk_in_sent_twice_on_a_flaky_connection_is_on_the_register_once(as_f
     # The first press arrived but its answer did not; the facilitator presses again.
     s = scene(facilitator)
     page = as_facilitator.get(_url(s)).get_data(as_text=True)
-    from tests.conftest import csrf_from
+    from tests.conftest import csrf_from, tickets_from
 
     token = csrf_from(page)
     for name in ("Sam Walker", " sam  walker "):
-        resp = as_facilitator.post(_url(s, "/walk-in"), data={"csrf_token": token, "registration_id": "0",
+        resp = as_facilitator.post(_url(s, "/walk-in"), data={"csrf_token": token, **tickets_from(page),
+                                                               "registration_id": "0",
                                                                "name": name, "organisation": "Street Pastors"})
         assert resp.status_code == 302
     rows = list(db.session.scalars(select(Attendance).where(Attendance.workshop_id == s.workshop.id)))

@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 from eventapp.extensions import db
 from eventapp.notes import services
 from eventapp.notes.models import Action, Attendance
-from tests.conftest import csrf_from, post_form
+from tests.conftest import csrf_from, post_form, tickets_from
 
 from .helpers import scene
 
@@ -31,11 +31,13 @@ def _action_form(s, **kw):
     return data
 
 
-def _signed_out_elsewhere(client, auth, url: str) -> str:
-    """Open the form signed in, then sign out in another tab: the form's token stays valid."""
-    token = csrf_from(client.get(url).get_data(as_text=True))
+def _signed_out_elsewhere(client, auth, url: str) -> dict[str, str]:
+    """Open the form signed in, then sign out in another tab: the form's token stays valid.
+
+    Returns the form's hidden fields: its token and who it was shown to."""
+    page = client.get(url).get_data(as_text=True)
     auth.logout()
-    return token
+    return {"csrf_token": csrf_from(page), **tickets_from(page)}
 
 
 def _send_again_after_signing_in(client, auth, facilitator, resp):
@@ -59,8 +61,8 @@ def test_an_action_typed_while_signed_out_in_another_tab_is_offered_back_and_sav
     s = scene(facilitator)
     auth.login(facilitator.email)
     url = f"/facilitator/workshops/{s.workshop.id}/actions"
-    token = _signed_out_elsewhere(client, auth, url)
-    resp = client.post(url, data={"csrf_token": token, **_action_form(s)}, headers=FROM_OUR_PAGE)
+    hidden = _signed_out_elsewhere(client, auth, url)
+    resp = client.post(url, data={**hidden, **_action_form(s)}, headers=FROM_OUR_PAGE)
     assert db.session.scalar(select(func.count(Action.id))) == 0
     resp = _send_again_after_signing_in(client, auth, facilitator, resp)
     assert resp.status_code == 302
@@ -76,11 +78,13 @@ def test_an_action_changed_while_signed_out_everywhere_is_offered_back_and_saved
     post_form(client, url, _action_form(s, description="First wording"))
     action = db.session.scalar(select(Action))
     edit = f"{url}/{action.id}/edit"
-    token = csrf_from(client.get(edit).get_data(as_text=True))
+    page = client.get(edit).get_data(as_text=True)
+    token = csrf_from(page)
     # "Sign out on this device and any other" from a phone: this tablet's cookie still names the person.
     facilitator.session_version += 1
     db.session.commit()
-    resp = client.post(edit, data={"csrf_token": token, "version": "1", **_action_form(s, status="in_progress")},
+    resp = client.post(edit, data={"csrf_token": token, **tickets_from(page), "version": "1",
+                                   **_action_form(s, status="in_progress")},
                        headers=FROM_OUR_PAGE)
     page = resp.get_data(as_text=True)
     assert resp.status_code == 401 and "Sign in again to save this" in page
@@ -96,8 +100,8 @@ def test_a_walk_in_typed_while_signed_out_in_another_tab_is_offered_back(client,
     s = scene(facilitator)
     auth.login(facilitator.email)
     url = f"/facilitator/workshops/{s.workshop.id}/attendance"
-    token = _signed_out_elsewhere(client, auth, url)
-    resp = client.post(url + "/walk-in", data={"csrf_token": token, "registration_id": "0",
+    hidden = _signed_out_elsewhere(client, auth, url)
+    resp = client.post(url + "/walk-in", data={**hidden, "registration_id": "0",
                                                "name": "Siobh\u00e1n O'Brien", "organisation": "Food bank"},
                        headers=FROM_OUR_PAGE)
     page = resp.get_data(as_text=True)
@@ -150,7 +154,8 @@ def test_an_edit_after_the_organisers_approved_is_saved_and_says_it_waits_for_th
     stale = client.get(notes_url).get_data(as_text=True)  # the tablet's page, open since before the approval
     notes = services.notes_for(s.workshop.id)
     services.approve_notes(notes, ["summary"], [], organiser.id)
-    resp = client.post(notes_url, data={"csrf_token": csrf_from(stale), "version": "1", "intent": "save",
+    resp = client.post(notes_url, data={"csrf_token": csrf_from(stale), **tickets_from(stale), "version": "1",
+                                        "intent": "save",
                                         "summary": "Approved summary, and a late addition"}, follow_redirects=True)
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "Notes saved." in page
@@ -158,7 +163,8 @@ def test_an_edit_after_the_organisers_approved_is_saved_and_says_it_waits_for_th
            "the public page until they approve them again" in page
     assert "Approved summary, and a late addition" in page and "Submitted for review" in page
     # Saving again what is already stored says nothing more.
-    resp = client.post(notes_url, data={"csrf_token": csrf_from(stale), "version": "2", "intent": "save",
+    resp = client.post(notes_url, data={"csrf_token": csrf_from(stale), **tickets_from(stale), "version": "2",
+                                        "intent": "save",
                                         "summary": "Approved summary, and a late addition"}, follow_redirects=True)
     assert "No changes to save." in resp.get_data(as_text=True)
     assert "already approved" not in resp.get_data(as_text=True)

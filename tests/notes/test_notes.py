@@ -191,7 +191,8 @@ def test_a_colleague_signing_in_on_the_same_tablet_does_not_save_kept_text_as_th
 
 def test_expired_form_token_keeps_the_text_and_asks_to_confirm(as_facilitator, facilitator):
     s = scene(facilitator)
-    resp = as_facilitator.post(_url(s), data={"csrf_token": "expired-or-forged",
+    keep = keep_from(as_facilitator.get(_url(s)).get_data(as_text=True))
+    resp = as_facilitator.post(_url(s), data={"csrf_token": "expired-or-forged", "keep": keep,
                                               **notes_form(summary="Text from a stale page")})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/notes/resume")
     page = as_facilitator.get(resp.headers["Location"])
@@ -217,17 +218,18 @@ def test_kept_text_cannot_be_claimed_by_a_facilitator_of_another_workshop(client
 
 def test_autosave_endpoint_saves_changes_and_reports_conflicts(as_facilitator, facilitator):
     s = scene(facilitator)
-    token = csrf_from(as_facilitator.get(_url(s)).get_data(as_text=True))
+    page = as_facilitator.get(_url(s)).get_data(as_text=True)
+    hidden = {"csrf_token": csrf_from(page), "keep": keep_from(page)}  # the form token and who it was shown to
     url = _url(s, "/autosave")
-    resp = as_facilitator.post(url, data={"csrf_token": token, **notes_form(summary="Typed on a tablet")})
+    resp = as_facilitator.post(url, data={**hidden, **notes_form(summary="Typed on a tablet")})
     assert resp.status_code == 200 and resp.get_json() == {"ok": True, "version": 1, "changed": True}
     (rev,) = _revisions(s)
     assert rev.kind == "autosave"
-    resp = as_facilitator.post(url, data={"csrf_token": token, **notes_form(version=1, summary="Typed on a tablet")})
+    resp = as_facilitator.post(url, data={**hidden, **notes_form(version=1, summary="Typed on a tablet")})
     assert resp.get_json() == {"ok": True, "version": 1, "changed": False}
     # Someone else saves: the next autosave from the old version is refused, nothing overwritten.
     services.save_notes(s.workshop, notes_form(summary="Organiser's fix"), 1, None)
-    resp = as_facilitator.post(url, data={"csrf_token": token, **notes_form(version=1, summary="Mine")})
+    resp = as_facilitator.post(url, data={**hidden, **notes_form(version=1, summary="Mine")})
     assert resp.status_code == 409
     body = resp.get_json()
     assert body["error"] == "conflict" and "Autosave has stopped" in body["message"] and body["version"] == 2
@@ -241,25 +243,26 @@ def test_an_autosave_whose_reply_was_lost_is_not_shown_as_someone_elses_change(a
     # The tablet's save reached the server, the reply was lost on the way back (wifi dropped), so the page
     # still holds version 0: its next save names the unanswered one and goes through.
     s = scene(facilitator)
-    token = csrf_from(as_facilitator.get(_url(s)).get_data(as_text=True))
+    page = as_facilitator.get(_url(s)).get_data(as_text=True)
+    hidden = {"csrf_token": csrf_from(page), "keep": keep_from(page)}  # the form token and who it was shown to
     url = _url(s, "/autosave")
     lost = "0123456789abcdef0123456789abcdef"
-    resp = as_facilitator.post(url, data={"csrf_token": token, "save_key": lost, **notes_form(summary="First")})
+    resp = as_facilitator.post(url, data={**hidden, "save_key": lost, **notes_form(summary="First")})
     assert resp.get_json()["version"] == 1
-    resp = as_facilitator.post(url, data={"csrf_token": token, "save_key": "ab" * 16, "unanswered_saves": f"ffffffff,{lost}",
+    resp = as_facilitator.post(url, data={**hidden, "save_key": "ab" * 16, "unanswered_saves": f"ffffffff,{lost}",
                                           **notes_form(version=0, summary="First, then more")})
     assert resp.status_code == 200 and resp.get_json() == {"ok": True, "version": 2, "changed": True}
     assert services.notes_for(s.workshop.id).section("summary").body == "First, then more"
     # Someone else's save since then is still a conflict, whatever keys the page names.
     services.save_notes(s.workshop, notes_form(summary="Organiser's fix"), 2, None)
     for unanswered in (lost, "ab" * 16, "x" * 5000, ""):
-        resp = as_facilitator.post(url, data={"csrf_token": token, "save_key": "cd" * 16, "unanswered_saves": unanswered,
+        resp = as_facilitator.post(url, data={**hidden, "save_key": "cd" * 16, "unanswered_saves": unanswered,
                                               **notes_form(version=2, summary="Mine")})
         assert resp.status_code == 409, unanswered
     assert services.notes_for(s.workshop.id).section("summary").body == "Organiser's fix"
     # The Save button sends the page's unanswered keys too.
-    as_facilitator.post(url, data={"csrf_token": token, "save_key": "ee" * 16, **notes_form(version=3, summary="Next")})
-    resp = as_facilitator.post(_url(s), data={"csrf_token": token, "unanswered_saves": "ee" * 16,
+    as_facilitator.post(url, data={**hidden, "save_key": "ee" * 16, **notes_form(version=3, summary="Next")})
+    resp = as_facilitator.post(_url(s), data={**hidden, "unanswered_saves": "ee" * 16,
                                               **notes_form(version=3, summary="Next and last")})
     assert resp.status_code == 302
     assert services.notes_for(s.workshop.id).section("summary").body == "Next and last"
