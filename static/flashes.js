@@ -34,15 +34,25 @@
       focus = boxes[0];
     }
   }
-  if (focus) {
-    if (target) {
-      focus.focus({preventScroll: true});
-      var box = focus.getBoundingClientRect();
-      if (box.top < 0 || box.bottom > window.innerHeight) {
-        focus.scrollIntoView({block: "nearest"});
-      }
+  function focusBeside() {
+    focus.focus({preventScroll: true});
+    var box = focus.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) {
+      focus.scrollIntoView({block: "nearest"});
+    }
+  }
+
+  if (focus && !target) {
+    focus.focus();
+  } else if (focus) {
+    // Scrolling to a fragment whose element cannot take the focus clears the focus (Chrome does it in the
+    // first frame drawn once the page can be shown, before that frame's animation callbacks): the message
+    // takes it in a frame after the page has loaded.
+    var later = function () { window.requestAnimationFrame(focusBeside); };
+    if (document.readyState === "complete") {
+      later();
     } else {
-      focus.focus();
+      window.addEventListener("load", later);
     }
   }
 
