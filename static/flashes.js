@@ -34,6 +34,7 @@
       focus = boxes[0];
     }
   }
+
   function focusBeside() {
     focus.focus({preventScroll: true});
     var box = focus.getBoundingClientRect();

@@ -167,3 +167,23 @@ def test_a_saved_topic_is_confirmed_in_its_row_of_the_list(live_server, page):
     expect(row).to_be_in_viewport()
     expect(row).to_contain_text("Zz flash topic &amp; <i>co</i>")
     axe_check(page, "topics, one just saved")
+
+
+def test_a_status_set_on_the_history_page_is_confirmed_at_that_action(live_server, phone_page):
+    with live_server.app.app_context():
+        facilitator = make_user("facilitator", name="History Facilitator")
+        scene = build_scene(facilitator=facilitator, organiser=make_user("organiser", name="History organiser"))
+        email, workshop_id, action_id = facilitator.email, scene.new_workshop.id, scene.overdue_action.id
+        db.session.remove()
+    login(phone_page, live_server, email)
+    phone_page.goto(live_server(f"/facilitator/workshops/{workshop_id}/history"))
+    action = phone_page.locator(f"#action-{action_id}")
+    action.get_by_label("New status").select_option("in_progress")
+    action.get_by_label("What has happened (optional)").fill("Drafting the guide with the districts")
+    action.get_by_role("button", name=re.compile("^Save status")).click()
+    phone_page.wait_for_url(f"**#action-{action_id}")
+    message = action.locator(".flashes")
+    expect(message).to_have_text("Status updated.")
+    expect(message).to_be_focused()
+    expect(action).to_be_in_viewport()
+    axe_check(phone_page, "earlier outcomes, a status just updated")
