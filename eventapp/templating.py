@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime, time, timezone
 from typing import Callable
 
-from flask import Flask, current_app, has_request_context, request, url_for
+from flask import Flask, current_app, flash, g, get_flashed_messages, has_request_context, request, session, url_for
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 from werkzeug.urls import iri_to_uri
@@ -104,6 +104,42 @@ def cached_url_for(endpoint: str, **values) -> str:
     return hit
 
 
+def flash_at(anchor: str, message: str, category: str = "message") -> None:
+    """Flash a message shown next to the element with id `anchor` on the next page (at the top if it has none)."""
+    flash(message, category)
+    # Flask keeps (category, message) pairs; the anchor rides along as a third item, which
+    # get_flashed_messages passes through untouched.
+    flashes = session["_flashes"]
+    flashes[-1] = (category, message, anchor)
+    session["_flashes"] = flashes
+
+
+class PageFlashes:
+    """This request's flashed messages, each shown once: next to its anchor where the page has one (the
+    flashes_at macro, rendered with the content), the rest at the top of the page (base.html, after)."""
+
+    def __init__(self, flashed) -> None:
+        self.pending = [(f[0], f[1], f[2] if len(f) > 2 else None) for f in flashed]
+        self.any = bool(self.pending)
+
+    def take(self, anchor: str | None = None) -> list[tuple[str, str]]:
+        """The (category, message) pairs for `anchor` not shown yet; with no anchor, every one not shown yet."""
+        if not self.pending:
+            return []
+        taken = [(c, m) for c, m, a in self.pending if anchor is None or a == anchor]
+        if taken:
+            self.pending = [f for f in self.pending if anchor is not None and f[2] != anchor]
+        return taken
+
+
+def page_flashes() -> PageFlashes:
+    """The messages flashed for this request (read from the session once)."""
+    found = g.get("_page_flashes")
+    if found is None:
+        found = g._page_flashes = PageFlashes(get_flashed_messages(with_categories=True))
+    return found
+
+
 def counted(n: int, singular: str, plural: str | None = None) -> str:
     """A count with its noun as people write it: "1 row", "2 rows", "1,234 people"."""
     return f"{int(n):,} {singular if n == 1 else (plural or singular + 's')}"
@@ -134,6 +170,7 @@ def init_app(app: Flask) -> None:
         return f"{aware.strftime(fmt)} {aware.tzname()}"
 
     app.add_template_filter(linkify, "linkify")
+    app.jinja_env.globals["page_flashes"] = page_flashes
     app.add_template_filter(text_blocks, "text_blocks")
 
     @app.template_filter("local")

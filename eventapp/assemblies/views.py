@@ -13,7 +13,7 @@ from ..accounts.models import User
 from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..forms_util import apply_domain_error
-from ..templating import counted
+from ..templating import counted, flash_at
 from ..organisations.models import Organisation
 from ..registration.services import registration_window
 from ..timeutil import local_today
@@ -499,7 +499,7 @@ def topic_form(topic_id: int | None = None):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash("Topic saved.", "success")
+            flash_at(f"topic-{topic.id}", "Topic saved.", "success")
             # Back to the list where the topic now is (in name order, not always the first page), at its row.
             page = services.topic_list_page(topic, current_app.config.get("PAGE_SIZE", 25))
             return redirect(url_for(".topics", page=page if page > 1 else None, _anchor=f"topic-{topic.id}"))

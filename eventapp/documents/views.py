@@ -10,6 +10,7 @@ from ..accounts.access import organiser_required
 from ..assemblies.views import load_assembly, load_public_assembly
 from ..domain import DomainError, NotFound
 from ..forms_util import apply_domain_error
+from ..templating import flash_at
 from . import services
 from .forms import DocumentEditForm, DocumentForm, file_hint
 from .models import Document
@@ -107,7 +108,7 @@ def move(slug: str, doc_id: int):
     try:
         services.move_document(doc, request.form.get("direction", ""))
     except DomainError as err:
-        flash(err.message, "error")
+        flash_at(f"document-{doc.id}", err.message, "error")
     return redirect(url_for(".index", slug=slug, _anchor=f"document-{doc.id}"))
 
 

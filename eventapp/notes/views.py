@@ -24,6 +24,7 @@ from .forms import ActionFilterForm, ActionForm, ConfirmForm, NotesForm, WalkInF
 from .models import ATTENDANCE_STATUSES, SECTIONS, Action
 from .rendering import render_markdown
 from .services import ActionConflict, Conflict, TypedByOther
+from ..templating import flash_at
 from ..timeutil import utc_to_local, utcnow
 
 bp = Blueprint("notes", __name__)
@@ -178,8 +179,8 @@ def walk_in(workshop_id: int):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"{attendance.name} added to the register as present.", "success")
-            return redirect(url_for(".attendance", workshop_id=workshop.id) + "#register")
+            flash_at("register", f"{attendance.name} added to the register as present.", "success")
+            return redirect(url_for(".attendance", workshop_id=workshop.id, _anchor="register"))
     return _attendance_page(workshop, form, code=400)
 
 
@@ -438,9 +439,10 @@ def actions(workshop_id: int):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash("Action added.", "success")
+            flash_at("add-action", "Action added.", "success")
             session[ACTION_SAVED_KEY] = f"{_draft_key(workshop)}:new"
-            return redirect(url_for(".actions", workshop_id=workshop.id))
+            # Back at the form, for the next action (the form's own #add-action would carry over anyway).
+            return redirect(url_for(".actions", workshop_id=workshop.id, _anchor="add-action"))
     return render_template("notes/actions.html", workshop=workshop, form=form, typed_by=refusal,
                            actions=services.workshop_actions(workshop.id), **_draft_vars(workshop)), \
         409 if refusal else _status(form)

@@ -23,7 +23,7 @@ from ..assemblies.views import load_public_assembly
 from ..documents.services import list_documents, public_documents_of
 from ..extensions import csrf, db, limiter
 from ..forms_util import apply_domain_error
-from ..templating import counted
+from ..templating import counted, flash_at
 from ..notes import services as notes
 from ..notes.forms import ActionForm
 from ..notes.models import Action
@@ -558,10 +558,11 @@ def partner_reopen(token: str, action_id: int):
     try:
         services.reopen_by_partner(action_id, org.id)
     except DomainError as err:
-        flash(err.message, "error")
+        flash_at(f"action-{action_id}", err.message, "error")
     else:
-        flash("Reopened: the action is back on your list with the status it had before.", "success")
-    return redirect(url_for(".partner", token=token) + f"#action-{action_id}")
+        flash_at(f"action-{action_id}", "Reopened: the action is back on your list with the status it had before.",
+                 "success")
+    return redirect(url_for(".partner", token=token, _anchor=f"action-{action_id}"))
 
 
 @bp.post("/partner/<token>/actions/<int:action_id>")
@@ -585,8 +586,8 @@ def partner_status(token: str, action_id: int):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash("Thank you: your update has been recorded.", "success")
-            return redirect(url_for(".partner", token=token) + f"#action-{action_id}")
+            flash_at(f"action-{action_id}", "Thank you: your update has been recorded.", "success")
+            return redirect(url_for(".partner", token=token, _anchor=f"action-{action_id}"))
     if form.csrf_token.errors:
         # The page was open for hours, or the browser dropped its cookies: the form below carries a fresh token.
         form.csrf_token.errors = []
@@ -639,8 +640,8 @@ def history_status(workshop_id: int, action_id: int):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash("Status updated.", "success")
-            return redirect(url_for(".history", workshop_id=workshop.id) + f"#action-{action_id}")
+            flash_at(f"action-{action_id}", "Status updated.", "success")
+            return redirect(url_for(".history", workshop_id=workshop.id, _anchor=f"action-{action_id}"))
     return _history_page(workshop, {action_id: form}, 400)
 
 

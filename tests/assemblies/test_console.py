@@ -17,6 +17,7 @@ from tests.factories import (
     make_user,
     make_workshop,
 )
+from tests.page_messages import where_shown
 
 
 def assembly_form(**overrides) -> dict:
@@ -510,11 +511,14 @@ def test_a_saved_topic_is_shown_on_the_page_of_the_list_where_its_name_falls(as_
     assert resp.status_code == 302
     assert resp.headers["Location"] == f"/organiser/topics?page=2#topic-{added.id}"
     shown = body(as_organiser.get(resp.headers["Location"]))
-    assert "Topic saved." in shown and f'<tr id="topic-{added.id}"><td>Youth violence</td>' in shown
+    assert f'<tr id="topic-{added.id}"><td>Youth violence' in shown
+    # The message is in the topic's row, where the page opens, not at the top of the page off screen.
+    [box] = where_shown(shown, "Topic saved.")
+    assert box.beside(f"topic-{added.id}") and not box.at_top and box.role == "status"
     # Renamed to sort first, it is found on the first page.
     resp = post_form(as_organiser, f"/organiser/topics/{added.id}/edit", {"name": "Adult violence"})
     assert resp.headers["Location"] == f"/organiser/topics#topic-{added.id}"
-    assert f'<tr id="topic-{added.id}"><td>Adult violence</td>' in body(as_organiser.get("/organiser/topics"))
+    assert f'<tr id="topic-{added.id}"><td>Adult violence<div class="flashes"' in body(as_organiser.get("/organiser/topics"))
 
 
 # --- agenda -------------------------------------------------------------------------------------

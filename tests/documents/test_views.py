@@ -10,6 +10,7 @@ from eventapp.registration import services as registration
 from tests.conftest import csrf_from
 from tests.factories import PDF_BYTES, make_assembly, make_document, make_org
 from tests.documents.test_services import HOSTILE, count
+from tests.page_messages import message_boxes, where_shown
 
 
 def upload(client, assembly, data: bytes = PDF_BYTES, filename: str = "agenda.pdf", **fields):
@@ -212,3 +213,15 @@ def test_the_organiser_puts_the_documents_in_order_and_every_list_follows_it(cli
     refused = client.post(f"{base}/{agenda.id}/move", data={"csrf_token": token, "direction": "sideways"},
                           follow_redirects=True)
     assert "Choose up or down." in refused.get_data(as_text=True)
+
+
+def test_a_refused_move_is_said_in_the_documents_row(client, as_organiser):
+    assembly = make_assembly()
+    agenda, _slides = make_document(assembly, "Agenda <i>v2</i>"), make_document(assembly, "Slides")
+    base = f"/organiser/assemblies/{assembly.slug}/documents"
+    token = csrf_from(client.get(base).get_data(as_text=True))
+    response = client.post(f"{base}/{agenda.id}/move", data={"csrf_token": token, "direction": "sideways"})
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    [box] = where_shown(html, "Choose up or down.")
+    assert box.beside(f"document-{agenda.id}") and not box.at_top and box.role == "alert"
+    assert len(message_boxes(html)) == 1 and "Agenda &lt;i&gt;v2&lt;/i&gt;" in html

@@ -9,6 +9,7 @@ from eventapp.extensions import db
 from eventapp.notes import services
 from eventapp.notes.models import Action, ActionRevision
 from tests.conftest import post_form
+from tests.page_messages import message_boxes, where_shown
 from tests.factories import make_org, make_topic
 
 from .helpers import scene
@@ -249,3 +250,21 @@ def test_an_action_sent_twice_on_a_flaky_connection_is_recorded_once(as_facilita
     # A different action with the same owner and date is still added.
     assert post_form(as_facilitator, _url(s), _form(s, description="Another action")).status_code == 302
     assert len(services.workshop_actions(s.workshop.id)) == 2
+
+
+def test_action_added_is_said_beside_the_form_for_the_next_one(as_facilitator, facilitator):
+    s = scene(facilitator)
+    resp = post_form(as_facilitator, _url(s), _form(s))
+    assert resp.headers["Location"] == _url(s) + "#add-action"
+    html = as_facilitator.get(resp.headers["Location"]).get_data(as_text=True)
+    [box] = where_shown(html, "Action added.")
+    assert box.after == "add-action" and not box.at_top and box.role == "status"
+    assert len(message_boxes(html)) == 1
+    # Shown once: the next page has no message.
+    assert message_boxes(as_facilitator.get(_url(s)).get_data(as_text=True)) == []
+    # A change made on the edit page goes back to the top of the list, its message at the top too.
+    action = services.workshop_actions(s.workshop.id)[0]
+    edit = _url(s, f"/{action.id}/edit")
+    post_form(as_facilitator, edit, _form(s, version=str(action.version)))
+    [box] = where_shown(as_facilitator.get(_url(s)).get_data(as_text=True), "Action saved.")
+    assert box.at_top

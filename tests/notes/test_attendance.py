@@ -9,6 +9,8 @@ from eventapp.notes.models import Attendance
 from tests.conftest import post_form
 from tests.factories import make_org
 
+from tests.page_messages import message_boxes, where_shown
+
 from .helpers import make_registration, scene
 
 
@@ -202,3 +204,18 @@ def test_a_namesake_from_the_same_organisation_added_later_is_a_second_walk_in(a
     second = services.add_walk_in(s.workshop, facilitator.id, name="Sam Walker", organisation="Street Pastors")
     assert second.id != first.id
     assert services.attendance_counts([s.workshop.id])[s.workshop.id].walk_ins == 2
+
+
+def test_the_message_about_a_walk_in_is_beside_the_register_the_page_opens_at(as_facilitator, facilitator):
+    s = scene(facilitator)
+    resp = post_form(as_facilitator, _url(s, "/walk-in"), {"registration_id": "0", "name": "Wanda <b>Walkin</b>"},
+                     form_url=_url(s))
+    assert resp.headers["Location"] == _url(s) + "#register"
+    html = as_facilitator.get(resp.headers["Location"]).get_data(as_text=True)
+    [box] = where_shown(html, "Wanda <b>Walkin</b> added to the register as present.")
+    assert box.beside("register") and not box.at_top and box.role == "status" and box.anchor == "register"
+    assert len(message_boxes(html)) == 1 and "Wanda &lt;b&gt;Walkin" in html
+    # Saving the marks has no fragment to open at: its message is at the top, as before.
+    post_form(as_facilitator, _url(s), {f"mark-r{s.allocated[0].id}": "present"})
+    [box] = where_shown(as_facilitator.get(_url(s)).get_data(as_text=True), "Attendance saved (1 change).")
+    assert box.at_top and box.anchor is None

@@ -17,6 +17,7 @@ from eventapp.outcomes.models import ActionStatusUpdate
 from tests.conftest import post_form
 from tests.factories import make_org
 from tests.outcomes.helpers import LEAD_PERSON, build_scene
+from tests.page_messages import message_boxes, where_shown
 
 
 def token_for(html: str, action_id: int) -> dict:
@@ -618,3 +619,47 @@ def test_partner_page_links_the_public_documents_of_the_assemblies_its_actions_c
     # An organisation whose actions come from an assembly with no public documents sees no such section.
     other = make_org("Shireford Fire")
     assert 'id="documents"' not in client.get(f"/partner/{services.make_partner_token(other.id)}").get_data(as_text=True)
+
+
+def test_a_partners_update_and_reopening_are_confirmed_beside_the_action(client, db, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    a = scene.open_action.id
+    resp = client.post(f"{url}/actions/{a}", data={**token_for(client.get(url).get_data(as_text=True), a),
+                                                   f"a{a}-status": "done", f"a{a}-note": ""})
+    assert resp.headers["Location"] == f"{url}#action-{a}"
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    [box] = where_shown(page, "Thank you: your update has been recorded.")
+    assert box.beside(f"action-{a}") and not box.at_top and box.role == "status"
+    resp = client.post(f"{url}/actions/{a}/reopen", data=reopen_token(page, a))
+    [box] = where_shown(client.get(resp.headers["Location"]).get_data(as_text=True), "Reopened: the action is back")
+    assert box.beside(f"action-{a}") and not box.at_top
+    # Refused (closed by the organisers meanwhile): said beside the action too, as an alert.
+    services.set_action_status(a, "done", "", "partner", organisation_id=scene.police.id)
+    page = client.get(url).get_data(as_text=True)
+    services.set_action_status(a, "done", "Closed at the review", "organiser", user_id=organiser.id)
+    resp = client.post(f"{url}/actions/{a}/reopen", data=reopen_token(page, a))
+    html = client.get(resp.headers["Location"]).get_data(as_text=True)
+    [box] = where_shown(html, services.REOPEN_GONE)
+    assert box.beside(f"action-{a}") and box.role == "alert" and len(message_boxes(html)) == 1
+
+
+def test_a_status_set_from_the_history_page_is_confirmed_beside_the_action_or_at_the_top_once_closed(
+        as_facilitator, db, facilitator, organiser):
+    scene = build_scene(facilitator=facilitator, organiser=organiser)
+    url = f"/facilitator/workshops/{scene.new_workshop.id}/history"
+    a = scene.overdue_action.id
+    resp = as_facilitator.post(f"{url}/{a}", data={**token_for(as_facilitator.get(url).get_data(as_text=True), a),
+                                                  f"a{a}-status": "in_progress", f"a{a}-note": "Drafting"})
+    assert resp.headers["Location"] == f"{url}#action-{a}"
+    html = as_facilitator.get(resp.headers["Location"]).get_data(as_text=True)
+    [box] = where_shown(html, "Status updated.")
+    assert box.beside(f"action-{a}") and not box.at_top and box.role == "status"
+    # Done, the action leaves the open list and its #action-... is not on the page: the message is
+    # shown at the top instead, once.
+    resp = as_facilitator.post(f"{url}/{a}", data={**token_for(as_facilitator.get(url).get_data(as_text=True), a),
+                                                  f"a{a}-status": "done", f"a{a}-note": ""})
+    html = as_facilitator.get(resp.headers["Location"]).get_data(as_text=True)
+    assert f'id="action-{a}"' not in html
+    [box] = where_shown(html, "Status updated.")
+    assert box.at_top and len(message_boxes(html)) == 1 and html.count("Status updated.") == 1
