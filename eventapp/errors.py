@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, g, render_template, request, session
+from flask import Flask, current_app, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
@@ -65,6 +65,18 @@ def signed_out_send_again():
         return None
     return render_template("send_again.html", fields=fields, action=_same_url(), back=_page_it_came_from(),
                            signed_out=True, reason="signed_out"), 401, {"Cache-Control": "private, no-store"}
+
+
+def limited_send_again():
+    """The "send again" page, status 429, for a form from one of our pages refused by a rate limit, or None.
+
+    For a form whose page cannot simply be shown again with what was typed (form_limits does that where it can)."""
+    fields = _fields_to_send_again()
+    if fields is None:
+        return None
+    return current_app.make_response((
+        render_template("send_again.html", fields=fields, action=_same_url(), back=_page_it_came_from(),
+                        signed_out=False, reason="rate_limited"), 429, {"Cache-Control": "private, no-store"}))
 
 
 def _from_this_site() -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 
 from ..domain import DomainError, NotFound
 from ..extensions import db, limiter, login_manager
+from ..form_limits import refused_with, sent
 from ..forms_util import apply_domain_error
 from . import services
 from .access import organiser_required
@@ -62,13 +63,31 @@ def home_for(user) -> str:
     return url_for("checkin.home") if user.is_reception else url_for("facilitators.home")
 
 
+# Past a limit, each form comes back with what may be kept (never a password), saying when to try again.
+_NOT_SIGNED_IN = ("You are not signed in yet: there have been many attempts to sign in from your network in a short "
+                  "time. Your email address is kept here; type your password again.")
+_NOT_SENT = ("No link has been sent yet: a lot of requests have come from your network in a short time. Your email "
+             "address is kept here.")
+_NOT_CHANGED = ("Your password has not been changed yet: there have been many attempts from your network in a short "
+                "time. The new password is not kept here: type it again.")
+
+
+def _limited(limit: str, reason: str, again: str):
+    """``limit`` on the view's POST, past which its form comes back (form_limits.refused_with)."""
+
+    def decorator(view):
+        return limiter.limit(limit, methods=["POST"], on_breach=refused_with(view, reason, again))(view)
+
+    return decorator
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+@_limited("10 per minute; 50 per hour", _NOT_SIGNED_IN, "sign in again")
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
-    if form.validate_on_submit():
+    if sent(form):
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
             form.form_errors.append("The email address or password is not correct.")
@@ -107,10 +126,10 @@ def change_password():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit("5 per minute; 20 per hour", methods=["POST"])
+@_limited("5 per minute; 20 per hour", _NOT_SENT, "ask again")
 def forgot_password():
     form = ForgotPasswordForm()
-    if form.validate_on_submit():
+    if sent(form):
         services.request_password_reset(form.email.data)
         # The same page whether or not the address has an account: nothing to enumerate.
         return render_template("accounts/forgot_password.html", form=form, sent_to=form.email.data.strip(),
@@ -119,14 +138,14 @@ def forgot_password():
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@_limited("10 per minute", _NOT_CHANGED, "send it again")
 def reset_password(token: str):
     user = services.load_reset_token(token)
     if user is None:
         flash("That password reset link has expired or was already used. Ask for a new one below.", "error")
         return render_template("accounts/forgot_password.html", form=ForgotPasswordForm()), 404
     form = ResetPasswordForm()
-    if form.validate_on_submit():
+    if sent(form):
         try:
             services.reset_password(user, form.password.data)
         except DomainError as err:
