@@ -183,8 +183,10 @@ def test_rest_of_the_console_is_accessible_and_approve_merge_work(live_server, p
     axe_check(page, "merge form")
     page.get_by_label("Merge into").select_option(label=f"{keep_name} (Fire and rescue)")
     page.get_by_role("button", name=f"Merge and remove").click()
-    page.wait_for_url(f"**/organiser/organisations/?q={tag}")  # back to the filtered list it started from
+    # Back to the filtered list it started from, at the row of the one kept.
+    page.wait_for_url(f"**/organiser/organisations/?q={tag}#organisation-*")
     assert page.get_by_role("status").filter(has_text="was merged into").is_visible()
+    expect(page.locator(":target")).to_contain_text(keep_name)
 
     page.get_by_role("link", name="Add an organisation").click()
     page.get_by_role("button", name="Save organisation").click()
