@@ -13,7 +13,7 @@ try:
 except ImportError:  # not on Windows: SQLite's own wait for the write lock only
     fcntl = None
 
-from flask import Flask, has_request_context, request
+from flask import Flask, abort, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -317,11 +317,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Documents are larger than any form (MAX_CONTENT_LENGTH): only their upload may send more.
         # Registered before CSRFProtect, whose check reads the body first.
         if request.endpoint == "documents.index" and request.method == "POST":
-            from .documents.views import request_limit, too_large
+            from .documents.views import request_limit
 
             request.max_content_length = request_limit(app)
             if request.content_length is not None and request.content_length > request.max_content_length:
-                return too_large()
+                # Refused from its size, unread; the 413 handler shows the upload form again (errors.py).
+                abort(413)
 
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     csrf.init_app(app)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, g, render_template, request, session
+from flask import Flask, current_app, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
@@ -12,7 +12,7 @@ MESSAGES = {
     403: ("You do not have access to this page", "If you think you should, ask the assembly organisers."),
     404: ("Page not found", "Check the address, or start again from the home page."),
     405: ("That action is not available here", "Please go back and use the buttons on the page."),
-    413: ("That upload is too large", "Please send a smaller file."),
+    413: ("That was too large to send", "Please send a smaller file."),
     429: ("Too many attempts", "Please wait a minute and try again."),
     500: ("Sorry, something went wrong on our side", "Your request was not completed. Please try again in a moment."),
 }
@@ -42,10 +42,29 @@ def init_app(app: Flask) -> None:
         if isinstance(err, SecurityError):
             # A Host not in FLASK_TRUSTED_HOSTS: no page of ours can be built for it (no links without a host).
             return "This site does not answer to that host name.\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
+        if err.code == 413:
+            return too_large()
         body, code = render(err.code)
         # What the error's own response would have said besides its body (Allow on a 405, Retry-After).
         headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
         return body, code, headers
+
+    def too_large():
+        if request.endpoint == "documents.index":
+            from .documents.views import too_large as upload_too_large
+
+            page = upload_too_large()
+            if page is not None:
+                return page
+        limit = request.max_content_length or app.config["MAX_CONTENT_LENGTH"]
+        # The body was not read, so the form cannot be shown again filled in: the browser's Back button may
+        # still hold what was typed, and a fresh form is one link away when the address shows one.
+        back = _same_url() if request.method == "POST" and _shows_a_page() else None
+        return render_template("error.html", code=413, title=MESSAGES[413][0], back=back,
+                               hint=f"What was sent is over the {_megabytes(limit)} this site accepts from a form, "
+                                    "so nothing was saved. If you pasted a long text or pictures into a box, "
+                                    "shorten it or leave the pictures out. Your browser’s Back button may "
+                                    "still show what you typed."), 413
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
@@ -65,6 +84,18 @@ def signed_out_send_again():
         return None
     return render_template("send_again.html", fields=fields, action=_same_url(), back=_page_it_came_from(),
                            signed_out=True, reason="signed_out"), 401, {"Cache-Control": "private, no-store"}
+
+
+def limited_send_again():
+    """The "send again" page, status 429, for a form from one of our pages refused by a rate limit, or None.
+
+    For a form whose page cannot simply be shown again with what was typed (form_limits does that where it can)."""
+    fields = _fields_to_send_again()
+    if fields is None:
+        return None
+    return current_app.make_response((
+        render_template("send_again.html", fields=fields, action=_same_url(), back=_page_it_came_from(),
+                        signed_out=False, reason="rate_limited"), 429, {"Cache-Control": "private, no-store"}))
 
 
 def _from_this_site() -> bool:
@@ -91,6 +122,16 @@ def _fields_to_send_again() -> list[tuple[str, str]] | None:
     if not fields or any("password" in name.lower() for name, _ in fields):
         return None
     return fields
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
+def _shows_a_page() -> bool:
+    """Whether this request's address also answers a GET: the page its form was on, as forms post to themselves."""
+    rule = request.url_rule
+    return rule is not None and "GET" in (rule.methods or ())
 
 
 def _same_url() -> str:

@@ -257,6 +257,26 @@ def test_a_method_not_allowed_page_is_friendly_and_says_which_methods_are(client
     assert "That action is not available here" in resp.get_data(as_text=True)
 
 
+def test_a_form_over_the_size_limit_says_what_happened_and_links_back_to_a_fresh_form(as_organiser, db):
+    from tests.factories import make_assembly
+
+    assembly = make_assembly(slug="big-posts")
+    # A 3 MB paste into the agenda item's description: over the 2 MB any form may send.
+    resp = as_organiser.post("/organiser/assemblies/big-posts/agenda/new?from=agenda",
+                             data={"title": "Opening", "description": "x" * (3 * 1024 * 1024)})
+    assert resp.status_code == 413
+    html = resp.get_data(as_text=True)
+    assert "That was too large to send" in html
+    assert ("What was sent is over the 2 MB this site accepts from a form, so nothing was saved. If you pasted a long "
+            "text or pictures into a box, shorten it or leave the pictures out.") in html
+    assert '<a href="/organiser/assemblies/big-posts/agenda/new?from=agenda">Back to the form</a>' in html
+    assert as_organiser.get("/organiser/assemblies/big-posts/agenda/new?from=agenda").status_code == 200
+    assert assembly.agenda_items == []
+    # An address that only takes forms (a button on another page) has no page to go back to.
+    resp = as_organiser.post("/organiser/organisations/1/approve", data={"x": "x" * (3 * 1024 * 1024)})
+    assert resp.status_code == 413 and "Back to the form" not in resp.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("name, value, complaint", [
     ("FLASK_SECRET_KEY", "...", "FLASK_SECRET_KEY must be at least 16 characters"),
     ("FLASK_SECRET_KEY", "123", "FLASK_SECRET_KEY must be at least 16 characters"),

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain import DomainError, NotFound
 from ..extensions import db
+from ..listing import page_holding
 from ..timeutil import utcnow
 from ..audit import services as audit
 from .models import ROLE_LABELS, ROLES, User
@@ -53,6 +54,29 @@ def create_user(email: str, password: str, role: str, name: str = "", *, by_user
     audit.record(by_user_id, "user.create", subject=audit.user_subject(user), detail=f"role: {ROLE_LABELS[role]}")
     db.session.commit()
     return user
+
+
+# The organisers' list of users: by name, then address (unique, so the order is total for page_holding).
+LIST_ORDER = (User.name, User.email)
+USER_STATES = {"active": "Can sign in", "inactive": "Deactivated"}
+
+
+def filtered(q: str = "", role: str = "", state: str = ""):
+    """The list of users narrowed by its filters (unknown role or state values filter nothing), unordered."""
+    stmt = select(User)
+    if q.strip():
+        q = q.strip()
+        stmt = stmt.where(or_(User.name.icontains(q, autoescape=True), User.email.icontains(q, autoescape=True)))
+    if role in ROLE_LABELS:
+        stmt = stmt.where(User.role == role)
+    if state in USER_STATES:
+        stmt = stmt.where(User.active.is_(state == "active"))
+    return stmt
+
+
+def list_page(user_id: int, per_page: int, q: str = "", role: str = "", state: str = "") -> int | None:
+    """The page of the list, under these filters, that shows this account; None when they leave it out."""
+    return page_holding(filtered(q, role, state), LIST_ORDER, User.id, user_id, per_page)
 
 
 def get_user(user_id: int) -> User:

@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import or_, select
 
 from ..domain import DomainError, NotFound
 from ..extensions import db, limiter, login_manager
+from ..form_limits import refused_with, sent
 from ..forms_util import apply_domain_error
 from . import services
 from .access import organiser_required
@@ -62,13 +62,31 @@ def home_for(user) -> str:
     return url_for("checkin.home") if user.is_reception else url_for("facilitators.home")
 
 
+# Past a limit, each form comes back with what may be kept (never a password), saying when to try again.
+_NOT_SIGNED_IN = ("You are not signed in yet: there have been many attempts to sign in from your network in a short "
+                  "time. Your email address is kept here; type your password again.")
+_NOT_SENT = ("No link has been sent yet: a lot of requests have come from your network in a short time. Your email "
+             "address is kept here.")
+_NOT_CHANGED = ("Your password has not been changed yet: there have been many attempts from your network in a short "
+                "time. The new password is not kept here: type it again.")
+
+
+def _limited(limit: str, reason: str, again: str):
+    """``limit`` on the view's POST, past which its form comes back (form_limits.refused_with)."""
+
+    def decorator(view):
+        return limiter.limit(limit, methods=["POST"], on_breach=refused_with(view, reason, again))(view)
+
+    return decorator
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+@_limited("10 per minute; 50 per hour", _NOT_SIGNED_IN, "sign in again")
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
-    if form.validate_on_submit():
+    if sent(form):
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
             form.form_errors.append("The email address or password is not correct.")
@@ -107,10 +125,10 @@ def change_password():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit("5 per minute; 20 per hour", methods=["POST"])
+@_limited("5 per minute; 20 per hour", _NOT_SENT, "ask again")
 def forgot_password():
     form = ForgotPasswordForm()
-    if form.validate_on_submit():
+    if sent(form):
         services.request_password_reset(form.email.data)
         # The same page whether or not the address has an account: nothing to enumerate.
         return render_template("accounts/forgot_password.html", form=form, sent_to=form.email.data.strip(),
@@ -119,14 +137,14 @@ def forgot_password():
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@_limited("10 per minute", _NOT_CHANGED, "send it again")
 def reset_password(token: str):
     user = services.load_reset_token(token)
     if user is None:
         flash("That password reset link has expired or was already used. Ask for a new one below.", "error")
         return render_template("accounts/forgot_password.html", form=ForgotPasswordForm()), 404
     form = ResetPasswordForm()
-    if form.validate_on_submit():
+    if sent(form):
         try:
             services.reset_password(user, form.password.data)
         except DomainError as err:
@@ -138,25 +156,38 @@ def reset_password(token: str):
     return render_template("accounts/reset_password.html", form=form), (400 if form.errors or form.form_errors else 200)
 
 
+# The list's own query values: kept by Deactivate, Reactivate and the pages between, so the organiser comes back to them.
+LIST_ARGS = ("q", "role", "state", "page")
+PER_PAGE = 25
+
+
+def _list_args() -> dict[str, str]:
+    return {k: v for k, v in request.args.items() if k in LIST_ARGS and v}
+
+
+def _back_to_users(user: User):
+    """A redirect to the list of users with the filters the organiser acted from, at ``user``'s row on the page
+    that shows it, or on the same page when the filters now leave it out (a deactivated account under "Can sign in").
+
+    Only the list's own query values are carried, never an address: nothing here can lead off the site."""
+    args = _list_args()
+    page = services.list_page(user.id, PER_PAGE, args.get("q", ""), args.get("role", ""), args.get("state", ""))
+    if page is None:
+        flash(f"{user.display_name} does not match the filters, so is not in the list below.", "info")
+        return redirect(url_for(".users", **args))
+    return redirect(url_for(".users", **{**args, "page": page if page > 1 else None}, _anchor=f"user-{user.id}"))
+
+
 @bp.route("/organiser/users")
 @organiser_required
 def users():
     q = request.args.get("q", "").strip()
     role = request.args.get("role", "")
-    stmt = select(User).order_by(User.name, User.email)
-    if q:
-        stmt = stmt.where(or_(User.name.icontains(q, autoescape=True), User.email.icontains(q, autoescape=True)))
-    if role in ROLE_LABELS:
-        stmt = stmt.where(User.role == role)
     state = request.args.get("state", "")
-    if state in USER_STATES:
-        stmt = stmt.where(User.active.is_(state == "active"))
-    page = db.paginate(stmt, per_page=25, error_out=False)
+    stmt = services.filtered(q, role, state).order_by(*services.LIST_ORDER)
+    page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
     return render_template("accounts/users.html", page=page, q=q, role=role, roles=ROLE_LABELS, state=state,
-                           states=USER_STATES)
-
-
-USER_STATES = {"active": "Can sign in", "inactive": "Deactivated"}
+                           states=services.USER_STATES, list_args=_list_args())
 
 
 @bp.route("/organiser/users/<int:user_id>/deactivate", methods=["GET", "POST"])
@@ -167,13 +198,14 @@ def deactivate_user(user_id: int):
         if request.method == "POST":
             services.deactivate_user(user_id, by_user_id=current_user.id)
             flash(f"{user.display_name} can no longer sign in, and has been signed out everywhere.", "success")
-            return redirect(url_for(".users"))
+            return _back_to_users(user)
     except NotFound:
         abort(404)
     except DomainError as err:
         flash(err.message, "error")
-        return redirect(url_for(".users"))
-    return render_template("accounts/deactivate.html", user=user, role_label=ROLE_LABELS.get(user.role, user.role))
+        return redirect(url_for(".users", **_list_args()))
+    return render_template("accounts/deactivate.html", user=user, role_label=ROLE_LABELS.get(user.role, user.role),
+                           list_args=_list_args())
 
 
 @bp.post("/organiser/users/<int:user_id>/reactivate")
@@ -184,7 +216,7 @@ def reactivate_user(user_id: int):
     except NotFound:
         abort(404)
     flash(f"{user.display_name} can sign in again.", "success")
-    return redirect(url_for(".users"))
+    return _back_to_users(user)
 
 
 @bp.route("/organiser/users/new", methods=["GET", "POST"])
@@ -199,5 +231,5 @@ def new_user():
             apply_domain_error(form, err)
         else:
             flash(f"Account created for {user.display_name}.", "success")
-            return redirect(url_for("accounts.users"))
+            return _back_to_users(user)
     return render_template("accounts/user_form.html", form=form), (400 if form.errors or form.form_errors else 200)

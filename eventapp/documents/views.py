@@ -5,6 +5,7 @@ import io
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from ..accounts.access import organiser_required
 from ..assemblies.views import load_assembly, load_public_assembly
@@ -27,11 +28,25 @@ def request_limit(app) -> int:
 
 
 def too_large():
-    """Back to the documents page, saying why, for an upload over the limit (read no further than its size)."""
-    limit = services.human_size(current_app.config.get("DOCUMENT_MAX_BYTES", services.MAX_BYTES))
-    flash(f"That file is too large: the most is {limit}. Save a smaller copy (for slides, export them as PDF) "
-          "and upload it again.", "error")
-    return redirect(url_for(".index", **request.view_args), 303)
+    """The documents page again, status 413, for an upload over the request's limit, its file field saying the most
+    a document may be; None for anyone but an organiser (the page is theirs) or an unknown assembly.
+
+    Answered from the request's size (or from reading past the limit) before the form was read: the title and
+    who may see it typed beside the file are not known here, and the page says they need entering again."""
+    if not (current_user.is_authenticated and current_user.is_organiser):
+        return None
+    try:
+        assembly = load_assembly((request.view_args or {}).get("slug", ""))
+    except HTTPException:
+        return None
+    max_bytes = current_app.config.get("DOCUMENT_MAX_BYTES", services.MAX_BYTES)
+    form = DocumentForm(formdata=None)
+    form.file.description = file_hint(max_bytes)
+    form.file.errors = [f"That file is too large: the most is {services.human_size(max_bytes)}. Save a smaller copy "
+                        "(for slides, export them as PDF) and upload it again."]
+    return current_app.make_response((
+        render_template("documents/index.html", assembly=assembly, form=form, documents=services.list_documents(assembly.id),
+                        not_read=True), 413))
 
 
 def _status(form) -> int:

@@ -9,6 +9,7 @@ from ..accounts.access import organiser_required
 from ..assemblies.views import load_assembly
 from ..domain import DomainError
 from ..extensions import limiter
+from ..form_limits import refused_with, sent
 from ..forms_util import apply_domain_error
 from ..organisations.models import SECTORS
 from ..outcomes.charts import bar_chart
@@ -33,9 +34,20 @@ def _attempt_limit() -> str:
     return current_app.config["REGISTRATION_ATTEMPT_LIMIT"]
 
 
+# Past its limit the form comes back as typed (form_limits): a bare error page would lose what was written.
+SENT_FROM_LINK = ("Your feedback has not been saved yet: it was sent from your personal link many times in a "
+                  "short time. Everything you entered is kept here.")
+
+
+def _limited(view):
+    """The per-link and per-address limits on the form's POST, each giving the form back as typed."""
+    by_address = limiter.limit(_attempt_limit, methods=["POST"], on_breach=refused_with(view))(view)
+    return limiter.limit("10 per minute; 60 per hour", key_func=_per_link, methods=["POST"],
+                         on_breach=refused_with(view, SENT_FROM_LINK))(by_address)
+
+
 @bp.route("/manage/<token>/feedback", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 60 per hour", key_func=_per_link, methods=["POST"])
-@limiter.limit(_attempt_limit, methods=["POST"])
+@_limited
 def give(token: str):
     reg, problem = load_personal_link(token)
     if reg is None:
@@ -49,7 +61,7 @@ def give(token: str):
         prefill = {"overall": str(given.overall), "differently": given.differently, "next_time": given.next_time,
                    **{f"workshop_{r.workshop_id}": str(r.rating) for r in given.ratings}}
     form = feedback_form(workshops, data=prefill)
-    if may and form.validate_on_submit():
+    if may and sent(form):
         try:
             services.save_feedback(reg, {
                 "overall": form.overall.data, "differently": form.differently.data, "next_time": form.next_time.data,

@@ -16,6 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from ..accounts.access import organiser_required, staff_required
 from ..assemblies.models import Assembly, Round, Topic, Workshop
 from ..domain import DomainError
+from ..errors import limited_send_again
 from ..extensions import csrf, db, limiter
 from ..forms_util import apply_domain_error
 from ..organisations.models import Organisation
@@ -256,8 +257,13 @@ def edit(workshop_id: int):
     return _edit_page(workshop, _form_from(values), restore_draft=True)
 
 
+def _too_many(_limit):
+    # A signed-out facilitator's notes: offered back to send again rather than lost behind an error page.
+    return limited_send_again()
+
+
 @bp.post("/facilitator/workshops/<int:workshop_id>/notes")
-@limiter.limit("30 per minute", exempt_when=lambda: current_user.is_authenticated)
+@limiter.limit("30 per minute", exempt_when=lambda: current_user.is_authenticated, on_breach=_too_many)
 @csrf.exempt
 def save(workshop_id: int):
     # Not behind login_required: its redirect would drop the text. A lapsed sign-in

@@ -9,7 +9,28 @@ from sqlalchemy.exc import IntegrityError
 from ..audit import services as audit
 from ..domain import DomainError
 from ..extensions import db
-from .models import SECTORS, Organisation, name_key
+from ..listing import page_holding
+from .models import SECTORS, STATUSES, Organisation, name_key
+
+# The organisers' list: by name (name_key is unique; id only makes the order total for page_holding).
+LIST_ORDER = (Organisation.name_key, Organisation.id)
+
+
+def filtered(q: str = "", sector: str = "", status: str = ""):
+    """The organisers' list narrowed by its filters (unknown sector or status values filter nothing), unordered."""
+    stmt = select(Organisation)
+    if q.strip():
+        stmt = stmt.where(Organisation.name_key.contains(name_key(q), autoescape=True))
+    if sector in SECTORS:
+        stmt = stmt.where(Organisation.sector == sector)
+    if status in STATUSES:
+        stmt = stmt.where(Organisation.status == status)
+    return stmt
+
+
+def list_page(org_id: int, per_page: int, q: str = "", sector: str = "", status: str = "") -> int | None:
+    """The page of the list, under these filters, that shows this organisation; None when they leave it out."""
+    return page_holding(filtered(q, sector, status), LIST_ORDER, Organisation.id, org_id, per_page)
 
 
 def _check(data: dict[str, Any], current: Organisation | None) -> str:

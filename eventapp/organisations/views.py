@@ -13,7 +13,7 @@ from ..extensions import db
 from ..forms_util import apply_domain_error
 from . import services
 from .forms import MergeForm, OrganisationForm
-from .models import SECTORS, STATUSES, Organisation, name_key
+from .models import SECTORS, STATUSES, Organisation
 
 bp = Blueprint("organisations", __name__, url_prefix="/organiser/organisations")
 
@@ -25,9 +25,22 @@ def _list_args() -> dict[str, str]:
     return {k: v for k, v in request.args.items() if k in LIST_ARGS and v}
 
 
-def _back_to_list():
-    """A redirect to the organisations list on the page and filters the organiser acted from."""
-    return redirect(url_for(".index", **_list_args()))
+def _back_to_list(org: Organisation | None = None):
+    """A redirect to the organisations list with the filters the organiser acted from, at ``org``'s row on the
+    page that now shows it (a rename can move it), or on the same page when the filters now leave it out.
+
+    Only the list's own query values are carried, never an address: nothing here can lead off the site."""
+    args = _list_args()
+    if org is None:
+        return redirect(url_for(".index", **args))
+    page = services.list_page(org.id, PER_PAGE, args.get("q", ""), args.get("sector", ""), args.get("status", ""))
+    if page is None:
+        flash(f"“{org.name}” does not match the filters, so it is not in the list below.", "info")
+        return redirect(url_for(".index", **args))
+    return redirect(url_for(".index", **{**args, "page": page if page > 1 else None}, _anchor=f"organisation-{org.id}"))
+
+
+PER_PAGE = 25
 
 
 @bp.route("/")
@@ -36,14 +49,8 @@ def index():
     q = request.args.get("q", "").strip()
     sector = request.args.get("sector", "")
     status = request.args.get("status", "")
-    stmt = select(Organisation).order_by(Organisation.name_key)
-    if q:
-        stmt = stmt.where(Organisation.name_key.contains(name_key(q), autoescape=True))
-    if sector in SECTORS:
-        stmt = stmt.where(Organisation.sector == sector)
-    if status in STATUSES:
-        stmt = stmt.where(Organisation.status == status)
-    page = db.paginate(stmt, per_page=25, error_out=False)
+    stmt = services.filtered(q, sector, status).order_by(*services.LIST_ORDER)
+    page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
     if not page.items and page.page > 1 and page.total:
         # The last page emptied (its organisation was merged away): go to the page that is now last.
         return redirect(url_for(".index", **{**_list_args(), "page": page.pages}))
@@ -68,7 +75,7 @@ def form(org_id: int | None = None):
             apply_domain_error(form, err)
         else:
             flash(f"“{org.name}” saved.", "success")
-            return _back_to_list()
+            return _back_to_list(org)
     return render_template("organisations/form.html", form=form, org=org, list_args=_list_args()), \
         (400 if form.errors else 200)
 
@@ -77,10 +84,11 @@ def form(org_id: int | None = None):
 @organiser_required
 def approve(org_id: int):
     org = db.get_or_404(Organisation, org_id)
-    if FlaskForm().validate_on_submit():
-        services.approve_organisation(org)
-        flash(f"“{org.name}” approved.", "success")
-    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url) else url_for(".index"))
+    if not FlaskForm().validate_on_submit():
+        return _back_to_list()
+    services.approve_organisation(org)
+    flash(f"“{org.name}” approved.", "success")
+    return _back_to_list(org)
 
 
 @bp.route("/<int:org_id>/merge", methods=["GET", "POST"])
@@ -106,6 +114,6 @@ def merge(org_id: int):
             flash(f"“{name}” was merged into “{target.name}”."
                   + (f" Partner links sent for “{name}” no longer work: send “{target.name}”’s contact a new link "
                      "from Partners." if had_contact else ""), "success")
-            return _back_to_list()
+            return _back_to_list(target)
     return render_template("organisations/merge.html", form=form, org=org, contact=contact, list_args=_list_args()), \
         (400 if form.errors else 200)

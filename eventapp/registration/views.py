@@ -8,9 +8,8 @@ from datetime import time as dt_time
 from types import SimpleNamespace
 from typing import Callable, NamedTuple
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session,
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
-from flask_limiter import RequestLimit
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
@@ -27,6 +26,7 @@ from ..checkin.services import certificate, check_in_code
 from ..feedback.services import offer as feedback_offer
 from ..documents.services import list_documents
 from ..extensions import db, limiter
+from ..form_limits import refused_with, sent as _sent
 from ..forms_util import apply_domain_error
 from ..links import absolute_url
 from ..templating import cached_url_for, counted
@@ -67,34 +67,9 @@ def _acted_on(response: Response) -> bool:
 
 def _public_form(view):
     """Both limits on a public form's POST; past either, the form is shown again as typed, saying when to send it."""
-
-    def refused(limit: RequestLimit) -> Response:
-        g.form_refused = _refusal(limit.reset_at - time.time())
-        response = current_app.make_response(view(**(request.view_args or {})))
-        if g.pop("form_refused_shown", False):
-            response.status_code = 429
-        return response
-
+    refused = refused_with(view)
     accepted = limiter.limit(_accepted_limit, methods=["POST"], deduct_when=_acted_on, on_breach=refused)(view)
     return limiter.limit(_attempt_limit, methods=["POST"], on_breach=refused)(accepted)
-
-
-def _refusal(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
-    wait = "a minute" if minutes == 1 else f"about {minutes} minutes"
-    return ("This form has not been sent yet: a lot of forms have come from your network (colleagues on the same "
-            "connection count too) in a short time. Everything you entered is kept here. "
-            f"Please wait {wait}, then send it again.")
-
-
-def _sent(form) -> bool:
-    """form.validate_on_submit(), except for a form its rate limit refused: that one gets the refusal as its error."""
-    refusal = g.pop("form_refused", None)
-    if refusal is not None:
-        g.form_refused_shown = True
-        form.form_errors.append(refusal)
-        return False
-    return form.validate_on_submit()
 
 
 def _status(form) -> int:

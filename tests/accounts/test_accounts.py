@@ -287,7 +287,12 @@ def test_login_is_rate_limited(limited_app):
     assert statuses[10] == 429
     resp = client.post("/login", data={"csrf_token": token, "email": "guess@example.org", "password": "again"})
     assert resp.status_code == 429
-    assert "Too many attempts" in resp.get_data(as_text=True)
+    page = resp.get_data(as_text=True)
+    # The sign-in form again, saying why and when to try again: the address kept, never the password.
+    assert ("You are not signed in yet: there have been many attempts to sign in from your network in a short time. "
+            "Your email address is kept here; type your password again. Please wait a minute, then sign in "
+            "again.") in _summary(page)
+    assert 'value="guess@example.org"' in page and "again" not in page.split('name="password"')[1].split(">")[0]
     # Reading the page is not limited.
     assert client.get("/login").status_code == 200
 

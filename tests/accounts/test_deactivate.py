@@ -2,6 +2,9 @@
 reactivate it: a deactivated account cannot sign in, and the sessions it had end at once."""
 from __future__ import annotations
 
+from urllib.parse import urlencode, urlsplit
+
+import pytest
 from sqlalchemy import select
 
 from eventapp.accounts.models import User
@@ -86,3 +89,51 @@ def test_an_organiser_adds_a_reception_account_and_finds_it_by_role(as_organiser
     listed = as_organiser.get("/organiser/users?role=reception").get_data(as_text=True)
     assert "Desk Volunteer" in listed and "Reception (check-in only)" in listed
     assert "organiser@example.org" not in listed
+
+
+def _facilitators(n: int) -> list[User]:
+    return [make_user("facilitator", email=f"fac{i:02d}@example.org", name=f"Facilitator {i:02d}") for i in range(n)]
+
+
+def test_deactivating_and_reactivating_on_page_2_of_a_filtered_list_come_back_to_the_row(as_organiser):
+    people = _facilitators(30)
+    who = people[27]
+    listing = as_organiser.get("/organiser/users?role=facilitator&page=2").get_data(as_text=True)
+    deactivate = f"/organiser/users/{who.id}/deactivate?role=facilitator&amp;page=2"
+    assert f'<tr id="user-{who.id}">' in listing and f'href="{deactivate}"' in listing
+    confirm = as_organiser.get(deactivate.replace("&amp;", "&")).get_data(as_text=True)
+    assert 'href="/organiser/users?role=facilitator&amp;page=2">No, go back</a>' in confirm
+    done = as_organiser.post(deactivate.replace("&amp;", "&"), data={"csrf_token": csrf_from(confirm)})
+    assert done.headers["Location"] == f"/organiser/users?role=facilitator&page=2#user-{who.id}"
+    page = as_organiser.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Page 2 of 2 (30 in all)" in page
+    assert "Facilitator 27 can no longer sign in, and has been signed out everywhere." in page
+    row = page.split(f'<tr id="user-{who.id}">')[1].split("</tr>")[0]
+    assert "<strong>Deactivated</strong>" in row
+    reactivate = f"/organiser/users/{who.id}/reactivate?role=facilitator&amp;page=2"
+    assert f'action="{reactivate}"' in row
+    back = post_form(as_organiser, reactivate.replace("&amp;", "&"), {}, form_url="/organiser/users")
+    assert back.headers["Location"] == f"/organiser/users?role=facilitator&page=2#user-{who.id}"
+    page = as_organiser.get(back.headers["Location"]).get_data(as_text=True)
+    assert "Facilitator 27 can sign in again." in page and "Page 2 of 2" in page
+
+
+def test_an_account_the_filters_now_leave_out_is_explained_on_the_same_page(as_organiser):
+    people = _facilitators(28)
+    url = f"/organiser/users/{people[26].id}/deactivate?state=active&page=2"
+    done = post_form(as_organiser, url, {})
+    assert done.headers["Location"] == "/organiser/users?state=active&page=2"
+    page = as_organiser.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Facilitator 26 can no longer sign in" in page
+    assert "Facilitator 26 does not match the filters, so is not in the list below." in page
+
+
+@pytest.mark.parametrize("hostile", ["//evil.example", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"])
+def test_no_value_sent_with_deactivate_or_reactivate_can_lead_off_the_site(as_organiser, hostile):
+    (who,) = _facilitators(1)
+    query = urlencode({"next": hostile, "page": hostile, "q": hostile, "role": hostile})
+    for action in ("deactivate", "reactivate"):
+        resp = post_form(as_organiser, f"/organiser/users/{who.id}/{action}?{query}", {}, form_url="/organiser/users")
+        location = urlsplit(resp.headers["Location"])
+        assert resp.status_code == 302 and location.scheme == location.netloc == ""
+        assert location.path == "/organiser/users" and "next=" not in location.query

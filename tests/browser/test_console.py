@@ -183,8 +183,10 @@ def test_rest_of_the_console_is_accessible_and_approve_merge_work(live_server, p
     axe_check(page, "merge form")
     page.get_by_label("Merge into").select_option(label=f"{keep_name} (Fire and rescue)")
     page.get_by_role("button", name=f"Merge and remove").click()
-    page.wait_for_url(f"**/organiser/organisations/?q={tag}")  # back to the filtered list it started from
+    # Back to the filtered list it started from, at the row of the one kept.
+    page.wait_for_url(f"**/organiser/organisations/?q={tag}#organisation-*")
     assert page.get_by_role("status").filter(has_text="was merged into").is_visible()
+    expect(page.locator(":target")).to_contain_text(keep_name)
 
     page.get_by_role("link", name="Add an organisation").click()
     page.get_by_role("button", name="Save organisation").click()
@@ -224,3 +226,32 @@ def test_console_list_fits_a_phone(live_server, phone_page):
         phone_page.goto(live_server.url + path)
         axe_check(phone_page, f"{path} (phone)")
         assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+
+
+def test_deactivating_a_user_on_page_2_of_a_filtered_list_comes_back_to_their_row(live_server, page):
+    from eventapp.extensions import db
+    from tests.factories import make_user
+
+    tag = uuid.uuid4().hex[:8]
+    with live_server.app.app_context():
+        for i in range(27):
+            make_user("facilitator", email=f"fac{i:02d}-{tag}@example.org", name=f"Facilitator {tag} {i:02d}")
+        db.session.remove()
+
+    login(page, live_server)
+    page.goto(live_server.url + f"/organiser/users?q={tag}")
+    page.get_by_role("link", name="Next page").click()
+    page.wait_for_url(f"**/organiser/users?q={tag}&page=2")
+    page.get_by_role("link", name=f"Deactivate Facilitator {tag} 26").click()
+    axe_check(page, "deactivate confirmation")
+    page.get_by_role("button", name="Yes, deactivate").click()
+    page.wait_for_url(f"**/organiser/users?q={tag}&page=2#user-*")
+    assert page.get_by_role("status").filter(has_text="can no longer sign in").is_visible()
+    row = page.locator(":target")
+    expect(row).to_contain_text(f"Facilitator {tag} 26")
+    expect(row).to_contain_text("Deactivated")
+    expect(page.get_by_label("Name or email")).to_have_value(tag)
+    axe_check(page, "users list (page 2, at the account deactivated)")
+    row.get_by_role("button", name=f"Reactivate Facilitator {tag} 26").click()
+    page.wait_for_url(f"**/organiser/users?q={tag}&page=2#user-*")
+    assert page.get_by_role("status").filter(has_text="can sign in again").is_visible()

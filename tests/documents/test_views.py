@@ -17,9 +17,17 @@ def upload(client, assembly, data: bytes = PDF_BYTES, filename: str = "agenda.pd
     page = client.get(f"/organiser/assemblies/{assembly.slug}/documents")
     form = {"csrf_token": csrf_from(page.get_data(as_text=True)), "title": "", "visibility": "public", **fields,
             "file": (io.BytesIO(data), filename)}
+    return post_built(client, f"/organiser/assemblies/{assembly.slug}/documents", form)
+
+
+def post_built(client, path: str, form: dict, *, chunked: bool = False):
     # Built here rather than by client.post, which leaves the body of a large upload (a temporary file) open.
-    builder = EnvironBuilder(path=f"/organiser/assemblies/{assembly.slug}/documents", method="POST", data=form)
+    builder = EnvironBuilder(path=path, method="POST", data=form)
     environ = builder.get_environ()
+    if chunked:
+        # Sent in chunks (Transfer-Encoding: chunked): the size is known only once it has been read.
+        del environ["CONTENT_LENGTH"]
+        environ["wsgi.input_terminated"] = True
     try:
         return client.open(environ)
     finally:
@@ -84,20 +92,58 @@ def test_a_refused_upload_keeps_what_was_typed_and_says_why(client, as_organiser
     assert count(assembly) == 0
 
 
+def _field_error(html: str, name: str) -> str:
+    """The error message shown with field ``name`` (the text between its label and its input)."""
+    return html.split(f'for="{name}"')[1].split(f'id="{name}"')[0]
+
+
 def test_an_upload_over_the_limit_comes_back_to_the_page_saying_the_limit(app, client, as_organiser, monkeypatch):
     monkeypatch.setitem(app.config, "DOCUMENT_MAX_BYTES", 1000)
     assembly = make_assembly()
+    make_document(assembly, "Agenda already there")
     # Over the request's limit: answered from its size alone, before anything is read.
-    response = upload(client, assembly, data=PDF_BYTES + b"x" * 400_000)
-    assert response.status_code == 303
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "That file is too large: the most is 1000 bytes" in page
+    response = upload(client, assembly, data=PDF_BYTES + b"x" * 400_000, title="Slides from the police force")
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "There is a problem" in html and "Agenda already there" in html
+    assert ("That file is too large: the most is 1000 bytes. Save a smaller copy (for slides, export them as PDF) "
+            "and upload it again.") in _field_error(html, "file")
+    # The title was never read: the page says so rather than pretending to keep it.
+    assert "Slides from the police force" not in html
+    assert "If you had typed a title or changed who can see the document, enter them again" in html
+    assert f'action="/organiser/assemblies/{assembly.slug}/documents"' in html and 'name="csrf_token"' in html
     # Over the document limit but within the request's: the form's own error, the title kept.
     response = upload(client, assembly, data=PDF_BYTES + b"x" * 5000, title="Slides")
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "That file is 5 KB: the most is 1000 bytes" in html and 'value="Slides"' in html
+    assert "enter them again" not in html
+    assert count(assembly) == 1
+
+
+def test_an_upload_sent_without_its_length_is_stopped_at_the_limit_with_the_same_page(app, client, as_organiser,
+                                                                                      monkeypatch):
+    monkeypatch.setitem(app.config, "DOCUMENT_MAX_BYTES", 1000)
+    assembly = make_assembly()
+    page = client.get(f"/organiser/assemblies/{assembly.slug}/documents")
+    response = post_built(client, f"/organiser/assemblies/{assembly.slug}/documents", {
+        "csrf_token": csrf_from(page.get_data(as_text=True)), "title": "Chunked", "visibility": "public",
+        "file": (io.BytesIO(PDF_BYTES + b"x" * 400_000), "big.pdf")}, chunked=True)
+    assert response.status_code == 413
+    assert "That file is too large: the most is 1000 bytes." in _field_error(response.get_data(as_text=True), "file")
     assert count(assembly) == 0
+
+
+def test_an_oversized_upload_shows_nothing_of_the_page_to_anyone_but_an_organiser(client, auth, facilitator):
+    assembly = make_assembly()
+    make_document(assembly, "Organisers only draft", visibility="delegates")
+    auth.login(facilitator.email)
+    token = csrf_from(client.get("/facilitator/").get_data(as_text=True))
+    response = post_built(client, f"/organiser/assemblies/{assembly.slug}/documents",
+                          {"csrf_token": token, "file": (io.BytesIO(b"x" * (11 * 1024 * 1024)), "big.pdf")})
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "That was too large to send" in html and "Organisers only draft" not in html
 
 
 def test_hostile_titles_are_escaped_on_every_page_that_lists_documents(client, as_organiser, email_request_context):

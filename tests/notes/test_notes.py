@@ -526,3 +526,37 @@ def test_a_second_review_does_not_tick_again_what_the_organiser_chose_not_to_pub
 
     assert ticked("publish-summary") and ticked(f"publish-action-{kept.id}")
     assert not ticked("publish-ideas") and not ticked(f"publish-action-{left_out.id}")
+
+
+def test_notes_sent_signed_out_past_the_rate_limit_are_offered_back_to_send_again(app, db, facilitator):
+    from eventapp.extensions import limiter
+    from tests.conftest import make_test_app
+
+    s = scene(facilitator)
+    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
+    try:
+        with limited.app_context():
+            client = limited.test_client()
+            post_form(client, "/login", {"email": facilitator.email, "password": PASSWORD})
+            page = client.get(_url(s)).get_data(as_text=True)
+            token, keep = csrf_from(page), keep_from(page)
+            post_form(client, "/logout", {}, form_url="/facilitator/")
+            # A tablet whose sign-in lapsed, its page saving again and again; then the facilitator's last words.
+            same_site = {"Sec-Fetch-Site": "same-origin"}
+            codes = {client.post(_url(s), headers=same_site, data={"csrf_token": token, "keep": keep,
+                                                                   **notes_form(summary="draft")}).status_code
+                     for _ in range(30)}
+            refused = client.post(_url(s), headers=same_site, data={"csrf_token": token, "keep": keep,
+                                                                     **notes_form(summary=HOSTILE)})
+            db.session.remove()
+    finally:
+        limiter.reset()
+        limiter.enabled = False
+    assert codes == {302}
+    assert refused.status_code == 429
+    html = refused.get_data(as_text=True)
+    assert "Wait a minute, then send the form again" in html and "Nothing has been saved yet" in html
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html)
+    assert ("summary", HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&#34;").replace("'", "&#39;")) in fields
+    assert ("keep", keep) in fields

@@ -1,6 +1,8 @@
 """Organiser pages for partner organisations: add, edit, approve, merge, list."""
 from __future__ import annotations
 
+from urllib.parse import urlencode, urlsplit
+
 import pytest
 from sqlalchemy import select
 
@@ -212,7 +214,7 @@ def test_edit_and_merge_come_back_to_the_filtered_page_they_started_from(as_orga
     resp = post_form(as_organiser, edit.replace("&amp;", "&"), {"name": "Health Partner 25 (renamed)", "sector": "health",
                                                                "status": "pending"})
     assert resp.status_code == 302
-    assert resp.headers["Location"] == "/organiser/organisations/?sector=health&status=pending&page=2"
+    assert resp.headers["Location"] == f"/organiser/organisations/?sector=health&status=pending&page=2#organisation-{dup.id}"
     # Merging away the last one on page 2 lands on the page that is now last, filters kept.
     resp = post_form(as_organiser, merge.replace("&amp;", "&"), {"target_id": keep.id})
     assert resp.headers["Location"] == "/organiser/organisations/?sector=health&status=pending&page=2"
@@ -221,3 +223,48 @@ def test_edit_and_merge_come_back_to_the_filtered_page_they_started_from(as_orga
     assert resp.headers["Location"] == "/organiser/organisations/?sector=health&status=pending&page=1"
     page = body(as_organiser.get(resp.headers["Location"]))
     assert "was merged into “Health Partner Kept”" in page and "Health Partner 24" in page and "<td>Health Partner 25" not in page
+
+
+def test_approving_on_page_2_of_a_filtered_list_comes_back_to_that_row_with_the_filters(as_organiser, db):
+    for i in range(27):
+        make_org(f"Health Partner {i:02d}", sector="health", status="pending" if i == 26 else "approved")
+    make_org("Police Partner", sector="police", status="pending")
+    pending = db.session.scalar(select(Organisation).where(Organisation.name == "Health Partner 26"))
+    listing = body(as_organiser.get("/organiser/organisations/?sector=health&page=2"))
+    action = f"/organiser/organisations/{pending.id}/approve?sector=health&amp;page=2"
+    assert f'<tr id="organisation-{pending.id}">' in listing and f'action="{action}"' in listing
+    # No Referer: the browser, or its privacy settings, may send none.
+    resp = post_form(as_organiser, action.replace("&amp;", "&"), {}, form_url="/organiser/organisations/?sector=health&page=2")
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == f"/organiser/organisations/?sector=health&page=2#organisation-{pending.id}"
+    page = body(as_organiser.get(resp.headers["Location"]))
+    assert "Page 2 of 2 (27 in all)" in page and "“Health Partner 26” approved." in page
+    assert f'<tr id="organisation-{pending.id}"><td>Health Partner 26</td><td>Health</td><td>Approved</td>' in page
+
+
+def test_a_renamed_organisation_is_shown_on_the_page_it_moves_to_and_one_filtered_out_is_explained(as_organiser, db):
+    for i in range(27):
+        make_org(f"Health Partner {i:02d}", sector="health", status="pending")
+    last = db.session.scalar(select(Organisation).where(Organisation.name == "Health Partner 26"))
+    edit = f"/organiser/organisations/{last.id}/edit?status=pending&page=2"
+    resp = post_form(as_organiser, edit, {"name": "Aardvark Health Partner", "sector": "health", "status": "pending"})
+    # Renamed to the top of the list: page 1, at its row.
+    assert resp.headers["Location"] == f"/organiser/organisations/?status=pending#organisation-{last.id}"
+    assert f'<tr id="organisation-{last.id}"><td>Aardvark Health Partner</td>' in body(as_organiser.get(resp.headers["Location"]))
+    # Approved from a list of pending ones: the same page and filters, saying why it is not there.
+    resp = post_form(as_organiser, edit, {"name": "Aardvark Health Partner", "sector": "health", "status": "approved"})
+    assert resp.headers["Location"] == "/organiser/organisations/?status=pending&page=2"
+    page = body(as_organiser.get(resp.headers["Location"]))
+    assert "“Aardvark Health Partner” does not match the filters, so it is not in the list below." in page
+
+
+@pytest.mark.parametrize("hostile", ["//evil.example", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"])
+def test_no_value_sent_with_a_save_can_lead_off_the_site(as_organiser, db, hostile):
+    org = make_org("Shireford Partner", sector="health", status="pending")
+    for action, data in ((f"{org.id}/edit", {"name": "Shireford Partner", "sector": "health", "status": "pending"}),
+                         (f"{org.id}/approve", {})):
+        url = f"/organiser/organisations/{action}?" + urlencode({"next": hostile, "page": hostile, "q": hostile})
+        resp = post_form(as_organiser, url, data, form_url="/organiser/organisations/")
+        location = resp.headers["Location"]
+        assert location.startswith("/organiser/organisations/?") and "evil.example/" not in location.split("?")[0]
+        assert "next=" not in location and urlsplit(location).netloc == ""
