@@ -61,6 +61,19 @@ def make_test_app(uri: str, **config):
     return create_app(settings)
 
 
+@contextlib.contextmanager
+def rate_limited_client(app, **config):
+    """A test client of an app with rate limits on (the suite's app has them off), on the same database."""
+    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True, **config)
+    try:
+        with limited.app_context():
+            yield limited.test_client()
+            _db.session.remove()
+    finally:
+        limiter.reset()
+        limiter.enabled = False
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     app = make_test_app(database_url(tmp_path_factory))

@@ -4,15 +4,13 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from contextlib import contextmanager
 
 from sqlalchemy import select
 
 from eventapp.accounts import services
 from eventapp.extensions import db as _db
-from eventapp.extensions import limiter
 from eventapp.mail.models import OutboxMessage
-from tests.conftest import PASSWORD, make_test_app, post_form
+from tests.conftest import PASSWORD, post_form, rate_limited_client
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -140,22 +138,9 @@ def test_trusted_hosts_refuse_a_forged_host_header(app, client, organiser, monke
     assert client.get("/forgot-password").status_code == 200  # the right host still works
 
 
-@contextmanager
-def _rate_limited(app):
-    """A test client of an app with rate limits on (the suite's app has them off), on the same database."""
-    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
-    try:
-        with limited.app_context():
-            yield limited.test_client()
-            _db.session.remove()
-    finally:
-        limiter.reset()
-        limiter.enabled = False
-
-
 def test_a_request_for_a_link_refused_by_the_limit_keeps_the_address_and_sends_nothing(app, db, organiser):
     address = organiser.email  # read before the other app's session works on the same connection
-    with _rate_limited(app) as client:
+    with rate_limited_client(app) as client:
         for i in range(5):
             assert post_form(client, "/forgot-password", {"email": f"nobody{i}@example.org"}).status_code == 200
         refused = post_form(client, "/forgot-password", {"email": address})
@@ -169,7 +154,7 @@ def test_a_request_for_a_link_refused_by_the_limit_keeps_the_address_and_sends_n
 
 def test_a_new_password_refused_by_the_limit_says_to_type_it_again_and_changes_nothing(app, db, organiser):
     link = f"/reset-password/{services.make_reset_token(organiser)}"
-    with _rate_limited(app) as client:
+    with rate_limited_client(app) as client:
         for _ in range(10):
             assert post_form(client, link, {"password": "short", "confirm": "short"}).status_code == 400
         refused = post_form(client, link, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})

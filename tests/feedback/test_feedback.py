@@ -4,18 +4,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from eventapp.extensions import db, limiter
+from eventapp.extensions import db
 from eventapp.feedback import services
 from eventapp.feedback.models import Feedback
 from eventapp.registration.services import anonymise_registrations, make_manage_token
 from eventapp.timeutil import local_today, utcnow
-from tests.conftest import csrf_from, make_test_app
+from tests.conftest import csrf_from, rate_limited_client
 from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
 from tests.notes.helpers import make_registration, place
 
@@ -203,23 +202,10 @@ def test_changing_a_workshop_rating_replaces_it(day):
     assert {r.workshop_id: r.rating for r in services.feedback_of(aisha).ratings} == {harm.id: 3, asb.id: 2}
 
 
-@contextmanager
-def _rate_limited(app, **config):
-    """A test client of an app with rate limits on (the suite's app has them off), on the same database."""
-    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True, **config)
-    try:
-        with limited.app_context():
-            yield limited.test_client()
-            db.session.remove()
-    finally:
-        limiter.reset()
-        limiter.enabled = False
-
-
 def test_feedback_refused_by_its_links_limit_comes_back_as_typed_and_nothing_is_saved(app, day):
     _assembly, (harm, _e, _a), (aisha, _b, _w), tokens = day
     token = tokens[aisha.id]
-    with _rate_limited(app) as client:
+    with rate_limited_client(app) as client:
         # Ten sent in a minute from her link, each missing the one required answer.
         assert [give(client, token, next_time="draft").status_code for _ in range(10)] == [400] * 10
         refused = give(client, token, overall="4", differently=HOSTILE, next_time="More on housing, please",
@@ -240,7 +226,7 @@ def test_feedback_refused_by_its_links_limit_comes_back_as_typed_and_nothing_is_
 
 def test_feedback_refused_by_the_limit_per_address_says_so_and_keeps_the_text(app, day):
     _assembly, _w, (aisha, ben, _w2), tokens = day
-    with _rate_limited(app, REGISTRATION_ATTEMPT_LIMIT="2 per minute") as client:
+    with rate_limited_client(app, REGISTRATION_ATTEMPT_LIMIT="2 per minute") as client:
         # Two colleagues behind one office address: the third form this minute waits.
         assert give(client, tokens[aisha.id], overall="5").status_code == 302
         assert give(client, tokens[ben.id], next_time="").status_code == 400

@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import re
-from contextlib import contextmanager
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -14,7 +13,7 @@ from eventapp.mail.models import OutboxMessage
 from eventapp.notes.models import Action
 from eventapp.outcomes import services
 from eventapp.outcomes.models import ActionStatusUpdate
-from tests.conftest import post_form
+from tests.conftest import post_form, rate_limited_client
 from tests.factories import make_org
 from tests.outcomes.helpers import LEAD_PERSON, build_scene
 from tests.page_messages import message_boxes, where_shown
@@ -122,27 +121,10 @@ def test_organiser_sets_contact_sends_and_revokes_the_link(as_organiser, db, org
     assert as_organiser.get(path).status_code == 410
 
 
-@contextmanager
-def _rate_limited(app):
-    """A test client of an app with rate limits on (the suite's app has them off), on the same database."""
-    from eventapp.extensions import db as _db
-    from eventapp.extensions import limiter
-    from tests.conftest import make_test_app
-
-    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
-    try:
-        with limited.app_context():
-            yield limited.test_client()
-            _db.session.remove()
-    finally:
-        limiter.reset()
-        limiter.enabled = False
-
-
-def test_partner_status_posts_are_rate_limited(app, db, organiser):
+def test_partner_status_posts_arerate_limited_client(app, db, organiser):
     scene = build_scene(organiser=organiser)
     token = services.make_partner_token(scene.police.id)
-    with _rate_limited(app) as client:
+    with rate_limited_client(app) as client:
         a = scene.open_action.id
         csrf = token_for(client.get(f"/partner/{token}").get_data(as_text=True), a)
         # Each post is a no-op (same status, no note: 400), but each one counts.
@@ -163,7 +145,7 @@ def test_the_limit_is_per_organisation_link_not_per_shared_office_address(app, d
     health_action.approved = True
     db.session.commit()
     codes = {}
-    with _rate_limited(app) as client:
+    with rate_limited_client(app) as client:
         for org, action in ((scene.police, scene.open_action), (scene.health, health_action)):
             token = services.make_partner_token(org.id)
             a = action.id
@@ -178,7 +160,7 @@ def test_an_update_refused_for_too_many_attempts_is_given_back(app, db, organise
     # Ten quick updates from one office (or one impatient thumb): the eleventh is refused, not thrown away.
     scene = build_scene(organiser=organiser)
     token = services.make_partner_token(scene.police.id)
-    with _rate_limited(app) as client:
+    with rate_limited_client(app) as client:
         a = scene.open_action.id
         csrf = token_for(client.get(f"/partner/{token}").get_data(as_text=True), a)
         for _ in range(10):
