@@ -18,6 +18,16 @@
   var deleted = false;  // by Sign out, on this page or another: typing here no longer keeps a copy
   var written = {};  // key: what this page last stored under it
   var forms = [];
+
+  function say(form, text) {
+    // Said at the top of the form, where the person is typing: a status, not an alarm.
+    var note = document.createElement("p");
+    note.className = "autosave-status autosave-error";
+    note.setAttribute("role", "status");
+    note.textContent = text;
+    form.insertBefore(note, form.firstChild);
+  }
+
   document.addEventListener("eventapp:drafts-deleted", function () { deleted = true; });
   // Signed out in another tab (or in this one, before Back brought this page back): stop keeping copies, and
   // take back the ones this page stored (unless a page opened after signing in again has stored something
@@ -30,12 +40,8 @@
       } catch (e) { /* nothing to do */ }
     });
     forms.forEach(function (form) {
-      var note = document.createElement("p");
-      note.className = "autosave-status autosave-error";
-      note.setAttribute("role", "status");
-      note.textContent = "You have signed out, so what you type here is no longer kept on this device. " +
-        "It is still on this page: save it, and you will be asked to sign in again.";
-      form.insertBefore(note, form.firstChild);
+      say(form, "You have signed out, so what you type here is no longer kept on this device. " +
+        "It is still on this page: save it, and you will be asked to sign in again.");
     });
   });
 
@@ -119,12 +125,8 @@
       });
       // The version it was typed on: a change saved since by someone else is then shown, not overwritten.
       if (version && draft.version) { version.value = draft.version; }
-      var note = document.createElement("p");
-      note.className = "autosave-status autosave-error";
-      note.setAttribute("role", "status");
-      note.textContent = "What you typed here earlier on this device had not been saved. It has been put back: " +
-        "check it and save it.";
-      form.insertBefore(note, form.firstChild);
+      say(form, "What you typed here earlier on this device had not been saved. It has been put back: " +
+        "check it and save it.");
     }
     form.addEventListener("input", keep);
     form.addEventListener("change", keep);
