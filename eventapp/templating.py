@@ -132,6 +132,22 @@ class PageFlashes:
         return taken
 
 
+def flash_box(messages: list[tuple[str, str]], anchor: str | None = None) -> Markup:
+    """The box of flashed messages (base.html at the top, the flashes_at macro beside an element).
+
+    On the page from the start, so a live region alone is not announced: flashes.js moves the focus to it
+    (tabindex), or reads it out another way where the page puts the focus elsewhere. A message saying
+    something failed makes it an alert. Built here rather than in a macro: base.html would otherwise import
+    macros.html on every page.
+    """
+    if not messages:
+        return Markup("")
+    role = "alert" if any(category in ("error", "danger") for category, _ in messages) else "status"
+    target = f' data-flash-for="{escape(anchor)}"' if anchor else ""
+    body = "".join(f'<p class="flash flash-{escape(category)}">{escape(message)}</p>' for category, message in messages)
+    return Markup(f'<div class="flashes" role="{role}" tabindex="-1"{target}>\n    {body}\n  </div>')
+
+
 def page_flashes() -> PageFlashes:
     """The messages flashed for this request (read from the session once)."""
     found = g.get("_page_flashes")
@@ -171,6 +187,7 @@ def init_app(app: Flask) -> None:
 
     app.add_template_filter(linkify, "linkify")
     app.jinja_env.globals["page_flashes"] = page_flashes
+    app.jinja_env.globals["flash_box"] = flash_box
     app.add_template_filter(text_blocks, "text_blocks")
 
     @app.template_filter("local")

@@ -5,6 +5,7 @@ import uuid
 from datetime import date, time
 
 import pytest
+from playwright.sync_api import expect
 
 from eventapp.assemblies.models import Assembly
 from eventapp.extensions import db
@@ -158,7 +159,7 @@ def test_the_allocation_figures_keep_their_column_headings_at_320px(live_server,
     login(page, live_server)
     page.goto(f"{live_server.url}/organiser/assemblies/{slug}/allocation/")
     page.get_by_role("button", name="Run the allocation").click()
-    assert page.get_by_role("heading", name="Compared with first come, first served").is_visible()
+    expect(page.get_by_role("heading", name="Compared with first come, first served")).to_be_visible()
     for name in ("This allocation", "First come, first served", "Placed", "1st choice"):
         header = page.get_by_role("columnheader", name=name).first
         header.scroll_into_view_if_needed()
@@ -197,7 +198,7 @@ def test_the_accessibility_statement_and_cookies_page_at_320_pixels(live_server,
     page = narrow_page
     for path, heading in (("/accessibility", "Accessibility statement"), ("/cookies", "Cookies")):
         page.goto(live_server.url + path)
-        assert page.get_by_role("heading", name=heading, exact=True).is_visible()
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth"), path
         axe_check(page, heading)
     page.get_by_role("link", name="Accessibility").click()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, time
 
+from playwright.sync_api import expect
+
 from eventapp.assemblies.models import Assembly, Round, Topic, Workshop
 from eventapp.extensions import db
 from eventapp.organisations.models import Organisation, name_key
@@ -54,14 +56,14 @@ def test_organiser_runs_inspects_pins_and_publishes(live_server, page):
     page.goto(f"{live_server.url}/organiser/assemblies/{slug}")
     page.get_by_role("link", name="Workshop allocation").click()
     page.wait_for_url(f"**/organiser/assemblies/{slug}/allocation/")
-    assert page.get_by_text("No allocation has been run yet").is_visible()
+    expect(page.get_by_text("No allocation has been run yet")).to_be_visible()
     axe_check(page, "allocation empty state")
 
     page.get_by_label("At most this many delegates of one organisation in a workshop").fill("4")
     page.get_by_role("button", name="Run the allocation").click()
     assert page.get_by_role("heading", name="Proposal (not published)").is_visible()
-    assert page.get_by_role("heading", name="Compared with first come, first served").is_visible()
-    assert page.get_by_text("Everyone has a workshop in every round.").is_visible()
+    expect(page.get_by_role("heading", name="Compared with first come, first served")).to_be_visible()
+    expect(page.get_by_text("Everyone has a workshop in every round.")).to_be_visible()
     axe_check(page, "allocation proposal")
 
     page.get_by_role("link", name="Change a delegate's workshops").click()
@@ -81,18 +83,18 @@ def test_organiser_runs_inspects_pins_and_publishes(live_server, page):
     page.get_by_role("button", name="Save change").click()
     # Back to the delegates list as it was filtered, then to the proposal.
     page.wait_for_url(f"**/organiser/assemblies/{slug}/allocation/delegates?q=*")
-    assert page.get_by_text(f"{person}'s workshops were changed.").is_visible()
+    expect(page.get_by_text(f"{person}'s workshops were changed.")).to_be_visible()
     axe_check(page, "delegates list, filtered, after a change")
     page.get_by_role("link", name="Back to the allocation").click()
     page.wait_for_url(f"**/organiser/assemblies/{slug}/allocation/")
-    assert page.get_by_role("heading", name="Pinned by organisers").is_visible()
+    expect(page.get_by_role("heading", name="Pinned by organisers")).to_be_visible()
     axe_check(page, "proposal after a pin")
 
     page.get_by_role("link", name="Review and publish").click()
     axe_check(page, "publish confirmation")
     page.get_by_role("button", name="Publish").click()
-    assert page.get_by_text("Allocation published").is_visible()
-    assert page.get_by_role("heading", name="Published allocation").is_visible()
+    expect(page.get_by_text("Allocation published")).to_be_visible()
+    expect(page.get_by_role("heading", name="Published allocation")).to_be_visible()
     axe_check(page, "published allocation")
 
     with live_server.app.app_context():
@@ -114,8 +116,8 @@ def test_a_big_assembly_shows_its_background_run_then_the_proposal(live_server, 
         login(page, live_server)
         page.goto(f"{live_server.url}/organiser/assemblies/{slug}/allocation/")
         page.get_by_role("button", name="Run the allocation").click()
-        assert page.get_by_role("heading", name="Allocation running").is_visible()
-        assert page.get_by_text("The allocation of 16 delegates is running in the background").is_visible()
+        expect(page.get_by_role("heading", name="Allocation running")).to_be_visible()
+        expect(page.get_by_text("The allocation of 16 delegates is running in the background")).to_be_visible()
         assert page.get_by_role("button", name="Run the allocation").count() == 0
         axe_check(page, "allocation running in the background")
         with live_server.app.app_context():

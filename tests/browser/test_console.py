@@ -35,7 +35,7 @@ def test_organiser_builds_an_assembly_and_sees_it_public(live_server, page, phon
     page.goto(live_server.url + "/login")
     axe_check(page, "login")
     login(page, live_server)
-    assert page.get_by_role("heading", name="Assemblies", level=1).is_visible()
+    expect(page.get_by_role("heading", name="Assemblies", level=1)).to_be_visible()
     axe_check(page, "organiser assemblies list")
 
     page.get_by_role("link", name="Create an assembly").first.click()
@@ -50,8 +50,8 @@ def test_organiser_builds_an_assembly_and_sees_it_public(live_server, page, phon
     page.get_by_label("Status").select_option("open")
     page.get_by_role("button", name="Save assembly").click()
     page.wait_for_url(f"**/organiser/assemblies/{slug}")
-    assert page.get_by_role("heading", name="Shireford Community Safety Assembly", level=1).is_visible()
-    assert page.get_by_role("status").filter(has_text="created").is_visible()
+    expect(page.get_by_role("heading", name="Shireford Community Safety Assembly", level=1)).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="created")).to_be_visible()
     axe_check(page, "assembly detail (empty)")
 
     page.get_by_role("link", name="Add a round").click()
@@ -61,7 +61,7 @@ def test_organiser_builds_an_assembly_and_sees_it_public(live_server, page, phon
     page.get_by_label("Ends at").fill("12:15")
     page.get_by_role("button", name="Save round").click()
     page.wait_for_url(f"**/organiser/assemblies/{slug}")
-    assert page.get_by_role("heading", name="Morning breakouts, 11:00–12:15").is_visible()
+    expect(page.get_by_role("heading", name="Morning breakouts, 11:00–12:15")).to_be_visible()
 
     page.get_by_role("link", name="Topics").click()
     axe_check(page, "topics list")
@@ -72,7 +72,7 @@ def test_organiser_builds_an_assembly_and_sees_it_public(live_server, page, phon
     # Back on the list, at the page and the row where the new topic is.
     page.wait_for_url("**/organiser/topics?page=*#topic-*")
     expect(page.get_by_role("cell", name=topic_name, exact=True)).to_be_in_viewport()
-    assert page.get_by_role("status").filter(has_text="Topic saved.").is_visible()
+    expect(page.get_by_role("status").filter(has_text="Topic saved.")).to_be_visible()
     axe_check(page, "topics list (a page on, at the topic saved)")
 
     page.goto(live_server.url + f"/organiser/assemblies/{slug}")
@@ -84,23 +84,23 @@ def test_organiser_builds_an_assembly_and_sees_it_public(live_server, page, phon
     page.get_by_label("Capacity").fill("24")
     page.get_by_role("button", name="Save workshop").click()
     page.wait_for_url(f"**/organiser/assemblies/{slug}")
-    assert page.get_by_role("cell", name="Spotting hidden harm", exact=True).is_visible()
+    expect(page.get_by_role("cell", name="Spotting hidden harm", exact=True)).to_be_visible()
     axe_check(page, "assembly detail (with a workshop)")
 
     page.get_by_role("link", name=f"/a/{slug}").click()
     page.wait_for_url(f"**/a/{slug}")
-    assert page.get_by_role("heading", name="Spotting hidden harm").is_visible()
-    assert page.get_by_text("Room: Council Chamber").is_visible()
+    expect(page.get_by_role("heading", name="Spotting hidden harm")).to_be_visible()
+    expect(page.get_by_text("Room: Council Chamber")).to_be_visible()
     axe_check(page, "public assembly page (organiser)")
 
     # The public, signed-out view on a phone.
     phone_page.goto(live_server.url + f"/a/{slug}")
-    assert phone_page.get_by_role("heading", name="Shireford Community Safety Assembly", level=1).is_visible()
-    assert phone_page.get_by_role("heading", name="Spotting hidden harm").is_visible()
+    expect(phone_page.get_by_role("heading", name="Shireford Community Safety Assembly", level=1)).to_be_visible()
+    expect(phone_page.get_by_role("heading", name="Spotting hidden harm")).to_be_visible()
     axe_check(phone_page, "public assembly page (phone)")
     assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     phone_page.goto(live_server.url + "/")
-    assert phone_page.get_by_role("link", name="Shireford Community Safety Assembly").first.is_visible()
+    expect(phone_page.get_by_role("link", name="Shireford Community Safety Assembly").first).to_be_visible()
     axe_check(phone_page, "home page (phone)")
 
     # Calling it off: a confirmation first, then a notice on both pages, and the way back.
@@ -109,15 +109,15 @@ def test_organiser_builds_an_assembly_and_sees_it_public(live_server, page, phon
     axe_check(page, "cancel assembly confirmation")
     page.get_by_role("button", name="Yes, cancel the assembly").click()
     page.wait_for_url(f"**/organiser/assemblies/{slug}")
-    assert page.get_by_text("The assembly was cancelled;").is_visible()
+    expect(page.get_by_text("The assembly was cancelled;")).to_be_visible()
     axe_check(page, "assembly detail (cancelled)")
     phone_page.goto(live_server.url + f"/a/{slug}")
-    assert phone_page.get_by_text("This assembly has been cancelled.").is_visible()
+    expect(phone_page.get_by_text("This assembly has been cancelled.")).to_be_visible()
     axe_check(phone_page, "public assembly page (cancelled, phone)")
     page.get_by_role("link", name="Reinstate it").click()
     page.get_by_role("button", name="Yes, reinstate it").click()
     page.wait_for_url(f"**/organiser/assemblies/{slug}")
-    assert page.get_by_text("The assembly was reinstated;").is_visible()
+    expect(page.get_by_text("The assembly was reinstated;")).to_be_visible()
 
 
 def test_bad_assembly_form_shows_errors_and_keeps_input(live_server, page):
@@ -132,8 +132,8 @@ def test_bad_assembly_form_shows_errors_and_keeps_input(live_server, page):
     page.wait_for_load_state()
 
     summary = page.get_by_role("alert")
-    assert summary.get_by_role("heading", name="There is a problem").is_visible()
-    assert summary.get_by_role("link", name="Venue: Enter the venue.").is_visible()
+    expect(summary.get_by_role("heading", name="There is a problem")).to_be_visible()
+    expect(summary.get_by_role("link", name="Venue: Enter the venue.")).to_be_visible()
     assert page.get_by_label("Title").input_value() == "Assembly with <b>mistakes</b>"
     assert page.get_by_label("Web address").input_value() == "Not A Slug!"
     assert page.get_by_label("Starts at").input_value() == "16:00"
@@ -147,7 +147,7 @@ def test_bad_assembly_form_shows_errors_and_keeps_input(live_server, page):
     page.get_by_label("Venue", exact=True).fill("Shireford Guildhall")
     page.get_by_role("button", name="Save assembly").click()
     page.wait_for_load_state()
-    assert page.get_by_role("alert").get_by_text("Use lower-case letters").is_visible()
+    expect(page.get_by_role("alert").get_by_text("Use lower-case letters")).to_be_visible()
     assert page.get_by_label("Venue", exact=True).input_value() == "Shireford Guildhall"
     axe_check(page, "assembly form with a rule refused")
 
@@ -176,22 +176,22 @@ def test_rest_of_the_console_is_accessible_and_approve_merge_work(live_server, p
     axe_check(page, "organisations list (filtered)")
     page.get_by_role("button", name=f"Approve Shireford Fire & Rescue {tag}").click()
     page.wait_for_load_state()
-    assert page.get_by_role("status").filter(has_text="approved").is_visible()
+    expect(page.get_by_role("status").filter(has_text="approved")).to_be_visible()
     assert not page.get_by_role("button", name=f"Approve Shireford Fire & Rescue {tag}").count()
 
     page.get_by_role("link", name=f"Merge Shireford Fire & Rescue {tag}").click()
     axe_check(page, "merge form")
     page.get_by_label("Merge into").select_option(label=f"{keep_name} (Fire and rescue)")
-    page.get_by_role("button", name=f"Merge and remove").click()
+    page.get_by_role("button", name="Merge and remove").click()
     # Back to the filtered list it started from, at the row of the one kept.
     page.wait_for_url(f"**/organiser/organisations/?q={tag}#organisation-*")
-    assert page.get_by_role("status").filter(has_text="was merged into").is_visible()
+    expect(page.get_by_role("status").filter(has_text="was merged into")).to_be_visible()
     expect(page.locator(":target")).to_contain_text(keep_name)
 
     page.get_by_role("link", name="Add an organisation").click()
     page.get_by_role("button", name="Save organisation").click()
     page.wait_for_load_state()
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     axe_check(page, "organisation form with errors")
 
     for path, what in [
@@ -211,8 +211,8 @@ def test_rest_of_the_console_is_accessible_and_approve_merge_work(live_server, p
 
     # The facilitator's view, on a phone.
     login(phone_page, live_server, email=f"fac-{tag}@example.org")
-    assert phone_page.get_by_role("heading", name="My workshops").is_visible()
-    assert phone_page.get_by_text(f"Barriers to sharing {tag}").first.is_visible()
+    expect(phone_page.get_by_role("heading", name="My workshops")).to_be_visible()
+    expect(phone_page.get_by_text(f"Barriers to sharing {tag}").first).to_be_visible()
     axe_check(phone_page, "facilitator home (phone)")
     assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     phone_page.goto(live_server.url + "/organiser/")
@@ -246,7 +246,7 @@ def test_deactivating_a_user_on_page_2_of_a_filtered_list_comes_back_to_their_ro
     axe_check(page, "deactivate confirmation")
     page.get_by_role("button", name="Yes, deactivate").click()
     page.wait_for_url(f"**/organiser/users?q={tag}&page=2#user-*")
-    assert page.get_by_role("status").filter(has_text="can no longer sign in").is_visible()
+    expect(page.get_by_role("status").filter(has_text="can no longer sign in")).to_be_visible()
     row = page.locator(":target")
     expect(row).to_contain_text(f"Facilitator {tag} 26")
     expect(row).to_contain_text("Deactivated")
@@ -254,4 +254,4 @@ def test_deactivating_a_user_on_page_2_of_a_filtered_list_comes_back_to_their_ro
     axe_check(page, "users list (page 2, at the account deactivated)")
     row.get_by_role("button", name=f"Reactivate Facilitator {tag} 26").click()
     page.wait_for_url(f"**/organiser/users?q={tag}&page=2#user-*")
-    assert page.get_by_role("status").filter(has_text="can sign in again").is_visible()
+    expect(page.get_by_role("status").filter(has_text="can sign in again")).to_be_visible()

@@ -138,7 +138,7 @@ def test_a_delegate_registers_changes_and_cancels_with_the_keyboard_on_a_small_p
         _tab_to(page, "Register")
         _press_and_wait(page)
         _summary_has_focus(page)
-        assert page.get_by_role("alert").filter(has_text="There is a problem").is_visible()
+        expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
         _check(page, "registration form with errors", titles)
         assert _follow_error_link(page, "Full name") == "full_name"
         page.keyboard.type("Kofi Boateng")
@@ -184,7 +184,7 @@ def test_a_delegate_registers_changes_and_cancels_with_the_keyboard_on_a_small_p
         _press_and_wait(page)
 
         page.wait_for_url("**/register/check-your-email")
-        assert page.get_by_text(email).is_visible()
+        expect(page.get_by_text(email)).to_be_visible()
         _check(page, "check your email", titles)
 
         result = live_server.app.test_cli_runner().invoke(args=["mail", "send"])
@@ -194,20 +194,20 @@ def test_a_delegate_registers_changes_and_cancels_with_the_keyboard_on_a_small_p
         link = re.search(r"(http://127\.0\.0\.1:\d+/manage/\S+)", text_of(message)).group(1)
 
         page.goto(link)
-        assert page.get_by_text("Your place is confirmed.").is_visible()
+        expect(page.get_by_text("Your place is confirmed.")).to_be_visible()
         _check(page, "personal manage page", titles)
         _tab_to(page, "Change your details")
         _press_and_wait(page)
         _check(page, "change your registration", titles)
         # Beside Save, a link named "Cancel" read as "cancel my registration": it only goes back.
-        assert page.get_by_role("link", name="Back without saving").is_visible()
+        expect(page.get_by_role("link", name="Back without saving")).to_be_visible()
         assert not page.get_by_role("link", name="Cancel", exact=True).count()
         _tab_to(page, "1st choice")
         page.keyboard.press("End")  # the last topic by name
         _tab_to(page, "Save")
         _press_and_wait(page)
         page.wait_for_url(link)
-        assert page.get_by_text("Your changes are saved.").is_visible()
+        expect(page.get_by_text("Your changes are saved.")).to_be_visible()
         assert page.locator(".choices-list li").all_inner_texts()[:3] == [topics[3], topics[2], topics[1]]
 
         _tab_to(page, "Cancel your registration")
@@ -216,7 +216,7 @@ def test_a_delegate_registers_changes_and_cancels_with_the_keyboard_on_a_small_p
         _tab_to(page, "No, keep it")
         _tab_to(page, "Yes, cancel the registration", backwards=True)
         _press_and_wait(page)
-        assert page.get_by_text("This registration is cancelled.").is_visible()
+        expect(page.get_by_text("This registration is cancelled.")).to_be_visible()
         axe_check(page, "manage page after cancelling")
         _fits(page, "manage page after cancelling")
     finally:
@@ -265,7 +265,7 @@ def test_the_summary_takes_focus_again_after_an_error_link_was_followed(live_ser
         _tab_to(page, "Register")
         _press_and_wait(page)
         assert page.url.endswith("/register/check-your-email")
-        assert page.get_by_text("Until you confirm, you have no place.").is_visible()
+        expect(page.get_by_text("Until you confirm, you have no place.")).to_be_visible()
         _fits(page, "check your email (confirm first)")
 
         result = live_server.app.test_cli_runner().invoke(args=["mail", "send"])
@@ -276,7 +276,7 @@ def test_the_summary_takes_focus_again_after_an_error_link_was_followed(live_ser
         _fits(page, "confirm your registration")
         _tab_to(page, "Confirm my registration")
         _press_and_wait(page)
-        assert page.get_by_text("Your place is confirmed.").is_visible()
+        expect(page.get_by_text("Your place is confirmed.")).to_be_visible()
         _fits(page, "manage page after confirming")
     finally:
         MailSink.restore(live_server.app, saved)
@@ -292,7 +292,7 @@ def test_a_long_email_address_does_not_widen_the_fresh_link_page(live_server, sm
     _tab_to(page, "Email address")
     page.keyboard.type("community.safety.partnership.coordinator@shirefordconstabulary.example.org")
     _press_and_wait(page)
-    assert page.get_by_role("heading", name="Check your email").is_visible()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     _fits(page, "a fresh personal link is sent")
     axe_check(page, "a fresh personal link is sent")
 

@@ -62,8 +62,8 @@ def test_an_organiser_adds_a_document_on_a_phone_and_delegates_find_theirs(live_
         assert fh.read() == PDF_BYTES + b"% browser"
 
     page.goto(live_server(f"/manage/{token}"))
-    assert page.get_by_role("link", name="Joining instructions").is_visible()
-    assert page.get_by_role("link", name="Agenda for the day").is_visible()
+    expect(page.get_by_role("link", name="Joining instructions")).to_be_visible()
+    expect(page.get_by_role("link", name="Agenda for the day")).to_be_visible()
     axe_check(page, "a delegate's page with documents")
     # The delegates' document does not open without the personal link.
     with page.expect_download() as download:

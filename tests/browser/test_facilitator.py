@@ -6,6 +6,8 @@ from datetime import date, time
 
 from sqlalchemy import select
 
+from playwright.sync_api import expect
+
 from eventapp.accounts.models import User
 from eventapp.assemblies.models import Assembly, Round, Topic, Workshop
 from eventapp.extensions import db
@@ -62,8 +64,8 @@ def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live
     context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
     try:
         login(page, live_server, seed["email"])
-        assert page.get_by_role("heading", name="My workshops", level=1).is_visible()
-        assert page.get_by_text("Hearing loop").is_visible()
+        expect(page.get_by_role("heading", name="My workshops", level=1)).to_be_visible()
+        expect(page.get_by_text("Hearing loop")).to_be_visible()
         axe_check(page, "facilitator home (tablet)")
 
         # Attendance: big toggles, then a walk-in from the registrations.
@@ -79,10 +81,10 @@ def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live
         page.locator(f"label[for=mark-r{c}-absent]").click()
         page.get_by_role("button", name="Save attendance").click()
         page.wait_for_url(f"**/facilitator/workshops/{wid}/attendance")
-        assert page.get_by_text("Attendance saved (3 changes).").is_visible()
+        expect(page.get_by_text("Attendance saved (3 changes).")).to_be_visible()
         page.get_by_label("Registered delegate", exact=True).select_option(str(d))
         page.get_by_role("button", name="Add to the register").click()
-        assert page.get_by_text(f"Dev Patel {tag} added to the register as present.").is_visible()
+        expect(page.get_by_text(f"Dev Patel {tag} added to the register as present.")).to_be_visible()
         assert "2 of 3 allocated present, 1 walk-in" in page.locator("#counts").inner_text()
         axe_check(page, "attendance after saving")
         # A wrong tap is undone: back to "not yet marked".
@@ -90,7 +92,7 @@ def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live
         assert undo.bounding_box()["height"] >= 44
         undo.click()
         page.get_by_role("button", name="Save attendance").click()
-        assert page.get_by_text("Attendance saved (1 change).").is_visible()
+        expect(page.get_by_text("Attendance saved (1 change).")).to_be_visible()
         assert "0 absent, 1 not yet marked" in page.locator("#counts").inner_text()
 
         # Notes: typing then waiting saves without pressing Save.
@@ -124,7 +126,7 @@ def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live
             with page.expect_navigation():
                 page.get_by_role("button", name="Add action").click()
             assert page.get_by_text("Action added.").is_visible(), page.locator("main").inner_text()[:2000]
-        assert page.get_by_role("cell", name="Single point of contact in A&E").is_visible()
+        expect(page.get_by_role("cell", name="Single point of contact in A&E")).to_be_visible()
         axe_check(page, "actions (two)")
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_load_state()
@@ -137,14 +139,14 @@ def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live
         assert "Walk-ins" in page.locator("#attendance-totals").inner_text()
         axe_check(page, "organiser notes overview")
         page.get_by_role("link", name=f"Review {seed['title']}").click()
-        assert page.get_by_text("Named family discussed.").is_visible()
+        expect(page.get_by_text("Named family discussed.")).to_be_visible()
         axe_check(page, "organiser review")
         page.get_by_role("button", name="Approve for publication").click()
         page.wait_for_url(f"**/organiser/assemblies/{seed['slug']}/notes")
-        assert page.get_by_text(f"Notes for {seed['title']} approved for publication.").is_visible()
+        expect(page.get_by_text(f"Notes for {seed['title']} approved for publication.")).to_be_visible()
         axe_check(page, "overview after approval")
         page.get_by_role("link", name="All actions from this assembly").click()
-        assert page.get_by_text("Publish a joint referral map").is_visible()
+        expect(page.get_by_text("Publish a joint referral map")).to_be_visible()
         axe_check(page, "all actions")
     finally:
         context.close()
@@ -169,7 +171,7 @@ def test_without_javascript_the_save_button_still_saves(live_server, browser):
         page.get_by_label("Summary", exact=True).fill("Saved with the button, no JavaScript")
         page.get_by_role("button", name="Save draft").click()
         page.wait_for_load_state()
-        assert page.get_by_text("Notes saved.").is_visible()
+        expect(page.get_by_text("Notes saved.")).to_be_visible()
         assert page.get_by_text("Draft saved automatically").count() == 0
     finally:
         context.close()
@@ -196,8 +198,8 @@ def test_autosave_stops_and_says_so_when_someone_else_saved(live_server, browser
         # Save shows both texts to merge, and nothing was overwritten.
         page.get_by_role("button", name="Save draft").click()
         page.wait_for_load_state()
-        assert page.get_by_role("heading", name="Someone else saved these notes").is_visible()
-        assert page.get_by_text("A colleague's text").is_visible()
+        expect(page.get_by_role("heading", name="Someone else saved these notes")).to_be_visible()
+        expect(page.get_by_text("A colleague's text")).to_be_visible()
         assert page.get_by_label("Summary", exact=True).input_value() == "My text"
         axe_check(page, "merge page")
     finally:
@@ -256,7 +258,7 @@ def test_an_autosave_whose_reply_was_lost_carries_on_without_a_conflict(live_ser
         page.get_by_label("Summary", exact=True).fill("Typed before the wifi dropped, and after, and more")
         page.get_by_role("button", name="Save draft").click()
         page.wait_for_load_state()
-        assert page.get_by_text("Notes saved.").is_visible()
+        expect(page.get_by_text("Notes saved.")).to_be_visible()
     finally:
         context.close()
     assert lost and not csp
@@ -306,6 +308,6 @@ def test_review_page_fits_a_phone_when_an_action_holds_a_long_web_address(live_s
         db.session.remove()
     login(phone_page, live_server)
     phone_page.goto(live_server(f"/organiser/assemblies/{seed['slug']}/notes/{seed['workshop_id']}"))
-    assert phone_page.get_by_text("Publish the map at").is_visible()
+    expect(phone_page.get_by_text("Publish the map at")).to_be_visible()
     # No sideways scrolling: the page is no wider than the phone.
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390

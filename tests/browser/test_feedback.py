@@ -58,9 +58,9 @@ def test_a_delegate_gives_feedback_on_a_phone_and_the_organiser_reads_it(live_se
     page.get_by_role("link", name="Delegates\u2019 feedback").click()
     page.wait_for_load_state()
     assert "1 delegate of 1 confirmed has answered." in page.content()
-    assert page.get_by_text("More on <b>housing</b>").is_visible()
+    expect(page.get_by_text("More on <b>housing</b>")).to_be_visible()
     assert "Jo Browser" not in page.content()
     # "Useful" for the day (4), "Very useful" (5) for the workshop chosen with the space bar.
     assert "(average 4.0 of 5)" in page.content()
-    assert page.get_by_role("row", name="Browser hidden harm Morning 1 100% 5.0 of 5").is_visible()
+    expect(page.get_by_role("row", name="Browser hidden harm Morning 1 100% 5.0 of 5")).to_be_visible()
     axe_check(page, "feedback results")

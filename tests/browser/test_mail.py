@@ -4,6 +4,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, time
 
+from playwright.sync_api import expect
+
 from eventapp.assemblies.models import Assembly
 from eventapp.extensions import db
 from eventapp.invites.services import sync_calendar
@@ -47,19 +49,19 @@ def test_outbox_list_message_and_resend(live_server, page, phone_page):
     axe_check(page, "outbox list")
     page.get_by_label("Recipient or subject").fill(tag)
     page.get_by_role("button", name="Filter").click()
-    assert page.get_by_role("link", name=f"Bounced {tag}").is_visible()
+    expect(page.get_by_role("link", name=f"Bounced {tag}")).to_be_visible()
     axe_check(page, "outbox list filtered")
 
     page.goto(f"{live_server.url}/organiser/outbox/{invite_id}")
-    assert page.get_by_role("heading", name="Calendar (REQUEST)").is_visible()
+    expect(page.get_by_role("heading", name="Calendar (REQUEST)")).to_be_visible()
     frame = page.frame_locator("iframe.mail-html")
-    assert frame.get_by_text("Zoë <b>O'Brien</b> עברית").is_visible()
+    expect(frame.get_by_text("Zoë <b>O'Brien</b> עברית")).to_be_visible()
     axe_check(page, "outbox message (invitation)")
 
     page.goto(f"{live_server.url}/organiser/outbox/{failed_id}")
     assert page.get_by_text("550 5.1.1 Mailbox does not exist").is_visible()
     page.get_by_role("button", name="Resend this message").click()
-    assert page.get_by_role("status").filter(has_text="queued again").is_visible()
+    expect(page.get_by_role("status").filter(has_text="queued again")).to_be_visible()
     axe_check(page, "outbox message after resend")
 
     login(phone_page, live_server)

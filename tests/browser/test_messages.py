@@ -5,6 +5,8 @@ import re
 
 from sqlalchemy import select
 
+from playwright.sync_api import expect
+
 from eventapp.extensions import db
 from eventapp.mail.models import OutboxMessage
 from eventapp.messages.models import AssemblyMessage
@@ -36,7 +38,7 @@ def test_an_organiser_writes_checks_and_sends_an_email_on_a_phone(live_server, p
     page.get_by_label("Message").fill(BODY)
     page.get_by_role("button", name="Check the email").click()
     page.wait_for_load_state()
-    assert page.get_by_role("heading", name="Check the email before you send it").is_visible()
+    expect(page.get_by_role("heading", name="Check the email before you send it")).to_be_visible()
     assert "Dear Amira Browser," in page.locator("pre.mail-text").inner_text()
     axe_check(page, "check the email")
     page.get_by_role("button", name="Send to 2 people").click()
@@ -75,7 +77,7 @@ def test_an_organiser_schedules_an_email_for_later_and_cancels_it(live_server, p
     page.get_by_role("button", name="Check the email").click()
     page.wait_for_load_state()
     send = page.get_by_role("button", name=re.compile(r"^Send at 09:00 on "))
-    assert send.is_visible()
+    expect(send).to_be_visible()
     axe_check(page, "check a scheduled email")
     send.click()
     page.wait_for_load_state()

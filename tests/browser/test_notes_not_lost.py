@@ -1,6 +1,8 @@
 """Notes typed on a tablet with a bad connection: nothing lost, nothing saved twice, and the page says so honestly."""
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from eventapp.extensions import db
 from eventapp.notes import services
 from eventapp.notes.models import NotesRevision
@@ -86,8 +88,8 @@ def test_a_draft_kept_on_the_tablet_never_overwrites_a_colleagues_later_save(liv
         page.get_by_role("status").filter(has_text="Autosave has stopped").wait_for(timeout=15_000)
         page.get_by_role("button", name="Save draft").click()
         page.wait_for_load_state()
-        assert page.get_by_role("heading", name="Someone else saved these notes").is_visible()
-        assert page.get_by_text("A colleague's text").is_visible()
+        expect(page.get_by_role("heading", name="Someone else saved these notes")).to_be_visible()
+        expect(page.get_by_text("A colleague's text")).to_be_visible()
         assert page.get_by_label("Summary", exact=True).input_value() == "My offline text"
     finally:
         context.close()
@@ -146,7 +148,7 @@ def test_save_pressed_while_an_autosave_is_on_its_way_is_not_a_conflict_with_you
         page.get_by_label("Summary", exact=True).fill("First words, and the rest")
         page.get_by_role("button", name="Save draft").click()
         page.wait_for_load_state()
-        assert page.get_by_text("Notes saved.").is_visible()
+        expect(page.get_by_text("Notes saved.")).to_be_visible()
         assert page.get_by_role("heading", name="Someone else saved these notes").count() == 0
     finally:
         context.close()
@@ -175,7 +177,7 @@ def test_an_action_typed_before_the_tab_was_reloaded_or_closed_is_put_back_and_s
         assert page.get_by_role("status").filter(has_text="had not been saved").is_visible()
         page.get_by_role("button", name="Add action").click()
         page.wait_for_load_state()
-        assert page.get_by_text("Action added.").is_visible()
+        expect(page.get_by_text("Action added.")).to_be_visible()
         assert page.get_by_label("What will be done").input_value() == ""
         page.goto(actions_url)
         assert page.get_by_label("What will be done").input_value() == ""
@@ -192,7 +194,7 @@ def test_an_action_typed_before_the_tab_was_reloaded_or_closed_is_put_back_and_s
         assert page.get_by_label("Status").input_value() == "in_progress"
         page.get_by_role("button", name="Save action").click()
         page.wait_for_load_state()
-        assert page.get_by_text("Action saved.").is_visible()
+        expect(page.get_by_text("Action saved.")).to_be_visible()
         page.goto(edit_url)
         assert page.get_by_text("had not been saved").count() == 0
     finally:
@@ -219,14 +221,14 @@ def test_marks_not_yet_saved_survive_adding_a_walk_in_and_are_saved_after(live_s
         page.get_by_label("Or a new person: full name").fill("Late Arrival")
         page.get_by_role("button", name="Add to the register").click()
         page.wait_for_load_state()
-        assert page.get_by_text("Late Arrival added to the register as present.").is_visible()
+        expect(page.get_by_text("Late Arrival added to the register as present.")).to_be_visible()
         assert page.locator(f"#mark-r{a}-present").is_checked() and page.locator(f"#mark-r{b}-absent").is_checked()
         assert page.locator(f"#mark-r{c}-unmarked").is_checked()
         assert page.get_by_role("status").filter(has_text="had not been saved").is_visible()
         assert "0 of 3 allocated present, 1 walk-in" in page.locator("#counts").inner_text()  # not saved yet
         page.get_by_role("button", name="Save attendance").click()
         page.wait_for_load_state()
-        assert page.get_by_text("Attendance saved (2 changes).").is_visible()
+        expect(page.get_by_text("Attendance saved (2 changes).")).to_be_visible()
         assert "1 of 3 allocated present, 1 walk-in; 1 absent" in page.locator("#counts").inner_text()
         page.goto(register_url)
         assert page.get_by_text("had not been saved").count() == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from playwright.sync_api import expect
+
 from eventapp.extensions import db
 from eventapp.outcomes import services
 from tests.browser.axe import axe_check
@@ -34,8 +36,8 @@ def test_public_updates_page_and_partner_view(live_server, page, phone_page):
         p.goto(live_server(f"/a/{s['prev']}"))
         p.get_by_role("link", name="Updates and outcomes from this assembly").click()
         p.wait_for_url(f"**/a/{s['prev']}/updates")
-        assert p.get_by_role("heading", name="Six months on").is_visible()
-        assert p.get_by_role("heading", name="What the workshops agreed").is_visible()
+        expect(p.get_by_role("heading", name="Six months on")).to_be_visible()
+        expect(p.get_by_role("heading", name="What the workshops agreed")).to_be_visible()
         text = p.content()
         assert INTERNAL_MARK not in text and DELEGATE_NAME not in text and LEAD_PERSON not in text
         axe_check(p, "public updates page")
@@ -48,7 +50,7 @@ def test_public_updates_page_and_partner_view(live_server, page, phone_page):
     phone_page.goto(live_server(f"/a/{s['prev']}/updates"))
     phone_page.get_by_role("link", name="Community Safety Assembly").first.click()
     phone_page.wait_for_url(f"**/a/{s['cur']}/updates#carried")
-    assert phone_page.get_by_role("heading", name="Carried forward from earlier assemblies").is_visible()
+    expect(phone_page.get_by_role("heading", name="Carried forward from earlier assemblies")).to_be_visible()
     axe_check(phone_page, "this year's updates page with carried actions")
     phone_page.goto(live_server(f"/partner/{s['token']}"))
     axe_check(phone_page, "partner view")
@@ -62,10 +64,10 @@ def test_public_updates_page_and_partner_view(live_server, page, phone_page):
     assert "Case list live in all districts" in phone_page.content()
     axe_check(phone_page, "partner view after an update")
     # Done by mistake: the partner takes it back from the same page.
-    assert phone_page.get_by_text("You marked this action Done on").is_visible()
+    expect(phone_page.get_by_text("You marked this action Done on")).to_be_visible()
     phone_page.get_by_role("button", name=re.compile("^Reopen")).first.click()
     phone_page.wait_for_load_state()
-    assert phone_page.get_by_text("Reopened: the action is back on your list").is_visible()
+    expect(phone_page.get_by_text("Reopened: the action is back on your list")).to_be_visible()
     axe_check(phone_page, "partner view after reopening")
 
 
@@ -126,7 +128,7 @@ def test_partner_links_to_a_filtered_selection(live_server, page):
     axe_check(page, "partners, filtered")
     page.get_by_role("link", name="Email the partner link to this organisation").click()
     page.wait_for_url("**/organiser/partners/send-links?q=police*")
-    assert page.get_by_role("heading", name="Email the partner link to 1 organisation?").is_visible()
+    expect(page.get_by_role("heading", name="Email the partner link to 1 organisation?")).to_be_visible()
     axe_check(page, "email partner links: confirmation")
     page.get_by_role("button", name="Yes, email 1 link").click()
     page.wait_for_url("**/organiser/partners?q=police*")
@@ -134,6 +136,6 @@ def test_partner_links_to_a_filtered_selection(live_server, page):
     page.goto(live_server("/organiser/partners?show=no_contact"))
     # Other tests' organisations without a contact share the database: one or several are shown.
     page.get_by_role("link", name=re.compile(r"^Email the partner link to (this organisation|all \d+ shown)$")).click()
-    assert page.get_by_role("heading", name="No partner link to send").is_visible()
+    expect(page.get_by_role("heading", name="No partner link to send")).to_be_visible()
     axe_check(page, "email partner links: nobody to email")
     assert s["police"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 import uuid
 
+from playwright.sync_api import expect
+
 from eventapp.extensions import db
 from tests.browser.axe import axe_check
 from tests.mail_sink import MailSink, text_of
@@ -50,7 +52,7 @@ def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_ser
         axe_check(page, "registration form")
 
         page.get_by_role("button", name="Register").click()
-        assert page.get_by_role("alert").filter(has_text="There is a problem").is_visible()
+        expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
         axe_check(page, "registration form with errors")
 
         _fill(page, "Siobhán O'Brien-李", "siobhan.browser@exmaple.org", org_name, topics)  # a typo, corrected below
@@ -58,7 +60,7 @@ def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_ser
         page.get_by_label(re.compile("I have read the privacy notice")).check()
         page.get_by_role("button", name="Register").click()
         page.wait_for_url("**/register/check-your-email")
-        assert page.get_by_role("heading", name="Check your email").is_visible()
+        expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
         axe_check(page, "check your email")
         page.get_by_role("link", name="correct it").click()
         page.wait_for_url(f"**/a/{slug}/register/correct-email")
@@ -67,8 +69,8 @@ def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_ser
         page.get_by_label("The right email address").fill("siobhan.browser@example.org")
         page.get_by_role("button", name="Correct the address").click()
         page.wait_for_url("**/register/check-your-email")
-        assert page.get_by_text("The address is corrected.").is_visible()
-        assert page.get_by_text("siobhan.browser@example.org").is_visible()
+        expect(page.get_by_text("The address is corrected.")).to_be_visible()
+        expect(page.get_by_text("siobhan.browser@example.org")).to_be_visible()
 
         result = live_server.app.test_cli_runner().invoke(args=["mail", "send"])
         assert result.exit_code == 0, result.output
@@ -78,7 +80,7 @@ def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_ser
         link = re.search(r"(http://127\.0\.0\.1:\d+/manage/\S+)", text_of(messages[0])).group(1)
 
         page.goto(link)
-        assert page.get_by_text("Your place is confirmed.").is_visible()
+        expect(page.get_by_text("Your place is confirmed.")).to_be_visible()
         axe_check(page, "manage page")
 
         page.get_by_role("link", name=re.compile("Change your details")).click()
@@ -94,7 +96,7 @@ def test_delegate_registers_gets_the_email_changes_a_choice_and_cancels(live_ser
         axe_check(page, "cancel confirmation")
         page.get_by_role("button", name="Yes, cancel the registration").click()
         page.wait_for_url(link)
-        assert page.get_by_text("This registration is cancelled.").is_visible()
+        expect(page.get_by_text("This registration is cancelled.")).to_be_visible()
         axe_check(page, "manage page after cancelling")
         assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     finally:
@@ -118,7 +120,7 @@ def test_a_delegate_confirms_their_address_from_the_email_before_getting_a_place
         page.get_by_label(re.compile("I have read the privacy notice")).check()
         page.get_by_role("button", name="Register").click()
         page.wait_for_url("**/register/check-your-email")
-        assert page.get_by_text("Until you confirm, you have no place.").is_visible()
+        expect(page.get_by_text("Until you confirm, you have no place.")).to_be_visible()
         axe_check(page, "check your email (confirm first)")
 
         result = live_server.app.test_cli_runner().invoke(args=["mail", "send"])
@@ -127,19 +129,19 @@ def test_a_delegate_confirms_their_address_from_the_email_before_getting_a_place
         link = re.search(r"(http://127\.0\.0\.1:\d+/a/\S+/register/confirm/\S+)", text_of(message)).group(1)
 
         page.goto(link)
-        assert page.get_by_role("heading", name="Confirm your registration").is_visible()
-        assert page.get_by_text("Victim support coordinator").is_visible()
+        expect(page.get_by_role("heading", name="Confirm your registration")).to_be_visible()
+        expect(page.get_by_text("Victim support coordinator")).to_be_visible()
         axe_check(page, "confirm your registration")
         assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
         page.get_by_role("button", name="Confirm my registration").click()
         page.wait_for_url("**/manage/**")
-        assert page.get_by_text("your place is booked").is_visible()
-        assert page.get_by_text("Your place is confirmed.").is_visible()
+        expect(page.get_by_text("your place is booked")).to_be_visible()
+        expect(page.get_by_text("Your place is confirmed.")).to_be_visible()
 
         # Opened again (from the email, another tab): the registration it made, not an error.
         page.goto(link)
         page.wait_for_url("**/manage/**")
-        assert page.get_by_text("Your address is confirmed already").is_visible()
+        expect(page.get_by_text("Your address is confirmed already")).to_be_visible()
         axe_check(page, "confirmation link used already")
     finally:
         MailSink.restore(live_server.app, saved)
@@ -155,7 +157,7 @@ def test_organiser_registration_pages_are_accessible(live_server, page):
     page.goto(base)
     page.get_by_role("link", name="Registrations").click()
     page.wait_for_url(f"**/organiser/assemblies/{slug}/registrations")
-    assert page.get_by_text("Nobody has registered yet.").is_visible()
+    expect(page.get_by_text("Nobody has registered yet.")).to_be_visible()
     axe_check(page, "registrations (empty)")
     for path, what in (("/registrations/new", "add a delegate"), ("/registrations/counts", "counts"),
                        ("/registrations/import", "import"), ("/registrations/duplicates", "possible duplicates")):
@@ -173,18 +175,18 @@ def test_organiser_registration_pages_are_accessible(live_server, page):
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(f"**/organiser/assemblies/{slug}/registrations")
     page.get_by_role("link", name="Edit Kwame Mensah").click()
-    assert page.get_by_role("heading", name="Emails to Kwame Mensah").is_visible()
+    expect(page.get_by_role("heading", name="Emails to Kwame Mensah")).to_be_visible()
     axe_check(page, "a delegate's page with their emails")
     page.goto(base + "/registrations?q=kwame&needs=")
     page.get_by_label("Needs").select_option("dietary")
     page.get_by_role("button", name="Filter").click()
-    assert page.get_by_text("No registrations match.").is_visible()
+    expect(page.get_by_text("No registrations match.")).to_be_visible()
     page.get_by_label("Needs").select_option("")
     page.get_by_role("button", name="Filter").click()
-    assert page.get_by_role("link", name="Download the 1 registration shown as CSV (Excel)").is_visible()
+    expect(page.get_by_role("link", name="Download the 1 registration shown as CSV (Excel)")).to_be_visible()
     axe_check(page, "registrations, filtered")
     page.goto(base + "/day-sheets")
-    assert page.get_by_role("heading", name="Reception list").is_visible()
+    expect(page.get_by_role("heading", name="Reception list")).to_be_visible()
     axe_check(page, "day sheets")
     # Forms waiting for their address to be confirmed, one with a typed-in organisation.
     with live_server.app.app_context():
@@ -203,7 +205,7 @@ def test_organiser_registration_pages_are_accessible(live_server, page):
         db.session.commit()
         db.session.remove()
     page.goto(base + "/registrations/unconfirmed")
-    assert page.get_by_text("Hale Youth Trust (new)").is_visible()
+    expect(page.get_by_text("Hale Youth Trust (new)")).to_be_visible()
     axe_check(page, "registrations waiting for address confirmation")
 
 
@@ -216,12 +218,12 @@ def test_a_form_left_open_too_long_is_sent_again_with_nothing_retyped(live_serve
     # What a token the server no longer accepts does (the tab was left open overnight).
     page.locator("input[name=csrf_token]").evaluate("el => { el.value = 'expired' + el.value; }")
     page.get_by_role("button", name="Register").click()
-    assert page.get_by_role("heading", name="Send the form again").is_visible()
-    assert page.get_by_text("Nothing has been saved yet").is_visible()
+    expect(page.get_by_role("heading", name="Send the form again")).to_be_visible()
+    expect(page.get_by_text("Nothing has been saved yet")).to_be_visible()
     axe_check(page, "send the form again")
     page.get_by_role("button", name="Send it again").click()
     page.wait_for_url("**/register/check-your-email")
-    assert page.get_by_text("siobhan.overnight@example.org").is_visible()
+    expect(page.get_by_text("siobhan.overnight@example.org")).to_be_visible()
     from sqlalchemy import select
 
     from eventapp.registration.models import Registration
@@ -267,11 +269,11 @@ def test_an_organiser_ticks_two_registrations_and_cancels_them_together(live_ser
         page.get_by_label("Tick Ayo Withdrawn").check()
         page.get_by_label("Tick Bea Withdrawn").check()
         page.get_by_role("button", name="Cancel the ticked registrations").click()
-        assert page.get_by_role("heading", name="Cancel 2 registrations?").is_visible()
+        expect(page.get_by_role("heading", name="Cancel 2 registrations?")).to_be_visible()
         axe_check(page, "cancel the ticked registrations")
         page.get_by_role("button", name="Yes, cancel 2 registrations").click()
         page.wait_for_url(f"**/organiser/assemblies/{slug}/registrations")
-        assert page.get_by_text("2 registrations cancelled; each delegate is emailed.").is_visible()
+        expect(page.get_by_text("2 registrations cancelled; each delegate is emailed.")).to_be_visible()
     finally:
         context.close()
     assert not csp

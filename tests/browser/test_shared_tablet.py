@@ -71,7 +71,7 @@ def _sign_out(page):
 
 def _signed_out(page):
     page.get_by_text("You have signed out").wait_for()
-    assert page.get_by_role("link", name="Staff sign in").is_visible()
+    expect(page.get_by_role("link", name="Staff sign in")).to_be_visible()
 
 
 def test_a_draft_is_never_put_back_for_the_next_person_and_waits_for_the_one_who_typed_it(live_server, browser):
@@ -158,7 +158,7 @@ def test_signing_out_with_unsaved_drafts_says_so_and_deletes_them_only_when_aske
         # Where they are, to open and save them.
         assert warning.get_by_role("link", name=f"New action, {seed['title']}").get_attribute("href") == \
             f"/facilitator/workshops/{seed['workshop_id']}/actions"
-        assert warning.get_by_role("link", name=f"Session notes, {seed['title']}").is_visible()
+        expect(warning.get_by_role("link", name=f"Session notes, {seed['title']}")).to_be_visible()
         axe_check(page, "sign-out warning")
         # Stay: still signed in, nothing deleted, and back on the Sign out button.
         page.get_by_role("button", name="Stay signed in").click()
@@ -231,7 +231,7 @@ def test_a_form_sent_after_the_sign_in_ended_keeps_its_draft_until_it_is_saved(l
             heading = "Sign in again to save this"
         page.get_by_role("button", name="Add action").click()
         page.get_by_role("heading", name=heading).wait_for()
-        assert page.get_by_text("You have also been signed out").is_visible()
+        expect(page.get_by_text("You have also been signed out")).to_be_visible()
         assert len(page.evaluate(DRAFT_KEYS)) == 1  # still on the device
         # As the page says: sign in again in a new tab, come back and send it again.
         other = context.new_page()
