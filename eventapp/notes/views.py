@@ -156,12 +156,12 @@ def attendance(workshop_id: int):
             return _attendance_page(workshop, _walk_in_form(workshop), [err.message], 400)
         changed = saved.changed
         session[REGISTER_SAVED_KEY] = _register_draft_key(workshop)
-        flash(f"Attendance saved ({changed} change{'s' if changed != 1 else ''}).", "success")
+        flash_at("register", f"Attendance saved ({changed} change{'s' if changed != 1 else ''}).", "success")
         if saved.kept_theirs:
-            flash("Marked on another device while this page was open, so left as marked there: "
-                  f"{', '.join(saved.kept_theirs)}. Check their marks below and change them again if needed.",
-                  "error")
-        return redirect(url_for(".attendance", workshop_id=workshop.id))
+            flash_at("register", "Marked on another device while this page was open, so left as marked there: "
+                     f"{', '.join(saved.kept_theirs)}. Check their marks below and change them again if needed.",
+                     "error")
+        return redirect(url_for(".attendance", workshop_id=workshop.id, _anchor="register"))
     return _attendance_page(workshop, _walk_in_form(workshop))
 
 
@@ -496,9 +496,9 @@ def edit_action(workshop_id: int, action_id: int):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash("Action saved.", "success")
+            flash_at(f"action-{action.id}", "Action saved.", "success")
             session[ACTION_SAVED_KEY] = f"{_draft_key(workshop)}:{action.id}"
-            return redirect(url_for(".actions", workshop_id=workshop.id))
+            return redirect(url_for(".actions", workshop_id=workshop.id, _anchor=f"action-{action.id}"))
     return render_template("notes/action_form.html", workshop=workshop, form=form, action=action,
                            theirs=theirs, typed_by=refusal, **_draft_vars(workshop)), \
         (409 if refusal else code if theirs else _status(form))

@@ -78,7 +78,7 @@ def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live
         page.locator(f"label[for=mark-r{b}-present]").click()
         page.locator(f"label[for=mark-r{c}-absent]").click()
         page.get_by_role("button", name="Save attendance").click()
-        page.wait_for_url(f"**/facilitator/workshops/{wid}/attendance")
+        page.wait_for_url(f"**/facilitator/workshops/{wid}/attendance#register")
         assert page.get_by_text("Attendance saved (3 changes).").is_visible()
         page.get_by_label("Registered delegate", exact=True).select_option(str(d))
         page.get_by_role("button", name="Add to the register").click()
