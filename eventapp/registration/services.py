@@ -1223,7 +1223,8 @@ def cancel_registrations(assembly: Assembly, registration_ids: list[int], *,
         # Places are filled once, after all of them: else someone promoted by the first
         # cancellation could be one of those cancelled next, and get both emails.
         _cancel(reg, promote=False)
-    promoted = _promote(assembly, by=by, cause=f"places freed by cancelling registrations {', '.join(str(r.id) for r in regs)}")
+    cancelled_ids = ", ".join(str(r.id) for r in regs)
+    promoted = _promote(assembly, by=by, cause=f"places freed by cancelling registrations {cancelled_ids}")
     audit.record(by, "registrations.cancel", assembly_id=assembly.id, subject=f"{len(regs)} registrations of {assembly.slug}", detail=f"registrations {', '.join(str(r.id) for r in regs)}" + (f"; {_promoted_detail(promoted)}" if promoted else ""))
     db.session.commit()
     return list(regs), promoted

@@ -299,6 +299,17 @@ def test_promotions_after_a_cancellation_name_the_organiser_who_freed_the_place(
     assert event.detail == f"place freed when an organiser cancelled registration {ann.id}"
 
 
+def test_promotions_after_cancelling_several_name_the_organiser_and_those_cancelled(app, as_organiser, organiser,
+                                                                                   setup):
+    ann, bo, waiting = seed(app, setup, [(1, 0, {}), (2, 0, {}), (3, 0, {})])
+    page = as_organiser.get(f"{base(setup)}/cancel-selected?reg={ann.id}&reg={bo.id}").get_data(as_text=True)
+    as_organiser.post(f"{base(setup)}/cancel-selected", data={"csrf_token": csrf_from(page),
+                                                              "reg": [str(ann.id), str(bo.id)]})
+    event = only("registration.promote")
+    assert (event.actor_id, event.subject) == (organiser.id, f"registration {waiting.id}: Delegate 3")
+    assert event.detail == f"places freed by cancelling registrations {ann.id}, {bo.id}"
+
+
 def test_promotions_after_a_delegates_own_cancellation_have_no_actor(app, db, setup):
     ann, _, waiting = seed(app, setup, [(1, 0, {}), (2, 0, {}), (3, 0, {})])
     with app.test_request_context("/"):
