@@ -22,7 +22,7 @@
   var stopped = false;
   var busy = false;
   var submitting = false;
-  var NOT_TEXT = { csrf_token: true, version: true, unanswered_saves: true, keep: true };
+  var NOT_TEXT = { csrf_token: true, version: true, unanswered_saves: true, keep: true, typed_for: true };
 
   var user = document.body.getAttribute("data-user");
   var draftKey = form.getAttribute("data-draft-key");
@@ -31,6 +31,22 @@
   var storage = window.eventappStorage ? window.eventappStorage.open() : null;
   var lastKept = null;  // what this page last stored under draftKey
   var signedOut = function () { return false; };
+  // Someone else is signed in now (autosave answered typed_by): what this page holds is no longer its
+  // typist's to keep. The copy stored so far stays until someone saves the text, which removes it (below).
+  var notMine = false;
+
+  // The page after a Save of notes someone else had typed on this device names their copy: forget it,
+  // for this workshop only (the key ends with the workshop's id, as this form's own key does).
+  var thisWorkshop = /:(\d+)$/.exec(form.getAttribute("data-draft-key") || "");
+  if (storage && thisWorkshop) {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-draft-saved]"), function (el) {
+      var key = el.getAttribute("data-draft-saved") || "";
+      var match = /^eventapp-notes-draft:\d+:(\d+)$/.exec(key);
+      if (match && match[1] === thisWorkshop[1]) {
+        try { storage.removeItem(key); } catch (e) { /* nothing to do */ }
+      }
+    });
+  }
 
   function fields() {
     var out = [];
@@ -76,7 +92,7 @@
   }
 
   function keepDraft() {
-    if (!storage || !draftKey || signedOut()) { return; }
+    if (!storage || !draftKey || notMine || signedOut()) { return; }
     try {
       var value = JSON.stringify({
         at: Date.now(), version: version ? version.value : "0", unanswered: unansweredKeys, fields: fields(),
@@ -175,7 +191,7 @@
         // each of them without losing text, so stop and say so.
         stopped = true;
         remember(unansweredKeys.filter(function (k) { return k !== key; }));
-        keepDraft();
+        if (result.data && result.data.error === "typed_by") { notMine = true; } else { keepDraft(); }
         say((result.data && result.data.message) || "Autosave has stopped. Press Save to keep your text.", true);
       }
     }).catch(function () {

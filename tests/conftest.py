@@ -120,11 +120,11 @@ def csrf_from(html: str) -> str:
 
 
 # Signed into staff forms: who the page was shown to (a shared tablet's next person must not save it unawares).
-TICKET_RE = re.compile(r'<input type="hidden" name="(typed_by|keep)" value="([^"]*)"')
+TICKET_RE = re.compile(r'<input type="hidden" name="(typed_by|keep|typed_for)" value="([^"]*)"')
 
 
 def tickets_from(html: str) -> dict[str, str]:
-    """The page's typed-by and keep tickets, as its forms send them."""
+    """The page's typed-by and keep tickets (and typed_for, on notes shown back to confirm), as its forms send them."""
     return dict(TICKET_RE.findall(html))
 
 

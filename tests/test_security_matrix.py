@@ -179,7 +179,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "outcomes.send_link": {"POST": organiser_only(302)},
     "outcomes.send_links": {"GET": organiser_only(), "POST": organiser_only(400)},  # no send key: refused
     "outcomes.tracker": {"GET": organiser_only()},
-    "outcomes.organiser_status": {"GET": organiser_only(), "POST": organiser_only(400)},
+    # Names who it was shown to (typed_by), as the workshop's forms: posted without it, 409 to confirm.
+    "outcomes.organiser_status": {"GET": organiser_only(), "POST": organiser_only(409)},
     # The world's action is a workshop's own: it is changed on its workshop's page (a redirect).
     "outcomes.edit_carried_action": {"GET": organiser_only(302), "POST": organiser_only(302)},
     "outcomes.partner": {"GET": token_page()},

@@ -18,6 +18,10 @@ ACTIONS = {
     "registration.cancel": "Registration cancelled",
     "registrations.cancel": "Registrations cancelled (several)",
     "registration.reinstate": "Registration reinstated",
+    "registration.add": "Delegate added by an organiser",
+    "registration.to_waiting": "Moved to the waiting list",
+    "registration.confirm": "Given a place from the waiting list",
+    "registration.promote": "Promoted from the waiting list (place freed)",
     "user.create": "Account created",
     "user.deactivate": "Account deactivated",
     "user.reactivate": "Account reactivated",
@@ -26,7 +30,9 @@ ACTIONS = {
     "database.backup": "Database backed up",
     "database.restore": "Database restored",
     "allocation.publish": "Allocation published",
+    "placement.move": "Delegate moved between published workshops",
     "message.send": "Message to delegates sent",
+    "message.release": "Scheduled message went out",
     "audit.export": "Audit log downloaded (CSV)",
 }
 

@@ -367,6 +367,11 @@ def release_due(now: datetime | None = None) -> int:
                 db.session.commit()
                 continue
             _queue_copies(assembly, message)
+            # The worker sends it, so no actor; the detail names who scheduled it.
+            scheduler = message.sent_by.display_name if message.sent_by else "an account since deleted"
+            audit.record(None, "message.release", assembly_id=assembly.id,
+                         subject=f"message {message.id}: {message.subject}",
+                         detail=f"scheduled by {scheduler}; {message.recipients} recipients")
             db.session.commit()
             released += 1
         except Exception:

@@ -156,12 +156,12 @@ def attendance(workshop_id: int):
             return _attendance_page(workshop, _walk_in_form(workshop), [err.message], 400)
         changed = saved.changed
         session[REGISTER_SAVED_KEY] = _register_draft_key(workshop)
-        flash(f"Attendance saved ({changed} change{'s' if changed != 1 else ''}).", "success")
+        flash_at("register", f"Attendance saved ({changed} change{'s' if changed != 1 else ''}).", "success")
         if saved.kept_theirs:
-            flash("Marked on another device while this page was open, so left as marked there: "
-                  f"{', '.join(saved.kept_theirs)}. Check their marks below and change them again if needed.",
-                  "error")
-        return redirect(url_for(".attendance", workshop_id=workshop.id))
+            flash_at("register", "Marked on another device while this page was open, so left as marked there: "
+                     f"{', '.join(saved.kept_theirs)}. Check their marks below and change them again if needed.",
+                     "error")
+        return redirect(url_for(".attendance", workshop_id=workshop.id, _anchor="register"))
     return _attendance_page(workshop, _walk_in_form(workshop))
 
 
@@ -206,14 +206,30 @@ def _pending_for_me(tokens: dict, workshop_id: int) -> str | None:
     return token
 
 
+# After a Save of notes another person typed (shown back as typed_by, then confirmed), the page shown
+# next names that person's copy kept on this device by static/notes.js, once, so the script forgets it.
+NOTES_SAVED_KEY = "notes_typist_saved"
+
+
+def _notes_draft_key(user_id: int, workshop_id: int) -> str:
+    return f"eventapp-notes-draft:{user_id}:{workshop_id}"
+
+
 def _edit_page(workshop: Workshop, form: NotesForm, code: int = 200, conflict: Conflict | None = None,
-               clashes: list[str] | None = None, restore_draft: bool = False, typed_by: TypedByOther | None = None):
+               clashes: list[str] | None = None, restore_draft: bool = False, typed_by: TypedByOther | None = None,
+               typed_for: int | None = None):
     # restore_draft: the form holds the stored notes, so static/notes.js may put back text typed on this
     # device that never reached the server. Not on a page that holds what was just sent (a merge, an error).
+    # typed_for: who typed the text shown back for someone else to confirm; a page sent back again (a merge,
+    # an error) keeps naming them.
     notes = services.notes_for(workshop.id)
+    typed_for_ticket = (services.typed_by_ticket(typed_for) if typed_for is not None
+                        else request.form.get("typed_for", "")[:200] if request.method == "POST" else "")
+    saved = session.pop(NOTES_SAVED_KEY, None) if request.method == "GET" else None
     return render_template("notes/edit.html", workshop=workshop, form=form, notes=notes, sections=SECTIONS,
                            conflict=conflict, clashes=clashes or [], restore_draft=restore_draft, typed_by=typed_by,
-                           keep=services.keep_ticket(workshop.id, current_user.id)), code
+                           keep=services.keep_ticket(workshop.id, current_user.id), typed_for=typed_for_ticket,
+                           saved_draft=saved if saved and saved.endswith(f":{workshop.id}") else None), code
 
 
 def _form_from(values: dict) -> NotesForm:
@@ -281,7 +297,7 @@ def save(workshop_id: int):
             services.check_typed_by(current_user.id, shown_to)
         except TypedByOther as refusal:
             # Typed by someone else (a shared tablet): shown back, saved only when this person presses Save.
-            return _edit_page(workshop, NotesForm(), 409, typed_by=refusal)
+            return _edit_page(workshop, NotesForm(), 409, typed_by=refusal, typed_for=shown_to)
     author = current_user.id if current_user.is_authenticated else shown_to
     if author is None:
         # Not posted from this workshop's notes page as shown to a signed-in person: nothing to keep.
@@ -309,6 +325,10 @@ def save(workshop_id: int):
     except DomainError as err:
         apply_domain_error(form, err)
         return _edit_page(workshop, form, 400)
+    typist = services.ticket_typist(request.form.get("typed_for"))
+    if typist is not None and typist != current_user.id:
+        # Saved now, so the copy the typist's page kept on this device must not be put back to them later.
+        session[NOTES_SAVED_KEY] = _notes_draft_key(typist, workshop.id)
     if submit and notes.approved_at is None:
         flash("Notes saved and submitted to the organisers for review.", "success")
     else:
@@ -496,9 +516,9 @@ def edit_action(workshop_id: int, action_id: int):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash("Action saved.", "success")
+            flash_at(f"action-{action.id}", "Action saved.", "success")
             session[ACTION_SAVED_KEY] = f"{_draft_key(workshop)}:{action.id}"
-            return redirect(url_for(".actions", workshop_id=workshop.id))
+            return redirect(url_for(".actions", workshop_id=workshop.id, _anchor=f"action-{action.id}"))
     return render_template("notes/action_form.html", workshop=workshop, form=form, action=action,
                            theirs=theirs, typed_by=refusal, **_draft_vars(workshop)), \
         (409 if refusal else code if theirs else _status(form))

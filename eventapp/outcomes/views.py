@@ -295,7 +295,9 @@ def organiser_status(action_id: int):
         return redirect(url_for(".organiser_status", action_id=latest.id, **_tracker_args()))
     action = latest or action
     form = StatusForm(obj=action if request.method == "GET" else None)
-    if form.validate_on_submit():
+    # Shown to another organiser on a shared computer: back with what was typed, saved only when confirmed.
+    refusal = typed_by_refusal("Save status")
+    if refusal is None and form.validate_on_submit():
         try:
             services.set_action_status(action.id, form.status.data, form.note.data or "", "organiser",
                                        user_id=current_user.id)
@@ -304,7 +306,8 @@ def organiser_status(action_id: int):
         else:
             flash("Status updated.", "success")
             return redirect(url_for(".tracker", **_tracker_args()))
-    return _status_page(action, form, "outcomes/status_form.html", _status(form), back=_tracker_args())
+    return _status_page(action, form, "outcomes/status_form.html", 409 if refusal else _status(form),
+                        back=_tracker_args(), typed_by=refusal)
 
 
 @bp.route("/organiser/tracker/<int:action_id>/edit", methods=["GET", "POST"])
@@ -608,7 +611,8 @@ def _workshop(workshop_id: int) -> Workshop:
     return workshop
 
 
-def _history_page(workshop: Workshop, forms: dict | None = None, code: int = 200):
+def _history_page(workshop: Workshop, forms: dict | None = None, code: int = 200, typed_by=None,
+                  typed_at: str | None = None):
     history = services.topic_history(workshop)
     forms = forms or {}
     for a in history.open_actions:
@@ -616,7 +620,7 @@ def _history_page(workshop: Workshop, forms: dict | None = None, code: int = 200
         _staff_note_hint(forms[a.id], a)
     return render_template("outcomes/history.html", workshop=workshop, history=history, forms=forms,
                            origins=services.origins_of([a.id for a in history.open_actions]),
-                           is_overdue=services.is_overdue), code
+                           is_overdue=services.is_overdue, typed_by=typed_by, typed_at=typed_at), code
 
 
 @bp.get("/facilitator/workshops/<int:workshop_id>/history")
@@ -632,6 +636,10 @@ def history_status(workshop_id: int, action_id: int):
     if action_id not in services.history_action_ids(workshop):
         abort(404)
     form = StatusForm(prefix=f"a{action_id}")
+    refusal = typed_by_refusal("Save status")
+    if refusal is not None:
+        # A shared tablet's next person: the status and note come back as typed, at that action.
+        return _history_page(workshop, {action_id: form}, 409, typed_by=refusal, typed_at=f"#action-{action_id}")
     if form.validate_on_submit():
         try:
             services.set_action_status(action_id, form.status.data, form.note.data or "",

@@ -329,10 +329,10 @@ def move_delegate(run: AllocationRun, assembly: Assembly, registration_id: int, 
 
 
 def move_published(run: AllocationRun, assembly: Assembly, registration_id: int, choices: dict[int, int | None],
-                   pin: bool) -> int:
+                   pin: bool, *, by: int | None = None) -> int:
     """Move one delegate in the published allocation: their places change now and they are emailed.
 
-    Refused if the move breaks a rule the allocation kept; returns how many rounds changed.
+    Refused if the move breaks a rule the allocation kept; returns how many rounds changed. ``by`` is logged.
     """
     _lock_assembly(assembly)
     # Read again under the lock: another organiser's move a moment ago is in it.
@@ -348,6 +348,7 @@ def move_published(run: AllocationRun, assembly: Assembly, registration_id: int,
         Placement.registration_id == registration_id))}
     new = {snap.workshops[w].round_id: snap.workshops[w] for w in data["assignments"][str(registration_id)]}
     moved = [r for r in set(old) | set(new) if not (r in old and r in new and old[r].workshop_id == new[r].id)]
+    detail = _moves_detail(snap, {r: p.workshop_id for r, p in old.items()}, new, moved)
     for round_id in moved:
         if round_id in old:
             db.session.delete(old[round_id])
@@ -364,8 +365,20 @@ def move_published(run: AllocationRun, assembly: Assembly, registration_id: int,
         _pin(registration_id, choices)
     if changed:
         sync_calendar([registration_id])
+        audit.record(by, "placement.move", assembly_id=assembly.id,
+                     subject=audit.registration_subject(snap.registrations[str(registration_id)]), detail=detail)
     db.session.commit()
     return changed
+
+
+def _moves_detail(snap: Snapshot, old: dict[int, int], new: dict[int, Workshop], moved: list[int]) -> str:
+    """What one delegate's move changed, round by round: workshop titles only (the subject names the
+    delegate, where the privacy purge reaches it)."""
+    def title(workshop_id):
+        return snap.workshops[str(workshop_id)].title if str(workshop_id) in snap.workshops else "a deleted workshop"
+
+    return "; ".join(f"{r.name}: {title(old[r.id]) if r.id in old else 'none'} -> "
+                     f"{new[r.id].title if r.id in new else 'none'}" for r in snap.rounds if r.id in moved)
 
 
 def _move_breaks(snap: Snapshot, data: dict, key: str, had: set[str]) -> list[str]:

@@ -203,7 +203,8 @@ def move(slug: str, registration_id: int):
         picked = {rid: int(v) if v else None for rid, v in values.items()}
         if run.status == "published":
             try:
-                changed = services.move_published(run, assembly, reg.id, picked, pin=form.pin.data)
+                changed = services.move_published(run, assembly, reg.id, picked, pin=form.pin.data,
+                                                     by=current_user.id)
             except DomainError as err:
                 db.session.rollback()
                 apply_domain_error(form, err)

@@ -314,8 +314,10 @@ def waiting_rank(registration: Registration) -> int | None:
     )
 
 
-def _promote(assembly: Assembly) -> list[Registration]:
-    """Fill free places from the waiting list, in queue order, skipping people whose organisation is full."""
+def _promote(assembly: Assembly, *, by: int | None = None, cause: str = "") -> list[Registration]:
+    """Fill free places from the waiting list, in queue order, skipping people whose organisation is full.
+    Each promotion is logged: ``by`` is the organiser whose action freed the place (None for a delegate
+    or the command line), ``cause`` says which action it was."""
     promoted: list[Registration] = []
     if assembly.cancelled_at is not None:
         # "Good news: you now have a place" is not news while the assembly is called off.
@@ -354,6 +356,8 @@ def _promote(assembly: Assembly) -> list[Registration]:
     db.session.flush()
     for reg in promoted:
         _queue(reg, "promoted", dedupe=f"registration:{reg.id}:promoted:{reg.token_version}:{utcnow().isoformat()}")
+        audit.record(by, "registration.promote", assembly_id=assembly.id, subject=audit.registration_subject(reg),
+                     detail=cause)
     sync_calendar(reg.id for reg in promoted)
     return promoted
 
@@ -619,10 +623,11 @@ def _set_preferences_of(registration_id: int, topic_ids: list[int]) -> None:
 
 
 def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", check_window: bool = True,
-             topics: list[Topic] | None = None) -> RegistrationResult:
+             topics: list[Topic] | None = None, by: int | None = None) -> RegistrationResult:
     """Register a delegate: confirmed if a place is free, else on the waiting list; emails the personal link.
 
     ``topics`` are the assembly's offered topics when the caller has just read them (saves a query).
+    ``by``: the organiser adding someone on their behalf (logged); None for the delegate's own form or an import.
     """
     if check_window:
         is_open, why = registration_window(assembly)
@@ -668,7 +673,7 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
         conn = db.session.connection()
         new_id = conn.execute(_insert_new_registration(conn.dialect.name), values).scalar()
         if new_id is None:
-            return _register_again(assembly, key, values, topic_ids, rank)
+            return _register_again(assembly, key, values, topic_ids, rank, by=by)
         _set_preferences_of(new_id, topic_ids)
         # A stand-in for the emails and the calendar: the row's values, never added to the session.
         registration = Registration(id=new_id, **values)
@@ -677,6 +682,9 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
         # The confirmation goes into the outbox with the calendar invitation, in one statement.
         sync_new_registration(registration, defer=True,
                               rows=[_deferred_row(registration, kind, f"registration:{new_id}:{kind}:1", rank)])
+        if by is not None:
+            audit.record(by, "registration.add", assembly_id=assembly.id,
+                         subject=audit.registration_subject(registration), detail=f"now {values['status']}")
         db.session.commit()
     except IntegrityError:
         # E.g. the organisation or a topic chosen was merged away or deleted a moment ago.
@@ -686,7 +694,7 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
 
 
 def _register_again(assembly: Assembly, key: str, values: dict[str, Any], topic_ids: list[int],
-                    rank: int | None) -> RegistrationResult:
+                    rank: int | None, *, by: int | None = None) -> RegistrationResult:
     """register() for an address already used at this assembly: the link again, or a cancelled person back."""
     existing = db.session.scalar(
         select(Registration).where(Registration.assembly_id == assembly.id, Registration.email_key == key)
@@ -710,6 +718,9 @@ def _register_again(assembly: Assembly, key: str, values: dict[str, Any], topic_
     kind = "registration_confirmed" if existing.status == "confirmed" else "waiting_list"
     _queue(existing, kind, dedupe=f"registration:{existing.id}:{kind}:{existing.token_version}", position=rank)
     sync_calendar([existing.id])
+    if by is not None:
+        audit.record(by, "registration.add", assembly_id=assembly.id, subject=audit.registration_subject(existing),
+                     detail=f"now {existing.status}; was cancelled")
     db.session.commit()
     return RegistrationResult(existing, existing.status, rank)
 
@@ -1183,7 +1194,7 @@ def cancel_registration(registration: Registration, *, by: int | None = None) ->
         # would count as a walk-in) and give their place to someone waiting, for a day that is over.
         db.session.rollback()
         raise DomainError(took_place_message(registration.assembly))
-    promoted = _cancel(registration)
+    promoted = _cancel(registration, by=by)
     if by is not None:
         audit.record(by, "registration.cancel", assembly_id=registration.assembly_id, subject=audit.registration_subject(registration), detail=_promoted_detail(promoted))
     db.session.commit()
@@ -1212,7 +1223,8 @@ def cancel_registrations(assembly: Assembly, registration_ids: list[int], *,
         # Places are filled once, after all of them: else someone promoted by the first
         # cancellation could be one of those cancelled next, and get both emails.
         _cancel(reg, promote=False)
-    promoted = _promote(assembly)
+    cancelled_ids = ", ".join(str(r.id) for r in regs)
+    promoted = _promote(assembly, by=by, cause=f"places freed by cancelling registrations {cancelled_ids}")
     audit.record(by, "registrations.cancel", assembly_id=assembly.id, subject=f"{len(regs)} registrations of {assembly.slug}", detail=f"registrations {', '.join(str(r.id) for r in regs)}" + (f"; {_promoted_detail(promoted)}" if promoted else ""))
     db.session.commit()
     return list(regs), promoted
@@ -1223,7 +1235,8 @@ def _promoted_detail(promoted: list[Registration]) -> str:
     return f"promoted from the waiting list: registrations {', '.join(str(r.id) for r in promoted)}" if promoted else ""
 
 
-def _cancel(registration: Registration, *, notify: bool = True, promote: bool = True) -> list[Registration]:
+def _cancel(registration: Registration, *, notify: bool = True, promote: bool = True,
+            by: int | None = None) -> list[Registration]:
     # The caller holds the assembly's lock and commits.
     assembly = registration.assembly
     was_waiting = registration.status == "waiting"
@@ -1237,7 +1250,9 @@ def _cancel(registration: Registration, *, notify: bool = True, promote: bool = 
     if notify:
         _queue(registration, "cancelled", was_waiting=was_waiting)
     sync_calendar([registration.id])
-    return _promote(assembly) if promote else []
+    who = "an organiser" if by is not None else "the delegate"
+    return _promote(assembly, by=by, cause=f"place freed when {who} cancelled registration {registration.id}") \
+        if promote else []
 
 
 def reinstate_registration(registration: Registration, *, by: int | None = None) -> RegistrationResult:
@@ -1275,20 +1290,20 @@ def reinstate_registration(registration: Registration, *, by: int | None = None)
     return RegistrationResult(registration, registration.status, rank)
 
 
-def promote_waiting(assembly: Assembly) -> list[Registration]:
-    """Fill any free places from the waiting list (e.g. after the capacity was raised)."""
+def promote_waiting(assembly: Assembly, *, by: int | None = None) -> list[Registration]:
+    """Fill any free places from the waiting list (e.g. after the capacity was raised); ``by`` is logged."""
     assembly = lock_assembly(assembly.id)
     if assembly.cancelled_at is not None:
         raise DomainError(CANCELLED_NO_PLACES)
-    promoted = _promote(assembly)
+    promoted = _promote(assembly, by=by, cause="free places filled from the waiting list")
     db.session.commit()
     return promoted
 
 
-def move_to_waiting_list(registration: Registration) -> int:
+def move_to_waiting_list(registration: Registration, *, by: int | None = None) -> int:
     """Put a confirmed delegate at the end of the waiting list (the organiser then fills the place).
 
-    Returns how many workshop places they gave up.
+    Returns how many workshop places they gave up. ``by``: the organiser, logged.
     """
     assembly = lock_assembly(registration.assembly_id)
     if registration.status != "confirmed":
@@ -1303,6 +1318,9 @@ def move_to_waiting_list(registration: Registration) -> int:
     freed = _give_up_places(registration)
     _queue(registration, "waiting_list")
     sync_calendar([registration.id])
+    audit.record(by, "registration.to_waiting", assembly_id=assembly.id,
+                 subject=audit.registration_subject(registration),
+                 detail=f"{freed} workshop places given up" if freed else "")
     db.session.commit()
     return freed
 
@@ -1323,8 +1341,8 @@ def _give_up_places(registration: Registration) -> int:
     return freed
 
 
-def confirm_from_waiting_list(registration: Registration) -> None:
-    """Give a waiting person a place now, if capacity and their organisation's limit allow."""
+def confirm_from_waiting_list(registration: Registration, *, by: int | None = None) -> None:
+    """Give a waiting person a place now, if capacity and their organisation's limit allow; ``by`` is logged."""
     assembly = lock_assembly(registration.assembly_id)
     if registration.status != "waiting":
         raise DomainError("Only someone on the waiting list can be confirmed.")
@@ -1340,6 +1358,7 @@ def confirm_from_waiting_list(registration: Registration) -> None:
     db.session.flush()
     _queue(registration, "promoted")
     sync_calendar([registration.id])
+    audit.record(by, "registration.confirm", assembly_id=assembly.id, subject=audit.registration_subject(registration))
     db.session.commit()
 
 

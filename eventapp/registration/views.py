@@ -807,7 +807,8 @@ def organiser_new(slug: str):
     form = with_choices(OrganiserAddForm, topics, services.required_choices(assembly, topics))
     if form.validate_on_submit():
         try:
-            result = services.register(assembly, _data(form), source="organiser", check_window=False, topics=topics)
+            result = services.register(assembly, _data(form), source="organiser", check_window=False, topics=topics,
+                                       by=current_user.id)
         except DomainError as err:
             _choices_field(err, form)
         else:
@@ -928,12 +929,12 @@ def organiser_move(slug: str, reg_id: int, action: str):
         abort(400)
     try:
         if action == "waiting":
-            freed = services.move_to_waiting_list(reg)
+            freed = services.move_to_waiting_list(reg, by=current_user.id)
             places = (f" Their {'place' if freed == 1 else f'{freed:,} places'} in workshops "
                       f"{'is' if freed == 1 else 'are'} free again." if freed else "")
             flash(f"{reg.full_name} is now on the waiting list.{places}", "success")
         else:
-            services.confirm_from_waiting_list(reg)
+            services.confirm_from_waiting_list(reg, by=current_user.id)
             flash(f"{reg.full_name} is now confirmed.", "success")
     except DomainError as err:
         db.session.rollback()
@@ -967,7 +968,7 @@ def organiser_promote(slug: str):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        promoted = services.promote_waiting(assembly)
+        promoted = services.promote_waiting(assembly, by=current_user.id)
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")

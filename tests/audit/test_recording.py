@@ -271,3 +271,144 @@ def test_the_privacy_purge_is_logged_and_takes_delegates_names_out_of_the_log(ap
     assert cancel.actor_name == "Test User"  # who did it stays
     assert not any("Bloggs" in e.subject + e.detail for e in logged())
     assert any(e.subject == "registration 999: Kept Name" for e in logged())  # another assembly's delegate
+
+
+def test_an_organiser_moving_a_delegate_to_and_from_the_waiting_list_is_logged(app, as_organiser, organiser, setup):
+    [reg] = seed(app, setup, [(1, 0, {"full_name": "Ann Able"})])
+    post_form(as_organiser, f"{base(setup)}/{reg.id}/waiting", {}, form_url=base(setup))
+    event = only("registration.to_waiting")
+    assert (event.actor_id, event.assembly_id, event.subject) == (organiser.id, setup.assembly.id,
+                                                                  f"registration {reg.id}: Ann Able")
+    # Already waiting: refused, nothing more logged.
+    post_form(as_organiser, f"{base(setup)}/{reg.id}/waiting", {}, form_url=base(setup))
+    assert len(logged("registration.to_waiting")) == 1
+
+    post_form(as_organiser, f"{base(setup)}/{reg.id}/confirm", {}, form_url=base(setup))
+    event = only("registration.confirm")
+    assert (event.actor_id, event.subject) == (organiser.id, f"registration {reg.id}: Ann Able")
+    post_form(as_organiser, f"{base(setup)}/{reg.id}/confirm", {}, form_url=base(setup))
+    assert len(logged("registration.confirm")) == 1 and len(logged()) == 2
+
+
+def test_promotions_after_a_cancellation_name_the_organiser_who_freed_the_place(app, as_organiser, organiser, setup):
+    ann, _, waiting = seed(app, setup, [(1, 0, {}), (2, 0, {}), (3, 0, {"full_name": "Wes Waiting"})])
+    post_form(as_organiser, f"{base(setup)}/{ann.id}/cancel", {})
+    event = only("registration.promote")
+    assert (event.actor_id, event.assembly_id, event.subject) == (organiser.id, setup.assembly.id,
+                                                                  f"registration {waiting.id}: Wes Waiting")
+    assert event.detail == f"place freed when an organiser cancelled registration {ann.id}"
+
+
+def test_promotions_after_cancelling_several_name_the_organiser_and_those_cancelled(app, as_organiser, organiser,
+                                                                                   setup):
+    ann, bo, waiting = seed(app, setup, [(1, 0, {}), (2, 0, {}), (3, 0, {})])
+    page = as_organiser.get(f"{base(setup)}/cancel-selected?reg={ann.id}&reg={bo.id}").get_data(as_text=True)
+    as_organiser.post(f"{base(setup)}/cancel-selected", data={"csrf_token": csrf_from(page),
+                                                              "reg": [str(ann.id), str(bo.id)]})
+    event = only("registration.promote")
+    assert (event.actor_id, event.subject) == (organiser.id, f"registration {waiting.id}: Delegate 3")
+    assert event.detail == f"places freed by cancelling registrations {ann.id}, {bo.id}"
+
+
+def test_promotions_after_a_delegates_own_cancellation_have_no_actor(app, db, setup):
+    ann, _, waiting = seed(app, setup, [(1, 0, {}), (2, 0, {}), (3, 0, {})])
+    with app.test_request_context("/"):
+        registrations.cancel_registration(ann)
+    event = only("registration.promote")
+    assert (event.actor_id, event.actor_name) == (None, "")
+    assert event.subject.startswith(f"registration {waiting.id}:")
+    assert event.detail == f"place freed when the delegate cancelled registration {ann.id}"
+    assert logged("registration.cancel") == []  # the delegate's own cancellation stays unlogged
+
+
+def test_the_promote_button_logs_each_person_promoted_and_nothing_when_nobody_fits(app, as_organiser, organiser,
+                                                                                  setup):
+    _, _, waiting = seed(app, setup, [(1, 0, {}), (2, 0, {}), (3, 0, {})])
+    promote = f"{base(setup)}/promote"
+    post_form(as_organiser, promote, {}, form_url=base(setup))
+    assert logged() == []  # the organisation is at its limit: nobody promoted
+    setup.assembly.org_limit = 3
+    db.session.commit()
+    post_form(as_organiser, promote, {}, form_url=base(setup))
+    event = only("registration.promote")
+    assert (event.actor_id, event.subject) == (organiser.id, f"registration {waiting.id}: Delegate 3")
+    assert event.detail == "free places filled from the waiting list"
+
+
+def test_an_organiser_adding_a_delegate_is_logged_and_a_duplicate_or_refused_one_is_not(app, as_organiser, organiser,
+                                                                                         setup):
+    url = f"{base(setup)}/new"
+    fields = form_fields(setup, n=7, full_name="Nia Added")
+    fields.pop("consent")
+    assert post_form(as_organiser, url, fields).status_code == 302
+    reg = db.session.scalar(select(Registration).where(Registration.email == "delegate7@example.org"))
+    event = only("registration.add")
+    assert (event.actor_id, event.assembly_id, event.subject) == (organiser.id, setup.assembly.id,
+                                                                  f"registration {reg.id}: Nia Added")
+    assert event.detail == "now confirmed"
+    # The same address again: their link is emailed, nobody is added.
+    assert post_form(as_organiser, url, fields).status_code == 302
+    # The assembly called off: refused.
+    setup.assembly.cancelled_at = date.today()
+    db.session.commit()
+    assert post_form(as_organiser, url, form_fields(setup, n=8)).status_code == 400
+    assert len(logged()) == 1
+
+
+def test_moving_a_delegate_in_the_published_allocation_is_logged_and_a_refused_move_is_not(as_organiser, organiser):
+    from eventapp.placements.models import Placement
+    from tests.placements.helpers import delegates, two_round_assembly
+    from tests.placements.test_views import _run
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=1)
+    a, b = delegates(assembly, topics, 2)
+    _run(as_organiser, assembly)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    placed = {(p.registration_id, p.round_id): p.workshop_id for p in db.session.scalars(select(Placement))}
+    assert placed, "the allocation was published"
+    publish_events = len(logged())
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/delegates/{a.id}"
+    # Into b's full morning workshop: breaks a rule, refused.
+    post_form(as_organiser, url, {f"round_{rounds['1'].id}": str(placed[(b.id, rounds["1"].id)]),
+                                  f"round_{rounds['2'].id}": str(placed[(a.id, rounds["2"].id)]), "pin": ""})
+    assert len(logged()) == publish_events
+    # Out of the afternoon altogether: allowed.
+    post_form(as_organiser, url, {f"round_{rounds['1'].id}": str(placed[(a.id, rounds["1"].id)]),
+                                  f"round_{rounds['2'].id}": "", "pin": ""})
+    event = only("placement.move")
+    afternoon = {w.id: w.title for w in ws.values()}[placed[(a.id, rounds["2"].id)]]
+    assert (event.actor_id, event.assembly_id, event.subject) == (organiser.id, assembly.id,
+                                                                  f"registration {a.id}: {a.full_name}")
+    assert event.detail == f"Afternoon: {afternoon} -> none"
+
+
+def test_a_scheduled_message_going_out_is_logged_with_who_scheduled_it(as_organiser, organiser, email_request_context):
+    from eventapp.messages.models import AssemblyMessage
+    from eventapp.messages.services import release_due
+    from eventapp.timeutil import utcnow
+    from tests.factories import make_assembly
+    from tests.messages.test_messages import _compose
+    from tests.messages.test_scheduled import _later
+    from tests.placements.helpers import make_registration
+
+    assembly = make_assembly(title="Shire Assembly")
+    org = make_org("Shire Police")
+    make_registration(assembly, org, "Aisha Khan", [])
+    make_registration(assembly, org, "Ben Ode", [])
+    for subject in ("Called off", "Parking"):
+        url, payload = _compose(as_organiser, assembly, subject=subject, **_later(assembly))
+        as_organiser.post(url, data={**payload, "action": "send"})
+    off, parking = db.session.scalars(select(AssemblyMessage).order_by(AssemblyMessage.id)).all()
+    as_organiser.post(f"/organiser/assemblies/{assembly.slug}/messages/{off.id}/cancel",
+                      data={"csrf_token": payload["csrf_token"]})
+    assert len(logged("message.send")) == 2
+    assert release_due() == 0  # not due yet
+    assert logged("message.release") == []
+    for message in (off, parking):
+        message.send_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert release_due() == 1  # the cancelled one stays unsent
+    assert release_due() == 0  # another pass (a second worker) queues nothing more, and logs nothing more
+    event = only("message.release")
+    assert (event.actor_id, event.actor_name, event.assembly_id) == (None, "", assembly.id)
+    assert (event.subject, event.detail) == (f"message {parking.id}: Parking", "scheduled by Test User; 2 recipients")

@@ -61,7 +61,7 @@ def test_organiser_runs_inspects_pins_and_publishes(live_server, page):
 
     page.get_by_label("At most this many delegates of one organisation in a workshop").fill("4")
     page.get_by_role("button", name="Run the allocation").click()
-    assert page.get_by_role("heading", name="Proposal (not published)").is_visible()
+    expect(page.get_by_role("heading", name="Proposal (not published)")).to_be_visible()
     expect(page.get_by_role("heading", name="Compared with first come, first served")).to_be_visible()
     expect(page.get_by_text("Everyone has a workshop in every round.")).to_be_visible()
     axe_check(page, "allocation proposal")
@@ -123,7 +123,7 @@ def test_a_big_assembly_shows_its_background_run_then_the_proposal(live_server, 
         with live_server.app.app_context():
             assert run_jobs(once=True) == 1
         page.reload()
-        assert page.get_by_role("heading", name="Proposal (not published)").is_visible()
+        expect(page.get_by_role("heading", name="Proposal (not published)")).to_be_visible()
         assert page.get_by_role("heading", name="Allocation running").count() == 0
     finally:
         live_server.app.config["ALLOCATION_INLINE_MAX"] = saved

@@ -216,7 +216,7 @@ def test_rest_of_the_console_is_accessible_and_approve_merge_work(live_server, p
     axe_check(phone_page, "facilitator home (phone)")
     assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     phone_page.goto(live_server.url + "/organiser/")
-    assert phone_page.get_by_role("heading", name="You do not have access to this page").is_visible()
+    expect(phone_page.get_by_role("heading", name="You do not have access to this page")).to_be_visible()
     axe_check(phone_page, "403 page (phone)")
 
 

@@ -80,7 +80,7 @@ def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live
         page.locator(f"label[for=mark-r{b}-present]").click()
         page.locator(f"label[for=mark-r{c}-absent]").click()
         page.get_by_role("button", name="Save attendance").click()
-        page.wait_for_url(f"**/facilitator/workshops/{wid}/attendance")
+        page.wait_for_url(f"**/facilitator/workshops/{wid}/attendance#register")
         expect(page.get_by_text("Attendance saved (3 changes).")).to_be_visible()
         page.get_by_label("Registered delegate", exact=True).select_option(str(d))
         page.get_by_role("button", name="Add to the register").click()
@@ -111,7 +111,7 @@ def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live
         page.get_by_label("Internal only: never publish the barriers").check()
         page.get_by_role("button", name="Save and submit for review").click()
         page.wait_for_url(f"**/facilitator/workshops/{wid}/notes")
-        assert page.get_by_text("Notes saved and submitted to the organisers for review.").is_visible()
+        expect(page.get_by_text("Notes saved and submitted to the organisers for review.")).to_be_visible()
         axe_check(page, "notes after submitting")
 
         # Two actions.

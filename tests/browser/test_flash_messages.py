@@ -137,6 +137,56 @@ def test_after_adding_a_walk_in_the_message_beside_the_register_takes_the_focus(
     assert not csp
 
 
+def test_saving_attendance_is_confirmed_beside_the_register(live_server, browser):
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport={**TABLET, "height": 600}, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/attendance")
+        page.locator(f"label[for=mark-r{seed['people'][0]}-present]").click()
+        page.get_by_role("button", name="Save attendance").click()
+        page.wait_for_url("**#register")
+        message = page.locator("#register + .flashes")
+        expect(message).to_have_text("Attendance saved (1 change).")
+        expect(message).to_have_attribute("role", "status")
+        expect(message).to_be_focused()
+        expect(page.locator("#register")).to_be_in_viewport()
+        expect(page.locator(".flashes")).to_have_count(1)  # not repeated at the top
+        axe_check(page, "attendance, just saved")
+    finally:
+        context.close()
+    assert not csp
+
+
+def test_a_changed_action_is_confirmed_in_its_row_of_the_list(live_server, browser):
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport={**TABLET, "height": 600}, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/actions")
+        for n in (1, 2, 3):
+            page.get_by_label("What will be done").fill(f"Action number {n}\n\n" + "A long explanation. " * 30)
+            page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
+            page.get_by_label("Due date").fill("2027-06-30")
+            page.get_by_role("button", name="Add action").click()
+            page.wait_for_url("**#add-action")
+        page.get_by_role("link", name="Change action 3").click()
+        page.get_by_label("Status").select_option("in_progress")
+        page.get_by_role("button", name="Save action").click()
+        page.wait_for_url(re.compile(r"/actions#action-\d+$"))
+        row = page.locator(page.url[page.url.index("#"):])
+        expect(row).to_contain_text("Action number 3")
+        message = row.locator(".flashes")
+        expect(message).to_have_text("Action saved.")
+        expect(message).to_be_focused()
+        expect(message).to_be_in_viewport()
+        expect(page.locator(".flashes")).to_have_count(1)
+        axe_check(page, "actions, one just changed")
+    finally:
+        context.close()
+    assert not csp
+
+
 def test_a_partners_update_is_confirmed_at_the_action_they_updated(live_server, phone_page):
     with live_server.app.app_context():
         scene = build_scene(organiser=make_user("organiser", name="Flash organiser"))

@@ -59,7 +59,7 @@ def test_outbox_list_message_and_resend(live_server, page, phone_page):
     axe_check(page, "outbox message (invitation)")
 
     page.goto(f"{live_server.url}/organiser/outbox/{failed_id}")
-    assert page.get_by_text("550 5.1.1 Mailbox does not exist").is_visible()
+    expect(page.get_by_text("550 5.1.1 Mailbox does not exist")).to_be_visible()
     page.get_by_role("button", name="Resend this message").click()
     expect(page.get_by_role("status").filter(has_text="queued again")).to_be_visible()
     axe_check(page, "outbox message after resend")

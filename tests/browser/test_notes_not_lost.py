@@ -174,7 +174,7 @@ def test_an_action_typed_before_the_tab_was_reloaded_or_closed_is_put_back_and_s
         assert page.get_by_label("What will be done").input_value() == typed
         assert page.get_by_label("Owner organisation").input_value() != "0"
         assert page.get_by_label("Due date").input_value() == "2027-06-30"
-        assert page.get_by_role("status").filter(has_text="had not been saved").is_visible()
+        expect(page.get_by_role("status").filter(has_text="had not been saved")).to_be_visible()
         page.get_by_role("button", name="Add action").click()
         page.wait_for_load_state()
         expect(page.get_by_text("Action added.")).to_be_visible()
@@ -224,7 +224,7 @@ def test_marks_not_yet_saved_survive_adding_a_walk_in_and_are_saved_after(live_s
         expect(page.get_by_text("Late Arrival added to the register as present.")).to_be_visible()
         assert page.locator(f"#mark-r{a}-present").is_checked() and page.locator(f"#mark-r{b}-absent").is_checked()
         assert page.locator(f"#mark-r{c}-unmarked").is_checked()
-        assert page.get_by_role("status").filter(has_text="had not been saved").is_visible()
+        expect(page.get_by_role("status").filter(has_text="had not been saved")).to_be_visible()
         assert "0 of 3 allocated present, 1 walk-in" in page.locator("#counts").inner_text()  # not saved yet
         page.get_by_role("button", name="Save attendance").click()
         page.wait_for_load_state()

@@ -111,7 +111,7 @@ def test_a_draft_is_never_put_back_for_the_next_person_and_waits_for_the_one_who
         login(page, live_server, seed["email"])
         page.goto(actions_url)
         assert page.get_by_label("What will be done").input_value() == "Fran's action, not added yet"
-        assert page.get_by_role("status").filter(has_text="had not been saved").is_visible()
+        expect(page.get_by_role("status").filter(has_text="had not been saved")).to_be_visible()
         page.unroute("**/notes/autosave")
         page.goto(notes_url)
         assert page.get_by_label("Summary", exact=True).input_value() == "Fran's notes, not saved yet"
@@ -431,4 +431,54 @@ def test_notes_typed_by_one_facilitator_are_saved_as_the_next_only_when_they_con
         revisions = db.session.scalars(select(NotesRevision).where(NotesRevision.notes_id == notes.id)
                                        .order_by(NotesRevision.version)).all()
         assert [(r.kind, r.user_id) for r in revisions] == [("autosave", fran_id), ("save", chris_id)]
+        db.session.remove()
+
+
+def test_once_the_next_person_saves_notes_refused_to_autosave_the_first_persons_copy_is_gone(live_server, browser):
+    seed = _seed(live_server.app)
+    colleague = _colleague(live_server.app, seed)
+    _, notes_url = _urls(live_server, seed)
+    with live_server.app.app_context():
+        fran_id = db.session.scalar(select(User.id).filter_by(email=seed["email"]))
+        db.session.remove()
+    fran_key = f"eventapp-notes-draft:{fran_id}:{seed['workshop_id']}"
+    elsewhere = f"eventapp-notes-draft:{fran_id}:999999"  # Fran's notes of another workshop, kept meanwhile
+    kept = "(key) => JSON.parse(localStorage.getItem(key) || 'null')"
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(notes_url)
+        page.evaluate("([key, user]) => localStorage.setItem(key, JSON.stringify({at: Date.now(), user: user,"
+                      " fields: [['summary', 'Another workshop']]}))", [elsewhere, str(fran_id)])
+        page.get_by_label("Summary", exact=True).fill("Fran's summary")
+        page.get_by_role("status").filter(has_text="Draft saved automatically").wait_for(timeout=15_000)
+        # Fran's sign-in ends and Chris signs in in another tab; Fran types on, kept on the device as she types.
+        with live_server.app.app_context():
+            accounts.sign_out(db.session.get(User, fran_id))
+            db.session.remove()
+        other = context.new_page()
+        login(other, live_server, colleague)
+        other.close()
+        page.get_by_label("Summary", exact=True).fill("Fran's summary, typed on")
+        expect(page.get_by_role("status")).to_contain_text("Autosave has stopped.", timeout=15_000)
+        assert dict(page.evaluate(kept, fran_key)["fields"])["summary"] == "Fran's summary, typed on"
+        # Refused as Chris's: from then on the page keeps nothing more on the device, however much is typed.
+        page.get_by_label("Ideas", exact=True).fill("Typed after autosave stopped")
+        page.wait_for_timeout(4500)  # past an autosave interval
+        assert dict(page.evaluate(kept, fran_key)["fields"]) == {**dict(page.evaluate(kept, fran_key)["fields"]),
+                                                                  "summary": "Fran's summary, typed on", "ideas": ""}
+        page.get_by_role("button", name="Save draft").click()
+        expect(page.get_by_role("alert").filter(has_text="Nothing has been saved")).to_be_visible()
+        assert page.evaluate(kept, fran_key) is not None  # not saved yet: Fran's copy stays
+        # Chris confirms: saved, and Fran's copy of this workshop's notes leaves the device; the other stays.
+        page.get_by_role("button", name="Save draft").click()
+        expect(page.get_by_text("Notes saved.", exact=True)).to_be_visible()
+        expect(page.get_by_label("Ideas", exact=True)).to_have_value("Typed after autosave stopped")
+        assert page.evaluate(DRAFT_KEYS) == [elsewhere]
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        notes = services.notes_for(seed["workshop_id"])
+        assert notes.section("ideas").body == "Typed after autosave stopped"
         db.session.remove()

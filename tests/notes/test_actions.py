@@ -262,9 +262,11 @@ def test_action_added_is_said_beside_the_form_for_the_next_one(as_facilitator, f
     assert len(message_boxes(html)) == 1
     # Shown once: the next page has no message.
     assert message_boxes(as_facilitator.get(_url(s)).get_data(as_text=True)) == []
-    # A change made on the edit page goes back to the top of the list, its message at the top too.
+    # A change made on the edit page goes back to the list at that action's row, its message there.
     action = services.workshop_actions(s.workshop.id)[0]
     edit = _url(s, f"/{action.id}/edit")
-    post_form(as_facilitator, edit, _form(s, version=str(action.version)))
-    [box] = where_shown(as_facilitator.get(_url(s)).get_data(as_text=True), "Action saved.")
-    assert box.at_top
+    resp = post_form(as_facilitator, edit, _form(s, version=str(action.version)))
+    assert resp.headers["Location"] == _url(s) + f"#action-{action.id}"
+    [box] = where_shown(as_facilitator.get(resp.headers["Location"]).get_data(as_text=True), "Action saved.")
+    assert box.beside(f"action-{action.id}") and not box.at_top and box.role == "status"
+    assert box.anchor == f"action-{action.id}"

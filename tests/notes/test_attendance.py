@@ -215,7 +215,9 @@ def test_the_message_about_a_walk_in_is_beside_the_register_the_page_opens_at(as
     [box] = where_shown(html, "Wanda <b>Walkin</b> added to the register as present.")
     assert box.beside("register") and not box.at_top and box.role == "status" and box.anchor == "register"
     assert len(message_boxes(html)) == 1 and "Wanda &lt;b&gt;Walkin" in html
-    # Saving the marks has no fragment to open at: its message is at the top, as before.
-    post_form(as_facilitator, _url(s), {f"mark-r{s.allocated[0].id}": "present"})
-    [box] = where_shown(as_facilitator.get(_url(s)).get_data(as_text=True), "Attendance saved (1 change).")
-    assert box.at_top and box.anchor is None
+    # Saving the marks opens the page at the register too, its message beside it.
+    resp = post_form(as_facilitator, _url(s), {f"mark-r{s.allocated[0].id}": "present"})
+    assert resp.headers["Location"] == _url(s) + "#register"
+    [box] = where_shown(as_facilitator.get(resp.headers["Location"]).get_data(as_text=True),
+                        "Attendance saved (1 change).")
+    assert box.beside("register") and not box.at_top and box.role == "status" and box.anchor == "register"

@@ -12,6 +12,7 @@ from eventapp.extensions import db
 from eventapp.notes import services
 from eventapp.notes.models import Action, Attendance
 from tests.conftest import csrf_from, post_form, tickets_from
+from tests.page_messages import where_shown
 
 from .helpers import scene
 
@@ -137,6 +138,9 @@ def test_two_tablets_disagreeing_about_one_person_never_overwrite_each_other_sil
     page = resp.get_data(as_text=True)
     assert "Attendance saved (1 change)." in page
     assert "Marked on another device while this page was open, so left as marked there: Aisha Khan." in page
+    # Both beside the register the page opens at, read out as an alert (one of them is a problem).
+    [box] = where_shown(page, "Marked on another device")
+    assert box.beside("register") and box.role == "alert" and len(box.texts) == 2
     marks = {(m.registration_id, m.walk_in_name): m.status for m in db.session.scalars(select(Attendance))}
     assert marks == {(a.id, ""): "present", (b.id, ""): "present", (None, "Siobh\u00e1n O'Brien"): "absent"}
     # Seen, and changed again on purpose: now it is saved.

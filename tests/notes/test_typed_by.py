@@ -294,3 +294,30 @@ def test_autosave_of_a_page_opened_by_someone_else_stops_and_says_why(client, au
     resp = client.post(url, data={**mine, **notes_form(summary="Ben's own")})
     assert resp.status_code == 200 and resp.get_json()["ok"] is True
     assert case.stored() == ("Ben's own", ben.id)
+
+
+def _saved_marker(html: str) -> list[str]:
+    return re.findall(r'<span hidden data-draft-saved="([^"]+)"></span>', html)
+
+
+def test_notes_saved_as_the_next_person_tell_the_device_to_forget_the_first_persons_copy_once(client, auth):
+    ann, ben, case = _setup("notes")
+    hidden = _opened_by(client, auth, ann, case)
+    auth.logout()
+    auth.login(ben.email)
+    html = client.post(case.url(), data={**hidden, **case.data()}).get_data(as_text=True)
+    again = _form_fields(html, case.url())
+    assert services.ticket_typist(again["typed_for"]) == ann.id  # the page shown back names who typed it
+    assert _saved_marker(html) == []
+    resp = client.post(case.url(), data={**again, **case.data()})
+    assert resp.status_code == 302 and case.stored() == (TYPED, ben.id)
+    # The page after the Save names Ann's copy of this workshop's notes (static/notes.js removes it), once.
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert _saved_marker(page) == [f"eventapp-notes-draft:{ann.id}:{case.s.workshop.id}"]
+    assert 'name="typed_for"' not in page
+    assert _saved_marker(client.get(case.url()).get_data(as_text=True)) == []
+    # Ben's own notes saved later name nobody else's copy.
+    mine = _form_fields(client.get(case.url()).get_data(as_text=True), case.url())
+    resp = client.post(case.url(), data={**mine, **notes_form(version=1, summary="Ben's own")})
+    assert resp.status_code == 302 and case.stored() == ("Ben's own", ben.id)
+    assert _saved_marker(client.get(resp.headers["Location"]).get_data(as_text=True)) == []

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from eventapp.notes.services import typed_by_ticket
 from eventapp.outcomes import services
 from tests.conftest import CSRF_RE, PASSWORD
 from tests.factories import make_user
@@ -109,6 +110,7 @@ def test_access_by_role(app, db, role, organiser, facilitator):
         assert client.post("/login", data={"csrf_token": csrf, "email": user.email, "password": PASSWORD}
                            ).status_code == 302
         csrf = CSRF_RE.search(client.get("/account/password").get_data(as_text=True)).group(1)
+    ticket = {"typed_by": typed_by_ticket(user.id)} if user is not None else {}
     wrong = []
     for method, template, expected in CASES:
         url = template.format(**values)
@@ -116,7 +118,8 @@ def test_access_by_role(app, db, role, organiser, facilitator):
             response = client.get(url)
         else:
             # Prefixed status forms take their token under "a<id>-csrf_token"; CSRFProtect accepts either.
-            response = client.post(url, data={"csrf_token": csrf, f"a{values['action']}-csrf_token": csrf})
+            # Staff forms also name who they were shown to (a shared tablet): the signed-in person here.
+            response = client.post(url, data={"csrf_token": csrf, f"a{values['action']}-csrf_token": csrf, **ticket})
         got = _outcome(response)
         response.close()
         if got != expected[role]:

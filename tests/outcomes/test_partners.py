@@ -13,17 +13,18 @@ from eventapp.mail.models import OutboxMessage
 from eventapp.notes.models import Action
 from eventapp.outcomes import services
 from eventapp.outcomes.models import ActionStatusUpdate
-from tests.conftest import post_form, rate_limited_client
+from tests.conftest import post_form, rate_limited_client, tickets_from
 from tests.factories import make_org
 from tests.outcomes.helpers import LEAD_PERSON, build_scene
 from tests.page_messages import message_boxes, where_shown
 
 
 def token_for(html: str, action_id: int) -> dict:
-    """The CSRF token of one action's status form (each form has its own field prefix)."""
+    """The CSRF token of one action's status form (each form has its own field prefix), and on a staff
+    page the ticket naming who the page was shown to."""
     match = re.search(rf'name="a{action_id}-csrf_token"[^>]*? value="([^"]+)"', html)
     assert match, f"no status form for action {action_id}"
-    return {f"a{action_id}-csrf_token": match.group(1)}
+    return {f"a{action_id}-csrf_token": match.group(1), **tickets_from(html)}
 
 
 def test_partner_sees_its_own_published_actions_without_an_account(client, db, organiser):
