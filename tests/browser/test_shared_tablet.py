@@ -239,6 +239,8 @@ def test_a_form_sent_after_the_sign_in_ended_keeps_its_draft_until_it_is_saved(l
         other.close()
         page.get_by_role("button", name="Send it again").click()
         page.get_by_text("Action added.").wait_for()
+        # The text is on screen before drafts.js (deferred) has run and forgotten the saved draft.
+        page.wait_for_load_state("domcontentloaded")
         assert page.evaluate(DRAFT_KEYS) == []
         _sign_out(page)
         _signed_out(page)
