@@ -219,3 +219,20 @@ def _use_recovery_code(user: User, code: str) -> str | None:
                          detail=f"{len(hashes)} left")
             return "recovery"
     return None
+
+
+def half_signed_in_marker(user: User, next_url: str | None, now: float | None = None) -> dict:
+    """What the session keeps between a correct password and its code: who, which session version, when, where to."""
+    return {"u": user.id, "v": user.session_version, "t": int(time.time() if now is None else now), "next": next_url}
+
+
+def half_signed_in_user(marker, now: float | None = None) -> User | None:
+    """The account a half-signed-in marker names, while it is fresh (5 minutes) and that account still wants a code."""
+    if not isinstance(marker, dict) or not isinstance(marker.get("u"), int) or not isinstance(marker.get("t"), int):
+        return None
+    if (time.time() if now is None else now) - marker["t"] > HALF_SIGNED_IN_SECONDS:
+        return None
+    user = db.session.get(User, marker["u"])
+    if user is None or not user.active or user.session_version != marker.get("v") or not user.two_step_on:
+        return None
+    return user
