@@ -113,6 +113,14 @@ def _check_environment_settings(config, names: set[str]) -> None:
         except ValueError:
             problems.append(f"FLASK_{name} is not a rate limit: {config[name]!r} "
                             "(write e.g. '30 per minute; 100 per hour').")
+    if "TWO_STEP_REQUIRED_FOR" in names:
+        from .accounts.two_step import parse_roles
+
+        try:
+            parse_roles(str(config["TWO_STEP_REQUIRED_FOR"]))
+        except ValueError as err:
+            problems.append(f"FLASK_TWO_STEP_REQUIRED_FOR names no role: {err} (write e.g. 'organiser' or "
+                            "'organiser,facilitator').")
     if problems:
         raise SettingsError("eventapp cannot start with these settings:\n  " + "\n  ".join(problems))
 
@@ -275,6 +283,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # 7 s here (20 seeds), but 2,000 take 10-20 s on a third of seeds, 10,000 up to minutes.
         ALLOCATION_INLINE_MAX=1000,
         PUBLIC_BASE_URL=None,
+        # Roles that must switch two-step sign-in on before opening anything (comma-separated).
+        TWO_STEP_REQUIRED_FOR="",
     )
     app.config.from_prefixed_env()
     try:

@@ -77,6 +77,13 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "accounts.logout": {"POST": staff_only(302, 302)},
     "accounts.change_password": {"GET": staff_only(200, 200), "POST": staff_only(400, 400)},
     "accounts.forgot_password": {"GET": every(200), "POST": every(400)},
+    # Nobody in the world uses two-step sign-in: without a fresh right password there is no code to ask for.
+    "accounts.two_step_login": {"GET": {A: LOGIN, D: LOGIN, OF: 302, F: 302, O: 302, R: 302},
+                                "POST": {A: LOGIN, D: LOGIN, OF: 302, F: 302, O: 302, R: 302}},
+    # Set-up page (a wrong code: 400); switching off and new codes go back to it while two-step is off.
+    "accounts.two_step": {"GET": staff_only(200, 200, reception=200), "POST": staff_only(400, 400, reception=400)},
+    "accounts.two_step_off": {"POST": staff_only(302, 302, reception=302)},
+    "accounts.two_step_codes": {"POST": staff_only(302, 302, reception=302)},
     # The "delegate" column holds every emailed personal link: here a password reset link.
     "accounts.reset_password": {"GET": token_page(), "POST": token_page(400)},
     # delegate's personal links
@@ -191,6 +198,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     # the world's spare account, deactivated then reactivated (each POST goes back to the list of users)
     "accounts.deactivate_user": {"GET": organiser_only(), "POST": organiser_only(302)},
     "accounts.reactivate_user": {"POST": organiser_only(302)},
+    # the spare account has no two-step sign-in: the page says so, and a reset changes nothing
+    "accounts.reset_two_step": {"GET": organiser_only(), "POST": organiser_only(302)},
     # organisers' emails to delegates (a POST with only its CSRF token shows the form again)
     "messages.index": {"GET": organiser_only()},
     "messages.compose": {"GET": organiser_only(), "POST": organiser_only()},

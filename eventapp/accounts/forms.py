@@ -52,3 +52,36 @@ class ResetPasswordForm(FlaskForm):
         "Confirm new password",
         validators=[DataRequired("Confirm the new password."), EqualTo("password", "The two passwords do not match.")],
     )
+
+
+class TwoStepCodeForm(FlaskForm):
+    code = StringField(
+        "Code",
+        description="The 6 digits your authenticator app shows for this account, or one of your recovery codes.",
+        validators=[DataRequired("Enter the code from your authenticator app."), Length(max=40)],
+    )
+
+
+class TwoStepSetupForm(FlaskForm):
+    code = StringField(
+        "Code from your app",
+        description="The 6 digits the app shows now for this account (spaces are fine).",
+        validators=[DataRequired("Enter the 6-digit code your app shows."), Length(max=20)],
+    )
+
+
+class TwoStepOffForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password."), Length(max=200)])
+    code = StringField(
+        "Code from your app",
+        description="The 6 digits your app shows now.",
+        validators=[DataRequired("Enter the 6-digit code your app shows."), Length(max=20)],
+    )
+
+
+class RecoveryCodesForm(FlaskForm):
+    code = StringField(
+        "Code from your app",
+        description="The 6 digits your app shows now.",
+        validators=[DataRequired("Enter the 6-digit code your app shows."), Length(max=20)],
+    )

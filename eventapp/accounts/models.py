@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Optional
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -29,6 +30,16 @@ class User(UserMixin, db.Model):
     # Bumped on password change so every other login session ends.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Two-step sign-in (accounts.two_step): the confirmed authenticator secret (base32), None while off.
+    totp_secret: Mapped[Optional[str]] = mapped_column(String(64))
+    two_step_since: Mapped[Optional[datetime]]
+    # The last time step whose code was accepted: a code seen once cannot sign in again within its window.
+    totp_last_step: Mapped[Optional[int]]
+    # Single-use recovery codes, hashed like passwords, one per line; used ones are taken out.
+    recovery_codes: Mapped[str] = mapped_column(Text, default="")
+    # Wrong codes in a row, for the per-account limit (whoever knows the password cannot keep guessing).
+    two_step_failures: Mapped[int] = mapped_column(default=0)
+    two_step_failed_at: Mapped[Optional[datetime]]
 
     def set_password(self, password: str) -> None:
         # Werkzeug's default is scrypt: salted and memory-hard. PASSWORD_HASH_METHOD
@@ -54,6 +65,14 @@ class User(UserMixin, db.Model):
     @property
     def is_reception(self) -> bool:
         return self.role == "reception"
+
+    @property
+    def two_step_on(self) -> bool:
+        return self.totp_secret is not None
+
+    @property
+    def recovery_codes_left(self) -> int:
+        return len(self.recovery_codes.split()) if self.recovery_codes else 0
 
     @property
     def display_name(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..domain import DomainError, NotFound
@@ -12,8 +12,10 @@ from ..extensions import db, limiter, login_manager
 from ..form_limits import refused_with, sent
 from ..forms_util import apply_domain_error
 from . import services
+from . import two_step as second_step
 from .access import organiser_required
-from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm, UserForm
+from .forms import (ChangePasswordForm, ForgotPasswordForm, LoginForm, RecoveryCodesForm, ResetPasswordForm,
+                    TwoStepCodeForm, TwoStepOffForm, TwoStepSetupForm, UserForm)
 from .models import ROLE_LABELS, User
 
 bp = Blueprint("accounts", __name__)
@@ -90,11 +92,144 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
             form.form_errors.append("The email address or password is not correct.")
+        elif user.two_step_on:
+            # The password was right, but nobody is signed in until the code is too.
+            session[HALF_SIGNED_IN] = second_step.half_signed_in_marker(user, _safe_next(request.args.get("next")))
+            return redirect(url_for(".two_step_login"))
         else:
             login_user(user)
             flash(f"Signed in as {user.display_name}.", "success")
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
     return render_template("accounts/login.html", form=form), (200 if not form.errors and not form.form_errors else 400)
+
+
+# --- two-step sign-in --------------------------------------------------------------------------
+
+# Session keys: the half-signed-in marker (between a right password and its code), and the secret being set up.
+HALF_SIGNED_IN = "two_step"
+SETTING_UP = "two_step_setup"
+_CODE_NOT_CHECKED = ("Your code has not been checked yet: there have been many attempts to sign in from your network "
+                     "in a short time.")
+# What a signed-in account that must set up two-step sign-in may still open.
+_BEFORE_TWO_STEP = {"accounts.two_step", "accounts.logout", "static", "ops.healthz", "ops.readyz"}
+
+
+@bp.before_app_request
+def _two_step_first():
+    """An account whose role must use two-step sign-in (FLASK_TWO_STEP_REQUIRED_FOR) sets it up before anything else."""
+    if "_user_id" not in session or request.endpoint in _BEFORE_TWO_STEP:
+        return None
+    if not current_user.is_authenticated or current_user.two_step_on or not second_step.is_required_for(current_user):
+        return None
+    flash("Set up two-step sign-in before you continue: it is required for your role.", "info")
+    return redirect(url_for("accounts.two_step"))
+
+
+@bp.route("/login/two-step", methods=["GET", "POST"])
+@_limited("10 per minute; 50 per hour", _CODE_NOT_CHECKED, "type a new code")
+def two_step_login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    marker = session.get(HALF_SIGNED_IN)
+    user = second_step.half_signed_in_user(marker)
+    if user is None:
+        session.pop(HALF_SIGNED_IN, None)
+        flash("Sign in with your email address and password first (a code is asked for within 5 minutes of them).",
+              "info")
+        return redirect(url_for(".login"))
+    form = TwoStepCodeForm()
+    if sent(form):
+        try:
+            used = second_step.verify_sign_in(user, form.code.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            session.pop(HALF_SIGNED_IN, None)
+            login_user(user)
+            flash(f"Signed in as {user.display_name}.", "success")
+            if used == "recovery":
+                flash(f"You used a recovery code: {user.recovery_codes_left} left. Each works once; you can get new "
+                      "ones on the Two-step sign-in page.", "info")
+            return redirect(marker.get("next") or home_for(user))
+    return render_template("accounts/two_step_login.html", form=form), (200 if not form.errors else 400)
+
+
+def _codes_page(codes: list[str]):
+    # Shown once and never stored readable: not kept by the browser's cache either.
+    response = make_response(render_template("accounts/two_step_codes.html", codes=codes))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _two_step_page(user, off_form=None, codes_form=None):
+    # Two forms on one page: prefixes keep their fields' ids apart.
+    return render_template("accounts/two_step.html", user=user, two_step_required=second_step.is_required_for(user),
+                           off_form=off_form or TwoStepOffForm(prefix="off"),
+                           codes_form=codes_form or RecoveryCodesForm(prefix="codes"))
+
+
+@bp.route("/account/two-step", methods=["GET", "POST"])
+@login_required
+def two_step():
+    user = current_user._get_current_object()
+    if user.two_step_on:
+        return _two_step_page(user)
+    # The secret is kept in the signed session until a code proves the app has it: only then is it saved.
+    secret = session.get(SETTING_UP)
+    if not isinstance(secret, str) or len(secret) != 32:
+        secret = session[SETTING_UP] = second_step.new_secret()
+    form = TwoStepSetupForm()
+    if form.validate_on_submit():
+        try:
+            codes = second_step.enable(user, secret, form.code.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            session.pop(SETTING_UP, None)
+            flash("Two-step sign-in is on: from now on you are asked for a code after your password.", "success")
+            return _codes_page(codes)
+    return render_template("accounts/two_step_setup.html", form=form, qr=second_step.qr_svg(user, secret),
+                           secret=second_step.grouped(secret),
+                           required=second_step.is_required_for(user)), (400 if form.errors or form.form_errors else 200)
+
+
+@bp.post("/account/two-step/off")
+@login_required
+def two_step_off():
+    user = current_user._get_current_object()
+    off_form = TwoStepOffForm(prefix="off")
+    if not user.two_step_on:
+        return redirect(url_for(".two_step"))
+    if second_step.is_required_for(user):
+        flash("Two-step sign-in is required for your role, so it cannot be switched off.", "error")
+        return redirect(url_for(".two_step"))
+    if off_form.validate_on_submit():
+        try:
+            second_step.disable(user, off_form.password.data, off_form.code.data)
+        except DomainError as err:
+            apply_domain_error(off_form, err)
+        else:
+            flash("Two-step sign-in is off: your password alone signs you in.", "success")
+            return redirect(url_for(".two_step"))
+    return _two_step_page(user, off_form=off_form), 400
+
+
+@bp.post("/account/two-step/recovery-codes")
+@login_required
+def two_step_codes():
+    user = current_user._get_current_object()
+    codes_form = RecoveryCodesForm(prefix="codes")
+    if not user.two_step_on:
+        return redirect(url_for(".two_step"))
+    if codes_form.validate_on_submit():
+        try:
+            codes = second_step.regenerate_recovery_codes(user, codes_form.code.data)
+        except DomainError as err:
+            apply_domain_error(codes_form, err)
+        else:
+            flash("You have new recovery codes: the old ones no longer work.", "success")
+            return _codes_page(codes)
+    return _two_step_page(user, codes_form=codes_form), 400
 
 
 @bp.post("/logout")
@@ -233,3 +368,24 @@ def new_user():
             flash(f"Account created for {user.display_name}.", "success")
             return _back_to_users(user)
     return render_template("accounts/user_form.html", form=form), (400 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/organiser/users/<int:user_id>/reset-two-step", methods=["GET", "POST"])
+@organiser_required
+def reset_two_step(user_id: int):
+    try:
+        user = services.get_user(user_id)
+        if request.method == "POST":
+            was_on = user.two_step_on
+            second_step.reset(user_id, by_user_id=current_user.id)
+            if was_on:
+                flash(f"{user.display_name}'s two-step sign-in is off and they have been signed out everywhere. "
+                      "They sign in with their password and can set it up again.", "success")
+            return _back_to_users(user)
+    except NotFound:
+        abort(404)
+    except DomainError as err:
+        flash(err.message, "error")
+        return redirect(url_for(".users", **_list_args()))
+    return render_template("accounts/reset_two_step.html", user=user, required=second_step.is_required_for(user),
+                           role_label=ROLE_LABELS.get(user.role, user.role), list_args=_list_args())
