@@ -272,3 +272,11 @@ def test_an_unknown_role_in_the_setting_stops_the_app_starting(app, monkeypatch)
     monkeypatch.setenv("FLASK_TWO_STEP_REQUIRED_FOR", "organiser,admins")
     with pytest.raises(SettingsError, match="FLASK_TWO_STEP_REQUIRED_FOR names no role: admins"):
         make_test_app(app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def test_the_password_page_says_whether_two_step_sign_in_is_on_and_links_to_it(as_facilitator):
+    before = as_facilitator.get("/account/password").get_data(as_text=True)
+    assert "Off: your password alone signs you in." in before and ">Set up two-step sign-in</a>" in before
+    switch_on(as_facilitator)
+    after = as_facilitator.get("/account/password").get_data(as_text=True)
+    assert "On: after your password you are asked for a code" in after and ">Manage two-step sign-in</a>" in after

@@ -42,7 +42,10 @@ def test_set_up_by_typing_the_key_then_sign_in_with_a_code_at_320px(live_server,
     context, page, csp_violations = _open_page(browser, viewport=NARROW, java_script_enabled=js)
     try:
         login(page, live_server, email)
-        page.get_by_role("link", name="Two-step sign-in").click()
+        # From the menu's Password page, which says it is off.
+        page.get_by_role("link", name="Password").click()
+        expect(page.get_by_text("Off: your password alone signs you in.")).to_be_visible()
+        page.get_by_role("link", name="Set up two-step sign-in").click()
         expect(page.get_by_role("heading", name="Set up two-step sign-in")).to_be_visible()
         expect(page.locator("svg.two-step-code")).to_be_visible()
         _check(page, "set-up page", js)
