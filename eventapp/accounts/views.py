@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..domain import DomainError, NotFound
@@ -117,7 +117,9 @@ _BEFORE_TWO_STEP = {"accounts.two_step", "accounts.logout", "static", "ops.healt
 @bp.before_app_request
 def _two_step_first():
     """An account whose role must use two-step sign-in (FLASK_TWO_STEP_REQUIRED_FOR) sets it up before anything else."""
-    if "_user_id" not in session or request.endpoint in _BEFORE_TWO_STEP:
+    # The setting first: it is usually empty, and this runs before every request.
+    if not current_app.config["TWO_STEP_REQUIRED_FOR"] or "_user_id" not in session \
+            or request.endpoint in _BEFORE_TWO_STEP:
         return None
     if not current_user.is_authenticated or current_user.two_step_on or not second_step.is_required_for(current_user):
         return None
