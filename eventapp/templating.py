@@ -200,7 +200,9 @@ def init_app(app: Flask) -> None:
     @app.template_filter("num")
     def num(value: int | None) -> str:
         """A count as people read it: 10,000 rather than 10000."""
-        if isinstance(value, numbers.Integral):  # numpy's integers too (the allocation's figures)
+        # int first: isinstance(int, numbers.Integral) never caches (int is registered, not a subclass), so
+        # each call runs the ABC's subclass check, several times on every list page.
+        if type(value) is int or isinstance(value, numbers.Integral):  # numpy's integers too (the allocation's)
             return f"{int(value):,}"
         return "" if value is None else str(value)
 
