@@ -7,6 +7,8 @@ from datetime import date, datetime, time, timezone
 from typing import Callable
 
 from flask import Flask, current_app, flash, g, get_flashed_messages, has_request_context, request, session, url_for
+from html import escape as html_escape
+
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 from werkzeug.urls import iri_to_uri
@@ -18,6 +20,13 @@ _CLOSERS = {")": "(", "]": "["}
 
 _BULLET_RE = re.compile(r"^\s*[-*\u2022]\s+(.*)$")
 _NUMBERED_RE = re.compile(r"^\s*(\d{1,3})[.)]\s+(.*)$")
+
+
+def escape_text(value) -> str:
+    """escape() as a plain str, for HTML built in Python and wrapped in one Markup: html.escape makes no
+    Markup object per value, half the cost on a list page escaping a few hundred values. Markup (already
+    safe) and non-strings still go through markupsafe."""
+    return html_escape(value) if value.__class__ is str else str(escape(value))
 
 
 def text_blocks(text: str | None) -> list[tuple[str, list[str], int]]:
@@ -223,7 +232,7 @@ def init_app(app: Flask) -> None:
         of forty organisations, where a template loop costs three expressions an option."""
         chosen = "" if selected is None else str(selected)
         return Markup("".join(
-            f'<option value="{escape(value)}"{" selected" if str(value) == chosen else ""}>{escape(label)}</option>'
+            f'<option value="{escape_text(value)}"{" selected" if str(value) == chosen else ""}>{escape_text(label)}</option>'
             for value, label in choices))
 
     @app.template_global()
