@@ -113,6 +113,44 @@ def cached_url_for(endpoint: str, **values) -> str:
     return hit
 
 
+# The header's menu, per role (None: signed out): (endpoint, label) in the order shown.
+_NAV_ORGANISER = (("assemblies.organiser_index", "Assemblies"), ("organisations.index", "Organisations"),
+                  ("assemblies.topics", "Topics"), ("accounts.users", "Users"), ("notes.all_actions", "Actions"),
+                  ("outcomes.tracker", "Tracker"), ("mail.index", "Outbox"))
+NAV_CACHE_SIZE = 64
+
+
+def _nav_html(role: str | None) -> tuple[str, str]:
+    """The menu's <li>s for a role, as the HTML before and after the sign-out form's CSRF token."""
+    if role is None:
+        return f'<li><a href="{escape_text(cached_url_for("accounts.login"))}">Staff sign in</a></li>', ""
+    items = list(_NAV_ORGANISER) if role == "organiser" else []
+    items.append(("checkin.home", "Check-in") if role == "reception" else ("facilitators.home", "My workshops"))
+    items.append(("accounts.change_password", "Password"))
+    before = "".join(f'<li><a href="{escape_text(cached_url_for(endpoint))}">{label}</a></li>' for endpoint, label in items)
+    before += (f'<li><form method="post" action="{escape_text(cached_url_for("accounts.logout"))}" class="inline" '
+               'data-sign-out><input type="hidden" name="csrf_token" value="')
+    return before, '"><button type="submit" class="link-button">Sign out</button></form></li>'
+
+
+def site_nav(user) -> Markup:
+    """The header's menu for this person. Built once per role and kept: it is the same on every page, and
+    its nine links and three role tests cost a template about as much as a short page's content."""
+    role = user.role if user.is_authenticated else None
+    cache = current_app.extensions["eventapp.nav"]
+    key = (request.script_root, role)
+    parts = cache.get(key)
+    if parts is None:
+        parts = _nav_html(role)
+        if len(cache) < NAV_CACHE_SIZE:
+            cache[key] = parts
+    if role is None:
+        return Markup(parts[0])
+    from flask_wtf.csrf import generate_csrf
+
+    return Markup(f"{parts[0]}{escape_text(generate_csrf())}{parts[1]}")
+
+
 def flash_at(anchor: str, message: str, category: str = "message") -> None:
     """Flash a message shown next to the element with id `anchor` on the next page (at the top if it has none)."""
     flash(message, category)
@@ -181,6 +219,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["counted"] = counted
     app.jinja_env.filters["longdate"] = longdate
     app.extensions["eventapp.links"] = {}
+    app.extensions["eventapp.nav"] = {}
+    app.jinja_env.globals["site_nav"] = site_nav
     app.jinja_env.globals["url_for"] = cached_url_for
 
     @app.template_filter("clock")

@@ -8,6 +8,7 @@ as well as HTML, so their templates keep the characters themselves.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from eventapp.app import resource_dir
@@ -65,3 +66,40 @@ def test_today_is_the_date_in_the_hall_not_on_the_server(monkeypatch):
     monkeypatch.setattr(timeutil, "utcnow", lambda: datetime(2026, 9, 30, 23, 30))
     assert timeutil.local_today() == date(2026, 10, 1)
     assert timeutil.local_today("UTC") == date(2026, 9, 30)
+
+
+MENU_RE = re.compile(r'<ul class="nav">(.*?)</ul>', re.S)
+
+
+def _menu(client, path: str) -> str:
+    return MENU_RE.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+def test_each_role_sees_only_its_own_menu_and_sign_out_works_from_it(app, db):
+    """The header's menu is built once per role and kept: each role must still get its own, and each
+    browser its own sign-out token."""
+    from tests.conftest import Auth
+    from tests.factories import make_user
+
+    users = {role: make_user(role) for role in ("organiser", "facilitator", "reception")}
+    staff_only = ("Organisations", "Users", "Outbox", "Tracker")
+    anonymous = app.test_client()
+    assert ">Staff sign in</a>" in _menu(anonymous, "/login") and "Sign out" not in _menu(anonymous, "/login")
+
+    menus, tokens = {}, {}
+    for role, user in users.items():
+        browser = app.test_client()
+        Auth(browser).login(user.email)
+        menus[role] = _menu(browser, "/account/password")
+        tokens[role] = re.search(r'name="csrf_token" value="([^"]+)"', menus[role]).group(1)
+        # The menu's own Sign out form signs this browser out.
+        assert browser.post("/logout", data={"csrf_token": tokens[role]}).status_code == 302
+        assert browser.get("/account/password").status_code == 302
+    assert all(f">{label}</a>" in menus["organiser"] for label in staff_only + ("My workshops",))
+    assert not any(f">{label}</a>" in menus["facilitator"] for label in staff_only + ("Check-in",))
+    assert ">My workshops</a>" in menus["facilitator"]
+    assert ">Check-in</a>" in menus["reception"] and ">My workshops</a>" not in menus["reception"]
+    assert all(">Password</a>" in m and "Staff sign in" not in m for m in menus.values())
+    assert len(set(tokens.values())) == 3
+    # Signed out again, the same browser gets the signed-out menu back.
+    assert ">Staff sign in</a>" in _menu(anonymous, "/login")
