@@ -9,12 +9,14 @@ from datetime import timedelta
 import pyotp
 from flask import current_app
 from markupsafe import Markup
+from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..audit import services as audit
 from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..timeutil import utcnow
+from ..txn import begin_writes
 from .models import ROLES, User
 
 ISSUER = "Community Safety Assembly"
@@ -90,6 +92,16 @@ def _matching_step(secret: str, code: str, after: int | None, now: float | None 
     return None
 
 
+def _locked(user: User) -> User:
+    """The account's row read again and held until the commit, so that one attempt at a time decides on it."""
+    # Two sign-ins sent with the same code, or wrong codes sent side by side, would otherwise each read the same
+    # last step and failure count: both accepted, or failures lost and guesses past the limit. PostgreSQL locks the
+    # row (FOR UPDATE); SQLite holds its write lock from the transaction's start (begin_writes ends a read phase).
+    begin_writes()
+    return db.session.execute(select(User).where(User.id == user.id).with_for_update()
+                              .execution_options(populate_existing=True)).scalar_one()
+
+
 def _hash_method() -> str:
     return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
 
@@ -103,6 +115,7 @@ def _new_recovery_codes(user: User) -> list[str]:
 
 def enable(user: User, secret: str, code: str) -> list[str]:
     """Switch two-step sign-in on with ``secret`` once ``code`` proves the app has it; the new recovery codes."""
+    user = _locked(user)
     if user.two_step_on:
         raise DomainError("Two-step sign-in is already on.")
     step = _matching_step(secret, code, None)
@@ -132,6 +145,9 @@ def disable(user: User, password: str, code: str) -> None:
         return
     if not user.check_password(password):
         raise DomainError("Your password is not correct.", "password")
+    user = _locked(user)
+    if not user.two_step_on:
+        return
     _check_current_code(user, code)
     _clear(user)
     audit.record(user.id, "two_step.disabled", subject=audit.user_subject(user))
@@ -140,6 +156,7 @@ def disable(user: User, password: str, code: str) -> None:
 
 def regenerate_recovery_codes(user: User, code: str) -> list[str]:
     """New recovery codes after a current code; the old ones stop working."""
+    user = _locked(user)
     if not user.two_step_on:
         raise DomainError("Two-step sign-in is off: switch it on first.")
     _check_current_code(user, code)
@@ -165,6 +182,7 @@ def reset(user_id: int, *, by_user_id: int) -> User:
         raise NotFound("No such account.")
     if user.id == by_user_id:
         raise DomainError("You cannot reset your own two-step sign-in: ask another organiser.")
+    user = _locked(user)
     if not user.two_step_on:
         return user
     _clear(user)
@@ -185,6 +203,7 @@ def resting_until(user: User):
 
 def verify_sign_in(user: User, code: str) -> str:
     """Accept an app code or an unused recovery code for signing in ("app" or "recovery"); CodeRefused otherwise."""
+    user = _locked(user)
     if resting_until(user) is not None:
         raise CodeRefused(f"There have been too many wrong codes for this account. Wait {LOCK_MINUTES} minutes, "
                           "then sign in again.", "code")

@@ -33,6 +33,13 @@ def next_code(secret: str) -> str:
     return pyotp.TOTP(secret).at(time.time() + 30)
 
 
+def wrong_code(secret: str, i: int = 0) -> str:
+    """A code that is not the code of any step near now, whatever the clock does while the test runs."""
+    totp, now = pyotp.TOTP(secret), int(time.time())
+    near = {totp.at(now + 30 * k) for k in range(-3, 4)}
+    return next(code for code in (f"{i * 100 + n:06d}" for n in range(100)) if code not in near)
+
+
 def send_code(client, code: str, follow_redirects: bool = False):
     return post_form(client, "/login/two-step", {"code": code}, follow_redirects=follow_redirects)
 
@@ -152,6 +159,28 @@ def test_too_many_wrong_codes_rest_the_account_even_for_the_right_code(app, as_f
     Auth(guesser).login(facilitator.email)
     rested = send_code(guesser, next_code(secret))
     assert rested.status_code == 400 and "too many wrong codes for this account" in rested.get_data(as_text=True)
+
+
+def test_an_attempt_that_read_the_account_before_another_was_saved_decides_on_the_account_as_saved(db, facilitator):
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from eventapp.accounts.two_step import CodeRefused, verify_sign_in
+
+    user = db.session.get(User, facilitator.id)
+    user.totp_secret = secret = pyotp.random_base32(32)
+    db.session.commit()
+    code = next_code(secret)
+    assert verify_sign_in(user, code) == "app"
+    # A second sign-in with the same code that read the account before the first was saved: it saw no step used.
+    set_committed_value(user, "totp_last_step", None)
+    with pytest.raises(CodeRefused, match="already used"):
+        verify_sign_in(user, code)
+    # Wrong codes likewise: one that read the count before the last wrong code was saved still adds to it.
+    set_committed_value(user, "two_step_failures", 0)
+    with pytest.raises(CodeRefused):
+        verify_sign_in(user, wrong_code(secret))
+    db.session.expire_all()
+    assert db.session.get(User, facilitator.id).two_step_failures == 2
 
 
 def test_code_page_is_rate_limited_per_network(app, db, facilitator):
