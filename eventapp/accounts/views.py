@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..domain import DomainError, NotFound
@@ -82,8 +82,23 @@ def _limited(limit: str, reason: str, again: str):
     return decorator
 
 
+# One budget per network for signing in, spent by each password sent and each wrong code: a code page with only its
+# own limit would let whoever holds a password (or is trying them) guess as many codes again.
+SIGN_IN_LIMIT = "10 per minute; 50 per hour"
+
+
+def _sign_in_budget(reason: str, again: str, deduct_when=None):
+    """The network's sign-in budget on the view's POST (spent only when ``deduct_when`` says so, if given)."""
+
+    def decorator(view):
+        return limiter.shared_limit(SIGN_IN_LIMIT, scope="sign-in", methods=["POST"], deduct_when=deduct_when,
+                                    on_breach=refused_with(view, reason, again))(view)
+
+    return decorator
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@_limited("10 per minute; 50 per hour", _NOT_SIGNED_IN, "sign in again")
+@_sign_in_budget(_NOT_SIGNED_IN, "sign in again")
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -127,8 +142,13 @@ def _two_step_first():
     return redirect(url_for("accounts.two_step"))
 
 
+def _code_refused(response) -> bool:
+    return g.get("two_step_code_refused", False)
+
+
 @bp.route("/login/two-step", methods=["GET", "POST"])
 @_limited("10 per minute; 50 per hour", _CODE_NOT_CHECKED, "type a new code")
+@_sign_in_budget(_CODE_NOT_CHECKED, "type a new code", deduct_when=_code_refused)
 def two_step_login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -144,6 +164,7 @@ def two_step_login():
         try:
             used = second_step.verify_sign_in(user, form.code.data)
         except DomainError as err:
+            g.two_step_code_refused = True
             apply_domain_error(form, err)
         else:
             session.pop(HALF_SIGNED_IN, None)

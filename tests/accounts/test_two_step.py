@@ -12,7 +12,7 @@ from sqlalchemy import select
 from eventapp.accounts.models import User
 from eventapp.audit.models import AuditEvent
 from eventapp.extensions import db
-from tests.conftest import PASSWORD, Auth, csrf_from, post_form
+from tests.conftest import PASSWORD, Auth, csrf_from, post_form, rate_limited_client
 from tests.factories import make_user
 
 SECRET_RE = re.compile(r'class="two-step-secret"[^>]*><bdi>([A-Z2-7 ]+)</bdi>')
@@ -183,24 +183,33 @@ def test_an_attempt_that_read_the_account_before_another_was_saved_decides_on_th
     assert db.session.get(User, facilitator.id).two_step_failures == 2
 
 
-def test_code_page_is_rate_limited_per_network(app, db, facilitator):
-    from eventapp.extensions import limiter
-    from tests.conftest import make_test_app
-
+def test_wrong_codes_spend_the_networks_sign_in_budget_with_passwords(app, db, facilitator):
     user = db.session.get(User, facilitator.id)
-    user.totp_secret = pyotp.random_base32(32)
+    user.totp_secret = secret = pyotp.random_base32(32)
     db.session.commit()
-    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
-    try:
-        client = limited.test_client()
-        with limited.app_context():
-            Auth(client).login(facilitator.email)
-            codes = [send_code(client, "000000").status_code for _ in range(11)]
-            assert codes[:10] == [400] * 10 and codes[10] == 429
-            assert "Your code has not been checked yet" in send_code(client, "000000").get_data(as_text=True)
-    finally:
-        with limited.app_context():
-            limiter.reset()
+    with rate_limited_client(app) as client:
+        # The password (1 of the 10 a minute), then wrong codes: the tenth attempt is the budget's last.
+        assert Auth(client).login(facilitator.email).headers["Location"] == "/login/two-step"
+        codes = [send_code(client, wrong_code(secret, i)).status_code for i in range(10)]
+        assert codes[:9] == [400] * 9 and codes[9] == 429
+        assert "Your code has not been checked yet" in send_code(client, next_code(secret)).get_data(as_text=True)
+        # Nor can the password page be used for more guesses from this network.
+        again = Auth(client).login(facilitator.email)
+        assert again.status_code == 429 and "You are not signed in yet" in again.get_data(as_text=True)
+
+
+def test_a_right_code_does_not_spend_the_sign_in_budget(app, db, facilitator):
+    user = db.session.get(User, facilitator.id)
+    user.totp_secret = secret = pyotp.random_base32(32)
+    db.session.commit()
+    with rate_limited_client(app) as client:
+        for i in range(9):
+            assert Auth(client).login(facilitator.email).headers["Location"] == "/login/two-step"
+        assert send_code(client, next_code(secret)).status_code == 302
+        Auth(client).logout()
+        # The tenth sign-in of the minute is still let through; only the eleventh is refused.
+        assert Auth(client).login(facilitator.email).headers["Location"] == "/login/two-step"
+        assert Auth(client).login(facilitator.email).status_code == 429
 
 
 def test_new_recovery_codes_replace_the_old_ones(app, as_facilitator, facilitator):
