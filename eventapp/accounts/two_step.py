@@ -1,6 +1,8 @@
 """Two-step sign-in use cases: an authenticator app's codes (TOTP, RFC 6238) and single-use recovery codes."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
 import time
@@ -54,9 +56,26 @@ def is_required_for(user: User) -> bool:
     return user.role in required_roles()
 
 
-def new_secret() -> str:
-    """A fresh authenticator secret (160 bits, base32), not yet switched on."""
-    return pyotp.random_base32(32)
+def new_setup_seed() -> str:
+    """A fresh random value for the session to keep while a secret is set up (setup_secret)."""
+    return secrets.token_urlsafe(32)
+
+
+def is_setup_seed(value) -> bool:
+    """Whether ``value`` (from the session) is what new_setup_seed makes."""
+    return isinstance(value, str) and len(value) == 43
+
+
+def setup_secret(user: User, seed: str) -> str:
+    """The authenticator secret (160 bits, base32) being set up for ``user``, from ``seed`` and the app's key."""
+    # Until a code confirms it the secret is saved nowhere, and the session cookie is signed but readable by whoever
+    # holds it: it keeps only the seed, and the secret is an HMAC of it under a key of its own drawn from SECRET_KEY
+    # (no encryption library needed). The account's id is mixed in, so a seed copied to another account is no use.
+    secret_key = current_app.config["SECRET_KEY"]
+    secret_key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    key = hmac.new(secret_key, b"eventapp.accounts.two_step.setup", hashlib.sha256).digest()
+    digest = hmac.new(key, f"{user.id}:{seed}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:20]).decode()
 
 
 def grouped(secret: str) -> str:

@@ -120,7 +120,8 @@ def login():
 
 # --- two-step sign-in --------------------------------------------------------------------------
 
-# Session keys: the half-signed-in marker (between a right password and its code), and the secret being set up.
+# Session keys: the half-signed-in marker (between a right password and its code), and the seed of the secret being
+# set up.
 HALF_SIGNED_IN = "two_step"
 SETTING_UP = "two_step_setup"
 _CODE_NOT_CHECKED = ("Your code has not been checked yet: there have been many attempts to sign in from your network "
@@ -197,10 +198,12 @@ def two_step():
     user = current_user._get_current_object()
     if user.two_step_on:
         return _two_step_page(user)
-    # The secret is kept in the signed session until a code proves the app has it: only then is it saved.
-    secret = session.get(SETTING_UP)
-    if not isinstance(secret, str) or len(secret) != 32:
-        secret = session[SETTING_UP] = second_step.new_secret()
+    # The secret is saved only once a code proves the app has it; until then the session keeps what it is derived
+    # from (the same secret on each visit), never the secret itself.
+    seed = session.get(SETTING_UP)
+    if not second_step.is_setup_seed(seed):
+        seed = session[SETTING_UP] = second_step.new_setup_seed()
+    secret = second_step.setup_secret(user, seed)
     form = TwoStepSetupForm()
     if form.validate_on_submit():
         try:

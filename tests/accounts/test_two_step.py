@@ -2,6 +2,8 @@
 signs them in; organisers can require it for a role and reset it for a colleague who lost their phone."""
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 
@@ -77,6 +79,29 @@ def test_setting_up_needs_a_right_code_and_shows_ten_recovery_codes_once(as_faci
     assert not CODES_RE.search(status)  # shown once only
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "two_step.enabled")).one()
     assert user.totp_secret not in event.subject + event.detail
+
+
+def test_the_key_being_set_up_is_not_in_the_session_cookie(app, as_facilitator, facilitator):
+    page = as_facilitator.get("/account/two-step").get_data(as_text=True)
+    secret = SECRET_RE.search(page).group(1).replace(" ", "")
+    # The cookie is signed, not encrypted: whoever holds it can read what it keeps.
+    cookie = as_facilitator.get_cookie("session").value
+    kept = app.session_interface.get_signing_serializer(app).loads(cookie)
+    assert "two_step_setup" in kept
+    for value in (json.dumps(kept), cookie):
+        assert secret not in value and secret.lower() not in value
+    # Nor anything that reads as the key in base32 once decoded.
+    assert base64.b32decode(secret) not in base64.urlsafe_b64decode(kept["two_step_setup"] + "=")
+    # The same key on the next visit, and a code from it switches two-step sign-in on.
+    again = as_facilitator.get("/account/two-step").get_data(as_text=True)
+    assert SECRET_RE.search(again).group(1).replace(" ", "") == secret
+    done = as_facilitator.post("/account/two-step", data={"csrf_token": csrf_from(again),
+                                                          "code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200 and len(CODES_RE.findall(done.get_data(as_text=True))) == 10
+    db.session.expire_all()
+    assert db.session.get(User, facilitator.id).totp_secret == secret
+    with as_facilitator.session_transaction() as session:
+        assert "two_step_setup" not in session
 
 
 def test_sign_in_asks_for_the_code_refuses_a_wrong_or_reused_one_and_keeps_next(app, as_facilitator, facilitator):
