@@ -139,7 +139,8 @@ def _two_step_first():
         return None
     if not current_user.is_authenticated or current_user.two_step_on or not second_step.is_required_for(current_user):
         return None
-    flash("Set up two-step sign-in before you continue: it is required for your role.", "info")
+    # No message: the set-up page itself says why it is shown, once, however many pages led back to it (a message
+    # per redirect piled up, one more each time a link was tried).
     return redirect(url_for("accounts.two_step"))
 
 
