@@ -1,6 +1,8 @@
 """Two-step sign-in use cases: an authenticator app's codes (TOTP, RFC 6238) and single-use recovery codes."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
 import time
@@ -9,12 +11,14 @@ from datetime import timedelta
 import pyotp
 from flask import current_app
 from markupsafe import Markup
+from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..audit import services as audit
 from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..timeutil import utcnow
+from ..txn import begin_writes
 from .models import ROLES, User
 
 ISSUER = "Community Safety Assembly"
@@ -52,9 +56,26 @@ def is_required_for(user: User) -> bool:
     return user.role in required_roles()
 
 
-def new_secret() -> str:
-    """A fresh authenticator secret (160 bits, base32), not yet switched on."""
-    return pyotp.random_base32(32)
+def new_setup_seed() -> str:
+    """A fresh random value for the session to keep while a secret is set up (setup_secret)."""
+    return secrets.token_urlsafe(32)
+
+
+def is_setup_seed(value) -> bool:
+    """Whether ``value`` (from the session) is what new_setup_seed makes."""
+    return isinstance(value, str) and len(value) == 43
+
+
+def setup_secret(user: User, seed: str) -> str:
+    """The authenticator secret (160 bits, base32) being set up for ``user``, from ``seed`` and the app's key."""
+    # Until a code confirms it the secret is saved nowhere, and the session cookie is signed but readable by whoever
+    # holds it: it keeps only the seed, and the secret is an HMAC of it under a key of its own drawn from SECRET_KEY
+    # (no encryption library needed). The account's id is mixed in, so a seed copied to another account is no use.
+    secret_key = current_app.config["SECRET_KEY"]
+    secret_key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    key = hmac.new(secret_key, b"eventapp.accounts.two_step.setup", hashlib.sha256).digest()
+    digest = hmac.new(key, f"{user.id}:{seed}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:20]).decode()
 
 
 def grouped(secret: str) -> str:
@@ -90,6 +111,16 @@ def _matching_step(secret: str, code: str, after: int | None, now: float | None 
     return None
 
 
+def _locked(user: User) -> User:
+    """The account's row read again and held until the commit, so that one attempt at a time decides on it."""
+    # Two sign-ins sent with the same code, or wrong codes sent side by side, would otherwise each read the same
+    # last step and failure count: both accepted, or failures lost and guesses past the limit. PostgreSQL locks the
+    # row (FOR UPDATE); SQLite holds its write lock from the transaction's start (begin_writes ends a read phase).
+    begin_writes()
+    return db.session.execute(select(User).where(User.id == user.id).with_for_update()
+                              .execution_options(populate_existing=True)).scalar_one()
+
+
 def _hash_method() -> str:
     return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
 
@@ -103,6 +134,7 @@ def _new_recovery_codes(user: User) -> list[str]:
 
 def enable(user: User, secret: str, code: str) -> list[str]:
     """Switch two-step sign-in on with ``secret`` once ``code`` proves the app has it; the new recovery codes."""
+    user = _locked(user)
     if user.two_step_on:
         raise DomainError("Two-step sign-in is already on.")
     step = _matching_step(secret, code, None)
@@ -132,6 +164,9 @@ def disable(user: User, password: str, code: str) -> None:
         return
     if not user.check_password(password):
         raise DomainError("Your password is not correct.", "password")
+    user = _locked(user)
+    if not user.two_step_on:
+        return
     _check_current_code(user, code)
     _clear(user)
     audit.record(user.id, "two_step.disabled", subject=audit.user_subject(user))
@@ -140,6 +175,7 @@ def disable(user: User, password: str, code: str) -> None:
 
 def regenerate_recovery_codes(user: User, code: str) -> list[str]:
     """New recovery codes after a current code; the old ones stop working."""
+    user = _locked(user)
     if not user.two_step_on:
         raise DomainError("Two-step sign-in is off: switch it on first.")
     _check_current_code(user, code)
@@ -165,6 +201,7 @@ def reset(user_id: int, *, by_user_id: int) -> User:
         raise NotFound("No such account.")
     if user.id == by_user_id:
         raise DomainError("You cannot reset your own two-step sign-in: ask another organiser.")
+    user = _locked(user)
     if not user.two_step_on:
         return user
     _clear(user)
@@ -185,6 +222,7 @@ def resting_until(user: User):
 
 def verify_sign_in(user: User, code: str) -> str:
     """Accept an app code or an unused recovery code for signing in ("app" or "recovery"); CodeRefused otherwise."""
+    user = _locked(user)
     if resting_until(user) is not None:
         raise CodeRefused(f"There have been too many wrong codes for this account. Wait {LOCK_MINUTES} minutes, "
                           "then sign in again.", "code")

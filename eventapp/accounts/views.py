@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..domain import DomainError, NotFound
@@ -82,8 +82,23 @@ def _limited(limit: str, reason: str, again: str):
     return decorator
 
 
+# One budget per network for signing in, spent by each password sent and each wrong code: a code page with only its
+# own limit would let whoever holds a password (or is trying them) guess as many codes again.
+SIGN_IN_LIMIT = "10 per minute; 50 per hour"
+
+
+def _sign_in_budget(reason: str, again: str, deduct_when=None):
+    """The network's sign-in budget on the view's POST (spent only when ``deduct_when`` says so, if given)."""
+
+    def decorator(view):
+        return limiter.shared_limit(SIGN_IN_LIMIT, scope="sign-in", methods=["POST"], deduct_when=deduct_when,
+                                    on_breach=refused_with(view, reason, again))(view)
+
+    return decorator
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@_limited("10 per minute; 50 per hour", _NOT_SIGNED_IN, "sign in again")
+@_sign_in_budget(_NOT_SIGNED_IN, "sign in again")
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -105,7 +120,8 @@ def login():
 
 # --- two-step sign-in --------------------------------------------------------------------------
 
-# Session keys: the half-signed-in marker (between a right password and its code), and the secret being set up.
+# Session keys: the half-signed-in marker (between a right password and its code), and the seed of the secret being
+# set up.
 HALF_SIGNED_IN = "two_step"
 SETTING_UP = "two_step_setup"
 _CODE_NOT_CHECKED = ("Your code has not been checked yet: there have been many attempts to sign in from your network "
@@ -123,12 +139,18 @@ def _two_step_first():
         return None
     if not current_user.is_authenticated or current_user.two_step_on or not second_step.is_required_for(current_user):
         return None
-    flash("Set up two-step sign-in before you continue: it is required for your role.", "info")
+    # No message: the set-up page itself says why it is shown, once, however many pages led back to it (a message
+    # per redirect piled up, one more each time a link was tried).
     return redirect(url_for("accounts.two_step"))
+
+
+def _code_refused(response) -> bool:
+    return g.get("two_step_code_refused", False)
 
 
 @bp.route("/login/two-step", methods=["GET", "POST"])
 @_limited("10 per minute; 50 per hour", _CODE_NOT_CHECKED, "type a new code")
+@_sign_in_budget(_CODE_NOT_CHECKED, "type a new code", deduct_when=_code_refused)
 def two_step_login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -144,6 +166,7 @@ def two_step_login():
         try:
             used = second_step.verify_sign_in(user, form.code.data)
         except DomainError as err:
+            g.two_step_code_refused = True
             apply_domain_error(form, err)
         else:
             session.pop(HALF_SIGNED_IN, None)
@@ -176,10 +199,12 @@ def two_step():
     user = current_user._get_current_object()
     if user.two_step_on:
         return _two_step_page(user)
-    # The secret is kept in the signed session until a code proves the app has it: only then is it saved.
-    secret = session.get(SETTING_UP)
-    if not isinstance(secret, str) or len(secret) != 32:
-        secret = session[SETTING_UP] = second_step.new_secret()
+    # The secret is saved only once a code proves the app has it; until then the session keeps what it is derived
+    # from (the same secret on each visit), never the secret itself.
+    seed = session.get(SETTING_UP)
+    if not second_step.is_setup_seed(seed):
+        seed = session[SETTING_UP] = second_step.new_setup_seed()
+    secret = second_step.setup_secret(user, seed)
     form = TwoStepSetupForm()
     if form.validate_on_submit():
         try:

@@ -2,6 +2,8 @@
 signs them in; organisers can require it for a role and reset it for a colleague who lost their phone."""
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 
@@ -12,10 +14,12 @@ from sqlalchemy import select
 from eventapp.accounts.models import User
 from eventapp.audit.models import AuditEvent
 from eventapp.extensions import db
-from tests.conftest import PASSWORD, Auth, csrf_from, post_form
+from tests.conftest import PASSWORD, Auth, csrf_from, post_form, rate_limited_client
 from tests.factories import make_user
+from tests.page_messages import message_boxes, where_shown
 
 SECRET_RE = re.compile(r'class="two-step-secret"[^>]*><bdi>([A-Z2-7 ]+)</bdi>')
+REQUIRED = "Your role requires two-step sign-in: set it up to continue."
 CODES_RE = re.compile(r"<li>([a-z2-9]{5}-[a-z2-9]{5})</li>")
 
 
@@ -31,6 +35,13 @@ def switch_on(client) -> tuple[str, list[str]]:
 def next_code(secret: str) -> str:
     # The next time step's code: accepted (a phone's clock may run ahead), and not the one used to switch on.
     return pyotp.TOTP(secret).at(time.time() + 30)
+
+
+def wrong_code(secret: str, i: int = 0) -> str:
+    """A code that is not the code of any step near now, whatever the clock does while the test runs."""
+    totp, now = pyotp.TOTP(secret), int(time.time())
+    near = {totp.at(now + 30 * k) for k in range(-3, 4)}
+    return next(code for code in (f"{i * 100 + n:06d}" for n in range(100)) if code not in near)
 
 
 def send_code(client, code: str, follow_redirects: bool = False):
@@ -70,6 +81,29 @@ def test_setting_up_needs_a_right_code_and_shows_ten_recovery_codes_once(as_faci
     assert not CODES_RE.search(status)  # shown once only
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "two_step.enabled")).one()
     assert user.totp_secret not in event.subject + event.detail
+
+
+def test_the_key_being_set_up_is_not_in_the_session_cookie(app, as_facilitator, facilitator):
+    page = as_facilitator.get("/account/two-step").get_data(as_text=True)
+    secret = SECRET_RE.search(page).group(1).replace(" ", "")
+    # The cookie is signed, not encrypted: whoever holds it can read what it keeps.
+    cookie = as_facilitator.get_cookie("session").value
+    kept = app.session_interface.get_signing_serializer(app).loads(cookie)
+    assert "two_step_setup" in kept
+    for value in (json.dumps(kept), cookie):
+        assert secret not in value and secret.lower() not in value
+    # Nor anything that reads as the key in base32 once decoded.
+    assert base64.b32decode(secret) not in base64.urlsafe_b64decode(kept["two_step_setup"] + "=")
+    # The same key on the next visit, and a code from it switches two-step sign-in on.
+    again = as_facilitator.get("/account/two-step").get_data(as_text=True)
+    assert SECRET_RE.search(again).group(1).replace(" ", "") == secret
+    done = as_facilitator.post("/account/two-step", data={"csrf_token": csrf_from(again),
+                                                          "code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200 and len(CODES_RE.findall(done.get_data(as_text=True))) == 10
+    db.session.expire_all()
+    assert db.session.get(User, facilitator.id).totp_secret == secret
+    with as_facilitator.session_transaction() as session:
+        assert "two_step_setup" not in session
 
 
 def test_sign_in_asks_for_the_code_refuses_a_wrong_or_reused_one_and_keeps_next(app, as_facilitator, facilitator):
@@ -154,24 +188,55 @@ def test_too_many_wrong_codes_rest_the_account_even_for_the_right_code(app, as_f
     assert rested.status_code == 400 and "too many wrong codes for this account" in rested.get_data(as_text=True)
 
 
-def test_code_page_is_rate_limited_per_network(app, db, facilitator):
-    from eventapp.extensions import limiter
-    from tests.conftest import make_test_app
+def test_an_attempt_that_read_the_account_before_another_was_saved_decides_on_the_account_as_saved(db, facilitator):
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from eventapp.accounts.two_step import CodeRefused, verify_sign_in
 
     user = db.session.get(User, facilitator.id)
-    user.totp_secret = pyotp.random_base32(32)
+    user.totp_secret = secret = pyotp.random_base32(32)
     db.session.commit()
-    limited = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True)
-    try:
-        client = limited.test_client()
-        with limited.app_context():
-            Auth(client).login(facilitator.email)
-            codes = [send_code(client, "000000").status_code for _ in range(11)]
-            assert codes[:10] == [400] * 10 and codes[10] == 429
-            assert "Your code has not been checked yet" in send_code(client, "000000").get_data(as_text=True)
-    finally:
-        with limited.app_context():
-            limiter.reset()
+    code = next_code(secret)
+    assert verify_sign_in(user, code) == "app"
+    # A second sign-in with the same code that read the account before the first was saved: it saw no step used.
+    set_committed_value(user, "totp_last_step", None)
+    with pytest.raises(CodeRefused, match="already used"):
+        verify_sign_in(user, code)
+    # Wrong codes likewise: one that read the count before the last wrong code was saved still adds to it.
+    set_committed_value(user, "two_step_failures", 0)
+    with pytest.raises(CodeRefused):
+        verify_sign_in(user, wrong_code(secret))
+    db.session.expire_all()
+    assert db.session.get(User, facilitator.id).two_step_failures == 2
+
+
+def test_wrong_codes_spend_the_networks_sign_in_budget_with_passwords(app, db, facilitator):
+    user = db.session.get(User, facilitator.id)
+    user.totp_secret = secret = pyotp.random_base32(32)
+    db.session.commit()
+    with rate_limited_client(app) as client:
+        # The password (1 of the 10 a minute), then wrong codes: the tenth attempt is the budget's last.
+        assert Auth(client).login(facilitator.email).headers["Location"] == "/login/two-step"
+        codes = [send_code(client, wrong_code(secret, i)).status_code for i in range(10)]
+        assert codes[:9] == [400] * 9 and codes[9] == 429
+        assert "Your code has not been checked yet" in send_code(client, next_code(secret)).get_data(as_text=True)
+        # Nor can the password page be used for more guesses from this network.
+        again = Auth(client).login(facilitator.email)
+        assert again.status_code == 429 and "You are not signed in yet" in again.get_data(as_text=True)
+
+
+def test_a_right_code_does_not_spend_the_sign_in_budget(app, db, facilitator):
+    user = db.session.get(User, facilitator.id)
+    user.totp_secret = secret = pyotp.random_base32(32)
+    db.session.commit()
+    with rate_limited_client(app) as client:
+        for i in range(9):
+            assert Auth(client).login(facilitator.email).headers["Location"] == "/login/two-step"
+        assert send_code(client, next_code(secret)).status_code == 302
+        Auth(client).logout()
+        # The tenth sign-in of the minute is still let through; only the eleventh is refused.
+        assert Auth(client).login(facilitator.email).headers["Location"] == "/login/two-step"
+        assert Auth(client).login(facilitator.email).status_code == 429
 
 
 def test_new_recovery_codes_replace_the_old_ones(app, as_facilitator, facilitator):
@@ -209,11 +274,14 @@ def test_switching_off_needs_the_password_and_a_current_code(app, as_facilitator
 
 def test_a_role_that_requires_two_step_opens_nothing_until_it_is_set_up(app, monkeypatch, client, organiser):
     monkeypatch.setitem(app.config, "TWO_STEP_REQUIRED_FOR", "organiser")
-    signed_in = Auth(client).login(organiser.email, follow_redirects=True)
-    assert "Set up two-step sign-in before you continue: it is required for your role." in signed_in.get_data(
-        as_text=True)
+    signed_in = Auth(client).login(organiser.email, follow_redirects=True).get_data(as_text=True)
+    assert signed_in.count(REQUIRED) == 1 and not where_shown(signed_in, "two-step")
     for url in ("/organiser/", "/organiser/users", "/account/password"):
         assert client.get(url).headers["Location"] == "/account/two-step"
+    # Each page tried led back to the set-up page: it says why once, with no message per page tried piled above it.
+    page = client.get("/organiser/users", follow_redirects=True).get_data(as_text=True)
+    assert page.count(REQUIRED) == 1 and "required for your role" not in page
+    assert not any("two-step" in text.lower() for box in message_boxes(page) for text in box.texts)
     secret, _ = switch_on(client)
     assert client.get("/organiser/users").status_code == 200
     # Required, so it cannot be switched off by its owner.
