@@ -266,7 +266,7 @@ def test_merging_two_partner_organisations_that_both_have_a_contact(as_organiser
     url = f"/organiser/organisations/{duplicate.id}/merge"
     # The organiser is told, before and after, that the links sent for the duplicate stop working.
     page = as_organiser.get(url).get_data(as_text=True)
-    assert "(to Old contact, <bdi>old@police.example.org</bdi>) stop working when it is merged" in page
+    assert "(to <bdi>Old contact</bdi>, <bdi>old@police.example.org</bdi>) stop working when it is merged" in page
     resp = post_form(as_organiser, url, {"target_id": scene.police.id})
     assert resp.status_code == 302
     assert "Partner links sent for “Shireford Constabulary (duplicate)” no longer work" in \
