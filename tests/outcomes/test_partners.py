@@ -298,8 +298,16 @@ def test_partners_page_counts_a_carried_action_once(as_organiser, db, organiser)
     services.carry_forward(scene.current, None, organiser.id)
     html = as_organiser.get("/organiser/partners").get_data(as_text=True)
     # Police own two open actions (a who-to-call guide, a shared case list), each now carried: still two.
-    row = html.split(f'<th scope="row" class="break-anywhere">{scene.police.name}</th>')[1].split("</tr>")[0]
+    row = html.split(f'<th scope="row" class="break-anywhere"><bdi>{scene.police.name}</bdi></th>')[1].split("</tr>")[0]
     assert row.startswith('<td class="num">2</td>')
+
+
+def test_partners_page_isolates_each_organisations_name_and_contact_email(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.save_contact(scene.police, "Police lead", "\u0645\u0631\u064a\u0645@police.example.org")
+    html = as_organiser.get("/organiser/partners").get_data(as_text=True)
+    row = html.split(f'<th scope="row" class="break-anywhere"><bdi>{scene.police.name}</bdi></th>')[1].split("</tr>")[0]
+    assert '<td class="break-anywhere"><bdi>\u0645\u0631\u064a\u0645@police.example.org</bdi></td>' in row
 
 
 def test_a_partners_earlier_updates_stay_with_the_action_after_it_is_carried_forward(client, db, organiser):
