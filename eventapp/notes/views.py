@@ -157,7 +157,9 @@ def _attendance_page(workshop: Workshop, walk_in_form: WalkInForm, errors: list[
     return render_template("notes/attendance.html", workshop=workshop, rows=rows, counts=counts,
                            walk_in_form=walk_in_form, form=ConfirmForm(), statuses=ATTENDANCE_STATUSES,
                            errors=errors or [], register_draft_key=_register_draft_key(workshop, current_user.id),
-                           saved_drafts=_saved_drafts(REGISTER_SAVED_KEY), restore_draft=not typed, typed_by=typed_by, was=was or {},
+                           saved_drafts=_saved_drafts(REGISTER_SAVED_KEY),
+                           # Only the register's own marks were typed by that person: not a walk-in sent back.
+                           register_typed_for=typed_for_ticket() if request.endpoint == "notes.attendance" else "", restore_draft=not typed, typed_by=typed_by, was=was or {},
                            typed_at=typed_at), code
 
 

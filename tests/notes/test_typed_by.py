@@ -376,3 +376,20 @@ def test_a_form_shown_back_and_sent_again_with_a_mistake_still_names_the_first_t
     assert resp.status_code == 302
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert f"eventapp-action-draft:{ann.id}:{case.s.workshop.id}:new" in _saved_marker(page)
+
+
+def test_a_walk_in_sent_back_does_not_make_the_register_forget_the_first_persons_marks(client, auth):
+    # Ann's unsaved marks are not on the page shown back for a walk-in: saving the register then is Ben's own.
+    ann, ben, case = _setup("walk-in")
+    hidden = _opened_by(client, auth, ann, case)
+    auth.logout()
+    auth.login(ben.email)
+    html = client.post(case.url(), data={**hidden, **case.data()}).get_data(as_text=True)
+    register_url = case.page_url()
+    again = _form_fields(html, register_url)
+    assert "typed_for" not in again
+    aisha = case.s.allocated[0]
+    resp = client.post(register_url, data={**again, f"mark-r{aisha.id}": "present", f"was-r{aisha.id}": "unmarked"})
+    assert resp.status_code == 302
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert _saved_marker(page) == [f"eventapp-register-draft:{ben.id}:{case.s.workshop.id}"]
