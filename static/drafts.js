@@ -2,7 +2,7 @@
    the form is opened again (a tab closed or reloaded before Save, a dropped connection).
    Forms opt in with data-draft-key; data-restore-draft marks a form showing stored values (not a
    form sent back with errors, which already holds what was typed). An element with
-   data-draft-saved names the draft the server has just stored, to forget it.
+   data-draft-saved names a draft the server has just stored, to forget it (each element one).
    A draft belongs to the person who typed it (<body data-user>; the key names them too): it is put back
    only for them, and sign-out.js deletes it when they sign out; from then on no page of theirs still open in
    another tab keeps a copy (storage.js, loaded first). data-draft-name says what it is. */
@@ -45,10 +45,15 @@
     });
   });
 
-  var done = document.querySelector("[data-draft-saved]");
-  if (done) {
-    try { storage.removeItem(done.getAttribute("data-draft-saved")); } catch (e) { /* nothing to do */ }
-  }
+  // The page after a save names the drafts it made stale: the person's own and, where the form was shown back
+  // to them because someone else had typed it on this device (typed_by), that person's copy too, which must
+  // not be put back to them when they next sign in here.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-draft-saved]"), function (el) {
+    var saved = el.getAttribute("data-draft-saved") || "";
+    if (KEY.test(saved)) {
+      try { storage.removeItem(saved); } catch (e) { /* nothing to do */ }
+    }
+  });
 
   Array.prototype.forEach.call(document.querySelectorAll("form[data-draft-key]"), function (form) {
     var key = form.getAttribute("data-draft-key");

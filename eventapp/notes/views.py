@@ -81,6 +81,43 @@ def typed_by_refusal(button: str = "Save") -> TypedByOther | None:
     return None
 
 
+def _typed_for() -> int | None:
+    """Who typed the form sent, when that is not the person signed in now (a shared tablet's previous person)."""
+    if request.method != "POST":
+        return None
+    # typed_for: a form shown back (typed_by) and sent again keeps naming them.
+    typist = services.ticket_typist(request.form.get("typed_for"))
+    if typist is None:
+        typist = services.ticket_typist(request.form.get("typed_by"))
+    return typist if typist != current_user.id else None
+
+
+@bp.app_template_global()
+def typed_for_ticket() -> str:
+    """For macros.typed_for_field: the ticket of who typed a form shown back to someone else, or ""."""
+    typist = _typed_for()
+    return services.typed_by_ticket(typist) if typist is not None else ""
+
+
+def _name_saved_drafts(session_key: str, key_of) -> None:
+    """For the page shown next (once): the drafts kept on this device by static/drafts.js that the save made
+    stale. The person's own, and that of whoever typed the form before them on a shared tablet, which must
+    not be put back to that person later."""
+    keys = [key_of(current_user.id)]
+    typist = _typed_for()
+    if typist is not None:
+        keys.append(key_of(typist))
+    session[session_key] = keys
+
+
+def _saved_drafts(session_key: str) -> list[str]:
+    if request.method != "GET":
+        return []
+    saved = session.pop(session_key, None)
+    # A single key: named by a page served before a save could name two.
+    return [saved] if isinstance(saved, str) else [k for k in saved or [] if isinstance(k, str)]
+
+
 def _csrf_ok() -> bool:
     try:
         validate_csrf(request.form.get("csrf_token"))
@@ -117,19 +154,20 @@ def _attendance_page(workshop: Workshop, walk_in_form: WalkInForm, errors: list[
     counts = services.attendance_counts([workshop.id])[workshop.id]
     # Marks made but not saved yet (a walk-in added first, a reload) are kept by static/drafts.js;
     # the register always shows stored marks, so they may be put back on any rendering of it.
-    saved = session.pop(REGISTER_SAVED_KEY, None) if request.method == "GET" else None
     return render_template("notes/attendance.html", workshop=workshop, rows=rows, counts=counts,
                            walk_in_form=walk_in_form, form=ConfirmForm(), statuses=ATTENDANCE_STATUSES,
-                           errors=errors or [], register_draft_key=_register_draft_key(workshop),
-                           saved_draft=saved, restore_draft=not typed, typed_by=typed_by, was=was or {},
+                           errors=errors or [], register_draft_key=_register_draft_key(workshop, current_user.id),
+                           saved_drafts=_saved_drafts(REGISTER_SAVED_KEY),
+                           # Only the register's own marks were typed by that person: not a walk-in sent back.
+                           register_typed_for=typed_for_ticket() if request.endpoint == "notes.attendance" else "", restore_draft=not typed, typed_by=typed_by, was=was or {},
                            typed_at=typed_at), code
 
 
 REGISTER_SAVED_KEY = "notes_register_saved"
 
 
-def _register_draft_key(workshop: Workshop) -> str:
-    return f"eventapp-register-draft:{current_user.id}:{workshop.id}"
+def _register_draft_key(workshop: Workshop, user_id: int) -> str:
+    return f"eventapp-register-draft:{user_id}:{workshop.id}"
 
 
 @bp.route("/facilitator/workshops/<int:workshop_id>/attendance", methods=["GET", "POST"])
@@ -155,7 +193,7 @@ def attendance(workshop_id: int):
         except DomainError as err:
             return _attendance_page(workshop, _walk_in_form(workshop), [err.message], 400)
         changed = saved.changed
-        session[REGISTER_SAVED_KEY] = _register_draft_key(workshop)
+        _name_saved_drafts(REGISTER_SAVED_KEY, lambda user_id: _register_draft_key(workshop, user_id))
         flash_at("register", f"Attendance saved ({changed} change{'s' if changed != 1 else ''}).", "success")
         if saved.kept_theirs:
             flash_at("register", "Marked on another device while this page was open, so left as marked there: "
@@ -466,7 +504,7 @@ def actions(workshop_id: int):
             apply_domain_error(form, err)
         else:
             flash_at("add-action", "Action added.", "success")
-            session[ACTION_SAVED_KEY] = f"{_draft_key(workshop)}:new"
+            _name_saved_drafts(ACTION_SAVED_KEY, lambda user_id: f"{_draft_key(workshop, user_id)}:new")
             # Back at the form, for the next action (the form's own #add-action would carry over anyway).
             return redirect(url_for(".actions", workshop_id=workshop.id, _anchor="add-action"))
     return render_template("notes/actions.html", workshop=workshop, form=form, typed_by=refusal,
@@ -475,17 +513,17 @@ def actions(workshop_id: int):
 
 
 # static/drafts.js keeps an action form's text on the device until the server has it: the page shown
-# after a save names that draft (once) so the script forgets it.
+# after a save names that draft (once), and the first typist's too, so the script forgets them.
 ACTION_SAVED_KEY = "notes_action_saved"
 
 
-def _draft_key(workshop: Workshop) -> str:
-    return f"eventapp-action-draft:{current_user.id}:{workshop.id}"
+def _draft_key(workshop: Workshop, user_id: int) -> str:
+    return f"eventapp-action-draft:{user_id}:{workshop.id}"
 
 
 def _draft_vars(workshop: Workshop) -> dict:
-    return {"draft_key": _draft_key(workshop), "restore_draft": request.method == "GET",
-            "saved_draft": session.pop(ACTION_SAVED_KEY, None) if request.method == "GET" else None}
+    return {"draft_key": _draft_key(workshop, current_user.id), "restore_draft": request.method == "GET",
+            "saved_drafts": _saved_drafts(ACTION_SAVED_KEY)}
 
 
 @bp.route("/facilitator/workshops/<int:workshop_id>/actions/<int:action_id>/edit", methods=["GET", "POST"])
@@ -517,7 +555,7 @@ def edit_action(workshop_id: int, action_id: int):
             apply_domain_error(form, err)
         else:
             flash_at(f"action-{action.id}", "Action saved.", "success")
-            session[ACTION_SAVED_KEY] = f"{_draft_key(workshop)}:{action.id}"
+            _name_saved_drafts(ACTION_SAVED_KEY, lambda user_id: f"{_draft_key(workshop, user_id)}:{action.id}")
             return redirect(url_for(".actions", workshop_id=workshop.id, _anchor=f"action-{action.id}"))
     return render_template("notes/action_form.html", workshop=workshop, form=form, action=action,
                            theirs=theirs, typed_by=refusal, **_draft_vars(workshop)), \

@@ -304,8 +304,9 @@ def organiser_status(action_id: int):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash("Status updated.", "success")
-            return redirect(url_for(".tracker", **_tracker_args()))
+            # Beside the action's row, where the page opens (at the top if the filters no longer show it).
+            flash_at(f"action-{action.id}", "Status updated.", "success")
+            return redirect(url_for(".tracker", **_tracker_args(), _anchor=f"action-{action.id}"))
     return _status_page(action, form, "outcomes/status_form.html", 409 if refusal else _status(form),
                         back=_tracker_args(), typed_by=refusal)
 
@@ -356,8 +357,8 @@ def edit_carried_action(action_id: int):
             apply_domain_error(form, err)
             code = 400
         else:
-            flash("Action saved.", "success")
-            return redirect(url_for(".tracker", assembly=action.assembly_id))
+            flash_at(f"action-{action.id}", "Action saved.", "success")
+            return redirect(url_for(".tracker", assembly=action.assembly_id, _anchor=f"action-{action.id}"))
     elif request.method == "POST":
         code = 400
     return render_template("outcomes/carried_action_form.html", action=action, origin=origin, form=form,

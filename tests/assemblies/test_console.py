@@ -326,7 +326,7 @@ def test_workshops_with_room_capacity_and_facilitators(as_organiser, db):
     assert (w.room, w.capacity, w.round_id, w.topic_id) == ("Committee Room 1", 24, rnd.id, topic.id)
     assert {u.email for u in w.facilitators} == {"amira@example.org", "tom@example.org"}
     detail = body(as_organiser.get(f"/organiser/assemblies/{a.slug}"))
-    assert "Amira Haddad, Tom O&#39;Brien" in detail
+    assert "<bdi>Amira Haddad</bdi>, <bdi>Tom O&#39;Brien</bdi>" in detail
 
     edit = f"/organiser/assemblies/{a.slug}/workshops/{w.id}/edit"
     assert "Committee Room 1" in body(as_organiser.get(edit))

@@ -237,3 +237,23 @@ def test_a_status_set_on_the_history_page_is_confirmed_at_that_action(live_serve
     expect(message).to_be_focused()
     expect(action).to_be_in_viewport()
     axe_check(phone_page, "earlier outcomes, a status just updated")
+
+
+def test_a_status_updated_from_the_tracker_is_confirmed_in_that_actions_row(live_server, page):
+    with live_server.app.app_context():
+        scene = build_scene(organiser=make_user("organiser", name="Tracker organiser"))
+        assembly_id, action_id = scene.previous.id, scene.open_action.id
+        db.session.remove()
+    login(page, live_server)
+    page.goto(live_server(f"/organiser/tracker?assembly={assembly_id}"))
+    page.locator(f"#action-{action_id}").get_by_role("link", name=re.compile("^Update status")).click()
+    page.get_by_label("New status").select_option("in_progress")
+    page.get_by_role("button", name=re.compile("^Save status")).click()
+    page.wait_for_url(f"**/organiser/tracker?assembly={assembly_id}#action-{action_id}")
+    row = page.locator(f"#action-{action_id}")
+    message = row.locator(".flashes")
+    expect(message).to_have_text("Status updated.")
+    expect(message).to_be_focused()
+    expect(message).to_be_in_viewport()
+    expect(page.locator(".flashes")).to_have_count(1)  # not repeated at the top
+    axe_check(page, "action tracker, a status just updated")

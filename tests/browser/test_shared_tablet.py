@@ -484,3 +484,67 @@ def test_once_the_next_person_saves_notes_refused_to_autosave_the_first_persons_
         notes = services.notes_for(seed["workshop_id"])
         assert notes.section("ideas").body == "Typed after autosave stopped"
         db.session.remove()
+
+
+def test_once_the_next_person_saves_an_action_or_the_register_refused_as_theirs_the_first_persons_copy_is_gone(
+        live_server, browser):
+    seed = _seed(live_server.app)
+    colleague = _colleague(live_server.app, seed)
+    actions_url, _ = _urls(live_server, seed)
+    register_url = f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/attendance"
+    a = seed["people"][0]
+    with live_server.app.app_context():
+        fran_id = db.session.scalar(select(User.id).filter_by(email=seed["email"]))
+        db.session.remove()
+    fran_action = f"eventapp-action-draft:{fran_id}:{seed['workshop_id']}:new"
+    fran_register = f"eventapp-register-draft:{fran_id}:{seed['workshop_id']}"
+    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    try:
+        login(page, live_server, seed["email"])
+        # Fran types an action in one tab and marks the register in another: both kept on the device.
+        page.goto(actions_url)
+        page.get_by_label("What will be done").fill("Fran's action")
+        page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
+        page.get_by_label("Due date").fill("2027-06-30")
+        register = _tab(context, csp)
+        register.goto(register_url)
+        register.locator(f"label[for=mark-r{a}-present]").click()
+        assert page.evaluate(DRAFT_KEYS) == sorted([fran_action, fran_register])
+        # Fran's sign-in ends and Chris signs in on this tablet; Fran's pages are then sent.
+        with live_server.app.app_context():
+            accounts.sign_out(db.session.get(User, fran_id))
+            db.session.remove()
+        other = context.new_page()
+        login(other, live_server, colleague)
+        other.close()
+        page.get_by_role("button", name="Add action").click()
+        expect(page.get_by_role("alert").filter(has_text="Nothing has been saved")).to_be_visible()
+        register.get_by_role("button", name="Save attendance").click()
+        expect(register.get_by_role("alert").filter(has_text="Nothing has been saved")).to_be_visible()
+        register.wait_for_load_state("domcontentloaded")
+        # Not saved yet: Fran's copies stay.
+        assert page.evaluate(DRAFT_KEYS) == sorted([fran_action, fran_register])
+        # Chris checks the action and adds it: Fran's copy of it leaves the device, her register marks stay.
+        page.get_by_role("button", name="Add action").click()
+        expect(page.get_by_text("Action added.")).to_be_visible()
+        page.wait_for_load_state("domcontentloaded")
+        assert page.evaluate(DRAFT_KEYS) == [fran_register]
+        # Chris saves the register: Fran's marks leave the device too.
+        register.get_by_role("button", name="Save attendance").click()
+        expect(register.get_by_text("Attendance saved (1 change).")).to_be_visible()
+        register.wait_for_load_state("domcontentloaded")
+        assert page.evaluate(DRAFT_KEYS) == []
+        # Fran signs in again: nothing of hers is put back to be saved twice.
+        page.get_by_role("button", name="Sign out").click()
+        _signed_out(page)
+        login(page, live_server, seed["email"])
+        page.goto(actions_url)
+        expect(page.get_by_label("What will be done")).to_have_value("")
+        assert page.get_by_text("had not been saved").count() == 0
+    finally:
+        context.close()
+    assert not csp
+    with live_server.app.app_context():
+        (action,) = services.workshop_actions(seed["workshop_id"])
+        assert action.description == "Fran's action"
+        db.session.remove()

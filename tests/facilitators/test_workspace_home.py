@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from eventapp.notes import services
-from tests.factories import make_round, make_workshop
+from tests.factories import make_org, make_round, make_workshop
 from tests.notes.helpers import make_registration, notes_form, place, scene
 
 
@@ -32,3 +32,13 @@ def test_workshop_without_allocation_says_so(as_facilitator, facilitator):
     make_workshop(make_round(s.assembly, "Afternoon"), title="Not allocated yet", facilitators=[facilitator])
     html = as_facilitator.get("/facilitator/").get_data(as_text=True)
     assert "No attendees allocated yet" in html
+
+
+def test_attendees_names_and_organisations_are_isolated_from_the_text_around_them(as_facilitator, facilitator):
+    # Typed by the delegates: a right-to-left name ending in digits must not reorder the cells around it.
+    s = scene(facilitator)
+    org = make_org("\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7", sector="voluntary_community")
+    place(make_registration(s.assembly, org, "\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2"), s.workshop)
+    html = as_facilitator.get("/facilitator/").get_data(as_text=True)
+    assert ("<tr><td><bdi>\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2</bdi></td>"
+            "<td><bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi></td>") in html

@@ -44,7 +44,7 @@ def test_facilitator_adds_two_actions_with_owner_due_date_status_and_topics(as_f
     assert [t.id for t in first.topics] == [s.workshop.topic_id]
     assert second.status == "in_progress" and second.topics == [] and second.lead_person == ""
     html = as_facilitator.get(_url(s)).get_data(as_text=True)
-    assert "Single point of contact in A&amp;E" in html and "In progress" in html and "Lead: Insp. Rana Begum" in html
+    assert "Single point of contact in A&amp;E" in html and "In progress" in html and "Lead: <bdi>Insp. Rana Begum</bdi>" in html
     assert db.session.scalar(select(func.count(ActionRevision.id))) == 2
 
 

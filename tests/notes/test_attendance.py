@@ -11,7 +11,7 @@ from tests.factories import make_org
 
 from tests.page_messages import message_boxes, where_shown
 
-from .helpers import make_registration, scene
+from .helpers import make_registration, place, scene
 
 
 def _url(s, suffix=""):
@@ -221,3 +221,18 @@ def test_the_message_about_a_walk_in_is_beside_the_register_the_page_opens_at(as
     [box] = where_shown(as_facilitator.get(resp.headers["Location"]).get_data(as_text=True),
                         "Attendance saved (1 change).")
     assert box.beside("register") and not box.at_top and box.role == "status" and box.anchor == "register"
+
+
+def test_register_rows_isolate_the_names_and_organisations_typed_by_delegates_and_walk_ins(as_facilitator,
+                                                                                          facilitator):
+    s = scene(facilitator)
+    org = make_org("\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7", sector="voluntary_community")
+    reg = make_registration(s.assembly, org, "\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2")
+    place(reg, s.workshop)
+    services.add_walk_in(s.workshop, facilitator.id, None, "\u064a\u0648\u0633\u0641 3", "\u0645\u0644\u062c\u0623")
+    html = as_facilitator.get(_url(s)).get_data(as_text=True)
+    register = html.split('id="register"')[1].split('id="walk-in"')[0]
+    assert '<span class="register-name"><bdi>\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2</bdi></span>' in register
+    assert '<span class="meta"><bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi></span>' in register
+    assert '<span class="register-name"><bdi>\u064a\u0648\u0633\u0641 3</bdi></span>' in register
+    assert '<span class="meta"><bdi>\u0645\u0644\u062c\u0623</bdi> &middot; walk-in</span>' in register

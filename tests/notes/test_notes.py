@@ -560,3 +560,13 @@ def test_notes_sent_signed_out_past_the_rate_limit_are_offered_back_to_send_agai
     assert ("summary", HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&#34;").replace("'", "&#39;")) in fields
     assert ("keep", keep) in fields
+
+
+def test_overview_isolates_the_names_of_facilitators_without_notes(as_organiser, facilitator):
+    from datetime import date
+
+    other = make_user("facilitator", name="\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2")
+    s = scene(facilitator, other_facilitator=other, date=date(2024, 3, 18))
+    html = as_organiser.get(f"/organiser/assemblies/{s.assembly.slug}/notes").get_data(as_text=True)
+    missing = html.split('id="missing-title"')[1].split("</section>")[0]
+    assert "Criminal exploitation (Morning): <bdi>\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2</bdi>" in missing

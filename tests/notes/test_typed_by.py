@@ -321,3 +321,75 @@ def test_notes_saved_as_the_next_person_tell_the_device_to_forget_the_first_pers
     resp = client.post(case.url(), data={**mine, **notes_form(version=1, summary="Ben's own")})
     assert resp.status_code == 302 and case.stored() == ("Ben's own", ben.id)
     assert _saved_marker(client.get(resp.headers["Location"]).get_data(as_text=True)) == []
+
+
+DRAFT_KEYS = {"add action": "eventapp-action-draft:{user}:{workshop}:new",
+              "edit action": "eventapp-action-draft:{user}:{workshop}:{action}",
+              "attendance": "eventapp-register-draft:{user}:{workshop}"}
+
+
+@pytest.mark.parametrize("kind", list(DRAFT_KEYS))
+def test_a_form_saved_as_the_next_person_tells_the_device_to_forget_the_first_persons_draft_once(client, auth, kind):
+    ann, ben, case = _setup(kind)
+    key = DRAFT_KEYS[kind].format(workshop=case.s.workshop.id, action=getattr(case, "action", None) and case.action.id,
+                                  user="{user}")
+    hidden = _opened_by(client, auth, ann, case)
+    auth.logout()
+    auth.login(ben.email)
+    html = client.post(case.url(), data={**hidden, **case.data()}).get_data(as_text=True)
+    again = _form_fields(html, case.url())
+    assert services.ticket_typist(again["typed_for"]) == ann.id  # the form shown back names who typed it
+    assert _saved_marker(html) == []
+    resp = client.post(case.url(), data={**again, **case.data()})
+    assert resp.status_code == 302 and case.stored()[1] == ben.id
+    # The page after the Save names Ben's draft and Ann's (static/drafts.js removes both), once.
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert _saved_marker(page) == [key.format(user=ben.id), key.format(user=ann.id)]
+    assert 'name="typed_for"' not in page
+    assert _saved_marker(client.get(case.page_url()).get_data(as_text=True)) == []
+
+
+@pytest.mark.parametrize("kind", list(DRAFT_KEYS))
+def test_a_form_saved_by_the_person_who_typed_it_names_only_their_own_draft(client, auth, kind):
+    ann, ben, case = _setup(kind)
+    hidden = _opened_by(client, auth, ann, case)
+    assert "typed_for" not in hidden
+    resp = client.post(case.url(), data={**hidden, **case.data()})
+    assert resp.status_code == 302
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    key = DRAFT_KEYS[kind].format(user=ann.id, workshop=case.s.workshop.id,
+                                  action=getattr(case, "action", None) and case.action.id)
+    assert _saved_marker(page) == [key]
+
+
+def test_a_form_shown_back_and_sent_again_with_a_mistake_still_names_the_first_typist(client, auth):
+    ann, ben, case = _setup("add action")
+    hidden = _opened_by(client, auth, ann, case)
+    auth.logout()
+    auth.login(ben.email)
+    again = _form_fields(client.post(case.url(), data={**hidden, **case.data()}).get_data(as_text=True), case.url())
+    resp = client.post(case.url(), data={**again, **case.data(), "due_date": "not a date"})
+    assert resp.status_code == 400 and case.stored() is None
+    third = _form_fields(resp.get_data(as_text=True), case.url())
+    assert services.ticket_typist(third["typed_for"]) == ann.id
+    resp = client.post(case.url(), data={**third, **case.data()})
+    assert resp.status_code == 302
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert f"eventapp-action-draft:{ann.id}:{case.s.workshop.id}:new" in _saved_marker(page)
+
+
+def test_a_walk_in_sent_back_does_not_make_the_register_forget_the_first_persons_marks(client, auth):
+    # Ann's unsaved marks are not on the page shown back for a walk-in: saving the register then is Ben's own.
+    ann, ben, case = _setup("walk-in")
+    hidden = _opened_by(client, auth, ann, case)
+    auth.logout()
+    auth.login(ben.email)
+    html = client.post(case.url(), data={**hidden, **case.data()}).get_data(as_text=True)
+    register_url = case.page_url()
+    again = _form_fields(html, register_url)
+    assert "typed_for" not in again
+    aisha = case.s.allocated[0]
+    resp = client.post(register_url, data={**again, f"mark-r{aisha.id}": "present", f"was-r{aisha.id}": "unmarked"})
+    assert resp.status_code == 302
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert _saved_marker(page) == [f"eventapp-register-draft:{ben.id}:{case.s.workshop.id}"]

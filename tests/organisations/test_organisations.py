@@ -101,7 +101,7 @@ def test_merge_moves_agenda_items_and_removes_the_duplicate(as_organiser, db):
     dup_id = dup.id
 
     page = body(as_organiser.get(f"/organiser/organisations/{dup_id}/merge"))
-    assert "Merge &ldquo;Shireford Fire &amp; Rescue&rdquo; into another organisation" in page
+    assert "Merge &ldquo;<bdi>Shireford Fire &amp; Rescue</bdi>&rdquo; into another organisation" in page
     assert "Shireford Fire and Rescue Service (Fire and rescue)" in page
     resp = post_form(as_organiser, f"/organiser/organisations/{dup_id}/merge", {"target_id": keep.id})
     assert resp.status_code == 302
@@ -186,6 +186,20 @@ def test_list_filters_by_name_sector_and_status(as_organiser):
     assert "No organisations match." in none
 
 
+def test_a_right_to_left_name_is_isolated_so_it_does_not_reorder_the_text_around_it(as_organiser):
+    # An Arabic name ending in digits: without <bdi> the row's and the heading's neighbouring text flows into it.
+    org = make_org("\u0645\u0624\u0633\u0633\u0629 \u0627\u0644\u0623\u0645\u0644 <b>2</b>", status="pending")
+    name = "\u0645\u0624\u0633\u0633\u0629 \u0627\u0644\u0623\u0645\u0644 &lt;b&gt;2&lt;/b&gt;"
+    listing = body(as_organiser.get("/organiser/organisations/"))
+    assert f'<tr id="organisation-{org.id}"><td><bdi>{name}</bdi></td>' in listing
+    assert "<b>2</b>" not in listing
+    edit = body(as_organiser.get(f"/organiser/organisations/{org.id}/edit"))
+    assert f"<h1>Edit &ldquo;<bdi>{name}</bdi>&rdquo;</h1>" in edit
+    merge = body(as_organiser.get(f"/organiser/organisations/{org.id}/merge"))
+    assert f"<h1>Merge &ldquo;<bdi>{name}</bdi>&rdquo; into another organisation</h1>" in merge
+    assert f"Merge and remove &ldquo;<bdi>{name}</bdi>&rdquo;</button>" in merge
+
+
 def test_empty_list_invites_the_first_organisation(as_organiser):
     assert "No organisations yet." in body(as_organiser.get("/organiser/organisations/"))
 
@@ -239,7 +253,7 @@ def test_approving_on_page_2_of_a_filtered_list_comes_back_to_that_row_with_the_
     assert resp.headers["Location"] == f"/organiser/organisations/?sector=health&page=2#organisation-{pending.id}"
     page = body(as_organiser.get(resp.headers["Location"]))
     assert "Page 2 of 2 (27 in all)" in page and "“Health Partner 26” approved." in page
-    assert f'<tr id="organisation-{pending.id}"><td>Health Partner 26</td><td>Health</td><td>Approved</td>' in page
+    assert f'<tr id="organisation-{pending.id}"><td><bdi>Health Partner 26</bdi></td><td>Health</td><td>Approved</td>' in page
 
 
 def test_a_renamed_organisation_is_shown_on_the_page_it_moves_to_and_one_filtered_out_is_explained(as_organiser, db):
@@ -250,7 +264,7 @@ def test_a_renamed_organisation_is_shown_on_the_page_it_moves_to_and_one_filtere
     resp = post_form(as_organiser, edit, {"name": "Aardvark Health Partner", "sector": "health", "status": "pending"})
     # Renamed to the top of the list: page 1, at its row.
     assert resp.headers["Location"] == f"/organiser/organisations/?status=pending#organisation-{last.id}"
-    assert f'<tr id="organisation-{last.id}"><td>Aardvark Health Partner</td>' in body(as_organiser.get(resp.headers["Location"]))
+    assert f'<tr id="organisation-{last.id}"><td><bdi>Aardvark Health Partner</bdi></td>' in body(as_organiser.get(resp.headers["Location"]))
     # Approved from a list of pending ones: the same page and filters, saying why it is not there.
     resp = post_form(as_organiser, edit, {"name": "Aardvark Health Partner", "sector": "health", "status": "approved"})
     assert resp.headers["Location"] == "/organiser/organisations/?status=pending&page=2"

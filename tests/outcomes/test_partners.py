@@ -266,7 +266,7 @@ def test_merging_two_partner_organisations_that_both_have_a_contact(as_organiser
     url = f"/organiser/organisations/{duplicate.id}/merge"
     # The organiser is told, before and after, that the links sent for the duplicate stop working.
     page = as_organiser.get(url).get_data(as_text=True)
-    assert "(to Old contact, <bdi>old@police.example.org</bdi>) stop working when it is merged" in page
+    assert "(to <bdi>Old contact</bdi>, <bdi>old@police.example.org</bdi>) stop working when it is merged" in page
     resp = post_form(as_organiser, url, {"target_id": scene.police.id})
     assert resp.status_code == 302
     assert "Partner links sent for “Shireford Constabulary (duplicate)” no longer work" in \
@@ -298,8 +298,16 @@ def test_partners_page_counts_a_carried_action_once(as_organiser, db, organiser)
     services.carry_forward(scene.current, None, organiser.id)
     html = as_organiser.get("/organiser/partners").get_data(as_text=True)
     # Police own two open actions (a who-to-call guide, a shared case list), each now carried: still two.
-    row = html.split(f'<th scope="row" class="break-anywhere">{scene.police.name}</th>')[1].split("</tr>")[0]
+    row = html.split(f'<th scope="row" class="break-anywhere"><bdi>{scene.police.name}</bdi></th>')[1].split("</tr>")[0]
     assert row.startswith('<td class="num">2</td>')
+
+
+def test_partners_page_isolates_each_organisations_name_and_contact_email(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    services.save_contact(scene.police, "Police lead", "\u0645\u0631\u064a\u0645@police.example.org")
+    html = as_organiser.get("/organiser/partners").get_data(as_text=True)
+    row = html.split(f'<th scope="row" class="break-anywhere"><bdi>{scene.police.name}</bdi></th>')[1].split("</tr>")[0]
+    assert '<td class="break-anywhere"><bdi>\u0645\u0631\u064a\u0645@police.example.org</bdi></td>' in row
 
 
 def test_a_partners_earlier_updates_stay_with_the_action_after_it_is_carried_forward(client, db, organiser):

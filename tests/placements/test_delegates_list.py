@@ -93,3 +93,13 @@ def test_the_list_downloads_as_csv_with_a_column_per_round(as_organiser):
 def test_only_organisers_download_the_list(as_facilitator):
     assembly, topics, rounds, ws = two_round_assembly()
     assert as_facilitator.get(_url(assembly, ".csv")).status_code == 403
+
+
+def test_names_and_organisations_typed_by_delegates_are_isolated_in_the_list(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    org = make_org("\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7", sector="voluntary_community")
+    make_registration(assembly, org, "\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2", [topics["A"], topics["C"]])
+    _run(as_organiser, assembly)
+    html = as_organiser.get(_url(assembly)).get_data(as_text=True)
+    assert ("<tr><td><bdi>\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2</bdi></td>"
+            "<td><bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi></td>") in html

@@ -397,3 +397,25 @@ def test_a_delegate_moved_to_the_waiting_list_and_back_has_no_workshops_left_in_
     assert str(who.id) not in run.result["assignments"] and str(regs[1].id) in run.result["assignments"]
     listing = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/delegates").get_data(as_text=True)
     assert "<em>none</em>" in listing.split(who.full_name)[1].split("</tr>")[0]
+
+
+def test_delegates_and_organisations_named_on_the_allocation_page_are_isolated(as_organiser):
+    # Right-to-left names ending in digits, in the unplaced list, the busiest organisation and the pins.
+    assembly, topics, rounds, ws = two_round_assembly(capacity=1)
+    org = make_org("\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7", sector="voluntary_community")
+    regs = [make_registration(assembly, org, f"\u0633\u0627\u0631\u0629 {i}", [topics["A"], topics["B"], topics["C"]])
+            for i in range(3)]
+    _run(as_organiser, assembly)
+    run = db.session.scalar(select(AllocationRun))
+    placed = next(r for r in regs if str(r.id) in run.result["assignments"])
+    current = run.result["assignments"][str(placed.id)]
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/delegates/{placed.id}",
+              {f"round_{rounds['1'].id}": next(w for w in current if w in (str(ws["1A"].id), str(ws["1B"].id))),
+               f"round_{rounds['2'].id}": next(w for w in current if w in (str(ws["2B"].id), str(ws["2C"].id))),
+               "pin": "y"})
+    page = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
+    (d, _), *_ = run.result["unplaced"]
+    unplaced = db.session.get(type(placed), int(d))
+    assert f"<li><bdi>{unplaced.full_name}</bdi> &ndash;" in page
+    assert "(most: <bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi>, 1)" in page
+    assert f"<li><bdi>{placed.full_name}</bdi>: " in page
