@@ -9,12 +9,10 @@ from sqlalchemy import Select, select
 from ..accounts.models import User
 from ..extensions import db
 from ..txn import begin_writes
-from .models import ACTIONS, AuditEvent
+from .models import ACTIONS, CAUSES, COMMAND_LINE, UNATTENDED, AuditEvent
 
 # What a delegate's name becomes in the log once the privacy purge has run.
 ANONYMISED = "Anonymised delegate"
-# The "who" filter's value for actions run from the command line (no account).
-NOBODY = "none"
 
 
 def record(actor_id: int | None, action: str, *, assembly_id: int | None = None, subject: str = "",
@@ -62,7 +60,7 @@ class Filters:
 
     action: str = ""
     assembly_id: int | None = None
-    who: str = ""  # a user id, NOBODY, or empty
+    who: str = ""  # a user id, a key of CAUSES (no account), or empty
     q: str = ""
 
     @classmethod
@@ -73,7 +71,7 @@ class Filters:
         who = args.get("who", "")
         return cls(action=action if action in ACTIONS else "",
                    assembly_id=int(assembly) if assembly.isdigit() and len(assembly) < 12 else None,
-                   who=who if who == NOBODY or (who.isdigit() and len(who) < 12) else "",
+                   who=who if who in CAUSES or (who.isdigit() and len(who) < 12) else "",
                    q=args.get("q", "").strip()[:200])
 
     def args(self) -> dict[str, Any]:
@@ -93,8 +91,13 @@ def events(filters: Filters) -> Select:
         stmt = stmt.where(AuditEvent.action == filters.action)
     if filters.assembly_id is not None:
         stmt = stmt.where(AuditEvent.assembly_id == filters.assembly_id)
-    if filters.who == NOBODY:
-        stmt = stmt.where(AuditEvent.actor_id.is_(None))
+    if filters.who in CAUSES:
+        # As AuditEvent.who reads it: no name kept, and the action says the cause.
+        stmt = stmt.where(AuditEvent.actor_id.is_(None), AuditEvent.actor_name == "")
+        if filters.who == COMMAND_LINE:
+            stmt = stmt.where(AuditEvent.action.not_in(list(UNATTENDED)))
+        else:
+            stmt = stmt.where(AuditEvent.action.in_([a for a, cause in UNATTENDED.items() if cause == filters.who]))
     elif filters.who:
         stmt = stmt.where(AuditEvent.actor_id == int(filters.who))
     if filters.q:
@@ -110,9 +113,10 @@ def assembly_titles() -> dict[int, str]:
 
 
 def people() -> list[tuple[str, str]]:
-    """The "who" filter's options: every staff account, and the command line."""
+    """The "who" filter's options: every staff account, then what acts without one (the command line,
+    a delegate on their own link, the scheduled sending)."""
     rows = db.session.execute(select(User.id, User.name, User.email).order_by(User.name, User.email)).all()
-    return [(str(uid), name or email) for uid, name, email in rows] + [(NOBODY, "Command line (no account)")]
+    return [(str(uid), name or email) for uid, name, email in rows] + list(CAUSES.items())
 
 
 CSV_HEADER = ["When (UTC)", "Who", "Action", "Assembly", "Subject", "Detail"]
@@ -134,5 +138,5 @@ def export_csv(actor_id: int, filters: Filters) -> str:
 
 def _csv_rows(rows: Iterable[AuditEvent], titles: dict[int, str]):
     for e in rows:
-        yield [e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor_name or "Command line", e.action_label,
+        yield [e.at.strftime("%Y-%m-%d %H:%M:%S"), e.who, e.action_label,
                titles.get(e.assembly_id, "") if e.assembly_id else "", e.subject, e.detail]

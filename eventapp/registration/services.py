@@ -316,8 +316,8 @@ def waiting_rank(registration: Registration) -> int | None:
 
 def _promote(assembly: Assembly, *, by: int | None = None, cause: str = "") -> list[Registration]:
     """Fill free places from the waiting list, in queue order, skipping people whose organisation is full.
-    Each promotion is logged: ``by`` is the organiser whose action freed the place (None for a delegate
-    or the command line), ``cause`` says which action it was."""
+    Each promotion is logged: ``by`` is the organiser whose action freed the place (None when a delegate
+    cancelled on their own link: the log says so, audit.models.UNATTENDED), ``cause`` says which action it was."""
     promoted: list[Registration] = []
     if assembly.cancelled_at is not None:
         # "Good news: you now have a place" is not news while the assembly is called off.

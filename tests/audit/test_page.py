@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime, timedelta
+from html import unescape
 
 from eventapp.audit.models import AuditEvent
 from eventapp.extensions import db
 from tests.audit.helpers import logged
+from tests.conftest import post_form
 from tests.factories import make_assembly, make_user
+from tests.registration.conftest import setup  # noqa: F401 - fixture
 
 SCRIPT = "<script>alert('x')</script> & \"quotes\""
 
@@ -106,3 +110,46 @@ def test_the_filtered_rows_download_as_csv_and_the_download_is_logged(as_organis
     assert "'=HYPERLINK(\"http://evil\")" in [r[4] for r in everything]
     assert "Audit log downloaded (CSV)" in [r[2] for r in everything]
     assert len(logged("audit.export")) == 2
+
+
+def _who_by_action(html: str) -> dict[str, str]:
+    """The log table's rows as {action shown: who shown} (each action once in these tests)."""
+    rows = re.findall(r"<tr>\s*<td>.*?</tr>", html, re.S)
+    cells = [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+             for row in rows]
+    return {c[2]: c[1] for c in cells}
+
+
+def test_who_says_what_acted_without_an_account_on_the_page_and_in_the_csv(app, client, auth, organiser, setup,
+                                                                         tmp_path):
+    from eventapp.registration import services as registrations
+    from tests.registration.conftest import person
+
+    with app.test_request_context("/"):
+        ann, _, wes = [registrations.register(setup.assembly, person(setup, n, org=0)).registration
+                       for n in (1, 2, 3)]  # Wes waits: the organisation's two places are taken
+        path = f"/manage/{registrations.make_manage_token(ann)}"
+    # Ann cancels on her own link: Wes is given her place.
+    assert post_form(client, path + "/cancel", {}).status_code == 302
+    assert app.test_cli_runner().invoke(args=["backup", str(tmp_path / "snapshot.backup")]).exit_code == 0
+    add(1, action="message.release", subject="message 7: Parking", detail="scheduled by Test User; 9 recipients")
+    auth.login(organiser.email)
+
+    expected = {"Promoted from the waiting list (place freed)": "A delegate (own link)",
+                "Database backed up": "Command line", "Scheduled message went out": "Scheduled (automatic)"}
+    html = client.get("/organiser/audit").get_data(as_text=True)
+    assert _who_by_action(html) == expected
+    assert f"registration {wes.id}: Delegate 3" in html
+    rows = list(csv.reader(io.StringIO(client.get("/organiser/audit.csv").get_data().decode("utf-8-sig"))))
+    assert {r[2]: r[1] for r in rows[1:]} == expected
+    # The "who" filter offers each of them, and picks it alone.
+    assert '<option value="delegate">A delegate (own link)</option>' in html
+    assert '<option value="scheduled">Scheduled (automatic)</option>' in html
+    assert '<option value="none">Command line</option>' in html
+    for who, action in (("delegate", "Promoted from the waiting list (place freed)"),
+                        ("scheduled", "Scheduled message went out"), ("none", "Database backed up")):
+        page = client.get(f"/organiser/audit?who={who}").get_data(as_text=True)
+        assert list(_who_by_action(page)) == [action], who
+    assert f'<option value="{organiser.id}">Test User</option>' in html
+    assert list(_who_by_action(client.get(f"/organiser/audit?who={organiser.id}").get_data(as_text=True))) == [
+        "Audit log downloaded (CSV)"]
