@@ -1,6 +1,7 @@
 """Recording who did what with personal data and accounts, and reading it back for organisers."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -44,14 +45,50 @@ def record_export(actor_id: int, assembly, rows: int, filters: str) -> None:
     db.session.commit()
 
 
-def forget_delegates(assembly_id: int) -> int:
-    """Take the names of an assembly's delegates out of its audit events (the privacy purge; the caller commits)."""
-    events = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.assembly_id == assembly_id, AuditEvent.subject.startswith("registration ", autoescape=True))).all()
-    for event in events:
-        # The id stays, so "who changed registration 42, and when" can still be answered.
-        event.subject = f"{event.subject.split(':', 1)[0]}: {ANONYMISED}"
-    return len(events)
+def forget_delegates(assembly_id: int, people: Iterable[str]) -> int:
+    """Take the purged delegates' names out of an assembly's audit events; returns how many changed (the caller commits).
+
+    ``people``: their names and email addresses. A registration event's subject loses its name whatever it
+    is; any other subject or detail loses each of those names wherever it stands (an organiser may have
+    typed one into a message's subject), in any case.
+    """
+    needles = _Needles(people)
+    changed = 0
+    for event in db.session.scalars(select(AuditEvent).where(AuditEvent.assembly_id == assembly_id)).all():
+        subject = event.subject
+        if subject.startswith("registration "):
+            # The id stays, so "who changed registration 42, and when" can still be answered.
+            subject = f"{subject.split(':', 1)[0]}: {ANONYMISED}"
+        subject, detail = needles.out_of(subject), needles.out_of(event.detail)
+        if (subject, detail) != (event.subject, event.detail):
+            event.subject, event.detail = subject, detail
+            changed += 1
+    return changed
+
+
+_WORD = re.compile(r"\w+")
+
+
+class _Needles:
+    """Names and addresses to find in text as whole words, in any case and spacing."""
+
+    def __init__(self, people: Iterable[str]):
+        # By first word: a text is only searched for the few names one of its words starts (a purge
+        # may take thousands of names out of thousands of events).
+        self.by_first_word: dict[str, set[str]] = {}
+        for person in people:
+            words = _WORD.findall(person.lower())
+            if words:
+                self.by_first_word.setdefault(words[0], set()).add(person.strip())
+
+    def out_of(self, text: str) -> str:
+        """The text with each of the names in it replaced by ANONYMISED."""
+        found = set().union(*(self.by_first_word.get(w, ()) for w in set(_WORD.findall(text.lower()))))
+        if not found:
+            return text
+        # Longest first, so "Jo Bloggs-Smith" goes whole rather than leaving "-Smith".
+        alternatives = "|".join(r"\s+".join(map(re.escape, n.split())) for n in sorted(found, key=len, reverse=True))
+        return re.sub(rf"(?<!\w)(?:{alternatives})(?!\w)", ANONYMISED, text, flags=re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -153,3 +153,44 @@ def test_who_says_what_acted_without_an_account_on_the_page_and_in_the_csv(app, 
     assert f'<option value="{organiser.id}">Test User</option>' in html
     assert list(_who_by_action(client.get(f"/organiser/audit?who={organiser.id}").get_data(as_text=True))) == [
         "Audit log downloaded (CSV)"]
+
+
+def test_after_the_privacy_purge_no_purged_name_is_left_on_the_log_page_or_in_its_csv(app, client, auth, organiser,
+                                                                                   setup):
+    from datetime import date
+
+    from eventapp.registration import services as registrations
+    from eventapp.registration.models import PendingRegistration
+    from tests.messages.test_messages import _compose
+    from tests.registration.conftest import person
+
+    with app.test_request_context("/"):
+        jo = registrations.register(setup.assembly, person(setup, 1, full_name="Jo Bloggs")).registration
+        registrations.register(setup.assembly, person(setup, 2, org=1, full_name="Ann Able"))
+    db.session.add(PendingRegistration(assembly_id=setup.assembly.id, full_name="Pat Pending",
+                                       email="pat@example.org", email_key="pat@example.org", data={}))
+    db.session.commit()
+    auth.login(organiser.email)
+    # Organisers type delegates' names (and addresses) into messages' subjects, in any case and spacing.
+    for subject in ("Parking for jo  BLOGGS (delegate1@example.org)", "Ann Able and Pat Pending: your badges",
+                    "Annabel's talk moved"):
+        url, payload = _compose(client, setup.assembly, subject=subject)
+        assert client.post(url, data={**payload, "action": "send"}).status_code == 302
+    post_form(client, f"/organiser/assemblies/{setup.assembly.slug}/registrations/{jo.id}/cancel", {},
+              follow_redirects=True)
+    setup.assembly.status, setup.assembly.retention_days = "archived", 30
+    setup.assembly.date = date.today() - timedelta(days=31)
+    db.session.commit()
+    assert app.test_cli_runner().invoke(args=["privacy", "purge", "--apply"]).exit_code == 0
+
+    page = client.get("/organiser/audit").get_data(as_text=True)
+    rows = client.get("/organiser/audit.csv").get_data().decode("utf-8-sig")
+    for text in (unescape(page), rows):
+        for gone in ("bloggs", "delegate1@example.org", "ann able", "pat pending", "pat@example.org"):
+            assert gone not in text.lower(), gone
+        assert "Parking for Anonymised delegate (Anonymised delegate)" in text
+        assert "Anonymised delegate and Anonymised delegate: your badges" in text
+        assert "Annabel's talk moved" in text  # not a purged name, though it starts like one
+        assert f"registration {jo.id}: Anonymised delegate" in text
+    [purge] = logged("privacy.purge")
+    assert purge.detail.endswith("; 3 audit events redacted")  # two messages and the cancellation
