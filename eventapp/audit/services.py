@@ -46,12 +46,9 @@ def record_export(actor_id: int, assembly, rows: int, filters: str) -> None:
 
 
 def forget_delegates(assembly_id: int, people: Iterable[str]) -> int:
-    """Take the purged delegates' names out of an assembly's audit events; returns how many changed (the caller commits).
-
-    ``people``: their names and email addresses. A registration event's subject loses its name whatever it
-    is; any other subject or detail loses each of those names wherever it stands (an organiser may have
-    typed one into a message's subject), in any case.
-    """
+    """Take purged delegates' names and addresses (``people``) out of an assembly's audit events; returns how many
+    changed (the privacy purge; the caller commits)."""
+    # Not only the registration events' subjects: an organiser may have typed a name into a message's subject.
     needles = _Needles(people)
     changed = 0
     for event in db.session.scalars(select(AuditEvent).where(AuditEvent.assembly_id == assembly_id)).all():
