@@ -107,11 +107,13 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
             form.form_errors.append("The email address or password is not correct.")
-        elif user.two_step_on:
-            # The password was right, but nobody is signed in until the code is too.
-            session[HALF_SIGNED_IN] = second_step.half_signed_in_marker(user, _safe_next(request.args.get("next")))
-            return redirect(url_for(".two_step_login"))
         else:
+            # A session signed out on another device (not here) still holds what the last person left.
+            _forget_the_person()
+            if user.two_step_on:
+                # The password was right, but nobody is signed in until the code is too.
+                session[HALF_SIGNED_IN] = second_step.half_signed_in_marker(user, _safe_next(request.args.get("next")))
+                return redirect(url_for(".two_step_login"))
             login_user(user)
             flash(f"Signed in as {user.display_name}.", "success")
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
@@ -146,6 +148,13 @@ def _two_step_first():
 
 def _code_refused(response) -> bool:
     return g.get("two_step_code_refused", False)
+
+
+def _forget_the_person() -> None:
+    # The next person to sign in on this browser must not be given the secret someone else was setting
+    # up (it would make codes for the other person's app), nor their half-done sign-in.
+    for key in (SETTING_UP, HALF_SIGNED_IN, "_renewed"):
+        session.pop(key, None)
 
 
 @bp.route("/login/two-step", methods=["GET", "POST"])
@@ -263,7 +272,8 @@ def two_step_codes():
 @login_required
 def logout():
     services.sign_out(current_user._get_current_object())
-    logout_user()
+    logout_user()  # each area forgets what it kept for the person in the session (user_logged_out)
+    _forget_the_person()
     flash("You have signed out, on this device and any other.", "success")
     return redirect(url_for("assemblies.index"))
 

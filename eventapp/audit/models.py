@@ -41,6 +41,14 @@ ACTIONS = {
     "audit.export": "Audit log downloaded (CSV)",
 }
 
+# What caused an event recorded without an account, as the log's "Who" says it (the keys are the
+# "who" filter's values; "none" was the command line's before there were others).
+COMMAND_LINE, DELEGATE, SCHEDULED = "none", "delegate", "scheduled"
+CAUSES = {COMMAND_LINE: "Command line", DELEGATE: "A delegate (own link)", SCHEDULED: "Scheduled (automatic)"}
+# The actions recorded without an account other than on the command line. Each has only that one
+# cause when no account did it, so the action says which: no column, and older rows read right too.
+UNATTENDED = {"registration.promote": DELEGATE, "message.release": SCHEDULED}
+
 
 class AuditEvent(db.Model):
     """Who (named as they were called then, so the row outlives their account) did what, when,
@@ -60,3 +68,8 @@ class AuditEvent(db.Model):
     @property
     def action_label(self) -> str:
         return ACTIONS.get(self.action, self.action)
+
+    @property
+    def who(self) -> str:
+        """The account's name as it was then, or (no account) what caused the event."""
+        return self.actor_name or CAUSES[UNATTENDED.get(self.action, COMMAND_LINE)]

@@ -1,6 +1,7 @@
 """Recording who did what with personal data and accounts, and reading it back for organisers."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -9,12 +10,10 @@ from sqlalchemy import Select, select
 from ..accounts.models import User
 from ..extensions import db
 from ..txn import begin_writes
-from .models import ACTIONS, AuditEvent
+from .models import ACTIONS, CAUSES, COMMAND_LINE, UNATTENDED, AuditEvent
 
 # What a delegate's name becomes in the log once the privacy purge has run.
 ANONYMISED = "Anonymised delegate"
-# The "who" filter's value for actions run from the command line (no account).
-NOBODY = "none"
 
 
 def record(actor_id: int | None, action: str, *, assembly_id: int | None = None, subject: str = "",
@@ -46,14 +45,47 @@ def record_export(actor_id: int, assembly, rows: int, filters: str) -> None:
     db.session.commit()
 
 
-def forget_delegates(assembly_id: int) -> int:
-    """Take the names of an assembly's delegates out of its audit events (the privacy purge; the caller commits)."""
-    events = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.assembly_id == assembly_id, AuditEvent.subject.startswith("registration ", autoescape=True))).all()
-    for event in events:
-        # The id stays, so "who changed registration 42, and when" can still be answered.
-        event.subject = f"{event.subject.split(':', 1)[0]}: {ANONYMISED}"
-    return len(events)
+def forget_delegates(assembly_id: int, people: Iterable[str]) -> int:
+    """Take purged delegates' names and addresses (``people``) out of an assembly's audit events; returns how many
+    changed (the privacy purge; the caller commits)."""
+    # Not only the registration events' subjects: an organiser may have typed a name into a message's subject.
+    needles = _Needles(people)
+    changed = 0
+    for event in db.session.scalars(select(AuditEvent).where(AuditEvent.assembly_id == assembly_id)).all():
+        subject = event.subject
+        if subject.startswith("registration "):
+            # The id stays, so "who changed registration 42, and when" can still be answered.
+            subject = f"{subject.split(':', 1)[0]}: {ANONYMISED}"
+        subject, detail = needles.out_of(subject), needles.out_of(event.detail)
+        if (subject, detail) != (event.subject, event.detail):
+            event.subject, event.detail = subject, detail
+            changed += 1
+    return changed
+
+
+_WORD = re.compile(r"\w+")
+
+
+class _Needles:
+    """Names and addresses to find in text as whole words, in any case and spacing."""
+
+    def __init__(self, people: Iterable[str]):
+        # By first word: a text is only searched for the few names one of its words starts (a purge
+        # may take thousands of names out of thousands of events).
+        self.by_first_word: dict[str, set[str]] = {}
+        for person in people:
+            words = _WORD.findall(person.lower())
+            if words:
+                self.by_first_word.setdefault(words[0], set()).add(person.strip())
+
+    def out_of(self, text: str) -> str:
+        """The text with each of the names in it replaced by ANONYMISED."""
+        found = set().union(*(self.by_first_word.get(w, ()) for w in set(_WORD.findall(text.lower()))))
+        if not found:
+            return text
+        # Longest first, so "Jo Bloggs-Smith" goes whole rather than leaving "-Smith".
+        alternatives = "|".join(r"\s+".join(map(re.escape, n.split())) for n in sorted(found, key=len, reverse=True))
+        return re.sub(rf"(?<!\w)(?:{alternatives})(?!\w)", ANONYMISED, text, flags=re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -62,7 +94,7 @@ class Filters:
 
     action: str = ""
     assembly_id: int | None = None
-    who: str = ""  # a user id, NOBODY, or empty
+    who: str = ""  # a user id, a key of CAUSES (no account), or empty
     q: str = ""
 
     @classmethod
@@ -73,7 +105,7 @@ class Filters:
         who = args.get("who", "")
         return cls(action=action if action in ACTIONS else "",
                    assembly_id=int(assembly) if assembly.isdigit() and len(assembly) < 12 else None,
-                   who=who if who == NOBODY or (who.isdigit() and len(who) < 12) else "",
+                   who=who if who in CAUSES or (who.isdigit() and len(who) < 12) else "",
                    q=args.get("q", "").strip()[:200])
 
     def args(self) -> dict[str, Any]:
@@ -93,8 +125,13 @@ def events(filters: Filters) -> Select:
         stmt = stmt.where(AuditEvent.action == filters.action)
     if filters.assembly_id is not None:
         stmt = stmt.where(AuditEvent.assembly_id == filters.assembly_id)
-    if filters.who == NOBODY:
-        stmt = stmt.where(AuditEvent.actor_id.is_(None))
+    if filters.who in CAUSES:
+        # As AuditEvent.who reads it: no name kept, and the action says the cause.
+        stmt = stmt.where(AuditEvent.actor_id.is_(None), AuditEvent.actor_name == "")
+        if filters.who == COMMAND_LINE:
+            stmt = stmt.where(AuditEvent.action.not_in(list(UNATTENDED)))
+        else:
+            stmt = stmt.where(AuditEvent.action.in_([a for a, cause in UNATTENDED.items() if cause == filters.who]))
     elif filters.who:
         stmt = stmt.where(AuditEvent.actor_id == int(filters.who))
     if filters.q:
@@ -110,9 +147,10 @@ def assembly_titles() -> dict[int, str]:
 
 
 def people() -> list[tuple[str, str]]:
-    """The "who" filter's options: every staff account, and the command line."""
+    """The "who" filter's options: every staff account, then what acts without one (the command line,
+    a delegate on their own link, the scheduled sending)."""
     rows = db.session.execute(select(User.id, User.name, User.email).order_by(User.name, User.email)).all()
-    return [(str(uid), name or email) for uid, name, email in rows] + [(NOBODY, "Command line (no account)")]
+    return [(str(uid), name or email) for uid, name, email in rows] + list(CAUSES.items())
 
 
 CSV_HEADER = ["When (UTC)", "Who", "Action", "Assembly", "Subject", "Detail"]
@@ -134,5 +172,5 @@ def export_csv(actor_id: int, filters: Filters) -> str:
 
 def _csv_rows(rows: Iterable[AuditEvent], titles: dict[int, str]):
     for e in rows:
-        yield [e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor_name or "Command line", e.action_label,
+        yield [e.at.strftime("%Y-%m-%d %H:%M:%S"), e.who, e.action_label,
                titles.get(e.assembly_id, "") if e.assembly_id else "", e.subject, e.detail]

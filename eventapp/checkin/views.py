@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user
+from flask_login import current_user, user_logged_out
 
 from ..accounts.access import checkin_required
 from ..assemblies.views import load_assembly
@@ -14,6 +14,8 @@ from . import services
 
 bp = Blueprint("checkin", __name__)
 
+# Session key: the delegate just checked in (name and Undo), shown once on the page tapped from.
+CHECKED_IN = "checked_in"
 # The page's own query values, carried back to it after each tap.
 ARGS = ("q", "show", "page")
 
@@ -25,6 +27,12 @@ def _args() -> dict[str, str]:
     args["show"] = args["show"] if args["show"] in services.SHOW else ""
     args["page"] = args["page"] if args["page"].isdigit() and len(args["page"]) < 7 else ""
     return {k: v for k, v in args.items() if v}
+
+
+@user_logged_out.connect
+def _forget_the_last_arrival(sender, **extra):
+    # The delegate just checked in, with its Undo, is not for the next person to sign in here.
+    session.pop(CHECKED_IN, None)
 
 
 @bp.route("/check-in")
@@ -45,7 +53,7 @@ def index(slug: str):
         # The last one on the last page was just checked in: show the page before it.
         return redirect(url_for(".index", slug=slug, **{**args, "page": result.pages}))
     is_open, why = services.check_in_open(assembly)
-    just = session.pop("checked_in", None)
+    just = session.pop(CHECKED_IN, None)
     if just:
         just["at"] = datetime.fromisoformat(just["at"])
     return render_template("checkin/index.html", assembly=assembly, page=result, args=args, is_open=is_open, why=why,
@@ -64,7 +72,7 @@ def arrived(slug: str, reg_id: int):
         flash(err.message, "error")
     else:
         # Shown once on the page it goes back to, with its Undo (a flash message cannot hold a button).
-        session["checked_in"] = {"id": marked.registration.id, "name": marked.registration.full_name,
+        session[CHECKED_IN] = {"id": marked.registration.id, "name": marked.registration.full_name,
                                  "at": marked.arrived_at.isoformat(), "already": marked.already}
         # An empty search box for the next person in the queue (the list shown stays the same).
         show = _args().get("show")

@@ -670,6 +670,13 @@ def discard_pending_save(pending: PendingSave) -> None:
     db.session.commit()
 
 
+def discard_pending_saves(tokens: list[str]) -> None:
+    """Forget the kept saves of these tokens (their author signed out: nobody can claim them now)."""
+    if tokens:
+        db.session.execute(delete(PendingSave).where(PendingSave.token_hash.in_([_token_hash(t) for t in tokens])))
+        db.session.commit()
+
+
 # --- actions ----------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session,
                    url_for)
-from flask_login import current_user
+from flask_login import current_user, user_logged_out
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
 from wtforms import ValidationError
@@ -236,12 +236,34 @@ def _pending_for_me(tokens: dict, workshop_id: int) -> str | None:
     Stored as "<author id>:<token>": on a shared tablet the next colleague to sign in must not
     save (under their own name) what someone else wrote.
     """
-    value = tokens.get(str(workshop_id))
-    author, _, token = (value or "").rpartition(":")
+    author, token = _author_and_token(tokens.get(str(workshop_id)))
     # A bare token was kept before authors were recorded (within its 14 days): its author is unknown.
     if not token or (author and author != str(current_user.id)):
         return None
     return token
+
+
+def _author_and_token(value: str | None) -> tuple[str, str]:
+    author, _, token = (value or "").rpartition(":")
+    return author, token
+
+
+@user_logged_out.connect
+def _forget_kept_notes(sender, user=None, **extra):
+    """Signing out takes kept notes whose author is unknown off this browser and the server: they would be
+    offered to whoever signs in next. Notes kept under an author stay, for that author only (_pending_for_me):
+    deleting them would lose what a facilitator typed after their sign-in lapsed, if they signed in again
+    elsewhere first and then signed out here without reopening the notes."""
+    tokens = _pending_tokens()
+    gone = [w for w, value in tokens.items() if not _author_and_token(value)[0]]
+    if not gone:
+        return
+    dropped = [_author_and_token(tokens.pop(w))[1] for w in gone]
+    if tokens:
+        session[PENDING_KEY] = tokens
+    else:
+        session.pop(PENDING_KEY, None)
+    services.discard_pending_saves([t for t in dropped if t])
 
 
 # After a Save of notes another person typed (shown back as typed_by, then confirmed), the page shown

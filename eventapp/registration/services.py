@@ -316,8 +316,8 @@ def waiting_rank(registration: Registration) -> int | None:
 
 def _promote(assembly: Assembly, *, by: int | None = None, cause: str = "") -> list[Registration]:
     """Fill free places from the waiting list, in queue order, skipping people whose organisation is full.
-    Each promotion is logged: ``by`` is the organiser whose action freed the place (None for a delegate
-    or the command line), ``cause`` says which action it was."""
+    Each promotion is logged: ``by`` is the organiser whose action freed the place (None when a delegate
+    cancelled on their own link: the log says so, audit.models.UNATTENDED), ``cause`` says which action it was."""
     promoted: list[Registration] = []
     if assembly.cancelled_at is not None:
         # "Good news: you now have a place" is not news while the assembly is called off.
@@ -1541,6 +1541,10 @@ def anonymise_registrations(assembly: Assembly) -> int:
     regs = db.session.scalars(
         select(Registration).where(Registration.assembly_id == assembly.id, Registration.anonymised_at.is_(None))
     ).all()
+    # Whom the audit log must forget, read before they are gone: unconfirmed forms name people too.
+    people = [p for reg in regs for p in (reg.full_name, reg.email)] + [p for row in db.session.execute(
+        select(PendingRegistration.full_name, PendingRegistration.email)
+        .where(PendingRegistration.assembly_id == assembly.id)) for p in row]
     for reg in regs:
         reg.full_name = "Anonymised delegate"
         reg.email = ""
@@ -1558,7 +1562,7 @@ def anonymise_registrations(assembly: Assembly) -> int:
 
     db.session.execute(update(Feedback).where(Feedback.assembly_id == assembly.id).values(registration_id=None))
     # The audit log keeps what was done to registration 42, and when, but no longer whose it was.
-    redacted = audit.forget_delegates(assembly.id)
+    redacted = audit.forget_delegates(assembly.id, people)
     audit.record(None, "privacy.purge", assembly_id=assembly.id, subject=f"assembly {assembly.slug}", detail=f"{len(regs)} registrations anonymised; {outbox.rowcount} emails and {pending.rowcount} unconfirmed forms deleted; {redacted} audit events redacted")
     db.session.commit()
     return len(regs)

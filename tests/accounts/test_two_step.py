@@ -348,3 +348,24 @@ def test_the_password_page_says_whether_two_step_sign_in_is_on_and_links_to_it(a
     switch_on(as_facilitator)
     after = as_facilitator.get("/account/password").get_data(as_text=True)
     assert "On: after your password you are asked for a code" in after and ">Manage two-step sign-in</a>" in after
+
+
+def test_a_secret_being_set_up_is_not_handed_to_the_next_person_on_the_browser(client, auth, facilitator):
+    from eventapp.accounts import services
+
+    other = make_user("facilitator", email="next@example.org")
+
+    def secret_offered() -> str:
+        return SECRET_RE.search(client.get("/account/two-step").get_data(as_text=True)).group(1)
+
+    auth.login(facilitator.email)
+    first = secret_offered()
+    auth.logout()
+    auth.login(other.email)
+    # Else the first person's authenticator app would make the codes of the account set up next.
+    second = secret_offered()
+    assert second != first
+    # Nor when the session was ended from another device, leaving its cookie on this one.
+    services.sign_out(db.session.get(User, other.id))
+    auth.login(facilitator.email)
+    assert secret_offered() not in (first, second)

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime, timedelta
+from html import unescape
 
 from eventapp.audit.models import AuditEvent
 from eventapp.extensions import db
 from tests.audit.helpers import logged
+from tests.conftest import post_form
 from tests.factories import make_assembly, make_user
+from tests.registration.conftest import setup  # noqa: F401 - fixture
 
 SCRIPT = "<script>alert('x')</script> & \"quotes\""
 
@@ -106,3 +110,87 @@ def test_the_filtered_rows_download_as_csv_and_the_download_is_logged(as_organis
     assert "'=HYPERLINK(\"http://evil\")" in [r[4] for r in everything]
     assert "Audit log downloaded (CSV)" in [r[2] for r in everything]
     assert len(logged("audit.export")) == 2
+
+
+def _who_by_action(html: str) -> dict[str, str]:
+    """The log table's rows as {action shown: who shown} (each action once in these tests)."""
+    rows = re.findall(r"<tr>\s*<td>.*?</tr>", html, re.S)
+    cells = [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+             for row in rows]
+    return {c[2]: c[1] for c in cells}
+
+
+def test_who_says_what_acted_without_an_account_on_the_page_and_in_the_csv(app, client, auth, organiser, setup,
+                                                                         tmp_path):
+    from eventapp.registration import services as registrations
+    from tests.registration.conftest import person
+
+    with app.test_request_context("/"):
+        ann, _, wes = [registrations.register(setup.assembly, person(setup, n, org=0)).registration
+                       for n in (1, 2, 3)]  # Wes waits: the organisation's two places are taken
+        path = f"/manage/{registrations.make_manage_token(ann)}"
+    # Ann cancels on her own link: Wes is given her place.
+    assert post_form(client, path + "/cancel", {}).status_code == 302
+    assert app.test_cli_runner().invoke(args=["backup", str(tmp_path / "snapshot.backup")]).exit_code == 0
+    add(1, action="message.release", subject="message 7: Parking", detail="scheduled by Test User; 9 recipients")
+    auth.login(organiser.email)
+
+    expected = {"Promoted from the waiting list (place freed)": "A delegate (own link)",
+                "Database backed up": "Command line", "Scheduled message went out": "Scheduled (automatic)"}
+    html = client.get("/organiser/audit").get_data(as_text=True)
+    assert _who_by_action(html) == expected
+    assert f"registration {wes.id}: Delegate 3" in html
+    rows = list(csv.reader(io.StringIO(client.get("/organiser/audit.csv").get_data().decode("utf-8-sig"))))
+    assert {r[2]: r[1] for r in rows[1:]} == expected
+    # The "who" filter offers each of them, and picks it alone.
+    assert '<option value="delegate">A delegate (own link)</option>' in html
+    assert '<option value="scheduled">Scheduled (automatic)</option>' in html
+    assert '<option value="none">Command line</option>' in html
+    for who, action in (("delegate", "Promoted from the waiting list (place freed)"),
+                        ("scheduled", "Scheduled message went out"), ("none", "Database backed up")):
+        page = client.get(f"/organiser/audit?who={who}").get_data(as_text=True)
+        assert list(_who_by_action(page)) == [action], who
+    assert f'<option value="{organiser.id}">Test User</option>' in html
+    assert list(_who_by_action(client.get(f"/organiser/audit?who={organiser.id}").get_data(as_text=True))) == [
+        "Audit log downloaded (CSV)"]
+
+
+def test_after_the_privacy_purge_no_purged_name_is_left_on_the_log_page_or_in_its_csv(app, client, auth, organiser,
+                                                                                   setup):
+    from datetime import date
+
+    from eventapp.registration import services as registrations
+    from eventapp.registration.models import PendingRegistration
+    from tests.messages.test_messages import _compose
+    from tests.registration.conftest import person
+
+    with app.test_request_context("/"):
+        jo = registrations.register(setup.assembly, person(setup, 1, full_name="Jo Bloggs")).registration
+        registrations.register(setup.assembly, person(setup, 2, org=1, full_name="Ann Able"))
+    db.session.add(PendingRegistration(assembly_id=setup.assembly.id, full_name="Pat Pending",
+                                       email="pat@example.org", email_key="pat@example.org", data={}))
+    db.session.commit()
+    auth.login(organiser.email)
+    # Organisers type delegates' names (and addresses) into messages' subjects, in any case and spacing.
+    for subject in ("Parking for jo  BLOGGS (delegate1@example.org)", "Ann Able and Pat Pending: your badges",
+                    "Annabel's talk moved"):
+        url, payload = _compose(client, setup.assembly, subject=subject)
+        assert client.post(url, data={**payload, "action": "send"}).status_code == 302
+    post_form(client, f"/organiser/assemblies/{setup.assembly.slug}/registrations/{jo.id}/cancel", {},
+              follow_redirects=True)
+    setup.assembly.status, setup.assembly.retention_days = "archived", 30
+    setup.assembly.date = date.today() - timedelta(days=31)
+    db.session.commit()
+    assert app.test_cli_runner().invoke(args=["privacy", "purge", "--apply"]).exit_code == 0
+
+    page = client.get("/organiser/audit").get_data(as_text=True)
+    rows = client.get("/organiser/audit.csv").get_data().decode("utf-8-sig")
+    for text in (unescape(page), rows):
+        for gone in ("bloggs", "delegate1@example.org", "ann able", "pat pending", "pat@example.org"):
+            assert gone not in text.lower(), gone
+        assert "Parking for Anonymised delegate (Anonymised delegate)" in text
+        assert "Anonymised delegate and Anonymised delegate: your badges" in text
+        assert "Annabel's talk moved" in text  # not a purged name, though it starts like one
+        assert f"registration {jo.id}: Anonymised delegate" in text
+    [purge] = logged("privacy.purge")
+    assert purge.detail.endswith("; 3 audit events redacted")  # two messages and the cancellation

@@ -315,7 +315,7 @@ def test_promotions_after_a_delegates_own_cancellation_have_no_actor(app, db, se
     with app.test_request_context("/"):
         registrations.cancel_registration(ann)
     event = only("registration.promote")
-    assert (event.actor_id, event.actor_name) == (None, "")
+    assert (event.actor_id, event.actor_name, event.who) == (None, "", "A delegate (own link)")
     assert event.subject.startswith(f"registration {waiting.id}:")
     assert event.detail == f"place freed when the delegate cancelled registration {ann.id}"
     assert logged("registration.cancel") == []  # the delegate's own cancellation stays unlogged

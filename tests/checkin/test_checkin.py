@@ -238,3 +238,19 @@ def test_a_delegates_code_opens_them_on_receptions_phone_with_one_button(app, cl
     assert client.get(scan_url[:-3] + "xyz").status_code == 404
     other = make_assembly(date=assembly.date)
     assert client.get(f"/organiser/assemblies/{other.slug}/check-in/scan/{token}").status_code == 404
+
+
+def test_the_arrival_just_marked_is_not_shown_to_the_next_person_signed_in(client, auth, today_assembly):
+    from tests.conftest import post_form
+    from tests.factories import make_user
+
+    assembly, (aisha, *_rest) = today_assembly
+    make_user("reception", email="desk1@example.org")
+    make_user("reception", email="desk2@example.org")
+    auth.login("desk1@example.org")
+    assert tap(client, assembly, aisha).status_code == 302  # signs out before the page it goes back to
+    post_form(client, "/logout", {}, form_url="/check-in")
+    auth.login("desk2@example.org")
+    page = client.get(url(assembly)).get_data(as_text=True)
+    assert "<strong>1 of 3</strong> confirmed delegate has arrived." in page
+    assert "Aisha Khan</bdi></strong> has arrived" not in page and ">Undo<" not in page

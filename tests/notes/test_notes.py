@@ -570,3 +570,48 @@ def test_overview_isolates_the_names_of_facilitators_without_notes(as_organiser,
     html = as_organiser.get(f"/organiser/assemblies/{s.assembly.slug}/notes").get_data(as_text=True)
     missing = html.split('id="missing-title"')[1].split("</section>")[0]
     assert "Criminal exploitation (Morning): <bdi>\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2</bdi>" in missing
+
+
+def test_notes_kept_after_a_lapsed_sign_in_stay_for_their_author_only_after_a_sign_out(client, auth, facilitator):
+    s = scene(facilitator)
+    colleague = make_user("facilitator", email="co@example.org", name="Co Facilitator")
+    s.workshop.facilitators.append(colleague)
+    db.session.commit()
+    auth.login(facilitator.email)
+    page = client.get(_url(s)).get_data(as_text=True)
+    auth.logout()  # the sign-in lapses while the page is open
+    client.post(_url(s), data={"csrf_token": csrf_from(page), "keep": keep_from(page),
+                               **notes_form(summary="Siobh\u00e1n's words")})
+    assert db.session.scalar(select(func.count(PendingSave.id))) == 1
+    # She signs in, does not go back to the notes, and signs out on purpose: what she typed is not lost...
+    auth.login(facilitator.email)
+    auth.logout()
+    assert db.session.scalar(select(func.count(PendingSave.id))) == 1
+    # ...nor offered to the colleague who signs in next on the tablet...
+    auth.login(colleague.email)
+    resp = client.get(_url(s), follow_redirects=True)
+    assert resp.status_code == 200 and "Siobh\u00e1n's words" not in resp.get_data(as_text=True)
+    assert services.notes_for(s.workshop.id) is None
+    auth.logout()
+    # ...and saved under her name when she opens the notes again.
+    auth.login(facilitator.email)
+    html = client.get(_url(s), follow_redirects=True).get_data(as_text=True)
+    assert "they are now saved" in html
+    assert services.notes_for(s.workshop.id).section("summary").body == "Siobh\u00e1n's words"
+
+
+def test_notes_kept_with_no_author_are_not_offered_to_whoever_signs_in_after_a_sign_out(client, auth, facilitator):
+    # A bare token (kept by the previous version) is offered to whoever signs in: after a sign-out it is gone.
+    s = scene(facilitator)
+    colleague = make_user("facilitator", email="co@example.org", name="Co Facilitator")
+    s.workshop.facilitators.append(colleague)
+    db.session.commit()
+    token = services.stash_pending_save(s.workshop.id, notes_form(summary="Whose words?"), trusted=True)
+    with client.session_transaction() as sess:
+        sess["notes_pending"] = {str(s.workshop.id): token}
+    auth.login(facilitator.email)
+    auth.logout()
+    auth.login(colleague.email)
+    html = client.get(_url(s), follow_redirects=True).get_data(as_text=True)
+    assert "they are now saved" not in html and "Whose words?" not in html
+    assert services.notes_for(s.workshop.id) is None
