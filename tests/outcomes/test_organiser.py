@@ -334,7 +334,8 @@ def test_a_new_owner_sees_the_status_history_but_not_the_previous_owners_notes(a
         "status": "in_progress", "topic_ids": [t.id for t in copy.topics]})
     health = as_organiser.get(f"/partner/{services.make_partner_token(scene.health.id)}").get_data(as_text=True)
     assert "Set up a single shared ASB case list" in health
-    assert "Budget bid refused" not in health and "Previous owner organisation" in health
+    assert "Budget bid refused" not in health and "Previous owner organisation</strong>" in health
+    assert re.search(r"Previous owner organisation</strong>, \d\d \w+ \d{4}: In progress", health)
     # The organisers still read it in full.
     status_page = as_organiser.get(f"/organiser/tracker/{copy.id}/status").get_data(as_text=True)
     assert "Budget bid refused" in status_page

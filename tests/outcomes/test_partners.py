@@ -530,7 +530,7 @@ def test_a_status_update_is_dated_where_the_assembly_is_held_not_in_utc(client, 
     update.created_at = datetime(2026, 9, 30, 23, 30)
     db.session.commit()
     html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
-    assert "01 Oct 2026: in progress" in html and "30 Sep 2026" not in html
+    assert "01 Oct 2026: In progress" in html and "30 Sep 2026" not in html
 
 
 def reopen_token(html: str, action_id: int) -> dict:
