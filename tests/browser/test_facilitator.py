@@ -311,3 +311,21 @@ def test_review_page_fits_a_phone_when_an_action_holds_a_long_web_address(live_s
     expect(phone_page.get_by_text("Publish the map at")).to_be_visible()
     # No sideways scrolling: the page is no wider than the phone.
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_long_or_right_to_left_name_stays_on_a_phones_register(live_server, phone_page):
+    s = _seed(live_server.app)
+    long_name = "Wolfeschlegelsteinhausenbergerdorffwelchevoralternwarengewissenhaftschaferswessen"
+    with live_server.app.app_context():
+        first, second = (db.session.get(Registration, i) for i in s["people"][:2])
+        first.full_name = long_name
+        second.full_name = "\u202eEvil Override"
+        db.session.commit()
+        db.session.remove()
+    login(phone_page, live_server, s["email"])
+    phone_page.goto(live_server(f"/facilitator/workshops/{s['workshop_id']}/attendance"))
+    expect(phone_page.get_by_text(long_name)).to_be_visible()
+    # The page does not scroll sideways, and the override does not turn the organisation after it around.
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= phone_page.viewport_size["width"]
+    name = phone_page.locator(".register-name", has_text="Evil Override")
+    assert name.locator("bdi").count() == 1
