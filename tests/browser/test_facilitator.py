@@ -329,3 +329,19 @@ def test_a_long_or_right_to_left_name_stays_on_a_phones_register(live_server, ph
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= phone_page.viewport_size["width"]
     name = phone_page.locator(".register-name", has_text="Evil Override")
     assert name.locator("bdi").count() == 1
+
+
+def test_without_javascript_a_refused_walk_in_opens_at_the_walk_in_form_and_its_problem(live_server, browser):
+    # Below a long register: landing at the top of the page would show no sign that nothing was added.
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport={"width": 320, "height": 640}, java_script_enabled=False)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/attendance")
+        page.get_by_role("button", name="Add to the register").click()
+        page.wait_for_load_state()
+        expect(page.get_by_role("heading", name="Add a walk-in")).to_be_in_viewport()
+        expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    finally:
+        context.close()
+    assert not csp
