@@ -242,7 +242,9 @@ def test_a_delegates_code_opens_them_on_receptions_phone_with_one_button(app, cl
 
 def test_an_organiser_searching_for_someone_on_the_waiting_list_is_sent_to_their_registration(as_organiser,
                                                                                               today_assembly):
-    assembly, _people = today_assembly
+    assembly, people = today_assembly
     page = as_organiser.get(url(assembly, "?q=carl")).get_data(as_text=True)
-    assert "<bdi>Carl Cancelled</bdi>, <bdi>Shireford Constabulary</bdi>: cancelled" in page
-    assert f'href="/organiser/assemblies/{assembly.slug}/registrations?q=carl">find them in Registrations' in page
+    carl = people[-1]
+    assert (f'<a href="/organiser/assemblies/{assembly.slug}/registrations/{carl.id}/edit"><bdi>Carl Cancelled</bdi></a>, '
+            "<bdi>Shireford Constabulary</bdi>: cancelled") in page
+    assert "confirm their registration first, then check them in" in page
