@@ -345,3 +345,16 @@ def test_without_javascript_a_refused_walk_in_opens_at_the_walk_in_form_and_its_
     finally:
         context.close()
     assert not csp
+
+
+def test_on_a_phone_a_stacked_tables_caption_spans_the_table(live_server, phone_page):
+    # Not squeezed into a narrow centred column ("Allocated / attendees / (3)") above the first row.
+    s = _seed(live_server.app)
+    login(phone_page, live_server, s["email"])
+    phone_page.goto(live_server("/facilitator/"))
+    caption = phone_page.locator("caption", has_text="Allocated attendees (3)")
+    expect(caption).to_be_visible()
+    box, table = caption.bounding_box(), caption.locator("..").bounding_box()
+    assert box["width"] >= table["width"] - 1 and box["x"] <= table["x"] + 1
+    line = caption.evaluate("el => parseFloat(getComputedStyle(el).lineHeight)")
+    assert box["height"] < 2 * line

@@ -168,6 +168,10 @@ def test_on_a_phone_each_action_says_which_date_is_due_and_which_word_is_the_sta
     phone_page.goto(live_server(f"/organiser/assemblies/{slug}/report"))
     row = phone_page.get_by_role("table", name=re.compile("All actions")).locator("tbody tr").first
     assert _before(row.locator("td").nth(2)) == '"Due: "' and _before(row.locator("td").nth(3)) == '"Status: "'
+    # An overdue row is marked by one bar down its whole length, not a second one beside its first cell.
+    overdue = phone_page.locator("tr.overdue").first
+    assert overdue.locator("td").first.evaluate("td => getComputedStyle(td).boxShadow") == "none"
+    assert overdue.evaluate("tr => getComputedStyle(tr).borderLeftWidth") == "6px"
 
     phone_page.context.clear_cookies()
     login(phone_page, live_server, email)
