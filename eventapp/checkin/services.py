@@ -137,6 +137,21 @@ def expected_page(assembly: Assembly, *, q: str = "", show: str = "", page: int 
     return result
 
 
+def not_confirmed_matches(assembly: Assembly, q: str, limit: int = 5) -> list[Registration]:
+    """Registrations on the waiting list or cancelled that a search names: reception is told why they are not
+    listed, rather than to have them added again."""
+    if not q:
+        return []
+    return list(db.session.scalars(
+        select(Registration).join(Organisation, Organisation.id == Registration.organisation_id)
+        .where(Registration.assembly_id == assembly.id, Registration.status != "confirmed",
+               or_(Registration.full_name.icontains(q, autoescape=True),
+                   Registration.email.icontains(q, autoescape=True),
+                   Organisation.name.icontains(q, autoescape=True)))
+        .options(joinedload(Registration.organisation))
+        .order_by(func.lower(Registration.full_name), Registration.id).limit(limit)))
+
+
 @dataclass
 class Certificate:
     registration: Registration

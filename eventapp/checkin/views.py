@@ -56,8 +56,10 @@ def index(slug: str):
     just = session.pop(CHECKED_IN, None)
     if just:
         just["at"] = datetime.fromisoformat(just["at"])
+    not_confirmed = services.not_confirmed_matches(assembly, args.get("q", "")) if not result.items else []
     return render_template("checkin/index.html", assembly=assembly, page=result, args=args, is_open=is_open, why=why,
-                           shows=services.SHOW, arrived=services.arrived_count(assembly), just=just)
+                           shows=services.SHOW, arrived=services.arrived_count(assembly), just=just,
+                           not_confirmed=not_confirmed)
 
 
 @bp.route("/organiser/assemblies/<slug>/check-in/<int:reg_id>/arrived", methods=["POST"])

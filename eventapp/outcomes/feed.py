@@ -42,7 +42,7 @@ def _outcome_html(outcome) -> str:
 def atom_feed(*, title: str, page_url: str, feed_url: str, feed_id: str, author: str,
               updates: list[AssemblyUpdate], entry_url, outcomes=(), outcome_url=None) -> bytes:
     """Serialise the updates, then the workshops' published outcomes, as an Atom feed;
-    ``entry_url(update)`` and ``outcome_url(index)`` give each entry's link."""
+    ``entry_url(update)`` and ``outcome_url(outcome)`` give each entry's link."""
     ET.register_namespace("", ATOM)
 
     def sub(parent, tag, text=None, **attrs):
@@ -74,13 +74,13 @@ def atom_feed(*, title: str, page_url: str, feed_url: str, feed_id: str, author:
         # HTML as escaped text (type="html"): already sanitised, then escaped once more by the serialiser.
         sub(entry, "content", str(render_markdown(u.body)), type="html")
     # A workshop's outcomes are news too: each is an entry, updated when the organisers approve it again.
-    for index, o in enumerate(outcomes, start=1):
+    for o in outcomes:
         if o.approved_at is None:
             continue
         entry = sub(root, "entry")
         sub(entry, "title", f"Outcomes: {o.workshop_title}", type="text")
         sub(entry, "id", f"{feed_id}:outcome:{o.workshop_id}")
-        sub(entry, "link", rel="alternate", type="text/html", href=outcome_url(index))
+        sub(entry, "link", rel="alternate", type="text/html", href=outcome_url(o))
         sub(entry, "updated", _stamp(o.approved_at))
         sub(entry, "content", _outcome_html(o), type="html")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..notes.models import ACTION_STATUSES
 from ..timeutil import utcnow
 
 UPDATE_SOURCES = {"partner": "Partner organisation", "facilitator": "Facilitator", "organiser": "Organiser"}
@@ -84,3 +85,7 @@ class ActionStatusUpdate(db.Model):
     @property
     def source_label(self) -> str:
         return UPDATE_SOURCES.get(self.source, self.source)
+
+    @property
+    def status_label(self) -> str:
+        return ACTION_STATUSES.get(self.status, self.status)

@@ -393,7 +393,7 @@ def status_updates_for_partner(action_ids: Iterable[int], organisation_id: int) 
     for action_id, log in status_updates(action_ids).items():
         out[action_id] = [u if u.source != "partner" or u.organisation_id == organisation_id else
                           SimpleNamespace(source_label="Previous owner organisation", created_at=u.created_at,
-                                          status=u.status, note="")
+                                          status=u.status, status_label=u.status_label, note="")
                           for u in log]
     return out
 

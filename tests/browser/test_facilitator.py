@@ -311,3 +311,50 @@ def test_review_page_fits_a_phone_when_an_action_holds_a_long_web_address(live_s
     expect(phone_page.get_by_text("Publish the map at")).to_be_visible()
     # No sideways scrolling: the page is no wider than the phone.
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_long_or_right_to_left_name_stays_on_a_phones_register(live_server, phone_page):
+    s = _seed(live_server.app)
+    long_name = "Wolfeschlegelsteinhausenbergerdorffwelchevoralternwarengewissenhaftschaferswessen"
+    with live_server.app.app_context():
+        first, second = (db.session.get(Registration, i) for i in s["people"][:2])
+        first.full_name = long_name
+        second.full_name = "\u202eEvil Override"
+        db.session.commit()
+        db.session.remove()
+    login(phone_page, live_server, s["email"])
+    phone_page.goto(live_server(f"/facilitator/workshops/{s['workshop_id']}/attendance"))
+    expect(phone_page.get_by_text(long_name)).to_be_visible()
+    # The page does not scroll sideways, and the override does not turn the organisation after it around.
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= phone_page.viewport_size["width"]
+    name = phone_page.locator(".register-name", has_text="Evil Override")
+    assert name.locator("bdi").count() == 1
+
+
+def test_without_javascript_a_refused_walk_in_opens_at_the_walk_in_form_and_its_problem(live_server, browser):
+    # Below a long register: landing at the top of the page would show no sign that nothing was added.
+    seed = _seed(live_server.app)
+    context, page, csp = _open_page(browser, viewport={"width": 320, "height": 640}, java_script_enabled=False)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/attendance")
+        page.get_by_role("button", name="Add to the register").click()
+        page.wait_for_load_state()
+        expect(page.get_by_role("heading", name="Add a walk-in")).to_be_in_viewport()
+        expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    finally:
+        context.close()
+    assert not csp
+
+
+def test_on_a_phone_a_stacked_tables_caption_spans_the_table(live_server, phone_page):
+    # Not squeezed into a narrow centred column ("Allocated / attendees / (3)") above the first row.
+    s = _seed(live_server.app)
+    login(phone_page, live_server, s["email"])
+    phone_page.goto(live_server("/facilitator/"))
+    caption = phone_page.locator("caption", has_text="Allocated attendees (3)")
+    expect(caption).to_be_visible()
+    box, table = caption.bounding_box(), caption.locator("..").bounding_box()
+    assert box["width"] >= table["width"] - 1 and box["x"] <= table["x"] + 1
+    line = caption.evaluate("el => parseFloat(getComputedStyle(el).lineHeight)")
+    assert box["height"] < 2 * line

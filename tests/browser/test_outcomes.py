@@ -139,3 +139,43 @@ def test_partner_links_to_a_filtered_selection(live_server, page):
     expect(page.get_by_role("heading", name="No partner link to send")).to_be_visible()
     axe_check(page, "email partner links: nobody to email")
     assert s["police"]
+
+
+def _before(cell) -> str:
+    # What a stacked cell shows ahead of its value (the column name, from data-label), as the phone renders it.
+    return cell.evaluate("td => getComputedStyle(td, '::before').content")
+
+
+def test_on_a_phone_each_action_says_which_date_is_due_and_which_word_is_the_status(live_server, phone_page):
+    # Stacked on a narrow screen, a bare "2026-10-15" and "Open" under the action say nothing of what they are.
+    with live_server.app.app_context():
+        facilitator = make_user("facilitator", name="Phone Facilitator")
+        scene = build_scene(facilitator=facilitator, organiser=make_user("organiser", name="Seed organiser"))
+        from eventapp.notes import services as notes_services
+
+        notes_services.add_action(scene.new_workshop, {
+            "description": "Phone-sized action", "owner_organisation_id": scene.police.id, "lead_person": "",
+            "due_date": date(2027, 5, 1), "status": "in_progress", "internal": False, "topic_ids": []}, facilitator.id)
+        email, workshop_id = facilitator.email, scene.new_workshop.id
+        slug, previous_id = scene.previous.slug, scene.previous.id
+        db.session.remove()
+    login(phone_page, live_server)
+    phone_page.goto(live_server(f"/organiser/tracker?assembly={previous_id}"))
+    row = phone_page.locator("table.tracker tbody tr").first
+    expect(row).to_be_visible()
+    assert [_before(row.locator("td").nth(i)) for i in range(1, 6)] == [
+        '"Owner: "', '"Due: "', '"Status: "', '"Topics: "', '"Assembly: "']
+    phone_page.goto(live_server(f"/organiser/assemblies/{slug}/report"))
+    row = phone_page.get_by_role("table", name=re.compile("All actions")).locator("tbody tr").first
+    assert _before(row.locator("td").nth(2)) == '"Due: "' and _before(row.locator("td").nth(3)) == '"Status: "'
+    # An overdue row is marked by one bar down its whole length, not a second one beside its first cell.
+    overdue = phone_page.locator("tr.overdue").first
+    assert overdue.locator("td").first.evaluate("td => getComputedStyle(td).boxShadow") == "none"
+    assert overdue.evaluate("tr => getComputedStyle(tr).borderLeftWidth") == "6px"
+
+    phone_page.context.clear_cookies()
+    login(phone_page, live_server, email)
+    phone_page.goto(live_server(f"/facilitator/workshops/{workshop_id}/actions"))
+    row = phone_page.locator("tr", has_text="Phone-sized action")
+    expect(row).to_be_visible()
+    assert _before(row.locator("td").nth(2)) == '"Due: "' and _before(row.locator("td").nth(3)) == '"Status: "'

@@ -254,3 +254,13 @@ def test_the_arrival_just_marked_is_not_shown_to_the_next_person_signed_in(clien
     page = client.get(url(assembly)).get_data(as_text=True)
     assert "<strong>1 of 3</strong> confirmed delegate has arrived." in page
     assert "Aisha Khan</bdi></strong> has arrived" not in page and ">Undo<" not in page
+
+
+def test_an_organiser_searching_for_someone_on_the_waiting_list_is_sent_to_their_registration(as_organiser,
+                                                                                              today_assembly):
+    assembly, people = today_assembly
+    page = as_organiser.get(url(assembly, "?q=carl")).get_data(as_text=True)
+    carl = people[-1]
+    assert (f'<a href="/organiser/assemblies/{assembly.slug}/registrations/{carl.id}/edit"><bdi>Carl Cancelled</bdi></a>, '
+            "<bdi>Shireford Constabulary</bdi>: cancelled") in page
+    assert "confirm their registration first, then check them in" in page

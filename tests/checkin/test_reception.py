@@ -75,3 +75,21 @@ def test_facilitators_cannot_open_check_in(client, auth, facilitator, today):
     auth.login(facilitator.email)
     assert client.get("/check-in").status_code == 403
     assert client.get(f"/organiser/assemblies/{assembly.slug}/check-in").status_code == 403
+
+
+def test_a_search_that_finds_only_someone_not_confirmed_says_why_they_are_not_listed(client, desk, today):
+    assembly, _people = today
+    page = client.get(f"/organiser/assemblies/{assembly.slug}/check-in?q=waiting").get_data(as_text=True)
+    assert "Nobody still expected matches &ldquo;waiting&rdquo;." in page
+    assert "<bdi>Will Waiting</bdi>, <bdi>Shireford Constabulary</bdi>: on the waiting list" in page
+    assert "an organiser must confirm them before they can be checked in" in page
+    assert "/registrations" not in page  # reception cannot open the organisers' list
+
+
+def test_searching_everyone_confirmed_offers_no_link_back_to_the_same_search(client, desk, today):
+    assembly, _people = today
+    page = client.get(f"/organiser/assemblies/{assembly.slug}/check-in?show=all&q=Nobody").get_data(as_text=True)
+    assert "Nobody confirmed matches &ldquo;Nobody&rdquo;." in page
+    assert "Search everyone confirmed" not in page and "Ask an organiser to add them at the door." in page
+    arrived = client.get(f"/organiser/assemblies/{assembly.slug}/check-in?show=arrived&q=Aisha").get_data(as_text=True)
+    assert "Nobody who has arrived matches &ldquo;Aisha&rdquo;." in arrived and "Search everyone confirmed" in arrived

@@ -109,7 +109,8 @@ def test_counts_feed_the_organisers_overview(client, auth, facilitator, organise
     assert "<dt>Present</dt><dd>1</dd>" in totals and "<dt>Absent</dt><dd>1</dd>" in totals
     assert "<dt>Walk-ins</dt><dd>1</dd>" in totals
     row = html.split("Spotting hidden harm<br>")[1].split("</tr>")[0]
-    assert "<td>3</td><td>1</td><td>1</td><td>1</td>" in row
+    assert ('<td data-label="Allocated">3</td><td data-label="Present">1</td><td data-label="Absent">1</td>'
+            '<td data-label="Walk-ins">1</td>') in row
 
 
 def test_walk_in_list_can_be_searched(as_facilitator, facilitator):

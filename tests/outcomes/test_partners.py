@@ -538,7 +538,7 @@ def test_a_status_update_is_dated_where_the_assembly_is_held_not_in_utc(client, 
     update.created_at = datetime(2026, 9, 30, 23, 30)
     db.session.commit()
     html = client.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
-    assert "01 Oct 2026: in progress" in html and "30 Sep 2026" not in html
+    assert "01 Oct 2026: In progress" in html and "30 Sep 2026" not in html
 
 
 def reopen_token(html: str, action_id: int) -> dict:
@@ -654,3 +654,22 @@ def test_a_status_set_from_the_history_page_is_confirmed_beside_the_action_or_at
     assert f'id="action-{a}"' not in html
     [box] = where_shown(html, "Status updated.")
     assert box.at_top and len(message_boxes(html)) == 1 and html.count("Status updated.") == 1
+
+
+def test_a_closed_action_the_partner_cannot_reopen_says_who_can(client, db, app, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/partner/{services.make_partner_token(scene.health.id)}"
+    services.set_action_status(scene.done_action.id, "done", "Closed at the review", "organiser", user_id=organiser.id)
+    page = client.get(url).get_data(as_text=True)
+    section = page.split(f'id="action-{scene.done_action.id}"')[1].split("</section>")[0]
+    email = app.config["ORGANISER_EMAIL"]
+    assert "This action is closed. If there is more to do on it, ask the organisers to reopen it:" in section
+    assert f'<a href="mailto:{email}">{email}</a>' in section
+    # An open one has its status form instead; one the partner closed themselves, its Reopen button.
+    a = scene.overdue_action.id
+    police_url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    assert "This action is closed" not in client.get(police_url).get_data(as_text=True)
+    services.set_action_status(a, "done", "", "partner", organisation_id=scene.police.id)
+    police = client.get(police_url).get_data(as_text=True)
+    mine = police.split(f'id="action-{a}"')[1].split("</section>")[0]
+    assert "You marked this action Done on" in mine and "This action is closed" not in mine

@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import date
 from xml.etree import ElementTree as ET
 
+from eventapp.notes import services as notes_services
 from eventapp.outcomes import services
 from eventapp.outcomes.models import AssemblyUpdate
 from tests.conftest import post_form
-from tests.factories import make_assembly
+from tests.factories import make_assembly, make_workshop
 from tests.outcomes.helpers import (DELEGATE_EMAIL, DELEGATE_NAME, INTERNAL_ACTION_MARK, INTERNAL_MARK, LEAD_PERSON,
                                     PUBLIC_MARK, WALK_IN_NAME, build_scene)
 
@@ -227,8 +228,9 @@ def test_the_feed_carries_each_workshops_published_outcomes_as_an_entry(client, 
     (entry,) = [e for e in root.findall(f"{ATOM}entry") if e.find(f"{ATOM}title").text.startswith("Outcomes: ")]
     assert entry.find(f"{ATOM}title").text == f"Outcomes: {scene.old_workshop.title}"
     assert entry.find(f"{ATOM}id").text.endswith(f":outcome:{scene.old_workshop.id}")
-    assert entry.find(f"{ATOM}link").get("href").endswith(f"/a/{scene.previous.slug}/updates#outcome-1")
-    assert 'id="outcome-1">' + scene.old_workshop.title in client.get(f"/a/{scene.previous.slug}/updates").get_data(
+    anchor = f"outcome-workshop-{scene.old_workshop.id}"
+    assert entry.find(f"{ATOM}link").get("href").endswith(f"/a/{scene.previous.slug}/updates#{anchor}")
+    assert f'id="{anchor}">' + scene.old_workshop.title in client.get(f"/a/{scene.previous.slug}/updates").get_data(
         as_text=True)
     content = entry.find(f"{ATOM}content").text
     assert PUBLIC_MARK in content and "Publish a who-to-call guide" in content and scene.police.name in content
@@ -254,3 +256,26 @@ def test_a_public_status_says_how_fresh_it_is(client, db, organiser):
     html = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
     line = html.split("Set up a single shared ASB case list")[1].split("</li>")[0]
     assert "Status: Done, as of " in line and "5 October 2026" not in line
+
+
+def test_a_link_to_a_workshops_outcomes_still_leads_there_once_another_is_published_before_it(client, db, organiser):
+    # A feed reader keeps an entry's first link, and people share it: it must not come to point at another workshop.
+    scene = build_scene(organiser=organiser)
+    feed = f"/a/{scene.previous.slug}/updates.atom"
+
+    def link_to(workshop) -> str:
+        root = ET.fromstring(client.get(feed).get_data())
+        (entry,) = [e for e in root.findall(f"{ATOM}entry")
+                    if e.find(f"{ATOM}title").text == f"Outcomes: {workshop.title}"]
+        return entry.find(f"{ATOM}link").get("href").split("#")[1]
+
+    before = link_to(scene.old_workshop)
+    earlier = make_workshop(scene.old_workshop.round, title="Aardvark first")
+    saved, _ = notes_services.save_notes(earlier, {"summary": "Agreed early"}, 0, organiser.id, submit=True)
+    notes_services.approve_notes(saved, ["summary"], [], organiser.id)
+
+    page = client.get(f"/a/{scene.previous.slug}/updates").get_data(as_text=True)
+    assert page.index("Aardvark first") < page.index(scene.old_workshop.title)  # published before it on the page
+    assert link_to(scene.old_workshop) == before
+    assert f'id="{before}">{scene.old_workshop.title}<' in page
+    assert link_to(earlier) != before
