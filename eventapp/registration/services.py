@@ -1018,9 +1018,9 @@ def withdraw_pending(pending: PendingRegistration) -> None:
 
 
 def update_registration(registration: Registration, data: dict[str, Any], *, by_organiser: bool = False,
-                        by: int | None = None) -> Registration:
-    """Change a registration's details and (until allocation is published) its ranked choices; an organiser's
-    change (``by`` their account) is logged."""
+                        by: int | None = None) -> list[Registration]:
+    """Change a registration's details and (until allocation is published) its ranked choices; returns whoever
+    a change of organisation lets off the waiting list. An organiser's change (``by`` their account) is logged."""
     if registration.status == "cancelled" and not by_organiser:
         raise DomainError("This registration was cancelled, so it can no longer be changed.")
     details = _clean_details(data)
@@ -1064,18 +1064,25 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
     if address_changed:
         _queue(registration, "address_changed",
                dedupe=f"registration:{registration.id}:address_changed:{registration.token_version}")
+    moved_organisation = organisation.id != registration.organisation_id
     registration.organisation_id = organisation.id
     if topic_ids is not None:
         _set_preferences(registration, topic_ids)
     if by_organiser:
         audit.record(by, "registration.edit", assembly_id=assembly.id, subject=audit.registration_subject(registration), detail=f"changed: {', '.join(changed) or 'nothing'}")
+    promoted: list[Registration] = []
     try:
         sync_calendar([registration.id])
+        if moved_organisation and assembly.org_limit is not None:
+            # A confirmed delegate who moves leaves a place under the old organisation's limit, and someone
+            # waiting only because of their organisation's limit (this delegate too) may now fit.
+            who = "an organiser" if by_organiser else "the delegate"
+            promoted = _promote(assembly, by=by, cause=f"{who} changed the organisation of registration {registration.id}")
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise DomainError("Those changes clash with another registration. Please check and try again.") from None
-    return registration
+    return promoted
 
 
 def _tell_old_address(registration: Registration) -> None:

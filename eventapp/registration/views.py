@@ -352,16 +352,18 @@ def manage_edit(token: str):
             data.pop("topic_ids")
         version = reg.token_version
         try:
-            services.update_registration(reg, data)
+            promoted = services.update_registration(reg, data)
         except DomainError as err:
             _choices_field(err, form)
         else:
+            saved = ("Your changes are saved, and a place is now yours: we have emailed you the details."
+                     if reg in promoted else "Your changes are saved.")
             if reg.token_version != version:
                 # The address changed, so the link in the address bar is dead: hand over the new one.
-                flash(f"Your changes are saved. We have emailed your new personal link to {reg.email}; "
+                flash(f"{saved} We have emailed your new personal link to {reg.email}; "
                       "links in earlier emails no longer work.", "success")
                 return redirect(url_for(".manage", token=services.make_manage_token(reg)))
-            flash("Your changes are saved.", "success")
+            flash(saved, "success")
             return redirect(url_for(".manage", token=token))
     return render_template("registration/edit.html", form=form, reg=reg, token=token, topics=topics,
                            published=published, organisations=_approved_organisations(),
@@ -837,13 +839,13 @@ def organiser_edit(slug: str, reg_id: int):
             data.pop("topic_ids")
         version = reg.token_version
         try:
-            services.update_registration(reg, data, by_organiser=True, by=current_user.id)
+            promoted = services.update_registration(reg, data, by_organiser=True, by=current_user.id)
         except DomainError as err:
             _choices_field(err, form)
         else:
             moved = " A new personal link was emailed to the new address; earlier links no longer work." \
                 if reg.token_version != version else ""
-            flash(f"{reg.full_name}'s registration is saved.{moved}", "success")
+            flash(f"{reg.full_name}'s registration is saved.{moved}{_promoted_note(promoted)}", "success")
             return _back_to_list(slug)
     return _organiser_form_page(form, reg, assembly, topics, published=published)
 

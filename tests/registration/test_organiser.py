@@ -529,3 +529,16 @@ def test_searching_the_list_does_not_fill_the_shared_link_cache(app, as_organise
     for i in range(5):
         assert as_organiser.get(f"{base(setup)}?q=search{i}").status_code == 200
     assert len(links) == before, sorted(set(links) - set(snapshot))
+
+
+def test_moving_a_delegate_to_another_organisation_gives_the_freed_place_to_the_next_one_waiting(app, as_organiser, setup):
+    # Two per organisation: the Constabulary's third delegate waits while places are free.
+    first, _, third = seed(app, setup, [(1, 0, {}), (2, 0, {}), (3, 0, {"full_name": "Mei Ahmed"})])
+    assert third.status == "waiting"
+    # The first was put down under the wrong organisation; the organiser corrects it.
+    resp = post_form(as_organiser, f"{base(setup)}/{first.id}/edit", form_fields(setup, n=1, org=1),
+                     follow_redirects=True)
+    assert "Promoted from the waiting list: Mei Ahmed." in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Registration, third.id).status == "confirmed"
+    assert len(outbox(kind="promoted", to="delegate3@example.org")) == 1
