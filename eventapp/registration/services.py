@@ -314,6 +314,18 @@ def waiting_rank(registration: Registration) -> int | None:
     )
 
 
+def waiting_because(registration: Registration) -> str | None:
+    """Why someone waiting has no place now: "full" (the assembly), "organisation" (its limit), or None."""
+    if registration.status != "waiting":
+        return None
+    total, from_org = place_counts(registration.assembly, registration.organisation_id)
+    if total >= registration.assembly.capacity:
+        return "full"
+    if registration.assembly.org_limit is not None and from_org >= registration.assembly.org_limit:
+        return "organisation"
+    return None
+
+
 def _promote(assembly: Assembly, *, by: int | None = None, cause: str = "") -> list[Registration]:
     """Fill free places from the waiting list, in queue order, skipping people whose organisation is full.
     Each promotion is logged: ``by`` is the organiser whose action freed the place (None for a delegate

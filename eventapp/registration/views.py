@@ -324,6 +324,7 @@ def manage(token: str):
 
     placements = placements_for(reg) if reg.status == "confirmed" else []
     return render_template("registration/manage.html", reg=reg, token=token, position=services.waiting_rank(reg),
+                           waiting_because=services.waiting_because(reg),
                            published=services.allocation_published(reg.assembly), action_form=ActionForm(),
                            placements=placements, taken_place=services.has_taken_place(reg.assembly),
                            certificate=certificate(reg)[0] is not None, check_in_code=check_in_code(reg),

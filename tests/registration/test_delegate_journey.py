@@ -318,3 +318,21 @@ def test_a_delegate_waiting_behind_their_organisations_limit_who_corrects_the_or
     assert "Your changes are saved, and a place is now yours: we have emailed you the details." in page
     assert "Your place is confirmed." in page
     assert len(outbox(kind="promoted", to="delegate3@example.org")) == 1
+
+
+def test_the_personal_page_says_why_someone_waits_while_the_assembly_has_places(client, setup):
+    # Places are free: the third from the Constabulary waits only because of the limit per organisation.
+    for n in (1, 2, 3):
+        register(client, setup, n=n)
+    path = LINK_RE.search(outbox(kind="waiting_list", to="delegate3@example.org")[-1].body_text).group(1)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
+    assert ("You are on the waiting list at position 1: Shireford Constabulary already has 2 confirmed delegates, "
+            "the most each organisation can send.") in text
+    # When the assembly itself is full, that is the reason given.
+    register(client, setup, n=4, org=1)
+    register(client, setup, n=5, org=1)
+    register(client, setup, n=6, org=2)
+    register(client, setup, n=7, org=2)
+    path = LINK_RE.search(outbox(kind="waiting_list", to="delegate7@example.org")[-1].body_text).group(1)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
+    assert "You are on the waiting list at position 2: every place is taken." in text
