@@ -816,10 +816,12 @@ def organiser_new(slug: str):
             _choices_field(err, form)
         else:
             if result.outcome == "duplicate":
-                flash("That email address is already registered for this assembly: we emailed them their link.", "info")
-            else:
-                flash(f"{result.registration.full_name} added ({result.registration.status_label.lower()}). "
-                      "We emailed them their personal link.", "success")
+                # The list would leave the organiser searching for them: the registration itself, to compare.
+                flash(f"{result.registration.full_name} is already registered for this assembly with that email "
+                      "address: here is the registration. We have emailed them their personal link again.", "info")
+                return redirect(url_for(".organiser_edit", slug=slug, reg_id=result.registration.id))
+            flash(f"{result.registration.full_name} added ({result.registration.status_label.lower()}). "
+                  "We emailed them their personal link.", "success")
             return redirect(url_for(".organiser_index", slug=slug))
     return _organiser_form_page(form, None, assembly, topics, published=False)
 

@@ -6,7 +6,7 @@ import io
 import re
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from eventapp.extensions import db
 from eventapp.mail.models import OutboxMessage
@@ -542,3 +542,15 @@ def test_moving_a_delegate_to_another_organisation_gives_the_freed_place_to_the_
     db.session.expire_all()
     assert db.session.get(Registration, third.id).status == "confirmed"
     assert len(outbox(kind="promoted", to="delegate3@example.org")) == 1
+
+
+def test_adding_someone_already_registered_opens_their_registration(app, as_organiser, setup):
+    [reg] = seed(app, setup, [(1, 0, {"full_name": "Aisha Khan", "job_title": "Inspector"})])
+    # The organiser types her in again, from a list, not knowing she registered herself.
+    resp = post_form(as_organiser, base(setup) + "/new", form_fields(setup, n=1, full_name="A. Khan"))
+    assert resp.headers["Location"] == f"{base(setup)}/{reg.id}/edit"
+    page = as_organiser.get(resp.headers["Location"]).get_data(as_text=True)
+    assert ("Aisha Khan is already registered for this assembly with that email address: here is the registration. "
+            "We have emailed them their personal link again.") in page
+    assert 'value="Inspector"' in page
+    assert db.session.scalar(select(func.count(Registration.id))) == 1
