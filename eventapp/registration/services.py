@@ -77,6 +77,15 @@ class TokenExpired(DomainError):
     """The manage link was genuine but is too old."""
 
 
+class NoPlace(DomainError):
+    """No place is free for this delegate and the form did not ask to join the waiting list; ``reason`` says why
+    without pointing at the form's box (the confirmation page has a button instead)."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"{reason} Tick this box to join the waiting list.", "join_waiting_list")
+        self.reason = reason
+
+
 # --- validation ----------------------------------------------------------------
 
 
@@ -668,7 +677,7 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
     reason = _place_reason(places, assembly.id, organisation)
     if reason and not join_waiting:
         db.session.rollback()
-        raise DomainError(f"{reason} Tick this box to join the waiting list.", "join_waiting_list")
+        raise NoPlace(reason)
 
     key = email_key(details["email"])
     now = utcnow()
@@ -778,7 +787,7 @@ def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: li
     organisation = _organisation_ref(data)
     if not data.get("join_waiting_list", True) and assembly.confirmed_count >= assembly.capacity:
         # Said now rather than after the email: ticking the box is the only way on.
-        raise DomainError("The assembly is full. Tick this box to join the waiting list.", "join_waiting_list")
+        raise NoPlace("The assembly is full.")
     kept = {k: data.get(k) for k in _PENDING_KEYS}
     kept.update(details, topic_ids=topic_ids, consent=True, join_waiting_list=bool(data.get("join_waiting_list", True)))
     if organisation is not None:

@@ -217,10 +217,10 @@ def confirm(slug: str, token: str):
                 done = _confirmed_already(token, assembly)
                 if done is not None:
                     return done
-            if err.field != "join_waiting_list":
+            if not isinstance(err, services.NoPlace):
                 return render_template("registration/confirm.html", assembly=assembly, pending=None,
                                        problem=err.message, form=None), 409
-            full = err.message
+            full = err.reason
             pending = services.load_pending(token)
         else:
             reg = result.registration
