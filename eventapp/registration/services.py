@@ -212,17 +212,27 @@ def took_place_message(assembly: Assembly) -> str:
 
 def registration_window(assembly: Assembly, now: datetime | None = None) -> tuple[bool, str]:
     """Whether the public form accepts registrations now, and if not why not."""
+    state, why = registration_state(assembly, now)
+    return state == "open", why
+
+
+def registration_state(assembly: Assembly, now: datetime | None = None) -> tuple[str, str]:
+    """("open", ""), ("not_yet", why) or ("closed", why) for the public form now."""
     if getattr(assembly, "cancelled_at", None) is not None:
-        return False, "This assembly has been cancelled."
+        return "closed", "This assembly has been cancelled."
     if assembly.status != "open":
-        return False, "Registration for this assembly is closed."
+        return "closed", "Registration for this assembly is closed."
     local_now = utc_to_local(now or utcnow(), assembly.timezone or "Europe/London")
     opens, closes = assembly.registration_opens_at, assembly.registration_closes_at
     if opens and local_now < opens:
-        return False, f"Registration opens on {opens.day} {opens:%B %Y} at {opens:%H:%M}."
+        return "not_yet", f"Registration opens on {opens.day} {opens:%B %Y} at {opens:%H:%M}."
     if closes and local_now >= closes:
-        return False, f"Registration closed on {closes.day} {closes:%B %Y} at {closes:%H:%M}."
-    return True, ""
+        return "closed", f"Registration closed on {closes.day} {closes:%B %Y} at {closes:%H:%M}."
+    if local_now >= datetime.combine(assembly.date, assembly.end_time):
+        # An assembly left open with no closing time would otherwise book places for a day that is over.
+        d = assembly.date
+        return "closed", f"{assembly.title} took place on {d.day} {d:%B %Y}: registration is closed."
+    return "open", ""
 
 
 def _resolve_organisation(data: dict[str, Any], *, create: bool = True) -> Organisation | None:

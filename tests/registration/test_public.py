@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime
+from datetime import date, datetime
 
 from itsdangerous.timed import TimestampSigner
 from sqlalchemy import select
@@ -130,6 +130,34 @@ def test_outside_the_window_the_form_says_so(client, setup):
     resp = post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup), form_url="/manage/new-link")
     assert resp.status_code == 200 and "Registration closed on" in resp.get_data(as_text=True)
     assert db.session.query(Registration).count() == 0
+
+
+def test_an_assembly_whose_day_is_over_takes_no_registration_though_nobody_closed_the_form(client, setup):
+    # Left open, with no closing time: the form must not book places for a day that is over.
+    setup.assembly.date, setup.assembly.registration_closes_at = date(2024, 3, 14), None
+    db.session.commit()
+    html = client.get(f"/a/{setup.assembly.slug}/register").get_data(as_text=True)
+    assert f"{setup.assembly.title} took place on 14 March 2024: registration is closed." in html
+    assert 'name="full_name"' not in html
+    post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup), form_url="/manage/new-link")
+    assert db.session.query(Registration).count() == 0
+    public = client.get(f"/a/{setup.assembly.slug}").get_data(as_text=True)
+    assert "Register to attend" not in public and "took place on 14 March 2024" in public
+
+
+def test_the_public_page_does_not_call_an_assembly_open_while_its_form_is_shut(client, setup):
+    setup.assembly.registration_closes_at = datetime(2022, 2, 3, 17, 0)
+    db.session.commit()
+    page = client.get(f"/a/{setup.assembly.slug}").get_data(as_text=True)
+    assert "Open for registration" not in page
+    assert "Status: Registration closed" in page and "Registration closed on 3 February 2022 at 17:00." in page
+    home = client.get("/").get_data(as_text=True)
+    assert "Open for registration" not in home and "<p>Registration closed</p>" in home
+    setup.assembly.registration_opens_at, setup.assembly.registration_closes_at = datetime(2099, 1, 4, 9, 0), None
+    db.session.commit()
+    page = client.get(f"/a/{setup.assembly.slug}").get_data(as_text=True)
+    assert "Open for registration" not in page
+    assert "Status: Registration not yet open" in page and "Registration opens on 4 January 2099 at 09:00." in page
 
 
 def test_draft_assembly_has_no_public_form(client, setup):
