@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from bisect import bisect_right
 from datetime import time as dt_time
 from types import SimpleNamespace
 from typing import Callable, NamedTuple
@@ -15,7 +16,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import bindparam, func, or_, select
 from flask_sqlalchemy.pagination import SelectPagination
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from ..accounts.access import organiser_required
 from ..assemblies.models import Assembly
@@ -438,8 +439,14 @@ def _per_row(endpoint: str, **values) -> Callable[[int], str]:
     return lambda reg_id: f"{head}{int(reg_id)}{tail}"
 
 
+_AHEAD = aliased(Registration)
+# The place in the queue as the delegate's own page gives it (services.waiting_rank): positions keep the
+# gaps that promotions and cancellations leave, and "no. 4" for the first one waiting would not match.
+_WAITING_RANK = (select(func.count(_AHEAD.id)).where(_AHEAD.assembly_id == Registration.assembly_id,
+                                                     _AHEAD.waiting_position <= Registration.waiting_position)
+                 .correlate(Registration).scalar_subquery())
 _LIST_COLUMNS = (Registration.id, Registration.full_name, Registration.email, Registration.job_title, Registration.status,
-                 Registration.waiting_position, Registration.access_needs, Registration.dietary_needs,
+                 _WAITING_RANK.label("waiting_rank"), Registration.access_needs, Registration.dietary_needs,
                  Organisation.name.label("org_name"), Organisation.sector.label("org_sector"),
                  Organisation.status.label("org_status"))
 
@@ -509,7 +516,8 @@ def _list_statements(q: bool, status: str, sector: bool, org: bool, needs: str =
         # Served in order by ix_registration_assembly_name: a page reads its own rows, not all of them.
         ordered = stmt.order_by(func.lower(Registration.full_name), Registration.id)
     page = ordered.limit(bindparam("limit")).offset(bindparam("offset"))
-    return page, select(func.count()).select_from(stmt.subquery())
+    # Counted without the columns shown: the queue ranks are worked out for the page's rows only.
+    return page, select(func.count()).select_from(stmt.with_only_columns(Registration.id).subquery())
 
 
 # One index probe per organisation rather than a pass over every registration.
@@ -1013,8 +1021,14 @@ def organiser_export(slug: str):
 
     arrived = dict(db.session.execute(select(Arrival.registration_id, Arrival.arrived_at)
                                       .where(Arrival.assembly_id == assembly.id)).all())
+    # Numbered as the list and the delegate's page number them (1 = next), whatever gaps the positions have,
+    # among everyone waiting (a filtered download leaves some of them out).
+    queue = db.session.scalars(select(Registration.waiting_position).where(
+        Registration.assembly_id == assembly.id, Registration.waiting_position.is_not(None))
+        .order_by(Registration.waiting_position)).all()
+    ranks = {r.id: bisect_right(queue, r.waiting_position) for r in regs if r.waiting_position is not None}
     rows = ([r.full_name, r.email, r.job_title, r.organisation.name, r.organisation.sector_label, r.status_label,
-             r.waiting_position or "", r.access_needs, r.dietary_needs, "; ".join(p.topic.name for p in r.preferences),
+             ranks.get(r.id, ""), r.access_needs, r.dietary_needs, "; ".join(p.topic.name for p in r.preferences),
              r.created_at.strftime("%Y-%m-%d %H:%M"), r.source,
              arrived[r.id].strftime("%Y-%m-%d %H:%M") if r.id in arrived else ""] for r in regs)
     body = to_csv(EXPORT_HEADER, rows)

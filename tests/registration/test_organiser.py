@@ -554,3 +554,25 @@ def test_adding_someone_already_registered_opens_their_registration(app, as_orga
             "We have emailed them their personal link again.") in page
     assert 'value="Inspector"' in page
     assert db.session.scalar(select(func.count(Registration.id))) == 1
+
+
+def test_the_list_numbers_the_waiting_list_as_the_delegates_own_page_does(app, as_organiser, setup):
+    # Capacity 5: the 6th, 7th and 8th wait (no. 1, 2, 3); a cancellation lets the 6th in.
+    regs = seed(app, setup, [(n, n % 3, {}) for n in range(8)])
+    post_form(as_organiser, f"{base(setup)}/{regs[0].id}/cancel", {})
+    db.session.expire_all()
+    seventh = db.session.get(Registration, regs[6].id)
+    assert seventh.status == "waiting"
+    with app.test_request_context("/"):
+        token = services.make_manage_token(seventh)
+    assert "You are on the waiting list at position 1" in as_organiser.get(f"/manage/{token}").get_data(as_text=True)
+    html = as_organiser.get(base(setup) + "?status=waiting").get_data(as_text=True)
+    assert re.findall(r"Waiting list \(no\. (\d+)\)", html) == ["1", "2"]
+    rows = list(csv.reader(io.StringIO(as_organiser.get(base(setup) + ".csv").get_data(as_text=True).lstrip("\ufeff"))))
+    column = rows[0].index("Waiting position")
+    assert [row[column] for row in rows[1:] if row[column]] == ["1", "2"]
+    # Downloaded for one organisation only, the 8th is still second in the queue.
+    eighth = db.session.get(Registration, regs[7].id)
+    rows = list(csv.reader(io.StringIO(as_organiser.get(
+        f"{base(setup)}.csv?organisation={eighth.organisation_id}").get_data(as_text=True).lstrip("\ufeff"))))
+    assert [(row[0], row[column]) for row in rows[1:] if row[column]] == [("Delegate 7", "2")]
