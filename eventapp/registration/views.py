@@ -389,7 +389,13 @@ def manage_cancel(token: str):
         flash("Your registration is cancelled. We have emailed you to confirm.", "success")
         return redirect(url_for(".manage", token=token))
     return render_template("registration/cancel.html", reg=reg, form=form, cancel_url=url_for(".manage", token=token),
-                           heading="Cancel your registration?")
+                           heading="Cancel your registration?", by_delegate=True, has_workshops=_has_workshops(reg))
+
+
+def _has_workshops(reg: Registration) -> bool:
+    from ..placements.models import Placement
+
+    return db.session.scalar(select(Placement.id).where(Placement.registration_id == reg.id).limit(1)) is not None
 
 
 @bp.route("/manage/<token>/my-data.json")
@@ -891,7 +897,7 @@ def organiser_cancel(slug: str, reg_id: int):
         flash(message, "success")
         return _back_to_list(slug)
     return render_template("registration/cancel.html", reg=reg, form=form, heading=f"Cancel {reg.full_name}'s registration?",
-                           cancel_url=url_for(".organiser_index", slug=slug, **_list_args()))
+                           cancel_url=url_for(".organiser_index", slug=slug, **_list_args()), has_workshops=_has_workshops(reg))
 
 
 def _promoted_note(promoted: list[Registration]) -> str:

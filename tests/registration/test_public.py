@@ -307,3 +307,25 @@ def test_the_registration_post_reads_nothing_again_after_it_commits(client, setu
     last_write = max(i for i, kind in enumerate(statements) if kind == "INSERT")
     # After the writes, only their commit (a savepoint's release under the tests' rollback).
     assert statements[last_write + 1:] in (["COMMIT"], ["RELEASE"]), statements
+
+
+def test_the_cancel_page_says_what_is_given_up_and_that_the_delegate_cannot_undo_it(client, setup):
+    register(client, setup, n=1)
+    path = manage_path("delegate1@example.org") + "/cancel"
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
+    # Nobody waits: no promise that someone gets the place.
+    assert "next person on the waiting list" not in text and "Your place becomes free for someone else." in text
+    assert ("You cannot undo this yourself: to come back, register again, and you get a place only if one is "
+            "free then.") in text
+    for n in range(2, 7):
+        register(client, setup, n=n, org=n % 3)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
+    assert "Your place goes to the next person on the waiting list straight away." in text
+    # Once workshops are published, those go too.
+    from eventapp.assemblies.models import Workshop
+    from tests.notes.helpers import place
+
+    place(db.session.scalar(select(Registration).where(Registration.email == "delegate1@example.org")),
+          db.session.scalars(select(Workshop)).first())
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
+    assert "Your workshop places are given up too." in text
