@@ -345,6 +345,11 @@ def waiting_because(registration: Registration) -> str | None:
     return None
 
 
+def _waiting_because_for(kind: str, registration: Registration | None) -> str | None:
+    # Worked out when the email is written: "no place free" while the assembly has places reads as a mistake.
+    return waiting_because(registration) if kind == "waiting_list" and registration is not None else None
+
+
 def _promote(assembly: Assembly, *, by: int | None = None, cause: str = "") -> list[Registration]:
     """Fill free places from the waiting list, in queue order, skipping people whose organisation is full.
     Each promotion is logged: ``by`` is the organiser whose action freed the place (None for a delegate
@@ -465,8 +470,10 @@ def _render_registration_email(message, recipe: dict) -> tuple[str, str, str, No
     reg_id = recipe["id"]
     token = _serializer().dumps({"r": reg_id, "v": recipe["v"]})
     assembly = db.session.get(Assembly, message.assembly_id)
+    registration = db.session.get(Registration, reg_id)
     context = {
-        "registration": db.session.get(Registration, reg_id),
+        "registration": registration,
+        "waiting_because": _waiting_because_for(message.kind, registration),
         "assembly": assembly,
         "manage_url": recipe["link"].format(token=token),
         **_site_links(recipe["link"], assembly.slug),
@@ -497,6 +504,7 @@ def _queue(registration: Registration, kind: str, dedupe: str | None = None, *, 
     link = manage_url(registration)
     context = {
         "registration": registration,
+        "waiting_because": _waiting_because_for(kind, registration),
         "assembly": registration.assembly,
         "manage_url": link,
         **_site_links(link, registration.assembly.slug),
