@@ -415,6 +415,20 @@ class Attention(NamedTuple):
     values: dict[str, Any]
 
 
+def _promotable(assembly: Assembly) -> int:
+    """How many of those waiting their organisation's limit lets in (all of them when there is no limit)."""
+    from ..registration.models import Registration
+
+    if assembly.org_limit is None:
+        return assembly.waiting_count
+    per_org = db.session.execute(
+        select(func.count().filter(Registration.status == "confirmed"),
+               func.count().filter(Registration.status == "waiting"))
+        .where(Registration.assembly_id == assembly.id, Registration.status.in_(("confirmed", "waiting")))
+        .group_by(Registration.organisation_id)).all()
+    return sum(min(waiting, max(0, assembly.org_limit - confirmed)) for confirmed, waiting in per_org)
+
+
 def needs_attention(assembly: Assembly) -> list[Attention]:
     """What waits for the organiser on this assembly now, most urgent first (a fixed number of counts)."""
     from ..mail.models import OutboxMessage
@@ -456,10 +470,18 @@ def needs_attention(assembly: Assembly) -> list[Attention]:
                              "registration.organiser_index", slug))
     free = assembly.capacity - assembly.confirmed_count
     if free > 0 and assembly.waiting_count:
-        out.append(Attention(f"{counted(free, 'place')} {'is' if free == 1 else 'are'} free while "
-                             f"{counted(assembly.waiting_count, 'person', 'people')} "
-                             f"{'waits' if assembly.waiting_count == 1 else 'wait'}: fill them from the waiting list.",
-                             "registration.organiser_index", slug))
+        waiting = assembly.waiting_count
+        # "Fill them" over people whose organisations are at their limit would find nobody to promote.
+        can = min(free, _promotable(assembly))
+        places_wait = (f"{counted(free, 'place')} {'is' if free == 1 else 'are'} free while "
+                       f"{counted(waiting, 'person', 'people')} {'waits' if waiting == 1 else 'wait'}")
+        if can == min(free, waiting):
+            out.append(Attention(f"{places_wait}: fill them from the waiting list.", "registration.organiser_index",
+                                 slug))
+        elif can:
+            out.append(Attention(f"{places_wait}; {can:,} of them can have one (the others' organisations are at "
+                                 f"their limit): fill {'it' if can == 1 else 'them'} from the waiting list.",
+                                 "registration.organiser_index", slug))
     workshops = db.session.execute(
         select(func.count(Workshop.id),
                func.count(Workshop.id).filter(func.coalesce(Workshop.room, "") == ""),

@@ -15,7 +15,7 @@ from ..extensions import db
 from ..forms_util import apply_domain_error
 from ..templating import counted, flash_at
 from ..organisations.models import Organisation
-from ..registration.services import registration_window
+from ..registration.services import registration_state, registration_window
 from ..timeutil import local_today
 from . import services
 from .forms import AgendaItemForm, AssemblyForm, CopyAssemblyForm, RoundForm, TopicForm, WorkshopForm
@@ -65,7 +65,17 @@ def index():
     # Each assembly's own today: one held in another time zone moves to 'past' at its own midnight.
     upcoming = [a for a in assemblies if a.date >= local_today(a.timezone)]
     past = [a for a in assemblies if a.date < local_today(a.timezone)]
-    return render_template("assemblies/index.html", upcoming=upcoming, past=past)
+    return render_template("assemblies/index.html", upcoming=upcoming, past=past,
+                           status_labels={a.id: _public_status(a) for a in upcoming})
+
+
+def _public_status(assembly: Assembly, state: str | None = None) -> str:
+    """The status a visitor reads: "Open for registration" only while the form takes registrations."""
+    if assembly.status == "open" and not assembly.is_cancelled:
+        state = state or registration_state(assembly)[0]
+        if state != "open":
+            return "Registration not yet open" if state == "not_yet" else "Registration closed"
+    return assembly.status_label
 
 
 class PublicPageCache:
@@ -88,7 +98,7 @@ class PublicPageCache:
     # changes with the clock, not only with the content version.
     _version = select(*(Assembly.__table__.c[name] for name in (
         "id", "status", "content_version", "cancelled_at", "timezone", "registration_opens_at",
-        "registration_closes_at"))).where(Assembly.__table__.c.slug == bindparam("slug"))
+        "registration_closes_at", "title", "date", "end_time"))).where(Assembly.__table__.c.slug == bindparam("slug"))
 
     def version(self, slug: str):
         """(id, status, content_version, and the registration window's columns) of the assembly with this slug, or None."""
@@ -154,8 +164,9 @@ def _render_public(slug: str) -> str:
     ).all()
     from ..documents.services import list_documents
 
+    state = registration_state(assembly)
     return render_template("assemblies/public.html", assembly=assembly, rounds=rounds, agenda=agenda,
-                           registration=registration_window(assembly),
+                           registration=state, status_label=_public_status(assembly, state[0]),
                            documents=list_documents(assembly.id, visibility="public"))
 
 

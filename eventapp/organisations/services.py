@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..audit import services as audit
@@ -107,3 +107,18 @@ def merge_organisations(source: Organisation, target: Organisation, *, by: int |
     db.session.delete(source)
     db.session.commit()
     return moved
+
+
+def over_limit(organisation: Organisation) -> list[tuple[Any, int]]:
+    """(assembly, confirmed delegates) for each coming assembly where the organisation has more than each may send."""
+    from ..assemblies.models import Assembly
+    from ..registration.models import Registration
+    from ..registration.services import has_taken_place
+
+    count = func.count(Registration.id)
+    rows = db.session.execute(
+        select(Assembly, count).join(Registration, Registration.assembly_id == Assembly.id)
+        .where(Registration.organisation_id == organisation.id, Registration.status == "confirmed",
+               Assembly.org_limit.is_not(None), Assembly.cancelled_at.is_(None))
+        .group_by(Assembly.id).having(count > Assembly.org_limit).order_by(Assembly.date, Assembly.id)).all()
+    return [(assembly, n) for assembly, n in rows if not has_taken_place(assembly)]

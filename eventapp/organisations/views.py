@@ -11,6 +11,7 @@ from ..accounts.access import organiser_required
 from ..domain import DomainError
 from ..extensions import db
 from ..forms_util import apply_domain_error
+from ..templating import counted
 from . import services
 from .forms import MergeForm, OrganisationForm
 from .models import SECTORS, STATUSES, Organisation
@@ -114,6 +115,13 @@ def merge(org_id: int):
             flash(f"“{name}” was merged into “{target.name}”."
                   + (f" Partner links sent for “{name}” no longer work: send “{target.name}”’s contact a new link "
                      "from Partners." if had_contact else ""), "success")
+            # Nobody loses a place to a merge, but the organiser decides whether the limit still holds.
+            for assembly, confirmed in services.over_limit(target):
+                excess = confirmed - assembly.org_limit
+                flash(f"“{target.name}” now has {counted(confirmed, 'confirmed delegate')} for {assembly.title}, "
+                      f"more than the {assembly.org_limit:,} each organisation may send: move "
+                      f"{'one' if excess == 1 else f'{excess:,}'} to the waiting list from its registrations "
+                      "if need be.", "info")
             return _back_to_list(target)
     return render_template("organisations/merge.html", form=form, org=org, contact=contact, list_args=_list_args()), \
         (400 if form.errors else 200)

@@ -77,6 +77,15 @@ class TokenExpired(DomainError):
     """The manage link was genuine but is too old."""
 
 
+class NoPlace(DomainError):
+    """No place is free for this delegate and the form did not ask to join the waiting list; ``reason`` says why
+    without pointing at the form's box (the confirmation page has a button instead)."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"{reason} Tick this box to join the waiting list.", "join_waiting_list")
+        self.reason = reason
+
+
 # --- validation ----------------------------------------------------------------
 
 
@@ -203,17 +212,27 @@ def took_place_message(assembly: Assembly) -> str:
 
 def registration_window(assembly: Assembly, now: datetime | None = None) -> tuple[bool, str]:
     """Whether the public form accepts registrations now, and if not why not."""
+    state, why = registration_state(assembly, now)
+    return state == "open", why
+
+
+def registration_state(assembly: Assembly, now: datetime | None = None) -> tuple[str, str]:
+    """("open", ""), ("not_yet", why) or ("closed", why) for the public form now."""
     if getattr(assembly, "cancelled_at", None) is not None:
-        return False, "This assembly has been cancelled."
+        return "closed", "This assembly has been cancelled."
     if assembly.status != "open":
-        return False, "Registration for this assembly is closed."
+        return "closed", "Registration for this assembly is closed."
     local_now = utc_to_local(now or utcnow(), assembly.timezone or "Europe/London")
     opens, closes = assembly.registration_opens_at, assembly.registration_closes_at
     if opens and local_now < opens:
-        return False, f"Registration opens on {opens.day} {opens:%B %Y} at {opens:%H:%M}."
+        return "not_yet", f"Registration opens on {opens.day} {opens:%B %Y} at {opens:%H:%M}."
     if closes and local_now >= closes:
-        return False, f"Registration closed on {closes.day} {closes:%B %Y} at {closes:%H:%M}."
-    return True, ""
+        return "closed", f"Registration closed on {closes.day} {closes:%B %Y} at {closes:%H:%M}."
+    if local_now >= datetime.combine(assembly.date, assembly.end_time):
+        # An assembly left open with no closing time would otherwise book places for a day that is over.
+        d = assembly.date
+        return "closed", f"{assembly.title} took place on {d.day} {d:%B %Y}: registration is closed."
+    return "open", ""
 
 
 def _resolve_organisation(data: dict[str, Any], *, create: bool = True) -> Organisation | None:
@@ -312,6 +331,23 @@ def waiting_rank(registration: Registration) -> int | None:
             Registration.waiting_position <= registration.waiting_position,
         )
     )
+
+
+def waiting_because(registration: Registration) -> str | None:
+    """Why someone waiting has no place now: "full" (the assembly), "organisation" (its limit), or None."""
+    if registration.status != "waiting":
+        return None
+    total, from_org = place_counts(registration.assembly, registration.organisation_id)
+    if total >= registration.assembly.capacity:
+        return "full"
+    if registration.assembly.org_limit is not None and from_org >= registration.assembly.org_limit:
+        return "organisation"
+    return None
+
+
+def _waiting_because_for(kind: str, registration: Registration | None) -> str | None:
+    # Worked out when the email is written: "no place free" while the assembly has places reads as a mistake.
+    return waiting_because(registration) if kind == "waiting_list" and registration is not None else None
 
 
 def _promote(assembly: Assembly, *, by: int | None = None, cause: str = "") -> list[Registration]:
@@ -434,8 +470,10 @@ def _render_registration_email(message, recipe: dict) -> tuple[str, str, str, No
     reg_id = recipe["id"]
     token = _serializer().dumps({"r": reg_id, "v": recipe["v"]})
     assembly = db.session.get(Assembly, message.assembly_id)
+    registration = db.session.get(Registration, reg_id)
     context = {
-        "registration": db.session.get(Registration, reg_id),
+        "registration": registration,
+        "waiting_because": _waiting_because_for(message.kind, registration),
         "assembly": assembly,
         "manage_url": recipe["link"].format(token=token),
         **_site_links(recipe["link"], assembly.slug),
@@ -466,6 +504,7 @@ def _queue(registration: Registration, kind: str, dedupe: str | None = None, *, 
     link = manage_url(registration)
     context = {
         "registration": registration,
+        "waiting_because": _waiting_because_for(kind, registration),
         "assembly": registration.assembly,
         "manage_url": link,
         **_site_links(link, registration.assembly.slug),
@@ -656,7 +695,7 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
     reason = _place_reason(places, assembly.id, organisation)
     if reason and not join_waiting:
         db.session.rollback()
-        raise DomainError(f"{reason} Tick this box to join the waiting list.", "join_waiting_list")
+        raise NoPlace(reason)
 
     key = email_key(details["email"])
     now = utcnow()
@@ -766,7 +805,7 @@ def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: li
     organisation = _organisation_ref(data)
     if not data.get("join_waiting_list", True) and assembly.confirmed_count >= assembly.capacity:
         # Said now rather than after the email: ticking the box is the only way on.
-        raise DomainError("The assembly is full. Tick this box to join the waiting list.", "join_waiting_list")
+        raise NoPlace("The assembly is full.")
     kept = {k: data.get(k) for k in _PENDING_KEYS}
     kept.update(details, topic_ids=topic_ids, consent=True, join_waiting_list=bool(data.get("join_waiting_list", True)))
     if organisation is not None:
@@ -1018,9 +1057,9 @@ def withdraw_pending(pending: PendingRegistration) -> None:
 
 
 def update_registration(registration: Registration, data: dict[str, Any], *, by_organiser: bool = False,
-                        by: int | None = None) -> Registration:
-    """Change a registration's details and (until allocation is published) its ranked choices; an organiser's
-    change (``by`` their account) is logged."""
+                        by: int | None = None) -> list[Registration]:
+    """Change a registration's details and (until allocation is published) its ranked choices; returns whoever
+    a change of organisation lets off the waiting list. An organiser's change (``by`` their account) is logged."""
     if registration.status == "cancelled" and not by_organiser:
         raise DomainError("This registration was cancelled, so it can no longer be changed.")
     details = _clean_details(data)
@@ -1064,18 +1103,25 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
     if address_changed:
         _queue(registration, "address_changed",
                dedupe=f"registration:{registration.id}:address_changed:{registration.token_version}")
+    moved_organisation = organisation.id != registration.organisation_id
     registration.organisation_id = organisation.id
     if topic_ids is not None:
         _set_preferences(registration, topic_ids)
     if by_organiser:
         audit.record(by, "registration.edit", assembly_id=assembly.id, subject=audit.registration_subject(registration), detail=f"changed: {', '.join(changed) or 'nothing'}")
+    promoted: list[Registration] = []
     try:
         sync_calendar([registration.id])
+        if moved_organisation and assembly.org_limit is not None:
+            # A confirmed delegate who moves leaves a place under the old organisation's limit, and someone
+            # waiting only because of their organisation's limit (this delegate too) may now fit.
+            who = "an organiser" if by_organiser else "the delegate"
+            promoted = _promote(assembly, by=by, cause=f"{who} changed the organisation of registration {registration.id}")
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise DomainError("Those changes clash with another registration. Please check and try again.") from None
-    return registration
+    return promoted
 
 
 def _tell_old_address(registration: Registration) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from bisect import bisect_right
 from datetime import time as dt_time
 from types import SimpleNamespace
 from typing import Callable, NamedTuple
@@ -15,7 +16,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import bindparam, func, or_, select
 from flask_sqlalchemy.pagination import SelectPagination
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from ..accounts.access import organiser_required
 from ..assemblies.models import Assembly
@@ -217,10 +218,10 @@ def confirm(slug: str, token: str):
                 done = _confirmed_already(token, assembly)
                 if done is not None:
                     return done
-            if err.field != "join_waiting_list":
+            if not isinstance(err, services.NoPlace):
                 return render_template("registration/confirm.html", assembly=assembly, pending=None,
                                        problem=err.message, form=None), 409
-            full = err.message
+            full = err.reason
             pending = services.load_pending(token)
         else:
             reg = result.registration
@@ -324,6 +325,7 @@ def manage(token: str):
 
     placements = placements_for(reg) if reg.status == "confirmed" else []
     return render_template("registration/manage.html", reg=reg, token=token, position=services.waiting_rank(reg),
+                           waiting_because=services.waiting_because(reg),
                            published=services.allocation_published(reg.assembly), action_form=ActionForm(),
                            placements=placements, taken_place=services.has_taken_place(reg.assembly),
                            certificate=certificate(reg)[0] is not None, check_in_code=check_in_code(reg),
@@ -352,16 +354,18 @@ def manage_edit(token: str):
             data.pop("topic_ids")
         version = reg.token_version
         try:
-            services.update_registration(reg, data)
+            promoted = services.update_registration(reg, data)
         except DomainError as err:
             _choices_field(err, form)
         else:
+            saved = ("Your changes are saved, and a place is now yours: we have emailed you the details."
+                     if reg in promoted else "Your changes are saved.")
             if reg.token_version != version:
                 # The address changed, so the link in the address bar is dead: hand over the new one.
-                flash(f"Your changes are saved. We have emailed your new personal link to {reg.email}; "
+                flash(f"{saved} We have emailed your new personal link to {reg.email}; "
                       "links in earlier emails no longer work.", "success")
                 return redirect(url_for(".manage", token=services.make_manage_token(reg)))
-            flash("Your changes are saved.", "success")
+            flash(saved, "success")
             return redirect(url_for(".manage", token=token))
     return render_template("registration/edit.html", form=form, reg=reg, token=token, topics=topics,
                            published=published, organisations=_approved_organisations(),
@@ -385,7 +389,13 @@ def manage_cancel(token: str):
         flash("Your registration is cancelled. We have emailed you to confirm.", "success")
         return redirect(url_for(".manage", token=token))
     return render_template("registration/cancel.html", reg=reg, form=form, cancel_url=url_for(".manage", token=token),
-                           heading="Cancel your registration?")
+                           heading="Cancel your registration?", by_delegate=True, has_workshops=_has_workshops(reg))
+
+
+def _has_workshops(reg: Registration) -> bool:
+    from ..placements.models import Placement
+
+    return db.session.scalar(select(Placement.id).where(Placement.registration_id == reg.id).limit(1)) is not None
 
 
 @bp.route("/manage/<token>/my-data.json")
@@ -435,8 +445,14 @@ def _per_row(endpoint: str, **values) -> Callable[[int], str]:
     return lambda reg_id: f"{head}{int(reg_id)}{tail}"
 
 
+_AHEAD = aliased(Registration)
+# The place in the queue as the delegate's own page gives it (services.waiting_rank): positions keep the
+# gaps that promotions and cancellations leave, and "no. 4" for the first one waiting would not match.
+_WAITING_RANK = (select(func.count(_AHEAD.id)).where(_AHEAD.assembly_id == Registration.assembly_id,
+                                                     _AHEAD.waiting_position <= Registration.waiting_position)
+                 .correlate(Registration).scalar_subquery())
 _LIST_COLUMNS = (Registration.id, Registration.full_name, Registration.email, Registration.job_title, Registration.status,
-                 Registration.waiting_position, Registration.access_needs, Registration.dietary_needs,
+                 _WAITING_RANK.label("waiting_rank"), Registration.access_needs, Registration.dietary_needs,
                  Organisation.name.label("org_name"), Organisation.sector.label("org_sector"),
                  Organisation.status.label("org_status"))
 
@@ -506,7 +522,8 @@ def _list_statements(q: bool, status: str, sector: bool, org: bool, needs: str =
         # Served in order by ix_registration_assembly_name: a page reads its own rows, not all of them.
         ordered = stmt.order_by(func.lower(Registration.full_name), Registration.id)
     page = ordered.limit(bindparam("limit")).offset(bindparam("offset"))
-    return page, select(func.count()).select_from(stmt.subquery())
+    # Counted without the columns shown: the queue ranks are worked out for the page's rows only.
+    return page, select(func.count()).select_from(stmt.with_only_columns(Registration.id).subquery())
 
 
 # One index probe per organisation rather than a pass over every registration.
@@ -813,10 +830,12 @@ def organiser_new(slug: str):
             _choices_field(err, form)
         else:
             if result.outcome == "duplicate":
-                flash("That email address is already registered for this assembly: we emailed them their link.", "info")
-            else:
-                flash(f"{result.registration.full_name} added ({result.registration.status_label.lower()}). "
-                      "We emailed them their personal link.", "success")
+                # The list would leave the organiser searching for them: the registration itself, to compare.
+                flash(f"{result.registration.full_name} is already registered for this assembly with that email "
+                      "address: here is the registration. We have emailed them their personal link again.", "info")
+                return redirect(url_for(".organiser_edit", slug=slug, reg_id=result.registration.id))
+            flash(f"{result.registration.full_name} added ({result.registration.status_label.lower()}). "
+                  "We emailed them their personal link.", "success")
             return redirect(url_for(".organiser_index", slug=slug))
     return _organiser_form_page(form, None, assembly, topics, published=False)
 
@@ -837,13 +856,13 @@ def organiser_edit(slug: str, reg_id: int):
             data.pop("topic_ids")
         version = reg.token_version
         try:
-            services.update_registration(reg, data, by_organiser=True, by=current_user.id)
+            promoted = services.update_registration(reg, data, by_organiser=True, by=current_user.id)
         except DomainError as err:
             _choices_field(err, form)
         else:
             moved = " A new personal link was emailed to the new address; earlier links no longer work." \
                 if reg.token_version != version else ""
-            flash(f"{reg.full_name}'s registration is saved.{moved}", "success")
+            flash(f"{reg.full_name}'s registration is saved.{moved}{_promoted_note(promoted)}", "success")
             return _back_to_list(slug)
     return _organiser_form_page(form, reg, assembly, topics, published=published)
 
@@ -878,7 +897,7 @@ def organiser_cancel(slug: str, reg_id: int):
         flash(message, "success")
         return _back_to_list(slug)
     return render_template("registration/cancel.html", reg=reg, form=form, heading=f"Cancel {reg.full_name}'s registration?",
-                           cancel_url=url_for(".organiser_index", slug=slug, **_list_args()))
+                           cancel_url=url_for(".organiser_index", slug=slug, **_list_args()), has_workshops=_has_workshops(reg))
 
 
 def _promoted_note(promoted: list[Registration]) -> str:
@@ -1008,8 +1027,14 @@ def organiser_export(slug: str):
 
     arrived = dict(db.session.execute(select(Arrival.registration_id, Arrival.arrived_at)
                                       .where(Arrival.assembly_id == assembly.id)).all())
+    # Numbered as the list and the delegate's page number them (1 = next), whatever gaps the positions have,
+    # among everyone waiting (a filtered download leaves some of them out).
+    queue = db.session.scalars(select(Registration.waiting_position).where(
+        Registration.assembly_id == assembly.id, Registration.waiting_position.is_not(None))
+        .order_by(Registration.waiting_position)).all()
+    ranks = {r.id: bisect_right(queue, r.waiting_position) for r in regs if r.waiting_position is not None}
     rows = ([r.full_name, r.email, r.job_title, r.organisation.name, r.organisation.sector_label, r.status_label,
-             r.waiting_position or "", r.access_needs, r.dietary_needs, "; ".join(p.topic.name for p in r.preferences),
+             ranks.get(r.id, ""), r.access_needs, r.dietary_needs, "; ".join(p.topic.name for p in r.preferences),
              r.created_at.strftime("%Y-%m-%d %H:%M"), r.source,
              arrived[r.id].strftime("%Y-%m-%d %H:%M") if r.id in arrived else ""] for r in regs)
     body = to_csv(EXPORT_HEADER, rows)

@@ -78,3 +78,21 @@ def test_a_cancelled_assembly_lists_only_emails_that_failed(as_organiser, db):
     assembly = make_assembly(cancelled_at=datetime(2026, 1, 1))
     make_workshop(make_round(assembly), make_topic(), room="")
     assert _texts(assembly) == []
+
+
+def test_free_places_are_flagged_only_for_those_waiting_whose_organisation_may_send_more(as_organiser, db):
+    # One delegate per organisation: the police's second and third wait whatever places are free.
+    assembly = make_assembly(capacity=10, org_limit=1)
+    make_workshop(make_round(assembly), make_topic(), facilitators=[make_user("facilitator")])
+    police, council = make_org("Shire Police"), make_org("Shire Council")
+    make_registration(assembly, police, "Aisha Khan")
+    for n, name in enumerate(("Ben Jones", "Carl Dee"), start=1):
+        make_registration(assembly, police, name, status="waiting").waiting_position = 10 + n
+        db.session.commit()
+    texts = _texts(assembly)
+    assert not [t for t in texts if "waiting list" in t]
+    # Someone from an organisation with room joins the queue behind them: only they can be let in.
+    make_registration(assembly, council, "Dana Eve", status="waiting").waiting_position = 13
+    db.session.commit()
+    assert ("9 places are free while 3 people wait; 1 of them can have one (the others' organisations are at "
+            "their limit): fill it from the waiting list.") in _texts(assembly)

@@ -280,3 +280,29 @@ def test_an_organiser_ticks_two_registrations_and_cancels_them_together(live_ser
     with live_server.app.app_context():
         assert [db.session.get(Registration, i).status for i in ids] == ["cancelled", "cancelled", "confirmed"]
         db.session.remove()
+
+
+def test_a_job_title_typed_without_spaces_does_not_push_the_list_off_a_desktop_screen(live_server, page):
+    from tests.browser.conftest import login
+
+    slug, _, org_name = _seed(live_server.app)
+    login(page, live_server)
+    base = live_server.url + f"/organiser/assemblies/{slug}"
+    page.goto(base + "/registrations/new")
+    page.get_by_label("Full name").fill("Aisha Khan")
+    page.get_by_label("Email address").fill(f"aisha.{slug}@example.org")
+    page.get_by_label("Job title").fill("Neighbourhood" * 15)
+    page.get_by_label("Access needs").fill("Step-free access to every room, a hearing loop in the main hall, "
+                                           "seats near the front and large-print copies of every handout")
+    page.get_by_label("Organisation", exact=True).fill(org_name)
+    for i, label in enumerate(("1st choice (required)", "2nd choice (required)", "3rd choice (required)"), start=1):
+        page.get_by_label(label).select_option(index=i)
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"**/organiser/assemblies/{slug}/registrations")
+    # The row's actions stay on the screen, with no sideways scrolling of the whole page.
+    expect(page.get_by_role("link", name="Edit Aisha Khan")).to_be_in_viewport()
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    # while an email address, which has no space either, is never cut in two.
+    name, email = page.locator("table bdi").nth(0), page.locator("table bdi").nth(1)
+    expect(email).to_have_text(f"aisha.{slug}@example.org")
+    assert email.bounding_box()["height"] < 1.5 * name.bounding_box()["height"]

@@ -282,3 +282,25 @@ def test_no_value_sent_with_a_save_can_lead_off_the_site(as_organiser, db, hosti
         location = resp.headers["Location"]
         assert location.startswith("/organiser/organisations/?") and "evil.example/" not in location.split("?")[0]
         assert "next=" not in location and urlsplit(location).netloc == ""
+
+
+def test_a_merge_that_takes_an_organisation_past_an_assemblys_limit_says_so(app, as_organiser, db):
+    from eventapp.registration import services as registration
+
+    keep = make_org("Shireford County Council", sector="county_council")
+    # Typed by a delegate whose council had its two places already: a new name, so a place.
+    dup = make_org("Shireford CC", sector="county_council", status="pending")
+    assembly = make_assembly(title="Shireford Assembly 2027", capacity=20, org_limit=2)
+    quiet = make_assembly(title="Assembly without a limit", capacity=20)
+    with app.test_request_context("/"):
+        for n, org in enumerate((keep, keep, dup)):
+            for a in (assembly, quiet):
+                registration.register(a, {"full_name": f"Delegate {n}", "email": f"d{n}@example.org",
+                                          "job_title": "Officer", "organisation_id": org.id, "topic_ids": [],
+                                          "access_needs": "", "dietary_needs": "", "consent": True})
+    resp = post_form(as_organiser, f"/organiser/organisations/{dup.id}/merge", {"target_id": keep.id},
+                     follow_redirects=True)
+    page = body(resp)
+    assert ("“Shireford County Council” now has 3 confirmed delegates for Shireford Assembly 2027, more than the 2 "
+            "each organisation may send: move one to the waiting list from its registrations if need be.") in page
+    assert "Assembly without a limit" not in page

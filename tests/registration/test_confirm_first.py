@@ -373,3 +373,15 @@ def test_confirming_a_form_already_used_says_so_and_registers_nobody_twice(clien
     else:
         raise AssertionError("a form already used registered someone")
     assert _registrations() == 0
+
+
+def test_the_confirm_page_of_a_full_assembly_points_at_its_button_not_at_a_box_it_does_not_have(client, setup):
+    _confirm_first(setup)
+    register(client, setup, n=1, join_waiting_list=None)
+    setup.assembly.capacity = 0
+    db.session.commit()
+    html = post_form(client, _confirm_path("delegate1@example.org"), {}).get_data(as_text=True)
+    assert 'type="checkbox"' not in html and "Tick this box" not in html
+    heading = re.search(r'<div class="error-summary"[^>]*><h2>(.*?)</h2>', html, re.S).group(1)
+    assert heading == "The assembly is full."
+    assert "Press &ldquo;Join the waiting list&rdquo;: if a place comes free" in html

@@ -303,3 +303,36 @@ def test_correcting_to_an_address_whose_earlier_registration_was_cancelled_keeps
     assert [(r.email, r.status) for r in live] == [("delegate1@example.org", "confirmed")]
     mail = outbox(kind="registration_confirmed", to="delegate1@example.org")[-1]
     assert client.get(LINK_RE.search(mail.body_text).group(1)).status_code == 200
+
+
+def test_a_delegate_waiting_behind_their_organisations_limit_who_corrects_the_organisation_gets_a_place(client, setup):
+    # Capacity 5, at most 2 per organisation: the third from the Constabulary waits though places are free.
+    register(client, setup, n=1)
+    register(client, setup, n=2)
+    register(client, setup, n=3)
+    path = LINK_RE.search(outbox(kind="waiting_list", to="delegate3@example.org")[-1].body_text).group(1)
+    assert "You are on the waiting list" in client.get(path).get_data(as_text=True)
+    # They work for the district council, in fact: with it they would have had a place at once.
+    resp = post_form(client, path + "/edit", form_fields(setup, n=3, org=1), follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert "Your changes are saved, and a place is now yours: we have emailed you the details." in page
+    assert "Your place is confirmed." in page
+    assert len(outbox(kind="promoted", to="delegate3@example.org")) == 1
+
+
+def test_the_personal_page_says_why_someone_waits_while_the_assembly_has_places(client, setup):
+    # Places are free: the third from the Constabulary waits only because of the limit per organisation.
+    for n in (1, 2, 3):
+        register(client, setup, n=n)
+    path = LINK_RE.search(outbox(kind="waiting_list", to="delegate3@example.org")[-1].body_text).group(1)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
+    assert ("You are on the waiting list at position 1: Shireford Constabulary already has 2 confirmed delegates, "
+            "the most each organisation can send.") in text
+    # When the assembly itself is full, that is the reason given.
+    register(client, setup, n=4, org=1)
+    register(client, setup, n=5, org=1)
+    register(client, setup, n=6, org=2)
+    register(client, setup, n=7, org=2)
+    path = LINK_RE.search(outbox(kind="waiting_list", to="delegate7@example.org")[-1].body_text).group(1)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
+    assert "You are on the waiting list at position 2: every place is taken." in text

@@ -9,7 +9,7 @@ from eventapp.extensions import db
 from eventapp.mail.models import OutboxMessage
 from tests.conftest import post_form
 from tests.mail_sink import html_of, text_of
-from tests.registration.conftest import form_fields
+from tests.registration.conftest import form_fields, outbox
 
 LINK_RE = re.compile(r"(http://localhost/manage/[A-Za-z0-9_.\-]+)")
 
@@ -52,3 +52,20 @@ def test_waiting_list_and_promotion_emails_are_delivered(client, setup, mail_sin
     subjects = {(str(m["To"]), m["Subject"]) for m in mail_sink.messages}
     assert ("Delegate 2 <delegate2@example.org>", f"Good news: you now have a place at {setup.assembly.title}") in subjects
     assert ("Delegate 1 <delegate1@example.org>", f"Your registration for {setup.assembly.title} is cancelled") in subjects
+
+
+def test_the_waiting_list_email_says_when_the_organisations_limit_is_the_reason(client, setup):
+    from tests.registration.test_delegate_journey import register
+
+    # Two per organisation, five places: the Constabulary's third waits while places are free.
+    for n in (1, 2, 3):
+        register(client, setup, n=n)
+    mail = outbox(kind="waiting_list", to="delegate3@example.org")[-1]
+    for body in (mail.body_text, mail.body_html):
+        assert "Shireford Constabulary already has 2 confirmed delegates, the most each organisation can send." \
+            in " ".join(re.sub(r"<[^>]+>", "", body).split())
+    # A full assembly needs no such explanation.
+    for n, org in ((4, 1), (5, 1), (6, 2), (7, 2)):
+        register(client, setup, n=n, org=org)
+    mail = outbox(kind="waiting_list", to="delegate7@example.org")[-1]
+    assert "already has" not in mail.body_text

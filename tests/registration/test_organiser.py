@@ -6,7 +6,7 @@ import io
 import re
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from eventapp.extensions import db
 from eventapp.mail.models import OutboxMessage
@@ -529,3 +529,50 @@ def test_searching_the_list_does_not_fill_the_shared_link_cache(app, as_organise
     for i in range(5):
         assert as_organiser.get(f"{base(setup)}?q=search{i}").status_code == 200
     assert len(links) == before, sorted(set(links) - set(snapshot))
+
+
+def test_moving_a_delegate_to_another_organisation_gives_the_freed_place_to_the_next_one_waiting(app, as_organiser, setup):
+    # Two per organisation: the Constabulary's third delegate waits while places are free.
+    first, _, third = seed(app, setup, [(1, 0, {}), (2, 0, {}), (3, 0, {"full_name": "Mei Ahmed"})])
+    assert third.status == "waiting"
+    # The first was put down under the wrong organisation; the organiser corrects it.
+    resp = post_form(as_organiser, f"{base(setup)}/{first.id}/edit", form_fields(setup, n=1, org=1),
+                     follow_redirects=True)
+    assert "Promoted from the waiting list: Mei Ahmed." in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Registration, third.id).status == "confirmed"
+    assert len(outbox(kind="promoted", to="delegate3@example.org")) == 1
+
+
+def test_adding_someone_already_registered_opens_their_registration(app, as_organiser, setup):
+    [reg] = seed(app, setup, [(1, 0, {"full_name": "Aisha Khan", "job_title": "Inspector"})])
+    # The organiser types her in again, from a list, not knowing she registered herself.
+    resp = post_form(as_organiser, base(setup) + "/new", form_fields(setup, n=1, full_name="A. Khan"))
+    assert resp.headers["Location"] == f"{base(setup)}/{reg.id}/edit"
+    page = as_organiser.get(resp.headers["Location"]).get_data(as_text=True)
+    assert ("Aisha Khan is already registered for this assembly with that email address: here is the registration. "
+            "We have emailed them their personal link again.") in page
+    assert 'value="Inspector"' in page
+    assert db.session.scalar(select(func.count(Registration.id))) == 1
+
+
+def test_the_list_numbers_the_waiting_list_as_the_delegates_own_page_does(app, as_organiser, setup):
+    # Capacity 5: the 6th, 7th and 8th wait (no. 1, 2, 3); a cancellation lets the 6th in.
+    regs = seed(app, setup, [(n, n % 3, {}) for n in range(8)])
+    post_form(as_organiser, f"{base(setup)}/{regs[0].id}/cancel", {})
+    db.session.expire_all()
+    seventh = db.session.get(Registration, regs[6].id)
+    assert seventh.status == "waiting"
+    with app.test_request_context("/"):
+        token = services.make_manage_token(seventh)
+    assert "You are on the waiting list at position 1" in as_organiser.get(f"/manage/{token}").get_data(as_text=True)
+    html = as_organiser.get(base(setup) + "?status=waiting").get_data(as_text=True)
+    assert re.findall(r"Waiting list \(no\. (\d+)\)", html) == ["1", "2"]
+    rows = list(csv.reader(io.StringIO(as_organiser.get(base(setup) + ".csv").get_data(as_text=True).lstrip("\ufeff"))))
+    column = rows[0].index("Waiting position")
+    assert [row[column] for row in rows[1:] if row[column]] == ["1", "2"]
+    # Downloaded for one organisation only, the 8th is still second in the queue.
+    eighth = db.session.get(Registration, regs[7].id)
+    rows = list(csv.reader(io.StringIO(as_organiser.get(
+        f"{base(setup)}.csv?organisation={eighth.organisation_id}").get_data(as_text=True).lstrip("\ufeff"))))
+    assert [(row[0], row[column]) for row in rows[1:] if row[column]] == [("Delegate 7", "2")]

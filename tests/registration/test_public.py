@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime
+from datetime import date, datetime
 
 from itsdangerous.timed import TimestampSigner
 from sqlalchemy import select
@@ -130,6 +130,34 @@ def test_outside_the_window_the_form_says_so(client, setup):
     resp = post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup), form_url="/manage/new-link")
     assert resp.status_code == 200 and "Registration closed on" in resp.get_data(as_text=True)
     assert db.session.query(Registration).count() == 0
+
+
+def test_an_assembly_whose_day_is_over_takes_no_registration_though_nobody_closed_the_form(client, setup):
+    # Left open, with no closing time: the form must not book places for a day that is over.
+    setup.assembly.date, setup.assembly.registration_closes_at = date(2024, 3, 14), None
+    db.session.commit()
+    html = client.get(f"/a/{setup.assembly.slug}/register").get_data(as_text=True)
+    assert f"{setup.assembly.title} took place on 14 March 2024: registration is closed." in html
+    assert 'name="full_name"' not in html
+    post_form(client, f"/a/{setup.assembly.slug}/register", form_fields(setup), form_url="/manage/new-link")
+    assert db.session.query(Registration).count() == 0
+    public = client.get(f"/a/{setup.assembly.slug}").get_data(as_text=True)
+    assert "Register to attend" not in public and "took place on 14 March 2024" in public
+
+
+def test_the_public_page_does_not_call_an_assembly_open_while_its_form_is_shut(client, setup):
+    setup.assembly.registration_closes_at = datetime(2022, 2, 3, 17, 0)
+    db.session.commit()
+    page = client.get(f"/a/{setup.assembly.slug}").get_data(as_text=True)
+    assert "Open for registration" not in page
+    assert "Status: Registration closed" in page and "Registration closed on 3 February 2022 at 17:00." in page
+    home = client.get("/").get_data(as_text=True)
+    assert "Open for registration" not in home and "<p>Registration closed</p>" in home
+    setup.assembly.registration_opens_at, setup.assembly.registration_closes_at = datetime(2099, 1, 4, 9, 0), None
+    db.session.commit()
+    page = client.get(f"/a/{setup.assembly.slug}").get_data(as_text=True)
+    assert "Open for registration" not in page
+    assert "Status: Registration not yet open" in page and "Registration opens on 4 January 2099 at 09:00." in page
 
 
 def test_draft_assembly_has_no_public_form(client, setup):
@@ -279,3 +307,25 @@ def test_the_registration_post_reads_nothing_again_after_it_commits(client, setu
     last_write = max(i for i, kind in enumerate(statements) if kind == "INSERT")
     # After the writes, only their commit (a savepoint's release under the tests' rollback).
     assert statements[last_write + 1:] in (["COMMIT"], ["RELEASE"]), statements
+
+
+def test_the_cancel_page_says_what_is_given_up_and_that_the_delegate_cannot_undo_it(client, setup):
+    register(client, setup, n=1)
+    path = manage_path("delegate1@example.org") + "/cancel"
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
+    # Nobody waits: no promise that someone gets the place.
+    assert "next person on the waiting list" not in text and "Your place becomes free for someone else." in text
+    assert ("You cannot undo this yourself: to come back, register again, and you get a place only if one is "
+            "free then.") in text
+    for n in range(2, 7):
+        register(client, setup, n=n, org=n % 3)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
+    assert "Your place goes to the next person on the waiting list straight away." in text
+    # Once workshops are published, those go too.
+    from eventapp.assemblies.models import Workshop
+    from tests.notes.helpers import place
+
+    place(db.session.scalar(select(Registration).where(Registration.email == "delegate1@example.org")),
+          db.session.scalars(select(Workshop)).first())
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
+    assert "Your workshop places are given up too." in text
