@@ -41,4 +41,4 @@ def test_attendees_names_and_organisations_are_isolated_from_the_text_around_the
     place(make_registration(s.assembly, org, "\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2"), s.workshop)
     html = as_facilitator.get("/facilitator/").get_data(as_text=True)
     assert ("<tr><td><bdi>\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2</bdi></td>"
-            "<td><bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi></td>") in html
+            '<td data-label="Organisation"><bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi></td>') in html
