@@ -170,10 +170,16 @@ def certificate(registration: Registration) -> tuple[Certificate | None, str]:
     assembly = registration.assembly
     if assembly.cancelled_at is not None:
         return None, "This assembly was cancelled."
+    # Status before the date: only a confirmed delegate may be told a certificate is coming.
+    if registration.status == "cancelled":
+        return None, "Certificates are for delegates who attend: this registration was cancelled."
+    if registration.status != "confirmed":
+        if not has_taken_place(assembly):
+            return None, ("Certificates are for delegates who attend: you are on the waiting list, so there will "
+                          "only be one here if you are given a place.")
+        return None, "Certificates are for delegates who attended: this registration was not confirmed."
     if not has_taken_place(assembly):
         return None, "Your certificate of attendance will be here once the assembly is over."
-    if registration.status != "confirmed":
-        return None, "Certificates are for delegates who attended: this registration was not confirmed."
     arrived_at = db.session.scalar(select(Arrival.arrived_at).where(Arrival.registration_id == registration.id))
     workshops = list(db.session.scalars(
         select(Workshop).join(Attendance, Attendance.workshop_id == Workshop.id)
