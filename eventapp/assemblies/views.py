@@ -246,7 +246,7 @@ def detail(slug: str):
         select(AgendaItem).where(AgendaItem.assembly_id == assembly.id).order_by(AgendaItem.starts_at)
     ).all()
     return render_template("assemblies/detail.html", assembly=assembly, rounds=rounds, agenda=agenda,
-                           attention=services.needs_attention(assembly))
+                           attention=services.needs_attention(assembly), status_label=_public_status(assembly))
 
 
 # What a copy keeps: everything but the day, the web address and the registration window.

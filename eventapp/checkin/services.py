@@ -137,19 +137,33 @@ def expected_page(assembly: Assembly, *, q: str = "", show: str = "", page: int 
     return result
 
 
+def _not_confirmed_matching(stmt, assembly: Assembly, q: str):
+    return (stmt.join(Organisation, Organisation.id == Registration.organisation_id)
+            .where(Registration.assembly_id == assembly.id, Registration.status != "confirmed",
+                   or_(Registration.full_name.icontains(q, autoescape=True),
+                       Registration.email.icontains(q, autoescape=True),
+                       Organisation.name.icontains(q, autoescape=True))))
+
+
 def not_confirmed_matches(assembly: Assembly, q: str, limit: int = 5) -> list[Registration]:
     """Registrations on the waiting list or cancelled that a search names: reception is told why they are not
     listed, rather than to have them added again."""
     if not q:
         return []
     return list(db.session.scalars(
-        select(Registration).join(Organisation, Organisation.id == Registration.organisation_id)
-        .where(Registration.assembly_id == assembly.id, Registration.status != "confirmed",
-               or_(Registration.full_name.icontains(q, autoescape=True),
-                   Registration.email.icontains(q, autoescape=True),
-                   Organisation.name.icontains(q, autoescape=True)))
+        _not_confirmed_matching(select(Registration), assembly, q)
         .options(joinedload(Registration.organisation))
         .order_by(func.lower(Registration.full_name), Registration.id).limit(limit)))
+
+
+def not_confirmed_counts(assembly: Assembly, q: str) -> dict[str, int]:
+    """How many on the waiting list and cancelled a search also names, by status (none when nothing is searched)."""
+    if not q:
+        return {}
+    rows = db.session.execute(_not_confirmed_matching(
+        select(Registration.status, func.count()).select_from(Registration), assembly, q)
+        .group_by(Registration.status))
+    return {status: n for status, n in rows}
 
 
 @dataclass
@@ -170,10 +184,16 @@ def certificate(registration: Registration) -> tuple[Certificate | None, str]:
     assembly = registration.assembly
     if assembly.cancelled_at is not None:
         return None, "This assembly was cancelled."
+    # Status before the date: only a confirmed delegate may be told a certificate is coming.
+    if registration.status == "cancelled":
+        return None, "Certificates are for delegates who attend: this registration was cancelled."
+    if registration.status != "confirmed":
+        if not has_taken_place(assembly):
+            return None, ("Certificates are for delegates who attend: you are on the waiting list, so there will "
+                          "only be one here if you are given a place.")
+        return None, "Certificates are for delegates who attended: this registration was not confirmed."
     if not has_taken_place(assembly):
         return None, "Your certificate of attendance will be here once the assembly is over."
-    if registration.status != "confirmed":
-        return None, "Certificates are for delegates who attended: this registration was not confirmed."
     arrived_at = db.session.scalar(select(Arrival.arrived_at).where(Arrival.registration_id == registration.id))
     workshops = list(db.session.scalars(
         select(Workshop).join(Attendance, Attendance.workshop_id == Workshop.id)

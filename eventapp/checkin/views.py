@@ -57,9 +57,11 @@ def index(slug: str):
     if just:
         just["at"] = datetime.fromisoformat(just["at"])
     not_confirmed = services.not_confirmed_matches(assembly, args.get("q", "")) if not result.items else []
+    # With confirmed matches listed, those not confirmed are only counted, so the desk knows they exist.
+    also = services.not_confirmed_counts(assembly, args.get("q", "")) if result.items else {}
     return render_template("checkin/index.html", assembly=assembly, page=result, args=args, is_open=is_open, why=why,
                            shows=services.SHOW, arrived=services.arrived_count(assembly), just=just,
-                           not_confirmed=not_confirmed)
+                           not_confirmed=not_confirmed, also_not_confirmed=also)
 
 
 @bp.route("/organiser/assemblies/<slug>/check-in/<int:reg_id>/arrived", methods=["POST"])

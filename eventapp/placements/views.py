@@ -33,9 +33,12 @@ def _run_or_404(assembly, run_id: int) -> AllocationRun:
 @organiser_required
 def index(slug: str):
     assembly = load_assembly(slug)
+    return _index_page(assembly, RunForm(workshop_org_limit=assembly.workshop_org_limit))
+
+
+def _index_page(assembly, form: RunForm, status: int = 200):
     run = services.latest_run(assembly)
     job = services.latest_job(assembly)
-    form = RunForm(workshop_org_limit=assembly.workshop_org_limit)
     context = {"assembly": assembly, "run": run, "form": form, "action_form": FlaskForm(), "job": job,
                "job_active": job is not None and job.status in ("queued", "running"),
                # A failure newer than the proposal shown is news; an older one is not.
@@ -61,7 +64,7 @@ def index(slug: str):
             or any(k not in snap.registrations for k in data["assignments"]),
             dropped=services.dropped_places(snap, data),
         )
-    return render_template("placements/index.html", **context)
+    return render_template("placements/index.html", **context), status
 
 
 @bp.post("/run")
@@ -70,8 +73,8 @@ def run(slug: str):
     assembly = load_assembly(slug)
     form = RunForm()
     if not form.validate_on_submit():
-        flash("Enter a number of at least 1 for the organisation limit, or leave it empty.", "error")
-        return redirect(url_for(".index", slug=slug))
+        # The page itself, not a redirect, so what was typed stays in the field beside its error.
+        return _index_page(assembly, form, 400)
     assembly.workshop_org_limit = form.workshop_org_limit.data
     if assembly.confirmed_count > current_app.config["ALLOCATION_INLINE_MAX"]:
         # Too big to solve within one request (the server would time it out): a worker does it.

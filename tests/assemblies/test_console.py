@@ -573,3 +573,10 @@ def test_rounds_stay_within_the_assemblys_hours(as_organiser, db):
     assert "Afternoon runs 14:00–16:00, outside these hours." in body(resp) and 'value="Shorter day"' in body(resp)
     assert post_form(as_organiser, f"/organiser/assemblies/{a.slug}/edit",
                      assembly_form(slug=a.slug, end_time="16:30")).status_code == 302
+
+
+def test_the_organiser_page_says_registration_closed_once_the_closing_time_has_passed(as_organiser, db):
+    assembly = make_assembly(status="open", registration_closes_at=datetime(2022, 2, 3, 17, 0))
+    html = body(as_organiser.get(f"/organiser/assemblies/{assembly.slug}"))
+    assert "<dt>Status</dt><dd>Registration closed" in html
+    assert "Open for registration" not in html

@@ -82,3 +82,15 @@ def test_a_forged_link_gets_no_certificate(client, db):
     services.mark_arrived(assembly, reg.id)
     token = make_manage_token(reg)
     assert client.get(f"/manage/{token[:-4]}AAAA/certificate").status_code == 404
+
+
+def test_before_the_day_the_waiting_list_and_cancelled_are_not_promised_a_certificate(client, db):
+    coming = make_assembly()  # next year
+    org = make_org()
+    waiting = make_registration(coming, org, "Wanda Waiting", status="waiting")
+    html = page(client, waiting)[1]
+    assert "will be here once the assembly is over" not in html
+    assert "waiting list" in html and "if you are given a place" in html
+    cancelled = make_registration(coming, org, "Carl Cancelled", status="cancelled")
+    html = page(client, cancelled)[1]
+    assert "will be here once the assembly is over" not in html and "was cancelled" in html

@@ -93,3 +93,14 @@ def test_searching_everyone_confirmed_offers_no_link_back_to_the_same_search(cli
     assert "Search everyone confirmed" not in page and "Ask an organiser to add them at the door." in page
     arrived = client.get(f"/organiser/assemblies/{assembly.slug}/check-in?show=arrived&q=Aisha").get_data(as_text=True)
     assert "Nobody who has arrived matches &ldquo;Aisha&rdquo;." in arrived and "Search everyone confirmed" in arrived
+
+
+def test_a_search_with_confirmed_matches_also_counts_those_not_confirmed(client, desk, today):
+    assembly, _people = today
+    make_registration(assembly, make_org("Shireford Fire"), "Cal Cancelled", status="cancelled")
+    page = client.get(f"/organiser/assemblies/{assembly.slug}/check-in?q=Shireford").get_data(as_text=True)
+    assert "<bdi>Aisha Khan</bdi>" in page
+    assert "Also matching, but not confirmed so not listed: 1 on the waiting list, 1 cancelled." in page
+    assert "Will Waiting" not in page
+    only = client.get(f"/organiser/assemblies/{assembly.slug}/check-in?q=Aisha").get_data(as_text=True)
+    assert "<bdi>Aisha Khan</bdi>" in only and "not confirmed" not in only

@@ -97,6 +97,17 @@ def test_org_limit_form_refuses_zero(as_organiser):
     assert db.session.scalar(select(AllocationRun)) is None
 
 
+def test_a_refused_org_limit_stays_in_the_field_beside_its_error(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly()
+    delegates(assembly, topics, 2)
+    resp = _run(as_organiser, assembly, workshop_org_limit="0")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert 'id="workshop_org_limit-error"' in page and 'aria-invalid="true"' in page
+    assert 'name="workshop_org_limit"' in page and 'value="0"' in page
+    assert db.session.get(type(assembly), assembly.id).workshop_org_limit is None
+
+
 def test_move_into_full_workshop_warns_and_blocks_publish_then_fix_publishes(as_organiser):
     assembly, topics, rounds, ws = two_round_assembly(capacity=2)
     regs = delegates(assembly, topics, 4)

@@ -329,3 +329,15 @@ def test_the_cancel_page_says_what_is_given_up_and_that_the_delegate_cannot_undo
           db.session.scalars(select(Workshop)).first())
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
     assert "Your workshop places are given up too." in text
+
+
+def test_a_cancelled_registration_is_not_told_its_choices_are_merely_frozen(client, setup):
+    register(client, setup, n=1)
+    path = manage_path("delegate1@example.org")
+    assert post_form(client, path + "/cancel", {}).status_code == 302
+    setup.assembly.allocation_published_at = datetime(2026, 1, 1, 9, 0)
+    db.session.commit()
+    html = client.get(path).get_data(as_text=True)
+    assert "This registration is cancelled." in html
+    assert "your choices can no longer change" not in html
+    assert "As this registration is cancelled, these choices no longer count." in html
