@@ -4,11 +4,11 @@ from __future__ import annotations
 import numbers
 import re
 from datetime import date, datetime, time, timezone
+from html import escape as html_escape
 from typing import Callable
 
 from flask import Flask, current_app, flash, g, get_flashed_messages, has_request_context, request, session, url_for
-from html import escape as html_escape
-
+from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 from werkzeug.urls import iri_to_uri
@@ -146,8 +146,6 @@ def site_nav(user) -> Markup:
             cache[key] = parts
     if role is None:
         return Markup(parts[0])
-    from flask_wtf.csrf import generate_csrf
-
     return Markup(f"{parts[0]}{escape_text(generate_csrf())}{parts[1]}")
 
 

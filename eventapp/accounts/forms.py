@@ -70,18 +70,19 @@ class TwoStepSetupForm(FlaskForm):
     )
 
 
-class TwoStepOffForm(FlaskForm):
-    password = PasswordField("Your password", validators=[DataRequired("Enter your password."), Length(max=200)])
-    code = StringField(
+def _current_app_code() -> StringField:
+    """The code field of the forms that prove the app is still at hand (switching off, new recovery codes)."""
+    return StringField(
         "Code from your app",
         description="The 6 digits your app shows now.",
         validators=[DataRequired("Enter the 6-digit code your app shows."), Length(max=20)],
     )
+
+
+class TwoStepOffForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password."), Length(max=200)])
+    code = _current_app_code()
 
 
 class RecoveryCodesForm(FlaskForm):
-    code = StringField(
-        "Code from your app",
-        description="The 6 digits your app shows now.",
-        validators=[DataRequired("Enter the 6-digit code your app shows."), Length(max=20)],
-    )
+    code = _current_app_code()
