@@ -128,6 +128,7 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "registration.organiser_export": {"GET": organiser_only()},
     "registration.organiser_move": {"POST": organiser_only(302)},
     "registration.organiser_reinstate": {"POST": organiser_only(302)},
+    "registration.organiser_send_link": {"POST": organiser_only(302)},
     "registration.organiser_cancel": {"GET": organiser_only(), "POST": organiser_only(302)},
     "registration.organiser_edit": {"GET": organiser_only(), "POST": organiser_only(400)},
     "registration.organiser_counts": {"GET": organiser_only()},

@@ -563,6 +563,25 @@ def send_fresh_links(email: str) -> int:
     return len(regs) + len(pendings)
 
 
+def send_link_again(registration: Registration) -> bool:
+    """Email a registration its personal link again, as an organiser asked; False if one went in this quarter hour."""
+    if registration.anonymised_at is not None:
+        raise DomainError("This registration's personal data has been purged: there is no address to email.")
+    key = _fresh_link_key(registration)
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
+        # A second click, or the delegate asked on the public form a moment ago: one email is enough.
+        db.session.rollback()
+        return False
+    _queue(registration, "manage_link", dedupe=key)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Clicked twice at once: the other request queued it.
+        db.session.rollback()
+        return False
+    return True
+
+
 def revoke_manage_links(registration: Registration) -> None:
     """Make every link sent so far stop working, and email the person a new one."""
     registration.token_version += 1
@@ -739,8 +758,10 @@ def _register_again(assembly: Assembly, key: str, values: dict[str, Any], topic_
         select(Registration).where(Registration.assembly_id == assembly.id, Registration.email_key == key)
     )
     if existing.status != "cancelled":
-        # Say nothing on screen; the owner of the address gets their link by email.
-        _queue_fresh_link(existing)
+        if values["source"] != "organiser":
+            # Say nothing on screen; the owner of the address gets their link by email.
+            _queue_fresh_link(existing)
+        # An organiser is shown the registration instead, and emails the link only if they ask (send_link_again).
         try:
             db.session.commit()
         except IntegrityError:

@@ -832,7 +832,8 @@ def organiser_new(slug: str):
             if result.outcome == "duplicate":
                 # The list would leave the organiser searching for them: the registration itself, to compare.
                 flash(f"{result.registration.full_name} is already registered for this assembly with that email "
-                      "address: here is the registration. We have emailed them their personal link again.", "info")
+                      "address: here is the registration. Nothing was emailed to them; to send them their personal "
+                      "link again, choose \"Email their personal link again\".", "info")
                 return redirect(url_for(".organiser_edit", slug=slug, reg_id=result.registration.id))
             flash(f"{result.registration.full_name} added ({result.registration.status_label.lower()}). "
                   "We emailed them their personal link.", "success")
@@ -865,6 +866,25 @@ def organiser_edit(slug: str, reg_id: int):
             flash(f"{reg.full_name}'s registration is saved.{moved}{_promoted_note(promoted)}", "success")
             return _back_to_list(slug)
     return _organiser_form_page(form, reg, assembly, topics, published=published)
+
+
+@bp.post("/organiser/assemblies/<slug>/registrations/<int:reg_id>/send-link")
+@organiser_required
+def organiser_send_link(slug: str, reg_id: int):
+    assembly = load_assembly(slug)
+    reg = _org_reg(assembly, reg_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        queued = services.send_link_again(reg)
+    except DomainError as err:
+        flash(err.message, "error")
+    else:
+        flash(f"{reg.full_name}'s personal link is emailed to them again." if queued else
+              f"{reg.full_name}'s personal link was emailed to them in the last "
+              f"{services.FRESH_LINK_MINUTES} minutes already, so it is not sent twice. To send that email again, "
+              "open it under Emails and choose \"Send this message again\".", "success" if queued else "info")
+    return redirect(url_for(".organiser_edit", slug=slug, reg_id=reg.id))
 
 
 def _organiser_form_page(form, reg, assembly, topics, *, published: bool):

@@ -544,16 +544,37 @@ def test_moving_a_delegate_to_another_organisation_gives_the_freed_place_to_the_
     assert len(outbox(kind="promoted", to="delegate3@example.org")) == 1
 
 
-def test_adding_someone_already_registered_opens_their_registration(app, as_organiser, setup):
+def test_adding_someone_already_registered_opens_their_registration_and_emails_nothing_unasked(app, as_organiser, setup):
     [reg] = seed(app, setup, [(1, 0, {"full_name": "Aisha Khan", "job_title": "Inspector"})])
+    emails_before = len(outbox())
     # The organiser types her in again, from a list, not knowing she registered herself.
     resp = post_form(as_organiser, base(setup) + "/new", form_fields(setup, n=1, full_name="A. Khan"))
     assert resp.headers["Location"] == f"{base(setup)}/{reg.id}/edit"
     page = as_organiser.get(resp.headers["Location"]).get_data(as_text=True)
     assert ("Aisha Khan is already registered for this assembly with that email address: here is the registration. "
-            "We have emailed them their personal link again.") in page
+            "Nothing was emailed to them; to send them their personal link again, choose "
+            "&#34;Email their personal link again&#34;.") in page
     assert 'value="Inspector"' in page
     assert db.session.scalar(select(func.count(Registration.id))) == 1
+    assert len(outbox()) == emails_before and outbox(kind="manage_link") == []
+    assert f'action="{base(setup)}/{reg.id}/send-link"' in page and "Email their personal link again</button>" in page
+
+    # She says she lost her link: the organiser asks for it, once; a second click sends nothing more.
+    send = f"{base(setup)}/{reg.id}/send-link"
+    resp = post_form(as_organiser, send, {}, form_url=f"{base(setup)}/{reg.id}/edit", follow_redirects=True)
+    assert "Aisha Khan&#39;s personal link is emailed to them again." in resp.get_data(as_text=True)
+    [link] = outbox(kind="manage_link", to="delegate1@example.org")
+    with app.test_request_context("/"):
+        assert services.manage_url(db.session.get(Registration, reg.id)) in link.body_text
+    resp = post_form(as_organiser, send, {}, form_url=f"{base(setup)}/{reg.id}/edit", follow_redirects=True)
+    assert "was emailed to them in the last 15 minutes already" in resp.get_data(as_text=True)
+    assert len(outbox(kind="manage_link")) == 1
+
+
+def test_sending_the_link_again_needs_the_form_token(app, as_organiser, setup):
+    [reg] = seed(app, setup, [(1, 0, {})])
+    assert as_organiser.post(f"{base(setup)}/{reg.id}/send-link").status_code == 400
+    assert outbox(kind="manage_link") == []
 
 
 def test_the_list_numbers_the_waiting_list_as_the_delegates_own_page_does(app, as_organiser, setup):
