@@ -49,7 +49,7 @@ def forget_delegates(assembly_id: int, people: Iterable[str]) -> int:
     """Take purged delegates' names and addresses (``people``) out of an assembly's audit events; returns how many
     changed (the privacy purge; the caller commits)."""
     # Not only the registration events' subjects: an organiser may have typed a name into a message's subject.
-    needles = _Needles(people)
+    needles = Needles(people)
     changed = 0
     for event in db.session.scalars(select(AuditEvent).where(AuditEvent.assembly_id == assembly_id)).all():
         subject = event.subject
@@ -66,8 +66,9 @@ def forget_delegates(assembly_id: int, people: Iterable[str]) -> int:
 _WORD = re.compile(r"\w+")
 
 
-class _Needles:
-    """Names and addresses to find in text as whole words, in any case and spacing."""
+class Needles:
+    """Names and addresses to find in text as whole words, in any case and spacing (the privacy purge's; the
+    messages to delegates are scrubbed with the same, see messages.services.forget_delegates)."""
 
     def __init__(self, people: Iterable[str]):
         # By first word: a text is only searched for the few names one of its words starts (a purge

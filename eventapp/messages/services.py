@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -426,3 +426,18 @@ def get_message(assembly: Assembly, message_id: int) -> AssemblyMessage:
     if message is None or message.assembly_id != assembly.id:
         raise NotFound("No such message.")
     return message
+
+
+def forget_delegates(assembly_id: int, people: Iterable[str]) -> int:
+    """Take purged delegates' names and addresses (``people``) out of an assembly's messages' subjects and bodies;
+    returns how many changed (the privacy purge; the caller commits)."""
+    # What an organiser typed ("Jo Bloggs will chair the plenary") outlives the copies in the outbox otherwise.
+    needles = audit.Needles(people)
+    changed = 0
+    for message in db.session.scalars(select(AssemblyMessage).where(AssemblyMessage.assembly_id == assembly_id)):
+        # A short name replaced by the longer label must still fit the column (PostgreSQL enforces it).
+        subject, body = needles.out_of(message.subject)[:SUBJECT_MAX], needles.out_of(message.body)
+        if (subject, body) != (message.subject, message.body):
+            message.subject, message.body = subject, body
+            changed += 1
+    return changed

@@ -1630,7 +1630,11 @@ def anonymise_registrations(assembly: Assembly) -> int:
     db.session.execute(update(Feedback).where(Feedback.assembly_id == assembly.id).values(registration_id=None))
     # The audit log keeps what was done to registration 42, and when, but no longer whose it was.
     redacted = audit.forget_delegates(assembly.id, people)
-    audit.record(None, "privacy.purge", assembly_id=assembly.id, subject=f"assembly {assembly.slug}", detail=f"{len(regs)} registrations anonymised; {outbox.rowcount} emails and {pending.rowcount} unconfirmed forms deleted; {redacted} audit events redacted")
+    # Organisers' messages stay (what was said to delegates), without the names typed into them.
+    from ..messages.services import forget_delegates as forget_in_messages
+
+    messages = forget_in_messages(assembly.id, people)
+    audit.record(None, "privacy.purge", assembly_id=assembly.id, subject=f"assembly {assembly.slug}", detail=f"{len(regs)} registrations anonymised; {outbox.rowcount} emails and {pending.rowcount} unconfirmed forms deleted; {messages} messages to delegates redacted; {redacted} audit events redacted")
     db.session.commit()
     return len(regs)
 

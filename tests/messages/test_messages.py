@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -361,3 +362,38 @@ def test_an_email_before_the_day_has_no_feedback_link(as_organiser, people, sink
     as_organiser.post(url, data={**payload, "action": "send"})
     send_pending()
     assert "Tell us how it went" not in text_of(sink.wait_for(2)[0])
+
+
+def test_the_privacy_purge_takes_purged_delegates_names_out_of_the_emails_sent(app, as_organiser, people):
+    assembly, ben = people["assembly"], people["ben"]
+    # An organiser typed delegates' names (in any case, a line break between the words) and an address.
+    url, payload = _compose(as_organiser, assembly, subject="aisha KHAN and Priya Shah chair the plenary",
+                            body=f"Thanks to Aisha\nKhan and BEN  JONES ({ben.email}).\n"
+                                 "Priya Shah, our facilitator, and Aisha Khanum (not registered) will be there.")
+    as_organiser.post(url, data={**payload, "action": "send"})
+    # The same name at another assembly, not purged: its message is left as it was.
+    other = make_assembly(title="Other Assembly")
+    make_registration(other, make_org("Other Police"), "Aisha Khan")
+    url, payload = _compose(as_organiser, other, subject="Aisha Khan chairs", body="Aisha Khan chairs.")
+    as_organiser.post(url, data={**payload, "action": "send"})
+    message = db.session.scalar(select(AssemblyMessage).where(AssemblyMessage.assembly_id == assembly.id))
+    pages = (f"/organiser/assemblies/{assembly.slug}/messages/",
+             f"/organiser/assemblies/{assembly.slug}/messages/{message.id}", f"/organiser/outbox/outbox.csv?assembly={assembly.id}")
+    named = re.compile(r"aisha\s+khan\b|ben\s+jones|\.example\.org", re.IGNORECASE)
+    assert all(named.search(as_organiser.get(p).get_data(as_text=True)) for p in pages)
+
+    assembly.status, assembly.retention_days = "archived", 30
+    assembly.date = assembly.date.today() - timedelta(days=31)
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["privacy", "purge", "--apply"])
+    assert result.exit_code == 0, result.output
+
+    index, detail, outbox_csv = (as_organiser.get(p).get_data(as_text=True) for p in pages)
+    assert "Anonymised delegate and Priya Shah chair the plenary" in index
+    assert "<bdi>Anonymised delegate and Priya Shah chair the plenary</bdi>" in detail
+    assert ("Thanks to Anonymised delegate and Anonymised delegate (Anonymised delegate).\n"
+            "Priya Shah, our facilitator, and Aisha Khanum (not registered) will be there.") in detail
+    for page in (index, detail, outbox_csv):
+        assert not named.search(page), page
+    kept = db.session.scalar(select(AssemblyMessage).where(AssemblyMessage.assembly_id == other.id))
+    assert (kept.subject, kept.body) == ("Aisha Khan chairs", "Aisha Khan chairs.")
