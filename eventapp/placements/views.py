@@ -215,7 +215,8 @@ def move(slug: str, registration_id: int):
                 flash(f"{reg.full_name}'s workshops were changed. An updated calendar invitation is in the outbox."
                       if changed and assembly.cancelled_at is None else
                       f"{reg.full_name}'s workshops were changed." if changed else "Nothing changed.", "success")
-                return redirect(url_for(".delegates", slug=slug))
+                # Back to the same page of the list, with its filters, as for a proposal's change.
+                return redirect(url_for(".delegates", slug=slug, **_list_args()))
             return _move_page(assembly, run, reg, form, snap)
         try:
             warnings = services.move_delegate(run, assembly, reg.id, picked, pin=form.pin.data)

@@ -103,3 +103,22 @@ def test_names_and_organisations_typed_by_delegates_are_isolated_in_the_list(as_
     html = as_organiser.get(_url(assembly)).get_data(as_text=True)
     assert ("<tr><td><bdi>\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2</bdi></td>"
             "<td><bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi></td>") in html
+
+
+def test_moving_someone_in_the_published_allocation_comes_back_to_the_same_filtered_page(as_organiser):
+    assembly, rounds, ws, regs, run, police, health = _world(as_organiser)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    reg = next(r for r in regs if r.organisation_id == police.id)
+    move = _url(assembly, f"/{reg.id}?organisation={police.id}&page=1")
+    page = as_organiser.get(move).get_data(as_text=True)
+    # Cancel goes back where the organiser came from, like "Back to delegates".
+    assert f'<a href="{_url(assembly, f"?organisation={police.id}&amp;page=1")}">Cancel</a>' in page
+    current = run.result["assignments"][str(reg.id)]
+    data = {f"round_{rounds['1'].id}": next(w for w in current if w in (str(ws["1A"].id), str(ws["1B"].id))),
+            f"round_{rounds['2'].id}": next(w for w in current if w in (str(ws["2B"].id), str(ws["2C"].id))),
+            "pin": ""}
+    resp = post_form(as_organiser, move, data)
+    assert resp.status_code == 302
+    location = urlsplit(resp.headers["Location"])
+    assert location.path == _url(assembly)
+    assert parse_qs(location.query) == {"organisation": [str(police.id)], "page": ["1"]}
