@@ -261,7 +261,14 @@ def publish(slug: str):
     assembly = load_assembly(slug)
     run = services.latest_run(assembly)
     if run is None or run.status != "proposal":
-        flash("There is no proposal to publish. Run the allocation first.", "info")
+        if run is None:
+            flash("There is no proposal to publish. Run the allocation first.", "info")
+        elif request.method == "POST":
+            # Publish clicked twice: the first click published it, and this answer is the one the browser shows.
+            flash("This allocation is published already: nothing was published or sent again.", "info")
+        else:
+            flash("The latest allocation is published already. To change it, run the allocation again, "
+                  "then publish the new proposal.", "info")
         return redirect(url_for(".index", slug=slug))
     form = FlaskForm()
     if form.validate_on_submit():
