@@ -286,4 +286,5 @@ def publish(slug: str):
         return redirect(url_for(".index", slug=slug))
     preview = services.publish_preview(run, assembly)
     return render_template("placements/publish.html", assembly=assembly, run=run, form=form, data=run.result,
-                           changed_delegates=preview.delegates, dropped=preview.dropped)
+                           changed_delegates=preview.delegates, dropped=preview.dropped, missing=preview.missing,
+                           breaks=preview.breaks)

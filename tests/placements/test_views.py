@@ -453,3 +453,27 @@ def test_publish_clicked_twice_says_it_is_published_not_that_there_is_nothing_to
     # Opening the publish page afterwards says what to do instead.
     text = html.unescape(as_organiser.get(url, follow_redirects=True).get_data(as_text=True))
     assert "The latest allocation is published already. To change it, run the allocation again" in text
+
+
+def test_the_publish_page_says_who_the_proposal_leaves_out_and_offers_no_publish_while_it_breaks_a_rule(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=2)
+    regs = delegates(assembly, topics, 3)
+    _run(as_organiser, assembly)
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/publish"
+    page = html.unescape(as_organiser.get(url).get_data(as_text=True))
+    assert "since this allocation was run" not in page and ">Publish</button>" in page
+    # Confirmed after the run: the proposal has no place for them.
+    make_registration(assembly, make_org(), "Late Comer", [topics["A"]])
+    page = html.unescape(as_organiser.get(url).get_data(as_text=True))
+    assert ("1 confirmed delegate has registered or been confirmed since this allocation was run and is not in it: "
+            "published as it is, they would have no workshop.") in page
+    # A hand-made change that overfills a workshop: publishing would be refused, so no Publish button.
+    run = db.session.scalar(select(AllocationRun))
+    in_1a = [int(r) for r, w in run.result["assignments"].items() if str(ws["1A"].id) in w]
+    mover = next(r for r in regs if r.id not in in_1a)
+    r2 = next(w for w in run.result["assignments"][str(mover.id)] if w in (str(ws["2B"].id), str(ws["2C"].id)))
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/delegates/{mover.id}",
+              {f"round_{rounds['1'].id}": str(ws["1A"].id), f"round_{rounds['2'].id}": r2, "pin": ""})
+    page = html.unescape(as_organiser.get(url).get_data(as_text=True))
+    assert "This proposal cannot be published yet" in page and "3 delegates for 2 seats" in page
+    assert ">Publish</button>" not in page
