@@ -145,9 +145,12 @@ def delegates(slug: str):
     listing = services.delegate_list(assembly)
     rows = _delegate_rows(listing, run.result)
     per_page = 50
-    page = max(request.args.get("page", 1, type=int), 1)
     pages = max((len(rows) + per_page - 1) // per_page, 1)
+    # Past the end (its last delegate moved out of the filter, or cancelled): the last page, not "No delegates match".
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
     back = _list_args()
+    if "page" in back:
+        back["page"] = str(page)
     organisations = sorted({(p.organisation_id, p.organisation_name) for p in listing.people},
                            key=lambda o: (o[1].casefold(), o[0]))
     return render_template(

@@ -122,3 +122,24 @@ def test_moving_someone_in_the_published_allocation_comes_back_to_the_same_filte
     location = urlsplit(resp.headers["Location"])
     assert location.path == _url(assembly)
     assert parse_qs(location.query) == {"organisation": [str(police.id)], "page": ["1"]}
+
+
+def test_coming_back_to_a_page_the_change_emptied_shows_the_last_page_not_no_match(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=60)
+    regs = delegates(assembly, topics, 51, choices="AB")
+    _run(as_organiser, assembly)
+    run = db.session.scalar(select(AllocationRun).order_by(AllocationRun.id.desc()))
+    assert all(str(ws["1A"].id) in w for w in run.result["assignments"].values())
+    # Page 2 of ASB (morning) holds one delegate, the last by name; they are moved to the other workshop.
+    listed = f"?workshop={ws['1A'].id}&page=2"
+    last = regs[-1]
+    assert f">{last.full_name}<" in as_organiser.get(_url(assembly, listed)).get_data(as_text=True)
+    second = next(w for w in run.result["assignments"][str(last.id)] if w != str(ws["1A"].id))
+    resp = post_form(as_organiser, _url(assembly, f"/{last.id}{listed}"),
+                     {f"round_{rounds['1'].id}": str(ws["1B"].id), f"round_{rounds['2'].id}": second, "pin": "y"},
+                     follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert "No delegates match." not in page
+    assert "50 delegates" in page and f">{regs[0].full_name}<" in page and f">{last.full_name}<" not in page
+    # Its Change links come back to the page shown.
+    assert f'/{regs[0].id}?workshop={ws["1A"].id}&amp;page=1"' in page
