@@ -102,7 +102,7 @@ def test_names_and_organisations_typed_by_delegates_are_isolated_in_the_list(as_
     _run(as_organiser, assembly)
     html = as_organiser.get(_url(assembly)).get_data(as_text=True)
     assert ("<tr><td><bdi>\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2</bdi></td>"
-            "<td><bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi></td>") in html
+            "<td data-label=\"Organisation\"><bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi></td>") in html
 
 
 def test_moving_someone_in_the_published_allocation_comes_back_to_the_same_filtered_page(as_organiser):
