@@ -54,6 +54,14 @@ def _child(model, obj_id: int, assembly: Assembly):
     return obj
 
 
+def _deleted_already(model, obj_id: int, what: str):
+    """For a delete confirmed twice (a double click): the first click deleted it, so say so instead of a 404."""
+    if request.method != "POST" or db.session.get(model, obj_id) is not None:
+        return None
+    flash(f"That {what} was deleted already.", "info")
+    return redirect(url_for(".detail", slug=request.view_args["slug"]))
+
+
 # --- public -----------------------------------------------------------------
 
 
@@ -351,6 +359,8 @@ def round_form(slug: str, round_id: int | None = None):
 @organiser_required
 def delete_round(slug: str, round_id: int):
     assembly = load_assembly(slug)
+    if gone := _deleted_already(Round, round_id, "round"):
+        return gone
     rnd = _child(Round, round_id, assembly)
     if request.method == "POST":
         services.delete_round(rnd)
@@ -419,6 +429,8 @@ def workshop_form(slug: str, workshop_id: int | None = None):
 @organiser_required
 def delete_workshop(slug: str, workshop_id: int):
     assembly = load_assembly(slug)
+    if gone := _deleted_already(Workshop, workshop_id, "workshop"):
+        return gone
     workshop = _child(Workshop, workshop_id, assembly)
     if request.method == "POST":
         services.delete_workshop(workshop)
@@ -466,6 +478,8 @@ def agenda_form(slug: str, item_id: int | None = None):
 @organiser_required
 def delete_agenda_item(slug: str, item_id: int):
     assembly = load_assembly(slug)
+    if gone := _deleted_already(AgendaItem, item_id, "agenda item"):
+        return gone
     item = _child(AgendaItem, item_id, assembly)
     if request.method == "POST":
         services.delete_agenda_item(item)

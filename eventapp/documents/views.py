@@ -5,11 +5,13 @@ import io
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from ..accounts.access import organiser_required
 from ..assemblies.views import load_assembly, load_public_assembly
 from ..domain import DomainError, NotFound
+from ..extensions import db
 from ..forms_util import apply_domain_error
 from ..templating import flash_at
 from . import services
@@ -131,6 +133,10 @@ def move(slug: str, doc_id: int):
 @organiser_required
 def delete(slug: str, doc_id: int):
     assembly = load_assembly(slug)
+    if request.method == "POST" and db.session.scalar(select(Document.id).where(Document.id == doc_id)) is None:
+        # "Yes, delete" clicked twice: the first click deleted it.
+        flash("That document was deleted already.", "info")
+        return redirect(url_for(".index", slug=slug))
     doc = _document(assembly, doc_id)
     if request.method == "POST":
         title = doc.title

@@ -523,6 +523,8 @@ def dropped_places(snap: Snapshot, data: dict) -> int:
 class PublishPreview:
     delegates: int  # whose workshops change, each emailed
     dropped: int  # see dropped_places
+    missing: int = 0  # confirmed since the run: publishing leaves them without a workshop
+    breaks: tuple[str, ...] = ()  # rules the proposal breaks: publishing is refused until they are fixed
 
 
 def publish_preview(run: AllocationRun, assembly: Assembly) -> PublishPreview:
@@ -530,7 +532,10 @@ def publish_preview(run: AllocationRun, assembly: Assembly) -> PublishPreview:
     snap = snapshot(assembly)
     data = run.result
     old, new = _published_and_proposed(snap, assembly, data)
-    return PublishPreview(len({reg for reg, _, _, _ in _changes(old, new)}), dropped_places(snap, data))
+    kept = {k: v for k, v in data["assignments"].items() if k in snap.registrations}
+    return PublishPreview(len({reg for reg, _, _, _ in _changes(old, new)}), dropped_places(snap, data),
+                          missing=sum(1 for k in snap.registrations if k not in data["assignments"]),
+                          breaks=tuple(_rule_breaks(snap, {"assignments": kept})))
 
 
 def publish(run: AllocationRun, assembly: Assembly, *, by: int | None = None) -> PublishOutcome:

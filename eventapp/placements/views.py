@@ -145,9 +145,12 @@ def delegates(slug: str):
     listing = services.delegate_list(assembly)
     rows = _delegate_rows(listing, run.result)
     per_page = 50
-    page = max(request.args.get("page", 1, type=int), 1)
     pages = max((len(rows) + per_page - 1) // per_page, 1)
+    # Past the end (its last delegate moved out of the filter, or cancelled): the last page, not "No delegates match".
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
     back = _list_args()
+    if "page" in back:
+        back["page"] = str(page)
     organisations = sorted({(p.organisation_id, p.organisation_name) for p in listing.people},
                            key=lambda o: (o[1].casefold(), o[0]))
     return render_template(
@@ -215,7 +218,8 @@ def move(slug: str, registration_id: int):
                 flash(f"{reg.full_name}'s workshops were changed. An updated calendar invitation is in the outbox."
                       if changed and assembly.cancelled_at is None else
                       f"{reg.full_name}'s workshops were changed." if changed else "Nothing changed.", "success")
-                return redirect(url_for(".delegates", slug=slug))
+                # Back to the same page of the list, with its filters, as for a proposal's change.
+                return redirect(url_for(".delegates", slug=slug, **_list_args()))
             return _move_page(assembly, run, reg, form, snap)
         try:
             warnings = services.move_delegate(run, assembly, reg.id, picked, pin=form.pin.data)
@@ -260,7 +264,14 @@ def publish(slug: str):
     assembly = load_assembly(slug)
     run = services.latest_run(assembly)
     if run is None or run.status != "proposal":
-        flash("There is no proposal to publish. Run the allocation first.", "info")
+        if run is None:
+            flash("There is no proposal to publish. Run the allocation first.", "info")
+        elif request.method == "POST":
+            # Publish clicked twice: the first click published it, and this answer is the one the browser shows.
+            flash("This allocation is published already: nothing was published or sent again.", "info")
+        else:
+            flash("The latest allocation is published already. To change it, run the allocation again, "
+                  "then publish the new proposal.", "info")
         return redirect(url_for(".index", slug=slug))
     form = FlaskForm()
     if form.validate_on_submit():
@@ -278,4 +289,5 @@ def publish(slug: str):
         return redirect(url_for(".index", slug=slug))
     preview = services.publish_preview(run, assembly)
     return render_template("placements/publish.html", assembly=assembly, run=run, form=form, data=run.result,
-                           changed_delegates=preview.delegates, dropped=preview.dropped)
+                           changed_delegates=preview.delegates, dropped=preview.dropped, missing=preview.missing,
+                           breaks=preview.breaks)

@@ -496,7 +496,7 @@ def test_topic_list_counts_paginates_and_filters(as_organiser):
     make_workshop(make_round(a, name="R2"), topic=topics[3])
     first = body(as_organiser.get("/organiser/topics"))
     assert "Page 1 of 2 (30 in all)" in first
-    assert "<td>Topic 03</td><td>2</td>" in first
+    assert "<td><bdi>Topic 03</bdi></td><td data-label=\"Workshops\">2</td>" in first
     assert "Topic 29" in body(as_organiser.get("/organiser/topics?page=2"))
     found = body(as_organiser.get("/organiser/topics?q=topic 1"))
     assert "Topic 15" in found and "Topic 25" not in found
@@ -511,14 +511,14 @@ def test_a_saved_topic_is_shown_on_the_page_of_the_list_where_its_name_falls(as_
     assert resp.status_code == 302
     assert resp.headers["Location"] == f"/organiser/topics?page=2#topic-{added.id}"
     shown = body(as_organiser.get(resp.headers["Location"]))
-    assert f'<tr id="topic-{added.id}"><td>Youth violence' in shown
+    assert f'<tr id="topic-{added.id}"><td><bdi>Youth violence' in shown
     # The message is in the topic's row, where the page opens, not at the top of the page off screen.
     [box] = where_shown(shown, "Topic saved.")
     assert box.beside(f"topic-{added.id}") and not box.at_top and box.role == "status"
     # Renamed to sort first, it is found on the first page.
     resp = post_form(as_organiser, f"/organiser/topics/{added.id}/edit", {"name": "Adult violence"})
     assert resp.headers["Location"] == f"/organiser/topics#topic-{added.id}"
-    assert f'<tr id="topic-{added.id}"><td>Adult violence<div class="flashes"' in body(as_organiser.get("/organiser/topics"))
+    assert f'<tr id="topic-{added.id}"><td><bdi>Adult violence</bdi><div class="flashes"' in body(as_organiser.get("/organiser/topics"))
 
 
 # --- agenda -------------------------------------------------------------------------------------

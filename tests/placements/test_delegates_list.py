@@ -102,4 +102,44 @@ def test_names_and_organisations_typed_by_delegates_are_isolated_in_the_list(as_
     _run(as_organiser, assembly)
     html = as_organiser.get(_url(assembly)).get_data(as_text=True)
     assert ("<tr><td><bdi>\u0633\u0627\u0631\u0629 \u0639\u0644\u064a 2</bdi></td>"
-            "<td><bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi></td>") in html
+            "<td data-label=\"Organisation\"><bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi></td>") in html
+
+
+def test_moving_someone_in_the_published_allocation_comes_back_to_the_same_filtered_page(as_organiser):
+    assembly, rounds, ws, regs, run, police, health = _world(as_organiser)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    reg = next(r for r in regs if r.organisation_id == police.id)
+    move = _url(assembly, f"/{reg.id}?organisation={police.id}&page=1")
+    page = as_organiser.get(move).get_data(as_text=True)
+    # Cancel goes back where the organiser came from, like "Back to delegates".
+    assert f'<a href="{_url(assembly, f"?organisation={police.id}&amp;page=1")}">Cancel</a>' in page
+    current = run.result["assignments"][str(reg.id)]
+    data = {f"round_{rounds['1'].id}": next(w for w in current if w in (str(ws["1A"].id), str(ws["1B"].id))),
+            f"round_{rounds['2'].id}": next(w for w in current if w in (str(ws["2B"].id), str(ws["2C"].id))),
+            "pin": ""}
+    resp = post_form(as_organiser, move, data)
+    assert resp.status_code == 302
+    location = urlsplit(resp.headers["Location"])
+    assert location.path == _url(assembly)
+    assert parse_qs(location.query) == {"organisation": [str(police.id)], "page": ["1"]}
+
+
+def test_coming_back_to_a_page_the_change_emptied_shows_the_last_page_not_no_match(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=60)
+    regs = delegates(assembly, topics, 51, choices="AB")
+    _run(as_organiser, assembly)
+    run = db.session.scalar(select(AllocationRun).order_by(AllocationRun.id.desc()))
+    assert all(str(ws["1A"].id) in w for w in run.result["assignments"].values())
+    # Page 2 of ASB (morning) holds one delegate, the last by name; they are moved to the other workshop.
+    listed = f"?workshop={ws['1A'].id}&page=2"
+    last = regs[-1]
+    assert f">{last.full_name}<" in as_organiser.get(_url(assembly, listed)).get_data(as_text=True)
+    second = next(w for w in run.result["assignments"][str(last.id)] if w != str(ws["1A"].id))
+    resp = post_form(as_organiser, _url(assembly, f"/{last.id}{listed}"),
+                     {f"round_{rounds['1'].id}": str(ws["1B"].id), f"round_{rounds['2'].id}": second, "pin": "y"},
+                     follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert "No delegates match." not in page
+    assert "50 delegates" in page and f">{regs[0].full_name}<" in page and f">{last.full_name}<" not in page
+    # Its Change links come back to the page shown.
+    assert f'/{regs[0].id}?workshop={ws["1A"].id}&amp;page=1"' in page

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from eventapp.extensions import db
@@ -430,3 +430,50 @@ def test_delegates_and_organisations_named_on_the_allocation_page_are_isolated(a
     assert f"<li><bdi>{unplaced.full_name}</bdi> &ndash;" in page
     assert "(most: <bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi>, 1)" in page
     assert f"<li><bdi>{placed.full_name}</bdi>: " in page
+
+
+def test_publish_clicked_twice_says_it_is_published_not_that_there_is_nothing_to_publish(as_organiser):
+    from eventapp.mail.models import OutboxMessage
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=3)
+    delegates(assembly, topics, 2)
+    _run(as_organiser, assembly)
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/publish"
+    page = as_organiser.get(url).get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    first = as_organiser.post(url, data={"csrf_token": token})
+    assert first.status_code == 302
+    mail = db.session.scalar(select(func.count(OutboxMessage.id)))
+    # The second click of a double click, sent from the same page: its answer is what the organiser sees.
+    second = as_organiser.post(url, data={"csrf_token": token}, follow_redirects=True)
+    text = html.unescape(second.get_data(as_text=True))
+    assert "This allocation is published already: nothing was published or sent again." in text
+    assert "Run the allocation first" not in text
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == mail
+    # Opening the publish page afterwards says what to do instead.
+    text = html.unescape(as_organiser.get(url, follow_redirects=True).get_data(as_text=True))
+    assert "The latest allocation is published already. To change it, run the allocation again" in text
+
+
+def test_the_publish_page_says_who_the_proposal_leaves_out_and_offers_no_publish_while_it_breaks_a_rule(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=2)
+    regs = delegates(assembly, topics, 3)
+    _run(as_organiser, assembly)
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/publish"
+    page = html.unescape(as_organiser.get(url).get_data(as_text=True))
+    assert "since this allocation was run" not in page and ">Publish</button>" in page
+    # Confirmed after the run: the proposal has no place for them.
+    make_registration(assembly, make_org(), "Late Comer", [topics["A"]])
+    page = html.unescape(as_organiser.get(url).get_data(as_text=True))
+    assert ("1 confirmed delegate has registered or been confirmed since this allocation was run and is not in it: "
+            "published as it is, they would have no workshop.") in page
+    # A hand-made change that overfills a workshop: publishing would be refused, so no Publish button.
+    run = db.session.scalar(select(AllocationRun))
+    in_1a = [int(r) for r, w in run.result["assignments"].items() if str(ws["1A"].id) in w]
+    mover = next(r for r in regs if r.id not in in_1a)
+    r2 = next(w for w in run.result["assignments"][str(mover.id)] if w in (str(ws["2B"].id), str(ws["2C"].id)))
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/delegates/{mover.id}",
+              {f"round_{rounds['1'].id}": str(ws["1A"].id), f"round_{rounds['2'].id}": r2, "pin": ""})
+    page = html.unescape(as_organiser.get(url).get_data(as_text=True))
+    assert "This proposal cannot be published yet" in page and "3 delegates for 2 seats" in page
+    assert ">Publish</button>" not in page
