@@ -2,8 +2,6 @@
 every wrong code counted."""
 from __future__ import annotations
 
-import threading
-
 import pyotp
 import pytest
 from flask_migrate import upgrade
@@ -13,20 +11,16 @@ from eventapp.accounts.models import User
 from eventapp.extensions import db as _db
 from eventapp.txn import read_first
 from tests.accounts.test_two_step import wrong_code
-from tests.conftest import TEST_DATABASE_URL, make_test_app, scratch_database
+from tests.concurrency import BACKENDS, at_once, own_database
+from tests.conftest import make_test_app
 from tests.factories import make_user
 
-BACKENDS = ["sqlite"] + ([pytest.param("postgresql", marks=pytest.mark.postgres)] if TEST_DATABASE_URL else [])
 THREADS = 6
 
 
 @pytest.fixture
 def database(request, tmp_path):
-    """A database of its own (threads need real connections, not the rolled-back test one)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'two-step.sqlite3'}"
-        return
-    with scratch_database(tmp_path, "twostep") as url:
+    with own_database(request.param, tmp_path, "twostep") as url:
         yield url
 
 
@@ -42,35 +36,20 @@ def _side_by_side(database: str, code_for) -> tuple[list[str], User]:
         _db.session.commit()
         user_id = user.id
         _db.session.remove()
-    barrier = threading.Barrier(THREADS)
-    answers: list[str] = []
-    errors: list[BaseException] = []
-    guard = threading.Lock()
 
-    def attempt(i: int):
-        with app.test_request_context("/login/two-step", method="POST"):
-            try:
-                # Read as a request reads before its service runs (on SQLite without the write lock yet).
-                read_first()
-                user = _db.session.get(User, user_id)
-                assert user.totp_last_step is None and user.two_step_failures == 0
-                barrier.wait(timeout=30)
-                try:
-                    answer = two_step.verify_sign_in(user, code_for(secret, i))
-                except two_step.CodeRefused as err:
-                    answer = err.message
-                with guard:
-                    answers.append(answer)
-            except BaseException as err:  # noqa: BLE001 - collected and asserted on
-                errors.append(err)
-            finally:
-                _db.session.remove()
+    def attempt(i: int, ready) -> str:
+        # Read as a request reads before its service runs (on SQLite without the write lock yet).
+        read_first()
+        user = _db.session.get(User, user_id)
+        assert user.totp_last_step is None and user.two_step_failures == 0
+        ready(timeout=30)
+        try:
+            return two_step.verify_sign_in(user, code_for(secret, i))
+        except two_step.CodeRefused as err:
+            return err.message
 
-    pool = [threading.Thread(target=attempt, args=(i,)) for i in range(THREADS)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join(timeout=120)
+    answers, errors = at_once(app, THREADS, attempt,
+                              context=lambda: app.test_request_context("/login/two-step", method="POST"))
     with app.app_context():
         user = _db.session.get(User, user_id)
         _db.session.expunge(user)

@@ -58,10 +58,29 @@ def _seed(app) -> dict:
                 "people": people, "police": police.name, "nhs": nhs.name, "title": workshop.title}
 
 
+def _open_tablet(browser):
+    """A fresh browser context the size and kind of the venue's tablets: (context, page, its CSP violations)."""
+    return _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+
+
+def _fill_new_action(page, seed, what: str) -> None:
+    """Types a new action on the actions page (the seeded NHS trust's, due 30 June 2027), not yet added."""
+    page.get_by_label("What will be done").fill(what)
+    page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
+    page.get_by_label("Due date").fill("2027-06-30")
+
+
+def _no_action_put_back(page, actions_url: str) -> None:
+    """The actions page opened afresh: an empty new-action form, and no draft said to be put back."""
+    page.goto(actions_url)
+    assert page.get_by_label("What will be done").input_value() == ""
+    assert page.get_by_text("had not been saved").count() == 0
+
+
 def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live_server, browser):
     seed = _seed(live_server.app)
     tag, wid = seed["tag"], seed["workshop_id"]
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     try:
         login(page, live_server, seed["email"])
         expect(page.get_by_role("heading", name="My workshops", level=1)).to_be_visible()
@@ -183,7 +202,7 @@ def test_without_javascript_the_save_button_still_saves(live_server, browser):
 
 def test_autosave_stops_and_says_so_when_someone_else_saved(live_server, browser):
     seed = _seed(live_server.app)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     try:
         login(page, live_server, seed["email"])
         page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/notes")
@@ -214,7 +233,7 @@ def test_autosave_resumes_when_the_page_comes_back_from_the_back_forward_cache(l
     # Save pressed, the submission failed (no signal in the room), Back: the browser may restore
     # the page as it was, script state included. Autosave must run again, not wait for a submit.
     seed = _seed(live_server.app)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     try:
         login(page, live_server, seed["email"])
         page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/notes")
@@ -236,7 +255,7 @@ def test_autosave_resumes_when_the_page_comes_back_from_the_back_forward_cache(l
 def test_an_autosave_whose_reply_was_lost_carries_on_without_a_conflict(live_server, browser):
     # The wifi drops just after an autosave reaches the server: it is saved, but the tablet never hears.
     seed = _seed(live_server.app)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     lost = []
 
     def drop_the_reply(route):

@@ -6,8 +6,8 @@ from playwright.sync_api import expect
 from eventapp.extensions import db
 from eventapp.notes import services
 from eventapp.notes.models import NotesRevision
-from tests.browser.conftest import _open_page, login
-from tests.browser.test_facilitator import TABLET, _seed
+from tests.browser.conftest import login
+from tests.browser.test_facilitator import _fill_new_action, _no_action_put_back, _open_tablet, _seed
 
 
 def _notes_url(live_server, seed) -> str:
@@ -31,7 +31,7 @@ def _no_signal(context, page):
 
 def test_text_typed_offline_survives_closing_the_tab_and_is_saved_when_it_is_opened_again(live_server, browser):
     seed = _seed(live_server.app)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     typed = "Typed with no signal in the hall \U0001F4F6\nsecond line"
     try:
         login(page, live_server, seed["email"])
@@ -67,7 +67,7 @@ def test_text_typed_offline_survives_closing_the_tab_and_is_saved_when_it_is_ope
 
 def test_a_draft_kept_on_the_tablet_never_overwrites_a_colleagues_later_save(live_server, browser):
     seed = _seed(live_server.app)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     try:
         login(page, live_server, seed["email"])
         page.goto(_notes_url(live_server, seed))
@@ -100,7 +100,7 @@ def test_a_draft_kept_on_the_tablet_never_overwrites_a_colleagues_later_save(liv
 def test_a_server_error_does_not_stop_autosave_and_the_retry_saves_once(live_server, browser):
     # A proxy answers 502/503 while the app restarts: the next autosave must go through.
     seed = _seed(live_server.app)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     answered = []
 
     def restarting(route):
@@ -125,7 +125,7 @@ def test_a_server_error_does_not_stop_autosave_and_the_retry_saves_once(live_ser
 
 def test_save_pressed_while_an_autosave_is_on_its_way_is_not_a_conflict_with_yourself(live_server, browser):
     seed = _seed(live_server.app)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     held = []
 
     def slow_wifi(route):
@@ -161,15 +161,13 @@ def test_save_pressed_while_an_autosave_is_on_its_way_is_not_a_conflict_with_you
 
 def test_an_action_typed_before_the_tab_was_reloaded_or_closed_is_put_back_and_saved(live_server, browser):
     seed = _seed(live_server.app)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     actions_url = f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/actions"
     typed = "Map referral routes between A&E and <b>housing</b> \U0001F3E0"
     try:
         login(page, live_server, seed["email"])
         page.goto(actions_url)
-        page.get_by_label("What will be done").fill(typed)
-        page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
-        page.get_by_label("Due date").fill("2027-06-30")
+        _fill_new_action(page, seed, typed)
         page.reload()  # a swipe on the tablet reloads the page before Add was pressed
         assert page.get_by_label("What will be done").input_value() == typed
         assert page.get_by_label("Owner organisation").input_value() != "0"
@@ -179,9 +177,7 @@ def test_an_action_typed_before_the_tab_was_reloaded_or_closed_is_put_back_and_s
         page.wait_for_load_state()
         expect(page.get_by_text("Action added.")).to_be_visible()
         assert page.get_by_label("What will be done").input_value() == ""
-        page.goto(actions_url)
-        assert page.get_by_label("What will be done").input_value() == ""
-        assert page.get_by_text("had not been saved").count() == 0
+        _no_action_put_back(page, actions_url)
         # Changing it, then closing the tab before Save: opened again, the change is there to save.
         page.get_by_role("link", name="Change action 1").click()
         page.get_by_label("What will be done").fill(typed + " by June")
@@ -209,7 +205,7 @@ def test_an_action_typed_before_the_tab_was_reloaded_or_closed_is_put_back_and_s
 
 def test_marks_not_yet_saved_survive_adding_a_walk_in_and_are_saved_after(live_server, browser):
     seed = _seed(live_server.app)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     a, b, c, d = seed["people"]
     register_url = f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/attendance"
     try:
@@ -248,7 +244,7 @@ def test_marks_not_yet_saved_survive_adding_a_walk_in_and_are_saved_after(live_s
 
 def test_a_mark_put_back_after_a_reload_still_never_overwrites_another_tablets(live_server, browser):
     seed = _seed(live_server.app)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     a = seed["people"][0]
     register_url = f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/attendance"
     try:

@@ -19,7 +19,7 @@ from eventapp.notes import services
 from eventapp.notes.models import NotesRevision
 from tests.browser.axe import axe_check
 from tests.browser.conftest import _open_page, login
-from tests.browser.test_facilitator import TABLET, _seed
+from tests.browser.test_facilitator import TABLET, _fill_new_action, _no_action_put_back, _open_tablet, _seed
 from tests.factories import PASSWORD
 
 DRAFT_KEYS = "() => Object.keys(localStorage).filter(k => k.includes('-draft:')).sort()"
@@ -69,6 +69,42 @@ def _sign_out(page):
     page.get_by_role("button", name="Sign out").click()
 
 
+def _no_notes_put_back(page, notes_url: str) -> None:
+    """The notes page opened afresh (and given time to put a draft back): empty, and nothing said to be put back."""
+    page.goto(notes_url)
+    page.wait_for_timeout(500)
+    assert page.get_by_label("Summary", exact=True).input_value() == ""
+    assert page.get_by_text("put back").count() == 0
+
+
+def _user_id(live_server, email: str) -> int:
+    with live_server.app.app_context():
+        user_id = db.session.scalar(select(User.id).filter_by(email=email))
+        db.session.remove()
+    return user_id
+
+
+def _signed_out_elsewhere_and_colleague_signs_in(live_server, context, user_id: int, colleague: str) -> None:
+    """The first person's sign-in ends ("sign out everywhere" from their phone) and the colleague signs in in
+    another tab of this browser; the first person's pages stay open."""
+    with live_server.app.app_context():
+        accounts.sign_out(db.session.get(User, user_id))
+        db.session.remove()
+    other = context.new_page()
+    login(other, live_server, colleague)
+    other.close()
+
+
+def _saved(live_server, seed) -> tuple[list[str], str | None]:
+    """What the app holds for the workshop: its actions' texts, and its notes' summary (None: no notes)."""
+    with live_server.app.app_context():
+        actions = [action.description for action in services.workshop_actions(seed["workshop_id"])]
+        notes = services.notes_for(seed["workshop_id"])
+        summary = notes.section("summary").body if notes else None
+        db.session.remove()
+    return actions, summary
+
+
 def _signed_out(page):
     page.get_by_text("You have signed out").wait_for()
     expect(page.get_by_role("link", name="Staff sign in")).to_be_visible()
@@ -78,7 +114,7 @@ def test_a_draft_is_never_put_back_for_the_next_person_and_waits_for_the_one_who
     seed = _seed(live_server.app)
     colleague = _colleague(live_server.app, seed)
     actions_url, notes_url = _urls(live_server, seed)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     try:
         login(page, live_server, seed["email"])
         _type_unsaved(page, live_server, seed, "Fran's action, not added yet", "Fran's notes, not saved yet")
@@ -87,21 +123,14 @@ def test_a_draft_is_never_put_back_for_the_next_person_and_waits_for_the_one_who
         # Fran walks away; her sign-in ends (8 hours unused) and Chris picks the tablet up.
         context.clear_cookies()
         login(page, live_server, colleague)
-        page.goto(actions_url)
-        assert page.get_by_label("What will be done").input_value() == ""
-        assert page.get_by_text("had not been saved").count() == 0
-        page.goto(notes_url)
-        page.wait_for_timeout(500)
-        assert page.get_by_label("Summary", exact=True).input_value() == ""
-        assert page.get_by_text("put back").count() == 0
+        _no_action_put_back(page, actions_url)
+        _no_notes_put_back(page, notes_url)
         # Even stored under Chris's own key (as drafts were before they named their author), Fran's text stays hers.
         fran_action = next(k for k in drafts if k.startswith("eventapp-action-draft:"))
         chris_id = page.evaluate("() => document.body.dataset.user")
         page.evaluate("([from, to]) => localStorage.setItem(to, localStorage.getItem(from))",
                       [fran_action, fran_action.replace(fran_action.split(":")[1], chris_id, 1)])
-        page.goto(actions_url)
-        assert page.get_by_label("What will be done").input_value() == ""
-        assert page.get_by_text("had not been saved").count() == 0
+        _no_action_put_back(page, actions_url)
         # Chris has nothing unsaved: signing out asks nothing, and leaves Fran's drafts for her.
         _sign_out(page)
         _signed_out(page)
@@ -119,21 +148,17 @@ def test_a_draft_is_never_put_back_for_the_next_person_and_waits_for_the_one_who
     finally:
         context.close()
     assert not csp
-    with live_server.app.app_context():
-        assert services.notes_for(seed["workshop_id"]).section("summary").body == "Fran's notes, not saved yet"
-        db.session.remove()
+    assert _saved(live_server, seed)[1] == "Fran's notes, not saved yet"
 
 
 def test_signing_out_with_nothing_unsaved_signs_out_at_once(live_server, browser):
     seed = _seed(live_server.app)
     actions_url, _ = _urls(live_server, seed)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     try:
         login(page, live_server, seed["email"])
         page.goto(actions_url)
-        page.get_by_label("What will be done").fill("Share the referral map")
-        page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
-        page.get_by_label("Due date").fill("2027-06-30")
+        _fill_new_action(page, seed, "Share the referral map")
         page.get_by_role("button", name="Add action").click()
         page.get_by_text("Action added.").wait_for()
         _sign_out(page)
@@ -147,7 +172,7 @@ def test_signing_out_with_nothing_unsaved_signs_out_at_once(live_server, browser
 def test_signing_out_with_unsaved_drafts_says_so_and_deletes_them_only_when_asked(live_server, browser):
     seed = _seed(live_server.app)
     actions_url, notes_url = _urls(live_server, seed)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     try:
         login(page, live_server, seed["email"])
         _type_unsaved(page, live_server, seed, "Typed, not added", "Typed, not saved")
@@ -175,23 +200,18 @@ def test_signing_out_with_unsaved_drafts_says_so_and_deletes_them_only_when_aske
         login(page, live_server, seed["email"])
         page.goto(actions_url)
         assert page.get_by_label("What will be done").input_value() == ""
-        page.goto(notes_url)
-        page.wait_for_timeout(500)
-        assert page.get_by_label("Summary", exact=True).input_value() == ""
-        assert page.get_by_text("put back").count() == 0
+        _no_notes_put_back(page, notes_url)
     finally:
         context.close()
     assert not csp
-    with live_server.app.app_context():
-        assert services.notes_for(seed["workshop_id"]) is None and services.workshop_actions(seed["workshop_id"]) == []
-        db.session.remove()
+    assert _saved(live_server, seed) == ([], None)
 
 
 def test_signing_out_from_the_notes_page_itself_asks_once(live_server, browser):
     # The notes page asks "Leave site?" about unsaved text: not again after Sign out has asked.
     seed = _seed(live_server.app)
     _, notes_url = _urls(live_server, seed)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
     try:
@@ -214,13 +234,11 @@ def test_signing_out_from_the_notes_page_itself_asks_once(live_server, browser):
 def test_a_form_sent_after_the_sign_in_ended_keeps_its_draft_until_it_is_saved(live_server, browser, ended):
     seed = _seed(live_server.app)
     actions_url, _ = _urls(live_server, seed)
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     try:
         login(page, live_server, seed["email"])
         page.goto(actions_url)
-        page.get_by_label("What will be done").fill("Typed as the sign-in ran out")
-        page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
-        page.get_by_label("Due date").fill("2027-06-30")
+        _fill_new_action(page, seed, "Typed as the sign-in ran out")
         if ended == "unused for hours":
             context.clear_cookies()  # the session cookie lapsed, its form token with it
             heading = "Send the form again"
@@ -247,10 +265,7 @@ def test_a_form_sent_after_the_sign_in_ended_keeps_its_draft_until_it_is_saved(l
     finally:
         context.close()
     assert not csp
-    with live_server.app.app_context():
-        (action,) = services.workshop_actions(seed["workshop_id"])
-        assert action.description == "Typed as the sign-in ran out"
-        db.session.remove()
+    assert _saved(live_server, seed)[0] == ["Typed as the sign-in ran out"]
 
 
 def test_without_javascript_sign_out_is_a_plain_form(live_server, browser):
@@ -277,7 +292,7 @@ def test_signing_out_in_one_tab_stops_the_others_keeping_what_is_typed_and_leave
     seed = _seed(live_server.app)
     colleague = _colleague(live_server.app, seed)
     actions_url, notes_url = _urls(live_server, seed)
-    context, first, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, first, csp = _open_tablet(browser)
     try:
         login(first, live_server, seed["email"])
         notes, actions = _tab(context, csp), _tab(context, csp)
@@ -301,22 +316,16 @@ def test_signing_out_in_one_tab_stops_the_others_keeping_what_is_typed_and_leave
         assert actions.get_by_label("What will be done").input_value() == "Action typed before signing out"
         # Typing there again, and a whole autosave interval later, keeps nothing on the device.
         notes.get_by_label("Summary", exact=True).fill("Typed before signing out, and after")
-        actions.get_by_label("What will be done").fill("Action typed before signing out, and after")
-        actions.get_by_label("Owner organisation").select_option(label=seed["nhs"])
-        actions.get_by_label("Due date").fill("2027-06-30")
+        _fill_new_action(actions, seed, "Action typed before signing out, and after")
         notes.wait_for_timeout(4_500)
         for tab in (first, notes, actions):
             assert tab.evaluate(DRAFT_KEYS) == []
         assert notes.get_by_label("Summary", exact=True).input_value() == "Typed before signing out, and after"
         # Chris picks the tablet up: nothing of Fran's is shown to him.
         login(first, live_server, colleague)
-        first.goto(actions_url)
-        assert first.get_by_label("What will be done").input_value() == ""
-        assert first.get_by_text("had not been saved").count() == 0
-        first.goto(notes_url)
-        assert first.get_by_label("Summary", exact=True).input_value() == ""
-        assert first.get_by_text("put back").count() == 0
-        first.get_by_role("button", name="Sign out").click()
+        _no_action_put_back(first, actions_url)
+        _no_notes_put_back(first, notes_url)
+        _sign_out(first)
         _signed_out(first)
         # Fran's Save in her tab goes to the sign-in-again page, which still holds her text.
         actions.get_by_role("button", name="Add action").click()
@@ -328,11 +337,8 @@ def test_signing_out_in_one_tab_stops_the_others_keeping_what_is_typed_and_leave
     finally:
         context.close()
     assert not csp
-    with live_server.app.app_context():
-        (action,) = services.workshop_actions(seed["workshop_id"])
-        assert action.description == "Action typed before signing out, and after"
-        assert services.notes_for(seed["workshop_id"]) is None  # never autosaved: it was out of reach
-        db.session.remove()
+    # The notes were never autosaved: autosave was out of reach.
+    assert _saved(live_server, seed) == (["Action typed before signing out, and after"], None)
 
 
 @pytest.mark.parametrize("storage", sorted(NO_STORAGE))
@@ -341,16 +347,14 @@ def test_where_the_browser_refuses_its_storage_every_form_still_saves_and_sign_o
     seed = _seed(live_server.app)
     actions_url, notes_url = _urls(live_server, seed)
     a = seed["people"][0]
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     context.add_init_script(NO_STORAGE[storage])
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         login(page, live_server, seed["email"])
         page.goto(actions_url)
-        page.get_by_label("What will be done").fill("Added without storage")
-        page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
-        page.get_by_label("Due date").fill("2027-06-30")
+        _fill_new_action(page, seed, "Added without storage")
         page.get_by_role("button", name="Add action").click()
         expect(page.get_by_text("Action added.")).to_be_visible()
         page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/attendance")
@@ -371,11 +375,7 @@ def test_where_the_browser_refuses_its_storage_every_form_still_saves_and_sign_o
     finally:
         context.close()
     assert not csp and errors == []
-    with live_server.app.app_context():
-        (action,) = services.workshop_actions(seed["workshop_id"])
-        assert action.description == "Added without storage"
-        assert services.notes_for(seed["workshop_id"]).section("summary").body == "Saved without storage"
-        db.session.remove()
+    assert _saved(live_server, seed) == (["Added without storage"], "Saved without storage")
 
 
 def test_notes_typed_by_one_facilitator_are_saved_as_the_next_only_when_they_confirm(live_server, browser):
@@ -387,7 +387,7 @@ def test_notes_typed_by_one_facilitator_are_saved_as_the_next_only_when_they_con
         fran_id, chris_id, fran_name, chris_name = fran.id, chris.id, fran.display_name, chris.display_name
         db.session.remove()
     summary = "Fran's summary"
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     try:
         login(page, live_server, seed["email"])
         page.goto(notes_url)
@@ -395,12 +395,7 @@ def test_notes_typed_by_one_facilitator_are_saved_as_the_next_only_when_they_con
         page.get_by_role("status").filter(has_text="Draft saved automatically").wait_for(timeout=15_000)
         # Fran's sign-in ends ("sign out everywhere" from her phone) and Chris signs in on this tablet, in
         # another tab; Fran's notes page is still open and she goes on typing.
-        with live_server.app.app_context():
-            accounts.sign_out(db.session.get(User, fran_id))
-            db.session.remove()
-        other = context.new_page()
-        login(other, live_server, colleague)
-        other.close()
+        _signed_out_elsewhere_and_colleague_signs_in(live_server, context, fran_id, colleague)
         summary += ", and what she typed after Chris signed in"
         page.get_by_label("Summary", exact=True).fill(summary)
         page.get_by_label("Ideas", exact=True).fill("Fran's idea")
@@ -440,13 +435,11 @@ def test_once_the_next_person_saves_notes_refused_to_autosave_the_first_persons_
     seed = _seed(live_server.app)
     colleague = _colleague(live_server.app, seed)
     _, notes_url = _urls(live_server, seed)
-    with live_server.app.app_context():
-        fran_id = db.session.scalar(select(User.id).filter_by(email=seed["email"]))
-        db.session.remove()
+    fran_id = _user_id(live_server, seed["email"])
     fran_key = f"eventapp-notes-draft:{fran_id}:{seed['workshop_id']}"
     elsewhere = f"eventapp-notes-draft:{fran_id}:999999"  # Fran's notes of another workshop, kept meanwhile
     kept = "(key) => JSON.parse(localStorage.getItem(key) || 'null')"
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     try:
         login(page, live_server, seed["email"])
         page.goto(notes_url)
@@ -455,12 +448,7 @@ def test_once_the_next_person_saves_notes_refused_to_autosave_the_first_persons_
         page.get_by_label("Summary", exact=True).fill("Fran's summary")
         page.get_by_role("status").filter(has_text="Draft saved automatically").wait_for(timeout=15_000)
         # Fran's sign-in ends and Chris signs in in another tab; Fran types on, kept on the device as she types.
-        with live_server.app.app_context():
-            accounts.sign_out(db.session.get(User, fran_id))
-            db.session.remove()
-        other = context.new_page()
-        login(other, live_server, colleague)
-        other.close()
+        _signed_out_elsewhere_and_colleague_signs_in(live_server, context, fran_id, colleague)
         page.get_by_label("Summary", exact=True).fill("Fran's summary, typed on")
         expect(page.get_by_role("status")).to_contain_text("Autosave has stopped.", timeout=15_000)
         assert dict(page.evaluate(kept, fran_key)["fields"])["summary"] == "Fran's summary, typed on"
@@ -493,30 +481,21 @@ def test_once_the_next_person_saves_an_action_or_the_register_refused_as_theirs_
     actions_url, _ = _urls(live_server, seed)
     register_url = f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/attendance"
     a = seed["people"][0]
-    with live_server.app.app_context():
-        fran_id = db.session.scalar(select(User.id).filter_by(email=seed["email"]))
-        db.session.remove()
+    fran_id = _user_id(live_server, seed["email"])
     fran_action = f"eventapp-action-draft:{fran_id}:{seed['workshop_id']}:new"
     fran_register = f"eventapp-register-draft:{fran_id}:{seed['workshop_id']}"
-    context, page, csp = _open_page(browser, viewport=TABLET, is_mobile=True, has_touch=True)
+    context, page, csp = _open_tablet(browser)
     try:
         login(page, live_server, seed["email"])
         # Fran types an action in one tab and marks the register in another: both kept on the device.
         page.goto(actions_url)
-        page.get_by_label("What will be done").fill("Fran's action")
-        page.get_by_label("Owner organisation").select_option(label=seed["nhs"])
-        page.get_by_label("Due date").fill("2027-06-30")
+        _fill_new_action(page, seed, "Fran's action")
         register = _tab(context, csp)
         register.goto(register_url)
         register.locator(f"label[for=mark-r{a}-present]").click()
         assert page.evaluate(DRAFT_KEYS) == sorted([fran_action, fran_register])
         # Fran's sign-in ends and Chris signs in on this tablet; Fran's pages are then sent.
-        with live_server.app.app_context():
-            accounts.sign_out(db.session.get(User, fran_id))
-            db.session.remove()
-        other = context.new_page()
-        login(other, live_server, colleague)
-        other.close()
+        _signed_out_elsewhere_and_colleague_signs_in(live_server, context, fran_id, colleague)
         page.get_by_role("button", name="Add action").click()
         expect(page.get_by_role("alert").filter(has_text="Nothing has been saved")).to_be_visible()
         register.get_by_role("button", name="Save attendance").click()
@@ -535,16 +514,11 @@ def test_once_the_next_person_saves_an_action_or_the_register_refused_as_theirs_
         register.wait_for_load_state("domcontentloaded")
         assert page.evaluate(DRAFT_KEYS) == []
         # Fran signs in again: nothing of hers is put back to be saved twice.
-        page.get_by_role("button", name="Sign out").click()
+        _sign_out(page)
         _signed_out(page)
         login(page, live_server, seed["email"])
-        page.goto(actions_url)
-        expect(page.get_by_label("What will be done")).to_have_value("")
-        assert page.get_by_text("had not been saved").count() == 0
+        _no_action_put_back(page, actions_url)
     finally:
         context.close()
     assert not csp
-    with live_server.app.app_context():
-        (action,) = services.workshop_actions(seed["workshop_id"])
-        assert action.description == "Fran's action"
-        db.session.remove()
+    assert _saved(live_server, seed)[0] == ["Fran's action"]

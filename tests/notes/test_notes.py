@@ -28,6 +28,30 @@ def keep_from(html: str) -> str:
     return re.search(r'name="keep" value="([^"]+)"', html).group(1)
 
 
+def _colleague(s, email: str = "co@example.org"):
+    """A second facilitator of the scene's workshop."""
+    colleague = make_user("facilitator", email=email, name="Co Facilitator")
+    s.workshop.facilitators.append(colleague)
+    db.session.commit()
+    return colleague
+
+
+def _sent_after_the_sign_in_lapsed(client, auth, s, author, **sections):
+    """Notes sent from the page `author` opened, once their sign-in has lapsed while it was open."""
+    auth.login(author.email)
+    page = client.get(_url(s)).get_data(as_text=True)
+    auth.logout()  # the sign-in lapses while the page is open
+    return client.post(_url(s), data={"csrf_token": csrf_from(page), "keep": keep_from(page),
+                                      **notes_form(**sections)})
+
+
+def _kept_before_authors_were_recorded(client, s, summary: str) -> None:
+    """Notes kept the way the previous version kept them: a bare token in the session, naming no author."""
+    token = services.stash_pending_save(s.workshop.id, notes_form(summary=summary), trusted=True)
+    with client.session_transaction() as sess:
+        sess["notes_pending"] = {str(s.workshop.id): token}
+
+
 def test_text_posted_by_someone_never_signed_in_is_not_kept(client, auth, facilitator):
     # Anyone can post to the notes address: without the ticket of a notes page shown to a
     # signed-in person, nothing is stored (else anyone could fill the database, 2 MB a post).
@@ -98,9 +122,7 @@ def test_every_save_keeps_a_revision_with_a_diff_and_unchanged_saves_add_none(as
 
 def test_a_save_based_on_an_old_version_shows_both_texts_and_overwrites_nothing(client, auth, facilitator):
     s = scene(facilitator)
-    colleague = make_user("facilitator", email="co@example.org", name="Co Facilitator")
-    s.workshop.facilitators.append(colleague)
-    db.session.commit()
+    colleague = _colleague(s)
     auth.login(colleague.email)
     _save(client, s, summary="Their text from the colleague")
     auth.logout()
@@ -124,13 +146,8 @@ def test_a_save_based_on_an_old_version_shows_both_texts_and_overwrites_nothing(
 
 def test_expired_sign_in_keeps_the_text_and_saves_it_after_signing_in(client, auth, facilitator):
     s = scene(facilitator)
-    auth.login(facilitator.email)
-    page = client.get(_url(s)).get_data(as_text=True)
-    token, keep = csrf_from(page), keep_from(page)
-    auth.logout()  # the sign-in lapses while the page is open
     long_text = "Everything said in the room. " * 500  # about 15 kB
-    resp = client.post(_url(s), data={"csrf_token": token, "keep": keep,
-                                      **notes_form(summary=long_text, ideas="Keep me")})
+    resp = _sent_after_the_sign_in_lapsed(client, auth, s, facilitator, summary=long_text, ideas="Keep me")
     assert resp.status_code == 302
     assert resp.headers["Location"].startswith("/login?next=")
     login_page = client.get(resp.headers["Location"])
@@ -165,14 +182,8 @@ def test_kept_text_is_saved_even_if_the_person_signs_in_from_elsewhere(client, a
 
 def test_a_colleague_signing_in_on_the_same_tablet_does_not_save_kept_text_as_theirs(client, auth, facilitator):
     s = scene(facilitator)
-    colleague = make_user("facilitator", email="co@example.org", name="Co Facilitator")
-    s.workshop.facilitators.append(colleague)
-    db.session.commit()
-    auth.login(facilitator.email)
-    page = client.get(_url(s)).get_data(as_text=True)
-    token, keep = csrf_from(page), keep_from(page)
-    auth.logout()  # the sign-in lapses while the page is open
-    client.post(_url(s), data={"csrf_token": token, "keep": keep, **notes_form(summary="Siobhán's words")})
+    colleague = _colleague(s)
+    _sent_after_the_sign_in_lapsed(client, auth, s, facilitator, summary="Siobhán's words")
     # The colleague signs in on the tablet and opens the notes: nothing of Siobhán's is saved under their name.
     auth.login(colleague.email)
     resp = client.get(_url(s), follow_redirects=True)
@@ -390,9 +401,7 @@ class _NotesFormAsSent(HTMLParser):
 
 def test_the_merge_page_keeps_their_changes_to_parts_you_did_not_touch(client, auth, facilitator):
     s = scene(facilitator)
-    colleague = make_user("facilitator", email="co2@example.org", name="Co Facilitator")
-    s.workshop.facilitators.append(colleague)
-    db.session.commit()
+    colleague = _colleague(s, "co2@example.org")
     services.save_notes(s.workshop, notes_form(summary="Agreed at the start", barriers="Shared worry"), 0,
                         facilitator.id)
     # Both load version 1. The colleague rewrites the summary and marks the barriers internal; I add an idea.
@@ -493,9 +502,7 @@ def test_an_edit_after_approval_hides_only_what_it_changed_from_the_public_page(
 def test_notes_kept_before_authors_were_recorded_are_still_saved(client, auth, facilitator):
     # Kept by the previous version (a bare token in the session): not lost by the upgrade.
     s = scene(facilitator)
-    token = services.stash_pending_save(s.workshop.id, notes_form(summary="Kept before the upgrade"), trusted=True)
-    with client.session_transaction() as sess:
-        sess["notes_pending"] = {str(s.workshop.id): token}
+    _kept_before_authors_were_recorded(client, s, "Kept before the upgrade")
     auth.login(facilitator.email)
     resp = client.get(_url(s), follow_redirects=True)
     assert "they are now saved" in resp.get_data(as_text=True)
@@ -574,14 +581,8 @@ def test_overview_isolates_the_names_of_facilitators_without_notes(as_organiser,
 
 def test_notes_kept_after_a_lapsed_sign_in_stay_for_their_author_only_after_a_sign_out(client, auth, facilitator):
     s = scene(facilitator)
-    colleague = make_user("facilitator", email="co@example.org", name="Co Facilitator")
-    s.workshop.facilitators.append(colleague)
-    db.session.commit()
-    auth.login(facilitator.email)
-    page = client.get(_url(s)).get_data(as_text=True)
-    auth.logout()  # the sign-in lapses while the page is open
-    client.post(_url(s), data={"csrf_token": csrf_from(page), "keep": keep_from(page),
-                               **notes_form(summary="Siobh\u00e1n's words")})
+    colleague = _colleague(s)
+    _sent_after_the_sign_in_lapsed(client, auth, s, facilitator, summary="Siobh\u00e1n's words")
     assert db.session.scalar(select(func.count(PendingSave.id))) == 1
     # She signs in, does not go back to the notes, and signs out on purpose: what she typed is not lost...
     auth.login(facilitator.email)
@@ -603,12 +604,8 @@ def test_notes_kept_after_a_lapsed_sign_in_stay_for_their_author_only_after_a_si
 def test_notes_kept_with_no_author_are_not_offered_to_whoever_signs_in_after_a_sign_out(client, auth, facilitator):
     # A bare token (kept by the previous version) is offered to whoever signs in: after a sign-out it is gone.
     s = scene(facilitator)
-    colleague = make_user("facilitator", email="co@example.org", name="Co Facilitator")
-    s.workshop.facilitators.append(colleague)
-    db.session.commit()
-    token = services.stash_pending_save(s.workshop.id, notes_form(summary="Whose words?"), trusted=True)
-    with client.session_transaction() as sess:
-        sess["notes_pending"] = {str(s.workshop.id): token}
+    colleague = _colleague(s)
+    _kept_before_authors_were_recorded(client, s, "Whose words?")
     auth.login(facilitator.email)
     auth.logout()
     auth.login(colleague.email)

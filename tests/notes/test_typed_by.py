@@ -214,6 +214,22 @@ def _form_fields(html: str, url: str) -> dict[str, str]:
     return {"csrf_token": csrf_from(form.group(1)), **tickets_from(form.group(1))}
 
 
+def _ann_opens_then_ben_signs_in(client, auth, kind):
+    """Ann opens the form and walks away; Ben signs in on the same tablet. Ann, Ben, the form, and the hidden
+    fields of Ann's page."""
+    ann, ben, case = _setup(kind)
+    hidden = _opened_by(client, auth, ann, case)
+    auth.logout()
+    auth.login(ben.email)
+    return ann, ben, case, hidden
+
+
+def _shown_back(client, case, hidden) -> tuple[str, dict[str, str]]:
+    """Ann's page sent with Ben signed in: the page shown back, and the hidden fields of its form."""
+    html = client.post(case.url(), data={**hidden, **case.data()}).get_data(as_text=True)
+    return html, _form_fields(html, case.url())
+
+
 def _normalised(value):
     return value.replace("\r\n", "\n") if isinstance(value, str) else value
 
@@ -221,11 +237,8 @@ def _normalised(value):
 @pytest.mark.parametrize("kind", list(CASES))
 def test_a_form_opened_by_one_person_and_sent_after_another_signed_in_is_not_saved_until_they_confirm(
         client, auth, kind):
-    ann, ben, case = _setup(kind)
-    hidden = _opened_by(client, auth, ann, case)
     # Ann walks away; Ben signs in on the same tablet; Ann's page is then sent.
-    auth.logout()
-    auth.login(ben.email)
+    ann, ben, case, hidden = _ann_opens_then_ben_signs_in(client, auth, kind)
     resp = client.post(case.url(), data={**hidden, **case.data()})
     html = resp.get_data(as_text=True)
     assert resp.status_code == 409
@@ -276,10 +289,7 @@ def test_a_form_that_does_not_say_who_it_was_shown_to_is_not_saved(client, auth,
 
 
 def test_autosave_of_a_page_opened_by_someone_else_stops_and_says_why(client, auth):
-    ann, ben, case = _setup("notes")
-    hidden = _opened_by(client, auth, ann, case)
-    auth.logout()
-    auth.login(ben.email)
+    ann, ben, case, hidden = _ann_opens_then_ben_signs_in(client, auth, "notes")
     url = case.url() + "/autosave"
     resp = client.post(url, data={**hidden, **notes_form(summary=TYPED)})
     assert resp.status_code == 409
@@ -301,12 +311,8 @@ def _saved_marker(html: str) -> list[str]:
 
 
 def test_notes_saved_as_the_next_person_tell_the_device_to_forget_the_first_persons_copy_once(client, auth):
-    ann, ben, case = _setup("notes")
-    hidden = _opened_by(client, auth, ann, case)
-    auth.logout()
-    auth.login(ben.email)
-    html = client.post(case.url(), data={**hidden, **case.data()}).get_data(as_text=True)
-    again = _form_fields(html, case.url())
+    ann, ben, case, hidden = _ann_opens_then_ben_signs_in(client, auth, "notes")
+    html, again = _shown_back(client, case, hidden)
     assert services.ticket_typist(again["typed_for"]) == ann.id  # the page shown back names who typed it
     assert _saved_marker(html) == []
     resp = client.post(case.url(), data={**again, **case.data()})
@@ -330,14 +336,10 @@ DRAFT_KEYS = {"add action": "eventapp-action-draft:{user}:{workshop}:new",
 
 @pytest.mark.parametrize("kind", list(DRAFT_KEYS))
 def test_a_form_saved_as_the_next_person_tells_the_device_to_forget_the_first_persons_draft_once(client, auth, kind):
-    ann, ben, case = _setup(kind)
+    ann, ben, case, hidden = _ann_opens_then_ben_signs_in(client, auth, kind)
     key = DRAFT_KEYS[kind].format(workshop=case.s.workshop.id, action=getattr(case, "action", None) and case.action.id,
                                   user="{user}")
-    hidden = _opened_by(client, auth, ann, case)
-    auth.logout()
-    auth.login(ben.email)
-    html = client.post(case.url(), data={**hidden, **case.data()}).get_data(as_text=True)
-    again = _form_fields(html, case.url())
+    html, again = _shown_back(client, case, hidden)
     assert services.ticket_typist(again["typed_for"]) == ann.id  # the form shown back names who typed it
     assert _saved_marker(html) == []
     resp = client.post(case.url(), data={**again, **case.data()})
@@ -363,11 +365,8 @@ def test_a_form_saved_by_the_person_who_typed_it_names_only_their_own_draft(clie
 
 
 def test_a_form_shown_back_and_sent_again_with_a_mistake_still_names_the_first_typist(client, auth):
-    ann, ben, case = _setup("add action")
-    hidden = _opened_by(client, auth, ann, case)
-    auth.logout()
-    auth.login(ben.email)
-    again = _form_fields(client.post(case.url(), data={**hidden, **case.data()}).get_data(as_text=True), case.url())
+    ann, ben, case, hidden = _ann_opens_then_ben_signs_in(client, auth, "add action")
+    _, again = _shown_back(client, case, hidden)
     resp = client.post(case.url(), data={**again, **case.data(), "due_date": "not a date"})
     assert resp.status_code == 400 and case.stored() is None
     third = _form_fields(resp.get_data(as_text=True), case.url())
@@ -380,10 +379,7 @@ def test_a_form_shown_back_and_sent_again_with_a_mistake_still_names_the_first_t
 
 def test_a_walk_in_sent_back_does_not_make_the_register_forget_the_first_persons_marks(client, auth):
     # Ann's unsaved marks are not on the page shown back for a walk-in: saving the register then is Ben's own.
-    ann, ben, case = _setup("walk-in")
-    hidden = _opened_by(client, auth, ann, case)
-    auth.logout()
-    auth.login(ben.email)
+    ann, ben, case, hidden = _ann_opens_then_ben_signs_in(client, auth, "walk-in")
     html = client.post(case.url(), data={**hidden, **case.data()}).get_data(as_text=True)
     register_url = case.page_url()
     again = _form_fields(html, register_url)

@@ -8,6 +8,7 @@ from eventapp.assemblies.models import Assembly, Series, Workshop
 from eventapp.extensions import db
 from eventapp.notes import services as notes
 from eventapp.notes.models import Action, Attendance
+from eventapp.outcomes import services as outcomes
 from eventapp.placements.models import Placement
 from eventapp.registration.models import Registration, email_key
 from tests.factories import make_assembly, make_org, make_round, make_topic, make_user, make_workshop
@@ -88,3 +89,18 @@ def build_scene(facilitator=None, organiser=None) -> Scene:
                         organiser.id if organiser else None)
     return Scene(previous, current, old_ws, new_ws, police, health, open_action, overdue_action, done_action,
                  internal_action, reg)
+
+
+def carried_copy(scene: Scene, by_id) -> Action:
+    """Carries last year's overdue action forward into this year's assembly: its copy, which the police now track."""
+    outcomes.carry_forward(scene.current, [scene.overdue_action.id], by_id)
+    (copy,) = [a for a in outcomes.partner_actions(scene.police.id) if a.description == scene.overdue_action.description]
+    return copy
+
+
+def edit_form(action: Action, **changes) -> dict:
+    """The tracker's edit form of an action as it stands (its topics ticked), with `changes` typed in."""
+    return {"version": str(action.version), "description": action.description,
+            "owner_organisation_id": action.owner_organisation_id, "lead_person": action.lead_person,
+            "due_date": action.due_date.isoformat(), "status": action.status,
+            "topic_ids": [t.id for t in action.topics], **changes}

@@ -14,7 +14,7 @@ from eventapp.outcomes import services
 from eventapp.outcomes.models import AssemblyUpdate, CarriedAction
 from tests.conftest import csrf_from, post_form
 from tests.factories import make_assembly, make_topic
-from tests.outcomes.helpers import LEAD_PERSON, build_scene
+from tests.outcomes.helpers import LEAD_PERSON, build_scene, carried_copy, edit_form
 
 
 def test_organiser_writes_edits_and_deletes_an_update(as_organiser, db):
@@ -227,11 +227,10 @@ def test_organiser_updates_status_with_a_note(as_organiser, db, organiser):
 def test_overdue_tracker_counts_a_carried_action_once_and_drops_it_when_its_copy_is_done(as_organiser, db,
                                                                                         organiser):
     scene = build_scene(organiser=organiser)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    copy = carried_copy(scene, organiser.id)
     html = as_organiser.get("/organiser/tracker?overdue=y").get_data(as_text=True)
     # Two overdue actions: the carried one (once) and the internal one.
     assert "<caption>2 actions</caption>" in html and html.count("Set up a single shared ASB case list") == 1
-    (copy,) = [a for a in services.partner_actions(scene.police.id) if a.description == scene.overdue_action.description]
     services.set_action_status(copy.id, "done", "Case list live", "partner", organisation_id=scene.police.id)
     html = as_organiser.get("/organiser/tracker?overdue=y").get_data(as_text=True)
     assert "<caption>1 action</caption>" in html and "Set up a single shared ASB case list" not in html
@@ -243,8 +242,7 @@ def test_overdue_tracker_counts_a_carried_action_once_and_drops_it_when_its_copy
 
 def test_last_years_report_counts_a_carried_action_at_the_status_its_copy_reached(as_organiser, db, organiser):
     scene = build_scene(organiser=organiser)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id) if a.description == scene.overdue_action.description]
+    copy = carried_copy(scene, organiser.id)
     services.set_action_status(copy.id, "done", "Case list live", "partner", organisation_id=scene.police.id)
     url = f"/organiser/assemblies/{scene.previous.slug}/report"
     html = as_organiser.get(url).get_data(as_text=True)
@@ -266,9 +264,7 @@ def test_updating_a_carried_actions_old_row_updates_the_action_where_it_is_now_t
     # Last year's row stays in the tracker with its "Update status" link: what the organiser records there
     # must reach the copy the partner, the public page and the reports read, not the frozen original.
     scene = build_scene(organiser=organiser)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id)
-               if a.description == scene.overdue_action.description]
+    copy = carried_copy(scene, organiser.id)
     url = f"/organiser/tracker/{scene.overdue_action.id}/status"
     page = as_organiser.get(url, follow_redirects=True).get_data(as_text=True)
     assert scene.current.title in page and f"carried from {scene.previous.title}" in page
@@ -287,9 +283,7 @@ def test_organiser_reassigns_and_re_dates_a_carried_action(as_organiser, db, org
     # A year on, last year's overdue action is on the table: the organiser gives it a new owner and a new
     # date (before this year's assembly meets is fine: it was agreed last year), from the tracker.
     scene = build_scene(organiser=organiser)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id)
-               if a.description == scene.overdue_action.description]
+    copy = carried_copy(scene, organiser.id)
     tracker = as_organiser.get(f"/organiser/tracker?assembly={scene.current.id}").get_data(as_text=True)
     edit_url = f"/organiser/tracker/{copy.id}/edit"
     assert f'href="{edit_url}"' in tracker
@@ -297,10 +291,8 @@ def test_organiser_reassigns_and_re_dates_a_carried_action(as_organiser, db, org
     assert new_due < scene.current.date
     form = as_organiser.get(edit_url).get_data(as_text=True)
     assert scene.overdue_action.description in form and f"carried from {scene.previous.title}" in form
-    r = post_form(as_organiser, edit_url, {
-        "version": str(copy.version), "description": copy.description, "owner_organisation_id": scene.health.id,
-        "lead_person": "New Lead", "due_date": new_due.isoformat(), "status": "in_progress",
-        "topic_ids": [t.id for t in copy.topics]})
+    r = post_form(as_organiser, edit_url, edit_form(copy, owner_organisation_id=scene.health.id, lead_person="New Lead",
+                                                    due_date=new_due.isoformat(), status="in_progress"))
     assert r.status_code == 302
     db.session.expire_all()
     copy = db.session.get(Action, copy.id)
@@ -322,16 +314,13 @@ def test_a_new_owner_sees_the_status_history_but_not_the_previous_owners_notes(a
     scene = build_scene(organiser=organiser)
     services.set_action_status(scene.overdue_action.id, "in_progress", "Budget bid refused; DCI Okafor off sick",
                                "partner", organisation_id=scene.police.id)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id)
-               if a.description == scene.overdue_action.description]
+    copy = carried_copy(scene, organiser.id)
     police = as_organiser.get(f"/partner/{services.make_partner_token(scene.police.id)}").get_data(as_text=True)
     assert "Budget bid refused" in police  # the author still reads their own note
     edit_url = f"/organiser/tracker/{copy.id}/edit"
-    post_form(as_organiser, edit_url, {
-        "version": str(copy.version), "description": copy.description, "owner_organisation_id": scene.health.id,
-        "lead_person": "New Lead", "due_date": (date.today() + timedelta(days=20)).isoformat(),
-        "status": "in_progress", "topic_ids": [t.id for t in copy.topics]})
+    post_form(as_organiser, edit_url, edit_form(copy, owner_organisation_id=scene.health.id, lead_person="New Lead",
+                                                due_date=(date.today() + timedelta(days=20)).isoformat(),
+                                                status="in_progress"))
     health = as_organiser.get(f"/partner/{services.make_partner_token(scene.health.id)}").get_data(as_text=True)
     assert "Set up a single shared ASB case list" in health
     assert "Budget bid refused" not in health and "Previous owner organisation</strong>" in health
@@ -343,9 +332,7 @@ def test_a_new_owner_sees_the_status_history_but_not_the_previous_owners_notes(a
 
 def test_last_years_tracker_row_of_a_carried_action_shows_the_status_it_has_reached(as_organiser, db, organiser):
     scene = build_scene(organiser=organiser)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id)
-               if a.description == scene.overdue_action.description]
+    copy = carried_copy(scene, organiser.id)
     services.set_action_status(copy.id, "done", "Case list live", "partner", organisation_id=scene.police.id)
     html = as_organiser.get(f"/organiser/tracker?assembly={scene.previous.id}").get_data(as_text=True)
     row = html.split("Set up a single shared ASB case list")[1].split("</tr>")[0]
@@ -387,9 +374,7 @@ def test_staff_are_told_the_owning_partner_reads_their_status_notes(as_organiser
 
 def test_tracker_status_filter_goes_by_the_status_a_carried_action_has_reached(as_organiser, db, organiser):
     scene = build_scene(organiser=organiser)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id)
-               if a.description == scene.overdue_action.description]
+    copy = carried_copy(scene, organiser.id)
     services.set_action_status(copy.id, "done", "Case list live", "partner", organisation_id=scene.police.id)
     base = f"/organiser/tracker?assembly={scene.previous.id}"
     assert "Set up a single shared ASB case list" not in as_organiser.get(base + "&status=in_progress").get_data(
@@ -402,13 +387,8 @@ def test_tracker_status_filter_goes_by_the_status_a_carried_action_has_reached(a
 
 def test_closing_a_carried_action_from_its_edit_form_is_in_its_status_history(as_organiser, db, organiser):
     scene = build_scene(organiser=organiser)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id)
-               if a.description == scene.overdue_action.description]
-    r = post_form(as_organiser, f"/organiser/tracker/{copy.id}/edit", {
-        "version": str(copy.version), "description": copy.description, "owner_organisation_id": scene.police.id,
-        "lead_person": copy.lead_person, "due_date": copy.due_date.isoformat(), "status": "dropped",
-        "topic_ids": [t.id for t in copy.topics]})
+    copy = carried_copy(scene, organiser.id)
+    r = post_form(as_organiser, f"/organiser/tracker/{copy.id}/edit", edit_form(copy, status="dropped"))
     assert r.status_code == 302
     log = services.status_updates([copy.id])[copy.id]
     assert [(u.status, u.source) for u in log][:1] == [("dropped", "organiser")]
@@ -418,9 +398,7 @@ def test_the_all_actions_list_shows_carried_actions_as_they_stand(as_organiser, 
     # /organiser/actions lists the same actions as the tracker: it must not show last year's frozen status,
     # and a carried copy (no workshop) must lead to where it is changed.
     scene = build_scene(organiser=organiser)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id)
-               if a.description == scene.overdue_action.description]
+    copy = carried_copy(scene, organiser.id)
     services.set_action_status(copy.id, "done", "", "organiser")
     html = as_organiser.get(f"/organiser/actions?assembly={scene.previous.id}").get_data(as_text=True)
     row = html.split("Set up a single shared ASB case list")[1].split("</tr>")[0]
@@ -432,9 +410,7 @@ def test_the_all_actions_list_shows_carried_actions_as_they_stand(as_organiser, 
 
 def test_the_all_actions_status_filter_goes_by_the_status_reached(as_organiser, db, organiser):
     scene = build_scene(organiser=organiser)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id)
-               if a.description == scene.overdue_action.description]
+    copy = carried_copy(scene, organiser.id)
     services.set_action_status(copy.id, "done", "", "organiser")
     base = f"/organiser/actions?assembly={scene.previous.id}"
     assert "Set up a single shared ASB case list" not in as_organiser.get(base + "&status=in_progress").get_data(

@@ -15,7 +15,7 @@ from eventapp.outcomes import services
 from eventapp.outcomes.models import ActionStatusUpdate
 from tests.conftest import post_form, rate_limited_client, tickets_from
 from tests.factories import make_org
-from tests.outcomes.helpers import LEAD_PERSON, build_scene
+from tests.outcomes.helpers import LEAD_PERSON, build_scene, carried_copy
 from tests.page_messages import message_boxes, where_shown
 
 
@@ -465,10 +465,8 @@ def test_a_reminder_about_a_carried_action_says_where_it_was_agreed(db, organise
     # "Agreed at: <this year's assembly>" names an assembly that has not met yet.
     scene = build_scene(organiser=organiser)
     services.save_contact(scene.police, "", "police@example.org")
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+    copy = carried_copy(scene, organiser.id)
     services.queue_action_reminders(30)
-    (copy,) = [a for a in services.partner_actions(scene.police.id)
-               if a.description == scene.overdue_action.description]
     msg = db.session.scalar(select(OutboxMessage).where(
         OutboxMessage.dedupe_key == f"action-reminders:{scene.police.id}:{date.today()}"))
     carried, still_here = msg.body_text.split(copy.description)[1], msg.body_text.split(scene.open_action.description)[1]

@@ -10,7 +10,7 @@ from eventapp.outcomes.models import AssemblyUpdate
 from tests.conftest import post_form
 from tests.factories import make_assembly, make_workshop
 from tests.outcomes.helpers import (DELEGATE_EMAIL, DELEGATE_NAME, INTERNAL_ACTION_MARK, INTERNAL_MARK, LEAD_PERSON,
-                                    PUBLIC_MARK, WALK_IN_NAME, build_scene)
+                                    PUBLIC_MARK, WALK_IN_NAME, build_scene, carried_copy)
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SECRETS = (INTERNAL_MARK, INTERNAL_ACTION_MARK, DELEGATE_NAME, DELEGATE_EMAIL, LEAD_PERSON, WALK_IN_NAME)
@@ -120,8 +120,7 @@ def test_updates_are_newest_first(client, db):
 
 def test_last_years_page_shows_the_status_the_partner_gave_the_carried_action(client, db, organiser):
     scene = build_scene(organiser=organiser)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id) if a.description == scene.overdue_action.description]
+    copy = carried_copy(scene, organiser.id)
     # The police lead marks the action done through their partner link (it lists the carried copy).
     url = f"/partner/{services.make_partner_token(scene.police.id)}"
     page = client.get(url).get_data(as_text=True)

@@ -2,9 +2,8 @@
 not at the top of the page; at the top, once, only where the tracker's filters no longer show that row."""
 from __future__ import annotations
 
-from eventapp.outcomes import services
 from tests.conftest import post_form
-from tests.outcomes.helpers import build_scene
+from tests.outcomes.helpers import build_scene, carried_copy, edit_form
 from tests.page_messages import message_boxes, where_shown
 
 
@@ -36,13 +35,9 @@ def test_status_updated_is_said_at_the_top_once_when_the_filters_no_longer_show_
 
 def test_action_saved_for_a_carried_action_is_said_beside_its_row_in_the_tracker(as_organiser, db, organiser):
     scene = build_scene(organiser=organiser)
-    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id)
-               if a.description == scene.overdue_action.description]
-    resp = post_form(as_organiser, f"/organiser/tracker/{copy.id}/edit", {
-        "version": str(copy.version), "description": copy.description, "owner_organisation_id": scene.health.id,
-        "lead_person": "New Lead", "due_date": copy.due_date.isoformat(), "status": "in_progress",
-        "topic_ids": [t.id for t in copy.topics]})
+    copy = carried_copy(scene, organiser.id)
+    resp = post_form(as_organiser, f"/organiser/tracker/{copy.id}/edit",
+                     edit_form(copy, owner_organisation_id=scene.health.id, lead_person="New Lead", status="in_progress"))
     assert resp.headers["Location"] == f"/organiser/tracker?assembly={scene.current.id}#action-{copy.id}"
     html = as_organiser.get(resp.headers["Location"]).get_data(as_text=True)
     [box] = where_shown(html, "Action saved.")

@@ -10,10 +10,9 @@ from sqlalchemy import select
 
 from eventapp.extensions import db
 from eventapp.notes.models import Action, ActionRevision
-from eventapp.outcomes import services
 from tests.conftest import csrf_from, tickets_from
 from tests.factories import make_user
-from tests.outcomes.helpers import build_scene
+from tests.outcomes.helpers import build_scene, carried_copy
 from tests.outcomes.test_partners import token_for
 
 AMY = "Amy <b>Organiser</b>"
@@ -33,9 +32,7 @@ def test_a_carried_action_edited_by_one_organiser_is_saved_as_the_next_only_when
     amy = make_user("organiser", email="amy@example.org", name=AMY)
     bo = make_user("organiser", email="bo@example.org", name=BO)
     scene = build_scene(organiser=amy)
-    services.carry_forward(scene.current, [scene.overdue_action.id], amy.id)
-    (copy,) = [a for a in services.partner_actions(scene.police.id)
-               if a.description == scene.overdue_action.description]
+    copy = carried_copy(scene, amy.id)
     url = f"/organiser/tracker/{copy.id}/edit"
     before = _latest(copy.id)
     auth.login(amy.email)

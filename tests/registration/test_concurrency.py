@@ -18,19 +18,14 @@ from eventapp.assemblies.models import Assembly
 from eventapp.extensions import db as _db
 from eventapp.registration import services
 from eventapp.registration.models import Registration
-from tests.conftest import scratch_database, TEST_DATABASE_URL, make_test_app
+from tests.concurrency import BACKENDS, at_once, own_database
+from tests.conftest import TEST_DATABASE_URL, make_test_app
 from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
-
-BACKENDS = ["sqlite"] + ([pytest.param("postgresql", marks=pytest.mark.postgres)] if TEST_DATABASE_URL else [])
 
 
 @pytest.fixture
 def database(request, tmp_path):
-    """A database of its own (threads need real connections, not the rolled-back test one)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'concurrency.sqlite3'}"
-        return
-    with scratch_database(tmp_path, "concurrency") as url:
+    with own_database(request.param, tmp_path, "concurrency") as url:
         yield url
 
 
@@ -70,29 +65,16 @@ def _stampede(uri: str, monkeypatch, *, threads: int, capacity: int, org_limit: 
     # register() locks through _lock_places and decides through _place_reason.
     monkeypatch.setattr(services, "_lock_places", lock)
     monkeypatch.setattr(services, "_place_reason", slow_counts)
-    barrier = threading.Barrier(threads)
-    errors: list[BaseException] = []
 
-    def worker(i: int):
-        with app.app_context():
-            local.email = f"person{i}@example.org"
-            data = {"full_name": f"Person {i}", "email": local.email, "job_title": "Officer",
-                    "organisation_id": org_ids[i % orgs], "topic_ids": topic_ids, "consent": True,
-                    "join_waiting_list": True}
-            barrier.wait()
-            try:
-                assembly = _db.session.get(Assembly, assembly_id)
-                services.register(assembly, data)
-            except BaseException as err:  # noqa: BLE001 - collected and asserted on
-                errors.append(err)
-            finally:
-                _db.session.remove()
+    def worker(i: int, ready):
+        local.email = f"person{i}@example.org"
+        data = {"full_name": f"Person {i}", "email": local.email, "job_title": "Officer",
+                "organisation_id": org_ids[i % orgs], "topic_ids": topic_ids, "consent": True,
+                "join_waiting_list": True}
+        ready()
+        services.register(_db.session.get(Assembly, assembly_id), data)
 
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join(timeout=300)
+    _, errors = at_once(app, threads, worker, timeout=300)
     with app.app_context():
         regs = list(_db.session.scalars(select(Registration).where(Registration.assembly_id == assembly_id)))
         _db.session.remove()
