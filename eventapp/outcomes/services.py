@@ -816,6 +816,13 @@ def partner_actions(organisation_id: int) -> list[Action]:
         .order_by(Action.status.in_(OPEN_STATUSES).desc(), Action.due_date, Action.id)))
 
 
+def action_numbers(actions: Iterable[Action], agreed: dict[int, Action]) -> dict[int, int]:
+    """Action id → the number a partner and the organisers call it by on the phone ("action 12")."""
+    # The first-agreed action's id: closing, reordering or carrying forward never changes it,
+    # whereas a position in the list moves every time one closes.
+    return {a.id: agreed.get(a.id, a).id for a in actions}
+
+
 PARTNER_FILTERS = {"open": "With open actions", "no_contact": "No contact email", "never_sent": "Link never sent"}
 
 

@@ -450,8 +450,11 @@ def partner_contact(org_id: int):
                 " Partner links sent to the previous address no longer work: send the link to the new one."
                 if saved.link_version != version else ""), "success")
             return redirect(url_for(".partner_contact", org_id=org.id))
+    actions = services.partner_actions(org.id)
+    # The numbers the partner's page shows, so "action 12" on the phone means the same action here.
+    numbers = services.action_numbers(actions, services.first_origins([a.id for a in actions]))
     return render_template("outcomes/partner_contact.html", org=org, contact=contact, form=form,
-                           confirm=ConfirmForm(), actions=services.partner_actions(org.id),
+                           confirm=ConfirmForm(), actions=actions, numbers=numbers,
                            days=services.link_days()), _status(form)
 
 
@@ -525,7 +528,8 @@ def _partner_page(token: str, org: Organisation, forms: dict | None = None, code
                            documents=documents,
                            reopenable=reopenable, reopen_after=timedelta(days=services.REOPEN_DAYS),
                            updates=services.status_updates_for_partner([a.id for a in actions], org.id),
-                           agreed=agreed, is_overdue=services.is_overdue), code
+                           agreed=agreed, numbers=services.action_numbers(actions, agreed),
+                           is_overdue=services.is_overdue), code
 
 
 @bp.get("/partner/<token>")
