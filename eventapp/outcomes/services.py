@@ -5,7 +5,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Iterable
 
@@ -212,22 +212,24 @@ class PublicCarried:
     owner_organisation: str
     due_date: date | None
     status_label: str
+    carried_at: datetime | None = None  # when it was carried into this assembly (the feed's date)
 
 
 def public_carried(assembly: Assembly) -> list[PublicCarried]:
     """Published actions of earlier assemblies carried into this one (never internal ones)."""
-    copies = [c.action for c in carried_into(assembly)]
+    carried = carried_into(assembly)
+    copies = [c.action for c in carried]
     first = first_origins([c.id for c in copies])
     latest = notes.latest_copies([c.id for c in copies])
     out = []
-    for copy in copies:
+    for copy, link in zip(copies, carried):
         origin = first.get(copy.id)
         if origin is None or copy.internal or origin.internal or not origin.approved \
                 or not origin.assembly.is_public:
             continue
         out.append(PublicCarried(origin.description, origin.assembly.title,
                                  origin.workshop.title if origin.workshop else None, copy.owner_organisation.name,
-                                 copy.due_date, latest.get(copy.id, copy).status_label))
+                                 copy.due_date, latest.get(copy.id, copy).status_label, link.created_at))
     return out
 
 

@@ -76,7 +76,9 @@ def feed(slug: str):
         feed_url=url_for(".feed", slug=assembly.slug, _external=True),
         feed_id=f"{page_url}", author=current_app.config.get("ORGANISER_NAME", "Assembly organisers"),
         updates=services.public_updates(assembly), entry_url=lambda u: f"{page_url}#update-{u.id}",
-        outcomes=notes.public_outcomes(assembly), outcome_url=lambda o: f"{page_url}#outcome-workshop-{o.workshop_id}")
+        outcomes=notes.public_outcomes(assembly), outcome_url=lambda o: f"{page_url}#outcome-workshop-{o.workshop_id}",
+        carried=services.public_carried(assembly),
+        carried_url=lambda a: url_for(".public_updates", slug=a.slug, _external=True, _anchor="carried"))
     return Response(body, mimetype="application/atom+xml")
 
 
