@@ -17,9 +17,37 @@ from ..timeutil import utcnow
 from ..invites import services as invites
 from ..organisations.models import name_key
 from ..placements.models import AllocationPin, Placement
+from ..registration.services import registration_state_where
 from .models import AgendaItem, Assembly, Round, Series, Topic, Workshop
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+# The organisers' list filters on what each row shows (the status a visitor reads), not the stored status:
+# "open" past its closing time shows, and filters, as "Registration closed".
+LIST_STATUSES = {
+    "draft": "Draft",
+    "open": "Open for registration",
+    "not_yet": "Registration not yet open",
+    "closed": "Registration closed",
+    "archived": "Archived",
+    "cancelled": "Cancelled",
+}
+
+
+def list_status_where(status: str):
+    """SQL condition: the assembly's shown status is LIST_STATUSES[status] (None: not a known status)."""
+    if status == "cancelled":
+        return Assembly.cancelled_at.is_not(None)
+    live = Assembly.cancelled_at.is_(None)
+    if status in ("draft", "archived"):
+        return and_(live, Assembly.status == status)
+    if status in ("open", "not_yet"):
+        return and_(live, registration_state_where(status))
+    if status == "closed":
+        return and_(live, or_(Assembly.status == "closed",
+                              and_(Assembly.status == "open", registration_state_where("closed"))))
+    return None
 
 
 def slugify(text: str) -> str:

@@ -19,7 +19,7 @@ from ..registration.services import registration_state, registration_window
 from ..timeutil import local_today
 from . import services
 from .forms import AgendaItemForm, AssemblyForm, CopyAssemblyForm, RoundForm, TopicForm, WorkshopForm
-from .models import ASSEMBLY_STATUSES, AgendaItem, Assembly, Round, Topic, Workshop
+from .models import AgendaItem, Assembly, Round, Topic, Workshop
 
 bp = Blueprint("assemblies", __name__)
 
@@ -202,12 +202,13 @@ def organiser_index():
         # autoescape: a % or _ typed is looked for as itself, not as a wildcard.
         stmt = stmt.where(or_(Assembly.title.icontains(q, autoescape=True),
                               Assembly.venue_name.icontains(q, autoescape=True)))
-    if status in ASSEMBLY_STATUSES:
-        stmt = stmt.where(Assembly.status == status)
+    shown = services.list_status_where(status)
+    if shown is not None:
+        stmt = stmt.where(shown)
     page = db.paginate(stmt, per_page=20, error_out=False)
     return render_template(
-        "assemblies/organiser_index.html", page=page, q=q, status=status, statuses=ASSEMBLY_STATUSES
-    )
+        "assemblies/organiser_index.html", page=page, q=q, status=status, statuses=services.LIST_STATUSES,
+        status_of=_public_status)
 
 
 def _assembly_data(form: AssemblyForm) -> dict:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -89,17 +89,36 @@ class Day:
 RECENT_DAYS = 7
 
 
+def _first_day_listed() -> date:
+    return local_today() - timedelta(days=RECENT_DAYS)
+
+
+def refused_to_reception(assembly: Assembly) -> str | None:
+    """Why reception may not open this assembly's check-in (one days_to_check_in does not list), or None."""
+    # The same rule as the list: a reception account is for the desk on the day, not a way into
+    # any assembly's delegates (names, organisations, access needs) by typing its address.
+    if assembly.cancelled_at is not None:
+        return "This assembly was cancelled: there is nobody to check in."
+    if assembly.status == "draft":
+        return "Check-in for this assembly is not open: the organisers have not opened the assembly yet."
+    if assembly.date < _first_day_listed():
+        d = assembly.date
+        return (f"Check-in for this assembly is closed: it was held on {d.day} {d:%B %Y}. Check-in is open "
+                f"on the day of an assembly and for {RECENT_DAYS} days after it. If an arrival still needs "
+                "putting right, ask the organisers.")
+    return None
+
+
 def days_to_check_in(limit: int = 50) -> list[Day]:
     """The assemblies reception may be working on, in date order: the last week's, today's and those to come
     (never drafts or cancelled ones), each with how many have arrived. Two queries."""
-    today = local_today()
     arrived = (select(Arrival.assembly_id, func.count(Arrival.registration_id).label("n"))
                .join(Registration, Registration.id == Arrival.registration_id)
                .where(Registration.status == "confirmed").group_by(Arrival.assembly_id).subquery())
     rows = db.session.execute(
         select(Assembly, func.coalesce(arrived.c.n, 0)).outerjoin(arrived, arrived.c.assembly_id == Assembly.id)
         .where(Assembly.cancelled_at.is_(None), Assembly.status != "draft",
-               Assembly.date >= today - timedelta(days=RECENT_DAYS))
+               Assembly.date >= _first_day_listed())
         .order_by(Assembly.date, Assembly.title).limit(limit)).all()
     return [Day(a, n, "today" if local_today(a.timezone) == a.date else
                 "past" if local_today(a.timezone) > a.date else "coming") for a, n in rows]

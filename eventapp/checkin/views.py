@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, user_logged_out
 
 from ..accounts.access import checkin_required
+from ..assemblies.models import Assembly
 from ..assemblies.views import load_assembly
 from ..domain import DomainError, NotFound
 from ..text import without_control
@@ -35,6 +36,15 @@ def _forget_the_last_arrival(sender, **extra):
     session.pop(CHECKED_IN, None)
 
 
+def _desk_assembly(slug: str) -> Assembly:
+    """The assembly whose check-in is asked for, or a page saying why reception may not open it (403)."""
+    assembly = load_assembly(slug)
+    why = None if current_user.is_organiser else services.refused_to_reception(assembly)
+    if why is not None:
+        abort(make_response(render_template("checkin/refused.html", assembly=assembly, why=why), 403))
+    return assembly
+
+
 @bp.route("/check-in")
 @checkin_required
 def home():
@@ -45,7 +55,7 @@ def home():
 @bp.route("/organiser/assemblies/<slug>/check-in")
 @checkin_required
 def index(slug: str):
-    assembly = load_assembly(slug)
+    assembly = _desk_assembly(slug)
     args = _args()
     result = services.expected_page(assembly, q=args.get("q", ""), show=args.get("show", ""),
                                     page=int(args.get("page", 1)))
@@ -67,7 +77,7 @@ def index(slug: str):
 @bp.route("/organiser/assemblies/<slug>/check-in/<int:reg_id>/arrived", methods=["POST"])
 @checkin_required
 def arrived(slug: str, reg_id: int):
-    assembly = load_assembly(slug)
+    assembly = _desk_assembly(slug)
     try:
         marked = services.mark_arrived(assembly, reg_id, by_user_id=current_user.id)
     except NotFound:
@@ -87,7 +97,7 @@ def arrived(slug: str, reg_id: int):
 @bp.route("/organiser/assemblies/<slug>/check-in/<int:reg_id>/undo", methods=["POST"])
 @checkin_required
 def undo(slug: str, reg_id: int):
-    assembly = load_assembly(slug)
+    assembly = _desk_assembly(slug)
     try:
         reg = services.undo_arrival(assembly, reg_id)
     except NotFound:
@@ -103,7 +113,7 @@ def undo(slug: str, reg_id: int):
 @checkin_required
 def scan(slug: str, token: str):
     """What a delegate's check-in code opens on reception's phone: them, with one button."""
-    assembly = load_assembly(slug)
+    assembly = _desk_assembly(slug)
     try:
         reg = services.registration_for_scan(assembly, token)
     except NotFound:

@@ -24,7 +24,16 @@ def _stamp(value: datetime) -> str:
     return value.replace(microsecond=0).isoformat() + "Z"
 
 
-def _outcome_html(outcome) -> str:
+def _carried_to_html(assembly, carried_url) -> str:
+    # As the updates page says it: a draft assembly is not named, since its page is not public yet.
+    if assembly is None:
+        return ""
+    if not assembly.is_public or carried_url is None:
+        return " · Carried forward to the next assembly"
+    return f' · Carried forward to <a href="{escape(carried_url(assembly))}">{escape(assembly.title)}</a>'
+
+
+def _outcome_html(outcome, carried_url=None) -> str:
     """A workshop's published outcome as the updates page shows it (sanitised Markdown, escaped text)."""
     parts = []
     for s in outcome.sections:
@@ -33,16 +42,31 @@ def _outcome_html(outcome) -> str:
         items = "".join(f"<li>{render_markdown(a.description)}<p>Owner: {escape(a.owner_organisation)}"
                         + (f" · Due {a.due_date.isoformat()}" if a.due_date else "")
                         + f" · Status: {escape(a.status_label)}"
-                        + (f", as of {a.status_on.isoformat()}" if a.status_on else "") + "</p></li>"
+                        + (f", as of {a.status_on.isoformat()}" if a.status_on else "")
+                        + _carried_to_html(a.carried_to, carried_url) + "</p></li>"
                         for a in outcome.actions)
         parts.append(f"<h3>Agreed actions</h3><ul>{items}</ul>")
     return "".join(parts)
 
 
+def _carried_html(carried) -> str:
+    """The actions carried into an assembly, as its updates page lists them."""
+    items = "".join(f"<li>{render_markdown(c.description)}<p>Agreed at {escape(c.agreed_at)}"
+                    + (f" ({escape(c.workshop)})" if c.workshop else "")
+                    + f" · Owner: {escape(c.owner_organisation)}"
+                    + (f" · Due {c.due_date.isoformat()}" if c.due_date else "")
+                    + f" · Status: {escape(c.status_label)}</p></li>"
+                    for c in carried)
+    return ("<p>Actions agreed at earlier assemblies that were still open when this one was prepared, "
+            f"and where they stand now.</p><ul>{items}</ul>")
+
+
 def atom_feed(*, title: str, page_url: str, feed_url: str, feed_id: str, author: str,
-              updates: list[AssemblyUpdate], entry_url, outcomes=(), outcome_url=None) -> bytes:
-    """Serialise the updates, then the workshops' published outcomes, as an Atom feed;
-    ``entry_url(update)`` and ``outcome_url(outcome)`` give each entry's link."""
+              updates: list[AssemblyUpdate], entry_url, outcomes=(), outcome_url=None,
+              carried=(), carried_url=None) -> bytes:
+    """Serialise the updates, the workshops' published outcomes, then the actions carried in, as an Atom feed;
+    ``entry_url(update)`` and ``outcome_url(outcome)`` give each entry's link, ``carried_url(assembly)``
+    the address of the list of actions carried into an assembly."""
     ET.register_namespace("", ATOM)
 
     def sub(parent, tag, text=None, **attrs):
@@ -61,7 +85,9 @@ def atom_feed(*, title: str, page_url: str, feed_url: str, feed_id: str, author:
         return max(u.updated_at, datetime.combine(u.published_on, time(9, 0)))
 
     dated = [o for o in outcomes if o.approved_at is not None]
-    newest = max([changed(u) for u in updates] + [o.approved_at for o in dated], default=None)
+    carried_on = max((c.carried_at for c in carried if c.carried_at is not None), default=None)
+    newest = max([changed(u) for u in updates] + [o.approved_at for o in dated]
+                 + ([carried_on] if carried_on else []), default=None)
     sub(root, "updated", _stamp(newest or datetime(2000, 1, 1)))
     sub(sub(root, "author"), "name", author)
     for u in updates:
@@ -82,5 +108,13 @@ def atom_feed(*, title: str, page_url: str, feed_url: str, feed_id: str, author:
         sub(entry, "id", f"{feed_id}:outcome:{o.workshop_id}")
         sub(entry, "link", rel="alternate", type="text/html", href=outcome_url(o))
         sub(entry, "updated", _stamp(o.approved_at))
-        sub(entry, "content", _outcome_html(o), type="html")
+        sub(entry, "content", _outcome_html(o, carried_url), type="html")
+    # What this assembly took on from earlier ones: one entry, as the page has one list, dated by the last carried.
+    if carried:
+        entry = sub(root, "entry")
+        sub(entry, "title", "Carried forward from earlier assemblies", type="text")
+        sub(entry, "id", f"{feed_id}:carried")
+        sub(entry, "link", rel="alternate", type="text/html", href=f"{page_url}#carried")
+        sub(entry, "updated", _stamp(carried_on or datetime(2000, 1, 1)))
+        sub(entry, "content", _carried_html(carried), type="html")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)

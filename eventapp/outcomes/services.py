@@ -5,7 +5,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Iterable
 
@@ -212,22 +212,24 @@ class PublicCarried:
     owner_organisation: str
     due_date: date | None
     status_label: str
+    carried_at: datetime | None = None  # when it was carried into this assembly (the feed's date)
 
 
 def public_carried(assembly: Assembly) -> list[PublicCarried]:
     """Published actions of earlier assemblies carried into this one (never internal ones)."""
-    copies = [c.action for c in carried_into(assembly)]
+    carried = carried_into(assembly)
+    copies = [c.action for c in carried]
     first = first_origins([c.id for c in copies])
     latest = notes.latest_copies([c.id for c in copies])
     out = []
-    for copy in copies:
+    for copy, link in zip(copies, carried):
         origin = first.get(copy.id)
         if origin is None or copy.internal or origin.internal or not origin.approved \
                 or not origin.assembly.is_public:
             continue
         out.append(PublicCarried(origin.description, origin.assembly.title,
                                  origin.workshop.title if origin.workshop else None, copy.owner_organisation.name,
-                                 copy.due_date, latest.get(copy.id, copy).status_label))
+                                 copy.due_date, latest.get(copy.id, copy).status_label, link.created_at))
     return out
 
 
@@ -814,6 +816,13 @@ def partner_actions(organisation_id: int) -> list[Action]:
                Action.id.not_in(_carried_away()))
         .options(selectinload(Action.assembly), selectinload(Action.topics), selectinload(Action.workshop))
         .order_by(Action.status.in_(OPEN_STATUSES).desc(), Action.due_date, Action.id)))
+
+
+def action_numbers(actions: Iterable[Action], agreed: dict[int, Action]) -> dict[int, int]:
+    """Action id → the number a partner and the organisers call it by on the phone ("action 12")."""
+    # The first-agreed action's id: closing, reordering or carrying forward never changes it,
+    # whereas a position in the list moves every time one closes.
+    return {a.id: agreed.get(a.id, a).id for a in actions}
 
 
 PARTNER_FILTERS = {"open": "With open actions", "no_contact": "No contact email", "never_sent": "Link never sent"}

@@ -76,7 +76,9 @@ def feed(slug: str):
         feed_url=url_for(".feed", slug=assembly.slug, _external=True),
         feed_id=f"{page_url}", author=current_app.config.get("ORGANISER_NAME", "Assembly organisers"),
         updates=services.public_updates(assembly), entry_url=lambda u: f"{page_url}#update-{u.id}",
-        outcomes=notes.public_outcomes(assembly), outcome_url=lambda o: f"{page_url}#outcome-workshop-{o.workshop_id}")
+        outcomes=notes.public_outcomes(assembly), outcome_url=lambda o: f"{page_url}#outcome-workshop-{o.workshop_id}",
+        carried=services.public_carried(assembly),
+        carried_url=lambda a: url_for(".public_updates", slug=a.slug, _external=True, _anchor="carried"))
     return Response(body, mimetype="application/atom+xml")
 
 
@@ -450,8 +452,11 @@ def partner_contact(org_id: int):
                 " Partner links sent to the previous address no longer work: send the link to the new one."
                 if saved.link_version != version else ""), "success")
             return redirect(url_for(".partner_contact", org_id=org.id))
+    actions = services.partner_actions(org.id)
+    # The numbers the partner's page shows, so "action 12" on the phone means the same action here.
+    numbers = services.action_numbers(actions, services.first_origins([a.id for a in actions]))
     return render_template("outcomes/partner_contact.html", org=org, contact=contact, form=form,
-                           confirm=ConfirmForm(), actions=services.partner_actions(org.id),
+                           confirm=ConfirmForm(), actions=actions, numbers=numbers,
                            days=services.link_days()), _status(form)
 
 
@@ -525,7 +530,8 @@ def _partner_page(token: str, org: Organisation, forms: dict | None = None, code
                            documents=documents,
                            reopenable=reopenable, reopen_after=timedelta(days=services.REOPEN_DAYS),
                            updates=services.status_updates_for_partner([a.id for a in actions], org.id),
-                           agreed=agreed, is_overdue=services.is_overdue), code
+                           agreed=agreed, numbers=services.action_numbers(actions, agreed),
+                           is_overdue=services.is_overdue), code
 
 
 @bp.get("/partner/<token>")

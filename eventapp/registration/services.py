@@ -11,7 +11,7 @@ from typing import Any, Iterable, NamedTuple
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -233,6 +233,32 @@ def registration_state(assembly: Assembly, now: datetime | None = None) -> tuple
         d = assembly.date
         return "closed", f"{assembly.title} took place on {d.day} {d:%B %Y}: registration is closed."
     return "open", ""
+
+
+def _zone():
+    # As registration_state reads it: no time zone means the assemblies' usual one.
+    return case((or_(Assembly.timezone.is_(None), Assembly.timezone == ""), "Europe/London"), else_=Assembly.timezone)
+
+
+def registration_state_where(state: str, now: datetime | None = None):
+    """SQL condition: registration_state(assembly)[0] == state ("open", "not_yet" or "closed").
+
+    One query for the time zones in use, so that each assembly's window is read on its own clock.
+    """
+    now = now or utcnow()
+    cases = []
+    for zone in set(db.session.scalars(select(_zone()).distinct())):
+        local_now = utc_to_local(now, zone)
+        not_yet = and_(Assembly.registration_opens_at.is_not(None), Assembly.registration_opens_at > local_now)
+        over = or_(and_(Assembly.registration_closes_at.is_not(None), Assembly.registration_closes_at <= local_now),
+                   Assembly.date < local_now.date(),
+                   and_(Assembly.date == local_now.date(), Assembly.end_time <= local_now.time()))
+        by_window = {"not_yet": not_yet, "closed": and_(~not_yet, over), "open": and_(~not_yet, ~over)}[state]
+        cases.append(and_(_zone() == zone, by_window))
+    usable = and_(Assembly.cancelled_at.is_(None), Assembly.status == "open")
+    if state == "closed":
+        return or_(~usable, or_(false(), *cases))
+    return and_(usable, or_(false(), *cases))
 
 
 def _resolve_organisation(data: dict[str, Any], *, create: bool = True) -> Organisation | None:

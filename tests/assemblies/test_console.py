@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+import re
 
 import pytest
 from sqlalchemy import select
@@ -580,3 +581,50 @@ def test_the_organiser_page_says_registration_closed_once_the_closing_time_has_p
     html = body(as_organiser.get(f"/organiser/assemblies/{assembly.slug}"))
     assert "<dt>Status</dt><dd>Registration closed" in html
     assert "Open for registration" not in html
+
+
+def test_the_organisers_list_shows_and_filters_the_status_registration_really_has(as_organiser, db):
+    # Stored "open" but its window over (or its day): the list must say closed, as the assembly's own page
+    # does, and each status filter must list exactly the rows showing that status.
+    from datetime import timedelta
+
+    from eventapp.timeutil import utc_to_local, utcnow
+
+    today = date.today()
+    kiritimati = utc_to_local(utcnow(), "Pacific/Kiritimati")  # UTC+14: its evening is London's morning
+    made = {
+        "Still Open": dict(status="open", date=today + timedelta(days=60)),
+        "Window Over": dict(status="open", date=today + timedelta(days=60),
+                            registration_closes_at=datetime(2022, 2, 3, 17, 0)),
+        "Day Over": dict(status="open", date=today - timedelta(days=3)),
+        "Not Yet": dict(status="open", date=today + timedelta(days=90),
+                        registration_opens_at=datetime.combine(today + timedelta(days=30), datetime.min.time())),
+        # Closed an hour ago on its own clock, which London has not reached yet.
+        "Closed Far East": dict(status="open", date=today + timedelta(days=60), timezone="Pacific/Kiritimati",
+                                registration_closes_at=kiritimati - timedelta(hours=1)),
+        "Stored Closed": dict(status="closed", date=today + timedelta(days=60)),
+        "Cancelled Open": dict(status="open", date=today + timedelta(days=60)),
+        "A Draft": dict(status="draft", date=today + timedelta(days=60)),
+        "Old Archive": dict(status="archived", date=today - timedelta(days=400)),
+    }
+    for title, fields in made.items():
+        make_assembly(title=title, **fields)
+    cancelled = db.session.scalar(select(Assembly).where(Assembly.title == "Cancelled Open"))
+    cancelled.cancelled_at = datetime(2026, 1, 1)
+    db.session.commit()
+
+    def rows(url):
+        html = body(as_organiser.get(url))
+        return dict(re.findall(r'<tr><td><a href="[^"]+">([^<]+)</a></td>\s*<td>[^<]*</td><td>[^<]*</td>'
+                               r'<td>([^<]+)</td></tr>', html))
+
+    shown = rows("/organiser/")
+    assert shown == {"Still Open": "Open for registration", "Window Over": "Registration closed",
+                     "Day Over": "Registration closed", "Not Yet": "Registration not yet open",
+                     "Closed Far East": "Registration closed", "Stored Closed": "Registration closed",
+                     "Cancelled Open": "Cancelled", "A Draft": "Draft", "Old Archive": "Archived"}
+    html = body(as_organiser.get("/organiser/"))
+    options = dict((label, value) for value, label in re.findall(r'<option value="(\w+)">([^<]+)</option>', html))
+    assert set(options) == set(shown.values())
+    for label, value in options.items():
+        assert rows(f"/organiser/?status={value}") == {t: s for t, s in shown.items() if s == label}, label

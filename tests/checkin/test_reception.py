@@ -104,3 +104,39 @@ def test_a_search_with_confirmed_matches_also_counts_those_not_confirmed(client,
     assert "Will Waiting" not in page
     only = client.get(f"/organiser/assemblies/{assembly.slug}/check-in?q=Aisha").get_data(as_text=True)
     assert "<bdi>Aisha Khan</bdi>" in only and "not confirmed" not in only
+
+
+def test_reception_cannot_open_check_in_for_an_assembly_the_list_does_not_show(client, auth, db):
+    # The list shows the last week's, today's and coming assemblies: typing another's address must not
+    # open its delegates (names, organisations, access needs) to a desk account. Organisers keep access.
+    org = make_org("Shireford Constabulary")
+    old = make_assembly(title="Old <b>Assembly</b>", date=local_today() - timedelta(days=30))
+    person = make_registration(old, org, "Olga Oldtimer", access_needs="Hearing loop")
+    last_week = make_assembly(title="Last Week Assembly", date=local_today() - timedelta(days=6))
+    draft = make_assembly(title="Draft Assembly", date=local_today(), status="draft")
+    auth.login(make_user("reception", email="desk@example.org", name="Desk Volunteer").email)
+    page = client.get("/check-in").get_data(as_text=True)
+    assert "Last Week Assembly" in page and "Old &lt;b&gt;Assembly" not in page
+    assert client.get(f"/organiser/assemblies/{last_week.slug}/check-in").status_code == 200
+
+    base = f"/organiser/assemblies/{old.slug}/check-in"
+    r = client.get(base)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 403
+    assert "Check-in is not open for <bdi>Old &lt;b&gt;Assembly&lt;/b&gt;</bdi>" in html
+    assert "Check-in is open on the day of an assembly and for 7 days after it" in html
+    assert "Olga Oldtimer" not in html and "Hearing loop" not in html
+    assert 'href="/check-in"' in html
+    token = csrf_from(client.get("/check-in").get_data(as_text=True))
+    for url in (f"{base}/{person.id}/arrived", f"{base}/{person.id}/undo"):
+        assert client.post(url, data={"csrf_token": token}).status_code == 403
+    from eventapp.checkin.services import scan_token
+    scanned = client.get(f"{base}/scan/{scan_token(person)}")
+    assert scanned.status_code == 403 and "Olga Oldtimer" not in scanned.get_data(as_text=True)
+    r = client.get(f"/organiser/assemblies/{draft.slug}/check-in")
+    assert r.status_code == 403 and "have not opened the assembly yet" in r.get_data(as_text=True)
+
+    auth.logout()
+    auth.login(make_user("organiser", email="boss@example.org").email)
+    r = client.get(base)
+    assert r.status_code == 200 and "Olga Oldtimer" in r.get_data(as_text=True)

@@ -671,3 +671,35 @@ def test_a_closed_action_the_partner_cannot_reopen_says_who_can(client, db, app,
     police = client.get(police_url).get_data(as_text=True)
     mine = police.split(f'id="action-{a}"')[1].split("</section>")[0]
     assert "You marked this action Done on" in mine and "This action is closed" not in mine
+
+
+def _numbers_by_description(html: str) -> dict[str, str]:
+    """Each action's heading ("Action 12") on a partner page, by the action's description."""
+    found = {}
+    for section in html.split('<section class="partner-action')[1:]:
+        heading = re.search(r'class="h-action">(Action \d+)', section).group(1)
+        description = re.search(r'<div class="rendered"><p>([^<]+)</p>', section).group(1)
+        found[description] = heading
+    return found
+
+
+def test_an_actions_number_on_the_partner_page_stays_when_another_closes_or_it_is_carried(
+        client, as_organiser, db, organiser):
+    # A partner who said "action 2" on the phone must still mean the same action after another closed,
+    # and the organisers' page about that partner must call it the same.
+    scene = build_scene(organiser=organiser)
+    url = f"/partner/{services.make_partner_token(scene.police.id)}"
+    before = _numbers_by_description(client.get(url).get_data(as_text=True))
+    assert set(before) == {"Publish a who-to-call guide", "Set up a single shared ASB case list"}
+    assert len(set(before.values())) == 2
+    services.set_action_status(scene.overdue_action.id, "done", "", "partner", organisation_id=scene.police.id)
+    assert _numbers_by_description(client.get(url).get_data(as_text=True)) == before
+    services.carry_forward(scene.current, [scene.open_action.id], organiser.id)
+    html = client.get(url).get_data(as_text=True)
+    assert _numbers_by_description(html) == before
+    # The button's name for a screen reader carries the same number.
+    guide = before["Publish a who-to-call guide"]
+    assert f'<span class="visually-hidden"> for {guide.lower()}</span>' in html
+    organisers = as_organiser.get(f"/organiser/partners/{scene.police.id}").get_data(as_text=True)
+    for description, number in before.items():
+        assert f"<strong>{number}</strong></p><div class=\"rendered\"><p>{description}</p>" in organisers

@@ -278,3 +278,47 @@ def test_a_link_to_a_workshops_outcomes_still_leads_there_once_another_is_publis
     assert link_to(scene.old_workshop) == before
     assert f'id="{before}">{scene.old_workshop.title}<' in page
     assert link_to(earlier) != before
+
+
+def test_the_feed_says_when_an_action_was_carried_forward_as_the_updates_page_does(client, db, organiser):
+    # A subscriber must not read last year's "Status: Open" as forgotten, and this year's feed must carry
+    # what was taken on from last year, as both updates pages do. Hostile text stays text.
+    scene = build_scene(organiser=organiser)
+    scene.current.title = "Assembly <b>2027</b> & \u202eRTL"
+    scene.previous.title = "Assembly <i>2026</i> & co"
+    db.session.commit()
+    services.carry_forward(scene.current, [scene.overdue_action.id], organiser.id)
+
+    raw = client.get(f"/a/{scene.previous.slug}/updates.atom").get_data()
+    assert b"<b>2027" not in raw
+    (entry,) = [e for e in ET.fromstring(raw).findall(f"{ATOM}entry")
+                if e.find(f"{ATOM}title").text.startswith("Outcomes: ")]
+    item = entry.find(f"{ATOM}content").text.split("Set up a single shared ASB case list")[1].split("</li>")[0]
+    href = f"http://localhost/a/{scene.current.slug}/updates#carried"
+    assert f'Carried forward to <a href="{href}">Assembly &lt;b&gt;2027&lt;/b&gt; &amp; \u202eRTL</a>' in item
+    item = entry.find(f"{ATOM}content").text.split("Publish a who-to-call guide")[1].split("</li>")[0]
+    assert "Carried forward" not in item
+
+    raw = client.get(f"/a/{scene.current.slug}/updates.atom").get_data()
+    assert b"<i>2026" not in raw
+    root = ET.fromstring(raw)
+    (entry,) = [e for e in root.findall(f"{ATOM}entry")
+                if e.find(f"{ATOM}title").text == "Carried forward from earlier assemblies"]
+    assert entry.find(f"{ATOM}id").text.endswith(":carried")
+    assert entry.find(f"{ATOM}link").get("href") == href
+    assert entry.find(f"{ATOM}updated").text <= root.find(f"{ATOM}updated").text
+    content = entry.find(f"{ATOM}content").text
+    item = content.split("Set up a single shared ASB case list")[1].split("</li>")[0]
+    assert f"Agreed at Assembly &lt;i&gt;2026&lt;/i&gt; &amp; co ({scene.old_workshop.title})" in item
+    assert "Status: In progress" in item and scene.police.name in item
+    assert "Publish a who-to-call guide" not in content
+    for secret in SECRETS:
+        assert secret not in content
+
+    # This year's assembly still a draft: last year's feed does not name it, as its page does not.
+    scene.current.status = "draft"
+    db.session.commit()
+    content = [e for e in ET.fromstring(client.get(f"/a/{scene.previous.slug}/updates.atom").get_data())
+               .findall(f"{ATOM}entry") if e.find(f"{ATOM}title").text.startswith("Outcomes: ")][0] \
+        .find(f"{ATOM}content").text
+    assert "Carried forward to the next assembly" in content and "2027" not in content
