@@ -173,3 +173,16 @@ def test_a_scheduled_message_that_cannot_be_queued_does_not_stop_other_email(as_
     assert "Scheduled message" in caplog.text
     db.session.refresh(message)
     assert message.is_scheduled  # tried again on the next pass
+
+
+def test_a_day_or_time_typed_wrong_is_explained_with_an_example_and_kept(as_organiser, people):
+    assembly = people["assembly"]
+    url, payload = _compose(as_organiser, assembly, when="later", send_on="11/03/2027", send_time="9am")
+    response = as_organiser.post(url, data={**payload, "action": "preview"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Not a valid" not in page
+    assert "Enter the day as year-month-day, e.g. 2027-03-11." in page
+    assert "Enter the time as hours and minutes on the 24-hour clock, e.g. 09:00 or 14:30." in page
+    assert 'value="11/03/2027"' in page and 'value="9am"' in page
+    assert db.session.scalar(select(AssemblyMessage)) is None
