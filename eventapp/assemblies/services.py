@@ -254,10 +254,14 @@ def get_or_create_topic(name: str) -> Topic:
 TOPIC_ORDER = (Topic.name, Topic.id)
 
 
-def topic_list_page(topic: Topic, per_page: int) -> int:
-    """The page of the topics list (TOPIC_ORDER, per_page to a page) that shows this topic."""
+def topic_list_page(topic: Topic, per_page: int, q: str = "") -> int | None:
+    """The page of the topics list (TOPIC_ORDER, per_page to a page, filtered by q) that shows this topic,
+    or None when the filter leaves it out."""
+    matching = [Topic.name.icontains(q, autoescape=True)] if q else []
+    if matching and db.session.scalar(select(Topic.id).where(Topic.id == topic.id, *matching)) is None:
+        return None
     before = db.session.scalar(select(func.count(Topic.id)).where(
-        or_(Topic.name < topic.name, and_(Topic.name == topic.name, Topic.id < topic.id))))
+        or_(Topic.name < topic.name, and_(Topic.name == topic.name, Topic.id < topic.id)), *matching))
     return before // per_page + 1
 
 

@@ -1,6 +1,7 @@
 """The organiser console for assemblies, rounds, workshops, topics and the agenda."""
 from __future__ import annotations
 
+from html import unescape
 from datetime import date, datetime, time
 
 import pytest
@@ -519,6 +520,25 @@ def test_a_saved_topic_is_shown_on_the_page_of_the_list_where_its_name_falls(as_
     resp = post_form(as_organiser, f"/organiser/topics/{added.id}/edit", {"name": "Adult violence"})
     assert resp.headers["Location"] == f"/organiser/topics#topic-{added.id}"
     assert f'<tr id="topic-{added.id}"><td><bdi>Adult violence</bdi><div class="flashes"' in body(as_organiser.get("/organiser/topics"))
+
+
+def test_editing_a_topic_from_a_filtered_list_goes_back_to_that_list(as_organiser, db):
+    for i in range(30):
+        make_topic(f"Topic {i:02d}")
+    make_topic("Youth violence")
+    listed = body(as_organiser.get("/organiser/topics?q=topic&page=2"))
+    target = db.session.scalar(select(Topic).where(Topic.name == "Topic 29"))
+    edit = f"/organiser/topics/{target.id}/edit?q=topic&amp;page=2"
+    assert f'<a href="{edit}">Edit' in listed
+    form = body(as_organiser.get(unescape(edit)))
+    assert '<a href="/organiser/topics?q=topic&amp;page=2">Cancel</a>' in form
+    resp = post_form(as_organiser, unescape(edit), {"name": "Topic 29 (schools)"})
+    assert resp.headers["Location"] == f"/organiser/topics?q=topic&page=2#topic-{target.id}"
+    # Renamed out of the filter: the same page of the filtered list, saying where the topic went.
+    resp = post_form(as_organiser, unescape(edit), {"name": "Knife crime"})
+    assert resp.headers["Location"] == "/organiser/topics?q=topic&page=2"
+    shown = body(as_organiser.get(resp.headers["Location"]))
+    assert "“Knife crime” does not match the filter, so is not in the list below." in shown
 
 
 # --- agenda -------------------------------------------------------------------------------------
