@@ -56,6 +56,22 @@ def test_optimal_beats_first_come_first_served_and_preview_says_so(as_organiser)
     assert f"<td>{ours['objective']['cost']}</td><td>{fcfs['objective']['cost']}</td>" in html
 
 
+def test_large_figures_on_the_allocation_page_have_thousands_separators(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    delegates(assembly, topics, 3)
+    _run(as_organiser, assembly)
+    run = db.session.scalar(select(AllocationRun))
+    # As a national assembly's run would have them: thousands of moves, a cost in the tens of thousands.
+    result = dict(run.result)
+    result["summary"] = {**result["summary"], "objective": {**result["summary"]["objective"], "cost": 12345}}
+    result["fcfs"] = {**result["fcfs"], "objective": {**result["fcfs"]["objective"], "cost": 23456}}
+    run.result, run.moves = result, 1234
+    db.session.commit()
+    page = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
+    assert "<dt>Changes to the published allocation</dt><dd>1,234</dd>" in page
+    assert "<td>12,345</td><td>23,456</td>" in page
+
+
 def test_unplaced_delegates_are_listed_with_a_reason(as_organiser):
     assembly, topics, rounds, ws = two_round_assembly(capacity=1)
     regs = delegates(assembly, topics, 3)
