@@ -117,7 +117,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "placements.delegates": {"GET": organiser_only()},
     "placements.delegates_csv": {"GET": organiser_only()},
     "placements.move": {"GET": organiser_only(), "POST": organiser_only(302)},
-    "placements.unpin": {"POST": organiser_only(302)},
+    # a confirm page; Yes removes the world's pin (a second Yes says it was removed already)
+    "placements.unpin": {"GET": organiser_only(), "POST": organiser_only(302)},
     "placements.publish": {"GET": organiser_only(), "POST": organiser_only(302)},
     "placements.run": {"POST": organiser_only(302)},
     "assemblies.edit_assembly": {"GET": organiser_only(), "POST": organiser_only(400)},
