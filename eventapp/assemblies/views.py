@@ -407,7 +407,7 @@ def workshop_form(slug: str, workshop_id: int | None = None):
                 form.round_id.data = request.args.get("round", type=int)
     if form.validate_on_submit():
         rnd = _child(Round, form.round_id.data, assembly)
-        data = {"topic_id": form.topic_id.data, "title": form.title.data.strip(),
+        data = {"topic_id": form.topic_id.data, "new_topic": form.new_topic.data or "", "title": form.title.data.strip(),
                 "description": form.description.data or "", "room": (form.room.data or "").strip(),
                 "capacity": form.capacity.data, "facilitator_ids": form.facilitator_ids.data}
         try:

@@ -360,6 +360,31 @@ def test_workshop_refusals_keep_input(as_organiser, db):
     assert db.session.query(Workshop).count() == 0
 
 
+def test_a_topic_missing_from_the_list_is_named_on_the_workshop_form_without_leaving_it(as_organiser, db):
+    a = make_assembly()
+    rnd = make_round(a)
+    listed = make_topic("Hidden harm")
+    url = f"/organiser/assemblies/{a.slug}/workshops/new"
+    form = body(as_organiser.get(url))
+    # Nothing on the form leads away from it (and loses what was typed) to add a topic.
+    assert 'href="/organiser/topics/new"' not in form and 'name="new_topic"' in form
+    good = {"round_id": rnd.id, "topic_id": listed.id, "title": "Online harms", "room": "Room 2", "capacity": "20"}
+    # Refused for another reason: what was typed stays, and no topic is added yet.
+    resp = post_form(as_organiser, url, {**good, "title": "", "new_topic": "Online exploitation"})
+    assert resp.status_code == 400 and 'value="Online exploitation"' in body(resp) and 'value="Room 2"' in body(resp)
+    assert db.session.scalar(select(Topic).where(Topic.name == "Online exploitation")) is None
+    resp = post_form(as_organiser, url, {**good, "new_topic": "  Online   exploitation "})
+    assert resp.status_code == 302
+    added = db.session.scalar(select(Topic).where(Topic.name == "Online exploitation"))
+    workshop = db.session.scalar(select(Workshop).where(Workshop.title == "Online harms"))
+    assert added is not None and workshop.topic_id == added.id
+    # Named again in another case, it is the same topic, not a second one.
+    resp = post_form(as_organiser, url, {**good, "title": "Online harms 2", "new_topic": "ONLINE EXPLOITATION"})
+    assert resp.status_code == 302
+    assert db.session.scalar(select(Workshop).where(Workshop.title == "Online harms 2")).topic_id == added.id
+    assert db.session.query(Topic).count() == 2
+
+
 def test_moving_a_workshop_into_a_round_its_delegates_attend_is_refused_on_the_form(as_organiser, db):
     from eventapp.placements.models import Placement
     from tests.placements.helpers import make_registration
