@@ -117,7 +117,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "placements.delegates": {"GET": organiser_only()},
     "placements.delegates_csv": {"GET": organiser_only()},
     "placements.move": {"GET": organiser_only(), "POST": organiser_only(302)},
-    "placements.unpin": {"POST": organiser_only(302)},
+    # a confirm page; Yes removes the world's pin (a second Yes says it was removed already)
+    "placements.unpin": {"GET": organiser_only(), "POST": organiser_only(302)},
     "placements.publish": {"GET": organiser_only(), "POST": organiser_only(302)},
     "placements.run": {"POST": organiser_only(302)},
     "assemblies.edit_assembly": {"GET": organiser_only(), "POST": organiser_only(400)},
@@ -205,7 +206,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "messages.index": {"GET": organiser_only()},
     "messages.compose": {"GET": organiser_only(), "POST": organiser_only()},
     "messages.detail": {"GET": organiser_only()},
-    "messages.cancel": {"POST": organiser_only(302)},
+    # the world's message was sent at once: nothing to cancel, back to it with a message
+    "messages.cancel": {"GET": organiser_only(302), "POST": organiser_only(302)},
     # an assembly's documents (a POST with only its CSRF token has no file: 400)
     "documents.index": {"GET": organiser_only(), "POST": organiser_only(400)},
     "documents.edit": {"GET": organiser_only(), "POST": organiser_only(302)},

@@ -72,7 +72,11 @@ class RoundForm(FlaskForm):
 
 class WorkshopForm(FlaskForm):
     round_id = SelectField("Round", coerce=int, validators=[InputRequired("Choose a round.")])
-    topic_id = SelectField("Topic", coerce=int, validators=[InputRequired("Choose a topic.")])
+    # Optional: a new topic named below stands for it (the service says when neither is given).
+    topic_id = SelectField("Topic", coerce=int, validators=[Optional()])
+    new_topic = StringField("Or a new topic", validators=[Optional(), Length(max=120)],
+                            description="Only if the topic is not in the list: type its name here instead. "
+                                        "It is added to the topic list, for this and later assemblies.")
     title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=TEXT_MAX)])
     room = StringField("Room", validators=[Optional(), Length(max=120)])

@@ -278,14 +278,20 @@ def get_or_create_topic(name: str) -> Topic:
     return topic
 
 
+TOPIC_NAME_MAX = 120
+
 # The topics list's order: a topic's page in it is found by counting those before it in the same order.
 TOPIC_ORDER = (Topic.name, Topic.id)
 
 
-def topic_list_page(topic: Topic, per_page: int) -> int:
-    """The page of the topics list (TOPIC_ORDER, per_page to a page) that shows this topic."""
+def topic_list_page(topic: Topic, per_page: int, q: str = "") -> int | None:
+    """The page of the topics list (TOPIC_ORDER, per_page to a page, filtered by q) that shows this topic,
+    or None when the filter leaves it out."""
+    matching = [Topic.name.icontains(q, autoescape=True)] if q else []
+    if matching and db.session.scalar(select(Topic.id).where(Topic.id == topic.id, *matching)) is None:
+        return None
     before = db.session.scalar(select(func.count(Topic.id)).where(
-        or_(Topic.name < topic.name, and_(Topic.name == topic.name, Topic.id < topic.id))))
+        or_(Topic.name < topic.name, and_(Topic.name == topic.name, Topic.id < topic.id)), *matching))
     return before // per_page + 1
 
 
@@ -308,10 +314,14 @@ def save_topic(data: dict[str, Any], topic: Topic | None = None) -> Topic:
 
 
 def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = None) -> Workshop:
-    """Create or update a workshop: its round, topic, room, capacity and facilitators."""
-    topic = db.session.get(Topic, data["topic_id"]) if data.get("topic_id") else None
-    if topic is None:
-        raise DomainError("Choose the workshop's topic.", "topic_id")
+    """Create or update a workshop: its round, topic (a new one named is added to the topic list), room,
+    capacity and facilitators."""
+    new_topic = " ".join((data.get("new_topic") or "").split())
+    if len(new_topic) > TOPIC_NAME_MAX:
+        raise DomainError(f"Shorten the new topic to {TOPIC_NAME_MAX} characters or fewer.", "new_topic")
+    topic = db.session.get(Topic, data["topic_id"]) if data.get("topic_id") and not new_topic else None
+    if topic is None and not new_topic:
+        raise DomainError("Choose the workshop's topic, or name a new one.", "topic_id")
     if data["capacity"] < 0:
         raise DomainError("Capacity cannot be negative.", "capacity")
     facilitator_ids = list(data.get("facilitator_ids") or [])
@@ -320,11 +330,19 @@ def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = 
     ) if facilitator_ids else []
     if len(facilitators) != len(set(facilitator_ids)):
         raise DomainError("Choose facilitators from the list.", "facilitator_ids")
+    if new_topic:
+        # The topic the organiser found missing from the list, added in this same transaction (or the
+        # one already there under another case or spacing).
+        topic = get_or_create_topic(new_topic)
     if workshop is None:
         workshop = Workshop()
         db.session.add(workshop)
     else:
-        _follow_workshop(workshop, rnd, topic)
+        try:
+            _follow_workshop(workshop, rnd, topic)
+        except DomainError:
+            db.session.rollback()  # no new topic is left behind by a refused change
+            raise
     workshop.round = rnd
     workshop.topic = topic
     workshop.title = data["title"]

@@ -408,7 +408,7 @@ def workshop_form(slug: str, workshop_id: int | None = None):
                 form.round_id.data = request.args.get("round", type=int)
     if form.validate_on_submit():
         rnd = _child(Round, form.round_id.data, assembly)
-        data = {"topic_id": form.topic_id.data, "title": form.title.data.strip(),
+        data = {"topic_id": form.topic_id.data, "new_topic": form.new_topic.data or "", "title": form.title.data.strip(),
                 "description": form.description.data or "", "room": (form.room.data or "").strip(),
                 "capacity": form.capacity.data, "facilitator_ids": form.facilitator_ids.data}
         try:
@@ -510,7 +510,7 @@ def topics():
             .group_by(Workshop.topic_id)
         ).all()
     )
-    return render_template("assemblies/topics.html", page=page, q=q, counts=counts)
+    return render_template("assemblies/topics.html", page=page, q=q, counts=counts, list_args=_topic_list_args())
 
 
 @bp.route("/organiser/topics/new", methods=["GET", "POST"])
@@ -525,8 +525,21 @@ def topic_form(topic_id: int | None = None):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
+            # Back to the list as it was filtered, where the topic now is (in name order, not always the
+            # first page), at its row; or the same page, saying so, when the filter no longer finds it.
+            args = _topic_list_args()
+            page = services.topic_list_page(topic, current_app.config.get("PAGE_SIZE", 25), args.get("q", ""))
+            if page is None:
+                flash(f"Topic saved. “{topic.name}” does not match the filter, so is not in the list below.",
+                      "success")
+                return redirect(url_for(".topics", **args))
             flash_at(f"topic-{topic.id}", "Topic saved.", "success")
-            # Back to the list where the topic now is (in name order, not always the first page), at its row.
-            page = services.topic_list_page(topic, current_app.config.get("PAGE_SIZE", 25))
-            return redirect(url_for(".topics", page=page if page > 1 else None, _anchor=f"topic-{topic.id}"))
-    return render_template("assemblies/topic_form.html", form=form, topic=topic), _status(form)
+            return redirect(url_for(".topics", **{**args, "page": page if page > 1 else None},
+                                    _anchor=f"topic-{topic.id}"))
+    return render_template("assemblies/topic_form.html", form=form, topic=topic,
+                           list_args=_topic_list_args()), _status(form)
+
+
+def _topic_list_args() -> dict[str, str]:
+    """The topics list's own query values (its filter and page), carried to the form and back; nothing else."""
+    return {k: v for k in ("q", "page") if (v := request.args.get(k, "").strip())}

@@ -6,6 +6,26 @@ from wtforms.validators import Optional
 from .services import BODY_MAX
 
 
+class _DayField(DateField):
+    """A day whose mistyped value is explained with an example, not WTForms' "Not a valid date value."."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("Enter the day as year-month-day, e.g. 2027-03-11.") from None
+
+
+class _TimeField(TimeField):
+    """A time whose mistyped value is explained with an example, not WTForms' "Not a valid time value."."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("Enter the time as hours and minutes on the 24-hour clock, e.g. 09:00 or 14:30.") from None
+
+
 class MessageForm(FlaskForm):
     # The service checks every value, so a refused send keeps what was typed (no length validators here).
     audience = SelectField("Send to", validate_choice=False,
@@ -21,8 +41,8 @@ class MessageForm(FlaskForm):
                                                   SelectChoice("later", "Later, at the day and time below")],
                       default="now",
                       validate_choice=False)
-    send_on = DateField("Day", validators=[Optional()], description="Only when sending later, e.g. 2027-03-11.")
-    send_time = TimeField("Time", validators=[Optional()],
+    send_on = _DayField("Day", validators=[Optional()], description="Only when sending later, e.g. 2027-03-11.")
+    send_time = _TimeField("Time", validators=[Optional()],
                           description="Only when sending later, e.g. 09:00, the assembly's local time. Who it goes "
                                       "to is decided then: people who register or cancel meanwhile count.")
     send_key = HiddenField()

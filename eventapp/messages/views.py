@@ -99,18 +99,29 @@ def _load(slug: str, email_id: int):
         abort(404)
 
 
-@bp.post("/<int:email_id>/cancel")
+@bp.route("/<int:email_id>/cancel", methods=["GET", "POST"])
 @organiser_required
 def cancel(slug: str, email_id: int):
     assembly, message = _load(slug, email_id)
-    if ActionForm().validate_on_submit():
+    back = redirect(url_for(".detail", slug=assembly.slug, email_id=email_id))
+    if message.cancelled_at is not None:
+        # A second click on "Yes, cancel it", or the page kept open in another tab.
+        flash("This scheduled message was cancelled already: nobody will get it.", "info")
+        return back
+    if not message.is_scheduled:
+        flash("This message has gone to the outbox already, so it can no longer be cancelled.", "info")
+        return back
+    form = ActionForm()
+    if form.validate_on_submit():
         try:
             services.cancel_scheduled(message)
         except DomainError as err:
             flash(err.message, "error")
         else:
             flash("The scheduled message is cancelled: nobody will get it.", "success")
-    return redirect(url_for(".detail", slug=assembly.slug, email_id=email_id))
+        return back
+    return render_template("messages/cancel.html", assembly=assembly, message=message, form=form,
+                           send_at=_local(assembly, message.send_at))
 
 
 @bp.get("/<int:email_id>")
@@ -119,5 +130,5 @@ def detail(slug: str, email_id: int):
     assembly, message = _load(slug, email_id)
     # The outbox stores each copy's subject as its header has it (clean_header), so search for that.
     return render_template("messages/detail.html", assembly=assembly, message=message,
-                           outbox_search=clean_header(message.subject), action_form=ActionForm(),
+                           outbox_search=clean_header(message.subject),
                            send_at=_local(assembly, message.send_at) if message.send_at else None)

@@ -7,12 +7,14 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from ..accounts.access import organiser_required
+from ..assemblies.models import Workshop
 from ..assemblies.views import load_assembly
 from ..domain import DomainError
 from ..extensions import db
 from ..forms_util import apply_domain_error
 from ..organisations.models import SECTORS
 from ..registration.csvio import to_csv
+from ..registration.models import Registration
 from ..templating import counted
 from ..timeutil import utcnow
 from . import services
@@ -39,7 +41,7 @@ def index(slug: str):
 def _index_page(assembly, form: RunForm, status: int = 200):
     run = services.latest_run(assembly)
     job = services.latest_job(assembly)
-    context = {"assembly": assembly, "run": run, "form": form, "action_form": FlaskForm(), "job": job,
+    context = {"assembly": assembly, "run": run, "form": form, "job": job,
                "job_active": job is not None and job.status in ("queued", "running"),
                # A failure newer than the proposal shown is news; an older one is not.
                "job_failed": job is not None and job.status == "failed"
@@ -245,17 +247,26 @@ def _move_page(assembly, run, reg, form, snap):
         (400 if form.errors else 200)
 
 
-@bp.post("/pins/<int:pin_id>/delete")
+@bp.route("/pins/<int:pin_id>/delete", methods=["GET", "POST"])
 @organiser_required
 def unpin(slug: str, pin_id: int):
     assembly = load_assembly(slug)
-    pin = db.get_or_404(AllocationPin, pin_id)
-    if pin.workshop_id not in {w.id for r in assembly.rounds for w in r.workshops}:
+    pin = db.session.get(AllocationPin, pin_id)
+    if pin is None and request.method == "POST":
+        # "Yes, remove the pin" clicked twice: the first click removed it.
+        flash("That pin was removed already.", "info")
+        return redirect(url_for(".index", slug=slug))
+    if pin is None or pin.workshop_id not in {w.id for r in assembly.rounds for w in r.workshops}:
         abort(404)
-    if FlaskForm().validate_on_submit():
+    form = FlaskForm()
+    if form.validate_on_submit():
         services.remove_pin(pin)
         flash("Pin removed. Run the allocation again to let the solver place that delegate.", "success")
-    return redirect(url_for(".index", slug=slug))
+        return redirect(url_for(".index", slug=slug))
+    registration = db.session.get(Registration, pin.registration_id)
+    workshop = db.session.get(Workshop, pin.workshop_id)
+    return render_template("placements/unpin.html", assembly=assembly, form=form, workshop=workshop,
+                           who=registration.full_name if registration is not None else None)
 
 
 @bp.route("/publish", methods=["GET", "POST"])

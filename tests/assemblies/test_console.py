@@ -1,6 +1,7 @@
 """The organiser console for assemblies, rounds, workshops, topics and the agenda."""
 from __future__ import annotations
 
+from html import unescape
 from datetime import date, datetime, time
 import re
 
@@ -360,6 +361,31 @@ def test_workshop_refusals_keep_input(as_organiser, db):
     assert db.session.query(Workshop).count() == 0
 
 
+def test_a_topic_missing_from_the_list_is_named_on_the_workshop_form_without_leaving_it(as_organiser, db):
+    a = make_assembly()
+    rnd = make_round(a)
+    listed = make_topic("Hidden harm")
+    url = f"/organiser/assemblies/{a.slug}/workshops/new"
+    form = body(as_organiser.get(url))
+    # Nothing on the form leads away from it (and loses what was typed) to add a topic.
+    assert 'href="/organiser/topics/new"' not in form and 'name="new_topic"' in form
+    good = {"round_id": rnd.id, "topic_id": listed.id, "title": "Online harms", "room": "Room 2", "capacity": "20"}
+    # Refused for another reason: what was typed stays, and no topic is added yet.
+    resp = post_form(as_organiser, url, {**good, "title": "", "new_topic": "Online exploitation"})
+    assert resp.status_code == 400 and 'value="Online exploitation"' in body(resp) and 'value="Room 2"' in body(resp)
+    assert db.session.scalar(select(Topic).where(Topic.name == "Online exploitation")) is None
+    resp = post_form(as_organiser, url, {**good, "new_topic": "  Online   exploitation "})
+    assert resp.status_code == 302
+    added = db.session.scalar(select(Topic).where(Topic.name == "Online exploitation"))
+    workshop = db.session.scalar(select(Workshop).where(Workshop.title == "Online harms"))
+    assert added is not None and workshop.topic_id == added.id
+    # Named again in another case, it is the same topic, not a second one.
+    resp = post_form(as_organiser, url, {**good, "title": "Online harms 2", "new_topic": "ONLINE EXPLOITATION"})
+    assert resp.status_code == 302
+    assert db.session.scalar(select(Workshop).where(Workshop.title == "Online harms 2")).topic_id == added.id
+    assert db.session.query(Topic).count() == 2
+
+
 def test_moving_a_workshop_into_a_round_its_delegates_attend_is_refused_on_the_form(as_organiser, db):
     from eventapp.placements.models import Placement
     from tests.placements.helpers import make_registration
@@ -520,6 +546,25 @@ def test_a_saved_topic_is_shown_on_the_page_of_the_list_where_its_name_falls(as_
     resp = post_form(as_organiser, f"/organiser/topics/{added.id}/edit", {"name": "Adult violence"})
     assert resp.headers["Location"] == f"/organiser/topics#topic-{added.id}"
     assert f'<tr id="topic-{added.id}"><td><bdi>Adult violence</bdi><div class="flashes"' in body(as_organiser.get("/organiser/topics"))
+
+
+def test_editing_a_topic_from_a_filtered_list_goes_back_to_that_list(as_organiser, db):
+    for i in range(30):
+        make_topic(f"Topic {i:02d}")
+    make_topic("Youth violence")
+    listed = body(as_organiser.get("/organiser/topics?q=topic&page=2"))
+    target = db.session.scalar(select(Topic).where(Topic.name == "Topic 29"))
+    edit = f"/organiser/topics/{target.id}/edit?q=topic&amp;page=2"
+    assert f'<a href="{edit}">Edit' in listed
+    form = body(as_organiser.get(unescape(edit)))
+    assert '<a href="/organiser/topics?q=topic&amp;page=2">Cancel</a>' in form
+    resp = post_form(as_organiser, unescape(edit), {"name": "Topic 29 (schools)"})
+    assert resp.headers["Location"] == f"/organiser/topics?q=topic&page=2#topic-{target.id}"
+    # Renamed out of the filter: the same page of the filtered list, saying where the topic went.
+    resp = post_form(as_organiser, unescape(edit), {"name": "Knife crime"})
+    assert resp.headers["Location"] == "/organiser/topics?q=topic&page=2"
+    shown = body(as_organiser.get(resp.headers["Location"]))
+    assert "“Knife crime” does not match the filter, so is not in the list below." in shown
 
 
 # --- agenda -------------------------------------------------------------------------------------

@@ -83,7 +83,10 @@ def test_an_organiser_schedules_an_email_for_later_and_cancels_it(live_server, p
     page.wait_for_load_state()
     assert "Your message is scheduled for 09:00 on" in page.content()
     axe_check(page, "a scheduled email")
-    page.get_by_role("button", name="Cancel this scheduled message").click()
+    page.get_by_role("link", name="Cancel this scheduled message").click()
+    page.wait_for_load_state()
+    axe_check(page, "cancel a scheduled email?")
+    page.get_by_role("button", name="Yes, cancel the message").click()
     page.wait_for_load_state()
     assert "nobody will get it" in page.content()
     with live_server.app.app_context():

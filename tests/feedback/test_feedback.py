@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -150,8 +152,12 @@ def test_the_comments_page_through_and_the_empty_state(client, auth, organiser, 
         services.save_feedback(reg, {"overall": "3", "next_time": f"Idea number {i:02d}"})
     first = client.get(f"/organiser/assemblies/{assembly.slug}/feedback").get_data(as_text=True)
     assert "Idea number 29" in first and "Idea number 04" not in first and "Page 1 of 2 (30 in all)" in first
+    # The page links open the next page at the comments, not at the top of the figures above them.
+    following = html.unescape(re.search(r'<a href="([^"]+)" rel="next">Next page</a>', first).group(1))
+    assert following == f"/organiser/assemblies/{assembly.slug}/feedback?page=2#comments"
     second = client.get(f"/organiser/assemblies/{assembly.slug}/feedback?comments=next_time&page=2").get_data(as_text=True)
     assert "Idea number 04" in second
+    assert re.search(r'<a href="[^"]*page=1#comments" rel="prev">Previous page</a>', second)
 
 
 def test_feedback_is_in_the_delegates_data_and_outlives_the_purge_of_personal_data(client, day):

@@ -230,6 +230,21 @@ def test_the_list_of_emails_sent(as_organiser, people):
     assert f'href="/organiser/assemblies/{assembly.slug}/messages/"' in detail
 
 
+def test_the_list_of_emails_names_its_columns_on_a_phone_and_its_audiences_as_the_form_offers_them(
+        as_organiser, people):
+    from tests.test_stacked_tables import unlabelled_cells
+
+    assembly = people["assembly"]
+    url, payload = _compose(as_organiser, assembly, subject="Room change")
+    as_organiser.post(url, data={**payload, "action": "send"})
+    html = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/messages/").get_data(as_text=True)
+    assert "Room change" in html
+    assert unlabelled_cells(html) == []
+    # The line above the list names more than three audiences, and says the form has them all.
+    intro = re.search(r"<p>Write to (.*?)</p>", html).group(1)
+    assert "one organisation" in intro and "the facilitators" in intro and "every choice" in intro
+
+
 def test_a_message_of_another_assembly_is_not_found(as_organiser, people):
     other = make_assembly()
     url, payload = _compose(as_organiser, people["assembly"])

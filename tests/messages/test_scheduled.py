@@ -1,6 +1,7 @@
 """Organisers schedule an email to delegates for later: who gets it is decided when it goes; it can be cancelled."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from eventapp.mail.services import send_pending
 from eventapp.messages import services
 from eventapp.messages.models import AssemblyMessage
 from eventapp.timeutil import utc_to_local, utcnow
+from tests.conftest import csrf_from, post_form
 from tests.messages.test_messages import _compose, _outbox, people  # noqa: F401 - fixture
 from tests.mail_sink import sink  # noqa: F401 - fixture
 from tests.notes.helpers import make_registration
@@ -60,14 +62,26 @@ def test_a_scheduled_message_waits_and_then_reaches_whoever_the_audience_holds_w
     assert "scheduled for" in detail and "Cancel this scheduled message" not in detail
 
 
-def test_a_cancelled_scheduled_message_never_goes(as_organiser, people, sink):
+def test_cancelling_a_scheduled_message_asks_first_and_then_it_never_goes(as_organiser, people, sink):
     assembly = people["assembly"]
     _schedule(as_organiser, assembly, **_later(assembly))
     message = db.session.scalar(select(AssemblyMessage))
-    page = as_organiser.post(f"/organiser/assemblies/{assembly.slug}/messages/{message.id}/cancel",
-                             data={"csrf_token": _compose(as_organiser, assembly)[1]["csrf_token"]},
-                             follow_redirects=True).get_data(as_text=True)
+    detail_url = f"/organiser/assemblies/{assembly.slug}/messages/{message.id}"
+    detail = as_organiser.get(detail_url).get_data(as_text=True)
+    # The detail page's button only leads to the question: nothing is cancelled by it.
+    link = re.search(r'<a class="button button-secondary" href="([^"]+)">Cancel this scheduled message</a>', detail)
+    assert link is not None
+    confirm = as_organiser.get(link.group(1)).get_data(as_text=True)
+    db.session.refresh(message)
+    assert message.cancelled_at is None and message.is_scheduled
+    assert "Cancel the scheduled message" in confirm and "Yes, cancel the message" in confirm
+    assert f'href="{detail_url}">No, keep it</a>' in confirm
+    page = post_form(as_organiser, link.group(1), {}, follow_redirects=True).get_data(as_text=True)
     assert "The scheduled message is cancelled: nobody will get it." in page
+    # A second click (Back, then Yes again) says so, and changes nothing.
+    again = as_organiser.post(link.group(1), data={"csrf_token": csrf_from(confirm)},
+                              follow_redirects=True).get_data(as_text=True)
+    assert "was cancelled already" in again
     message.send_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     send_pending()
@@ -159,3 +173,16 @@ def test_a_scheduled_message_that_cannot_be_queued_does_not_stop_other_email(as_
     assert "Scheduled message" in caplog.text
     db.session.refresh(message)
     assert message.is_scheduled  # tried again on the next pass
+
+
+def test_a_day_or_time_typed_wrong_is_explained_with_an_example_and_kept(as_organiser, people):
+    assembly = people["assembly"]
+    url, payload = _compose(as_organiser, assembly, when="later", send_on="11/03/2027", send_time="9am")
+    response = as_organiser.post(url, data={**payload, "action": "preview"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Not a valid" not in page
+    assert "Enter the day as year-month-day, e.g. 2027-03-11." in page
+    assert "Enter the time as hours and minutes on the 24-hour clock, e.g. 09:00 or 14:30." in page
+    assert 'value="11/03/2027"' in page and 'value="9am"' in page
+    assert db.session.scalar(select(AssemblyMessage)) is None

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from eventapp.extensions import db
 from eventapp.placements.models import AllocationPin, AllocationRun, Placement
-from tests.conftest import post_form
+from tests.conftest import csrf_from, post_form
 from tests.factories import make_org
 
 from .helpers import delegates, make_registration, two_round_assembly
@@ -54,6 +54,22 @@ def test_optimal_beats_first_come_first_served_and_preview_says_so(as_organiser)
                                                                        fcfs["objective"]["cost"])
     html = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
     assert f"<td>{ours['objective']['cost']}</td><td>{fcfs['objective']['cost']}</td>" in html
+
+
+def test_large_figures_on_the_allocation_page_have_thousands_separators(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    delegates(assembly, topics, 3)
+    _run(as_organiser, assembly)
+    run = db.session.scalar(select(AllocationRun))
+    # As a national assembly's run would have them: thousands of moves, a cost in the tens of thousands.
+    result = dict(run.result)
+    result["summary"] = {**result["summary"], "objective": {**result["summary"]["objective"], "cost": 12345}}
+    result["fcfs"] = {**result["fcfs"], "objective": {**result["fcfs"]["objective"], "cost": 23456}}
+    run.result, run.moves = result, 1234
+    db.session.commit()
+    page = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
+    assert "<dt>Changes to the published allocation</dt><dd>1,234</dd>" in page
+    assert "<td>12,345</td><td>23,456</td>" in page
 
 
 def test_unplaced_delegates_are_listed_with_a_reason(as_organiser):
@@ -150,9 +166,35 @@ def test_pin_survives_a_rerun_and_can_be_removed(as_organiser):
     run = db.session.scalars(select(AllocationRun).order_by(AllocationRun.id.desc())).first()
     assert set(run.result["assignments"][str(target.id)]) == {str(ws["1B"].id), str(ws["2C"].id)}
     pin = db.session.scalars(select(AllocationPin)).first()
-    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/pins/{pin.id}/delete", {},
-              form_url=f"/organiser/assemblies/{assembly.slug}/allocation/")
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/pins/{pin.id}/delete", {})
     assert db.session.get(AllocationPin, pin.id) is None
+
+
+def test_removing_a_pin_asks_first_and_a_form_that_expired_says_so(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    target = delegates(assembly, topics, 3)[0]
+    _run(as_organiser, assembly)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/delegates/{target.id}",
+              {f"round_{rounds['1'].id}": str(ws["1B"].id), f"round_{rounds['2'].id}": str(ws["2C"].id), "pin": "y"})
+    pin = db.session.scalar(select(AllocationPin).where(AllocationPin.round_id == rounds["1"].id))
+    index = f"/organiser/assemblies/{assembly.slug}/allocation/"
+    url = f"{index}pins/{pin.id}/delete"
+    page = as_organiser.get(index).get_data(as_text=True)
+    # The allocation page's "Remove pin" only leads to the question, and says whose pin to a screen reader.
+    assert (f'<a href="{url}">Remove pin<span class="visually-hidden"> for <bdi>Delegate 00</bdi> in '
+            "Mental health (morning)</span></a>") in page
+    confirm = as_organiser.get(url).get_data(as_text=True)
+    assert db.session.get(AllocationPin, pin.id) is not None
+    assert "Remove the pin keeping <bdi>Delegate 00</bdi> in &ldquo;<bdi>Mental health (morning)</bdi>&rdquo;?" in confirm
+    assert "Yes, remove the pin" in confirm and f'<a href="{index}">No, keep it</a>' in confirm
+    # A form whose token is not valid (expired, or from another site) says so; the pin stays.
+    refused = as_organiser.post(url, data={"csrf_token": "expired"})
+    assert refused.status_code == 400 and "The form had expired" in refused.get_data(as_text=True)
+    assert db.session.get(AllocationPin, pin.id) is not None
+    done = as_organiser.post(url, data={"csrf_token": csrf_from(confirm)}, follow_redirects=True).get_data(as_text=True)
+    assert "Pin removed." in done and db.session.get(AllocationPin, pin.id) is None
+    again = as_organiser.post(url, data={"csrf_token": csrf_from(confirm)}, follow_redirects=True)
+    assert again.status_code == 200 and "That pin was removed already." in again.get_data(as_text=True)
 
 
 def test_rerun_after_publication_moves_nobody_when_a_late_registration_fits(as_organiser):
