@@ -338,6 +338,8 @@ def manage(token: str):
                            placements=placements, taken_place=services.has_taken_place(reg.assembly),
                            certificate=certificate(reg)[0] is not None, check_in_code=check_in_code(reg),
                            feedback=feedback_offer(reg),
+                           # "Register again" only where the form takes registrations, else why not.
+                           register_again=services.registration_state(reg.assembly) if reg.status == "cancelled" else None,
                            # A cancelled registration still sees what everyone can, not what delegates get.
                            documents=list_documents(reg.assembly_id,
                                                     visibility="public" if reg.status == "cancelled" else None))
