@@ -399,7 +399,8 @@ def manage_cancel(token: str):
         flash("Your registration is cancelled. We have emailed you to confirm.", "success")
         return redirect(url_for(".manage", token=token))
     return render_template("registration/cancel.html", reg=reg, form=form, cancel_url=url_for(".manage", token=token),
-                           heading="Cancel your registration?", by_delegate=True, has_workshops=_has_workshops(reg))
+                           heading="Cancel your registration?", by_delegate=True, has_workshops=_has_workshops(reg),
+                           can_register_again=services.registration_window(reg.assembly)[0])
 
 
 def _has_workshops(reg: Registration) -> bool:
