@@ -1051,16 +1051,25 @@ def pending_topics(pending: PendingRegistration) -> list[Topic]:
     return [by_id[t] for t in ids if t in by_id]
 
 
-def confirm_pending(pending: PendingRegistration, *, join_waiting_list: bool = False) -> RegistrationResult:
-    """Register the delegate of a pending form, now that its address is confirmed: a place if one is free."""
+def pending_confirmable(pending: PendingRegistration) -> tuple[bool, str]:
+    """Whether a form waiting for its address to be confirmed can be confirmed now, and if not why not."""
     assembly = pending.assembly
     # A form sent before the closing time counts when it is confirmed after it (the deadline
     # is when people register); an assembly closed or cancelled by hand takes nobody more.
     is_open, why = registration_window(assembly, now=pending.created_at)
     if not is_open:
-        raise DomainError(why)
+        return False, why
     if has_taken_place(assembly):
-        raise DomainError(f"{assembly.title} has taken place: registrations are closed.")
+        return False, f"{assembly.title} has taken place: registrations are closed."
+    return True, ""
+
+
+def confirm_pending(pending: PendingRegistration, *, join_waiting_list: bool = False) -> RegistrationResult:
+    """Register the delegate of a pending form, now that its address is confirmed: a place if one is free."""
+    assembly = pending.assembly
+    may, why = pending_confirmable(pending)
+    if not may:
+        raise DomainError(why)
     # Locked (PostgreSQL) or under the write lock (SQLite) and read again: of two presses of Confirm,
     # the second finds the form used up rather than registering the address twice over.
     if db.session.execute(select(_P.c.id).where(_P.c.id == pending.id).with_for_update()).first() is None:

@@ -203,10 +203,13 @@ def confirm(slug: str, token: str):
             if done is not None:
                 return done
         gone = isinstance(err, (services.TokenExpired, services.PendingGone))
-        return render_template("registration/confirm.html", assembly=assembly, pending=None, problem=err.message,
-                               form=None), (410 if gone else 404)
+        return _unusable_link(assembly, err.message, 410 if gone else 404)
     if pending.assembly_id != assembly.id:
         abort(404)
+    may, why = services.pending_confirmable(pending)
+    if not may:
+        # Said before the button is pressed: "Confirm my registration" for a cancelled or closed assembly only fails.
+        return _unusable_link(assembly, why, 409)
     form = ActionForm()
     full = None
     # A GET only shows the form: link scanners in mail filters open links but never press buttons.
@@ -219,8 +222,7 @@ def confirm(slug: str, token: str):
                 if done is not None:
                     return done
             if not isinstance(err, services.NoPlace):
-                return render_template("registration/confirm.html", assembly=assembly, pending=None,
-                                       problem=err.message, form=None), 409
+                return _unusable_link(assembly, err.message, 409)
             full = err.reason
             pending = services.load_pending(token)
         else:
@@ -237,6 +239,12 @@ def confirm(slug: str, token: str):
             return redirect(url_for(".manage", token=services.make_manage_token(reg)))
     return render_template("registration/confirm.html", assembly=assembly, pending=pending, form=form, full=full,
                            topics=services.pending_topics(pending), problem=None), (409 if full else 200)
+
+
+def _unusable_link(assembly: Assembly, problem: str, status: int):
+    """The page of a confirmation link that cannot be used, offering the form again only while it is open."""
+    return render_template("registration/confirm.html", assembly=assembly, pending=None, problem=problem, form=None,
+                           can_register=services.registration_window(assembly)[0]), status
 
 
 def _confirmed_already(token: str, assembly: Assembly):
@@ -330,6 +338,8 @@ def manage(token: str):
                            placements=placements, taken_place=services.has_taken_place(reg.assembly),
                            certificate=certificate(reg)[0] is not None, check_in_code=check_in_code(reg),
                            feedback=feedback_offer(reg),
+                           # "Register again" only where the form takes registrations, else why not.
+                           register_again=services.registration_state(reg.assembly) if reg.status == "cancelled" else None,
                            # A cancelled registration still sees what everyone can, not what delegates get.
                            documents=list_documents(reg.assembly_id,
                                                     visibility="public" if reg.status == "cancelled" else None))
@@ -389,7 +399,8 @@ def manage_cancel(token: str):
         flash("Your registration is cancelled. We have emailed you to confirm.", "success")
         return redirect(url_for(".manage", token=token))
     return render_template("registration/cancel.html", reg=reg, form=form, cancel_url=url_for(".manage", token=token),
-                           heading="Cancel your registration?", by_delegate=True, has_workshops=_has_workshops(reg))
+                           heading="Cancel your registration?", by_delegate=True, has_workshops=_has_workshops(reg),
+                           can_register_again=services.registration_window(reg.assembly)[0])
 
 
 def _has_workshops(reg: Registration) -> bool:

@@ -57,3 +57,10 @@ def test_the_cancel_page_after_the_day_explains_instead_of_asking(client, setup)
     resp = client.get(path + "/cancel", follow_redirects=True)
     html = resp.get_data(as_text=True)
     assert "took place" in html and "Yes, cancel" not in html
+
+
+def test_the_waiting_list_page_after_the_day_promises_no_place(client, setup):
+    _after_the_day(client, setup)
+    page = client.get(manage_path("delegate2@example.org")).get_data(as_text=True)
+    assert "no place came free before the assembly took place" in page
+    assert "we will give it to you automatically" not in page and "at position" not in page

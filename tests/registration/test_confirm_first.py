@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from eventapp.extensions import db
 from eventapp.registration import services
 from eventapp.registration.models import PendingRegistration, Registration
-from tests.conftest import post_form
+from tests.conftest import csrf_from, post_form
 from tests.registration.conftest import form_fields, outbox
 
 CONFIRM_RE = re.compile(r"http://localhost(/a/[^/\s]+/register/confirm/[^\s\"<]+)")
@@ -161,10 +161,11 @@ def test_an_assembly_closed_by_hand_takes_no_more_confirmations(client, setup):
     _confirm_first(setup)
     register(client, setup, n=1)
     path = _confirm_path("delegate1@example.org")
+    csrf = csrf_from(client.get(path).get_data(as_text=True))
     setup.assembly.status = "closed"
     db.session.commit()
-    response = post_form(client, path, {})
-    assert response.status_code == 409 and "closed" in response.get_data(as_text=True)
+    for response in (client.get(path), client.post(path, data={"csrf_token": csrf})):
+        assert response.status_code == 409 and "closed" in response.get_data(as_text=True)
     assert _registrations() == 0
 
 
@@ -352,9 +353,10 @@ def test_a_form_cannot_be_confirmed_once_the_assembly_has_taken_place(client, se
     _confirm_first(setup)
     register(client, setup, n=1)
     path = _confirm_path("delegate1@example.org")
+    csrf = csrf_from(client.get(path).get_data(as_text=True))
     monkeypatch.setattr(services, "has_taken_place", lambda assembly, now=None: True)
-    response = post_form(client, path, {})
-    assert response.status_code == 409 and "has taken place" in response.get_data(as_text=True)
+    for response in (client.get(path), client.post(path, data={"csrf_token": csrf})):
+        assert response.status_code == 409 and "has taken place" in response.get_data(as_text=True)
     assert _registrations() == 0
 
 
@@ -385,3 +387,18 @@ def test_the_confirm_page_of_a_full_assembly_points_at_its_button_not_at_a_box_i
     heading = re.search(r'<div class="error-summary"[^>]*><h2>(.*?)</h2>', html, re.S).group(1)
     assert heading == "The assembly is full."
     assert "Press &ldquo;Join the waiting list&rdquo;: if a place comes free" in html
+
+
+def test_the_link_of_a_cancelled_assembly_says_so_before_offering_a_button_that_can_only_fail(client, setup):
+    _confirm_first(setup)
+    register(client, setup, n=1)
+    path = _confirm_path("delegate1@example.org")
+    setup.assembly.cancelled_at = services.utcnow()
+    db.session.commit()
+    response = client.get(path)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "This assembly has been cancelled." in html and "Confirm my registration" not in html
+    # Nor a way round: the form it would send the delegate back to is closed too.
+    assert f'href="/a/{setup.assembly.slug}/register"' not in html
+    assert _registrations() == 0

@@ -341,3 +341,36 @@ def test_a_cancelled_registration_is_not_told_its_choices_are_merely_frozen(clie
     assert "This registration is cancelled." in html
     assert "your choices can no longer change" not in html
     assert "As this registration is cancelled, these choices no longer count." in html
+
+
+def test_a_cancelled_registration_offers_the_form_again_only_while_it_takes_registrations(client, setup):
+    register(client, setup, n=1)
+    path = manage_path("delegate1@example.org")
+    assert post_form(client, path + "/cancel", {}).status_code == 302
+    again = f'href="/a/{setup.assembly.slug}/register">Register again</a>'
+    assert again in client.get(path).get_data(as_text=True)
+    # The form closed by its date (the assembly still "open"): a link to it would only say so.
+    setup.assembly.registration_closes_at = datetime(2026, 1, 1, 9, 0)
+    db.session.commit()
+    html = client.get(path).get_data(as_text=True)
+    assert again not in html and "Registration closed on 1 January 2026 at 09:00." in html
+    setup.assembly.registration_closes_at = None
+    setup.assembly.cancelled_at = datetime(2026, 1, 1, 9, 0)
+    db.session.commit()
+    html = client.get(path).get_data(as_text=True)
+    assert again not in html and "This assembly has been cancelled." in html
+
+
+def test_the_cancel_page_of_a_cancelled_assembly_promises_the_place_to_nobody(client, setup):
+    for n in range(1, 7):
+        register(client, setup, n=n, org=n % 3)
+    path = manage_path("delegate1@example.org") + "/cancel"
+    setup.assembly.cancelled_at = datetime(2026, 1, 1, 9, 0)
+    db.session.commit()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
+    assert "next person on the waiting list" not in text and "to come back, register again" not in text
+    assert "Your place is not given to anyone else while the assembly is cancelled." in text
+    assert "You cannot undo this, and you cannot register again: registration is closed." in text
+    assert post_form(client, path, {}).status_code == 302
+    waiting = db.session.scalar(select(Registration).where(Registration.email == "delegate6@example.org"))
+    assert waiting.status == "waiting"
