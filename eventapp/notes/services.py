@@ -896,7 +896,8 @@ def latest_copies(action_ids: Iterable[int]) -> dict[int, Action]:
         rows = db.session.execute(select(CarriedAction.origin_action_id, Action)
                                   .join(Action, Action.id == CarriedAction.action_id)
                                   .where(CarriedAction.origin_action_id.in_(list(frontier)))
-                                  .options(selectinload(Action.assembly))).all()
+                                  .options(selectinload(Action.assembly),
+                                           selectinload(Action.owner_organisation))).all()
         next_frontier = {}
         for origin_id, copy in rows:
             start = frontier[origin_id]
@@ -967,13 +968,14 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
                         if k in by_key and by_key[k].approved and not by_key[k].internal and by_key[k].body.strip()]
         actions = []
         if ever_approved:
-            # A carried action is updated through its copy: show the copy's status, not the frozen one.
+            # A carried action is updated through its copy: show the copy's owner, due date and status (as the
+            # partner page and the later assembly's page do), not the frozen ones; the wording stays as agreed.
             tz = assembly.timezone or "Europe/London"
-            actions = [PublicAction(a.description, a.owner_organisation.name, a.due_date,
-                                    latest.get(a.id, a).status, latest.get(a.id, a).status_label,
-                                    [t.name for t in a.topics], latest[a.id].assembly if a.id in latest else None,
-                                    utc_to_local(latest.get(a.id, a).updated_at, tz).date())
-                       for a in all_actions.get(w.id, []) if a.approved and not a.internal]
+            actions = [PublicAction(a.description, now.owner_organisation.name, now.due_date, now.status,
+                                    now.status_label, [t.name for t in a.topics],
+                                    now.assembly if now is not a else None, utc_to_local(now.updated_at, tz).date())
+                       for a in all_actions.get(w.id, []) if a.approved and not a.internal
+                       for now in [latest.get(a.id, a)]]
         if sections or actions:
             records.append(PublicOutcome(w.title, w.topic.name, w.round.name, sections, actions, w.id,
                                          notes.approved_at if notes is not None else None))

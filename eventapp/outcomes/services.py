@@ -564,7 +564,9 @@ def report_data(report: Report) -> dict[str, Any]:
             "notes_status": w.notes.status if w.notes else None,
             "approved_notes": [{"section": label, "text": body} for label, body, _, _ in w.sections],
         } for w in report.workshops],
-        "actions": [{**action_data(a), "status": report.now(a).status,
+        # Owner, lead, due date and status as they stand now (a carried action's latest copy); the wording as agreed.
+        "actions": [{**action_data(a), **{k: action_data(report.now(a))[k]
+                                          for k in ("owner_organisation", "lead_person", "due_date", "status")},
                      "carried_forward_to": report.now(a).assembly.title if a.id in report.carried else None,
                      "carried_from": {"assembly": report.origins[a.id].assembly.title,
                                       "workshop": report.origins[a.id].workshop.title
@@ -597,9 +599,10 @@ def report_csv_rows(report: Report) -> list[list[Any]]:
         out.append(["workshop", w.workshop.title, w.workshop.round.name, w.counts.allocated, w.counts.present,
                     w.counts.walk_ins, "", "", "", w.notes.status if w.notes else "no notes", "", ""])
     for a in report.actions:
+        now = report.now(a)
         out.append(["action", a.description, a.workshop.title if a.workshop else "", "", "", "",
-                    a.owner_organisation.name, a.lead_person, a.due_date.isoformat() if a.due_date else "",
-                    report.now(a).status, "; ".join(t.name for t in a.topics), report.carried_text(a)])
+                    now.owner_organisation.name, now.lead_person, now.due_date.isoformat() if now.due_date else "",
+                    now.status, "; ".join(t.name for t in a.topics), report.carried_text(a)])
     return out
 
 
