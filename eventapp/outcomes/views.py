@@ -324,10 +324,12 @@ def edit_carried_action(action_id: int):
         return redirect(url_for("notes.edit_action", workshop_id=action.workshop_id, action_id=action.id))
     latest = notes.latest_copies([action.id]).get(action.id)
     if latest is not None:
-        return redirect(url_for(".edit_carried_action", action_id=latest.id))
+        return redirect(url_for(".edit_carried_action", action_id=latest.id, **_tracker_args()))
     origin = services.first_origins([action.id]).get(action.id)
     if origin is None:
         abort(404)
+    # Back to the tracker's filters and page it was opened from (from elsewhere: the action's assembly).
+    back = _tracker_args() or {"assembly": str(action.assembly_id)}
     form = ActionForm(obj=action)
     orgs = db.session.scalars(select(Organisation).where(or_(Organisation.status == "approved",
                                                              Organisation.id == action.owner_organisation_id))
@@ -360,11 +362,11 @@ def edit_carried_action(action_id: int):
             code = 400
         else:
             flash_at(f"action-{action.id}", "Action saved.", "success")
-            return redirect(url_for(".tracker", assembly=action.assembly_id, _anchor=f"action-{action.id}"))
+            return redirect(url_for(".tracker", **back, _anchor=f"action-{action.id}"))
     elif request.method == "POST":
         code = 400
     return render_template("outcomes/carried_action_form.html", action=action, origin=origin, form=form,
-                           theirs=theirs, typed_by=refusal), code
+                           theirs=theirs, typed_by=refusal, back=back), code
 
 
 def _version(raw) -> int:

@@ -286,7 +286,7 @@ def test_organiser_reassigns_and_re_dates_a_carried_action(as_organiser, db, org
     copy = carried_copy(scene, organiser.id)
     tracker = as_organiser.get(f"/organiser/tracker?assembly={scene.current.id}").get_data(as_text=True)
     edit_url = f"/organiser/tracker/{copy.id}/edit"
-    assert f'href="{edit_url}"' in tracker
+    assert f'href="{edit_url}?assembly={scene.current.id}"' in tracker
     new_due = date.today() + timedelta(days=20)
     assert new_due < scene.current.date
     form = as_organiser.get(edit_url).get_data(as_text=True)
