@@ -785,6 +785,13 @@ def update_action(action_id: int, data: dict[str, Any], base_version: int, user_
                                .execution_options(populate_existing=True))
     if action is None:
         raise DomainError("That action no longer exists.")
+    moved_to = latest_copies([action.id]).get(action.id)
+    if moved_to is not None:
+        # Its partner, the public pages and the reports read the copy: a change here would be saved unseen.
+        db.session.rollback()
+        raise DomainError(f"This action has been carried forward into {moved_to.assembly.title} and is tracked "
+                          "there now, so nothing was saved here. The organisers change its owner, due date and "
+                          "status in the action tracker.")
     if action.version != base_version:
         current = action.snapshot()
         if current == _as_snapshot(values):

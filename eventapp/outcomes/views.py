@@ -319,12 +319,13 @@ def edit_carried_action(action_id: int):
     action = db.session.get(Action, action_id)
     if action is None:
         abort(404)
+    latest = notes.latest_copies([action.id]).get(action.id)
+    if latest is not None:
+        # Carried forward (a workshop's own action too): it is changed where it is tracked now.
+        return redirect(url_for(".edit_carried_action", action_id=latest.id, **_tracker_args()))
     if action.workshop_id is not None:
         # A workshop's own action is changed on its workshop's page.
         return redirect(url_for("notes.edit_action", workshop_id=action.workshop_id, action_id=action.id))
-    latest = notes.latest_copies([action.id]).get(action.id)
-    if latest is not None:
-        return redirect(url_for(".edit_carried_action", action_id=latest.id, **_tracker_args()))
     origin = services.first_origins([action.id]).get(action.id)
     if origin is None:
         abort(404)

@@ -48,3 +48,27 @@ def test_a_reassigned_carried_action_shows_its_new_owner_and_due_date_everywhere
     for page in (public, this_year):
         assert f"Owner: {scene.health.name}" in page and f"{new_due.day} {new_due:%B %Y}" in page
         assert scene.police.name not in page
+
+
+def test_a_carried_actions_old_record_is_not_changed_unseen(as_organiser, db, organiser):
+    # Last year's workshop still lists the action (and the all-actions list links there): a change saved on
+    # that frozen record would show nowhere, as partners, public pages and reports read the copy.
+    from eventapp.notes.models import Action
+
+    scene = build_scene(organiser=organiser)
+    copy = carried_copy(scene, organiser.id)
+    original = scene.overdue_action
+    url = f"/facilitator/workshops/{scene.old_workshop.id}/actions/{original.id}/edit"
+    r = as_organiser.get(url)
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/organiser/tracker/{copy.id}/edit")
+    r = as_organiser.get(f"/organiser/tracker/{original.id}/edit")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/organiser/tracker/{copy.id}/edit")
+    # A page opened before it was carried: refused with what was typed kept, and where it is tracked now.
+    r = post_form(as_organiser, url, edit_form(original, owner_organisation_id=scene.health.id,
+                                               lead_person="Typed Lead Name"),
+                  form_url=f"/facilitator/workshops/{scene.old_workshop.id}/actions")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert f"carried forward into {scene.current.title}" in html and "Typed Lead Name" in html
+    db.session.expire_all()
+    assert db.session.get(Action, original.id).owner_organisation_id == scene.police.id
