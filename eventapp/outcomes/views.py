@@ -211,7 +211,12 @@ def carry_forward(slug: str):
             except DomainError as err:
                 form.form_errors.append(err.message)
             else:
-                flash(f"{n:,} action{'' if n == 1 else 's'} carried forward into {assembly.title}.", "success")
+                if n:
+                    flash(f"{n:,} action{'' if n == 1 else 's'} carried forward into {assembly.title}.", "success")
+                else:
+                    # A second press (or Back and press again): the first one carried them.
+                    flash(f"Nothing more to carry: the chosen actions are already carried forward into "
+                          f"{assembly.title} (see below), or no longer open.", "info")
                 return redirect(url_for(".carry_forward", slug=assembly.slug))
     elif request.method == "POST":
         abort(400)
