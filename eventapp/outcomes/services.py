@@ -80,6 +80,13 @@ def carry_candidates(assembly: Assembly) -> list[Action]:
         .order_by(Assembly.date, Action.due_date, Action.id)))
 
 
+def carry_candidates_count(assembly: Assembly) -> int:
+    """How many actions carry_candidates() offers, in one count."""
+    return db.session.scalar(select(func.count(Action.id)).where(
+        Action.assembly_id.in_(earlier_assembly_ids(assembly)), Action.status.in_(OPEN_STATUSES),
+        Action.id.not_in(_carried_away()))) or 0
+
+
 def carried_into(assembly: Assembly) -> list[CarriedAction]:
     """The actions already carried into this assembly, with their origins."""
     return list(db.session.scalars(
