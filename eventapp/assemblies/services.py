@@ -561,4 +561,12 @@ def needs_attention(assembly: Assembly) -> list[Attention]:
             out.append(Attention(f"{counted(unconfirmed, 'form')} {'waits' if unconfirmed == 1 else 'wait'} for "
                                  "the address to be confirmed (no place is held).",
                                  "registration.organiser_unconfirmed", slug))
+    # The assembly opens with earlier assemblies' open actions on the table only if they are carried into it.
+    from ..outcomes.services import carry_candidates_count
+
+    to_carry = carry_candidates_count(assembly)
+    if to_carry:
+        out.append(Attention(f"{counted(to_carry, 'open action')} of earlier assemblies "
+                             f"{'is' if to_carry == 1 else 'are'} not carried into this one yet.",
+                             "outcomes.carry_forward", slug))
     return out

@@ -785,6 +785,13 @@ def update_action(action_id: int, data: dict[str, Any], base_version: int, user_
                                .execution_options(populate_existing=True))
     if action is None:
         raise DomainError("That action no longer exists.")
+    moved_to = latest_copies([action.id]).get(action.id)
+    if moved_to is not None:
+        # Its partner, the public pages and the reports read the copy: a change here would be saved unseen.
+        db.session.rollback()
+        raise DomainError(f"This action has been carried forward into {moved_to.assembly.title} and is tracked "
+                          "there now, so nothing was saved here. The organisers change its owner, due date and "
+                          "status in the action tracker.")
     if action.version != base_version:
         current = action.snapshot()
         if current == _as_snapshot(values):
@@ -896,7 +903,8 @@ def latest_copies(action_ids: Iterable[int]) -> dict[int, Action]:
         rows = db.session.execute(select(CarriedAction.origin_action_id, Action)
                                   .join(Action, Action.id == CarriedAction.action_id)
                                   .where(CarriedAction.origin_action_id.in_(list(frontier)))
-                                  .options(selectinload(Action.assembly))).all()
+                                  .options(selectinload(Action.assembly),
+                                           selectinload(Action.owner_organisation))).all()
         next_frontier = {}
         for origin_id, copy in rows:
             start = frontier[origin_id]
@@ -967,13 +975,14 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
                         if k in by_key and by_key[k].approved and not by_key[k].internal and by_key[k].body.strip()]
         actions = []
         if ever_approved:
-            # A carried action is updated through its copy: show the copy's status, not the frozen one.
+            # A carried action is updated through its copy: show the copy's owner, due date and status (as the
+            # partner page and the later assembly's page do), not the frozen ones; the wording stays as agreed.
             tz = assembly.timezone or "Europe/London"
-            actions = [PublicAction(a.description, a.owner_organisation.name, a.due_date,
-                                    latest.get(a.id, a).status, latest.get(a.id, a).status_label,
-                                    [t.name for t in a.topics], latest[a.id].assembly if a.id in latest else None,
-                                    utc_to_local(latest.get(a.id, a).updated_at, tz).date())
-                       for a in all_actions.get(w.id, []) if a.approved and not a.internal]
+            actions = [PublicAction(a.description, now.owner_organisation.name, now.due_date, now.status,
+                                    now.status_label, [t.name for t in a.topics],
+                                    now.assembly if now is not a else None, utc_to_local(now.updated_at, tz).date())
+                       for a in all_actions.get(w.id, []) if a.approved and not a.internal
+                       for now in [latest.get(a.id, a)]]
         if sections or actions:
             records.append(PublicOutcome(w.title, w.topic.name, w.round.name, sections, actions, w.id,
                                          notes.approved_at if notes is not None else None))

@@ -555,6 +555,11 @@ def edit_action(workshop_id: int, action_id: int):
     action = db.session.get(Action, action_id)
     if action is None or action.workshop_id != workshop.id:
         abort(404)
+    if request.method == "GET" and current_user.is_organiser:
+        latest = services.latest_copies([action.id]).get(action.id)
+        if latest is not None:
+            # Carried forward: changed where it is tracked now (a facilitator is told so if they try here).
+            return redirect(url_for("outcomes.edit_carried_action", action_id=latest.id))
     form = _action_form(workshop, action=action)
     theirs = None
     code = 200

@@ -80,6 +80,13 @@ def carry_candidates(assembly: Assembly) -> list[Action]:
         .order_by(Assembly.date, Action.due_date, Action.id)))
 
 
+def carry_candidates_count(assembly: Assembly) -> int:
+    """How many actions carry_candidates() offers, in one count."""
+    return db.session.scalar(select(func.count(Action.id)).where(
+        Action.assembly_id.in_(earlier_assembly_ids(assembly)), Action.status.in_(OPEN_STATUSES),
+        Action.id.not_in(_carried_away()))) or 0
+
+
 def carried_into(assembly: Assembly) -> list[CarriedAction]:
     """The actions already carried into this assembly, with their origins."""
     return list(db.session.scalars(
@@ -564,7 +571,9 @@ def report_data(report: Report) -> dict[str, Any]:
             "notes_status": w.notes.status if w.notes else None,
             "approved_notes": [{"section": label, "text": body} for label, body, _, _ in w.sections],
         } for w in report.workshops],
-        "actions": [{**action_data(a), "status": report.now(a).status,
+        # Owner, lead, due date and status as they stand now (a carried action's latest copy); the wording as agreed.
+        "actions": [{**action_data(a), **{k: action_data(report.now(a))[k]
+                                          for k in ("owner_organisation", "lead_person", "due_date", "status")},
                      "carried_forward_to": report.now(a).assembly.title if a.id in report.carried else None,
                      "carried_from": {"assembly": report.origins[a.id].assembly.title,
                                       "workshop": report.origins[a.id].workshop.title
@@ -597,9 +606,10 @@ def report_csv_rows(report: Report) -> list[list[Any]]:
         out.append(["workshop", w.workshop.title, w.workshop.round.name, w.counts.allocated, w.counts.present,
                     w.counts.walk_ins, "", "", "", w.notes.status if w.notes else "no notes", "", ""])
     for a in report.actions:
+        now = report.now(a)
         out.append(["action", a.description, a.workshop.title if a.workshop else "", "", "", "",
-                    a.owner_organisation.name, a.lead_person, a.due_date.isoformat() if a.due_date else "",
-                    report.now(a).status, "; ".join(t.name for t in a.topics), report.carried_text(a)])
+                    now.owner_organisation.name, now.lead_person, now.due_date.isoformat() if now.due_date else "",
+                    now.status, "; ".join(t.name for t in a.topics), report.carried_text(a)])
     return out
 
 

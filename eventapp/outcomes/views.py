@@ -211,7 +211,12 @@ def carry_forward(slug: str):
             except DomainError as err:
                 form.form_errors.append(err.message)
             else:
-                flash(f"{n:,} action{'' if n == 1 else 's'} carried forward into {assembly.title}.", "success")
+                if n:
+                    flash(f"{n:,} action{'' if n == 1 else 's'} carried forward into {assembly.title}.", "success")
+                else:
+                    # A second press (or Back and press again): the first one carried them.
+                    flash(f"Nothing more to carry: the chosen actions are already carried forward into "
+                          f"{assembly.title} (see below), or no longer open.", "info")
                 return redirect(url_for(".carry_forward", slug=assembly.slug))
     elif request.method == "POST":
         abort(400)
@@ -319,15 +324,18 @@ def edit_carried_action(action_id: int):
     action = db.session.get(Action, action_id)
     if action is None:
         abort(404)
+    latest = notes.latest_copies([action.id]).get(action.id)
+    if latest is not None:
+        # Carried forward (a workshop's own action too): it is changed where it is tracked now.
+        return redirect(url_for(".edit_carried_action", action_id=latest.id, **_tracker_args()))
     if action.workshop_id is not None:
         # A workshop's own action is changed on its workshop's page.
         return redirect(url_for("notes.edit_action", workshop_id=action.workshop_id, action_id=action.id))
-    latest = notes.latest_copies([action.id]).get(action.id)
-    if latest is not None:
-        return redirect(url_for(".edit_carried_action", action_id=latest.id))
     origin = services.first_origins([action.id]).get(action.id)
     if origin is None:
         abort(404)
+    # Back to the tracker's filters and page it was opened from (from elsewhere: the action's assembly).
+    back = _tracker_args() or {"assembly": str(action.assembly_id)}
     form = ActionForm(obj=action)
     orgs = db.session.scalars(select(Organisation).where(or_(Organisation.status == "approved",
                                                              Organisation.id == action.owner_organisation_id))
@@ -360,11 +368,11 @@ def edit_carried_action(action_id: int):
             code = 400
         else:
             flash_at(f"action-{action.id}", "Action saved.", "success")
-            return redirect(url_for(".tracker", assembly=action.assembly_id, _anchor=f"action-{action.id}"))
+            return redirect(url_for(".tracker", **back, _anchor=f"action-{action.id}"))
     elif request.method == "POST":
         code = 400
     return render_template("outcomes/carried_action_form.html", action=action, origin=origin, form=form,
-                           theirs=theirs, typed_by=refusal), code
+                           theirs=theirs, typed_by=refusal, back=back), code
 
 
 def _version(raw) -> int:

@@ -96,3 +96,18 @@ def test_free_places_are_flagged_only_for_those_waiting_whose_organisation_may_s
     db.session.commit()
     assert ("9 places are free while 3 people wait; 1 of them can have one (the others' organisations are at "
             "their limit): fill it from the waiting list.") in _texts(assembly)
+
+
+def test_next_years_assembly_lists_last_years_open_actions_until_they_are_carried(as_organiser, db, organiser):
+    from eventapp.outcomes import services as outcomes
+    from tests.outcomes.helpers import build_scene
+
+    scene = build_scene(organiser=organiser)  # last year: one open, one in progress, one done, one internal open
+    text = "3 open actions of earlier assemblies are not carried into this one yet."
+    assert text in _texts(scene.current)
+    page = as_organiser.get(f"/organiser/assemblies/{scene.current.slug}").get_data(as_text=True)
+    assert f'href="/organiser/assemblies/{scene.current.slug}/carry-forward">{text}' in page
+    outcomes.carry_forward(scene.current, [scene.open_action.id, scene.overdue_action.id], organiser.id)
+    assert "1 open action of earlier assemblies is not carried into this one yet." in _texts(scene.current)
+    outcomes.carry_forward(scene.current, None, organiser.id)
+    assert not any("earlier assemblies" in t for t in _texts(scene.current))

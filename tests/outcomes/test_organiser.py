@@ -286,7 +286,7 @@ def test_organiser_reassigns_and_re_dates_a_carried_action(as_organiser, db, org
     copy = carried_copy(scene, organiser.id)
     tracker = as_organiser.get(f"/organiser/tracker?assembly={scene.current.id}").get_data(as_text=True)
     edit_url = f"/organiser/tracker/{copy.id}/edit"
-    assert f'href="{edit_url}"' in tracker
+    assert f'href="{edit_url}?assembly={scene.current.id}"' in tracker
     new_due = date.today() + timedelta(days=20)
     assert new_due < scene.current.date
     form = as_organiser.get(edit_url).get_data(as_text=True)
@@ -441,3 +441,17 @@ def test_an_action_carried_forward_by_mistake_can_be_taken_back_until_it_is_work
                      follow_redirects=True)
     assert "has been changed or updated since it was carried forward" in resp.get_data(as_text=True)
     assert db.session.get(Action, copies[scene.overdue_action.id]) is not None
+
+
+def test_carrying_forward_twice_says_nothing_more_was_carried(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/organiser/assemblies/{scene.current.slug}/carry-forward"
+    token = csrf_from(as_organiser.get(url).get_data(as_text=True))
+    data = {"csrf_token": token, "actions": [str(scene.open_action.id)]}
+    first = as_organiser.post(url, data=data, follow_redirects=True).get_data(as_text=True)
+    assert f"1 action carried forward into {scene.current.title}." in first
+    again = as_organiser.post(url, data=data, follow_redirects=True).get_data(as_text=True)
+    assert "0 actions carried forward" not in again
+    assert f"the chosen actions are already carried forward into {scene.current.title}" in again
+    assert db.session.scalar(select(func.count(CarriedAction.id)).where(
+        CarriedAction.assembly_id == scene.current.id)) == 1
