@@ -512,7 +512,17 @@ def delegate_calendar(registration: Registration) -> str:
 def agenda_calendar(assembly: Assembly) -> str:
     """The public agenda: the day, each plenary item and each workshop."""
     domain = current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
-    events: list[tuple[str, EventData, int]] = [(f"assembly{assembly.id}-day@{domain}", plenary_event(assembly), 0)]
+    day = plenary_event(assembly)
+    if assembly.is_cancelled:
+        # Subscribers' calendars follow the feed: the day stays, marked cancelled in its title too (not
+        # every client shows STATUS), and its sessions go, so nobody turns up to a day that is off.
+        day = EventData(f"Cancelled: {day.summary}", day.starts_at, day.ends_at, day.location,
+                        f"{assembly.title} has been cancelled.")
+        # SEQUENCE stays 0, as for every change to this feed: a subscription is read whole, and a 1 here
+        # would make the reinstated day (0 again) look older than the cancellation.
+        return ical.feed(assembly.title, [(f"assembly{assembly.id}-day@{domain}", day, 0)], stamp=utcnow(),
+                         status="CANCELLED")
+    events: list[tuple[str, EventData, int]] = [(f"assembly{assembly.id}-day@{domain}", day, 0)]
     items = db.session.scalars(select(AgendaItem).where(AgendaItem.assembly_id == assembly.id)
                                .order_by(AgendaItem.starts_at, AgendaItem.id))
     for item in items:
