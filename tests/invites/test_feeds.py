@@ -150,3 +150,25 @@ def test_the_public_agenda_of_a_cancelled_assembly_cancels_the_day_in_subscriber
     (again,) = icaljs([client.get(url).get_data(as_text=True)])
     assert len(again["events"]) == len(before["events"]) and "STATUS:CANCELLED" not in client.get(url).get_data(
         as_text=True)
+
+
+def test_the_tomorrow_reminder_counts_days_where_the_assembly_is_held(world, app, monkeypatch):  # noqa: F811
+    # Run by cron at half past midnight on a British summer night, when the server's UTC clock still
+    # says yesterday: "tomorrow" must be the day after the delegates' today, not the day itself.
+    from datetime import date, datetime
+
+    from eventapp import timeutil
+
+    world.assembly.date = date(2027, 6, 10)
+    db.session.commit()
+    register(world, "Ana Lopez", "ana@example.org")
+    now = datetime(2027, 6, 8, 23, 30)  # 00:30 on 9 June in London
+    monkeypatch.setattr(timeutil, "utcnow", lambda: now)
+    monkeypatch.setattr(invites, "utcnow", lambda: now)
+    assert invites.queue_reminders(1) == 1
+    (reminder,) = outbox("ana@example.org", ["reminder"])
+    assert reminder.subject == "Reminder: Community Safety Assembly 2027 is tomorrow"
+    # On the day itself nobody is told it is tomorrow.
+    world.assembly.date = date(2027, 6, 9)
+    db.session.commit()
+    assert invites.queue_reminders(1) == 0
