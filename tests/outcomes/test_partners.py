@@ -720,3 +720,16 @@ def test_a_reminder_numbers_each_action_as_the_partner_page_does(client, db, org
         assert f"{number}: {description}\n" in msg.body_text
         assert f"<strong>{number}</strong></p><blockquote>{description}</blockquote>" in msg.body_html
     assert "\n1. " not in msg.body_text and "<ol>" not in msg.body_html
+
+
+@pytest.mark.parametrize("days_before, says", [(0, "(today)"), (1, "(tomorrow)"), (2, "(2 days from now)")])
+def test_a_reminder_says_when_an_action_falls_due_as_people_say_it(db, organiser, days_before, says):
+    # "Due on Monday 7 June (0 days from now)" for an action due today.
+    scene = build_scene(organiser=organiser)
+    services.save_contact(scene.police, "", "police@example.org")
+    due = scene.open_action.due_date
+    services.queue_action_reminders(30, today=due - timedelta(days=days_before))
+    (msg,) = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "action_reminder")).all()
+    line = next(line for line in msg.body_text.splitlines() if line.strip().startswith("Due on"))
+    assert line.strip().endswith(f"{says}.") and "0 days" not in msg.body_text and "1 day " not in msg.body_text
+    assert f"{says}.<br>" in msg.body_html
