@@ -206,6 +206,12 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
     return f"{int(n):,} {singular if n == 1 else (plural or singular + 's')}"
 
 
+def oneline(text: str | None) -> str:
+    """Lines typed in a box (an address) on one line, comma-separated: "1 Market Place, Shireford"."""
+    # splitlines: a browser sends a textarea's lines with CRLF, and a CR left alone breaks a text email's line.
+    return ", ".join(line.strip() for line in (text or "").splitlines() if line.strip())
+
+
 def longdate(value: date | datetime | None) -> str:
     """A day as people write it: "Thursday 18 March 2027"."""
     if not value:
@@ -216,6 +222,7 @@ def longdate(value: date | datetime | None) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["counted"] = counted
     app.jinja_env.filters["longdate"] = longdate
+    app.jinja_env.filters["oneline"] = oneline
     app.extensions["eventapp.links"] = {}
     app.extensions["eventapp.nav"] = {}
     app.jinja_env.globals["site_nav"] = site_nav

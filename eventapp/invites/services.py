@@ -21,7 +21,7 @@ from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, link
                              queue_rows, render_email, render_subject, renderer)
 from ..placements.models import Placement
 from ..registration.models import Registration
-from ..timeutil import local_to_utc, utc_to_local, utcnow
+from ..timeutil import local_to_utc, local_today, utc_to_local, utcnow
 from . import ical
 from .ical import EventData
 from .models import CalendarEntry
@@ -512,7 +512,17 @@ def delegate_calendar(registration: Registration) -> str:
 def agenda_calendar(assembly: Assembly) -> str:
     """The public agenda: the day, each plenary item and each workshop."""
     domain = current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
-    events: list[tuple[str, EventData, int]] = [(f"assembly{assembly.id}-day@{domain}", plenary_event(assembly), 0)]
+    day = plenary_event(assembly)
+    if assembly.is_cancelled:
+        # Subscribers' calendars follow the feed: the day stays, marked cancelled in its title too (not
+        # every client shows STATUS), and its sessions go, so nobody turns up to a day that is off.
+        day = EventData(f"Cancelled: {day.summary}", day.starts_at, day.ends_at, day.location,
+                        f"{assembly.title} has been cancelled.")
+        # SEQUENCE stays 0, as for every change to this feed: a subscription is read whole, and a 1 here
+        # would make the reinstated day (0 again) look older than the cancellation.
+        return ical.feed(assembly.title, [(f"assembly{assembly.id}-day@{domain}", day, 0)], stamp=utcnow(),
+                         status="CANCELLED")
+    events: list[tuple[str, EventData, int]] = [(f"assembly{assembly.id}-day@{domain}", day, 0)]
     items = db.session.scalars(select(AgendaItem).where(AgendaItem.assembly_id == assembly.id)
                                .order_by(AgendaItem.starts_at, AgendaItem.id))
     for item in items:
@@ -536,12 +546,18 @@ def agenda_calendar(assembly: Assembly) -> str:
 
 
 def queue_reminders(days: int, today: date | None = None) -> int:
-    """Queue a reminder to every confirmed delegate of assemblies held ``days`` days from today (once each)."""
-    today = today or utcnow().date()
-    day = today + timedelta(days=days)
+    """Queue a reminder to every confirmed delegate of assemblies held ``days`` days from today (once each).
+
+    Today is the date where each assembly is held, unless ``today`` is given.
+    """
+    # A server on UTC is still on yesterday for the first hour of a British summer day: run then, the
+    # "tomorrow" reminder would go out on the day itself. Each assembly's own date is within a day of UTC's.
+    base = today or utcnow().date()
+    days_from = [base + timedelta(days=days + shift) for shift in ((0,) if today else (-1, 0, 1))]
     # A cancelled assembly keeps its status (reinstating restores it): cancelled_at says it is off.
-    assemblies = db.session.scalars(select(Assembly).where(Assembly.date == day, Assembly.cancelled_at.is_(None),
-                                                           Assembly.status.in_(("open", "closed"))))
+    assemblies = [a for a in db.session.scalars(select(Assembly).where(
+        Assembly.date.in_(days_from), Assembly.cancelled_at.is_(None), Assembly.status.in_(("open", "closed"))))
+        if today or a.date == local_today(a.timezone) + timedelta(days=days)]
     queued = 0
     for assembly in assemblies:
         regs = list(db.session.scalars(

@@ -889,6 +889,7 @@ class _Due:
     carried: bool
     overdue: bool
     days_left: int
+    number: int  # "Action 12", as the partner page and the organisers' page about the partner call it
 
 
 def queue_action_reminders(days: int, today: date | None = None) -> ReminderReport:
@@ -919,8 +920,9 @@ def queue_action_reminders(days: int, today: date | None = None) -> ReminderRepo
         if keys[org_id] in sent:
             report.already += 1
             continue
-        due = [_Due(a, agreed.get(a.id, a), a.id in agreed, a.due_date < today, (a.due_date - today).days)
-               for a in owned]
+        numbers = action_numbers(owned, agreed)
+        due = [_Due(a, agreed.get(a.id, a), a.id in agreed, a.due_date < today, (a.due_date - today).days,
+                    numbers[a.id]) for a in owned]
         queue_email("action_reminder", contact.contact_email, contact.contact_name,
                     context={"organisation": organisation, "due": due,
                              "overdue_count": sum(d.overdue for d in due),

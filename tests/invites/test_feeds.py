@@ -129,3 +129,46 @@ def test_no_reminder_for_a_cancelled_assembly(world, app):  # noqa: F811
     assert outbox("ana@example.org", ["reminder"]) == []
     assemblies.set_cancelled(world.assembly, False)
     assert invites.queue_reminders(3, today=today) == 1
+
+
+def test_the_public_agenda_of_a_cancelled_assembly_cancels_the_day_in_subscribers_calendars(world, client):  # noqa: F811
+    # Someone who subscribed from the public page must not see the day, and its sessions, as still on.
+    from eventapp.assemblies import services as assemblies
+
+    make_agenda_item(world.assembly, "Welcome from the Commissioner", time(9, 30))
+    url = f"/a/{world.assembly.slug}/agenda.ics"
+    (before,) = icaljs([client.get(url).get_data(as_text=True)])
+    day_uid = before["events"][0]["uid"]
+    assemblies.set_cancelled(world.assembly, True)
+    text = client.get(url).get_data(as_text=True)
+    (after,) = icaljs([text])
+    assert [(e["uid"], e["summary"]) for e in after["events"]] == [
+        (day_uid, "Cancelled: Community Safety Assembly 2027")]
+    assert "STATUS:CANCELLED\r\n" in text and "STATUS:CONFIRMED" not in text
+    # Reinstated: the day and its sessions are back.
+    assemblies.set_cancelled(world.assembly, False)
+    (again,) = icaljs([client.get(url).get_data(as_text=True)])
+    assert len(again["events"]) == len(before["events"]) and "STATUS:CANCELLED" not in client.get(url).get_data(
+        as_text=True)
+
+
+def test_the_tomorrow_reminder_counts_days_where_the_assembly_is_held(world, app, monkeypatch):  # noqa: F811
+    # Run by cron at half past midnight on a British summer night, when the server's UTC clock still
+    # says yesterday: "tomorrow" must be the day after the delegates' today, not the day itself.
+    from datetime import date, datetime
+
+    from eventapp import timeutil
+
+    world.assembly.date = date(2027, 6, 10)
+    db.session.commit()
+    register(world, "Ana Lopez", "ana@example.org")
+    now = datetime(2027, 6, 8, 23, 30)  # 00:30 on 9 June in London
+    monkeypatch.setattr(timeutil, "utcnow", lambda: now)
+    monkeypatch.setattr(invites, "utcnow", lambda: now)
+    assert invites.queue_reminders(1) == 1
+    (reminder,) = outbox("ana@example.org", ["reminder"])
+    assert reminder.subject == "Reminder: Community Safety Assembly 2027 is tomorrow"
+    # On the day itself nobody is told it is tomorrow.
+    world.assembly.date = date(2027, 6, 9)
+    db.session.commit()
+    assert invites.queue_reminders(1) == 0

@@ -347,3 +347,23 @@ def test_moving_a_placed_delegate_to_the_waiting_list_frees_their_seat_and_cance
         ("invite_cancelled", "CANCEL", "Workshop: ASB in town centres"),
         ("invite_cancelled", "CANCEL", "Workshop: Spotting hidden harm"),
     ]
+
+
+@pytest.mark.parametrize("what", ["registration", "assembly"])
+def test_a_cancellation_offers_no_calendar_to_subscribe_to_and_nothing_to_change_or_cancel(world, what):
+    # The delegate's calendar is empty now: "Subscribe (always up to date)" and "Change or cancel your
+    # registration" under "this entry is removed" would send them to an empty feed and a place already gone.
+    reg = register(world, "Ana Lopez", "ana@example.org")
+    publish_assignments(world.assembly, {reg: [world.ws.asb]})
+    assert all("/calendar/" in m.body_text and "/calendar/" in m.body_html for m in invites("ana@example.org"))
+    before = len(outbox())
+    if what == "registration":
+        registration.cancel_registration(reg)
+    else:
+        assemblies.set_cancelled(world.assembly, True)
+    cancels = [m for m in outbox()[before:] if m.kind == "invite_cancelled"]
+    assert len(cancels) == 2
+    for m in cancels:
+        for part in (m.body_text, m.body_html):
+            assert "/calendar/" not in part and "Change or cancel" not in part
+            assert "/manage/" in part and "Your registration" in part

@@ -703,3 +703,33 @@ def test_an_actions_number_on_the_partner_page_stays_when_another_closes_or_it_i
     organisers = as_organiser.get(f"/organiser/partners/{scene.police.id}").get_data(as_text=True)
     for description, number in before.items():
         assert f"<strong>{number}</strong></p><div class=\"rendered\"><p>{description}</p>" in organisers
+
+
+def test_a_reminder_numbers_each_action_as_the_partner_page_does(client, db, organiser):
+    # The partner reads "Action 2" in the email and opens the page: it must be the same action there,
+    # not the second line of the email's own list.
+    scene = build_scene(organiser=organiser)
+    services.save_contact(scene.police, "", "police@example.org")
+    services.carry_forward(scene.current, [scene.open_action.id], organiser.id)
+    page = _numbers_by_description(client.get(f"/partner/{services.make_partner_token(scene.police.id)}")
+                                   .get_data(as_text=True))
+    services.queue_action_reminders(30)
+    msg = db.session.scalar(select(OutboxMessage).where(
+        OutboxMessage.dedupe_key == f"action-reminders:{scene.police.id}:{date.today()}"))
+    for description, number in page.items():
+        assert f"{number}: {description}\n" in msg.body_text
+        assert f"<strong>{number}</strong></p><blockquote>{description}</blockquote>" in msg.body_html
+    assert "\n1. " not in msg.body_text and "<ol>" not in msg.body_html
+
+
+@pytest.mark.parametrize("days_before, says", [(0, "(today)"), (1, "(tomorrow)"), (2, "(2 days from now)")])
+def test_a_reminder_says_when_an_action_falls_due_as_people_say_it(db, organiser, days_before, says):
+    # "Due on Monday 7 June (0 days from now)" for an action due today.
+    scene = build_scene(organiser=organiser)
+    services.save_contact(scene.police, "", "police@example.org")
+    due = scene.open_action.due_date
+    services.queue_action_reminders(30, today=due - timedelta(days=days_before))
+    (msg,) = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "action_reminder")).all()
+    line = next(line for line in msg.body_text.splitlines() if line.strip().startswith("Due on"))
+    assert line.strip().endswith(f"{says}.") and "0 days" not in msg.body_text and "1 day " not in msg.body_text
+    assert f"{says}.<br>" in msg.body_html

@@ -121,7 +121,22 @@ def test_the_promoted_email_gives_the_venue_address_as_the_confirmation_does(set
     services.cancel_registration(first)
     [mail] = outbox("promoted")
     assert "Where: Shireford Guildhall, High Street, Shireford SH1 1AA" in mail.body_text
-    assert "Shireford Guildhall, High Street\nShireford SH1 1AA" in mail.body_html
+    assert "Shireford Guildhall, High Street, Shireford SH1 1AA" in mail.body_html
+
+
+@pytest.mark.parametrize("kind", ["registration_confirmed", "promoted"])
+def test_an_address_typed_on_several_lines_reads_as_one_line_in_both_parts(setup, req, kind):
+    # As a browser sends a textarea: CRLF line ends. A CR left in the text part starts a new line there
+    # (", Shireford" alone), and in the HTML part the lines ran together with no comma between them.
+    setup.assembly.venue_address = "High Street\r\n\r\nShireford SH1 1AA\r\n"
+    setup.assembly.capacity = 1
+    first = services.register(setup.assembly, person(setup, 1)).registration
+    services.register(setup.assembly, person(setup, 2))
+    services.cancel_registration(first)
+    [mail] = outbox(kind)
+    for part in (mail.body_text, mail.body_html):
+        assert "Where: Shireford Guildhall, High Street, Shireford SH1 1AA\n" in part.replace("</p>", "\n")
+        assert "\r" not in part
 
 
 def test_registration_window_closed_or_not_yet_open(setup, req):
