@@ -141,13 +141,13 @@ def invitation(method: str, uid: str, data: EventData, *, sequence: int, attende
     return serialize(lines)
 
 
-def feed(name: str, events: list[tuple[str, EventData, int]], *, stamp: datetime) -> str:
+def feed(name: str, events: list[tuple[str, EventData, int]], *, stamp: datetime, status: str = "CONFIRMED") -> str:
     """A subscribable calendar (no METHOD): (uid, event, sequence) triples."""
     # Ask subscribing clients to refresh hourly.
     lines = [*_HEAD, f"X-WR-CALNAME:{text(name)}", "REFRESH-INTERVAL;VALUE=DURATION:PT1H", "X-PUBLISHED-TTL:PT1H"]
     when = utc_stamp(stamp)
     for uid, data, sequence in events:
-        _event(lines, uid, data, sequence=sequence, status="CONFIRMED", stamp=when)
+        _event(lines, uid, data, sequence=sequence, status=status, stamp=when)
         lines.append("END:VEVENT")
     lines.append("END:VCALENDAR")
     return serialize(lines)

@@ -34,6 +34,7 @@ from .models import PendingRegistration, Preference, Registration, email_key
 MIN_CHOICES = 3
 CANCELLED_NO_PLACES = "This assembly is cancelled: reinstate it before giving places from the waiting list."
 # Each would email "Your place at … is confirmed".
+ASSEMBLY_CANCELLED_NO_CHANGE = "This assembly has been cancelled, so registrations can no longer be changed."
 CANCELLED_NO_NEW = "This assembly is cancelled: reinstate it before adding or reinstating delegates."
 TOKEN_SALT = "registration-manage"
 DEFAULT_TOKEN_DAYS = 60
@@ -1118,6 +1119,8 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
     a change of organisation lets off the waiting list. An organiser's change (``by`` their account) is logged."""
     if registration.status == "cancelled" and not by_organiser:
         raise DomainError("This registration was cancelled, so it can no longer be changed.")
+    if registration.assembly.cancelled_at is not None and not by_organiser:
+        raise DomainError(ASSEMBLY_CANCELLED_NO_CHANGE)
     details = _clean_details(data)
     organisation = _resolve_organisation(data)
     assembly = lock_assembly(registration.assembly_id)

@@ -353,6 +353,9 @@ def manage_edit(token: str):
     if reg.status == "cancelled":
         flash("This registration was cancelled, so it can no longer be changed.", "info")
         return redirect(url_for(".manage", token=token))
+    if reg.assembly.is_cancelled:
+        flash(services.ASSEMBLY_CANCELLED_NO_CHANGE, "info")
+        return redirect(url_for(".manage", token=token))
     published = services.allocation_published(reg.assembly)
     topics = [] if published else services.offered_topics(reg.assembly)
     form = with_choices(DetailsForm, topics, services.required_choices(reg.assembly, topics), obj=reg)

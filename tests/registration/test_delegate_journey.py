@@ -92,6 +92,28 @@ def test_the_personal_page_says_when_the_assembly_itself_is_cancelled(client, se
     assert "This assembly has been cancelled." in html
 
 
+def test_the_personal_page_of_a_cancelled_assembly_offers_no_change_and_its_feed_shows_the_day_cancelled(client, setup):
+    from eventapp.assemblies.services import set_cancelled
+
+    register(client, setup, n=1)
+    path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    before = client.get(path).get_data(as_text=True)
+    feed = re.search(r'href="https?://[^/"]+(/calendar/[^"]+\.ics)"', before).group(1)
+    assert "Change your details or choices" in before
+    assert "STATUS:CONFIRMED" in client.get(feed).get_data(as_text=True)
+    set_cancelled(setup.assembly, True)
+    html = client.get(path).get_data(as_text=True)
+    assert "This assembly has been cancelled." in html
+    assert "Change your details" not in html and "/calendar/" not in html
+    # The edit link kept from earlier explains instead of offering a form whose Save can only fail.
+    page = client.get(path + "/edit", follow_redirects=True).get_data(as_text=True)
+    assert "This assembly has been cancelled, so registrations can no longer be changed." in page
+    assert 'name="full_name"' not in page
+    # A calendar already subscribed shows the day cancelled rather than dropping it without a word.
+    ics = client.get(feed).get_data(as_text=True)
+    assert ics.count("BEGIN:VEVENT") == 1 and "STATUS:CANCELLED" in ics and "STATUS:CONFIRMED" not in ics
+
+
 def test_a_fresh_link_for_a_cancelled_registration_does_not_say_you_are_registered(client, setup):
     register(client, setup, n=1)
     path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
