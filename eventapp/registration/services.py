@@ -465,6 +465,32 @@ def load_manage_token(token: str) -> Registration:
     return registration
 
 
+ADDRESS_MOVED_MINUTES = 30
+
+
+def moved_to_address(token: str, email: Any) -> bool:
+    """Whether a personal link stopped working minutes ago because its registration moved to ``email``.
+
+    What a second press of Save on the form that moved it sends: it then learns only what the first press
+    told it, and the old address was emailed already that the address changed. The link opens nothing.
+    """
+    try:
+        data = _serializer().loads(token, max_age=token_max_age())
+    except BadSignature:
+        return False
+    if not isinstance(data, dict) or not isinstance(data.get("r"), int) or not isinstance(data.get("v"), int):
+        return False
+    registration = db.session.get(Registration, data["r"])
+    if registration is None or registration.anonymised_at is not None or registration.token_version != data["v"] + 1 \
+            or not isinstance(email, str) or email_key(email.strip()) != registration.email_key:
+        return False
+    # The version after the link's was made by an address change (not a revocation), and only just now.
+    key = f"registration:{registration.id}:address_changed:{registration.token_version}"
+    return db.session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.dedupe_key == key,
+        OutboxMessage.created_at >= utcnow() - timedelta(minutes=ADDRESS_MOVED_MINUTES))) is not None
+
+
 def manage_url(registration: Registration) -> str:
     """The absolute personal link for emails (PUBLIC_BASE_URL when set, else the current host)."""
     token = make_manage_token(registration)

@@ -349,6 +349,10 @@ def manage(token: str):
 def manage_edit(token: str):
     reg, problem = load_personal_link(token)
     if reg is None:
+        # Save pressed twice on a change of address: the second press comes to the link the first one retired.
+        if request.method == "POST" and ActionForm().validate_on_submit() \
+                and services.moved_to_address(token, request.form.get("email")):
+            return render_template("registration/address_moved.html")
         return bad_link_page(problem)
     if reg.status == "cancelled":
         flash("This registration was cancelled, so it can no longer be changed.", "info")

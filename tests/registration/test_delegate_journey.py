@@ -171,6 +171,30 @@ def test_changing_the_email_address_kills_the_links_sent_to_the_old_one_and_hand
     assert len(outbox(kind="address_changed")) == 1
 
 
+def test_save_pressed_twice_on_a_change_of_address_says_the_change_is_saved_without_opening_the_old_link(client, app, setup):
+    from tests.conftest import csrf_from
+
+    register(client, setup, n=1, email="delegat1@example.org")
+    old_path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    sent = {"csrf_token": csrf_from(client.get(old_path + "/edit").get_data(as_text=True)),
+            **form_fields(setup, n=1, email="delegate1@example.org")}
+    first = client.post(old_path + "/edit", data=sent)
+    assert first.status_code == 302
+    second = client.post(old_path + "/edit", data=sent)
+    html = second.get_data(as_text=True)
+    assert second.status_code == 200 and "Your changes are saved" in html
+    assert "emailed your new personal link to the new address" in html
+    assert "This link does not work" not in html
+    assert first.headers["Location"] not in html and old_path not in html
+    assert len(outbox(kind="address_changed")) == 1
+    # The old link still opens nothing, and a form sent to it with another address is not told anything.
+    assert client.get(old_path).status_code == 404 and client.get(old_path + "/edit").status_code == 404
+    assert client.post(old_path + "/edit", data={**sent, "email": "guess@example.org"}).status_code == 404
+    # Another browser (no CSRF token of this session) is not answered either.
+    other = app.test_client()
+    assert other.post(old_path + "/edit", data=sent).status_code in (400, 404)
+
+
 def test_emails_link_to_the_fresh_link_page_and_the_assembly_page_rather_than_naming_a_website(client, setup):
     register(client, setup, n=1)
     mail = outbox(kind="registration_confirmed")[-1]
