@@ -34,6 +34,7 @@ from .models import PendingRegistration, Preference, Registration, email_key
 MIN_CHOICES = 3
 CANCELLED_NO_PLACES = "This assembly is cancelled: reinstate it before giving places from the waiting list."
 # Each would email "Your place at … is confirmed".
+CHOICES_AFTER_THE_DAY = "The assembly has taken place, so workshop choices can no longer change."
 ASSEMBLY_CANCELLED_NO_CHANGE = "This assembly has been cancelled, so registrations can no longer be changed."
 CANCELLED_NO_NEW = "This assembly is cancelled: reinstate it before adding or reinstating delegates."
 TOKEN_SALT = "registration-manage"
@@ -1153,6 +1154,10 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
     wants_choices = "topic_ids" in data
     if wants_choices and allocation_published(assembly) and list(data["topic_ids"] or []) != registration.choice_topic_ids:
         raise DomainError("Workshop places have been published, so choices can no longer change.", "choice_1")
+    if wants_choices and not by_organiser and has_taken_place(assembly) \
+            and list(data["topic_ids"] or []) != registration.choice_topic_ids:
+        # As cancelling: a day that is over keeps its record, and choices no longer place anyone anywhere.
+        raise DomainError(CHOICES_AFTER_THE_DAY, "choice_1")
     topic_ids = _clean_choices(assembly, data["topic_ids"] or []) if wants_choices and not allocation_published(assembly) else None
 
     key = email_key(details["email"])

@@ -361,13 +361,15 @@ def manage_edit(token: str):
         flash(services.ASSEMBLY_CANCELLED_NO_CHANGE, "info")
         return redirect(url_for(".manage", token=token))
     published = services.allocation_published(reg.assembly)
-    topics = [] if published else services.offered_topics(reg.assembly)
+    # After the day the details still serve (the certificate's name, the address for next year), the choices not.
+    taken_place = services.has_taken_place(reg.assembly)
+    topics = [] if published or taken_place else services.offered_topics(reg.assembly)
     form = with_choices(DetailsForm, topics, services.required_choices(reg.assembly, topics), obj=reg)
     if request.method == "GET":
         _fill(form, reg)
     if form.validate_on_submit():
         data = _data(form)
-        if published:
+        if published or taken_place:
             data.pop("topic_ids")
         version = reg.token_version
         try:
@@ -385,7 +387,7 @@ def manage_edit(token: str):
             flash(saved, "success")
             return redirect(url_for(".manage", token=token))
     return render_template("registration/edit.html", form=form, reg=reg, token=token, topics=topics,
-                           published=published, organisations=_approved_organisations(),
+                           published=published, taken_place=taken_place, organisations=_approved_organisations(),
                            cancel_url=url_for(".manage", token=token)), _status(form)
 
 
