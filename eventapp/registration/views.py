@@ -105,9 +105,11 @@ def _choices_field(err: DomainError, form: DetailsForm) -> None:
     apply_domain_error(form, err)
 
 
-def _fill(form: DetailsForm, reg: Registration) -> None:
+def _fill(form: DetailsForm, reg: Registration, offered: set[int] | None = None) -> None:
     form.organisation_name.data = reg.organisation.name
-    for i, topic_id in enumerate(reg.choice_topic_ids, start=1):
+    # Choices no longer offered (``offered``, when given) are left out, the others moving up a rank.
+    kept = [t for t in reg.choice_topic_ids if offered is None or t in offered]
+    for i, topic_id in enumerate(kept, start=1):
         if i <= form.choice_count:
             form[f"choice_{i}"].data = topic_id
 
@@ -365,8 +367,11 @@ def manage_edit(token: str):
     taken_place = services.has_taken_place(reg.assembly)
     topics = [] if published or taken_place else services.offered_topics(reg.assembly)
     form = with_choices(DetailsForm, topics, services.required_choices(reg.assembly, topics), obj=reg)
+    offered = {t.id for t in topics}
+    # Saving drops a choice whose workshop the organisers removed since: said on the form, before Save.
+    dropped = [] if published or taken_place else [p.topic.name for p in reg.preferences if p.topic_id not in offered]
     if request.method == "GET":
-        _fill(form, reg)
+        _fill(form, reg, offered)
     if form.validate_on_submit():
         data = _data(form)
         if published or taken_place:
@@ -387,7 +392,8 @@ def manage_edit(token: str):
             flash(saved, "success")
             return redirect(url_for(".manage", token=token))
     return render_template("registration/edit.html", form=form, reg=reg, token=token, topics=topics,
-                           published=published, taken_place=taken_place, organisations=_approved_organisations(),
+                           published=published, taken_place=taken_place, dropped=dropped,
+                           organisations=_approved_organisations(),
                            cancel_url=url_for(".manage", token=token)), _status(form)
 
 

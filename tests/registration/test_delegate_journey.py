@@ -195,6 +195,20 @@ def test_save_pressed_twice_on_a_change_of_address_says_the_change_is_saved_with
     assert other.post(old_path + "/edit", data=sent).status_code in (400, 404)
 
 
+def test_the_change_form_says_which_earlier_choice_the_organisers_took_off_the_programme(client, setup):
+    register(client, setup, n=1)  # choices: the first three topics, in order
+    path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    removed = setup.topics[1]
+    workshop = next(w for w in setup.assembly.rounds[0].workshops if w.topic_id == removed.id)
+    db.session.delete(workshop)
+    db.session.commit()
+    html = client.get(path + "/edit").get_data(as_text=True)
+    assert "Your earlier choice &ldquo;<bdi>Criminal exploitation</bdi>&rdquo; is no longer offered" in html
+    # The others move up a rank rather than leaving a gap the delegate must notice.
+    selected = re.findall(r'<select[^>]*name="(choice_\d)"[^>]*>.*?<option selected value="(\d+)"', html, re.S)
+    assert selected[:2] == [("choice_1", str(setup.topics[0].id)), ("choice_2", str(setup.topics[2].id))]
+
+
 def test_emails_link_to_the_fresh_link_page_and_the_assembly_page_rather_than_naming_a_website(client, setup):
     register(client, setup, n=1)
     mail = outbox(kind="registration_confirmed")[-1]
