@@ -860,6 +860,19 @@ def _window_key(prefix: str, ident: Any) -> str:
     return f"{prefix}:{ident}:{window:%Y%m%dT%H%M}"
 
 
+def form_to_correct(assembly_id: int, pending_id: int, key: str) -> dict[str, Any] | None:
+    """What a form kept for its address to be confirmed said, but its address, to fill the form that corrects it.
+
+    Only the form with that id and address key (as the browser that sent it remembers them), while its
+    link works; the caller keeps to the browser and the correction window.
+    """
+    pending = db.session.get(PendingRegistration, pending_id)
+    if pending is None or pending.assembly_id != assembly_id or pending.email_key != key \
+            or pending.created_at < utcnow() - timedelta(days=CONFIRM_DAYS):
+        return None
+    return {k: v for k, v in (pending.data or {}).items() if k not in ("email", "consent")}
+
+
 def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: list[Topic] | None = None,
                          replaces: tuple[int, str] | None = None) -> int | None:
     """Keep a public form until its address is confirmed, and email the link that confirms it.

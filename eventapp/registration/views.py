@@ -129,6 +129,7 @@ def register(slug: str):
         return render_template("registration/closed.html", assembly=assembly, reason=why)
     topics = services.offered_topic_choices(assembly)
     form = with_choices(RegistrationForm, topics, services.required_choices(assembly, topics))
+    correcting = request.method == "GET" and request.args.get("again") == "1" and _fill_from_sent(form, assembly.id, topics)
     if _sent(form):
         # Read now: the commit expires the assembly, and reading it after would cost a query.
         assembly_id = assembly.id
@@ -156,7 +157,7 @@ def register(slug: str):
             # Only a registration this browser created can have its address put right from here.
             session["correctable"] = [assembly_id, *result.correctable, int(time.time()), form.email.data.strip()]
             return redirect(url_for(".registered", slug=slug))
-    return _register_page(form, assembly, topics)
+    return _register_page(form, assembly, topics, correcting=correcting)
 
 
 def _name_key(name: str | None) -> str:
@@ -178,8 +179,35 @@ def _form_it_corrects(assembly_id: int, form) -> tuple[int, str] | None:
     return pending_id, key
 
 
-def _register_page(form, assembly: Assembly, topics):
+def _fill_from_sent(form, assembly_id: int, topics) -> bool:
+    """Fill the form with what this browser sent here minutes ago, but the address, when it asks to correct that
+    (the "check your email" page's link): nobody types it all again for one wrong letter. True if filled."""
+    entry = session.get("sent_form")
+    try:
+        sent_assembly, pending_id, key, _name, at = entry
+    except (TypeError, ValueError):
+        return False
+    if sent_assembly != assembly_id or time.time() - at > services.CORRECTION_MINUTES * 60:
+        return False
+    data = services.form_to_correct(assembly_id, pending_id, key)
+    if data is None:
+        return False
+    for name in ("full_name", "job_title", "organisation_name", "new_organisation_name", "new_organisation_sector",
+                 "access_needs", "dietary_needs"):
+        if isinstance(data.get(name), str):
+            form[name].data = data[name]
+    form.organisation_not_listed.data = bool(data.get("organisation_not_listed"))
+    form.join_waiting_list.data = bool(data.get("join_waiting_list"))
+    offered = {t.id for t in topics}
+    kept = [t for t in data.get("topic_ids") or [] if t in offered]
+    for i, topic_id in enumerate(kept[:form.choice_count], start=1):
+        form[f"choice_{i}"].data = topic_id
+    return True
+
+
+def _register_page(form, assembly: Assembly, topics, *, correcting: bool = False):
     return render_template("registration/register.html", form=form, assembly=assembly, topics=topics,
+                           correcting=correcting,
                            organisations=_approved_organisations(),
                            places_left=assembly.capacity - assembly.confirmed_count), _status(form)
 
