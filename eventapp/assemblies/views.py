@@ -15,7 +15,7 @@ from ..extensions import db
 from ..forms_util import apply_domain_error
 from ..templating import counted, flash_at
 from ..organisations.models import Organisation
-from ..registration.services import registration_state, registration_window
+from ..registration.services import has_taken_place, registration_state, registration_window
 from ..timeutil import local_today
 from . import services
 from .forms import AgendaItemForm, AssemblyForm, CopyAssemblyForm, RoundForm, TopicForm, WorkshopForm
@@ -142,7 +142,8 @@ def public(slug: str):
         row = public_pages.version(slug)
         if row is None or row.status == "draft":
             abort(404)
-        key = (row.id, row.content_version, registration_window(row))
+        # Everything the page's wording follows besides its content: the form's window and whether the day is over.
+        key = _page_key(row)
         page = public_pages.get(slug, key)
         if page is not None:
             return page
@@ -151,9 +152,13 @@ def public(slug: str):
     # commit on PostgreSQL): the page is then exactly the content of this version.
     if shared:
         again = public_pages.version(slug)
-        if again is not None and (again.id, again.content_version, registration_window(again)) == key:
+        if again is not None and _page_key(again) == key:
             public_pages.put(slug, key, page)
     return page
+
+
+def _page_key(row) -> tuple:
+    return row.id, row.content_version, registration_window(row), has_taken_place(row)
 
 
 def _render_public(slug: str) -> str:
@@ -175,6 +180,7 @@ def _render_public(slug: str) -> str:
     state = registration_state(assembly)
     return render_template("assemblies/public.html", assembly=assembly, rounds=rounds, agenda=agenda,
                            registration=state, status_label=_public_status(assembly, state[0]),
+                           taken_place=has_taken_place(assembly),
                            documents=list_documents(assembly.id, visibility="public"))
 
 

@@ -84,14 +84,16 @@ def workshop_event(assembly: Assembly, rnd: Round, workshop: Workshop) -> EventD
                      description=description)
 
 
-def desired_slots(registrations: list[Registration], *, placed: bool = True) -> dict[int, list[Slot]]:
+def desired_slots(registrations: list[Registration], *, placed: bool = True,
+                  called_off_too: bool = False) -> dict[int, list[Slot]]:
     """Each registration's calendar as it should be: the plenary and one workshop per placed round.
 
     ``placed=False`` when none of them can hold a placement yet (just inserted): no placement query.
+    ``called_off_too``: the entries a cancelled assembly would have had (the feed shows them cancelled).
     """
     out: dict[int, list[Slot]] = {r.id: [] for r in registrations}
     active = [r for r in registrations if r.status == "confirmed" and r.email and r.anonymised_at is None
-              and r.assembly.cancelled_at is None]
+              and (called_off_too or r.assembly.cancelled_at is None)]
     # Every delegate of an assembly shares its plenary, every attendee of a workshop its event.
     plenaries: dict[int, Slot] = {}
     for reg in active:
@@ -500,13 +502,17 @@ def sync_assembly(assembly: Assembly) -> int:
 
 
 def delegate_calendar(registration: Registration) -> str:
-    """The personal feed: the delegate's current plenary and workshops."""
-    slots = desired_slots([registration])[registration.id]
+    """The personal feed: the delegate's current plenary and workshops (cancelled, when the assembly is)."""
+    # A subscribed calendar drops an event that vanishes from the feed without a word; one marked
+    # cancelled tells its reader the day is off, as the emailed invitations' cancellations do.
+    called_off = registration.assembly.cancelled_at is not None
+    slots = desired_slots([registration], called_off_too=called_off)[registration.id]
     entries = {e.slot: e for e in db.session.scalars(
         select(CalendarEntry).where(CalendarEntry.registration_id == registration.id))}
     events = [(make_uid(registration, s.slot).replace("@", "-feed@", 1), s.event,
                entries[s.slot].sequence if s.slot in entries else 0) for s in slots]
-    return ical.feed(registration.assembly.title, events, stamp=utcnow())
+    return ical.feed(registration.assembly.title, events, stamp=utcnow(),
+                     status="CANCELLED" if called_off else "CONFIRMED")
 
 
 def agenda_calendar(assembly: Assembly) -> str:

@@ -34,6 +34,8 @@ from .models import PendingRegistration, Preference, Registration, email_key
 MIN_CHOICES = 3
 CANCELLED_NO_PLACES = "This assembly is cancelled: reinstate it before giving places from the waiting list."
 # Each would email "Your place at … is confirmed".
+CHOICES_AFTER_THE_DAY = "The assembly has taken place, so workshop choices can no longer change."
+ASSEMBLY_CANCELLED_NO_CHANGE = "This assembly has been cancelled, so registrations can no longer be changed."
 CANCELLED_NO_NEW = "This assembly is cancelled: reinstate it before adding or reinstating delegates."
 TOKEN_SALT = "registration-manage"
 DEFAULT_TOKEN_DAYS = 60
@@ -464,6 +466,32 @@ def load_manage_token(token: str) -> Registration:
     return registration
 
 
+ADDRESS_MOVED_MINUTES = 30
+
+
+def moved_to_address(token: str, email: Any) -> bool:
+    """Whether a personal link stopped working minutes ago because its registration moved to ``email``.
+
+    What a second press of Save on the form that moved it sends: it then learns only what the first press
+    told it, and the old address was emailed already that the address changed. The link opens nothing.
+    """
+    try:
+        data = _serializer().loads(token, max_age=token_max_age())
+    except BadSignature:
+        return False
+    if not isinstance(data, dict) or not isinstance(data.get("r"), int) or not isinstance(data.get("v"), int):
+        return False
+    registration = db.session.get(Registration, data["r"])
+    if registration is None or registration.anonymised_at is not None or registration.token_version != data["v"] + 1 \
+            or not isinstance(email, str) or email_key(email.strip()) != registration.email_key:
+        return False
+    # The version after the link's was made by an address change (not a revocation), and only just now.
+    key = f"registration:{registration.id}:address_changed:{registration.token_version}"
+    return db.session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.dedupe_key == key,
+        OutboxMessage.created_at >= utcnow() - timedelta(minutes=ADDRESS_MOVED_MINUTES))) is not None
+
+
 def manage_url(registration: Registration) -> str:
     """The absolute personal link for emails (PUBLIC_BASE_URL when set, else the current host)."""
     token = make_manage_token(registration)
@@ -832,6 +860,19 @@ def _window_key(prefix: str, ident: Any) -> str:
     return f"{prefix}:{ident}:{window:%Y%m%dT%H%M}"
 
 
+def form_to_correct(assembly_id: int, pending_id: int, key: str) -> dict[str, Any] | None:
+    """What a form kept for its address to be confirmed said, but its address, to fill the form that corrects it.
+
+    Only the form with that id and address key (as the browser that sent it remembers them), while its
+    link works; the caller keeps to the browser and the correction window.
+    """
+    pending = db.session.get(PendingRegistration, pending_id)
+    if pending is None or pending.assembly_id != assembly_id or pending.email_key != key \
+            or pending.created_at < utcnow() - timedelta(days=CONFIRM_DAYS):
+        return None
+    return {k: v for k, v in (pending.data or {}).items() if k not in ("email", "consent")}
+
+
 def request_registration(assembly: Assembly, data: dict[str, Any], *, topics: list[Topic] | None = None,
                          replaces: tuple[int, str] | None = None) -> int | None:
     """Keep a public form until its address is confirmed, and email the link that confirms it.
@@ -1118,12 +1159,18 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
     a change of organisation lets off the waiting list. An organiser's change (``by`` their account) is logged."""
     if registration.status == "cancelled" and not by_organiser:
         raise DomainError("This registration was cancelled, so it can no longer be changed.")
+    if registration.assembly.cancelled_at is not None and not by_organiser:
+        raise DomainError(ASSEMBLY_CANCELLED_NO_CHANGE)
     details = _clean_details(data)
     organisation = _resolve_organisation(data)
     assembly = lock_assembly(registration.assembly_id)
     wants_choices = "topic_ids" in data
     if wants_choices and allocation_published(assembly) and list(data["topic_ids"] or []) != registration.choice_topic_ids:
         raise DomainError("Workshop places have been published, so choices can no longer change.", "choice_1")
+    if wants_choices and not by_organiser and has_taken_place(assembly) \
+            and list(data["topic_ids"] or []) != registration.choice_topic_ids:
+        # As cancelling: a day that is over keeps its record, and choices no longer place anyone anywhere.
+        raise DomainError(CHOICES_AFTER_THE_DAY, "choice_1")
     topic_ids = _clean_choices(assembly, data["topic_ids"] or []) if wants_choices and not allocation_published(assembly) else None
 
     key = email_key(details["email"])

@@ -105,9 +105,11 @@ def _choices_field(err: DomainError, form: DetailsForm) -> None:
     apply_domain_error(form, err)
 
 
-def _fill(form: DetailsForm, reg: Registration) -> None:
+def _fill(form: DetailsForm, reg: Registration, offered: set[int] | None = None) -> None:
     form.organisation_name.data = reg.organisation.name
-    for i, topic_id in enumerate(reg.choice_topic_ids, start=1):
+    # Choices no longer offered (``offered``, when given) are left out, the others moving up a rank.
+    kept = [t for t in reg.choice_topic_ids if offered is None or t in offered]
+    for i, topic_id in enumerate(kept, start=1):
         if i <= form.choice_count:
             form[f"choice_{i}"].data = topic_id
 
@@ -127,6 +129,7 @@ def register(slug: str):
         return render_template("registration/closed.html", assembly=assembly, reason=why)
     topics = services.offered_topic_choices(assembly)
     form = with_choices(RegistrationForm, topics, services.required_choices(assembly, topics))
+    correcting = request.method == "GET" and request.args.get("again") == "1" and _fill_from_sent(form, assembly.id, topics)
     if _sent(form):
         # Read now: the commit expires the assembly, and reading it after would cost a query.
         assembly_id = assembly.id
@@ -154,7 +157,7 @@ def register(slug: str):
             # Only a registration this browser created can have its address put right from here.
             session["correctable"] = [assembly_id, *result.correctable, int(time.time()), form.email.data.strip()]
             return redirect(url_for(".registered", slug=slug))
-    return _register_page(form, assembly, topics)
+    return _register_page(form, assembly, topics, correcting=correcting)
 
 
 def _name_key(name: str | None) -> str:
@@ -176,8 +179,35 @@ def _form_it_corrects(assembly_id: int, form) -> tuple[int, str] | None:
     return pending_id, key
 
 
-def _register_page(form, assembly: Assembly, topics):
+def _fill_from_sent(form, assembly_id: int, topics) -> bool:
+    """Fill the form with what this browser sent here minutes ago, but the address, when it asks to correct that
+    (the "check your email" page's link): nobody types it all again for one wrong letter. True if filled."""
+    entry = session.get("sent_form")
+    try:
+        sent_assembly, pending_id, key, _name, at = entry
+    except (TypeError, ValueError):
+        return False
+    if sent_assembly != assembly_id or time.time() - at > services.CORRECTION_MINUTES * 60:
+        return False
+    data = services.form_to_correct(assembly_id, pending_id, key)
+    if data is None:
+        return False
+    for name in ("full_name", "job_title", "organisation_name", "new_organisation_name", "new_organisation_sector",
+                 "access_needs", "dietary_needs"):
+        if isinstance(data.get(name), str):
+            form[name].data = data[name]
+    form.organisation_not_listed.data = bool(data.get("organisation_not_listed"))
+    form.join_waiting_list.data = bool(data.get("join_waiting_list"))
+    offered = {t.id for t in topics}
+    kept = [t for t in data.get("topic_ids") or [] if t in offered]
+    for i, topic_id in enumerate(kept[:form.choice_count], start=1):
+        form[f"choice_{i}"].data = topic_id
+    return True
+
+
+def _register_page(form, assembly: Assembly, topics, *, correcting: bool = False):
     return render_template("registration/register.html", form=form, assembly=assembly, topics=topics,
+                           correcting=correcting,
                            organisations=_approved_organisations(),
                            places_left=assembly.capacity - assembly.confirmed_count), _status(form)
 
@@ -349,18 +379,30 @@ def manage(token: str):
 def manage_edit(token: str):
     reg, problem = load_personal_link(token)
     if reg is None:
+        # Save pressed twice on a change of address: the second press comes to the link the first one retired.
+        if request.method == "POST" and ActionForm().validate_on_submit() \
+                and services.moved_to_address(token, request.form.get("email")):
+            return render_template("registration/address_moved.html")
         return bad_link_page(problem)
     if reg.status == "cancelled":
         flash("This registration was cancelled, so it can no longer be changed.", "info")
         return redirect(url_for(".manage", token=token))
+    if reg.assembly.is_cancelled:
+        flash(services.ASSEMBLY_CANCELLED_NO_CHANGE, "info")
+        return redirect(url_for(".manage", token=token))
     published = services.allocation_published(reg.assembly)
-    topics = [] if published else services.offered_topics(reg.assembly)
+    # After the day the details still serve (the certificate's name, the address for next year), the choices not.
+    taken_place = services.has_taken_place(reg.assembly)
+    topics = [] if published or taken_place else services.offered_topics(reg.assembly)
     form = with_choices(DetailsForm, topics, services.required_choices(reg.assembly, topics), obj=reg)
+    offered = {t.id for t in topics}
+    # Saving drops a choice whose workshop the organisers removed since: said on the form, before Save.
+    dropped = [] if published or taken_place else [p.topic.name for p in reg.preferences if p.topic_id not in offered]
     if request.method == "GET":
-        _fill(form, reg)
+        _fill(form, reg, offered)
     if form.validate_on_submit():
         data = _data(form)
-        if published:
+        if published or taken_place:
             data.pop("topic_ids")
         version = reg.token_version
         try:
@@ -378,7 +420,8 @@ def manage_edit(token: str):
             flash(saved, "success")
             return redirect(url_for(".manage", token=token))
     return render_template("registration/edit.html", form=form, reg=reg, token=token, topics=topics,
-                           published=published, organisations=_approved_organisations(),
+                           published=published, taken_place=taken_place, dropped=dropped,
+                           organisations=_approved_organisations(),
                            cancel_url=url_for(".manage", token=token)), _status(form)
 
 

@@ -230,3 +230,19 @@ def test_the_page_says_when_registration_opens_and_closes_as_the_clock_moves(cli
     assert register in during and "Registration opens" not in during
     after = at(datetime(2027, 3, 1, 17, 0))
     assert "Registration closed on 1 March 2027 at 17:00." in after and register not in after
+
+
+def test_after_the_day_the_page_no_longer_offers_to_cancel_a_registration(client, world, monkeypatch):
+    """Registration closed weeks before: nothing about the form changes at the end of the day, the wording does."""
+    assembly = world["assembly"]
+    assembly.registration_closes_at = datetime(2027, 3, 1, 17, 0)
+    _db.session.commit()
+
+    def at(moment: datetime) -> str:
+        monkeypatch.setattr(registration_services, "utcnow", lambda: moment)
+        return served(client, assembly)
+
+    before = at(datetime(2027, 3, 18, 15, 59))  # the assembly runs 09:00-16:00 in London (GMT)
+    assert "to see, change or cancel your registration." in before
+    after = at(datetime(2027, 3, 18, 16, 0))
+    assert "to see or change your registration." in after and "cancel your registration" not in after

@@ -87,6 +87,16 @@ def test_a_delegate_rates_the_day_and_their_own_workshops_then_changes_it(client
         asb.id: 3}
 
 
+def test_the_way_back_from_the_form_is_not_called_cancel(client, day):
+    _assembly, _w, (aisha, _ben, _waiting), tokens = day
+    token = tokens[aisha.id]
+    form = client.get(f"/manage/{token}/feedback").get_data(as_text=True)
+    actions = re.search(r'<div class="actions">(.*?)</div>', form, re.S).group(1)
+    back = re.search(rf'<a href="/manage/{re.escape(token)}">([^<]*)</a>', actions).group(1)
+    # The words of the change-details form: beside Send, "Cancel" reads as "cancel my registration".
+    assert back == "Back without saving"
+
+
 def test_feedback_opens_after_the_day_for_confirmed_delegates_and_closes_after_thirty_days(client, day):
     assembly, _workshops, (aisha, _ben, waiting), tokens = day
     refused = give(client, tokens[waiting.id], overall="5")

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
+from eventapp.domain import DomainError
 from eventapp.extensions import db
 from eventapp.notes.models import Attendance
 from eventapp.notes.services import attendance_counts
 from eventapp.placements.models import Placement
+from eventapp.registration import services
 from eventapp.registration.models import Registration
-from tests.conftest import csrf_from
-from tests.registration.conftest import outbox
+from tests.conftest import csrf_from, post_form
+from tests.registration.conftest import form_fields, outbox, person
 from tests.registration.test_public import manage_path, register
 
 
@@ -64,3 +67,28 @@ def test_the_waiting_list_page_after_the_day_promises_no_place(client, setup):
     page = client.get(manage_path("delegate2@example.org")).get_data(as_text=True)
     assert "no place came free before the assembly took place" in page
     assert "we will give it to you automatically" not in page and "at position" not in page
+
+
+def test_after_the_day_workshop_choices_no_longer_change_though_the_details_still_do(client, setup):
+    register(client, setup, n=1)
+    reg = db.session.scalar(select(Registration).where(Registration.email == "delegate1@example.org"))
+    path = manage_path("delegate1@example.org")
+    choices = reg.choice_topic_ids
+    setup.assembly.date = date(2026, 3, 18)  # places were never published, and the day is over
+    db.session.commit()
+    page = client.get(path).get_data(as_text=True)
+    assert "Change your details or choices" not in page and "Change your details" in page
+    assert "The assembly has taken place, so your choices can no longer change." in page
+    form = client.get(path + "/edit").get_data(as_text=True)
+    assert "The assembly has taken place, so workshop choices can no longer be changed." in form
+    assert 'name="choice_1"' not in form
+    # A form opened before the day, sent now with other choices: the details are saved, the choices kept.
+    swapped = form_fields(setup, n=1, full_name="Delegate One", choice_1=str(setup.topics[3].id))
+    resp = post_form(client, path + "/edit", swapped, follow_redirects=True)
+    assert "Your changes are saved." in resp.get_data(as_text=True)
+    db.session.expire_all()
+    reg = db.session.get(Registration, reg.id)
+    assert reg.full_name == "Delegate One" and reg.choice_topic_ids == choices
+    # The rule is the service's, whatever form sends the choices.
+    with pytest.raises(DomainError, match="workshop choices can no longer change"):
+        services.update_registration(reg, person(setup, n=1, topic_ids=[t.id for t in setup.topics[1:4]]))

@@ -92,6 +92,28 @@ def test_the_personal_page_says_when_the_assembly_itself_is_cancelled(client, se
     assert "This assembly has been cancelled." in html
 
 
+def test_the_personal_page_of_a_cancelled_assembly_offers_no_change_and_its_feed_shows_the_day_cancelled(client, setup):
+    from eventapp.assemblies.services import set_cancelled
+
+    register(client, setup, n=1)
+    path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    before = client.get(path).get_data(as_text=True)
+    feed = re.search(r'href="https?://[^/"]+(/calendar/[^"]+\.ics)"', before).group(1)
+    assert "Change your details or choices" in before
+    assert "STATUS:CONFIRMED" in client.get(feed).get_data(as_text=True)
+    set_cancelled(setup.assembly, True)
+    html = client.get(path).get_data(as_text=True)
+    assert "This assembly has been cancelled." in html
+    assert "Change your details" not in html and "/calendar/" not in html
+    # The edit link kept from earlier explains instead of offering a form whose Save can only fail.
+    page = client.get(path + "/edit", follow_redirects=True).get_data(as_text=True)
+    assert "This assembly has been cancelled, so registrations can no longer be changed." in page
+    assert 'name="full_name"' not in page
+    # A calendar already subscribed shows the day cancelled rather than dropping it without a word.
+    ics = client.get(feed).get_data(as_text=True)
+    assert ics.count("BEGIN:VEVENT") == 1 and "STATUS:CANCELLED" in ics and "STATUS:CONFIRMED" not in ics
+
+
 def test_a_fresh_link_for_a_cancelled_registration_does_not_say_you_are_registered(client, setup):
     register(client, setup, n=1)
     path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
@@ -147,6 +169,44 @@ def test_changing_the_email_address_kills_the_links_sent_to_the_old_one_and_hand
     resp = post_form(client, new_path + "/edit", form_fields(setup, n=1, dietary_needs="Vegan"))
     assert resp.headers["Location"] == new_path
     assert len(outbox(kind="address_changed")) == 1
+
+
+def test_save_pressed_twice_on_a_change_of_address_says_the_change_is_saved_without_opening_the_old_link(client, app, setup):
+    from tests.conftest import csrf_from
+
+    register(client, setup, n=1, email="delegat1@example.org")
+    old_path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    sent = {"csrf_token": csrf_from(client.get(old_path + "/edit").get_data(as_text=True)),
+            **form_fields(setup, n=1, email="delegate1@example.org")}
+    first = client.post(old_path + "/edit", data=sent)
+    assert first.status_code == 302
+    second = client.post(old_path + "/edit", data=sent)
+    html = second.get_data(as_text=True)
+    assert second.status_code == 200 and "Your changes are saved" in html
+    assert "emailed your new personal link to the new address" in html
+    assert "This link does not work" not in html
+    assert first.headers["Location"] not in html and old_path not in html
+    assert len(outbox(kind="address_changed")) == 1
+    # The old link still opens nothing, and a form sent to it with another address is not told anything.
+    assert client.get(old_path).status_code == 404 and client.get(old_path + "/edit").status_code == 404
+    assert client.post(old_path + "/edit", data={**sent, "email": "guess@example.org"}).status_code == 404
+    # Another browser (no CSRF token of this session) is not answered either.
+    other = app.test_client()
+    assert other.post(old_path + "/edit", data=sent).status_code in (400, 404)
+
+
+def test_the_change_form_says_which_earlier_choice_the_organisers_took_off_the_programme(client, setup):
+    register(client, setup, n=1)  # choices: the first three topics, in order
+    path = LINK_RE.search(outbox(kind="registration_confirmed")[-1].body_text).group(1)
+    removed = setup.topics[1]
+    workshop = next(w for w in setup.assembly.rounds[0].workshops if w.topic_id == removed.id)
+    db.session.delete(workshop)
+    db.session.commit()
+    html = client.get(path + "/edit").get_data(as_text=True)
+    assert "Your earlier choice &ldquo;<bdi>Criminal exploitation</bdi>&rdquo; is no longer offered" in html
+    # The others move up a rank rather than leaving a gap the delegate must notice.
+    selected = re.findall(r'<select[^>]*name="(choice_\d)"[^>]*>.*?<option selected value="(\d+)"', html, re.S)
+    assert selected[:2] == [("choice_1", str(setup.topics[0].id)), ("choice_2", str(setup.topics[2].id))]
 
 
 def test_emails_link_to_the_fresh_link_page_and_the_assembly_page_rather_than_naming_a_website(client, setup):
