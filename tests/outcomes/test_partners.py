@@ -746,3 +746,20 @@ def test_the_partner_link_email_isolates_a_right_to_left_contact_and_organisatio
     msg = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "partner_link"))
     assert f"<p>Dear <bdi>{contact}</bdi>,</p>" in msg.body_html
     assert f"<p><bdi>{scene.police.name}</bdi> owns " in msg.body_html
+
+
+def test_the_partner_link_email_names_the_organisation_in_its_subject_as_typed_on_one_line(as_organiser, db,
+                                                                                           organiser):
+    from eventapp.mail.services import build_mime
+
+    scene = build_scene(organiser=organiser)
+    # Stored as some older import left it: markup, an ampersand and a line break a header must not carry.
+    scene.police.name = "A&E <Liaison>\r\nBcc: evil@example.org"
+    services.save_contact(scene.police, "Comms", "comms@police.example.org")
+    services.send_partner_link(scene.police)
+    msg = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "partner_link"))
+    # A subject is plain text: the name as typed (no &amp;), its line break folded to a space.
+    assert msg.subject == "A&E <Liaison> Bcc: evil@example.org: your actions from the community safety assembly"
+    sent = build_mime(msg)
+    assert sent["Subject"] == msg.subject and sent["Bcc"] is None
+    assert "<title>A&amp;E &lt;Liaison&gt;" in msg.body_html
