@@ -212,6 +212,16 @@ def oneline(text: str | None) -> str:
     return ", ".join(line.strip() for line in (text or "").splitlines() if line.strip())
 
 
+# Zones as the people there name them; any other zone keeps its IANA name, which is unambiguous.
+_ZONE_NAMES = {"Europe/London": "UK"}
+
+
+def zone_time(tz: str | None) -> str:
+    """The time zone after a time, as a reader says it: "UK time" for Europe/London, else "Europe/Paris time"."""
+    tz = tz or "Europe/London"
+    return f"{_ZONE_NAMES.get(tz, tz)} time"
+
+
 def longdate(value: date | datetime | None) -> str:
     """A day as people write it: "Thursday 18 March 2027"."""
     if not value:
@@ -223,6 +233,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["counted"] = counted
     app.jinja_env.filters["longdate"] = longdate
     app.jinja_env.filters["oneline"] = oneline
+    app.jinja_env.filters["zone_time"] = zone_time
     app.extensions["eventapp.links"] = {}
     app.extensions["eventapp.nav"] = {}
     app.jinja_env.globals["site_nav"] = site_nav

@@ -103,3 +103,16 @@ def test_each_role_sees_only_its_own_menu_and_sign_out_works_from_it(app, db):
     assert len(set(tokens.values())) == 3
     # Signed out again, the same browser gets the signed-out menu back.
     assert ">Staff sign in</a>" in _menu(anonymous, "/login")
+
+
+def test_every_html_email_isolates_the_names_and_titles_people_typed():
+    # A right-to-left name in a left-to-right sentence takes the punctuation beside it along
+    # ("Dear <name>," shows the comma on the name's left) unless it is isolated in <bdi>.
+    root = resource_dir("templates")
+    typed = re.compile(r"\{\{ (to_name|[\w.]*\.(?:title|name|venue_name|venue_address|full_name))\b")
+    bare = []
+    for path in sorted(root.glob("email/*/body.html")) + sorted(root.glob("invites/_*.html")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            bare += [f"{path.relative_to(root)}:{number}: {m.group(1)}" for m in typed.finditer(line)
+                     if not line[:m.start()].endswith(("<bdi>", "<title>"))]  # a <title> holds text only
+    assert not bare, "wrap in <bdi>: " + "; ".join(bare)

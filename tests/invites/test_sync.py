@@ -319,7 +319,7 @@ def test_an_updated_invitation_says_the_old_date_when_the_day_moves(world):
     new = {str(vevent(m.ics)[1]["SUMMARY"]): m for m in outbox() if m.id not in before}
     workshop = new["Workshop: ASB in town centres"]
     assert vevent(workshop.ics)[1]["DTSTART"].dt == utc(date(2027, 3, 29), time(10, 30))
-    assert "When:  Monday 29 March 2027, 10:30–11:45 (Europe/London time)" in workshop.body_text
+    assert "When:  Monday 29 March 2027, 10:30–11:45 (UK time)" in workshop.body_text
     assert "Before: Workshop: ASB in town centres, Sunday 28 March 2027 10:30–11:45, Council Chamber" \
         in workshop.body_text
     assert "Sunday 28 March 2027 10:30–11:45" in workshop.body_html
@@ -367,3 +367,20 @@ def test_a_cancellation_offers_no_calendar_to_subscribe_to_and_nothing_to_change
         for part in (m.body_text, m.body_html):
             assert "/calendar/" not in part and "Change or cancel" not in part
             assert "/manage/" in part and "Your registration" in part
+
+
+def test_invitations_name_the_uk_time_zone_as_people_say_it_and_any_other_by_its_iana_name(world):
+    # "(Europe/London time)" is a computer's name for it; a zone elsewhere has no one everyday name.
+    a = register(world, "Delegate A", "a@example.org")
+    registration.cancel_registration(a)
+    kinds = {m.kind: m for m in outbox(kinds=("invite", "invite_cancelled"))}
+    assert set(kinds) == {"invite", "invite_cancelled"}
+    for m in kinds.values():
+        assert "Sunday 28 March 2027, 09:00–16:00 (UK time)" in m.body_text, m.kind
+        assert "Sunday 28 March 2027, 09:00&ndash;16:00 (UK time)" in m.body_html, m.kind
+        assert "Europe/London" not in m.body_text + m.body_html, m.kind
+    world.assembly.timezone = "Europe/Paris"
+    register(world, "Delegate B", "b@example.org")
+    [paris] = outbox("b@example.org", kinds=("invite",))
+    assert "09:00–16:00 (Europe/Paris time)" in paris.body_text
+    assert "09:00&ndash;16:00 (Europe/Paris time)" in paris.body_html

@@ -11,6 +11,7 @@ from eventapp.extensions import db
 from eventapp.mail.models import OutboxMessage
 from eventapp.mail.services import clean_header, send_pending
 from eventapp.messages.models import AssemblyMessage
+from eventapp.templating import longdate
 from eventapp.registration.models import Registration
 from tests.conftest import csrf_from
 from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
@@ -84,6 +85,10 @@ def test_an_organiser_checks_then_sends_an_email_to_every_confirmed_delegate(as_
     link = re.search(r"Change or cancel your registration: (\S+)", text).group(1)
     assert as_organiser.get(_path(link)).status_code == 200  # a working link
     assert "<p dir=\"auto\">Park at the rear.</p>" in html_of(received[0])
+    # The date is the assembly's, not the day they registered: "registered for X on <date>" read as the latter.
+    day = longdate(assembly.date)
+    assert f"because you registered for Shire Community Safety Assembly ({day})." in " ".join(text.split())
+    assert f"because you registered for <bdi>Shire Community Safety Assembly</bdi> ({day})." in html_of(received[0])
 
 
 def test_the_waiting_list_and_a_workshop_are_audiences_and_cancelled_people_are_never_written_to(
@@ -104,7 +109,7 @@ def test_the_waiting_list_and_a_workshop_are_audiences_and_cancelled_people_are_
         assert names == expected
         assert message.recipients == len(expected)
     waiting_copy = next(r for r in _outbox(assembly) if r.to_name == "Wendy Wait")
-    assert "and are on its waiting list" in as_organiser.get(f"/organiser/outbox/{waiting_copy.id}").get_data(
+    assert f"({longdate(assembly.date)}) and are on its waiting list" in as_organiser.get(f"/organiser/outbox/{waiting_copy.id}").get_data(
         as_text=True)
 
 

@@ -472,7 +472,7 @@ def test_a_reminder_about_a_carried_action_says_where_it_was_agreed(db, organise
     carried, still_here = msg.body_text.split(copy.description)[1], msg.body_text.split(scene.open_action.description)[1]
     assert f"Agreed at: {scene.previous.title} ({scene.old_workshop.title}), carried forward into " \
            f"{scene.current.title}" in carried.split("\n\n")[0]
-    assert f"{scene.previous.title} ({scene.old_workshop.title}), carried forward" in msg.body_html
+    assert f"<bdi>{scene.previous.title}</bdi> (<bdi>{scene.old_workshop.title}</bdi>), carried forward" in msg.body_html
     assert f"Agreed at: {scene.previous.title} ({scene.old_workshop.title})\n" in still_here
 
 
@@ -733,3 +733,33 @@ def test_a_reminder_says_when_an_action_falls_due_as_people_say_it(db, organiser
     line = next(line for line in msg.body_text.splitlines() if line.strip().startswith("Due on"))
     assert line.strip().endswith(f"{says}.") and "0 days" not in msg.body_text and "1 day " not in msg.body_text
     assert f"{says}.<br>" in msg.body_html
+
+
+def test_the_partner_link_email_isolates_a_right_to_left_contact_and_organisation_name(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    scene.police.name = "\u0634\u0631\u0637\u0629 \u0634\u0627\u064a\u0631\u0641\u0648\u0631\u062f"
+    contact = "\u0633\u0627\u0631\u0629 \u0639\u0644\u064a"
+    url = f"/organiser/partners/{scene.police.id}"
+    assert post_form(as_organiser, url, {"contact_name": contact, "contact_email": "comms@police.example.org"}
+                     ).status_code == 302
+    assert post_form(as_organiser, f"{url}/send", {}, form_url=url).status_code == 302
+    msg = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "partner_link"))
+    assert f"<p>Dear <bdi>{contact}</bdi>,</p>" in msg.body_html
+    assert f"<p><bdi>{scene.police.name}</bdi> owns " in msg.body_html
+
+
+def test_the_partner_link_email_names_the_organisation_in_its_subject_as_typed_on_one_line(as_organiser, db,
+                                                                                           organiser):
+    from eventapp.mail.services import build_mime
+
+    scene = build_scene(organiser=organiser)
+    # Stored as some older import left it: markup, an ampersand and a line break a header must not carry.
+    scene.police.name = "A&E <Liaison>\r\nBcc: evil@example.org"
+    services.save_contact(scene.police, "Comms", "comms@police.example.org")
+    services.send_partner_link(scene.police)
+    msg = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "partner_link"))
+    # A subject is plain text: the name as typed (no &amp;), its line break folded to a space.
+    assert msg.subject == "A&E <Liaison> Bcc: evil@example.org: your actions from the community safety assembly"
+    sent = build_mime(msg)
+    assert sent["Subject"] == msg.subject and sent["Bcc"] is None
+    assert "<title>A&amp;E &lt;Liaison&gt;" in msg.body_html

@@ -27,7 +27,7 @@ def test_confirmation_is_delivered_over_smtp_and_its_link_opens_the_manage_page(
     assert message["To"].addresses[0].display_name == "Siobhán O'Brien <b>"
     body = text_of(message)
     assert "Dear Siobhán O'Brien <b>," in body
-    assert "Dear Siobhán O&#39;Brien &lt;b&gt;," in html_of(message)
+    assert "Dear <bdi>Siobhán O&#39;Brien &lt;b&gt;</bdi>," in html_of(message)
     link = LINK_RE.search(body).group(1)
     page = client.get(link.replace("http://localhost", ""))
     assert page.status_code == 200 and "Your place is confirmed." in page.get_data(as_text=True)

@@ -121,7 +121,7 @@ def test_the_promoted_email_gives_the_venue_address_as_the_confirmation_does(set
     services.cancel_registration(first)
     [mail] = outbox("promoted")
     assert "Where: Shireford Guildhall, High Street, Shireford SH1 1AA" in mail.body_text
-    assert "Shireford Guildhall, High Street, Shireford SH1 1AA" in mail.body_html
+    assert "<bdi>Shireford Guildhall</bdi>, <bdi>High Street, Shireford SH1 1AA</bdi>" in mail.body_html
 
 
 @pytest.mark.parametrize("kind", ["registration_confirmed", "promoted"])
@@ -134,9 +134,27 @@ def test_an_address_typed_on_several_lines_reads_as_one_line_in_both_parts(setup
     services.register(setup.assembly, person(setup, 2))
     services.cancel_registration(first)
     [mail] = outbox(kind)
-    for part in (mail.body_text, mail.body_html):
+    for part in (mail.body_text, mail.body_html.replace("<bdi>", "").replace("</bdi>", "")):
         assert "Where: Shireford Guildhall, High Street, Shireford SH1 1AA\n" in part.replace("</p>", "\n")
         assert "\r" not in part
+
+
+RTL_NAME = "\u0633\u0627\u0631\u0629 \u0639\u0644\u064a"  # Sarah Ali, in Arabic
+
+
+def test_html_emails_to_a_right_to_left_name_isolate_it_so_the_comma_stays_after_it(setup, req):
+    # Without <bdi> the comma after "Dear <name>" joins the right-to-left run and shows on its left.
+    setup.assembly.capacity = 1
+    first = services.register(setup.assembly, person(setup, 1, full_name=RTL_NAME)).registration
+    services.register(setup.assembly, person(setup, 2, full_name=f"{RTL_NAME} 2"))
+    services.cancel_registration(first)
+    mails = {(m.kind, m.to_email): m for m in outbox()}
+    for kind, n in (("registration_confirmed", 1), ("cancelled", 1), ("waiting_list", 2), ("promoted", 2)):
+        mail = mails[kind, f"delegate{n}@example.org"]
+        name = RTL_NAME if n == 1 else f"{RTL_NAME} 2"
+        assert f"<p>Dear <bdi>{name}</bdi>,</p>" in mail.body_html, kind
+        assert f"Dear {name}," in mail.body_text, kind
+        assert "<strong><bdi>" in mail.body_html, kind  # the assembly's title too
 
 
 def test_registration_window_closed_or_not_yet_open(setup, req):
