@@ -1775,7 +1775,7 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
             continue
         valid.append({**details, "organisation_id": org.id, "topic_ids": topic_ids})
     if not apply:
-        report.added = len(valid)
+        _preview_places(assembly, valid, report)
         return report
     for data in valid:
         result = _register_imported(assembly, data)
@@ -1786,6 +1786,24 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
     audit.record(by, "registrations.import", assembly_id=assembly.id, subject=f"registrations of {assembly.slug}", detail=f"{report.added} confirmed, {report.waiting} waiting, {len(report.errors)} rows refused")
     db.session.commit()
     return report
+
+
+def _preview_places(assembly: Assembly, valid: list[dict[str, Any]], report: ImportReport) -> None:
+    # The check says what the import would do: rows past the capacity or an organisation's limit go on the
+    # waiting list (and are emailed so), as _register_imported decides them one by one in file order.
+    from_org = dict(db.session.execute(
+        select(Registration.organisation_id, func.count(Registration.id))
+        .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
+        .group_by(Registration.organisation_id)).all())
+    total = assembly.confirmed_count
+    for data in valid:
+        org_id = data["organisation_id"]
+        if total < assembly.capacity and (assembly.org_limit is None or from_org.get(org_id, 0) < assembly.org_limit):
+            total += 1
+            from_org[org_id] = from_org.get(org_id, 0) + 1
+            report.added += 1
+        else:
+            report.waiting += 1
 
 
 def _register_imported(assembly: Assembly, data: dict[str, Any]) -> str:

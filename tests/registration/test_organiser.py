@@ -295,6 +295,16 @@ def test_csv_import_applies_valid_rows_and_emails_links(as_organiser, setup):
     assert {m.to_email for m in outbox("registration_confirmed")} == set(regs)
 
 
+def test_csv_import_check_says_who_would_go_on_the_waiting_list_as_the_import_then_does(as_organiser, setup):
+    # Capacity 5, at most 2 per organisation: of 8 rows, 2 from the constabulary's 4 and all 5 places go first.
+    rows = "".join(f"P{n},p{n}@example.org,Officer,{setup.orgs[0 if n < 4 else 1 + n % 2].name}\n" for n in range(8))
+    text = "full_name,email,job_title,organisation\n" + rows
+    check = re.sub(r"\s+", " ", _upload(as_organiser, setup, text, apply=False).get_data(as_text=True))
+    assert "8 rows can be imported: 5 would be confirmed and 3 put on the waiting list" in check
+    done = _upload(as_organiser, setup, text, apply=True).get_data(as_text=True)
+    assert "5 registered and confirmed, 3 put on the waiting list" in done
+
+
 def test_csv_import_rejects_a_file_that_is_not_csv(as_organiser, setup):
     resp = _upload(as_organiser, setup, "hello\n", apply=False)
     assert resp.status_code == 400 and "missing: full_name" in resp.get_data(as_text=True)
