@@ -70,9 +70,9 @@ def test_name_badges_show_each_confirmed_delegate_with_their_workshops_and_print
     db.session.commit()
     page = as_organiser.get(_url(setup, "badges")).get_data(as_text=True)
     badges = page.split('class="badges"')[1].split("</section>")[0]
-    assert badges.count('<li class="badge">') == 2
+    assert badges.count('<li class="name-badge">') == 2
     assert badges.index("Aisha Khan") < badges.index("Zoë &lt;b&gt;Adams&lt;/b&gt;")
-    aisha_badge = badges.split("Aisha Khan")[1].split('<li class="badge">')[0]
+    aisha_badge = badges.split("Aisha Khan")[1].split('<li class="name-badge">')[0]
     assert f"{setup.orgs[1].name}" in aisha_badge
     assert f"{asb.round.starts_at:%H:%M} {asb.title}, Committee Room &lt;2&gt;" in aisha_badge
     assert "badge-workshops" not in badges.split("Zoë")[1]  # no workshop yet: none listed
