@@ -36,7 +36,14 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DomainError("Save the file as “CSV UTF-8” and upload it again.", "file") from None
+        # Excel on Windows saves plain "CSV (Comma delimited)" in the Windows code page: accented names
+        # (Siobhán, Zoë) are then not UTF-8. A NUL byte means UTF-16 ("Unicode Text"), which this is not.
+        try:
+            if b"\x00" in data:
+                raise UnicodeDecodeError("cp1252", data, 0, 1, "NUL byte")
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise DomainError("Save the file as “CSV UTF-8” and upload it again.", "file") from None
     if "\x00" in text:
         raise DomainError("That does not look like a CSV file.", "file")
     # Excel saves "CSV" with semicolons where the comma is the decimal separator (French,

@@ -270,6 +270,16 @@ def test_csv_import_reads_excel_semicolon_files(as_organiser, setup):
     assert regs["siobhan@example.org"].choice_topic_ids[0] == setup.topics[0].id
 
 
+def test_csv_import_reads_a_windows_excel_csv_with_accented_names(as_organiser, setup):
+    # Excel on Windows saves "CSV (Comma delimited)" in Windows-1252, not UTF-8.
+    text = "full_name,email,job_title,organisation\nZoë Ní Bhriain,zoe@example.org,Agent de liaison,Mind in Shireford\n"
+    page = as_organiser.get(base(setup) + "/import").get_data(as_text=True)
+    resp = as_organiser.post(base(setup) + "/import", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page), "apply": "y", "file": (io.BytesIO(text.encode("cp1252")), "list.csv")})
+    assert resp.status_code == 200 and "1 registered and confirmed" in resp.get_data(as_text=True)
+    assert db.session.scalar(select(Registration.full_name)) == "Zoë Ní Bhriain"
+
+
 def test_csv_import_names_the_spreadsheet_row_even_after_blank_rows(as_organiser, setup):
     # Excel saves an empty row as commas; the next is truly empty; Siobhán's access needs span two lines.
     text = IMPORT.replace("\nNo Org", "\n,,,,,,,,\n\nNo Org").replace(
@@ -313,7 +323,7 @@ def test_csv_import_rejects_a_file_that_is_not_csv(as_organiser, setup):
 
     resp = as_organiser.post(base(setup) + "/import", content_type="multipart/form-data", data={
         "csrf_token": csrf_from(page), "file": (io.BytesIO(b"\xff\xfe\x00bad"), "x.csv")})
-    assert resp.status_code == 400 and "CSV UTF-8" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "Save the file as “CSV UTF-8”" in resp.get_data(as_text=True)
 
 
 def test_privacy_purge_is_a_dry_run_until_applied(app, db, setup):
