@@ -960,18 +960,23 @@ def organiser_cancel(slug: str, reg_id: int):
     assembly = load_assembly(slug)
     reg = _org_reg(assembly, reg_id)
     form = ActionForm()
+    # From the possible duplicates, back there: the organiser works through its groups one by one.
+    from_duplicates = request.args.get("from") == "duplicates"
+    back = (url_for(".organiser_duplicates", slug=slug) if from_duplicates
+            else url_for(".organiser_index", slug=slug, **_list_args()))
     if form.validate_on_submit():
         try:
             promoted = services.cancel_registration(reg, by=current_user.id)
         except DomainError as err:
             flash(err.message, "error")
-            return redirect(url_for(".organiser_index", slug=slug))
+            return redirect(url_for(".organiser_duplicates", slug=slug) if from_duplicates
+                            else url_for(".organiser_index", slug=slug))
         message = (f"{reg.full_name}'s registration is cancelled.{_promoted_note(promoted)}"
                    " To undo it, choose Reinstate on their row under the status Cancelled.")
         flash(message, "success")
-        return _back_to_list(slug)
+        return redirect(back)
     return render_template("registration/cancel.html", reg=reg, form=form, heading=f"Cancel {reg.full_name}'s registration?",
-                           cancel_url=url_for(".organiser_index", slug=slug, **_list_args()), has_workshops=_has_workshops(reg))
+                           cancel_url=back, has_workshops=_has_workshops(reg))
 
 
 def _promoted_note(promoted: list[Registration]) -> str:

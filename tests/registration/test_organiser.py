@@ -465,6 +465,22 @@ def test_possible_duplicates_lists_one_person_registered_twice(app, as_organiser
         f"{base(setup)}/duplicates").get_data(as_text=True)
 
 
+def test_cancelling_from_the_possible_duplicates_comes_back_to_them(app, as_organiser, setup):
+    seed(app, setup, [(1, 0, {"full_name": "Aisha Khan", "email": "aisha@exmaple.org"}),
+                      (2, 0, {"full_name": "Aisha Khan", "email": "aisha@example.org"}),
+                      (3, 1, {"full_name": "Ben Jones"}), (4, 1, {"full_name": "Ben Jones", "email": "ben@example.org"})])
+    page = as_organiser.get(f"{base(setup)}/duplicates").get_data(as_text=True)
+    cancel_url = re.search(r'href="([^"]*/cancel[^"]*)">Cancel<span class="visually-hidden"> the registration with '
+                           r'aisha@exmaple.org', page).group(1).replace("&amp;", "&")
+    confirm = as_organiser.get(cancel_url).get_data(as_text=True)
+    assert f'<a href="{base(setup)}/duplicates">No, keep it</a>' in confirm
+    resp = post_form(as_organiser, cancel_url, {})
+    # Back on the duplicates, Ben's pair still to check, and told what was done.
+    assert resp.status_code == 302 and resp.headers["Location"] == f"{base(setup)}/duplicates"
+    page = as_organiser.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Aisha Khan&#39;s registration is cancelled." in page and page.count("<section") == 1 and "Ben Jones" in page
+
+
 def test_cancel_several_ticked_registrations_at_once(app, as_organiser, setup):
     # An organisation withdraws two of its delegates: tick both, check who, cancel; the place goes to the next in line.
     regs = seed(app, setup, [(n, n % 3, {}) for n in range(6)])
