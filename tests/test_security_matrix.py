@@ -142,7 +142,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "registration.organiser_bulk_cancel": {"GET": organiser_only(302), "POST": organiser_only(302)},
     "registration.organiser_unconfirmed": {"GET": organiser_only()},
     # Without the address of the form the page showed, nothing is changed: back to the list.
-    "registration.organiser_withdraw_pending": {"POST": organiser_only(302)},
+    # without the form's key in the link: back to the list, nothing deleted
+    "registration.organiser_withdraw_pending": {"GET": organiser_only(302), "POST": organiser_only(302)},
     "registration.organiser_confirm_pending": {"POST": organiser_only(302)},
     "assemblies.delete_round": {"GET": organiser_only(), "POST": organiser_only(302)},
     "assemblies.cancel_assembly": {"GET": organiser_only(), "POST": organiser_only(302)},

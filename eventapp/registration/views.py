@@ -840,19 +840,39 @@ def organiser_confirm_pending(slug: str, pending_id: int):
                   if result.outcome != "duplicate" else
                   f"{reg.email} was registered already; that registration is unchanged and its personal link emailed.",
                   "success")
-    return redirect(url_for(".organiser_unconfirmed", slug=slug))
+    return redirect(_unconfirmed_url(slug))
 
 
-@bp.route("/organiser/assemblies/<slug>/registrations/unconfirmed/<int:pending_id>/withdraw", methods=["POST"])
+def _unconfirmed_url(slug: str) -> str:
+    """The list of unconfirmed forms at the page the organiser acted from (a form's `page`, or the link's)."""
+    page = request.values.get("page", type=int) or 1
+    return url_for(".organiser_unconfirmed", slug=slug, **({"page": page} if page > 1 else {}))
+
+
+@bp.route("/organiser/assemblies/<slug>/registrations/unconfirmed/<int:pending_id>/withdraw", methods=["GET", "POST"])
 @organiser_required
 def organiser_withdraw_pending(slug: str, pending_id: int):
     assembly = load_assembly(slug)
-    pending = _org_pending(assembly, pending_id)
-    if ActionForm().validate_on_submit() and _shown_pending(pending):
+    pending = db.session.get(PendingRegistration, pending_id)
+    if pending is not None and pending.assembly_id != assembly.id:
+        abort(404)
+    if pending is None or request.values.get("email_key") != pending.email_key:
+        # Confirmed or deleted meanwhile (a second click on "Yes, delete" too), or its id now another's form.
+        flash("That form was confirmed or deleted meanwhile: nothing was changed. Here is the list as it is now.", "info")
+        return redirect(_unconfirmed_url(slug))
+    if request.method == "GET":
+        # Deleting cannot be undone and the person must then fill in the whole form again: asked first.
+        return render_template(
+            "confirm_delete.html", title=f"Delete the form {pending.full_name} sent?",
+            warning=f"Its confirmation link, emailed to {pending.email}, stops working, and they hold no place: "
+                    "to take part they must register again.",
+            cancel_url=_unconfirmed_url(slug), hidden={"email_key": pending.email_key,
+                                                       "page": request.args.get("page", "")})
+    if ActionForm().validate_on_submit():
         name = pending.full_name
         services.withdraw_pending(pending)
         flash(f"The unconfirmed registration of {name} is deleted; its confirmation link no longer works.", "success")
-    return redirect(url_for(".organiser_unconfirmed", slug=slug))
+    return redirect(_unconfirmed_url(slug))
 
 
 DAY_SHEET_PARTS = {"reception": "Reception list", "registers": "Workshop registers", "catering": "Catering and access",

@@ -207,6 +207,12 @@ def test_organiser_registration_pages_are_accessible(live_server, page):
     page.goto(base + "/registrations/unconfirmed")
     expect(page.get_by_text("Hale Youth Trust (new)")).to_be_visible()
     axe_check(page, "registrations waiting for address confirmation")
+    page.get_by_role("link", name="Delete the form from tom@example.org").click()
+    expect(page.get_by_role("heading", name="Delete the form Tom Hale sent?")).to_be_visible()
+    axe_check(page, "delete an unconfirmed form")
+    page.get_by_role("button", name="Yes, delete").click()
+    expect(page.get_by_text("The unconfirmed registration of Tom Hale is deleted")).to_be_visible()
+    expect(page.get_by_text("Hale Youth Trust (new)")).to_have_count(0)
 
 
 def test_a_form_left_open_too_long_is_sent_again_with_nothing_retyped(live_server, page):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func, select
 
@@ -402,3 +403,32 @@ def test_the_link_of_a_cancelled_assembly_says_so_before_offering_a_button_that_
     # Nor a way round: the form it would send the delegate back to is closed too.
     assert f'href="/a/{setup.assembly.slug}/register"' not in html
     assert _registrations() == 0
+
+
+def test_deleting_an_unconfirmed_form_asks_first_and_returns_to_the_same_page(client, setup, app, as_organiser):
+    # Delete sat beside Confirm and acted at once: a slip of the finger lost someone's form for good.
+    _confirm_first(setup)
+    app.config["PAGE_SIZE"] = 1
+    register(client, setup, n=1, full_name="Aisha <b>Khan</b>")
+    register(client, setup, n=2)
+    url = f"/organiser/assemblies/{setup.assembly.slug}/registrations/unconfirmed"
+    listed = client.get(f"{url}?page=2").get_data(as_text=True)
+    link = re.search(r'href="([^"]*/withdraw[^"]*)"', listed).group(1).replace("&amp;", "&")
+    key = parse_qs(urlsplit(link).query)["email_key"][0]
+    pending = db.session.scalar(select(PendingRegistration).where(PendingRegistration.email_key == key))
+    confirm = client.get(link)
+    html = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "Yes, delete" in html and pending.email in html
+    assert "register again" in html
+    assert db.session.scalar(select(func.count()).select_from(PendingRegistration)) == 2  # opening it deletes nothing
+    fields = dict(re.findall(r'name="(email_key|page|csrf_token)" value="([^"]*)"', html))
+    response = client.post(link.split("?")[0], data=fields)
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"{url}?page=2")
+    assert db.session.scalar(select(func.count()).select_from(PendingRegistration)) == 1
+    assert client.get(_confirm_path(pending.email)).status_code == 410
+    # "Yes, delete" pressed twice: the second says so and deletes nothing more.
+    again = client.post(link.split("?")[0], data=fields, follow_redirects=True).get_data(as_text=True)
+    assert "nothing was changed" in again
+    assert db.session.scalar(select(func.count()).select_from(PendingRegistration)) == 1
+    # The escaped name is on the page that asks.
+    assert "<b>Khan</b>" not in html
