@@ -97,7 +97,7 @@ def approve(org_id: int):
 def merge(org_id: int):
     org = db.get_or_404(Organisation, org_id)
     form = MergeForm()
-    form.target_id.choices = [
+    form.target_id.choices = [SelectChoice(0, "Choose the organisation to keep")] + [
         SelectChoice(o.id, f"{o.name} ({o.sector_label}{', pending' if o.is_pending else ''})")
         for o in db.session.scalars(select(Organisation).where(Organisation.id != org.id).order_by(Organisation.name_key))
     ]
@@ -123,5 +123,6 @@ def merge(org_id: int):
                       f"{'one' if excess == 1 else f'{excess:,}'} to the waiting list from its registrations "
                       "if need be.", "info")
             return _back_to_list(target)
-    return render_template("organisations/merge.html", form=form, org=org, contact=contact, list_args=_list_args()), \
+    return render_template("organisations/merge.html", form=form, org=org, contact=contact, list_args=_list_args(),
+                           moving=services.merge_preview(org)), \
         (400 if form.errors else 200)

@@ -151,6 +151,35 @@ def test_merge_refuses_itself_and_unknown_targets(as_organiser, db):
     assert db.session.get(Organisation, org.id) is not None
 
 
+def test_merge_needs_the_organisation_to_keep_chosen_and_says_what_moves_for_good(as_organiser, db):
+    from tests.notes.helpers import make_registration
+
+    make_org("Aardvark Trust", sector="voluntary_community")  # first in the list
+    keep = make_org("Shireford Constabulary", sector="police")
+    dup = make_org("Shireford Constabluary", sector="police", status="pending")
+    assembly = make_assembly()
+    make_registration(assembly, dup, "Aisha Khan")
+    make_registration(assembly, dup, "Ben Jones")
+    make_agenda_item(assembly, title="Policing update").organisation = dup
+    db.session.commit()
+    url = f"/organiser/organisations/{dup.id}/merge"
+    page = body(as_organiser.get(url))
+    # Nothing chosen until the organiser chooses: a click straight on the button must not merge into Aardvark Trust.
+    assert '<option selected value="0">Choose the organisation to keep</option>' in page
+    assert "selected value=\"" + str(keep.id) not in page
+    assert "Moving with it: 2 registrations, 1 agenda item. A merge cannot be undone." in " ".join(page.split())
+    resp = post_form(as_organiser, url, {"target_id": "0"})
+    assert resp.status_code == 400 and "Choose the organisation to keep." in body(resp)
+    db.session.expire_all()
+    assert db.session.get(Organisation, dup.id) is not None
+    assert post_form(as_organiser, url, {"target_id": keep.id}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Organisation, dup.id) is None
+    lone = make_org("Northvale Food Bank", sector="voluntary_community")
+    assert "Nothing is recorded against it yet. A merge cannot be undone." in " ".join(
+        body(as_organiser.get(f"/organiser/organisations/{lone.id}/merge")).split())
+
+
 def test_merge_page_for_unknown_organisation_is_404(as_organiser):
     assert as_organiser.get("/organiser/organisations/999999/merge").status_code == 404
     assert as_organiser.get("/organiser/organisations/999999/edit").status_code == 404
