@@ -1,7 +1,7 @@
 """Organiser pages for partner organisations."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -95,7 +95,13 @@ def approve(org_id: int):
 @bp.route("/<int:org_id>/merge", methods=["GET", "POST"])
 @organiser_required
 def merge(org_id: int):
-    org = db.get_or_404(Organisation, org_id)
+    org = db.session.get(Organisation, org_id)
+    if org is None and request.method == "POST":
+        # "Merge" clicked twice: the first click merged it away, and its answer is the one the organiser sees.
+        flash("That organisation was merged already.", "info")
+        return _back_to_list()
+    if org is None:
+        abort(404)
     form = MergeForm()
     form.target_id.choices = [SelectChoice(0, "Choose the organisation to keep")] + [
         SelectChoice(o.id, f"{o.name} ({o.sector_label}{', pending' if o.is_pending else ''})")

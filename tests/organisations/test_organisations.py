@@ -4,11 +4,11 @@ from __future__ import annotations
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from eventapp.assemblies.models import AgendaItem
 from eventapp.organisations.models import Organisation
-from tests.conftest import post_form
+from tests.conftest import csrf_from, post_form
 from tests.factories import make_agenda_item, make_assembly, make_org
 
 
@@ -178,6 +178,20 @@ def test_merge_needs_the_organisation_to_keep_chosen_and_says_what_moves_for_goo
     lone = make_org("Northvale Food Bank", sector="voluntary_community")
     assert "Nothing is recorded against it yet. A merge cannot be undone." in " ".join(
         body(as_organiser.get(f"/organiser/organisations/{lone.id}/merge")).split())
+
+
+def test_a_second_click_on_merge_says_it_was_merged_already_on_the_list_it_came_from(as_organiser, db):
+    keep = make_org("Shireford Constabulary", sector="police")
+    dup = make_org("Shireford Constabluary", sector="police", status="pending")
+    url = f"/organiser/organisations/{dup.id}/merge?sector=police"
+    token = csrf_from(body(as_organiser.get(url)))
+    first = as_organiser.post(url, data={"csrf_token": token, "target_id": keep.id})
+    assert first.status_code == 302
+    second = as_organiser.post(url, data={"csrf_token": token, "target_id": keep.id})
+    assert second.status_code == 302 and second.headers["Location"] == "/organiser/organisations/?sector=police"
+    page = body(as_organiser.get(second.headers["Location"]))
+    assert "That organisation was merged already." in page and "Page not found" not in page
+    assert db.session.scalar(select(func.count(Organisation.id))) == 1
 
 
 def test_merge_page_for_unknown_organisation_is_404(as_organiser):
