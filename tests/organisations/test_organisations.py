@@ -296,7 +296,7 @@ def test_approving_on_page_2_of_a_filtered_list_comes_back_to_that_row_with_the_
     assert resp.headers["Location"] == f"/organiser/organisations/?sector=health&page=2#organisation-{pending.id}"
     page = body(as_organiser.get(resp.headers["Location"]))
     assert "Page 2 of 2 (27 in all)" in page and "“Health Partner 26” approved." in page
-    assert f'<tr id="organisation-{pending.id}"><td><bdi>Health Partner 26</bdi></td><td>Health</td><td>Approved</td>' in page
+    assert f'<tr id="organisation-{pending.id}"><td><bdi>Health Partner 26</bdi></td><td data-label="Sector">Health</td><td data-label="Status">Approved</td>' in page
 
 
 def test_a_renamed_organisation_is_shown_on_the_page_it_moves_to_and_one_filtered_out_is_explained(as_organiser, db):
