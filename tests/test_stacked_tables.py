@@ -89,3 +89,17 @@ def test_feedback_figures_keep_their_columns(as_organiser):
     html = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/feedback").get_data(as_text=True)
     assert "How useful each workshop was" in html and "Health" in html
     assert unlabelled_cells(html) == []
+
+
+def test_the_organisations_and_users_lists_label_their_stacked_cells(as_organiser):
+    from tests.factories import make_user
+
+    make_org("Shireford Constabulary", sector="police", status="pending")
+    make_user("facilitator", "fay@example.org", name="Fay Facilitator")
+    for url in ("/organiser/organisations/", "/organiser/users"):
+        html = as_organiser.get(url).get_data(as_text=True)
+        assert "<td" in html, url
+        assert unlabelled_cells(html) == [], url
+    # On a phone a row reads "Sector: Police / Status: Pending approval", not "Police / Pending approval".
+    html = as_organiser.get("/organiser/organisations/").get_data(as_text=True)
+    assert '<td data-label="Sector">Police</td><td data-label="Status">Pending approval</td>' in html

@@ -358,6 +358,10 @@ def users():
     state = request.args.get("state", "")
     stmt = services.filtered(q, role, state).order_by(*services.LIST_ORDER)
     page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
+    if not page.items and page.page > 1 and page.total:
+        # Past the last page (its one account just deactivated under "Can sign in"): the page that is now last,
+        # not "No users match" over a list that has them.
+        return redirect(url_for(".users", **{**_list_args(), "page": page.pages if page.pages > 1 else None}))
     return render_template("accounts/users.html", page=page, q=q, role=role, roles=ROLE_LABELS, state=state,
                            states=services.USER_STATES, list_args=_list_args())
 

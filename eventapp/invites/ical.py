@@ -134,9 +134,12 @@ def invitation(method: str, uid: str, data: EventData, *, sequence: int, attende
     lines = [*_HEAD, f"METHOD:{method}"]
     _event(lines, uid, data, sequence=sequence, status="CANCELLED" if method == "CANCEL" else "CONFIRMED",
            stamp=utc_stamp(stamp))
+    # A REQUEST asks the delegate to answer; a CANCEL (RFC 5546 3.2.5) only names who is removed and
+    # asks for no reply, so it carries neither RSVP=TRUE nor a participation status to change.
+    reply = ";PARTSTAT=NEEDS-ACTION;RSVP=TRUE" if method == "REQUEST" else ""
     lines += (organizer or organizer_line(),
-              f"ATTENDEE;CN={param(attendee_name, 'Delegate')};CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;"
-              f"PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{uri(attendee_email)}",
+              f"ATTENDEE;CN={param(attendee_name, 'Delegate')};CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT"
+              f"{reply}:mailto:{uri(attendee_email)}",
               "END:VEVENT", "END:VCALENDAR")
     return serialize(lines)
 

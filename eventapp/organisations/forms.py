@@ -1,7 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from .models import SECTORS, STATUSES
 
@@ -17,5 +17,9 @@ class MergeForm(FlaskForm):
         "Merge into",
         coerce=int,
         description="Everything recorded against this organisation moves to the one you choose, and this one is removed.",
-        validators=[InputRequired("Choose the organisation to keep.")],
+        # The list starts on "Choose..." (0), never on an organisation: a merge cannot be undone, so one not
+        # chosen must not happen because it was first in the list.
+        default=0,
+        validators=[InputRequired("Choose the organisation to keep."),
+                    NumberRange(min=1, message="Choose the organisation to keep.")],
     )

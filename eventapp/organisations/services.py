@@ -79,6 +79,28 @@ def approve_organisation(org: Organisation) -> None:
     db.session.commit()
 
 
+# What a merge moves, as the merge page names it; a table added later is counted as "other records".
+_MOVED_LABELS = {"registration": ("registration", "registrations"), "action": ("action", "actions"),
+                 "action_status_update": ("action update", "action updates"),
+                 "agenda_item": ("agenda item", "agenda items"),
+                 "assembly_message": ("email to its delegates", "emails to its delegates")}
+
+
+def merge_preview(source: Organisation) -> list[tuple[tuple[str, str], int]]:
+    """((singular, plural), count) of what merging ``source`` would move to another organisation, biggest first."""
+    counts: dict[tuple[str, str], int] = {}
+    for table in db.metadata.sorted_tables:
+        if table.name == "partner_contact":
+            continue  # the merge page says what happens to the partner contact
+        for fk in table.foreign_keys:
+            if fk.column.table is Organisation.__table__:
+                n = db.session.scalar(select(func.count()).select_from(table).where(fk.parent == source.id)) or 0
+                if n:
+                    label = _MOVED_LABELS.get(table.name, ("other record", "other records"))
+                    counts[label] = counts.get(label, 0) + n
+    return sorted(counts.items(), key=lambda item: -item[1])
+
+
 def merge_organisations(source: Organisation, target: Organisation, *, by: int | None = None) -> int:
     """Move everything that points at ``source`` to ``target`` and delete ``source``.
 

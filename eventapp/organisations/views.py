@@ -1,7 +1,7 @@
 """Organiser pages for partner organisations."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -95,9 +95,15 @@ def approve(org_id: int):
 @bp.route("/<int:org_id>/merge", methods=["GET", "POST"])
 @organiser_required
 def merge(org_id: int):
-    org = db.get_or_404(Organisation, org_id)
+    org = db.session.get(Organisation, org_id)
+    if org is None and request.method == "POST":
+        # "Merge" clicked twice: the first click merged it away, and its answer is the one the organiser sees.
+        flash("That organisation was merged already.", "info")
+        return _back_to_list()
+    if org is None:
+        abort(404)
     form = MergeForm()
-    form.target_id.choices = [
+    form.target_id.choices = [SelectChoice(0, "Choose the organisation to keep")] + [
         SelectChoice(o.id, f"{o.name} ({o.sector_label}{', pending' if o.is_pending else ''})")
         for o in db.session.scalars(select(Organisation).where(Organisation.id != org.id).order_by(Organisation.name_key))
     ]
@@ -123,5 +129,6 @@ def merge(org_id: int):
                       f"{'one' if excess == 1 else f'{excess:,}'} to the waiting list from its registrations "
                       "if need be.", "info")
             return _back_to_list(target)
-    return render_template("organisations/merge.html", form=form, org=org, contact=contact, list_args=_list_args()), \
+    return render_template("organisations/merge.html", form=form, org=org, contact=contact, list_args=_list_args(),
+                           moving=services.merge_preview(org)), \
         (400 if form.errors else 200)

@@ -128,6 +128,22 @@ def test_an_account_the_filters_now_leave_out_is_explained_on_the_same_page(as_o
     assert "Facilitator 26 does not match the filters, so is not in the list below." in page
 
 
+def test_deactivating_the_last_account_on_the_last_page_of_can_sign_in_lands_on_the_page_now_last(as_organiser):
+    # The organiser (Test User) and 25 facilitators can sign in: 26, two pages, the second holding Facilitator 24 only.
+    people = _facilitators(25)
+    assert "Page 2 of 2 (26 in all)" in as_organiser.get("/organiser/users?state=active&page=2").get_data(as_text=True)
+    done = post_form(as_organiser, f"/organiser/users/{people[24].id}/deactivate?state=active&page=2", {})
+    assert done.headers["Location"] == "/organiser/users?state=active&page=2"
+    again = as_organiser.get(done.headers["Location"])
+    assert again.status_code == 302 and again.headers["Location"] == "/organiser/users?state=active"
+    page = as_organiser.get(again.headers["Location"]).get_data(as_text=True)
+    assert "Facilitator 24 does not match the filters, so is not in the list below." in page
+    assert "No users match" not in page and "Facilitator 23" in page
+    # A page number past the end, typed or kept in a bookmark, also shows the last page.
+    typed = as_organiser.get("/organiser/users?role=facilitator&page=9")
+    assert typed.headers["Location"] == "/organiser/users?role=facilitator"
+
+
 @pytest.mark.parametrize("hostile", ["//evil.example", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"])
 def test_no_value_sent_with_deactivate_or_reactivate_can_lead_off_the_site(as_organiser, hostile):
     (who,) = _facilitators(1)

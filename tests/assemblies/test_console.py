@@ -62,6 +62,15 @@ def test_new_assembly_form_defaults_to_london(as_organiser):
     assert "<h1>Create an assembly</h1>" in html
 
 
+def test_assembly_page_names_the_time_zone_as_the_emails_do(as_organiser):
+    london = make_assembly(timezone="Europe/London")
+    paris = make_assembly(timezone="Europe/Paris")
+    html = body(as_organiser.get(f"/organiser/assemblies/{london.slug}"))
+    assert "09:00&ndash;16:00 (UK time)" in html and "(Europe/London)" not in html
+    html = body(as_organiser.get(f"/organiser/assemblies/{paris.slug}"))
+    assert "09:00&ndash;16:00 (Europe/Paris time)" in html
+
+
 def test_organiser_edits_an_assembly_and_its_series_carries_over(as_organiser, db):
     first = make_assembly(slug="first-year")
     post_form(as_organiser, "/organiser/assemblies/first-year/edit",

@@ -264,3 +264,25 @@ def test_an_organiser_searching_for_someone_on_the_waiting_list_is_sent_to_their
     assert (f'<a href="/organiser/assemblies/{assembly.slug}/registrations/{carl.id}/edit"><bdi>Carl Cancelled</bdi></a>, '
             "<bdi>Shireford Constabulary</bdi>: cancelled") in page
     assert "confirm their registration first, then check them in" in page
+
+
+def test_a_cancelled_assemblys_personal_page_shows_no_code_and_says_the_workshops_are_off(client, today_assembly,
+                                                                                         app, monkeypatch):
+    from eventapp.assemblies.services import set_cancelled
+    from eventapp.registration.services import make_manage_token
+    from tests.factories import make_round, make_workshop
+    from tests.invites.helpers import publish_assignments
+
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://events.example.org")
+    assembly, (aisha, *_rest) = today_assembly
+    workshop = make_workshop(make_round(assembly), title="Spotting hidden harm", room="Room 4")
+    publish_assignments(assembly, {aisha: [workshop]})
+    page = f"/manage/{make_manage_token(aisha)}"
+    before = client.get(page).get_data(as_text=True)
+    assert "At reception" in before and "Spotting hidden harm, Room 4" in before
+    set_cancelled(assembly, True)
+    html = client.get(page).get_data(as_text=True)
+    assert "This assembly has been cancelled." in html
+    assert "At reception" not in html and "checkin-code" not in html
+    assert "As the assembly has been cancelled, its workshops are not taking place." in html
+    assert "Spotting hidden harm" not in html and "choices can no longer change" not in html

@@ -39,6 +39,10 @@ def test_cancelling_the_assembly_cancels_every_entry_and_reinstating_invites_aga
         # The same entries, one step further: calendars remove exactly what they hold.
         assert int(event["SEQUENCE"]) == requested[(m.to_email, uid)] + 1
         assert "Community Safety Assembly 2027 has been cancelled" in m.body_text
+        # Nothing to answer: calendars offer no Accept/Decline on a cancellation.
+        attendee = event["ATTENDEE"]
+        assert str(attendee) == f"mailto:{m.to_email}" and attendee.params["ROLE"] == "REQ-PARTICIPANT"
+        assert "RSVP" not in attendee.params and "PARTSTAT" not in attendee.params
     assert {(m.to_email, str(vevent(m.ics)[1]["UID"])) for m in cancels} == set(requested)
     assert set(db.session.scalars(select(CalendarEntry.status))) == {"cancelled"}
 
@@ -54,6 +58,7 @@ def test_cancelling_the_assembly_cancels_every_entry_and_reinstating_invites_aga
     for m in again:
         _, event = vevent(m.ics)
         assert m.ics_method == "REQUEST" and str(event["STATUS"]) == "CONFIRMED"
+        assert event["ATTENDEE"].params["RSVP"] == "TRUE"
         assert int(event["SEQUENCE"]) == requested[(m.to_email, str(event["UID"]))] + 2
     assert registration.registration_window(world.assembly)[0]
 

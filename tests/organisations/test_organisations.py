@@ -4,11 +4,11 @@ from __future__ import annotations
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from eventapp.assemblies.models import AgendaItem
 from eventapp.organisations.models import Organisation
-from tests.conftest import post_form
+from tests.conftest import csrf_from, post_form
 from tests.factories import make_agenda_item, make_assembly, make_org
 
 
@@ -151,6 +151,49 @@ def test_merge_refuses_itself_and_unknown_targets(as_organiser, db):
     assert db.session.get(Organisation, org.id) is not None
 
 
+def test_merge_needs_the_organisation_to_keep_chosen_and_says_what_moves_for_good(as_organiser, db):
+    from tests.notes.helpers import make_registration
+
+    make_org("Aardvark Trust", sector="voluntary_community")  # first in the list
+    keep = make_org("Shireford Constabulary", sector="police")
+    dup = make_org("Shireford Constabluary", sector="police", status="pending")
+    assembly = make_assembly()
+    make_registration(assembly, dup, "Aisha Khan")
+    make_registration(assembly, dup, "Ben Jones")
+    make_agenda_item(assembly, title="Policing update").organisation = dup
+    db.session.commit()
+    url = f"/organiser/organisations/{dup.id}/merge"
+    page = body(as_organiser.get(url))
+    # Nothing chosen until the organiser chooses: a click straight on the button must not merge into Aardvark Trust.
+    assert '<option selected value="0">Choose the organisation to keep</option>' in page
+    assert "selected value=\"" + str(keep.id) not in page
+    assert "Moving with it: 2 registrations, 1 agenda item. A merge cannot be undone." in " ".join(page.split())
+    resp = post_form(as_organiser, url, {"target_id": "0"})
+    assert resp.status_code == 400 and "Choose the organisation to keep." in body(resp)
+    db.session.expire_all()
+    assert db.session.get(Organisation, dup.id) is not None
+    assert post_form(as_organiser, url, {"target_id": keep.id}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Organisation, dup.id) is None
+    lone = make_org("Northvale Food Bank", sector="voluntary_community")
+    assert "Nothing is recorded against it yet. A merge cannot be undone." in " ".join(
+        body(as_organiser.get(f"/organiser/organisations/{lone.id}/merge")).split())
+
+
+def test_a_second_click_on_merge_says_it_was_merged_already_on_the_list_it_came_from(as_organiser, db):
+    keep = make_org("Shireford Constabulary", sector="police")
+    dup = make_org("Shireford Constabluary", sector="police", status="pending")
+    url = f"/organiser/organisations/{dup.id}/merge?sector=police"
+    token = csrf_from(body(as_organiser.get(url)))
+    first = as_organiser.post(url, data={"csrf_token": token, "target_id": keep.id})
+    assert first.status_code == 302
+    second = as_organiser.post(url, data={"csrf_token": token, "target_id": keep.id})
+    assert second.status_code == 302 and second.headers["Location"] == "/organiser/organisations/?sector=police"
+    page = body(as_organiser.get(second.headers["Location"]))
+    assert "That organisation was merged already." in page and "Page not found" not in page
+    assert db.session.scalar(select(func.count(Organisation.id))) == 1
+
+
 def test_merge_page_for_unknown_organisation_is_404(as_organiser):
     assert as_organiser.get("/organiser/organisations/999999/merge").status_code == 404
     assert as_organiser.get("/organiser/organisations/999999/edit").status_code == 404
@@ -253,7 +296,7 @@ def test_approving_on_page_2_of_a_filtered_list_comes_back_to_that_row_with_the_
     assert resp.headers["Location"] == f"/organiser/organisations/?sector=health&page=2#organisation-{pending.id}"
     page = body(as_organiser.get(resp.headers["Location"]))
     assert "Page 2 of 2 (27 in all)" in page and "“Health Partner 26” approved." in page
-    assert f'<tr id="organisation-{pending.id}"><td><bdi>Health Partner 26</bdi></td><td>Health</td><td>Approved</td>' in page
+    assert f'<tr id="organisation-{pending.id}"><td><bdi>Health Partner 26</bdi></td><td data-label="Sector">Health</td><td data-label="Status">Approved</td>' in page
 
 
 def test_a_renamed_organisation_is_shown_on_the_page_it_moves_to_and_one_filtered_out_is_explained(as_organiser, db):
