@@ -267,9 +267,13 @@ def delete_round(rnd: Round) -> None:
     db.session.commit()
 
 
+TOPIC_NAME_MAX = 120
+TOPIC_KEY_MAX = 120  # Topic.name_key's column
+
+
 def get_or_create_topic(name: str) -> Topic:
     """Find a topic by name (ignoring case and spacing) or add it to the managed list."""
-    key = name_key(name)
+    key = name_key(name, TOPIC_KEY_MAX)
     topic = db.session.scalar(select(Topic).where(Topic.name_key == key))
     if topic is None:
         topic = Topic(name=" ".join(name.split()), name_key=key)
@@ -277,8 +281,6 @@ def get_or_create_topic(name: str) -> Topic:
         db.session.flush()
     return topic
 
-
-TOPIC_NAME_MAX = 120
 
 # The topics list's order: a topic's page in it is found by counting those before it in the same order.
 TOPIC_ORDER = (Topic.name, Topic.id)
@@ -297,7 +299,7 @@ def topic_list_page(topic: Topic, per_page: int, q: str = "") -> int | None:
 
 def save_topic(data: dict[str, Any], topic: Topic | None = None) -> Topic:
     """Create or rename a topic in the managed list."""
-    key = name_key(data["name"])
+    key = name_key(data["name"], TOPIC_KEY_MAX)
     if not key:
         raise DomainError("Enter the topic's name.", "name")
     clash = db.session.scalar(select(Topic.id).where(Topic.name_key == key))

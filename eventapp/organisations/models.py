@@ -1,6 +1,7 @@
 """Partner organisations and the managed list of sectors."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, String
@@ -26,9 +27,14 @@ SECTORS = {
 STATUSES = {"approved": "Approved", "pending": "Pending approval"}
 
 
-def name_key(name: str) -> str:
-    """Normalise a name so duplicates differing in case or spacing collide."""
-    return " ".join(name.casefold().split())
+def name_key(name: str, limit: int = 200) -> str:
+    """Normalise a name so duplicates differing in case or spacing collide (at most ``limit`` characters)."""
+    key = " ".join(name.casefold().split())
+    if len(key) > limit:
+        # Case-folding can lengthen a name that fits its column ("ß" becomes "ss"): past the key's column,
+        # a digest of the whole key keeps two such names apart and the same name's spellings together.
+        key = key[:limit - 17] + "~" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return key
 
 
 _sector_list = ", ".join(f"'{s}'" for s in SECTORS)
