@@ -977,12 +977,13 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
         if ever_approved:
             # A carried action is updated through its copy: show the copy's owner, due date and status (as the
             # partner page and the later assembly's page do), not the frozen ones; the wording stays as agreed.
+            # A copy marked internal since takes the action off public pages altogether, as on the partner page.
             tz = assembly.timezone or "Europe/London"
             actions = [PublicAction(a.description, now.owner_organisation.name, now.due_date, now.status,
                                     now.status_label, [t.name for t in a.topics],
                                     now.assembly if now is not a else None, utc_to_local(now.updated_at, tz).date())
                        for a in all_actions.get(w.id, []) if a.approved and not a.internal
-                       for now in [latest.get(a.id, a)]]
+                       for now in [latest.get(a.id, a)] if not now.internal]
         if sections or actions:
             records.append(PublicOutcome(w.title, w.topic.name, w.round.name, sections, actions, w.id,
                                          notes.approved_at if notes is not None else None))

@@ -231,12 +231,14 @@ def public_carried(assembly: Assembly) -> list[PublicCarried]:
     out = []
     for copy, link in zip(copies, carried):
         origin = first.get(copy.id)
-        if origin is None or copy.internal or origin.internal or not origin.approved \
+        now = latest.get(copy.id, copy)
+        # Internal anywhere it stands (marked so after a later carry too): nothing of it is public.
+        if origin is None or copy.internal or now.internal or origin.internal or not origin.approved \
                 or not origin.assembly.is_public:
             continue
         out.append(PublicCarried(origin.description, origin.assembly.title,
                                  origin.workshop.title if origin.workshop else None, copy.owner_organisation.name,
-                                 copy.due_date, latest.get(copy.id, copy).status_label, link.created_at))
+                                 copy.due_date, now.status_label, link.created_at))
     return out
 
 
