@@ -661,25 +661,28 @@ def review(slug: str, workshop_id: int):
     notes = services.notes_for(workshop.id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        if notes is None:
-            form.form_errors.append("There are no notes to approve yet.")
-        else:
-            try:
-                services.approve_notes(notes, request.form.getlist("sections"),
-                                       [int(i) for i in request.form.getlist("actions") if i.isdigit()],
-                                       current_user.id, request.form.get("seen"))
-            except DomainError as err:
-                form.form_errors.append(err.message)
+        chosen = [int(i) for i in request.form.getlist("actions") if i.isdigit()]
+        try:
+            if notes is None or not notes.has_text:
+                # No notes written: the actions agreed in the room are published on their own.
+                services.approve_actions_without_notes(workshop, chosen, current_user.id, request.form.get("seen"))
+                done = f"Actions of {workshop.title} approved for publication."
             else:
-                flash(f"Notes for {workshop.title} approved for publication.", "success")
-                return redirect(url_for(".overview", slug=assembly.slug))
+                services.approve_notes(notes, request.form.getlist("sections"), chosen, current_user.id,
+                                       request.form.get("seen"))
+                done = f"Notes for {workshop.title} approved for publication."
+        except DomainError as err:
+            form.form_errors.append(err.message)
+        else:
+            flash(done, "success")
+            return redirect(url_for(".overview", slug=assembly.slug))
     counts = services.attendance_counts([workshop.id])[workshop.id]
     notes = services.notes_for(workshop.id)  # fresh after a refused approval
     actions = services.workshop_actions(workshop.id)
     return render_template("notes/review.html", assembly=assembly, workshop=workshop, notes=notes, form=form,
                            sections=SECTIONS, actions=actions, counts=counts,
-                           seen=services.review_fingerprint(notes, actions) if notes else "",
-                           offered=services.review_offers(notes, actions) if notes else (set(), set())), _status(form)
+                           seen=services.review_fingerprint(notes, actions),
+                           offered=services.review_offers(notes, actions)), _status(form)
 
 
 @bp.get("/organiser/actions")
