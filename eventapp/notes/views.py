@@ -564,8 +564,9 @@ def actions(workshop_id: int):
             _name_saved_drafts(ACTION_SAVED_KEY, lambda user_id: f"{_draft_key(workshop, user_id)}:new")
             # Back at the form, for the next action (the form's own #add-action would carry over anyway).
             return redirect(url_for(".actions", workshop_id=workshop.id, _anchor="add-action"))
-    return render_template("notes/actions.html", workshop=workshop, form=form, typed_by=refusal,
-                           actions=services.workshop_actions(workshop.id), **_draft_vars(workshop)), \
+    agreed = services.workshop_actions(workshop.id)
+    return render_template("notes/actions.html", workshop=workshop, form=form, typed_by=refusal, actions=agreed,
+                           latest=services.latest_copies([a.id for a in agreed]), **_draft_vars(workshop)), \
         409 if refusal else _status(form)
 
 
