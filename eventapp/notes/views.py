@@ -664,6 +664,8 @@ def review(slug: str, workshop_id: int):
     if form.validate_on_submit():
         chosen = [int(i) for i in request.form.getlist("actions") if i.isdigit()]
         try:
+            if (notes is None or not notes.has_text) and not services.workshop_actions(workshop.id):
+                raise DomainError("There are no notes or actions to approve yet.")
             if notes is None or not notes.has_text:
                 # No notes written: the actions agreed in the room are published on their own.
                 services.approve_actions_without_notes(workshop, chosen, current_user.id, request.form.get("seen"))
