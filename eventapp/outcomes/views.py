@@ -223,14 +223,21 @@ def carry_forward(slug: str):
     carried = services.carried_into(assembly)
     return render_template("outcomes/carry_forward.html", assembly=assembly, form=form,
                            candidates=services.carry_candidates(assembly), carried=carried,
-                           undoable=services.undoable(carried), undo_form=ConfirmForm(),
+                           undoable=services.undoable(carried),
                            is_overdue=services.is_overdue), _status(form)
 
 
-@bp.post("/organiser/assemblies/<slug>/carry-forward/<int:action_id>/undo")
+@bp.route("/organiser/assemblies/<slug>/carry-forward/<int:action_id>/undo", methods=["GET", "POST"])
 @organiser_required
 def undo_carry(slug: str, action_id: int):
     assembly = _assembly(slug)
+    if request.method == "GET":
+        # Asked first: one tap deletes the copy, and a partner or colleague may be about to update it.
+        carried = next((c for c in services.carried_into(assembly) if c.action_id == action_id), None)
+        if carried is None:
+            abort(404)
+        return render_template("outcomes/undo_carry.html", assembly=assembly, carried=carried,
+                               undoable=action_id in services.undoable([carried]), form=ConfirmForm())
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
