@@ -257,8 +257,9 @@ def carried_to(action_ids: Iterable[int]) -> dict[int, Assembly]:
 
 
 def is_overdue(action: Action, today: date | None = None) -> bool:
-    """Past its due date and still open or in progress."""
-    today = today or local_today()
+    """Past its due date and still open or in progress, where its assembly is held."""
+    # Its assembly is loaded with the lists' actions (or in the session already): no query per row.
+    today = today or local_today(action.assembly.timezone if action.assembly else None)
     return action.status in OPEN_STATUSES and action.due_date is not None and action.due_date < today
 
 

@@ -103,7 +103,7 @@ def report(slug: str):
                            [(label, [n]) for label, n in rep.actions_by_topic], ["Actions"]),
     }
     return render_template("outcomes/report.html", assembly=assembly, report=rep, charts=charts,
-                           today=local_today(), is_overdue=services.is_overdue,
+                           today=local_today(assembly.timezone), is_overdue=services.is_overdue,
                            feedback=feedback_services.summary(assembly))
 
 
