@@ -480,7 +480,7 @@ def _promotable(assembly: Assembly) -> int:
 def needs_attention(assembly: Assembly) -> list[Attention]:
     """What waits for the organiser on this assembly now, most urgent first (a fixed number of counts)."""
     from ..mail.models import OutboxMessage
-    from ..notes.models import Action, SessionNotes
+    from ..notes.models import Action, NoteSection, SessionNotes
     from ..organisations.models import Organisation
     from ..placements.models import AllocationRun
     from ..registration.models import Registration
@@ -501,12 +501,24 @@ def needs_attention(assembly: Assembly) -> list[Attention]:
             SessionNotes.workshop_id.in_(workshop_ids), SessionNotes.status == "submitted")) or 0
         if submitted:
             out.append(Attention(f"Notes from {counted(submitted, 'workshop')} wait for your review.", "notes.overview", slug))
-        waiting_actions = db.session.scalar(select(func.count(Action.id)).where(
-            Action.assembly_id == assembly.id, Action.approved.is_(False), Action.internal.is_(False))) or 0
-        if waiting_actions:
-            out.append(Attention(f"{counted(waiting_actions, 'action')} {'waits' if waiting_actions == 1 else 'wait'} for your "
-                                 "approval before the public "
-                                 "page shows them.", "notes.overview", slug))
+        # A workshop's actions are approved on its review page, with its notes once submitted, or on their own
+        # when it has no notes; while its facilitator's notes are a draft they wait for them, not the organiser.
+        # (Copies carried in have no workshop: the public page goes by their first record's approval.)
+        draft_with_text = select(SessionNotes.id).where(
+            SessionNotes.workshop_id == Action.workshop_id, SessionNotes.status == "draft",
+            select(NoteSection.id).where(NoteSection.notes_id == SessionNotes.id,
+                                         func.trim(NoteSection.body, " \t\r\n") != "").exists()).exists()
+        yours, drafts = db.session.execute(
+            select(func.count(Action.id).filter(~draft_with_text), func.count(Action.id).filter(draft_with_text))
+            .where(Action.workshop_id.in_(workshop_ids), Action.approved.is_(False),
+                   Action.internal.is_(False))).one()
+        if yours:
+            out.append(Attention(f"{counted(yours, 'action')} {'waits' if yours == 1 else 'wait'} for your "
+                                 "approval before the public page shows them.", "notes.overview", slug))
+        if drafts:
+            out.append(Attention(f"{counted(drafts, 'action')} {'waits' if drafts == 1 else 'wait'} for "
+                                 "the facilitator to submit the workshop's notes, then for your approval.",
+                                 "notes.overview", slug))
         return out
     pending_orgs = db.session.scalar(select(func.count(Organisation.id)).where(
         Organisation.status == "pending",

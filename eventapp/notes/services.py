@@ -502,17 +502,18 @@ def revisions(notes: SessionNotes, page: int = 1, per_page: int = 20):
     return pager, views
 
 
-def review_fingerprint(notes: SessionNotes, actions: Iterable[Action]) -> str:
+def review_fingerprint(notes: SessionNotes | None, actions: Iterable[Action]) -> str:
     """The versions of the notes and actions an organiser is reading, to detect edits made meanwhile."""
-    return f"{notes.version};" + ",".join(f"{a.id}:{a.version}" for a in sorted(actions, key=lambda a: a.id))
+    return f"{notes.version if notes else 0};" + ",".join(f"{a.id}:{a.version}"
+                                                          for a in sorted(actions, key=lambda a: a.id))
 
 
-def review_offers(notes: SessionNotes, actions: Iterable[Action]) -> tuple[set[str], set[int]]:
+def review_offers(notes: SessionNotes | None, actions: Iterable[Action]) -> tuple[set[str], set[int]]:
     """The sections and actions the review form offers ticked: all at the first review; after that what is
     approved and what changed since the last approval, never what the organiser chose to leave out."""
     actions = list(actions)
-    if notes.approved_at is None:
-        return {s.key for s in notes.sections}, {a.id for a in actions}
+    if notes is None or notes.approved_at is None:
+        return ({s.key for s in notes.sections} if notes else set()), {a.id for a in actions}
     changed = set()
     for keys in db.session.scalars(select(NotesRevision.changed_keys).where(
             NotesRevision.notes_id == notes.id, NotesRevision.created_at >= notes.approved_at)):
@@ -547,6 +548,39 @@ def approve_notes(notes: SessionNotes, section_keys: Iterable[str], action_ids: 
     notes.approved_at = utcnow()
     notes.approved_by_id = user_id
     db.session.commit()
+
+
+def approve_actions_without_notes(workshop: Workshop, action_ids: Iterable[int], user_id: int | None,
+                                  seen: str | None = None) -> None:
+    """Approve the chosen actions of a workshop whose facilitator wrote no notes (never internal ones)."""
+    # Agreed in the room all the same: with no notes to submit they could otherwise never be published.
+    notes = _lock_notes(workshop.id)
+    if notes is not None and notes.has_text:
+        db.session.rollback()
+        raise DomainError("The facilitator has written notes meanwhile. Nothing was approved: read them below.")
+    actions = list(db.session.scalars(select(Action).where(Action.workshop_id == workshop.id)
+                                      .with_for_update().execution_options(populate_existing=True)))
+    if seen is not None and seen != review_fingerprint(notes, actions):
+        db.session.rollback()
+        raise DomainError("The actions were changed while you were reading them. Nothing was approved: "
+                          "read them again below and approve again.")
+    if notes is None:
+        # An empty record to carry the approval: the facilitator's first save then starts from version 0 as
+        # before, and sends the notes back for review like any later change.
+        notes = SessionNotes(workshop_id=workshop.id, version=0, status="draft")
+        db.session.add(notes)
+    ids = {int(i) for i in action_ids}
+    for action in actions:
+        action.approved = action.id in ids and not action.internal
+    notes.status = "approved"
+    notes.approved_at = utcnow()
+    notes.approved_by_id = user_id
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("The facilitator saved notes at the same moment. Nothing was approved: "
+                          "read them below.") from None
 
 
 # --- who a staff form was shown to (a tablet shared by facilitators) --------------------------------
@@ -977,12 +1011,13 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
         if ever_approved:
             # A carried action is updated through its copy: show the copy's owner, due date and status (as the
             # partner page and the later assembly's page do), not the frozen ones; the wording stays as agreed.
+            # A copy marked internal since takes the action off public pages altogether, as on the partner page.
             tz = assembly.timezone or "Europe/London"
             actions = [PublicAction(a.description, now.owner_organisation.name, now.due_date, now.status,
                                     now.status_label, [t.name for t in a.topics],
                                     now.assembly if now is not a else None, utc_to_local(now.updated_at, tz).date())
                        for a in all_actions.get(w.id, []) if a.approved and not a.internal
-                       for now in [latest.get(a.id, a)]]
+                       for now in [latest.get(a.id, a)] if not now.internal]
         if sections or actions:
             records.append(PublicOutcome(w.title, w.topic.name, w.round.name, sections, actions, w.id,
                                          notes.approved_at if notes is not None else None))

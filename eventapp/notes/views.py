@@ -345,11 +345,10 @@ def save(workshop_id: int):
     # Not behind login_required: its redirect would drop the text. A lapsed sign-in
     # or an expired form token keeps the text server-side and asks to sign in.
     workshop = db.session.get(Workshop, workshop_id)
-    if workshop is None:
-        abort(404)
-    if current_user.is_authenticated and not services.can_access(current_user, workshop):
-        # Before anything is kept: a signed-in person never keeps text for a workshop not theirs.
-        abort(403)
+    if workshop is None or (current_user.is_authenticated and not services.can_access(current_user, workshop)):
+        # Deleted, or its facilitator taken off it, while they typed: nothing is kept server-side for a
+        # workshop not theirs, but what they sent is shown back to copy rather than lost behind an error page.
+        return _notes_not_saved(workshop)
     csrf_ok = _csrf_ok()
     shown_to = services.ticket_author(request.form.get("keep"), workshop.id)
     if current_user.is_authenticated:
@@ -404,13 +403,43 @@ def _say_if_approved_before(notes, changed: bool) -> None:
               "the public page until they approve them again (the notes are back in their list to review).", "info")
 
 
+def _notes_refusal(workshop: Workshop | None) -> str:
+    if workshop is None:
+        return "This workshop has been deleted, so its notes can no longer be saved."
+    return (f"You are no longer named as a facilitator of {workshop.title}, so you cannot save its notes. "
+            "If that is a mistake, ask the organisers to add you again.")
+
+
+def _notes_not_saved(workshop: Workshop | None):
+    """The notes a facilitator sent for a workshop they can no longer write to, shown back to copy."""
+    typed = [(label + (" (internal only)" if request.form.get(f"{key}_internal") else ""),
+              request.form.get(key, "")) for key, label in SECTIONS.items()]
+    return render_template("notes/not_saved.html", heading="Your notes have not been saved",
+                           reason=_notes_refusal(workshop), typed=typed,
+                           next_url=url_for("facilitators.home") if current_user.is_authenticated else None,
+                           next_label="Your workshops"), 404 if workshop is None else 403
+
+
 @bp.get("/facilitator/workshops/<int:workshop_id>/notes/resume")
 @staff_required
 def resume(workshop_id: int):
     # A GET that writes, on purpose: it is where sign-in sends the person back. It only
     # completes a save this browser's session posted with a valid form token.
-    workshop = load_workshop(workshop_id)
     tokens = _pending_tokens()
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is not None and not services.can_access(current_user, workshop):
+        # Taken off the workshop while signed out: their own kept text is shown back to copy.
+        mine = _pending_for_me(tokens, workshop.id)
+        pending = services.peek_pending_save(mine) if mine else None
+        if pending is None or pending.workshop_id != workshop.id:
+            abort(403)
+        typed = [(label + (" (internal only)" if pending.payload.get(f"{key}_internal") else ""),
+                  pending.payload.get(key) or "") for key, label in SECTIONS.items()]
+        # Kept (until it expires or they sign out): opening this page again shows it again.
+        return render_template("notes/not_saved.html", heading="Your notes have not been saved",
+                               reason=_notes_refusal(workshop), typed=typed, next_url=url_for("facilitators.home"),
+                               next_label="Your workshops"), 403
+    workshop = load_workshop(workshop_id)
     mine = _pending_for_me(tokens, workshop.id)
     if mine is None:
         # Someone else's kept text stays for them (and expires with its keeping).
@@ -450,7 +479,13 @@ def autosave(workshop_id: int):
     if not current_user.is_authenticated:
         return jsonify(ok=False, error="signed_out",
                        message="You have been signed out. Press Save: your text will be kept while you sign in."), 401
-    workshop = load_workshop(workshop_id)
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is None or not services.can_access(current_user, workshop):
+        # static/notes.js stops, keeps its copy on this device and says this, with the text still on screen.
+        return jsonify(ok=False, error="gone" if workshop is None else "forbidden",
+                       message=_notes_refusal(workshop) + " Autosave has stopped. Your text is still on this "
+                               "page: copy it before you leave (pressing Save shows it on a page to copy "
+                               "from)."), 404 if workshop is None else 403
     if not _csrf_ok():
         return jsonify(ok=False, error="expired",
                        message="This page has expired. Press Save: your text will be kept."), 400
@@ -529,8 +564,9 @@ def actions(workshop_id: int):
             _name_saved_drafts(ACTION_SAVED_KEY, lambda user_id: f"{_draft_key(workshop, user_id)}:new")
             # Back at the form, for the next action (the form's own #add-action would carry over anyway).
             return redirect(url_for(".actions", workshop_id=workshop.id, _anchor="add-action"))
-    return render_template("notes/actions.html", workshop=workshop, form=form, typed_by=refusal,
-                           actions=services.workshop_actions(workshop.id), **_draft_vars(workshop)), \
+    agreed = services.workshop_actions(workshop.id)
+    return render_template("notes/actions.html", workshop=workshop, form=form, typed_by=refusal, actions=agreed,
+                           latest=services.latest_copies([a.id for a in agreed]), **_draft_vars(workshop)), \
         409 if refusal else _status(form)
 
 
@@ -626,25 +662,30 @@ def review(slug: str, workshop_id: int):
     notes = services.notes_for(workshop.id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        if notes is None:
-            form.form_errors.append("There are no notes to approve yet.")
-        else:
-            try:
-                services.approve_notes(notes, request.form.getlist("sections"),
-                                       [int(i) for i in request.form.getlist("actions") if i.isdigit()],
-                                       current_user.id, request.form.get("seen"))
-            except DomainError as err:
-                form.form_errors.append(err.message)
+        chosen = [int(i) for i in request.form.getlist("actions") if i.isdigit()]
+        try:
+            if (notes is None or not notes.has_text) and not services.workshop_actions(workshop.id):
+                raise DomainError("There are no notes or actions to approve yet.")
+            if notes is None or not notes.has_text:
+                # No notes written: the actions agreed in the room are published on their own.
+                services.approve_actions_without_notes(workshop, chosen, current_user.id, request.form.get("seen"))
+                done = f"Actions of {workshop.title} approved for publication."
             else:
-                flash(f"Notes for {workshop.title} approved for publication.", "success")
-                return redirect(url_for(".overview", slug=assembly.slug))
+                services.approve_notes(notes, request.form.getlist("sections"), chosen, current_user.id,
+                                       request.form.get("seen"))
+                done = f"Notes for {workshop.title} approved for publication."
+        except DomainError as err:
+            form.form_errors.append(err.message)
+        else:
+            flash(done, "success")
+            return redirect(url_for(".overview", slug=assembly.slug))
     counts = services.attendance_counts([workshop.id])[workshop.id]
     notes = services.notes_for(workshop.id)  # fresh after a refused approval
     actions = services.workshop_actions(workshop.id)
     return render_template("notes/review.html", assembly=assembly, workshop=workshop, notes=notes, form=form,
                            sections=SECTIONS, actions=actions, counts=counts,
-                           seen=services.review_fingerprint(notes, actions) if notes else "",
-                           offered=services.review_offers(notes, actions) if notes else (set(), set())), _status(form)
+                           seen=services.review_fingerprint(notes, actions),
+                           offered=services.review_offers(notes, actions)), _status(form)
 
 
 @bp.get("/organiser/actions")

@@ -11,9 +11,9 @@ from typing import Any, Iterable
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from ..registration.csvio import csv_cell
 from ..assemblies.models import Assembly, Round, Workshop
@@ -231,12 +231,14 @@ def public_carried(assembly: Assembly) -> list[PublicCarried]:
     out = []
     for copy, link in zip(copies, carried):
         origin = first.get(copy.id)
-        if origin is None or copy.internal or origin.internal or not origin.approved \
+        now = latest.get(copy.id, copy)
+        # Internal anywhere it stands (marked so after a later carry too): nothing of it is public.
+        if origin is None or copy.internal or now.internal or origin.internal or not origin.approved \
                 or not origin.assembly.is_public:
             continue
         out.append(PublicCarried(origin.description, origin.assembly.title,
                                  origin.workshop.title if origin.workshop else None, copy.owner_organisation.name,
-                                 copy.due_date, latest.get(copy.id, copy).status_label, link.created_at))
+                                 copy.due_date, now.status_label, link.created_at))
     return out
 
 
@@ -255,23 +257,44 @@ def carried_to(action_ids: Iterable[int]) -> dict[int, Assembly]:
 
 
 def is_overdue(action: Action, today: date | None = None) -> bool:
-    """Past its due date and still open or in progress."""
-    today = today or local_today()
+    """Past its due date and still open or in progress, where its assembly is held."""
+    # Its assembly is loaded with the lists' actions (or in the session already): no query per row.
+    today = today or local_today(action.assembly.timezone if action.assembly else None)
     return action.status in OPEN_STATUSES and action.due_date is not None and action.due_date < today
+
+
+def _latest_copy_of():
+    """A subquery (start_id, copy_id): each action carried forward → its latest copy, following copies of copies."""
+    carried = CarriedAction.__table__
+    chain = select(carried.c.origin_action_id.label("start_id"), carried.c.action_id.label("copy_id")) \
+        .cte("carry_chain", recursive=True)
+    onward = carried.alias("onward")
+    chain = chain.union_all(select(chain.c.start_id, onward.c.action_id)
+                            .where(onward.c.origin_action_id == chain.c.copy_id))
+    return (select(chain.c.start_id, chain.c.copy_id).where(chain.c.copy_id.not_in(_carried_away()))
+            .subquery("latest_copy"))
 
 
 def tracker_query(*, assembly_id: int | None = None, topic_id: int | None = None,
                   organisation_id: int | None = None, status: str | None = None, due_from: date | None = None,
                   due_to: date | None = None, overdue: bool = False, today: date | None = None):
     """Every action of every assembly, filtered; overdue ones only when asked (a carried one once, as its copy)."""
-    stmt = notes.actions_query(assembly_id=assembly_id, topic_id=topic_id, organisation_id=organisation_id,
-                               due_from=due_from, due_to=due_to)
+    stmt = notes.actions_query(assembly_id=assembly_id, topic_id=topic_id)
+    # A carried action's row shows the owner, due date and status its latest copy has now: filtered and sorted
+    # by those, in the same single statement.
+    latest = _latest_copy_of()
+    now = aliased(Action, name="now")
+    stmt = (stmt.outerjoin(latest, latest.c.start_id == Action.id)
+            .join(now, now.id == func.coalesce(latest.c.copy_id, Action.id))
+            .order_by(None).order_by(now.due_date.is_(None), now.due_date, Action.id))
+    if organisation_id:
+        stmt = stmt.where(now.owner_organisation_id == organisation_id)
     if status in ACTION_STATUSES:
-        # A carried action's row shows the status its latest copy has reached: filter by that one too.
-        origins = list(db.session.scalars(select(CarriedAction.origin_action_id)))
-        reached = [i for i, copy in notes.latest_copies(origins).items() if copy.status == status]
-        stmt = stmt.where(or_(and_(Action.status == status, Action.id.not_in(_carried_away())),
-                              Action.id.in_(reached)))
+        stmt = stmt.where(now.status == status)
+    if due_from:
+        stmt = stmt.where(now.due_date >= due_from)
+    if due_to:
+        stmt = stmt.where(now.due_date <= due_to)
     if overdue:
         stmt = stmt.where(Action.status.in_(OPEN_STATUSES), Action.due_date < (today or local_today()),
                           Action.id.not_in(_carried_away()))

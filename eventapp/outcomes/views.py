@@ -26,7 +26,7 @@ from ..forms_util import apply_domain_error
 from ..templating import counted, flash_at
 from ..notes import services as notes
 from ..notes.forms import ActionForm
-from ..notes.models import Action
+from ..notes.models import ACTION_STATUSES, Action
 from ..notes.views import typed_by_refusal
 from ..organisations.models import Organisation
 from ..timeutil import local_today
@@ -103,7 +103,7 @@ def report(slug: str):
                            [(label, [n]) for label, n in rep.actions_by_topic], ["Actions"]),
     }
     return render_template("outcomes/report.html", assembly=assembly, report=rep, charts=charts,
-                           today=local_today(), is_overdue=services.is_overdue,
+                           today=local_today(assembly.timezone), is_overdue=services.is_overdue,
                            feedback=feedback_services.summary(assembly))
 
 
@@ -223,14 +223,21 @@ def carry_forward(slug: str):
     carried = services.carried_into(assembly)
     return render_template("outcomes/carry_forward.html", assembly=assembly, form=form,
                            candidates=services.carry_candidates(assembly), carried=carried,
-                           undoable=services.undoable(carried), undo_form=ConfirmForm(),
+                           undoable=services.undoable(carried),
                            is_overdue=services.is_overdue), _status(form)
 
 
-@bp.post("/organiser/assemblies/<slug>/carry-forward/<int:action_id>/undo")
+@bp.route("/organiser/assemblies/<slug>/carry-forward/<int:action_id>/undo", methods=["GET", "POST"])
 @organiser_required
 def undo_carry(slug: str, action_id: int):
     assembly = _assembly(slug)
+    if request.method == "GET":
+        # Asked first: one tap deletes the copy, and a partner or colleague may be about to update it.
+        carried = next((c for c in services.carried_into(assembly) if c.action_id == action_id), None)
+        if carried is None:
+            abort(404)
+        return render_template("outcomes/undo_carry.html", assembly=assembly, carried=carried,
+                               undoable=action_id in services.undoable([carried]), form=ConfirmForm())
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
@@ -322,6 +329,9 @@ def organiser_status(action_id: int):
 @organiser_required
 def edit_carried_action(action_id: int):
     action = db.session.get(Action, action_id)
+    if action is None and request.method == "POST":
+        # Carrying it forward undone (the copy deleted) while the form was open: what was typed is shown back.
+        return _carried_action_not_saved()
     if action is None:
         abort(404)
     latest = notes.latest_copies([action.id]).get(action.id)
@@ -373,6 +383,19 @@ def edit_carried_action(action_id: int):
         code = 400
     return render_template("outcomes/carried_action_form.html", action=action, origin=origin, form=form,
                            theirs=theirs, typed_by=refusal, back=back), code
+
+
+def _carried_action_not_saved():
+    owner = db.session.get(Organisation, request.form.get("owner_organisation_id", type=int) or 0)
+    typed = [("What will be done", request.form.get("description", "")),
+             ("Owner", owner.name if owner is not None else ""), ("Lead person", request.form.get("lead_person", "")),
+             ("Due date", request.form.get("due_date", "")), ("Status", ACTION_STATUSES.get(request.form.get("status", ""), ""))]
+    return render_template(
+        "notes/not_saved.html", heading="Your change to the action has not been saved", typed=typed,
+        reason="This action is no longer carried into this assembly: carrying it forward was undone while you had "
+               "the page open, so it is back among the open actions of its earlier assembly. Carry it forward "
+               "again, then make your change to it in the action tracker.",
+        next_url=url_for(".tracker", **_tracker_args()), next_label="Back to the action tracker"), 404
 
 
 def _version(raw) -> int:

@@ -42,6 +42,7 @@ CASES = [
     ("GET", "/organiser/assemblies/{cur}/carry-forward", staff(200)),
     ("POST", "/organiser/assemblies/{cur}/carry-forward", staff(400)),
     # {action} is last year's, not carried into this one: nothing to take back.
+    ("GET", "/organiser/assemblies/{cur}/carry-forward/{action}/undo", staff(404)),
     ("POST", "/organiser/assemblies/{cur}/carry-forward/{action}/undo", staff(404)),
     ("GET", "/organiser/tracker", staff(200)),
     ("GET", "/organiser/tracker/{action}/status", staff(200)),

@@ -455,3 +455,21 @@ def test_carrying_forward_twice_says_nothing_more_was_carried(as_organiser, db, 
     assert f"the chosen actions are already carried forward into {scene.current.title}" in again
     assert db.session.scalar(select(func.count(CarriedAction.id)).where(
         CarriedAction.assembly_id == scene.current.id)) == 1
+
+
+def test_undo_carrying_asks_first_and_says_what_happens(as_organiser, db, organiser):
+    scene = build_scene(organiser=organiser)
+    url = f"/organiser/assemblies/{scene.current.slug}/carry-forward"
+    services.carry_forward(scene.current, [scene.open_action.id], organiser.id)
+    (copy_id,) = [c.action_id for c in services.carried_into(scene.current)]
+    page = as_organiser.get(url).get_data(as_text=True)
+    # A link to a question, not a button that deletes at once.
+    assert f'href="{url}/{copy_id}/undo"' in page and f'action="{url}/{copy_id}/undo"' not in page
+    confirm = as_organiser.get(f"{url}/{copy_id}/undo").get_data(as_text=True)
+    assert f"Undo carrying this action into {scene.current.title}?" in confirm
+    assert scene.open_action.description in confirm and f"open actions of {scene.previous.title}" in confirm
+    assert "Yes, undo carrying" in confirm and "No, keep it carried" in confirm
+    assert db.session.get(Action, copy_id) is not None
+    resp = post_form(as_organiser, f"{url}/{copy_id}/undo", {}, follow_redirects=True)
+    assert "Undone: the action is back among the open actions" in resp.get_data(as_text=True)
+    assert db.session.get(Action, copy_id) is None

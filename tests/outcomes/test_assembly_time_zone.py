@@ -1,0 +1,33 @@
+"""An assembly held in another time zone: "overdue" and the report's date go by its own day, not London's."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from eventapp import timeutil
+from eventapp.notes import services as notes
+from eventapp.outcomes import services
+from tests.factories import make_assembly, make_org, make_round, make_topic, make_user, make_workshop
+
+# 12:00 UTC on 29 November: already 30 November in Auckland (UTC+13), still the 29th in London.
+NOON_UTC = datetime(2026, 11, 29, 12, 0)
+
+
+def test_overdue_and_the_reports_date_go_by_the_assemblys_time_zone(as_organiser, db, monkeypatch):
+    monkeypatch.setattr(timeutil, "utcnow", lambda: NOON_UTC)
+    assembly = make_assembly(timezone="Pacific/Auckland", date=date(2026, 6, 1), status="archived")
+    fac = make_user("facilitator")
+    workshop = make_workshop(make_round(assembly), make_topic(), facilitators=[fac])
+    action = notes.add_action(workshop, {"description": "Due on the 29th", "owner_organisation_id": make_org().id,
+                                         "lead_person": "", "due_date": date(2026, 11, 29), "status": "open",
+                                         "internal": False, "topic_ids": []}, fac.id)
+    assert services.is_overdue(action)  # the 29th is over in Auckland
+    london = make_assembly(date=date(2026, 6, 1), status="archived")
+    action.assembly = london
+    assert not services.is_overdue(action)  # but not in London yet
+    action.assembly = assembly
+    db.session.commit()
+
+    page = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/report").get_data(as_text=True)
+    assert "report produced Monday 30 November 2026" in page
+    row = page.split("Due on the 29th")[1].split("</tr>")[0]
+    assert "Overdue" in row
