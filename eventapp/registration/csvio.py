@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Iterable
 
 from ..domain import DomainError
@@ -12,6 +13,28 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 IMPORT_COLUMNS = ("full_name", "email", "job_title", "organisation")
 MAX_IMPORT_ROWS = 20_000
 ROW_KEY = "_row"  # each parsed row's number in the spreadsheet
+OPTIONAL_COLUMNS = ("access_needs", "dietary_needs")
+MAX_CHOICES = 10
+# Spreadsheets kept by partners name their columns in their own words: these spellings (compared
+# with case, spaces, hyphens, underscores and other punctuation left out) mean the import's columns.
+COLUMN_ALIASES = {
+    "full_name": ("fullname", "name", "delegatename", "delegate", "delegatefullname", "attendeename", "attendee",
+                  "participantname", "participant", "personname", "yourname"),
+    "email": ("email", "emailaddress", "mail", "workemail", "workemailaddress", "delegateemail",
+              "delegateemailaddress", "emailaddr"),
+    "job_title": ("jobtitle", "role", "jobrole", "position", "jobposition", "roletitle", "designation"),
+    "organisation": ("organisation", "organization", "organisationname", "organizationname", "org", "orgname",
+                     "partnerorganisation", "partnerorganization", "agency", "employer", "company"),
+    "access_needs": ("accessneeds", "accessibilityneeds", "access", "accessibility", "accessrequirements",
+                     "accessibilityrequirements"),
+    "dietary_needs": ("dietaryneeds", "dietary", "diet", "dietaryrequirements", "dietaryrequirement",
+                      "dietaryrequests"),
+}
+_ALIAS_TO_COLUMN = {alias: column for column, aliases in COLUMN_ALIASES.items() for alias in aliases}
+_CHOICE = re.compile(r"(?:workshop|topic)?(?:choice|preference)(\d+)")
+_EXPECTED = ("full_name (or “Name”), email (or “Email address”), job_title (or “Job title”, “Role”), "
+             "organisation (or “Organization”); optional: access_needs, dietary_needs, "
+             f"choice_1 to choice_{MAX_CHOICES}")
 
 
 def csv_cell(value) -> str:
@@ -31,8 +54,25 @@ def to_csv(header: Iterable[str], rows: Iterable[Iterable]) -> str:
     return out.getvalue()
 
 
+def column_for(name: str) -> str | None:
+    """The import column a header cell names ("E-mail address" is email), or None when it is not one of them."""
+    key = re.sub(r"[\W_]+", "", name.casefold())
+    if key in _ALIAS_TO_COLUMN:
+        return _ALIAS_TO_COLUMN[key]
+    choice = _CHOICE.fullmatch(key)
+    if choice and 1 <= int(choice.group(1)) <= MAX_CHOICES:
+        return f"choice_{int(choice.group(1))}"
+    return None
+
+
+def _quoted_list(names: list[str], most: int = 12) -> str:
+    shown = [f"“{n if len(n) <= 40 else n[:39] + '…'}”" for n in names[:most]]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(shown) + more
+
+
 def parse_csv(data: bytes) -> list[dict[str, str]]:
-    """Rows of an uploaded CSV as dicts keyed by lower-case column name, with their row number under ROW_KEY."""
+    """Rows of an uploaded CSV as dicts keyed by import column (others left out), with their row number under ROW_KEY."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -57,10 +97,13 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
         raise DomainError("The file is empty.", "file") from None
     except csv.Error:
         raise DomainError("That does not look like a CSV file.", "file") from None
-    names = [h.strip().lower().replace(" ", "_") for h in header]
+    names = [column_for(h) for h in header]
     missing = [c for c in IMPORT_COLUMNS if c not in names]
     if missing:
-        raise DomainError(f"The first row must name the columns; missing: {', '.join(missing)}.", "file")
+        written = [h.strip() for h in header if h.strip()]
+        found = f"It has {_quoted_list(written)}" if written else "It has no column names"
+        raise DomainError(f"The first row must name the columns; missing: {', '.join(missing)}. {found}. "
+                          f"Expected: {_EXPECTED}.", "file")
     rows = []
     try:
         # Counted as the spreadsheet counts its rows (blank rows too), so a problem is
@@ -68,7 +111,7 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
         for row_number, values in enumerate(reader, start=2):
             if not any(v.strip() for v in values):
                 continue
-            row = {name: (values[i] if i < len(values) else "") for i, name in enumerate(names)}
+            row = {name: (values[i] if i < len(values) else "") for i, name in enumerate(names) if name}
             row[ROW_KEY] = row_number
             rows.append(row)
             if len(rows) > MAX_IMPORT_ROWS:

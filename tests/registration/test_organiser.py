@@ -270,6 +270,33 @@ def test_csv_import_reads_excel_semicolon_files(as_organiser, setup):
     assert regs["siobhan@example.org"].choice_topic_ids[0] == setup.topics[0].id
 
 
+def test_csv_import_reads_columns_named_in_the_spreadsheet_s_own_words(as_organiser, setup):
+    # A partner's list: its own column names and order, any case, spaces or hyphens, an extra column.
+    text = ("E-mail Address,Name,ORGANIZATION,Job-Title,Notes,Dietary requirements,Choice 1,Choice 2,Choice 3\n"
+            "siobhan@example.org,Siobhán O'Brien,Shireford Constabulary,Inspector,ignored,Vegan,"
+            "Anti-social behaviour,Criminal exploitation,Poor mental health\n")
+    html = _upload(as_organiser, setup, text, apply=True).get_data(as_text=True)
+    assert "1 registered and confirmed" in html
+    reg = db.session.scalar(select(Registration))
+    assert (reg.full_name, reg.email, reg.job_title, reg.dietary_needs) == (
+        "Siobhán O'Brien", "siobhan@example.org", "Inspector", "Vegan")
+    assert reg.organisation_id == setup.orgs[0].id and reg.choice_topic_ids[0] == setup.topics[0].id
+    for header in ("Full name,Email,Role,Organisation", "full_name,e_mail,job title,organisation_name"):
+        check = _upload(as_organiser, setup, header + "\nAnn,ann@example.org,Officer,Mind in Shireford\n", apply=False)
+        assert "1 row can be imported" in check.get_data(as_text=True), header
+
+
+def test_csv_import_with_columns_missing_names_those_found_and_those_expected(as_organiser, setup):
+    text = "First name,Surname,Email address,Organisation\nAnn,Able,ann@example.org,Mind in Shireford\n"
+    resp = _upload(as_organiser, setup, text, apply=False)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "missing: full_name, job_title." in html
+    assert "It has “First name”, “Surname”, “Email address”, “Organisation”." in html
+    assert "Expected: full_name (or “Name”), email" in html
+    assert db.session.query(Registration).count() == 0
+
+
 def test_csv_import_reads_a_windows_excel_csv_with_accented_names(as_organiser, setup):
     # Excel on Windows saves "CSV (Comma delimited)" in Windows-1252, not UTF-8.
     text = "full_name,email,job_title,organisation\nZoë Ní Bhriain,zoe@example.org,Agent de liaison,Mind in Shireford\n"
