@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from typing import Iterable
 
@@ -15,6 +16,11 @@ MAX_IMPORT_ROWS = 20_000
 ROW_KEY = "_row"  # each parsed row's number in the spreadsheet
 OPTIONAL_COLUMNS = ("access_needs", "dietary_needs")
 MAX_CHOICES = 10
+# Excel saves "CSV" with semicolons where the comma is the decimal separator (French, German...
+# regional settings), and "Text (Tab delimited)" with tabs; the column names row tells which.
+DELIMITERS = (",", ";", "\t")
+# A title, a date or a blank row or two above the column names is common in a list kept by hand.
+HEADER_SEARCH_ROWS = 5
 # Spreadsheets kept by partners name their columns in their own words: these spellings (compared
 # with case, spaces, hyphens, underscores and other punctuation left out) mean the import's columns.
 COLUMN_ALIASES = {
@@ -71,6 +77,26 @@ def _quoted_list(names: list[str], most: int = 12) -> str:
     return ", ".join(shown) + more
 
 
+def _find_header(text: str) -> tuple[str, int]:
+    """The delimiter, and the index of the row naming the columns (0 unless rows above it hold a title)."""
+    best = None  # (row index, -columns recognised, delimiter): the earliest row, then the most columns
+    for delimiter in DELIMITERS:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        try:
+            for index, values in enumerate(itertools.islice(reader, HEADER_SEARCH_ROWS)):
+                known = len({column_for(v) for v in values} - {None})
+                if known >= 2:
+                    best = min(best or (index, -known, delimiter), (index, -known, delimiter))
+                    break
+        except csv.Error:
+            continue
+    if best is not None:
+        return best[2], best[0]
+    # No row names two columns: the first row is taken as the names, to say which are missing.
+    head = text.partition("\n")[0]
+    return max(DELIMITERS, key=head.count), 0
+
+
 def parse_csv(data: bytes) -> list[dict[str, str]]:
     """Rows of an uploaded CSV as dicts keyed by import column (others left out), with their row number under ROW_KEY."""
     try:
@@ -86,29 +112,35 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
             raise DomainError("Save the file as “CSV UTF-8” and upload it again.", "file") from None
     if "\x00" in text:
         raise DomainError("That does not look like a CSV file.", "file")
-    # Excel saves "CSV" with semicolons where the comma is the decimal separator (French,
-    # German... regional settings): the column names row tells which one this file uses.
-    head = text.partition("\n")[0]
-    delimiter = ";" if head.count(";") > head.count(",") else ","
+    delimiter, header_at = _find_header(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
+        above = [next(reader) for _ in range(header_at)]
         header = next(reader)
     except StopIteration:
         raise DomainError("The file is empty.", "file") from None
     except csv.Error:
         raise DomainError("That does not look like a CSV file.", "file") from None
+    # Rows above the column names holding one cell at most (a title, a date) are skipped: no
+    # delegate fits in one cell. More than that may be people, who must not be left out unseen.
+    for number, values in enumerate(above, start=1):
+        if sum(1 for v in values if v.strip()) > 1:
+            raise DomainError(f"Row {header_at + 1} holds the column names, but row {number} above it is not a "
+                              "title: delete the rows above the column names (or move the people in them below) "
+                              "and upload again.", "file")
     names = [column_for(h) for h in header]
     missing = [c for c in IMPORT_COLUMNS if c not in names]
     if missing:
         written = [h.strip() for h in header if h.strip()]
         found = f"It has {_quoted_list(written)}" if written else "It has no column names"
-        raise DomainError(f"The first row must name the columns; missing: {', '.join(missing)}. {found}. "
+        where = "The first row must name the columns" if header_at == 0 else f"Row {header_at + 1} names the columns"
+        raise DomainError(f"{where}; missing: {', '.join(missing)}. {found}. "
                           f"Expected: {_EXPECTED}.", "file")
     rows = []
     try:
         # Counted as the spreadsheet counts its rows (blank rows too), so a problem is
-        # reported against the row the organiser sees; the first row holds the names.
-        for row_number, values in enumerate(reader, start=2):
+        # reported against the row the organiser sees; the row header_at + 1 holds the names.
+        for row_number, values in enumerate(reader, start=header_at + 2):
             if not any(v.strip() for v in values):
                 continue
             row = {name: (values[i] if i < len(values) else "") for i, name in enumerate(names) if name}

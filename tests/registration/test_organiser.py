@@ -297,6 +297,38 @@ def test_csv_import_with_columns_missing_names_those_found_and_those_expected(as
     assert db.session.query(Registration).count() == 0
 
 
+def test_csv_import_reads_tab_separated_files(as_organiser, setup):
+    # Excel's "Text (Tab delimited)", or rows pasted from a spreadsheet into a text editor; a name may hold a comma.
+    text = IMPORT.replace(",", "\t").replace("Siobhán O'Brien", "O'Brien, Siobhán")
+    html = _upload(as_organiser, setup, text, apply=True).get_data(as_text=True)
+    assert "Import done" in html and "2 registered and confirmed" in html and "4 rows skipped" in html
+    regs = {r.email: r for r in db.session.scalars(select(Registration))}
+    assert regs["siobhan@example.org"].full_name == "O'Brien, Siobhán"
+    assert regs["siobhan@example.org"].choice_topic_ids[0] == setup.topics[0].id
+
+
+def test_csv_import_skips_a_title_above_the_column_names_and_counts_rows_as_the_spreadsheet(as_organiser, setup):
+    # Excel saves a title cell as a row of commas; the error names the row the organiser sees (row 5).
+    text = ("Shireford assembly: invited delegates,,,\n,,,\n"
+            "full_name,email,job_title,organisation\n"
+            "Ann Able,ann@example.org,Officer,Mind in Shireford\n"
+            "Bad Mail,not-an-email,Officer,Mind in Shireford\n")
+    html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
+    assert "1 row can be imported" in html and "1 row has problems" in html
+    assert re.search(r"<tr><td>5</td><td>[^<]*email", html)
+    assert "Shireford assembly" not in html.split("Rows with problems")[1]
+
+
+def test_csv_import_refuses_people_above_the_column_names_saying_where_the_names_are(as_organiser, setup):
+    text = ("Ann Able,ann@example.org,Officer,Mind in Shireford\n"
+            "full_name,email,job_title,organisation\n"
+            "Bo Bell,bo@example.org,Officer,Mind in Shireford\n")
+    resp = _upload(as_organiser, setup, text, apply=True)
+    assert resp.status_code == 400
+    assert "Row 2 holds the column names, but row 1 above it is not a title" in resp.get_data(as_text=True)
+    assert db.session.query(Registration).count() == 0
+
+
 def test_csv_import_reads_a_windows_excel_csv_with_accented_names(as_organiser, setup):
     # Excel on Windows saves "CSV (Comma delimited)" in Windows-1252, not UTF-8.
     text = "full_name,email,job_title,organisation\nZoë Ní Bhriain,zoe@example.org,Agent de liaison,Mind in Shireford\n"
