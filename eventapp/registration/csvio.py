@@ -77,6 +77,16 @@ def _quoted_list(names: list[str], most: int = 12) -> str:
     return ", ".join(shown) + more
 
 
+def _column_letter(index: int) -> str:
+    """The spreadsheet's name of a column: A for the first, Z, AA, AB..."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def _find_header(text: str) -> tuple[str, int]:
     """The delimiter, and the index of the row naming the columns (0 unless rows above it hold a title)."""
     best = None  # (row index, -columns recognised, delimiter): the earliest row, then the most columns
@@ -129,6 +139,18 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
                               "title: delete the rows above the column names (or move the people in them below) "
                               "and upload again.", "file")
     names = [column_for(h) for h in header]
+    # Read by name, the last of two columns would silently win over the first (an empty second
+    # "Email" would refuse every row): the organiser decides which one is meant.
+    first_at: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name is None:
+            continue
+        if name in first_at:
+            j = first_at[name]
+            raise DomainError(f"Two columns are read as {name}: “{header[j].strip()}” (column {_column_letter(j)}) "
+                              f"and “{header[i].strip()}” (column {_column_letter(i)}). Delete or rename one of "
+                              "them and upload again.", "file")
+        first_at[name] = i
     missing = [c for c in IMPORT_COLUMNS if c not in names]
     if missing:
         written = [h.strip() for h in header if h.strip()]

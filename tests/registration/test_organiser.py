@@ -329,6 +329,20 @@ def test_csv_import_refuses_people_above_the_column_names_saying_where_the_names
     assert db.session.query(Registration).count() == 0
 
 
+def test_csv_import_refuses_a_duplicated_column_naming_it(as_organiser, setup):
+    # The second, empty "Email" used to win: every row was refused for an empty address.
+    text = "full_name,email,job_title,organisation,Email\nAnn Able,ann@example.org,Officer,Mind in Shireford,\n"
+    resp = _upload(as_organiser, setup, text, apply=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "Two columns are read as email: “email” (column B) and “Email” (column E)." in html
+    # Two spellings of one column are a duplicate too.
+    text = "Name,E-mail,Role,Organisation,Email address\nAnn Able,ann@example.org,Officer,Mind in Shireford,x@y.org\n"
+    html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
+    assert "“E-mail” (column B) and “Email address” (column E)" in html
+    assert db.session.query(Registration).count() == 0
+
+
 def test_csv_import_reads_a_windows_excel_csv_with_accented_names(as_organiser, setup):
     # Excel on Windows saves "CSV (Comma delimited)" in Windows-1252, not UTF-8.
     text = "full_name,email,job_title,organisation\nZoë Ní Bhriain,zoe@example.org,Agent de liaison,Mind in Shireford\n"
