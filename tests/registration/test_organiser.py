@@ -253,8 +253,8 @@ def test_csv_import_dry_run_reports_row_errors_and_changes_nothing(as_organiser,
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert "nothing imported yet" in html and "2 rows can be imported" in html and "4 rows have problems" in html
-    assert "Organisation not found" in html and "Enter an email address" in html
-    assert "appears twice" in html and "no workshop topic called “Knitting”" in html
+    assert "No organisation called “Nowhere Council”" in html and "“not-an-email” is not in the form" in html
+    assert "is on row 2 too" in html and "no workshop topic called “Knitting”" in html
     assert "<td>3</td>" in html  # the spreadsheet row number of "No Org"
     assert db.session.query(Registration).count() == 0 and outbox() == []
 
@@ -360,11 +360,35 @@ def test_csv_import_names_the_spreadsheet_row_even_after_blank_rows(as_organiser
     html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
     rows = dict(re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td></tr>", html))
     # Row 1 holds the column names, row 2 Siobhán, rows 3 and 4 are blank: "No Org" is row 5.
-    assert rows["5"].startswith("organisation: Organisation not found")
-    assert rows["6"].startswith("email: Enter an email address")
-    assert rows["7"] == "email: This email address appears twice in the file."
-    assert rows["8"].startswith("choice_1: no workshop topic called “Knitting”")
+    assert rows["5"].startswith("No organisation called “Nowhere Council” on the organisations list")
+    assert rows["6"] == "The email address “not-an-email” is not in the form name@example.org."
+    assert rows["7"] == "The email address siobhan@example.org is on row 2 too."
+    assert rows["8"].startswith("Choice 1: no workshop topic called “Knitting”")
     assert set(rows) == {"5", "6", "7", "8"}
+
+
+def test_csv_import_row_problems_speak_to_the_organiser_about_the_file(app, as_organiser, setup):
+    seed(app, setup, [(1, 0, {"email": "taken@example.org"})])
+    text = ("full_name,email,job_title,organisation,dietary_needs\n"
+            ",nobody@example.org,Officer,Mind in Shireford,\n"
+            "No Mail,,Officer,Mind in Shireford,\n"
+            "No Job,nojob@example.org,,Mind in Shireford,\n"
+            "No Org,noorg@example.org,Officer,,\n"
+            + "Long," + "x" * 250 + "@example.org,Officer,Mind in Shireford,\n"
+            "Taken,taken@example.org,Officer,Mind in Shireford,\n"
+            "Bell,bell@example.org,Officer,Mind in Shireford,\"Tea\x07\"\n")
+    html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
+    rows = dict(re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td></tr>", html))
+    assert rows == {
+        "2": "The full name is empty.",
+        "3": "The email address is empty.",
+        "4": "The job title is empty.",
+        "5": "The organisation is empty.",
+        "6": "The email address is 262 characters long; at most 254 fit.",
+        "7": "taken@example.org is already registered for this assembly.",
+        "8": "The dietary needs have a control character in them.",
+    }
+    assert "Enter your" not in html
 
 
 def test_csv_import_applies_valid_rows_and_emails_links(as_organiser, setup):
