@@ -1729,6 +1729,22 @@ class ImportReport:
     waiting: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
     applied: bool = False
+    # The check's first rows as they would be stored, so a wrongly read file shows before it is imported.
+    preview: list[ImportPreviewRow] = field(default_factory=list)
+    preview_more: int = 0
+
+
+class ImportPreviewRow(NamedTuple):
+    """One row of the file as the import would store it."""
+
+    line: int
+    full_name: str
+    email: str
+    organisation: str
+    status: str  # "confirmed" or "waiting"
+
+
+IMPORT_PREVIEW_ROWS = 10
 
 
 def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, apply: bool,
@@ -1777,7 +1793,8 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
         except DomainError as err:
             report.errors.append((line, err.message))
             continue
-        valid.append({**details, "organisation_id": org.id, "topic_ids": topic_ids})
+        valid.append({**details, "organisation_id": org.id, "topic_ids": topic_ids, "line": line,
+                      "organisation_name": org.name})
     if not apply:
         _preview_places(assembly, valid, report)
         return report
@@ -1840,8 +1857,14 @@ def _preview_places(assembly: Assembly, valid: list[dict[str, Any]], report: Imp
             total += 1
             from_org[org_id] = from_org.get(org_id, 0) + 1
             report.added += 1
+            status = "confirmed"
         else:
             report.waiting += 1
+            status = "waiting"
+        if len(report.preview) < IMPORT_PREVIEW_ROWS:
+            report.preview.append(ImportPreviewRow(data["line"], data["full_name"], data["email"],
+                                                   data["organisation_name"], status))
+    report.preview_more = len(valid) - len(report.preview)
 
 
 def _register_imported(assembly: Assembly, data: dict[str, Any]) -> str:

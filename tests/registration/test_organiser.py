@@ -412,6 +412,30 @@ def test_csv_import_check_says_who_would_go_on_the_waiting_list_as_the_import_th
     assert "5 registered and confirmed, 3 put on the waiting list" in done
 
 
+def test_csv_import_check_shows_the_first_rows_as_the_import_then_stores_them(as_organiser, setup):
+    # Capacity 5, at most 2 per organisation; a name with markup and right-to-left text is shown escaped.
+    names = ["<b>Zoë</b> & מרים", *(f"Person {n}" for n in range(1, 12))]
+    rows = "".join(f"\"{name}\",p{n}@example.org,Officer,{setup.orgs[n % 3].name.upper()}\n"
+                   for n, name in enumerate(names))
+    text = "full_name,email,job_title,organisation\n" + rows
+    check = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
+    assert "The first 10 rows as they would be imported" in check and "and 2 more rows to import." in check
+    shown = re.findall(r'<tr><td data-label="Row">(\d+)</td><td data-label="Name"><bdi>([^<]*)</bdi></td>'
+                       r'<td data-label="Email"><bdi>([^<]*)</bdi></td><td data-label="Organisation"><bdi>([^<]*)</bdi>'
+                       r'</td><td data-label="Would be">([^<]*)</td></tr>', check)
+    assert len(shown) == 10 and shown[0][:2] == ("2", "&lt;b&gt;Zoë&lt;/b&gt; &amp; מרים")
+    assert "<b>Zoë" not in check and "Person 10" not in check and "Person 11" not in check
+    done = _upload(as_organiser, setup, text, apply=True).get_data(as_text=True)
+    assert "Import done" in done
+    stored = db.session.scalars(select(Registration).order_by(Registration.id).limit(10)).all()
+    from markupsafe import escape
+
+    assert [(str(escape(r.full_name)), r.email, r.organisation.name,
+             "confirmed" if r.status == "confirmed" else "on the waiting list") for r in stored] == \
+        [row[1:] for row in shown]
+    assert stored[0].full_name == names[0] and stored[0].organisation_id == setup.orgs[0].id
+
+
 def test_csv_import_rejects_a_file_that_is_not_csv(as_organiser, setup):
     resp = _upload(as_organiser, setup, "hello\n", apply=False)
     assert resp.status_code == 400 and "missing: full_name" in resp.get_data(as_text=True)
