@@ -9,8 +9,11 @@ from typing import Iterable
 
 from ..domain import DomainError
 
-# A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A spreadsheet treats a cell starting with one of these as a formula (CSV injection), spaces
+# before it or not (" =1+1" is one to Excel), and the full-width forms too.
+FORMULA_CHARS = "=+-@\uff1d\uff0b\uff0d\uff20"
+# A cell starting with one of these is escaped whatever follows.
+FORMULA_STARTS = ("\t", "\r", "\n")
 IMPORT_COLUMNS = ("full_name", "email", "job_title", "organisation")
 MAX_IMPORT_ROWS = 20_000
 ROW_KEY = "_row"  # each parsed row's number in the spreadsheet
@@ -46,7 +49,8 @@ _EXPECTED = ("full_name (or “Name”), email (or “Email address”), job_tit
 def csv_cell(value) -> str:
     """A cell value Excel shows as text: formula starters are escaped with a leading apostrophe."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    first = text.lstrip()[:1]
+    return "'" + text if text.startswith(FORMULA_STARTS) or (first and first in FORMULA_CHARS) else text
 
 
 def to_csv(header: Iterable[str], rows: Iterable[Iterable]) -> str:

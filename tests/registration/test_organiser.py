@@ -227,6 +227,17 @@ def test_csv_cell_escapes_every_formula_starter():
     assert csv_cell("Plain") == "Plain" and csv_cell(None) == ""
 
 
+def test_csv_cell_escapes_a_formula_behind_leading_spaces_in_every_export():
+    from eventapp.outcomes.services import csv_safe
+
+    for bad in (" =1+1", "   @SUM(A1)", " \t=1+1", "\u00a0+1", "\u3000-1", "＝1+1", " ＠x"):
+        assert csv_cell(bad) == "'" + bad, repr(bad)
+        assert csv_safe(bad) == "'" + bad  # the report's CSV, written row by row, uses the same rule
+    for fine in (" plain", "a=b", "   ", "", "Zoë"):
+        assert csv_cell(fine) == fine
+    assert csv_safe(3) == 3
+
+
 def _upload(client, setup, text: str, apply: bool):
     page = client.get(base(setup) + "/import").get_data(as_text=True)
     from tests.conftest import csrf_from
