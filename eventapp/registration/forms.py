@@ -208,7 +208,9 @@ class CorrectEmailForm(SafeForm):
 
 class ImportForm(FlaskForm):
     file = FileField("CSV file", description="Columns: full_name, email, job_title, organisation, access_needs, "
-                                             "dietary_needs, choice_1, choice_2, … (first row = column names).")
+                                             "dietary_needs, choice_1, choice_2, … (first row = column names; the usual "
+                                             "spellings such as Name, Email address, Organization or Role "
+                                             "are read too).")
     apply = BooleanField("Import the valid rows now (leave unticked to check the file first)")
 
 

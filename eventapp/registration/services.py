@@ -24,7 +24,7 @@ from ..invites.services import cancel_at_old_address, sync_calendar, sync_new_re
 from ..mail.services import (TOKEN_PLACEHOLDER, before_sending, clean_header, deferred_row, is_email_address,
                              link_template, outbox_row, queue_rows, render_email, render_subject, rendered, renderer)
 from ..organisations.models import SECTORS, Organisation, name_key
-from ..text import has_control
+from ..text import has_control, visible
 from ..timeutil import utc_to_local, utcnow
 from ..audit import services as audit
 from ..txn import begin_writes
@@ -1729,6 +1729,22 @@ class ImportReport:
     waiting: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
     applied: bool = False
+    # The check's first rows as they would be stored, so a wrongly read file shows before it is imported.
+    preview: list[ImportPreviewRow] = field(default_factory=list)
+    preview_more: int = 0
+
+
+class ImportPreviewRow(NamedTuple):
+    """One row of the file as the import would store it."""
+
+    line: int
+    full_name: str
+    email: str
+    organisation: str
+    status: str  # "confirmed" or "waiting"
+
+
+IMPORT_PREVIEW_ROWS = 10
 
 
 def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, apply: bool,
@@ -1737,43 +1753,48 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
     if assembly.cancelled_at is not None:
         raise DomainError(CANCELLED_NO_NEW, "file")
     report = ImportReport(applied=apply)
-    seen: set[str] = set()
     topics_by_name = {name_key(t.name): t.id for t in offered_topics(assembly)}
     need = required_choices(assembly)
     valid: list[dict[str, Any]] = []
+    first_row: dict[str, int] = {}
     for line, row in enumerate(rows, start=2):
         line = row.get(ROW_KEY, line)
         try:
-            details = _clean_details(row)
+            details = _imported_details(row)
             key = email_key(details["email"])
-            if key in seen:
-                raise DomainError("This email address appears twice in the file.", "email")
-            seen.add(key)
+            if key in first_row:
+                raise DomainError(f"The email address {_shown(details['email'])} is on row {first_row[key]} too.",
+                                  "email")
+            first_row[key] = line
             if db.session.scalar(select(Registration.id).where(
                     Registration.assembly_id == assembly.id, Registration.email_key == key)) is not None:
-                raise DomainError("Already registered for this assembly.", "email")
-            org = db.session.scalar(
-                select(Organisation).where(Organisation.name_key == name_key(row.get("organisation") or ""))
-            )
+                raise DomainError(f"{_shown(details['email'])} is already registered for this assembly.", "email")
+            org_name = (row.get("organisation") or "").strip()
+            if not org_name:
+                raise DomainError("The organisation is empty.", "organisation")
+            org = db.session.scalar(select(Organisation).where(Organisation.name_key == name_key(org_name)))
             if org is None:
-                raise DomainError("Organisation not found: add it to the organisations list first.", "organisation")
+                raise DomainError(f"No organisation called “{_shown(org_name)}” on the organisations list: "
+                                  "add it there first, or correct its name in the file.", "organisation")
             topic_ids = []
             for i in range(1, 11):
                 name = (row.get(f"choice_{i}") or "").strip()
                 if not name:
                     continue
                 if name_key(name) not in topics_by_name:
-                    raise DomainError(f"choice_{i}: no workshop topic called “{name}” at this assembly.", f"choice_{i}")
+                    raise DomainError(f"Choice {i}: no workshop topic called “{_shown(name)}” at this assembly.",
+                                      f"choice_{i}")
                 topic_ids.append(topics_by_name[name_key(name)])
             if topic_ids and len(topic_ids) < need:
-                raise DomainError(f"Give at least {need} choices, or none (the person can add them later).", "choice_1")
+                raise DomainError(f"The row gives {len(topic_ids)} of the {need} choices needed: give at least "
+                                  f"{need}, or none (the person can add them later).", "choice_1")
             if len(set(topic_ids)) != len(topic_ids):
                 raise DomainError("The same topic is chosen twice.", "choice_1")
         except DomainError as err:
-            column = f"{err.field}: " if err.field and not err.message.startswith(err.field) else ""
-            report.errors.append((line, f"{column}{err.message}"))
+            report.errors.append((line, err.message))
             continue
-        valid.append({**details, "organisation_id": org.id, "topic_ids": topic_ids})
+        valid.append({**details, "organisation_id": org.id, "topic_ids": topic_ids, "line": line,
+                      "organisation_name": org.name})
     if not apply:
         _preview_places(assembly, valid, report)
         return report
@@ -1786,6 +1807,40 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
     audit.record(by, "registrations.import", assembly_id=assembly.id, subject=f"registrations of {assembly.slug}", detail=f"{report.added} confirmed, {report.waiting} waiting, {len(report.errors)} rows refused")
     db.session.commit()
     return report
+
+
+# An import's problems are told to the organiser about their file, not to the delegate
+# ("Enter your full name" is the public form's): (column, what it is called, longest).
+_IMPORT_LINES = (("full_name", "full name", 200), ("email", "email address", 254), ("job_title", "job title", 200))
+_IMPORT_TEXTS = (("access_needs", "access needs"), ("dietary_needs", "dietary needs"))
+
+
+def _shown(value: str, most: int = 60) -> str:
+    """A value from the file as a message quotes it: control characters visible, a long one cut short."""
+    value = visible(value)
+    return value if len(value) <= most else value[:most - 1] + "…"
+
+
+def _imported_details(row: dict[str, Any]) -> dict[str, Any]:
+    """_clean_details of an import row, each refusal worded for the organiser about the file."""
+    for name, label, most in _IMPORT_LINES:
+        text = (row.get(name) or "").strip()
+        if not text:
+            raise DomainError(f"The {label} is empty.", name)
+        if has_control(text):
+            raise DomainError(f"The {label} has a line break or a control character in it.", name)
+        if len(text) > most:
+            raise DomainError(f"The {label} is {len(text):,} characters long; at most {most:,} fit.", name)
+    email = row["email"].strip()
+    if not is_email_address(email):
+        raise DomainError(f"The email address “{_shown(email)}” is not in the form name@example.org.", "email")
+    for name, label in _IMPORT_TEXTS:
+        text = (row.get(name) or "").strip().replace("\r\n", "\n").replace("\r", "\n")
+        if has_control(text, "\n\t"):
+            raise DomainError(f"The {label} have a control character in them.", name)
+        if len(text) > 2000:
+            raise DomainError(f"The {label} are {len(text):,} characters long; at most 2,000 fit.", name)
+    return _clean_details(row)
 
 
 def _preview_places(assembly: Assembly, valid: list[dict[str, Any]], report: ImportReport) -> None:
@@ -1802,8 +1857,14 @@ def _preview_places(assembly: Assembly, valid: list[dict[str, Any]], report: Imp
             total += 1
             from_org[org_id] = from_org.get(org_id, 0) + 1
             report.added += 1
+            status = "confirmed"
         else:
             report.waiting += 1
+            status = "waiting"
+        if len(report.preview) < IMPORT_PREVIEW_ROWS:
+            report.preview.append(ImportPreviewRow(data["line"], data["full_name"], data["email"],
+                                                   data["organisation_name"], status))
+    report.preview_more = len(valid) - len(report.preview)
 
 
 def _register_imported(assembly: Assembly, data: dict[str, Any]) -> str:

@@ -227,6 +227,17 @@ def test_csv_cell_escapes_every_formula_starter():
     assert csv_cell("Plain") == "Plain" and csv_cell(None) == ""
 
 
+def test_csv_cell_escapes_a_formula_behind_leading_spaces_in_every_export():
+    from eventapp.outcomes.services import csv_safe
+
+    for bad in (" =1+1", "   @SUM(A1)", " \t=1+1", "\u00a0+1", "\u3000-1", "＝1+1", " ＠x"):
+        assert csv_cell(bad) == "'" + bad, repr(bad)
+        assert csv_safe(bad) == "'" + bad  # the report's CSV, written row by row, uses the same rule
+    for fine in (" plain", "a=b", "   ", "", "Zoë"):
+        assert csv_cell(fine) == fine
+    assert csv_safe(3) == 3
+
+
 def _upload(client, setup, text: str, apply: bool):
     page = client.get(base(setup) + "/import").get_data(as_text=True)
     from tests.conftest import csrf_from
@@ -253,8 +264,8 @@ def test_csv_import_dry_run_reports_row_errors_and_changes_nothing(as_organiser,
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert "nothing imported yet" in html and "2 rows can be imported" in html and "4 rows have problems" in html
-    assert "Organisation not found" in html and "Enter an email address" in html
-    assert "appears twice" in html and "no workshop topic called “Knitting”" in html
+    assert "No organisation called “Nowhere Council”" in html and "“not-an-email” is not in the form" in html
+    assert "is on row 2 too" in html and "no workshop topic called “Knitting”" in html
     assert "<td>3</td>" in html  # the spreadsheet row number of "No Org"
     assert db.session.query(Registration).count() == 0 and outbox() == []
 
@@ -268,6 +279,79 @@ def test_csv_import_reads_excel_semicolon_files(as_organiser, setup):
     assert set(regs) == {"siobhan@example.org", "li@example.org"}
     assert regs["siobhan@example.org"].full_name == "O'Brien, Siobhán"
     assert regs["siobhan@example.org"].choice_topic_ids[0] == setup.topics[0].id
+
+
+def test_csv_import_reads_columns_named_in_the_spreadsheet_s_own_words(as_organiser, setup):
+    # A partner's list: its own column names and order, any case, spaces or hyphens, an extra column.
+    text = ("E-mail Address,Name,ORGANIZATION,Job-Title,Notes,Dietary requirements,Choice 1,Choice 2,Choice 3\n"
+            "siobhan@example.org,Siobhán O'Brien,Shireford Constabulary,Inspector,ignored,Vegan,"
+            "Anti-social behaviour,Criminal exploitation,Poor mental health\n")
+    html = _upload(as_organiser, setup, text, apply=True).get_data(as_text=True)
+    assert "1 registered and confirmed" in html
+    reg = db.session.scalar(select(Registration))
+    assert (reg.full_name, reg.email, reg.job_title, reg.dietary_needs) == (
+        "Siobhán O'Brien", "siobhan@example.org", "Inspector", "Vegan")
+    assert reg.organisation_id == setup.orgs[0].id and reg.choice_topic_ids[0] == setup.topics[0].id
+    for header in ("Full name,Email,Role,Organisation", "full_name,e_mail,job title,organisation_name"):
+        check = _upload(as_organiser, setup, header + "\nAnn,ann@example.org,Officer,Mind in Shireford\n", apply=False)
+        assert "1 row can be imported" in check.get_data(as_text=True), header
+
+
+def test_csv_import_with_columns_missing_names_those_found_and_those_expected(as_organiser, setup):
+    text = "First name,Surname,Email address,Organisation\nAnn,Able,ann@example.org,Mind in Shireford\n"
+    resp = _upload(as_organiser, setup, text, apply=False)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "missing: full_name, job_title." in html
+    assert "It has “First name”, “Surname”, “Email address”, “Organisation”." in html
+    assert "Expected: full_name (or “Name”), email" in html
+    assert db.session.query(Registration).count() == 0
+
+
+def test_csv_import_reads_tab_separated_files(as_organiser, setup):
+    # Excel's "Text (Tab delimited)", or rows pasted from a spreadsheet into a text editor; a name may hold a comma.
+    text = IMPORT.replace(",", "\t").replace("Siobhán O'Brien", "O'Brien, Siobhán")
+    html = _upload(as_organiser, setup, text, apply=True).get_data(as_text=True)
+    assert "Import done" in html and "2 registered and confirmed" in html and "4 rows skipped" in html
+    regs = {r.email: r for r in db.session.scalars(select(Registration))}
+    assert regs["siobhan@example.org"].full_name == "O'Brien, Siobhán"
+    assert regs["siobhan@example.org"].choice_topic_ids[0] == setup.topics[0].id
+
+
+def test_csv_import_skips_a_title_above_the_column_names_and_counts_rows_as_the_spreadsheet(as_organiser, setup):
+    # Excel saves a title cell as a row of commas; the error names the row the organiser sees (row 5).
+    text = ("Shireford assembly: invited delegates,,,\n,,,\n"
+            "full_name,email,job_title,organisation\n"
+            "Ann Able,ann@example.org,Officer,Mind in Shireford\n"
+            "Bad Mail,not-an-email,Officer,Mind in Shireford\n")
+    html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
+    assert "1 row can be imported" in html and "1 row has problems" in html
+    assert re.search(r"<tr><td>5</td><td>[^<]*email", html)
+    assert "Shireford assembly" not in html.split("Rows with problems")[1]
+
+
+def test_csv_import_refuses_people_above_the_column_names_saying_where_the_names_are(as_organiser, setup):
+    text = ("Ann Able,ann@example.org,Officer,Mind in Shireford\n"
+            "full_name,email,job_title,organisation\n"
+            "Bo Bell,bo@example.org,Officer,Mind in Shireford\n")
+    resp = _upload(as_organiser, setup, text, apply=True)
+    assert resp.status_code == 400
+    assert "Row 2 holds the column names, but row 1 above it is not a title" in resp.get_data(as_text=True)
+    assert db.session.query(Registration).count() == 0
+
+
+def test_csv_import_refuses_a_duplicated_column_naming_it(as_organiser, setup):
+    # The second, empty "Email" used to win: every row was refused for an empty address.
+    text = "full_name,email,job_title,organisation,Email\nAnn Able,ann@example.org,Officer,Mind in Shireford,\n"
+    resp = _upload(as_organiser, setup, text, apply=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "Two columns are read as email: “email” (column B) and “Email” (column E)." in html
+    # Two spellings of one column are a duplicate too.
+    text = "Name,E-mail,Role,Organisation,Email address\nAnn Able,ann@example.org,Officer,Mind in Shireford,x@y.org\n"
+    html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
+    assert "“E-mail” (column B) and “Email address” (column E)" in html
+    assert db.session.query(Registration).count() == 0
 
 
 def test_csv_import_reads_a_windows_excel_csv_with_accented_names(as_organiser, setup):
@@ -287,11 +371,35 @@ def test_csv_import_names_the_spreadsheet_row_even_after_blank_rows(as_organiser
     html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
     rows = dict(re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td></tr>", html))
     # Row 1 holds the column names, row 2 Siobhán, rows 3 and 4 are blank: "No Org" is row 5.
-    assert rows["5"].startswith("organisation: Organisation not found")
-    assert rows["6"].startswith("email: Enter an email address")
-    assert rows["7"] == "email: This email address appears twice in the file."
-    assert rows["8"].startswith("choice_1: no workshop topic called “Knitting”")
+    assert rows["5"].startswith("No organisation called “Nowhere Council” on the organisations list")
+    assert rows["6"] == "The email address “not-an-email” is not in the form name@example.org."
+    assert rows["7"] == "The email address siobhan@example.org is on row 2 too."
+    assert rows["8"].startswith("Choice 1: no workshop topic called “Knitting”")
     assert set(rows) == {"5", "6", "7", "8"}
+
+
+def test_csv_import_row_problems_speak_to_the_organiser_about_the_file(app, as_organiser, setup):
+    seed(app, setup, [(1, 0, {"email": "taken@example.org"})])
+    text = ("full_name,email,job_title,organisation,dietary_needs\n"
+            ",nobody@example.org,Officer,Mind in Shireford,\n"
+            "No Mail,,Officer,Mind in Shireford,\n"
+            "No Job,nojob@example.org,,Mind in Shireford,\n"
+            "No Org,noorg@example.org,Officer,,\n"
+            + "Long," + "x" * 250 + "@example.org,Officer,Mind in Shireford,\n"
+            "Taken,taken@example.org,Officer,Mind in Shireford,\n"
+            "Bell,bell@example.org,Officer,Mind in Shireford,\"Tea\x07\"\n")
+    html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
+    rows = dict(re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td></tr>", html))
+    assert rows == {
+        "2": "The full name is empty.",
+        "3": "The email address is empty.",
+        "4": "The job title is empty.",
+        "5": "The organisation is empty.",
+        "6": "The email address is 262 characters long; at most 254 fit.",
+        "7": "taken@example.org is already registered for this assembly.",
+        "8": "The dietary needs have a control character in them.",
+    }
+    assert "Enter your" not in html
 
 
 def test_csv_import_applies_valid_rows_and_emails_links(as_organiser, setup):
@@ -313,6 +421,30 @@ def test_csv_import_check_says_who_would_go_on_the_waiting_list_as_the_import_th
     assert "8 rows can be imported: 5 would be confirmed and 3 put on the waiting list" in check
     done = _upload(as_organiser, setup, text, apply=True).get_data(as_text=True)
     assert "5 registered and confirmed, 3 put on the waiting list" in done
+
+
+def test_csv_import_check_shows_the_first_rows_as_the_import_then_stores_them(as_organiser, setup):
+    # Capacity 5, at most 2 per organisation; a name with markup and right-to-left text is shown escaped.
+    names = ["<b>Zoë</b> & מרים", *(f"Person {n}" for n in range(1, 12))]
+    rows = "".join(f"\"{name}\",p{n}@example.org,Officer,{setup.orgs[n % 3].name.upper()}\n"
+                   for n, name in enumerate(names))
+    text = "full_name,email,job_title,organisation\n" + rows
+    check = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
+    assert "The first 10 rows as they would be imported" in check and "and 2 more rows to import." in check
+    shown = re.findall(r'<tr><td data-label="Row">(\d+)</td><td data-label="Name"><bdi>([^<]*)</bdi></td>'
+                       r'<td data-label="Email"><bdi>([^<]*)</bdi></td><td data-label="Organisation"><bdi>([^<]*)</bdi>'
+                       r'</td><td data-label="Would be">([^<]*)</td></tr>', check)
+    assert len(shown) == 10 and shown[0][:2] == ("2", "&lt;b&gt;Zoë&lt;/b&gt; &amp; מרים")
+    assert "<b>Zoë" not in check and "Person 10" not in check and "Person 11" not in check
+    done = _upload(as_organiser, setup, text, apply=True).get_data(as_text=True)
+    assert "Import done" in done
+    stored = db.session.scalars(select(Registration).order_by(Registration.id).limit(10)).all()
+    from markupsafe import escape
+
+    assert [(str(escape(r.full_name)), r.email, r.organisation.name,
+             "confirmed" if r.status == "confirmed" else "on the waiting list") for r in stored] == \
+        [row[1:] for row in shown]
+    assert stored[0].full_name == names[0] and stored[0].organisation_id == setup.orgs[0].id
 
 
 def test_csv_import_rejects_a_file_that_is_not_csv(as_organiser, setup):
