@@ -405,10 +405,11 @@ def test_the_link_of_a_cancelled_assembly_says_so_before_offering_a_button_that_
     assert _registrations() == 0
 
 
-def test_deleting_an_unconfirmed_form_asks_first_and_returns_to_the_same_page(client, setup, app, as_organiser):
+def test_deleting_an_unconfirmed_form_asks_first_and_returns_to_the_same_page(client, setup, app, as_organiser,
+                                                                             monkeypatch):
     # Delete sat beside Confirm and acted at once: a slip of the finger lost someone's form for good.
     _confirm_first(setup)
-    app.config["PAGE_SIZE"] = 1
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 1)
     register(client, setup, n=1, full_name="Aisha <b>Khan</b>")
     register(client, setup, n=2)
     url = f"/organiser/assemblies/{setup.assembly.slug}/registrations/unconfirmed"
