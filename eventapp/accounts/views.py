@@ -278,14 +278,40 @@ def logout():
     return redirect(url_for("assemblies.index"))
 
 
+_PASSWORD_NOT_CHECKED = ("Your password has not been changed: there have been many wrong passwords from your "
+                         "network, or for your account, in a short time. Nothing you typed is kept here.")
+
+
+def _current_password_refused(response) -> bool:
+    return g.get("current_password_refused", False)
+
+
+def _this_account() -> str:
+    return f"account:{current_user.id}"
+
+
+def _password_guesses_limited(view):
+    """A session left signed in must not become a way to guess its password: each wrong current password spends the
+    network's sign-in budget (as a wrong password on the sign-in page does) and the account's own (a copied session
+    cookie can be used from many networks). A right one spends nothing."""
+    # Both refuse with the undecorated view: the page shown must not check the limits again.
+    refused = refused_with(view, _PASSWORD_NOT_CHECKED, "type them again")
+    budget = limiter.shared_limit(SIGN_IN_LIMIT, scope="sign-in", methods=["POST"],
+                                  deduct_when=_current_password_refused, on_breach=refused)(view)
+    return limiter.limit(SIGN_IN_LIMIT, key_func=_this_account, methods=["POST"],
+                         deduct_when=_current_password_refused, on_breach=refused)(budget)
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+@_password_guesses_limited
 def change_password():
     form = ChangePasswordForm()
-    if form.validate_on_submit():
+    if sent(form):
         try:
             services.change_password(current_user, form.current_password.data, form.password.data)
         except DomainError as err:
+            g.current_password_refused = err.field == "current_password"
             apply_domain_error(form, err)
         else:
             # The session version changed: sign this session in again to keep it. The real

@@ -307,3 +307,55 @@ def test_production_hash_is_full_strength_scrypt(tmp_path):
     assert user.password_hash.startswith("scrypt:32768:8:1$")
     assert user.check_password("a long enough password")
     assert not user.check_password("a long enough passwore")
+
+
+# --- guessing the current password from a signed-in session ------------------------------
+
+_WRONG = {"current_password": "a wrong guess!", "password": "a brand new passphrase",
+          "confirm": "a brand new passphrase"}
+
+
+def test_wrong_current_passwords_spend_the_networks_sign_in_budget(app, db, organiser):
+    from tests.conftest import rate_limited_client
+
+    with rate_limited_client(app) as client:
+        assert Auth(client).login(organiser.email).status_code == 302  # 1 of the 10 a minute
+        # A mistake in the new password checks nothing, so spends nothing.
+        for _ in range(3):
+            assert post_form(client, "/account/password", {**_WRONG, "current_password": PASSWORD,
+                                                           "confirm": "not the same"}).status_code == 400
+        assert [post_form(client, "/account/password", _WRONG).status_code for _ in range(9)] == [400] * 9
+        refused = post_form(client, "/account/password", {**_WRONG, "current_password": PASSWORD})
+        assert refused.status_code == 429
+        assert ("Your password has not been changed: there have been many wrong passwords from your network, or "
+                "for your account, in a short time. Nothing you typed is kept here. Please wait a minute, then type "
+                "them again.") in _summary(refused.get_data(as_text=True))
+        # Nor can the sign-in page be used for more guesses from this network.
+        assert Auth(client.application.test_client()).login(organiser.email).status_code == 429
+    assert db.session.get(User, organiser.id).check_password(PASSWORD)
+
+
+def test_wrong_current_passwords_are_limited_per_account_across_networks(app, db, organiser):
+    from tests.conftest import rate_limited_client
+
+    with rate_limited_client(app) as first:
+        second = first.application.test_client()
+        second.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+        assert Auth(first).login(organiser.email).status_code == 302
+        assert Auth(second).login(organiser.email).status_code == 302
+        assert [post_form(first, "/account/password", _WRONG).status_code for _ in range(9)] == [400] * 9
+        # The second network has spent one attempt of its own, but the account has had ten wrong passwords.
+        assert post_form(second, "/account/password", _WRONG).status_code == 400
+        assert post_form(second, "/account/password", {**_WRONG, "current_password": PASSWORD}).status_code == 429
+    assert db.session.get(User, organiser.id).check_password(PASSWORD)
+
+
+def test_a_right_current_password_spends_nothing(app, db, organiser):
+    from tests.conftest import rate_limited_client
+
+    with rate_limited_client(app) as client:
+        assert Auth(client).login(organiser.email).status_code == 302
+        assert [post_form(client, "/account/password", _WRONG).status_code for _ in range(8)] == [400] * 8
+        changed = post_form(client, "/account/password", {**_WRONG, "current_password": PASSWORD})
+        assert changed.status_code == 302
+        assert post_form(client, "/account/password", _WRONG).status_code == 400  # the tenth of the minute
