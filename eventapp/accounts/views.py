@@ -126,6 +126,10 @@ def login():
 # set up.
 HALF_SIGNED_IN = "two_step"
 SETTING_UP = "two_step_setup"
+# The seed of the secret just switched on, and when: the codes it gave are shown again to a second click on Switch on
+# within CODES_SHOWN_SECONDS (nothing readable is kept: they are made again from the seed).
+CODES_SHOWN = "two_step_codes_shown"
+CODES_SHOWN_SECONDS = 300
 _CODE_NOT_CHECKED = ("Your code has not been checked yet: there have been many attempts to sign in from your network "
                      "in a short time.")
 # What a signed-in account that must set up two-step sign-in may still open.
@@ -153,7 +157,7 @@ def _code_refused(response) -> bool:
 def _forget_the_person() -> None:
     # The next person to sign in on this browser must not be given the secret someone else was setting
     # up (it would make codes for the other person's app), nor their half-done sign-in.
-    for key in (SETTING_UP, HALF_SIGNED_IN, "_renewed"):
+    for key in (SETTING_UP, CODES_SHOWN, HALF_SIGNED_IN, "_renewed"):
         session.pop(key, None)
 
 
@@ -202,11 +206,29 @@ def _two_step_page(user, off_form=None, codes_form=None):
                            codes_form=codes_form or RecoveryCodesForm(prefix="codes"))
 
 
+def _switched_on_already(user):
+    """"Switch on" clicked twice: the first click switched it on, and the codes it showed were never seen."""
+    shown = session.get(CODES_SHOWN)
+    codes = None
+    if (isinstance(shown, list) and len(shown) == 2 and second_step.is_setup_seed(shown[0])
+            and isinstance(shown[1], int) and 0 <= time.time() - shown[1] < CODES_SHOWN_SECONDS):
+        codes = second_step.recovery_codes_again(user, shown[0])
+    if codes:
+        flash("Two-step sign-in is on: your first click switched it on. These are the recovery codes it gave you.",
+              "success")
+        return _codes_page(codes)
+    flash("Two-step sign-in is on already. Its recovery codes were shown once, when it was switched on: if you did "
+          "not keep them, get new ones below with a code from your app (the old ones then stop working).", "info")
+    return redirect(url_for(".two_step", _anchor="new-codes"))
+
+
 @bp.route("/account/two-step", methods=["GET", "POST"])
 @login_required
 def two_step():
     user = current_user._get_current_object()
     if user.two_step_on:
+        if request.method == "POST":
+            return _switched_on_already(user)
         return _two_step_page(user)
     # The secret is saved only once a code proves the app has it; until then the session keeps what it is derived
     # from (the same secret on each visit), never the secret itself.
@@ -217,11 +239,12 @@ def two_step():
     form = TwoStepSetupForm()
     if form.validate_on_submit():
         try:
-            codes = second_step.enable(user, secret, form.code.data)
+            codes = second_step.enable(user, seed, form.code.data)
         except DomainError as err:
             apply_domain_error(form, err)
         else:
             session.pop(SETTING_UP, None)
+            session[CODES_SHOWN] = [seed, int(time.time())]
             flash("Two-step sign-in is on: from now on you are asked for a code after your password.", "success")
             return _codes_page(codes)
     return render_template("accounts/two_step_setup.html", form=form, qr=second_step.qr_svg(user, secret),
