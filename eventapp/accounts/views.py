@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..domain import DomainError, NotFound
 from ..extensions import db, limiter, login_manager
 from ..form_limits import refused_with, sent
-from ..forms_util import apply_domain_error
+from ..forms_util import apply_domain_error, just_added, remember_added
 from . import services
 from . import two_step as second_step
 from .access import organiser_required
@@ -453,8 +453,15 @@ def new_user():
             user = services.create_user(form.email.data, form.password.data, form.role.data, form.name.data,
                                            by_user_id=current_user.id)
         except DomainError as err:
+            # "Add" clicked twice: the first click made it, and its answer is the one the organiser should see.
+            made = db.session.get(User, just_added("user") or 0) if err.field == "email" else None
+            if made is not None and made.email == services.normalise_email(form.email.data):
+                flash(f"Account created for {made.display_name} (by your first click; the second added nothing).",
+                      "success")
+                return _back_to_users(made)
             apply_domain_error(form, err)
         else:
+            remember_added("user", user.id)
             flash(f"Account created for {user.display_name}.", "success")
             return _back_to_users(user)
     return render_template("accounts/user_form.html", form=form), (400 if form.errors or form.form_errors else 200)

@@ -10,11 +10,11 @@ from wtforms.fields.choices import SelectChoice
 from ..accounts.access import organiser_required
 from ..domain import DomainError
 from ..extensions import db
-from ..forms_util import apply_domain_error
+from ..forms_util import apply_domain_error, just_added, remember_added
 from ..templating import counted
 from . import services
 from .forms import MergeForm, OrganisationForm
-from .models import SECTORS, STATUSES, Organisation
+from .models import SECTORS, STATUSES, Organisation, name_key
 
 bp = Blueprint("organisations", __name__, url_prefix="/organiser/organisations")
 
@@ -73,8 +73,16 @@ def form(org_id: int | None = None):
                 {"name": form.name.data, "sector": form.sector.data, "status": form.status.data}, org
             )
         except DomainError as err:
+            # "Add" clicked twice: the first click made it, and its answer is the one the organiser should see.
+            made = db.session.get(Organisation, just_added("organisation") or 0) \
+                if org is None and err.field == "name" else None
+            if made is not None and made.name_key == name_key(form.name.data or ""):
+                flash(f"“{made.name}” saved (by your first click; the second added nothing).", "success")
+                return _back_to_list(made)
             apply_domain_error(form, err)
         else:
+            if org_id is None:
+                remember_added("organisation", org.id)
             flash(f"“{org.name}” saved.", "success")
             return _back_to_list(org)
     return render_template("organisations/form.html", form=form, org=org, list_args=_list_args()), \

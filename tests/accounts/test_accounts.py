@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from eventapp.accounts.models import User
 from eventapp.extensions import limiter
@@ -359,3 +359,33 @@ def test_a_right_current_password_spends_nothing(app, db, organiser):
         changed = post_form(client, "/account/password", {**_WRONG, "current_password": PASSWORD})
         assert changed.status_code == 302
         assert post_form(client, "/account/password", _WRONG).status_code == 400  # the tenth of the minute
+
+
+def test_add_a_user_clicked_twice_says_it_was_added_and_shows_it(as_organiser, db, organiser):
+    page = as_organiser.get("/organiser/users/new?role=facilitator").get_data(as_text=True)
+    data = {"csrf_token": csrf_from(page), "name": "Kwame Mensah", "email": "kwame@example.org",
+            "role": "facilitator", "password": "a long initial one"}
+    first = as_organiser.post("/organiser/users/new?role=facilitator", data=data)
+    second = as_organiser.post("/organiser/users/new?role=facilitator", data={**data, "email": "Kwame@Example.org"})
+    assert second.status_code == 302 and second.headers["Location"] == first.headers["Location"]
+    user = db.session.scalar(select(User).where(User.email == "kwame@example.org"))
+    assert second.headers["Location"].endswith(f"#user-{user.id}")
+    listing = as_organiser.get(second.headers["Location"]).get_data(as_text=True)
+    assert "Account created for Kwame Mensah (by your first click; the second added nothing)." in listing
+    assert "already exists" not in listing
+    assert db.session.scalar(select(func.count()).select_from(User)) == 2
+
+
+def test_adding_an_address_another_browser_or_long_ago_added_is_still_refused(app, as_organiser, db, organiser):
+    data = {"name": "Kwame Mensah", "email": "kwame@example.org", "role": "facilitator",
+            "password": "a long initial one"}
+    assert post_form(as_organiser, "/organiser/users/new", data).status_code == 302
+    other = app.test_client()
+    Auth(other).login(organiser.email)
+    assert "An account with that email already exists." in post_form(other, "/organiser/users/new", data).get_data(
+        as_text=True)
+    with as_organiser.session_transaction() as sess:
+        user_id, at = sess["added_user"]
+        sess["added_user"] = [user_id, at - 61]
+    late = post_form(as_organiser, "/organiser/users/new", data)
+    assert late.status_code == 400 and "An account with that email already exists." in late.get_data(as_text=True)
