@@ -92,11 +92,16 @@ def get_user(user_id: int) -> User:
     return user
 
 
+def check_not_own_account(user: User, by_user_id: int) -> None:
+    """Refuse deactivating one's own account (asked before the question is even put)."""
+    if user.id == by_user_id:
+        raise DomainError("You cannot deactivate your own account: ask another organiser.")
+
+
 def deactivate_user(user_id: int, *, by_user_id: int) -> User:
     """Deactivate an account: it cannot sign in and its sessions end; what it recorded stays."""
     user = get_user(user_id)
-    if user.id == by_user_id:
-        raise DomainError("You cannot deactivate your own account: ask another organiser.")
+    check_not_own_account(user, by_user_id)
     if not user.active:
         return user
     if user.role == "organiser":

@@ -420,6 +420,8 @@ def users():
 def deactivate_user(user_id: int):
     try:
         user = services.get_user(user_id)
+        # A typed address for one's own account is refused before "Yes, deactivate" is offered, not after.
+        services.check_not_own_account(user, current_user.id)
         if request.method == "POST":
             services.deactivate_user(user_id, by_user_id=current_user.id)
             flash(f"{user.display_name} can no longer sign in, and has been signed out everywhere.", "success")

@@ -153,3 +153,12 @@ def test_no_value_sent_with_deactivate_or_reactivate_can_lead_off_the_site(as_or
         location = urlsplit(resp.headers["Location"])
         assert resp.status_code == 302 and location.scheme == location.netloc == ""
         assert location.path == "/organiser/users" and "next=" not in location.query
+
+
+def test_the_deactivate_page_for_your_own_account_refuses_before_asking(as_organiser, organiser):
+    page = as_organiser.get(f"/organiser/users/{organiser.id}/deactivate?role=organiser&page=1")
+    assert page.status_code == 302 and page.headers["Location"] == "/organiser/users?role=organiser&page=1"
+    listing = as_organiser.get(page.headers["Location"]).get_data(as_text=True)
+    assert "You cannot deactivate your own account: ask another organiser." in listing
+    assert "Yes, deactivate" not in listing
+    assert db.session.get(User, organiser.id).active
