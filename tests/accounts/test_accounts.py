@@ -389,3 +389,8 @@ def test_adding_an_address_another_browser_or_long_ago_added_is_still_refused(ap
         sess["added_user"] = [user_id, at - 61]
     late = post_form(as_organiser, "/organiser/users/new", data)
     assert late.status_code == 400 and "An account with that email already exists." in late.get_data(as_text=True)
+
+
+def test_the_sign_in_page_says_who_it_is_for_reception_included(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert "For assembly staff: organisers, workshop facilitators and reception (check-in)." in page
