@@ -466,7 +466,8 @@ def new_user():
             remember_added("user", user.id)
             flash(f"Account created for {user.display_name}.", "success")
             return _back_to_users(user)
-    return render_template("accounts/user_form.html", form=form), (400 if form.errors or form.form_errors else 200)
+    return render_template("accounts/user_form.html", form=form, list_args=_list_args()), \
+        (400 if form.errors or form.form_errors else 200)
 
 
 @bp.route("/organiser/users/<int:user_id>/reset-two-step", methods=["GET", "POST"])
