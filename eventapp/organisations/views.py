@@ -100,6 +100,10 @@ def approve(org_id: int):
     return _back_to_list(org)
 
 
+GONE_TARGET = ("The organisation you chose is no longer in the list: it was merged into another one meanwhile. "
+               "Choose the organisation to keep again.")
+
+
 @bp.route("/<int:org_id>/merge", methods=["GET", "POST"])
 @organiser_required
 def merge(org_id: int):
@@ -118,8 +122,15 @@ def merge(org_id: int):
     from ..outcomes.services import contact_for
 
     contact = contact_for(org.id)
-    if form.validate_on_submit():
-        target = db.get_or_404(Organisation, form.target_id.data)
+    valid = form.validate_on_submit()
+    target = db.session.get(Organisation, form.target_id.data) if valid else None
+    if form.is_submitted() and form.target_id.data and form.target_id.data != org.id and target is None \
+            and (valid or form.target_id.errors):
+        # The organisation chosen left the list after the page was shown: merged into another (or itself merged
+        # away) meanwhile, by another organiser or in another tab. WTForms would only say "Not a valid choice".
+        form.target_id.errors = [GONE_TARGET]
+        valid = False
+    if valid:
         name, had_contact = org.name, bool(contact and contact.contact_email)
         try:
             services.merge_organisations(org, target, by=current_user.id)

@@ -368,3 +368,20 @@ def test_add_an_organisation_clicked_twice_says_it_was_saved_and_shows_it(app, a
     Auth(other).login(organiser.email)
     again = post_form(other, "/organiser/organisations/new", {k: v for k, v in data.items() if k != "csrf_token"})
     assert again.status_code == 400 and "An organisation with that name already exists." in body(again)
+
+
+def test_a_merge_into_an_organisation_merged_away_meanwhile_says_what_happened(as_organiser, db):
+    keep = make_org("Shireford Constabulary", sector="police")
+    middle = make_org("Shireford Police", sector="police")
+    dup = make_org("Shireford Constabluary", sector="police", status="pending")
+    url = f"/organiser/organisations/{dup.id}/merge?sector=police"
+    token = csrf_from(body(as_organiser.get(url)))
+    # Meanwhile, in another tab, the organisation chosen below is merged into another.
+    post_form(as_organiser, f"/organiser/organisations/{middle.id}/merge", {"target_id": keep.id})
+    resp = as_organiser.post(url, data={"csrf_token": token, "target_id": middle.id})
+    assert resp.status_code == 400
+    page = body(resp)
+    assert ("The organisation you chose is no longer in the list: it was merged into another one meanwhile. "
+            "Choose the organisation to keep again.") in page
+    assert "Not a valid choice" not in page
+    assert db.session.get(Organisation, dup.id) is not None
