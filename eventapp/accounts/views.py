@@ -161,9 +161,18 @@ def _forget_the_person() -> None:
         session.pop(key, None)
 
 
+def _code_guesses_limited(view):
+    """The code page's own limit on every code sent, and the network's sign-in budget spent by wrong ones."""
+    # Both refuse with the undecorated view: a page shown through the other limit's wrapper would check the limits
+    # again, and refuse again, without end (a 500).
+    refused = refused_with(view, _CODE_NOT_CHECKED, "type a new code")
+    budget = limiter.shared_limit(SIGN_IN_LIMIT, scope="sign-in", methods=["POST"], deduct_when=_code_refused,
+                                  on_breach=refused)(view)
+    return limiter.limit("10 per minute; 50 per hour", methods=["POST"], on_breach=refused)(budget)
+
+
 @bp.route("/login/two-step", methods=["GET", "POST"])
-@_limited("10 per minute; 50 per hour", _CODE_NOT_CHECKED, "type a new code")
-@_sign_in_budget(_CODE_NOT_CHECKED, "type a new code", deduct_when=_code_refused)
+@_code_guesses_limited
 def two_step_login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))

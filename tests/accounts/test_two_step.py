@@ -427,3 +427,16 @@ def test_switch_on_clicked_twice_after_the_codes_changed_shows_no_stale_codes(as
                                 follow_redirects=True)
     assert not CODES_RE.findall(again.get_data(as_text=True))
     assert "Its recovery codes were shown once" in again.get_data(as_text=True)
+
+
+def test_codes_sent_past_the_code_pages_own_limit_are_refused_with_the_page_not_an_error(app, db, facilitator):
+    user = db.session.get(User, facilitator.id)
+    user.totp_secret = pyotp.random_base32(32)
+    db.session.commit()
+    with rate_limited_client(app) as client:
+        assert Auth(client).login(facilitator.email).headers["Location"] == "/login/two-step"
+        # Empty codes: each counts against the page's own limit, none against the sign-in budget.
+        assert [send_code(client, "").status_code for _ in range(10)] == [400] * 10
+        refused = send_code(client, "")
+        assert refused.status_code == 429
+        assert "Your code has not been checked yet" in refused.get_data(as_text=True)
