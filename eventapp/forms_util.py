@@ -1,6 +1,9 @@
-"""Helpers shared by forms: turn domain errors into field errors."""
+"""Helpers shared by forms: turn domain errors into field errors; know what this browser just added."""
 from __future__ import annotations
 
+import time
+
+from flask import session
 from flask_wtf import FlaskForm
 
 from .domain import DomainError
@@ -13,3 +16,21 @@ def apply_domain_error(form: FlaskForm, err: DomainError) -> None:
         field.errors = list(field.errors) + [err.message]
     else:
         form.form_errors.append(err.message)
+
+
+# An "Add" clicked twice: the second click finds what the first made, when this browser made it this long ago at most.
+JUST_ADDED_SECONDS = 60
+
+
+def remember_added(kind: str, obj_id: int) -> None:
+    """Note that this browser has just added the ``kind`` with this id (see just_added)."""
+    session[f"added_{kind}"] = [obj_id, int(time.time())]
+
+
+def just_added(kind: str) -> int | None:
+    """The id of the ``kind`` this browser added within JUST_ADDED_SECONDS, if any."""
+    entry = session.get(f"added_{kind}")
+    if (isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, int) for v in entry)
+            and 0 <= time.time() - entry[1] <= JUST_ADDED_SECONDS):
+        return entry[0]
+    return None

@@ -1,5 +1,5 @@
 """Every model of every area, imported so the metadata is complete."""
-from .accounts.models import User  # noqa: F401
+from .accounts.models import ResetRequest, User  # noqa: F401
 from .assemblies.models import (  # noqa: F401
     AgendaItem,
     Assembly,

@@ -80,3 +80,16 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+
+class ResetRequest(db.Model):
+    """Password-reset requests in the last hour per address typed, account or not: every request writes its row, so
+    an address with an account does not answer slower (or faster) than one without, and a flood of requests for one
+    address sends it few emails. The address is kept only as a keyed hash: nothing readable of anyone without an
+    account is stored."""
+
+    __tablename__ = "password_reset_request"
+
+    address_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime]
+    requests: Mapped[int] = mapped_column(default=1)

@@ -1,8 +1,13 @@
 """Account use cases: create users, authenticate, change passwords."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+from datetime import timedelta
+from functools import lru_cache
+
 from flask import current_app
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -11,7 +16,7 @@ from ..extensions import db
 from ..listing import page_holding
 from ..timeutil import utcnow
 from ..audit import services as audit
-from .models import ROLE_LABELS, ROLES, User
+from .models import ROLE_LABELS, ROLES, ResetRequest, User
 
 MIN_PASSWORD_LENGTH = 10
 # A fixed hash to check against when the email is unknown, so that a wrong
@@ -87,11 +92,16 @@ def get_user(user_id: int) -> User:
     return user
 
 
+def check_not_own_account(user: User, by_user_id: int) -> None:
+    """Refuse deactivating one's own account (asked before the question is even put)."""
+    if user.id == by_user_id:
+        raise DomainError("You cannot deactivate your own account: ask another organiser.")
+
+
 def deactivate_user(user_id: int, *, by_user_id: int) -> User:
     """Deactivate an account: it cannot sign in and its sessions end; what it recorded stays."""
     user = get_user(user_id)
-    if user.id == by_user_id:
-        raise DomainError("You cannot deactivate your own account: ask another organiser.")
+    check_not_own_account(user, by_user_id)
     if not user.active:
         return user
     if user.role == "organiser":
@@ -209,37 +219,66 @@ def load_reset_token(token: str) -> User | None:
     return user
 
 
+# Per address typed (account or not), in a day: past this many requests it is sent no more reset emails that day,
+# however many networks ask (the form is limited per client address only). The page answers the same.
+RESET_REQUESTS_PER_DAY = 10
+
+
+def _address_key(email: str) -> str:
+    """A keyed hash of an address: the same for the same address, and nothing readable without SECRET_KEY."""
+    secret = current_app.config["SECRET_KEY"]
+    key = hmac.new(secret.encode() if isinstance(secret, str) else secret, b"eventapp.accounts.reset-address",
+                   hashlib.sha256).digest()
+    return hmac.new(key, normalise_email(email).encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _count_request(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    table = ResetRequest.__table__
+    return (dialect_insert(table).on_conflict_do_update(index_elements=[table.c.address_key],
+                                                        set_={"requests": table.c.requests + 1})
+            .returning(table.c.requests))
+
+
 def request_password_reset(email: str) -> None:
     """Email a reset link if the address belongs to an active account; the same outcome for the caller either way."""
-    from flask import current_app, url_for
+    from flask import url_for
 
     from ..mail.models import OutboxMessage
     from ..mail.services import queue_email, render_email
 
     user = get_user_by_email(email or "")
     context = {"valid_minutes": RESET_MAX_AGE // 60}
-    if user is None or not user.active:
-        # Do the same rendering work, so an unknown address does not answer faster.
-        render_email("password_reset", to_name="", reset_url="", **context)
-        return
-    # One email per quarter of an hour however often the form is sent (it is open to anyone and
-    # limited per client address only), and a new one once the password has changed.
     now = utcnow()
+    # Every request writes the same way, account or not (a write only for accounts would tell them apart by the time
+    # taken): its address's count for the day, a row per address kept as a keyed hash.
+    address_key = _address_key(email or "")
+    db.session.execute(delete(ResetRequest).where(ResetRequest.window_start < now - timedelta(days=1)))
+    requests = db.session.scalar(_count_request(db.session.get_bind().dialect.name),
+                                 {"address_key": address_key, "window_start": now, "requests": 1})
+    # One email per quarter of an hour however often the form is sent, and a new one once the password has changed.
     window = now.replace(minute=now.minute - now.minute % RESET_EMAIL_MINUTES, second=0, microsecond=0)
-    key = f"password-reset:{user.id}:{_fingerprint(user)}:{window:%Y%m%dT%H%M}"
-    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
+    wanted = user is not None and user.active and requests <= RESET_REQUESTS_PER_DAY
+    key = (f"password-reset:{user.id}:{_fingerprint(user)}:{window:%Y%m%dT%H%M}" if wanted
+           else f"password-reset:-:{address_key[:16]}:{window:%Y%m%dT%H%M}")  # looked up alike, never found
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None or not wanted:
         render_email("password_reset", to_name="", reset_url="", **context)  # the same work as a sending
-        return
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    path = url_for("accounts.reset_password", token=make_reset_token(user))
-    reset_url = f"{base.rstrip('/')}{path}" if base else url_for("accounts.reset_password",
-                                                                 token=make_reset_token(user), _external=True)
-    queue_email("password_reset", user.email, user.display_name, context={"reset_url": reset_url, **context},
-                dedupe_key=key)
+    else:
+        base = current_app.config.get("PUBLIC_BASE_URL")
+        token = make_reset_token(user)
+        path = url_for("accounts.reset_password", token=token)
+        reset_url = (f"{base.rstrip('/')}{path}" if base
+                     else url_for("accounts.reset_password", token=token, _external=True))
+        queue_email("password_reset", user.email, user.display_name, context={"reset_url": reset_url, **context},
+                    dedupe_key=key)
     try:
         db.session.commit()
     except IntegrityError:
-        # The same request sent twice at once: the other one queued the email.
+        # The same request sent twice at once: the other one queued the email (and counted).
         db.session.rollback()
 
 

@@ -78,6 +78,35 @@ def setup_secret(user: User, seed: str) -> str:
     return base64.b32encode(digest[:20]).decode()
 
 
+def setup_recovery_codes(user: User, seed: str) -> list[str]:
+    """The recovery codes given with the secret set up from ``seed``: made from it like the secret, so that the page
+    showing them can be shown again just after (a second click on Switch on) with nothing readable kept meanwhile."""
+    secret_key = current_app.config["SECRET_KEY"]
+    secret_key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    key = hmac.new(secret_key, b"eventapp.accounts.two_step.recovery", hashlib.sha256).digest()
+    codes = []
+    for i in range(RECOVERY_CODE_COUNT):
+        # 256 bits read as ten letters of 31: the bias of the last division is far below anything that matters.
+        number = int.from_bytes(hmac.new(key, f"{user.id}:{seed}:{i}".encode(), hashlib.sha256).digest(), "big")
+        letters = []
+        for _ in range(10):
+            number, index = divmod(number, len(_RECOVERY_ALPHABET))
+            letters.append(_RECOVERY_ALPHABET[index])
+        codes.append(f"{''.join(letters[:5])}-{''.join(letters[5:])}")
+    return codes
+
+
+def recovery_codes_again(user: User, seed: str) -> list[str] | None:
+    """The recovery codes switching on from ``seed`` gave, while they are still the account's: None once the secret
+    came from elsewhere, or a code has been used or new ones made since."""
+    if not user.two_step_on or not hmac.compare_digest(user.totp_secret, setup_secret(user, seed)):
+        return None
+    codes, hashes = setup_recovery_codes(user, seed), user.recovery_codes.split()
+    if len(hashes) != RECOVERY_CODE_COUNT or not check_password_hash(hashes[0], _digits(codes[0])):
+        return None
+    return codes
+
+
 def grouped(secret: str) -> str:
     """The secret in groups of four, for typing into an app by hand."""
     return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
@@ -125,15 +154,18 @@ def _hash_method() -> str:
     return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
 
 
-def _new_recovery_codes(user: User) -> list[str]:
-    codes = ["".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10)) for _ in range(RECOVERY_CODE_COUNT)]
-    codes = [f"{c[:5]}-{c[5:]}" for c in codes]
+def _new_recovery_codes(user: User, codes: list[str] | None = None) -> list[str]:
+    if codes is None:
+        codes = ["".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10)) for _ in range(RECOVERY_CODE_COUNT)]
+        codes = [f"{c[:5]}-{c[5:]}" for c in codes]
     user.recovery_codes = "\n".join(generate_password_hash(_digits(c), method=_hash_method()) for c in codes)
     return codes
 
 
-def enable(user: User, secret: str, code: str) -> list[str]:
-    """Switch two-step sign-in on with ``secret`` once ``code`` proves the app has it; the new recovery codes."""
+def enable(user: User, seed: str, code: str) -> list[str]:
+    """Switch two-step sign-in on with the secret set up from ``seed`` once ``code`` proves the app has it; the new
+    recovery codes."""
+    secret = setup_secret(user, seed)
     user = _locked(user)
     if user.two_step_on:
         raise DomainError("Two-step sign-in is already on.")
@@ -144,7 +176,7 @@ def enable(user: User, secret: str, code: str) -> list[str]:
     user.totp_last_step = step
     user.two_step_since = utcnow()
     user.two_step_failures = 0
-    codes = _new_recovery_codes(user)
+    codes = _new_recovery_codes(user, setup_recovery_codes(user, seed))
     audit.record(user.id, "two_step.enabled", subject=audit.user_subject(user))
     db.session.commit()
     return codes

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..domain import DomainError, NotFound
 from ..extensions import db, limiter, login_manager
 from ..form_limits import refused_with, sent
-from ..forms_util import apply_domain_error
+from ..forms_util import apply_domain_error, just_added, remember_added
 from . import services
 from . import two_step as second_step
 from .access import organiser_required
@@ -126,6 +126,10 @@ def login():
 # set up.
 HALF_SIGNED_IN = "two_step"
 SETTING_UP = "two_step_setup"
+# The seed of the secret just switched on, and when: the codes it gave are shown again to a second click on Switch on
+# within CODES_SHOWN_SECONDS (nothing readable is kept: they are made again from the seed).
+CODES_SHOWN = "two_step_codes_shown"
+CODES_SHOWN_SECONDS = 300
 _CODE_NOT_CHECKED = ("Your code has not been checked yet: there have been many attempts to sign in from your network "
                      "in a short time.")
 # What a signed-in account that must set up two-step sign-in may still open.
@@ -153,13 +157,22 @@ def _code_refused(response) -> bool:
 def _forget_the_person() -> None:
     # The next person to sign in on this browser must not be given the secret someone else was setting
     # up (it would make codes for the other person's app), nor their half-done sign-in.
-    for key in (SETTING_UP, HALF_SIGNED_IN, "_renewed"):
+    for key in (SETTING_UP, CODES_SHOWN, HALF_SIGNED_IN, "_renewed"):
         session.pop(key, None)
 
 
+def _code_guesses_limited(view):
+    """The code page's own limit on every code sent, and the network's sign-in budget spent by wrong ones."""
+    # Both refuse with the undecorated view: a page shown through the other limit's wrapper would check the limits
+    # again, and refuse again, without end (a 500).
+    refused = refused_with(view, _CODE_NOT_CHECKED, "type a new code")
+    budget = limiter.shared_limit(SIGN_IN_LIMIT, scope="sign-in", methods=["POST"], deduct_when=_code_refused,
+                                  on_breach=refused)(view)
+    return limiter.limit("10 per minute; 50 per hour", methods=["POST"], on_breach=refused)(budget)
+
+
 @bp.route("/login/two-step", methods=["GET", "POST"])
-@_limited("10 per minute; 50 per hour", _CODE_NOT_CHECKED, "type a new code")
-@_sign_in_budget(_CODE_NOT_CHECKED, "type a new code", deduct_when=_code_refused)
+@_code_guesses_limited
 def two_step_login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -202,11 +215,29 @@ def _two_step_page(user, off_form=None, codes_form=None):
                            codes_form=codes_form or RecoveryCodesForm(prefix="codes"))
 
 
+def _switched_on_already(user):
+    """"Switch on" clicked twice: the first click switched it on, and the codes it showed were never seen."""
+    shown = session.get(CODES_SHOWN)
+    codes = None
+    if (isinstance(shown, list) and len(shown) == 2 and second_step.is_setup_seed(shown[0])
+            and isinstance(shown[1], int) and 0 <= time.time() - shown[1] < CODES_SHOWN_SECONDS):
+        codes = second_step.recovery_codes_again(user, shown[0])
+    if codes:
+        flash("Two-step sign-in is on: your first click switched it on. These are the recovery codes it gave you.",
+              "success")
+        return _codes_page(codes)
+    flash("Two-step sign-in is on already. Its recovery codes were shown once, when it was switched on: if you did "
+          "not keep them, get new ones below with a code from your app (the old ones then stop working).", "info")
+    return redirect(url_for(".two_step", _anchor="new-codes"))
+
+
 @bp.route("/account/two-step", methods=["GET", "POST"])
 @login_required
 def two_step():
     user = current_user._get_current_object()
     if user.two_step_on:
+        if request.method == "POST":
+            return _switched_on_already(user)
         return _two_step_page(user)
     # The secret is saved only once a code proves the app has it; until then the session keeps what it is derived
     # from (the same secret on each visit), never the secret itself.
@@ -217,11 +248,12 @@ def two_step():
     form = TwoStepSetupForm()
     if form.validate_on_submit():
         try:
-            codes = second_step.enable(user, secret, form.code.data)
+            codes = second_step.enable(user, seed, form.code.data)
         except DomainError as err:
             apply_domain_error(form, err)
         else:
             session.pop(SETTING_UP, None)
+            session[CODES_SHOWN] = [seed, int(time.time())]
             flash("Two-step sign-in is on: from now on you are asked for a code after your password.", "success")
             return _codes_page(codes)
     return render_template("accounts/two_step_setup.html", form=form, qr=second_step.qr_svg(user, secret),
@@ -278,14 +310,40 @@ def logout():
     return redirect(url_for("assemblies.index"))
 
 
+_PASSWORD_NOT_CHECKED = ("Your password has not been changed: there have been many wrong passwords from your "
+                         "network, or for your account, in a short time. Nothing you typed is kept here.")
+
+
+def _current_password_refused(response) -> bool:
+    return g.get("current_password_refused", False)
+
+
+def _this_account() -> str:
+    return f"account:{current_user.id}"
+
+
+def _password_guesses_limited(view):
+    """A session left signed in must not become a way to guess its password: each wrong current password spends the
+    network's sign-in budget (as a wrong password on the sign-in page does) and the account's own (a copied session
+    cookie can be used from many networks). A right one spends nothing."""
+    # Both refuse with the undecorated view: the page shown must not check the limits again.
+    refused = refused_with(view, _PASSWORD_NOT_CHECKED, "type them again")
+    budget = limiter.shared_limit(SIGN_IN_LIMIT, scope="sign-in", methods=["POST"],
+                                  deduct_when=_current_password_refused, on_breach=refused)(view)
+    return limiter.limit(SIGN_IN_LIMIT, key_func=_this_account, methods=["POST"],
+                         deduct_when=_current_password_refused, on_breach=refused)(budget)
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+@_password_guesses_limited
 def change_password():
     form = ChangePasswordForm()
-    if form.validate_on_submit():
+    if sent(form):
         try:
             services.change_password(current_user, form.current_password.data, form.password.data)
         except DomainError as err:
+            g.current_password_refused = err.field == "current_password"
             apply_domain_error(form, err)
         else:
             # The session version changed: sign this session in again to keep it. The real
@@ -371,6 +429,8 @@ def users():
 def deactivate_user(user_id: int):
     try:
         user = services.get_user(user_id)
+        # A typed address for one's own account is refused before "Yes, deactivate" is offered, not after.
+        services.check_not_own_account(user, current_user.id)
         if request.method == "POST":
             services.deactivate_user(user_id, by_user_id=current_user.id)
             flash(f"{user.display_name} can no longer sign in, and has been signed out everywhere.", "success")
@@ -404,11 +464,19 @@ def new_user():
             user = services.create_user(form.email.data, form.password.data, form.role.data, form.name.data,
                                            by_user_id=current_user.id)
         except DomainError as err:
+            # "Add" clicked twice: the first click made it, and its answer is the one the organiser should see.
+            made = db.session.get(User, just_added("user") or 0) if err.field == "email" else None
+            if made is not None and made.email == services.normalise_email(form.email.data):
+                flash(f"Account created for {made.display_name} (by your first click; the second added nothing).",
+                      "success")
+                return _back_to_users(made)
             apply_domain_error(form, err)
         else:
+            remember_added("user", user.id)
             flash(f"Account created for {user.display_name}.", "success")
             return _back_to_users(user)
-    return render_template("accounts/user_form.html", form=form), (400 if form.errors or form.form_errors else 200)
+    return render_template("accounts/user_form.html", form=form, list_args=_list_args()), \
+        (400 if form.errors or form.form_errors else 200)
 
 
 @bp.route("/organiser/users/<int:user_id>/reset-two-step", methods=["GET", "POST"])

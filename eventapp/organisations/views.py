@@ -10,11 +10,11 @@ from wtforms.fields.choices import SelectChoice
 from ..accounts.access import organiser_required
 from ..domain import DomainError
 from ..extensions import db
-from ..forms_util import apply_domain_error
+from ..forms_util import apply_domain_error, just_added, remember_added
 from ..templating import counted
 from . import services
 from .forms import MergeForm, OrganisationForm
-from .models import SECTORS, STATUSES, Organisation
+from .models import SECTORS, STATUSES, Organisation, name_key
 
 bp = Blueprint("organisations", __name__, url_prefix="/organiser/organisations")
 
@@ -73,8 +73,16 @@ def form(org_id: int | None = None):
                 {"name": form.name.data, "sector": form.sector.data, "status": form.status.data}, org
             )
         except DomainError as err:
+            # "Add" clicked twice: the first click made it, and its answer is the one the organiser should see.
+            made = db.session.get(Organisation, just_added("organisation") or 0) \
+                if org is None and err.field == "name" else None
+            if made is not None and made.name_key == name_key(form.name.data or ""):
+                flash(f"“{made.name}” saved (by your first click; the second added nothing).", "success")
+                return _back_to_list(made)
             apply_domain_error(form, err)
         else:
+            if org_id is None:
+                remember_added("organisation", org.id)
             flash(f"“{org.name}” saved.", "success")
             return _back_to_list(org)
     return render_template("organisations/form.html", form=form, org=org, list_args=_list_args()), \
@@ -90,6 +98,10 @@ def approve(org_id: int):
     services.approve_organisation(org)
     flash(f"“{org.name}” approved.", "success")
     return _back_to_list(org)
+
+
+GONE_TARGET = ("The organisation you chose is no longer in the list: it was merged into another one meanwhile. "
+               "Choose the organisation to keep again.")
 
 
 @bp.route("/<int:org_id>/merge", methods=["GET", "POST"])
@@ -110,8 +122,15 @@ def merge(org_id: int):
     from ..outcomes.services import contact_for
 
     contact = contact_for(org.id)
-    if form.validate_on_submit():
-        target = db.get_or_404(Organisation, form.target_id.data)
+    valid = form.validate_on_submit()
+    target = db.session.get(Organisation, form.target_id.data) if valid else None
+    if form.is_submitted() and form.target_id.data and form.target_id.data != org.id and target is None \
+            and (valid or form.target_id.errors):
+        # The organisation chosen left the list after the page was shown: merged into another (or itself merged
+        # away) meanwhile, by another organiser or in another tab. WTForms would only say "Not a valid choice".
+        form.target_id.errors = [GONE_TARGET]
+        valid = False
+    if valid:
         name, had_contact = org.name, bool(contact and contact.contact_email)
         try:
             services.merge_organisations(org, target, by=current_user.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from eventapp.accounts.models import User
 from eventapp.extensions import limiter
@@ -307,3 +307,90 @@ def test_production_hash_is_full_strength_scrypt(tmp_path):
     assert user.password_hash.startswith("scrypt:32768:8:1$")
     assert user.check_password("a long enough password")
     assert not user.check_password("a long enough passwore")
+
+
+# --- guessing the current password from a signed-in session ------------------------------
+
+_WRONG = {"current_password": "a wrong guess!", "password": "a brand new passphrase",
+          "confirm": "a brand new passphrase"}
+
+
+def test_wrong_current_passwords_spend_the_networks_sign_in_budget(app, db, organiser):
+    from tests.conftest import rate_limited_client
+
+    with rate_limited_client(app) as client:
+        assert Auth(client).login(organiser.email).status_code == 302  # 1 of the 10 a minute
+        # A mistake in the new password checks nothing, so spends nothing.
+        for _ in range(3):
+            assert post_form(client, "/account/password", {**_WRONG, "current_password": PASSWORD,
+                                                           "confirm": "not the same"}).status_code == 400
+        assert [post_form(client, "/account/password", _WRONG).status_code for _ in range(9)] == [400] * 9
+        refused = post_form(client, "/account/password", {**_WRONG, "current_password": PASSWORD})
+        assert refused.status_code == 429
+        assert ("Your password has not been changed: there have been many wrong passwords from your network, or "
+                "for your account, in a short time. Nothing you typed is kept here. Please wait a minute, then type "
+                "them again.") in _summary(refused.get_data(as_text=True))
+        # Nor can the sign-in page be used for more guesses from this network.
+        assert Auth(client.application.test_client()).login(organiser.email).status_code == 429
+    assert db.session.get(User, organiser.id).check_password(PASSWORD)
+
+
+def test_wrong_current_passwords_are_limited_per_account_across_networks(app, db, organiser):
+    from tests.conftest import rate_limited_client
+
+    with rate_limited_client(app) as first:
+        second = first.application.test_client()
+        second.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+        assert Auth(first).login(organiser.email).status_code == 302
+        assert Auth(second).login(organiser.email).status_code == 302
+        assert [post_form(first, "/account/password", _WRONG).status_code for _ in range(9)] == [400] * 9
+        # The second network has spent one attempt of its own, but the account has had ten wrong passwords.
+        assert post_form(second, "/account/password", _WRONG).status_code == 400
+        assert post_form(second, "/account/password", {**_WRONG, "current_password": PASSWORD}).status_code == 429
+    assert db.session.get(User, organiser.id).check_password(PASSWORD)
+
+
+def test_a_right_current_password_spends_nothing(app, db, organiser):
+    from tests.conftest import rate_limited_client
+
+    with rate_limited_client(app) as client:
+        assert Auth(client).login(organiser.email).status_code == 302
+        assert [post_form(client, "/account/password", _WRONG).status_code for _ in range(8)] == [400] * 8
+        changed = post_form(client, "/account/password", {**_WRONG, "current_password": PASSWORD})
+        assert changed.status_code == 302
+        assert post_form(client, "/account/password", _WRONG).status_code == 400  # the tenth of the minute
+
+
+def test_add_a_user_clicked_twice_says_it_was_added_and_shows_it(as_organiser, db, organiser):
+    page = as_organiser.get("/organiser/users/new?role=facilitator").get_data(as_text=True)
+    data = {"csrf_token": csrf_from(page), "name": "Kwame Mensah", "email": "kwame@example.org",
+            "role": "facilitator", "password": "a long initial one"}
+    first = as_organiser.post("/organiser/users/new?role=facilitator", data=data)
+    second = as_organiser.post("/organiser/users/new?role=facilitator", data={**data, "email": "Kwame@Example.org"})
+    assert second.status_code == 302 and second.headers["Location"] == first.headers["Location"]
+    user = db.session.scalar(select(User).where(User.email == "kwame@example.org"))
+    assert second.headers["Location"].endswith(f"#user-{user.id}")
+    listing = as_organiser.get(second.headers["Location"]).get_data(as_text=True)
+    assert "Account created for Kwame Mensah (by your first click; the second added nothing)." in listing
+    assert "already exists" not in listing
+    assert db.session.scalar(select(func.count()).select_from(User)) == 2
+
+
+def test_adding_an_address_another_browser_or_long_ago_added_is_still_refused(app, as_organiser, db, organiser):
+    data = {"name": "Kwame Mensah", "email": "kwame@example.org", "role": "facilitator",
+            "password": "a long initial one"}
+    assert post_form(as_organiser, "/organiser/users/new", data).status_code == 302
+    other = app.test_client()
+    Auth(other).login(organiser.email)
+    assert "An account with that email already exists." in post_form(other, "/organiser/users/new", data).get_data(
+        as_text=True)
+    with as_organiser.session_transaction() as sess:
+        user_id, at = sess["added_user"]
+        sess["added_user"] = [user_id, at - 61]
+    late = post_form(as_organiser, "/organiser/users/new", data)
+    assert late.status_code == 400 and "An account with that email already exists." in late.get_data(as_text=True)
+
+
+def test_the_sign_in_page_says_who_it_is_for_reception_included(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert "For assembly staff: organisers, workshop facilitators and reception (check-in)." in page

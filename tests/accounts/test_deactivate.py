@@ -153,3 +153,37 @@ def test_no_value_sent_with_deactivate_or_reactivate_can_lead_off_the_site(as_or
         location = urlsplit(resp.headers["Location"])
         assert resp.status_code == 302 and location.scheme == location.netloc == ""
         assert location.path == "/organiser/users" and "next=" not in location.query
+
+
+def test_the_deactivate_page_for_your_own_account_refuses_before_asking(as_organiser, organiser):
+    page = as_organiser.get(f"/organiser/users/{organiser.id}/deactivate?role=organiser&page=1")
+    assert page.status_code == 302 and page.headers["Location"] == "/organiser/users?role=organiser&page=1"
+    listing = as_organiser.get(page.headers["Location"]).get_data(as_text=True)
+    assert "You cannot deactivate your own account: ask another organiser." in listing
+    assert "Yes, deactivate" not in listing
+    assert db.session.get(User, organiser.id).active
+
+
+def test_add_a_user_and_its_cancel_keep_the_lists_filters(as_organiser):
+    listing = as_organiser.get("/organiser/users?q=desk&role=reception&state=active").get_data(as_text=True)
+    assert 'href="/organiser/users/new?q=desk&amp;role=reception&amp;state=active"' in listing
+    form = as_organiser.get("/organiser/users/new?q=desk&role=reception&state=active").get_data(as_text=True)
+    assert 'href="/organiser/users?q=desk&amp;role=reception&amp;state=active">Cancel</a>' in form
+    added = post_form(as_organiser, "/organiser/users/new?q=desk&role=reception&state=active",
+                      {"name": "Desk Volunteer", "email": "desk@example.org", "role": "reception",
+                       "password": "a long initial one"})
+    assert added.headers["Location"].startswith("/organiser/users?q=desk&role=reception&state=active#user-")
+
+
+def test_a_printed_users_list_still_says_which_accounts_can_sign_in(as_organiser, organiser):
+    import re
+
+    other = make_user("facilitator", email="gone@example.org", name="Gone Facilitator")
+    post_form(as_organiser, f"/organiser/users/{other.id}/deactivate", {}, form_url="/organiser/users")
+    page = as_organiser.get("/organiser/users").get_data(as_text=True)
+    # Print hides .row-actions (the links and buttons): the account's state must be outside them.
+    cells = dict(re.findall(r'<tr id="user-(\d+)">.*?<td([^>]*data-label="Account"[^>]*)>', page, re.S))
+    assert cells and all("row-actions" not in attrs for attrs in cells.values())
+    states = [cell.split('class="row-actions"')[0]
+              for cell in re.findall(r'<td [^>]*data-label="Account"[^>]*>(.*?)</td>', page, re.S)]
+    assert len(states) == 2 and "Can sign in" in states[0] + states[1] and "Deactivated" in states[0] + states[1]

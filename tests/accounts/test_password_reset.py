@@ -164,3 +164,41 @@ def test_a_new_password_refused_by_the_limit_says_to_type_it_again_and_changes_n
             "time. The new password is not kept here: type it again.") in page
     assert NEW_PASSWORD not in page
     assert services.authenticate(organiser.email, PASSWORD) is not None
+
+
+def _request_rows():
+    from eventapp.accounts.models import ResetRequest
+
+    return {r.address_key: r.requests for r in _db.session.scalars(select(ResetRequest))}
+
+
+def test_a_request_writes_the_same_record_whether_or_not_the_account_exists(client, organiser):
+    # The same write either way: a request for an account must not take a database write longer than one without.
+    post_form(client, "/forgot-password", {"email": organiser.email})
+    assert list(_request_rows().values()) == [1]
+    post_form(client, "/forgot-password", {"email": "Nobody@Example.org "})
+    post_form(client, "/forgot-password", {"email": "nobody@example.org"})
+    rows = _request_rows()
+    assert sorted(rows.values()) == [1, 2]  # one row per address, however it is typed
+    # Kept as a keyed hash: nothing readable of an address without an account.
+    assert not any("nobody" in key or "example" in key or "organiser" in key for key in rows)
+    assert [m.to_email for m in _reset_mails()] == [organiser.email]
+
+
+def test_an_address_asked_for_over_and_over_gets_few_emails(client, organiser, monkeypatch):
+    from datetime import timedelta
+
+    from eventapp.timeutil import utcnow
+
+    start = utcnow()
+    answers = set()
+    # From many networks, a quarter of an hour apart (each quarter would send one): ten in the day, then no more.
+    for i in range(14):
+        monkeypatch.setattr(services, "utcnow", lambda i=i: start + timedelta(minutes=16 * i))
+        answers.add(post_form(client, "/forgot-password", {"email": organiser.email}).get_data(as_text=True))
+    assert len(_reset_mails()) == services.RESET_REQUESTS_PER_DAY == 10
+    assert len(answers) == 1  # the page says the same, sent or not
+    # A day after the first request the address may be sent one again.
+    monkeypatch.setattr(services, "utcnow", lambda: start + timedelta(days=1, minutes=1))
+    post_form(client, "/forgot-password", {"email": organiser.email})
+    assert len(_reset_mails()) == 11

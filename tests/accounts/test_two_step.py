@@ -369,3 +369,74 @@ def test_a_secret_being_set_up_is_not_handed_to_the_next_person_on_the_browser(c
     services.sign_out(db.session.get(User, other.id))
     auth.login(facilitator.email)
     assert secret_offered() not in (first, second)
+
+
+def _switch_on_twice(client):
+    """Switch on, clicked twice: the setup page's form sent a second time, as a double click sends it."""
+    page = client.get("/account/two-step").get_data(as_text=True)
+    secret = SECRET_RE.search(page).group(1).replace(" ", "")
+    data = {"csrf_token": csrf_from(page), "code": pyotp.TOTP(secret).now()}
+    first = client.post("/account/two-step", data=data)
+    return secret, CODES_RE.findall(first.get_data(as_text=True)), client.post("/account/two-step", data=data)
+
+
+def test_switch_on_clicked_twice_shows_the_codes_the_first_click_made(app, as_facilitator, facilitator):
+    secret, codes, second = _switch_on_twice(as_facilitator)
+    assert len(codes) == 10
+    text = second.get_data(as_text=True)
+    assert second.status_code == 200 and CODES_RE.findall(text) == codes
+    assert "your first click switched it on. These are the recovery codes it gave you." in text
+    assert second.headers["Cache-Control"] == "no-store"
+    assert actions(facilitator.id).count("two_step.enabled") == 1
+    # They are the account's codes: one signs in.
+    other = app.test_client()
+    Auth(other).login(facilitator.email)
+    assert send_code(other, codes[3]).status_code == 302
+
+
+def test_switch_on_sent_again_later_or_from_elsewhere_says_how_to_get_new_codes(app, as_facilitator, facilitator):
+    secret, codes, _ = _switch_on_twice(as_facilitator)
+    with as_facilitator.session_transaction() as sess:
+        seed, at = sess["two_step_codes_shown"]
+        sess["two_step_codes_shown"] = [seed, at - 301]  # more than five minutes later
+    page = as_facilitator.get("/account/two-step").get_data(as_text=True)
+    late = as_facilitator.post("/account/two-step", data={"csrf_token": csrf_from(page), "code": "123456"},
+                               follow_redirects=True)
+    text = late.get_data(as_text=True)
+    assert not CODES_RE.findall(text)
+    assert ("Two-step sign-in is on already. Its recovery codes were shown once, when it was switched on: if you did "
+            "not keep them, get new ones below with a code from your app (the old ones then stop working).") in text
+    assert "Get new recovery codes" in text
+    # Another browser signed in to the same account is never shown them.
+    other = app.test_client()
+    Auth(other).login(facilitator.email)
+    assert send_code(other, next_code(secret)).status_code == 302
+    elsewhere = other.post("/account/two-step", data={
+        "csrf_token": csrf_from(other.get("/account/two-step").get_data(as_text=True)), "code": "123456"},
+        follow_redirects=True).get_data(as_text=True)
+    assert "Its recovery codes were shown once" in elsewhere and not CODES_RE.findall(elsewhere)
+
+
+def test_switch_on_clicked_twice_after_the_codes_changed_shows_no_stale_codes(as_facilitator, facilitator):
+    secret, codes, _ = _switch_on_twice(as_facilitator)
+    page = as_facilitator.get("/account/two-step").get_data(as_text=True)
+    renewed = as_facilitator.post("/account/two-step/recovery-codes",
+                                  data={"csrf_token": csrf_from(page), "codes-code": next_code(secret)})
+    assert len(CODES_RE.findall(renewed.get_data(as_text=True))) == 10
+    again = as_facilitator.post("/account/two-step", data={"csrf_token": csrf_from(page), "code": "123456"},
+                                follow_redirects=True)
+    assert not CODES_RE.findall(again.get_data(as_text=True))
+    assert "Its recovery codes were shown once" in again.get_data(as_text=True)
+
+
+def test_codes_sent_past_the_code_pages_own_limit_are_refused_with_the_page_not_an_error(app, db, facilitator):
+    user = db.session.get(User, facilitator.id)
+    user.totp_secret = pyotp.random_base32(32)
+    db.session.commit()
+    with rate_limited_client(app) as client:
+        assert Auth(client).login(facilitator.email).headers["Location"] == "/login/two-step"
+        # Empty codes: each counts against the page's own limit, none against the sign-in budget.
+        assert [send_code(client, "").status_code for _ in range(10)] == [400] * 10
+        refused = send_code(client, "")
+        assert refused.status_code == 429
+        assert "Your code has not been checked yet" in refused.get_data(as_text=True)

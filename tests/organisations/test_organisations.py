@@ -347,3 +347,41 @@ def test_a_merge_that_takes_an_organisation_past_an_assemblys_limit_says_so(app,
     assert ("“Shireford County Council” now has 3 confirmed delegates for Shireford Assembly 2027, more than the 2 "
             "each organisation may send: move one to the waiting list from its registrations if need be.") in page
     assert "Assembly without a limit" not in page
+
+
+def test_add_an_organisation_clicked_twice_says_it_was_saved_and_shows_it(app, as_organiser, db, organiser):
+    page = as_organiser.get("/organiser/organisations/new?sector=health").get_data(as_text=True)
+    data = {"csrf_token": csrf_from(page), "name": "Mind in Shireford", "sector": "mental_health",
+            "status": "approved"}
+    first = as_organiser.post("/organiser/organisations/new?sector=health", data=data)
+    second = as_organiser.post("/organiser/organisations/new?sector=health", data={**data, "name": "mind  in shireford"})
+    assert second.status_code == 302
+    listing = body(as_organiser.get(second.headers["Location"]))
+    assert "“Mind in Shireford” saved (by your first click; the second added nothing)." in listing
+    assert "already exists" not in listing
+    assert db.session.query(Organisation).count() == 1
+    assert first.status_code == 302
+    # Another browser adding the same name is told it exists.
+    from tests.conftest import Auth
+
+    other = app.test_client()
+    Auth(other).login(organiser.email)
+    again = post_form(other, "/organiser/organisations/new", {k: v for k, v in data.items() if k != "csrf_token"})
+    assert again.status_code == 400 and "An organisation with that name already exists." in body(again)
+
+
+def test_a_merge_into_an_organisation_merged_away_meanwhile_says_what_happened(as_organiser, db):
+    keep = make_org("Shireford Constabulary", sector="police")
+    middle = make_org("Shireford Police", sector="police")
+    dup = make_org("Shireford Constabluary", sector="police", status="pending")
+    url = f"/organiser/organisations/{dup.id}/merge?sector=police"
+    token = csrf_from(body(as_organiser.get(url)))
+    # Meanwhile, in another tab, the organisation chosen below is merged into another.
+    post_form(as_organiser, f"/organiser/organisations/{middle.id}/merge", {"target_id": keep.id})
+    resp = as_organiser.post(url, data={"csrf_token": token, "target_id": middle.id})
+    assert resp.status_code == 400
+    page = body(resp)
+    assert ("The organisation you chose is no longer in the list: it was merged into another one meanwhile. "
+            "Choose the organisation to keep again.") in page
+    assert "Not a valid choice" not in page
+    assert db.session.get(Organisation, dup.id) is not None
