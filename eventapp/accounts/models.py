@@ -83,10 +83,9 @@ class User(UserMixin, db.Model):
 
 
 class ResetRequest(db.Model):
-    """Password-reset requests in the last hour per address typed, account or not: every request writes its row, so
-    an address with an account does not answer slower (or faster) than one without, and a flood of requests for one
-    address sends it few emails. The address is kept only as a keyed hash: nothing readable of anyone without an
-    account is stored."""
+    """Password-reset requests in the last day per address typed, account or not: every request writes its row, so
+    an address with an account does not answer slower (or faster) than one without. The address is kept only as a
+    keyed hash: nothing readable of anyone without an account is stored."""
 
     __tablename__ = "password_reset_request"
 
