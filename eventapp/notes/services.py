@@ -524,6 +524,20 @@ def review_offers(notes: SessionNotes | None, actions: Iterable[Action]) -> tupl
             {a.id for a in actions if a.approved or a.id in revised})
 
 
+def _locked_actions(workshop_id: int) -> list[Action]:
+    # Locked and read again: an action saved since the page was read must not be approved unread.
+    return list(db.session.scalars(select(Action).where(Action.workshop_id == workshop_id)
+                                   .with_for_update().execution_options(populate_existing=True)))
+
+
+def _mark_approved(notes: SessionNotes, actions: list[Action], ids: set[int], user_id: int | None) -> None:
+    for action in actions:
+        action.approved = action.id in ids and not action.internal
+    notes.status = "approved"
+    notes.approved_at = utcnow()
+    notes.approved_by_id = user_id
+
+
 def approve_notes(notes: SessionNotes, section_keys: Iterable[str], action_ids: Iterable[int],
                   user_id: int | None, seen: str | None = None) -> None:
     """Approve the chosen sections and actions for publication (never internal ones), as read at ``seen``."""
@@ -532,8 +546,7 @@ def approve_notes(notes: SessionNotes, section_keys: Iterable[str], action_ids: 
     notes = _lock_notes(notes.workshop_id) or notes
     if notes.status == "draft":
         raise DomainError("These notes are still a draft: the facilitator has not submitted them.")
-    actions = list(db.session.scalars(select(Action).where(Action.workshop_id == notes.workshop_id)
-                                      .with_for_update().execution_options(populate_existing=True)))
+    actions = _locked_actions(notes.workshop_id)
     if seen is not None and seen != review_fingerprint(notes, actions):
         # Approving would publish text nobody has read (the facilitator may still be typing).
         db.session.rollback()
@@ -542,11 +555,7 @@ def approve_notes(notes: SessionNotes, section_keys: Iterable[str], action_ids: 
     keys, ids = set(section_keys), {int(i) for i in action_ids}
     for section in notes.sections:
         section.approved = section.key in keys and not section.internal and bool(section.body.strip())
-    for action in actions:
-        action.approved = action.id in ids and not action.internal
-    notes.status = "approved"
-    notes.approved_at = utcnow()
-    notes.approved_by_id = user_id
+    _mark_approved(notes, actions, ids, user_id)
     db.session.commit()
 
 
@@ -558,8 +567,7 @@ def approve_actions_without_notes(workshop: Workshop, action_ids: Iterable[int],
     if notes is not None and notes.has_text:
         db.session.rollback()
         raise DomainError("The facilitator has written notes meanwhile. Nothing was approved: read them below.")
-    actions = list(db.session.scalars(select(Action).where(Action.workshop_id == workshop.id)
-                                      .with_for_update().execution_options(populate_existing=True)))
+    actions = _locked_actions(workshop.id)
     if seen is not None and seen != review_fingerprint(notes, actions):
         db.session.rollback()
         raise DomainError("The actions were changed while you were reading them. Nothing was approved: "
@@ -569,12 +577,7 @@ def approve_actions_without_notes(workshop: Workshop, action_ids: Iterable[int],
         # before, and sends the notes back for review like any later change.
         notes = SessionNotes(workshop_id=workshop.id, version=0, status="draft")
         db.session.add(notes)
-    ids = {int(i) for i in action_ids}
-    for action in actions:
-        action.approved = action.id in ids and not action.internal
-    notes.status = "approved"
-    notes.approved_at = utcnow()
-    notes.approved_by_id = user_id
+    _mark_approved(notes, actions, {int(i) for i in action_ids}, user_id)
     try:
         db.session.commit()
     except IntegrityError:
