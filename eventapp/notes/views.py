@@ -22,7 +22,7 @@ from ..forms_util import apply_domain_error
 from ..organisations.models import Organisation
 from . import services
 from .forms import ActionFilterForm, ActionForm, ConfirmForm, NotesForm, WalkInForm, notes_data
-from .models import ATTENDANCE_STATUSES, SECTIONS, Action
+from .models import ACTION_STATUSES, ATTENDANCE_STATUSES, SECTIONS, Action
 from .rendering import render_markdown
 from .services import ActionConflict, Conflict, TypedByOther
 from ..templating import flash_at
@@ -403,10 +403,10 @@ def _say_if_approved_before(notes, changed: bool) -> None:
               "the public page until they approve them again (the notes are back in their list to review).", "info")
 
 
-def _notes_refusal(workshop: Workshop | None) -> str:
+def _notes_refusal(workshop: Workshop | None, what: str = "notes") -> str:
     if workshop is None:
-        return "This workshop has been deleted, so its notes can no longer be saved."
-    return (f"You are no longer named as a facilitator of {workshop.title}, so you cannot save its notes. "
+        return f"This workshop has been deleted, so its {what} can no longer be saved."
+    return (f"You are no longer named as a facilitator of {workshop.title}, so you cannot save its {what}. "
             "If that is a mistake, ask the organisers to add you again.")
 
 
@@ -541,6 +541,33 @@ def _assembly_topics(workshop: Workshop) -> list[Topic]:
         .where(Round.assembly_id == workshop.round.assembly_id).distinct().order_by(Topic.name)))
 
 
+def typed_action() -> list[tuple[str, str]]:
+    """An action form's fields as sent, labelled and readable, to show back when it cannot be saved."""
+    owner = db.session.get(Organisation, request.form.get("owner_organisation_id", type=int) or 0)
+    internal = " (internal only)" if request.form.get("internal") else ""
+    return [("What will be done" + internal, request.form.get("description", "")),
+            ("Owner organisation", owner.name if owner is not None else ""),
+            ("Lead person", request.form.get("lead_person", "")), ("Due date", request.form.get("due_date", "")),
+            ("Status", ACTION_STATUSES.get(request.form.get("status", ""), ""))]
+
+
+def _action_not_saved(workshop: Workshop | None, editing: bool):
+    # Deleted, or its facilitator taken off it, while the form was open: nothing is saved, but what was typed
+    # comes back to copy instead of a bare error page. drafts.js's copy on the device stays (no page names it saved).
+    return render_template(
+        "notes/not_saved.html", typed=typed_action(), reason=_notes_refusal(workshop, "actions"),
+        heading="Your change to the action has not been saved" if editing else "Your action has not been added",
+        next_url=url_for("facilitators.home"), next_label="Your workshops"), 404 if workshop is None else 403
+
+
+def _writable_workshop(workshop_id: int, editing: bool = False):
+    """The workshop of an action form, or the page showing back what was sent to one no longer writable."""
+    workshop = db.session.get(Workshop, workshop_id)
+    if request.method == "POST" and (workshop is None or not services.can_access(current_user, workshop)):
+        return None, _action_not_saved(workshop, editing)
+    return load_workshop(workshop_id), None
+
+
 def _action_data(form: ActionForm) -> dict:
     return {"description": form.description.data, "owner_organisation_id": form.owner_organisation_id.data,
             "lead_person": form.lead_person.data, "due_date": form.due_date.data, "status": form.status.data,
@@ -550,7 +577,9 @@ def _action_data(form: ActionForm) -> dict:
 @bp.route("/facilitator/workshops/<int:workshop_id>/actions", methods=["GET", "POST"])
 @staff_required
 def actions(workshop_id: int):
-    workshop = load_workshop(workshop_id)
+    workshop, not_saved = _writable_workshop(workshop_id)
+    if not_saved:
+        return not_saved
     form = _action_form(workshop)
     refusal = typed_by_refusal("Add action")
     if refusal is None and form.validate_on_submit():
@@ -587,7 +616,9 @@ def _draft_vars(workshop: Workshop) -> dict:
 @bp.route("/facilitator/workshops/<int:workshop_id>/actions/<int:action_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit_action(workshop_id: int, action_id: int):
-    workshop = load_workshop(workshop_id)
+    workshop, not_saved = _writable_workshop(workshop_id, editing=True)
+    if not_saved:
+        return not_saved
     action = db.session.get(Action, action_id)
     if action is None or action.workshop_id != workshop.id:
         abort(404)

@@ -594,9 +594,10 @@ def report_data(report: Report) -> dict[str, Any]:
             "notes_status": w.notes.status if w.notes else None,
             "approved_notes": [{"section": label, "text": body} for label, body, _, _ in w.sections],
         } for w in report.workshops],
-        # Owner, lead, due date and status as they stand now (a carried action's latest copy); the wording as agreed.
-        "actions": [{**action_data(a), **{k: action_data(report.now(a))[k]
-                                          for k in ("owner_organisation", "lead_person", "due_date", "status")},
+        # Owner, lead, due date, status and internal as they stand now (a carried action's latest copy); the
+        # wording as agreed.
+        "actions": [{**action_data(a), **{k: action_data(report.now(a))[k] for k in
+                                          ("owner_organisation", "lead_person", "due_date", "status", "internal")},
                      "carried_forward_to": report.now(a).assembly.title if a.id in report.carried else None,
                      "carried_from": {"assembly": report.origins[a.id].assembly.title,
                                       "workshop": report.origins[a.id].workshop.title

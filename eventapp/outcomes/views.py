@@ -26,8 +26,8 @@ from ..forms_util import apply_domain_error
 from ..templating import counted, flash_at
 from ..notes import services as notes
 from ..notes.forms import ActionForm
-from ..notes.models import ACTION_STATUSES, Action
-from ..notes.views import typed_by_refusal
+from ..notes.models import Action
+from ..notes.views import typed_action, typed_by_refusal
 from ..organisations.models import Organisation
 from ..timeutil import local_today
 from . import services
@@ -386,12 +386,8 @@ def edit_carried_action(action_id: int):
 
 
 def _carried_action_not_saved():
-    owner = db.session.get(Organisation, request.form.get("owner_organisation_id", type=int) or 0)
-    typed = [("What will be done", request.form.get("description", "")),
-             ("Owner", owner.name if owner is not None else ""), ("Lead person", request.form.get("lead_person", "")),
-             ("Due date", request.form.get("due_date", "")), ("Status", ACTION_STATUSES.get(request.form.get("status", ""), ""))]
     return render_template(
-        "notes/not_saved.html", heading="Your change to the action has not been saved", typed=typed,
+        "notes/not_saved.html", heading="Your change to the action has not been saved", typed=typed_action(),
         reason="This action is no longer carried into this assembly: carrying it forward was undone while you had "
                "the page open, so it is back among the open actions of its earlier assembly. Carry it forward "
                "again, then make your change to it in the action tracker.",
