@@ -26,7 +26,7 @@ from ..forms_util import apply_domain_error
 from ..templating import counted, flash_at
 from ..notes import services as notes
 from ..notes.forms import ActionForm
-from ..notes.models import Action
+from ..notes.models import ACTION_STATUSES, Action
 from ..notes.views import typed_action, typed_by_refusal
 from ..organisations.models import Organisation
 from ..timeutil import local_today
@@ -666,7 +666,9 @@ def history(workshop_id: int):
 @bp.post("/facilitator/workshops/<int:workshop_id>/history/<int:action_id>")
 @staff_required
 def history_status(workshop_id: int, action_id: int):
-    workshop = _workshop(workshop_id)
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is None or not notes.can_access(current_user, workshop):
+        return _status_not_saved(workshop, action_id)
     if action_id not in services.history_action_ids(workshop):
         abort(404)
     form = StatusForm(prefix=f"a{action_id}")
@@ -685,6 +687,21 @@ def history_status(workshop_id: int, action_id: int):
             flash_at(f"action-{action_id}", "Status updated.", "success")
             return redirect(url_for(".history", workshop_id=workshop.id, _anchor=f"action-{action_id}"))
     return _history_page(workshop, {action_id: form}, 400)
+
+
+def _status_not_saved(workshop: Workshop | None, action_id: int):
+    # Deleted, or its facilitator taken off it, while they typed: what they sent comes back to copy, as the
+    # action forms do, instead of a bare error page.
+    prefix = f"a{action_id}-"
+    typed = [("New status", ACTION_STATUSES.get(request.form.get(prefix + "status", ""), "")),
+             ("What has happened", request.form.get(prefix + "note", ""))]
+    return render_template(
+        "notes/not_saved.html", heading="Your status change has not been saved", typed=typed,
+        reason="This workshop has been deleted, so the status of its topic's earlier actions can no longer be "
+               "changed from it." if workshop is None else
+               f"You are no longer named as a facilitator of {workshop.title}, so you cannot change the status of "
+               "its topic's earlier actions from it. If that is a mistake, ask the organisers to add you again.",
+        next_url=url_for("facilitators.home"), next_label="Your workshops"), 404 if workshop is None else 403
 
 
 # --- command line -----------------------------------------------------------------------------

@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from html import escape as html_escape
+
+import pytest
+
+from eventapp.assemblies import services as assemblies
 
 from eventapp.notes import services as notes
 from tests.factories import make_user, make_workshop
@@ -36,3 +41,29 @@ def test_another_workshops_internal_and_unreviewed_actions_stay_off_the_history_
                                                             f"a{action.id}-status": "done"})
         assert r.status_code == 404
         assert db.session.get(type(action), action.id).status == "open"
+
+
+HOSTILE_NOTE = "Guide <b>not bold</b> \U0001F6A8\r\nsecond line \u202eRTL\u202c"
+
+
+@pytest.mark.parametrize("deleted", [False, True], ids=["taken-off", "deleted"])
+def test_a_status_sent_after_being_taken_off_the_workshop_or_its_deletion_is_shown_back(client, auth, db,
+                                                                                       facilitator, deleted):
+    scene = build_scene(facilitator=facilitator)
+    a = scene.open_action.id
+    url = f"/facilitator/workshops/{scene.new_workshop.id}/history"
+    auth.login(facilitator.email)
+    hidden = token_for(client.get(url).get_data(as_text=True), a)
+    if deleted:
+        assemblies.delete_workshop(scene.new_workshop)
+    else:
+        scene.new_workshop.facilitators.remove(facilitator)  # by an organiser, meanwhile
+        db.session.commit()
+    resp = client.post(f"{url}/{a}", data={**hidden, f"a{a}-status": "done", f"a{a}-note": HOSTILE_NOTE})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == (404 if deleted else 403)
+    assert "Your status change has not been saved" in page and "Nothing you typed has been saved" in page
+    assert "<b>not bold</b>" not in page
+    assert f">\n{html_escape(HOSTILE_NOTE, quote=False)}</textarea>" in page and ">\nDone</textarea>" in page
+    assert ("This workshop has been deleted" if deleted else "You are no longer named as a facilitator") in page
+    assert db.session.get(type(scene.open_action), a).status == "open"
