@@ -620,6 +620,13 @@ def edit_action(workshop_id: int, action_id: int):
     if not_saved:
         return not_saved
     action = db.session.get(Action, action_id)
+    if action is None and request.method == "POST":
+        # Deleted while the form was open: what was typed comes back to copy, as for a deleted workshop.
+        return render_template(
+            "notes/not_saved.html", typed=typed_action(), heading="Your change to the action has not been saved",
+            reason="This action has been deleted while you were changing it, so your change can no longer be "
+                   "saved. Add it again as a new action if it is still needed.",
+            next_url=url_for(".actions", workshop_id=workshop.id), next_label=f"Actions of {workshop.title}"), 404
     if action is None or action.workshop_id != workshop.id:
         abort(404)
     if request.method == "GET" and current_user.is_organiser:

@@ -94,3 +94,20 @@ def test_an_action_for_a_workshop_never_theirs_is_refused_and_nothing_added(clie
     resp = client.post(f"/facilitator/workshops/{s.other.id}/actions", data=_form(s, hidden))
     assert resp.status_code == 403
     assert db.session.scalar(select(func.count(Action.id))) == 0
+
+
+def test_a_change_sent_after_the_action_was_deleted_is_shown_back(client, auth, facilitator):
+    s = scene(facilitator)
+    action = _existing(s)
+    url = f"/facilitator/workshops/{s.workshop.id}/actions/{action.id}/edit"
+    auth.login(facilitator.email)
+    form = _form(s, _open(client, url), version=str(action.version))
+    db.session.delete(action)  # meanwhile; the workshop stays
+    db.session.commit()
+
+    resp = client.post(url, data=form)
+    assert resp.status_code == 404
+    page = _shown_back(resp, "Your change to the action has not been saved")
+    assert "This action has been deleted while you were changing it" in page
+    assert db.session.scalar(select(func.count(Action.id))) == 0
+    assert client.get(url).status_code == 404
