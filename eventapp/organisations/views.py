@@ -102,6 +102,7 @@ def approve(org_id: int):
 
 GONE_TARGET = ("The organisation you chose is no longer in the list: it was merged into another one meanwhile. "
                "Choose the organisation to keep again.")
+SELF_TARGET = "Choose another organisation to keep: an organisation cannot be merged into itself."
 
 
 @bp.route("/<int:org_id>/merge", methods=["GET", "POST"])
@@ -129,6 +130,10 @@ def merge(org_id: int):
         # The organisation chosen left the list after the page was shown: merged into another (or itself merged
         # away) meanwhile, by another organiser or in another tab. WTForms would only say "Not a valid choice".
         form.target_id.errors = [GONE_TARGET]
+        valid = False
+    elif form.is_submitted() and form.target_id.data == org.id:
+        # Left out of the list, so only a hand-made or tampered request sends it: say why, not "Not a valid choice".
+        form.target_id.errors = [SELF_TARGET]
         valid = False
     if valid:
         name, had_contact = org.name, bool(contact and contact.contact_email)

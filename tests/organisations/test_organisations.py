@@ -385,3 +385,17 @@ def test_a_merge_into_an_organisation_merged_away_meanwhile_says_what_happened(a
             "Choose the organisation to keep again.") in page
     assert "Not a valid choice" not in page
     assert db.session.get(Organisation, dup.id) is not None
+
+
+def test_a_merge_into_the_organisation_itself_says_why_it_cannot_be(as_organiser, db):
+    dup = make_org("Shireford Constabluary", sector="police", status="pending")
+    make_org("Shireford Constabulary", sector="police")
+    url = f"/organiser/organisations/{dup.id}/merge"
+    page = body(as_organiser.get(url))
+    assert f'<option value="{dup.id}"' not in page and "Shireford Constabulary (" in page  # not offered
+    resp = as_organiser.post(url, data={"csrf_token": csrf_from(page), "target_id": dup.id})
+    assert resp.status_code == 400
+    page = body(resp)
+    assert "Choose another organisation to keep: an organisation cannot be merged into itself." in page
+    assert "Not a valid choice" not in page
+    assert db.session.get(Organisation, dup.id) is not None
