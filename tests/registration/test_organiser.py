@@ -266,7 +266,7 @@ def test_csv_import_dry_run_reports_row_errors_and_changes_nothing(as_organiser,
     assert "nothing imported yet" in html and "2 rows can be imported" in html and "4 rows have problems" in html
     assert "No organisation called “Nowhere Council”" in html and "“not-an-email” is not in the form" in html
     assert "is on row 2 too" in html and "no workshop topic called “Knitting”" in html
-    assert "<td>3</td>" in html  # the spreadsheet row number of "No Org"
+    assert '<td data-label="Row">3</td>' in html  # the spreadsheet row number of "No Org"
     assert db.session.query(Registration).count() == 0 and outbox() == []
 
 
@@ -279,6 +279,12 @@ def test_csv_import_reads_excel_semicolon_files(as_organiser, setup):
     assert set(regs) == {"siobhan@example.org", "li@example.org"}
     assert regs["siobhan@example.org"].full_name == "O'Brien, Siobhán"
     assert regs["siobhan@example.org"].choice_topic_ids[0] == setup.topics[0].id
+
+
+def test_csv_import_page_says_semicolon_and_tab_separated_files_are_read_too(as_organiser, setup):
+    html = as_organiser.get(base(setup) + "/import").get_data(as_text=True)
+    intro = html.split("<h1>", 1)[1].split("</p>", 1)[0]
+    assert "commas, semicolons" in intro and "or tabs" in intro
 
 
 def test_csv_import_reads_columns_named_in_the_spreadsheet_s_own_words(as_organiser, setup):
@@ -326,7 +332,7 @@ def test_csv_import_skips_a_title_above_the_column_names_and_counts_rows_as_the_
             "Bad Mail,not-an-email,Officer,Mind in Shireford\n")
     html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
     assert "1 row can be imported" in html and "1 row has problems" in html
-    assert re.search(r"<tr><td>5</td><td>[^<]*email", html)
+    assert re.search(r'<tr><td data-label="Row">5</td><td data-label="Problem">[^<]*email', html)
     assert "Shireford assembly" not in html.split("Rows with problems")[1]
 
 
@@ -369,7 +375,7 @@ def test_csv_import_names_the_spreadsheet_row_even_after_blank_rows(as_organiser
     text = IMPORT.replace("\nNo Org", "\n,,,,,,,,\n\nNo Org").replace(
         "Constabulary,,,", "Constabulary,\"Step-free access\nHearing loop\",,")
     html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
-    rows = dict(re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td></tr>", html))
+    rows = dict(re.findall(r'<tr><td data-label="Row">(\d+)</td><td data-label="Problem">([^<]*)</td></tr>', html))
     # Row 1 holds the column names, row 2 Siobhán, rows 3 and 4 are blank: "No Org" is row 5.
     assert rows["5"].startswith("No organisation called “Nowhere Council” on the organisations list")
     assert rows["6"] == "The email address “not-an-email” is not in the form name@example.org."
@@ -389,7 +395,7 @@ def test_csv_import_row_problems_speak_to_the_organiser_about_the_file(app, as_o
             "Taken,taken@example.org,Officer,Mind in Shireford,\n"
             "Bell,bell@example.org,Officer,Mind in Shireford,\"Tea\x07\"\n")
     html = _upload(as_organiser, setup, text, apply=False).get_data(as_text=True)
-    rows = dict(re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td></tr>", html))
+    rows = dict(re.findall(r'<tr><td data-label="Row">(\d+)</td><td data-label="Problem">([^<]*)</td></tr>', html))
     assert rows == {
         "2": "The full name is empty.",
         "3": "The email address is empty.",
