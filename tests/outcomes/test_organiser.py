@@ -56,6 +56,22 @@ def test_publish_clicked_twice_puts_the_update_once_on_the_public_page(as_organi
     assert as_organiser.get(f"/a/{assembly.slug}/updates").get_data(as_text=True).count("Six months on") == 2
 
 
+def test_delete_clicked_twice_says_the_update_is_deleted_not_that_the_page_is_missing(as_organiser, db):
+    assembly, other = make_assembly(), make_assembly()
+    update = services.save_update(assembly, {"title": "Six months on", "published_on": date(2026, 1, 2), "body": "B"})
+    url = f"/organiser/assemblies/{assembly.slug}/updates/{update.id}/delete"
+    form = {"csrf_token": csrf_from(as_organiser.get(url).get_data(as_text=True))}
+    assert as_organiser.post(url, data=form).status_code == 302
+    r = as_organiser.post(url, data=form, follow_redirects=True)  # the same confirmation sent again
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "That update was already deleted." in html and "Six months on" not in html
+    # Another assembly's update is not deleted through this one's address.
+    kept = services.save_update(other, {"title": "Kept", "published_on": date(2026, 1, 2), "body": "B"})
+    r = as_organiser.post(f"/organiser/assemblies/{assembly.slug}/updates/{kept.id}/delete", data=form)
+    assert r.status_code == 404 and db.session.get(AssemblyUpdate, kept.id) is not None
+
+
 def test_update_form_errors_keep_what_was_typed(as_organiser, db):
     assembly = make_assembly()
     r = post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/updates/new",
