@@ -103,3 +103,22 @@ def test_the_organisations_and_users_lists_label_their_stacked_cells(as_organise
     # On a phone a row reads "Sector: Police / Status: Pending approval", not "Police / Pending approval".
     html = as_organiser.get("/organiser/organisations/").get_data(as_text=True)
     assert '<td data-label="Sector">Police</td><td data-label="Status">Pending approval</td>' in html
+
+
+def test_the_audit_log_outbox_and_public_updates_lists_label_their_stacked_cells(as_organiser):
+    from datetime import date
+
+    from eventapp.audit import services as audit
+    from eventapp.extensions import db
+    from eventapp.outcomes import services as outcomes
+    from tests.mail.test_outbox_pages import add
+
+    assembly = make_assembly()
+    audit.record(None, "registrations.export", assembly_id=assembly.id, subject="registrations of x", detail="3 rows")
+    db.session.commit()
+    add(1, assembly_id=assembly.id)
+    outcomes.save_update(assembly, {"title": "Six months on", "published_on": date(2026, 1, 2), "body": "B"})
+    for url in ("/organiser/audit", "/organiser/outbox/", f"/organiser/assemblies/{assembly.slug}/updates"):
+        html = as_organiser.get(url).get_data(as_text=True)
+        assert "<td" in html, url
+        assert unlabelled_cells(html) == [], url

@@ -679,6 +679,14 @@ def save_update(assembly: Assembly, data: dict[str, Any], update: AssemblyUpdate
     if len(body) > MAX_UPDATE_BODY:
         raise DomainError(f"Use at most {MAX_UPDATE_BODY:,} characters (you used {len(body):,}).", "body")
     if update is None:
+        # Publish clicked twice (or a resubmitted form) would put the same post twice on the public page and
+        # feed: the assembly's row lock makes a second identical post find the first and return it.
+        db.session.scalar(select(Assembly.id).where(Assembly.id == assembly.id).with_for_update())
+        same = db.session.scalar(select(AssemblyUpdate).where(
+            AssemblyUpdate.assembly_id == assembly.id, AssemblyUpdate.title == title,
+            AssemblyUpdate.published_on == published_on, AssemblyUpdate.body == body).limit(1))
+        if same is not None:
+            return same
         update = AssemblyUpdate(assembly_id=assembly.id)
         db.session.add(update)
     update.title, update.published_on, update.body = title, published_on, body

@@ -181,13 +181,19 @@ def update_form(slug: str, update_id: int | None = None):
 @organiser_required
 def delete_update(slug: str, update_id: int):
     assembly = _assembly(slug)
-    update = _update(assembly, update_id)
     if request.method == "POST":
         if not ConfirmForm().validate_on_submit():
             abort(400)
+        update = db.session.get(AssemblyUpdate, update_id)
+        if update is None:
+            # Yes clicked twice, or in two tabs: the first deleted it, and a "Not found" page would say it failed.
+            flash("That update was already deleted.", "info")
+            return redirect(url_for(".updates", slug=assembly.slug))
+        update = _update(assembly, update_id)
         services.delete_update(update)
         flash("Update deleted.", "success")
         return redirect(url_for(".updates", slug=assembly.slug))
+    update = _update(assembly, update_id)
     return render_template("confirm_delete.html", title=f"Delete the update “{update.title}”?",
                            warning="It disappears from the public updates page and the feed.",
                            cancel_url=url_for(".updates", slug=assembly.slug))

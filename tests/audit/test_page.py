@@ -115,7 +115,7 @@ def test_the_filtered_rows_download_as_csv_and_the_download_is_logged(as_organis
 def _who_by_action(html: str) -> dict[str, str]:
     """The log table's rows as {action shown: who shown} (each action once in these tests)."""
     rows = re.findall(r"<tr>\s*<td>.*?</tr>", html, re.S)
-    cells = [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    cells = [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
              for row in rows]
     return {c[2]: c[1] for c in cells}
 

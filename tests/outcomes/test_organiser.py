@@ -40,6 +40,38 @@ def test_organiser_writes_edits_and_deletes_an_update(as_organiser, db):
     assert db.session.get(AssemblyUpdate, update.id) is None
 
 
+def test_publish_clicked_twice_puts_the_update_once_on_the_public_page(as_organiser, db):
+    assembly = make_assembly(status="closed")
+    url = f"/organiser/assemblies/{assembly.slug}/updates/new"
+    form = {"csrf_token": csrf_from(as_organiser.get(url).get_data(as_text=True)), "title": "Six  months on",
+            "published_on": "2026-01-02", "body": "We met <b>again</b> \U0001f389"}
+    assert as_organiser.post(url, data=form).status_code == 302
+    assert as_organiser.post(url, data=form).status_code == 302  # the same form sent again
+    public = as_organiser.get(f"/a/{assembly.slug}/updates").get_data(as_text=True)
+    assert public.count("Six months on") == 1
+    assert db.session.scalar(select(func.count()).select_from(AssemblyUpdate)
+                             .where(AssemblyUpdate.assembly_id == assembly.id)) == 1
+    # A different post with the same title is still a post of its own.
+    assert post_form(as_organiser, url, {**form, "body": "Another"}).status_code == 302
+    assert as_organiser.get(f"/a/{assembly.slug}/updates").get_data(as_text=True).count("Six months on") == 2
+
+
+def test_delete_clicked_twice_says_the_update_is_deleted_not_that_the_page_is_missing(as_organiser, db):
+    assembly, other = make_assembly(), make_assembly()
+    update = services.save_update(assembly, {"title": "Six months on", "published_on": date(2026, 1, 2), "body": "B"})
+    url = f"/organiser/assemblies/{assembly.slug}/updates/{update.id}/delete"
+    form = {"csrf_token": csrf_from(as_organiser.get(url).get_data(as_text=True))}
+    assert as_organiser.post(url, data=form).status_code == 302
+    r = as_organiser.post(url, data=form, follow_redirects=True)  # the same confirmation sent again
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "That update was already deleted." in html and "Six months on" not in html
+    # Another assembly's update is not deleted through this one's address.
+    kept = services.save_update(other, {"title": "Kept", "published_on": date(2026, 1, 2), "body": "B"})
+    r = as_organiser.post(f"/organiser/assemblies/{assembly.slug}/updates/{kept.id}/delete", data=form)
+    assert r.status_code == 404 and db.session.get(AssemblyUpdate, kept.id) is not None
+
+
 def test_update_form_errors_keep_what_was_typed(as_organiser, db):
     assembly = make_assembly()
     r = post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/updates/new",
