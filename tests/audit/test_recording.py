@@ -176,8 +176,9 @@ def test_account_changes_are_logged(as_organiser, organiser):
     new = db.session.scalar(select(User).where(User.email == "new.person@example.org"))
     assert (created.actor_id, created.subject, created.detail) == (
         organiser.id, f"account {new.id}: New Person <new.person@example.org>", "role: Reception (check-in only)")
-    # The same address again: refused, not logged.
-    assert post_form(as_organiser, "/organiser/users/new", form).status_code == 400
+    # The same address again (here a second click on Add, in the same browser): nothing made, not logged.
+    again = post_form(as_organiser, "/organiser/users/new", form, follow_redirects=True)
+    assert "by your first click; the second added nothing" in again.get_data(as_text=True)
     assert len(logged("user.create")) == 1
 
     post_form(as_organiser, f"/organiser/users/{new.id}/deactivate", {})
