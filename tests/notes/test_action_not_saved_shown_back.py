@@ -48,13 +48,19 @@ def _existing(s) -> Action:
                                             "due_date": date(2027, 6, 30)}, None)
 
 
-@pytest.mark.parametrize("editing", [False, True], ids=["add", "edit"])
-def test_an_action_sent_after_being_taken_off_the_workshop_is_shown_back(client, auth, facilitator, editing):
+def _form_opened(client, auth, facilitator, editing: bool):
+    """The facilitator signed in with the add form (or an existing action's change form) open: (scene, action,
+    its address, the form's hidden fields)."""
     s = scene(facilitator)
     action = _existing(s)
     url = f"/facilitator/workshops/{s.workshop.id}/actions" + (f"/{action.id}/edit" if editing else "")
     auth.login(facilitator.email)
-    hidden = _open(client, url)
+    return s, action, url, _open(client, url)
+
+
+@pytest.mark.parametrize("editing", [False, True], ids=["add", "edit"])
+def test_an_action_sent_after_being_taken_off_the_workshop_is_shown_back(client, auth, facilitator, editing):
+    s, action, url, hidden = _form_opened(client, auth, facilitator, editing)
     s.workshop.facilitators.remove(facilitator)  # by an organiser, meanwhile
     db.session.commit()
 
@@ -72,11 +78,7 @@ def test_an_action_sent_after_being_taken_off_the_workshop_is_shown_back(client,
 
 @pytest.mark.parametrize("editing", [False, True], ids=["add", "edit"])
 def test_an_action_sent_after_the_workshop_was_deleted_is_shown_back(client, auth, facilitator, editing):
-    s = scene(facilitator)
-    action = _existing(s)
-    url = f"/facilitator/workshops/{s.workshop.id}/actions" + (f"/{action.id}/edit" if editing else "")
-    auth.login(facilitator.email)
-    hidden = _open(client, url)
+    s, action, url, hidden = _form_opened(client, auth, facilitator, editing)
     form = _form(s, hidden, version=str(action.version))
     assemblies.delete_workshop(s.workshop)
 
