@@ -46,6 +46,19 @@ def test_filter_by_workshop_organisation_and_email(as_organiser):
     assert "No delegates match." in html
 
 
+def _keep_workshops_and_expect_the_filtered_page(as_organiser, assembly, move, run, reg, rounds, ws, police, *, pin):
+    """Save the move form with the delegate's own workshops (pinned or not): back to the police-filtered page 1."""
+    current = run.result["assignments"][str(reg.id)]
+    data = {f"round_{rounds['1'].id}": next(w for w in current if w in (str(ws["1A"].id), str(ws["1B"].id))),
+            f"round_{rounds['2'].id}": next(w for w in current if w in (str(ws["2B"].id), str(ws["2C"].id))),
+            "pin": pin}
+    resp = post_form(as_organiser, move, data)
+    assert resp.status_code == 302
+    location = urlsplit(resp.headers["Location"])
+    assert location.path == _url(assembly)
+    assert parse_qs(location.query) == {"organisation": [str(police.id)], "page": ["1"]}
+
+
 def test_changing_someone_comes_back_to_the_same_filtered_page(as_organiser):
     assembly, rounds, ws, regs, run, police, health = _world(as_organiser)
     listed = _url(assembly, f"?organisation={police.id}&page=1")
@@ -55,20 +68,12 @@ def test_changing_someone_comes_back_to_the_same_filtered_page(as_organiser):
     move = _url(assembly, f"/{reg.id}?organisation={police.id}&page=1")
     page = as_organiser.get(move).get_data(as_text=True)
     assert f'href="{_url(assembly, f"?organisation={police.id}&amp;page=1")}">Back to delegates' in page
-    current = run.result["assignments"][str(reg.id)]
-    data = {f"round_{rounds['1'].id}": next(w for w in current if w in (str(ws["1A"].id), str(ws["1B"].id))),
-            f"round_{rounds['2'].id}": next(w for w in current if w in (str(ws["2B"].id), str(ws["2C"].id))),
-            "pin": "y"}
-    resp = post_form(as_organiser, move, data)
-    assert resp.status_code == 302
-    location = urlsplit(resp.headers["Location"])
-    assert location.path == _url(assembly)
-    assert parse_qs(location.query) == {"organisation": [str(police.id)], "page": ["1"]}
+    _keep_workshops_and_expect_the_filtered_page(as_organiser, assembly, move, run, reg, rounds, ws, police, pin="y")
 
 
 def test_the_list_downloads_as_csv_with_a_column_per_round(as_organiser):
     assembly, rounds, ws, regs, run, police, health = _world(as_organiser, n=4)
-    hostile = make_registration(assembly, police, "=HYPERLINK(evil)", [])
+    make_registration(assembly, police, "=HYPERLINK(evil)", [])
     _run(as_organiser, assembly)
     html = as_organiser.get(_url(assembly, f"?organisation={police.id}")).get_data(as_text=True)
     assert f'href="{_url(assembly, f".csv?organisation={police.id}")}"' in html
@@ -113,15 +118,7 @@ def test_moving_someone_in_the_published_allocation_comes_back_to_the_same_filte
     page = as_organiser.get(move).get_data(as_text=True)
     # Cancel goes back where the organiser came from, like "Back to delegates".
     assert f'<a href="{_url(assembly, f"?organisation={police.id}&amp;page=1")}">Cancel</a>' in page
-    current = run.result["assignments"][str(reg.id)]
-    data = {f"round_{rounds['1'].id}": next(w for w in current if w in (str(ws["1A"].id), str(ws["1B"].id))),
-            f"round_{rounds['2'].id}": next(w for w in current if w in (str(ws["2B"].id), str(ws["2C"].id))),
-            "pin": ""}
-    resp = post_form(as_organiser, move, data)
-    assert resp.status_code == 302
-    location = urlsplit(resp.headers["Location"])
-    assert location.path == _url(assembly)
-    assert parse_qs(location.query) == {"organisation": [str(police.id)], "page": ["1"]}
+    _keep_workshops_and_expect_the_filtered_page(as_organiser, assembly, move, run, reg, rounds, ws, police, pin="")
 
 
 def test_coming_back_to_a_page_the_change_emptied_shows_the_last_page_not_no_match(as_organiser):
