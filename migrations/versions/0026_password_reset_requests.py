@@ -1,12 +1,12 @@
 """password-reset requests per address
 
 A row per address typed on the forgotten-password form (a keyed hash of it, never the address),
-written for every request whether or not the address has an account, and counting that hour's
-requests for the per-address limit on reset emails.
+written for every request whether or not the address has an account (so the time taken does not
+tell accounts apart), counting the day's requests for that address.
 
 Revision ID: 0026
 Revises: 0025
-Create Date: 2026-12-01 10:00:00
+Create Date: 2026-11-29 10:10:00
 
 """
 from alembic import op
