@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from uuid import uuid4
 
 from eventapp.assemblies.models import Assembly, Series, Workshop
 from eventapp.extensions import db
@@ -40,7 +41,8 @@ class Scene:
 
 def build_scene(facilitator=None, organiser=None) -> Scene:
     today = date.today()
-    series = Series(name=f"Series {id(object())}")
+    # id(object()) repeats once the object is freed; live-server tests commit, so names must never repeat.
+    series = Series(name=f"Series {uuid4().hex}")
     db.session.add(series)
     db.session.commit()
     previous = make_assembly(series_id=series.id, status="archived", date=today - timedelta(days=300))
