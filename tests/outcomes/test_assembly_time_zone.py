@@ -31,3 +31,20 @@ def test_overdue_and_the_reports_date_go_by_the_assemblys_time_zone(as_organiser
     assert "report produced Monday 30 November 2026" in page
     row = page.split("Due on the 29th")[1].split("</tr>")[0]
     assert "Overdue" in row
+
+
+
+def _date_field(page: str) -> str:
+    """The new update form's date input, as sent."""
+    before, after = page.split('name="published_on"')
+    return before.rsplit("<input", 1)[1] + after.split(">")[0]
+
+
+def test_a_new_updates_date_is_the_assemblys_own_day(as_organiser, db, monkeypatch):
+    monkeypatch.setattr(timeutil, "utcnow", lambda: NOON_UTC)
+    auckland = make_assembly(timezone="Pacific/Auckland", date=date(2026, 6, 1), status="archived")
+    london = make_assembly(date=date(2026, 6, 1), status="archived")
+    page = as_organiser.get(f"/organiser/assemblies/{auckland.slug}/updates/new").get_data(as_text=True)
+    assert 'value="2026-11-30"' in _date_field(page)  # already the 30th in Auckland
+    page = as_organiser.get(f"/organiser/assemblies/{london.slug}/updates/new").get_data(as_text=True)
+    assert 'value="2026-11-29"' in _date_field(page)
