@@ -211,11 +211,15 @@ def init_app(app: Flask) -> None:
     @click.option("--apply", "apply_", is_flag=True, help="Anonymise for real (default: only list what would be).")
     @needs_current_schema
     def privacy_purge(apply_: bool) -> None:
-        """Anonymise registrations of archived assemblies past their retention period (dry run by default)."""
+        """Anonymise registrations of archived assemblies past their retention period, and delete password-reset
+        request counts older than a day (dry run by default)."""
+        from .accounts.services import forget_reset_requests, stale_reset_requests
         from .registration.services import anonymise_registrations, purge_due
+        from .templating import counted
 
         due = purge_due()
-        if not due:
+        resets = stale_reset_requests()
+        if not due and not resets:
             click.echo("Nothing to purge.")
             return
         for assembly, count in due:
@@ -224,6 +228,13 @@ def init_app(app: Flask) -> None:
                 click.echo(f"Anonymised {count} registrations of {assembly.slug}.")
             else:
                 click.echo(f"Would anonymise {count} registrations of {assembly.slug}.")
+        if resets:
+            # Counts of an address's password-reset requests (kept as a keyed hash), of no use after their day.
+            if apply_:
+                click.echo(f"Deleted {counted(forget_reset_requests(), 'password-reset request count')} "
+                           "older than a day.")
+            else:
+                click.echo(f"Would delete {counted(resets, 'password-reset request count')} older than a day.")
         if not apply_:
             click.echo("Dry run: nothing changed. Run again with --apply to anonymise.")
 

@@ -238,6 +238,28 @@ def _count_request(dialect: str):
                                                        set_={"requests": table.c.requests + 1})
 
 
+# A request row counts an address's requests for a day: after that it is of no use, only a trace of someone asking.
+RESET_REQUEST_DAYS = 1
+
+
+def _stale_reset_requests(now):
+    return ResetRequest.window_start < now - timedelta(days=RESET_REQUEST_DAYS)
+
+
+def stale_reset_requests() -> int:
+    """How many password-reset request counts are older than their day (what the privacy purge deletes)."""
+    return db.session.scalar(select(func.count()).select_from(ResetRequest).where(_stale_reset_requests(utcnow())))
+
+
+def forget_reset_requests() -> int:
+    """Delete the password-reset request counts older than their day; returns how many (the privacy purge).
+
+    A new request deletes them too, but with no one asking (a quiet month) they would otherwise stay."""
+    deleted = db.session.execute(delete(ResetRequest).where(_stale_reset_requests(utcnow()))).rowcount
+    db.session.commit()
+    return deleted
+
+
 def request_password_reset(email: str) -> None:
     """Email a reset link if the address belongs to an active account; the same outcome for the caller either way."""
     from flask import url_for
@@ -251,7 +273,7 @@ def request_password_reset(email: str) -> None:
     # Every request writes the same way, account or not (a write only for accounts would tell them apart by the time
     # taken): its address's count for the day, a row per address kept as a keyed hash.
     address_key = _address_key(email or "")
-    db.session.execute(delete(ResetRequest).where(ResetRequest.window_start < now - timedelta(days=1)))
+    db.session.execute(delete(ResetRequest).where(_stale_reset_requests(now)))
     db.session.execute(_count_request(db.session.get_bind().dialect.name),
                        {"address_key": address_key, "window_start": now, "requests": 1})
     # One email per quarter of an hour however often the form is sent, and a new one once the password has changed.

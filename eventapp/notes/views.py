@@ -613,6 +613,20 @@ def _draft_vars(workshop: Workshop) -> dict:
             "saved_drafts": _saved_drafts(ACTION_SAVED_KEY)}
 
 
+def _carried_action_refused(workshop: Workshop, latest: Action):
+    """A facilitator opening (or sending) the form of an action carried forward into a later assembly: 409."""
+    reason = (f"This action has been carried forward into {latest.assembly.title} and is tracked there now, so it "
+              "can no longer be changed from this workshop. The organisers change its owner, due date and status "
+              "in the action tracker.")
+    back = url_for(".actions", workshop_id=workshop.id)
+    if request.method == "POST":
+        # A form opened before it was carried: what was typed comes back to copy.
+        return render_template("notes/not_saved.html", typed=typed_action(), reason=reason,
+                               heading="Your change to the action has not been saved", next_url=back,
+                               next_label=f"Actions of {workshop.title}"), 409
+    return render_template("notes/action_carried.html", workshop=workshop, reason=reason, next_url=back), 409
+
+
 @bp.route("/facilitator/workshops/<int:workshop_id>/actions/<int:action_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit_action(workshop_id: int, action_id: int):
@@ -629,11 +643,14 @@ def edit_action(workshop_id: int, action_id: int):
             next_url=url_for(".actions", workshop_id=workshop.id), next_label=f"Actions of {workshop.title}"), 404
     if action is None or action.workshop_id != workshop.id:
         abort(404)
-    if request.method == "GET" and current_user.is_organiser:
-        latest = services.latest_copies([action.id]).get(action.id)
-        if latest is not None:
-            # Carried forward: changed where it is tracked now (a facilitator is told so if they try here).
-            return redirect(url_for("outcomes.edit_carried_action", action_id=latest.id))
+    latest = services.latest_copies([action.id]).get(action.id)
+    if latest is not None and not current_user.is_organiser:
+        # Carried forward: only the organisers change it, where it is tracked now (the Actions page offers
+        # a facilitator no Change link for it), so no form that can only be refused is shown.
+        return _carried_action_refused(workshop, latest)
+    if latest is not None and request.method == "GET":
+        # Carried forward: changed where it is tracked now.
+        return redirect(url_for("outcomes.edit_carried_action", action_id=latest.id))
     form = _action_form(workshop, action=action)
     theirs = None
     code = 200

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, selectinload
 
@@ -296,9 +296,28 @@ def tracker_query(*, assembly_id: int | None = None, topic_id: int | None = None
     if due_to:
         stmt = stmt.where(now.due_date <= due_to)
     if overdue:
-        stmt = stmt.where(Action.status.in_(OPEN_STATUSES), Action.due_date < (today or local_today()),
+        stmt = stmt.where(Action.status.in_(OPEN_STATUSES), _due_before_today(today),
                           Action.id.not_in(_carried_away()))
     return stmt
+
+
+def _days_by_zone() -> dict[str, date]:
+    """Today's date in each time zone an assembly is held in (is_overdue's day for its actions)."""
+    zones = set(db.session.scalars(select(Assembly.timezone).distinct()))
+    return {tz: local_today(tz) for tz in zones if tz}
+
+
+def _due_before_today(today: date | None = None):
+    """SQL: the action's due date is over where its assembly is held (before ``today`` everywhere, when given)."""
+    if today is not None:
+        return Action.due_date < today
+    zones_by_day: dict[date, list[str]] = defaultdict(list)
+    for tz, day in _days_by_zone().items():
+        zones_by_day[day].append(tz)
+    # A time zone has one date at a time: a condition per date (two at most, around midnight somewhere).
+    return or_(false(), *(and_(Action.due_date < day,
+                             Action.assembly_id.in_(select(Assembly.id).where(Assembly.timezone.in_(zones))))
+                        for day, zones in zones_by_day.items()))
 
 
 # --- status updates ----------------------------------------------------------------------------
@@ -926,14 +945,23 @@ class _Due:
 
 def queue_action_reminders(days: int, today: date | None = None) -> ReminderReport:
     """Email each owner organisation one list of its open actions due within ``days`` or overdue: once a day."""
+    # "Due" and "overdue" go by the day where each action's assembly is held (as is_overdue and the tracker);
+    # ``today``, when given, is the day everywhere. The once-a-day key goes by the sending day (London's).
+    days_by_zone = {} if today is not None else _days_by_zone()
     today = today or local_today()
+
+    def day_of(action: Action) -> date:
+        return days_by_zone.get(action.assembly.timezone, today)
+
     report = ReminderReport()
-    actions = list(db.session.scalars(
+    ahead = timedelta(days=max(days, 0))
+    latest_day = max([today, *days_by_zone.values()])
+    actions = [a for a in db.session.scalars(
         select(Action).where(Action.status.in_(OPEN_STATUSES), Action.due_date.is_not(None),
-                             Action.due_date <= today + timedelta(days=max(days, 0)),
+                             Action.due_date <= latest_day + ahead,
                              Action.id.not_in(_carried_away()))
         .options(selectinload(Action.owner_organisation), selectinload(Action.assembly))
-        .order_by(Action.due_date, Action.id)))
+        .order_by(Action.due_date, Action.id)) if a.due_date <= day_of(a) + ahead]
     contacts = {c.organisation_id: c for c in db.session.scalars(select(PartnerContact))}
     agreed = first_origins([a.id for a in actions])  # a carried action was agreed before its assembly met
     by_owner: dict[int, list] = defaultdict(list)
@@ -953,7 +981,7 @@ def queue_action_reminders(days: int, today: date | None = None) -> ReminderRepo
             report.already += 1
             continue
         numbers = action_numbers(owned, agreed)
-        due = [_Due(a, agreed.get(a.id, a), a.id in agreed, a.due_date < today, (a.due_date - today).days,
+        due = [_Due(a, agreed.get(a.id, a), a.id in agreed, a.due_date < day_of(a), (a.due_date - day_of(a)).days,
                     numbers[a.id]) for a in owned]
         queue_email("action_reminder", contact.contact_email, contact.contact_name,
                     context={"organisation": organisation, "due": due,

@@ -160,7 +160,7 @@ def update_form(slug: str, update_id: int | None = None):
     update = _update(assembly, update_id) if update_id else None
     form = UpdateForm(obj=update)
     if request.method == "GET" and update is None:
-        form.published_on.data = local_today()
+        form.published_on.data = local_today(assembly.timezone)  # the day where it is held, not London's
     if form.validate_on_submit():
         try:
             saved = services.save_update(assembly, {"title": form.title.data, "published_on": form.published_on.data,

@@ -205,3 +205,30 @@ def test_an_address_asked_for_over_and_over_gets_one_email_a_quarter_hour_and_is
     assert len(_reset_mails()) == 15
     assert len(answers) == 1  # the page says the same, sent or not
     assert list(_request_rows().values()) == [20]
+
+
+def test_the_privacy_purge_deletes_request_counts_older_than_their_day(app, client, organiser):
+    # A new request deletes old counts too, but with no one asking again they would otherwise stay for ever.
+    from datetime import timedelta
+
+    from eventapp.timeutil import utcnow
+
+    from eventapp.accounts.models import ResetRequest
+
+    post_form(client, "/forgot-password", {"email": organiser.email})
+    # Asked for three days ago, and no request since (which would have deleted it).
+    _db.session.add(ResetRequest(address_key=services._address_key("someone.gone@example.org"),
+                                 window_start=utcnow() - timedelta(days=3), requests=4))
+    _db.session.commit()
+    assert len(_request_rows()) == 2
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["privacy", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "Would delete 1 password-reset request count older than a day." in result.output
+    assert len(_request_rows()) == 2  # a dry run
+    result = runner.invoke(args=["privacy", "purge", "--apply"])
+    assert "Deleted 1 password-reset request count older than a day." in result.output
+    _db.session.expire_all()
+    assert list(_request_rows().values()) == [1]  # today's count stays: it is still counting
+    assert services._address_key(organiser.email) in _request_rows()
+    assert "Nothing to purge." in runner.invoke(args=["privacy", "purge"]).output

@@ -34,3 +34,29 @@ def test_last_years_actions_page_shows_a_carried_action_as_it_stands_now(client,
     assert f"Carried forward to {scene.current.title}: the organisers change it there" in row
     # The others keep their Change link.
     assert f"actions/{scene.open_action.id}/edit" in page
+
+
+def test_a_facilitator_opening_a_carried_actions_form_by_its_address_is_refused(client, auth, db, organiser):
+    # The Actions page offers no Change link for it; the address typed (or a bookmark) shows no form either.
+    from eventapp.notes.models import Action
+
+    scene = build_scene(organiser=organiser)
+    carried_copy(scene, organiser.id)
+    original = scene.overdue_action
+    url = f"/facilitator/workshops/{scene.old_workshop.id}/actions/{original.id}/edit"
+    auth.login(scene.old_workshop.facilitators[0].email)
+    r = client.get(url)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 409
+    assert f"carried forward into {scene.current.title}" in html and 'name="description"' not in html
+    # A form opened before it was carried: refused, what was typed shown back, nothing saved.
+    r = post_form(client, url, edit_form(original, lead_person="Typed Lead Name"),
+                  form_url=f"/facilitator/workshops/{scene.old_workshop.id}/actions")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 409
+    assert f"carried forward into {scene.current.title}" in html and "Typed Lead Name" in html
+    db.session.expire_all()
+    assert db.session.get(Action, original.id).lead_person != "Typed Lead Name"
+    # The workshop's other actions still open.
+    assert client.get(f"/facilitator/workshops/{scene.old_workshop.id}/actions/{scene.open_action.id}/edit") \
+        .status_code == 200
