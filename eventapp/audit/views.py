@@ -1,7 +1,7 @@
 """The organisers' audit log: who exported, changed or deleted personal data or accounts, and when."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..accounts.access import organiser_required
@@ -20,6 +20,10 @@ PER_PAGE = 50
 def index():
     filters = services.Filters.parse(request.args)
     page = db.paginate(services.events(filters), per_page=PER_PAGE, error_out=False)
+    if not page.items and page.page > 1 and page.total:
+        # Past the last page (an old link, or one typed): the last page, not "Nothing has been logged yet"
+        # over a log that has entries.
+        return redirect(url_for(".index", **filters.args(), page=page.pages if page.pages > 1 else None))
     return render_template("audit/index.html", page=page, filters=filters, actions=ACTIONS,
                            assemblies=services.assembly_titles(), people=services.people())
 

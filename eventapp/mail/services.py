@@ -10,7 +10,7 @@ import re
 import smtplib
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -748,11 +748,41 @@ def resend(message: OutboxMessage) -> OutboxMessage:
     return message
 
 
-def retry_failed() -> tuple[int, int]:
-    """Queue every failed message again (say once the SMTP settings are put right); returns
-    (queued, left failed): a calendar message a newer one for the same entry replaced stays failed."""
-    failed = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == "failed")
-                                     .order_by(OutboxMessage.id)))
+@dataclass(frozen=True)
+class OutboxFilters:
+    """The Outbox list's filters, already checked (empty means any): they pick the rows listed, counted and
+    sent again."""
+
+    status: str = ""
+    kind: str = ""
+    assembly_id: int | None = None
+    q: str = ""
+    registration_id: int | None = None
+
+    def where(self, stmt):
+        """stmt narrowed to the messages these filters pick."""
+        if self.registration_id:
+            # Every email about one delegate, whichever address it went to (their organiser page links here).
+            stmt = stmt.where(OutboxMessage.registration_id == self.registration_id)
+        if self.status:
+            stmt = stmt.where(OutboxMessage.status == self.status)
+        if self.kind:
+            stmt = stmt.where(OutboxMessage.kind == self.kind)
+        if self.assembly_id:
+            stmt = stmt.where(OutboxMessage.assembly_id == self.assembly_id)
+        if self.q:
+            stmt = stmt.where(OutboxMessage.to_email.icontains(self.q, autoescape=True)
+                              | OutboxMessage.to_name.icontains(self.q, autoescape=True)
+                              | OutboxMessage.subject.icontains(self.q, autoescape=True))
+        return stmt
+
+
+def retry_failed(filters: OutboxFilters | None = None) -> tuple[int, int]:
+    """Queue the failed messages again (say once the SMTP settings are put right): those the Outbox's
+    ``filters`` pick, or every one (the command line). Returns (queued, left failed): a calendar message a
+    newer one for the same entry replaced stays failed."""
+    stmt = select(OutboxMessage).where(OutboxMessage.status == "failed").order_by(OutboxMessage.id)
+    failed = list(db.session.scalars((filters or OutboxFilters()).where(stmt)))
     again = [m.id for m in failed if superseded_by(m) is None]
     now = utcnow()
     for start in range(0, len(again), 500):
@@ -768,13 +798,12 @@ def new_message_id() -> str:
     return make_msgid(domain=current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost")
 
 
-def outbox_counts() -> dict[str, int]:
-    """Messages by status, for the Outbox page."""
-    from sqlalchemy import func
-
-    rows = db.session.execute(select(OutboxMessage.status, func.count(OutboxMessage.id))
-                              .group_by(OutboxMessage.status)).all()
-    return {status: n for status, n in rows}
+def outbox_counts(filters: OutboxFilters | None = None) -> dict[str, int]:
+    """Messages by status, for the Outbox page: of those its other filters (all but the status) pick."""
+    stmt = select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(OutboxMessage.status)
+    if filters is not None:
+        stmt = replace(filters, status="").where(stmt)
+    return {status: n for status, n in db.session.execute(stmt).all()}
 
 
 def latest_about(registration_id: int, limit: int = 10) -> tuple[list[OutboxMessage], int]:

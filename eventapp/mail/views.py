@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from types import SimpleNamespace
 
 from ..accounts.access import organiser_required
 from ..assemblies.models import Assembly
@@ -47,52 +46,69 @@ def _kinds() -> dict[str, str]:
     return {k: KIND_LABELS.get(k, k.replace("_", " ").capitalize()) for k in sorted(set(found) | set(KIND_LABELS))}
 
 
-def _filtered(stmt):
-    """stmt narrowed by the outbox list's filters; returns (stmt, kinds, values)."""
-    status = request.args.get("status", "")
-    kind = request.args.get("kind", "")
-    assembly_id = request.args.get("assembly", type=int)
-    q = request.args.get("q", "").strip()
-    registration_id = request.args.get("registration", type=int)
-    if registration_id:
-        # Every email about one delegate, whichever address it went to (their organiser page links here).
-        stmt = stmt.where(OutboxMessage.registration_id == registration_id)
-    if status in OUTBOX_STATUSES:
-        stmt = stmt.where(OutboxMessage.status == status)
-    kinds = _kinds()
-    if kind in kinds:
-        stmt = stmt.where(OutboxMessage.kind == kind)
-    if assembly_id:
-        stmt = stmt.where(OutboxMessage.assembly_id == assembly_id)
-    if q:
-        stmt = stmt.where(OutboxMessage.to_email.icontains(q, autoescape=True)
-                          | OutboxMessage.to_name.icontains(q, autoescape=True)
-                          | OutboxMessage.subject.icontains(q, autoescape=True))
-    return stmt, kinds, SimpleNamespace(status=status, kind=kind, assembly_id=assembly_id, q=q,
-                                        registration_id=registration_id)
-
-
 # The list's filters, kept by its CSV link.
 FILTER_ARGS = ("q", "status", "kind", "assembly", "registration")
+# ... and its page: what a message's page and the actions on the list carry, to come back to the same list.
+LIST_ARGS = (*FILTER_ARGS, "page")
+_NUMBER = (lambda v: v.isascii() and v.isdigit() and len(v) < 12)
+_CHECKS = {"status": lambda v: v in OUTBOX_STATUSES, "page": _NUMBER, "assembly": _NUMBER, "registration": _NUMBER,
+           "kind": lambda v: v.isascii() and v.replace("_", "").isalnum()}
+
+
+def _list_args() -> dict[str, str]:
+    """The list's filters and page from this request's query, in the order they came: only those keys, each
+    value of its kind (numbers as digits, a known status), so a link or redirect built from them stays on
+    the Outbox list, whatever was put in the address. The filters below read these same values: what a
+    form carries picks what the list showed."""
+    return {k: v for k, v in request.args.items() if k in LIST_ARGS and v and _CHECKS.get(k, lambda _: True)(v)}
+
+
+def _filters(kinds: dict[str, str] | None = None) -> services.OutboxFilters:
+    """The outbox list's filters from this request's query, values that mean nothing left out."""
+    args = _list_args()
+    kind = args.get("kind", "")
+    if kind and kinds is None:
+        kinds = _kinds()
+    return services.OutboxFilters(
+        status=args.get("status", ""), kind=kind if kind and kind in kinds else "",
+        assembly_id=int(args["assembly"]) if "assembly" in args else None, q=args.get("q", "").strip(),
+        registration_id=int(args["registration"]) if "registration" in args else None)
+
+
+def _filtered(stmt):
+    """stmt narrowed by the outbox list's filters; returns (stmt, kinds, filters)."""
+    kinds = _kinds()
+    f = _filters(kinds)
+    return f.where(stmt), kinds, f
 
 
 @bp.route("/")
 @organiser_required
 def index():
     stmt, kinds, f = _filtered(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
-    status, kind, assembly_id, q, registration_id = f.status, f.kind, f.assembly_id, f.q, f.registration_id
-    about = db.session.get(Registration, registration_id) if registration_id else None
+    about = db.session.get(Registration, f.registration_id) if f.registration_id else None
     page = db.paginate(stmt, per_page=current_app.config.get("PAGE_SIZE", 25), error_out=False)
+    back = _list_args()
+    if not page.items and page.page > 1 and page.total:
+        # Past the last page (an old link, or the last failed one sent again): the page that is now last,
+        # not "No messages yet" over a list that has them.
+        return redirect(url_for(".index", **{**back, "page": page.pages if page.pages > 1 else None}))
     # The list shows subjects only, and a row queued as a recipe stores its subject when queued:
     # only a recipe row queued before subjects were stored (subject empty) is rendered here.
     page.items = [m if m.subject else services.rendered(m) for m in page.items]
     assemblies = db.session.scalars(select(Assembly).order_by(Assembly.date.desc(), Assembly.id.desc())).all()
+    # By status, of the messages the other filters pick; the failed ones the list shows can be sent again.
+    counts = services.outbox_counts(f)
+    filters = {k: v for k, v in back.items() if k in FILTER_ARGS}
     return render_template(
-        "mail/index.html", page=page, status=status, kind=kind, assembly_id=assembly_id, q=q,
+        "mail/index.html", page=page, status=f.status, kind=f.kind, assembly_id=f.assembly_id, q=f.q,
         statuses=STATUS_LABELS, kinds=kinds, kind_labels=KIND_LABELS, assemblies=assemblies,
-        counts=services.outbox_counts(), smtp=current_app.config.get("MAIL_SERVER"), about=about,
-        filtered=bool(status or kind or assembly_id or q or registration_id),
-        csv_url=url_for(".outbox_csv", **{k: v for k, v in request.args.items() if k in FILTER_ARGS and v}),
+        counts=counts, retry_count=counts.get("failed", 0) if f.status in ("", "failed") else 0,
+        smtp=current_app.config.get("MAIL_SERVER"), about=about, back=back,
+        filtered=bool(f.status or f.kind or f.assembly_id or f.q or f.registration_id),
+        # The other filters kept, the status set: the "failed" count's link.
+        failed_url=url_for(".index", **{**filters, "status": "failed"}),
+        csv_url=url_for(".outbox_csv", **filters),
     )
 
 
@@ -124,7 +140,7 @@ def _message(message_id: int) -> OutboxMessage:
 def detail(message_id: int):
     message = _message(message_id)
     return render_template("mail/detail.html", message=message, statuses=STATUS_LABELS, kind_labels=KIND_LABELS,
-                           form=FlaskForm(), smtp=current_app.config.get("MAIL_SERVER"),
+                           form=FlaskForm(), back=_list_args(), smtp=current_app.config.get("MAIL_SERVER"),
                            newer=services.superseded_by(message), private_link=services.has_private_link(message))
 
 
@@ -162,23 +178,29 @@ def eml(message_id: int):
 @bp.post("/retry-failed")
 @organiser_required
 def retry_failed():
+    """Send again the failed messages of the list as filtered (the form posts with its query string)."""
     if not FlaskForm().validate_on_submit():
         abort(400)
-    queued, stale = services.retry_failed()
+    back = _list_args()
+    f = _filters()
+    filtered = bool(f.status or f.kind or f.assembly_id or f.q or f.registration_id)
+    queued, stale = services.retry_failed(f)
     if not queued and not stale:
-        flash("No message has failed: there is nothing to send again.", "info")
+        flash(f"No message {'matching the filters ' if filtered else ''}has failed: there is nothing to send again.",
+              "info")
     else:
-        flash(f"{counted(queued, 'failed message')} will be sent again"
+        flash(f"{counted(queued, 'failed message')} {'matching the filters ' if filtered else ''}will be sent again"
               + ("." if current_app.config.get("MAIL_SERVER") else ", once an SMTP server is configured.")
               + (f" {counted(stale, 'calendar message')} stayed failed: a newer one for the same entry replaced "
                  f"{'it' if stale == 1 else 'them'}." if stale else ""), "success")
-    return redirect(url_for(".index"))
+    return redirect(url_for(".index", **back))
 
 
 @bp.post("/<int:message_id>/resend")
 @organiser_required
 def resend(message_id: int):
     message = db.get_or_404(OutboxMessage, message_id)
+    back = _list_args()
     if FlaskForm().validate_on_submit():
         try:
             services.resend(message)
@@ -187,4 +209,4 @@ def resend(message_id: int):
         else:
             flash("The message will be sent again." if current_app.config.get("MAIL_SERVER")
                   else "The message is queued again; it will be sent once an SMTP server is configured.", "success")
-    return redirect(url_for(".detail", message_id=message.id))
+    return redirect(url_for(".detail", message_id=message.id, **back))

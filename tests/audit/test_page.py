@@ -194,3 +194,20 @@ def test_after_the_privacy_purge_no_purged_name_is_left_on_the_log_page_or_in_it
         assert f"registration {jo.id}: Anonymised delegate" in text
     [purge] = logged("privacy.purge")
     assert purge.detail.endswith("; 3 audit events redacted")  # two messages and the cancellation
+
+
+def test_a_page_past_the_end_goes_to_the_last_page_with_the_filters(as_organiser, organiser):
+    add(120, actor_id=organiser.id, actor_name="Olu Organiser")
+    resp = as_organiser.get("/organiser/audit?page=999")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/organiser/audit?page=3"
+    last = as_organiser.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Page 3 of 3 (120 in all)" in last and "Delegate 000" in last and "Nothing has been logged yet" not in last
+    resp = as_organiser.get("/organiser/audit?q=Delegate+00&action=registration.edit&page=7")
+    assert resp.headers["Location"] == "/organiser/audit?action=registration.edit&q=Delegate+00"
+    assert "Delegate 009" in as_organiser.get(resp.headers["Location"]).get_data(as_text=True)
+    # A search that finds nothing is still "No entries match", whatever the page.
+    assert "No entries match." in as_organiser.get("/organiser/audit?q=nobody&page=2").get_data(as_text=True)
+
+
+def test_an_empty_log_past_its_first_page_still_says_it_is_empty(as_organiser):
+    assert "Nothing has been logged yet." in as_organiser.get("/organiser/audit?page=999").get_data(as_text=True)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import datetime
+from html import unescape
 
 from eventapp.extensions import db
 from eventapp.invites import ical
@@ -191,3 +193,128 @@ def test_the_operator_queues_failed_messages_again_from_the_command_line(app, db
     result = app.test_cli_runner().invoke(args=["mail", "retry-failed"])
     assert result.exit_code == 0 and "Queued 2 failed messages again." in result.output
     assert {m.status for m in db.session.query(OutboxMessage)} == {"pending"}
+
+
+def _action(html: str, path: str) -> str:
+    """The (unescaped) action of the page's form that posts to ``path``."""
+    match = re.search(rf'<form method="post" action="({re.escape(path)}[^"]*)"', html)
+    assert match, f"no form posting to {path}"
+    return unescape(match.group(1))
+
+
+def test_sending_failed_ones_again_follows_the_filters_the_list_shows(as_organiser):
+    # One assembly's invitations bounced (its venue's domain was mistyped); another's failures are real bounces
+    # the organiser does not want sent again.
+    spring, autumn = make_assembly(title="Spring assembly"), make_assembly(title="Autumn assembly")
+    mine = add(2, status="failed", last_error="550 no such domain", assembly_id=spring.id)
+    add(1, status="pending", assembly_id=spring.id)
+    others = add(3, status="failed", last_error="550 mailbox unknown", assembly_id=autumn.id)
+    url = f"/organiser/outbox/?assembly={spring.id}&page=1"
+    page = as_organiser.get(url).get_data(as_text=True)
+    # The counts are the assembly's, and so is the button's.
+    assert "1 waiting &middot; 0 sent &middot;" in page
+    assert f'href="/organiser/outbox/?assembly={spring.id}&amp;status=failed">2 failed</a>' in page
+    assert "Send the 2 failed messages matching the filters again" in page
+    action = _action(page, "/organiser/outbox/retry-failed")
+    assert action == f"/organiser/outbox/retry-failed?assembly={spring.id}&page=1"
+    resp = as_organiser.post(action, data={"csrf_token": csrf_from(page)})
+    assert resp.status_code == 302 and resp.headers["Location"] == url
+    html = as_organiser.get(url).get_data(as_text=True)
+    assert "2 failed messages matching the filters will be sent again, once an SMTP server is configured." in html
+    db.session.expire_all()
+    assert {m.status for m in mine} == {"pending"} and {m.status for m in others} == {"failed"}
+    # Nothing of that assembly failed now: no button, though other assemblies' failures remain.
+    assert "Send the" not in html and "3 waiting &middot; 0 sent &middot; 0 failed" in html
+    everything = as_organiser.get("/organiser/outbox/").get_data(as_text=True)
+    assert "Send the 3 failed messages again" in everything
+
+
+def test_the_search_and_status_filters_pick_the_failed_ones_too(as_organiser):
+    add(2, status="failed", last_error="550", to_email="team@example.org")
+    (other,) = add(1, status="failed", last_error="550", to_email="else@example.net")
+    add(1, status="sent", sent_at=utcnow(), to_email="team@example.org")
+    page = as_organiser.get("/organiser/outbox/?q=team%40example&status=failed").get_data(as_text=True)
+    assert "0 waiting &middot; 1 sent &middot;" in page
+    assert "Send the 2 failed messages matching the filters again" in page
+    # Showing only sent messages, none of which can be sent again: no button.
+    sent = as_organiser.get("/organiser/outbox/?status=sent").get_data(as_text=True)
+    assert "Send the" not in sent and "3 failed" in sent
+    # A post with filters that pick nothing failed says so and changes nothing.
+    resp = as_organiser.post("/organiser/outbox/retry-failed?status=sent", data={"csrf_token": csrf_from(page)},
+                             follow_redirects=True)
+    assert "No message matching the filters has failed: there is nothing to send again." in resp.get_data(as_text=True)
+    resp = as_organiser.post(_action(page, "/organiser/outbox/retry-failed"), data={"csrf_token": csrf_from(page)},
+                             follow_redirects=True)
+    assert "2 failed messages matching the filters will be sent again" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, other.id).status == "failed"
+
+
+def test_the_command_line_still_sends_every_failed_message_again(app, db):
+    a1, a2 = make_assembly(), make_assembly()
+    add(1, status="failed", assembly_id=a1.id)
+    add(2, status="failed", assembly_id=a2.id, kind="invite")
+    result = app.test_cli_runner().invoke(args=["mail", "retry-failed"])
+    assert result.exit_code == 0 and "Queued 3 failed messages again." in result.output
+    assert {m.status for m in db.session.query(OutboxMessage)} == {"pending"}
+
+
+def test_back_to_the_outbox_keeps_the_filters_and_page_the_message_was_opened_from(as_organiser):
+    spring = make_assembly(title="Spring assembly")
+    rows = add(30, status="failed", last_error="550", assembly_id=spring.id)
+    query = f"q=Subject&status=failed&assembly={spring.id}&page=2"
+    listing = as_organiser.get(f"/organiser/outbox/?{query}").get_data(as_text=True)
+    oldest = rows[0]
+    link = f'/organiser/outbox/{oldest.id}?{query.replace("&", "&amp;")}'
+    assert f'href="{link}"' in listing
+    detail = as_organiser.get(unescape(link)).get_data(as_text=True)
+    assert f'<a href="/organiser/outbox/?{query.replace("&", "&amp;")}">Back to the Outbox</a>' in detail
+    # Resending from there comes back to the message with the way back intact.
+    action = _action(detail, f"/organiser/outbox/{oldest.id}/resend")
+    resp = as_organiser.post(action, data={"csrf_token": csrf_from(detail)})
+    assert resp.headers["Location"] == unescape(link)
+    # Straight from elsewhere (no query): back to the whole Outbox.
+    plain = as_organiser.get(f"/organiser/outbox/{oldest.id}").get_data(as_text=True)
+    assert '<a href="/organiser/outbox/">Back to the Outbox</a>' in plain
+
+
+def test_the_way_back_carries_only_the_lists_own_values(as_organiser):
+    (m,) = add(1)
+    hostile = ("next=https://evil.example/&page=2x&status=bogus&assembly=-1&kind=a%3Cb&registration=%C2%B2"
+               "&q=%2F%2Fevil.example%2F&page=3")
+    detail = as_organiser.get(f"/organiser/outbox/{m.id}?{hostile}").get_data(as_text=True)
+    back = re.search(r'<a href="([^"]*)">Back to the Outbox</a>', detail).group(1)
+    # Only the search text survives, as a query value on the Outbox's own path.
+    assert unescape(back) == "/organiser/outbox/?q=//evil.example/"
+    assert "evil.example/&" not in detail and "next=" not in detail and "bogus" not in detail
+
+
+def test_a_page_past_the_end_goes_to_the_last_page_with_the_filters(as_organiser):
+    spring = make_assembly(title="Spring assembly")
+    add(30, assembly_id=spring.id)
+    resp = as_organiser.get(f"/organiser/outbox/?assembly={spring.id}&page=999")
+    assert resp.status_code == 302 and resp.headers["Location"] == f"/organiser/outbox/?assembly={spring.id}&page=2"
+    last = as_organiser.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Page 2 of 2 (30 in all)" in last and "No messages yet" not in last
+    # One page in all: the list itself, without a page number.
+    resp = as_organiser.get("/organiser/outbox/?kind=invite&page=4")
+    assert resp.status_code == 200 and "No messages match" in resp.get_data(as_text=True)
+    add(1, kind="invite")
+    resp = as_organiser.get("/organiser/outbox/?kind=invite&page=4")
+    assert resp.headers["Location"] == "/organiser/outbox/?kind=invite"
+    # Nothing at all: still the empty state.
+    db.session.query(OutboxMessage).delete()
+    db.session.commit()
+    assert "No messages yet" in as_organiser.get("/organiser/outbox/?page=999").get_data(as_text=True)
+
+
+def test_a_long_search_is_carried_whole_so_the_button_sends_no_more_than_the_list_shows(as_organiser):
+    long = "Rescheduled " + "very " * 60 + "late"
+    (shown,) = add(1, status="failed", last_error="550", subject=long)
+    (hidden,) = add(1, status="failed", last_error="550")
+    page = as_organiser.get("/organiser/outbox/", query_string={"q": long}).get_data(as_text=True)
+    assert "Send the 1 failed message matching the filters again" in page
+    as_organiser.post(_action(page, "/organiser/outbox/retry-failed"), data={"csrf_token": csrf_from(page)})
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, shown.id).status == "pending"
+    assert db.session.get(OutboxMessage, hidden.id).status == "failed"
