@@ -509,8 +509,10 @@ def delegate_calendar(registration: Registration) -> str:
     slots = desired_slots([registration], called_off_too=called_off)[registration.id]
     entries = {e.slot: e for e in db.session.scalars(
         select(CalendarEntry).where(CalendarEntry.registration_id == registration.id))}
-    events = [(make_uid(registration, s.slot).replace("@", "-feed@", 1), s.event,
-               entries[s.slot].sequence if s.slot in entries else 0) for s in slots]
+    # The invitations' own UID and SEQUENCE: a delegate who accepted the emailed invitations and also
+    # subscribes sees one event per slot, not two (make_uid is what the next sync will send, if none yet).
+    events = [(entries[s.slot].uid, s.event, entries[s.slot].sequence) if s.slot in entries
+              else (make_uid(registration, s.slot), s.event, 0) for s in slots]
     return ical.feed(registration.assembly.title, events, stamp=utcnow(),
                      status="CANCELLED" if called_off else "CONFIRMED")
 
