@@ -122,6 +122,14 @@ def _event(lines: list[str], uid: str, data: EventData, *, sequence: int, status
     lines += (f"STATUS:{status}", "TRANSP:OPAQUE")
 
 
+def sent_description(ics: str) -> str:
+    """The DESCRIPTION of the (first) event in a calendar we wrote, still escaped as text() writes it; "" if none."""
+    for line in ics.replace("\r\n ", "").split("\r\n"):
+        if line.startswith("DESCRIPTION:"):
+            return line[len("DESCRIPTION:"):]
+    return ""
+
+
 def invitation(method: str, uid: str, data: EventData, *, sequence: int, attendee_email: str,
                attendee_name: str, stamp: datetime, organizer: str | None = None) -> str:
     """An iTIP REQUEST or CANCEL with exactly one VEVENT in which the delegate is the only ATTENDEE.

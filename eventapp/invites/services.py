@@ -27,6 +27,8 @@ from .ical import EventData
 from .models import CalendarEntry
 
 FEED_SALT = "calendar-feed"
+# Marks a fingerprint that covers the description (Slot.fingerprint); a legacy one is 64 bare hex digits.
+FINGERPRINT_PREFIX = "d:"
 CHUNK = 500
 
 
@@ -45,12 +47,25 @@ class Slot:
     def _fingerprint_head(self) -> str:
         e = self.event
         # json.dumps of the list below without its closing bracket: the event's part, shared by its attendees.
-        return json.dumps([e.summary, e.starts_at.isoformat(), e.ends_at.isoformat(), e.location, "CONFIRMED"])[:-1]
+        return json.dumps([e.summary, e.starts_at.isoformat(), e.ends_at.isoformat(), e.location, "CONFIRMED",
+                           e.description])[:-1]
 
     def fingerprint(self, email: str) -> str:
-        # Exactly sha256(json.dumps([summary, start, end, location, "CONFIRMED", email])): stored
-        # fingerprints decide whether a delegate is sent an update, so the formula never changes.
+        """What this attendee's calendar shows of the event (DESCRIPTION too), as stored in calendar_entry.
+
+        FINGERPRINT_PREFIX and the first 62 hex digits of sha256(json.dumps([summary, start, end, location,
+        "CONFIRMED", description, email])): 64 characters, the column's width. The prefix tells it from a
+        legacy_fingerprint() stored before descriptions counted (see _LegacySent).
+        """
         raw = f"{self._fingerprint_head}, {json.dumps(email.strip().lower())}]"
+        return FINGERPRINT_PREFIX + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:62]
+
+    def legacy_fingerprint(self, email: str) -> str:
+        # Exactly sha256(json.dumps([summary, start, end, location, "CONFIRMED", email])), the formula stored
+        # before the description counted: entries still holding one are compared with it, so it never changes.
+        e = self.event
+        head = json.dumps([e.summary, e.starts_at.isoformat(), e.ends_at.isoformat(), e.location, "CONFIRMED"])[:-1]
+        raw = f"{head}, {json.dumps(email.strip().lower())}]"
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
@@ -262,7 +277,7 @@ def _queue_deferred_invite(batch: _Batch, reg: Registration, uid: str, sequence:
         recipe["name"] = reg.full_name
     subject = batch.subject(kind, data, reg.assembly.timezone or "Europe/London")
     batch.rows.append(deferred_row(kind, reg.email, reg.full_name, recipe=recipe, subject=subject, ics_method=method,
-                                   assembly_id=reg.assembly_id, dedupe_key=f"invite:{uid}:{sequence}",
+                                   assembly_id=reg.assembly_id, dedupe_key=_invite_key(uid, sequence),
                                    now=batch.now, domain=batch.domain, registration_id=reg.id))
 
 
@@ -308,7 +323,7 @@ def _queue_invite(batch: _Batch, reg: Registration, links: tuple[str | None, str
         "programme": programme, "previous": previous, "manage_url": links[0], "feed_url": links[1],
     }
     batch.rows.append(outbox_row(kind, reg.email, reg.full_name, context=context, ics=ics, ics_method=method,
-                                 assembly_id=reg.assembly_id, dedupe_key=f"invite:{uid}:{sequence}",
+                                 assembly_id=reg.assembly_id, dedupe_key=_invite_key(uid, sequence),
                                  now=batch.now, domain=batch.domain, registration_id=reg.id))
 
 
@@ -343,6 +358,48 @@ def sync_new_registration(registration: Registration, *, defer: bool = False, ro
     return _sync_chunk([registration.id], new=[registration], defer=defer, rows=rows)
 
 
+class _LegacySent:
+    """For entries whose fingerprint predates descriptions: is the calendar already showing this slot?
+
+    Such a fingerprint cannot tell whether the DESCRIPTION changed, so the one last sent is read from
+    that invitation's outbox row (read for the whole chunk at the first need, never again once upgraded).
+    """
+
+    def __init__(self, entries: dict[int, dict[str, CalendarEntry]]):
+        self._entries = entries
+        self._sent: dict[str, str] | None = None
+
+    def unchanged(self, entry: CalendarEntry, slot: Slot, email: str) -> bool:
+        if entry.fingerprint != slot.legacy_fingerprint(email):
+            return False  # title, time or place changed
+        if self._sent is None:
+            self._sent = self._load()
+        # No outbox row left to compare with: assume the calendar is current rather than send a blind update.
+        sent = self._sent.get(_invite_key(entry.uid, entry.sequence))
+        return sent is None or sent == ical.text(slot.event.description)
+
+    def _load(self) -> dict[str, str]:
+        keys = [_invite_key(e.uid, e.sequence) for by_slot in self._entries.values() for e in by_slot.values()
+                if e.status == "confirmed" and e.fingerprint and not e.fingerprint.startswith(FINGERPRINT_PREFIX)]
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), CHUNK):
+            for key, ics, render in db.session.execute(
+                    select(OutboxMessage.dedupe_key, OutboxMessage.ics, OutboxMessage.render)
+                    .where(OutboxMessage.dedupe_key.in_(keys[start:start + CHUNK]))):
+                if ics:
+                    found[key] = ical.sent_description(ics)
+                elif render:
+                    try:
+                        found[key] = ical.text(json.loads(render)["event"][4])
+                    except (ValueError, KeyError, IndexError, TypeError):
+                        pass
+        return found
+
+
+def _invite_key(uid: str, sequence: int) -> str:
+    return f"invite:{uid}:{sequence}"
+
+
 # Built once: every new registration writes its first calendar entry through here.
 _INSERT_ENTRIES = insert(CalendarEntry.__table__)
 
@@ -360,6 +417,7 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bo
         for entry in db.session.scalars(select(CalendarEntry).where(CalendarEntry.registration_id.in_(ids))):
             entries.setdefault(entry.registration_id, {})[entry.slot] = entry
     wanted = desired_slots(regs, placed=new is None)
+    last_sent = _LegacySent(entries)
     batch = _Batch(defer)
     batch.rows.extend(rows or ())
     now = batch.now
@@ -390,8 +448,15 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bo
                     entry.sequence += 1
                     kind = "invite"
                 elif entry.fingerprint != fingerprint:
+                    if not entry.fingerprint.startswith(FINGERPRINT_PREFIX) and last_sent.unchanged(
+                            entry, slot, reg.email):
+                        entry.fingerprint = fingerprint  # the calendar already shows this: nothing to send
+                        continue
                     entry.sequence += 1
                     previous = _previous(entry, tz)
+                    # Same title, time and place: the text changed, which the email then shows instead of "Before".
+                    previous["text_only"] = (entry.summary, entry.location, entry.starts_at, entry.ends_at) == (
+                        event.summary, event.location, event.starts_at, event.ends_at)
                     kind = "invite_updated"
                 else:
                     continue
@@ -509,8 +574,10 @@ def delegate_calendar(registration: Registration) -> str:
     slots = desired_slots([registration], called_off_too=called_off)[registration.id]
     entries = {e.slot: e for e in db.session.scalars(
         select(CalendarEntry).where(CalendarEntry.registration_id == registration.id))}
-    events = [(make_uid(registration, s.slot).replace("@", "-feed@", 1), s.event,
-               entries[s.slot].sequence if s.slot in entries else 0) for s in slots]
+    # The invitations' own UID and SEQUENCE: a delegate who accepted the emailed invitations and also
+    # subscribes sees one event per slot, not two (make_uid is what the next sync will send, if none yet).
+    events = [(entries[s.slot].uid, s.event, entries[s.slot].sequence) if s.slot in entries
+              else (make_uid(registration, s.slot), s.event, 0) for s in slots]
     return ical.feed(registration.assembly.title, events, stamp=utcnow(),
                      status="CANCELLED" if called_off else "CONFIRMED")
 

@@ -172,3 +172,32 @@ def test_the_tomorrow_reminder_counts_days_where_the_assembly_is_held(world, app
     world.assembly.date = date(2027, 6, 9)
     db.session.commit()
     assert invites.queue_reminders(1) == 0
+
+
+def test_the_feed_shows_the_invitations_own_events_not_copies(world, client):  # noqa: F811
+    # A delegate who accepted the emailed invitations and subscribes too must see each event once:
+    # the feed's UID and SEQUENCE are those of the latest invitation for that slot.
+    from eventapp.assemblies import services as assemblies
+    from tests.invites.helpers import invites as invitations
+
+    reg = register(world, "Ana Lopez", "ana@example.org")
+    publish_assignments(world.assembly, {reg: [world.ws.asb, world.ws.harm]})
+    path = "/" + invites.feed_url(reg).split("/", 3)[3]
+
+    def latest_sent() -> dict[str, int]:
+        out: dict[str, int] = {}
+        for js in icaljs([m.ics for m in invitations("ana@example.org")]):
+            (event,) = js["events"]
+            out[event["uid"]] = max(out.get(event["uid"], -1), event["sequence"])
+        return out
+
+    def in_feed() -> dict[str, int]:
+        (js,) = icaljs([client.get(path).get_data(as_text=True)])
+        return {e["uid"]: e["sequence"] for e in js["events"]}
+
+    assert in_feed() == latest_sent() and len(latest_sent()) == 3
+    # Moved within the morning round, and the afternoon workshop's room changed: same UIDs, SEQUENCE 1.
+    publish_assignments(world.assembly, {reg: [world.ws.mh, world.ws.harm]})
+    assemblies.save_workshop(world.r2, {"topic_id": world.topics[2].id, "title": "Spotting hidden harm",
+                                        "room": "Room 9", "capacity": 20}, world.ws.harm)
+    assert in_feed() == latest_sent() and sorted(latest_sent().values()) == [0, 1, 1]

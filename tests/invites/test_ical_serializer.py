@@ -255,11 +255,24 @@ def test_fold_round_trips_and_respects_the_octet_limit(line):
 
 
 @settings(deadline=None)
-@given(summary=hostile_text, location=hostile_text, email=st.text(max_size=60))
-def test_fingerprint_is_unchanged_by_the_per_event_cache(summary, location, email):
-    # Stored fingerprints decide whether a delegate gets an update: the formula must not drift.
-    event = ical.EventData(summary, datetime(2027, 3, 28, 9), datetime(2027, 3, 28, 10), location)
+@given(summary=hostile_text, location=hostile_text, description=hostile_text, email=st.text(max_size=60))
+def test_fingerprint_is_unchanged_by_the_per_event_cache(summary, location, description, email):
+    # Stored fingerprints decide whether a delegate gets an update: neither formula may drift.
+    event = ical.EventData(summary, datetime(2027, 3, 28, 9), datetime(2027, 3, 28, 10), location, description)
+    slot = Slot("plenary", "plenary", None, None, event)
     raw = json.dumps([event.summary, event.starts_at.isoformat(), event.ends_at.isoformat(), event.location,
-                      "CONFIRMED", email.strip().lower()])
-    assert Slot("plenary", "plenary", None, None, event).fingerprint(email) == \
-        hashlib.sha256(raw.encode("utf-8")).hexdigest()
+                      "CONFIRMED", event.description, email.strip().lower()])
+    assert slot.fingerprint(email) == "d:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:62]
+    assert len(slot.fingerprint(email)) == 64  # calendar_entry.fingerprint is String(64)
+    # The formula stored before the description counted, still read from older entries.
+    legacy = json.dumps([event.summary, event.starts_at.isoformat(), event.ends_at.isoformat(), event.location,
+                         "CONFIRMED", email.strip().lower()])
+    assert slot.legacy_fingerprint(email) == hashlib.sha256(legacy.encode("utf-8")).hexdigest()
+
+
+@given(description=hostile_text)
+def test_sent_description_reads_back_what_an_invitation_wrote(description):
+    event = ical.EventData("Day", datetime(2027, 3, 28, 9), datetime(2027, 3, 28, 10), "Hall", description * 3)
+    ics = ical.invitation("REQUEST", "u@x", event, sequence=0, attendee_email="a@example.org",
+                               attendee_name="A", stamp=datetime(2027, 1, 1), organizer="ORGANIZER:mailto:o@x")
+    assert ical.sent_description(ics) == ical.text(event.description)

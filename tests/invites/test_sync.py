@@ -15,6 +15,7 @@ from eventapp.mail.services import send_pending
 from eventapp.registration import services as registration
 from eventapp.timeutil import local_to_utc
 from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
+from tests.conftest import post_form
 from tests.invites.helpers import icaljs, invites, outbox, publish_assignments, vevent
 
 TZ = "Europe/London"
@@ -139,10 +140,10 @@ def test_republishing_the_same_allocation_sends_nothing(world):
     outcome = publish_assignments(world.assembly, {a: [world.ws.asb, world.ws.harm], b: [world.ws.mh, world.ws.harm]})
     assert outcome.changed == []
     assert len(outbox()) == before
-    # Saving a workshop without changing what a calendar shows sends nothing either.
+    # Saving a workshop without changing what a calendar shows (its description is in it) sends nothing either.
     assemblies.save_workshop(world.r1, {"topic_id": world.topics[0].id, "title": "ASB in town centres",
-                                        "room": "Council Chamber", "capacity": 20, "description": "New notes"},
-                             world.ws.asb)
+                                        "room": "Council Chamber", "capacity": 35,
+                                        "description": world.ws.asb.description}, world.ws.asb)
     assert len(outbox()) == before
 
 
@@ -384,3 +385,106 @@ def test_invitations_name_the_uk_time_zone_as_people_say_it_and_any_other_by_its
     [paris] = outbox("b@example.org", kinds=("invite",))
     assert "09:00–16:00 (Europe/Paris time)" in paris.body_text
     assert "09:00&ndash;16:00 (Europe/Paris time)" in paris.body_html
+
+
+def _new_since(before: set[int]) -> list:
+    return [m for m in outbox() if m.id not in before]
+
+
+def test_editing_a_workshops_description_updates_its_attendees_once(world, as_organiser):
+    # The description is in every invitation's DESCRIPTION: an edit must reach the calendars that show it.
+    a = register(world, "Delegate A", "a@example.org")
+    b = register(world, "Delegate B", "b@example.org")
+    c = register(world, "Delegate C", "c@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb], b: [world.ws.asb], c: [world.ws.mh]})
+    url = f"/organiser/assemblies/{world.assembly.slug}/workshops/{world.ws.asb.id}/edit"
+    form = {"round_id": world.r1.id, "topic_id": world.topics[0].id, "title": "ASB in town centres",
+            "room": "Council Chamber", "capacity": "20",
+            "description": "Bring one example, from your own patch; the rest is discussion."}
+    before = {m.id for m in outbox()}
+    assert post_form(as_organiser, url, form).status_code == 302
+    new = _new_since(before)
+    assert sorted((m.to_email, m.kind, m.ics_method) for m in new) == [
+        ("a@example.org", "invite_updated", "REQUEST"), ("b@example.org", "invite_updated", "REQUEST")]
+    for m in new:
+        _, event = vevent(m.ics)
+        assert str(event["DESCRIPTION"]) == ("Morning breakouts of Community Safety Assembly 2027.\n\n"
+                                             "Bring one example, from your own patch; the rest is discussion.")
+        assert int(event["SEQUENCE"]) == 1 and str(event["SUMMARY"]) == "Workshop: ASB in town centres"
+        # Nothing else changed: the email shows the new text rather than an identical "Before".
+        assert "Bring one example, from your own patch; the rest is discussion." in m.body_text
+        assert "Before:" not in m.body_text and "Before:" not in m.body_html
+        assert "Details now: <bdi>Morning breakouts" in m.body_html
+    # Saved again unchanged: the calendars already show it, nothing is queued.
+    before = {m.id for m in outbox()}
+    assert post_form(as_organiser, url, form).status_code == 302
+    assert _new_since(before) == []
+
+
+def test_editing_the_assemblys_summary_updates_every_plenary_only(world):
+    a = register(world, "Delegate A", "a@example.org")
+    b = register(world, "Delegate B", "b@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb]})
+    data = {f: getattr(world.assembly, f) for f in assemblies.ASSEMBLY_FIELDS}
+    data["summary"] = "Doors open at 08:30; lunch is provided."
+    before = {m.id for m in outbox()}
+    assemblies.save_assembly(data, world.assembly)
+    new = _new_since(before)
+    assert sorted((m.to_email, m.kind) for m in new) == [("a@example.org", "invite_updated"),
+                                                          ("b@example.org", "invite_updated")]
+    for m in new:
+        _, event = vevent(m.ics)
+        assert str(event["SUMMARY"]) == "Community Safety Assembly 2027" and int(event["SEQUENCE"]) == 1
+        assert str(event["DESCRIPTION"]) == "Doors open at 08:30; lunch is provided."
+    before = {m.id for m in outbox()}
+    assemblies.save_assembly(data, world.assembly)
+    assert _new_since(before) == []
+
+
+def _back_to_legacy_fingerprints(*regs) -> None:
+    """Entries as stored before the description counted: the old formula, over what was last sent."""
+    from eventapp.invites.services import desired_slots
+
+    wanted = desired_slots(list(regs))
+    for reg in regs:
+        for slot in wanted[reg.id]:
+            entry = db.session.scalar(select(CalendarEntry).where(CalendarEntry.registration_id == reg.id,
+                                                                  CalendarEntry.slot == slot.slot))
+            entry.fingerprint = slot.legacy_fingerprint(reg.email)
+    db.session.commit()
+
+
+def test_entries_fingerprinted_before_descriptions_counted_are_updated_only_if_the_text_changed(world):
+    a = register(world, "Delegate A", "a@example.org")
+    publish_assignments(world.assembly, {a: [world.ws.asb]})
+    data = {"topic_id": world.topics[0].id, "title": "ASB in town centres", "room": "Council Chamber",
+            "capacity": 20, "description": ""}
+    # Unchanged since the invitation was sent (its outbox row says so): nothing sent, the fingerprint upgraded.
+    _back_to_legacy_fingerprints(a)
+    before = {m.id for m in outbox()}
+    assemblies.save_workshop(world.r1, data, world.ws.asb)
+    assemblies.save_assembly({f: getattr(world.assembly, f) for f in assemblies.ASSEMBLY_FIELDS}, world.assembly)
+    assert _new_since(before) == []
+    assert all(e.fingerprint.startswith("d:") for e in db.session.scalars(select(CalendarEntry)))
+    # The text edited since (while edits did not reach calendars): the next sync sends it.
+    _back_to_legacy_fingerprints(a)
+    assemblies.save_workshop(world.r1, {**data, "description": "Bring one example."}, world.ws.asb)
+    (update,) = _new_since(before)
+    _, event = vevent(update.ics)
+    assert str(event["DESCRIPTION"]).endswith("Bring one example.") and int(event["SEQUENCE"]) == 1
+
+
+def test_a_legacy_entry_is_compared_with_an_invitation_still_queued_as_a_recipe(world):
+    from eventapp.mail.models import OutboxMessage
+
+    a = register(world, "Delegate A", "a@example.org")  # its plenary invitation is queued to be rendered when sent
+    _back_to_legacy_fingerprints(a)
+    queued = list(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.render.is_not(None))))
+    assert queued
+    data = {f: getattr(world.assembly, f) for f in assemblies.ASSEMBLY_FIELDS}
+    assemblies.save_assembly(data, world.assembly)
+    assert list(db.session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)))[-1] == max(queued)
+    _back_to_legacy_fingerprints(a)
+    assemblies.save_assembly({**data, "summary": "Lunch is provided."}, world.assembly)
+    (update,) = [m for m in outbox() if m.id > max(queued) and m.ics]
+    assert str(vevent(update.ics)[1]["DESCRIPTION"]) == "Lunch is provided."
