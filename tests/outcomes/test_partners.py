@@ -13,6 +13,7 @@ from eventapp.mail.models import OutboxMessage
 from eventapp.notes.models import Action
 from eventapp.outcomes import services
 from eventapp.outcomes.models import ActionStatusUpdate
+from eventapp.timeutil import local_today
 from tests.conftest import post_form, rate_limited_client, tickets_from
 from tests.factories import make_org
 from tests.outcomes.helpers import LEAD_PERSON, build_scene, carried_copy
@@ -228,7 +229,7 @@ def test_reminders_from_the_scheduled_command_carry_the_partner_link(app, client
     result = app.test_cli_runner().invoke(args=["actions", "remind", "--days", "30"])  # as cron runs it
     assert "Queued 1 reminder email listing 2 actions" in result.output
     msg = db.session.scalar(select(OutboxMessage).where(
-        OutboxMessage.dedupe_key == f"action-reminders:{scene.police.id}:{date.today()}"))
+        OutboxMessage.dedupe_key == f"action-reminders:{scene.police.id}:{local_today()}"))
     link = next(line.strip() for line in msg.body_text.splitlines() if "/partner/" in line)
     assert link.startswith("https://assembly.example.gov.uk/partner/")
     assert "Set up a single shared ASB case list" in client.get(link.removeprefix("https://assembly.example.gov.uk"))\
@@ -284,7 +285,7 @@ def test_a_reminder_about_an_internal_action_does_not_send_the_owner_to_a_page_w
     services.save_contact(scene.health, "Health lead", "health@example.org")
     services.queue_action_reminders(30)
     msg = db.session.scalar(select(OutboxMessage).where(
-        OutboxMessage.dedupe_key == f"action-reminders:{scene.health.id}:{date.today()}"))
+        OutboxMessage.dedupe_key == f"action-reminders:{scene.health.id}:{local_today()}"))
     assert "Review the data-sharing agreement" in msg.body_text
     # The partner page lists published actions only, so a link there would be a dead end.
     links = [line.strip() for line in msg.body_text.splitlines() if "/partner/" in line]
@@ -468,7 +469,7 @@ def test_a_reminder_about_a_carried_action_says_where_it_was_agreed(db, organise
     copy = carried_copy(scene, organiser.id)
     services.queue_action_reminders(30)
     msg = db.session.scalar(select(OutboxMessage).where(
-        OutboxMessage.dedupe_key == f"action-reminders:{scene.police.id}:{date.today()}"))
+        OutboxMessage.dedupe_key == f"action-reminders:{scene.police.id}:{local_today()}"))
     carried, still_here = msg.body_text.split(copy.description)[1], msg.body_text.split(scene.open_action.description)[1]
     assert f"Agreed at: {scene.previous.title} ({scene.old_workshop.title}), carried forward into " \
            f"{scene.current.title}" in carried.split("\n\n")[0]
@@ -715,7 +716,7 @@ def test_a_reminder_numbers_each_action_as_the_partner_page_does(client, db, org
                                    .get_data(as_text=True))
     services.queue_action_reminders(30)
     msg = db.session.scalar(select(OutboxMessage).where(
-        OutboxMessage.dedupe_key == f"action-reminders:{scene.police.id}:{date.today()}"))
+        OutboxMessage.dedupe_key == f"action-reminders:{scene.police.id}:{local_today()}"))
     for description, number in page.items():
         assert f"{number}: {description}\n" in msg.body_text
         assert f"<strong>{number}</strong></p><blockquote>{description}</blockquote>" in msg.body_html
