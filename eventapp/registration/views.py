@@ -30,7 +30,7 @@ from ..extensions import db, limiter
 from ..form_limits import refused_with, sent as _sent
 from ..forms_util import apply_domain_error
 from ..links import absolute_url
-from ..templating import cached_url_for, counted, escape_text as _h
+from ..templating import cached_url_for, counted, escape_text as _h, options
 from ..text import without_control
 from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
@@ -617,6 +617,27 @@ class _UsedOrganisation(NamedTuple):
     status: str
 
 
+# Per process: {(the filter's organisations as read, the one chosen): (its <option>s, those pending)}. Keyed by
+# the rows themselves, read on every request, so an entry is never stale: what it saves is turning forty
+# organisations into escaped options on every page of the list (about as much as the query).
+_ORG_FILTER_CACHE_SIZE = 256
+_org_filter_cache: dict[tuple, tuple[Markup, list[_UsedOrganisation]]] = {}
+
+
+def _organisation_filter(rows: tuple, org_id: int | None) -> tuple[Markup, list[_UsedOrganisation]]:
+    """The organisation filter's options (org_id selected) and the organisations still pending, from the rows
+    of _USED_ORGANISATIONS."""
+    key = (rows, org_id)
+    hit = _org_filter_cache.get(key)
+    if hit is None:
+        used = [_UsedOrganisation(*row) for row in rows]
+        hit = (options([(o.id, o.name) for o in used], org_id), [o for o in used if o.status == "pending"])
+        if len(_org_filter_cache) >= _ORG_FILTER_CACHE_SIZE:
+            _org_filter_cache.clear()
+        _org_filter_cache[key] = hit
+    return hit
+
+
 class _RowPagination(SelectPagination):
     """db.paginate over a select of columns, its rows as they are (SelectPagination keeps only the first column).
 
@@ -736,13 +757,12 @@ def organiser_index(slug: str):
                 r.with_tick()
     csrf_field = f'<input name="csrf_token" type="hidden" value="{escape(generate_csrf())}">'
     rows = Markup("".join(r.html(csrf_field, over, selecting) for r in page.items))
-    used_orgs = [_UsedOrganisation(*row) for row in
-                 db.session.connection().execute(_USED_ORGANISATIONS, {"assembly_id": assembly.id})]
-    pending = [o for o in used_orgs if o.status == "pending"]
+    org_options, pending = _organisation_filter(
+        tuple(db.session.connection().execute(_USED_ORGANISATIONS, {"assembly_id": assembly.id}).all()), org_id)
     return render_template(
         "registration/organiser_index.html", assembly=assembly, page=page, q=q, status=status, sector=sector,
         org_id=org_id, sectors=SECTORS, statuses=REGISTRATION_STATUSES, totals=totals,
-        org_options=[(o.id, o.name) for o in used_orgs],
+        org_options=org_options,
         pending=pending, filtered=bool(q or status or sector or org_id or needs), needs=needs, needs_labels=NEEDS,
         export_url=url_for(".organiser_export", slug=assembly.slug, **export_args) if export_args else None,
         unconfirmed=services.unconfirmed_count(assembly.id) if assembly.confirm_email_first else None,
