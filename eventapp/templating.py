@@ -113,6 +113,15 @@ def cached_url_for(endpoint: str, **values) -> str:
     return hit
 
 
+def options(choices, selected=None) -> Markup:
+    """<option>s of a <select> from (value, label) pairs, the selected one marked. One call for a list
+    of forty organisations, where a template loop costs three expressions an option."""
+    chosen = "" if selected is None else str(selected)
+    return Markup("".join(
+        f'<option value="{escape_text(value)}"{" selected" if str(value) == chosen else ""}>{escape_text(label)}</option>'
+        for value, label in choices))
+
+
 # The header's menu, per role (None: signed out): (endpoint, label) in the order shown.
 _NAV_ORGANISER = (("assemblies.organiser_index", "Assemblies"), ("organisations.index", "Organisations"),
                   ("assemblies.topics", "Topics"), ("accounts.users", "Users"), ("notes.all_actions", "Actions"),
@@ -238,6 +247,7 @@ def init_app(app: Flask) -> None:
     app.extensions["eventapp.nav"] = {}
     app.jinja_env.globals["site_nav"] = site_nav
     app.jinja_env.globals["url_for"] = cached_url_for
+    app.jinja_env.globals["options"] = options
 
     @app.template_filter("clock")
     def clock(value: datetime | None, tz: str | None = None, fmt: str = "%d %b %Y %H:%M") -> str:
@@ -281,15 +291,6 @@ def init_app(app: Flask) -> None:
         from .registration.services import has_taken_place
 
         return has_taken_place(assembly)
-
-    @app.template_global()
-    def options(choices, selected=None) -> Markup:
-        """<option>s of a <select> from (value, label) pairs, the selected one marked. One call for a list
-        of forty organisations, where a template loop costs three expressions an option."""
-        chosen = "" if selected is None else str(selected)
-        return Markup("".join(
-            f'<option value="{escape_text(value)}"{" selected" if str(value) == chosen else ""}>{escape_text(label)}</option>'
-            for value, label in choices))
 
     @app.template_global()
     def feedback_open(registration) -> bool:
@@ -337,6 +338,33 @@ def init_app(app: Flask) -> None:
         args = request.args.to_dict()
         args["page"] = page
         return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+    @app.template_global()
+    def pagination_nav(page, label: str = "Pages", anchor: str = "") -> Markup:
+        """The pagination bar (macros.html pagination): built here, byte for byte as the macro's template
+        wrote it, where its loop of template expressions cost a list page about as much as its SQL."""
+        if not page.pages > 1:
+            return Markup("\n  \n")
+        page_url = page_urls()
+        anchor = escape_text(anchor)
+        out = [f'\n  \n  <nav class="pagination" aria-label="{escape_text(label)}">\n'
+               f"    <p>Page {num(page.page)} of {num(page.pages)} ({num(page.total)} in all)</p>\n    <ul>\n      "]
+        if page.has_prev:
+            out.append(f'<li><a href="{escape_text(page_url(page.prev_num))}{anchor}" rel="prev">Previous page</a></li>')
+        out.append("\n      ")
+        current = page.page
+        for p in page.iter_pages(left_edge=1, right_edge=1, left_current=2, right_current=2):
+            if p:
+                current_attr = ' aria-current="page"' if p == current else ""
+                out.append(f'\n        \n          <li><a{current_attr} href="{escape_text(page_url(p))}{anchor}">'
+                           f"{escape_text(str(p))}</a></li>\n        \n      ")
+            else:
+                out.append('\n        <li aria-hidden="true">&hellip;</li>\n      ')
+        out.append("\n      ")
+        if page.has_next:
+            out.append(f'<li><a href="{escape_text(page_url(page.next_num))}{anchor}" rel="next">Next page</a></li>')
+        out.append("\n    </ul>\n  </nav>\n  \n")
+        return Markup("".join(out))
 
     @app.template_global()
     def page_urls() -> Callable[[int], str]:

@@ -30,7 +30,7 @@ from ..extensions import db, limiter
 from ..form_limits import refused_with, sent as _sent
 from ..forms_util import apply_domain_error
 from ..links import absolute_url
-from ..templating import cached_url_for, counted, escape_text as _h
+from ..templating import cached_url_for, counted, escape_text as _h, options
 from ..text import without_control
 from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
@@ -487,15 +487,16 @@ def _org_reg(assembly: Assembly, reg_id: int) -> Registration:
 _ROW_MARKER = 4_611_686_018_427_387_903  # 2**62 - 1: an id no row has
 
 
-def _per_row(endpoint: str, **values) -> Callable[[int], str]:
-    """url_for(endpoint, reg_id=…, **values) for every row of a list: the route is built once, then only the id changes."""
+def _per_row_href(endpoint: str, **values) -> Callable[[int], str]:
+    """url_for(endpoint, reg_id=…, **values) for every row of a list, escaped for an href: the route is built
+    and escaped once, then only the id (digits, nothing to escape) changes."""
     # A search or page in the link is a key the shared link cache would keep for ever (and, once full, every
     # page's links would be built afresh): such links are built here, once per list page.
     build = url_for if any(k in values for k in LIST_ARGS) else cached_url_for
     parts = build(endpoint, reg_id=_ROW_MARKER, **values).split(str(_ROW_MARKER))
     if len(parts) != 2:  # the marker's digits also elsewhere in the URL: build each one
-        return lambda reg_id: url_for(endpoint, reg_id=reg_id, **values)
-    head, tail = parts
+        return lambda reg_id: _h(url_for(endpoint, reg_id=reg_id, **values))
+    head, tail = _h(parts[0]), _h(parts[1])
     return lambda reg_id: f"{head}{int(reg_id)}{tail}"
 
 
@@ -617,6 +618,43 @@ class _UsedOrganisation(NamedTuple):
     status: str
 
 
+# Per process: {(the filter's organisations as read, the one chosen): (its <option>s, those pending)}. Keyed by
+# the rows themselves, read on every request, so an entry is never stale: what it saves is turning forty
+# organisations into escaped options on every page of the list (about as much as the query).
+_ORG_FILTER_CACHE_SIZE = 256
+_org_filter_cache: dict[tuple, tuple[Markup, list[_UsedOrganisation]]] = {}
+
+
+def _organisation_filter(rows: tuple, org_id: int | None) -> tuple[Markup, list[_UsedOrganisation]]:
+    """The organisation filter's options (org_id selected) and the organisations still pending, from the rows
+    of _USED_ORGANISATIONS."""
+    key = (rows, org_id)
+    hit = _org_filter_cache.get(key)
+    if hit is None:
+        used = [_UsedOrganisation(*row) for row in rows]
+        hit = (options([(o.id, o.name) for o in used], org_id), [o for o in used if o.status == "pending"])
+        if len(_org_filter_cache) >= _ORG_FILTER_CACHE_SIZE:
+            _org_filter_cache.clear()
+        _org_filter_cache[key] = hit
+    return hit
+
+
+_STATUS_CHOICES = tuple(REGISTRATION_STATUSES.items())
+_SECTOR_CHOICES = tuple(SECTORS.items())
+_NEEDS_CHOICES = tuple(NEEDS.items())
+
+
+def _fixed_options(labels: dict[str, str], choices: tuple[tuple[str, str], ...], selected: str) -> Markup:
+    """The <option>s (choices: labels' items) of a filter whose choices never change, the selected one marked:
+    built once per choice."""
+    return _fixed_options_built(choices, selected if selected in labels else "")
+
+
+@functools.cache
+def _fixed_options_built(choices: tuple[tuple[str, str], ...], selected: str) -> Markup:
+    return options(choices, selected)
+
+
 class _RowPagination(SelectPagination):
     """db.paginate over a select of columns, its rows as they are (SelectPagination keeps only the first column).
 
@@ -631,6 +669,10 @@ class _RowPagination(SelectPagination):
             args["select"], {**args["params"], "limit": self.per_page, "offset": self._query_offset}).all()
 
 
+_STATUS_HTML = {status: _h(label) for status, label in REGISTRATION_STATUSES.items()}
+_SECTOR_HTML = {sector: _h(label) for sector, label in SECTORS.items()}
+
+
 class _ListRow:
     """A registration as the organiser's list shows it, its labels and links worked out once.
 
@@ -639,20 +681,22 @@ class _ListRow:
     """
 
     __slots__ = ("id", "full_name", "email", "job_title", "status", "status_label", "waiting_position", "access_needs",
-                 "dietary_needs", "org_name", "sector_label", "org_pending", "edit_url", "move_url", "cancel_url", "tick")
+                 "dietary_needs", "org_name", "sector_label", "org_pending", "edit_href", "move_href", "cancel_href",
+                 "tick")
 
     def __init__(self, row, urls: SimpleNamespace) -> None:
         (self.id, self.full_name, self.email, self.job_title, self.status, self.waiting_position, self.access_needs,
          self.dietary_needs, self.org_name, org_sector, org_status) = row
-        self.status_label = REGISTRATION_STATUSES.get(self.status, self.status)
-        self.sector_label = SECTORS.get(org_sector, org_sector)
+        # The labels and links as HTML already (escaped once per list, not once per row).
+        self.status_label = _STATUS_HTML.get(self.status) or _h(self.status)
+        self.sector_label = _SECTOR_HTML.get(org_sector) or _h(org_sector)
         self.org_pending = org_status == "pending"
-        self.edit_url = urls.edit(self.id)
-        self.cancel_url = urls.cancel(self.id)
+        self.edit_href = urls.edit(self.id)
+        self.cancel_href = urls.cancel(self.id)
         # The one move a row offers: to the waiting list when confirmed, confirmed when waiting,
         # back again when cancelled.
-        self.move_url = (urls.to_waiting(self.id) if self.status == "confirmed"
-                         else urls.confirm(self.id) if self.status == "waiting" else urls.reinstate(self.id))
+        self.move_href = (urls.to_waiting(self.id) if self.status == "confirmed"
+                          else urls.confirm(self.id) if self.status == "waiting" else urls.reinstate(self.id))
         self.tick = ""
 
     def html(self, csrf_field: str, over: bool, selecting: bool) -> str:
@@ -665,21 +709,22 @@ class _ListRow:
             needs = f'<span class="pre-line">Access: {_h(self.access_needs)}</span><br>'
         if self.dietary_needs:
             needs += f'<span class="pre-line">Diet: {_h(self.dietary_needs)}</span>'
-        actions = f'<a href="{_h(self.edit_url)}">Edit{hidden_name}</a>'
+        actions = f'<a href="{self.edit_href}">Edit{hidden_name}</a>'
         if not over:
             move = ("Move to waiting list" if self.status == "confirmed" else "Confirm" if self.status == "waiting"
                     else "Reinstate")
-            actions += (f' <form method="post" action="{_h(self.move_url)}" class="inline">{csrf_field}'
+            actions += (f' <form method="post" action="{self.move_href}" class="inline">{csrf_field}'
                         f'<button type="submit" class="link-button">{move}{hidden_name}</button></form>')
             if self.status != "cancelled":
-                actions += f' <a href="{_h(self.cancel_url)}">Cancel{hidden_name}</a>'
-        position = f" (no. {_h(self.waiting_position)})" if self.status == "waiting" else ""
+                actions += f' <a href="{self.cancel_href}">Cancel{hidden_name}</a>'
+        # A count (the place in the queue): digits only.
+        position = f" (no. {int(self.waiting_position)})" if self.status == "waiting" else ""
         return (f'<tr>{f"<td>{self.tick}</td>" if selecting else ""}'
                 f'<td><bdi>{name}</bdi><br><span class="meta"><bdi>{_h(self.email)}</bdi><br>'
                 f'<bdi>{_h(self.job_title)}</bdi></span></td>'
-                f'<td><bdi>{_h(self.org_name)}</bdi><br><span class="meta">{_h(self.sector_label)}'
+                f'<td><bdi>{_h(self.org_name)}</bdi><br><span class="meta">{self.sector_label}'
                 f'{", pending" if self.org_pending else ""}</span></td>'
-                f'<td>{_h(self.status_label)}{position}</td><td>{needs}</td>'
+                f'<td>{self.status_label}{position}</td><td>{needs}</td>'
                 f'<td class="row-actions">{actions}</td></tr>\n')
 
     def with_tick(self) -> None:
@@ -717,11 +762,11 @@ def organiser_index(slug: str):
         # The last row of the last page was just acted on (moved, cancelled): show the page before it.
         return redirect(url_for(".organiser_index", slug=assembly.slug, **{**back, "page": page.pages}))
     urls = SimpleNamespace(
-        edit=_per_row(".organiser_edit", slug=assembly.slug, **back),
-        cancel=_per_row(".organiser_cancel", slug=assembly.slug, **back),
-        to_waiting=_per_row(".organiser_move", slug=assembly.slug, action="waiting", **back),
-        confirm=_per_row(".organiser_move", slug=assembly.slug, action="confirm", **back),
-        reinstate=_per_row(".organiser_reinstate", slug=assembly.slug, **back),
+        edit=_per_row_href(".organiser_edit", slug=assembly.slug, **back),
+        cancel=_per_row_href(".organiser_cancel", slug=assembly.slug, **back),
+        to_waiting=_per_row_href(".organiser_move", slug=assembly.slug, action="waiting", **back),
+        confirm=_per_row_href(".organiser_move", slug=assembly.slug, action="confirm", **back),
+        reinstate=_per_row_href(".organiser_reinstate", slug=assembly.slug, **back),
     )
     export_args = {k: v for k, v in back.items() if k != "page"}
     page.items = [_ListRow(row, urls) for row in page.items]
@@ -736,14 +781,16 @@ def organiser_index(slug: str):
                 r.with_tick()
     csrf_field = f'<input name="csrf_token" type="hidden" value="{escape(generate_csrf())}">'
     rows = Markup("".join(r.html(csrf_field, over, selecting) for r in page.items))
-    used_orgs = [_UsedOrganisation(*row) for row in
-                 db.session.connection().execute(_USED_ORGANISATIONS, {"assembly_id": assembly.id})]
-    pending = [o for o in used_orgs if o.status == "pending"]
+    # Plain tuples for the key: a Row compares in Python, a tuple in C.
+    org_options, pending = _organisation_filter(tuple(map(tuple, db.session.connection().execute(
+        _USED_ORGANISATIONS, {"assembly_id": assembly.id}).all())), org_id)
     return render_template(
         "registration/organiser_index.html", assembly=assembly, page=page, q=q, status=status, sector=sector,
-        org_id=org_id, sectors=SECTORS, statuses=REGISTRATION_STATUSES, totals=totals,
-        org_options=[(o.id, o.name) for o in used_orgs],
-        pending=pending, filtered=bool(q or status or sector or org_id or needs), needs=needs, needs_labels=NEEDS,
+        org_id=org_id, sectors=SECTORS, totals=totals, org_options=org_options,
+        status_options=_fixed_options(REGISTRATION_STATUSES, _STATUS_CHOICES, status),
+        sector_options=_fixed_options(SECTORS, _SECTOR_CHOICES, sector),
+        needs_options=_fixed_options(NEEDS, _NEEDS_CHOICES, needs),
+        pending=pending, filtered=bool(q or status or sector or org_id or needs), needs=needs,
         export_url=url_for(".organiser_export", slug=assembly.slug, **export_args) if export_args else None,
         unconfirmed=services.unconfirmed_count(assembly.id) if assembly.confirm_email_first else None,
         list_args=back, over=over, selecting=selecting, rows=rows,

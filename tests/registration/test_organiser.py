@@ -773,3 +773,18 @@ def test_the_list_numbers_the_waiting_list_as_the_delegates_own_page_does(app, a
     rows = list(csv.reader(io.StringIO(as_organiser.get(
         f"{base(setup)}.csv?organisation={eighth.organisation_id}").get_data(as_text=True).lstrip("\ufeff"))))
     assert [(row[0], row[column]) for row in rows[1:] if row[column]] == [("Delegate 7", "2")]
+
+
+def test_the_organisation_filter_follows_a_renamed_organisation_and_marks_the_chosen_one(app, setup, as_organiser):
+    # The filter's options are kept per process, keyed by the organisations as read on each request.
+    seed(app, setup, [(1, 0, {"full_name": "Aisha Khan"}), (2, 1, {})])
+    org_id = setup.orgs[0].id
+    html = as_organiser.get(base(setup)).get_data(as_text=True)
+    assert f'<option value="{org_id}">' in html and f'<option value="{org_id}" selected>' not in html
+    html = as_organiser.get(base(setup) + f"?organisation={org_id}").get_data(as_text=True)
+    assert f'<option value="{org_id}" selected>' in html
+    with app.app_context():
+        db.session.get(Organisation, org_id).name = "Renamed <Trust> & Co"
+        db.session.commit()
+    html = as_organiser.get(base(setup) + f"?organisation={org_id}").get_data(as_text=True)
+    assert f'<option value="{org_id}" selected>Renamed &lt;Trust&gt; &amp; Co</option>' in html
