@@ -157,6 +157,18 @@ def people() -> list[tuple[str, str]]:
 CSV_HEADER = ["When (UTC)", "Who", "Action", "Assembly", "Subject", "Detail"]
 
 
+def filename_words(filters: Filters) -> list[str]:
+    """What the download's file name says of the filters: the action, the assembly's slug, whose and that it
+    is a search (not the words searched for, nor a person's name: a file name outlives the purge)."""
+    from ..assemblies.models import Assembly
+
+    slug = db.session.scalar(select(Assembly.slug).where(Assembly.id == filters.assembly_id)) \
+        if filters.assembly_id is not None else None
+    return [filters.action, slug or ("assembly" if filters.assembly_id is not None else ""),
+            filters.who if filters.who in CAUSES else "by-one-person" if filters.who else "",
+            "search" if filters.q else ""]
+
+
 def export_csv(actor_id: int, filters: Filters) -> str:
     """The filtered events as CSV; the download itself is logged (a GET: the write lock is taken here) and committed."""
     from ..registration.csvio import to_csv

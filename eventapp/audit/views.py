@@ -1,11 +1,13 @@
 """The organisers' audit log: who exported, changed or deleted personal data or accounts, and when."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..accounts.access import organiser_required
 from ..extensions import db
+from ..registration.csvio import csv_response, download_name
+from ..timeutil import local_today
 from ..txn import read_first
 from . import services
 from .models import ACTIONS
@@ -33,8 +35,6 @@ def index():
 def export():
     # Reads without the write lock; logging the download takes it at the end (services.export_csv).
     read_first()
-    body = services.export_csv(current_user.id, services.Filters.parse(request.args))
-    return Response(body.encode("utf-8"), mimetype="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="audit-log.csv"',
-        "Cache-Control": "no-store",
-    })
+    filters = services.Filters.parse(request.args)
+    body = services.export_csv(current_user.id, filters)
+    return csv_response(body, download_name("audit-log", *services.filename_words(filters), on=local_today()))

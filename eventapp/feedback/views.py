@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from ..accounts.access import organiser_required
 from ..assemblies.views import load_assembly
@@ -13,9 +13,10 @@ from ..form_limits import refused_with, sent
 from ..forms_util import apply_domain_error
 from ..organisations.models import SECTORS
 from ..outcomes.charts import bar_chart
-from ..registration.csvio import to_csv
+from ..registration.csvio import csv_response, download_name, to_csv
 from ..registration.views import bad_link_page, load_personal_link
 from . import services
+from ..timeutil import local_today
 from .forms import feedback_form
 from .models import SCALE
 
@@ -98,5 +99,5 @@ def results(slug: str):
 def results_csv(slug: str):
     assembly = load_assembly(slug)
     header, rows = services.rows_for_csv(assembly)
-    return Response(to_csv(header, rows), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{assembly.slug}-feedback.csv"'})
+    return csv_response(to_csv(header, rows),
+                        download_name("feedback", assembly.slug, on=local_today(assembly.timezone)))

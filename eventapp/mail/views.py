@@ -10,7 +10,8 @@ from ..assemblies.models import Assembly
 from ..domain import DomainError
 from ..extensions import db
 from . import services
-from ..registration.csvio import to_csv
+from ..registration.csvio import csv_response, download_name, to_csv
+from ..timeutil import local_today
 from ..registration.models import Registration
 from ..templating import counted
 from .models import OUTBOX_STATUSES, OutboxMessage
@@ -119,14 +120,17 @@ def outbox_csv():
     columns = (OutboxMessage.created_at, OutboxMessage.to_name, OutboxMessage.to_email, OutboxMessage.subject,
                OutboxMessage.kind, OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.sent_at,
                OutboxMessage.last_error)
-    stmt, _, _ = _filtered(select(*columns).order_by(OutboxMessage.id.desc()))
+    stmt, _, f = _filtered(select(*columns).order_by(OutboxMessage.id.desc()))
     rows = ([r.created_at.strftime("%Y-%m-%d %H:%M"), r.to_name, r.to_email, r.subject,
              KIND_LABELS.get(r.kind, r.kind), STATUS_LABELS.get(r.status, r.status), r.attempts,
              r.sent_at.strftime("%Y-%m-%d %H:%M") if r.sent_at else "", r.last_error or ""]
             for r in db.session.execute(stmt))
     header = ["Queued (UTC)", "Name", "Email", "Subject", "Kind", "Status", "Attempts", "Sent (UTC)", "Last error"]
-    return Response(to_csv(header, rows).encode("utf-8"), mimetype="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="outbox.csv"', "Cache-Control": "no-store"})
+    slug = db.session.scalar(select(Assembly.slug).where(Assembly.id == f.assembly_id)) if f.assembly_id else None
+    # The filters the list applied, by name: not the words searched for (an address, a name).
+    words = [slug or ("assembly" if f.assembly_id else ""), f.kind, f.status, "search" if f.q else "",
+             "one-delegate" if f.registration_id else ""]
+    return csv_response(to_csv(header, rows), download_name("outbox", *words, on=local_today()))
 
 
 def _message(message_id: int) -> OutboxMessage:

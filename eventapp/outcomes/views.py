@@ -1,9 +1,7 @@
 """After the day: report, public updates and feed, action tracker, carry-forward, partner links, topic history."""
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import re
 import secrets
@@ -29,6 +27,7 @@ from ..notes.forms import ActionForm
 from ..notes.models import ACTION_STATUSES, Action
 from ..notes.views import typed_action, typed_by_refusal
 from ..organisations.models import Organisation
+from ..registration.csvio import csv_response, download_name, to_csv
 from ..timeutil import local_today
 from . import services
 from ..feedback import services as feedback_services
@@ -111,12 +110,9 @@ def report(slug: str):
 @organiser_required
 def report_csv(slug: str):
     assembly = _assembly(slug)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in services.report_csv_rows(services.assembly_report(assembly)):
-        writer.writerow([services.csv_safe(v) for v in row])
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{assembly.slug}-report.csv"'})
+    header, *rows = services.report_csv_rows(services.assembly_report(assembly))
+    return csv_response(to_csv(header, rows), download_name("report", assembly.slug,
+                                                             on=local_today(assembly.timezone)))
 
 
 @bp.get("/organiser/assemblies/<slug>/report.json")

@@ -1,7 +1,7 @@
 """Organiser pages to run, inspect, adjust and publish the workshop allocation."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -13,10 +13,10 @@ from ..domain import DomainError
 from ..extensions import db
 from ..forms_util import apply_domain_error
 from ..organisations.models import SECTORS
-from ..registration.csvio import to_csv
+from ..registration.csvio import csv_response, download_name, to_csv
 from ..registration.models import Registration
 from ..templating import counted
-from ..timeutil import utcnow
+from ..timeutil import local_today, utcnow
 from . import services
 from .forms import RunForm, move_form_class
 from .models import AllocationPin, AllocationRun
@@ -179,10 +179,12 @@ def delegates_csv(slug: str):
         by_round = {w.round_id: f"{w.title} ({w.room or 'room to be confirmed'})" for w in workshops}
         rows.append([person.full_name, person.email, person.organisation_name, SECTORS.get(person.sector, person.sector)]
                     + [by_round.get(r.id, "") for r in listing.rounds])
-    return Response(to_csv(header, rows).encode("utf-8"), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="workshops-{assembly.slug}.csv"',
-        "Cache-Control": "no-store",
-    })
+    args = _list_args()
+    # The filters the list applied, by name: not the words searched for (a delegate's name).
+    words = ["unplaced" if args.get("unplaced") == "1" else "", "one-workshop" if args.get("workshop") else "",
+             "organisation" if args.get("organisation") else "", "search" if args.get("q", "").strip() else ""]
+    return csv_response(to_csv(header, rows),
+                        download_name("workshops", assembly.slug, *words, on=local_today(assembly.timezone)))
 
 
 @bp.route("/delegates/<int:registration_id>", methods=["GET", "POST"])

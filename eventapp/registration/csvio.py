@@ -5,7 +5,11 @@ import csv
 import io
 import itertools
 import re
+from datetime import date
 from typing import Iterable
+from urllib.parse import quote
+
+from flask import Response
 
 from ..domain import DomainError
 
@@ -40,6 +44,10 @@ COLUMN_ALIASES = {
                       "dietaryrequests"),
 }
 _ALIAS_TO_COLUMN = {alias: column for column, aliases in COLUMN_ALIASES.items() for alias in aliases}
+# One cell naming every choice in rank order, "; " between them, as the registrations export writes them.
+CHOICES = "choices"
+_ALIAS_TO_COLUMN.update({alias: CHOICES for alias in ("choices", "choicesinrankorder", "workshopchoices",
+                                                      "topicchoices", "preferences")})
 _CHOICE = re.compile(r"(?:workshop|topic)?(?:choice|preference)(\d+)")
 _EXPECTED = ("full_name (or “Name”), email (or “Email address”), job_title (or “Job title”, “Role”), "
              "organisation (or “Organization”); optional: access_needs, dietary_needs, "
@@ -62,6 +70,23 @@ def to_csv(header: Iterable[str], rows: Iterable[Iterable]) -> str:
     for row in rows:
         writer.writerow([csv_cell(v) for v in row])
     return out.getvalue()
+
+
+def download_name(*parts: str, on: date) -> str:
+    """A download's file name: its words (the kind of list, the assembly's slug, the filters applied) and the
+    day it was taken, in lower-case ASCII letters, digits and hyphens: "registrations-csa-2027-waiting-2027-03-01.csv"."""
+    words = [re.sub(r"[^a-z0-9]+", "-", str(p).lower()).strip("-") for p in parts if p]
+    return "-".join([w for w in words if w] + [on.isoformat()]) + ".csv"
+
+
+def csv_response(body: str, filename: str) -> Response:
+    """A CSV download: UTF-8 bytes (the body starts with its byte-order mark), never kept by a cache, saved
+    under filename (quoted, and as RFC 5987's filename* for browsers that read that one first)."""
+    plain = re.sub(r'[^A-Za-z0-9._-]+', "-", filename)
+    return Response(body.encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}",
+        "Cache-Control": "no-store",
+    })
 
 
 def column_for(name: str) -> str | None:
@@ -111,6 +136,12 @@ def _find_header(text: str) -> tuple[str, int]:
     return max(DELIMITERS, key=head.count), 0
 
 
+def _unescaped(value: str) -> str:
+    """A cell as it was before an export escaped it: "'=x" (csv_cell's work) is "=x" again, so a file downloaded
+    from here imports what it holds. An apostrophe before anything else is the person's own."""
+    return value[1:] if value.startswith("'") and csv_cell(value[1:]) == value else value
+
+
 def parse_csv(data: bytes) -> list[dict[str, str]]:
     """Rows of an uploaded CSV as dicts keyed by import column (others left out), with their row number under ROW_KEY."""
     try:
@@ -155,6 +186,9 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
                               f"and “{header[i].strip()}” (column {_column_letter(i)}). Delete or rename one of "
                               "them and upload again.", "file")
         first_at[name] = i
+    if CHOICES in first_at and any(n and n.startswith("choice_") for n in names):
+        raise DomainError(f"Both “{header[first_at[CHOICES]].strip()}” and one column per choice give the choices: "
+                          "delete one of them and upload again.", "file")
     missing = [c for c in IMPORT_COLUMNS if c not in names]
     if missing:
         written = [h.strip() for h in header if h.strip()]
@@ -169,7 +203,10 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
         for row_number, values in enumerate(reader, start=header_at + 2):
             if not any(v.strip() for v in values):
                 continue
-            row = {name: (values[i] if i < len(values) else "") for i, name in enumerate(names) if name}
+            row = {name: _unescaped(values[i]) if i < len(values) else "" for i, name in enumerate(names) if name}
+            if CHOICES in row:
+                given = [c.strip() for c in row.pop(CHOICES).split(";") if c.strip()]
+                row.update({f"choice_{n}": c for n, c in enumerate(given[:MAX_CHOICES], start=1)})
             row[ROW_KEY] = row_number
             rows.append(row)
             if len(rows) > MAX_IMPORT_ROWS:

@@ -19,7 +19,7 @@ from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy.orm import aliased, selectinload
 
 from ..accounts.access import organiser_required
-from ..assemblies.models import Assembly
+from ..assemblies.models import Assembly, Topic
 from ..audit.services import record_export
 from ..assemblies.views import load_assembly, load_public_assembly
 from ..domain import DomainError
@@ -32,10 +32,11 @@ from ..forms_util import apply_domain_error
 from ..links import absolute_url
 from ..templating import cached_url_for, counted, escape_text as _h, options
 from ..text import without_control
+from ..timeutil import local_today
 from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
 from . import services
-from .csvio import parse_csv, to_csv
+from .csvio import csv_response, download_name, parse_csv, to_csv
 from .forms import CorrectEmailForm, ActionForm, DetailsForm, ImportForm, OrganiserAddForm, RegistrationForm, ResendForm, with_choices
 from .models import REGISTRATION_STATUSES, PendingRegistration, Preference, Registration
 
@@ -1155,20 +1156,29 @@ def organiser_export(slug: str):
     # Reads without the write lock; logging the download takes it at the end (audit.record_export).
     read_first()
     assembly = load_assembly(slug)
-    stmt = select(Registration).where(Registration.assembly_id == assembly.id)
+    # A constant number of statements whatever the size (10,000 delegates at a national event): the rows with
+    # their organisation, then every choice of the assembly's delegates in one more.
+    stmt = (select(Registration.id, Registration.full_name, Registration.email, Registration.job_title,
+                   Organisation.name, Organisation.sector, Registration.status, Registration.waiting_position,
+                   Registration.access_needs, Registration.dietary_needs, Registration.created_at, Registration.source)
+            .join(Organisation, Organisation.id == Registration.organisation_id)
+            .where(Registration.assembly_id == assembly.id))
     params: dict = {}
     filters = {k: v for k, v in _list_args().items() if k != "page"}
     # With the list's filters (its "Download these as CSV" link), the rows the list shows; without any, everyone.
     if filters:
         q = _list_q(request.args)
         *_, params, key = _list_filters(assembly.id, q)
-        stmt = _filtered(stmt.join(Organisation, Organisation.id == Registration.organisation_id), *key)
-    regs = db.session.scalars(
-        stmt.options(selectinload(Registration.organisation),
-                     selectinload(Registration.preferences).selectinload(Preference.topic))
-        .order_by(Registration.status, Registration.waiting_position, func.lower(Registration.full_name)),
-        params,
-    ).all()
+        stmt = _filtered(stmt, *key)
+    regs = db.session.execute(
+        stmt.order_by(Registration.status, Registration.waiting_position, func.lower(Registration.full_name)),
+        params).all()
+    choices: dict[int, list[str]] = {}
+    for reg_id, topic in db.session.execute(
+            select(Preference.registration_id, Topic.name).join(Topic, Topic.id == Preference.topic_id)
+            .join(Registration, Registration.id == Preference.registration_id)
+            .where(Registration.assembly_id == assembly.id).order_by(Preference.registration_id, Preference.rank)):
+        choices.setdefault(reg_id, []).append(topic)
     from ..checkin.models import Arrival
 
     arrived = dict(db.session.execute(select(Arrival.registration_id, Arrival.arrived_at)
@@ -1178,19 +1188,29 @@ def organiser_export(slug: str):
     queue = db.session.scalars(select(Registration.waiting_position).where(
         Registration.assembly_id == assembly.id, Registration.waiting_position.is_not(None))
         .order_by(Registration.waiting_position)).all()
-    ranks = {r.id: bisect_right(queue, r.waiting_position) for r in regs if r.waiting_position is not None}
-    rows = ([r.full_name, r.email, r.job_title, r.organisation.name, r.organisation.sector_label, r.status_label,
-             ranks.get(r.id, ""), r.access_needs, r.dietary_needs, "; ".join(p.topic.name for p in r.preferences),
+    rows = ([r.full_name, r.email, r.job_title, r.name, SECTORS.get(r.sector, r.sector),
+             REGISTRATION_STATUSES.get(r.status, r.status),
+             bisect_right(queue, r.waiting_position) if r.waiting_position is not None else "",
+             r.access_needs, r.dietary_needs, "; ".join(choices.get(r.id, ())),
              r.created_at.strftime("%Y-%m-%d %H:%M"), r.source,
              arrived[r.id].strftime("%Y-%m-%d %H:%M") if r.id in arrived else ""] for r in regs)
     body = to_csv(EXPORT_HEADER, rows)
     # The search text may be a delegate's name, which the log must not keep past the privacy purge.
     record_export(current_user.id, assembly, len(regs),
                   ", ".join("a search" if k == "q" else f"{k}={v}" for k, v in filters.items()))
-    return Response(body.encode("utf-8"), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="registrations-{assembly.slug}.csv"',
-        "Cache-Control": "no-store",
-    })
+    return csv_response(body, download_name("registrations", assembly.slug, *_export_words(filters),
+                                            on=local_today(assembly.timezone)))
+
+
+def _export_words(filters: dict[str, str]) -> list[str]:
+    """What the file name says of the list's filters: the status, sector and needs picked, that it is one
+    organisation's, and that it is a search (not what was searched for: it may be a delegate's name)."""
+    status = filters.get("status", "")
+    return [status if status in REGISTRATION_STATUSES or status == "all" else "",
+            filters.get("sector", "") if filters.get("sector") in SECTORS else "",
+            "organisation" if (filters.get("organisation") or "").isdigit() else "",
+            f"{filters['needs']}-needs" if filters.get("needs") in NEEDS else "",
+            "search" if _list_q(filters) else ""]
 
 
 @bp.route("/organiser/assemblies/<slug>/registrations/import", methods=["GET", "POST"])

@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 from html import unescape
 
+from eventapp.timeutil import local_today
 from eventapp.audit.models import AuditEvent
 from eventapp.extensions import db
 from tests.audit.helpers import logged
@@ -97,6 +98,9 @@ def test_the_filtered_rows_download_as_csv_and_the_download_is_logged(as_organis
     resp = as_organiser.get("/organiser/audit.csv?action=registration.edit&q=Delegate")
     assert resp.mimetype == "text/csv" and "attachment" in resp.headers["Content-Disposition"]
     assert resp.headers["Cache-Control"] == "no-store"
+    # The filters by name; the words searched for (a delegate's name) are not in it.
+    name = f"audit-log-registration-edit-search-{local_today().isoformat()}.csv"
+    assert resp.headers["Content-Disposition"] == f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
     rows = list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
     assert rows[0] == ["When (UTC)", "Who", "Action", "Assembly", "Subject", "Detail"]
     assert rows[1] == ["2027-03-18 09:02:00", "Test User", "Delegate's details changed", "Shire Assembly",

@@ -140,7 +140,9 @@ def test_organisers_see_the_answers_without_names_and_hostile_text_escaped(clien
     assert "=SUM(A1:A9)" in other
 
     exported = client.get(f"/organiser/assemblies/{assembly.slug}/feedback.csv")
-    assert exported.headers["Content-Disposition"] == f'attachment; filename="{assembly.slug}-feedback.csv"'
+    name = f"feedback-{assembly.slug}-{local_today(assembly.timezone).isoformat()}.csv"
+    assert exported.headers["Content-Disposition"] == f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+    assert exported.headers["Cache-Control"] == "no-store"
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0][:3] == ["Submitted (UTC)", "Sector", "Assembly overall (1-5)"]
     assert "Morning: Spotting hidden harm (1-5)" in rows[0] and len(rows) == 3

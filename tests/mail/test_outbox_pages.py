@@ -10,7 +10,7 @@ from html import unescape
 from eventapp.extensions import db
 from eventapp.invites import ical
 from eventapp.mail.models import OutboxMessage
-from eventapp.timeutil import utcnow
+from eventapp.timeutil import local_today, utcnow
 from tests.conftest import csrf_from
 from tests.factories import make_assembly
 
@@ -74,7 +74,8 @@ def test_the_filtered_outbox_downloads_as_csv(as_organiser):
     assert link in listing
     resp = as_organiser.get(f"/organiser/outbox/outbox.csv?assembly={a1.id}&status=failed")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
-    assert resp.headers["Content-Disposition"] == 'attachment; filename="outbox.csv"'
+    name = f"outbox-{a1.slug}-failed-{local_today().isoformat()}.csv"
+    assert resp.headers["Content-Disposition"] == f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
     lines = resp.get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert lines[0] == "Queued (UTC),Name,Email,Subject,Kind,Status,Attempts,Sent (UTC),Last error"
     assert len(lines) == 3

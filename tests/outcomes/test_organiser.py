@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from eventapp.timeutil import local_today
 from eventapp.notes.models import Action
 from eventapp.outcomes import services
 from eventapp.outcomes.models import AssemblyUpdate, CarriedAction
@@ -117,7 +118,9 @@ def test_report_downloads(as_organiser, db, organiser):
     url = f"/organiser/assemblies/{scene.previous.slug}/report"
     r = as_organiser.get(url + ".csv")
     assert r.status_code == 200 and r.mimetype == "text/csv"
-    assert "attachment" in r.headers["Content-Disposition"]
+    today = local_today(scene.previous.timezone).isoformat()
+    assert f'filename="report-{scene.previous.slug}-{today}.csv"' in r.headers["Content-Disposition"]
+    assert r.headers["Cache-Control"] == "no-store" and r.get_data().startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0][0] == "section"
     sectors = {row[1]: row for row in rows if row[0] == "attendance_by_sector"}

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
+from eventapp.timeutil import local_today
 from eventapp.extensions import db
 from eventapp.placements.models import AllocationRun
 from tests.conftest import post_form
@@ -79,7 +80,8 @@ def test_the_list_downloads_as_csv_with_a_column_per_round(as_organiser):
     assert f'href="{_url(assembly, f".csv?organisation={police.id}")}"' in html
     resp = as_organiser.get(_url(assembly, f".csv?organisation={police.id}"))
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
-    assert "attachment" in resp.headers["Content-Disposition"]
+    today = local_today(assembly.timezone).isoformat()
+    assert f'filename="workshops-{assembly.slug}-organisation-{today}.csv"' in resp.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
     assert rows[0] == ["Full name", "Email", "Organisation", "Sector", "Morning", "Afternoon"]
     names = [r[0] for r in rows[1:]]
