@@ -38,3 +38,23 @@ def test_emails_naming_the_days_hours_say_in_which_time_zone(setup, email_reques
     for m in mails:
         assert "09:00 to 16:00 (UK time)" in m.body_text, m.kind
         assert "09:00 to 16:00 (UK time)" in _words(m.body_html), m.kind
+
+
+def test_the_confirmation_reminder_says_at_what_time_the_link_stops_working(setup, email_request_context):
+    # The link dies at the time of day the form was sent, seven days on: "until Thursday" alone reads as
+    # "all Thursday", and a delegate confirming that evening would find it dead.
+    from eventapp.registration.models import PendingRegistration
+    from eventapp.timeutil import utc_to_local
+
+    setup.assembly.confirm_email_first = True
+    db.session.commit()
+    services.request_registration(setup.assembly, person(setup, n=1))
+    db.session.commit()
+    pending = db.session.scalars(select(PendingRegistration)).one()
+    expires = utc_to_local(pending.created_at + timedelta(days=services.CONFIRM_DAYS), "Europe/London")
+    materialise()
+    [mail] = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "confirm_registration_reminder")).all()
+    when = f"{expires:%A} {expires.day} {expires:%B %Y}, {expires:%H:%M} (UK time)"
+    assert f"The link works until {when}." in mail.body_text
+    assert f"The link works until {when}." in _words(mail.body_html)
