@@ -58,3 +58,23 @@ def test_the_confirmation_reminder_says_at_what_time_the_link_stops_working(setu
     when = f"{expires:%A} {expires.day} {expires:%B %Y}, {expires:%H:%M} (UK time)"
     assert f"The link works until {when}." in mail.body_text
     assert f"The link works until {when}." in _words(mail.body_html)
+
+
+def test_a_line_break_typed_in_a_title_venue_or_room_does_not_split_the_emails_sentences(setup, email_request_context):
+    from eventapp.assemblies import services as assemblies
+
+    a = setup.assembly
+    assemblies.save_assembly({**{f: getattr(a, f) for f in assemblies.ASSEMBLY_FIELDS},
+                              "title": "Shireford\r\nCommunity Safety Assembly", "venue_name": "The Guildhall\n(Main hall)"},
+                             a)
+    workshop = a.rounds[0].workshops[0]
+    assemblies.save_workshop(a.rounds[0], {"title": "Hidden\nharm", "topic_id": workshop.topic_id, "room": "Room 2\r\nupstairs",
+                                            "capacity": 20}, workshop)
+    services.register(a, person(setup, n=1))
+    db.session.commit()
+    materialise()
+    [mail] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "registration_confirmed")).all()
+    assert "Your place at Shireford Community Safety Assembly is confirmed." in mail.body_text
+    assert "Where: The Guildhall (Main hall)\n" in mail.body_text
+    assert (a.title, a.venue_name, workshop.title, workshop.room) == (
+        "Shireford Community Safety Assembly", "The Guildhall (Main hall)", "Hidden harm", "Room 2 upstairs")
