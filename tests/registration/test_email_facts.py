@@ -78,3 +78,25 @@ def test_a_line_break_typed_in_a_title_venue_or_room_does_not_split_the_emails_s
     assert "Where: The Guildhall (Main hall)\n" in mail.body_text
     assert (a.title, a.venue_name, workshop.title, workshop.room) == (
         "Shireford Community Safety Assembly", "The Guildhall (Main hall)", "Hidden harm", "Room 2 upstairs")
+
+
+def test_cancelling_a_place_at_a_called_off_assembly_promises_no_place_to_others_nor_a_new_registration(
+        setup, email_request_context):
+    from eventapp.assemblies import services as assemblies
+
+    first = services.register(setup.assembly, person(setup, n=1)).registration
+    second = services.register(setup.assembly, person(setup, n=2, org=1)).registration
+    db.session.commit()
+    services.cancel_registration(first)
+    assemblies.set_cancelled(setup.assembly, True)
+    services.cancel_registration(second)
+    materialise()
+    ordinary, called_off = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancelled")
+                                              .order_by(OutboxMessage.id)).all()
+    assert "has been cancelled and your place offered to the next person.\n\nIf this was a mistake" in ordinary.body_text
+    assert "register again" in _words(ordinary.body_html)
+    said = ("has been cancelled. The assembly itself has been called off, so nothing more is needed from you.")
+    assert f"{said}\n\nAssembly organisers" in called_off.body_text
+    assert said in _words(called_off.body_html)
+    for part in (called_off.body_text, _words(called_off.body_html)):
+        assert "next person" not in part and "register again" not in part
