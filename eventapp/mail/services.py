@@ -354,12 +354,19 @@ _DTSTAMP_RE = re.compile(rb"^DTSTAMP:\d{8}T\d{6}Z\r$", re.M)
 
 
 def _sender() -> str:
-    """The From: header value for the configured sender (a "Name <address>" string or a pair)."""
+    """The From: header line for the configured sender (a "Name <address>" string or a pair), and a Reply-To:
+    line naming the organiser mailbox when the sender is another address (a no-reply one, say): the emails
+    ask people to reply, and a reply must reach the organisers."""
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     name, addr = parseaddr(sender) if isinstance(sender, str) else tuple(sender)
+    organiser = clean_header(current_app.config.get("ORGANISER_EMAIL") or "")
     if not addr:
-        return _header(clean_header(str(sender)))
-    return _address(name, addr)
+        line = f"From: {_header(clean_header(str(sender)))}\r\n"
+    else:
+        line = f"From: {_address(name, addr)}\r\n"
+    if organiser and organiser.lower() != clean_header(addr).lower():
+        line += f"Reply-To: {_address(current_app.config.get('ORGANISER_NAME') or '', organiser, True)}\r\n"
+    return line
 
 
 def mime_bytes(message: OutboxMessage) -> bytes:
@@ -377,10 +384,11 @@ def mime_bytes(message: OutboxMessage) -> bytes:
 
 
 def _mime(message, sender: str, now: datetime, utf8: bool = False) -> bytes:
+    # ``sender``: the From: (and Reply-To:) header lines, from _sender().
     # ``message`` is an OutboxMessage or a row of the same columns (the sender's claim).
     # ``utf8``: the To: address may be non-ASCII, for a server that takes SMTPUTF8.
     headers = (
-        f"From: {sender}\r\n"
+        f"{sender}"
         f"To: {_address(message.to_name or '', message.to_email, utf8)}\r\n"
         f"Subject: {_header(clean_header(message.subject))}\r\n"
         f"Date: {_date(message.created_at or now)}\r\n"

@@ -118,3 +118,19 @@ def test_date_header_is_format_datetime(moment):
 @given(data=st.binary(max_size=2000))
 def test_base64_bodies_are_encodebytes_with_crlf(data):
     assert services._b64(data) == base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+def test_replies_reach_the_organiser_mailbox_when_the_sender_is_another_address(app, monkeypatch):
+    # Emails say "reply to this email" (action reminders, "did you not ask for this?"): sent from a no-reply
+    # address, the reply must still go to the organisers.
+    monkeypatch.setitem(app.config, "MAIL_DEFAULT_SENDER", "Community Safety Assembly <no-reply@example.org>")
+    monkeypatch.setitem(app.config, "ORGANISER_EMAIL", "partnerships@example.org")
+    monkeypatch.setitem(app.config, "ORGANISER_NAME", "PCC Partnerships, Team")
+    msg = email.message_from_bytes(mime_bytes(message("A", "S", None)), policy=email.policy.default)
+    (reply_to,) = msg["Reply-To"].addresses
+    assert (reply_to.display_name, reply_to.addr_spec) == ("PCC Partnerships, Team", "partnerships@example.org")
+    assert msg["From"].addresses[0].addr_spec == "no-reply@example.org"
+    # Sent from the organiser mailbox itself, a reply goes there already.
+    monkeypatch.setitem(app.config, "ORGANISER_EMAIL", "No-Reply@example.org")
+    msg = email.message_from_bytes(mime_bytes(message("A", "S", None)), policy=email.policy.default)
+    assert "Reply-To" not in msg
