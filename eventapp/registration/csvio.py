@@ -48,10 +48,16 @@ _ALIAS_TO_COLUMN = {alias: column for column, aliases in COLUMN_ALIASES.items() 
 CHOICES = "choices"
 _ALIAS_TO_COLUMN.update({alias: CHOICES for alias in ("choices", "choicesinrankorder", "workshopchoices",
                                                       "topicchoices", "preferences")})
+# The registration's status, as the registrations export writes it ("Confirmed", "Waiting list", "Cancelled"): an
+# import reads it only to leave out the cancelled (capacity decides who is confirmed, not last year's file).
+STATUS = "status"
+_ALIAS_TO_COLUMN.update({alias: STATUS for alias in ("status", "registrationstatus", "bookingstatus")})
+# A status cell meaning cancelled (compared as column names are: case, spaces and punctuation left out).
+CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "registrationcancelled", "registrationcanceled"})
 _CHOICE = re.compile(r"(?:workshop|topic)?(?:choice|preference)(\d+)")
 _EXPECTED = ("full_name (or “Name”), email (or “Email address”), job_title (or “Job title”, “Role”), "
              "organisation (or “Organization”); optional: access_needs, dietary_needs, "
-             f"choice_1 to choice_{MAX_CHOICES}")
+             f"choice_1 to choice_{MAX_CHOICES}, status (rows “Cancelled” are left out)")
 
 
 def csv_cell(value) -> str:
@@ -98,6 +104,11 @@ def column_for(name: str) -> str | None:
     if choice and 1 <= int(choice.group(1)) <= MAX_CHOICES:
         return f"choice_{int(choice.group(1))}"
     return None
+
+
+def is_cancelled_status(value: str | None) -> bool:
+    """Whether a Status cell says the registration was cancelled ("Cancelled" as the export writes it, any case)."""
+    return re.sub(r"[\W_]+", "", (value or "").casefold()) in CANCELLED_STATUSES
 
 
 def _quoted_list(names: list[str], most: int = 12) -> str:

@@ -28,7 +28,7 @@ from ..text import has_control, visible
 from ..timeutil import utc_to_local, utcnow
 from ..audit import services as audit
 from ..txn import begin_writes
-from .csvio import ROW_KEY
+from .csvio import ROW_KEY, STATUS, is_cancelled_status
 from .models import PendingRegistration, Preference, Registration, email_key
 
 MIN_CHOICES = 3
@@ -1732,6 +1732,10 @@ class ImportReport:
     # The check's first rows as they would be stored, so a wrongly read file shows before it is imported.
     preview: list[ImportPreviewRow] = field(default_factory=list)
     preview_more: int = 0
+    # The file has a Status column (as the registrations export has): read only to leave out the cancelled.
+    status_column: bool = False
+    # Rows left out because their Status says cancelled (their spreadsheet row numbers).
+    cancelled_rows: list[int] = field(default_factory=list)
 
 
 class ImportPreviewRow(NamedTuple):
@@ -1759,6 +1763,13 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
     first_row: dict[str, int] = {}
     for line, row in enumerate(rows, start=2):
         line = row.get(ROW_KEY, line)
+        if STATUS in row:
+            report.status_column = True
+            # A registrations export of everyone holds the cancelled too: they are not invited again. Any other
+            # status is not an instruction: places decide who is confirmed, as for every row.
+            if is_cancelled_status(row[STATUS]):
+                report.cancelled_rows.append(line)
+                continue
         try:
             details = _imported_details(row)
             key = email_key(details["email"])
@@ -1804,7 +1815,10 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
             report.waiting += 1
         else:
             report.added += 1
-    audit.record(by, "registrations.import", assembly_id=assembly.id, subject=f"registrations of {assembly.slug}", detail=f"{report.added} confirmed, {report.waiting} waiting, {len(report.errors)} rows refused")
+    left_out = f", {len(report.cancelled_rows)} cancelled rows left out" if report.cancelled_rows else ""
+    audit.record(by, "registrations.import", assembly_id=assembly.id, subject=f"registrations of {assembly.slug}",
+                 detail=f"{report.added} confirmed, {report.waiting} waiting, {len(report.errors)} rows refused"
+                        + left_out)
     db.session.commit()
     return report
 

@@ -2,17 +2,21 @@
 statements do not grow with the rows (10,000 delegates at a national event); and a downloaded file imports back."""
 from __future__ import annotations
 
+import io
+import re
 from datetime import datetime
 from urllib.parse import quote
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from eventapp.extensions import db
 from eventapp.registration import services
 from eventapp.registration.csvio import csv_response, download_name, parse_csv
 from eventapp.registration.models import Preference, Registration
 from eventapp.timeutil import local_today
+from tests.conftest import csrf_from
 from tests.factories import make_assembly, make_round, make_workshop
+from tests.registration.conftest import outbox
 from tests.registration.test_organiser import base, seed
 
 
@@ -102,3 +106,124 @@ def test_a_downloaded_file_imports_back_with_its_choices_and_hostile_text(app, a
         assert (back.full_name, back.job_title, back.dietary_needs) == (reg.full_name, reg.job_title, reg.dietary_needs)
         assert back.access_needs.replace("\r\n", "\n") == reg.access_needs.replace("\r\n", "\n")
         assert back.choice_topic_ids == reg.choice_topic_ids
+
+
+def _assembly_like(setup, **kw):
+    """Another assembly (next year's) offering the same topics."""
+    other = make_assembly(**kw)
+    rnd = make_round(other)
+    for t in setup.topics:
+        make_workshop(rnd, t)
+    db.session.commit()
+    return other
+
+
+def _upload_to(client, slug: str, data: bytes, apply: bool) -> str:
+    url = f"/organiser/assemblies/{slug}/registrations/import"
+    form = {"csrf_token": csrf_from(client.get(url).get_data(as_text=True)), "file": (io.BytesIO(data), "list.csv")}
+    if apply:
+        form["apply"] = "y"
+    resp = client.post(url, data=form, content_type="multipart/form-data")
+    assert resp.status_code == 200
+    return re.sub(r"\s+", " ", resp.get_data(as_text=True))
+
+
+def test_an_everyone_export_imports_into_next_year_leaving_the_cancelled_out(app, as_organiser, setup):
+    # Capacity 5, 2 per organisation: Dan (the constabulary's third) waits; Ben then cancels.
+    regs = seed(app, setup, [(1, 0, {"full_name": "Ann Able"}), (2, 1, {"full_name": "Ben Baker"}),
+                             (3, 0, {"full_name": "Cat Cole"}), (4, 0, {"full_name": "Dan Dale"}),
+                             (5, 2, {"full_name": "Eve Earl"}), (6, 2, {"full_name": "Fay Ford"})])
+    with app.test_request_context("/"):
+        services.cancel_registration(regs[1])
+        services.cancel_registration(regs[5])
+    db.session.expire_all()
+    assert {r.full_name: r.status for r in db.session.scalars(select(Registration))} == {
+        "Ann Able": "confirmed", "Ben Baker": "cancelled", "Cat Cole": "confirmed", "Dan Dale": "waiting",
+        "Eve Earl": "confirmed", "Fay Ford": "cancelled"}
+    data = as_organiser.get(base(setup) + ".csv").get_data()
+    text = data.decode("utf-8-sig")
+    assert text.count(",Cancelled,") == 2 and text.count(",Waiting list,") == 1  # the export's own wording
+    # Next year's, with room for everyone and no limit per organisation.
+    other = _assembly_like(setup, capacity=50, org_limit=None)
+    check = _upload_to(as_organiser, other.slug, data, apply=False)
+    assert "Check of the file (nothing imported yet)" in check
+    assert "4 rows can be imported." in check
+    # The export lists the cancelled first (rows 2 and 3): how many, why and which, before anything is imported.
+    assert "2 rows will be left out because their Status is &ldquo;Cancelled&rdquo;: a cancelled registration " \
+           "is not imported (rows 2, 3)." in check
+    assert "Status column is read only to leave out cancelled registrations" in check
+    assert "Ben Baker" not in check and "Fay Ford" not in check and "problems" not in check
+    # Dan waited last year (his organisation was at its limit): here there is a place for him.
+    assert re.search(r"<bdi>Dan Dale</bdi>.*?<td data-label=\"Would be\">confirmed</td>", check)
+    assert db.session.scalar(select(func.count()).select_from(Registration)
+                             .where(Registration.assembly_id == other.id)) == 0
+    # Where two places are left, last year's confirmed Eve would wait: capacity decides, not the file's status.
+    small = _assembly_like(setup, capacity=2, org_limit=None)
+    tight = _upload_to(as_organiser, small.slug, data, apply=False)
+    assert "4 rows can be imported: 2 would be confirmed and 2 put on the waiting list" in tight
+    assert re.search(r"<bdi>Eve Earl</bdi>.*?<td data-label=\"Would be\">on the waiting list</td>", tight)
+    mailed_before = {m.id for m in outbox()}
+    done = _upload_to(as_organiser, other.slug, data, apply=True)
+    assert "4 registered and confirmed, 0 put on the waiting list." in done
+    assert "2 rows were left out because their Status is &ldquo;Cancelled&rdquo;" in done
+    imported = {r.full_name: r.status for r in db.session.scalars(
+        select(Registration).where(Registration.assembly_id == other.id))}
+    assert imported == {"Ann Able": "confirmed", "Cat Cole": "confirmed", "Dan Dale": "confirmed",
+                        "Eve Earl": "confirmed"}
+    db.session.refresh(other)
+    assert (other.confirmed_count, other.waiting_count, other.cancelled_count) == (4, 0, 0)
+    assert sorted(m.to_email for m in outbox() if m.id not in mailed_before) == [
+        "delegate1@example.org", "delegate3@example.org", "delegate4@example.org", "delegate5@example.org"]
+
+
+def test_a_status_column_leaves_out_cancelled_in_any_case_and_reads_nothing_else(app, as_organiser, setup):
+    from eventapp.registration.csvio import is_cancelled_status
+    from eventapp.registration.models import REGISTRATION_STATUSES
+
+    assert is_cancelled_status(REGISTRATION_STATUSES["cancelled"])  # the export's own label
+    for said in ("cancelled", " CANCELLED ", "Canceled", "Registration cancelled"):
+        assert is_cancelled_status(said), said
+    for said in ("", "Confirmed", "Waiting list", "Not cancelled", None):
+        assert not is_cancelled_status(said), said
+    # A list kept by hand: its own column name for the status, and statuses the import does not act on.
+    text = ("Name,Email,Role,Organisation,Registration status\n"
+            "Ann Able,ann@example.org,Officer,Mind in Shireford,CANCELLED\n"
+            "Bo Bell,bo@example.org,Officer,Mind in Shireford,Waiting list\n"
+            "Cy Cole,cy@example.org,Officer,Mind in Shireford,declined\n"
+            "Di Dee,not-an-email,Officer,Mind in Shireford,cancelled\n")
+    check = _upload_to(as_organiser, setup.assembly.slug, text.encode(), apply=False)
+    assert "2 rows can be imported." in check and "(rows 2, 5)" in check and "problems" not in check
+    done = _upload_to(as_organiser, setup.assembly.slug, text.encode(), apply=True)
+    assert "2 registered and confirmed" in done
+    assert sorted(db.session.scalars(select(Registration.email))) == ["bo@example.org", "cy@example.org"]
+    # Without a status column, nothing is said of one.
+    plain = _upload_to(as_organiser, setup.assembly.slug,
+                       b"full_name,email,job_title,organisation\nEd,ed@example.org,Officer,Mind in Shireford\n",
+                       apply=False)
+    report = plain.split('id="report-title"', 1)[1].split("</section>", 1)[0]
+    assert "1 row can be imported" in report and "Status" not in report and "left out" not in report
+
+
+def _import_statements(app, assembly, rows) -> int:
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with app.test_request_context("/"):
+            services.import_registrations(assembly, rows, apply=False)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_reading_the_status_column_adds_no_statement(app, setup):
+    header = "full_name,email,job_title,organisation"
+    body = "".join(f"P{n},p{n}@example.org,Officer,Mind in Shireford\n" for n in range(30))
+    plain = parse_csv(f"{header}\n{body}".encode())
+    _import_statements(app, setup.assembly, plain)  # the assembly's own attributes are read in the first
+    without = _import_statements(app, setup.assembly, plain)
+    with_status = parse_csv((f"{header},Status\n" + body.replace("\n", ",Confirmed\n")).encode())
+    assert _import_statements(app, setup.assembly, with_status) == without
