@@ -102,6 +102,26 @@ def test_export_downloads_what_the_filters_show(app, as_organiser, setup):
     assert [r[0] for r in rows[1:]] == ["Ben Baker"]
 
 
+def test_the_unfiltered_download_link_says_it_holds_everyone_the_cancelled_too(app, as_organiser, setup):
+    # The list hides the cancelled unless asked; its plain download link holds them: the link says so, with
+    # as many as the file has.
+    link = f'<a href="{base(setup)}.csv">'
+    assert f"{link}Download as CSV (Excel): no registrations yet</a>" in as_organiser.get(base(setup)).get_data(
+        as_text=True)
+    regs = seed(app, setup, [(1, 0, {"full_name": "Ann Able"}), (2, 1, {"full_name": "Ben Baker"}),
+                             (3, 0, {"full_name": "Cat Cole"}), (4, 0, {"full_name": "Dan Dale"})])
+    html = as_organiser.get(base(setup)).get_data(as_text=True)
+    assert f"{link}Download all 4 registrations as CSV (Excel)</a>" in html
+    with app.test_request_context("/"):
+        from eventapp.registration import services
+        services.cancel_registration(regs[1])
+    html = as_organiser.get(base(setup)).get_data(as_text=True)
+    assert "Ben Baker" not in html.split("<h2>Delegates</h2>", 1)[1]  # the list leaves him out...
+    assert f"{link}Download all 4 registrations as CSV (Excel), the 1 cancelled included</a>" in html
+    rows = _csv(as_organiser.get(base(setup) + ".csv"))[1:]  # ...the file holds him, as its link says
+    assert len(rows) == 4 and [r[0] for r in rows if r[5] == "Cancelled"] == ["Ben Baker"]
+
+
 def test_acting_on_the_last_row_of_the_last_page_lands_on_the_page_before(client, setup, as_organiser):
     from sqlalchemy import func, select
 
