@@ -415,6 +415,10 @@ def _mime(message, sender: str, now: datetime, utf8: bool = False) -> bytes:
         f"Subject: {_header(clean_header(message.subject))}\r\n"
         f"Date: {_date(message.created_at or now)}\r\n"
         f"Message-ID: {clean_header(message.message_id)}\r\n"
+        # Every email here is sent by the app, not typed by a person: auto-responders (out-of-office
+        # replies) stay quiet, RFC 3834 and Outlook/Exchange's own header.
+        "Auto-Submitted: auto-generated\r\n"
+        "X-Auto-Response-Suppress: OOF, AutoReply\r\n"
         "MIME-Version: 1.0\r\n"
     )
     text = message.body_text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")

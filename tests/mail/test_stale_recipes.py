@@ -128,3 +128,14 @@ def test_the_outbox_shows_why_an_email_was_not_sent(setup, sink, client, auth, o
     page = client.get(f"/organiser/outbox/{confirmation.id}").get_data(as_text=True)
     assert "Not sent" in page and "cancelled" in page
     assert "Resend this message" not in page
+
+
+def test_every_email_tells_auto_responders_to_stay_quiet(setup, sink):  # noqa: F811
+    # One organiser message to 300 delegates must not bring 300 out-of-office replies.
+    registration.register(setup.assembly, person(setup, 1))
+    _send_all(sink)
+    received = sink.to("delegate1@example.org")
+    assert len(received) == 2  # a plain email and a calendar invitation
+    for message in received:
+        assert message.get_all("Auto-Submitted") == ["auto-generated"]
+        assert message.get_all("X-Auto-Response-Suppress") == ["OOF, AutoReply"]
