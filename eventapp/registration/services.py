@@ -1427,7 +1427,9 @@ def _cancel(registration: Registration, *, notify: bool = True, promote: bool = 
     # so it cannot hand one back in between).
     _give_up_places(registration)
     if notify:
-        _queue(registration, "cancelled", was_waiting=was_waiting)
+        # "Register again" is offered only while the public form takes registrations.
+        _queue(registration, "cancelled", was_waiting=was_waiting,
+               registration_open=registration_window(assembly)[0])
     sync_calendar([registration.id])
     who = "an organiser" if by is not None else "the delegate"
     return _promote(assembly, by=by, cause=f"place freed when {who} cancelled registration {registration.id}") \

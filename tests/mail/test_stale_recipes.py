@@ -6,6 +6,8 @@ the Outbox says why. Never "your place is confirmed" to someone already cancelle
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
 
@@ -139,3 +141,16 @@ def test_every_email_tells_auto_responders_to_stay_quiet(setup, sink):  # noqa: 
     for message in received:
         assert message.get_all("Auto-Submitted") == ["auto-generated"]
         assert message.get_all("X-Auto-Response-Suppress") == ["OOF, AutoReply"]
+
+
+@pytest.mark.parametrize("open_", [True, False])
+def test_the_cancellation_offers_to_register_again_only_while_registration_is_open(setup, sink, open_):  # noqa: F811
+    result = registration.register(setup.assembly, person(setup, 1))
+    if not open_:
+        setup.assembly.registration_closes_at = datetime(2021, 1, 1, 9, 0)
+        db.session.commit()
+    registration.cancel_registration(db.session.get(Registration, result.registration.id))
+    (cancelled,) = _rows("cancelled")
+    assert ("register again" in cancelled.body_text) is open_
+    assert ("register again" in cancelled.body_html) is open_
+    assert (f"/a/{setup.assembly.slug}" in cancelled.body_text) is open_
