@@ -281,7 +281,22 @@ def _queue_deferred_invite(batch: _Batch, reg: Registration, uid: str, sequence:
                                    now=batch.now, domain=batch.domain, registration_id=reg.id))
 
 
-@renderer("invite")
+def _invite_untrue(message, recipe: dict) -> str | None:
+    """Why a first invitation queued as a recipe is out of date by its turn (see renderer's check), or None."""
+    from ..registration.services import no_longer_true
+
+    reason = no_longer_true(db.session.get(Registration, recipe["id"]), db.session.get(Assembly, message.assembly_id),
+                            "confirmed", recipe["v"], message.to_email)
+    if reason:
+        return reason
+    entry = db.session.scalar(select(CalendarEntry).where(CalendarEntry.registration_id == recipe["id"],
+                                                          CalendarEntry.uid == recipe["uid"]))
+    if entry is None or entry.status != "confirmed" or entry.sequence != recipe["seq"]:
+        return "a newer calendar message for this entry replaced it before its turn came."
+    return None
+
+
+@renderer("invite", check=_invite_untrue)
 def _render_invite(message, recipe: dict) -> tuple[str, str, str, str]:
     """An invitation queued as a recipe (_queue_deferred_invite), rendered by the mail worker as _queue_invite would."""
     from ..registration.services import _serializer as manage_serializer

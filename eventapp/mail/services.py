@@ -22,7 +22,7 @@ from email.utils import make_msgid, parseaddr
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from ..domain import DomainError
@@ -145,14 +145,36 @@ def link_template(url: str | None) -> str | None:
 # Renderers of deferred rows, by the name in their recipe: each takes the row (kind, to_email,
 # to_name, assembly_id, created_at) and its recipe, and returns (subject, text, html, ics).
 _RENDERERS: dict[str, Callable] = {}
+# Their checks, by the same name: (row, recipe) -> why what the email says is no longer true, or None.
+_CHECKS: dict[str, Callable] = {}
+
+# How the reason of a message the worker decided not to send begins (its status is "failed", its
+# last_error this and why): it is out of date, so never sent again, nor counted as one that could not be sent.
+NOT_SENT = "Not sent: "
 
 
-def renderer(name: str):
-    """Register a function that renders deferred rows whose recipe names it."""
+def renderer(name: str, *, check: Callable | None = None):
+    """Register a function that renders deferred rows whose recipe names it.
+
+    ``check(row, recipe)``: run by the worker just before rendering to send; when what the email
+    would say is no longer true (the registration it confirms was cancelled meanwhile, say) it
+    returns why, and the email is not sent.
+    """
     def add(fn):
         _RENDERERS[name] = fn
+        if check is not None:
+            _CHECKS[name] = check
         return fn
     return add
+
+
+def is_not_sent(message) -> bool:
+    """Whether the worker decided not to send this message (out of date when its turn came)."""
+    return message.status == "failed" and (message.last_error or "").startswith(NOT_SENT)
+
+
+def _not_sent_where():
+    return OutboxMessage.last_error.startswith(NOT_SENT, autoescape=True)
 
 
 _BEFORE_SENDING: list[Callable] = []
@@ -393,6 +415,10 @@ def _mime(message, sender: str, now: datetime, utf8: bool = False) -> bytes:
         f"Subject: {_header(clean_header(message.subject))}\r\n"
         f"Date: {_date(message.created_at or now)}\r\n"
         f"Message-ID: {clean_header(message.message_id)}\r\n"
+        # Every email here is sent by the app, not typed by a person: auto-responders (out-of-office
+        # replies) stay quiet, RFC 3834 and Outlook/Exchange's own header.
+        "Auto-Submitted: auto-generated\r\n"
+        "X-Auto-Response-Suppress: OOF, AutoReply\r\n"
         "MIME-Version: 1.0\r\n"
     )
     text = message.body_text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
@@ -427,12 +453,14 @@ class SendReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    # Out of date by their turn (see renderer's check): marked so, never sent.
+    not_sent: int = 0
     # Why the connection could not be opened (never a message's address or content): for the worker's output.
     problem: str = ""
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retrying + self.failed
+        return self.sent + self.retrying + self.failed + self.not_sent
 
 
 def is_permanent(err: BaseException) -> bool:
@@ -457,7 +485,8 @@ def backoff_seconds(attempts: int) -> float:
 _SEND_COLUMNS = (OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.to_email, OutboxMessage.to_name,
                  OutboxMessage.subject, OutboxMessage.body_text, OutboxMessage.body_html, OutboxMessage.ics,
                  OutboxMessage.ics_method, OutboxMessage.message_id, OutboxMessage.created_at,
-                 OutboxMessage.kind, OutboxMessage.assembly_id, OutboxMessage.render)
+                 OutboxMessage.kind, OutboxMessage.assembly_id, OutboxMessage.render,
+                 OutboxMessage.dedupe_key, OutboxMessage.registration_id)
 
 
 def _due_stmt(limit: int):
@@ -616,16 +645,82 @@ def _send_share(conn, error, rows, envelope_from: str, sender: str, results: que
         results.put(None)
 
 
-def _render_claimed(rows: list) -> tuple[list, list]:
+def _why_not_sent(row) -> str | None:
+    """Why what a recipe row would say is no longer true (its renderer's check), or None."""
+    recipe = json.loads(row.render)
+    check = _CHECKS.get(recipe.get("r"))
+    return check(row, recipe) if check is not None else None
+
+
+def _pointless_cancels(rows: list, not_sent: dict[int, str]) -> dict[int, str]:
+    """The calendar CANCELs among ``rows`` for an entry never put in that calendar: every earlier
+    message for the entry at that address was not sent (say the first invitation, out of date by
+    its turn because the delegate cancelled at once). Sent, it would only puzzle them."""
+    cancels = [row for row in rows if row.id not in not_sent and not row.render and row.registration_id
+               and (row.ics_method or "").upper() == "CANCEL" and (row.dedupe_key or "").startswith("invite:")]
+    if not cancels:
+        return {}
+    earlier: dict[tuple[str, str], list[tuple[int, bool]]] = {}
+    for key, to_email, msg_id, status, last_error in db.session.execute(
+            select(OutboxMessage.dedupe_key, OutboxMessage.to_email, OutboxMessage.id, OutboxMessage.status,
+                   OutboxMessage.last_error)
+            .where(OutboxMessage.registration_id.in_({row.registration_id for row in cancels}),
+                   OutboxMessage.dedupe_key.startswith("invite:"))):
+        skipped = msg_id in not_sent or (status == "failed" and (last_error or "").startswith(NOT_SENT))
+        earlier.setdefault((key.rpartition(":")[0], to_email.lower()), []).append((msg_id, skipped))
+    out = {}
+    for row in cancels:
+        before = [skipped for msg_id, skipped in earlier.get((row.dedupe_key.rpartition(":")[0],
+                                                              row.to_email.lower()), []) if msg_id < row.id]
+        if before and all(before):
+            out[row.id] = ("the invitation it withdraws was never sent, so the delegate's calendar has nothing "
+                           "to cancel.")
+    return out
+
+
+def _mark_not_sent(rows: list, reasons: dict[int, str]) -> None:
+    # As _save_outcomes: only rows still ours (pending, this attempt).
+    for row in rows:
+        if row.id in reasons:
+            db.session.execute(update(OutboxMessage).where(
+                OutboxMessage.id == row.id, OutboxMessage.attempts == row.attempts + 1,
+                OutboxMessage.status == "pending").values(status="failed", last_error=(NOT_SENT + reasons[row.id])[:2000])
+                .execution_options(synchronize_session=False))
+
+
+def _render_claimed(rows: list) -> tuple[list, list, int]:
     """Render the claimed rows that hold a recipe and store their content (committed before sending).
 
-    Returns the rows ready to send (rendered ones with their content) and (row, error) for
-    rows that could not be rendered: those are not sent, and never stop the others.
+    Returns the rows ready to send (rendered ones with their content), (row, error) for rows that
+    could not be rendered (those are not sent, and never stop the others), and how many rows were
+    not sent because what they say is no longer true (marked so, with why, and committed).
     """
-    if not any(row.render for row in rows):
-        return rows, []
-    ready, failed, done = [], [], []
+    checked = any(row.render or (row.ics_method or "").upper() == "CANCEL" for row in rows)
+    if not checked:
+        return rows, [], 0
+    not_sent: dict[int, str] = {}
+    failed: list = []
+    broken: set[int] = set()
     for row in rows:
+        if not row.render:
+            continue
+        try:
+            reason = _why_not_sent(row)
+        except Exception as err:  # noqa: BLE001 - as a broken recipe below
+            db.session.rollback()
+            failed.append((row, RuntimeError(f"Could not render this email: {type(err).__name__}: {err}")))
+            broken.add(row.id)
+            continue
+        if reason:
+            not_sent[row.id] = reason
+    not_sent.update(_pointless_cancels([row for row in rows if row.id not in broken], not_sent))
+    if not_sent:
+        _mark_not_sent(rows, not_sent)
+        db.session.commit()  # before rendering: a broken recipe's rollback must not undo it
+    ready, done = [], []
+    for row in rows:
+        if row.id in not_sent or row.id in broken:
+            continue
         if not row.render:
             ready.append(row)
             continue
@@ -641,7 +736,7 @@ def _render_claimed(rows: list) -> tuple[list, list]:
     # Stored before sending: a retry, a resend and the outbox page show what was sent.
     _store_rendered(done)
     db.session.commit()
-    return ready, failed
+    return ready, failed, len(not_sent)
 
 
 def send_pending(limit: int | None = None) -> SendReport:
@@ -656,7 +751,7 @@ def send_pending(limit: int | None = None) -> SendReport:
         return report
     envelope_from = Address(addr_spec=current_app.config["ORGANISER_EMAIL"]).addr_spec
     sender = _sender()
-    claimed, unrenderable = _render_claimed(claimed)
+    claimed, unrenderable, report.not_sent = _render_claimed(claimed)
     pending: list[tuple[int, int, dict]] = []
     for row, err in unrenderable:
         # Not sent: retried later like a refused connection, and failed after the last attempt.
@@ -720,6 +815,7 @@ def run_worker(*, interval: float = 5.0, limit: int | None = None, stop=None, ec
             report = SendReport()
         if echo and report.handled:
             echo(f"Sent {report.sent}, will retry {report.retrying}, failed {report.failed}."
+                 + (f" Not sent, out of date: {report.not_sent}." if report.not_sent else "")
                  + (f" {report.problem}" if report.problem else ""))
         if report.handled == 0:
             pause(interval, stop)
@@ -742,6 +838,9 @@ def resend(message: OutboxMessage) -> OutboxMessage:
     """Queue a failed (or sent) message again, with the same Message-ID."""
     if message.status == "pending":
         raise DomainError("This message is already waiting to be sent.")
+    if is_not_sent(message):
+        raise DomainError("This message was not sent because what it says was no longer true when its turn "
+                          "came: sending it now would tell the delegate something wrong.")
     if superseded_by(message) is not None:
         # Its text and its calendar entry are out of date: sent again, they would tell the
         # delegate the old time or room (and some calendars would apply it).
@@ -788,10 +887,10 @@ class OutboxFilters:
 def retry_failed(filters: OutboxFilters | None = None) -> tuple[int, int]:
     """Queue the failed messages again (say once the SMTP settings are put right): those the Outbox's
     ``filters`` pick, or every one (the command line). Returns (queued, left failed): a calendar message a
-    newer one for the same entry replaced stays failed."""
+    newer one for the same entry replaced stays failed, and so does one out of date when its turn came (is_not_sent)."""
     stmt = select(OutboxMessage).where(OutboxMessage.status == "failed").order_by(OutboxMessage.id)
     failed = list(db.session.scalars((filters or OutboxFilters()).where(stmt)))
-    again = [m.id for m in failed if superseded_by(m) is None]
+    again = [m.id for m in failed if not is_not_sent(m) and superseded_by(m) is None]
     now = utcnow()
     for start in range(0, len(again), 500):
         db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(again[start:start + 500]),
@@ -808,7 +907,10 @@ def new_message_id() -> str:
 
 def outbox_counts(filters: OutboxFilters | None = None) -> dict[str, int]:
     """Messages by status, for the Outbox page: of those its other filters (all but the status) pick."""
-    stmt = select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(OutboxMessage.status)
+    # Failed ones the worker did not send because they were out of date by their turn count as "not_sent".
+    status = case((and_(OutboxMessage.status == "failed", _not_sent_where()), "not_sent"),
+                  else_=OutboxMessage.status)
+    stmt = select(status, func.count(OutboxMessage.id)).group_by(status)
     if filters is not None:
         stmt = replace(filters, status="").where(stmt)
     return {status: n for status, n in db.session.execute(stmt).all()}

@@ -19,6 +19,15 @@ from .models import OUTBOX_STATUSES, OutboxMessage
 bp = Blueprint("mail", __name__, url_prefix="/organiser/outbox")
 
 STATUS_LABELS = {"pending": "Waiting to be sent", "sent": "Sent", "failed": "Failed"}
+# Shown for a failed message the worker did not send because it was out of date by its turn (see shown_status).
+NOT_SENT_LABEL = "Not sent (out of date)"
+
+
+def status_label(message) -> str:
+    """A message's status as the Outbox names it: one not sent because it was out of date is not a failure."""
+    if services.is_not_sent(message):
+        return NOT_SENT_LABEL
+    return STATUS_LABELS.get(message.status, message.status)
 KIND_LABELS = {
     "registration_confirmed": "Registration confirmed",
     "waiting_list": "Waiting list",
@@ -103,7 +112,7 @@ def index():
     filters = {k: v for k, v in back.items() if k in FILTER_ARGS}
     return render_template(
         "mail/index.html", page=page, status=f.status, kind=f.kind, assembly_id=f.assembly_id, q=f.q,
-        statuses=STATUS_LABELS, kinds=kinds, kind_labels=KIND_LABELS, assemblies=assemblies,
+        statuses=STATUS_LABELS, status_label=status_label, kinds=kinds, kind_labels=KIND_LABELS, assemblies=assemblies,
         counts=counts, retry_count=counts.get("failed", 0) if f.status in ("", "failed") else 0,
         smtp=current_app.config.get("MAIL_SERVER"), about=about, back=back,
         filtered=bool(f.status or f.kind or f.assembly_id or f.q or f.registration_id),
@@ -122,7 +131,7 @@ def outbox_csv():
                OutboxMessage.last_error)
     stmt, _, f = _filtered(select(*columns).order_by(OutboxMessage.id.desc()))
     rows = ([r.created_at.strftime("%Y-%m-%d %H:%M"), r.to_name, r.to_email, r.subject,
-             KIND_LABELS.get(r.kind, r.kind), STATUS_LABELS.get(r.status, r.status), r.attempts,
+             KIND_LABELS.get(r.kind, r.kind), status_label(r), r.attempts,
              r.sent_at.strftime("%Y-%m-%d %H:%M") if r.sent_at else "", r.last_error or ""]
             for r in db.session.execute(stmt))
     header = ["Queued (UTC)", "Name", "Email", "Subject", "Kind", "Status", "Attempts", "Sent (UTC)", "Last error"]
@@ -143,7 +152,8 @@ def _message(message_id: int) -> OutboxMessage:
 @organiser_required
 def detail(message_id: int):
     message = _message(message_id)
-    return render_template("mail/detail.html", message=message, statuses=STATUS_LABELS, kind_labels=KIND_LABELS,
+    return render_template("mail/detail.html", message=message, status_label=status_label, kind_labels=KIND_LABELS,
+                           not_sent=services.is_not_sent(message),
                            form=FlaskForm(), back=_list_args(), smtp=current_app.config.get("MAIL_SERVER"),
                            newer=services.superseded_by(message), private_link=services.has_private_link(message))
 

@@ -518,7 +518,37 @@ def _manage_link_template() -> str:
     return link_template(url_for("registration.manage", token=TOKEN_PLACEHOLDER, _external=True))
 
 
-@renderer("registration")
+def no_longer_true(registration: Registration | None, assembly: Assembly | None, status: str | None, version: int,
+                   to_email: str) -> str | None:
+    """Why an email queued about ``registration`` in ``status`` (with its link of ``version``, to ``to_email``)
+    would say something no longer true if sent now, or None. For the mail worker (see renderer's check)."""
+    if registration is None or registration.anonymised_at is not None:
+        return "the registration was erased before its turn came."
+    if assembly is None or assembly.cancelled_at is not None:
+        return "the assembly was called off before its turn came."
+    if status is not None and registration.status != status:
+        return {"cancelled": "the registration was cancelled before its turn came (the delegate is sent the "
+                             "cancellation instead).",
+                "waiting": "the delegate was moved to the waiting list before its turn came (they are sent "
+                           "that instead).",
+                "confirmed": "the delegate was given a place before its turn came (they are sent that instead)."
+                }.get(registration.status, f"the registration is now {registration.status}.")
+    if registration.token_version != version or email_key(registration.email or "") != email_key(to_email):
+        return ("the delegate's address or personal link was replaced before its turn came (the new one was "
+                "emailed on its own).")
+    return None
+
+
+# The registration a recipe's email is about must still be in this status when it is sent.
+_RECIPE_STATUS = {"registration_confirmed": "confirmed", "waiting_list": "waiting"}
+
+
+def _registration_email_untrue(message, recipe: dict) -> str | None:
+    return no_longer_true(db.session.get(Registration, recipe["id"]), db.session.get(Assembly, message.assembly_id),
+                          _RECIPE_STATUS.get(message.kind), recipe["v"], message.to_email)
+
+
+@renderer("registration", check=_registration_email_untrue)
 def _render_registration_email(message, recipe: dict) -> tuple[str, str, str, None]:
     """A registration email queued by register() as a recipe (see _deferred_row), rendered by the worker."""
     reg_id = recipe["id"]
@@ -1397,7 +1427,9 @@ def _cancel(registration: Registration, *, notify: bool = True, promote: bool = 
     # so it cannot hand one back in between).
     _give_up_places(registration)
     if notify:
-        _queue(registration, "cancelled", was_waiting=was_waiting)
+        # "Register again" is offered only while the public form takes registrations.
+        _queue(registration, "cancelled", was_waiting=was_waiting,
+               registration_open=registration_window(assembly)[0])
     sync_calendar([registration.id])
     who = "an organiser" if by is not None else "the delegate"
     return _promote(assembly, by=by, cause=f"place freed when {who} cancelled registration {registration.id}") \

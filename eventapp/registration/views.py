@@ -1011,7 +1011,7 @@ def organiser_send_link(slug: str, reg_id: int):
 
 def _organiser_form_page(form, reg, assembly, topics, *, published: bool):
     from ..mail.services import latest_about
-    from ..mail.views import KIND_LABELS, STATUS_LABELS
+    from ..mail.views import KIND_LABELS, status_label
 
     # "Did she get her invitation?": the answer beside the registration, whichever address it went to.
     emails, email_total = latest_about(reg.id) if reg else ([], 0)
@@ -1019,7 +1019,7 @@ def _organiser_form_page(form, reg, assembly, topics, *, published: bool):
                            published=published, organisations=_approved_organisations(), organiser=True,
                            cancel_url=url_for(".organiser_index", slug=assembly.slug, **_list_args()), emails=emails,
                            email_total=email_total, kind_labels=KIND_LABELS,
-                           email_statuses=STATUS_LABELS), _status(form)
+                           email_status=status_label), _status(form)
 
 
 @bp.route("/organiser/assemblies/<slug>/registrations/<int:reg_id>/cancel", methods=["GET", "POST"])

@@ -75,6 +75,8 @@ def received_calendars(sink, to: str):
 
 def test_request_time_change_move_cancel_for_one_delegate(world, sink, app):
     reg = register(world, "Aïsha O'Neill", "aisha@example.org")
+    # Sent before she cancels: queued first invitations out of date by their turn are not sent at all.
+    first = send_pending()
     publish_assignments(world.assembly, {reg: [world.ws.asb]})
     assemblies.save_round(world.assembly, {"name": world.r1.name, "starts_at": time(10, 45), "ends_at": time(12, 0)},
                           world.r1)
@@ -82,7 +84,7 @@ def test_request_time_change_move_cancel_for_one_delegate(world, sink, app):
     registration.cancel_registration(reg)
 
     report = send_pending()
-    assert report.sent == len(invites("aisha@example.org")) + len(outbox("aisha@example.org", ["registration_confirmed", "cancelled"]))
+    assert first.sent + report.sent == len(invites("aisha@example.org")) + len(outbox("aisha@example.org", ["registration_confirmed", "cancelled"]))
     received = received_calendars(sink, "aisha@example.org")
     assert len(received) == 6  # plenary; workshop request, time change, move; two cancellations
     parsed = icaljs([text for _, text, _ in received])

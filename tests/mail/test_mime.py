@@ -30,7 +30,8 @@ HOSTILE = [
     "   ",
 ]
 text = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=200))
-HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"]
+HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "X-Auto-Response-Suppress", "MIME-Version",
+           "Content-Type"]
 
 
 def display_name(raw: bytes, header: str) -> str:
