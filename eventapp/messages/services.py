@@ -334,8 +334,7 @@ def _queue_copies(assembly: Assembly, message: AssemblyMessage) -> None:
         .with_only_columns(Registration.id, Registration.email, Registration.full_name,
                            Registration.token_version)).all()
     for start in range(0, len(people), CHUNK):
-        # The link's version as now, like every other queued email: links revoked before the
-        # worker sends this copy stay dead in it.
+        # The link's version is taken again when the copy is rendered ("v" is kept for reading only).
         queue_rows([deferred_row("message", email, name, recipe={"r": "message", "m": message.id, "id": reg_id,
                                                                  "v": version, "name": name, "link": link},
                                  subject=subject, assembly_id=assembly.id, dedupe_key=f"message:{message.id}:{reg_id}",
@@ -396,7 +395,105 @@ def cancel_scheduled(message: AssemblyMessage) -> None:
     db.session.commit()
 
 
-@renderer("message")
+# The statuses a delegate of each audience has (every other audience: confirmed delegates).
+_AUDIENCE_STATUSES = {"waiting": ("waiting",), "registered": ("confirmed", "waiting")}
+_NOW = {"cancelled": "cancelled their registration",
+        "waiting": "was moved to the waiting list",
+        "confirmed": "was given a place (off the waiting list)"}
+_AUDIENCE_WORDS = {"waiting": "the waiting list", "registered": "confirmed delegates and the waiting list"}
+# Per batch of the mail worker, keyed IN lists stay well under every database's limit on parameters.
+_IN = 500
+
+
+@dataclass
+class _Batch:
+    """What checking and rendering a batch of copies reads, loaded in a few statements (see _load_batch).
+
+    Holding it keeps the objects in the session, so the renderer's db.session.get finds them."""
+
+    messages: dict[int, AssemblyMessage]
+    assemblies: dict[int, Assembly]
+    registrations: dict[int, Registration]
+    placed: set[tuple[int, int]]  # (registration id, workshop id), for workshop messages
+    arrived: set[int]  # registration ids checked in, for the audiences "arrived" and "not_arrived"
+
+
+def _chunks(ids: list[int]):
+    for start in range(0, len(ids), _IN):
+        yield ids[start:start + _IN]
+
+
+def _load_batch(pairs: list) -> _Batch:
+    """The mail worker's prepare for a batch of copies: their messages, assemblies and registrations,
+    and the placements and check-ins their audiences depend on, as they are now."""
+    fresh = {"populate_existing": True}  # as committed now, not as the session last saw them
+    message_ids = sorted({recipe["m"] for _, recipe in pairs})
+    messages = {m.id: m for m in db.session.scalars(
+        select(AssemblyMessage).where(AssemblyMessage.id.in_(message_ids)).execution_options(**fresh))}
+    assembly_ids = sorted({row.assembly_id for row, _ in pairs if row.assembly_id is not None})
+    assemblies = {a.id: a for a in db.session.scalars(
+        select(Assembly).where(Assembly.id.in_(assembly_ids)).execution_options(**fresh))} if assembly_ids else {}
+    reg_ids = sorted({recipe["id"] for _, recipe in pairs if recipe.get("id") is not None})
+    registrations: dict[int, Registration] = {}
+    for chunk in _chunks(reg_ids):
+        registrations.update((r.id, r) for r in db.session.scalars(
+            select(Registration).where(Registration.id.in_(chunk)).execution_options(**fresh)))
+    audience_of = {recipe["id"]: messages.get(recipe["m"]) for _, recipe in pairs if recipe.get("id") is not None}
+    workshops = sorted({m.workshop_id for m in messages.values() if m.audience == "workshop" and m.workshop_id})
+    placed: set[tuple[int, int]] = set()
+    ids = [i for i, m in audience_of.items() if m is not None and m.audience == "workshop"]
+    for chunk in _chunks(ids):
+        placed.update((reg_id, workshop_id) for reg_id, workshop_id in db.session.execute(
+            select(Placement.registration_id, Placement.workshop_id).where(
+                Placement.registration_id.in_(chunk), Placement.workshop_id.in_(workshops))))
+    arrived: set[int] = set()
+    ids = [i for i, m in audience_of.items() if m is not None and m.audience in ("arrived", "not_arrived")]
+    for chunk in _chunks(ids):
+        arrived.update(db.session.scalars(select(Arrival.registration_id).where(Arrival.registration_id.in_(chunk))))
+    return _Batch(messages, assemblies, registrations, placed, arrived)
+
+
+def _copy_untrue(row, recipe: dict, batch: _Batch | None) -> str | None:
+    """Why a copy of a message would now go to someone no longer in its audience, or None (the mail worker's
+    check). Re-checked where the audience's rule is a fact of the delegate's own row, a placement or a
+    check-in: status, needs on record, organisation, workshop placed in, checked in or not."""
+    if recipe.get("id") is None:
+        return None  # facilitators: staff accounts, whose copies say only why they get them
+    batch = batch or _load_batch([(row, recipe)])
+    registration = batch.registrations.get(recipe["id"])
+    message = batch.messages.get(recipe["m"])
+    if registration is None or registration.anonymised_at is not None:
+        return "the delegate's registration was erased before its turn came."
+    assembly = batch.assemblies.get(row.assembly_id)
+    if assembly is not None and assembly.cancelled_at is not None and assembly.cancelled_at > row.created_at:
+        # A message written after the call-off (explaining it, say) still goes: this one was written before.
+        return "the assembly was called off after this message was written."
+    if message is None:
+        return None
+    audience = message.audience
+    if registration.status not in _AUDIENCE_STATUSES.get(audience, ("confirmed",)):
+        now = _NOW.get(registration.status, f"is now {registration.status}")
+        return (f"the delegate {now} before its turn came; the message was for "
+                f"{_AUDIENCE_WORDS.get(audience, 'confirmed delegates')}.")
+    if audience == "access" and not registration.access_needs:
+        return "the delegate no longer has access needs on record; the message was for those who have."
+    if audience == "dietary" and not registration.dietary_needs:
+        return "the delegate no longer has dietary needs on record; the message was for those who have."
+    if audience == "organisation" and message.organisation_id is not None \
+            and registration.organisation_id != message.organisation_id:
+        return "the delegate's organisation was changed before its turn came; the message was for another one."
+    if audience == "workshop" and message.workshop_id is not None \
+            and (registration.id, message.workshop_id) not in batch.placed:
+        return "the delegate is no longer placed in the workshop the message was for."
+    if audience == "arrived" and registration.id not in batch.arrived:
+        return "the delegate's check-in was undone before its turn came; the message was for those checked in."
+    if audience == "not_arrived" and registration.id in batch.arrived:
+        return ("the delegate was checked in at reception before its turn came; the message was for those not "
+                "checked in.")
+    return None
+
+
+@renderer("message", check=_copy_untrue, prepare=_load_batch)
 def _render_message(row, recipe: dict) -> tuple[str, str, str, None]:
     """An organiser's message queued by send_message(), rendered by the sender just before it goes."""
     registration = db.session.get(Registration, recipe["id"]) if recipe.get("id") is not None else None
@@ -405,7 +502,10 @@ def _render_message(row, recipe: dict) -> tuple[str, str, str, None]:
     # change (another officer sent instead) or an erasure, the old address may be someone else's.
     if (registration is not None and recipe.get("link") and registration.anonymised_at is None
             and registration.email_key == email_key(row.to_email)):
-        manage = recipe["link"].format(token=_serializer().dumps({"r": registration.id, "v": recipe["v"]}))
+        # Of the link's version now, not as queued: a link replaced meanwhile (the delegate's new one was
+        # emailed to this same address) would be dead, and this email's link must open their registration.
+        manage = recipe["link"].format(token=_serializer().dumps({"r": registration.id,
+                                                                  "v": registration.token_version}))
     subject, text, html = render_email(
         "message", to_name=recipe.get("name", row.to_name), message=db.session.get(AssemblyMessage, recipe["m"]),
         registration=registration, assembly=db.session.get(Assembly, row.assembly_id), manage_url=manage,
