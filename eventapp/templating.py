@@ -215,6 +215,12 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
     return f"{int(n):,} {singular if n == 1 else (plural or singular + 's')}"
 
 
+def line(text: str | None) -> str:
+    """A one-line value (a title, a venue, a room) as a plain-text email's sentence shows it: stored as typed,
+    a line break or run of spaces in it shown as one space, so it cannot split the sentence around it."""
+    return " ".join(str(text or "").split())
+
+
 def oneline(text: str | None) -> str:
     """Lines typed in a box (an address) on one line, comma-separated: "1 Market Place, Shireford"."""
     # splitlines: a browser sends a textarea's lines with CRLF, and a CR left alone breaks a text email's line.
@@ -242,6 +248,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["counted"] = counted
     app.jinja_env.filters["longdate"] = longdate
     app.jinja_env.filters["oneline"] = oneline
+    app.jinja_env.filters["line"] = line
     app.jinja_env.filters["zone_time"] = zone_time
     app.extensions["eventapp.links"] = {}
     app.extensions["eventapp.nav"] = {}

@@ -13,6 +13,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import _app_ctx_id
 from sqlalchemy import orm
@@ -23,6 +24,10 @@ from eventapp.extensions import limiter
 from tests.mail_sink import email_request_context  # noqa: F401 - shared fixture
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+# Property tests check behaviour, not speed: hypothesis' 200 ms deadline per example failed them on a busy machine.
+settings.register_profile("eventapp", deadline=None)
+settings.load_profile("eventapp")
 PASSWORD = "correct horse battery staple"
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*? value="([^"]+)"')

@@ -127,19 +127,8 @@ ASSEMBLY_FIELDS = (
 )
 
 
-# Fields shown on one line: in an email's sentences and subject, a calendar's title and place. A line break in
-# one (pasted, or posted by a script) would split a sentence of every delegate's plain-text email.
-_ONE_LINE_FIELDS = ("title", "venue_name", "room")
-
-
-def _one_line(data: dict[str, Any]) -> dict[str, Any]:
-    """The data with its one-line fields' line breaks, tabs and runs of spaces made single spaces."""
-    return {**data, **{f: " ".join(data[f].split()) for f in _ONE_LINE_FIELDS if isinstance(data.get(f), str)}}
-
-
 def save_assembly(data: dict[str, Any], assembly: Assembly | None = None) -> Assembly:
     """Create an assembly, or update one, after checking its rules."""
-    data = _one_line(data)
     _check_assembly(data, assembly)
     existing = assembly is not None
     if assembly is None:
@@ -164,7 +153,6 @@ def copy_assembly(source: Assembly, data: dict[str, Any], *, workshops: bool = T
                   agenda: bool = True, documents: bool = False) -> Assembly:
     """Create an assembly from the details given and, as asked, another's rounds and workshops (with their
     facilitators), plenary agenda and documents: next year's assembly without typing forty workshops again."""
-    data = _one_line(data)
     _check_assembly(data, None)
     if workshops:
         for rnd in sorted(source.rounds, key=lambda r: r.position):
@@ -330,7 +318,6 @@ def save_topic(data: dict[str, Any], topic: Topic | None = None) -> Topic:
 def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = None) -> Workshop:
     """Create or update a workshop: its round, topic (a new one named is added to the topic list), room,
     capacity and facilitators."""
-    data = _one_line(data)
     new_topic = " ".join((data.get("new_topic") or "").split())
     if len(new_topic) > TOPIC_NAME_MAX:
         raise DomainError(f"Shorten the new topic to {TOPIC_NAME_MAX} characters or fewer.", "new_topic")

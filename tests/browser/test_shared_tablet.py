@@ -161,6 +161,9 @@ def test_signing_out_with_nothing_unsaved_signs_out_at_once(live_server, browser
         _fill_new_action(page, seed, "Share the referral map")
         page.get_by_role("button", name="Add action").click()
         page.get_by_text("Action added.").wait_for()
+        # drafts.js forgets the saved draft once the page has loaded (a deferred script): a click
+        # before that, on a machine running the suite's other processes, raced it.
+        page.wait_for_load_state("load")
         _sign_out(page)
         _signed_out(page)
         assert page.evaluate(DRAFT_KEYS) == []

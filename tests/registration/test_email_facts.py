@@ -76,8 +76,12 @@ def test_a_line_break_typed_in_a_title_venue_or_room_does_not_split_the_emails_s
     [mail] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "registration_confirmed")).all()
     assert "Your place at Shireford Community Safety Assembly is confirmed." in mail.body_text
     assert "Where: The Guildhall (Main hall)\n" in mail.body_text
+    [invite] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invite")).all()
+    assert "You have a place at Shireford Community Safety Assembly. This email" in invite.body_text
+    assert "Your programme for Shireford Community Safety Assembly (" in invite.body_text
+    # Stored as typed (hostile text is kept faithfully); only the email's sentences show it on one line.
     assert (a.title, a.venue_name, workshop.title, workshop.room) == (
-        "Shireford Community Safety Assembly", "The Guildhall (Main hall)", "Hidden harm", "Room 2 upstairs")
+        "Shireford\r\nCommunity Safety Assembly", "The Guildhall\n(Main hall)", "Hidden\nharm", "Room 2\r\nupstairs")
 
 
 def test_cancelling_a_place_at_a_called_off_assembly_promises_no_place_to_others_nor_a_new_registration(
