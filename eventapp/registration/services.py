@@ -1946,6 +1946,7 @@ def _preview_places(assembly: Assembly, valid: list[dict[str, Any]], report: Imp
 
 
 _IMPORT_CHUNK = 500
+_INSERT_IMPORTED = insert(_R).returning(_R.c.id, _R.c.email_key)
 
 
 def _organisations_named(keys: set[str]) -> dict[str, Any]:
@@ -2002,7 +2003,10 @@ def _register_imported(assembly: Assembly, valid: list[dict[str, Any]]) -> list[
     if not values:
         return []
     conn = db.session.connection()
-    ids = list(conn.execute(insert(_R).returning(_R.c.id, sort_by_parameter_order=True), values).scalars())
+    # Many rows a statement. The ids come back matched by address (unique in the assembly), in whatever order
+    # the database returns them: asking it to keep the file's order costs a statement per row on SQLite.
+    new_ids = dict((key, new_id) for new_id, key in conn.execute(_INSERT_IMPORTED, values))
+    ids = [new_ids[row["email_key"]] for row in values]
     preferences = [{"registration_id": new_id, "topic_id": t, "rank": i}
                    for new_id, data in zip(ids, valid) for i, t in enumerate(data["topic_ids"], start=1)]
     if preferences:
