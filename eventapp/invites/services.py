@@ -373,6 +373,16 @@ def sync_new_registration(registration: Registration, *, defer: bool = False, ro
     return _sync_chunk([registration.id], new=[registration], defer=defer, rows=rows)
 
 
+def sync_new_registrations(registrations: list[Registration], *, defer: bool = False,
+                           rows: list[dict] | None = None) -> int:
+    """sync_new_registration for many inserted in this transaction (an import): one statement per table.
+
+    ``rows`` go ahead of all the invitations: each delegate's email comes before their invitation.
+    """
+    db.session.flush()
+    return _sync_chunk([r.id for r in registrations], new=list(registrations), defer=defer, rows=rows)
+
+
 class _LegacySent:
     """For entries whose fingerprint predates descriptions: is the calendar already showing this slot?
 

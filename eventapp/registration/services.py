@@ -20,7 +20,8 @@ from ..assemblies.models import Assembly, Round, Topic, Workshop
 from ..domain import DomainError
 from ..extensions import db
 from ..mail.models import OutboxMessage
-from ..invites.services import cancel_at_old_address, sync_calendar, sync_new_registration
+from ..invites.services import (cancel_at_old_address, sync_calendar, sync_new_registration,
+                                sync_new_registrations)
 from ..mail.services import (TOKEN_PLACEHOLDER, before_sending, clean_header, deferred_row, is_email_address,
                              link_template, outbox_row, queue_rows, render_email, render_subject, rendered, renderer)
 from ..organisations.models import SECTORS, Organisation, name_key
@@ -569,15 +570,35 @@ def _render_registration_email(message, recipe: dict) -> tuple[str, str, str, No
     return subject, text, html, None
 
 
-def _deferred_row(registration: Registration, kind: str, dedupe: str, position: int | None) -> dict:
-    """The outbox row for a registration just inserted: the recipe, which the worker renders."""
+def _deferred_row(registration: Registration, kind: str, dedupe: str, position: int | None, *,
+                  extra: dict | None = None, shared: dict | None = None) -> dict:
+    """The outbox row for a registration just inserted: the recipe, which the worker renders.
+
+    ``extra``: more template context, kept in the recipe (JSON values). ``shared``: what every row of a batch
+    has in common, worked out once (see _deferred_shared).
+    """
+    shared = shared or _deferred_shared(registration.assembly)
     recipe = {"r": "registration", "id": registration.id, "v": registration.token_version, "position": position,
-              "days": token_max_age() // 86400, "link": _manage_link_template()}
+              "days": shared["days"], "link": shared["link"]}
+    if extra:
+        recipe["extra"] = extra
     if clean_header(registration.full_name)[:200] != registration.full_name:
         recipe["name"] = registration.full_name  # the template greets the name as given, not as the header has it
     return deferred_row(kind, registration.email, registration.full_name, recipe=recipe,
-                        subject=render_subject(kind, assembly=registration.assembly),
-                        assembly_id=registration.assembly_id, dedupe_key=dedupe, registration_id=registration.id)
+                        subject=shared["subjects"](kind), assembly_id=registration.assembly_id, dedupe_key=dedupe,
+                        registration_id=registration.id)
+
+
+def _deferred_shared(assembly: Assembly) -> dict:
+    """What _deferred_row() needs that is the same for every registration of this assembly just now."""
+    subjects: dict[str, str] = {}
+
+    def subject(kind: str) -> str:
+        if kind not in subjects:
+            subjects[kind] = render_subject(kind, assembly=assembly)
+        return subjects[kind]
+
+    return {"days": token_max_age() // 86400, "link": _manage_link_template(), "subjects": subject}
 
 
 _UNKNOWN = object()
@@ -1791,8 +1812,9 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
     report = ImportReport(applied=apply)
     topics_by_name = {name_key(t.name): t.id for t in offered_topics(assembly)}
     need = required_choices(assembly)
-    valid: list[dict[str, Any]] = []
-    first_row: dict[str, int] = {}
+    # First each row's own details, then two lookups for the whole file (the addresses already registered
+    # here, the organisations named), then each row's checks in file order: no query per row.
+    read: list[tuple[int, dict[str, str], dict[str, Any] | str]] = []
     for line, row in enumerate(rows, start=2):
         line = row.get(ROW_KEY, line)
         if STATUS in row:
@@ -1803,19 +1825,30 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
                 report.cancelled_rows.append(line)
                 continue
         try:
-            details = _imported_details(row)
+            read.append((line, row, _imported_details(row)))
+        except DomainError as err:
+            read.append((line, row, err.message))
+    registered = set(db.session.scalars(select(Registration.email_key).where(Registration.assembly_id == assembly.id)))
+    organisations = _organisations_named({name_key(org_name) for _, row, details in read
+                                          if not isinstance(details, str)
+                                          and (org_name := (row.get("organisation") or "").strip())})
+    valid: list[dict[str, Any]] = []
+    first_row: dict[str, int] = {}
+    for line, row, details in read:
+        try:
+            if isinstance(details, str):
+                raise DomainError(details)
             key = email_key(details["email"])
             if key in first_row:
                 raise DomainError(f"The email address {_shown(details['email'])} is on row {first_row[key]} too.",
                                   "email")
             first_row[key] = line
-            if db.session.scalar(select(Registration.id).where(
-                    Registration.assembly_id == assembly.id, Registration.email_key == key)) is not None:
+            if key in registered:
                 raise DomainError(f"{_shown(details['email'])} is already registered for this assembly.", "email")
             org_name = (row.get("organisation") or "").strip()
             if not org_name:
                 raise DomainError("The organisation is empty.", "organisation")
-            org = db.session.scalar(select(Organisation).where(Organisation.name_key == name_key(org_name)))
+            org = organisations.get(name_key(org_name))
             if org is None:
                 raise DomainError(f"No organisation called “{_shown(org_name)}” on the organisations list: "
                                   "add it there first, or correct its name in the file.", "organisation")
@@ -1841,9 +1874,8 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
     if not apply:
         _preview_places(assembly, valid, report)
         return report
-    for data in valid:
-        result = _register_imported(assembly, data)
-        if result == "waiting":
+    for status in _register_imported(assembly, valid):
+        if status == "waiting":
             report.waiting += 1
         else:
             report.added += 1
@@ -1913,21 +1945,83 @@ def _preview_places(assembly: Assembly, valid: list[dict[str, Any]], report: Imp
     report.preview_more = len(valid) - len(report.preview)
 
 
-def _register_imported(assembly: Assembly, data: dict[str, Any]) -> str:
-    assembly = lock_assembly(assembly.id)
-    org = db.session.get(Organisation, data["organisation_id"])
-    reason = _no_place_reason(assembly, org)
-    reg = Registration(
-        assembly_id=assembly.id, email_key=email_key(data["email"]), organisation_id=org.id, source="import",
-        full_name=data["full_name"], email=data["email"], job_title=data["job_title"],
-        access_needs=data["access_needs"], dietary_needs=data["dietary_needs"],
-        status="waiting" if reason else "confirmed",
-        waiting_position=_next_waiting_position(assembly.id) if reason else None,
-    )
-    db.session.add(reg)
-    db.session.flush()
-    _set_preferences(reg, data["topic_ids"], new=True)
-    kind = "registration_confirmed" if reg.status == "confirmed" else "waiting_list"
-    _queue(reg, kind, dedupe=f"registration:{reg.id}:{kind}:{reg.token_version}", imported=True)
-    sync_new_registration(reg)
-    return reg.status
+_IMPORT_CHUNK = 500
+_INSERT_IMPORTED = insert(_R).returning(_R.c.id, _R.c.email_key)
+
+
+def _organisations_named(keys: set[str]) -> dict[str, Any]:
+    """The organisations whose name_key is one of these: (id, name) rows by name_key, a statement per 500 names."""
+    found: dict[str, Any] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _IMPORT_CHUNK):
+        for row in db.session.execute(select(_O.c.id, _O.c.name, _O.c.name_key)
+                                      .where(_O.c.name_key.in_(ordered[start:start + _IMPORT_CHUNK]))):
+            found.setdefault(row.name_key, row)
+    return found
+
+
+def _register_imported(assembly: Assembly, valid: list[dict[str, Any]]) -> list[str]:
+    """Register the import's valid rows in file order, under the assembly's lock: each confirmed while a place
+    is free (in the assembly and in its organisation's share), else on the waiting list, as register() decides
+    one at a time. Their emails and first invitations are queued as recipes the mail worker renders."""
+    begin_writes()
+    places = _lock_places(assembly.id)
+    # Under the lock these counts only change by what this import inserts: kept here rather than read per row.
+    confirmed = places.confirmed_count
+    waiting = places.waiting_count
+    from_org: dict[int, int] = {}
+    if places.org_limit is not None:
+        from_org = dict(db.session.execute(
+            select(Registration.organisation_id, func.count(Registration.id))
+            .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
+            .group_by(Registration.organisation_id)).all())
+    position = _next_waiting_position(assembly.id)
+    values: list[dict[str, Any]] = []
+    ranks: list[int | None] = []
+    for data in valid:
+        org_id = data["organisation_id"]
+        has_place = confirmed < places.capacity and (places.org_limit is None
+                                                     or from_org.get(org_id, 0) < places.org_limit)
+        now = utcnow()
+        row = {"assembly_id": assembly.id, "email_key": email_key(data["email"]), "organisation_id": org_id,
+               "source": "import", "full_name": data["full_name"], "email": data["email"],
+               "job_title": data["job_title"], "access_needs": data["access_needs"],
+               "dietary_needs": data["dietary_needs"], "consent_at": None, "token_version": 1, "created_at": now,
+               "updated_at": now, "cancelled_at": None, "anonymised_at": None}
+        if has_place:
+            confirmed += 1
+            from_org[org_id] = from_org.get(org_id, 0) + 1
+            row["status"], row["waiting_position"] = "confirmed", None
+            ranks.append(None)
+        else:
+            # Joins the end of the queue: everyone waiting (each has a position below it) is ahead.
+            waiting += 1
+            row["status"], row["waiting_position"] = "waiting", position
+            position += 1
+            ranks.append(waiting)
+        values.append(row)
+    if not values:
+        return []
+    conn = db.session.connection()
+    # Many rows a statement. The ids come back matched by address (unique in the assembly), in whatever order
+    # the database returns them: asking it to keep the file's order costs a statement per row on SQLite.
+    new_ids = dict((key, new_id) for new_id, key in conn.execute(_INSERT_IMPORTED, values))
+    ids = [new_ids[row["email_key"]] for row in values]
+    preferences = [{"registration_id": new_id, "topic_id": t, "rank": i}
+                   for new_id, data in zip(ids, valid) for i, t in enumerate(data["topic_ids"], start=1)]
+    if preferences:
+        conn.execute(_INSERT_PREFERENCES, preferences)
+    shared = _deferred_shared(assembly)
+    for start in range(0, len(ids), _IMPORT_CHUNK):
+        registrations, rows = [], []
+        for new_id, row, rank in zip(ids[start:start + _IMPORT_CHUNK], values[start:start + _IMPORT_CHUNK],
+                                     ranks[start:start + _IMPORT_CHUNK]):
+            # A stand-in for the emails and the calendar, as register() makes: never added to the session.
+            registration = Registration(id=new_id, **row)
+            set_committed_value(registration, "assembly", assembly)
+            registrations.append(registration)
+            kind = "registration_confirmed" if row["status"] == "confirmed" else "waiting_list"
+            rows.append(_deferred_row(registration, kind, f"registration:{new_id}:{kind}:1", rank,
+                                      extra={"imported": True}, shared=shared))
+        sync_new_registrations(registrations, defer=True, rows=rows)
+    return [row["status"] for row in values]

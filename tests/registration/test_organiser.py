@@ -419,6 +419,30 @@ def test_csv_import_applies_valid_rows_and_emails_links(as_organiser, setup):
     assert {m.to_email for m in outbox("registration_confirmed")} == set(regs)
 
 
+def test_csv_imported_delegates_get_the_imported_confirmation_and_their_invitation_from_the_mail_worker(
+        as_organiser, setup, mail_sink):
+    from tests.mail_sink import text_of
+
+    _upload(as_organiser, setup, IMPORT, apply=True)
+    queued = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_email == "li@example.org")
+                                .order_by(OutboxMessage.id)).all()
+    # Queued as recipes, rendered by the worker when it sends: the confirmation ahead of the invitation.
+    assert [(m.kind, m.render is not None) for m in queued] == [("registration_confirmed", True), ("invite", True)]
+    result = as_organiser.application.test_cli_runner().invoke(args=["mail", "send"])
+    assert result.exit_code == 0 and "failed 0" in result.output, result.output
+    mail_sink.wait_for(4)
+    to_li = [m for m in mail_sink.messages if m["To"].addresses[0].addr_spec == "li@example.org"]
+    [confirmation] = [m for m in to_li if m["Subject"] == f"Your place at {setup.assembly.title} is confirmed"]
+    body = text_of(confirmation)
+    assert f"The organisers have registered you for {setup.assembly.title}." in body
+    assert "Thank you for registering" not in body and "Dear 李小龍," in body
+    link = re.search(r"http://localhost(/manage/[A-Za-z0-9_.\-]+)", body).group(1)
+    assert "李小龍" in as_organiser.get(link).get_data(as_text=True)
+    [ics] = [p.get_content() for m in to_li for p in m.walk() if p.get_content_type() == "text/calendar"]
+    assert "METHOD:REQUEST" in ics and "mailto:li@example.org" in ics and setup.assembly.title in ics
+    assert {m.status for m in db.session.scalars(select(OutboxMessage))} == {"sent"}
+
+
 def test_csv_import_check_says_who_would_go_on_the_waiting_list_as_the_import_then_does(as_organiser, setup):
     # Capacity 5, at most 2 per organisation: of 8 rows, 2 from the constabulary's 4 and all 5 places go first.
     rows = "".join(f"P{n},p{n}@example.org,Officer,{setup.orgs[0 if n < 4 else 1 + n % 2].name}\n" for n in range(8))
