@@ -1874,16 +1874,25 @@ def import_registrations(assembly: Assembly, rows: list[dict[str, str]], *, appl
     if not apply:
         _preview_places(assembly, valid, report)
         return report
-    for status in _register_imported(assembly, valid):
-        if status == "waiting":
-            report.waiting += 1
-        else:
-            report.added += 1
-    left_out = f", {len(report.cancelled_rows)} cancelled rows left out" if report.cancelled_rows else ""
-    audit.record(by, "registrations.import", assembly_id=assembly.id, subject=f"registrations of {assembly.slug}",
-                 detail=f"{report.added} confirmed, {report.waiting} waiting, {len(report.errors)} rows refused"
-                        + left_out)
-    db.session.commit()
+    try:
+        for status in _register_imported(assembly, valid):
+            if status == "waiting":
+                report.waiting += 1
+            else:
+                report.added += 1
+        left_out = f", {len(report.cancelled_rows)} cancelled rows left out" if report.cancelled_rows else ""
+        audit.record(by, "registrations.import", assembly_id=assembly.id,
+                     subject=f"registrations of {assembly.slug}",
+                     detail=f"{report.added} confirmed, {report.waiting} waiting, {len(report.errors)} rows refused"
+                            + left_out)
+        db.session.commit()
+    except IntegrityError:
+        # Checked before the lock: on PostgreSQL someone may register one of the addresses (or an organiser merge
+        # an organisation away) in between. One transaction, so nothing was imported; a new check shows why.
+        db.session.rollback()
+        raise DomainError("Nothing was imported: while the file was being imported, one of its addresses was "
+                          "registered or one of its organisations changed. Check the file again to see which, "
+                          "then import.", "file") from None
     return report
 
 

@@ -74,3 +74,28 @@ def test_the_import_decides_places_in_file_order_as_the_check_said(setup, email_
     # Early 4 waits at position 1 and the imported join the queue behind, in file order.
     assert [r.waiting_position for r in regs if r.status == "waiting"] == [2, 3, 4, 5, 6, 7]
     assert [len(r.preferences) for r in regs] == [3 if i % 3 == 0 else 0 for i in range(12)]
+
+
+def test_an_address_registered_while_the_file_is_imported_imports_nothing_and_says_why(setup, email_request_context,
+                                                                                     monkeypatch):
+    # On PostgreSQL the rows are checked before the lock: someone may register one of the addresses in between.
+    assembly = _assembly(setup, 50)
+    rows = _rows(setup, 5)
+    lock = services._lock_places
+
+    def someone_registers_first(assembly_id):
+        places = lock(assembly_id)
+        # As a public form committed just before the lock (here in the same transaction, which the failure undoes).
+        db.session.add(Registration(assembly_id=assembly_id, full_name="Quick Person", email=rows[2]["email"],
+                                    email_key=services.email_key(rows[2]["email"]), job_title="Officer",
+                                    organisation_id=setup.orgs[0].id, status="confirmed", source="form"))
+        db.session.flush()
+        return places
+
+    monkeypatch.setattr(services, "_lock_places", someone_registers_first)
+    with pytest.raises(services.DomainError) as refused:
+        services.import_registrations(assembly, rows, apply=True)
+    assert refused.value.message.startswith("Nothing was imported: while the file was being imported, one of its "
+                                            "addresses was registered")
+    assert refused.value.field == "file"
+    assert db.session.scalar(select(func.count(Registration.id)).where(Registration.assembly_id == assembly.id)) == 0
