@@ -9,7 +9,7 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
                    url_for)
 from flask_login import current_user, user_logged_out
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from wtforms import ValidationError
 from wtforms.fields.choices import SelectChoice
 
@@ -521,7 +521,10 @@ def revisions(workshop_id: int):
 
 def _action_form(workshop: Workshop, form: ActionForm | None = None, action: Action | None = None) -> ActionForm:
     form = form or ActionForm(obj=action)
-    orgs = db.session.scalars(select(Organisation).where(Organisation.status == "approved")
+    # An action's owner set back to pending since stays on its form: otherwise every later change is refused.
+    current_owner = action.owner_organisation_id if action is not None else None
+    orgs = db.session.scalars(select(Organisation).where(or_(Organisation.status == "approved",
+                                                             Organisation.id == current_owner))
                               .order_by(Organisation.name)).all()
     form.owner_organisation_id.choices = [SelectChoice(0, "Choose an organisation")] + [
         SelectChoice(o.id, o.name) for o in orgs]

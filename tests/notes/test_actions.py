@@ -270,3 +270,24 @@ def test_action_added_is_said_beside_the_form_for_the_next_one(as_facilitator, f
     [box] = where_shown(as_facilitator.get(resp.headers["Location"]).get_data(as_text=True), "Action saved.")
     assert box.beside(f"action-{action.id}") and not box.at_top and box.role == "status"
     assert box.anchor == f"action-{action.id}"
+
+
+def test_an_action_whose_owner_was_set_back_to_pending_keeps_its_owner_on_the_edit_form(as_facilitator, facilitator):
+    # An organiser set the owner back to "Pending approval" after the action was agreed: the facilitator's
+    # form must still show (and keep) that owner, not fall back to "Choose an organisation" and refuse
+    # every later change, such as marking it done.
+    s = scene(facilitator)
+    action = services.add_action(s.workshop, {"description": "Joint patrols", "owner_organisation_id": s.police.id,
+                                              "due_date": date(2027, 6, 30)}, None)
+    s.police.status = "pending"
+    db.session.commit()
+    edit_url = _url(s, f"/{action.id}/edit")
+    html = as_facilitator.get(edit_url).get_data(as_text=True)
+    assert f'<option selected value="{s.police.id}">' in html
+    resp = post_form(as_facilitator, edit_url, _form(s, description="Joint patrols", status="done", version="1"))
+    assert resp.status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(Action, action.id)
+    assert saved.status == "done" and saved.owner_organisation_id == s.police.id
+    # A pending organisation is still not offered to new actions.
+    assert f'<option value="{s.police.id}">' not in as_facilitator.get(_url(s)).get_data(as_text=True)
