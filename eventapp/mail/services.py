@@ -152,13 +152,16 @@ _RENDERERS: dict[str, Callable] = {}
 _CHECKS: dict[str, Callable] = {}
 # Their batch loaders, by the same name: [(row, recipe), ...] -> what the check is given as a third argument.
 _PREPARES: dict[str, Callable] = {}
+# Who their rows go to now, by the same name: (row, recipe) -> (address, name), or None to keep the row's.
+_RECIPIENTS: dict[str, Callable] = {}
 
 # How the reason of a message the worker decided not to send begins (its status is "failed", its
 # last_error this and why): it is out of date, so never sent again, nor counted as one that could not be sent.
 NOT_SENT = "Not sent: "
 
 
-def renderer(name: str, *, check: Callable | None = None, prepare: Callable | None = None):
+def renderer(name: str, *, check: Callable | None = None, prepare: Callable | None = None,
+             recipient: Callable | None = None):
     """Register a function that renders deferred rows whose recipe names it.
 
     ``check(row, recipe)``: run by the worker just before rendering to send; when what the email
@@ -171,6 +174,11 @@ def renderer(name: str, *, check: Callable | None = None, prepare: Callable | No
     message to hundreds costs no statement per copy. The worker keeps what it returns until the
     batch is rendered (objects it loaded stay in the session, for ``db.session.get``), and with
     ``prepare`` the check is called as ``check(row, recipe, prepared)``.
+
+    ``recipient(row, recipe)`` (with ``prepare``: ``recipient(row, recipe, prepared)``): run by the worker
+    after the check, just before rendering to send; returns the (address, name) the row goes to now, or None
+    for the row's own. The email is rendered for and sent to that address, and the row records it: a delegate
+    who corrected their address meanwhile gets it there, and the address they left gets nothing.
     """
     def add(fn):
         _RENDERERS[name] = fn
@@ -178,6 +186,8 @@ def renderer(name: str, *, check: Callable | None = None, prepare: Callable | No
             _CHECKS[name] = check
         if prepare is not None:
             _PREPARES[name] = prepare
+        if recipient is not None:
+            _RECIPIENTS[name] = recipient
         return fn
     return add
 
@@ -259,8 +269,9 @@ def for_outbox(message):
                               "ics": hide(message.ics)})
 
 
-def _content(row_id: int, subject: str, text: str, html: str, ics: str | None) -> dict:
-    return {"row_id": row_id, "new_subject": subject, "new_text": text, "new_html": html, "new_ics": ics}
+def _content(row, subject: str, text: str, html: str, ics: str | None) -> dict:
+    return {"row_id": row.id, "new_subject": subject, "new_text": text, "new_html": html, "new_ics": ics,
+            "new_to_email": row.to_email, "new_to_name": row.to_name}
 
 
 def _store_rendered(done: list[dict]) -> None:
@@ -269,7 +280,8 @@ def _store_rendered(done: list[dict]) -> None:
         db.session.execute(
             update(table).where(table.c.id == bindparam("row_id"), table.c.render.is_not(None))
             .values(subject=bindparam("new_subject"), body_text=bindparam("new_text"),
-                    body_html=bindparam("new_html"), ics=bindparam("new_ics"), render=None),
+                    body_html=bindparam("new_html"), ics=bindparam("new_ics"), render=None,
+                    to_email=bindparam("new_to_email"), to_name=bindparam("new_to_name")),
             done)
 
 
@@ -281,7 +293,7 @@ def materialise(ids: list[int] | None = None) -> int:
     done = []
     for message in db.session.scalars(stmt).all():
         subject, text, html, ics = render_deferred(message)
-        done.append(_content(message.id, subject, text, html, ics))
+        done.append(_content(message, subject, text, html, ics))
     _store_rendered(done)
     db.session.expire_all()
     return len(done)
@@ -689,6 +701,27 @@ def _why_not_sent(row, prepared: dict[str, object]) -> str | None:
     return check(row, recipe, prepared.get(name)) if name in _PREPARES else check(row, recipe)
 
 
+def _to_current_recipient(row, prepared: dict[str, object]):
+    """The row, addressed to whom its renderer's recipient says it goes to now (the row itself when unchanged)."""
+    recipe = json.loads(row.render)
+    name = recipe.get("r")
+    recipient = _RECIPIENTS.get(name)
+    if recipient is None:
+        return row
+    now = recipient(row, recipe, prepared.get(name)) if name in _PREPARES else recipient(row, recipe)
+    if now is None:
+        return row
+    to_email, to_name = now[0], clean_header(now[1] or "")[:200]
+    if (to_email, to_name) == (row.to_email, row.to_name):
+        return row
+    return SimpleNamespace(**{**_fields(row), "to_email": to_email, "to_name": to_name})
+
+
+def _fields(row) -> dict:
+    # A claimed row (a Row of _SEND_COLUMNS), or one _to_current_recipient readdressed.
+    return row._asdict() if hasattr(row, "_asdict") else dict(vars(row))
+
+
 def _pointless_cancels(rows: list, not_sent: dict[int, str]) -> dict[int, str]:
     """The calendar CANCELs among ``rows`` for an entry never put in that calendar: every earlier
     message for the entry at that address was not sent (say the first invitation, out of date by
@@ -767,15 +800,16 @@ def _render_claimed(rows: list) -> tuple[list, list, int]:
             ready.append(row)
             continue
         try:
+            row = _to_current_recipient(row, prepared)
             subject, text, html, ics = render_deferred(row)
         except Exception as err:  # noqa: BLE001 - a broken recipe or template fails its own message only
             db.session.rollback()
             failed.append((row, RuntimeError(f"Could not render this email: {type(err).__name__}: {err}")))
             continue
-        done.append(_content(row.id, subject, text, html, ics))
-        ready.append(SimpleNamespace(**{**row._asdict(), "subject": subject, "body_text": text, "body_html": html,
+        done.append(_content(row, subject, text, html, ics))
+        ready.append(SimpleNamespace(**{**_fields(row), "subject": subject, "body_text": text, "body_html": html,
                                         "ics": ics, "render": None}))
-    # Stored before sending: a retry, a resend and the outbox page show what was sent.
+    # Stored before sending, with the address it goes to: a retry, a resend and the outbox page show what was sent.
     _store_rendered(done)
     db.session.commit()
     return ready, failed, len(not_sent)

@@ -462,7 +462,7 @@ def _copy_untrue(row, recipe: dict, batch: _Batch | None) -> str | None:
     batch = batch or _load_batch([(row, recipe)])
     registration = batch.registrations.get(recipe["id"])
     message = batch.messages.get(recipe["m"])
-    if registration is None or registration.anonymised_at is not None:
+    if registration is None or registration.anonymised_at is not None or not registration.email:
         return "the delegate's registration was erased before its turn came."
     assembly = batch.assemblies.get(row.assembly_id)
     if assembly is not None and assembly.cancelled_at is not None and assembly.cancelled_at > row.created_at:
@@ -493,21 +493,36 @@ def _copy_untrue(row, recipe: dict, batch: _Batch | None) -> str | None:
     return None
 
 
-@renderer("message", check=_copy_untrue, prepare=_load_batch)
+def _current_recipient(row, recipe: dict, batch: _Batch | None) -> tuple[str, str] | None:
+    """The address and name a delegate's copy goes to: the registration's at the worker's turn (the mail worker's
+    recipient), so an address corrected or given to another officer meanwhile gets it, and the old one does not."""
+    if recipe.get("id") is None:
+        return None  # facilitators: staff accounts, sent as queued
+    registration = (batch or _load_batch([(row, recipe)])).registrations.get(recipe["id"])
+    if registration is None or registration.anonymised_at is not None or not registration.email:
+        return None  # not sent at all (see _copy_untrue)
+    return registration.email, registration.full_name
+
+
+@renderer("message", check=_copy_untrue, prepare=_load_batch, recipient=_current_recipient)
 def _render_message(row, recipe: dict) -> tuple[str, str, str, None]:
     """An organiser's message queued by send_message(), rendered by the sender just before it goes."""
     registration = db.session.get(Registration, recipe["id"]) if recipe.get("id") is not None else None
     manage = None
+    # The sender addresses the copy to the registration's address now (_current_recipient); one rendered
+    # for another address (the Outbox showing a copy still waiting) greets and links as queued.
+    current = (registration is not None and registration.anonymised_at is None
+               and registration.email_key == email_key(row.to_email))
     # The personal link only while this address still holds the registration: after an address
     # change (another officer sent instead) or an erasure, the old address may be someone else's.
-    if (registration is not None and recipe.get("link") and registration.anonymised_at is None
-            and registration.email_key == email_key(row.to_email)):
+    if current and recipe.get("link"):
         # Of the link's version now, not as queued: a link replaced meanwhile (the delegate's new one was
         # emailed to this same address) would be dead, and this email's link must open their registration.
         manage = recipe["link"].format(token=_serializer().dumps({"r": registration.id,
                                                                   "v": registration.token_version}))
+    name = registration.full_name if current else recipe.get("name", row.to_name)
     subject, text, html = render_email(
-        "message", to_name=recipe.get("name", row.to_name), message=db.session.get(AssemblyMessage, recipe["m"]),
+        "message", to_name=name, message=db.session.get(AssemblyMessage, recipe["m"]),
         registration=registration, assembly=db.session.get(Assembly, row.assembly_id), manage_url=manage,
         facilitator=bool(recipe.get("staff")))
     return subject, text, html, None

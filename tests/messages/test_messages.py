@@ -258,9 +258,10 @@ def test_a_message_of_another_assembly_is_not_found(as_organiser, people):
     assert as_organiser.get(f"/organiser/assemblies/{other.slug}/messages/{message.id}").status_code == 404
 
 
-def test_a_copy_queued_before_the_address_changed_carries_no_personal_link(as_organiser, people, sink):
+def test_a_copy_queued_before_the_address_changed_goes_to_the_new_address_not_the_old(as_organiser, people, sink):
     """Another officer is sent instead and the organiser changes the address (and revokes the old links) while
-    the copies wait in the outbox: the old address must not get a link that opens the new person's registration."""
+    the copies wait in the outbox: the old address must get nothing (least of all a link that opens the new
+    person's registration), and the new officer gets the copy with their own link."""
     assembly, aisha = people["assembly"], people["aisha"]
     url, payload = _compose(as_organiser, assembly)
     as_organiser.post(url, data={**payload, "action": "send"})
@@ -268,11 +269,14 @@ def test_a_copy_queued_before_the_address_changed_carries_no_personal_link(as_or
     reg.full_name, reg.email, reg.email_key = "Ned New", "ned@example.org", "ned@example.org"
     reg.token_version += 1
     db.session.commit()
-    send_pending()
-    received = sink.wait_for(2)
-    old = next(m for m in received if "aisha" in str(m["To"]).lower())
-    assert "/manage/" not in text_of(old) and "/manage/" not in html_of(old)
-    assert "Park at the rear." in text_of(old)
+    report = send_pending()
+    received = sink.wait_for(report.sent)
+    assert report.sent == 2 and not [m for m in received if "aisha" in str(m["To"]).lower()]
+    ned = next(m for m in received if "ned@example.org" in str(m["To"]))
+    assert str(ned["To"]) == "Ned New <ned@example.org>"
+    assert "Dear Ned New," in text_of(ned) and "Park at the rear." in text_of(ned)
+    link = re.search(r"Change or cancel your registration: (\S+)", text_of(ned)).group(1)
+    assert "ned@example.org" in as_organiser.get(_path(link)).get_data(as_text=True)
     ben = next(m for m in received if "ben" in str(m["To"]).lower())
     link = re.search(r"Change or cancel your registration: (\S+)", text_of(ben)).group(1)
     assert as_organiser.get(_path(link)).status_code == 200
