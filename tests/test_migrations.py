@@ -171,17 +171,19 @@ def test_emails_not_sent_as_out_of_date_get_a_status_of_their_own_and_back(scrat
             assert rows() == {stale: ("skipped", why), bounced: ("failed", "550 mailbox unknown"),
                               quoted: ("failed", "550 Not sent: spam"), sent: ("sent", "")}
             with db.engine.begin() as c:
+                # As the worker writes them, and one whose reason lacks the prefix the old code looks for.
                 _insert(c, outbox, message_id="<5@x>", status="skipped", last_error="Not sent: called off.")
+                _insert(c, outbox, message_id="<6@x>", status="skipped", last_error="called off.")
             with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as c:
-                _insert(c, outbox, message_id="<6@x>", status="lost", last_error="")
+                _insert(c, outbox, message_id="<7@x>", status="lost", last_error="")
 
             downgrade(revision="0026")
             after = rows()
             assert after[stale] == ("failed", why) and after[bounced] == ("failed", "550 mailbox unknown")
             assert after[quoted] == ("failed", "550 Not sent: spam") and after[sent] == ("sent", "")
             assert "skipped" not in {status for status, _ in after.values()}
-            assert ("failed", "Not sent: called off.") in after.values()
+            assert sorted(after.values()).count(("failed", "Not sent: called off.")) == 2
             with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as c:
-                _insert(c, outbox, message_id="<7@x>", status="skipped", last_error="")
+                _insert(c, outbox, message_id="<8@x>", status="skipped", last_error="")
         finally:
             db.engine.dispose()
