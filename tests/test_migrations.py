@@ -165,7 +165,8 @@ def test_emails_not_sent_as_out_of_date_get_a_status_of_their_own_and_back(scrat
 
             def rows():
                 with db.engine.connect() as c:
-                    return {i: (s, e) for i, s, e in c.execute(sa.text("SELECT id, status, last_error FROM outbox_message"))}
+                    found = c.execute(sa.text("SELECT id, status, last_error FROM outbox_message"))
+                    return {i: (status, error) for i, status, error in found}
 
             upgrade()
             assert rows() == {stale: ("skipped", why), bounced: ("failed", "550 mailbox unknown"),
