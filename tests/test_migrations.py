@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 import warnings
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -138,5 +139,52 @@ def test_the_reception_role_keeps_every_account_and_what_points_at_it(scratch_da
                 rows = c.execute(sa.text("SELECT id, role, active FROM user_account ORDER BY id")).all()
                 assert [tuple(r) for r in rows] == [(fran, "facilitator", True), (desk, "facilitator", False)]
                 assert c.execute(sa.text("SELECT user_id FROM workshop_facilitator")).scalars().all() == [fran]
+        finally:
+            db.engine.dispose()
+
+
+def test_emails_not_sent_as_out_of_date_get_a_status_of_their_own_and_back(scratch_database_url):
+    # Until 0027 an email the worker did not send (out of date by its turn) was stored as failed, its
+    # reason after "Not sent: ". 0027 names them skipped, reason kept; the downgrade puts them back.
+    app = make_test_app(scratch_database_url)
+    why = "Not sent: Ben cancelled their registration before its turn came."
+    with app.app_context():
+        try:
+            upgrade(revision="0026")
+            tables = sa.MetaData()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+                tables.reflect(db.engine, only=("outbox_message",))
+            outbox = tables.tables["outbox_message"]
+            with db.engine.begin() as c:
+                stale = _insert(c, outbox, message_id="<1@x>", status="failed", last_error=why)
+                bounced = _insert(c, outbox, message_id="<2@x>", status="failed", last_error="550 mailbox unknown")
+                # "Not sent: " only at the start marks one out of date.
+                quoted = _insert(c, outbox, message_id="<3@x>", status="failed", last_error="550 Not sent: spam")
+                sent = _insert(c, outbox, message_id="<4@x>", status="sent", last_error="")
+
+            def rows():
+                with db.engine.connect() as c:
+                    found = c.execute(sa.text("SELECT id, status, last_error FROM outbox_message"))
+                    return {i: (status, error) for i, status, error in found}
+
+            upgrade()
+            assert rows() == {stale: ("skipped", why), bounced: ("failed", "550 mailbox unknown"),
+                              quoted: ("failed", "550 Not sent: spam"), sent: ("sent", "")}
+            with db.engine.begin() as c:
+                # As the worker writes them, and one whose reason lacks the prefix the old code looks for.
+                _insert(c, outbox, message_id="<5@x>", status="skipped", last_error="Not sent: called off.")
+                _insert(c, outbox, message_id="<6@x>", status="skipped", last_error="called off.")
+            with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as c:
+                _insert(c, outbox, message_id="<7@x>", status="lost", last_error="")
+
+            downgrade(revision="0026")
+            after = rows()
+            assert after[stale] == ("failed", why) and after[bounced] == ("failed", "550 mailbox unknown")
+            assert after[quoted] == ("failed", "550 Not sent: spam") and after[sent] == ("sent", "")
+            assert "skipped" not in {status for status, _ in after.values()}
+            assert sorted(after.values()).count(("failed", "Not sent: called off.")) == 2
+            with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as c:
+                _insert(c, outbox, message_id="<8@x>", status="skipped", last_error="")
         finally:
             db.engine.dispose()

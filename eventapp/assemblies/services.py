@@ -480,7 +480,6 @@ def _promotable(assembly: Assembly) -> int:
 def needs_attention(assembly: Assembly) -> list[Attention]:
     """What waits for the organiser on this assembly now, most urgent first (a fixed number of counts)."""
     from ..mail.models import OutboxMessage
-    from ..mail.services import NOT_SENT
     from ..notes.models import Action, NoteSection, SessionNotes
     from ..organisations.models import Organisation
     from ..placements.models import AllocationRun
@@ -489,10 +488,9 @@ def needs_attention(assembly: Assembly) -> list[Attention]:
 
     slug = {"slug": assembly.slug}
     out: list[Attention] = []
+    # Not those the worker skipped as out of date by their turn ("skipped"): they need nothing.
     failed = db.session.scalar(select(func.count(OutboxMessage.id)).where(
-        OutboxMessage.assembly_id == assembly.id, OutboxMessage.status == "failed",
-        # Those the worker did not send because they were out of date by their turn need nothing.
-        ~OutboxMessage.last_error.startswith(NOT_SENT, autoescape=True))) or 0
+        OutboxMessage.assembly_id == assembly.id, OutboxMessage.status == "failed")) or 0
     if failed:
         out.append(Attention(f"{counted(failed, 'email')} could not be sent.", "mail.index",
                              {"assembly": assembly.id, "status": "failed"}))

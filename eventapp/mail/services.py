@@ -23,7 +23,7 @@ from email.utils import make_msgid, parseaddr
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from ..domain import DomainError
@@ -155,8 +155,8 @@ _PREPARES: dict[str, Callable] = {}
 # Who their rows go to now, by the same name: (row, recipe) -> (address, name), or None to keep the row's.
 _RECIPIENTS: dict[str, Callable] = {}
 
-# How the reason of a message the worker decided not to send begins (its status is "failed", its
-# last_error this and why): it is out of date, so never sent again, nor counted as one that could not be sent.
+# A message the worker decided not to send is "skipped": out of date by its turn, so never sent again,
+# nor counted as one that could not be sent. Its last_error says why, beginning with this.
 NOT_SENT = "Not sent: "
 
 
@@ -190,15 +190,6 @@ def renderer(name: str, *, check: Callable | None = None, prepare: Callable | No
             _RECIPIENTS[name] = recipient
         return fn
     return add
-
-
-def is_not_sent(message) -> bool:
-    """Whether the worker decided not to send this message (out of date when its turn came)."""
-    return message.status == "failed" and (message.last_error or "").startswith(NOT_SENT)
-
-
-def _not_sent_where():
-    return OutboxMessage.last_error.startswith(NOT_SENT, autoescape=True)
 
 
 _BEFORE_SENDING: list[Callable] = []
@@ -731,12 +722,11 @@ def _pointless_cancels(rows: list, not_sent: dict[int, str]) -> dict[int, str]:
     if not cancels:
         return {}
     earlier: dict[tuple[str, str], list[tuple[int, bool]]] = {}
-    for key, to_email, msg_id, status, last_error in db.session.execute(
-            select(OutboxMessage.dedupe_key, OutboxMessage.to_email, OutboxMessage.id, OutboxMessage.status,
-                   OutboxMessage.last_error)
+    for key, to_email, msg_id, status in db.session.execute(
+            select(OutboxMessage.dedupe_key, OutboxMessage.to_email, OutboxMessage.id, OutboxMessage.status)
             .where(OutboxMessage.registration_id.in_({row.registration_id for row in cancels}),
                    OutboxMessage.dedupe_key.startswith("invite:"))):
-        skipped = msg_id in not_sent or (status == "failed" and (last_error or "").startswith(NOT_SENT))
+        skipped = msg_id in not_sent or status == "skipped"
         earlier.setdefault((key.rpartition(":")[0], to_email.lower()), []).append((msg_id, skipped))
     out = {}
     for row in cancels:
@@ -754,7 +744,7 @@ def _mark_not_sent(rows: list, reasons: dict[int, str]) -> None:
         if row.id in reasons:
             db.session.execute(update(OutboxMessage).where(
                 OutboxMessage.id == row.id, OutboxMessage.attempts == row.attempts + 1,
-                OutboxMessage.status == "pending").values(status="failed", last_error=(NOT_SENT + reasons[row.id])[:2000])
+                OutboxMessage.status == "pending").values(status="skipped", last_error=(NOT_SENT + reasons[row.id])[:2000])
                 .execution_options(synchronize_session=False))
 
 
@@ -914,7 +904,7 @@ def resend(message: OutboxMessage) -> OutboxMessage:
     """Queue a failed (or sent) message again, with the same Message-ID."""
     if message.status == "pending":
         raise DomainError("This message is already waiting to be sent.")
-    if is_not_sent(message):
+    if message.status == "skipped":
         raise DomainError("This message was not sent because what it says was no longer true when its turn "
                           "came: sending it now would tell the delegate something wrong.")
     if superseded_by(message) is not None:
@@ -963,10 +953,10 @@ class OutboxFilters:
 def retry_failed(filters: OutboxFilters | None = None) -> tuple[int, int]:
     """Queue the failed messages again (say once the SMTP settings are put right): those the Outbox's
     ``filters`` pick, or every one (the command line). Returns (queued, left failed): a calendar message a
-    newer one for the same entry replaced stays failed, and so does one out of date when its turn came (is_not_sent)."""
+    newer one for the same entry replaced stays failed."""
     stmt = select(OutboxMessage).where(OutboxMessage.status == "failed").order_by(OutboxMessage.id)
     failed = list(db.session.scalars((filters or OutboxFilters()).where(stmt)))
-    again = [m.id for m in failed if not is_not_sent(m) and superseded_by(m) is None]
+    again = [m.id for m in failed if superseded_by(m) is None]
     now = utcnow()
     for start in range(0, len(again), 500):
         db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(again[start:start + 500]),
@@ -983,10 +973,7 @@ def new_message_id() -> str:
 
 def outbox_counts(filters: OutboxFilters | None = None) -> dict[str, int]:
     """Messages by status, for the Outbox page: of those its other filters (all but the status) pick."""
-    # Failed ones the worker did not send because they were out of date by their turn count as "not_sent".
-    status = case((and_(OutboxMessage.status == "failed", _not_sent_where()), "not_sent"),
-                  else_=OutboxMessage.status)
-    stmt = select(status, func.count(OutboxMessage.id)).group_by(status)
+    stmt = select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(OutboxMessage.status)
     if filters is not None:
         stmt = replace(filters, status="").where(stmt)
     return {status: n for status, n in db.session.execute(stmt).all()}

@@ -18,16 +18,16 @@ from .models import OUTBOX_STATUSES, OutboxMessage
 
 bp = Blueprint("mail", __name__, url_prefix="/organiser/outbox")
 
-STATUS_LABELS = {"pending": "Waiting to be sent", "sent": "Sent", "failed": "Failed"}
-# Shown for a failed message the worker did not send because it was out of date by its turn (see shown_status).
-NOT_SENT_LABEL = "Not sent (out of date)"
+# "skipped": the worker did not send it because it was out of date by its turn; not a failure.
+STATUS_LABELS = {"pending": "Waiting to be sent", "sent": "Sent", "failed": "Failed",
+                 "skipped": "Not sent (out of date)"}
 
 
 def status_label(message) -> str:
-    """A message's status as the Outbox names it: one not sent because it was out of date is not a failure."""
-    if services.is_not_sent(message):
-        return NOT_SENT_LABEL
+    """A message's status as the Outbox names it."""
     return STATUS_LABELS.get(message.status, message.status)
+
+
 KIND_LABELS = {
     "registration_confirmed": "Registration confirmed",
     "waiting_list": "Waiting list",
@@ -116,8 +116,9 @@ def index():
         counts=counts, retry_count=counts.get("failed", 0) if f.status in ("", "failed") else 0,
         smtp=current_app.config.get("MAIL_SERVER"), about=about, back=back,
         filtered=bool(f.status or f.kind or f.assembly_id or f.q or f.registration_id),
-        # The other filters kept, the status set: the "failed" count's link.
+        # The other filters kept, the status set: the "failed" and "skipped" counts' links.
         failed_url=url_for(".index", **{**filters, "status": "failed"}),
+        skipped_url=url_for(".index", **{**filters, "status": "skipped"}),
         csv_url=url_for(".outbox_csv", **filters),
     )
 
@@ -153,7 +154,6 @@ def _message(message_id: int) -> OutboxMessage:
 def detail(message_id: int):
     message = _message(message_id)
     return render_template("mail/detail.html", message=message, status_label=status_label, kind_labels=KIND_LABELS,
-                           not_sent=services.is_not_sent(message),
                            form=FlaskForm(), back=_list_args(), smtp=current_app.config.get("MAIL_SERVER"),
                            newer=services.superseded_by(message), private_link=services.has_private_link(message))
 

@@ -319,3 +319,36 @@ def test_a_long_search_is_carried_whole_so_the_button_sends_no_more_than_the_lis
     db.session.expire_all()
     assert db.session.get(OutboxMessage, shown.id).status == "pending"
     assert db.session.get(OutboxMessage, hidden.id).status == "failed"
+
+
+def test_emails_not_sent_as_out_of_date_are_a_status_of_their_own_never_sent_again(as_organiser):
+    # The worker did not send two (the delegate cancelled before their turn): nothing went wrong, nothing to retry.
+    why = "Not sent: the delegate cancelled their registration before its turn came."
+    stale = add(2, status="skipped", last_error=why, to_email="gone@example.org")
+    (bounced,) = add(1, status="failed", last_error="550 mailbox unknown")
+    add(1, status="sent", sent_at=utcnow())
+    page = as_organiser.get("/organiser/outbox/").get_data(as_text=True)
+    assert "0 waiting &middot; 1 sent &middot;" in page and '&amp;status=failed">1 failed</a>' not in page
+    assert 'href="/organiser/outbox/?status=failed">1 failed</a>' in page
+    assert 'href="/organiser/outbox/?status=skipped">2 not sent, out of date by their turn</a>' in page
+    assert '<option value="skipped">Not sent (out of date)</option>' in page
+    assert "Send the 1 failed message again" in page
+    listed = as_organiser.get("/organiser/outbox/?status=skipped").get_data(as_text=True)
+    assert listed.count("<tr>") == 1 + 2 and listed.count(">Not sent (out of date)</span>") == 2
+    assert '<option value="skipped" selected>Not sent (out of date)</option>' in listed
+    assert "gone@example.org" in listed and "Send the" not in listed
+    assert as_organiser.get("/organiser/outbox/?status=failed").get_data(as_text=True).count("<tr>") == 1 + 1
+    detail = as_organiser.get(f"/organiser/outbox/{stale[0].id}").get_data(as_text=True)
+    assert "<dt>Why</dt>" in detail and "cancelled their registration before its turn came" in detail
+    assert "Resend this message" not in detail and "Send this message again" not in detail
+    resp = as_organiser.post("/organiser/outbox/retry-failed?status=skipped", data={"csrf_token": csrf_from(page)},
+                             follow_redirects=True)
+    assert "nothing to send again" in resp.get_data(as_text=True)
+    resp = as_organiser.post("/organiser/outbox/retry-failed", data={"csrf_token": csrf_from(page)},
+                             follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert "1 failed message will be sent again" in html and "stayed failed" not in html
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, bounced.id).status == "pending"
+    assert {(db.session.get(OutboxMessage, m.id).status, db.session.get(OutboxMessage, m.id).last_error)
+            for m in stale} == {("skipped", why)}

@@ -67,14 +67,14 @@ def test_a_delegate_who_cancels_before_the_worker_sends_gets_only_the_cancellati
     assert "has been cancelled" in sent[f"Your registration for {title} is cancelled"]
     assert report.sent == 1 and report.failed == 0
     (confirmation,) = _rows("registration_confirmed")
-    assert confirmation.status == "failed" and confirmation.sent_at is None
-    assert confirmation.last_error.startswith(services.NOT_SENT)
+    assert confirmation.status == "skipped" and confirmation.sent_at is None
     assert "cancelled" in confirmation.last_error
     (invitation,) = _rows("invite")
-    assert invitation.status == "failed" and invitation.last_error.startswith(services.NOT_SENT)
-    # Not something the organiser can (or needs to) send again.
-    assert services.retry_failed() == (0, len(_rows("registration_confirmed") + _rows("invite")
-                                              + _rows("invite_cancelled")))
+    assert invitation.status == "skipped" and invitation.last_error
+    (withdrawal,) = _rows("invite_cancelled")
+    assert withdrawal.status == "skipped" and "never sent" in withdrawal.last_error
+    # Not something the organiser can (or needs to) send again, nor a failure left behind.
+    assert services.retry_failed() == (0, 0)
     with pytest.raises(services.DomainError, match="not sent"):
         services.resend(confirmation)
     # Nor counted as an email that could not be sent.
@@ -90,7 +90,7 @@ def test_a_delegate_moved_to_the_waiting_list_before_the_worker_sends_is_not_tol
     assert f"Your place at {setup.assembly.title} is confirmed" not in sent
     assert "position 1" in sent[f"You are on the waiting list for {setup.assembly.title}"]
     (confirmation,) = _rows("registration_confirmed")
-    assert confirmation.status == "failed" and "waiting list" in confirmation.last_error
+    assert confirmation.status == "skipped" and "waiting list" in confirmation.last_error
 
 
 def test_a_delegate_given_a_place_before_the_worker_sends_is_not_told_they_are_waiting(setup, sink):  # noqa: F811
@@ -105,7 +105,7 @@ def test_a_delegate_given_a_place_before_the_worker_sends_is_not_told_they_are_w
     sent = _sent_to(sink, "delegate1@example.org")
     assert f"You are on the waiting list for {setup.assembly.title}" not in sent
     (waiting,) = _rows("waiting_list")
-    assert waiting.status == "failed" and waiting.last_error.startswith(services.NOT_SENT)
+    assert waiting.status == "skipped" and "given a place" in waiting.last_error
 
 
 def test_nothing_about_a_place_goes_out_for_an_assembly_called_off_before_the_worker_sends(setup, sink):  # noqa: F811
@@ -116,7 +116,7 @@ def test_nothing_about_a_place_goes_out_for_an_assembly_called_off_before_the_wo
     assert f"Your place at {setup.assembly.title} is confirmed" not in sent
     assert not any(subject.startswith("Invitation:") for subject in sent)
     (confirmation,) = _rows("registration_confirmed")
-    assert confirmation.status == "failed" and "called off" in confirmation.last_error
+    assert confirmation.status == "skipped" and "called off" in confirmation.last_error
 
 
 def test_the_outbox_shows_why_an_email_was_not_sent(setup, sink, client, auth, organiser):  # noqa: F811
