@@ -70,15 +70,19 @@ def init_app(app: Flask) -> None:
 
         if not app.config.get("MAIL_SERVER"):
             raise click.ClickException("No SMTP server configured (set FLASK_MAIL_SERVER); messages stay in the outbox.")
-        sent = retrying = failed = 0
+        sent = retrying = failed = not_sent = 0
         problem = ""
-        while sent + retrying + failed < limit:
-            report = send_pending(min(limit - sent - retrying - failed, app.config.get("MAIL_BATCH_SIZE", 100)))
+        # Out-of-date emails count against the limit too: each was claimed and looked at in this pass.
+        while sent + retrying + failed + not_sent < limit:
+            report = send_pending(min(limit - sent - retrying - failed - not_sent,
+                                      app.config.get("MAIL_BATCH_SIZE", 100)))
             if not report.handled:
                 break
             sent, retrying, failed = sent + report.sent, retrying + report.retrying, failed + report.failed
+            not_sent += report.not_sent
             problem = report.problem or problem
-        click.echo(f"Sent {sent}, will retry {retrying}, failed {failed}." + (f" {problem}" if problem else ""))
+        click.echo(f"Sent {sent}, will retry {retrying}, failed {failed}"
+                   + (f", not sent (out of date) {not_sent}." if not_sent else ".") + (f" {problem}" if problem else ""))
 
     @mail_group.command("worker")
     @click.option("--interval", default=5.0, show_default=True, help="Seconds to wait when nothing is due.")

@@ -154,3 +154,32 @@ def test_the_cancellation_offers_to_register_again_only_while_registration_is_op
     assert ("register again" in cancelled.body_text) is open_
     assert ("register again" in cancelled.body_html) is open_
     assert (f"/a/{setup.assembly.slug}" in cancelled.body_text) is open_
+
+
+def test_flask_mail_send_says_how_many_were_not_sent_and_counts_them_against_its_limit(app, setup, sink):  # noqa: F811
+    first = registration.register(setup.assembly, person(setup, 1))
+    registration.register(setup.assembly, person(setup, 2))
+    registration.cancel_registration(db.session.get(Registration, first.registration.id))
+    db.session.commit()
+    runner = app.test_cli_runner()
+    # delegate1: confirmation and invitation out of date, the withdrawal pointless, the cancellation sent;
+    # delegate2: confirmation and invitation sent.
+    result = runner.invoke(args=["mail", "send"])
+    assert result.exit_code == 0, result.output
+    assert "Sent 3, will retry 0, failed 0, not sent (out of date) 3." in result.output
+    sink.wait_for(3)
+
+
+def test_flask_mail_send_stops_at_its_limit_when_only_out_of_date_emails_are_due(app, setup, sink,  # noqa: F811
+                                                                                  monkeypatch):
+    result = registration.register(setup.assembly, person(setup, 1))
+    registration.cancel_registration(db.session.get(Registration, result.registration.id))
+    db.session.commit()
+    monkeypatch.setitem(app.config, "MAIL_BATCH_SIZE", 1)
+    out = app.test_cli_runner().invoke(args=["mail", "send", "--limit", "2"])
+    assert out.exit_code == 0, out.output
+    # One at a time, oldest first: the confirmation and the invitation (both out of date), then the limit.
+    assert "Sent 0, will retry 0, failed 0, not sent (out of date) 2." in out.output
+    assert [m.status for m in _rows("registration_confirmed") + _rows("invite")] == ["skipped", "skipped"]
+    left = db.session.scalars(select(OutboxMessage.kind).where(OutboxMessage.status == "pending")).all()
+    assert sorted(left) == ["cancelled", "invite_cancelled"]
