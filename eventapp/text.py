@@ -30,3 +30,28 @@ def visible(text: str, allowed: str = "") -> str:
 def without_control(text: str) -> str:
     """text with every control character left out."""
     return _pattern("").sub("", text)
+
+
+FSI, PDI = "\u2068", "\u2069"
+_ISOLATE_OPENERS = frozenset("\u2066\u2067\u2068")  # LRI, RLI, FSI
+
+
+def isolate(value: object) -> str:
+    """value wrapped in a first-strong isolate (FSI ... PDI), for user text inside a plain-text sentence.
+
+    The plain-text counterpart of <bdi>: it survives the session cookie and any escaping, and keeps an RLO,
+    an embedding or strong right-to-left text from reordering the words around it. The value itself is
+    unchanged; only an unmatched PDI in it (which would end this isolate early and let the rest of the
+    value loose on the sentence) gets an extra FSI to close, and unclosed isolates in it get their PDIs.
+    """
+    text = str(value)
+    open_count = unmatched = 0
+    for char in text:
+        if char in _ISOLATE_OPENERS:
+            open_count += 1
+        elif char == PDI:
+            if open_count:
+                open_count -= 1
+            else:
+                unmatched += 1
+    return FSI * (1 + unmatched) + text + PDI * (1 + open_count)
