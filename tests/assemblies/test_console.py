@@ -20,6 +20,7 @@ from tests.factories import (
     make_workshop,
 )
 from tests.page_messages import where_shown
+from tests.page_messages import WITHOUT_ISOLATES
 
 
 def assembly_form(**overrides) -> dict:
