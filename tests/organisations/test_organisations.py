@@ -14,7 +14,8 @@ from tests.page_messages import WITHOUT_ISOLATES
 
 
 def body(resp) -> str:
-    return resp.get_data(as_text=True)
+    """The page, its flashed sentences read without their bidi isolates."""
+    return resp.get_data(as_text=True).translate(WITHOUT_ISOLATES)
 
 
 def test_organiser_adds_an_organisation(as_organiser, db):
