@@ -35,8 +35,11 @@ def _contained(message: str) -> bool:
 
 
 def test_isolate_wraps_the_value_and_keeps_a_stray_pdi_from_closing_it_early():
-    assert isolate("Aisha") == f"{FSI}Aisha{PDI}"
-    assert isolate(42) == f"{FSI}42{PDI}"
+    # Left-to-right text cannot reorder the sentence: no invisible characters added.
+    assert isolate("Aisha O'Neil <b>") == "Aisha O'Neil <b>"
+    assert isolate(42) == "42"
+    assert isolate("\u0639\u0627\u0626\u0634\u0629 2") == f"{FSI}\u0639\u0627\u0626\u0634\u0629 2{PDI}"
+    assert isolate("Eve \u202eevil") == f"{FSI}Eve \u202eevil{PDI}"
     # A PDI typed in the value would end the isolate and free what follows it: it gets an FSI of its own.
     assert isolate("a\u2069\u202eb") == f"{FSI}{FSI}a\u2069\u202eb{PDI}"
     # An isolate opened and left open in the value is closed before the value's own isolate is.
