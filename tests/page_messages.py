@@ -77,3 +77,8 @@ def message_boxes(html: str) -> list[MessageBox]:
 def where_shown(html: str, text: str) -> list[MessageBox]:
     """The boxes holding a message with this text (a message shown once: a list of one)."""
     return [box for box in message_boxes(html) for t in box.texts if text in t]
+
+
+# Flashed sentences wrap user text in FSI ... PDI (eventapp.text.isolate); tests comparing their English wording
+# read a page through this (tests/test_flash_isolation.py checks the isolates themselves).
+WITHOUT_ISOLATES = {0x2068: None, 0x2069: None}

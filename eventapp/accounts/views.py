@@ -11,6 +11,7 @@ from ..domain import DomainError, NotFound
 from ..extensions import db, limiter, login_manager
 from ..form_limits import refused_with, sent
 from ..forms_util import apply_domain_error, just_added, remember_added
+from ..text import isolate
 from . import services
 from . import two_step as second_step
 from .access import organiser_required
@@ -115,7 +116,7 @@ def login():
                 session[HALF_SIGNED_IN] = second_step.half_signed_in_marker(user, _safe_next(request.args.get("next")))
                 return redirect(url_for(".two_step_login"))
             login_user(user)
-            flash(f"Signed in as {user.display_name}.", "success")
+            flash(f"Signed in as {isolate(user.display_name)}.", "success")
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
     return render_template("accounts/login.html", form=form), (200 if not form.errors and not form.form_errors else 400)
 
@@ -193,7 +194,7 @@ def two_step_login():
         else:
             session.pop(HALF_SIGNED_IN, None)
             login_user(user)
-            flash(f"Signed in as {user.display_name}.", "success")
+            flash(f"Signed in as {isolate(user.display_name)}.", "success")
             if used == "recovery":
                 flash(f"You used a recovery code: {user.recovery_codes_left} left. Each works once; you can get new "
                       "ones on the Two-step sign-in page.", "info")
@@ -403,7 +404,7 @@ def _back_to_users(user: User):
     args = _list_args()
     page = services.list_page(user.id, PER_PAGE, args.get("q", ""), args.get("role", ""), args.get("state", ""))
     if page is None:
-        flash(f"{user.display_name} does not match the filters, so is not in the list below.", "info")
+        flash(f"{isolate(user.display_name)} does not match the filters, so is not in the list below.", "info")
         return redirect(url_for(".users", **args))
     return redirect(url_for(".users", **{**args, "page": page if page > 1 else None}, _anchor=f"user-{user.id}"))
 
@@ -433,7 +434,7 @@ def deactivate_user(user_id: int):
         services.check_not_own_account(user, current_user.id)
         if request.method == "POST":
             services.deactivate_user(user_id, by_user_id=current_user.id)
-            flash(f"{user.display_name} can no longer sign in, and has been signed out everywhere.", "success")
+            flash(f"{isolate(user.display_name)} can no longer sign in, and has been signed out everywhere.", "success")
             return _back_to_users(user)
     except NotFound:
         abort(404)
@@ -451,7 +452,7 @@ def reactivate_user(user_id: int):
         user = services.reactivate_user(user_id, by_user_id=current_user.id)
     except NotFound:
         abort(404)
-    flash(f"{user.display_name} can sign in again.", "success")
+    flash(f"{isolate(user.display_name)} can sign in again.", "success")
     return _back_to_users(user)
 
 
@@ -467,13 +468,13 @@ def new_user():
             # "Add" clicked twice: the first click made it, and its answer is the one the organiser should see.
             made = db.session.get(User, just_added("user") or 0) if err.field == "email" else None
             if made is not None and made.email == services.normalise_email(form.email.data):
-                flash(f"Account created for {made.display_name} (by your first click; the second added nothing).",
+                flash(f"Account created for {isolate(made.display_name)} (by your first click; the second added nothing).",
                       "success")
                 return _back_to_users(made)
             apply_domain_error(form, err)
         else:
             remember_added("user", user.id)
-            flash(f"Account created for {user.display_name}.", "success")
+            flash(f"Account created for {isolate(user.display_name)}.", "success")
             return _back_to_users(user)
     return render_template("accounts/user_form.html", form=form, list_args=_list_args()), \
         (400 if form.errors or form.form_errors else 200)
@@ -488,7 +489,7 @@ def reset_two_step(user_id: int):
             was_on = user.two_step_on
             second_step.reset(user_id, by_user_id=current_user.id)
             if was_on:
-                flash(f"{user.display_name}'s two-step sign-in is off and they have been signed out everywhere. "
+                flash(f"{isolate(user.display_name)}'s two-step sign-in is off and they have been signed out everywhere. "
                       "They sign in with their password and can set it up again.", "success")
             return _back_to_users(user)
     except NotFound:

@@ -13,6 +13,7 @@ from ..accounts.models import User
 from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..templating import counted
+from ..text import isolate
 from ..timeutil import utcnow
 from ..invites import services as invites
 from ..organisations.models import name_key
@@ -90,7 +91,7 @@ def _check_assembly(data: dict[str, Any], current: Assembly | None) -> None:
             Round.assembly_id == current.id,
             (Round.starts_at < data["start_time"]) | (Round.ends_at > data["end_time"])).order_by(Round.starts_at)).first()
         if outside is not None:
-            raise DomainError(f"{outside.name} runs {outside.starts_at:%H:%M}–{outside.ends_at:%H:%M}, outside these "
+            raise DomainError(f"{isolate(outside.name)} runs {outside.starts_at:%H:%M}–{outside.ends_at:%H:%M}, outside these "
                               "hours. Change the round first, or keep the day's hours around it.", "start_time")
     opens, closes = data.get("registration_opens_at"), data.get("registration_closes_at")
     if opens and closes and closes <= opens:
@@ -157,7 +158,7 @@ def copy_assembly(source: Assembly, data: dict[str, Any], *, workshops: bool = T
     if workshops:
         for rnd in sorted(source.rounds, key=lambda r: r.position):
             if rnd.starts_at < data["start_time"] or rnd.ends_at > data["end_time"]:
-                raise DomainError(f"{rnd.name} runs {rnd.starts_at:%H:%M}–{rnd.ends_at:%H:%M}, outside these hours. "
+                raise DomainError(f"{isolate(rnd.name)} runs {rnd.starts_at:%H:%M}–{rnd.ends_at:%H:%M}, outside these hours. "
                                   "Keep the day's hours around it, or leave the rounds out of the copy.", "start_time")
     assembly = Assembly(**{f: data[f] for f in ASSEMBLY_FIELDS if f in data},
                         workshop_org_limit=source.workshop_org_limit)
@@ -239,7 +240,7 @@ def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = Non
     ).first()
     if overlap is not None:
         # Every delegate is placed in a workshop of every round: two at once cannot both be attended.
-        raise DomainError(f"This round overlaps {overlap.name} ({overlap.starts_at:%H:%M}–{overlap.ends_at:%H:%M}). "
+        raise DomainError(f"This round overlaps {isolate(overlap.name)} ({overlap.starts_at:%H:%M}–{overlap.ends_at:%H:%M}). "
                           "Each delegate has a workshop in every round, so rounds cannot run at the same time.",
                           "starts_at")
     if rnd is None:

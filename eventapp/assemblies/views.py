@@ -16,6 +16,7 @@ from ..forms_util import apply_domain_error
 from ..templating import counted, flash_at
 from ..organisations.models import Organisation
 from ..registration.services import has_taken_place, registration_state, registration_window
+from ..text import isolate
 from ..timeutil import local_today
 from . import services
 from .forms import AgendaItemForm, AssemblyForm, CopyAssemblyForm, RoundForm, TopicForm, WorkshopForm
@@ -239,7 +240,7 @@ def new_assembly():
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"Assembly “{assembly.title}” created. Next, add its rounds and workshops.", "success")
+            flash(f"Assembly “{isolate(assembly.title)}” created. Next, add its rounds and workshops.", "success")
             return redirect(url_for(".detail", slug=assembly.slug))
     return _assembly_form_page(form, None)
 
@@ -290,7 +291,7 @@ def copy_assembly(slug: str):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"Assembly “{assembly.title}” created from “{source.title}”. Check its rounds, workshops and "
+            flash(f"Assembly “{isolate(assembly.title)}” created from “{isolate(source.title)}”. Check its rounds, workshops and "
                   "agenda below, then open registration.", "success")
             return redirect(url_for(".detail", slug=assembly.slug))
     return _assembly_form_page(form, None, source=source)
@@ -371,7 +372,7 @@ def delete_round(slug: str, round_id: int):
     rnd = _child(Round, round_id, assembly)
     if request.method == "POST":
         services.delete_round(rnd)
-        flash(f"Round “{rnd.name}” and its workshops were deleted.", "success")
+        flash(f"Round “{isolate(rnd.name)}” and its workshops were deleted.", "success")
         return redirect(url_for(".detail", slug=slug))
     return render_template(
         "confirm_delete.html",
@@ -425,7 +426,7 @@ def workshop_form(slug: str, workshop_id: int | None = None):
             flash("Workshop saved.", "success")
             placed = services.placed_count(saved)
             if placed > saved.capacity:
-                flash(f"The published allocation places {counted(placed, 'delegate')} in “{saved.title}”, more than its "
+                flash(f"The published allocation places {counted(placed, 'delegate')} in “{isolate(saved.title)}”, more than its "
                       f"{counted(saved.capacity, 'seat')}. Run the allocation again and publish it to move some of them.",
                       "error")
             return redirect(url_for(".detail", slug=slug))
@@ -441,7 +442,7 @@ def delete_workshop(slug: str, workshop_id: int):
     workshop = _child(Workshop, workshop_id, assembly)
     if request.method == "POST":
         services.delete_workshop(workshop)
-        flash(f"Workshop “{workshop.title}” was deleted.", "success")
+        flash(f"Workshop “{isolate(workshop.title)}” was deleted.", "success")
         return redirect(url_for(".detail", slug=slug))
     return render_template(
         "confirm_delete.html", title=f"Delete the workshop “{workshop.title}”?",
@@ -490,7 +491,7 @@ def delete_agenda_item(slug: str, item_id: int):
     item = _child(AgendaItem, item_id, assembly)
     if request.method == "POST":
         services.delete_agenda_item(item)
-        flash(f"Agenda item “{item.title}” was deleted.", "success")
+        flash(f"Agenda item “{isolate(item.title)}” was deleted.", "success")
         return redirect(url_for(".detail", slug=slug))
     return render_template(
         "confirm_delete.html", title=f"Delete the agenda item “{item.title}”?", warning="",
@@ -536,7 +537,7 @@ def topic_form(topic_id: int | None = None):
             args = _topic_list_args()
             page = services.topic_list_page(topic, current_app.config.get("PAGE_SIZE", 25), args.get("q", ""))
             if page is None:
-                flash(f"Topic saved. “{topic.name}” does not match the filter, so is not in the list below.",
+                flash(f"Topic saved. “{isolate(topic.name)}” does not match the filter, so is not in the list below.",
                       "success")
                 return redirect(url_for(".topics", **args))
             flash_at(f"topic-{topic.id}", "Topic saved.", "success")

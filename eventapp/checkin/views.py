@@ -10,7 +10,7 @@ from ..accounts.access import checkin_required
 from ..assemblies.models import Assembly
 from ..assemblies.views import load_assembly
 from ..domain import DomainError, NotFound
-from ..text import without_control
+from ..text import isolate, without_control
 from . import services
 
 bp = Blueprint("checkin", __name__)
@@ -105,7 +105,7 @@ def undo(slug: str, reg_id: int):
     except DomainError as err:
         flash(err.message, "error")
     else:
-        flash(f"{reg.full_name} is no longer marked as arrived.", "success")
+        flash(f"{isolate(reg.full_name)} is no longer marked as arrived.", "success")
     return redirect(url_for(".index", slug=slug, **_args()))
 
 

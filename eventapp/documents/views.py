@@ -14,6 +14,7 @@ from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..forms_util import apply_domain_error
 from ..templating import flash_at
+from ..text import isolate
 from . import services
 from .forms import DocumentEditForm, DocumentForm, file_hint
 from .models import Document
@@ -94,7 +95,7 @@ def index(slug: str):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"\u201c{doc.title}\u201d was added ({services.describe(doc)}).", "success")
+            flash(f"\u201c{isolate(doc.title)}\u201d was added ({services.describe(doc)}).", "success")
             return redirect(url_for(".index", slug=slug))
     documents = services.list_documents(assembly.id)
     return render_template("documents/index.html", assembly=assembly, form=form, documents=documents), _status(form)
@@ -112,7 +113,7 @@ def edit(slug: str, doc_id: int):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"\u201c{doc.title}\u201d was saved.", "success")
+            flash(f"\u201c{isolate(doc.title)}\u201d was saved.", "success")
             return redirect(url_for(".index", slug=slug))
     return render_template("documents/edit.html", assembly=assembly, form=form, doc=doc), _status(form)
 
@@ -141,7 +142,7 @@ def delete(slug: str, doc_id: int):
     if request.method == "POST":
         title = doc.title
         services.delete_document(doc)
-        flash(f"\u201c{title}\u201d was deleted.", "success")
+        flash(f"\u201c{isolate(title)}\u201d was deleted.", "success")
         return redirect(url_for(".index", slug=slug))
     where = ("the public page and the updates page" if doc.visibility == "public"
              else "delegates\u2019 personal pages")

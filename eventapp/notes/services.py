@@ -18,6 +18,7 @@ from ..extensions import db
 from ..organisations.models import Organisation
 from ..placements.models import Placement
 from ..registration.models import Registration
+from ..text import isolate
 from ..timeutil import utc_to_local, utcnow
 from .models import (
     ACTION_STATUSES,
@@ -826,7 +827,7 @@ def update_action(action_id: int, data: dict[str, Any], base_version: int, user_
     if moved_to is not None:
         # Its partner, the public pages and the reports read the copy: a change here would be saved unseen.
         db.session.rollback()
-        raise DomainError(f"This action has been carried forward into {moved_to.assembly.title} and is tracked "
+        raise DomainError(f"This action has been carried forward into {isolate(moved_to.assembly.title)} and is tracked "
                           "there now, so nothing was saved here. The organisers change its owner, due date and "
                           "status in the action tracker.")
     if action.version != base_version:

@@ -26,6 +26,7 @@ from .models import ACTION_STATUSES, ATTENDANCE_STATUSES, SECTIONS, Action
 from .rendering import render_markdown
 from .services import ActionConflict, Conflict, TypedByOther
 from ..templating import flash_at
+from ..text import isolate
 from ..timeutil import utc_to_local, utcnow
 
 bp = Blueprint("notes", __name__)
@@ -197,7 +198,7 @@ def attendance(workshop_id: int):
         flash_at("register", f"Attendance saved ({changed} change{'s' if changed != 1 else ''}).", "success")
         if saved.kept_theirs:
             flash_at("register", "Marked on another device while this page was open, so left as marked there: "
-                     f"{', '.join(saved.kept_theirs)}. Check their marks below and change them again if needed.",
+                     f"{', '.join(isolate(n) for n in saved.kept_theirs)}. Check their marks below and change them again if needed.",
                      "error")
         return redirect(url_for(".attendance", workshop_id=workshop.id, _anchor="register"))
     return _attendance_page(workshop, _walk_in_form(workshop))
@@ -218,7 +219,7 @@ def walk_in(workshop_id: int):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash_at("register", f"{attendance.name} added to the register as present.", "success")
+            flash_at("register", f"{isolate(attendance.name)} added to the register as present.", "success")
             return redirect(url_for(".attendance", workshop_id=workshop.id, _anchor="register"))
     return _attendance_page(workshop, form, code=400)
 
@@ -727,11 +728,11 @@ def review(slug: str, workshop_id: int):
             if notes is None or not notes.has_text:
                 # No notes written: the actions agreed in the room are published on their own.
                 services.approve_actions_without_notes(workshop, chosen, current_user.id, request.form.get("seen"))
-                done = f"Actions of {workshop.title} approved for publication."
+                done = f"Actions of {isolate(workshop.title)} approved for publication."
             else:
                 services.approve_notes(notes, request.form.getlist("sections"), chosen, current_user.id,
                                        request.form.get("seen"))
-                done = f"Notes for {workshop.title} approved for publication."
+                done = f"Notes for {isolate(workshop.title)} approved for publication."
         except DomainError as err:
             form.form_errors.append(err.message)
         else:

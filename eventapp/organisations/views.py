@@ -12,6 +12,7 @@ from ..domain import DomainError
 from ..extensions import db
 from ..forms_util import apply_domain_error, just_added, remember_added
 from ..templating import counted
+from ..text import isolate
 from . import services
 from .forms import MergeForm, OrganisationForm
 from .models import SECTORS, STATUSES, Organisation, name_key
@@ -36,7 +37,7 @@ def _back_to_list(org: Organisation | None = None):
         return redirect(url_for(".index", **args))
     page = services.list_page(org.id, PER_PAGE, args.get("q", ""), args.get("sector", ""), args.get("status", ""))
     if page is None:
-        flash(f"“{org.name}” does not match the filters, so it is not in the list below.", "info")
+        flash(f"“{isolate(org.name)}” does not match the filters, so it is not in the list below.", "info")
         return redirect(url_for(".index", **args))
     return redirect(url_for(".index", **{**args, "page": page if page > 1 else None}, _anchor=f"organisation-{org.id}"))
 
@@ -77,13 +78,13 @@ def form(org_id: int | None = None):
             made = db.session.get(Organisation, just_added("organisation") or 0) \
                 if org is None and err.field == "name" else None
             if made is not None and made.name_key == name_key(form.name.data or ""):
-                flash(f"“{made.name}” saved (by your first click; the second added nothing).", "success")
+                flash(f"“{isolate(made.name)}” saved (by your first click; the second added nothing).", "success")
                 return _back_to_list(made)
             apply_domain_error(form, err)
         else:
             if org_id is None:
                 remember_added("organisation", org.id)
-            flash(f"“{org.name}” saved.", "success")
+            flash(f"“{isolate(org.name)}” saved.", "success")
             return _back_to_list(org)
     return render_template("organisations/form.html", form=form, org=org, list_args=_list_args()), \
         (400 if form.errors else 200)
@@ -96,7 +97,7 @@ def approve(org_id: int):
     if not FlaskForm().validate_on_submit():
         return _back_to_list()
     services.approve_organisation(org)
-    flash(f"“{org.name}” approved.", "success")
+    flash(f"“{isolate(org.name)}” approved.", "success")
     return _back_to_list(org)
 
 
@@ -142,13 +143,13 @@ def merge(org_id: int):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"“{name}” was merged into “{target.name}”."
-                  + (f" Partner links sent for “{name}” no longer work: send “{target.name}”’s contact a new link "
+            flash(f"“{isolate(name)}” was merged into “{isolate(target.name)}”."
+                  + (f" Partner links sent for “{isolate(name)}” no longer work: send “{isolate(target.name)}”’s contact a new link "
                      "from Partners." if had_contact else ""), "success")
             # Nobody loses a place to a merge, but the organiser decides whether the limit still holds.
             for assembly, confirmed in services.over_limit(target):
                 excess = confirmed - assembly.org_limit
-                flash(f"“{target.name}” now has {counted(confirmed, 'confirmed delegate')} for {assembly.title}, "
+                flash(f"“{isolate(target.name)}” now has {counted(confirmed, 'confirmed delegate')} for {isolate(assembly.title)}, "
                       f"more than the {assembly.org_limit:,} each organisation may send: move "
                       f"{'one' if excess == 1 else f'{excess:,}'} to the waiting list from its registrations "
                       "if need be.", "info")

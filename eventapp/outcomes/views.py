@@ -28,6 +28,7 @@ from ..notes.models import ACTION_STATUSES, Action
 from ..notes.views import typed_action, typed_by_refusal
 from ..organisations.models import Organisation
 from ..registration.csvio import csv_response, download_name, to_csv
+from ..text import isolate
 from ..timeutil import local_today
 from . import services
 from ..feedback import services as feedback_services
@@ -214,11 +215,11 @@ def carry_forward(slug: str):
                 form.form_errors.append(err.message)
             else:
                 if n:
-                    flash(f"{n:,} action{'' if n == 1 else 's'} carried forward into {assembly.title}.", "success")
+                    flash(f"{n:,} action{'' if n == 1 else 's'} carried forward into {isolate(assembly.title)}.", "success")
                 else:
                     # A second press (or Back and press again): the first one carried them.
                     flash(f"Nothing more to carry: the chosen actions are already carried forward into "
-                          f"{assembly.title} (see below), or no longer open.", "info")
+                          f"{isolate(assembly.title)} (see below), or no longer open.", "info")
                 return redirect(url_for(".carry_forward", slug=assembly.slug))
     elif request.method == "POST":
         abort(400)
@@ -249,8 +250,8 @@ def undo_carry(slug: str, action_id: int):
     except DomainError as err:
         flash(err.message, "error")
     else:
-        flash(f"Undone: the action is back among the open actions of {origin.assembly.title}, not carried "
-              f"into {assembly.title}.", "success")
+        flash(f"Undone: the action is back among the open actions of {isolate(origin.assembly.title)}, not carried "
+              f"into {isolate(assembly.title)}.", "success")
     return redirect(url_for(".carry_forward", slug=assembly.slug))
 
 
@@ -477,7 +478,7 @@ def partner_contact(org_id: int):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"Contact for {org.name} saved." + (
+            flash(f"Contact for {isolate(org.name)} saved." + (
                 " Partner links sent to the previous address no longer work: send the link to the new one."
                 if saved.link_version != version else ""), "success")
             return redirect(url_for(".partner_contact", org_id=org.id))
@@ -500,7 +501,7 @@ def send_link(org_id: int):
     except DomainError as err:
         flash(err.message, "error")
     else:
-        flash(f"Partner link queued for {contact.contact_email}.", "success")
+        flash(f"Partner link queued for {isolate(contact.contact_email)}.", "success")
     return redirect(url_for(".partner_contact", org_id=org.id))
 
 
@@ -513,7 +514,7 @@ def revoke_links(org_id: int):
         if not form.validate_on_submit():
             abort(400)
         services.revoke_partner_links(org)
-        flash(f"Every partner link sent to {org.name} so far has stopped working.", "success")
+        flash(f"Every partner link sent to {isolate(org.name)} so far has stopped working.", "success")
         return redirect(url_for(".partner_contact", org_id=org.id))
     return render_template("outcomes/revoke.html", org=org, form=form)
 

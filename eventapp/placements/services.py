@@ -18,6 +18,7 @@ from ..extensions import db
 from ..invites.services import sync_calendar
 from ..registration.models import Registration
 from ..templating import counted
+from ..text import isolate
 from ..timeutil import utcnow
 from ..workers import pause
 from .models import AllocationJob, AllocationPin, AllocationRun, Placement
@@ -390,7 +391,7 @@ def _move_breaks(snap: Snapshot, data: dict, key: str, had: set[str]) -> list[st
     out = []
     topics = Counter(snap.workshops[w].topic_id for w in mine if w in snap.workshops)
     if any(n > 1 for n in topics.values()):
-        out.append(f"{reg.full_name} would attend the same topic twice.")
+        out.append(f"{isolate(reg.full_name)} would attend the same topic twice.")
     limit = snap.problem.max_per_organisation
     for wid in set(mine) - had:
         w = snap.workshops.get(wid)
@@ -460,23 +461,23 @@ def _rule_breaks(snap: Snapshot, data: dict) -> list[str]:
             continue
         topics = Counter(snap.workshops[w].topic_id for w in ws if w in snap.workshops)
         if any(n > 1 for n in topics.values()):
-            out.append(f"{reg.full_name} would attend the same topic twice.")
+            out.append(f"{isolate(reg.full_name)} would attend the same topic twice.")
         rounds = Counter(snap.workshops[w].round_id for w in ws if w in snap.workshops)
         if any(n > 1 for n in rounds.values()):
-            out.append(f"{reg.full_name} would be in two workshops in one round.")
+            out.append(f"{isolate(reg.full_name)} would be in two workshops in one round.")
         for w in ws:
             seats[w] += 1
             org_seats[(w, reg.organisation_id)] += 1
     for wid, n in seats.items():
         w = snap.workshops.get(wid)
         if w is not None and n > w.capacity:
-            out.append(f"“{w.title}” ({w.round.name}) would have {counted(n, 'delegate')} for {counted(w.capacity, 'seat')}.")
+            out.append(f"“{isolate(w.title)}” ({isolate(w.round.name)}) would have {counted(n, 'delegate')} for {counted(w.capacity, 'seat')}.")
     if limit is not None:
         org_names = {r.organisation_id: r.organisation.name for r in snap.registrations.values()}
         for (wid, org_id), n in org_seats.items():
             if n > limit and wid in snap.workshops:
                 w = snap.workshops[wid]
-                out.append(f"“{w.title}” ({w.round.name}) would have {counted(n, 'delegate')} from {org_names[org_id]} "
+                out.append(f"“{isolate(w.title)}” ({isolate(w.round.name)}) would have {counted(n, 'delegate')} from {isolate(org_names[org_id])} "
                            f"(limit {limit}).")
     return out
 

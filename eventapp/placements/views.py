@@ -16,6 +16,7 @@ from ..organisations.models import SECTORS
 from ..registration.csvio import csv_response, download_name, to_csv
 from ..registration.models import Registration
 from ..templating import counted
+from ..text import isolate
 from ..timeutil import local_today, utcnow
 from . import services
 from .forms import RunForm, move_form_class
@@ -219,9 +220,9 @@ def move(slug: str, registration_id: int):
                 db.session.rollback()
                 apply_domain_error(form, err)
             else:
-                flash(f"{reg.full_name}'s workshops were changed. An updated calendar invitation is in the outbox."
+                flash(f"{isolate(reg.full_name)}'s workshops were changed. An updated calendar invitation is in the outbox."
                       if changed and assembly.cancelled_at is None else
-                      f"{reg.full_name}'s workshops were changed." if changed else "Nothing changed.", "success")
+                      f"{isolate(reg.full_name)}'s workshops were changed." if changed else "Nothing changed.", "success")
                 # Back to the same page of the list, with its filters, as for a proposal's change.
                 return redirect(url_for(".delegates", slug=slug, **_list_args()))
             return _move_page(assembly, run, reg, form, snap)
@@ -234,7 +235,7 @@ def move(slug: str, registration_id: int):
                 flash("Saved, but this change breaks a rule: " + " ".join(warnings)
                       + " The proposal cannot be published until it is fixed.", "error")
             else:
-                flash(f"{reg.full_name}'s workshops were changed.", "success")
+                flash(f"{isolate(reg.full_name)}'s workshops were changed.", "success")
             # Changed from the delegates list: back to the same page of it (its filters); else the summary.
             back = _list_args()
             return redirect(url_for(".delegates", slug=slug, **back) if back else url_for(".index", slug=slug))

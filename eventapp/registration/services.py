@@ -25,7 +25,7 @@ from ..invites.services import (cancel_at_old_address, sync_calendar, sync_new_r
 from ..mail.services import (TOKEN_PLACEHOLDER, before_sending, clean_header, deferred_row, is_email_address,
                              link_template, outbox_row, queue_rows, render_email, render_subject, rendered, renderer)
 from ..organisations.models import SECTORS, Organisation, name_key
-from ..text import has_control, visible
+from ..text import has_control, isolate, visible
 from ..timeutil import utc_to_local, utcnow
 from ..audit import services as audit
 from ..txn import begin_writes
@@ -338,7 +338,7 @@ def _no_place_reason(assembly: Assembly, organisation: Organisation, *, ignore: 
     if total >= assembly.capacity:
         return "The assembly is full."
     if assembly.org_limit is not None and from_org >= assembly.org_limit:
-        return f"{organisation.name} already has {assembly.org_limit} confirmed delegates, the most each organisation can send."
+        return f"{isolate(organisation.name)} already has {assembly.org_limit} confirmed delegates, the most each organisation can send."
     return None
 
 
@@ -1235,7 +1235,7 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
         _, from_org = place_counts(assembly, organisation.id)
         if assembly.org_limit is not None and from_org >= assembly.org_limit:
             raise DomainError(
-                f"{organisation.name} already has {assembly.org_limit} confirmed delegates, the most each organisation can send.",
+                f"{isolate(organisation.name)} already has {assembly.org_limit} confirmed delegates, the most each organisation can send.",
                 "organisation_name",
             )
     address_changed = key != registration.email_key
@@ -1462,14 +1462,14 @@ def reinstate_registration(registration: Registration, *, by: int | None = None)
     assembly = lock_assembly(registration.assembly_id)
     db.session.refresh(registration)
     if registration.status != "cancelled":
-        raise DomainError(f"{registration.full_name}'s registration is not cancelled.")
+        raise DomainError(f"{isolate(registration.full_name)}'s registration is not cancelled.")
     if registration.anonymised_at is not None:
         raise DomainError("This registration's details were erased, so it cannot be reinstated.")
     if assembly.cancelled_at is not None:
         raise DomainError(CANCELLED_NO_NEW)
     if has_taken_place(assembly):
         # Back as confirmed, with an email about a place, for a day that is over: the day's record stays.
-        raise DomainError(f"{assembly.title} took place on {assembly.date.day} {assembly.date:%B %Y}: "
+        raise DomainError(f"{isolate(assembly.title)} took place on {assembly.date.day} {assembly.date:%B %Y}: "
                           "a cancelled registration can no longer be reinstated.")
     reason = _no_place_reason(assembly, registration.organisation)
     registration.cancelled_at = None
@@ -1551,7 +1551,7 @@ def confirm_from_waiting_list(registration: Registration, *, by: int | None = No
     if assembly.cancelled_at is not None:
         raise DomainError(CANCELLED_NO_PLACES)
     if has_taken_place(assembly):
-        raise DomainError(f"{assembly.title} has taken place: nobody can be given a place now.")
+        raise DomainError(f"{isolate(assembly.title)} has taken place: nobody can be given a place now.")
     reason = _no_place_reason(assembly, registration.organisation)
     if reason:
         raise DomainError(f"{reason} Cancel or move someone else first, or raise the limit.")

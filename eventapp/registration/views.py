@@ -31,7 +31,7 @@ from ..form_limits import refused_with, sent as _sent
 from ..forms_util import apply_domain_error
 from ..links import absolute_url
 from ..templating import cached_url_for, counted, escape_text as _h, options
-from ..text import without_control
+from ..text import isolate, without_control
 from ..timeutil import local_today
 from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
@@ -415,7 +415,7 @@ def manage_edit(token: str):
                      if reg in promoted else "Your changes are saved.")
             if reg.token_version != version:
                 # The address changed, so the link in the address bar is dead: hand over the new one.
-                flash(f"{saved} We have emailed your new personal link to {reg.email}; "
+                flash(f"{saved} We have emailed your new personal link to {isolate(reg.email)}; "
                       "links in earlier emails no longer work.", "success")
                 return redirect(url_for(".manage", token=services.make_manage_token(reg)))
             flash(saved, "success")
@@ -884,9 +884,9 @@ def organiser_confirm_pending(slug: str, pending_id: int):
             flash(err.message, "error")
         else:
             reg = result.registration
-            flash(f"{name}'s registration is confirmed: {reg.status_label.lower()}. They are emailed their personal link."
+            flash(f"{isolate(name)}'s registration is confirmed: {reg.status_label.lower()}. They are emailed their personal link."
                   if result.outcome != "duplicate" else
-                  f"{reg.email} was registered already; that registration is unchanged and its personal link emailed.",
+                  f"{isolate(reg.email)} was registered already; that registration is unchanged and its personal link emailed.",
                   "success")
     return redirect(_unconfirmed_url(slug))
 
@@ -919,7 +919,7 @@ def organiser_withdraw_pending(slug: str, pending_id: int):
     if ActionForm().validate_on_submit():
         name = pending.full_name
         services.withdraw_pending(pending)
-        flash(f"The unconfirmed registration of {name} is deleted; its confirmation link no longer works.", "success")
+        flash(f"The unconfirmed registration of {isolate(name)} is deleted; its confirmation link no longer works.", "success")
     return redirect(_unconfirmed_url(slug))
 
 
@@ -953,11 +953,11 @@ def organiser_new(slug: str):
         else:
             if result.outcome == "duplicate":
                 # The list would leave the organiser searching for them: the registration itself, to compare.
-                flash(f"{result.registration.full_name} is already registered for this assembly with that email "
+                flash(f"{isolate(result.registration.full_name)} is already registered for this assembly with that email "
                       "address: here is the registration. Nothing was emailed to them; to send them their personal "
                       "link again, choose \"Email their personal link again\".", "info")
                 return redirect(url_for(".organiser_edit", slug=slug, reg_id=result.registration.id))
-            flash(f"{result.registration.full_name} added ({result.registration.status_label.lower()}). "
+            flash(f"{isolate(result.registration.full_name)} added ({result.registration.status_label.lower()}). "
                   "We emailed them their personal link.", "success")
             return redirect(url_for(".organiser_index", slug=slug))
     return _organiser_form_page(form, None, assembly, topics, published=False)
@@ -985,7 +985,7 @@ def organiser_edit(slug: str, reg_id: int):
         else:
             moved = " A new personal link was emailed to the new address; earlier links no longer work." \
                 if reg.token_version != version else ""
-            flash(f"{reg.full_name}'s registration is saved.{moved}{_promoted_note(promoted)}", "success")
+            flash(f"{isolate(reg.full_name)}'s registration is saved.{moved}{_promoted_note(promoted)}", "success")
             return _back_to_list(slug)
     return _organiser_form_page(form, reg, assembly, topics, published=published)
 
@@ -1002,8 +1002,8 @@ def organiser_send_link(slug: str, reg_id: int):
     except DomainError as err:
         flash(err.message, "error")
     else:
-        flash(f"{reg.full_name}'s personal link is emailed to them again." if queued else
-              f"{reg.full_name}'s personal link was emailed to them in the last "
+        flash(f"{isolate(reg.full_name)}'s personal link is emailed to them again." if queued else
+              f"{isolate(reg.full_name)}'s personal link was emailed to them in the last "
               f"{services.FRESH_LINK_MINUTES} minutes already, so it is not sent twice. To send that email again, "
               "open it under Emails and choose \"Send this message again\".", "success" if queued else "info")
     return redirect(url_for(".organiser_edit", slug=slug, reg_id=reg.id))
@@ -1039,7 +1039,7 @@ def organiser_cancel(slug: str, reg_id: int):
             flash(err.message, "error")
             return redirect(url_for(".organiser_duplicates", slug=slug) if from_duplicates
                             else url_for(".organiser_index", slug=slug))
-        message = (f"{reg.full_name}'s registration is cancelled.{_promoted_note(promoted)}"
+        message = (f"{isolate(reg.full_name)}'s registration is cancelled.{_promoted_note(promoted)}"
                    " To undo it, choose Reinstate on their row under the status Cancelled.")
         flash(message, "success")
         return redirect(back)
@@ -1048,7 +1048,7 @@ def organiser_cancel(slug: str, reg_id: int):
 
 
 def _promoted_note(promoted: list[Registration]) -> str:
-    return f" Promoted from the waiting list: {', '.join(r.full_name for r in promoted)}." if promoted else ""
+    return f" Promoted from the waiting list: {', '.join(isolate(r.full_name) for r in promoted)}." if promoted else ""
 
 
 def _selected_ids() -> list[int]:
@@ -1098,10 +1098,10 @@ def organiser_move(slug: str, reg_id: int, action: str):
             freed = services.move_to_waiting_list(reg, by=current_user.id)
             places = (f" Their {'place' if freed == 1 else f'{freed:,} places'} in workshops "
                       f"{'is' if freed == 1 else 'are'} free again." if freed else "")
-            flash(f"{reg.full_name} is now on the waiting list.{places}", "success")
+            flash(f"{isolate(reg.full_name)} is now on the waiting list.{places}", "success")
         else:
             services.confirm_from_waiting_list(reg, by=current_user.id)
-            flash(f"{reg.full_name} is now confirmed.", "success")
+            flash(f"{isolate(reg.full_name)} is now confirmed.", "success")
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")
@@ -1123,7 +1123,7 @@ def organiser_reinstate(slug: str, reg_id: int):
     else:
         where = ("confirmed" if result.outcome == "confirmed"
                  else f"on the waiting list (no. {result.waiting_position}): no place is free")
-        flash(f"{reg.full_name}'s registration is back, {where}. We emailed them a new personal link.", "success")
+        flash(f"{isolate(reg.full_name)}'s registration is back, {where}. We emailed them a new personal link.", "success")
     return _back_to_list(slug)
 
 

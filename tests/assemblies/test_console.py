@@ -20,6 +20,7 @@ from tests.factories import (
     make_workshop,
 )
 from tests.page_messages import where_shown
+from tests.page_messages import WITHOUT_ISOLATES
 
 
 def assembly_form(**overrides) -> dict:
@@ -36,7 +37,8 @@ def assembly_form(**overrides) -> dict:
 
 
 def body(resp) -> str:
-    return resp.get_data(as_text=True)
+    """The page, its flashed sentences read without their bidi isolates."""
+    return resp.get_data(as_text=True).translate(WITHOUT_ISOLATES)
 
 
 # --- assemblies ----------------------------------------------------------------------
