@@ -3,6 +3,7 @@ from wtforms import (
     BooleanField,
     DateField,
     DateTimeLocalField,
+    HiddenField,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -85,6 +86,9 @@ class WorkshopForm(FlaskForm):
         validators=[InputRequired("Enter the capacity."), NumberRange(min=0, max=10_000, message="Enter a number from 0 to 10,000.")],
     )
     facilitator_ids = SelectMultipleField("Facilitators", coerce=int, validators=[Optional()])
+    # The workshop as it stood when the form was opened (services.workshop_version): a save from a form opened
+    # before someone else's is refused rather than quietly putting back what they changed.
+    seen = HiddenField()
 
 
 class TopicForm(FlaskForm):

@@ -408,6 +408,7 @@ def workshop_form(slug: str, workshop_id: int | None = None):
     if request.method == "GET":
         if workshop:
             form.facilitator_ids.data = [u.id for u in workshop.facilitators]
+            form.seen.data = services.workshop_version(workshop)
         else:
             form.capacity.data = 20
             if request.args.get("round", type=int):
@@ -416,11 +417,16 @@ def workshop_form(slug: str, workshop_id: int | None = None):
         rnd = _child(Round, form.round_id.data, assembly)
         data = {"topic_id": form.topic_id.data, "new_topic": form.new_topic.data or "", "title": form.title.data.strip(),
                 "description": form.description.data or "", "room": (form.room.data or "").strip(),
-                "capacity": form.capacity.data, "facilitator_ids": form.facilitator_ids.data}
+                "capacity": form.capacity.data, "facilitator_ids": form.facilitator_ids.data,
+                "seen": form.seen.data or ""}
         try:
             saved = services.save_workshop(rnd, data, workshop)
         except DomainError as err:
             apply_domain_error(form, err)
+            if workshop:
+                # Checked first, so any refusal means the organiser has now been shown the workshop as it
+                # stands: the next save is theirs to make.
+                form.seen.data = services.workshop_version(workshop)
         else:
             flash("Workshop saved.", "success")
             placed = services.placed_count(saved)
