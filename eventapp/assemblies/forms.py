@@ -69,6 +69,8 @@ class RoundForm(FlaskForm):
     starts_at = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 11:00.")])
     ends_at = TimeField("Ends at", validators=[DataRequired("Enter the end time, e.g. 12:15.")])
     position = IntegerField("Order", validators=[Optional(), NumberRange(min=1, max=100)])
+    # As on the workshop form (services.round_version): its times are every placed delegate's calendar times.
+    seen = HiddenField()
 
 
 class WorkshopForm(FlaskForm):

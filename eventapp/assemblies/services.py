@@ -222,8 +222,20 @@ def set_cancelled(assembly: Assembly, cancelled: bool) -> int:
     return queued
 
 
+def round_version(rnd: Round) -> str:
+    """A short fingerprint of what the round form edits, to tell whether it changed since the form was opened."""
+    fields = [rnd.name, rnd.starts_at.isoformat(), rnd.ends_at.isoformat(), rnd.position]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:20]
+
+
 def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = None) -> Round:
     """Create or update a breakout round of an assembly."""
+    if rnd is not None and data.get("seen") and data["seen"] != round_version(rnd):
+        # A form opened before another save would put its times back, in every placed delegate's calendar too.
+        raise DomainError(
+            f"Someone saved this round after you opened this form: it is now “{rnd.name}”, "
+            f"{rnd.starts_at:%H:%M}–{rnd.ends_at:%H:%M}. Nothing you typed below is saved yet: check it against "
+            "theirs and save again to keep it.")
     if data["ends_at"] <= data["starts_at"]:
         raise DomainError("The round must end after it starts.", "ends_at")
     clash = db.session.scalar(

@@ -349,13 +349,18 @@ def round_form(slug: str, round_id: int | None = None):
     assembly = load_assembly(slug)
     rnd = _child(Round, round_id, assembly) if round_id else None
     form = RoundForm(obj=rnd)
+    if rnd and request.method == "GET":
+        form.seen.data = services.round_version(rnd)
     if form.validate_on_submit():
         data = {"name": form.name.data.strip(), "starts_at": form.starts_at.data, "ends_at": form.ends_at.data,
-                "position": form.position.data}
+                "position": form.position.data, "seen": form.seen.data or ""}
         try:
             services.save_round(assembly, data, rnd)
         except DomainError as err:
             apply_domain_error(form, err)
+            if rnd:
+                # Checked first: any refusal has shown the round as it stands, so the next save is the organiser's.
+                form.seen.data = services.round_version(rnd)
         else:
             flash("Round saved.", "success")
             return redirect(url_for(".detail", slug=slug))

@@ -715,3 +715,34 @@ def test_a_workshop_form_opened_before_another_save_does_not_undo_it(as_organise
     assert resp.status_code == 302
     db.session.refresh(w)
     assert (w.room, w.capacity) == ("Library", 25)
+
+
+def test_a_round_form_opened_before_another_save_does_not_move_the_round_back(as_organiser, db):
+    # A round's times are its workshops' times in every placed delegate's calendar: a form opened before
+    # the round was moved must not move it back unseen.
+    a = make_assembly()
+    rnd = make_round(a, "Morning")
+    url = f"/organiser/assemblies/{a.slug}/rounds/{rnd.id}/edit"
+    first, second = body(as_organiser.get(url)), body(as_organiser.get(url))
+    seen = re.compile(r'name="seen" type="hidden" value="([^"]*)"')
+    old_start, old_end = f"{rnd.starts_at:%H:%M}", f"{rnd.ends_at:%H:%M}"
+
+    resp = as_organiser.post(url, data={"csrf_token": csrf_from(first), "seen": seen.search(first).group(1),
+                                        "name": "Morning", "starts_at": "11:30", "ends_at": "12:30", "position": "1"})
+    assert resp.status_code == 302
+    resp = as_organiser.post(url, data={"csrf_token": csrf_from(second), "seen": seen.search(second).group(1),
+                                        "name": "Morning breakouts", "starts_at": old_start, "ends_at": old_end,
+                                        "position": "1"})
+    page = body(resp)
+    assert resp.status_code == 400
+    assert "Someone saved this round after you opened this form" in page and "11:30–12:30" in page
+    assert 'value="Morning breakouts"' in page
+    db.session.refresh(rnd)
+    assert (rnd.name, rnd.starts_at, rnd.ends_at) == ("Morning", time(11, 30), time(12, 30))
+
+    resp = as_organiser.post(url, data={"csrf_token": csrf_from(page), "seen": seen.search(page).group(1),
+                                        "name": "Morning breakouts", "starts_at": "11:30", "ends_at": "12:30",
+                                        "position": "1"})
+    assert resp.status_code == 302
+    db.session.refresh(rnd)
+    assert rnd.name == "Morning breakouts"
