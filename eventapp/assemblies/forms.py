@@ -3,6 +3,7 @@ from wtforms import (
     BooleanField,
     DateField,
     DateTimeLocalField,
+    HiddenField,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -68,6 +69,8 @@ class RoundForm(FlaskForm):
     starts_at = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 11:00.")])
     ends_at = TimeField("Ends at", validators=[DataRequired("Enter the end time, e.g. 12:15.")])
     position = IntegerField("Order", validators=[Optional(), NumberRange(min=1, max=100)])
+    # As on the workshop form (services.round_version): its times are every placed delegate's calendar times.
+    seen = HiddenField()
 
 
 class WorkshopForm(FlaskForm):
@@ -85,6 +88,9 @@ class WorkshopForm(FlaskForm):
         validators=[InputRequired("Enter the capacity."), NumberRange(min=0, max=10_000, message="Enter a number from 0 to 10,000.")],
     )
     facilitator_ids = SelectMultipleField("Facilitators", coerce=int, validators=[Optional()])
+    # The workshop as it stood when the form was opened (services.workshop_version): a save from a form opened
+    # before someone else's is refused rather than quietly putting back what they changed.
+    seen = HiddenField()
 
 
 class TopicForm(FlaskForm):

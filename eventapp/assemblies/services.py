@@ -1,6 +1,8 @@
 """Organiser use cases for assemblies, rounds, workshops, topics and the agenda."""
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import secrets
 from typing import Any, NamedTuple
@@ -221,8 +223,20 @@ def set_cancelled(assembly: Assembly, cancelled: bool) -> int:
     return queued
 
 
+def round_version(rnd: Round) -> str:
+    """A short fingerprint of what the round form edits, to tell whether it changed since the form was opened."""
+    fields = [rnd.name, rnd.starts_at.isoformat(), rnd.ends_at.isoformat(), rnd.position]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:20]
+
+
 def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = None) -> Round:
     """Create or update a breakout round of an assembly."""
+    if rnd is not None and data.get("seen") and data["seen"] != round_version(rnd):
+        # A form opened before another save would put its times back, in every placed delegate's calendar too.
+        raise DomainError(
+            f"Someone saved this round after you opened this form: it is now “{rnd.name}”, "
+            f"{rnd.starts_at:%H:%M}–{rnd.ends_at:%H:%M}. Nothing you typed below is saved yet: check it against "
+            "theirs and save again to keep it.")
     if data["ends_at"] <= data["starts_at"]:
         raise DomainError("The round must end after it starts.", "ends_at")
     clash = db.session.scalar(
@@ -316,9 +330,23 @@ def save_topic(data: dict[str, Any], topic: Topic | None = None) -> Topic:
     return topic
 
 
+def workshop_version(workshop: Workshop) -> str:
+    """A short fingerprint of what the workshop form edits, to tell whether it changed since the form was opened."""
+    fields = [workshop.round_id, workshop.topic_id, workshop.title, workshop.description, workshop.room,
+              workshop.capacity, sorted(u.id for u in workshop.facilitators)]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:20]
+
+
 def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = None) -> Workshop:
     """Create or update a workshop: its round, topic (a new one named is added to the topic list), room,
     capacity and facilitators."""
+    if workshop is not None and data.get("seen") and data["seen"] != workshop_version(workshop):
+        # Saving every field of a form opened earlier would put back what the other save changed (a room,
+        # a time through its round) and send every placed delegate the old one again.
+        raise DomainError(
+            f"Someone saved this workshop after you opened this form: it is now “{workshop.title}” in "
+            f"{workshop.round.name}, {f'room “{workshop.room}”' if workshop.room else 'no room set'}, {counted(workshop.capacity, 'seat')}. "
+            f"Nothing you typed below is saved yet: check it against theirs and save again to keep it.")
     new_topic = " ".join((data.get("new_topic") or "").split())
     if len(new_topic) > TOPIC_NAME_MAX:
         raise DomainError(f"Shorten the new topic to {TOPIC_NAME_MAX} characters or fewer.", "new_topic")

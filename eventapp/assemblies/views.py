@@ -350,13 +350,18 @@ def round_form(slug: str, round_id: int | None = None):
     assembly = load_assembly(slug)
     rnd = _child(Round, round_id, assembly) if round_id else None
     form = RoundForm(obj=rnd)
+    if rnd and request.method == "GET":
+        form.seen.data = services.round_version(rnd)
     if form.validate_on_submit():
         data = {"name": form.name.data.strip(), "starts_at": form.starts_at.data, "ends_at": form.ends_at.data,
-                "position": form.position.data}
+                "position": form.position.data, "seen": form.seen.data or ""}
         try:
             services.save_round(assembly, data, rnd)
         except DomainError as err:
             apply_domain_error(form, err)
+            if rnd:
+                # Checked first: any refusal has shown the round as it stands, so the next save is the organiser's.
+                form.seen.data = services.round_version(rnd)
         else:
             flash("Round saved.", "success")
             return redirect(url_for(".detail", slug=slug))
@@ -409,6 +414,7 @@ def workshop_form(slug: str, workshop_id: int | None = None):
     if request.method == "GET":
         if workshop:
             form.facilitator_ids.data = [u.id for u in workshop.facilitators]
+            form.seen.data = services.workshop_version(workshop)
         else:
             form.capacity.data = 20
             if request.args.get("round", type=int):
@@ -417,11 +423,16 @@ def workshop_form(slug: str, workshop_id: int | None = None):
         rnd = _child(Round, form.round_id.data, assembly)
         data = {"topic_id": form.topic_id.data, "new_topic": form.new_topic.data or "", "title": form.title.data.strip(),
                 "description": form.description.data or "", "room": (form.room.data or "").strip(),
-                "capacity": form.capacity.data, "facilitator_ids": form.facilitator_ids.data}
+                "capacity": form.capacity.data, "facilitator_ids": form.facilitator_ids.data,
+                "seen": form.seen.data or ""}
         try:
             saved = services.save_workshop(rnd, data, workshop)
         except DomainError as err:
             apply_domain_error(form, err)
+            if workshop:
+                # Checked first, so any refusal means the organiser has now been shown the workshop as it
+                # stands: the next save is theirs to make.
+                form.seen.data = services.workshop_version(workshop)
         else:
             flash("Workshop saved.", "success")
             placed = services.placed_count(saved)

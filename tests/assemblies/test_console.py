@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from eventapp.assemblies.models import AgendaItem, Assembly, Round, Topic, Workshop
-from tests.conftest import post_form
+from tests.conftest import csrf_from, post_form
 from tests.factories import (
     make_agenda_item,
     make_assembly,
@@ -684,3 +684,67 @@ def test_the_organisers_list_shows_and_filters_the_status_registration_really_ha
     assert set(options) == set(shown.values())
     for label, value in options.items():
         assert rows(f"/organiser/?status={value}") == {t: s for t, s in shown.items() if s == label}, label
+
+
+def test_a_workshop_form_opened_before_another_save_does_not_undo_it(as_organiser, db):
+    # Two tabs on the same workshop: the room moved in one must not be put back by a later save of the
+    # other (every placed delegate would be sent the old room), and what was typed in it is not lost.
+    a = make_assembly()
+    rnd = make_round(a, "Morning")
+    topic = make_topic("ASB")
+    w = make_workshop(rnd, topic, title="ASB", room="Main Hall", capacity=20)
+    url = f"/organiser/assemblies/{a.slug}/workshops/{w.id}/edit"
+    first, second = body(as_organiser.get(url)), body(as_organiser.get(url))
+    seen = re.search(r'name="seen" type="hidden" value="([^"]*)"', second).group(1)
+    form = {"round_id": rnd.id, "topic_id": topic.id, "title": "ASB"}
+
+    resp = as_organiser.post(url, data={"csrf_token": csrf_from(first), **form, "room": "Library", "capacity": "20",
+                                        "seen": re.search(r'name="seen" type="hidden" value="([^"]*)"', first).group(1)})
+    assert resp.status_code == 302
+    resp = as_organiser.post(url, data={"csrf_token": csrf_from(second), **form, "room": "Main Hall",
+                                        "capacity": "25", "seen": seen})
+    page = body(resp)
+    assert resp.status_code == 400
+    assert "Someone saved this workshop after you opened this form" in page and "“Library”" in page
+    assert 'value="25"' in page  # what was typed is kept on the form
+    db.session.refresh(w)
+    assert (w.room, w.capacity) == ("Library", 20)
+
+    # Saving the form shown back, as it now stands, is what the organiser means.
+    again = re.search(r'name="seen" type="hidden" value="([^"]*)"', page).group(1)
+    resp = as_organiser.post(url, data={"csrf_token": csrf_from(page), **form, "room": "Library", "capacity": "25",
+                                        "seen": again})
+    assert resp.status_code == 302
+    db.session.refresh(w)
+    assert (w.room, w.capacity) == ("Library", 25)
+
+
+def test_a_round_form_opened_before_another_save_does_not_move_the_round_back(as_organiser, db):
+    # A round's times are its workshops' times in every placed delegate's calendar: a form opened before
+    # the round was moved must not move it back unseen.
+    a = make_assembly()
+    rnd = make_round(a, "Morning")
+    url = f"/organiser/assemblies/{a.slug}/rounds/{rnd.id}/edit"
+    first, second = body(as_organiser.get(url)), body(as_organiser.get(url))
+    seen = re.compile(r'name="seen" type="hidden" value="([^"]*)"')
+    old_start, old_end = f"{rnd.starts_at:%H:%M}", f"{rnd.ends_at:%H:%M}"
+
+    resp = as_organiser.post(url, data={"csrf_token": csrf_from(first), "seen": seen.search(first).group(1),
+                                        "name": "Morning", "starts_at": "11:30", "ends_at": "12:30", "position": "1"})
+    assert resp.status_code == 302
+    resp = as_organiser.post(url, data={"csrf_token": csrf_from(second), "seen": seen.search(second).group(1),
+                                        "name": "Morning breakouts", "starts_at": old_start, "ends_at": old_end,
+                                        "position": "1"})
+    page = body(resp)
+    assert resp.status_code == 400
+    assert "Someone saved this round after you opened this form" in page and "11:30–12:30" in page
+    assert 'value="Morning breakouts"' in page
+    db.session.refresh(rnd)
+    assert (rnd.name, rnd.starts_at, rnd.ends_at) == ("Morning", time(11, 30), time(12, 30))
+
+    resp = as_organiser.post(url, data={"csrf_token": csrf_from(page), "seen": seen.search(page).group(1),
+                                        "name": "Morning breakouts", "starts_at": "11:30", "ends_at": "12:30",
+                                        "position": "1"})
+    assert resp.status_code == 302
+    db.session.refresh(rnd)
+    assert rnd.name == "Morning breakouts"
