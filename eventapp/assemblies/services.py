@@ -234,7 +234,7 @@ def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = Non
     if rnd is not None and data.get("seen") and data["seen"] != round_version(rnd):
         # A form opened before another save would put its times back, in every placed delegate's calendar too.
         raise DomainError(
-            f"Someone saved this round after you opened this form: it is now “{rnd.name}”, "
+            f"Someone saved this round after you opened this form: it is now “{isolate(rnd.name)}”, "
             f"{rnd.starts_at:%H:%M}–{rnd.ends_at:%H:%M}. Nothing you typed below is saved yet: check it against "
             "theirs and save again to keep it.")
     if data["ends_at"] <= data["starts_at"]:
@@ -344,8 +344,8 @@ def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = 
         # Saving every field of a form opened earlier would put back what the other save changed (a room,
         # a time through its round) and send every placed delegate the old one again.
         raise DomainError(
-            f"Someone saved this workshop after you opened this form: it is now “{workshop.title}” in "
-            f"{workshop.round.name}, {f'room “{workshop.room}”' if workshop.room else 'no room set'}, {counted(workshop.capacity, 'seat')}. "
+            f"Someone saved this workshop after you opened this form: it is now “{isolate(workshop.title)}” in "
+            f"{isolate(workshop.round.name)}, {f'room “{isolate(workshop.room)}”' if workshop.room else 'no room set'}, {counted(workshop.capacity, 'seat')}. "
             f"Nothing you typed below is saved yet: check it against theirs and save again to keep it.")
     new_topic = " ".join((data.get("new_topic") or "").split())
     if len(new_topic) > TOPIC_NAME_MAX:
