@@ -21,3 +21,4 @@ from .documents.models import Document  # noqa: F401
 from .checkin.models import Arrival  # noqa: F401
 from .feedback.models import Feedback, WorkshopRating  # noqa: F401
 from .audit.models import AuditEvent  # noqa: F401
+from .add_once import Submission  # noqa: F401

@@ -71,6 +71,8 @@ class RoundForm(FlaskForm):
     position = IntegerField("Order", validators=[Optional(), NumberRange(min=1, max=100)])
     # As on the workshop form (services.round_version): its times are every placed delegate's calendar times.
     seen = HiddenField()
+    # An add form's one-time token (eventapp.add_once): sent twice, it adds once.
+    once = HiddenField()
 
 
 class WorkshopForm(FlaskForm):
@@ -91,6 +93,8 @@ class WorkshopForm(FlaskForm):
     # The workshop as it stood when the form was opened (services.workshop_version): a save from a form opened
     # before someone else's is refused rather than quietly putting back what they changed.
     seen = HiddenField()
+    # An add form's one-time token (eventapp.add_once): sent twice, it adds once.
+    once = HiddenField()
 
 
 class TopicForm(FlaskForm):
@@ -104,6 +108,8 @@ class AgendaItemForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
     speaker = StringField("Speaker", validators=[Optional(), Length(max=200)])
     organisation_id = SelectField("Organisation", coerce=int, validators=[Optional()])
+    # An add form's one-time token (eventapp.add_once): sent twice, it adds once.
+    once = HiddenField()
 
 
 class CopyAssemblyForm(AssemblyForm):

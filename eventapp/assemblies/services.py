@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import and_, bindparam, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from .. import add_once
 from ..accounts.models import User
 from ..domain import DomainError, NotFound
 from ..extensions import db
@@ -229,8 +230,8 @@ def round_version(rnd: Round) -> str:
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:20]
 
 
-def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = None) -> Round:
-    """Create or update a breakout round of an assembly."""
+def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = None, once: str | None = None) -> Round:
+    """Create or update a breakout round of an assembly (``once``: the add form's token, see add_once)."""
     if rnd is not None and data.get("seen") and data["seen"] != round_version(rnd):
         # A form opened before another save would put its times back, in every placed delegate's calendar too.
         raise DomainError(
@@ -269,6 +270,7 @@ def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = Non
     if data.get("position"):
         rnd.position = data["position"]
     invites.sync_round(rnd)
+    add_once.record(once, "round", rnd)
     db.session.commit()
     return rnd
 
@@ -337,9 +339,10 @@ def workshop_version(workshop: Workshop) -> str:
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:20]
 
 
-def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = None) -> Workshop:
+def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = None,
+                  once: str | None = None) -> Workshop:
     """Create or update a workshop: its round, topic (a new one named is added to the topic list), room,
-    capacity and facilitators."""
+    capacity and facilitators (``once``: the add form's token, see add_once)."""
     if workshop is not None and data.get("seen") and data["seen"] != workshop_version(workshop):
         # Saving every field of a form opened earlier would put back what the other save changed (a room,
         # a time through its round) and send every placed delegate the old one again.
@@ -382,6 +385,7 @@ def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = 
     workshop.capacity = data["capacity"]
     workshop.facilitators = facilitators
     invites.sync_workshop(workshop)
+    add_once.record(once, "workshop", workshop)
     db.session.commit()
     return workshop
 
@@ -462,8 +466,9 @@ def delete_workshop(workshop: Workshop) -> None:
     db.session.commit()
 
 
-def save_agenda_item(assembly: Assembly, data: dict[str, Any], item: AgendaItem | None = None) -> AgendaItem:
-    """Create or update a plenary agenda item."""
+def save_agenda_item(assembly: Assembly, data: dict[str, Any], item: AgendaItem | None = None,
+                     once: str | None = None) -> AgendaItem:
+    """Create or update a plenary agenda item (``once``: the add form's token, see add_once)."""
     if data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
         raise DomainError("The item must end after it starts.", "ends_at")
     if item is None:
@@ -474,6 +479,7 @@ def save_agenda_item(assembly: Assembly, data: dict[str, Any], item: AgendaItem 
     item.title = data["title"]
     item.speaker = data.get("speaker", "")
     item.organisation_id = data.get("organisation_id") or None
+    add_once.record(once, "agenda item", item)
     db.session.commit()
     return item
 

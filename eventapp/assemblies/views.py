@@ -12,6 +12,7 @@ from ..accounts.access import organiser_required
 from ..accounts.models import User
 from ..domain import DomainError, NotFound
 from ..extensions import db
+from ..add_once import SECOND_CLICK, add_once, issue
 from ..forms_util import apply_domain_error
 from ..templating import counted, flash_at
 from ..organisations.models import Organisation
@@ -350,13 +351,22 @@ def round_form(slug: str, round_id: int | None = None):
     assembly = load_assembly(slug)
     rnd = _child(Round, round_id, assembly) if round_id else None
     form = RoundForm(obj=rnd)
-    if rnd and request.method == "GET":
-        form.seen.data = services.round_version(rnd)
+    if request.method == "GET":
+        if rnd:
+            form.seen.data = services.round_version(rnd)
+        else:
+            form.once.data = issue()
     if form.validate_on_submit():
         data = {"name": form.name.data.strip(), "starts_at": form.starts_at.data, "ends_at": form.ends_at.data,
                 "position": form.position.data, "seen": form.seen.data or ""}
         try:
-            services.save_round(assembly, data, rnd)
+            if rnd:
+                services.save_round(assembly, data, rnd)
+            else:
+                _, first = add_once(form.once, "round", lambda once: services.save_round(assembly, data, once=once))
+                if not first:
+                    flash(f"Round saved{SECOND_CLICK}.", "success")
+                    return redirect(url_for(".detail", slug=slug))
         except DomainError as err:
             apply_domain_error(form, err)
             if rnd:
@@ -416,6 +426,7 @@ def workshop_form(slug: str, workshop_id: int | None = None):
             form.facilitator_ids.data = [u.id for u in workshop.facilitators]
             form.seen.data = services.workshop_version(workshop)
         else:
+            form.once.data = issue()
             form.capacity.data = 20
             if request.args.get("round", type=int):
                 form.round_id.data = request.args.get("round", type=int)
@@ -426,7 +437,14 @@ def workshop_form(slug: str, workshop_id: int | None = None):
                 "capacity": form.capacity.data, "facilitator_ids": form.facilitator_ids.data,
                 "seen": form.seen.data or ""}
         try:
-            saved = services.save_workshop(rnd, data, workshop)
+            if workshop:
+                saved = services.save_workshop(rnd, data, workshop)
+            else:
+                saved, first = add_once(form.once, "workshop",
+                                        lambda once: services.save_workshop(rnd, data, once=once))
+                if not first:
+                    flash(f"Workshop saved{SECOND_CLICK}.", "success")
+                    return redirect(url_for(".detail", slug=slug))
         except DomainError as err:
             apply_domain_error(form, err)
             if workshop:
@@ -480,11 +498,20 @@ def agenda_form(slug: str, item_id: int | None = None):
     ]
     if request.method == "GET" and item and item.organisation_id is None:
         form.organisation_id.data = 0
+    if request.method == "GET" and not item:
+        form.once.data = issue()
     if form.validate_on_submit():
         data = {"starts_at": form.starts_at.data, "ends_at": form.ends_at.data, "title": form.title.data.strip(),
                 "speaker": (form.speaker.data or "").strip(), "organisation_id": form.organisation_id.data or None}
         try:
-            services.save_agenda_item(assembly, data, item)
+            if item:
+                services.save_agenda_item(assembly, data, item)
+            else:
+                _, first = add_once(form.once, "agenda item",
+                                    lambda once: services.save_agenda_item(assembly, data, once=once))
+                if not first:
+                    flash(f"Agenda item saved{SECOND_CLICK}.", "success")
+                    return redirect(url_for(".detail", slug=slug))
         except DomainError as err:
             apply_domain_error(form, err)
         else:
