@@ -4,12 +4,15 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from eventapp import add_once
 from eventapp.assemblies.models import AgendaItem, Round, Workshop
-from tests.conftest import csrf_from
-from tests.factories import make_assembly, make_round, make_topic
+from eventapp.extensions import db as _db
+from tests.concurrency import BACKENDS, at_once, own_database
+from tests.conftest import PASSWORD, csrf_from, make_test_app, post_form
+from tests.factories import make_assembly, make_round, make_topic, make_user
 from tests.page_messages import WITHOUT_ISOLATES
 
 ONCE_RE = re.compile(r'name="once"[^>]*? value="([^"]+)"')
@@ -136,3 +139,45 @@ def test_remembered_submissions_are_forgotten_after_the_window(as_organiser, db,
     assert as_organiser.post(url, data={**form, **typed}).status_code == 302
     # Only the latest is kept: every earlier one is past its window, and its token is refused anyway.
     assert db.session.scalar(select(func.count()).select_from(add_once.Submission)) == 1
+
+
+@pytest.fixture
+def database(request, tmp_path):
+    with own_database(request.param, tmp_path, "add_twice") as url:
+        yield url
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_two_clicks_arriving_together_add_once(database):
+    """Both requests of a double click carry the same session cookie and token, and may run side by side."""
+    app = make_test_app(database, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 4, "max_overflow": 0})
+    with app.app_context():
+        upgrade()
+        a = make_assembly()
+        make_user("organiser", email="organiser@example.org")
+        slug, assembly_id = a.slug, a.id
+        _db.session.remove()
+    browser = app.test_client()
+    url = f"/organiser/assemblies/{slug}/agenda/new"
+    assert post_form(browser, "/login", {"email": "organiser@example.org", "password": PASSWORD}).status_code == 302
+    data = {**_form(browser, url), "starts_at": "10:15", "ends_at": "10:45", "title": "Welcome", "organisation_id": "0"}
+    cookie = browser.get_cookie("session").value
+
+    def click(i, ready):
+        tab = app.test_client()
+        tab.set_cookie("session", cookie)
+        ready()
+        resp = tab.post(url, data=data)
+        return resp.status_code, resp.headers.get("Location"), body(tab.get(resp.headers["Location"]))
+
+    answers, errors = at_once(app, 2, click)
+    assert not errors
+    assert [code for code, _, _ in answers] == [302, 302]
+    assert answers[0][1] == answers[1][1]
+    said = sorted("by your first click; the second added nothing" in page for _, _, page in answers)
+    assert said == [False, True]
+    with app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(AgendaItem)
+                                  .where(AgendaItem.assembly_id == assembly_id)) == 1
+        _db.session.remove()
+        _db.engine.dispose()
