@@ -100,6 +100,8 @@ class WorkshopForm(FlaskForm):
 class TopicForm(FlaskForm):
     name = StringField("Topic", validators=[DataRequired("Enter the topic."), Length(max=120)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=TEXT_MAX)])
+    # An add form's one-time token (eventapp.add_once): sent twice, it adds once.
+    once = HiddenField()
 
 
 class AgendaItemForm(FlaskForm):

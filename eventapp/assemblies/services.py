@@ -314,8 +314,8 @@ def topic_list_page(topic: Topic, per_page: int, q: str = "") -> int | None:
     return before // per_page + 1
 
 
-def save_topic(data: dict[str, Any], topic: Topic | None = None) -> Topic:
-    """Create or rename a topic in the managed list."""
+def save_topic(data: dict[str, Any], topic: Topic | None = None, once: str | None = None) -> Topic:
+    """Create or rename a topic in the managed list (``once``: the add form's token, see add_once)."""
     key = name_key(data["name"], TOPIC_KEY_MAX)
     if not key:
         raise DomainError("Enter the topic's name.", "name")
@@ -328,6 +328,7 @@ def save_topic(data: dict[str, Any], topic: Topic | None = None) -> Topic:
     topic.name = " ".join(data["name"].split())
     topic.name_key = key
     topic.description = data.get("description", "")
+    add_once.record(once, "topic", topic)
     db.session.commit()
     return topic
 

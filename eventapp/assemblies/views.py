@@ -564,9 +564,18 @@ def topics():
 def topic_form(topic_id: int | None = None):
     topic = db.get_or_404(Topic, topic_id) if topic_id else None
     form = TopicForm(obj=topic)
+    if request.method == "GET" and not topic:
+        form.once.data = issue()
     if form.validate_on_submit():
+        data = {"name": form.name.data, "description": form.description.data or ""}
+        said = "Topic saved."
         try:
-            topic = services.save_topic({"name": form.name.data, "description": form.description.data or ""}, topic)
+            if topic:
+                topic = services.save_topic(data, topic)
+            else:
+                topic, first = add_once(form.once, "topic", lambda once: services.save_topic(data, once=once))
+                if not first:
+                    topic, said = db.get_or_404(Topic, topic), f"Topic saved{SECOND_CLICK}."
         except DomainError as err:
             apply_domain_error(form, err)
         else:
@@ -575,10 +584,10 @@ def topic_form(topic_id: int | None = None):
             args = _topic_list_args()
             page = services.topic_list_page(topic, current_app.config.get("PAGE_SIZE", 25), args.get("q", ""))
             if page is None:
-                flash(f"Topic saved. “{isolate(topic.name)}” does not match the filter, so is not in the list below.",
+                flash(f"{said} “{isolate(topic.name)}” does not match the filter, so is not in the list below.",
                       "success")
                 return redirect(url_for(".topics", **args))
-            flash_at(f"topic-{topic.id}", "Topic saved.", "success")
+            flash_at(f"topic-{topic.id}", said, "success")
             return redirect(url_for(".topics", **{**args, "page": page if page > 1 else None},
                                     _anchor=f"topic-{topic.id}"))
     return render_template("assemblies/topic_form.html", form=form, topic=topic,

@@ -8,7 +8,7 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from eventapp import add_once
-from eventapp.assemblies.models import AgendaItem, Round, Workshop
+from eventapp.assemblies.models import AgendaItem, Round, Topic, Workshop
 from eventapp.extensions import db as _db
 from tests.concurrency import BACKENDS, at_once, own_database
 from tests.conftest import PASSWORD, csrf_from, make_test_app, post_form
@@ -181,3 +181,16 @@ def test_two_clicks_arriving_together_add_once(database):
                                   .where(AgendaItem.assembly_id == assembly_id)) == 1
         _db.session.remove()
         _db.engine.dispose()
+
+
+def test_add_a_topic_sent_twice_says_it_was_saved_not_that_it_exists(as_organiser, db):
+    url = "/organiser/topics/new"
+    data = {**_form(as_organiser, url), "name": "Hate crime", "description": ""}
+    first = as_organiser.post(url, data=data)
+    second = as_organiser.post(url, data=data)
+    assert first.status_code == second.status_code == 302
+    assert second.headers["Location"] == first.headers["Location"]
+    page = body(as_organiser.get(second.headers["Location"]))
+    assert "Topic saved (by your first click; the second added nothing)." in page
+    assert "already in the list" not in page
+    assert db.session.scalar(select(func.count()).select_from(Topic).where(Topic.name == "Hate crime")) == 1
