@@ -48,10 +48,10 @@ def test_an_organiser_form_opened_before_the_delegate_changed_their_choices_does
 
     delegate = app.test_client()
     _, delegate_sends = _opened(delegate, delegate_url)
-    resp = delegate.post(delegate_url, data={**form_fields(setup, **_choices(setup, 3, 2)), **delegate_sends})
+    resp = delegate.post(delegate_url, data={**form_fields(setup, **_choices(setup, 3, 2, 1)), **delegate_sends})
     assert resp.status_code == 302
     db.session.expire_all()
-    assert reg.choice_topic_ids == _ids(setup, 3, 2)
+    assert reg.choice_topic_ids == _ids(setup, 3, 2, 1)
 
     # The organiser's form still shows the first three topics; they correct the job title.
     typed = form_fields(setup, job_title="Chief Inspector", **_choices(setup, 0, 1, 2))
@@ -63,7 +63,7 @@ def test_an_organiser_form_opened_before_the_delegate_changed_their_choices_does
     assert "Poor mental health" in page.split(ORGANISER_CONFLICT)[1].split("</")[0]
     assert 'value="Chief Inspector"' in page
     db.session.expire_all()
-    assert reg.choice_topic_ids == _ids(setup, 3, 2) and reg.job_title == "Community safety officer"
+    assert reg.choice_topic_ids == _ids(setup, 3, 2, 1) and reg.job_title == "Community safety officer"
 
     # Saving again, having seen it, is the organiser's deliberate choice.
     again = {"csrf_token": csrf_from(page), "seen": SEEN_RE.search(page).group(1)}
@@ -124,15 +124,15 @@ def test_a_save_with_nothing_saved_in_between_goes_through(app, as_organiser, se
     reg, delegate_url = _register(app, setup)
     delegate = app.test_client()
     _, sends = _opened(delegate, delegate_url)
-    resp = delegate.post(delegate_url, data={**form_fields(setup, dietary_needs="Vegan", **_choices(setup, 2, 3)), **sends})
+    resp = delegate.post(delegate_url, data={**form_fields(setup, dietary_needs="Vegan", **_choices(setup, 2, 3, 0)), **sends})
     assert resp.status_code == 302
     url = _organiser_url(setup, reg)
     _, sends = _opened(as_organiser, url)
     resp = as_organiser.post(url, data={**form_fields(setup, dietary_needs="Vegan", job_title="PCSO",
-                                                      **_choices(setup, 2, 3)), **sends})
+                                                      **_choices(setup, 2, 3, 0)), **sends})
     assert resp.status_code == 302
     db.session.expire_all()
-    assert (reg.dietary_needs, reg.job_title, reg.choice_topic_ids) == ("Vegan", "PCSO", _ids(setup, 2, 3))
+    assert (reg.dietary_needs, reg.job_title, reg.choice_topic_ids) == ("Vegan", "PCSO", _ids(setup, 2, 3, 0))
 
 
 def test_a_form_opened_before_the_check_existed_saves_as_before(app, as_organiser, setup):
@@ -143,11 +143,11 @@ def test_a_form_opened_before_the_check_existed_saves_as_before(app, as_organise
     url = _organiser_url(setup, reg)
     _, organiser_sends = _opened(as_organiser, url)
     assert as_organiser.post(url, data={**form_fields(setup, dietary_needs="Halal"), **organiser_sends}).status_code == 302
-    resp = delegate.post(delegate_url, data={**form_fields(setup, job_title="PCSO", **_choices(setup, 3, 2)),
+    resp = delegate.post(delegate_url, data={**form_fields(setup, job_title="PCSO", **_choices(setup, 3, 2, 1)),
                                              "csrf_token": delegate_sends["csrf_token"]})
     assert resp.status_code == 302
     db.session.expire_all()
-    assert (reg.dietary_needs, reg.job_title, reg.choice_topic_ids) == ("", "PCSO", _ids(setup, 3, 2))
+    assert (reg.dietary_needs, reg.job_title, reg.choice_topic_ids) == ("", "PCSO", _ids(setup, 3, 2, 1))
     _, organiser_sends = _opened(as_organiser, url)
     resp = as_organiser.post(url, data={**form_fields(setup, job_title="Sergeant"),
                                         "csrf_token": organiser_sends["csrf_token"]})
