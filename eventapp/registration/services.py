@@ -1216,26 +1216,27 @@ def registration_version(registration: Registration) -> str:
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:20]
 
 
-def _brief(text: str, limit: int = 80) -> str:
-    # A refusal quotes what is saved, not all 2,000 characters of it.
-    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+def _quoted(text: str, limit: int = 80) -> str:
+    # A refusal quotes what is saved, not all 2,000 characters of it; isolated after cutting, so an
+    # isolate or embedding cut open is closed again.
+    brief = text if len(text) <= limit else text[:limit].rstrip() + "…"
+    return f"“{isolate(brief)}”"
 
 
 def _differs(registration: Registration, details: dict[str, Any], organisation: Organisation,
              topic_ids: list[int] | None) -> list[str]:
     """What the registration now says where a form's values differ from it, as phrases for a message."""
-    quoted = lambda text: f"“{isolate(_brief(text))}”"  # noqa: E731
     labels = {"full_name": "name", "email": "email address", "job_title": "job title"}
-    differs = [f"{label} {quoted(getattr(registration, name))}" for name, label in labels.items()
+    differs = [f"{label} {_quoted(getattr(registration, name))}" for name, label in labels.items()
                if getattr(registration, name) != details[name]]
     if organisation.id != registration.organisation_id:
-        differs.append(f"organisation {quoted(registration.organisation.name)}")
+        differs.append(f"organisation {_quoted(registration.organisation.name)}")
     for name, label in (("access_needs", "access needs"), ("dietary_needs", "dietary needs")):
         if getattr(registration, name) != details[name]:
             now = getattr(registration, name)
-            differs.append(f"{label} {quoted(now)}" if now else f"no {label}")
+            differs.append(f"{label} {_quoted(now)}" if now else f"no {label}")
     if topic_ids is not None and topic_ids != registration.choice_topic_ids:
-        names = [quoted(p.topic.name) for p in registration.preferences]
+        names = [_quoted(p.topic.name) for p in registration.preferences]
         differs.append(f"workshop choices {', then '.join(names)}" if names else "no workshop choices")
     return differs
 
@@ -1255,7 +1256,8 @@ def _changed_message(differs: list[str], by_organiser: bool) -> str:
 def update_registration(registration: Registration, data: dict[str, Any], *, by_organiser: bool = False,
                         by: int | None = None) -> list[Registration]:
     """Change a registration's details and (until allocation is published) its ranked choices; returns whoever
-    a change of organisation lets off the waiting list. An organiser's change (``by`` their account) is logged."""
+    a change of organisation lets off the waiting list. An organiser's change (``by`` their account) is logged.
+    ``data["seen"]``, when sent, is the registration_version the form showed (RegistrationChanged if saved since)."""
     if registration.status == "cancelled" and not by_organiser:
         raise DomainError("This registration was cancelled, so it can no longer be changed.")
     if registration.assembly.cancelled_at is not None and not by_organiser:
@@ -1272,6 +1274,7 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
             # other's save would put their details and choices back, and re-send calendars for the old ones.
             differs = _differs(registration, details, organisation,
                                list(data["topic_ids"] or []) if wants_choices else None)
+            # A form that already says what it now says loses nothing by saving.
             if differs:
                 raise RegistrationChanged(_changed_message(differs, by_organiser))
     if wants_choices and allocation_published(assembly) and list(data["topic_ids"] or []) != registration.choice_topic_ids:

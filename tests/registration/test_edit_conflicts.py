@@ -154,3 +154,16 @@ def test_a_form_opened_before_the_check_existed_saves_as_before(app, as_organise
     assert resp.status_code == 302
     db.session.expire_all()
     assert reg.job_title == "Sergeant"
+
+
+def test_a_stale_form_that_already_says_what_was_saved_goes_through(app, as_organiser, setup):
+    # Two tabs making the same correction: the second loses nothing of the first, so is not refused.
+    reg, _ = _register(app, setup)
+    url = _organiser_url(setup, reg)
+    _, first = _opened(as_organiser, url)
+    _, second = _opened(as_organiser, url)
+    same = form_fields(setup, dietary_needs="Vegan", **_choices(setup, 2, 1, 0))
+    assert as_organiser.post(url, data={**same, **first}).status_code == 302
+    assert as_organiser.post(url, data={**same, **second}).status_code == 302
+    db.session.expire_all()
+    assert reg.dietary_needs == "Vegan" and reg.choice_topic_ids == _ids(setup, 2, 1, 0)
