@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -145,6 +145,15 @@ class DetailsForm(SafeForm):
 
     def topic_ids(self) -> list[int]:
         return [f.data for f in self.choice_fields() if f.data]
+
+
+class EditDetailsForm(DetailsForm):
+    """The details of a registration that exists, as the delegate's manage page and the organiser's edit form
+    change them."""
+
+    # What the form showed (services.registration_version): the registration has two editors, the delegate
+    # and the organisers, and a form opened before the other's save must not put the old details back.
+    seen = HiddenField()
 
 
 class RegistrationForm(DetailsForm):

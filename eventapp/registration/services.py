@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -1204,10 +1205,59 @@ def withdraw_pending(pending: PendingRegistration) -> None:
     db.session.commit()
 
 
+class RegistrationChanged(DomainError):
+    """The registration was saved by someone else after the form being saved was opened."""
+
+
+def registration_version(registration: Registration) -> str:
+    """A short fingerprint of what the edit forms change, to tell whether it changed since a form was opened."""
+    fields = [registration.full_name, registration.email, registration.job_title, registration.organisation_id,
+              registration.access_needs, registration.dietary_needs, registration.choice_topic_ids]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:20]
+
+
+def _quoted(text: str, limit: int = 80) -> str:
+    # A refusal quotes what is saved, not all 2,000 characters of it; isolated after cutting, so an
+    # isolate or embedding cut open is closed again.
+    brief = text if len(text) <= limit else text[:limit].rstrip() + "…"
+    return f"“{isolate(brief)}”"
+
+
+def _differs(registration: Registration, details: dict[str, Any], organisation: Organisation,
+             topic_ids: list[int] | None) -> list[str]:
+    """What the registration now says where a form's values differ from it, as phrases for a message."""
+    labels = {"full_name": "name", "email": "email address", "job_title": "job title"}
+    differs = [f"{label} {_quoted(getattr(registration, name))}" for name, label in labels.items()
+               if getattr(registration, name) != details[name]]
+    if organisation.id != registration.organisation_id:
+        differs.append(f"organisation {_quoted(registration.organisation.name)}")
+    for name, label in (("access_needs", "access needs"), ("dietary_needs", "dietary needs")):
+        if getattr(registration, name) != details[name]:
+            now = getattr(registration, name)
+            differs.append(f"{label} {_quoted(now)}" if now else f"no {label}")
+    if topic_ids is not None and topic_ids != registration.choice_topic_ids:
+        names = [_quoted(p.topic.name) for p in registration.preferences]
+        differs.append(f"workshop choices {', then '.join(names)}" if names else "no workshop choices")
+    return differs
+
+
+def _changed_message(differs: list[str], by_organiser: bool) -> str:
+    now = "; ".join(differs)
+    if by_organiser:
+        return (f"Someone saved this registration after you opened this form (the delegate, or another organiser): "
+                f"it now has {now}. Nothing you typed below is saved yet: check it against theirs and save again "
+                "to keep it.")
+    # Never who changed it: the delegate is told only what their own registration says.
+    return (f"Your registration was changed after you opened this page (in another window, or by the organisers): "
+            f"it now has {now}. Nothing you typed below has been saved yet. Please check it, then press Save "
+            "again to keep your changes.")
+
+
 def update_registration(registration: Registration, data: dict[str, Any], *, by_organiser: bool = False,
                         by: int | None = None) -> list[Registration]:
     """Change a registration's details and (until allocation is published) its ranked choices; returns whoever
-    a change of organisation lets off the waiting list. An organiser's change (``by`` their account) is logged."""
+    a change of organisation lets off the waiting list. An organiser's change (``by`` their account) is logged.
+    ``data["seen"]``, when sent, is the registration_version the form showed (RegistrationChanged if saved since)."""
     if registration.status == "cancelled" and not by_organiser:
         raise DomainError("This registration was cancelled, so it can no longer be changed.")
     if registration.assembly.cancelled_at is not None and not by_organiser:
@@ -1216,6 +1266,17 @@ def update_registration(registration: Registration, data: dict[str, Any], *, by_
     organisation = _resolve_organisation(data)
     assembly = lock_assembly(registration.assembly_id)
     wants_choices = "topic_ids" in data
+    if data.get("seen"):
+        # Read again under the lock: another save may have committed since this request loaded it.
+        db.session.refresh(registration)
+        if data["seen"] != registration_version(registration):
+            # The delegate and the organisers both edit it: saving every field of a form opened before the
+            # other's save would put their details and choices back, and re-send calendars for the old ones.
+            differs = _differs(registration, details, organisation,
+                               list(data["topic_ids"] or []) if wants_choices else None)
+            # A form that already says what it now says loses nothing by saving.
+            if differs:
+                raise RegistrationChanged(_changed_message(differs, by_organiser))
     if wants_choices and allocation_published(assembly) and list(data["topic_ids"] or []) != registration.choice_topic_ids:
         raise DomainError("Workshop places have been published, so choices can no longer change.", "choice_1")
     if wants_choices and not by_organiser and has_taken_place(assembly) \

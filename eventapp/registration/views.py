@@ -37,7 +37,7 @@ from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
 from . import services
 from .csvio import csv_response, download_name, parse_csv, to_csv
-from .forms import CorrectEmailForm, ActionForm, DetailsForm, ImportForm, OrganiserAddForm, RegistrationForm, ResendForm, with_choices
+from .forms import CorrectEmailForm, ActionForm, DetailsForm, EditDetailsForm, ImportForm, OrganiserAddForm, RegistrationForm, ResendForm, with_choices
 from .models import REGISTRATION_STATUSES, PendingRegistration, Preference, Registration
 
 bp = Blueprint("registration", __name__)
@@ -104,6 +104,18 @@ def _choices_field(err: DomainError, form: DetailsForm) -> None:
     if err.field == "organisation_name" and form.organisation_not_listed.data:
         err.field = "new_organisation_name"
     apply_domain_error(form, err)
+
+
+def _edited(form: EditDetailsForm) -> dict:
+    """What an edit form sends update_registration: the details, and the version of the registration it showed."""
+    return {**_data(form), "seen": form.seen.data or ""}
+
+
+def _refused_edit(err: DomainError, form: EditDetailsForm, reg: Registration) -> None:
+    _choices_field(err, form)
+    if isinstance(err, services.RegistrationChanged):
+        # The refusal has shown the registration as it now stands: saving again is then a choice, and goes through.
+        form.seen.data = services.registration_version(reg)
 
 
 def _fill(form: DetailsForm, reg: Registration, offered: set[int] | None = None) -> None:
@@ -395,21 +407,22 @@ def manage_edit(token: str):
     # After the day the details still serve (the certificate's name, the address for next year), the choices not.
     taken_place = services.has_taken_place(reg.assembly)
     topics = [] if published or taken_place else services.offered_topics(reg.assembly)
-    form = with_choices(DetailsForm, topics, services.required_choices(reg.assembly, topics), obj=reg)
+    form = with_choices(EditDetailsForm, topics, services.required_choices(reg.assembly, topics), obj=reg)
     offered = {t.id for t in topics}
     # Saving drops a choice whose workshop the organisers removed since: said on the form, before Save.
     dropped = [] if published or taken_place else [p.topic.name for p in reg.preferences if p.topic_id not in offered]
     if request.method == "GET":
         _fill(form, reg, offered)
+        form.seen.data = services.registration_version(reg)
     if form.validate_on_submit():
-        data = _data(form)
+        data = _edited(form)
         if published or taken_place:
             data.pop("topic_ids")
         version = reg.token_version
         try:
             promoted = services.update_registration(reg, data)
         except DomainError as err:
-            _choices_field(err, form)
+            _refused_edit(err, form, reg)
         else:
             saved = ("Your changes are saved, and a place is now yours: we have emailed you the details."
                      if reg in promoted else "Your changes are saved.")
@@ -970,18 +983,19 @@ def organiser_edit(slug: str, reg_id: int):
     reg = _org_reg(assembly, reg_id)
     topics = services.offered_topics(assembly)
     published = services.allocation_published(assembly)
-    form = with_choices(DetailsForm, [] if published else topics, services.required_choices(assembly, topics), obj=reg)
+    form = with_choices(EditDetailsForm, [] if published else topics, services.required_choices(assembly, topics), obj=reg)
     if request.method == "GET":
         _fill(form, reg)
+        form.seen.data = services.registration_version(reg)
     if form.validate_on_submit():
-        data = _data(form)
+        data = _edited(form)
         if published:
             data.pop("topic_ids")
         version = reg.token_version
         try:
             promoted = services.update_registration(reg, data, by_organiser=True, by=current_user.id)
         except DomainError as err:
-            _choices_field(err, form)
+            _refused_edit(err, form, reg)
         else:
             moved = " A new personal link was emailed to the new address; earlier links no longer work." \
                 if reg.token_version != version else ""
