@@ -76,6 +76,10 @@ def init_app(app: Flask) -> None:
         user = g.get("_login_user")  # loaded by any page that asked who is signed in (every page's header)
         if user is not None and user.is_authenticated and request.endpoint not in KEPT_FOR_BACK:
             h.setdefault("Cache-Control", "private, no-store")
+        elif "token" in (request.view_args or {}):
+            # A personal link (a delegate's page, a partner's actions, a reset) is the person's key, with no
+            # one signed in: Back on a shared computer, or a cache between, must not keep their details.
+            h.setdefault("Cache-Control", "private, no-store")
         if request.is_secure:
             h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

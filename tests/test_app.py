@@ -129,6 +129,28 @@ def test_pages_a_signed_in_person_sees_are_never_stored_except_where_facilitator
     assert notes.status_code == 200 and "no-store" not in notes.headers.get("Cache-Control", "")
 
 
+def test_pages_opened_by_a_personal_link_are_never_stored(client, email_request_context):
+    # No one is signed in, yet the page shows one delegate's details (or a partner's actions): Back on a
+    # shared computer, or a cache between, must not keep them for the next person.
+    from eventapp.outcomes.services import make_partner_token
+    from eventapp.registration import services as registration
+    from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
+
+    assembly = make_assembly()
+    topic = make_topic()
+    make_workshop(make_round(assembly), topic)
+    org = make_org("Shireford Constabulary", "police")
+    reg = registration.register(assembly, {
+        "full_name": "Delegate One", "email": "one@example.org", "job_title": "Officer", "organisation_id": org.id,
+        "topic_ids": [topic.id], "consent": True, "join_waiting_list": True}).registration
+    token = registration.make_manage_token(reg)
+    for url in (f"/manage/{token}", f"/manage/{token}/edit", f"/manage/{token}/cancel",
+                f"/manage/{token}/my-data.json", f"/partner/{make_partner_token(org.id)}"):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        assert "no-store" in resp.headers.get("Cache-Control", ""), url
+
+
 def test_session_cookie_is_httponly_and_samesite(client, auth, organiser):
     resp = auth.login(organiser.email)
     assert resp.status_code == 302
