@@ -154,4 +154,7 @@ def _page_it_came_from() -> str | None:
     parts = urlsplit(referrer)
     if parts.netloc != request.host or parts.scheme not in ("http", "https"):
         return None
+    if parts.path.startswith("//") or "\\" in parts.path:
+        # A browser reads a path starting "//" (or with a backslash for a slash) as another site's address.
+        return None
     return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -89,3 +89,16 @@ def test_a_lapsed_staff_session_is_told_to_sign_in_in_another_tab_first(client, 
     resp = client.post("/organiser/organisations/new", data=fields)
     assert resp.status_code == 302
     assert db.session.scalar(select(Organisation).where(Organisation.name == "Shireford Youth Trust")) is not None
+
+
+def test_the_start_again_link_never_leads_to_another_site(client, setup, monkeypatch):
+    # A Referer on this host whose path starts with "//" (a 404 page opened from a crafted link) names
+    # another site to a browser: "start again" must not send the person there.
+    url = f"/a/{setup.assembly.slug}/register"
+    token = _old_form(client, url, monkeypatch)
+    for referrer in ("http://localhost//evil.example/register", "http://localhost/\\evil.example/x"):
+        resp = client.post(url, data={"csrf_token": token, **form_fields(setup)},
+                           headers={"Origin": "http://localhost", "Referer": referrer})
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 400 and "Send the form again" in page
+        assert "evil.example" not in page, referrer
