@@ -18,7 +18,8 @@ SECRET_URL_ARGS = ("token",)
 
 
 # The same, for an address no route matched (a 404 below a personal link has no view_args).
-_SECRET_PATH_RE = re.compile(r"^(/(?:manage|calendar|partner|reset-password)/)([^/]+)")
+_SECRET_PATH_RE = re.compile(r"^(/(?:manage|calendar|partner|reset-password)/|/a/[^/]+/register/confirm/"
+                             r"|/organiser/assemblies/[^/]+/check-in/scan/)([^/]+)")
 
 
 def logged_path() -> str:

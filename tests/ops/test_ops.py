@@ -218,6 +218,30 @@ def test_request_log_leaves_out_personal_link_tokens(tmp_path):
         _db.engine.dispose()
 
 
+def test_request_log_leaves_out_the_tokens_of_confirm_and_check_in_links_no_route_matched(tmp_path):
+    """A link with a slash added by a mail program (a 404) still keeps its token out of the log."""
+    app = make_test_app(f"sqlite:///{tmp_path / 'tokens404.sqlite3'}", REQUEST_LOG=True)
+    logger = logging.getLogger("eventapp.request")
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    token = "eyJyIjoxMiwidiI6MX0.aWQxYg.Zm9yZ2VkLXNpZ25hdHVyZQ"
+    paths = [f"/a/csa-2027/register/confirm/{token}/", f"/organiser/assemblies/csa-2027/check-in/scan/{token}/"]
+    try:
+        with app.app_context():
+            upgrade()
+        client = app.test_client()
+        for path in paths:
+            assert client.get(path).status_code == 404
+    finally:
+        logger.removeHandler(handler)
+    logged = [r.fields["path"] for r in records if r.name == "eventapp.request"][-len(paths):]
+    assert logged == ["/a/csa-2027/register/confirm/[token]/", "/organiser/assemblies/csa-2027/check-in/scan/[token]/"]
+    with app.app_context():
+        _db.engine.dispose()
+
+
 def test_serve_extra_installs_what_the_production_settings_need():
     """README's production recipe: pip install '.[serve]', then FLASK_RATELIMIT_STORAGE_URI=redis://…"""
     import tomllib
