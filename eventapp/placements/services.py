@@ -67,6 +67,30 @@ def delegate_list(assembly: Assembly) -> DelegateList:
     return DelegateList(rounds, {str(w.id): w for r in rounds for w in r.workshops}, people)
 
 
+@dataclass
+class MoveChoices:
+    """What the form moving one delegate shows: the rounds with their workshops (and topics), and the delegate."""
+
+    rounds: list[Round]
+    workshops: dict[str, Workshop]
+    registration: Registration | None  # None unless a confirmed delegate of the assembly
+
+
+def move_choices(assembly: Assembly, registration_id: int) -> MoveChoices:
+    """The rounds, workshops and one confirmed delegate (with their choices) for the move form."""
+    # Not snapshot(): the form needs one delegate, and reading all 10,000 with their choices took seconds.
+    rounds = list(db.session.scalars(
+        select(Round).where(Round.assembly_id == assembly.id)
+        .options(selectinload(Round.workshops).selectinload(Workshop.topic)).order_by(Round.position)
+    ))
+    registration = db.session.scalar(
+        select(Registration).where(Registration.id == registration_id, Registration.assembly_id == assembly.id,
+                                   Registration.status == "confirmed")
+        .options(selectinload(Registration.preferences))
+    )
+    return MoveChoices(rounds, {str(w.id): w for r in rounds for w in r.workshops}, registration)
+
+
 def _lock_assembly(assembly: Assembly) -> None:
     # Publishing and cancelling both take this lock, so a cancellation cannot
     # slip between reading the confirmed list and writing placements.
