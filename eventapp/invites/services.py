@@ -268,7 +268,7 @@ def _link_templates() -> tuple[str | None, str | None]:
 
 
 def _queue_deferred_invite(batch: _Batch, reg: Registration, uid: str, sequence: int, entry_kind: str, method: str,
-                               kind: str, data: EventData, slots: list[Slot], previous: list | None = None) -> None:
+                           kind: str, data: EventData, slots: list[Slot], previous: list | None = None) -> None:
     if not hasattr(batch, "links"):
         batch.links = _link_templates()
     recipe = {"r": "invite", "id": reg.id, "v": reg.token_version, "uid": uid, "seq": sequence, "entry": entry_kind,
