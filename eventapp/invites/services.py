@@ -268,11 +268,13 @@ def _link_templates() -> tuple[str | None, str | None]:
 
 
 def _queue_deferred_invite(batch: _Batch, reg: Registration, uid: str, sequence: int, entry_kind: str, method: str,
-                           kind: str, data: EventData, slots: list[Slot]) -> None:
+                           kind: str, data: EventData, slots: list[Slot], previous: list | None = None) -> None:
     if not hasattr(batch, "links"):
         batch.links = _link_templates()
     recipe = {"r": "invite", "id": reg.id, "v": reg.token_version, "uid": uid, "seq": sequence, "entry": entry_kind,
               "event": _event_json(data), "programme": [_event_json(s.event) for s in slots], "links": batch.links}
+    if previous is not None:
+        recipe["prev"] = previous  # an update's "Before:" (_previous_json)
     if clean_header(reg.full_name)[:200] != reg.full_name:
         recipe["name"] = reg.full_name
     subject = batch.subject(kind, data, reg.assembly.timezone or "Europe/London")
@@ -282,9 +284,20 @@ def _queue_deferred_invite(batch: _Batch, reg: Registration, uid: str, sequence:
 
 
 def _invite_untrue(message, recipe: dict) -> str | None:
-    """Why a first invitation queued as a recipe is out of date by its turn (see renderer's check), or None."""
+    """Why an invitation queued as a recipe is out of date by its turn (see renderer's check), or None."""
     from ..registration.services import no_longer_true
 
+    if (message.ics_method or "").upper() == "CANCEL":
+        # Sent whatever became of the registration or the assembly (that is often why): only an erased
+        # delegate, or a newer message for the same entry, makes it pointless.
+        registration = db.session.get(Registration, recipe["id"])
+        if registration is None or registration.anonymised_at is not None:
+            return "the registration was erased before its turn came."
+        entry = db.session.scalar(select(CalendarEntry).where(CalendarEntry.registration_id == recipe["id"],
+                                                              CalendarEntry.uid == recipe["uid"]))
+        if entry is None or entry.status != "cancelled" or entry.sequence != recipe["seq"]:
+            return "a newer calendar message for this entry replaced it before its turn came."
+        return None
     reason = no_longer_true(db.session.get(Registration, recipe["id"]), db.session.get(Assembly, message.assembly_id),
                             "confirmed", recipe["v"], message.to_email)
     if reason:
@@ -318,12 +331,27 @@ def _render_invite(message, recipe: dict) -> tuple[str, str, str, str]:
     context = {
         "registration": db.session.get(Registration, reg_id), "assembly": assembly, "event": data,
         "entry_kind": recipe["entry"], "starts": utc_to_local(data.starts_at, tz), "ends": utc_to_local(data.ends_at, tz),
-        "programme": programme, "previous": None,
+        "programme": programme, "previous": _previous_from_recipe(recipe.get("prev"), tz),
         "manage_url": manage.format(token=manage_serializer().dumps({"r": reg_id, "v": version})) if manage else None,
         "feed_url": feed.format(token=_serializer().dumps([reg_id, version])) if feed else None,
     }
     subject, text, html = render_email(message.kind, to_name=name, **context)
     return subject, text, html, ics
+
+
+def _previous_json(entry: CalendarEntry, text_only: bool) -> list:
+    """What the calendar showed before an update, for a recipe (read back by _previous_from_recipe)."""
+    return [entry.summary, entry.location, entry.starts_at.isoformat() if entry.starts_at else None,
+            entry.ends_at.isoformat() if entry.ends_at else None, text_only]
+
+
+def _previous_from_recipe(value: list | None, tz: str) -> dict | None:
+    if value is None:
+        return None
+    summary, location, starts, ends, text_only = value
+    return {"summary": summary, "location": location,
+            "starts": utc_to_local(datetime.fromisoformat(starts), tz) if starts else None,
+            "ends": utc_to_local(datetime.fromisoformat(ends), tz) if ends else None, "text_only": text_only}
 
 
 def _queue_invite(batch: _Batch, reg: Registration, links: tuple[str | None, str | None], uid: str, sequence: int,
@@ -355,9 +383,11 @@ def sync_calendar(registration_ids: Iterable[int]) -> int:
     Runs in the caller's transaction; returns how many messages were queued.
     """
     ids = sorted({int(i) for i in registration_ids if i is not None})
+    # Many delegates at once: their emails are rendered by the mail worker, not within this request.
+    defer = len(ids) > current_app.config["CALENDAR_INLINE_MAX"]
     queued = 0
     for start in range(0, len(ids), CHUNK):
-        queued += _sync_chunk(ids[start:start + CHUNK])
+        queued += _sync_chunk(ids[start:start + CHUNK], defer=defer)
     return queued
 
 
@@ -478,10 +508,14 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bo
                         entry.fingerprint = fingerprint  # the calendar already shows this: nothing to send
                         continue
                     entry.sequence += 1
-                    previous = _previous(entry, tz)
                     # Same title, time and place: the text changed, which the email then shows instead of "Before".
-                    previous["text_only"] = (entry.summary, entry.location, entry.starts_at, entry.ends_at) == (
+                    text_only = (entry.summary, entry.location, entry.starts_at, entry.ends_at) == (
                         event.summary, event.location, event.starts_at, event.ends_at)
+                    if batch.defer:
+                        previous = _previous_json(entry, text_only)
+                    else:
+                        previous = _previous(entry, tz)
+                        previous["text_only"] = text_only
                     kind = "invite_updated"
                 else:
                     continue
@@ -493,8 +527,7 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bo
                 entry.sent_at = now
                 uid, sequence = entry.uid, entry.sequence
             if batch.defer:
-                # Only for a new registration: every slot is a first invitation, with nothing previous.
-                _queue_deferred_invite(batch, reg, uid, sequence, slot.kind, "REQUEST", kind, event, slots)
+                _queue_deferred_invite(batch, reg, uid, sequence, slot.kind, "REQUEST", kind, event, slots, previous)
                 continue
             links = links or (_manage_url(reg), feed_url(reg))
             _queue_invite(batch, reg, links, uid, sequence, slot.kind, "REQUEST", kind, event, programme, previous)
@@ -508,6 +541,10 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bo
             entry.sent_at = now
             data = EventData(summary=entry.summary, starts_at=entry.starts_at, ends_at=entry.ends_at,
                              location=entry.location)
+            if batch.defer:
+                _queue_deferred_invite(batch, reg, entry.uid, entry.sequence, entry.kind, "CANCEL", "invite_cancelled",
+                                       data, slots)
+                continue
             links = links or (_manage_url(reg), feed_url(reg))
             _queue_invite(batch, reg, links, entry.uid, entry.sequence, entry.kind, "CANCEL", "invite_cancelled",
                           data, programme, None)

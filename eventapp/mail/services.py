@@ -717,7 +717,8 @@ def _pointless_cancels(rows: list, not_sent: dict[int, str]) -> dict[int, str]:
     """The calendar CANCELs among ``rows`` for an entry never put in that calendar: every earlier
     message for the entry at that address was not sent (say the first invitation, out of date by
     its turn because the delegate cancelled at once). Sent, it would only puzzle them."""
-    cancels = [row for row in rows if row.id not in not_sent and not row.render and row.registration_id
+    # Queued rendered or as a recipe alike (a sync of many delegates defers its cancellations).
+    cancels = [row for row in rows if row.id not in not_sent and row.registration_id
                and (row.ics_method or "").upper() == "CANCEL" and (row.dedupe_key or "").startswith("invite:")]
     if not cancels:
         return {}

@@ -195,8 +195,8 @@ def move(slug: str, registration_id: int):
     run = services.latest_run(assembly)
     if run is None:
         return redirect(url_for(".index", slug=slug))
-    snap = services.snapshot(assembly)
-    reg = snap.registrations.get(str(registration_id))
+    snap = services.move_choices(assembly, registration_id)
+    reg = snap.registration
     if reg is None:
         abort(404)
     choices = {r.id: [(str(w.id), f"{w.title} ({w.room or 'room to be confirmed'})") for w in r.workshops]
