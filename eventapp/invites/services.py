@@ -298,8 +298,11 @@ def _invite_untrue(message, recipe: dict) -> str | None:
         if entry is None or entry.status != "cancelled" or entry.sequence != recipe["seq"]:
             return "a newer calendar message for this entry replaced it before its turn came."
         return None
-    reason = no_longer_true(db.session.get(Registration, recipe["id"]), db.session.get(Assembly, message.assembly_id),
-                            "confirmed", recipe["v"], message.to_email)
+    registration = db.session.get(Registration, recipe["id"])
+    # A personal link replaced meanwhile is no reason not to send: the invitation is rendered with the link of
+    # now (_render_invite), and the email that carried the new link carried no calendar entry.
+    reason = no_longer_true(registration, db.session.get(Assembly, message.assembly_id), "confirmed",
+                            registration.token_version if registration is not None else recipe["v"], message.to_email)
     if reason:
         return reason
     entry = db.session.scalar(select(CalendarEntry).where(CalendarEntry.registration_id == recipe["id"],
@@ -327,9 +330,12 @@ def _render_invite(message, recipe: dict) -> tuple[str, str, str, str]:
         programme.append({"summary": event.summary, "starts": utc_to_local(event.starts_at, tz),
                           "ends": utc_to_local(event.ends_at, tz), "location": event.location})
     manage, feed = recipe["links"]
-    reg_id, version = recipe["id"], recipe["v"]
+    reg_id = recipe["id"]
+    registration = db.session.get(Registration, reg_id)
+    # The links of now: one replaced since this was queued would be dead (see _invite_untrue).
+    version = registration.token_version if registration is not None else recipe["v"]
     context = {
-        "registration": db.session.get(Registration, reg_id), "assembly": assembly, "event": data,
+        "registration": registration, "assembly": assembly, "event": data,
         "entry_kind": recipe["entry"], "starts": utc_to_local(data.starts_at, tz), "ends": utc_to_local(data.ends_at, tz),
         "programme": programme, "previous": _previous_from_recipe(recipe.get("prev"), tz),
         "manage_url": manage.format(token=manage_serializer().dumps({"r": reg_id, "v": version})) if manage else None,

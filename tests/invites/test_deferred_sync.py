@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -100,3 +101,38 @@ def test_a_sync_of_many_delegates_is_rendered_when_sent_and_says_the_same(app, d
         assert len(got) == len(want) > 10
         for n, (g, w) in enumerate(zip(got, want)):
             assert g == w, f"{deferred} email {n}: {g[0]!r} differs from {w[0]!r}"
+
+
+def test_a_deferred_update_still_goes_when_the_delegate_asked_for_a_new_link_meanwhile(app, db, sink, monkeypatch,
+                                                                                       email_request_context):
+    # The update says what the calendar must show; only its links were replaced (the new one was emailed on its
+    # own), so it goes with the new links rather than not at all, which would leave the old time in the calendar.
+    assembly = make_assembly(date=date(2027, 3, 28), start_time=time(9, 0), end_time=time(16, 0))
+    topic = make_topic("Hidden harm revoke")
+    r1 = make_round(assembly, "Morning breakouts", time(10, 30), time(11, 45), position=1)
+    ws = make_workshop(r1, topic, "Spotting hidden harm", room="Room 3")
+    org = make_org("Shireford Fire revoke", "police")
+    data = {"full_name": "Cara Diaz", "email": "cara.revoke@example.org", "job_title": "Officer",
+            "organisation_id": org.id, "access_needs": "", "dietary_needs": "", "topic_ids": [topic.id],
+            "consent": True}
+    person = registration.register(assembly, data).registration
+    publish_assignments(assembly, {person: [ws]})
+    send_pending()
+    monkeypatch.setitem(app.config, "CALENDAR_INLINE_MAX", 0)
+    assemblies.save_round(assembly, {"name": r1.name, "starts_at": time(11, 0), "ends_at": time(12, 0)}, r1)
+    registration.revoke_manage_links(db.session.get(type(person), person.id))
+    before = len(sink.to("cara.revoke@example.org"))
+    report = send_pending()
+    assert report.not_sent == 0 and report.failed == 0
+    sink.wait_for(before + 2)
+    updates = [m for m in sink.to("cara.revoke@example.org")[before:]
+               if any(p.get_content_type() == "text/calendar" for p in m.walk())]
+    assert len(updates) == 1
+    calendar = next(p for p in updates[0].walk() if p.get_content_type() == "text/calendar")
+    _, ev = vevent(calendar.get_payload(decode=True).decode())
+    starts = ev["DTSTART"].dt.astimezone(ZoneInfo(assembly.timezone or "Europe/London"))
+    assert (starts.hour, starts.minute, int(ev["SEQUENCE"])) == (11, 0, 1)
+    # Its personal link is the one that works now.
+    text = updates[0].get_body(preferencelist=("plain",)).get_content()
+    token = re.search(r"/manage/([^\s/\"<>]+)", text).group(1)
+    assert registration.load_manage_token(token).id == person.id
