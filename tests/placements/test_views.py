@@ -519,3 +519,31 @@ def test_the_publish_page_says_who_the_proposal_leaves_out_and_offers_no_publish
     page = html.unescape(as_organiser.get(url).get_data(as_text=True))
     assert "This proposal cannot be published yet" in page and "3 delegates for 2 seats" in page
     assert ">Publish</button>" not in page
+
+
+def test_after_publishing_a_delegate_confirmed_later_or_left_without_a_deleted_workshop_is_listed_as_unplaced(
+        as_organiser):
+    from eventapp.assemblies import services as assemblies
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    regs = delegates(assembly, topics, 4)
+    _run(as_organiser, assembly)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    # Promoted from the waiting list (or registered) after publishing: no workshop anywhere.
+    late = make_registration(assembly, make_org(), "Late Comer", [topics["A"], topics["B"], topics["C"]])
+    # A workshop cancelled after publishing: its delegates have nothing in that round.
+    run = db.session.scalar(select(AllocationRun).where(AllocationRun.status == "published"))
+    gone = next(w for w in (ws["2B"], ws["2C"]) if any(str(w.id) in a for a in run.result["assignments"].values()))
+    in_2c = [r for r in regs if str(gone.id) in run.result["assignments"][str(r.id)]]
+    assemblies.delete_workshop(gone)
+    page = html.unescape(as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True))
+    assert "Everyone has a workshop in every round." not in page
+    assert "<bdi>Late Comer</bdi> \u2013 Morning: confirmed since this allocation was run" in page
+    assert "<bdi>Late Comer</bdi> \u2013 Afternoon: confirmed since this allocation was run" in page
+    for reg in in_2c:
+        assert f"<bdi>{reg.full_name}</bdi> \u2013 Afternoon: their workshop was deleted" in page
+    listed = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/delegates?unplaced=1").get_data(
+        as_text=True)
+    assert ">Late Comer<" in listed
+    for reg in regs:
+        assert (f">{reg.full_name}<" in listed) == (reg in in_2c), reg.full_name
