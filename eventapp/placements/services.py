@@ -538,6 +538,20 @@ def missing_places(rounds: list[Round], workshops: dict[str, Workshop], confirme
     return out
 
 
+def published_now(snap: Snapshot, data: dict) -> dict:
+    """The published allocation's result as it stands now, its figures counted again if a cancellation,
+    a promotion or a deleted workshop changed its places since (no new run records those)."""
+    kept = {k: [w for w in ws if w in snap.workshops] for k, ws in data["assignments"].items()
+            if k in snap.registrations}
+    missing = missing_places(snap.rounds, snap.workshops, snap.registrations, data)
+    summary = data["summary"]
+    if kept == data["assignments"] and not missing and summary["delegates"] == len(snap.registrations) \
+            and summary["objective"]["placed"] == sum(len(ws) for ws in kept.values()):
+        return data
+    unplaced = [[k, r] for k, r in data["unplaced"] if k in snap.registrations] + [[k, r] for k, r, _ in missing]
+    return {**data, "assignments": kept, "unplaced": unplaced, "summary": summarise(snap.problem, kept, unplaced)}
+
+
 @dataclass
 class PublishPreview:
     delegates: int  # whose workshops change, each emailed

@@ -51,8 +51,11 @@ def _index_page(assembly, form: RunForm, status: int = 200):
     if run is not None:
         snap = services.snapshot(assembly)
         data = run.result
+        unplaced = [(k, r, None) for k, r in data["unplaced"]] + services.missing_places(
+            snap.rounds, snap.workshops, snap.registrations, data)
         context.update(
-            data=data,
+            # Published places live on (cancellations, promotions) after the run: its figures are today's.
+            data=services.published_now(snap, data) if run.status == "published" else data,
             snap=snap,
             mix=services.workshop_mix(snap, data["assignments"]),
             round_names={str(r.id): r.name for r in snap.rounds},
@@ -68,8 +71,7 @@ def _index_page(assembly, form: RunForm, status: int = 200):
             dropped=services.dropped_places(snap, data),
             # The run's own unplaced, then those left without since (promoted, registered, a workshop deleted):
             # the assembly page counts them, so this list must name them.
-            unplaced=[(k, r, None) for k, r in data["unplaced"]]
-            + services.missing_places(snap.rounds, snap.workshops, snap.registrations, data),
+            unplaced=unplaced,
         )
     return render_template("placements/index.html", **context), status
 

@@ -547,3 +547,23 @@ def test_after_publishing_a_delegate_confirmed_later_or_left_without_a_deleted_w
     assert ">Late Comer<" in listed
     for reg in regs:
         assert (f">{reg.full_name}<" in listed) == (reg in in_2c), reg.full_name
+
+
+def test_the_published_allocations_figures_follow_a_cancellation_after_publishing(app, as_organiser):
+    from eventapp.registration.services import cancel_registration
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    regs = delegates(assembly, topics, 4)
+    _run(as_organiser, assembly)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/"
+    page = as_organiser.get(url).get_data(as_text=True)
+    assert "<dt>Places filled</dt><dd>8</dd>" in page and "<dt>Delegates</dt><dd>4</dd>" in page
+    with app.test_request_context():
+        cancel_registration(regs[1])
+    # Nobody waits for the place: the register of confirmed delegates still matches the allocation's, so no
+    # "registrations have changed" warning says the figures are old; they must be today's.
+    page = as_organiser.get(url).get_data(as_text=True)
+    assert "<dt>Places filled</dt><dd>6</dd>" in page
+    assert "<dt>Delegates</dt><dd>3</dd>" in page
+    assert "<td>3 of 3</td>" in page  # placed per round
