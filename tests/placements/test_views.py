@@ -567,3 +567,13 @@ def test_the_published_allocations_figures_follow_a_cancellation_after_publishin
     assert "<dt>Places filled</dt><dd>6</dd>" in page
     assert "<dt>Delegates</dt><dd>3</dd>" in page
     assert "<td>3 of 3</td>" in page  # placed per round
+
+
+def test_the_choices_table_gives_every_column_as_a_share_of_delegates_not_ranked_too(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    delegates(assembly, topics, 2, choices="A")  # nothing ranked runs in the afternoon
+    page = _run(as_organiser, assembly).get_data(as_text=True)
+    row = page[page.index("<td>Afternoon</td>"):]
+    row = row[:row.index("</tr>")]
+    # The caption says these are shares: a bare 2 beside 0% reads as 2%.
+    assert row.endswith("<td>0%</td><td>0%</td><td>0%</td><td>100%</td>"), row
