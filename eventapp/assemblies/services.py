@@ -269,7 +269,8 @@ def save_round(assembly: Assembly, data: dict[str, Any], rnd: Round | None = Non
     rnd.ends_at = data["ends_at"]
     if data.get("position"):
         rnd.position = data["position"]
-    invites.sync_round(rnd)
+    # Kept on the object for the view to say how many were emailed (saving used to send them unannounced).
+    rnd.calendar_updates = invites.sync_round(rnd)
     add_once.record(once, "round", rnd)
     db.session.commit()
     return rnd
@@ -385,7 +386,8 @@ def save_workshop(rnd: Round, data: dict[str, Any], workshop: Workshop | None = 
     workshop.room = data.get("room", "")
     workshop.capacity = data["capacity"]
     workshop.facilitators = facilitators
-    invites.sync_workshop(workshop)
+    # Kept on the object for the view to say how many were emailed (saving used to send them unannounced).
+    workshop.calendar_updates = invites.sync_workshop(workshop)
     add_once.record(once, "workshop", workshop)
     db.session.commit()
     return workshop

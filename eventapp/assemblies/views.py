@@ -344,6 +344,11 @@ def _assembly_form_page(form: AssemblyForm, assembly: Assembly | None, source: A
 # --- organiser: rounds ----------------------------------------------------------
 
 
+def _calendar_updates(saved) -> str:
+    n = getattr(saved, "calendar_updates", 0)
+    return f" {counted(n, 'calendar update')} for placed delegates {'is' if n == 1 else 'are'} in the outbox." if n else ""
+
+
 @bp.route("/organiser/assemblies/<slug>/rounds/new", methods=["GET", "POST"])
 @bp.route("/organiser/assemblies/<slug>/rounds/<int:round_id>/edit", methods=["GET", "POST"])
 @organiser_required
@@ -361,9 +366,9 @@ def round_form(slug: str, round_id: int | None = None):
                 "position": form.position.data, "seen": form.seen.data or ""}
         try:
             if rnd:
-                services.save_round(assembly, data, rnd)
+                saved = services.save_round(assembly, data, rnd)
             else:
-                _, first = add_once(form.once, "round", lambda once: services.save_round(assembly, data, once=once))
+                saved, first = add_once(form.once, "round", lambda once: services.save_round(assembly, data, once=once))
                 if not first:
                     flash(f"Round saved{SECOND_CLICK}.", "success")
                     return redirect(url_for(".detail", slug=slug))
@@ -373,7 +378,7 @@ def round_form(slug: str, round_id: int | None = None):
                 # Checked first: any refusal has shown the round as it stands, so the next save is the organiser's.
                 form.seen.data = services.round_version(rnd)
         else:
-            flash("Round saved.", "success")
+            flash("Round saved." + _calendar_updates(saved), "success")
             return redirect(url_for(".detail", slug=slug))
     return render_template("assemblies/round_form.html", form=form, assembly=assembly, rnd=rnd), _status(form)
 
@@ -452,7 +457,7 @@ def workshop_form(slug: str, workshop_id: int | None = None):
                 # stands: the next save is theirs to make.
                 form.seen.data = services.workshop_version(workshop)
         else:
-            flash("Workshop saved.", "success")
+            flash("Workshop saved." + _calendar_updates(saved), "success")
             placed = services.placed_count(saved)
             if placed > saved.capacity:
                 flash(f"The published allocation places {counted(placed, 'delegate')} in “{isolate(saved.title)}”, more than its "

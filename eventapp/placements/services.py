@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Iterable
 from datetime import timedelta
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
@@ -542,6 +543,37 @@ def dropped_places(snap: Snapshot, data: dict) -> int:
     """Places of a proposal in workshops deleted since it was run: publishing would leave those delegates without."""
     return sum(1 for key, ws in data["assignments"].items() if key in snap.registrations
                for w in ws if w not in snap.workshops)
+
+
+def missing_places(rounds: list[Round], workshops: dict[str, Workshop], confirmed: Iterable[str],
+                   data: dict) -> list[tuple[str, str, str]]:
+    """(delegate, round, why) for each round a confirmed delegate has no workshop in that the allocation's own
+    unplaced list does not name: confirmed since it was run, or their workshop deleted since."""
+    named = {(k, r) for k, r in data["unplaced"]}
+    out = []
+    for key in confirmed:
+        mine = data["assignments"].get(key)
+        have = {workshops[w].round_id for w in mine or () if w in workshops}
+        why = ("confirmed since this allocation was run" if mine is None
+               else "their workshop was deleted" if any(w not in workshops for w in mine)
+               else "no workshop in this round")
+        out.extend((key, str(r.id), why) for r in rounds
+                   if r.workshops and r.id not in have and (key, str(r.id)) not in named)
+    return out
+
+
+def published_now(snap: Snapshot, data: dict) -> dict:
+    """The published allocation's result as it stands now, its figures counted again if a cancellation,
+    a promotion or a deleted workshop changed its places since (no new run records those)."""
+    kept = {k: [w for w in ws if w in snap.workshops] for k, ws in data["assignments"].items()
+            if k in snap.registrations}
+    missing = missing_places(snap.rounds, snap.workshops, snap.registrations, data)
+    summary = data["summary"]
+    if kept == data["assignments"] and not missing and summary["delegates"] == len(snap.registrations) \
+            and summary["objective"]["placed"] == sum(len(ws) for ws in kept.values()):
+        return data
+    unplaced = [[k, r] for k, r in data["unplaced"] if k in snap.registrations] + [[k, r] for k, r, _ in missing]
+    return {**data, "assignments": kept, "unplaced": unplaced, "summary": summarise(snap.problem, kept, unplaced)}
 
 
 @dataclass

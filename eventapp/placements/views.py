@@ -51,8 +51,11 @@ def _index_page(assembly, form: RunForm, status: int = 200):
     if run is not None:
         snap = services.snapshot(assembly)
         data = run.result
+        unplaced = [(k, r, None) for k, r in data["unplaced"]] + services.missing_places(
+            snap.rounds, snap.workshops, snap.registrations, data)
         context.update(
-            data=data,
+            # Published places live on (cancellations, promotions) after the run: its figures are today's.
+            data=services.published_now(snap, data) if run.status == "published" else data,
             snap=snap,
             mix=services.workshop_mix(snap, data["assignments"]),
             round_names={str(r.id): r.name for r in snap.rounds},
@@ -66,6 +69,9 @@ def _index_page(assembly, form: RunForm, status: int = 200):
             stale=len(snap.registrations) != len(data["assignments"])
             or any(k not in snap.registrations for k in data["assignments"]),
             dropped=services.dropped_places(snap, data),
+            # The run's own unplaced, then those left without since (promoted, registered, a workshop deleted):
+            # the assembly page counts them, so this list must name them.
+            unplaced=unplaced,
         )
     return render_template("placements/index.html", **context), status
 
@@ -118,7 +124,9 @@ def _delegate_rows(listing: services.DelegateList, data) -> list:
     only_unplaced = request.args.get("unplaced") == "1"
     workshop = request.args.get("workshop", "").strip()
     organisation_id = request.args.get("organisation", type=int)
-    unplaced_keys = {u[0] for u in data["unplaced"]}
+    unplaced_keys = {u[0] for u in data["unplaced"]} | {
+        k for k, _, _ in services.missing_places(listing.rounds, listing.workshops,
+                                                 (str(p.id) for p in listing.people), data)}
     assignments = data["assignments"]
     rows = []
     for person in listing.people:

@@ -748,3 +748,33 @@ def test_a_round_form_opened_before_another_save_does_not_move_the_round_back(as
     assert resp.status_code == 302
     db.session.refresh(rnd)
     assert rnd.name == "Morning breakouts"
+
+
+def test_saving_a_workshop_or_round_after_publishing_says_how_many_delegates_are_emailed(as_organiser, db,
+                                                                                          email_request_context):
+    from eventapp.invites.services import sync_calendar
+    from eventapp.placements.models import Placement
+    from tests.placements.helpers import make_registration
+
+    a = make_assembly()
+    rnd = make_round(a, "Morning")
+    w = make_workshop(rnd, title="Hidden harm", room="Room 1")
+    org = make_org()
+    regs = [make_registration(a, org, f"Delegate {i}", []) for i in range(3)]
+    for reg in regs:
+        db.session.add(Placement(registration_id=reg.id, round_id=rnd.id, topic_id=w.topic_id, workshop_id=w.id))
+    sync_calendar([r.id for r in regs])
+    db.session.commit()
+    url = f"/organiser/assemblies/{a.slug}/workshops/{w.id}/edit"
+    fields = {"round_id": str(rnd.id), "topic_id": str(w.topic_id), "title": "Hidden harm", "description": "",
+              "room": "Council Chamber", "capacity": "20"}
+    # A room change reaches the calendars of the 3 placed: the organiser is told, as a published move says so.
+    page = body(post_form(as_organiser, url, fields, follow_redirects=True))
+    assert "Workshop saved. 3 calendar updates for placed delegates are in the outbox." in page
+    # More seats change nobody's calendar: nothing is said to have been sent.
+    page = body(post_form(as_organiser, url, {**fields, "capacity": "25"}, follow_redirects=True))
+    assert "Workshop saved." in page and "calendar update" not in page
+    page = body(post_form(as_organiser, f"/organiser/assemblies/{a.slug}/rounds/{rnd.id}/edit",
+                          {"name": "Morning", "starts_at": "11:15", "ends_at": "12:30", "position": "1"},
+                          follow_redirects=True))
+    assert "Round saved. 3 calendar updates for placed delegates are in the outbox." in page

@@ -519,3 +519,61 @@ def test_the_publish_page_says_who_the_proposal_leaves_out_and_offers_no_publish
     page = html.unescape(as_organiser.get(url).get_data(as_text=True))
     assert "This proposal cannot be published yet" in page and "3 delegates for 2 seats" in page
     assert ">Publish</button>" not in page
+
+
+def test_after_publishing_a_delegate_confirmed_later_or_left_without_a_deleted_workshop_is_listed_as_unplaced(
+        as_organiser):
+    from eventapp.assemblies import services as assemblies
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    regs = delegates(assembly, topics, 4)
+    _run(as_organiser, assembly)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    # Promoted from the waiting list (or registered) after publishing: no workshop anywhere.
+    late = make_registration(assembly, make_org(), "Late Comer", [topics["A"], topics["B"], topics["C"]])
+    # A workshop cancelled after publishing: its delegates have nothing in that round.
+    run = db.session.scalar(select(AllocationRun).where(AllocationRun.status == "published"))
+    gone = next(w for w in (ws["2B"], ws["2C"]) if any(str(w.id) in a for a in run.result["assignments"].values()))
+    in_2c = [r for r in regs if str(gone.id) in run.result["assignments"][str(r.id)]]
+    assemblies.delete_workshop(gone)
+    page = html.unescape(as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True))
+    assert "Everyone has a workshop in every round." not in page
+    assert "<bdi>Late Comer</bdi> \u2013 Morning: confirmed since this allocation was run" in page
+    assert "<bdi>Late Comer</bdi> \u2013 Afternoon: confirmed since this allocation was run" in page
+    for reg in in_2c:
+        assert f"<bdi>{reg.full_name}</bdi> \u2013 Afternoon: their workshop was deleted" in page
+    listed = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/delegates?unplaced=1").get_data(
+        as_text=True)
+    assert ">Late Comer<" in listed
+    for reg in regs:
+        assert (f">{reg.full_name}<" in listed) == (reg in in_2c), reg.full_name
+
+
+def test_the_published_allocations_figures_follow_a_cancellation_after_publishing(app, as_organiser):
+    from eventapp.registration.services import cancel_registration
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    regs = delegates(assembly, topics, 4)
+    _run(as_organiser, assembly)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    url = f"/organiser/assemblies/{assembly.slug}/allocation/"
+    page = as_organiser.get(url).get_data(as_text=True)
+    assert "<dt>Places filled</dt><dd>8</dd>" in page and "<dt>Delegates</dt><dd>4</dd>" in page
+    with app.test_request_context():
+        cancel_registration(regs[1])
+    # Nobody waits for the place: the register of confirmed delegates still matches the allocation's, so no
+    # "registrations have changed" warning says the figures are old; they must be today's.
+    page = as_organiser.get(url).get_data(as_text=True)
+    assert "<dt>Places filled</dt><dd>6</dd>" in page
+    assert "<dt>Delegates</dt><dd>3</dd>" in page
+    assert "<td>3 of 3</td>" in page  # placed per round
+
+
+def test_the_choices_table_gives_every_column_as_a_share_of_delegates_not_ranked_too(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    delegates(assembly, topics, 2, choices="A")  # nothing ranked runs in the afternoon
+    page = _run(as_organiser, assembly).get_data(as_text=True)
+    row = page[page.index("<td>Afternoon</td>"):]
+    row = row[:row.index("</tr>")]
+    # The caption says these are shares: a bare 2 beside 0% reads as 2%.
+    assert row.endswith("<td>0%</td><td>0%</td><td>0%</td><td>100%</td>"), row
