@@ -283,36 +283,58 @@ def _queue_deferred_invite(batch: _Batch, reg: Registration, uid: str, sequence:
                                    now=batch.now, domain=batch.domain, registration_id=reg.id))
 
 
-def _invite_untrue(message, recipe: dict) -> str | None:
+@dataclass
+class _Loaded:
+    """What checking and rendering a batch of invitation recipes reads (see _load_invites)."""
+
+    registrations: dict[int, Registration]
+    entries: dict[tuple[int, str], CalendarEntry]
+
+
+def _load_invites(pairs: list) -> _Loaded:
+    """The mail worker's prepare for invitation recipes: their registrations (with assemblies) and calendar
+    entries as committed now, in a few statements for the batch rather than two or three per email."""
+    from ..registration.services import _RECIPE_CHUNK, recipe_registrations
+
+    registrations = recipe_registrations(pairs)
+    ids = sorted(registrations)
+    uids = {recipe["uid"] for _, recipe in pairs}
+    entries: dict[tuple[int, str], CalendarEntry] = {}
+    for start in range(0, len(ids), _RECIPE_CHUNK):
+        for entry in db.session.scalars(
+                select(CalendarEntry).where(CalendarEntry.registration_id.in_(ids[start:start + _RECIPE_CHUNK]))
+                .execution_options(populate_existing=True)):
+            if entry.uid in uids:
+                entries[(entry.registration_id, entry.uid)] = entry
+    return _Loaded(registrations, entries)
+
+
+def _invite_untrue(message, recipe: dict, loaded: _Loaded) -> str | None:
     """Why an invitation queued as a recipe is out of date by its turn (see renderer's check), or None."""
     from ..registration.services import no_longer_true
 
+    registration = loaded.registrations.get(recipe["id"])
+    entry = loaded.entries.get((recipe["id"], recipe["uid"]))
     if (message.ics_method or "").upper() == "CANCEL":
         # Sent whatever became of the registration or the assembly (that is often why): only an erased
         # delegate, or a newer message for the same entry, makes it pointless.
-        registration = db.session.get(Registration, recipe["id"])
         if registration is None or registration.anonymised_at is not None:
             return "the registration was erased before its turn came."
-        entry = db.session.scalar(select(CalendarEntry).where(CalendarEntry.registration_id == recipe["id"],
-                                                              CalendarEntry.uid == recipe["uid"]))
         if entry is None or entry.status != "cancelled" or entry.sequence != recipe["seq"]:
             return "a newer calendar message for this entry replaced it before its turn came."
         return None
-    registration = db.session.get(Registration, recipe["id"])
     # A personal link replaced meanwhile is no reason not to send: the invitation is rendered with the link of
     # now (_render_invite), and the email that carried the new link carried no calendar entry.
     reason = no_longer_true(registration, db.session.get(Assembly, message.assembly_id), "confirmed",
                             registration.token_version if registration is not None else recipe["v"], message.to_email)
     if reason:
         return reason
-    entry = db.session.scalar(select(CalendarEntry).where(CalendarEntry.registration_id == recipe["id"],
-                                                          CalendarEntry.uid == recipe["uid"]))
     if entry is None or entry.status != "confirmed" or entry.sequence != recipe["seq"]:
         return "a newer calendar message for this entry replaced it before its turn came."
     return None
 
 
-@renderer("invite", check=_invite_untrue)
+@renderer("invite", check=_invite_untrue, prepare=_load_invites)
 def _render_invite(message, recipe: dict) -> tuple[str, str, str, str]:
     """An invitation queued as a recipe (_queue_deferred_invite), rendered by the mail worker as _queue_invite would."""
     from ..registration.services import _serializer as manage_serializer

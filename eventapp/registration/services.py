@@ -545,12 +545,29 @@ def no_longer_true(registration: Registration | None, assembly: Assembly | None,
 _RECIPE_STATUS = {"registration_confirmed": "confirmed", "waiting_list": "waiting"}
 
 
-def _registration_email_untrue(message, recipe: dict) -> str | None:
-    return no_longer_true(db.session.get(Registration, recipe["id"]), db.session.get(Assembly, message.assembly_id),
+def recipe_registrations(pairs: list) -> dict[int, Registration]:
+    """The registrations a batch of recipes names (``recipe["id"]``), with their assemblies, as committed now:
+    a mail worker's prepare. Held by the worker until the batch is rendered, they stay in the session, so
+    the renderers' db.session.get finds them (otherwise each email read its registration twice)."""
+    ids = sorted({recipe["id"] for _, recipe in pairs if recipe.get("id") is not None})
+    found: dict[int, Registration] = {}
+    for start in range(0, len(ids), _RECIPE_CHUNK):
+        found.update((r.id, r) for r in db.session.scalars(
+            select(Registration).where(Registration.id.in_(ids[start:start + _RECIPE_CHUNK]))
+            .options(selectinload(Registration.assembly)).execution_options(populate_existing=True)))
+    return found
+
+
+# Keyed IN lists well under every database's limit on parameters.
+_RECIPE_CHUNK = 500
+
+
+def _registration_email_untrue(message, recipe: dict, loaded: dict[int, Registration]) -> str | None:
+    return no_longer_true(loaded.get(recipe["id"]), db.session.get(Assembly, message.assembly_id),
                           _RECIPE_STATUS.get(message.kind), recipe["v"], message.to_email)
 
 
-@renderer("registration", check=_registration_email_untrue)
+@renderer("registration", check=_registration_email_untrue, prepare=recipe_registrations)
 def _render_registration_email(message, recipe: dict) -> tuple[str, str, str, None]:
     """A registration email queued by register() as a recipe (see _deferred_row), rendered by the worker."""
     reg_id = recipe["id"]
