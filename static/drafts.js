@@ -20,12 +20,13 @@
   var forms = [];
 
   function say(form, text) {
-    // Said at the top of the form, where the person is typing: a status, not an alarm.
+    // Said at the top of the form, where the person is typing: a status, not an alarm. Added empty and
+    // filled a moment later (as flashes.js does): a live region that arrives with its text is not read out.
     var note = document.createElement("p");
     note.className = "autosave-status autosave-error";
     note.setAttribute("role", "status");
-    note.textContent = text;
     form.insertBefore(note, form.firstChild);
+    window.setTimeout(function () { note.textContent = text; }, 400);
   }
 
   document.addEventListener("eventapp:drafts-deleted", function () { deleted = true; });

@@ -205,8 +205,14 @@ def _fill_from_sent(form, assembly_id: int, topics) -> bool:
     data = services.form_to_correct(assembly_id, pending_id, key)
     if data is None:
         return False
+    _fill_from(form, data, topics, fields=("access_needs", "dietary_needs"))
+    return True
+
+
+def _fill_from(form, data: dict, topics, *, fields: tuple[str, ...] = ()) -> None:
+    """Fill the registration form with what a kept form said (and its ``fields`` beyond who, where and which)."""
     for name in ("full_name", "job_title", "organisation_name", "new_organisation_name", "new_organisation_sector",
-                 "access_needs", "dietary_needs"):
+                 *fields):
         if isinstance(data.get(name), str):
             form[name].data = data[name]
     form.organisation_not_listed.data = bool(data.get("organisation_not_listed"))
@@ -215,12 +221,11 @@ def _fill_from_sent(form, assembly_id: int, topics) -> bool:
     kept = [t for t in data.get("topic_ids") or [] if t in offered]
     for i, topic_id in enumerate(kept[:form.choice_count], start=1):
         form[f"choice_{i}"].data = topic_id
-    return True
 
 
-def _register_page(form, assembly: Assembly, topics, *, correcting: bool = False):
+def _register_page(form, assembly: Assembly, topics, *, correcting: bool = False, changing: bool = False):
     return render_template("registration/register.html", form=form, assembly=assembly, topics=topics,
-                           correcting=correcting,
+                           correcting=correcting, changing=changing,
                            organisations=_approved_organisations(),
                            places_left=assembly.capacity - assembly.confirmed_count), _status(form)
 
@@ -255,8 +260,12 @@ def confirm(slug: str, token: str):
         return _unusable_link(assembly, why, 409)
     form = ActionForm()
     full = None
+    can_change = services.registration_window(assembly)[0]
+    changing = request.method == "POST" and bool(request.form.get("change"))
+    if changing and can_change and _sent(form):
+        return _change_pending(assembly, pending)
     # A GET only shows the form: link scanners in mail filters open links but never press buttons.
-    if _sent(form):
+    if not changing and _sent(form):
         try:
             result = services.confirm_pending(pending, join_waiting_list=bool(request.form.get("join_waiting_list")))
         except DomainError as err:
@@ -281,7 +290,18 @@ def confirm(slug: str, token: str):
                       "success")
             return redirect(url_for(".manage", token=services.make_manage_token(reg)))
     return render_template("registration/confirm.html", assembly=assembly, pending=pending, form=form, full=full,
-                           topics=services.pending_topics(pending), problem=None), (409 if full else 200)
+                           topics=services.pending_topics(pending), problem=None, can_change=can_change), \
+        (409 if full else 200)
+
+
+def _change_pending(assembly: Assembly, pending):
+    """The registration form filled with what the kept form said, to send again changed: nobody types it all
+    again for one wrong detail (WCAG 3.3.7). Not the needs: this page never shows them to whoever holds the link."""
+    topics = services.offered_topic_choices(assembly)
+    form = with_choices(RegistrationForm, topics, services.required_choices(assembly, topics), formdata=None)
+    _fill_from(form, {**(pending.data or {}), "full_name": pending.full_name}, topics)
+    form.email.data = pending.email
+    return _register_page(form, assembly, topics, changing=True)
 
 
 def _unusable_link(assembly: Assembly, problem: str, status: int):

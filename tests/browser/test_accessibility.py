@@ -204,3 +204,32 @@ def test_the_accessibility_statement_and_cookies_page_at_320_pixels(live_server,
         axe_check(page, heading)
     page.get_by_role("link", name="Accessibility").click()
     page.wait_for_url("**/accessibility")
+
+
+def test_every_tab_stop_inside_a_date_field_shows_the_focus(live_server, page):
+    # WCAG 2.4.7: Tab stops at a date field's day, month and year, then at its calendar button. On that last
+    # stop the field matched neither :focus nor :focus-visible (the button inside it had the focus): no outline.
+    login(page, live_server)
+    page.goto(live_server("/organiser/tracker"))
+    page.locator("#due_from").focus()
+    stops = 0
+    while page.evaluate("document.activeElement.id") == "due_from":
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline == "solid", f"Tab stop {stops + 1} of the date field shows no focus"
+        page.keyboard.press("Tab")
+        stops += 1
+    assert stops >= 4, f"only {stops} Tab stops in the date field"
+
+
+def test_the_actions_in_a_table_row_are_targets_at_least_24px_high_on_a_desktop(live_server, page):
+    # WCAG 2.5.8: Edit, Move to waiting list and Cancel wrap onto lines of their own in the row's last cell.
+    # As inline text the links were 19px high, and Cancel's 24px circle reached into the button above it.
+    slug = _seed_counts(live_server.app)
+    login(page, live_server)
+    page.goto(live_server(f"/organiser/assemblies/{slug}/registrations"))
+    targets = page.locator("td.row-actions").first.locator("a, button")
+    expect(targets.first).to_be_visible()
+    sizes = {t.inner_text(): t.bounding_box() for t in targets.all()}
+    assert len(sizes) >= 3, sizes
+    for name, box in sizes.items():
+        assert box["height"] >= 24 and box["width"] >= 24, f"{name!r} is {box['width']}x{box['height']}px"

@@ -75,6 +75,7 @@ def _no_action_put_back(page, actions_url: str) -> None:
     page.goto(actions_url)
     assert page.get_by_label("What will be done").input_value() == ""
     assert page.get_by_text("had not been saved").count() == 0
+    assert page.locator("form p.autosave-status").count() == 0  # drafts.js's note, filled in later
 
 
 def test_facilitator_on_a_tablet_records_the_session_and_organiser_approves(live_server, browser):

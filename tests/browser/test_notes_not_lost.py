@@ -193,6 +193,7 @@ def test_an_action_typed_before_the_tab_was_reloaded_or_closed_is_put_back_and_s
         expect(page.get_by_text("Action saved.")).to_be_visible()
         page.goto(edit_url)
         assert page.get_by_text("had not been saved").count() == 0
+        assert page.locator("form p.autosave-status").count() == 0  # drafts.js's note, filled in later
     finally:
         context.close()
     assert not csp
@@ -228,6 +229,7 @@ def test_marks_not_yet_saved_survive_adding_a_walk_in_and_are_saved_after(live_s
         assert "1 of 3 allocated present, 1 walk-in; 1 absent" in page.locator("#counts").inner_text()
         page.goto(register_url)
         assert page.get_by_text("had not been saved").count() == 0
+        assert page.locator("form p.autosave-status").count() == 0  # drafts.js's note, filled in later
     finally:
         context.close()
     assert not csp
@@ -263,6 +265,34 @@ def test_a_mark_put_back_after_a_reload_still_never_overwrites_another_tablets(l
         assert page.get_by_text("Marked on another device while this page was open, so left as marked there: "
                                 f"Aisha Khan {seed['tag']}.").is_visible()
         assert page.locator(f"#mark-r{a}-present").is_checked()
+    finally:
+        context.close()
+    assert not csp
+
+
+def test_the_message_that_a_draft_was_put_back_is_announced(live_server, browser):
+    # WCAG 4.1.3: a live region added with its text already in it is not read out by screen readers; it must
+    # be on the page empty first, its text put in after (as flashes.js does).
+    seed = _seed(live_server.app)
+    context, page, csp = _open_tablet(browser)
+    context.add_init_script("""
+        window.statusTextWhenAdded = [];
+        new MutationObserver(function (records) {
+          records.forEach(function (r) { r.addedNodes.forEach(function (n) {
+            if (n.nodeType === 1 && n.getAttribute('role') === 'status') {
+              window.statusTextWhenAdded.push(n.textContent);
+            }
+          }); });
+        }).observe(document, {childList: true, subtree: true});
+    """)
+    try:
+        login(page, live_server, seed["email"])
+        page.goto(f"{live_server.url}/facilitator/workshops/{seed['workshop_id']}/actions")
+        _fill_new_action(page, seed, "Typed, then the page reloaded")
+        page.reload()
+        expect(page.get_by_role("status").filter(has_text="had not been saved")).to_be_visible()
+        added = page.evaluate("window.statusTextWhenAdded")
+        assert added and all(text == "" for text in added), f"status messages added with their text: {added}"
     finally:
         context.close()
     assert not csp

@@ -133,6 +133,13 @@ def test_a_delegate_confirms_their_address_from_the_email_before_getting_a_place
         expect(page.get_by_text("Victim support coordinator")).to_be_visible()
         axe_check(page, "confirm your registration")
         assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+        # Something wrong? The form comes back as it was sent, not blank (WCAG 3.3.7); nothing changes until Register.
+        page.get_by_role("button", name="Change these details").click()
+        expect(page.get_by_label("Job title")).to_have_value("Victim support coordinator")
+        expect(page.get_by_label("Email address")).to_have_value("amal.browser@example.org")
+        expect(page.get_by_label("1st choice (required)")).to_have_value(re.compile(r"^[1-9]\d*$"))
+        axe_check(page, "changing a form not yet confirmed")
+        page.goto(link)
         page.get_by_role("button", name="Confirm my registration").click()
         page.wait_for_url("**/manage/**")
         expect(page.get_by_text("your place is booked")).to_be_visible()

@@ -433,3 +433,30 @@ def test_deleting_an_unconfirmed_form_asks_first_and_returns_to_the_same_page(cl
     assert db.session.scalar(select(func.count()).select_from(PendingRegistration)) == 1
     # The escaped name is on the page that asks.
     assert "<b>Khan</b>" not in html
+
+
+def test_details_to_change_on_the_confirmation_page_come_back_filled_in(client, setup):
+    # WCAG 3.3.7: "Something wrong?" on the link's page (often opened on a phone, not where the form was sent)
+    # gave a blank form, so one wrong detail meant typing everything again.
+    _confirm_first(setup)
+    register(client, setup, n=1, job_title="Community <b>safety</b> officer", access_needs="Step-free access")
+    path = _confirm_path("delegate1@example.org")
+    phone = client.application.test_client()
+    assert "Change these details" in phone.get(path).get_data(as_text=True)
+    page = post_form(phone, path, {"change": "1"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and _registrations() == 0
+    assert f'action="/a/{setup.assembly.slug}/register"' in html
+    fields = form_fields(setup, n=1, job_title="Community <b>safety</b> officer")
+    for name in ("full_name", "email", "organisation_name"):
+        assert re.search(rf'<input[^>]*name="{name}"[^>]*value="{re.escape(fields[name])}"', html), name
+    assert 'value="Community &lt;b&gt;safety&lt;/b&gt; officer"' in html
+    for i in (1, 2, 3):
+        options = re.search(rf"<select[^>]*name=\"choice_{i}\".*?</select>", html, re.S).group(0)
+        assert re.search(rf"<option selected value=\"{setup.topics[i - 1].id}\"", options), f"choice {i}"
+    # The needs are health details, never shown to whoever holds the link.
+    assert "Step-free" not in html
+    # Sent changed, the same link confirms the changed form.
+    post_form(phone, f"/a/{setup.assembly.slug}/register", form_fields(setup, n=1, job_title="Inspector"))
+    assert post_form(phone, path, {}).status_code == 302
+    assert db.session.scalar(select(Registration)).job_title == "Inspector"

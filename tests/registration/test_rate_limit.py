@@ -60,15 +60,20 @@ def _registered(app) -> int:
 
 
 class _FormAsSent(HTMLParser):
-    """What a browser would send from the page's form: each field's value as the page shows it."""
+    """What a browser would send from the page's (first) form: each field's value as the page shows it."""
 
     def __init__(self):
         super().__init__()
         self.fields: dict[str, str] = {}
         self._select = self._textarea = None
+        self._forms = 0
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if tag == "form":
+            self._forms += 1
+        if self._forms > 1:
+            return  # another form of the page (the confirmation page's "Change these details")
         if tag == "input" and a.get("name"):
             if a.get("type") in ("checkbox", "radio"):
                 if "checked" in a:
