@@ -192,54 +192,45 @@ def test_backup_is_readable_by_its_owner_only(app, tmp_path):
     assert path.stat().st_mode & 0o077 == 0, oct(path.stat().st_mode)
 
 
-def test_request_log_leaves_out_personal_link_tokens(tmp_path):
-    """Whoever reads the logs must not be able to open a delegate's, partner's or reset link."""
+TOKEN = "eyJyIjoxMiwidiI6MX0.aWQxYg.Zm9yZ2VkLXNpZ25hdHVyZQ"
+
+
+def _logged_paths(tmp_path, paths: list[str], status: int | None = None) -> list[str]:
+    """The paths the request log wrote for GETs of ``paths`` (each answered ``status`` when given)."""
     app = make_test_app(f"sqlite:///{tmp_path / 'tokens.sqlite3'}", REQUEST_LOG=True)
     logger = logging.getLogger("eventapp.request")
     records = []
     handler = logging.Handler()
     handler.emit = records.append
     logger.addHandler(handler)
-    token = "eyJyIjoxMiwidiI6MX0.aWQxYg.Zm9yZ2VkLXNpZ25hdHVyZQ"
-    paths = [f"/manage/{token}", f"/manage/{token}/edit", f"/calendar/{token}.ics", f"/partner/{token}",
-             f"/reset-password/{token}", f"/manage/{token}/no-such-page"]  # the last: a 404, no route matched
     try:
         with app.app_context():
             upgrade()
         client = app.test_client()
         for path in paths:
-            client.get(path)
+            answer = client.get(path)
+            assert status is None or answer.status_code == status, (path, answer.status_code)
     finally:
         logger.removeHandler(handler)
-    logged = [r.fields["path"] for r in records if r.name == "eventapp.request"][-len(paths):]
-    assert logged == ["/manage/[token]", "/manage/[token]/edit", "/calendar/[token].ics", "/partner/[token]",
-                      "/reset-password/[token]", "/manage/[token]/no-such-page"]
-    with app.app_context():
-        _db.engine.dispose()
+        with app.app_context():
+            _db.engine.dispose()
+    return [r.fields["path"] for r in records if r.name == "eventapp.request"][-len(paths):]
+
+
+def test_request_log_leaves_out_personal_link_tokens(tmp_path):
+    """Whoever reads the logs must not be able to open a delegate's, partner's or reset link."""
+    paths = [f"/manage/{TOKEN}", f"/manage/{TOKEN}/edit", f"/calendar/{TOKEN}.ics", f"/partner/{TOKEN}",
+             f"/reset-password/{TOKEN}", f"/manage/{TOKEN}/no-such-page"]  # the last: a 404, no route matched
+    assert _logged_paths(tmp_path, paths) == [
+        "/manage/[token]", "/manage/[token]/edit", "/calendar/[token].ics", "/partner/[token]",
+        "/reset-password/[token]", "/manage/[token]/no-such-page"]
 
 
 def test_request_log_leaves_out_the_tokens_of_confirm_and_check_in_links_no_route_matched(tmp_path):
     """A link with a slash added by a mail program (a 404) still keeps its token out of the log."""
-    app = make_test_app(f"sqlite:///{tmp_path / 'tokens404.sqlite3'}", REQUEST_LOG=True)
-    logger = logging.getLogger("eventapp.request")
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger.addHandler(handler)
-    token = "eyJyIjoxMiwidiI6MX0.aWQxYg.Zm9yZ2VkLXNpZ25hdHVyZQ"
-    paths = [f"/a/csa-2027/register/confirm/{token}/", f"/organiser/assemblies/csa-2027/check-in/scan/{token}/"]
-    try:
-        with app.app_context():
-            upgrade()
-        client = app.test_client()
-        for path in paths:
-            assert client.get(path).status_code == 404
-    finally:
-        logger.removeHandler(handler)
-    logged = [r.fields["path"] for r in records if r.name == "eventapp.request"][-len(paths):]
-    assert logged == ["/a/csa-2027/register/confirm/[token]/", "/organiser/assemblies/csa-2027/check-in/scan/[token]/"]
-    with app.app_context():
-        _db.engine.dispose()
+    paths = [f"/a/csa-2027/register/confirm/{TOKEN}/", f"/organiser/assemblies/csa-2027/check-in/scan/{TOKEN}/"]
+    assert _logged_paths(tmp_path, paths, status=404) == [
+        "/a/csa-2027/register/confirm/[token]/", "/organiser/assemblies/csa-2027/check-in/scan/[token]/"]
 
 
 def test_serve_extra_installs_what_the_production_settings_need():
