@@ -17,8 +17,8 @@ from ..audit import services as audit
 from ..domain import DomainError
 from ..extensions import db
 from ..invites.services import sync_calendar
-from ..organisations.models import SECTORS
-from ..registration.models import Registration
+from ..organisations.models import SECTORS, Organisation
+from ..registration.models import Preference, Registration
 from ..templating import counted
 from ..text import isolate
 from ..timeutil import utcnow
@@ -107,9 +107,6 @@ def _confirmed(assembly: Assembly):
 
 def snapshot(assembly: Assembly) -> Snapshot:
     """Build the allocation problem from confirmed registrations, pins and published placements."""
-    from ..organisations.models import Organisation
-    from ..registration.models import Preference
-
     rounds = list(db.session.scalars(
         select(Round).where(Round.assembly_id == assembly.id)
         .options(selectinload(Round.workshops)).order_by(Round.position)
