@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Iterable
 from datetime import timedelta
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 
@@ -17,7 +17,8 @@ from ..audit import services as audit
 from ..domain import DomainError
 from ..extensions import db
 from ..invites.services import sync_calendar
-from ..registration.models import Registration
+from ..organisations.models import SECTORS, Organisation
+from ..registration.models import Preference, Registration
 from ..templating import counted
 from ..text import isolate
 from ..timeutil import utcnow
@@ -36,7 +37,8 @@ class Snapshot:
 
     problem: core.Problem
     workshops: dict[str, Workshop]
-    registrations: dict[str, Registration]
+    # Each confirmed delegate as a light row: id, full_name, organisation_id, organisation_name, sector.
+    registrations: dict[str, Row]
     rounds: list[Round]
 
 
@@ -99,29 +101,43 @@ def _lock_assembly(assembly: Assembly) -> None:
     db.session.execute(select(Assembly.id).where(Assembly.id == assembly.id).with_for_update())
 
 
+def _confirmed(assembly: Assembly):
+    return and_(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
+
+
 def snapshot(assembly: Assembly) -> Snapshot:
     """Build the allocation problem from confirmed registrations, pins and published placements."""
     rounds = list(db.session.scalars(
         select(Round).where(Round.assembly_id == assembly.id)
-        .options(selectinload(Round.workshops).selectinload(Workshop.topic)).order_by(Round.position)
+        .options(selectinload(Round.workshops)).order_by(Round.position)
     ))
     workshops = {str(w.id): w for r in rounds for w in r.workshops}
-    regs = list(db.session.scalars(
-        select(Registration)
-        .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
-        .options(selectinload(Registration.preferences), selectinload(Registration.organisation))
-        .order_by(Registration.id)
-    ))
-    reg_ids = [r.id for r in regs]
+    # Rows, not objects: a national event's 10,000 registrations with their choices and organisations,
+    # and its 30,000 places, built some 70,000 ORM objects here (seconds on every allocation page,
+    # publish and run), and nothing below changes them.
+    regs = db.session.execute(
+        select(Registration.id, Registration.full_name, Registration.organisation_id,
+               Organisation.name.label("organisation_name"), Organisation.sector)
+        .join(Organisation, Organisation.id == Registration.organisation_id)
+        .where(_confirmed(assembly)).order_by(Registration.id)
+    ).all()
+    choices: dict[int, list[str]] = defaultdict(list)
+    for reg_id, topic_id in db.session.execute(
+        select(Preference.registration_id, Preference.topic_id)
+        .join(Registration, Registration.id == Preference.registration_id)
+        .where(_confirmed(assembly)).order_by(Preference.registration_id, Preference.rank)
+    ):
+        choices[reg_id].append(str(topic_id))
     pins: dict[int, list[str]] = defaultdict(list)
     current: dict[int, list[str]] = defaultdict(list)
-    if reg_ids:
-        for pin in db.session.scalars(select(AllocationPin).where(AllocationPin.registration_id.in_(reg_ids))):
-            if str(pin.workshop_id) in workshops:
-                pins[pin.registration_id].append(str(pin.workshop_id))
-        for p in db.session.scalars(select(Placement).where(Placement.registration_id.in_(reg_ids))):
-            if str(p.workshop_id) in workshops:
-                current[p.registration_id].append(str(p.workshop_id))
+    for found, model in ((pins, AllocationPin), (current, Placement)):
+        for reg_id, workshop_id in db.session.execute(
+            select(model.registration_id, model.workshop_id)
+            .join(Registration, Registration.id == model.registration_id)
+            .where(_confirmed(assembly)).order_by(model.registration_id, model.id)
+        ):
+            if str(workshop_id) in workshops:
+                found[reg_id].append(str(workshop_id))
     problem = core.Problem(
         workshops=tuple(
             core.Workshop(id=str(w.id), round=str(r.id), topic=str(w.topic_id), capacity=w.capacity)
@@ -129,8 +145,8 @@ def snapshot(assembly: Assembly) -> Snapshot:
         ),
         delegates=tuple(
             core.Delegate(
-                id=str(r.id), organisation=str(r.organisation_id), sector=r.organisation.sector,
-                choices=tuple(str(t) for t in r.choice_topic_ids),
+                id=str(r.id), organisation=str(r.organisation_id), sector=r.sector,
+                choices=tuple(choices.get(r.id, ())),
                 pinned=tuple(pins.get(r.id, ())), current=tuple(current.get(r.id, ())),
             )
             for r in regs
@@ -430,7 +446,7 @@ def _move_breaks(snap: Snapshot, data: dict, key: str, had: set[str]) -> list[st
         same_org = sum(1 for r in others if r.organisation_id == reg.organisation_id)
         if limit is not None and same_org > limit:
             out.append(f"“{w.title}” ({w.round.name}) would have {counted(same_org, 'delegate')} from "
-                       f"{reg.organisation.name} (limit {limit}).")
+                       f"{reg.organisation_name} (limit {limit}).")
     return out
 
 
@@ -480,15 +496,17 @@ def _rule_breaks(snap: Snapshot, data: dict) -> list[str]:
     seats: Counter[str] = Counter()
     org_seats: Counter[tuple[str, int]] = Counter()
     out = []
+    # Read once, not per delegate: at 10,000 delegates the ORM attribute reads were most of this check.
+    topic_of = {key: w.topic_id for key, w in snap.workshops.items()}
+    round_of = {key: w.round_id for key, w in snap.workshops.items()}
     for reg_key, ws in sorted(data["assignments"].items(), key=lambda kv: int(kv[0])):
         reg = snap.registrations.get(reg_key)
         if reg is None:
             continue
-        topics = Counter(snap.workshops[w].topic_id for w in ws if w in snap.workshops)
-        if any(n > 1 for n in topics.values()):
+        known = [w for w in ws if w in topic_of]
+        if len({topic_of[w] for w in known}) < len(known):
             out.append(f"{isolate(reg.full_name)} would attend the same topic twice.")
-        rounds = Counter(snap.workshops[w].round_id for w in ws if w in snap.workshops)
-        if any(n > 1 for n in rounds.values()):
+        if len({round_of[w] for w in known}) < len(known):
             out.append(f"{isolate(reg.full_name)} would be in two workshops in one round.")
         for w in ws:
             seats[w] += 1
@@ -498,7 +516,7 @@ def _rule_breaks(snap: Snapshot, data: dict) -> list[str]:
         if w is not None and n > w.capacity:
             out.append(f"“{isolate(w.title)}” ({isolate(w.round.name)}) would have {counted(n, 'delegate')} for {counted(w.capacity, 'seat')}.")
     if limit is not None:
-        org_names = {r.organisation_id: r.organisation.name for r in snap.registrations.values()}
+        org_names = {r.organisation_id: r.organisation_name for r in snap.registrations.values()}
         for (wid, org_id), n in org_seats.items():
             if n > limit and wid in snap.workshops:
                 w = snap.workshops[wid]
@@ -520,8 +538,9 @@ class PublishOutcome:
 
 
 def _published_and_proposed(snap: Snapshot, assembly: Assembly, data: dict) -> tuple[dict, dict]:
-    old = {(p.registration_id, p.round_id): p.workshop_id for p in db.session.scalars(
-        select(Placement).join(Round, Round.id == Placement.round_id).where(Round.assembly_id == assembly.id))}
+    old = {(reg_id, round_id): workshop_id for reg_id, round_id, workshop_id in db.session.execute(
+        select(Placement.registration_id, Placement.round_id, Placement.workshop_id)
+        .join(Round, Round.id == Placement.round_id).where(Round.assembly_id == assembly.id))}
     new = {}
     # Only registrations still confirmed now: a cancellation after the run keeps no place.
     for reg_key, workshop_ids in data["assignments"].items():
@@ -550,15 +569,20 @@ def missing_places(rounds: list[Round], workshops: dict[str, Workshop], confirme
     """(delegate, round, why) for each round a confirmed delegate has no workshop in that the allocation's own
     unplaced list does not name: confirmed since it was run, or their workshop deleted since."""
     named = {(k, r) for k, r in data["unplaced"]}
+    # Read once, not per delegate: 10,000 delegates x their workshops' ORM attributes took most of a second.
+    round_of = {key: w.round_id for key, w in workshops.items()}
+    open_rounds = [(r.id, str(r.id)) for r in rounds if r.workshops]
     out = []
     for key in confirmed:
         mine = data["assignments"].get(key)
-        have = {workshops[w].round_id for w in mine or () if w in workshops}
+        have = {round_of[w] for w in mine or () if w in round_of}
+        gaps = [round_key for round_id, round_key in open_rounds if round_id not in have and (key, round_key) not in named]
+        if not gaps:
+            continue
         why = ("confirmed since this allocation was run" if mine is None
-               else "their workshop was deleted" if any(w not in workshops for w in mine)
+               else "their workshop was deleted" if any(w not in round_of for w in mine)
                else "no workshop in this round")
-        out.extend((key, str(r.id), why) for r in rounds
-                   if r.workshops and r.id not in have and (key, str(r.id)) not in named)
+        out.extend((key, round_key, why) for round_key in gaps)
     return out
 
 
@@ -641,7 +665,7 @@ def placements_for(registration: Registration) -> list[Placement]:
 
 def workshop_mix(snap: Snapshot, assignments: dict[str, list[str]]) -> list[dict]:
     """Fill, organisations and sector mix per workshop, for the preview."""
-    members: dict[str, list[Registration]] = defaultdict(list)
+    members: dict[str, list[Row]] = defaultdict(list)
     for reg_key, ws in assignments.items():
         reg = snap.registrations.get(reg_key)
         if reg is None:
@@ -652,8 +676,8 @@ def workshop_mix(snap: Snapshot, assignments: dict[str, list[str]]) -> list[dict
     for r in snap.rounds:
         for w in r.workshops:
             regs = members.get(str(w.id), [])
-            orgs = Counter(reg.organisation.name for reg in regs)
-            sectors = Counter(reg.organisation.sector_label for reg in regs)
+            orgs = Counter(reg.organisation_name for reg in regs)
+            sectors = Counter(SECTORS.get(reg.sector, reg.sector) for reg in regs)
             out.append({
                 "workshop": w, "round": r, "count": len(regs),
                 "fill": (len(regs) / w.capacity) if w.capacity else 0.0,

@@ -59,8 +59,11 @@ def _index_page(assembly, form: RunForm, status: int = 200):
             snap=snap,
             mix=services.workshop_mix(snap, data["assignments"]),
             round_names={str(r.id): r.name for r in snap.rounds},
+            # The confirmed delegates' pins, joined rather than listed by id (10,000 ids at a national event).
             pins=list(db.session.scalars(
-                select(AllocationPin).where(AllocationPin.registration_id.in_([int(k) for k in snap.registrations] or [0]))
+                select(AllocationPin).join(Registration, Registration.id == AllocationPin.registration_id)
+                .where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
+                .order_by(AllocationPin.registration_id, AllocationPin.id)
             )),
             # A background run can finish after another proposal was published: its moves were
             # counted from the allocation before that one.
