@@ -5,6 +5,7 @@ Pure Python + numpy + highspy; imports neither Flask nor SQLAlchemy.
 
 from .explain import Explanation, RoundSummary, explain
 from .fcfs import fcfs
+from .fill import Fill, fill_missing
 from .model import Delegate, Objective, Problem, ProblemError, Result, Workshop, parse_problem
 from .solver import SolverError, solve
 from .validate import AllocationError, allocation_errors, objective_of, validate
@@ -13,6 +14,7 @@ __all__ = [
     "AllocationError",
     "Delegate",
     "Explanation",
+    "Fill",
     "Objective",
     "Problem",
     "ProblemError",
@@ -23,6 +25,7 @@ __all__ = [
     "allocation_errors",
     "explain",
     "fcfs",
+    "fill_missing",
     "objective_of",
     "parse_problem",
     "solve",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Collection, Mapping, Sequence
 
-from .model import Problem, Result
+from .model import Problem, Result, Workshop
 
-__all__ = ["RoundSummary", "Explanation", "explain"]
+__all__ = ["REASONS", "RoundSummary", "Explanation", "explain", "unplaced_reason"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,34 @@ class Explanation:
     delegates_with_first_choice: int
 
 
+# Why a delegate has no workshop in a round, by code (see unplaced_reason), in the solver's words.
+REASONS = {
+    "no_workshops": "no workshops in round {round}",
+    "full": "all workshops in round {round} full",
+    "org_limit": "organisation limit reached in every workshop with space in round {round}",
+    "topic": "only remaining workshops in round {round} repeat a topic already allocated",
+    "space": "a workshop in round {round} still has space (allocation is not complete)",
+}
+
+
+def unplaced_reason(in_round: Sequence[Workshop], seats: Mapping[str, int],
+                    org_seats: Mapping[tuple[str, str], int], limit: int | None, organisation: str,
+                    topics_taken: Collection[str]) -> str:
+    """The REASONS code for a delegate of ``organisation`` attending ``topics_taken`` finding no seat among
+    ``in_round`` (one round's workshops), given the seats and (workshop, organisation) seats taken."""
+    with_space = [w for w in in_round if seats.get(w.id, 0) < w.capacity]
+    org_ok = [w for w in with_space if limit is None or org_seats.get((w.id, organisation), 0) < limit]
+    if not in_round:
+        return "no_workshops"
+    if not with_space:
+        return "full"
+    if not org_ok:
+        return "org_limit"
+    if all(w.topic in topics_taken for w in org_ok):
+        return "topic"
+    return "space"
+
+
 def explain(problem: Problem, result: Result) -> Explanation:
     """Say why each unplaced (delegate, round) got nothing, and summarise choices per round."""
     by_id = {w.id: w for w in problem.workshops}
@@ -63,20 +92,8 @@ def explain(problem: Problem, result: Result) -> Explanation:
         d = delegates[did]
         mine = {by_id[w].topic for w in result.assignments.get(did, ())}
         in_round = [w for w in problem.workshops if w.round == rnd]
-        with_space = [w for w in in_round if seats[w.id] < w.capacity]
-        org_ok = [w for w in with_space if limit is None or org_seats[(w.id, d.organisation)] < limit]
-        fresh = [w for w in org_ok if w.topic not in mine]
-        if not in_round:
-            reason = f"no workshops in round {rnd}"
-        elif not with_space:
-            reason = f"all workshops in round {rnd} full"
-        elif not org_ok:
-            reason = f"organisation limit reached in every workshop with space in round {rnd}"
-        elif not fresh:
-            reason = f"only remaining workshops in round {rnd} repeat a topic already allocated"
-        else:
-            reason = f"a workshop in round {rnd} still has space (allocation is not complete)"
-        reasons[(did, rnd)] = reason
+        why = unplaced_reason(in_round, seats, org_seats, limit, d.organisation, mine)
+        reasons[(did, rnd)] = REASONS[why].format(round=rnd)
     summaries = []
     first_anywhere = 0
     ranks_by_round: dict[str, Counter[int]] = {r: Counter() for r in problem.rounds}
