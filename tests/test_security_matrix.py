@@ -121,6 +121,8 @@ EXPECTED: dict[str, dict[str, dict[str, object]]] = {
     "placements.unpin": {"GET": organiser_only(), "POST": organiser_only(302)},
     "placements.publish": {"GET": organiser_only(), "POST": organiser_only(302)},
     "placements.run": {"POST": organiser_only(302)},
+    # the world's allocation is a proposal: both send back to the allocation page
+    "placements.place_missing": {"GET": organiser_only(302), "POST": organiser_only(302)},
     "assemblies.edit_assembly": {"GET": organiser_only(), "POST": organiser_only(400)},
     "assemblies.copy_assembly": {"GET": organiser_only(), "POST": organiser_only(400)},
     "notes.overview": {"GET": organiser_only()},

@@ -36,6 +36,7 @@ ACTIONS = {
     "database.restore": "Database restored",
     "allocation.publish": "Allocation published",
     "placement.move": "Delegate moved between published workshops",
+    "placement.place_missing": "Delegate missing a workshop placed in the published allocation",
     "message.send": "Message to delegates sent",
     "message.release": "Scheduled message went out",
     "audit.export": "Audit log downloaded (CSV)",

@@ -685,3 +685,90 @@ def workshop_mix(snap: Snapshot, assignments: dict[str, list[str]]) -> list[dict
                 "sectors": sorted(sectors.items(), key=lambda kv: (-kv[1], kv[0])),
             })
     return out
+
+
+# Why fill_missing left a delegate without a workshop in a round (allocation.explain's codes), for organisers.
+FILL_REASONS = {
+    "no_workshops": "this round has no workshops",
+    "full": "every workshop in this round is full",
+    "org_limit": "every workshop in this round with a seat has reached the limit for their organisation",
+    "topic": "the workshops in this round with a seat are on topics they already attend",
+    "space": "no workshop in this round fits the rules",
+}
+
+
+@dataclass
+class MissingPlan:
+    """Placing the delegates missing a workshop: who goes where (in registration order) and who cannot be placed."""
+
+    delegates: int  # confirmed delegates missing a workshop in at least one round
+    # (delegate row, round, workshop, rank among their choices; None: a topic they did not rank)
+    placed: list[tuple[Row, Round, Workshop, int | None]]
+    left: list[tuple[Row, Round, str]]  # (delegate row, round, why)
+
+
+def _missing_plan(snap: Snapshot, data: dict) -> tuple[MissingPlan, dict[str, list[str]], dict[str, list[str]]]:
+    """The plan, with everyone's places now (deleted workshops left out) and after it."""
+    kept = {k: [w for w in ws if w in snap.workshops] for k, ws in data["assignments"].items()
+            if k in snap.registrations}
+    # missing_places goes through the confirmed in registration order (snapshot reads them by id), rounds in order.
+    missing = [(k, r) for k, r, _ in missing_places(snap.rounds, snap.workshops, snap.registrations, data)]
+    fill = core.fill_missing(snap.problem, kept, missing)
+    rounds = {str(r.id): r for r in snap.rounds}
+    choices = {d.id: d.choices for d in snap.problem.delegates}
+    placed = []
+    after = dict(kept)
+    for key, round_key, wid in fill.placed:
+        w = snap.workshops[wid]
+        topic = str(w.topic_id)
+        placed.append((snap.registrations[key], rounds[round_key], w,
+                       choices[key].index(topic) + 1 if topic in choices[key] else None))
+        after[key] = after.get(key, []) + [wid]
+    position = {r.id: i for i, r in enumerate(snap.rounds)}
+    for key in {k for k, _, _ in fill.placed}:
+        after[key] = sorted(after[key], key=lambda w: position[snap.workshops[w].round_id])
+    left = [(snap.registrations[k], rounds[r], FILL_REASONS[why]) for k, r, why in fill.left]
+    return MissingPlan(len({k for k, _ in missing}), placed, left), kept, after
+
+
+def place_missing_preview(run: AllocationRun, assembly: Assembly) -> MissingPlan:
+    """What placing the delegates missing a workshop in the published allocation would do now."""
+    return _missing_plan(snapshot(assembly), run.result)[0]
+
+
+def place_missing(run: AllocationRun, assembly: Assembly, *, by: int | None = None) -> MissingPlan:
+    """Give each delegate missing a workshop in the published allocation the best one still free for them, in
+    registration order, moving nobody else; those placed are emailed their invitation. ``by`` is logged."""
+    _lock_assembly(assembly)
+    # Read again under the lock: a move or a placing a moment ago took its seats.
+    db.session.refresh(run)
+    if run.status != "published":
+        raise DomainError("This allocation is not the published one any more. Reload the page.")
+    snap = snapshot(assembly)
+    data = run.result
+    plan, kept, after = _missing_plan(snap, data)
+    if not plan.placed:
+        db.session.rollback()
+        return plan
+    # The same checks a move passes: a rule broken now (a capacity cut) may stay, none may be added.
+    breaks, before = _rule_breaks(snap, {"assignments": after}), set(_rule_breaks(snap, {"assignments": kept}))
+    added = [b for b in breaks if b not in before]
+    if added:
+        raise DomainError("Placing them would break a rule: " + " ".join(added) + " Nothing was changed.")
+    now = utcnow()
+    db.session.execute(insert(Placement.__table__), [
+        {"registration_id": row.id, "round_id": rnd.id, "topic_id": w.topic_id, "workshop_id": w.id, "created_at": now}
+        for row, rnd, w, _ in plan.placed])
+    data = {**data, "assignments": {**data["assignments"], **{k: after[k] for k in {str(row.id) for row, *_ in plan.placed}}}}
+    data["warnings"] = breaks
+    _store_result(run, snap, data)
+    new: dict[int, dict[int, Workshop]] = defaultdict(dict)
+    for row, rnd, w, _ in plan.placed:
+        new[row.id][rnd.id] = w
+    # One event per delegate, as a move logs, so the privacy purge finds each by its subject.
+    audit.record_many(by, "placement.place_missing", assembly_id=assembly.id, entries=[
+        (audit.registration_subject(snap.registrations[str(reg_id)]), _moves_detail(snap, {}, places, list(places)))
+        for reg_id, places in new.items()])
+    sync_calendar(new)
+    db.session.commit()
+    return plan

@@ -75,6 +75,8 @@ def _index_page(assembly, form: RunForm, status: int = 200):
             # The run's own unplaced, then those left without since (promoted, registered, a workshop deleted):
             # the assembly page counts them, so this list must name them.
             unplaced=unplaced,
+            # Those "Place the delegates missing a workshop" would try: not the run's own unplaced.
+            missing_delegates=len({k for k, _, why in unplaced if why is not None}),
         )
     return render_template("placements/index.html", **context), status
 
@@ -316,3 +318,32 @@ def publish(slug: str):
     return render_template("placements/publish.html", assembly=assembly, run=run, form=form, data=run.result,
                            changed_delegates=preview.delegates, dropped=preview.dropped, missing=preview.missing,
                            breaks=preview.breaks)
+
+
+@bp.route("/place-missing", methods=["GET", "POST"])
+@organiser_required
+def place_missing(slug: str):
+    assembly = load_assembly(slug)
+    run = services.latest_run(assembly)
+    if run is None or run.status != "published":
+        flash("Delegates missing a workshop are placed into a published allocation. Publish it first.", "info")
+        return redirect(url_for(".index", slug=slug))
+    form = FlaskForm()
+    if form.validate_on_submit():
+        try:
+            plan = services.place_missing(run, assembly, by=current_user.id)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+            return redirect(url_for(".place_missing", slug=slug))
+        placed = len({row.id for row, *_ in plan.placed})
+        left = len({row.id for row, *_ in plan.left})
+        flash(" ".join(filter(None, [
+            f"{counted(placed, 'delegate')} placed." if placed else "Nobody could be placed.",
+            "Their calendar invitations are in the outbox." if placed and assembly.cancelled_at is None else "",
+            f"{counted(left, 'delegate')} could not be placed in every round: see Unplaced below." if left else ""])),
+            "success" if placed else "info")
+        return redirect(url_for(".index", slug=slug))
+    plan = services.place_missing_preview(run, assembly)
+    return render_template("placements/place_missing.html", assembly=assembly, form=form, plan=plan,
+                           placed_delegates=len({row.id for row, *_ in plan.placed}))

@@ -1,0 +1,138 @@
+"""Placing the delegates missing a workshop in the published allocation, nobody else moving."""
+from __future__ import annotations
+
+import html
+
+from sqlalchemy import event, select
+
+from eventapp.audit.models import AuditEvent
+from eventapp.extensions import db
+from eventapp.mail.models import OutboxMessage
+from eventapp.placements import services
+from eventapp.placements.models import AllocationRun, Placement
+from tests.conftest import post_form
+from tests.factories import make_org
+
+from .helpers import delegates, make_registration, two_round_assembly
+
+
+def _placements():
+    return {(p.registration_id, p.round_id): p.workshop_id for p in db.session.scalars(select(Placement))}
+
+
+def _publish(client, assembly):
+    post_form(client, f"/organiser/assemblies/{assembly.slug}/allocation/run", {"workshop_org_limit": ""},
+              form_url=f"/organiser/assemblies/{assembly.slug}/allocation/")
+    post_form(client, f"/organiser/assemblies/{assembly.slug}/allocation/publish", {})
+    return db.session.scalar(select(AllocationRun).where(AllocationRun.status == "published"))
+
+
+def _url(assembly):
+    return f"/organiser/assemblies/{assembly.slug}/allocation/place-missing"
+
+
+def test_a_delegate_promoted_after_publishing_gets_their_best_free_choice_and_nobody_else_moves(app, as_organiser):
+    from eventapp.registration import services as registration
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    regs = delegates(assembly, topics, 3, choices="ABC")  # everyone: ASB, then mental health
+    waiting = make_registration(assembly, make_org(), "Wendy Waiting", [topics["A"], topics["C"], topics["B"]],
+                                status="waiting", position=1)
+    run = _publish(as_organiser, assembly)
+    before = _placements()
+    with app.test_request_context():
+        registration.confirm_from_waiting_list(waiting)
+    mail_before = set(db.session.scalars(select(OutboxMessage.id)))
+    outcome = services.place_missing(run, assembly, by=None)
+    assert [(row.id, rnd.id, w.id) for row, rnd, w, _ in outcome.placed] == [
+        (waiting.id, rounds["1"].id, ws["1A"].id), (waiting.id, rounds["2"].id, ws["2C"].id)]
+    assert outcome.left == []
+    after = _placements()
+    assert {k: v for k, v in after.items() if k[0] != waiting.id} == before
+    assert (after[(waiting.id, rounds["1"].id)], after[(waiting.id, rounds["2"].id)]) == (ws["1A"].id, ws["2C"].id)
+    db.session.refresh(run)
+    assert run.result["assignments"][str(waiting.id)] == [str(ws["1A"].id), str(ws["2C"].id)]
+    assert all(run.result["assignments"][str(r.id)] == [str(before[(r.id, rounds[n].id)]) for n in "12"]
+               for r in regs)
+    new_mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.not_in(mail_before))).all()
+    assert {(m.to_email, m.ics_method) for m in new_mail} == {(waiting.email, "REQUEST")}
+    event_ = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "placement.place_missing"))
+    assert event_.subject == f"registration {waiting.id}: Wendy Waiting"
+    assert "Morning: none -> ASB (morning)" in event_.detail and "Afternoon: none -> Hidden harm (afternoon)" \
+        in event_.detail
+    # Nothing is missing any more: a second go places nobody and sends nothing.
+    assert services.place_missing(run, assembly, by=None).placed == []
+
+
+def test_the_preview_says_who_goes_where_and_who_cannot_be_placed_then_confirm_places_them(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=2)
+    delegates(assembly, topics, 3, choices="ABC")
+    _publish(as_organiser, assembly)
+    before = _placements()
+    org = make_org("Late & Co")
+    first = make_registration(assembly, org, "Ann <b>Early</b>", [topics["A"], topics["B"], topics["C"]])
+    second = make_registration(assembly, org, "Ben Later", [topics["A"], topics["B"], topics["C"]])
+    index = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
+    assert "Place the 2 delegates missing a workshop" in index
+    page = as_organiser.get(_url(assembly)).get_data(as_text=True)
+    assert "registration order" in page and "first come, first served" in page
+    assert '<td data-label="Delegate"><bdi>Ann &lt;b&gt;Early&lt;/b&gt;</bdi></td>' in page
+    # Four seats a round, three taken: Ann (registered first) takes the last one in each round, Ben gets none.
+    ann = page.split("Ann &lt;b&gt;Early")[1].split("</tr>")[0]
+    assert "Morning" in ann and "choice" in ann
+    ben = page.split("Ben Later")[1]
+    assert "every workshop in this round is full" in ben.split("</tr>")[0]
+    assert ">Place 1 delegate</button>" in page and 'name="csrf_token"' in page
+    assert _placements() == before  # a preview changes nothing
+    resp = post_form(as_organiser, _url(assembly), {}, follow_redirects=True)
+    text = html.unescape(resp.get_data(as_text=True))
+    assert "1 delegate placed" in text and "1 delegate could not be placed" in text
+    after = _placements()
+    assert {k: v for k, v in after.items() if k[0] != first.id} == before
+    assert {k[1] for k in after if k[0] == first.id} == {rounds["1"].id, rounds["2"].id}
+    assert not any(k[0] == second.id for k in after)
+
+
+def test_nothing_missing_shows_an_empty_state_not_a_button(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    delegates(assembly, topics, 3)
+    _publish(as_organiser, assembly)
+    index = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
+    assert "delegates missing a workshop" not in index
+    page = as_organiser.get(_url(assembly)).get_data(as_text=True)
+    assert "Every delegate has a workshop in every round" in page and "<button" not in page.split("<main")[-1]
+
+
+def test_a_proposal_offers_no_placing_and_the_page_sends_back_to_the_allocation(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    delegates(assembly, topics, 3)
+    post_form(as_organiser, f"/organiser/assemblies/{assembly.slug}/allocation/run", {"workshop_org_limit": ""},
+              form_url=f"/organiser/assemblies/{assembly.slug}/allocation/")
+    resp = as_organiser.get(_url(assembly))
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/allocation/")
+
+
+def test_statements_do_not_grow_with_the_delegates_placed(as_organiser):
+    assembly, topics, rounds, ws = two_round_assembly(capacity=40)
+    delegates(assembly, topics, 2)
+    _publish(as_organiser, assembly)
+    org = make_org()
+    counts = []
+    for n in (2, 12):
+        for i in range(n):
+            make_registration(assembly, org, f"Late {n}-{i}", [topics["A"], topics["B"], topics["C"]])
+        statements = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            as_organiser.get(_url(assembly))
+            preview = len(statements)
+            post_form(as_organiser, _url(assembly), {})
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        counts.append((preview, len(statements)))
+        assert sum(1 for k in _placements() if k[0] > 0) == 2 * (2 + (2 if n == 12 else 0) + n)
+    assert counts[0] == counts[1], counts
