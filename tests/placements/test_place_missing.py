@@ -136,3 +136,25 @@ def test_statements_do_not_grow_with_the_delegates_placed(as_organiser):
         counts.append((preview, len(statements)))
         assert sum(1 for k in _placements() if k[0] > 0) == 2 * (2 + (2 if n == 12 else 0) + n)
     assert counts[0] == counts[1], counts
+
+
+def test_delegates_whose_workshop_was_deleted_get_another_in_that_round_only(as_organiser):
+    from eventapp.assemblies import services as assemblies
+
+    assembly, topics, rounds, ws = two_round_assembly(capacity=4)
+    regs = delegates(assembly, topics, 3, choices="ABC")
+    run = _publish(as_organiser, assembly)
+    before = _placements()
+    gone = ws["2B"]
+    in_gone = [r for r in regs if before[(r.id, rounds["2"].id)] == gone.id]
+    assert in_gone
+    assemblies.delete_workshop(gone)
+    outcome = services.place_missing(run, assembly, by=None)
+    assert {(row.id, rnd.id, w.id) for row, rnd, w, _ in outcome.placed} == {
+        (r.id, rounds["2"].id, ws["2C"].id) for r in in_gone}
+    after = _placements()
+    assert {k: v for k, v in after.items() if k[1] != rounds["2"].id} == \
+        {k: v for k, v in before.items() if k[1] != rounds["2"].id}
+    db.session.refresh(run)
+    assert all(run.result["assignments"][str(r.id)] == [str(before[(r.id, rounds["1"].id)]), str(ws["2C"].id)]
+               for r in in_gone)
