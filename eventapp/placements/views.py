@@ -338,6 +338,10 @@ def place_missing(slug: str):
             return redirect(url_for(".place_missing", slug=slug))
         placed = len({row.id for row, *_ in plan.placed})
         left = len({row.id for row, *_ in plan.left})
+        if not plan.delegates:
+            # Confirmed twice, or another organiser placed them a moment ago.
+            flash("Nobody is missing a workshop: nothing was changed or sent.", "info")
+            return redirect(url_for(".index", slug=slug))
         flash(" ".join(filter(None, [
             f"{counted(placed, 'delegate')} placed." if placed else "Nobody could be placed.",
             "Their calendar invitations are in the outbox." if placed and assembly.cancelled_at is None else "",

@@ -101,6 +101,11 @@ def test_nothing_missing_shows_an_empty_state_not_a_button(as_organiser):
     assert "delegates missing a workshop" not in index
     page = as_organiser.get(_url(assembly)).get_data(as_text=True)
     assert "Every delegate has a workshop in every round" in page and "<button" not in page.split("<main")[-1]
+    # A confirmation clicked twice (or after someone else placed them) says so, and sends nothing.
+    mail = set(db.session.scalars(select(OutboxMessage.id)))
+    resp = post_form(as_organiser, _url(assembly), {}, follow_redirects=True)
+    assert "Nobody is missing a workshop: nothing was changed or sent." in resp.get_data(as_text=True)
+    assert set(db.session.scalars(select(OutboxMessage.id))) == mail
 
 
 def test_a_proposal_offers_no_placing_and_the_page_sends_back_to_the_allocation(as_organiser):
