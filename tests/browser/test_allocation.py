@@ -97,6 +97,27 @@ def test_organiser_runs_inspects_pins_and_publishes(live_server, page):
     expect(page.get_by_role("heading", name="Published allocation")).to_be_visible()
     axe_check(page, "published allocation")
 
+    # A delegate added after publishing has no workshop: placed into free seats, nobody else moved.
+    with live_server.app.app_context():
+        first = db.session.query(Registration).filter_by(full_name=person).one()
+        late = Registration(assembly_id=first.assembly_id, organisation_id=first.organisation_id,
+                            full_name=f"Late \u0639\u0627\u0626\u0634\u0629 {slug}", email=f"late.{slug}@example.org",
+                            email_key=email_key(f"late.{slug}@example.org"), status="confirmed")
+        late.preferences = [Preference(topic_id=p.topic_id, rank=p.rank) for p in first.preferences]
+        db.session.add(late)
+        db.session.commit()
+        before = {(p.registration_id, p.workshop_id) for p in db.session.query(Placement).all()}
+    page.reload()
+    page.get_by_role("link", name="Place the 1 delegate missing a workshop").click()
+    expect(page.get_by_role("heading", name="Who goes where")).to_be_visible()
+    axe_check(page, "place the delegates missing a workshop")
+    page.get_by_role("button", name="Place 1 delegate").click()
+    expect(page.get_by_text("1 delegate placed.")).to_be_visible()
+    with live_server.app.app_context():
+        after = {(p.registration_id, p.workshop_id) for p in db.session.query(Placement).all()}
+        late_id = db.session.query(Registration.id).filter_by(email=f"late.{slug}@example.org").scalar()
+        assert before < after and {r for r, _ in after - before} == {late_id} and len(after - before) == 2
+
     with live_server.app.app_context():
         reg = db.session.query(Registration).filter_by(full_name=person).one()
         placed = db.session.query(Placement).filter_by(registration_id=reg.id).all()
