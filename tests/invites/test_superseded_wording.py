@@ -145,3 +145,35 @@ def test_deciding_the_wording_takes_no_statement_per_email(app, db, sink, monkey
         for address in addresses:
             assert "Room A" in _before_line(_about_workshop(sink, address)[-1][1])
     assert counts[0] == counts[1], counts
+
+
+def test_an_update_after_a_sent_cancellation_and_a_skipped_reinvitation_goes_as_an_invitation(app, db, sink,
+                                                                                              monkeypatch):
+    # The calendar holds the entry cancelled: "Before: Room A" would describe an event it no longer shows.
+    assembly, rnd, workshop, (person,) = _world("recalled")
+    publish_assignments(assembly, {person: [workshop]})
+    monkeypatch.setitem(app.config, "CALENDAR_INLINE_MAX", 0)
+    assemblies.set_cancelled(assembly, True)
+    send_pending()
+    assert [c[2][0] for c in _about_workshop(sink, person.email)] == ["REQUEST", "CANCEL"]
+    assemblies.set_cancelled(assembly, False)
+    _move(rnd, workshop, "Room B")
+    report = send_pending()
+    assert report.failed == 0 and report.not_sent >= 1
+
+    *_, (subject, text, (method, sequence, location)) = _about_workshop(sink, person.email)
+    assert subject.startswith("Invitation: ") and "Before:" not in text and "Room A" not in text
+    assert (method, sequence) == ("REQUEST", 3) and location.startswith("Room B")
+
+
+def test_what_an_invitation_showed_is_read_back_from_its_ics_exactly():
+    from datetime import datetime
+
+    from eventapp.invites import ical
+
+    data = ical.EventData("Work;shop, \\n <b>x</b> \u202eRTL \U0001F600 DESCRIPTION:no", datetime(2027, 3, 28, 10, 30),
+                          datetime(2027, 3, 28, 11, 45), "Room A, Hall; " + "\u00e9" * 200, "Line 1\nLine 2\\;,\n" * 50)
+    ics = ical.invitation("REQUEST", "u1@example.org", data, sequence=4, attendee_email="a@example.org",
+                          attendee_name="SUMMARY:not this", stamp=datetime(2027, 1, 1),
+                          organizer='ORGANIZER;CN="LOCATION:nor this":mailto:o@example.org')
+    assert ical.sent_event(ics) == ("REQUEST", data)
