@@ -130,6 +130,34 @@ def sent_description(ics: str) -> str:
     return ""
 
 
+_UNESCAPE = re.compile(r"\\([\\;,nN])")
+
+
+def untext(value: str) -> str:
+    """A TEXT value as text() wrote it, unescaped."""
+    return _UNESCAPE.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
+
+
+def _utc_datetime(value: str) -> datetime:
+    return datetime.strptime(value, "%Y%m%dT%H%M%SZ")
+
+
+def sent_event(ics: str) -> tuple[str, EventData] | None:
+    """(METHOD, the event) of an invitation() we wrote, read back; None if it holds no event."""
+    props: dict[str, str] = {}
+    for line in ics.replace("\r\n ", "").split("\r\n"):
+        name, sep, value = line.partition(":")
+        # invitation() writes these without parameters, once each (ATTENDEE and ORGANIZER, which have
+        # parameters, never start with one of these names followed by a colon).
+        if sep and name in ("METHOD", "SUMMARY", "DTSTART", "DTEND", "LOCATION", "DESCRIPTION"):
+            props.setdefault(name, value)
+    if "DTSTART" not in props or "DTEND" not in props:
+        return None
+    return props.get("METHOD", ""), EventData(
+        untext(props.get("SUMMARY", "")), _utc_datetime(props["DTSTART"]), _utc_datetime(props["DTEND"]),
+        untext(props.get("LOCATION", "")), untext(props.get("DESCRIPTION", "")))
+
+
 def invitation(method: str, uid: str, data: EventData, *, sequence: int, attendee_email: str,
                attendee_name: str, stamp: datetime, organizer: str | None = None) -> str:
     """An iTIP REQUEST or CANCEL with exactly one VEVENT in which the delegate is the only ATTENDEE.

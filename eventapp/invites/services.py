@@ -289,6 +289,8 @@ class _Loaded:
 
     registrations: dict[int, Registration]
     entries: dict[tuple[int, str], CalendarEntry]
+    # By outbox row id, the updates that must read otherwise than queued (see _reworded): (kind, "prev").
+    reworded: dict[int, tuple[str, list | None]]
 
 
 def _load_invites(pairs: list) -> _Loaded:
@@ -306,7 +308,67 @@ def _load_invites(pairs: list) -> _Loaded:
                 .execution_options(populate_existing=True)):
             if entry.uid in uids:
                 entries[(entry.registration_id, entry.uid)] = entry
-    return _Loaded(registrations, entries)
+    return _Loaded(registrations, entries, _reworded(pairs))
+
+
+def _reworded(pairs: list) -> dict[int, tuple[str, list | None]]:
+    """How the updates among these recipes must read, by row id, where the newest earlier message for their
+    entry to the same address was never sent (skipped as out of date, failed or still waiting): as a first
+    invitation if nothing was sent there (or the last one sent withdrew the entry), else as an update from what
+    the last one sent showed. Two statements for the batch, whatever its size.
+
+    What was sent is read from the sent rows' ICS: the only record of what went that every row keeps, queued
+    rendered or as a recipe (whose recipe is cleared once rendered), and it is exactly what the calendar got.
+    """
+    from ..registration.services import _RECIPE_CHUNK
+
+    updates = [(row, recipe) for row, recipe in pairs if "prev" in recipe]
+    if not updates:
+        return {}
+    ids = sorted({recipe["id"] for _, recipe in updates})
+    # (uid, address) -> [(sequence, row id, status)] of every invitation row of these registrations.
+    earlier: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+    for start in range(0, len(ids), _RECIPE_CHUNK):
+        for msg_id, key, to_email, status in db.session.execute(
+                select(OutboxMessage.id, OutboxMessage.dedupe_key, OutboxMessage.to_email, OutboxMessage.status)
+                .where(OutboxMessage.registration_id.in_(ids[start:start + _RECIPE_CHUNK]),
+                       OutboxMessage.dedupe_key.startswith("invite:"))):
+            uid, _, seq = key[len("invite:"):].rpartition(":")
+            if seq.isdigit():
+                earlier.setdefault((uid, to_email.lower()), []).append((int(seq), msg_id, status))
+    last_sent: dict[int, int] = {}  # update's row id -> the row last sent for its entry and address
+    out: dict[int, tuple[str, list | None]] = {}
+    for row, recipe in updates:
+        before = sorted(e for e in earlier.get((recipe["uid"], row.to_email.lower()), ()) if e[0] < recipe["seq"])
+        if not before or before[-1][2] == "sent":
+            continue  # queued from what was sent (or no record left to tell otherwise): as it is
+        sent = [msg_id for _, msg_id, status in before if status == "sent"]
+        if sent:
+            last_sent[row.id] = sent[-1]
+        else:
+            out[row.id] = ("invite", None)
+    shown: dict[int, tuple[str, EventData] | None] = {}
+    wanted = sorted(set(last_sent.values()))
+    for start in range(0, len(wanted), _RECIPE_CHUNK):
+        for msg_id, ics in db.session.execute(select(OutboxMessage.id, OutboxMessage.ics).where(
+                OutboxMessage.id.in_(wanted[start:start + _RECIPE_CHUNK]))):
+            shown[msg_id] = ical.sent_event(ics) if ics else None
+    for row, recipe in updates:
+        if row.id not in last_sent:
+            continue
+        found = shown.get(last_sent[row.id])
+        if found is None or found[0].upper() != "REQUEST":
+            out[row.id] = ("invite", None)  # the calendar holds nothing of it (or we cannot tell what)
+            continue
+        was, now = found[1], _event_from_json(recipe["event"])
+        text_only = (ical.text(was.summary), ical.text(was.location), was.starts_at, was.ends_at) == (
+            ical.text(now.summary), ical.text(now.location), now.starts_at, now.ends_at)
+        if text_only and ical.text(was.description) == ical.text(now.description):
+            out[row.id] = ("invite_updated", None)  # back to what the calendar shows: no "Before:"
+        else:
+            out[row.id] = ("invite_updated", [was.summary, was.location, was.starts_at.isoformat(),
+                                              was.ends_at.isoformat(), text_only])
+    return out
 
 
 def _invite_untrue(message, recipe: dict, loaded: _Loaded) -> str | None:
@@ -335,9 +397,13 @@ def _invite_untrue(message, recipe: dict, loaded: _Loaded) -> str | None:
 
 
 @renderer("invite", check=_invite_untrue, prepare=_load_invites)
-def _render_invite(message, recipe: dict) -> tuple[str, str, str, str]:
+def _render_invite(message, recipe: dict, loaded: _Loaded | None = None) -> tuple[str, str, str, str]:
     """An invitation queued as a recipe (_queue_deferred_invite), rendered by the mail worker as _queue_invite would."""
     from ..registration.services import _serializer as manage_serializer
+
+    loaded = loaded or _load_invites([(message, recipe)])
+    # An update whose entry's earlier message was never sent says what changed since the one that was.
+    kind, previous = loaded.reworded.get(message.id, (message.kind, recipe.get("prev")))
 
     assembly = db.session.get(Assembly, message.assembly_id)
     tz = assembly.timezone or "Europe/London"
@@ -359,11 +425,11 @@ def _render_invite(message, recipe: dict) -> tuple[str, str, str, str]:
     context = {
         "registration": registration, "assembly": assembly, "event": data,
         "entry_kind": recipe["entry"], "starts": utc_to_local(data.starts_at, tz), "ends": utc_to_local(data.ends_at, tz),
-        "programme": programme, "previous": _previous_from_recipe(recipe.get("prev"), tz),
+        "programme": programme, "previous": _previous_from_recipe(previous, tz),
         "manage_url": manage.format(token=manage_serializer().dumps({"r": reg_id, "v": version})) if manage else None,
         "feed_url": feed.format(token=_serializer().dumps([reg_id, version])) if feed else None,
     }
-    subject, text, html = render_email(message.kind, to_name=name, **context)
+    subject, text, html = render_email(kind, to_name=name, **context)
     return subject, text, html, ics
 
 

@@ -175,6 +175,10 @@ def renderer(name: str, *, check: Callable | None = None, prepare: Callable | No
     batch is rendered (objects it loaded stay in the session, for ``db.session.get``), and with
     ``prepare`` the check is called as ``check(row, recipe, prepared)``.
 
+    With ``prepare`` the renderer too is called with it, as ``fn(row, recipe, prepared)``: prepared is None
+    where a row is rendered on its own (the Outbox showing one still waiting), and the renderer then loads
+    what it needs itself.
+
     ``recipient(row, recipe)`` (with ``prepare``: ``recipient(row, recipe, prepared)``): run by the worker
     after the check, just before rendering to send; returns the (address, name) the row goes to now, or None
     for the row's own. The email is rendered for and sent to that address, and the row records it: a delegate
@@ -220,10 +224,17 @@ def deferred_row(kind: str, to_email: str, to_name: str, *, recipe: dict, subjec
     }
 
 
-def render_deferred(message) -> tuple[str, str, str, str | None]:
-    """(subject, text, html, ics) of a row that holds a recipe (an OutboxMessage or a row of its columns)."""
+def render_deferred(message, prepared: dict[str, object] | None = None) -> tuple[str, str, str, str | None]:
+    """(subject, text, html, ics) of a row that holds a recipe (an OutboxMessage or a row of its columns).
+
+    ``prepared``: what the renderers' prepare loaded for the batch the row is in, by renderer name (_prepare).
+    """
     recipe = json.loads(message.render)
-    subject, text, html, ics = _RENDERERS[recipe["r"]](message, recipe)
+    name = recipe["r"]
+    if name in _PREPARES:
+        subject, text, html, ics = _RENDERERS[name](message, recipe, (prepared or {}).get(name))
+    else:
+        subject, text, html, ics = _RENDERERS[name](message, recipe)
     return clean_header(subject)[:900], text, html, ics
 
 
@@ -282,8 +293,10 @@ def materialise(ids: list[int] | None = None) -> int:
     if ids is not None:
         stmt = stmt.where(OutboxMessage.id.in_(ids))
     done = []
-    for message in db.session.scalars(stmt).all():
-        subject, text, html, ics = render_deferred(message)
+    messages = db.session.scalars(stmt).all()
+    prepared, _ = _prepare(messages)
+    for message in messages:
+        subject, text, html, ics = render_deferred(message, prepared)
         done.append(_content(message, subject, text, html, ics))
     _store_rendered(done)
     db.session.expire_all()
@@ -792,7 +805,7 @@ def _render_claimed(rows: list) -> tuple[list, list, int]:
             continue
         try:
             row = _to_current_recipient(row, prepared)
-            subject, text, html, ics = render_deferred(row)
+            subject, text, html, ics = render_deferred(row, prepared)
         except Exception as err:  # noqa: BLE001 - a broken recipe or template fails its own message only
             db.session.rollback()
             failed.append((row, RuntimeError(f"Could not render this email: {type(err).__name__}: {err}")))

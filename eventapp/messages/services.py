@@ -505,7 +505,7 @@ def _current_recipient(row, recipe: dict, batch: _Batch | None) -> tuple[str, st
 
 
 @renderer("message", check=_copy_untrue, prepare=_load_batch, recipient=_current_recipient)
-def _render_message(row, recipe: dict) -> tuple[str, str, str, None]:
+def _render_message(row, recipe: dict, batch: _Batch | None = None) -> tuple[str, str, str, None]:
     """An organiser's message queued by send_message(), rendered by the sender just before it goes."""
     registration = db.session.get(Registration, recipe["id"]) if recipe.get("id") is not None else None
     manage = None

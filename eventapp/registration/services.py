@@ -568,7 +568,7 @@ def _registration_email_untrue(message, recipe: dict, loaded: dict[int, Registra
 
 
 @renderer("registration", check=_registration_email_untrue, prepare=recipe_registrations)
-def _render_registration_email(message, recipe: dict) -> tuple[str, str, str, None]:
+def _render_registration_email(message, recipe: dict, loaded=None) -> tuple[str, str, str, None]:
     """A registration email queued by register() as a recipe (see _deferred_row), rendered by the worker."""
     reg_id = recipe["id"]
     token = _serializer().dumps({"r": reg_id, "v": recipe["v"]})
