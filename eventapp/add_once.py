@@ -91,7 +91,10 @@ def _token(signed: str) -> str:
 
 
 def _first(token: str, kind: str) -> int | None:
-    return db.session.scalar(select(Submission.object_id).where(Submission.token == token, Submission.kind == kind))
+    # Not flushing: after a refusal the session may hold the refused addition, half built.
+    with db.session.no_autoflush:
+        return db.session.scalar(select(Submission.object_id)
+                                 .where(Submission.token == token, Submission.kind == kind))
 
 
 def record(token: str | None, kind: str, obj) -> None:
@@ -126,6 +129,13 @@ def add_once(field, kind: str, add: Callable[[str | None], T]) -> tuple[T | int,
     except IntegrityError:
         # PostgreSQL: the other click committed the same token meanwhile; this one's addition is rolled back.
         db.session.rollback()
+        done = _first(token, kind)
+        if done is None:
+            raise
+        return done, False
+    except DomainError:
+        # PostgreSQL again, where the service tells a unique clash as a refusal ("already uses that web address",
+        # "already attached"): the clash was with the other click's addition, committed by now with the token.
         done = _first(token, kind)
         if done is None:
             raise

@@ -62,6 +62,8 @@ class AssemblyForm(FlaskForm):
         validators=[Optional(), NumberRange(min=0, max=36_500, message="Enter a number of days from 0 to 36,500.")],
     )
     status = SelectField("Status", choices=[SelectChoice(k, v) for k, v in ASSEMBLY_STATUSES.items()])
+    # The create and copy forms' one-time token (eventapp.add_once): sent twice, it creates once.
+    once = HiddenField()
 
 
 class RoundForm(FlaskForm):

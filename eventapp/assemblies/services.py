@@ -131,8 +131,8 @@ ASSEMBLY_FIELDS = (
 )
 
 
-def save_assembly(data: dict[str, Any], assembly: Assembly | None = None) -> Assembly:
-    """Create an assembly, or update one, after checking its rules."""
+def save_assembly(data: dict[str, Any], assembly: Assembly | None = None, once: str | None = None) -> Assembly:
+    """Create an assembly, or update one, after checking its rules (``once``: the add form's token, see add_once)."""
     _check_assembly(data, assembly)
     existing = assembly is not None
     if assembly is None:
@@ -145,6 +145,7 @@ def save_assembly(data: dict[str, Any], assembly: Assembly | None = None) -> Ass
     try:
         if existing:
             invites.sync_assembly(assembly)
+        add_once.record(once, "assembly", assembly)
         db.session.commit()
     except IntegrityError:
         # A concurrent save took the slug between our check and the insert.
@@ -154,9 +155,10 @@ def save_assembly(data: dict[str, Any], assembly: Assembly | None = None) -> Ass
 
 
 def copy_assembly(source: Assembly, data: dict[str, Any], *, workshops: bool = True, facilitators: bool = True,
-                  agenda: bool = True, documents: bool = False) -> Assembly:
+                  agenda: bool = True, documents: bool = False, once: str | None = None) -> Assembly:
     """Create an assembly from the details given and, as asked, another's rounds and workshops (with their
-    facilitators), plenary agenda and documents: next year's assembly without typing forty workshops again."""
+    facilitators), plenary agenda and documents: next year's assembly without typing forty workshops again
+    (``once``: the copy form's token, see add_once)."""
     _check_assembly(data, None)
     if workshops:
         for rnd in sorted(source.rounds, key=lambda r: r.position):
@@ -184,6 +186,7 @@ def copy_assembly(source: Assembly, data: dict[str, Any], *, workshops: bool = T
                                                         organisation_id=item.organisation_id))
     try:
         db.session.flush()
+        add_once.record(once, "assembly", assembly)
     except IntegrityError:
         db.session.rollback()
         raise DomainError("Another assembly already uses that web address.", "slug") from None

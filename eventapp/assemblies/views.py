@@ -220,7 +220,7 @@ def organiser_index():
 
 
 def _assembly_data(form: AssemblyForm) -> dict:
-    data = {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
+    data = {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "once")}
     for key in ("summary", "venue_address", "privacy_notice", "series_name"):
         data[key] = data.get(key) or ""
     data["slug"] = (data["slug"] or "").strip()
@@ -233,15 +233,19 @@ def _assembly_data(form: AssemblyForm) -> dict:
 def new_assembly():
     form = AssemblyForm()
     if request.method == "GET":
+        form.once.data = issue()
         form.timezone.data = "Europe/London"
         form.capacity.data = 150
     if form.validate_on_submit():
+        data = _assembly_data(form)
         try:
-            assembly = services.save_assembly(_assembly_data(form))
+            assembly, first = add_once(form.once, "assembly", lambda once: services.save_assembly(data, once=once))
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"Assembly “{isolate(assembly.title)}” created. Next, add its rounds and workshops.", "success")
+            assembly = assembly if first else db.get_or_404(Assembly, assembly)
+            flash(f"Assembly “{isolate(assembly.title)}” created"
+                  f"{'' if first else SECOND_CLICK}. Next, add its rounds and workshops.", "success")
             return redirect(url_for(".detail", slug=assembly.slug))
     return _assembly_form_page(form, None)
 
@@ -277,6 +281,7 @@ def copy_assembly(slug: str):
     source = load_assembly(slug)
     form = CopyAssemblyForm()
     if request.method == "GET":
+        form.once.data = issue()
         for name in COPIED_FIELDS:
             form[name].data = getattr(source, name)
         form.series_name.data = source.series.name if source.series else ""
@@ -286,14 +291,16 @@ def copy_assembly(slug: str):
         for name in ("copy_workshops", "copy_facilitators", "copy_agenda", "copy_documents"):
             data.pop(name, None)
         try:
-            assembly = services.copy_assembly(source, data, workshops=form.copy_workshops.data,
-                                              facilitators=form.copy_facilitators.data, agenda=form.copy_agenda.data,
-                                              documents=form.copy_documents.data)
+            assembly, first = add_once(form.once, "assembly", lambda once: services.copy_assembly(
+                source, data, workshops=form.copy_workshops.data, facilitators=form.copy_facilitators.data,
+                agenda=form.copy_agenda.data, documents=form.copy_documents.data, once=once))
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"Assembly “{isolate(assembly.title)}” created from “{isolate(source.title)}”. Check its rounds, workshops and "
-                  "agenda below, then open registration.", "success")
+            assembly = assembly if first else db.get_or_404(Assembly, assembly)
+            flash(f"Assembly “{isolate(assembly.title)}” created from “{isolate(source.title)}”"
+                  f"{'' if first else SECOND_CLICK}. Check its rounds, workshops and agenda below, then open "
+                  "registration.", "success")
             return redirect(url_for(".detail", slug=assembly.slug))
     return _assembly_form_page(form, None, source=source)
 

@@ -194,3 +194,93 @@ def test_add_a_topic_sent_twice_says_it_was_saved_not_that_it_exists(as_organise
     assert "Topic saved (by your first click; the second added nothing)." in page
     assert "already in the list" not in page
     assert db.session.scalar(select(func.count()).select_from(Topic).where(Topic.name == "Hate crime")) == 1
+
+
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["new", "copy"])
+def test_a_new_assembly_sent_twice_is_created_once_and_says_so(as_organiser, db, copy):
+    from eventapp.assemblies.models import Assembly
+    from tests.assemblies.test_console import assembly_form
+
+    if copy:
+        source = make_assembly()
+        make_round(source, name="Morning")
+        url, said = f"/organiser/assemblies/{source.slug}/copy", "created from"
+        typed = {**assembly_form(slug="shireford-2028", date="2028-03-16"), "copy_workshops": "y"}
+    else:
+        url, said = "/organiser/assemblies/new", "created. Next, add its rounds and workshops"
+        typed = assembly_form(slug="shireford-2028", date="2028-03-16")
+    data = {**_form(as_organiser, url), **typed}
+    first = as_organiser.post(url, data=data)
+    second = as_organiser.post(url, data=data)
+    assert first.status_code == second.status_code == 302
+    assert second.headers["Location"] == first.headers["Location"] == "/organiser/assemblies/shireford-2028"
+    page = body(as_organiser.get(second.headers["Location"]))
+    assert f"{said}" in page and "(by your first click; the second added nothing)." in page
+    assert "already uses that web address" not in page
+    assert db.session.scalar(select(func.count()).select_from(Assembly).where(Assembly.slug == "shireford-2028")) == 1
+    new = db.session.scalar(select(Assembly).where(Assembly.slug == "shireford-2028"))
+    if copy:
+        assert [r.name for r in new.rounds] == ["Morning"]
+
+
+def test_a_new_assembly_with_a_taken_address_is_still_refused(as_organiser, db):
+    from tests.assemblies.test_console import assembly_form
+
+    taken = make_assembly()
+    url = "/organiser/assemblies/new"
+    resp = as_organiser.post(url, data={**_form(as_organiser, url), **assembly_form(slug=taken.slug)})
+    assert resp.status_code == 400 and "Another assembly already uses that web address." in body(resp)
+
+
+def test_a_new_assembly_form_without_a_token_still_creates(as_organiser, db):
+    from eventapp.assemblies.models import Assembly
+    from tests.assemblies.test_console import assembly_form
+
+    url = "/organiser/assemblies/new"
+    form = _form(as_organiser, url)
+    resp = as_organiser.post(url, data={"csrf_token": form["csrf_token"], **assembly_form(slug="shireford-2029")})
+    assert resp.status_code == 302
+    assert "created. Next" in body(as_organiser.get(resp.headers["Location"]))
+    assert db.session.scalar(select(func.count()).select_from(Assembly).where(Assembly.slug == "shireford-2029")) == 1
+    # The edit form has no token: saving it twice saves it twice, as before.
+    edit = f"/organiser/assemblies/shireford-2029/edit"
+    assert ONCE_RE.search(as_organiser.get(edit).get_data(as_text=True)) is None
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_two_clicks_creating_an_assembly_together_create_it_once(database):
+    """On PostgreSQL the second click's insert clashes on the web address, which the service tells as a refusal."""
+    from eventapp.assemblies.models import Assembly
+    from tests.assemblies.test_console import assembly_form
+
+    app = make_test_app(database, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 4, "max_overflow": 0})
+    with app.app_context():
+        upgrade()
+        make_user("organiser", email="organiser@example.org")
+        _db.session.remove()
+    browser = app.test_client()
+    url = "/organiser/assemblies/new"
+    assert post_form(browser, "/login", {"email": "organiser@example.org", "password": PASSWORD}).status_code == 302
+    data = {**_form(browser, url), **assembly_form(slug="shireford-2028")}
+    cookie = browser.get_cookie("session").value
+
+    def click(i, ready):
+        tab = app.test_client()
+        tab.set_cookie("session", cookie)
+        ready()
+        resp = tab.post(url, data=data)
+        return resp.status_code, resp.headers.get("Location"), body(tab.get(resp.headers["Location"]))
+
+    answers, errors = at_once(app, 2, click)
+    assert not errors
+    assert [code for code, _, _ in answers] == [302, 302]
+    assert answers[0][1] == answers[1][1] == "/organiser/assemblies/shireford-2028"
+    said = sorted("by your first click; the second added nothing" in page for _, _, page in answers)
+    assert said == [False, True]
+    with app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(Assembly)
+                                  .where(Assembly.slug == "shireford-2028")) == 1
+        _db.session.remove()
+        _db.engine.dispose()
