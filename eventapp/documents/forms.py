@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import RadioField, StringField
+from wtforms import HiddenField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 
 from .models import VISIBILITIES
@@ -20,6 +20,8 @@ class DocumentForm(FlaskForm):
                                              f"council\u201d. Up to {TITLE_MAX} characters; the file\u2019s name if "
                                              "left empty.")
     visibility = RadioField("Who can see it", choices=_VISIBILITY_CHOICES, default="public", validate_choice=False)
+    # An add form's one-time token (eventapp.add_once): sent twice, the file is attached once.
+    once = HiddenField()
 
 
 class DocumentEditForm(FlaskForm):

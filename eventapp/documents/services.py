@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 
+from .. import add_once
 from ..domain import DomainError, NotFound
 from ..extensions import db
 from ..text import without_control
@@ -108,8 +109,9 @@ def _clean_visibility(visibility: str | None) -> str:
 
 def add_document(assembly_id: int, *, filename: str | None, data: bytes, title: str | None = None,
                  visibility: str | None = "public", uploaded_by_id: int | None = None,
-                 max_bytes: int = MAX_BYTES) -> Document:
-    """Attach an uploaded file to an assembly after checking its kind and size."""
+                 max_bytes: int = MAX_BYTES, once: str | None = None) -> Document:
+    """Attach an uploaded file to an assembly after checking its kind and size (``once``: the upload form's
+    token, see add_once)."""
     name = _base_name(filename)
     if not name or not data:
         raise DomainError("Choose a file to upload." if not name else "That file is empty: choose another.", "file")
@@ -129,6 +131,7 @@ def add_document(assembly_id: int, *, filename: str | None, data: bytes, title: 
                    position=(last or 0) + 1)
     db.session.add(doc)
     try:
+        add_once.record(once, "document", doc)
         db.session.commit()
     except IntegrityError:
         # The unique (assembly, sha256) constraint: this file is here already (perhaps from a second click).

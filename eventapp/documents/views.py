@@ -9,6 +9,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from ..accounts.access import organiser_required
+from ..add_once import SECOND_CLICK, add_once, issue
 from ..assemblies.views import load_assembly, load_public_assembly
 from ..domain import DomainError, NotFound
 from ..extensions import db
@@ -44,6 +45,7 @@ def too_large():
         return None
     max_bytes = current_app.config.get("DOCUMENT_MAX_BYTES", services.MAX_BYTES)
     form = DocumentForm(formdata=None)
+    form.once.data = issue()  # nothing was added: the form sent again is a new upload
     form.file.description = file_hint(max_bytes)
     form.file.errors = [f"That file is too large: the most is {services.human_size(max_bytes)}. Save a smaller copy "
                         "(for slides, export them as PDF) and upload it again."]
@@ -84,18 +86,30 @@ def index(slug: str):
     form = DocumentForm()
     max_bytes = current_app.config.get("DOCUMENT_MAX_BYTES", services.MAX_BYTES)
     form.file.description = file_hint(max_bytes)
+    if request.method == "GET":
+        form.once.data = issue()
     if form.validate_on_submit():
         upload = form.file.data
-        # Bounded by the request's own limit (request_limit): the whole file, so a refusal can say its size.
-        data = upload.read() if upload else b""
+
+        def add(once: str | None) -> Document:
+            # Read only here: a second click's copy of the file is left unread, and goes with the request.
+            # Bounded by the request's own limit (request_limit): the whole file, so a refusal can say its size.
+            data = upload.read() if upload else b""
+            return services.add_document(assembly.id, filename=upload.filename if upload else None, data=data,
+                                         title=form.title.data, visibility=form.visibility.data,
+                                         uploaded_by_id=current_user.id, max_bytes=max_bytes, once=once)
+
         try:
-            doc = services.add_document(assembly.id, filename=upload.filename if upload else None, data=data,
-                                        title=form.title.data, visibility=form.visibility.data,
-                                        uploaded_by_id=current_user.id, max_bytes=max_bytes)
+            doc, first = add_once(form.once, "document", add)
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            flash(f"\u201c{isolate(doc.title)}\u201d was added ({services.describe(doc)}).", "success")
+            doc = doc if first else db.session.get(Document, doc)
+            if doc is None:  # added by the first click, and deleted since
+                flash(f"The document was added{SECOND_CLICK}, and has been deleted since.", "info")
+            else:
+                flash(f"\u201c{isolate(doc.title)}\u201d was added ({services.describe(doc)})"
+                      f"{'' if first else SECOND_CLICK}.", "success")
             return redirect(url_for(".index", slug=slug))
     documents = services.list_documents(assembly.id)
     return render_template("documents/index.html", assembly=assembly, form=form, documents=documents), _status(form)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from werkzeug.test import EnvironBuilder
 
 from eventapp.documents import services
@@ -272,3 +274,33 @@ def test_a_refused_move_is_said_in_the_documents_row(client, as_organiser):
     [box] = where_shown(html, "Choose up or down.")
     assert box.beside(f"document-{agenda.id}") and not box.at_top and box.role == "alert"
     assert len(message_boxes(html)) == 1 and "Agenda &lt;i&gt;v2&lt;/i&gt;" in html
+
+
+def test_an_upload_sent_twice_is_attached_once_and_says_so(client, as_organiser, monkeypatch):
+    from tests.assemblies.test_add_twice import ONCE_RE
+
+    assembly = make_assembly()
+    url = f"/organiser/assemblies/{assembly.slug}/documents"
+    html = client.get(url).get_data(as_text=True)
+    once = ONCE_RE.search(html)
+    assert once, "the upload form has no one-time submission token"
+    fields = {"csrf_token": csrf_from(html), "once": once.group(1), "title": "Agenda", "visibility": "public"}
+    first = post_built(client, url, {**fields, "file": (io.BytesIO(PDF_BYTES), "agenda.pdf")})
+    assert first.status_code == 302
+    # The second request's file is not read, let alone stored again.
+    monkeypatch.setattr(services, "add_document", lambda *a, **k: pytest.fail("the second upload was added"))
+    second = post_built(client, url, {**fields, "file": (io.BytesIO(PDF_BYTES), "agenda.pdf")})
+    assert second.status_code == 302 and second.headers["Location"] == first.headers["Location"]
+    page = client.get(second.headers["Location"]).get_data(as_text=True).translate(WITHOUT_ISOLATES)
+    assert "\u201cAgenda\u201d was added (PDF, " in page
+    assert "(by your first click; the second added nothing)." in page
+    assert "already attached" not in page
+    assert len(services.list_documents(assembly.id)) == 1
+
+
+def test_the_same_file_uploaded_again_from_a_new_form_is_still_refused(client, as_organiser):
+    assembly = make_assembly()
+    assert upload(client, assembly, title="Agenda").status_code == 302
+    again = upload(client, assembly, title="Agenda again")
+    assert again.status_code == 400
+    assert "This file is already attached, as \u201cAgenda\u201d." in again.get_data(as_text=True).translate(WITHOUT_ISOLATES)
