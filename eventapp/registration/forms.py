@@ -170,6 +170,8 @@ class RegistrationForm(DetailsForm):
 
 class OrganiserAddForm(DetailsForm):
     join_waiting_list = BooleanField("If no place is left, put them on the waiting list", default=True)
+    # An add form's one-time token (eventapp.add_once): sent twice, it adds once.
+    once = HiddenField()
 
 
 def with_choices(form_class: type[DetailsForm], topics, required: int, **kwargs) -> DetailsForm:

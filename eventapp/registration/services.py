@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..assemblies.models import Assembly, Round, Topic, Workshop
+from .. import add_once
 from ..domain import DomainError
 from ..extensions import db
 from ..mail.models import OutboxMessage
@@ -804,11 +805,12 @@ def _set_preferences_of(registration_id: int, topic_ids: list[int]) -> None:
 
 
 def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", check_window: bool = True,
-             topics: list[Topic] | None = None, by: int | None = None) -> RegistrationResult:
+             topics: list[Topic] | None = None, by: int | None = None, once: str | None = None) -> RegistrationResult:
     """Register a delegate: confirmed if a place is free, else on the waiting list; emails the personal link.
 
     ``topics`` are the assembly's offered topics when the caller has just read them (saves a query).
     ``by``: the organiser adding someone on their behalf (logged); None for the delegate's own form or an import.
+    ``once``: the organiser's add form's token (see add_once), noted with the registration it adds.
     """
     if check_window:
         is_open, why = registration_window(assembly)
@@ -854,7 +856,7 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
         conn = db.session.connection()
         new_id = conn.execute(_insert_new_registration(conn.dialect.name), values).scalar()
         if new_id is None:
-            return _register_again(assembly, key, values, topic_ids, rank, by=by)
+            return _register_again(assembly, key, values, topic_ids, rank, by=by, once=once)
         _set_preferences_of(new_id, topic_ids)
         # A stand-in for the emails and the calendar: the row's values, never added to the session.
         registration = Registration(id=new_id, **values)
@@ -866,6 +868,7 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
         if by is not None:
             audit.record(by, "registration.add", assembly_id=assembly.id,
                          subject=audit.registration_subject(registration), detail=f"now {values['status']}")
+        add_once.record(once, "registration", registration)
         db.session.commit()
     except IntegrityError:
         # E.g. the organisation or a topic chosen was merged away or deleted a moment ago.
@@ -875,7 +878,7 @@ def register(assembly: Assembly, data: dict[str, Any], *, source: str = "form", 
 
 
 def _register_again(assembly: Assembly, key: str, values: dict[str, Any], topic_ids: list[int],
-                    rank: int | None, *, by: int | None = None) -> RegistrationResult:
+                    rank: int | None, *, by: int | None = None, once: str | None = None) -> RegistrationResult:
     """register() for an address already used at this assembly: the link again, or a cancelled person back."""
     existing = db.session.scalar(
         select(Registration).where(Registration.assembly_id == assembly.id, Registration.email_key == key)
@@ -904,6 +907,7 @@ def _register_again(assembly: Assembly, key: str, values: dict[str, Any], topic_
     if by is not None:
         audit.record(by, "registration.add", assembly_id=assembly.id, subject=audit.registration_subject(existing),
                      detail=f"now {existing.status}; was cancelled")
+    add_once.record(once, "registration", existing)
     db.session.commit()
     return RegistrationResult(existing, existing.status, rank)
 

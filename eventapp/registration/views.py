@@ -19,6 +19,7 @@ from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy.orm import aliased, selectinload
 
 from ..accounts.access import organiser_required
+from ..add_once import SECOND_CLICK, add_once, issue
 from ..assemblies.models import Assembly, Topic
 from ..audit.services import record_export
 from ..assemblies.views import load_assembly, load_public_assembly
@@ -971,19 +972,45 @@ def organiser_day_sheets(slug: str):
                            part=part, parts=DAY_SHEET_PARTS)
 
 
+class _AlreadyRegistered(DomainError):
+    """The organiser's add form found the address registered: a refusal only to add_once (see organiser_new)."""
+
+    def __init__(self, result):
+        super().__init__("")
+        self.result = result
+
+
 @bp.route("/organiser/assemblies/<slug>/registrations/new", methods=["GET", "POST"])
 @organiser_required
 def organiser_new(slug: str):
     assembly = load_assembly(slug)
     topics = services.offered_topics(assembly)
     form = with_choices(OrganiserAddForm, topics, services.required_choices(assembly, topics))
+    if request.method == "GET":
+        form.once.data = issue()
     if form.validate_on_submit():
-        try:
+        def add(once: str | None) -> services.RegistrationResult:
             result = services.register(assembly, _data(form), source="organiser", check_window=False, topics=topics,
-                                       by=current_user.id)
+                                       by=current_user.id, once=once)
+            if once is not None and result.outcome == "duplicate":
+                # PostgreSQL: the other click may have added them while this one waited for the places'
+                # lock; add_once looks the token up again after a refusal, and answers as for that click.
+                raise _AlreadyRegistered(result)
+            return result
+
+        try:
+            result, first = add_once(form.once, "registration", add)
+        except _AlreadyRegistered as already:
+            result, first = already.result, True
         except DomainError as err:
             _choices_field(err, form)
-        else:
+            result = None
+        if result is not None and not first:
+            reg = db.get_or_404(Registration, result)
+            flash(f"{isolate(reg.full_name)} added ({reg.status_label.lower()}){SECOND_CLICK}. "
+                  "We emailed them their personal link.", "success")
+            return redirect(url_for(".organiser_index", slug=slug))
+        if result is not None:
             if result.outcome == "duplicate":
                 # The list would leave the organiser searching for them: the registration itself, to compare.
                 flash(f"{isolate(result.registration.full_name)} is already registered for this assembly with that email "

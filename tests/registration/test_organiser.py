@@ -813,3 +813,32 @@ def test_the_organisation_filter_follows_a_renamed_organisation_and_marks_the_ch
         db.session.commit()
     html = as_organiser.get(base(setup) + f"?organisation={org_id}").get_data(as_text=True)
     assert f'<option value="{org_id}" selected>Renamed &lt;Trust&gt; &amp; Co</option>' in html
+
+
+def test_add_on_someones_behalf_sent_twice_adds_once_and_says_so(as_organiser, setup):
+    from tests.assemblies.test_add_twice import ONCE_RE
+
+    url = base(setup) + "/new"
+    html = as_organiser.get(url).get_data(as_text=True)
+    once = ONCE_RE.search(html)
+    assert once, "the add form has no one-time submission token"
+    data = {**form_fields(setup, n=9, full_name="Kwame Mensah"), "csrf_token": csrf_from(html), "once": once.group(1)}
+    first = as_organiser.post(url, data=data)
+    second = as_organiser.post(url, data=data)
+    assert first.status_code == second.status_code == 302
+    assert second.headers["Location"] == first.headers["Location"]
+    page = as_organiser.get(second.headers["Location"]).get_data(as_text=True).translate(WITHOUT_ISOLATES)
+    assert ("Kwame Mensah added (confirmed) (by your first click; the second added nothing). "
+            "We emailed them their personal link.") in page
+    assert "already registered" not in page and "Nothing was emailed" not in page
+    assert db.session.scalar(select(func.count()).select_from(Registration)) == 1
+    assert len(outbox("registration_confirmed")) == 1
+
+
+def test_adding_someone_already_registered_from_a_new_form_still_opens_their_registration(as_organiser, setup):
+    url = base(setup) + "/new"
+    assert post_form(as_organiser, url, form_fields(setup, n=9)).status_code == 302
+    again = post_form(as_organiser, url, form_fields(setup, n=9))
+    assert again.status_code == 302 and "/edit" in again.headers["Location"]
+    page = as_organiser.get(again.headers["Location"]).get_data(as_text=True).translate(WITHOUT_ISOLATES)
+    assert "is already registered for this assembly with that email address: here is the registration." in page
