@@ -8,8 +8,9 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from eventapp import add_once
-from eventapp.assemblies.models import AgendaItem, Round, Topic, Workshop
+from eventapp.assemblies.models import AgendaItem, Assembly, Round, Topic, Workshop
 from eventapp.extensions import db as _db
+from tests.assemblies.test_console import assembly_form
 from tests.concurrency import BACKENDS, at_once, own_database
 from tests.conftest import PASSWORD, csrf_from, make_test_app, post_form
 from tests.factories import make_assembly, make_round, make_topic, make_user
@@ -200,9 +201,6 @@ def test_add_a_topic_sent_twice_says_it_was_saved_not_that_it_exists(as_organise
 
 @pytest.mark.parametrize("copy", [False, True], ids=["new", "copy"])
 def test_a_new_assembly_sent_twice_is_created_once_and_says_so(as_organiser, db, copy):
-    from eventapp.assemblies.models import Assembly
-    from tests.assemblies.test_console import assembly_form
-
     if copy:
         source = make_assembly()
         make_round(source, name="Morning")
@@ -226,8 +224,6 @@ def test_a_new_assembly_sent_twice_is_created_once_and_says_so(as_organiser, db,
 
 
 def test_a_new_assembly_with_a_taken_address_is_still_refused(as_organiser, db):
-    from tests.assemblies.test_console import assembly_form
-
     taken = make_assembly()
     url = "/organiser/assemblies/new"
     resp = as_organiser.post(url, data={**_form(as_organiser, url), **assembly_form(slug=taken.slug)})
@@ -235,9 +231,6 @@ def test_a_new_assembly_with_a_taken_address_is_still_refused(as_organiser, db):
 
 
 def test_a_new_assembly_form_without_a_token_still_creates(as_organiser, db):
-    from eventapp.assemblies.models import Assembly
-    from tests.assemblies.test_console import assembly_form
-
     url = "/organiser/assemblies/new"
     form = _form(as_organiser, url)
     resp = as_organiser.post(url, data={"csrf_token": form["csrf_token"], **assembly_form(slug="shireford-2029")})
@@ -245,16 +238,13 @@ def test_a_new_assembly_form_without_a_token_still_creates(as_organiser, db):
     assert "created. Next" in body(as_organiser.get(resp.headers["Location"]))
     assert db.session.scalar(select(func.count()).select_from(Assembly).where(Assembly.slug == "shireford-2029")) == 1
     # The edit form has no token: saving it twice saves it twice, as before.
-    edit = f"/organiser/assemblies/shireford-2029/edit"
+    edit = "/organiser/assemblies/shireford-2029/edit"
     assert ONCE_RE.search(as_organiser.get(edit).get_data(as_text=True)) is None
 
 
 @pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_two_clicks_creating_an_assembly_together_create_it_once(database):
     """On PostgreSQL the second click's insert clashes on the web address, which the service tells as a refusal."""
-    from eventapp.assemblies.models import Assembly
-    from tests.assemblies.test_console import assembly_form
-
     app = make_test_app(database, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 4, "max_overflow": 0})
     with app.app_context():
         upgrade()
