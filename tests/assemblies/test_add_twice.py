@@ -148,6 +148,24 @@ def database(request, tmp_path):
         yield url
 
 
+def _two_tabs_at_once(app, browser, url: str, data: dict) -> list[tuple[int, str, str]]:
+    """Post ``data`` to ``url`` from two tabs sharing ``browser``'s session, side by side (a double click):
+    each answer's status, Location and the page it leads to, after checking both redirected."""
+    cookie = browser.get_cookie("session").value
+
+    def click(i, ready):
+        tab = app.test_client()
+        tab.set_cookie("session", cookie)
+        ready()
+        resp = tab.post(url, data=data)
+        return resp.status_code, resp.headers.get("Location"), body(tab.get(resp.headers["Location"]))
+
+    answers, errors = at_once(app, 2, click)
+    assert not errors
+    assert [code for code, _, _ in answers] == [302, 302]
+    return answers
+
+
 @pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_two_clicks_arriving_together_add_once(database):
     """Both requests of a double click carry the same session cookie and token, and may run side by side."""
@@ -162,18 +180,7 @@ def test_two_clicks_arriving_together_add_once(database):
     url = f"/organiser/assemblies/{slug}/agenda/new"
     assert post_form(browser, "/login", {"email": "organiser@example.org", "password": PASSWORD}).status_code == 302
     data = {**_form(browser, url), "starts_at": "10:15", "ends_at": "10:45", "title": "Welcome", "organisation_id": "0"}
-    cookie = browser.get_cookie("session").value
-
-    def click(i, ready):
-        tab = app.test_client()
-        tab.set_cookie("session", cookie)
-        ready()
-        resp = tab.post(url, data=data)
-        return resp.status_code, resp.headers.get("Location"), body(tab.get(resp.headers["Location"]))
-
-    answers, errors = at_once(app, 2, click)
-    assert not errors
-    assert [code for code, _, _ in answers] == [302, 302]
+    answers = _two_tabs_at_once(app, browser, url, data)
     assert answers[0][1] == answers[1][1]
     said = sorted("by your first click; the second added nothing" in page for _, _, page in answers)
     assert said == [False, True]
@@ -254,18 +261,7 @@ def test_two_clicks_creating_an_assembly_together_create_it_once(database):
     url = "/organiser/assemblies/new"
     assert post_form(browser, "/login", {"email": "organiser@example.org", "password": PASSWORD}).status_code == 302
     data = {**_form(browser, url), **assembly_form(slug="shireford-2028")}
-    cookie = browser.get_cookie("session").value
-
-    def click(i, ready):
-        tab = app.test_client()
-        tab.set_cookie("session", cookie)
-        ready()
-        resp = tab.post(url, data=data)
-        return resp.status_code, resp.headers.get("Location"), body(tab.get(resp.headers["Location"]))
-
-    answers, errors = at_once(app, 2, click)
-    assert not errors
-    assert [code for code, _, _ in answers] == [302, 302]
+    answers = _two_tabs_at_once(app, browser, url, data)
     assert answers[0][1] == answers[1][1] == "/organiser/assemblies/shireford-2028"
     said = sorted("by your first click; the second added nothing" in page for _, _, page in answers)
     assert said == [False, True]
