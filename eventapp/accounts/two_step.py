@@ -130,7 +130,7 @@ def _matching_step(secret: str, code: str, after: int | None, now: float | None 
     """The time step (this one or either neighbour: a phone's clock drifts) whose code is ``code``, if later than
     ``after``."""
     code = _digits(code)
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     current = int((time.time() if now is None else now) // STEP_SECONDS)

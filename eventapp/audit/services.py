@@ -116,8 +116,8 @@ class Filters:
         assembly = args.get("assembly", "")
         who = args.get("who", "")
         return cls(action=action if action in ACTIONS else "",
-                   assembly_id=int(assembly) if assembly.isdigit() and len(assembly) < 12 else None,
-                   who=who if who in CAUSES or (who.isdigit() and len(who) < 12) else "",
+                   assembly_id=int(assembly) if assembly.isascii() and assembly.isdigit() and len(assembly) < 12 else None,
+                   who=who if who in CAUSES or (who.isascii() and who.isdigit() and len(who) < 12) else "",
                    q=args.get("q", "").strip()[:200])
 
     def args(self) -> dict[str, Any]:

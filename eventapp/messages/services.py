@@ -164,11 +164,11 @@ def _parse_audience(assembly: Assembly, value: str) -> tuple[str, int | None, st
     if value in AUDIENCE_LABELS:
         return value, None, AUDIENCE_LABELS[value], None
     kind, _, ident = (value or "").partition(":")
-    if kind == "organisation" and ident.isdigit():
+    if kind == "organisation" and ident.isascii() and ident.isdigit():
         name = db.session.scalar(select(Organisation.name).where(Organisation.id == int(ident)))
         if name is not None:
             return "organisation", None, f"{ORGANISATION_LABEL}“{name}”", int(ident)
-    if kind == "workshop" and ident.isdigit():
+    if kind == "workshop" and ident.isascii() and ident.isdigit():
         row = db.session.execute(
             select(Workshop.title, Workshop.room, Round.name).join(Round, Round.id == Workshop.round_id)
             .where(Workshop.id == int(ident), Round.assembly_id == assembly.id)).first()

@@ -58,7 +58,7 @@ class ActionForm(FlaskForm):
 def _id_or_zero(value) -> int:
     # Filters come from the query string: anything that is not an id means "any".
     text = str(value if value is not None else "").strip()
-    return int(text) if text.isdigit() else 0
+    return int(text) if text.isascii() and text.isdigit() else 0
 
 
 class ActionFilterForm(FlaskForm):

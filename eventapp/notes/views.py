@@ -721,7 +721,7 @@ def review(slug: str, workshop_id: int):
     notes = services.notes_for(workshop.id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        chosen = [int(i) for i in request.form.getlist("actions") if i.isdigit()]
+        chosen = [int(i) for i in request.form.getlist("actions") if i.isascii() and i.isdigit()]
         try:
             if (notes is None or not notes.has_text) and not services.workshop_actions(workshop.id):
                 raise DomainError("There are no notes or actions to approve yet.")

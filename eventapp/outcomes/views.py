@@ -205,7 +205,7 @@ def carry_forward(slug: str):
     assembly = _assembly(slug)
     form = ConfirmForm()
     if form.validate_on_submit():
-        chosen = [int(i) for i in request.form.getlist("actions") if i.isdigit()]
+        chosen = [int(i) for i in request.form.getlist("actions") if i.isascii() and i.isdigit()]
         if not chosen:
             form.form_errors.append("Choose at least one action to carry forward.")
         else:

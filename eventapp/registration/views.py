@@ -1115,7 +1115,7 @@ def _promoted_note(promoted: list[Registration]) -> str:
 def _selected_ids() -> list[int]:
     """The registration ids ticked on the list (``reg``), as numbers, at most BULK_CANCEL_MAX."""
     values = request.values.getlist("reg")[:services.BULK_CANCEL_MAX]
-    return [int(v) for v in values if v.isdigit() and len(v) < 12]
+    return [int(v) for v in values if v.isascii() and v.isdigit() and len(v) < 12]
 
 
 @bp.route("/organiser/assemblies/<slug>/registrations/cancel-selected", methods=["GET", "POST"])

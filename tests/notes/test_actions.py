@@ -291,3 +291,13 @@ def test_an_action_whose_owner_was_set_back_to_pending_keeps_its_owner_on_the_ed
     assert saved.status == "done" and saved.owner_organisation_id == s.police.id
     # A pending organisation is still not offered to new actions.
     assert f'<option value="{s.police.id}">' not in as_facilitator.get(_url(s)).get_data(as_text=True)
+
+
+def test_a_superscript_digit_in_the_review_forms_actions_is_refused_not_a_500(as_organiser, facilitator):
+    """'²'.isdigit() is True but int('²') fails: the fuzzer found the notes review answering 500 to it."""
+    from tests.conftest import csrf_from
+
+    s = scene(facilitator)
+    url = f"/organiser/assemblies/{s.assembly.slug}/notes/{s.workshop.id}"
+    token = csrf_from(as_organiser.get(url).get_data(as_text=True))
+    assert as_organiser.post(url, data={"csrf_token": token, "seen": "0;728:1", "actions": "²"}).status_code < 500
