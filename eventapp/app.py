@@ -93,7 +93,7 @@ def _check_environment_settings(config, names: set[str]) -> None:
         if name not in names:
             continue
         number = value if isinstance(value, int) and not isinstance(value, bool) else None
-        if number is None and isinstance(value, str) and value.strip().isdigit():
+        if number is None and isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             number = int(value)
         if number is None or number < 1:
             problems.append(f"FLASK_{name} must be a whole number above 0, not {str(value)!r}.")

@@ -308,6 +308,7 @@ def test_a_form_over_the_size_limit_says_what_happened_and_links_back_to_a_fresh
     ("FLASK_MAIL_USE_TLS", "sometimes", "FLASK_MAIL_USE_TLS must be true or false, not 'sometimes'"),
     ("FLASK_MAIL_PORT", "smtp", "FLASK_MAIL_PORT must be a whole number above 0, not 'smtp'"),
     ("FLASK_MANAGE_TOKEN_MAX_AGE_DAYS", "sixty", "FLASK_MANAGE_TOKEN_MAX_AGE_DAYS must be a whole number above 0"),
+    ("FLASK_MAIL_PORT", "\u00b2", "FLASK_MAIL_PORT must be a whole number above 0, not '\u00b2'"),
     ("FLASK_MAIL_CONNECTIONS", "0", "FLASK_MAIL_CONNECTIONS must be a whole number above 0, not '0'"),
     ("FLASK_REGISTRATION_RATE_LIMIT", "ten a minute", "FLASK_REGISTRATION_RATE_LIMIT is not a rate limit"),
     ("FLASK_REGISTRATION_ATTEMPT_LIMIT", "lots", "FLASK_REGISTRATION_ATTEMPT_LIMIT is not a rate limit"),
