@@ -752,6 +752,31 @@ def _pointless_cancels(rows: list, not_sent: dict[int, str]) -> dict[int, str]:
     return out
 
 
+def _overtaken(rows: list, not_sent: dict[int, str]) -> dict[int, str]:
+    """The calendar messages rendered as queued among ``rows`` for which a newer message for the same entry was
+    already sent to that address: a retry after a refused delivery (451) whose entry changed while it waited.
+    Sent now, it would bring back the old time or room after the new one. (A recipe's check reads the entry.)"""
+    calendar = [row for row in rows if row.id not in not_sent and not row.render and row.registration_id
+                and (row.dedupe_key or "").startswith("invite:")]
+    if not calendar:
+        return {}
+    sent: dict[tuple[str, str], int] = {}  # (invite:<uid>, address) -> highest sequence sent there
+    for key, to_email in db.session.execute(
+            select(OutboxMessage.dedupe_key, OutboxMessage.to_email)
+            .where(OutboxMessage.registration_id.in_({row.registration_id for row in calendar}),
+                   OutboxMessage.dedupe_key.startswith("invite:"), OutboxMessage.status == "sent")):
+        entry, _, seq = key.rpartition(":")
+        if seq.isascii() and seq.isdigit():
+            where = (entry, to_email.lower())
+            sent[where] = max(sent.get(where, -1), int(seq))
+    out = {}
+    for row in calendar:
+        entry, _, seq = row.dedupe_key.rpartition(":")
+        if seq.isascii() and seq.isdigit() and sent.get((entry, row.to_email.lower()), -1) > int(seq):
+            out[row.id] = "a newer calendar message for this entry was sent to this address while it waited."
+    return out
+
+
 def _mark_not_sent(rows: list, reasons: dict[int, str]) -> None:
     # As _save_outcomes: only rows still ours (pending, this attempt).
     for row in rows:
@@ -769,7 +794,7 @@ def _render_claimed(rows: list) -> tuple[list, list, int]:
     could not be rendered (those are not sent, and never stop the others), and how many rows were
     not sent because what they say is no longer true (marked so, with why, and committed).
     """
-    checked = any(row.render or (row.ics_method or "").upper() == "CANCEL" for row in rows)
+    checked = any(row.render or (row.dedupe_key or "").startswith("invite:") for row in rows)
     if not checked:
         return rows, [], 0
     not_sent: dict[int, str] = {}
@@ -791,6 +816,7 @@ def _render_claimed(rows: list) -> tuple[list, list, int]:
         if reason:
             not_sent[row.id] = reason
     not_sent.update(_pointless_cancels([row for row in rows if row.id not in broken], not_sent))
+    not_sent.update(_overtaken([row for row in rows if row.id not in broken], not_sent))
     if not_sent:
         _mark_not_sent(rows, not_sent)
         db.session.commit()  # before rendering: a broken recipe's rollback must not undo it

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 from eventapp.extensions import db
 from eventapp.mail import services
@@ -378,3 +379,34 @@ def test_the_worker_says_why_nothing_could_be_sent(app, db, manage_link_template
         app.config.update(saved_config)
     assert lines == [f"Sent 0, will retry 2, failed 0. Could not open the connection to 127.0.0.1:{port}: "
                      "[Errno 111] Connection refused"]
+
+
+def test_a_calendar_email_retried_after_a_newer_one_was_sent_is_not_sent(app, db, smtp):
+    """A workshop invitation greylisted (451) waits for its retry; meanwhile the room changes and the update
+    goes out. The retry must not then deliver the old room after the new one."""
+    from tests.invites.helpers import publish_assignments, vevent
+    from tests.invites.test_superseded_wording import TITLE, _move, _world
+
+    app.config["MAIL_RETRY_BASE_SECONDS"] = 0.3
+    handler = smtp(ScriptedHandler())
+    assembly, rnd, workshop, (person,) = _world("retry")
+    handler.flaky[person.email] = 1
+    publish_assignments(assembly, {person: [workshop]})  # one delegate: rendered as queued
+    first = services.send_pending()
+    assert first.retrying == 1, first
+    _move(rnd, workshop, "Room B")
+    assert services.send_pending().sent == 1  # the update; the invitation's retry is not due yet
+    time.sleep(0.65)
+    later = services.send_pending()
+    assert (later.sent, later.not_sent) == (0, 1), later
+
+    about = [m for m in handler.messages if TITLE in str(m["Subject"])]
+    assert len(about) == 1
+    calendar = next(p for p in about[0].walk() if p.get_content_type() == "text/calendar")
+    _, event = vevent(calendar.get_payload(decode=True).decode())
+    assert str(event["LOCATION"]).startswith("Room B") and int(event["SEQUENCE"]) == 1
+    db.session.expire_all()
+    stale = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_email == person.email,
+                                                           OutboxMessage.status == "skipped")).one()
+    assert stale.ics and "Room A" in stale.ics
+    assert "newer calendar message" in stale.last_error
