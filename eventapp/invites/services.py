@@ -396,7 +396,13 @@ def _invite_untrue(message, recipe: dict, loaded: _Loaded) -> str | None:
     return None
 
 
-@renderer("invite", check=_invite_untrue, prepare=_load_invites)
+def _invite_kind(message, recipe: dict, loaded: _Loaded) -> str:
+    """What an invitation recipe goes out as: an update reworded as a first invitation is one (_reworded)."""
+    loaded = loaded or _load_invites([(message, recipe)])
+    return loaded.reworded.get(message.id, (message.kind,))[0]
+
+
+@renderer("invite", check=_invite_untrue, prepare=_load_invites, kind=_invite_kind)
 def _render_invite(message, recipe: dict, loaded: _Loaded | None = None) -> tuple[str, str, str, str]:
     """An invitation queued as a recipe (_queue_deferred_invite), rendered by the mail worker as _queue_invite would."""
     from ..registration.services import _serializer as manage_serializer

@@ -152,6 +152,8 @@ _RENDERERS: dict[str, Callable] = {}
 _CHECKS: dict[str, Callable] = {}
 # Their batch loaders, by the same name: [(row, recipe), ...] -> what the check is given as a third argument.
 _PREPARES: dict[str, Callable] = {}
+# The kind their rows go out as, when the renderer may word them as another (an update as an invitation).
+_KINDS: dict[str, Callable] = {}
 # Who their rows go to now, by the same name: (row, recipe) -> (address, name), or None to keep the row's.
 _RECIPIENTS: dict[str, Callable] = {}
 
@@ -161,7 +163,7 @@ NOT_SENT = "Not sent: "
 
 
 def renderer(name: str, *, check: Callable | None = None, prepare: Callable | None = None,
-             recipient: Callable | None = None):
+             recipient: Callable | None = None, kind: Callable | None = None):
     """Register a function that renders deferred rows whose recipe names it.
 
     ``check(row, recipe)``: run by the worker just before rendering to send; when what the email
@@ -183,6 +185,9 @@ def renderer(name: str, *, check: Callable | None = None, prepare: Callable | No
     after the check, just before rendering to send; returns the (address, name) the row goes to now, or None
     for the row's own. The email is rendered for and sent to that address, and the row records it: a delegate
     who corrected their address meanwhile gets it there, and the address they left gets nothing.
+
+    ``kind(row, recipe, prepared)`` (with ``prepare``): the kind of email the renderer words the row as, stored
+    with its content so the Outbox lists and filters it as what was sent; without it the row keeps its kind.
     """
     def add(fn):
         _RENDERERS[name] = fn
@@ -192,6 +197,8 @@ def renderer(name: str, *, check: Callable | None = None, prepare: Callable | No
             _PREPARES[name] = prepare
         if recipient is not None:
             _RECIPIENTS[name] = recipient
+        if kind is not None:
+            _KINDS[name] = kind
         return fn
     return add
 
@@ -271,9 +278,15 @@ def for_outbox(message):
                               "ics": hide(message.ics)})
 
 
-def _content(row, subject: str, text: str, html: str, ics: str | None) -> dict:
+def _kind_sent(row, prepared: dict[str, object]) -> str:
+    """The kind a recipe row goes out as (its renderer's kind hook), else the row's own."""
+    name = json.loads(row.render).get("r")
+    return _KINDS[name](row, json.loads(row.render), prepared.get(name)) if name in _KINDS else row.kind
+
+
+def _content(row, subject: str, text: str, html: str, ics: str | None, kind: str) -> dict:
     return {"row_id": row.id, "new_subject": subject, "new_text": text, "new_html": html, "new_ics": ics,
-            "new_to_email": row.to_email, "new_to_name": row.to_name}
+            "new_to_email": row.to_email, "new_to_name": row.to_name, "new_kind": kind}
 
 
 def _store_rendered(done: list[dict]) -> None:
@@ -283,7 +296,7 @@ def _store_rendered(done: list[dict]) -> None:
             update(table).where(table.c.id == bindparam("row_id"), table.c.render.is_not(None))
             .values(subject=bindparam("new_subject"), body_text=bindparam("new_text"),
                     body_html=bindparam("new_html"), ics=bindparam("new_ics"), render=None,
-                    to_email=bindparam("new_to_email"), to_name=bindparam("new_to_name")),
+                    to_email=bindparam("new_to_email"), to_name=bindparam("new_to_name"), kind=bindparam("new_kind")),
             done)
 
 
@@ -297,7 +310,7 @@ def materialise(ids: list[int] | None = None) -> int:
     prepared, _ = _prepare(messages)
     for message in messages:
         subject, text, html, ics = render_deferred(message, prepared)
-        done.append(_content(message, subject, text, html, ics))
+        done.append(_content(message, subject, text, html, ics, _kind_sent(message, prepared)))
     _store_rendered(done)
     db.session.expire_all()
     return len(done)
@@ -832,13 +845,14 @@ def _render_claimed(rows: list) -> tuple[list, list, int]:
         try:
             row = _to_current_recipient(row, prepared)
             subject, text, html, ics = render_deferred(row, prepared)
+            kind = _kind_sent(row, prepared)
         except Exception as err:  # noqa: BLE001 - a broken recipe or template fails its own message only
             db.session.rollback()
             failed.append((row, RuntimeError(f"Could not render this email: {type(err).__name__}: {err}")))
             continue
-        done.append(_content(row, subject, text, html, ics))
+        done.append(_content(row, subject, text, html, ics, kind))
         ready.append(SimpleNamespace(**{**_fields(row), "subject": subject, "body_text": text, "body_html": html,
-                                        "ics": ics, "render": None}))
+                                        "ics": ics, "render": None, "kind": kind}))
     # Stored before sending, with the address it goes to: a retry, a resend and the outbox page show what was sent.
     _store_rendered(done)
     db.session.commit()

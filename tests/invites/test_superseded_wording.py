@@ -13,7 +13,10 @@ import re
 
 from datetime import date, time
 
+from sqlalchemy import select
+
 from eventapp.assemblies import services as assemblies
+from eventapp.mail.models import OutboxMessage
 from eventapp.mail.services import send_pending
 from eventapp.registration import services as registration
 from tests.factories import make_assembly, make_org, make_round, make_topic, make_workshop
@@ -74,6 +77,11 @@ def test_a_first_invitation_skipped_for_a_newer_update_goes_as_an_invitation(app
     assert "You have a place in this workshop" in text
     assert "Before:" not in text and "Room A" not in text and "has changed" not in text
     assert (method, sequence) == ("REQUEST", 1) and location.startswith("Room B")
+    # The Outbox lists and filters it as what it was: an invitation, not an update.
+    sent = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_email == person.email,
+                                                          OutboxMessage.status == "sent",
+                                                          OutboxMessage.subject.contains(TITLE))).one()
+    assert sent.kind == "invite"
 
 
 def test_an_update_after_a_skipped_update_says_what_the_calendar_showed_before(app, db, sink, monkeypatch):
