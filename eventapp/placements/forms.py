@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 
@@ -10,6 +10,10 @@ class RunForm(FlaskForm):
         description="Leave empty for no limit. A limit of 2 or 3 makes every workshop mix organisations.",
         validators=[Optional(), NumberRange(min=1, max=1000, message="Enter a number of at least 1, or leave it empty.")],
     )
+
+
+class PlaceMissingForm(FlaskForm):
+    seen = HiddenField()  # plan_version of the plan shown: placing a different one is refused
 
 
 def move_form_class(rounds, choices_by_round):

@@ -1,6 +1,8 @@
 """Allocation use cases: run the solver on an assembly, adjust the proposal, publish it."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -736,9 +738,16 @@ def place_missing_preview(run: AllocationRun, assembly: Assembly) -> MissingPlan
     return _missing_plan(snapshot(assembly), run.result)[0]
 
 
-def place_missing(run: AllocationRun, assembly: Assembly, *, by: int | None = None) -> MissingPlan:
+def plan_version(plan: MissingPlan) -> str:
+    """A short fingerprint of who goes where in a plan, to tell whether it changed since its preview was shown."""
+    fields = [[row.id, rnd.id, w.id] for row, rnd, w, _ in plan.placed] + [[row.id, rnd.id] for row, rnd, _ in plan.left]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:20]
+
+
+def place_missing(run: AllocationRun, assembly: Assembly, *, by: int | None = None, seen: str = "") -> MissingPlan:
     """Give each delegate missing a workshop in the published allocation the best one still free for them, in
-    registration order, moving nobody else; those placed are emailed their invitation. ``by`` is logged."""
+    registration order, moving nobody else; those placed are emailed their invitation. ``by`` is logged.
+    ``seen``: plan_version of the preview the organiser confirmed; a plan that differs now is refused."""
     _lock_assembly(assembly)
     # Read again under the lock: a move or a placing a moment ago took its seats.
     db.session.refresh(run)
@@ -747,6 +756,11 @@ def place_missing(run: AllocationRun, assembly: Assembly, *, by: int | None = No
     snap = snapshot(assembly)
     data = run.result
     plan, kept, after = _missing_plan(snap, data)
+    if plan.placed and seen and seen != plan_version(plan):
+        # A seat taken or freed, or a delegate added, since the preview: they confirmed other emails than these.
+        db.session.rollback()
+        raise DomainError("Who goes where changed after you opened this page (a seat was taken or freed, or a "
+                          "delegate now needs a place): nobody was placed. Check the plan below and confirm again.")
     if not plan.placed:
         db.session.rollback()
         return plan

@@ -19,7 +19,7 @@ from ..templating import counted
 from ..text import isolate
 from ..timeutil import local_today, utcnow
 from . import services
-from .forms import RunForm, move_form_class
+from .forms import PlaceMissingForm, RunForm, move_form_class
 from .models import AllocationPin, AllocationRun
 
 bp = Blueprint("placements", __name__, url_prefix="/organiser/assemblies/<slug>/allocation")
@@ -328,10 +328,10 @@ def place_missing(slug: str):
     if run is None or run.status != "published":
         flash("Delegates missing a workshop are placed into a published allocation. Publish it first.", "info")
         return redirect(url_for(".index", slug=slug))
-    form = FlaskForm()
+    form = PlaceMissingForm()
     if form.validate_on_submit():
         try:
-            plan = services.place_missing(run, assembly, by=current_user.id)
+            plan = services.place_missing(run, assembly, by=current_user.id, seen=form.seen.data or "")
         except DomainError as err:
             db.session.rollback()
             flash(err.message, "error")
@@ -349,5 +349,6 @@ def place_missing(slug: str):
             "success" if placed else "info")
         return redirect(url_for(".index", slug=slug))
     plan = services.place_missing_preview(run, assembly)
+    form.seen.data = services.plan_version(plan)
     return render_template("placements/place_missing.html", assembly=assembly, form=form, plan=plan,
                            placed_delegates=len({row.id for row, *_ in plan.placed}))

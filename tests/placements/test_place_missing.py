@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from sqlalchemy import event, select
 
@@ -10,10 +11,12 @@ from eventapp.extensions import db
 from eventapp.mail.models import OutboxMessage
 from eventapp.placements import services
 from eventapp.placements.models import AllocationRun, Placement
-from tests.conftest import post_form
+from tests.conftest import csrf_from, post_form
 from tests.factories import make_org
 
 from .helpers import delegates, make_registration, two_round_assembly
+
+SEEN_RE = re.compile(r'name="seen" type="hidden" value="([^"]+)"')
 
 
 def _placements():
@@ -163,3 +166,33 @@ def test_delegates_whose_workshop_was_deleted_get_another_in_that_round_only(as_
     db.session.refresh(run)
     assert all(run.result["assignments"][str(r.id)] == [str(before[(r.id, rounds["1"].id)]), str(ws["2C"].id)]
                for r in in_gone)
+
+
+def test_a_plan_that_changed_after_its_preview_is_not_placed_until_confirmed_again(as_organiser):
+    """The organiser confirms the emails they were shown: a seat freed meanwhile (so Ben too would be placed and
+    emailed) sends them back to the new plan, nothing placed; confirming that one places both."""
+    assembly, topics, rounds, ws = two_round_assembly(capacity=2)
+    delegates(assembly, topics, 3, choices="ABC")
+    _publish(as_organiser, assembly)
+    before = _placements()
+    org = make_org("Late & Co")
+    first = make_registration(assembly, org, "Ann Early", [topics["A"], topics["B"], topics["C"]])
+    second = make_registration(assembly, org, "Ben Later", [topics["A"], topics["B"], topics["C"]])
+    page = as_organiser.get(_url(assembly)).get_data(as_text=True)
+    assert ">Place 1 delegate</button>" in page
+    shown = SEEN_RE.search(page)
+    assert shown, "the confirmation carries no fingerprint of the plan shown"
+    for key in ("1A", "2B"):
+        ws[key].capacity += 1  # another organiser adds a seat in each round
+    db.session.commit()
+    mail = set(db.session.scalars(select(OutboxMessage.id)))
+    resp = as_organiser.post(_url(assembly), data={"csrf_token": csrf_from(page), "seen": shown.group(1)},
+                             follow_redirects=True)
+    text = html.unescape(resp.get_data(as_text=True))
+    assert "Who goes where changed after you opened this page" in text and "nobody was placed" in text
+    assert ">Place 2 delegates</button>" in text  # the new plan, to check
+    assert _placements() == before and set(db.session.scalars(select(OutboxMessage.id))) == mail
+    resp = post_form(as_organiser, _url(assembly), {"seen": SEEN_RE.search(resp.get_data(as_text=True)).group(1)},
+                     follow_redirects=True)
+    assert "2 delegates placed" in html.unescape(resp.get_data(as_text=True))
+    assert {k[0] for k in _placements()} >= {first.id, second.id}
