@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import time
 from bisect import bisect_right
@@ -1118,12 +1119,32 @@ def _selected_ids() -> list[int]:
     return [int(v) for v in values if v.isascii() and v.isdigit() and len(v) < 12]
 
 
+def _matching_ids(assembly_id: int) -> list[int]:
+    """The ids of the registrations not cancelled that the list's filters (this request's) pick, in the list's
+    order: at most one more than BULK_CANCEL_MAX, to tell that there are too many."""
+    status, _sector, _org, _needs, params, key = _list_filters(assembly_id, _list_q(request.args))
+    page_stmt, _count = _list_statements(*key)
+    rows = db.session.connection().execute(
+        page_stmt, {**params, "limit": services.BULK_CANCEL_MAX + 1 if status != "all" else 1_000_000, "offset": 0})
+    live = (row.id for row in rows if row.status != "cancelled")
+    return list(itertools.islice(live, services.BULK_CANCEL_MAX + 1))
+
+
 @bp.route("/organiser/assemblies/<slug>/registrations/cancel-selected", methods=["GET", "POST"])
 @organiser_required
 def organiser_bulk_cancel(slug: str):
     assembly = load_assembly(slug)
-    ids = _selected_ids()
     back = url_for(".organiser_index", slug=slug, **_list_args())
+    if request.method == "GET" and request.args.get("all") == "1":
+        # Every registration the list's filters pick, not only this page's: an organisation withdrawing.
+        ids = _matching_ids(assembly.id)
+        if len(ids) > services.BULK_CANCEL_MAX:
+            flash(f"More than {services.BULK_CANCEL_MAX:,} registrations match these filters: cancel at most "
+                  f"{services.BULK_CANCEL_MAX:,} at once. Narrow the filters (an organisation, a sector) and try "
+                  "again.", "error")
+            return redirect(back)
+    else:
+        ids = _selected_ids()
     if not ids:
         flash("Tick the registrations to cancel first.", "info")
         return redirect(back)

@@ -685,6 +685,35 @@ def test_cancel_several_ticked_registrations_at_once(app, as_organiser, setup):
     assert "Tick the registrations to cancel first." in resp.get_data(as_text=True).translate(WITHOUT_ISOLATES)
 
 
+def test_every_registration_a_filter_picks_can_be_cancelled_not_only_one_page(app, as_organiser, setup, monkeypatch):
+    # An organisation withdraws all its delegates, more than a page of them: one confirmation for them all.
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
+    regs = seed(app, setup, [(n, n % 3, {}) for n in range(8)])
+    org = setup.orgs[0].id
+    mine = [r for r in regs if r.organisation_id == org]
+    assert len(mine) == 3
+    listing = as_organiser.get(f"{base(setup)}?organisation={org}&select=1").get_data(as_text=True)
+    assert 'name="all" value="1"' in listing and "matching these filters (3, on every page)" in listing
+    unfiltered = as_organiser.get(f"{base(setup)}?select=1").get_data(as_text=True)
+    assert 'name="all"' not in unfiltered  # everyone at once is not one press away
+    check = as_organiser.get(f"{base(setup)}/cancel-selected?organisation={org}&all=1")
+    page = check.get_data(as_text=True).translate(WITHOUT_ISOLATES)
+    assert check.status_code == 200 and "Cancel 3 registrations?" in page
+    assert all(f"Delegate {n}<" in page for n in (0, 3, 6)) and "Delegate 1<" not in page
+    assert {r.status for r in mine} != {"cancelled"}  # asking changed nothing
+    resp = as_organiser.post(f"{base(setup)}/cancel-selected?organisation={org}",
+                             data={"csrf_token": csrf_from(page), "reg": re.findall(r'name="reg" value="(\d+)"', page)})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert {db.session.get(Registration, r.id).status for r in mine} == {"cancelled"}
+    assert all(db.session.get(Registration, r.id).status != "cancelled" for r in regs if r not in mine)
+    # More than can be cancelled at once: said so, nothing listed to confirm.
+    monkeypatch.setattr(services, "BULK_CANCEL_MAX", 2)
+    resp = as_organiser.get(f"{base(setup)}/cancel-selected?organisation={setup.orgs[1].id}&all=1", follow_redirects=True)
+    text = resp.get_data(as_text=True).translate(WITHOUT_ISOLATES)
+    assert "More than 2 registrations match these filters" in text and "Cancel 3 registrations?" not in text
+
+
 def test_registrations_of_another_assembly_are_never_cancelled_from_this_one(app, as_organiser, setup):
     from tests.factories import make_assembly
 
