@@ -291,6 +291,8 @@ class _Loaded:
     entries: dict[tuple[int, str], CalendarEntry]
     # By outbox row id, the updates that must read otherwise than queued (see _reworded): (kind, "prev").
     reworded: dict[int, tuple[str, list | None]]
+    # By outbox row id, the event a cancellation names where the calendar holds another than queued (_reworded).
+    withdrawn: dict[int, EventData]
 
 
 def _load_invites(pairs: list) -> _Loaded:
@@ -308,14 +310,16 @@ def _load_invites(pairs: list) -> _Loaded:
                 .execution_options(populate_existing=True)):
             if entry.uid in uids:
                 entries[(entry.registration_id, entry.uid)] = entry
-    return _Loaded(registrations, entries, _reworded(pairs))
+    return _Loaded(registrations, entries, *_reworded(pairs))
 
 
-def _reworded(pairs: list) -> dict[int, tuple[str, list | None]]:
+def _reworded(pairs: list) -> tuple[dict[int, tuple[str, list | None]], dict[int, EventData]]:
     """How the updates among these recipes must read, by row id, where the newest earlier message for their
     entry to the same address was never sent (skipped as out of date, failed or still waiting): as a first
     invitation if nothing was sent there (or the last one sent withdrew the entry), else as an update from what
-    the last one sent showed. Two statements for the batch, whatever its size.
+    the last one sent showed. And, by row id, what the cancellations among them must name where the last message
+    sent for their entry showed another time or room than the entry's last state (an update skipped as out of
+    date): the event the delegate's calendar holds. Two statements for the batch, whatever its size.
 
     What was sent is read from the sent rows' ICS: the only record of what went that every row keeps, queued
     rendered or as a recipe (whose recipe is cleared once rendered), and it is exactly what the calendar got.
@@ -323,9 +327,10 @@ def _reworded(pairs: list) -> dict[int, tuple[str, list | None]]:
     from ..registration.services import _RECIPE_CHUNK
 
     updates = [(row, recipe) for row, recipe in pairs if "prev" in recipe]
-    if not updates:
-        return {}
-    ids = sorted({recipe["id"] for _, recipe in updates})
+    cancels = [(row, recipe) for row, recipe in pairs if (row.ics_method or "").upper() == "CANCEL"]
+    if not updates and not cancels:
+        return {}, {}
+    ids = sorted({recipe["id"] for _, recipe in updates + cancels})
     # (uid, address) -> [(sequence, row id, status)] of every invitation row of these registrations.
     earlier: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
     for start in range(0, len(ids), _RECIPE_CHUNK):
@@ -334,25 +339,31 @@ def _reworded(pairs: list) -> dict[int, tuple[str, list | None]]:
                 .where(OutboxMessage.registration_id.in_(ids[start:start + _RECIPE_CHUNK]),
                        OutboxMessage.dedupe_key.startswith("invite:"))):
             uid, _, seq = key[len("invite:"):].rpartition(":")
-            if seq.isdigit():
+            if seq.isascii() and seq.isdigit():
                 earlier.setdefault((uid, to_email.lower()), []).append((int(seq), msg_id, status))
-    last_sent: dict[int, int] = {}  # update's row id -> the row last sent for its entry and address
+    last_sent: dict[int, int] = {}  # recipe's row id -> the row last sent for its entry and address
     out: dict[int, tuple[str, list | None]] = {}
-    for row, recipe in updates:
+    for row, recipe in updates + cancels:
         before = sorted(e for e in earlier.get((recipe["uid"], row.to_email.lower()), ()) if e[0] < recipe["seq"])
         if not before or before[-1][2] == "sent":
             continue  # queued from what was sent (or no record left to tell otherwise): as it is
         sent = [msg_id for _, msg_id, status in before if status == "sent"]
         if sent:
             last_sent[row.id] = sent[-1]
-        else:
+        elif "prev" in recipe:
             out[row.id] = ("invite", None)
+        # A cancellation of an entry never sent there is not sent at all (mail's _pointless_cancels).
     shown: dict[int, tuple[str, EventData] | None] = {}
     wanted = sorted(set(last_sent.values()))
     for start in range(0, len(wanted), _RECIPE_CHUNK):
         for msg_id, ics in db.session.execute(select(OutboxMessage.id, OutboxMessage.ics).where(
                 OutboxMessage.id.in_(wanted[start:start + _RECIPE_CHUNK]))):
             shown[msg_id] = ical.sent_event(ics) if ics else None
+    withdrawn: dict[int, EventData] = {}
+    for row, recipe in cancels:
+        found = shown.get(last_sent.get(row.id))
+        if found is not None and found[0].upper() == "REQUEST":
+            withdrawn[row.id] = found[1]
     for row, recipe in updates:
         if row.id not in last_sent:
             continue
@@ -368,7 +379,7 @@ def _reworded(pairs: list) -> dict[int, tuple[str, list | None]]:
         else:
             out[row.id] = ("invite_updated", [was.summary, was.location, was.starts_at.isoformat(),
                                               was.ends_at.isoformat(), text_only])
-    return out
+    return out, withdrawn
 
 
 def _invite_untrue(message, recipe: dict, loaded: _Loaded) -> str | None:
@@ -413,7 +424,8 @@ def _render_invite(message, recipe: dict, loaded: _Loaded | None = None) -> tupl
 
     assembly = db.session.get(Assembly, message.assembly_id)
     tz = assembly.timezone or "Europe/London"
-    data = _event_from_json(recipe["event"])
+    # A cancellation names what the delegate's calendar shows, which an update skipped meanwhile never changed.
+    data = loaded.withdrawn.get(message.id) or _event_from_json(recipe["event"])
     name = recipe.get("name", message.to_name)
     method = message.ics_method
     ics = ical.invitation(method, recipe["uid"], data, sequence=recipe["seq"], attendee_email=message.to_email,

@@ -130,6 +130,21 @@ def test_an_update_back_to_what_was_sent_has_no_before(app, db, sink, monkeypatc
     assert sequence == 2 and location.startswith("Room A")
 
 
+def test_a_cancellation_after_a_skipped_update_names_the_room_the_calendar_shows(app, db, sink, monkeypatch):
+    assembly, rnd, workshop, (person,) = _world("gone")
+    publish_assignments(assembly, {person: [workshop]})
+    send_pending()  # the invitation, Room A, reaches the calendar
+    monkeypatch.setitem(app.config, "CALENDAR_INLINE_MAX", 0)
+    _move(rnd, workshop, "Room B")  # waiting, then out of date by its turn
+    registration.cancel_registration(person)
+    report = send_pending()
+    assert report.failed == 0 and report.not_sent == 1
+
+    _, (subject, text, (method, sequence, location)) = _about_workshop(sink, person.email)
+    assert subject.startswith("Cancelled: ") and method == "CANCEL" and sequence == 2
+    assert "Room A" in text and "Room B" not in text and location.startswith("Room A")
+
+
 def test_deciding_the_wording_takes_no_statement_per_email(app, db, sink, monkeypatch):
     from tests.test_query_counts import counting
 
