@@ -644,7 +644,8 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bo
             links = links or (_manage_url(reg), feed_url(reg))
             _queue_invite(batch, reg, links, uid, sequence, slot.kind, "REQUEST", kind, event, programme, previous)
         keep = {s.slot for s in slots}
-        for name, entry in sorted(have.items()):
+        # In the order of the day (slot names hold ids, whose text does not sort by number).
+        for name, entry in sorted(have.items(), key=lambda item: (item[1].starts_at or datetime.min, item[0])):
             if name in keep or entry.status == "cancelled":
                 continue
             entry.sequence += 1

@@ -490,3 +490,29 @@ def test_a_legacy_entry_is_compared_with_an_invitation_still_queued_as_a_recipe(
     assemblies.save_assembly({**data, "summary": "Lunch is provided."}, world.assembly)
     (update,) = [m for m in outbox() if m.id > max(queued) and m.ics]
     assert str(vevent(update.ics)[1]["DESCRIPTION"]) == "Lunch is provided."
+
+
+def test_cancellations_come_in_the_order_of_the_day_whatever_the_ids(db):
+    # Slot names hold ids ("round:99999"), whose text sorts "round:100000" first: the afternoon's
+    # cancellation came before the morning's where the ids crossed a power of ten (PostgreSQL in CI).
+    from eventapp.assemblies.models import Round
+
+    assembly = make_assembly(date=date(2027, 3, 28), start_time=time(9, 0), end_time=time(16, 0))
+    morning = Round(id=99999, assembly=assembly, name="Morning", starts_at=time(10, 0), ends_at=time(11, 0), position=1)
+    afternoon = Round(id=100000, assembly=assembly, name="Afternoon", starts_at=time(14, 0), ends_at=time(15, 0),
+                      position=2)
+    db.session.add_all([morning, afternoon])
+    db.session.commit()
+    topics = [make_topic("Order of the day A"), make_topic("Order of the day B")]
+    am, pm = make_workshop(morning, topics[0], "Morning workshop"), make_workshop(afternoon, topics[1], "Afternoon workshop")
+    org = make_org("Order Police", "police")
+    person = registration.register(assembly, {
+        "full_name": "Ola Order", "email": "ola.order@example.org", "job_title": "Officer", "organisation_id": org.id,
+        "access_needs": "", "dietary_needs": "", "topic_ids": [t.id for t in topics], "consent": True}).registration
+    publish_assignments(assembly, {person: [am, pm]})
+    registration.cancel_registration(person)
+    cancels = [m.subject for m in outbox("ola.order@example.org") if m.ics_method == "CANCEL"]
+    assert len(cancels) == 3
+    assert "Workshop:" not in cancels[0]  # the plenary, from 09:00
+    assert cancels[1].startswith("Cancelled: Workshop: Morning workshop")
+    assert cancels[2].startswith("Cancelled: Workshop: Afternoon workshop")
