@@ -39,20 +39,29 @@ def init_app(app: Flask) -> None:
         warned, local = [], set()
 
         @app.before_request
-        def warn_links_follow_the_host_header():
-            # Without a public address, links in emails are built from the Host header, which a
-            # client chooses: fine on this computer, a link-poisoning risk once others reach it.
-            if warned or request.host in local:
-                return
+        def answer_only_this_computer():
+            # Without a public address, links in emails (a password reset, a delegate's personal link) would be
+            # built from the Host header, which a client chooses: a reset requested with "Host: evil.example"
+            # would mail the organiser a link to that site carrying a working token. So, until the operator says
+            # which address people use, only this computer's own names are answered (as Django's ALLOWED_HOSTS).
+            if request.host in local:
+                return None
             host = urlsplit("//" + request.host).hostname or ""
             if host in ("localhost", "127.0.0.1", "::1"):
                 local.add(request.host)  # loopback names only: a handful at most
-                return
-            warned.append(host)
-            app.logger.warning(
-                "FLASK_PUBLIC_BASE_URL is not set, so links in emails (personal links, password resets) take their "
-                "host from each request's Host header (now %r), which any client can set. Set FLASK_PUBLIC_BASE_URL "
-                "to the address people use, or FLASK_TRUSTED_HOSTS to the names this app answers to.", host)
+                return None
+            if request.endpoint in ("ops.healthz", "ops.readyz"):
+                return None  # a load balancer's probe by address: no link is built
+            if not warned:
+                warned.append(host)
+                app.logger.warning(
+                    "Refused a request for host %r: FLASK_PUBLIC_BASE_URL is not set, so links in emails (personal "
+                    "links, password resets) would take their host from the Host header, which any client can set. "
+                    "Set FLASK_PUBLIC_BASE_URL to the address people use (or FLASK_TRUSTED_HOSTS to the names this "
+                    "app answers to) to serve other computers.", host)
+            return ("This site answers only on this computer until its public address is set (FLASK_PUBLIC_BASE_URL "
+                    "or FLASK_TRUSTED_HOSTS: see the README, Production).\n", 400,
+                    {"Content-Type": "text/plain; charset=utf-8"})
 
     @app.errorhandler(OverflowError)
     @app.errorhandler(DataError)

@@ -360,21 +360,28 @@ def test_workers_starting_together_share_one_generated_key(tmp_path):
         assert errors == [] and len(set(keys)) == 1 and len(keys[0]) >= 32, (errors, keys)
 
 
-def test_serving_others_without_a_public_address_warns_once_that_links_follow_the_host_header(tmp_path, caplog):
+def test_without_a_public_address_only_this_computer_is_answered(tmp_path, caplog):
+    """A password reset asked for with "Host: evil.example" must not mail a link to that site: until the
+    operator sets the address people use, another host name is refused (and the operator told why, once)."""
     from tests.conftest import make_test_app
 
     app = make_test_app(f"sqlite:///{tmp_path / 'x.sqlite3'}", TESTING=False)
     client = app.test_client()
     with caplog.at_level("WARNING", logger=app.logger.name):
-        client.get("/healthz")  # this computer: nothing to say
+        assert client.get("/login").status_code == 200  # this computer
+        assert client.get("/login", headers={"Host": "127.0.0.1:5000"}).status_code == 200
         assert "FLASK_PUBLIC_BASE_URL is not set" not in caplog.text
-        client.get("/healthz", headers={"Host": "evil.example"})
-        client.get("/healthz", headers={"Host": "other.example"})
+        refused = client.get("/forgot-password", headers={"Host": "evil.example"})
+        assert refused.status_code == 400 and "FLASK_PUBLIC_BASE_URL" in refused.get_data(as_text=True)
+        assert refused.headers["X-Content-Type-Options"] == "nosniff"
+        assert client.get("/login", headers={"Host": "other.example"}).status_code == 400
+        # A load balancer's probe by address still learns the process is up.
+        assert client.get("/healthz", headers={"Host": "10.0.0.5:8000"}).status_code == 200
     assert caplog.text.count("FLASK_PUBLIC_BASE_URL is not set") == 1 and "'evil.example'" in caplog.text
-    # Set as the README's production recipe does: no warning, and no Host header reaches a link.
-    quiet = make_test_app(f"sqlite:///{tmp_path / 'y.sqlite3'}", TESTING=False, PUBLIC_BASE_URL="https://a.example.org")
+    # Set as the README's production recipe does: any host is served, and links never take it.
+    public = make_test_app(f"sqlite:///{tmp_path / 'y.sqlite3'}", TESTING=False, PUBLIC_BASE_URL="https://a.example.org")
     caplog.clear()
-    quiet.test_client().get("/healthz", headers={"Host": "evil.example"})
+    assert public.test_client().get("/login", headers={"Host": "assembly.example.org"}).status_code == 200
     assert "FLASK_PUBLIC_BASE_URL is not set" not in caplog.text
 
 
