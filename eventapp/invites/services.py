@@ -677,7 +677,9 @@ def cancel_at_old_address(registration: Registration) -> int:
         return 0
     entries = list(db.session.scalars(select(CalendarEntry).where(
         CalendarEntry.registration_id == registration.id, CalendarEntry.status == "confirmed")
-        .order_by(CalendarEntry.slot)))
+        # In the order of the day (slot names hold ids, whose text does not sort by number); an entry from before
+        # times were kept first, on every database (PostgreSQL puts NULLs last, SQLite first).
+        .order_by(CalendarEntry.starts_at.is_not(None), CalendarEntry.starts_at, CalendarEntry.id)))
     batch = _Batch()
     for entry in entries:
         entry.sequence += 1
