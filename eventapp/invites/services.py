@@ -13,7 +13,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
-from ..assemblies.models import AgendaItem, Assembly, Round, Workshop
+from ..assemblies.models import ROUND_ORDER, AgendaItem, Assembly, Round, Workshop
 from ..links import absolute_url
 from ..extensions import db
 from ..mail.models import OutboxMessage
@@ -784,7 +784,7 @@ def agenda_calendar(assembly: Assembly) -> str:
         events.append((f"assembly{assembly.id}-agenda{item.id}@{domain}",
                        EventData(item.title, start, end, venue_text(assembly), speaker), 0))
     rounds = db.session.scalars(select(Round).where(Round.assembly_id == assembly.id)
-                                .options(selectinload(Round.workshops)).order_by(Round.position))
+                                .options(selectinload(Round.workshops)).order_by(*ROUND_ORDER))
     for rnd in rounds:
         for workshop in rnd.workshops:
             events.append((f"assembly{assembly.id}-workshop{workshop.id}@{domain}",
