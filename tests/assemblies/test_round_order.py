@@ -53,3 +53,24 @@ def test_a_facilitator_sees_their_workshops_of_tied_rounds_in_the_order_of_the_d
     auth.login(facilitator.email)
     html = client.get("/facilitator/").get_data(as_text=True)
     assert _in_order(html, "Morning workshop", "Afternoon workshop")
+
+
+
+def test_agenda_items_at_one_time_and_workshops_of_one_title_stay_in_the_order_added(as_organiser, db):
+    # Ties came back in the order rows lie on disk (on PostgreSQL any): here the later id is stored first.
+    from eventapp.assemblies.models import AgendaItem, Workshop
+
+    assembly = make_assembly()
+    rnd = make_round(assembly, "Breakouts", time(10, 0), time(11, 0))
+    topics = [make_topic("One title A"), make_topic("One title B")]
+    db.session.add_all([
+        AgendaItem(id=88889, assembly=assembly, title="Networking in the foyer", starts_at=time(12, 30)),
+        AgendaItem(id=88888, assembly=assembly, title="Lunch in the hall", starts_at=time(12, 30)),
+        Workshop(id=88889, round=rnd, topic=topics[1], title="Breakout", room="Room Beta"),
+        Workshop(id=88888, round=rnd, topic=topics[0], title="Breakout", room="Room Alpha")])
+    db.session.flush()  # in that order, one statement each
+    db.session.commit()
+    for url in (f"/a/{assembly.slug}", f"/organiser/assemblies/{assembly.slug}"):
+        html = as_organiser.get(url).get_data(as_text=True)
+        assert _in_order(html, "Lunch in the hall", "Networking in the foyer")
+        assert _in_order(html, "Room Alpha", "Room Beta")
