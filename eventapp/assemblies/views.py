@@ -70,7 +70,8 @@ def _deleted_already(model, obj_id: int, what: str):
 @bp.route("/")
 def index():
     assemblies = db.session.scalars(
-        select(Assembly).where(Assembly.status.in_(("open", "closed"))).order_by(Assembly.date.desc())
+        # As the organisers' list: assemblies on one day, newest added first (else in any order on PostgreSQL).
+        select(Assembly).where(Assembly.status.in_(("open", "closed"))).order_by(Assembly.date.desc(), Assembly.id.desc())
     ).all()
     # Each assembly's own today: one held in another time zone moves to 'past' at its own midnight.
     upcoming = [a for a in assemblies if a.date >= local_today(a.timezone)]
