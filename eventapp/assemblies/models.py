@@ -99,10 +99,12 @@ class Assembly(db.Model):
 
     series: Mapped[Optional[Series]] = relationship()
     rounds: Mapped[list["Round"]] = relationship(
-        back_populates="assembly", order_by="Round.position", cascade="all, delete-orphan"
+        # Total orders (as ROUND_ORDER below): PostgreSQL returns ties in any order, so two rounds given the same
+        # Order number, or two agenda items at one time, swapped places between page loads.
+        back_populates="assembly", order_by="[Round.position, Round.starts_at, Round.id]", cascade="all, delete-orphan"
     )
     agenda_items: Mapped[list["AgendaItem"]] = relationship(
-        back_populates="assembly", order_by="AgendaItem.starts_at", cascade="all, delete-orphan"
+        back_populates="assembly", order_by="[AgendaItem.starts_at, AgendaItem.id]", cascade="all, delete-orphan"
     )
 
     @property
@@ -138,7 +140,7 @@ class Round(db.Model):
 
     assembly: Mapped[Assembly] = relationship(back_populates="rounds")
     workshops: Mapped[list["Workshop"]] = relationship(
-        back_populates="round", order_by="Workshop.title", cascade="all, delete-orphan"
+        back_populates="round", order_by="[Workshop.title, Workshop.id]", cascade="all, delete-orphan"
     )
 
 
@@ -157,7 +159,7 @@ class Workshop(db.Model):
     round: Mapped[Round] = relationship(back_populates="workshops")
     topic: Mapped[Topic] = relationship()
     facilitators: Mapped[list["User"]] = relationship(  # noqa: F821
-        secondary=workshop_facilitator, order_by="User.name"
+        secondary=workshop_facilitator, order_by="[User.name, User.id]"
     )
 
 
@@ -178,5 +180,10 @@ class AgendaItem(db.Model):
     assembly: Mapped[Assembly] = relationship(back_populates="agenda_items")
     organisation: Mapped[Optional["Organisation"]] = relationship()  # noqa: F821
 
+
+# The order rounds are listed in everywhere: by the organiser's Order number, rounds given the same one by
+# their time, then as added (a tie otherwise comes back in any order on PostgreSQL).
+ROUND_ORDER = (Round.position, Round.starts_at, Round.id)
+AGENDA_ORDER = (AgendaItem.starts_at, AgendaItem.id)
 
 Index("ix_assembly_status_date", Assembly.status, Assembly.date)

@@ -21,7 +21,7 @@ from ..text import isolate
 from ..timeutil import local_today
 from . import services
 from .forms import AgendaItemForm, AssemblyForm, CopyAssemblyForm, RoundForm, TopicForm, WorkshopForm
-from .models import AgendaItem, Assembly, Round, Topic, Workshop
+from .models import AGENDA_ORDER, ROUND_ORDER, AgendaItem, Assembly, Round, Topic, Workshop
 
 bp = Blueprint("assemblies", __name__)
 
@@ -70,7 +70,8 @@ def _deleted_already(model, obj_id: int, what: str):
 @bp.route("/")
 def index():
     assemblies = db.session.scalars(
-        select(Assembly).where(Assembly.status.in_(("open", "closed"))).order_by(Assembly.date.desc())
+        # As the organisers' list: assemblies on one day, newest added first (else in any order on PostgreSQL).
+        select(Assembly).where(Assembly.status.in_(("open", "closed"))).order_by(Assembly.date.desc(), Assembly.id.desc())
     ).all()
     # Each assembly's own today: one held in another time zone moves to 'past' at its own midnight.
     upcoming = [a for a in assemblies if a.date >= local_today(a.timezone)]
@@ -169,13 +170,13 @@ def _render_public(slug: str) -> str:
         select(Round)
         .where(Round.assembly_id == assembly.id)
         .options(selectinload(Round.workshops).selectinload(Workshop.topic))
-        .order_by(Round.position)
+        .order_by(*ROUND_ORDER)
     ).all()
     agenda = db.session.scalars(
         select(AgendaItem)
         .where(AgendaItem.assembly_id == assembly.id)
         .options(selectinload(AgendaItem.organisation))
-        .order_by(AgendaItem.starts_at)
+        .order_by(*AGENDA_ORDER)
     ).all()
     from ..documents.services import list_documents
 
@@ -261,10 +262,10 @@ def detail(slug: str):
             selectinload(Round.workshops).selectinload(Workshop.topic),
             selectinload(Round.workshops).selectinload(Workshop.facilitators),
         )
-        .order_by(Round.position)
+        .order_by(*ROUND_ORDER)
     ).all()
     agenda = db.session.scalars(
-        select(AgendaItem).where(AgendaItem.assembly_id == assembly.id).order_by(AgendaItem.starts_at)
+        select(AgendaItem).where(AgendaItem.assembly_id == assembly.id).order_by(*AGENDA_ORDER)
     ).all()
     return render_template("assemblies/detail.html", assembly=assembly, rounds=rounds, agenda=agenda,
                            attention=services.needs_attention(assembly), status_label=_public_status(assembly))

@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..assemblies.models import Assembly, Round, Workshop
+from ..assemblies.models import ROUND_ORDER, Assembly, Round, Workshop
 from ..domain import DomainError
 from ..extensions import db
 from ..registration.models import Registration
@@ -77,7 +77,7 @@ def workshops_to_rate(registration: Registration) -> list[Workshop]:
     return list(db.session.scalars(
         select(Workshop).join(Round, Round.id == Workshop.round_id)
         .where(Round.assembly_id == registration.assembly_id, ids)
-        .options(selectinload(Workshop.round)).order_by(Round.position, Round.starts_at, Workshop.title)))
+        .options(selectinload(Workshop.round)).order_by(*ROUND_ORDER, Workshop.title, Workshop.id)))
 
 
 def feedback_of(registration: Registration) -> Feedback | None:
@@ -171,7 +171,7 @@ def summary(assembly: Assembly) -> Summary:
         by_sector.setdefault(sector, Tally()).counts[rating] += n
     workshops = list(db.session.scalars(
         select(Workshop).join(Round, Round.id == Workshop.round_id).where(Round.assembly_id == assembly.id)
-        .options(selectinload(Workshop.round)).order_by(Round.position, Round.starts_at, Workshop.title)))
+        .options(selectinload(Workshop.round)).order_by(*ROUND_ORDER, Workshop.title, Workshop.id)))
     tallies = {w.id: Tally() for w in workshops}
     for workshop_id, rating, n in db.session.execute(
             select(WorkshopRating.workshop_id, WorkshopRating.rating, func.count())

@@ -13,7 +13,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
-from ..assemblies.models import AgendaItem, Assembly, Round, Workshop
+from ..assemblies.models import ROUND_ORDER, AgendaItem, Assembly, Round, Workshop
 from ..links import absolute_url
 from ..extensions import db
 from ..mail.models import OutboxMessage
@@ -677,7 +677,9 @@ def cancel_at_old_address(registration: Registration) -> int:
         return 0
     entries = list(db.session.scalars(select(CalendarEntry).where(
         CalendarEntry.registration_id == registration.id, CalendarEntry.status == "confirmed")
-        .order_by(CalendarEntry.slot)))
+        # In the order of the day (slot names hold ids, whose text does not sort by number); an entry from before
+        # times were kept first, on every database (PostgreSQL puts NULLs last, SQLite first).
+        .order_by(CalendarEntry.starts_at.is_not(None), CalendarEntry.starts_at, CalendarEntry.id)))
     batch = _Batch()
     for entry in entries:
         entry.sequence += 1
@@ -782,7 +784,7 @@ def agenda_calendar(assembly: Assembly) -> str:
         events.append((f"assembly{assembly.id}-agenda{item.id}@{domain}",
                        EventData(item.title, start, end, venue_text(assembly), speaker), 0))
     rounds = db.session.scalars(select(Round).where(Round.assembly_id == assembly.id)
-                                .options(selectinload(Round.workshops)).order_by(Round.position))
+                                .options(selectinload(Round.workshops)).order_by(*ROUND_ORDER))
     for rnd in rounds:
         for workshop in rnd.workshops:
             events.append((f"assembly{assembly.id}-workshop{workshop.id}@{domain}",

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..assemblies.models import Assembly, Round, Topic, Workshop, workshop_facilitator
+from ..assemblies.models import ROUND_ORDER, Assembly, Round, Topic, Workshop, workshop_facilitator
 from ..domain import DomainError
 from ..extensions import db
 from ..organisations.models import Organisation
@@ -73,7 +73,7 @@ def facilitator_workshops(user_id: int) -> list[Workshop]:
         .join(Assembly, Assembly.id == Round.assembly_id)
         .where(workshop_facilitator.c.user_id == user_id)
         .options(selectinload(Workshop.round).selectinload(Round.assembly), selectinload(Workshop.topic))
-        .order_by(Assembly.date.desc(), Round.position, Workshop.title)
+        .order_by(Assembly.date.desc(), Assembly.id.desc(), *ROUND_ORDER, Workshop.title, Workshop.id)
     ))
 
 
@@ -921,7 +921,7 @@ def assembly_overview(assembly: Assembly) -> list[WorkshopRecord]:
     workshops = list(db.session.scalars(
         select(Workshop).join(Round).where(Round.assembly_id == assembly.id)
         .options(selectinload(Workshop.round), selectinload(Workshop.facilitators))
-        .order_by(Round.position, Workshop.title)))
+        .order_by(*ROUND_ORDER, Workshop.title, Workshop.id)))
     ids = [w.id for w in workshops]
     counts = attendance_counts(ids)
     notes = {n.workshop_id: n for n in db.session.scalars(
@@ -988,7 +988,7 @@ def public_outcomes(assembly: Assembly) -> list[PublicOutcome]:
     workshops = list(db.session.scalars(
         select(Workshop).join(Round).where(Round.assembly_id == assembly.id)
         .options(selectinload(Workshop.round), selectinload(Workshop.topic))
-        .order_by(Round.position, Workshop.title)
+        .order_by(*ROUND_ORDER, Workshop.title, Workshop.id)
     ))
     # Notes and actions of all the workshops in two queries each, not two per workshop.
     ids = [w.id for w in workshops]

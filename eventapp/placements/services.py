@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 
 from .. import allocation as core
-from ..assemblies.models import Assembly, Round, Workshop
+from ..assemblies.models import ROUND_ORDER, Assembly, Round, Workshop
 from ..audit import services as audit
 from ..domain import DomainError
 from ..extensions import db
@@ -60,7 +60,7 @@ def delegate_list(assembly: Assembly) -> DelegateList:
 
     rounds = list(db.session.scalars(
         select(Round).where(Round.assembly_id == assembly.id)
-        .options(selectinload(Round.workshops)).order_by(Round.position)
+        .options(selectinload(Round.workshops)).order_by(*ROUND_ORDER)
     ))
     # Columns, not objects: the list shows 50 rows but filters and sorts all of them, and loading
     # every registration with its preferences (as snapshot() does for the solver) took a second.
@@ -87,7 +87,7 @@ def move_choices(assembly: Assembly, registration_id: int) -> MoveChoices:
     # Not snapshot(): the form needs one delegate, and reading all 10,000 with their choices took seconds.
     rounds = list(db.session.scalars(
         select(Round).where(Round.assembly_id == assembly.id)
-        .options(selectinload(Round.workshops).selectinload(Workshop.topic)).order_by(Round.position)
+        .options(selectinload(Round.workshops).selectinload(Workshop.topic)).order_by(*ROUND_ORDER)
     ))
     registration = db.session.scalar(
         select(Registration).where(Registration.id == registration_id, Registration.assembly_id == assembly.id,
@@ -111,7 +111,7 @@ def snapshot(assembly: Assembly) -> Snapshot:
     """Build the allocation problem from confirmed registrations, pins and published placements."""
     rounds = list(db.session.scalars(
         select(Round).where(Round.assembly_id == assembly.id)
-        .options(selectinload(Round.workshops)).order_by(Round.position)
+        .options(selectinload(Round.workshops)).order_by(*ROUND_ORDER)
     ))
     workshops = {str(w.id): w for r in rounds for w in r.workshops}
     # Rows, not objects: a national event's 10,000 registrations with their choices and organisations,
@@ -661,7 +661,7 @@ def placements_for(registration: Registration) -> list[Placement]:
         select(Placement).join(Round, Round.id == Placement.round_id)
         .where(Placement.registration_id == registration.id)
         .options(selectinload(Placement.workshop).selectinload(Workshop.round))
-        .order_by(Round.position)
+        .order_by(*ROUND_ORDER)
     ))
 
 

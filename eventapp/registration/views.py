@@ -1253,7 +1253,9 @@ def organiser_export(slug: str):
         *_, params, key = _list_filters(assembly.id, q)
         stmt = _filtered(stmt, *key)
     regs = db.session.execute(
-        stmt.order_by(Registration.status, Registration.waiting_position, func.lower(Registration.full_name)),
+        # Registration.id last: delegates who share a name came in any order on PostgreSQL.
+        stmt.order_by(Registration.status, Registration.waiting_position, func.lower(Registration.full_name),
+                      Registration.id),
         params).all()
     choices: dict[int, list[str]] = {}
     for reg_id, topic in db.session.execute(

@@ -778,3 +778,12 @@ def test_saving_a_workshop_or_round_after_publishing_says_how_many_delegates_are
                           {"name": "Morning", "starts_at": "11:15", "ends_at": "12:30", "position": "1"},
                           follow_redirects=True))
     assert "Round saved. 3 calendar updates for placed delegates are in the outbox." in page
+
+
+def test_public_home_lists_assemblies_on_one_day_as_the_organisers_list_does(client):
+    # Two districts hold theirs the same day: the home page put them in whatever order the database gave
+    # (here by status; on PostgreSQL any), the organisers' list newest added first.
+    make_assembly(title="Northvale Assembly", date=date(2099, 5, 1), status="closed")
+    make_assembly(title="Southvale Assembly", date=date(2099, 5, 1), status="open")
+    html = body(client.get("/"))
+    assert html.index("Southvale Assembly") < html.index("Northvale Assembly")

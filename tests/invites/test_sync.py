@@ -516,3 +516,29 @@ def test_cancellations_come_in_the_order_of_the_day_whatever_the_ids(db):
     assert "Workshop:" not in cancels[0]  # the plenary, from 09:00
     assert cancels[1].startswith("Cancelled: Workshop: Morning workshop")
     assert cancels[2].startswith("Cancelled: Workshop: Afternoon workshop")
+
+
+def test_cancellations_at_an_old_address_come_in_the_order_of_the_day_whatever_the_ids(db):
+    # The same slot names ("round:99999", "round:100000") order the cancellations sent to the address a
+    # delegate leaves: as text the afternoon's came before the morning's once ids crossed a power of ten.
+    from eventapp.assemblies.models import Round
+
+    assembly = make_assembly(date=date(2027, 3, 28), start_time=time(9, 0), end_time=time(16, 0))
+    morning = Round(id=99999, assembly=assembly, name="Morning", starts_at=time(10, 0), ends_at=time(11, 0), position=1)
+    afternoon = Round(id=100000, assembly=assembly, name="Afternoon", starts_at=time(14, 0), ends_at=time(15, 0),
+                      position=2)
+    db.session.add_all([morning, afternoon])
+    db.session.commit()
+    topics = [make_topic("Old address A"), make_topic("Old address B")]
+    am, pm = make_workshop(morning, topics[0], "Morning workshop"), make_workshop(afternoon, topics[1], "Afternoon workshop")
+    org = make_org("Old Address Police", "police")
+    data = {"full_name": "Oli Old", "email": "oli.old@example.org", "job_title": "Officer", "organisation_id": org.id,
+            "access_needs": "", "dietary_needs": ""}
+    person = registration.register(assembly, {**data, "topic_ids": [t.id for t in topics], "consent": True}).registration
+    publish_assignments(assembly, {person: [am, pm]})
+    registration.update_registration(person, {**data, "email": "oli.new@example.org"}, by_organiser=True)
+    cancels = [m.subject for m in outbox("oli.old@example.org") if m.ics_method == "CANCEL"]
+    assert len(cancels) == 3
+    assert "Workshop:" not in cancels[0]  # the plenary, from 09:00
+    assert cancels[1].startswith("Cancelled: Workshop: Morning workshop")
+    assert cancels[2].startswith("Cancelled: Workshop: Afternoon workshop")

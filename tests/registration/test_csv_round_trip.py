@@ -227,3 +227,17 @@ def test_reading_the_status_column_adds_no_statement(app, setup):
     without = _import_statements(app, setup.assembly, plain)
     with_status = parse_csv((f"{header},Status\n" + body.replace("\n", ",Confirmed\n")).encode())
     assert _import_statements(app, setup.assembly, with_status) == without
+
+
+def test_delegates_who_share_a_name_come_in_the_order_they_registered(app, as_organiser, setup):
+    # Two officers called Sam Patel (one typed in lower case): the file put them in whatever order the database
+    # gave (on PostgreSQL any; the one registered second often first), so two downloads differed and a row's
+    # neighbour changed between them.
+    seed(app, setup, [(1, 0, {"full_name": "Sam Patel", "email": "zz.sam.patel@example.org"}),
+                      (2, 1, {"full_name": "sam patel", "email": "aa.sam.patel@example.org"})])
+    for reg in db.session.scalars(select(Registration).where(Registration.email_key == "zz.sam.patel@example.org")):
+        reg.full_name = "Sam PATEL"  # corrected since: stored again, after the other
+    db.session.commit()
+    body = as_organiser.get(base(setup) + ".csv").get_data(as_text=True)
+    emails = [line.split(",")[1] for line in body.lstrip("\ufeff").splitlines()[1:]]
+    assert emails == ["zz.sam.patel@example.org", "aa.sam.patel@example.org"]
