@@ -119,7 +119,7 @@ def days_to_check_in(limit: int = 50) -> list[Day]:
         select(Assembly, func.coalesce(arrived.c.n, 0)).outerjoin(arrived, arrived.c.assembly_id == Assembly.id)
         .where(Assembly.cancelled_at.is_(None), Assembly.status != "draft",
                Assembly.date >= _first_day_listed())
-        .order_by(Assembly.date, Assembly.title).limit(limit)).all()
+        .order_by(Assembly.date, Assembly.title, Assembly.id).limit(limit)).all()
     return [Day(a, n, "today" if local_today(a.timezone) == a.date else
                 "past" if local_today(a.timezone) > a.date else "coming") for a, n in rows]
 

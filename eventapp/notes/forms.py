@@ -82,7 +82,7 @@ class ActionFilterForm(FlaskForm):
         from ..organisations.models import Organisation
 
         self.assembly.choices = [SelectChoice(0, "All assemblies")] + [
-            SelectChoice(a.id, a.title) for a in db.session.scalars(select(Assembly).order_by(Assembly.date.desc()))]
+            SelectChoice(a.id, a.title) for a in db.session.scalars(select(Assembly).order_by(Assembly.date.desc(), Assembly.id.desc()))]
         self.topic.choices = [SelectChoice(0, "Any topic")] + [
             SelectChoice(t.id, t.name) for t in db.session.scalars(select(Topic).order_by(Topic.name))]
         self.organisation.choices = [SelectChoice(0, "Any organisation")] + [

@@ -88,7 +88,7 @@ def allocated(workshop_ids: Iterable[int]) -> dict[int, list[Registration]]:
         .join(Registration, Registration.id == Placement.registration_id)
         .where(Placement.workshop_id.in_(ids), Registration.status == "confirmed")
         .options(selectinload(Registration.organisation))
-        .order_by(Registration.full_name, Registration.id)
+        .order_by(func.lower(Registration.full_name), Registration.id)
     ).all()
     for wid, reg in rows:
         out[wid].append(reg)
@@ -250,7 +250,7 @@ def walk_in_candidates(workshop: Workshop, q: str = "", limit: int = 100) -> lis
                       Registration.organisation.has(Organisation.name.icontains(q.strip(), autoescape=True)))]
                  if q.strip() else []))
         .options(selectinload(Registration.organisation))
-        .order_by(Registration.full_name, Registration.id)
+        .order_by(func.lower(Registration.full_name), Registration.id)
         .limit(limit)
     ))
 

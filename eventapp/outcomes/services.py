@@ -467,7 +467,7 @@ def topic_history(workshop: Workshop) -> TopicHistory:
         Workshop.topic_id == topic_id)
     earlier = list(db.session.scalars(select(Assembly).where(Assembly.id.in_(earlier_assembly_ids(assembly)),
                                                              Assembly.id.in_(ran_topic))
-                                      .order_by(Assembly.date.desc())))
+                                      .order_by(Assembly.date.desc(), Assembly.id.desc())))
     outcomes = []
     for a in earlier:
         topic_name = workshop.topic.name
@@ -679,7 +679,7 @@ def series_assemblies(assembly: Assembly) -> list[Assembly]:
         return []
     return list(db.session.scalars(select(Assembly).where(
         Assembly.series_id == assembly.series_id, Assembly.id != assembly.id, Assembly.status != "draft")
-        .order_by(Assembly.date.desc())))
+        .order_by(Assembly.date.desc(), Assembly.id.desc())))
 
 
 def save_update(assembly: Assembly, data: dict[str, Any], update: AssemblyUpdate | None = None) -> AssemblyUpdate:

@@ -237,3 +237,15 @@ def test_register_rows_isolate_the_names_and_organisations_typed_by_delegates_an
     assert '<span class="meta"><bdi>\u062c\u0645\u0639\u064a\u0629 \u0627\u0644\u0646\u0648\u0631 7</bdi></span>' in register
     assert '<span class="register-name"><bdi>\u064a\u0648\u0633\u0641 3</bdi></span>' in register
     assert '<span class="meta"><bdi>\u0645\u0644\u062c\u0623</bdi> &middot; walk-in</span>' in register
+
+
+def test_the_register_lists_names_alphabetically_whatever_their_capitals(as_facilitator, facilitator):
+    # "de Souza" between Chloé and Zed, as on the registrations list: not after every capital letter.
+    s = scene(facilitator)
+    for name in ("Zed Zephaniah", "de Souza Maria"):
+        place(make_registration(s.assembly, s.police, name), s.workshop)
+    html = as_facilitator.get(_url(s)).get_data(as_text=True)
+    register = html.split('id="register"')[1].split('id="walk-in"')[0]
+    names = ["Aisha Khan", "Ben Jones", "Chloé Martin", "de Souza Maria", "Zed Zephaniah"]
+    positions = [register.index(n) for n in names]
+    assert positions == sorted(positions), names
