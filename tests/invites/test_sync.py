@@ -492,9 +492,9 @@ def test_a_legacy_entry_is_compared_with_an_invitation_still_queued_as_a_recipe(
     assert str(vevent(update.ics)[1]["DESCRIPTION"]) == "Lunch is provided."
 
 
-def test_cancellations_come_in_the_order_of_the_day_whatever_the_ids(db):
-    # Slot names hold ids ("round:99999"), whose text sorts "round:100000" first: the afternoon's
-    # cancellation came before the morning's where the ids crossed a power of ten (PostgreSQL in CI).
+def _placed_morning_and_afternoon(tag: str, email: str) -> tuple:
+    """A delegate placed in a morning and an afternoon workshop whose rounds' ids are 99999 and 100000: as text
+    ("round:99999", "round:100000" in slot names) the afternoon sorts first. Returns (delegate, their data)."""
     from eventapp.assemblies.models import Round
 
     assembly = make_assembly(date=date(2027, 3, 28), start_time=time(9, 0), end_time=time(16, 0))
@@ -503,42 +503,33 @@ def test_cancellations_come_in_the_order_of_the_day_whatever_the_ids(db):
                       position=2)
     db.session.add_all([morning, afternoon])
     db.session.commit()
-    topics = [make_topic("Order of the day A"), make_topic("Order of the day B")]
+    topics = [make_topic(f"{tag} A"), make_topic(f"{tag} B")]
     am, pm = make_workshop(morning, topics[0], "Morning workshop"), make_workshop(afternoon, topics[1], "Afternoon workshop")
-    org = make_org("Order Police", "police")
-    person = registration.register(assembly, {
-        "full_name": "Ola Order", "email": "ola.order@example.org", "job_title": "Officer", "organisation_id": org.id,
-        "access_needs": "", "dietary_needs": "", "topic_ids": [t.id for t in topics], "consent": True}).registration
-    publish_assignments(assembly, {person: [am, pm]})
-    registration.cancel_registration(person)
-    cancels = [m.subject for m in outbox("ola.order@example.org") if m.ics_method == "CANCEL"]
-    assert len(cancels) == 3
-    assert "Workshop:" not in cancels[0]  # the plenary, from 09:00
-    assert cancels[1].startswith("Cancelled: Workshop: Morning workshop")
-    assert cancels[2].startswith("Cancelled: Workshop: Afternoon workshop")
-
-
-def test_cancellations_at_an_old_address_come_in_the_order_of_the_day_whatever_the_ids(db):
-    # The same slot names ("round:99999", "round:100000") order the cancellations sent to the address a
-    # delegate leaves: as text the afternoon's came before the morning's once ids crossed a power of ten.
-    from eventapp.assemblies.models import Round
-
-    assembly = make_assembly(date=date(2027, 3, 28), start_time=time(9, 0), end_time=time(16, 0))
-    morning = Round(id=99999, assembly=assembly, name="Morning", starts_at=time(10, 0), ends_at=time(11, 0), position=1)
-    afternoon = Round(id=100000, assembly=assembly, name="Afternoon", starts_at=time(14, 0), ends_at=time(15, 0),
-                      position=2)
-    db.session.add_all([morning, afternoon])
-    db.session.commit()
-    topics = [make_topic("Old address A"), make_topic("Old address B")]
-    am, pm = make_workshop(morning, topics[0], "Morning workshop"), make_workshop(afternoon, topics[1], "Afternoon workshop")
-    org = make_org("Old Address Police", "police")
-    data = {"full_name": "Oli Old", "email": "oli.old@example.org", "job_title": "Officer", "organisation_id": org.id,
+    org = make_org(f"{tag} Police", "police")
+    data = {"full_name": f"{tag} Person", "email": email, "job_title": "Officer", "organisation_id": org.id,
             "access_needs": "", "dietary_needs": ""}
     person = registration.register(assembly, {**data, "topic_ids": [t.id for t in topics], "consent": True}).registration
     publish_assignments(assembly, {person: [am, pm]})
-    registration.update_registration(person, {**data, "email": "oli.new@example.org"}, by_organiser=True)
-    cancels = [m.subject for m in outbox("oli.old@example.org") if m.ics_method == "CANCEL"]
+    return person, data
+
+
+def _cancellations_in_the_order_of_the_day(address: str) -> None:
+    cancels = [m.subject for m in outbox(address) if m.ics_method == "CANCEL"]
     assert len(cancels) == 3
     assert "Workshop:" not in cancels[0]  # the plenary, from 09:00
     assert cancels[1].startswith("Cancelled: Workshop: Morning workshop")
     assert cancels[2].startswith("Cancelled: Workshop: Afternoon workshop")
+
+
+def test_cancellations_come_in_the_order_of_the_day_whatever_the_ids(db):
+    # The afternoon's cancellation came before the morning's where the ids crossed a power of ten (PostgreSQL in CI).
+    person, _ = _placed_morning_and_afternoon("Order of the day", "ola.order@example.org")
+    registration.cancel_registration(person)
+    _cancellations_in_the_order_of_the_day("ola.order@example.org")
+
+
+def test_cancellations_at_an_old_address_come_in_the_order_of_the_day_whatever_the_ids(db):
+    # The same slot names order the cancellations sent to the address a delegate leaves.
+    person, data = _placed_morning_and_afternoon("Old address", "oli.old@example.org")
+    registration.update_registration(person, {**data, "email": "oli.new@example.org"}, by_organiser=True)
+    _cancellations_in_the_order_of_the_day("oli.old@example.org")

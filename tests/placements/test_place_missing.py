@@ -30,6 +30,19 @@ def _publish(client, assembly):
     return db.session.scalar(select(AllocationRun).where(AllocationRun.status == "published"))
 
 
+def _two_late(client, first_name: str):
+    """Four seats a round, three delegates placed and published, then two registered late (``first_name`` first,
+    then Ben Later): one seat left in each round. Returns (assembly, topics, rounds, ws, places before, first, second)."""
+    assembly, topics, rounds, ws = two_round_assembly(capacity=2)
+    delegates(assembly, topics, 3, choices="ABC")
+    _publish(client, assembly)
+    before = _placements()
+    org = make_org("Late & Co")
+    first = make_registration(assembly, org, first_name, [topics["A"], topics["B"], topics["C"]])
+    second = make_registration(assembly, org, "Ben Later", [topics["A"], topics["B"], topics["C"]])
+    return assembly, topics, rounds, ws, before, first, second
+
+
 def _url(assembly):
     return f"/organiser/assemblies/{assembly.slug}/allocation/place-missing"
 
@@ -68,13 +81,7 @@ def test_a_delegate_promoted_after_publishing_gets_their_best_free_choice_and_no
 
 
 def test_the_preview_says_who_goes_where_and_who_cannot_be_placed_then_confirm_places_them(as_organiser):
-    assembly, topics, rounds, ws = two_round_assembly(capacity=2)
-    delegates(assembly, topics, 3, choices="ABC")
-    _publish(as_organiser, assembly)
-    before = _placements()
-    org = make_org("Late & Co")
-    first = make_registration(assembly, org, "Ann <b>Early</b>", [topics["A"], topics["B"], topics["C"]])
-    second = make_registration(assembly, org, "Ben Later", [topics["A"], topics["B"], topics["C"]])
+    assembly, topics, rounds, ws, before, first, second = _two_late(as_organiser, "Ann <b>Early</b>")
     index = as_organiser.get(f"/organiser/assemblies/{assembly.slug}/allocation/").get_data(as_text=True)
     assert "Place the 2 delegates missing a workshop" in index
     page = as_organiser.get(_url(assembly)).get_data(as_text=True)
@@ -171,13 +178,7 @@ def test_delegates_whose_workshop_was_deleted_get_another_in_that_round_only(as_
 def test_a_plan_that_changed_after_its_preview_is_not_placed_until_confirmed_again(as_organiser):
     """The organiser confirms the emails they were shown: a seat freed meanwhile (so Ben too would be placed and
     emailed) sends them back to the new plan, nothing placed; confirming that one places both."""
-    assembly, topics, rounds, ws = two_round_assembly(capacity=2)
-    delegates(assembly, topics, 3, choices="ABC")
-    _publish(as_organiser, assembly)
-    before = _placements()
-    org = make_org("Late & Co")
-    first = make_registration(assembly, org, "Ann Early", [topics["A"], topics["B"], topics["C"]])
-    second = make_registration(assembly, org, "Ben Later", [topics["A"], topics["B"], topics["C"]])
+    assembly, topics, rounds, ws, before, first, second = _two_late(as_organiser, "Ann Early")
     page = as_organiser.get(_url(assembly)).get_data(as_text=True)
     assert ">Place 1 delegate</button>" in page
     shown = SEEN_RE.search(page)
