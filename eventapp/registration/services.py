@@ -1445,10 +1445,9 @@ def tell_nothing_was_registered(assembly: Assembly, email: str, register_url: st
     The screen answers as for any correction, so it never shows whether the first address was registered.
     """
     address = clean_email(email)
-    # At most one such email per address and quarter of an hour, however often it is asked for.
-    now = utcnow()
-    window = now.replace(minute=now.minute - now.minute % FRESH_LINK_MINUTES, second=0, microsecond=0)
-    key = f"correction:{assembly.id}:{email_key(address)}:{window:%Y%m%dT%H%M}"
+    # At most one such email per address and quarter of an hour, however often it is asked for. The address
+    # is named by a digest, as in _confirm_key: itself (up to 254 characters) would not fit the key's column.
+    key = _window_key(f"correction:{assembly.id}", hashlib.sha256(email_key(address).encode()).hexdigest()[:24])
     if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
         return
     queue_rows([outbox_row("correction_not_registered", address, "", assembly_id=assembly.id, dedupe_key=key,

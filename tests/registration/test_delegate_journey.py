@@ -397,3 +397,34 @@ def test_the_personal_page_says_why_someone_waits_while_the_assembly_has_places(
     path = LINK_RE.search(outbox(kind="waiting_list", to="delegate7@example.org")[-1].body_text).group(1)
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).get_data(as_text=True)))
     assert "You are on the waiting list at position 2: every place is taken." in text
+
+
+def _longest_address(local: str) -> str:
+    """A valid address of 254 characters, the most the form and the column take."""
+    labels = []
+    while len(local) + 1 + len(".".join(labels + ["org"])) < 254:
+        room = 254 - len(local) - 1 - len(".".join(labels + ["org"])) - 1
+        labels.append("d" * min(60, max(1, room)))
+    address = f"{local}@{'.'.join(labels + ['org'])}"
+    assert len(address) == 254 and services.is_email_address(address)
+    return address
+
+
+def test_correcting_an_attempt_that_registered_nobody_to_the_longest_address_looks_like_any_correction(client, app,
+                                                                                                       setup):
+    # The address the form accepts (254 characters) went into the outbox's key for that email, which is 255 at
+    # most: PostgreSQL refused it, and the page answered "a value was far outside what this form accepts", which
+    # also told the person the first attempt had registered nobody.
+    register(client, setup, n=1)
+    other = app.test_client()
+    register(other, setup, n=1, full_name="Someone else")
+    longest = _longest_address("someone.else")
+    url = f"/a/{setup.assembly.slug}/register/correct-email"
+    resp = post_form(other, url, {"typed": "delegate1@example.org", "email": longest})
+    assert "far outside" not in resp.get_data(as_text=True)
+    assert resp.status_code == 302 and "The address is corrected." in _registered_page(other, setup)
+    (mail,) = outbox(kind="correction_not_registered", to=longest)
+    assert f"http://localhost/a/{setup.assembly.slug}/register" in mail.body_text
+    for _ in range(2):
+        post_form(other, url, {"typed": "x@example.org", "email": longest})
+    assert len(outbox(kind="correction_not_registered", to=longest)) == 1
