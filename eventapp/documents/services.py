@@ -20,6 +20,7 @@ from .models import VISIBILITIES, Document
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_ASSEMBLY = 50
 TITLE_MAX = 200
+FILENAME_MAX = 255  # Document.filename's column
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,13 @@ def describe(doc: Document) -> str:
 def _base_name(filename: str | None) -> str:
     # Browsers on Windows once sent the whole path; only the name means anything to the reader.
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    return name[:255]
+    if len(name) <= FILENAME_MAX:
+        return name
+    # Longer than the column: cut the name before its extension, which says what kind of file it is.
+    stem, dot, ext = name.rpartition(".")
+    if not dot or len(ext) > 10:
+        return name[:FILENAME_MAX]
+    return stem[:FILENAME_MAX - len(ext) - 1].rstrip() + "." + ext
 
 
 def _kind_of(name: str, data: bytes) -> str:

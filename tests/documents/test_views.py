@@ -304,3 +304,18 @@ def test_the_same_file_uploaded_again_from_a_new_form_is_still_refused(client, a
     again = upload(client, assembly, title="Agenda again")
     assert again.status_code == 400
     assert "This file is already attached, as \u201cAgenda\u201d." in again.get_data(as_text=True).translate(WITHOUT_ISOLATES)
+
+
+def test_a_file_whose_name_is_longer_than_the_column_is_added_with_its_name_cut_before_the_extension(client,
+                                                                                                    as_organiser):
+    # The name was cut to the column's 255 characters from its end, taking ".pdf" off: a PDF was refused as
+    # not being a PDF, Office, OpenDocument, PNG or JPEG file.
+    assembly = make_assembly()
+    long_name = "Minutes of the county community safety partnership " * 6 + ".pdf"
+    assert len(long_name) > 255
+    response = upload(client, assembly, filename=long_name)
+    assert response.status_code == 302
+    (doc,) = services.list_documents(assembly.id)
+    assert doc.filename.endswith(".pdf") and 250 <= len(doc.filename) <= 255
+    assert long_name.startswith(doc.filename[:-4])
+    assert doc.kind == "pdf" and len(doc.title) <= 200
