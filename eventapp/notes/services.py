@@ -219,6 +219,8 @@ def _record_attendance(workshop: Workshop, marks: dict[str, str], user_id: int |
                 result.changed += 1
         elif key.startswith("a") and ident in by_id and by_id[ident].registration_id not in placed:
             # A walk-in marked absent was added by mistake or left: keep the row, not the count.
+            if status not in ("present", "walk_in", "absent"):
+                raise DomainError("Choose present or not here.", key)
             new = _same_mark(status, key)
             if changed_elsewhere(key, _same_mark(by_id[ident].status, key), new):
                 result.kept_theirs.append(by_id[ident].name)

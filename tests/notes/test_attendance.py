@@ -57,6 +57,18 @@ def test_an_invalid_mark_is_refused_without_a_500(as_facilitator, facilitator):
     assert resp.status_code == 400 and "Choose present or absent." in resp.get_data(as_text=True)
 
 
+def test_an_invalid_mark_for_a_walk_in_is_refused_without_a_500(as_facilitator, facilitator):
+    # A walk-in's mark went to the database unchecked: a word not a mark broke the status rule (a 500), and one
+    # longer than its column was answered "a value was far outside what this form accepts" on PostgreSQL.
+    s = scene(facilitator)
+    walk_in = services.add_walk_in(s.workshop, facilitator.id, name="Sam Walker")
+    for mark in ("maybe", "present" * 5):
+        resp = post_form(as_facilitator, _url(s), {f"mark-a{walk_in.id}": mark})
+        assert resp.status_code == 400 and "Choose present or not here." in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Attendance, walk_in.id).status == "walk_in"
+
+
 def test_walk_in_from_the_registrations_of_the_assembly(as_facilitator, facilitator):
     s = scene(facilitator)
     page = as_facilitator.get(_url(s)).get_data(as_text=True)
