@@ -43,6 +43,17 @@ def test_users_create_refuses_mismatched_confirmation_then_accepts(app, db):
     assert db.session.scalar(select(User).where(User.email == "fac@example.org")).role == "facilitator"
 
 
+def test_users_create_refuses_a_name_or_address_longer_than_the_account_keeps(app, db):
+    # They went to the database as typed: PostgreSQL refused them with a traceback after the password was typed
+    # (SQLite kept them, longer than the organisers' form allows).
+    for args, message in ((["long.name@example.org", "--name", "N" * 201], "Use at most 200 characters for the name."),
+                          (["a" * 64 + "@" + "b" * 190 + ".org"], "Use at most 254 characters for the email address.")):
+        result = app.test_cli_runner().invoke(args=["users", "create", *args],
+                                              input="a long enough password\na long enough password\n")
+        assert result.exit_code != 0 and message in result.output, result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
 def test_users_create_refuses_a_duplicate_email(app, db, organiser):
     result = app.test_cli_runner().invoke(
         args=["users", "create", organiser.email.upper()], input="a long enough password\na long enough password\n"
