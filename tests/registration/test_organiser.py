@@ -694,6 +694,9 @@ def test_every_registration_a_filter_picks_can_be_cancelled_not_only_one_page(ap
     assert len(mine) == 3
     listing = as_organiser.get(f"{base(setup)}?organisation={org}&select=1").get_data(as_text=True)
     assert 'name="all" value="1"' in listing and "matching these filters (3, on every page)" in listing
+    # With cancelled ones listed too, the list's total is not how many would be cancelled: no number given.
+    listed_all = as_organiser.get(f"{base(setup)}?organisation={org}&status=all&select=1").get_data(as_text=True)
+    assert 'name="all" value="1"' in listed_all and "those cancelled already are left as they are" in listed_all
     unfiltered = as_organiser.get(f"{base(setup)}?select=1").get_data(as_text=True)
     assert 'name="all"' not in unfiltered  # everyone at once is not one press away
     check = as_organiser.get(f"{base(setup)}/cancel-selected?organisation={org}&all=1")
