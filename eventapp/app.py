@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .text import is_number
 from .txn import in_read_phase
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -93,7 +94,7 @@ def _check_environment_settings(config, names: set[str]) -> None:
         if name not in names:
             continue
         number = value if isinstance(value, int) and not isinstance(value, bool) else None
-        if number is None and isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        if number is None and isinstance(value, str) and is_number(value.strip()):
             number = int(value)
         if number is None or number < 1:
             problems.append(f"FLASK_{name} must be a whole number above 0, not {str(value)!r}.")

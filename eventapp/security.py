@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, g, render_template, request
 from sqlalchemy.exc import DataError
 
+from .text import is_number
+
 # Far beyond any real list; larger numbers overflow the database's OFFSET.
 MAX_PAGE = 100_000
 
@@ -32,7 +34,7 @@ def init_app(app: Flask) -> None:
         ):
             abort(400)
         page = request.args.get("page", "")
-        if page.isascii() and page.isdigit() and int(page) > MAX_PAGE:
+        if is_number(page) and int(page) > MAX_PAGE:
             abort(404)
 
     if not (app.config.get("PUBLIC_BASE_URL") or app.config.get("TRUSTED_HOSTS") or app.testing):

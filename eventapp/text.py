@@ -64,3 +64,9 @@ def isolate(value: object) -> str:
             else:
                 unmatched += 1
     return FSI * (1 + unmatched) + text + PDI * (1 + open_count)
+
+
+def is_number(text: str, max_digits: int | None = None) -> bool:
+    """Whether text is a whole number int() reads, in ASCII digits only (at most max_digits of them): "²" and
+    "٣" are digits to str.isdigit(), but int("²") raises."""
+    return text.isascii() and text.isdigit() and (max_digits is None or len(text) <= max_digits)

@@ -17,6 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..audit import services as audit
 from ..domain import DomainError, NotFound
 from ..extensions import db
+from ..text import is_number
 from ..timeutil import utcnow
 from ..txn import begin_writes
 from .models import ROLES, User
@@ -130,7 +131,7 @@ def _matching_step(secret: str, code: str, after: int | None, now: float | None 
     """The time step (this one or either neighbour: a phone's clock drifts) whose code is ``code``, if later than
     ``after``."""
     code = _digits(code)
-    if len(code) != 6 or not (code.isascii() and code.isdigit()):
+    if len(code) != 6 or not is_number(code):
         return None
     totp = pyotp.TOTP(secret)
     current = int((time.time() if now is None else now) // STEP_SECONDS)

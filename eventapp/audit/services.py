@@ -12,6 +12,7 @@ from ..extensions import db
 from ..timeutil import utcnow
 from ..txn import begin_writes
 from .models import ACTIONS, CAUSES, COMMAND_LINE, UNATTENDED, AuditEvent
+from ..text import is_number
 
 # What a delegate's name becomes in the log once the privacy purge has run.
 ANONYMISED = "Anonymised delegate"
@@ -116,8 +117,8 @@ class Filters:
         assembly = args.get("assembly", "")
         who = args.get("who", "")
         return cls(action=action if action in ACTIONS else "",
-                   assembly_id=int(assembly) if assembly.isascii() and assembly.isdigit() and len(assembly) < 12 else None,
-                   who=who if who in CAUSES or (who.isascii() and who.isdigit() and len(who) < 12) else "",
+                   assembly_id=int(assembly) if is_number(assembly, 11) else None,
+                   who=who if who in CAUSES or is_number(who, 11) else "",
                    q=args.get("q", "").strip()[:200])
 
     def args(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from ..accounts.access import checkin_required
 from ..assemblies.models import Assembly
 from ..assemblies.views import load_assembly
 from ..domain import DomainError, NotFound
-from ..text import isolate, without_control
+from ..text import is_number, isolate, without_control
 from . import services
 
 bp = Blueprint("checkin", __name__)
@@ -26,7 +26,7 @@ def _args() -> dict[str, str]:
     args = {k: source.get(k, "") for k in ARGS}
     args["q"] = without_control(args["q"]).strip()[:200]
     args["show"] = args["show"] if args["show"] in services.SHOW else ""
-    args["page"] = args["page"] if args["page"].isascii() and args["page"].isdigit() and len(args["page"]) < 7 else ""
+    args["page"] = args["page"] if is_number(args["page"], 6) else ""
     return {k: v for k, v in args.items() if v}
 
 

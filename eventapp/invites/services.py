@@ -21,6 +21,7 @@ from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, link
                              queue_rows, render_email, render_subject, renderer)
 from ..placements.models import Placement
 from ..registration.models import Registration
+from ..text import is_number
 from ..timeutil import local_to_utc, local_today, utc_to_local, utcnow
 from . import ical
 from .ical import EventData
@@ -339,7 +340,7 @@ def _reworded(pairs: list) -> tuple[dict[int, tuple[str, list | None]], dict[int
                 .where(OutboxMessage.registration_id.in_(ids[start:start + _RECIPE_CHUNK]),
                        OutboxMessage.dedupe_key.startswith("invite:"))):
             uid, _, seq = key[len("invite:"):].rpartition(":")
-            if seq.isascii() and seq.isdigit():
+            if is_number(seq):
                 earlier.setdefault((uid, to_email.lower()), []).append((int(seq), msg_id, status))
     last_sent: dict[int, int] = {}  # recipe's row id -> the row last sent for its entry and address
     out: dict[int, tuple[str, list | None]] = {}

@@ -31,6 +31,7 @@ from ..extensions import db, mail
 from ..timeutil import utcnow
 from ..workers import pause
 from .models import OutboxMessage
+from ..text import is_number
 
 logger = logging.getLogger(__name__)
 
@@ -280,8 +281,9 @@ def for_outbox(message):
 
 def _kind_sent(row, prepared: dict[str, object]) -> str:
     """The kind a recipe row goes out as (its renderer's kind hook), else the row's own."""
-    name = json.loads(row.render).get("r")
-    return _KINDS[name](row, json.loads(row.render), prepared.get(name)) if name in _KINDS else row.kind
+    recipe = json.loads(row.render)
+    name = recipe.get("r")
+    return _KINDS[name](row, recipe, prepared.get(name)) if name in _KINDS else row.kind
 
 
 def _content(row, subject: str, text: str, html: str, ics: str | None, kind: str) -> dict:
@@ -779,13 +781,13 @@ def _overtaken(rows: list, not_sent: dict[int, str]) -> dict[int, str]:
             .where(OutboxMessage.registration_id.in_({row.registration_id for row in calendar}),
                    OutboxMessage.dedupe_key.startswith("invite:"), OutboxMessage.status == "sent")):
         entry, _, seq = key.rpartition(":")
-        if seq.isascii() and seq.isdigit():
+        if is_number(seq):
             where = (entry, to_email.lower())
             sent[where] = max(sent.get(where, -1), int(seq))
     out = {}
     for row in calendar:
         entry, _, seq = row.dedupe_key.rpartition(":")
-        if seq.isascii() and seq.isdigit() and sent.get((entry, row.to_email.lower()), -1) > int(seq):
+        if is_number(seq) and sent.get((entry, row.to_email.lower()), -1) > int(seq):
             out[row.id] = "a newer calendar message for this entry was sent to this address while it waited."
     return out
 

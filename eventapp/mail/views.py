@@ -15,6 +15,7 @@ from ..timeutil import local_today
 from ..registration.models import Registration
 from ..templating import counted
 from .models import OUTBOX_STATUSES, OutboxMessage
+from ..text import is_number
 
 bp = Blueprint("mail", __name__, url_prefix="/organiser/outbox")
 
@@ -60,7 +61,7 @@ def _kinds() -> dict[str, str]:
 FILTER_ARGS = ("q", "status", "kind", "assembly", "registration")
 # ... and its page: what a message's page and the actions on the list carry, to come back to the same list.
 LIST_ARGS = (*FILTER_ARGS, "page")
-_NUMBER = (lambda v: v.isascii() and v.isdigit() and len(v) < 12)
+_NUMBER = (lambda v: is_number(v, 11))
 _CHECKS = {"status": lambda v: v in OUTBOX_STATUSES, "page": _NUMBER, "assembly": _NUMBER, "registration": _NUMBER,
            "kind": lambda v: v.isascii() and v.replace("_", "").isalnum()}
 

@@ -20,6 +20,7 @@ from ..organisations.models import Organisation
 from ..placements.models import Placement
 from ..registration.models import Registration, email_key
 from ..registration.services import _manage_link_template, _serializer
+from ..text import is_number
 from ..timeutil import local_to_utc, utc_to_local, utcnow
 from .models import AssemblyMessage
 
@@ -164,11 +165,11 @@ def _parse_audience(assembly: Assembly, value: str) -> tuple[str, int | None, st
     if value in AUDIENCE_LABELS:
         return value, None, AUDIENCE_LABELS[value], None
     kind, _, ident = (value or "").partition(":")
-    if kind == "organisation" and ident.isascii() and ident.isdigit():
+    if kind == "organisation" and is_number(ident):
         name = db.session.scalar(select(Organisation.name).where(Organisation.id == int(ident)))
         if name is not None:
             return "organisation", None, f"{ORGANISATION_LABEL}“{name}”", int(ident)
-    if kind == "workshop" and ident.isascii() and ident.isdigit():
+    if kind == "workshop" and is_number(ident):
         row = db.session.execute(
             select(Workshop.title, Workshop.room, Round.name).join(Round, Round.id == Workshop.round_id)
             .where(Workshop.id == int(ident), Round.assembly_id == assembly.id)).first()

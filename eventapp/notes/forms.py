@@ -5,6 +5,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .models import ACTION_STATUSES, SECTION_HINTS, SECTIONS
+from ..text import is_number
 
 
 SHORT_NAMES = {"summary": "the summary", "working": "what is working", "not_working": "what is not working",
@@ -58,7 +59,7 @@ class ActionForm(FlaskForm):
 def _id_or_zero(value) -> int:
     # Filters come from the query string: anything that is not an id means "any".
     text = str(value if value is not None else "").strip()
-    return int(text) if text.isascii() and text.isdigit() else 0
+    return int(text) if is_number(text) else 0
 
 
 class ActionFilterForm(FlaskForm):

@@ -26,7 +26,7 @@ from .models import ACTION_STATUSES, ATTENDANCE_STATUSES, SECTIONS, Action
 from .rendering import render_markdown
 from .services import ActionConflict, Conflict, TypedByOther
 from ..templating import flash_at
-from ..text import isolate
+from ..text import is_number, isolate
 from ..timeutil import utc_to_local, utcnow
 
 bp = Blueprint("notes", __name__)
@@ -721,7 +721,7 @@ def review(slug: str, workshop_id: int):
     notes = services.notes_for(workshop.id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        chosen = [int(i) for i in request.form.getlist("actions") if i.isascii() and i.isdigit()]
+        chosen = [int(i) for i in request.form.getlist("actions") if is_number(i)]
         try:
             if (notes is None or not notes.has_text) and not services.workshop_actions(workshop.id):
                 raise DomainError("There are no notes or actions to approve yet.")

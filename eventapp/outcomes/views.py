@@ -28,7 +28,7 @@ from ..notes.models import ACTION_STATUSES, Action
 from ..notes.views import typed_action, typed_by_refusal
 from ..organisations.models import Organisation
 from ..registration.csvio import csv_response, download_name, to_csv
-from ..text import isolate
+from ..text import is_number, isolate
 from ..timeutil import local_today
 from . import services
 from ..feedback import services as feedback_services
@@ -205,7 +205,7 @@ def carry_forward(slug: str):
     assembly = _assembly(slug)
     form = ConfirmForm()
     if form.validate_on_submit():
-        chosen = [int(i) for i in request.form.getlist("actions") if i.isascii() and i.isdigit()]
+        chosen = [int(i) for i in request.form.getlist("actions") if is_number(i)]
         if not chosen:
             form.form_errors.append("Choose at least one action to carry forward.")
         else:

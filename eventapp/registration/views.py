@@ -33,7 +33,7 @@ from ..form_limits import refused_with, sent as _sent
 from ..forms_util import apply_domain_error
 from ..links import absolute_url
 from ..templating import cached_url_for, counted, escape_text as _h, options
-from ..text import isolate, without_control
+from ..text import is_number, isolate, without_control
 from ..timeutil import local_today
 from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
@@ -1116,7 +1116,7 @@ def _promoted_note(promoted: list[Registration]) -> str:
 def _selected_ids() -> list[int]:
     """The registration ids ticked on the list (``reg``), as numbers, at most BULK_CANCEL_MAX."""
     values = request.values.getlist("reg")[:services.BULK_CANCEL_MAX]
-    return [int(v) for v in values if v.isascii() and v.isdigit() and len(v) < 12]
+    return [int(v) for v in values if is_number(v, 11)]
 
 
 def _matching_ids(assembly_id: int) -> list[int]:
@@ -1292,7 +1292,7 @@ def _export_words(filters: dict[str, str]) -> list[str]:
     status = filters.get("status", "")
     return [status if status in REGISTRATION_STATUSES or status == "all" else "",
             filters.get("sector", "") if filters.get("sector") in SECTORS else "",
-            "organisation" if (filters.get("organisation") or "").isdigit() else "",
+            "organisation" if is_number(filters.get("organisation") or "") else "",
             f"{filters['needs']}-needs" if filters.get("needs") in NEEDS else "",
             "search" if _list_q(filters) else ""]
 
