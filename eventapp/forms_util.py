@@ -1,12 +1,20 @@
-"""Helpers shared by forms: turn domain errors into field errors; know what this browser just added."""
+"""Helpers shared by forms: length limits in our words; turn domain errors into field errors; know what this
+browser just added."""
 from __future__ import annotations
 
 import time
 
 from flask import session
 from flask_wtf import FlaskForm
+from wtforms.validators import Length
 
 from .domain import DomainError
+
+
+def at_most(limit: int) -> Length:
+    """A Length(max=limit) that says "Use at most 200 characters.", not WTForms' "Field cannot be longer than 200
+    characters." (tests/test_form_limits.py refuses that wording on every form)."""
+    return Length(max=limit, message=f"Use at most {limit:,} characters.")
 
 
 def apply_domain_error(form: FlaskForm, err: DomainError) -> None:

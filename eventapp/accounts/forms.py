@@ -3,12 +3,13 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from ..forms_util import at_most
 from .models import ROLE_LABELS
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired("Enter your email address."), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=200)])
+    email = EmailField("Email address", validators=[DataRequired("Enter your email address."), at_most(254)])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), at_most(200)])
 
 
 class ChangePasswordForm(FlaskForm):
@@ -25,10 +26,10 @@ class ChangePasswordForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=200)])
+    name = StringField("Full name", validators=[DataRequired("Enter the person's name."), at_most(200)])
     email = EmailField(
         "Email address",
-        validators=[DataRequired("Enter an email address."), Email("Enter an email address like name@example.org."), Length(max=254)],
+        validators=[DataRequired("Enter an email address."), Email("Enter an email address like name@example.org."), at_most(254)],
     )
     role = SelectField("Role", choices=[SelectChoice(k, v) for k, v in ROLE_LABELS.items()])
     password = PasswordField(
@@ -39,7 +40,7 @@ class UserForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired("Enter your email address."), Length(max=254)])
+    email = EmailField("Email address", validators=[DataRequired("Enter your email address."), at_most(254)])
 
 
 class ResetPasswordForm(FlaskForm):
@@ -58,7 +59,7 @@ class TwoStepCodeForm(FlaskForm):
     code = StringField(
         "Code",
         description="The 6 digits your authenticator app shows for this account, or one of your recovery codes.",
-        validators=[DataRequired("Enter the code from your authenticator app."), Length(max=40)],
+        validators=[DataRequired("Enter the code from your authenticator app."), at_most(40)],
     )
 
 
@@ -66,7 +67,7 @@ class TwoStepSetupForm(FlaskForm):
     code = StringField(
         "Code from your app",
         description="The 6 digits the app shows now for this account (spaces are fine).",
-        validators=[DataRequired("Enter the 6-digit code your app shows."), Length(max=20)],
+        validators=[DataRequired("Enter the 6-digit code your app shows."), at_most(20)],
     )
 
 
@@ -75,12 +76,12 @@ def _current_app_code() -> StringField:
     return StringField(
         "Code from your app",
         description="The 6 digits your app shows now.",
-        validators=[DataRequired("Enter the 6-digit code your app shows."), Length(max=20)],
+        validators=[DataRequired("Enter the 6-digit code your app shows."), at_most(20)],
     )
 
 
 class TwoStepOffForm(FlaskForm):
-    password = PasswordField("Your password", validators=[DataRequired("Enter your password."), Length(max=200)])
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password."), at_most(200)])
     code = _current_app_code()
 
 

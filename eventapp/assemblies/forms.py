@@ -12,32 +12,33 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
+from ..forms_util import at_most
 from .models import ASSEMBLY_STATUSES
 
 TEXT_MAX = 10_000
 
 
 class AssemblyForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
+    title = StringField("Title", validators=[DataRequired("Enter a title."), at_most(200)])
     slug = StringField(
         "Web address",
         description="Part of the page's address: lower-case letters, digits and hyphens, e.g. community-safety-2026.",
-        validators=[DataRequired("Enter a web address."), Length(max=100)],
+        validators=[DataRequired("Enter a web address."), at_most(100)],
     )
     series_name = StringField(
         "Series",
         description="Optional. Assemblies in the same series carry actions forward, e.g. 'County Community Safety Assembly'.",
-        validators=[Optional(), Length(max=200)],
+        validators=[Optional(), at_most(200)],
     )
-    summary = TextAreaField("Summary", validators=[Optional(), Length(max=TEXT_MAX)])
-    venue_name = StringField("Venue", validators=[DataRequired("Enter the venue."), Length(max=200)])
-    venue_address = TextAreaField("Venue address", validators=[Optional(), Length(max=1000)])
+    summary = TextAreaField("Summary", validators=[Optional(), at_most(TEXT_MAX)])
+    venue_name = StringField("Venue", validators=[DataRequired("Enter the venue."), at_most(200)])
+    venue_address = TextAreaField("Venue address", validators=[Optional(), at_most(1000)])
     date = DateField("Date", validators=[DataRequired("Enter the date, e.g. 2027-03-18.")])
     start_time = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 09:30.")])
     end_time = TimeField("Ends at", validators=[DataRequired("Enter the end time, e.g. 16:00.")])
-    timezone = StringField("Time zone", default="Europe/London", validators=[DataRequired("Enter a time zone."), Length(max=64)])
+    timezone = StringField("Time zone", default="Europe/London", validators=[DataRequired("Enter a time zone."), at_most(64)])
     registration_opens_at = DateTimeLocalField("Registration opens", validators=[Optional()])
     registration_closes_at = DateTimeLocalField("Registration closes", validators=[Optional()])
     capacity = IntegerField(
@@ -56,7 +57,7 @@ class AssemblyForm(FlaskForm):
                     "Registrations with addresses nobody reads, mistyped or made up, then never hold places.",
         default=True,
     )
-    privacy_notice = TextAreaField("Privacy notice", validators=[Optional(), Length(max=TEXT_MAX)])
+    privacy_notice = TextAreaField("Privacy notice", validators=[Optional(), at_most(TEXT_MAX)])
     retention_days = IntegerField(
         "Keep personal data for (days after archiving)",
         validators=[Optional(), NumberRange(min=0, max=36_500, message="Enter a number of days from 0 to 36,500.")],
@@ -67,7 +68,7 @@ class AssemblyForm(FlaskForm):
 
 
 class RoundForm(FlaskForm):
-    name = StringField("Name", description="e.g. Morning breakouts", validators=[DataRequired("Enter a name."), Length(max=100)])
+    name = StringField("Name", description="e.g. Morning breakouts", validators=[DataRequired("Enter a name."), at_most(100)])
     starts_at = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 11:00.")])
     ends_at = TimeField("Ends at", validators=[DataRequired("Enter the end time, e.g. 12:15.")])
     position = IntegerField("Order", validators=[Optional(), NumberRange(min=1, max=100)])
@@ -81,12 +82,12 @@ class WorkshopForm(FlaskForm):
     round_id = SelectField("Round", coerce=int, validators=[InputRequired("Choose a round.")])
     # Optional: a new topic named below stands for it (the service says when neither is given).
     topic_id = SelectField("Topic", coerce=int, validators=[Optional()])
-    new_topic = StringField("Or a new topic", validators=[Optional(), Length(max=120)],
+    new_topic = StringField("Or a new topic", validators=[Optional(), at_most(120)],
                             description="Only if the topic is not in the list: type its name here instead. "
                                         "It is added to the topic list, for this and later assemblies.")
-    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=TEXT_MAX)])
-    room = StringField("Room", validators=[Optional(), Length(max=120)])
+    title = StringField("Title", validators=[DataRequired("Enter a title."), at_most(200)])
+    description = TextAreaField("Description", validators=[Optional(), at_most(TEXT_MAX)])
+    room = StringField("Room", validators=[Optional(), at_most(120)])
     capacity = IntegerField(
         "Capacity",
         validators=[InputRequired("Enter the capacity."), NumberRange(min=0, max=10_000, message="Enter a number from 0 to 10,000.")],
@@ -100,8 +101,8 @@ class WorkshopForm(FlaskForm):
 
 
 class TopicForm(FlaskForm):
-    name = StringField("Topic", validators=[DataRequired("Enter the topic."), Length(max=120)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=TEXT_MAX)])
+    name = StringField("Topic", validators=[DataRequired("Enter the topic."), at_most(120)])
+    description = TextAreaField("Description", validators=[Optional(), at_most(TEXT_MAX)])
     # An add form's one-time token (eventapp.add_once): sent twice, it adds once.
     once = HiddenField()
 
@@ -109,8 +110,8 @@ class TopicForm(FlaskForm):
 class AgendaItemForm(FlaskForm):
     starts_at = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 09:30.")])
     ends_at = TimeField("Ends at", validators=[Optional()])
-    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
-    speaker = StringField("Speaker", validators=[Optional(), Length(max=200)])
+    title = StringField("Title", validators=[DataRequired("Enter a title."), at_most(200)])
+    speaker = StringField("Speaker", validators=[Optional(), at_most(200)])
     organisation_id = SelectField("Organisation", coerce=int, validators=[Optional()])
     # An add form's one-time token (eventapp.add_once): sent twice, it adds once.
     once = HiddenField()

@@ -17,8 +17,8 @@ from ..assemblies.models import ROUND_ORDER, AgendaItem, Assembly, Round, Worksh
 from ..links import absolute_url
 from ..extensions import db
 from ..mail.models import OutboxMessage
-from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, link_template, outbox_row, queue_email,
-                             queue_rows, render_email, render_subject, renderer)
+from ..mail.services import (TOKEN_PLACEHOLDER, clean_header, deferred_row, id_domain, link_template, outbox_row,
+                             queue_email, queue_rows, render_email, render_subject, renderer)
 from ..placements.models import Placement
 from ..registration.models import Registration
 from ..text import is_number
@@ -141,7 +141,7 @@ def desired_slots(registrations: list[Registration], *, placed: bool = True,
 
 def make_uid(registration: Registration, slot: str, domain: str | None = None) -> str:
     """A UID from database keys: one per delegate and slot, so a move within a round updates the same entry."""
-    domain = domain or current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
+    domain = domain or id_domain()
     return f"assembly{registration.assembly_id}-registration{registration.id}-{slot.replace(':', '')}@{domain}"
 
 
@@ -208,7 +208,7 @@ class _Batch:
         self.defer = defer
         self.now = utcnow()
         self.organizer = ical.organizer_line()
-        self.domain = current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
+        self.domain = id_domain()
         self.rows: list[dict] = []
         self.new_entries: list[dict] = []
         self._local: dict[tuple[datetime, str], datetime] = {}
@@ -762,7 +762,7 @@ def delegate_calendar(registration: Registration) -> str:
 
 def agenda_calendar(assembly: Assembly) -> str:
     """The public agenda: the day, each plenary item and each workshop."""
-    domain = current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
+    domain = id_domain()
     day = plenary_event(assembly)
     if assembly.is_cancelled:
         # Subscribers' calendars follow the feed: the day stays, marked cancelled in its title too (not

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import binascii
 import email
+import hashlib
 import json
 import logging
 import os
@@ -111,8 +112,17 @@ def _render_part(env, name: str, merged: dict) -> str:
         env.handle_exception()
 
 
-def _domain() -> str:
-    return current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
+# Message-IDs and calendar UIDs end in the organiser address's domain, and their columns (and the invitations'
+# dedupe keys, which hold a UID) take 255 characters. DNS allows a domain of 253 and the setting is not checked,
+# so one longer than this (room is left for what comes before it) is replaced by a digest of itself: as unique,
+# and the same every time, so the next sync still finds the calendar entries it made.
+ID_DOMAIN_MAX = 100
+
+
+def id_domain() -> str:
+    """The domain that ends Message-IDs and calendar UIDs: the organiser address's, or a digest of one too long."""
+    domain = current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost"
+    return domain if len(domain) <= ID_DOMAIN_MAX else hashlib.sha256(domain.encode()).hexdigest()[:32]
 
 
 def outbox_row(kind: str, to_email: str, to_name: str = "", *, context: dict | None = None, ics: str | None = None,
@@ -127,7 +137,7 @@ def outbox_row(kind: str, to_email: str, to_name: str = "", *, context: dict | N
         "assembly_id": assembly_id, "registration_id": registration_id, "dedupe_key": dedupe_key,
         # Fixed at queueing: every retry or resend carries the same Message-ID, so a
         # mail client that got it twice (worker killed after sending) shows it once.
-        "message_id": f"<{os.urandom(16).hex()}@{domain or _domain()}>", "status": "pending", "next_attempt_at": now,
+        "message_id": f"<{os.urandom(16).hex()}@{domain or id_domain()}>", "status": "pending", "next_attempt_at": now,
         "attempts": 0, "last_error": "", "created_at": now,
     }
 
@@ -227,7 +237,7 @@ def deferred_row(kind: str, to_email: str, to_name: str, *, recipe: dict, subjec
         "body_text": "", "body_html": "", "ics": None, "ics_method": ics_method.upper() if ics_method else None,
         "render": json.dumps(recipe, separators=(",", ":")), "assembly_id": assembly_id,
         "registration_id": registration_id, "dedupe_key": dedupe_key,
-        "message_id": f"<{os.urandom(16).hex()}@{domain or _domain()}>", "status": "pending", "next_attempt_at": now,
+        "message_id": f"<{os.urandom(16).hex()}@{domain or id_domain()}>", "status": "pending", "next_attempt_at": now,
         "attempts": 0, "last_error": "", "created_at": now,
     }
 
@@ -1024,7 +1034,7 @@ def retry_failed(filters: OutboxFilters | None = None) -> tuple[int, int]:
 
 def new_message_id() -> str:
     """A fresh RFC 5322 Message-ID."""
-    return make_msgid(domain=current_app.config["ORGANISER_EMAIL"].rpartition("@")[2] or "localhost")
+    return make_msgid(domain=id_domain())
 
 
 def outbox_counts(filters: OutboxFilters | None = None) -> dict[str, int]:

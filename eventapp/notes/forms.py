@@ -1,9 +1,10 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..forms_util import at_most
 from .models import ACTION_STATUSES, SECTION_HINTS, SECTIONS
 from ..text import is_number
 
@@ -34,8 +35,8 @@ def notes_data(form: NotesForm) -> dict:
 class WalkInForm(FlaskForm):
     registration_id = SelectField("Registered delegate", coerce=int, validate_choice=False,
                                   description="Someone who registered for the assembly but was allocated elsewhere.")
-    name = StringField("Or a new person: full name", validators=[Length(max=200)])
-    organisation = StringField("Their organisation", validators=[Length(max=200)])
+    name = StringField("Or a new person: full name", validators=[at_most(200)])
+    organisation = StringField("Their organisation", validators=[at_most(200)])
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -49,7 +50,7 @@ class ActionForm(FlaskForm):
                                 description="Plain text or Markdown.")
     owner_organisation_id = SelectField("Owner organisation", coerce=int, validate_choice=False,
                                         validators=[DataRequired("Choose the organisation that owns this action.")])
-    lead_person = StringField("Lead person (optional)", validators=[Length(max=200)])
+    lead_person = StringField("Lead person (optional)", validators=[at_most(200)])
     due_date = DateField("Due date", validators=[DataRequired("Enter the due date.")])
     status = SelectField("Status", choices=[SelectChoice(k, v) for k, v in ACTION_STATUSES.items()], default="open")
     topic_ids = MultiCheckboxField("Topics", coerce=int, validate_choice=False)

@@ -1,13 +1,14 @@
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, NumberRange
 
+from ..forms_util import at_most
 from .models import SECTORS, STATUSES
 
 
 class OrganisationForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired("Enter the organisation's name."), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired("Enter the organisation's name."), at_most(200)])
     sector = SelectField("Sector", choices=[SelectChoice(k, v) for k, v in SECTORS.items()])
     status = SelectField("Status", choices=[SelectChoice(k, v) for k, v in STATUSES.items()])
 

@@ -1,14 +1,15 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
+from ..forms_util import at_most
 from ..notes.forms import ActionFilterForm
 from ..notes.models import ACTION_STATUSES
 
 
 class UpdateForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
+    title = StringField("Title", validators=[DataRequired("Enter a title."), at_most(200)])
     published_on = DateField("Date", validators=[DataRequired("Enter the date of the update.")],
                              description="A date in the future publishes the update on that day.")
     # No length validator: the service checks it and a refused save keeps the text.
@@ -27,8 +28,8 @@ class StatusForm(FlaskForm):
 
 
 class ContactForm(FlaskForm):
-    contact_name = StringField("Contact name (optional)", validators=[Length(max=200)])
-    contact_email = StringField("Contact email", validators=[Length(max=254)],
+    contact_name = StringField("Contact name (optional)", validators=[at_most(200)])
+    contact_email = StringField("Contact email", validators=[at_most(254)],
                                 description="Receives the partner link and reminders about this organisation's actions.")
 
 

@@ -133,9 +133,9 @@ def test_renaming_slug_onto_another_is_refused(as_organiser, db):
     ({"registration_closes_at": "2027-01-01T09:00"}, "registration_closes_at",
      "Registration must close after it opens."),
     ({"timezone": "Mars/Olympus_Mons"}, "timezone", "Choose a time zone from the list."),
-    ({"title": "x" * 201}, "title", "Field cannot be longer than 200 characters."),
-    ({"slug": "a" * 101}, "slug", "Field cannot be longer than 100 characters."),
-    ({"summary": "y" * 10_001}, "summary", "Field cannot be longer than 10000 characters."),
+    ({"title": "x" * 201}, "title", "Use at most 200 characters."),
+    ({"slug": "a" * 101}, "slug", "Use at most 100 characters."),
+    ({"summary": "y" * 10_001}, "summary", "Use at most 10,000 characters."),
     ({"title": "   "}, "title", "Enter a title."),
     ({"date": "18/03/2027"}, "date", "Enter the date, e.g. 2027-03-18."),
     ({"capacity": "-1"}, "capacity", "Enter a number from 0 to 100,000."),
@@ -266,7 +266,7 @@ def test_rounds_create_edit_and_refusals(as_organiser, db):
     assert resp.status_code == 400 and "The round must end after it starts." in body(resp)
     assert 'value="Late"' in body(resp)
     resp = post_form(as_organiser, f"{base}/new", {"name": "L" * 101, "starts_at": "16:00", "ends_at": "17:00"})
-    assert resp.status_code == 400 and "Field cannot be longer than 100 characters." in body(resp)
+    assert resp.status_code == 400 and "Use at most 100 characters." in body(resp)
 
     morning = rounds[0]
     resp = post_form(as_organiser, f"{base}/{morning.id}/edit", {"name": "Morning breakouts", "starts_at": "11:00",
@@ -365,7 +365,7 @@ def test_workshop_refusals_keep_input(as_organiser, db):
     resp = post_form(as_organiser, url, {**good, "topic_id": 999999})
     assert resp.status_code == 400 and "valid choice" in body(resp)
     resp = post_form(as_organiser, url, {**good, "title": "t" * 201})
-    assert resp.status_code == 400 and "Field cannot be longer than 200 characters." in body(resp)
+    assert resp.status_code == 400 and "Use at most 200 characters." in body(resp)
     other_round = make_round(make_assembly())
     resp = post_form(as_organiser, url, {**good, "round_id": other_round.id})
     assert resp.status_code == 400 and "valid choice" in body(resp)
@@ -524,7 +524,7 @@ def test_topics_add_rename_and_refuse_duplicates(as_organiser, db):
     db.session.refresh(topic)
     assert topic.name == "Poor Mental Health"
     resp = post_form(as_organiser, "/organiser/topics/new", {"name": "t" * 121})
-    assert resp.status_code == 400 and "Field cannot be longer than 120 characters." in body(resp)
+    assert resp.status_code == 400 and "Use at most 120 characters." in body(resp)
 
 
 def test_topic_list_counts_paginates_and_filters(as_organiser):

@@ -533,3 +533,24 @@ def test_cancellations_at_an_old_address_come_in_the_order_of_the_day_whatever_t
     person, data = _placed_morning_and_afternoon("Old address", "oli.old@example.org")
     registration.update_registration(person, {**data, "email": "oli.new@example.org"}, by_organiser=True)
     _cancellations_in_the_order_of_the_day("oli.old@example.org")
+
+
+def test_ids_built_on_a_very_long_organiser_domain_still_fit_their_columns(world, app, monkeypatch):
+    # Message-IDs, calendar UIDs and the invitations' dedupe keys end in the organiser address's domain: one of
+    # 253 characters (as long as DNS allows) made each longer than its 255-character column (PostgreSQL: a 500).
+    domain = ".".join(["a" * 63] * 3 + ["b" * 61])
+    monkeypatch.setitem(app.config, "ORGANISER_EMAIL", f"assembly@{domain}")
+    reg = register(world, "Aïsha O'Neill", "aisha@example.org")
+    publish_assignments(world.assembly, {reg: [world.ws.asb, world.ws.harm]})
+    messages = outbox("aisha@example.org")
+    entries = list(db.session.scalars(select(CalendarEntry).where(CalendarEntry.registration_id == reg.id)))
+    assert len(entries) == 3 and len(messages) == 4  # confirmation; the day and two workshops
+    assert all(len(m.message_id) <= 255 and len(m.dedupe_key or "") <= 255 for m in messages)
+    assert all(len(e.uid) <= 255 for e in entries)
+    # The same domain stands for it everywhere, always: a later sync sends the same UIDs.
+    assert len({m.message_id.rpartition("@")[2] for m in messages} | {e.uid.rpartition("@")[2] + ">" for e in entries}) == 1
+
+    # A domain that fits is kept as it is.
+    monkeypatch.setitem(app.config, "ORGANISER_EMAIL", "assembly@shireford.example.gov.uk")
+    other = register(world, "Dev Patel", "dev@example.org")
+    assert outbox("dev@example.org")[0].message_id.endswith("@shireford.example.gov.uk>")

@@ -109,6 +109,19 @@ def test_walk_in_needs_a_person(as_facilitator, facilitator):
     assert resp.status_code == 400 and db.session.scalar(select(Attendance)) is None
 
 
+def test_a_walk_in_too_long_for_the_register_is_refused_in_our_words_as_typed(as_facilitator, facilitator):
+    # The form's limit spoke WTForms' words ("Field cannot be longer than 200 characters.").
+    s = scene(facilitator)
+    name, organisation = "N" * 201, "O" * 201
+    resp = post_form(as_facilitator, _url(s, "/walk-in"), {"registration_id": "0", "name": name,
+                                                           "organisation": organisation}, form_url=_url(s))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert html.count("Use at most 200 characters.") >= 2 and "Field cannot be longer" not in html
+    assert f'value="{name}"' in html and f'value="{organisation}"' in html
+    assert db.session.scalar(select(Attendance)) is None
+
+
 def test_counts_feed_the_organisers_overview(client, auth, facilitator, organiser):
     s = scene(facilitator)
     a, b, _ = s.allocated

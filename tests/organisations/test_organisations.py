@@ -54,7 +54,7 @@ def test_renaming_onto_another_name_is_refused_but_own_name_is_fine(as_organiser
 @pytest.mark.parametrize("data, message", [
     ({"name": "", "sector": "police", "status": "approved"}, "Enter the organisation&#39;s name."),
     ({"name": "   ", "sector": "police", "status": "approved"}, "Enter the organisation&#39;s name."),
-    ({"name": "N" * 201, "sector": "police", "status": "approved"}, "Field cannot be longer than 200 characters."),
+    ({"name": "N" * 201, "sector": "police", "status": "approved"}, "Use at most 200 characters."),
     ({"name": "Acme", "sector": "pirates", "status": "approved"}, "Not a valid choice."),
     ({"name": "Acme", "sector": "police", "status": "maybe"}, "Not a valid choice."),
 ])

@@ -123,6 +123,20 @@ def test_organiser_sets_contact_sends_and_revokes_the_link(as_organiser, db, org
     assert as_organiser.get(path).status_code == 410
 
 
+def test_a_contact_too_long_for_its_columns_is_refused_in_our_words_as_typed(as_organiser, db, organiser):
+    # The form's limits spoke WTForms' words ("Field cannot be longer than 200 characters.").
+    scene = build_scene(organiser=organiser)
+    url = f"/organiser/partners/{scene.police.id}"
+    name, email = "C" * 201, "c" * 250 + "@example.org"
+    r = post_form(as_organiser, url, {"contact_name": name, "contact_email": email})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert "Use at most 200 characters." in html and "Use at most 254 characters." in html
+    assert "Field cannot be longer" not in html
+    assert f'value="{name}"' in html and f'value="{email}"' in html
+    assert services.contact_for(scene.police.id) is None
+
+
 def test_partner_status_posts_arerate_limited_client(app, db, organiser):
     scene = build_scene(organiser=organiser)
     token = services.make_partner_token(scene.police.id)
