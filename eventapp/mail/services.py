@@ -20,7 +20,7 @@ from typing import Callable
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import make_msgid, parseaddr
+from email.utils import parseaddr
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -1030,11 +1030,6 @@ def retry_failed(filters: OutboxFilters | None = None) -> tuple[int, int]:
                            .values(status="pending", attempts=0, next_attempt_at=now, last_error="", sent_at=None))
     db.session.commit()
     return len(again), len(failed) - len(again)
-
-
-def new_message_id() -> str:
-    """A fresh RFC 5322 Message-ID."""
-    return make_msgid(domain=id_domain())
 
 
 def outbox_counts(filters: OutboxFilters | None = None) -> dict[str, int]:
