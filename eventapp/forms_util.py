@@ -6,7 +6,7 @@ import time
 
 from flask import session
 from flask_wtf import FlaskForm
-from wtforms.validators import Length
+from wtforms.validators import Length, ValidationError
 
 from .domain import DomainError
 
@@ -15,6 +15,20 @@ def at_most(limit: int) -> Length:
     """A Length(max=limit) that says "Use at most 200 characters.", not WTForms' "Field cannot be longer than 200
     characters." (tests/test_form_limits.py refuses that wording on every form)."""
     return Length(max=limit, message=f"Use at most {limit:,} characters.")
+
+
+class TextLength(Length):
+    """at_most for a text box: a line break counts as one character, as the browser counts it (it sends CR LF),
+    and no maxlength is set, which would cut a long paste short without a word; the error says how much was used."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(max=limit, message=f"Use at most {limit:,} characters.")
+        self.field_flags = {}
+
+    def __call__(self, form, field) -> None:
+        used = len((field.data or "").replace("\r\n", "\n"))
+        if used > self.max:
+            raise ValidationError(f"Use at most {self.max:,} characters (you used {used:,}).")
 
 
 def apply_domain_error(form: FlaskForm, err: DomainError) -> None:

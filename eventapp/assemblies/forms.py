@@ -14,7 +14,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
-from ..forms_util import at_most
+from ..forms_util import TextLength, at_most
 from .models import ASSEMBLY_STATUSES
 
 TEXT_MAX = 10_000
@@ -32,9 +32,9 @@ class AssemblyForm(FlaskForm):
         description="Optional. Assemblies in the same series carry actions forward, e.g. 'County Community Safety Assembly'.",
         validators=[Optional(), at_most(200)],
     )
-    summary = TextAreaField("Summary", validators=[Optional(), at_most(TEXT_MAX)])
+    summary = TextAreaField("Summary", validators=[Optional(), TextLength(TEXT_MAX)])
     venue_name = StringField("Venue", validators=[DataRequired("Enter the venue."), at_most(200)])
-    venue_address = TextAreaField("Venue address", validators=[Optional(), at_most(1000)])
+    venue_address = TextAreaField("Venue address", validators=[Optional(), TextLength(1000)])
     date = DateField("Date", validators=[DataRequired("Enter the date, e.g. 2027-03-18.")])
     start_time = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 09:30.")])
     end_time = TimeField("Ends at", validators=[DataRequired("Enter the end time, e.g. 16:00.")])
@@ -57,7 +57,7 @@ class AssemblyForm(FlaskForm):
                     "Registrations with addresses nobody reads, mistyped or made up, then never hold places.",
         default=True,
     )
-    privacy_notice = TextAreaField("Privacy notice", validators=[Optional(), at_most(TEXT_MAX)])
+    privacy_notice = TextAreaField("Privacy notice", validators=[Optional(), TextLength(TEXT_MAX)])
     retention_days = IntegerField(
         "Keep personal data for (days after archiving)",
         validators=[Optional(), NumberRange(min=0, max=36_500, message="Enter a number of days from 0 to 36,500.")],
@@ -86,7 +86,7 @@ class WorkshopForm(FlaskForm):
                             description="Only if the topic is not in the list: type its name here instead. "
                                         "It is added to the topic list, for this and later assemblies.")
     title = StringField("Title", validators=[DataRequired("Enter a title."), at_most(200)])
-    description = TextAreaField("Description", validators=[Optional(), at_most(TEXT_MAX)])
+    description = TextAreaField("Description", validators=[Optional(), TextLength(TEXT_MAX)])
     room = StringField("Room", validators=[Optional(), at_most(120)])
     capacity = IntegerField(
         "Capacity",
@@ -102,7 +102,7 @@ class WorkshopForm(FlaskForm):
 
 class TopicForm(FlaskForm):
     name = StringField("Topic", validators=[DataRequired("Enter the topic."), at_most(120)])
-    description = TextAreaField("Description", validators=[Optional(), at_most(TEXT_MAX)])
+    description = TextAreaField("Description", validators=[Optional(), TextLength(TEXT_MAX)])
     # An add form's one-time token (eventapp.add_once): sent twice, it adds once.
     once = HiddenField()
 

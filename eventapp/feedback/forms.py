@@ -1,7 +1,8 @@
 from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
+from wtforms.validators import Optional
 
+from ..forms_util import TextLength
 from ..registration.forms import NoControlCharacters, SafeForm
 from .models import SCALE
 from .services import TEXT_MAX
@@ -11,7 +12,7 @@ _SCALE_CHOICES = [SelectChoice(str(value), label) for value, label in SCALE.item
 
 def _comment(label: str, hint: str) -> TextAreaField:
     return TextAreaField(label, description=hint, validators=[
-        Optional(), Length(max=TEXT_MAX, message=f"Use at most {TEXT_MAX:,} characters."),
+        Optional(), TextLength(TEXT_MAX),
         NoControlCharacters(multiline=True)])
 
 

@@ -7,8 +7,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Optional, ValidationError
 
+from ..forms_util import TextLength, at_most
 from ..mail.services import is_email_address
 from ..organisations.models import SECTORS
 from ..text import has_control, visible
@@ -60,13 +61,13 @@ class SafeForm(FlaskForm):
 
 
 def _line(label, message, max_len=200, required=True, **kw):
-    validators = [DataRequired(message) if required else Optional(), Length(max=max_len, message=f"Use at most {max_len} characters."),
+    validators = [DataRequired(message) if required else Optional(), at_most(max_len),
                   NoControlCharacters()]
     return StringField(label, validators=validators, **kw)
 
 
 def _text(label, **kw):
-    return TextAreaField(label, validators=[Optional(), Length(max=2000, message="Use at most 2,000 characters."),
+    return TextAreaField(label, validators=[Optional(), TextLength(2000),
                                             NoControlCharacters(multiline=True)], **kw)
 
 
@@ -75,7 +76,7 @@ class DetailsForm(SafeForm):
     email = StringField(
         "Email address",
         description="We send your confirmation and your personal link here.",
-        validators=[DataRequired("Enter your email address."), Length(max=254, message="Use at most 254 characters."),
+        validators=[DataRequired("Enter your email address."), at_most(254),
                     NoControlCharacters(),
                     EmailAddress("Enter an email address in the form name@example.org.")],
     )
@@ -83,7 +84,7 @@ class DetailsForm(SafeForm):
     organisation_name = StringField(
         "Organisation",
         description="Start typing and choose your organisation from the list.",
-        validators=[Optional(), Length(max=200, message="Use at most 200 characters."), NoControlCharacters()],
+        validators=[Optional(), at_most(200), NoControlCharacters()],
     )
     organisation_not_listed = BooleanField("My organisation is not listed")
     new_organisation_name = _line("Your organisation's name", "", required=False,
@@ -196,7 +197,7 @@ def _choices_class(form_class: type[DetailsForm], topics: tuple[tuple[int, str],
 class ResendForm(SafeForm):
     email = StringField(
         "Email address",
-        validators=[DataRequired("Enter your email address."), Length(max=254, message="Use at most 254 characters."),
+        validators=[DataRequired("Enter your email address."), at_most(254),
                     NoControlCharacters(),
                     EmailAddress("Enter an email address in the form name@example.org.")],
     )
@@ -207,11 +208,11 @@ class CorrectEmailForm(SafeForm):
         "The address you typed",
         description="As you typed it on the form: the previous page showed it.",
         validators=[DataRequired("Enter the address you typed on the form."),
-                    Length(max=254, message="Use at most 254 characters."), NoControlCharacters()],
+                    at_most(254), NoControlCharacters()],
     )
     email = StringField(
         "The right email address",
-        validators=[DataRequired("Enter your email address."), Length(max=254, message="Use at most 254 characters."),
+        validators=[DataRequired("Enter your email address."), at_most(254),
                     NoControlCharacters(),
                     EmailAddress("Enter an email address in the form name@example.org.")],
     )

@@ -135,7 +135,7 @@ def test_renaming_slug_onto_another_is_refused(as_organiser, db):
     ({"timezone": "Mars/Olympus_Mons"}, "timezone", "Choose a time zone from the list."),
     ({"title": "x" * 201}, "title", "Use at most 200 characters."),
     ({"slug": "a" * 101}, "slug", "Use at most 100 characters."),
-    ({"summary": "y" * 10_001}, "summary", "Use at most 10,000 characters."),
+    ({"summary": "y" * 10_001}, "summary", "Use at most 10,000 characters (you used 10,001)."),
     ({"title": "   "}, "title", "Enter a title."),
     ({"date": "18/03/2027"}, "date", "Enter the date, e.g. 2027-03-18."),
     ({"capacity": "-1"}, "capacity", "Enter a number from 0 to 100,000."),

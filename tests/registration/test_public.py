@@ -374,3 +374,33 @@ def test_the_cancel_page_of_a_cancelled_assembly_promises_the_place_to_nobody(cl
     assert post_form(client, path, {}).status_code == 302
     waiting = db.session.scalar(select(Registration).where(Registration.email == "delegate6@example.org"))
     assert waiting.status == "waiting"
+
+
+def test_access_needs_count_a_line_break_as_one_character_as_the_text_box_does(client, setup):
+    # A browser counts a line break as one character but sends it as CR LF: 2,000 characters typed in 50 lines
+    # arrive as 2,049, and were refused though the box had let them all be typed.
+    typed = "\r\n".join(["x" * 39] * 50)
+    assert len(typed.replace("\r\n", "\n")) == 1999
+    resp = register(client, setup, access_needs=typed + "y")
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    reg = db.session.scalar(select(Registration))
+    assert reg.access_needs.replace("\r\n", "\n") == typed.replace("\r\n", "\n") + "y"
+
+
+def test_too_much_in_a_text_box_says_how_much_was_used_and_keeps_it(client, setup):
+    resp = register(client, setup, dietary_needs="z" * 2001)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "Use at most 2,000 characters (you used 2,001)." in html
+    assert "z" * 2001 in html
+    assert db.session.query(Registration).count() == 0
+
+
+def test_text_boxes_do_not_cut_a_paste_short(client, setup):
+    # maxlength would cut a long paste at the limit without a word: the server says it instead.
+    page = client.get(f"/a/{setup.assembly.slug}/register").get_data(as_text=True)
+    boxes = re.findall(r"<textarea[^>]*>", page)
+    assert len(boxes) == 2
+    assert not [box for box in boxes if "maxlength" in box]
+    assert re.search(r'<input[^>]*name="full_name"[^>]*maxlength="200"', page) or \
+        re.search(r'<input[^>]*maxlength="200"[^>]*name="full_name"', page)
