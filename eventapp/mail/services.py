@@ -124,7 +124,9 @@ def outbox_row(kind: str, to_email: str, to_name: str = "", *, context: dict | N
     return {
         "kind": kind, "to_email": to_email, "to_name": clean_header(to_name)[:200], "subject": subject[:900],
         "body_text": text, "body_html": html, "ics": ics, "ics_method": ics_method.upper() if ics_method else None,
-        "assembly_id": assembly_id, "registration_id": registration_id, "dedupe_key": dedupe_key,
+        # Named although empty: queue_rows inserts these with deferred_row()'s in one statement, whose columns
+        # are the first row's keys.
+        "render": None, "assembly_id": assembly_id, "registration_id": registration_id, "dedupe_key": dedupe_key,
         # Fixed at queueing: every retry or resend carries the same Message-ID, so a
         # mail client that got it twice (worker killed after sending) shows it once.
         "message_id": f"<{os.urandom(16).hex()}@{domain or _domain()}>", "status": "pending", "next_attempt_at": now,
