@@ -331,22 +331,12 @@ def _reworded(pairs: list) -> tuple[dict[int, tuple[str, list | None]], dict[int
     cancels = [(row, recipe) for row, recipe in pairs if (row.ics_method or "").upper() == "CANCEL"]
     if not updates and not cancels:
         return {}, {}
-    ids = sorted({recipe["id"] for _, recipe in updates + cancels})
-    # (uid, address) -> [(sequence, row id, status)] of every invitation row of these registrations.
-    earlier: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
-    for start in range(0, len(ids), _RECIPE_CHUNK):
-        for msg_id, key, to_email, status in db.session.execute(
-                select(OutboxMessage.id, OutboxMessage.dedupe_key, OutboxMessage.to_email, OutboxMessage.status)
-                .where(OutboxMessage.registration_id.in_(ids[start:start + _RECIPE_CHUNK]),
-                       OutboxMessage.dedupe_key.startswith("invite:"))):
-            uid, _, seq = key[len("invite:"):].rpartition(":")
-            if is_number(seq):
-                earlier.setdefault((uid, to_email.lower()), []).append((int(seq), msg_id, status))
+    earlier = _invite_history(sorted({recipe["id"] for _, recipe in updates + cancels}))
     last_sent: dict[int, int] = {}  # recipe's row id -> the row last sent for its entry and address
     out: dict[int, tuple[str, list | None]] = {}
     for row, recipe in updates + cancels:
-        before = sorted(e for e in earlier.get((recipe["uid"], row.to_email.lower()), ()) if e[0] < recipe["seq"])
-        if not before or before[-1][2] == "sent":
+        before = _before(earlier, recipe["uid"], row.to_email, recipe["seq"])
+        if not _newest_not_sent(before):
             continue  # queued from what was sent (or no record left to tell otherwise): as it is
         sent = [msg_id for _, msg_id, status in before if status == "sent"]
         if sent:
@@ -381,6 +371,54 @@ def _reworded(pairs: list) -> tuple[dict[int, tuple[str, list | None]], dict[int
             out[row.id] = ("invite_updated", [was.summary, was.location, was.starts_at.isoformat(),
                                               was.ends_at.isoformat(), text_only])
     return out, withdrawn
+
+
+def _invite_history(ids: list[int]) -> dict[tuple[str, str], list[tuple[int, int, str]]]:
+    """(uid, address in lower case) -> [(sequence, row id, status)] of every calendar message queued for these
+    registrations, whatever address it went to: a statement per _RECIPE_CHUNK of them."""
+    from ..registration.services import _RECIPE_CHUNK
+
+    earlier: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+    for start in range(0, len(ids), _RECIPE_CHUNK):
+        for msg_id, key, to_email, status in db.session.execute(
+                select(OutboxMessage.id, OutboxMessage.dedupe_key, OutboxMessage.to_email, OutboxMessage.status)
+                .where(OutboxMessage.registration_id.in_(ids[start:start + _RECIPE_CHUNK]),
+                       OutboxMessage.dedupe_key.startswith("invite:"))):
+            uid, _, seq = key[len("invite:"):].rpartition(":")
+            if is_number(seq):
+                earlier.setdefault((uid, to_email.lower()), []).append((int(seq), msg_id, status))
+    return earlier
+
+
+def _before(earlier: dict[tuple[str, str], list[tuple[int, int, str]]], uid: str, to_email: str,
+            sequence: int) -> list[tuple[int, int, str]]:
+    """The messages of _invite_history for this entry and address older than ``sequence``, oldest first."""
+    return sorted(e for e in earlier.get((uid, to_email.lower()), ()) if e[0] < sequence)
+
+
+def _newest_not_sent(before: list[tuple[int, int, str]]) -> bool:
+    """Whether the newest of these messages (_before) was not sent (skipped, failed or still waiting): what the
+    calendar at that address holds is then not what it says. False too when there is no record to tell."""
+    return bool(before) and before[-1][2] != "sent"
+
+
+class _UnsentLast:
+    """For the cancellations a sync of few delegates renders as queued: was the newest message for the entry to
+    that address not sent (an update that bounced, or still waits for its retry)? Then what the delegate's
+    calendar holds is only known when the cancellation's turn comes, so it is queued as a recipe, which the mail
+    worker words from the last invitation sent (_reworded), or drops when none was (mail's _pointless_cancels).
+
+    Read for the whole chunk at the first cancellation, in one statement; never when there is none.
+    """
+
+    def __init__(self, ids: list[int]):
+        self._ids = ids
+        self._earlier: dict[tuple[str, str], list[tuple[int, int, str]]] | None = None
+
+    def __call__(self, reg: Registration, entry: CalendarEntry) -> bool:
+        if self._earlier is None:
+            self._earlier = _invite_history(self._ids)
+        return _newest_not_sent(_before(self._earlier, entry.uid, reg.email, entry.sequence))
 
 
 def _invite_untrue(message, recipe: dict, loaded: _Loaded) -> str | None:
@@ -586,6 +624,7 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bo
             entries.setdefault(entry.registration_id, {})[entry.slot] = entry
     wanted = desired_slots(regs, placed=new is None)
     last_sent = _LegacySent(entries)
+    unsent_last = _UnsentLast(ids)
     batch = _Batch(defer)
     batch.rows.extend(rows or ())
     now = batch.now
@@ -655,7 +694,8 @@ def _sync_chunk(ids: list[int], new: list[Registration] | None = None, defer: bo
             entry.sent_at = now
             data = EventData(summary=entry.summary, starts_at=entry.starts_at, ends_at=entry.ends_at,
                              location=entry.location)
-            if batch.defer:
+            # The entry's last state may not be what the calendar holds: then worded when it goes, as a recipe.
+            if batch.defer or unsent_last(reg, entry):
                 _queue_deferred_invite(batch, reg, entry.uid, entry.sequence, entry.kind, "CANCEL", "invite_cancelled",
                                        data, slots)
                 continue

@@ -134,7 +134,9 @@ def outbox_row(kind: str, to_email: str, to_name: str = "", *, context: dict | N
     return {
         "kind": kind, "to_email": to_email, "to_name": clean_header(to_name)[:200], "subject": subject[:900],
         "body_text": text, "body_html": html, "ics": ics, "ics_method": ics_method.upper() if ics_method else None,
-        "assembly_id": assembly_id, "registration_id": registration_id, "dedupe_key": dedupe_key,
+        # Named although empty: queue_rows inserts these with deferred_row()'s in one statement, whose columns
+        # are the first row's keys.
+        "render": None, "assembly_id": assembly_id, "registration_id": registration_id, "dedupe_key": dedupe_key,
         # Fixed at queueing: every retry or resend carries the same Message-ID, so a
         # mail client that got it twice (worker killed after sending) shows it once.
         "message_id": f"<{os.urandom(16).hex()}@{domain or id_domain()}>", "status": "pending", "next_attempt_at": now,
@@ -753,8 +755,10 @@ def _fields(row) -> dict:
 
 def _pointless_cancels(rows: list, not_sent: dict[int, str]) -> dict[int, str]:
     """The calendar CANCELs among ``rows`` for an entry never put in that calendar: every earlier
-    message for the entry at that address was not sent (say the first invitation, out of date by
-    its turn because the delegate cancelled at once). Sent, it would only puzzle them."""
+    message for the entry at that address was not sent and never will be (say the first invitation,
+    out of date by its turn because the delegate cancelled at once, or refused by their server: a
+    failed one is not sent again once a newer one is queued, see superseded_by). Sent, it would only
+    puzzle them. One still waiting for its retry may yet arrive: the CANCEL goes, and overtakes it."""
     # Queued rendered or as a recipe alike (a sync of many delegates defers its cancellations).
     cancels = [row for row in rows if row.id not in not_sent and row.registration_id
                and (row.ics_method or "").upper() == "CANCEL" and (row.dedupe_key or "").startswith("invite:")]
@@ -765,7 +769,7 @@ def _pointless_cancels(rows: list, not_sent: dict[int, str]) -> dict[int, str]:
             select(OutboxMessage.dedupe_key, OutboxMessage.to_email, OutboxMessage.id, OutboxMessage.status)
             .where(OutboxMessage.registration_id.in_({row.registration_id for row in cancels}),
                    OutboxMessage.dedupe_key.startswith("invite:"))):
-        skipped = msg_id in not_sent or status == "skipped"
+        skipped = msg_id in not_sent or status in ("skipped", "failed")
         earlier.setdefault((key.rpartition(":")[0], to_email.lower()), []).append((msg_id, skipped))
     out = {}
     for row in cancels:

@@ -186,3 +186,19 @@ def test_the_outbox_list_shows_unsent_emails_without_rendering_them(setup, clien
     page = client.get("/organiser/outbox/")
     assert page.status_code == 200
     assert f"Your place at {setup.assembly.title} is confirmed" in page.get_data(as_text=True)
+
+
+def test_emails_rendered_at_once_and_recipes_queued_in_one_statement_keep_their_recipes(app, db, req):
+    # One INSERT takes its columns from the first row: a recipe after a rendered email lost its recipe
+    # (stored empty, and sent so) unless the rendered one names the column too.
+    rendered = services.outbox_row("manage_link", "first@example.org", "First",
+                                   context={"registration": None, "assembly": None, "manage_url": "https://x/m",
+                                            "valid_days": 60})
+    recipe = services.deferred_row("manage_link", "second@example.org", "Second", recipe={"r": "nothing", "x": 1},
+                                   subject="Your link")
+    assert services.queue_rows([rendered, recipe]) == 2
+    db.session.commit()
+    rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(r.to_email, r.render) for r in rows] == [("first@example.org", None),
+                                                       ("second@example.org", '{"r":"nothing","x":1}')]
+    assert rows[0].body_text and rows[1].body_text == ""

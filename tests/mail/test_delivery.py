@@ -7,7 +7,7 @@ import time
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import select, update as sa_update
 
 from eventapp.extensions import db
 from eventapp.mail import services
@@ -410,3 +410,150 @@ def test_a_calendar_email_retried_after_a_newer_one_was_sent_is_not_sent(app, db
                                                            OutboxMessage.status == "skipped")).one()
     assert stale.ics and "Room A" in stale.ics
     assert "newer calendar message" in stale.last_error
+
+
+def _calendar_about(handler, address: str, title: str) -> list[tuple[str, int, str, str, str]]:
+    """(METHOD, SEQUENCE, LOCATION, subject, plain text) of each calendar email received at ``address``
+    about the event titled ``title``."""
+    from tests.invites.helpers import vevent
+
+    out = []
+    for msg in handler.messages:
+        if msg["To"].addresses[0].addr_spec != address or title not in str(msg["Subject"]):
+            continue
+        calendar = next((p for p in msg.walk() if p.get_content_type() == "text/calendar"), None)
+        if calendar is None:
+            continue
+        cal, event = vevent(calendar.get_payload(decode=True).decode())
+        out.append((str(cal["METHOD"]), int(event["SEQUENCE"]), str(event["LOCATION"]), str(msg["Subject"]),
+                    msg.get_body(preferencelist=("plain",)).get_content()))
+    return out
+
+
+def _workshop_rows(person, title: str) -> list[OutboxMessage]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.registration_id == person.id, OutboxMessage.subject.contains(title),
+        OutboxMessage.dedupe_key.startswith("invite:")).order_by(OutboxMessage.id)))
+
+
+def test_a_cancellation_after_an_update_that_bounced_names_the_room_the_calendar_shows(app, db, smtp):
+    """Room A reached the calendar; the move to Room B bounced (550); then the delegate cancels. One delegate's
+    sync renders as queued, yet the cancellation must name Room A, which their calendar holds, not Room B."""
+    from eventapp.registration import services as registration
+    from tests.invites.helpers import publish_assignments
+    from tests.invites.test_superseded_wording import TITLE, _move, _world
+
+    handler = smtp(ScriptedHandler())
+    assembly, rnd, workshop, (person,) = _world("bounced")
+    publish_assignments(assembly, {person: [workshop]})
+    assert services.send_pending().sent == 1
+    handler.permanent.add(person.email)  # a full mailbox, for a while
+    _move(rnd, workshop, "Room B")
+    assert services.send_pending().failed == 1
+    handler.permanent.clear()
+    registration.cancel_registration(person)
+    report = services.send_pending()
+    assert (report.failed, report.not_sent) == (0, 0), report
+
+    (_, first, *_), (method, sequence, location, subject, text) = _calendar_about(handler, person.email, TITLE)
+    assert first == 0
+    # Higher than any SEQUENCE sent or queued for the entry (RFC 5546), so calendars apply it.
+    assert (method, sequence) == ("CANCEL", 2)
+    assert location.startswith("Room A") and subject.startswith("Cancelled: ")
+    assert "Room A" in text and "Room B" not in text
+    # The Outbox shows what went: the cancellation as sent, the update that bounced as failed.
+    invitation, update, cancellation = _workshop_rows(person, TITLE)
+    assert (invitation.status, update.status, cancellation.status) == ("sent", "failed", "sent")
+    assert cancellation.kind == "invite_cancelled" and cancellation.render is None
+    assert "Room A" in cancellation.ics and "Room B" not in cancellation.ics and "SEQUENCE:2" in cancellation.ics
+    assert "Room A" in cancellation.body_text and "Room B" not in cancellation.body_text + cancellation.body_html
+
+
+def test_a_cancellation_while_an_update_still_waits_for_its_retry_names_the_room_the_calendar_shows(app, db, smtp):
+    """As above, the update greylisted (451) and still waiting for its retry when the workshop is deleted: the
+    cancellation names Room A, and the update's retry is then not sent (it would put Room B back)."""
+    from eventapp.assemblies import services as assemblies
+    from tests.invites.helpers import publish_assignments
+    from tests.invites.test_superseded_wording import TITLE, _move, _world
+
+    handler = smtp(ScriptedHandler())
+    assembly, rnd, workshop, (person,) = _world("greylisted")
+    publish_assignments(assembly, {person: [workshop]})
+    assert services.send_pending().sent == 1
+    handler.flaky[person.email] = 1
+    _move(rnd, workshop, "Room B")
+    assert services.send_pending().retrying == 1  # its retry is a minute away
+    assemblies.delete_workshop(workshop)
+    report = services.send_pending()
+    assert (report.sent, report.failed, report.not_sent) == (1, 0, 0), report
+
+    *_, (method, sequence, location, _, text) = _calendar_about(handler, person.email, TITLE)
+    assert (method, sequence) == ("CANCEL", 2)
+    assert location.startswith("Room A") and "Room A" in text and "Room B" not in text
+    # The retry falls due: a newer message for the entry reached the address, so it stays unsent.
+    invitation, update, cancellation = _workshop_rows(person, TITLE)
+    db.session.execute(sa_update(OutboxMessage).where(OutboxMessage.id == update.id)
+                       .values(next_attempt_at=utcnow()))
+    db.session.commit()
+    later = services.send_pending()
+    assert (later.sent, later.not_sent) == (0, 1), later
+    assert [c[:3] for c in _calendar_about(handler, person.email, TITLE)] == [
+        ("REQUEST", 0, location), ("CANCEL", 2, location)]
+    assert [r.status for r in _workshop_rows(person, TITLE)] == ["sent", "skipped", "sent"]
+
+
+def test_no_cancellation_goes_for_a_workshop_whose_invitation_never_arrived(app, db, smtp):
+    """The workshop's only invitation bounced (550), then the delegate cancels: their calendar has nothing of it
+    to remove, so no cancellation of it is sent (the day's own, which arrived, is)."""
+    from eventapp.registration import services as registration
+    from tests.invites.helpers import publish_assignments
+    from tests.invites.test_superseded_wording import TITLE, _world
+
+    handler = smtp(ScriptedHandler())
+    assembly, rnd, workshop, (person,) = _world("never")
+    handler.permanent.add(person.email)
+    publish_assignments(assembly, {person: [workshop]})
+    assert services.send_pending().failed == 1
+    handler.permanent.clear()
+    registration.cancel_registration(person)
+    report = services.send_pending()
+    assert (report.failed, report.not_sent) == (0, 1), report
+
+    assert _calendar_about(handler, person.email, TITLE) == []
+    assert [c[0] for c in _calendar_about(handler, person.email, assembly.title)] == ["REQUEST", "CANCEL"]
+    invitation, cancellation = _workshop_rows(person, TITLE)
+    assert (invitation.status, cancellation.status) == ("failed", "skipped")
+    assert "never sent" in cancellation.last_error
+
+
+def test_wording_cancellations_from_what_was_sent_takes_no_statement_per_delegate(app, db, smtp):
+    """A workshop of several delegates deleted after its move bounced for all of them: the sync and the
+    sending cost as many statements for 6 delegates as for 2, and each cancellation names Room A."""
+    from eventapp.assemblies import services as assemblies
+    from tests.invites.helpers import publish_assignments
+    from tests.invites.test_superseded_wording import TITLE, _move, _world
+    from tests.test_query_counts import counting
+
+    handler = smtp(ScriptedHandler())
+    counts = []
+    for people in (2, 6):
+        assembly, rnd, workshop, regs = _world(f"bounced{people}", people)
+        addresses = [r.email for r in regs]
+        publish_assignments(assembly, {r: [workshop] for r in regs})
+        assert services.send_pending().sent == people
+        handler.permanent.update(r.email for r in regs)
+        _move(rnd, workshop, "Room B")
+        assert services.send_pending().failed == people
+        handler.permanent.clear()
+        db.session.remove()
+        with counting() as deleting:
+            assemblies.delete_workshop(db.session.merge(workshop))
+        with counting() as sending:
+            report = services.send_pending()
+        assert (report.sent, report.failed, report.not_sent) == (people, 0, 0), report
+        counts.append((len(deleting), len(sending)))
+        for address in addresses:
+            method, sequence, location, _, text = _calendar_about(handler, address, TITLE)[-1]
+            assert (method, sequence) == ("CANCEL", 2) and location.startswith("Room A") and "Room B" not in text
+    assert counts[0] == counts[1], counts
