@@ -185,7 +185,8 @@ def test_restore_refuses_a_database_of_something_else(tmp_path):
     _restore_refuses(tmp_path, "otherdb", other_sqlite)
 
 
-def test_backup_is_readable_by_its_owner_only(app, tmp_path):
+def test_backup_is_readable_by_its_owner_only(app, db, tmp_path):
+    # db: its audit entry is rolled back with the test, not left for the next test that reads the log.
     path = tmp_path / "snapshot.backup"
     result = app.test_cli_runner().invoke(args=["backup", str(path)])
     assert result.exit_code == 0, result.output
