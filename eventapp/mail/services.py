@@ -1020,13 +1020,32 @@ class OutboxFilters:
         return stmt
 
 
+def _replaced_calendar_rows(rows: list[tuple[int, str, str]]) -> set[int]:
+    """superseded_by for many calendar messages (id, dedupe key, address) at once: the ids a newer message for the
+    same entry and address replaced, in a statement per 500 addresses (thousands fail when the SMTP password is
+    wrong)."""
+    addresses = sorted({to_email for _, _, to_email in rows})
+    newest: dict[tuple[str, str], int] = {}
+    for start in range(0, len(addresses), 500):
+        for msg_id, key, to_email in db.session.execute(
+                select(OutboxMessage.id, OutboxMessage.dedupe_key, OutboxMessage.to_email)
+                .where(OutboxMessage.to_email.in_(addresses[start:start + 500]),
+                       OutboxMessage.dedupe_key.startswith("invite:"))):
+            entry = (key.rpartition(":")[0], to_email)
+            newest[entry] = max(newest.get(entry, 0), msg_id)
+    return {msg_id for msg_id, key, to_email in rows if newest.get((key.rpartition(":")[0], to_email), 0) > msg_id}
+
+
 def retry_failed(filters: OutboxFilters | None = None) -> tuple[int, int]:
     """Queue the failed messages again (say once the SMTP settings are put right): those the Outbox's
     ``filters`` pick, or every one (the command line). Returns (queued, left failed): a calendar message a
     newer one for the same entry replaced stays failed."""
-    stmt = select(OutboxMessage).where(OutboxMessage.status == "failed").order_by(OutboxMessage.id)
-    failed = list(db.session.scalars((filters or OutboxFilters()).where(stmt)))
-    again = [m.id for m in failed if superseded_by(m) is None]
+    stmt = (select(OutboxMessage.id, OutboxMessage.dedupe_key, OutboxMessage.to_email, OutboxMessage.ics.is_not(None))
+            .where(OutboxMessage.status == "failed").order_by(OutboxMessage.id))
+    failed = db.session.execute((filters or OutboxFilters()).where(stmt)).all()
+    replaced = _replaced_calendar_rows([(msg_id, key, to_email) for msg_id, key, to_email, has_ics in failed
+                                        if has_ics and (key or "").startswith("invite:")])
+    again = [msg_id for msg_id, *_ in failed if msg_id not in replaced]
     now = utcnow()
     for start in range(0, len(again), 500):
         db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(again[start:start + 500]),

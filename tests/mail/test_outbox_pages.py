@@ -7,8 +7,11 @@ import re
 from datetime import datetime
 from html import unescape
 
+from sqlalchemy import select
+
 from eventapp.extensions import db
 from eventapp.invites import ical
+from eventapp.mail import services
 from eventapp.mail.models import OutboxMessage
 from eventapp.timeutil import local_today, utcnow
 from tests.conftest import csrf_from
@@ -352,3 +355,36 @@ def test_emails_not_sent_as_out_of_date_are_a_status_of_their_own_never_sent_aga
     assert db.session.get(OutboxMessage, bounced.id).status == "pending"
     assert {(db.session.get(OutboxMessage, m.id).status, db.session.get(OutboxMessage, m.id).last_error)
             for m in stale} == {("skipped", why)}
+
+
+def _failed_invitations(n: int, tag: str) -> None:
+    """n delegates' workshop invitations refused (a wrong SMTP password), each followed by its update, also refused."""
+    rows = []
+    for i in range(n):
+        uid = f"assembly1-registration{i}-round1-{tag}@example.org"
+        for seq in (0, 1):
+            rows.append(OutboxMessage(
+                kind="invite", to_email=f"{tag}{i}@example.org", to_name="", subject="Workshop", body_text="t",
+                body_html="<p>t</p>", ics="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", ics_method="REQUEST",
+                dedupe_key=f"invite:{uid}:{seq}", message_id=f"<{tag}{i}-{seq}@example.org>", status="failed",
+                attempts=5, next_attempt_at=utcnow(), last_error="535"))
+    db.session.add_all(rows)
+    db.session.commit()
+
+
+def test_sending_failed_calendar_emails_again_reads_a_fixed_number_of_statements(app, db):
+    # A national event's allocation published while the SMTP password was wrong: thousands of calendar emails
+    # failed, and putting it right once read each of them, and each's newer copy, one statement at a time.
+    from tests.test_query_counts import counting
+
+    counts = []
+    for n, tag in ((3, "few"), (40, "many")):
+        _failed_invitations(n, tag)
+        with counting() as statements:
+            queued, stale = services.retry_failed(services.OutboxFilters(q=tag))
+        assert (queued, stale) == (n, n)  # each update goes again; each invitation it replaced stays failed
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
+    db.session.expire_all()
+    again = db.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.status == "pending")).all()
+    assert again and all(key.endswith(":1") for key in again)
