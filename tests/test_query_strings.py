@@ -28,7 +28,7 @@ def parameter_names() -> list[str]:
     """Every name the app reads from request.args, or gets through a filter form bound to it."""
     source = "\n".join(p.read_text() for p in Path(eventapp.__file__).parent.rglob("*.py"))
     names = set(re.findall(r"""args(?:\.get|\.getlist|\.to_dict\(\)\.get)?[\(\[]["']([a-z_]+)["']""", source))
-    for form in ("ActionFilterForm", "TrackerFilterForm"):
+    for form in ("ActionFilterForm", "TrackerFilterForm", "DeskForm"):
         body = re.search(rf"class {form}\(.*?\n(.*?)(?:\n\S|\Z)", source, re.S).group(1)
         names |= set(re.findall(r"^    ([a-z_]+) = ", body, re.M))
     return sorted(names | {"page"})
@@ -36,7 +36,7 @@ def parameter_names() -> list[str]:
 
 def test_the_parameter_names_are_found():
     names = parameter_names()
-    assert {"q", "page", "status", "organisation", "assembly", "due_from", "overdue"} <= set(names), names
+    assert {"q", "page", "status", "organisation", "assembly", "due_from", "overdue", "desks", "desk"} <= set(names), names
 
 
 @pytest.mark.parametrize("role", [O, F, D, R])

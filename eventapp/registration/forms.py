@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Optional, ValidationError
 from ..forms_util import TextLength, at_most
 from ..mail.services import is_email_address
 from ..organisations.models import SECTORS
-from ..text import has_control, visible
+from ..text import has_control, is_number, visible
 
 ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
 
@@ -228,3 +228,49 @@ class ImportForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """An empty form: a CSRF-protected button."""
+
+
+MAX_DESKS = 20
+
+
+class WholeNumber:
+    """A whole number from 1 to ``most`` (typed, so "", "0", "-1", "two" and 10**9 are refused with one message)."""
+
+    def __init__(self, most: int, message: str):
+        self.most, self.message = most, message
+
+    def __call__(self, form, field):
+        text = (field.data or "").strip()
+        if not (is_number(text, len(str(self.most))) and 1 <= int(text) <= self.most):
+            raise ValidationError(self.message)
+
+
+class DeskForm(SafeForm):
+    """The day sheets' reception desks: a GET form, so a printed desk is a link that can be kept and shared."""
+
+    class Meta:
+        csrf = False
+
+    desks = StringField("Reception desks", description=f"From 1 to {MAX_DESKS}. The names are shared out in "
+                        "alphabetical order, about as many at each desk, and each desk prints on its own pages.",
+                        validators=[Optional(), WholeNumber(MAX_DESKS, f"Enter a number of desks from 1 to {MAX_DESKS}.")])
+    desk = StringField("Print one desk only", description="Its number. Leave empty to print every desk.",
+                       validators=[Optional(), WholeNumber(MAX_DESKS, f"Enter a desk number from 1 to {MAX_DESKS}, "
+                                                                      "or leave it empty to print every desk.")])
+
+    def chosen(self, people: int) -> tuple[int, int | None]:
+        """(how many desks, which one alone or None), once validated, for ``people`` delegates. A desk past the
+        last is marked as an error; more desks than delegates are as many desks as delegates (a desk of nobody
+        would print an empty page). Call it before anything reads ``errors``: WTForms keeps that dict once built."""
+        if self.desks.errors:
+            return 1, None  # the desk number means nothing without a number of desks
+        asked, desk = (None if f.errors or not (f.data or "").strip() else int(f.data) for f in (self.desks, self.desk))
+        desks = max(1, min(asked or 1, people))
+        if desk is None:
+            return desks, None
+        if desk > desks:
+            self.desk.errors.append(f"There is no desk {desk}: " + (
+                "the list is not split into desks." if desks == 1
+                else f"choose a desk from 1 to {desks}, or leave it empty to print every desk."))
+            return desks, None
+        return desks, desk

@@ -1711,6 +1711,62 @@ def day_sheets(assembly: Assembly) -> DaySheets:
                      [r for r in people if r.dietary_needs.strip()], [r for r in people if r.access_needs.strip()])
 
 
+
+@dataclass
+class Desk:
+    """One reception desk's run of the reception list: its number and its rows, in list order."""
+
+    number: int
+    rows: list
+
+    @property
+    def first(self) -> Registration:
+        return self.rows[0][0]
+
+    @property
+    def last(self) -> Registration:
+        return self.rows[-1][0]
+
+
+def split_into_desks(rows: list, desks: int) -> list[Desk]:
+    """The reception list's rows in ``desks`` contiguous runs, in their order, the first ones one row longer
+    when they do not share out evenly (so each desk's range is alphabetical and the sizes differ by one at most)."""
+    desks = max(1, min(desks, len(rows)))
+    size, longer = divmod(len(rows), desks)
+    out, start = [], 0
+    for number in range(1, desks + 1):
+        end = start + size + (1 if number <= longer else 0)
+        out.append(Desk(number, rows[start:end]))
+        start = end
+    return out if rows else []
+
+
+class DaySheetSizes(NamedTuple):
+    people: int  # confirmed delegates: the reception list's rows, and the badges
+    dietary: int
+    access: int
+    workshops: int  # one register each
+    places: int  # the registers' rows, all workshops together
+
+
+def day_sheet_sizes(assembly: Assembly) -> DaySheetSizes:
+    """How long each day sheet would be, counted in the database (two queries, however many delegates)."""
+    from ..placements.models import Placement
+
+    confirmed = (Registration.assembly_id == assembly.id, Registration.status == "confirmed")
+    people, dietary, access = db.session.execute(
+        select(func.count(), func.count(case((Registration.dietary_needs != "", 1))),
+               func.count(case((Registration.access_needs != "", 1)))).where(*confirmed)).one()
+    workshops = (select(func.count(Workshop.id)).join(Round, Round.id == Workshop.round_id)
+                 .where(Round.assembly_id == assembly.id).scalar_subquery())
+    # As day_sheets(): the places of confirmed delegates in this assembly's workshops.
+    places = (select(func.count(Placement.id)).join(Registration, Registration.id == Placement.registration_id)
+              .join(Workshop, Workshop.id == Placement.workshop_id).join(Round, Round.id == Workshop.round_id)
+              .where(*confirmed, Round.assembly_id == assembly.id).scalar_subquery())
+    n_workshops, n_places = db.session.execute(select(workshops, places)).one()
+    return DaySheetSizes(people, dietary, access, n_workshops, n_places)
+
+
 # --- reporting and privacy ------------------------------------------------------------------------
 
 

@@ -39,7 +39,7 @@ from ..txn import read_first
 from ..organisations.models import SECTORS, Organisation
 from . import services
 from .csvio import csv_response, download_name, parse_csv, to_csv
-from .forms import CorrectEmailForm, ActionForm, DetailsForm, EditDetailsForm, ImportForm, OrganiserAddForm, RegistrationForm, ResendForm, with_choices
+from .forms import CorrectEmailForm, ActionForm, DeskForm, DetailsForm, EditDetailsForm, ImportForm, OrganiserAddForm, RegistrationForm, ResendForm, with_choices
 from .models import REGISTRATION_STATUSES, PendingRegistration, Preference, Registration
 
 bp = Blueprint("registration", __name__)
@@ -960,6 +960,10 @@ def organiser_withdraw_pending(slug: str, pending_id: int):
 
 DAY_SHEET_PARTS = {"reception": "Reception list", "registers": "Workshop registers", "catering": "Catering and access",
                    "badges": "Name badges"}
+# Above this many confirmed delegates the day sheets open on their contents, each part opened on its own: at a
+# national event (10,000 delegates) every part at once is 9.6 MB of HTML and well over a thousand pages, not what
+# a click on "Day sheets" should fetch. A county assembly (100-300) keeps every part on one page.
+ALL_PARTS_MAX = 1000
 
 
 @bp.route("/organiser/assemblies/<slug>/day-sheets")
@@ -969,8 +973,21 @@ def organiser_day_sheets(slug: str):
     part = request.args.get("part", "")
     if part not in DAY_SHEET_PARTS:
         part = ""
-    return render_template("registration/day_sheets.html", assembly=assembly, sheets=services.day_sheets(assembly),
-                           part=part, parts=DAY_SHEET_PARTS)
+    desk_form = DeskForm(request.args)
+    desk_form.validate()
+    if not part and desk_form.desk.data and not (desk_form.desk.errors or desk_form.desks.errors):
+        part = "reception"  # one desk's pages: its reception list, not every workshop's register after it
+    common = {"assembly": assembly, "part": part, "parts": DAY_SHEET_PARTS, "desk_form": desk_form}
+    if not part:
+        sizes = services.day_sheet_sizes(assembly)
+        if sizes.people > ALL_PARTS_MAX:
+            return render_template("registration/day_sheets.html", sizes=sizes, all_at_once=False,
+                                   desk_count=desk_form.chosen(sizes.people)[0], **common)
+    sheets = services.day_sheets(assembly)
+    desks, desk = desk_form.chosen(len(sheets.people))
+    return render_template("registration/day_sheets.html", sheets=sheets, all_at_once=len(sheets.people) <= ALL_PARTS_MAX,
+                           desk_count=desks, desk=desk, desks=services.split_into_desks(sheets.people, desks),
+                           **common)
 
 
 class _AlreadyRegistered(DomainError):

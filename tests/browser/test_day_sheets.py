@@ -78,3 +78,41 @@ def test_a_badge_shows_every_workshop_of_a_delegate_with_a_long_name_and_organis
         name = badge.locator(".badge-name")
         assert name.evaluate("el => el.scrollHeight <= el.clientHeight + 1"), badge.inner_text()
         expect(badge.locator(".badge-workshops")).to_contain_text("11:30 Problem-solving")
+
+
+def test_the_reception_list_is_shared_between_desks_through_a_form_each_desk_printing_on_its_own_pages(live_server, page):
+    with live_server.app.app_context():
+        assembly = make_assembly(title="Browser Desks Assembly")
+        org = make_org("Browser Desks Police")
+        for name in ("Amal Ahmed", "Ben Brown", "Cara Cole", "Dan Dyer", "Eve Ellis", "Finn Ford", "Gus Gray",
+                     "Hana Hill", "Ivy <b>Irons</b>"):
+            make_registration(assembly, org, name)
+        slug = assembly.slug
+        db.session.remove()
+    login(page, live_server)
+    page.goto(live_server(f"/organiser/assemblies/{slug}/day-sheets?part=reception"))
+    page.get_by_label("Reception desks").fill("0")
+    page.get_by_role("button", name="Share out the names").click()
+    expect(page.get_by_role("link", name="Reception desks: Enter a number of desks from 1 to 20.")).to_be_visible()
+    expect(page).to_have_title(re.compile(r"^Error: Day sheets: Reception list"))
+    axe_check(page, "day sheets, a number of desks refused")
+    # Without JavaScript's help: a plain GET form, its part kept.
+    page.get_by_label("Reception desks").fill("3")
+    page.get_by_role("button", name="Share out the names").click()
+    expect(page).to_have_url(re.compile(r"part=reception.*desks=3"))
+    expect(page.get_by_role("heading", name="Desk 2: Dan Dyer – Finn Ford")).to_be_visible()
+    expect(page.get_by_role("heading", name="Desk 3: Gus Gray – Ivy <b>Irons</b>")).to_be_visible()
+    axe_check(page, "day sheets, reception list at three desks")
+    page.emulate_media(media="print")
+    expect(page.get_by_role("navigation", name="Desks")).to_be_hidden()
+    pdf = page.pdf(format="A4")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 3  # a page each: every desk starts a new one
+    page.emulate_media(media="screen")
+    page.get_by_role("link", name="Desk 2", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Day sheets: Reception list, desk 2 of 3")
+    expect(page.get_by_role("link", name="Desk 2", exact=True)).to_have_attribute("aria-current", "page")
+    rows = page.locator(".desk tbody th")
+    expect(rows).to_have_text(["Dan Dyer", "Eve Ellis", "Finn Ford"])
+    axe_check(page, "day sheets, one desk")
+    page.emulate_media(media="print")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", page.pdf(format="A4"))) == 1
