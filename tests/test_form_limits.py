@@ -39,7 +39,7 @@ from eventapp.organisations.models import Organisation
 from eventapp.outcomes.forms import ContactForm, StatusForm, UpdateForm
 from eventapp.outcomes.models import ActionStatusUpdate, AssemblyUpdate, PartnerContact
 from eventapp.placements.forms import move_form_class
-from eventapp.registration.forms import (CorrectEmailForm, DetailsForm, OrganiserAddForm, RegistrationForm,
+from eventapp.registration.forms import (CorrectEmailForm, DeskForm, DetailsForm, OrganiserAddForm, RegistrationForm,
                                          ResendForm, with_choices)
 from eventapp.registration.models import PendingRegistration, Registration
 
@@ -113,6 +113,7 @@ NOT_SAVED = {
     (RecoveryCodesForm, "code"),
     (ResendForm, "email"),  # emails the registrations found under it, at their own addresses
     (CorrectEmailForm, "typed"),  # compared with the address the form was sent with
+    (DeskForm, "desks"), (DeskForm, "desk"),  # the day sheets' GET form: numbers read from the address
 }
 
 
