@@ -70,3 +70,9 @@ def is_number(text: str, max_digits: int | None = None) -> bool:
     """Whether text is a whole number int() reads, in ASCII digits only (at most max_digits of them): "²" and
     "٣" are digits to str.isdigit(), but int("²") raises."""
     return text.isascii() and text.isdigit() and (max_digits is None or len(text) <= max_digits)
+
+
+def sort_key(text: str) -> str:
+    """A name as people look it up in an alphabetical list: case and accents ignored, so "Émile" comes among
+    the Es, not after "Zoë" (reception desks are split by these ranges)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))

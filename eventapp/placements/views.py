@@ -16,7 +16,7 @@ from ..organisations.models import SECTORS
 from ..registration.csvio import csv_response, download_name, to_csv
 from ..registration.models import Registration
 from ..templating import counted
-from ..text import isolate
+from ..text import isolate, sort_key
 from ..timeutil import local_today, utcnow
 from . import services
 from .forms import PlaceMissingForm, RunForm, move_form_class
@@ -147,7 +147,7 @@ def _delegate_rows(listing: services.DelegateList, data) -> list:
         if workshop and workshop not in assigned:
             continue
         rows.append((person, [listing.workshops[w] for w in assigned if w in listing.workshops]))
-    rows.sort(key=lambda row: (row[0].full_name.casefold(), row[0].id))
+    rows.sort(key=lambda row: (sort_key(row[0].full_name), row[0].id))
     return rows
 
 
@@ -168,7 +168,7 @@ def delegates(slug: str):
     if "page" in back:
         back["page"] = str(page)
     organisations = sorted({(p.organisation_id, p.organisation_name) for p in listing.people},
-                           key=lambda o: (o[1].casefold(), o[0]))
+                           key=lambda o: (sort_key(o[1]), o[0]))
     return render_template(
         "placements/delegates.html", assembly=assembly, run=run, rows=rows[(page - 1) * per_page: page * per_page],
         total=len(rows), page=page, pages=pages, q=request.args.get("q", ""),

@@ -27,7 +27,7 @@ from ..invites.services import (cancel_at_old_address, sync_calendar, sync_new_r
 from ..mail.services import (TOKEN_PLACEHOLDER, before_sending, clean_header, deferred_row, is_email_address,
                              link_template, outbox_row, queue_rows, render_email, render_subject, rendered, renderer)
 from ..organisations.models import SECTORS, Organisation, name_key
-from ..text import has_control, isolate, visible
+from ..text import has_control, isolate, sort_key, visible
 from ..timeutil import utc_to_local, utcnow
 from ..audit import services as audit
 from ..txn import begin_writes
@@ -1668,7 +1668,7 @@ def possible_duplicates(assembly: Assembly) -> list[list[Registration]]:
     for reg in regs:
         key = (" ".join(unicodedata.normalize("NFKC", reg.full_name).casefold().split()), reg.organisation_id)
         groups.setdefault(key, []).append(reg)
-    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (g[0].full_name.casefold(), g[0].id))
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (sort_key(g[0].full_name), g[0].id))
 
 
 @dataclass
@@ -1688,7 +1688,7 @@ def day_sheets(assembly: Assembly) -> DaySheets:
     people = list(db.session.scalars(
         select(Registration).where(Registration.assembly_id == assembly.id, Registration.status == "confirmed")
         .options(selectinload(Registration.organisation))))
-    people.sort(key=lambda r: (r.full_name.casefold(), r.id))
+    people.sort(key=lambda r: (sort_key(r.full_name), r.id))
     workshops = list(db.session.scalars(
         select(Workshop).join(Round, Round.id == Workshop.round_id).where(Round.assembly_id == assembly.id)
         .options(selectinload(Workshop.round), selectinload(Workshop.facilitators))
