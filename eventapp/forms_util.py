@@ -1,12 +1,13 @@
-"""Helpers shared by forms: length limits in our words; turn domain errors into field errors; know what this
-browser just added."""
+"""Helpers shared by forms: length limits and unreadable values in our words; turn domain errors into field
+errors; know what this browser just added."""
 from __future__ import annotations
 
 import time
 
 from flask import session
 from flask_wtf import FlaskForm
-from wtforms.validators import Length, ValidationError
+from wtforms import DateField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField, TimeField
+from wtforms.validators import Length, StopValidation, ValidationError
 
 from .domain import DomainError
 
@@ -29,6 +30,60 @@ class TextLength(Length):
         used = len((field.data or "").replace("\r\n", "\n"))
         if used > self.max:
             raise ValidationError(f"Use at most {self.max:,} characters (you used {used:,}).")
+
+
+class _SaysWhatToSend:
+    """A field that reads what was sent as a number, a date, a time or a choice from its list. When it cannot, it
+    says ``invalid``: what to type or choose, e.g. "Enter the capacity as a whole number, e.g. 120.". WTForms'
+    own words ("Not a valid integer value.", "Not a valid choice.") say neither, so ``invalid`` has no default
+    (tests/test_form_messages.py refuses them on every form). Nothing else is said about a value that could not
+    be read or is not offered: a range check would add "Enter a number from 0 to 100,000." and DataRequired
+    would replace ours with "Enter the date." although one was typed. An empty one is left to Optional and the
+    required checks, as WTForms leaves it."""
+
+    def __init__(self, label=None, validators=None, *, invalid: str, **kwargs) -> None:
+        if isinstance(self, SelectMultipleField):
+            kwargs["invalid_choice_message"] = invalid.replace("%", "%%")  # formatted with the values refused
+        elif isinstance(self, SelectField):
+            kwargs["invalid_choice_message"] = invalid
+        super().__init__(label, validators, invalid_value_message=invalid, **kwargs)
+
+    def pre_validate(self, form) -> None:
+        sent = any(isinstance(v, str) and v.strip() for v in self.raw_data or ())
+        if self.process_errors and sent:
+            raise StopValidation()  # ``invalid`` is already said
+        try:
+            super().pre_validate(form)  # a choice field's: is the value one of its choices?
+        except ValidationError as err:
+            if not sent:
+                raise
+            raise StopValidation(*err.args) from None
+
+
+class WholeNumberField(_SaysWhatToSend, IntegerField):
+    """An IntegerField that says ``invalid`` when what was typed is not a whole number."""
+
+
+class DayField(_SaysWhatToSend, DateField):
+    """A DateField that says ``invalid`` when what was typed is not a date as year-month-day."""
+
+
+class TimeOfDayField(_SaysWhatToSend, TimeField):
+    """A TimeField that says ``invalid`` when what was typed is not hours:minutes."""
+
+
+class DayAndTimeField(_SaysWhatToSend, DateTimeLocalField):
+    """A DateTimeLocalField that says ``invalid`` when what was typed is not a date and a time."""
+
+
+class ChoiceField(_SaysWhatToSend, SelectField):
+    """A SelectField that says ``invalid`` when the value sent is not one of its choices (a stale page's, e.g.
+    a round deleted in another tab) or cannot be coerced."""
+
+
+class ChoicesField(_SaysWhatToSend, SelectMultipleField):
+    """A SelectMultipleField that says ``invalid`` when a value sent is not one of its choices or cannot be
+    coerced."""
 
 
 def apply_domain_error(form: FlaskForm, err: DomainError) -> None:

@@ -117,7 +117,7 @@ NOT_SAVED = {
 }
 
 
-def _form_classes() -> set[type]:
+def form_classes() -> set[type]:
     """Every form class of the app: those of its modules, and those built for an assembly's topics or rounds."""
     for info in pkgutil.walk_packages(eventapp.__path__, "eventapp."):
         if info.name.rpartition(".")[2] != "__main__":  # runs a command when imported
@@ -141,7 +141,7 @@ def forms() -> list[Form]:
     app = Flask(__name__)
     app.config.update(SECRET_KEY="test-only", WTF_CSRF_ENABLED=False)
     with app.test_request_context():
-        return [kind() for kind in _form_classes()]
+        return [kind() for kind in form_classes()]
 
 
 @pytest.fixture(scope="module")

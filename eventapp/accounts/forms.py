@@ -1,9 +1,9 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from ..forms_util import at_most
+from ..forms_util import ChoiceField, at_most
 from .models import ROLE_LABELS
 
 
@@ -31,7 +31,8 @@ class UserForm(FlaskForm):
         "Email address",
         validators=[DataRequired("Enter an email address."), Email("Enter an email address like name@example.org."), at_most(254)],
     )
-    role = SelectField("Role", choices=[SelectChoice(k, v) for k, v in ROLE_LABELS.items()])
+    role = ChoiceField("Role", choices=[SelectChoice(k, v) for k, v in ROLE_LABELS.items()],
+                       invalid="Choose a role from the list.")
     password = PasswordField(
         "Initial password",
         description="At least 10 characters. Ask them to change it after signing in.",

@@ -1,20 +1,10 @@
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    DateField,
-    DateTimeLocalField,
-    HiddenField,
-    IntegerField,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-    TimeField,
-)
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
-from ..forms_util import TextLength, at_most
+from ..forms_util import (ChoiceField, ChoicesField, DayAndTimeField, DayField, TextLength, TimeOfDayField,
+                          WholeNumberField, at_most)
 from .models import ASSEMBLY_STATUSES
 
 TEXT_MAX = 10_000
@@ -35,21 +25,30 @@ class AssemblyForm(FlaskForm):
     summary = TextAreaField("Summary", validators=[Optional(), TextLength(TEXT_MAX)])
     venue_name = StringField("Venue", validators=[DataRequired("Enter the venue."), at_most(200)])
     venue_address = TextAreaField("Venue address", validators=[Optional(), TextLength(1000)])
-    date = DateField("Date", validators=[DataRequired("Enter the date, e.g. 2027-03-18.")])
-    start_time = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 09:30.")])
-    end_time = TimeField("Ends at", validators=[DataRequired("Enter the end time, e.g. 16:00.")])
+    date = DayField("Date", validators=[DataRequired("Enter the date, e.g. 2027-03-18.")],
+                    invalid="Enter the date as year-month-day, e.g. 2027-03-18.")
+    start_time = TimeOfDayField("Starts at", validators=[DataRequired("Enter the start time, e.g. 09:30.")],
+                                invalid="Enter the start time as hours and minutes on the 24-hour clock, e.g. 09:30.")
+    end_time = TimeOfDayField("Ends at", validators=[DataRequired("Enter the end time, e.g. 16:00.")],
+                              invalid="Enter the end time as hours and minutes on the 24-hour clock, e.g. 16:00.")
     timezone = StringField("Time zone", default="Europe/London", validators=[DataRequired("Enter a time zone."), at_most(64)])
-    registration_opens_at = DateTimeLocalField("Registration opens", validators=[Optional()])
-    registration_closes_at = DateTimeLocalField("Registration closes", validators=[Optional()])
-    capacity = IntegerField(
+    registration_opens_at = DayAndTimeField(
+        "Registration opens", validators=[Optional()],
+        invalid="Enter when registration opens as a date and a time, e.g. 2027-01-11 09:00, or leave it empty.")
+    registration_closes_at = DayAndTimeField(
+        "Registration closes", validators=[Optional()],
+        invalid="Enter when registration closes as a date and a time, e.g. 2027-03-11 17:00, or leave it empty.")
+    capacity = WholeNumberField(
         "Capacity",
         description="Delegate places in the whole assembly.",
         validators=[InputRequired("Enter the capacity."), NumberRange(min=0, max=100_000, message="Enter a number from 0 to 100,000.")],
+        invalid="Enter the capacity as a whole number, e.g. 120.",
     )
-    org_limit = IntegerField(
+    org_limit = WholeNumberField(
         "Delegates per organisation",
         description="Optional limit on delegates from one organisation.",
         validators=[Optional(), NumberRange(min=1, max=100_000, message="Enter a number of at least 1, or leave it empty.")],
+        invalid="Enter the limit as a whole number, e.g. 4, or leave it empty.",
     )
     confirm_email_first = BooleanField(
         "Ask delegates to confirm their email address before they get a place",
@@ -58,20 +57,26 @@ class AssemblyForm(FlaskForm):
         default=True,
     )
     privacy_notice = TextAreaField("Privacy notice", validators=[Optional(), TextLength(TEXT_MAX)])
-    retention_days = IntegerField(
+    retention_days = WholeNumberField(
         "Keep personal data for (days after archiving)",
         validators=[Optional(), NumberRange(min=0, max=36_500, message="Enter a number of days from 0 to 36,500.")],
+        invalid="Enter the number of days as a whole number, e.g. 365, or leave it empty.",
     )
-    status = SelectField("Status", choices=[SelectChoice(k, v) for k, v in ASSEMBLY_STATUSES.items()])
+    status = ChoiceField("Status", choices=[SelectChoice(k, v) for k, v in ASSEMBLY_STATUSES.items()],
+                         invalid="Choose a status from the list.")
     # The create and copy forms' one-time token (eventapp.add_once): sent twice, it creates once.
     once = HiddenField()
 
 
 class RoundForm(FlaskForm):
     name = StringField("Name", description="e.g. Morning breakouts", validators=[DataRequired("Enter a name."), at_most(100)])
-    starts_at = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 11:00.")])
-    ends_at = TimeField("Ends at", validators=[DataRequired("Enter the end time, e.g. 12:15.")])
-    position = IntegerField("Order", validators=[Optional(), NumberRange(min=1, max=100)])
+    starts_at = TimeOfDayField("Starts at", validators=[DataRequired("Enter the start time, e.g. 11:00.")],
+                               invalid="Enter the start time as hours and minutes on the 24-hour clock, e.g. 11:00.")
+    ends_at = TimeOfDayField("Ends at", validators=[DataRequired("Enter the end time, e.g. 12:15.")],
+                             invalid="Enter the end time as hours and minutes on the 24-hour clock, e.g. 12:15.")
+    position = WholeNumberField("Order", validators=[Optional(), NumberRange(
+        min=1, max=100, message="Enter a number from 1 to 100, or leave it empty.")],
+        invalid="Enter the order as a whole number, e.g. 2, or leave it empty.")
     # As on the workshop form (services.round_version): its times are every placed delegate's calendar times.
     seen = HiddenField()
     # An add form's one-time token (eventapp.add_once): sent twice, it adds once.
@@ -79,20 +84,24 @@ class RoundForm(FlaskForm):
 
 
 class WorkshopForm(FlaskForm):
-    round_id = SelectField("Round", coerce=int, validators=[InputRequired("Choose a round.")])
+    round_id = ChoiceField("Round", coerce=int, validators=[InputRequired("Choose a round.")],
+                           invalid="Choose a round from the list.")
     # Optional: a new topic named below stands for it (the service says when neither is given).
-    topic_id = SelectField("Topic", coerce=int, validators=[Optional()])
+    topic_id = ChoiceField("Topic", coerce=int, validators=[Optional()],
+                           invalid="Choose a topic from the list, or type a new one below.")
     new_topic = StringField("Or a new topic", validators=[Optional(), at_most(120)],
                             description="Only if the topic is not in the list: type its name here instead. "
                                         "It is added to the topic list, for this and later assemblies.")
     title = StringField("Title", validators=[DataRequired("Enter a title."), at_most(200)])
     description = TextAreaField("Description", validators=[Optional(), TextLength(TEXT_MAX)])
     room = StringField("Room", validators=[Optional(), at_most(120)])
-    capacity = IntegerField(
+    capacity = WholeNumberField(
         "Capacity",
         validators=[InputRequired("Enter the capacity."), NumberRange(min=0, max=10_000, message="Enter a number from 0 to 10,000.")],
+        invalid="Enter the capacity as a whole number, e.g. 30.",
     )
-    facilitator_ids = SelectMultipleField("Facilitators", coerce=int, validators=[Optional()])
+    facilitator_ids = ChoicesField("Facilitators", coerce=int, validators=[Optional()],
+                                   invalid="Choose the facilitators from the list.")
     # The workshop as it stood when the form was opened (services.workshop_version): a save from a form opened
     # before someone else's is refused rather than quietly putting back what they changed.
     seen = HiddenField()
@@ -108,11 +117,15 @@ class TopicForm(FlaskForm):
 
 
 class AgendaItemForm(FlaskForm):
-    starts_at = TimeField("Starts at", validators=[DataRequired("Enter the start time, e.g. 09:30.")])
-    ends_at = TimeField("Ends at", validators=[Optional()])
+    starts_at = TimeOfDayField("Starts at", validators=[DataRequired("Enter the start time, e.g. 09:30.")],
+                               invalid="Enter the start time as hours and minutes on the 24-hour clock, e.g. 09:30.")
+    ends_at = TimeOfDayField("Ends at", validators=[Optional()],
+                             invalid="Enter the end time as hours and minutes on the 24-hour clock, e.g. 10:15, "
+                                     "or leave it empty.")
     title = StringField("Title", validators=[DataRequired("Enter a title."), at_most(200)])
     speaker = StringField("Speaker", validators=[Optional(), at_most(200)])
-    organisation_id = SelectField("Organisation", coerce=int, validators=[Optional()])
+    organisation_id = ChoiceField("Organisation", coerce=int, validators=[Optional()],
+                                  invalid="Choose an organisation from the list.")
     # An add form's one-time token (eventapp.add_once): sent twice, it adds once.
     once = HiddenField()
 

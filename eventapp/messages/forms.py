@@ -1,29 +1,10 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField, TimeField
+from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
+from ..forms_util import DayField, TimeOfDayField
 from .services import BODY_MAX
-
-
-class _DayField(DateField):
-    """A day whose mistyped value is explained with an example, not WTForms' "Not a valid date value."."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError("Enter the day as year-month-day, e.g. 2027-03-11.") from None
-
-
-class _TimeField(TimeField):
-    """A time whose mistyped value is explained with an example, not WTForms' "Not a valid time value."."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError("Enter the time as hours and minutes on the 24-hour clock, e.g. 09:00 or 14:30.") from None
 
 
 class MessageForm(FlaskForm):
@@ -41,10 +22,12 @@ class MessageForm(FlaskForm):
                                                   SelectChoice("later", "Later, at the day and time below")],
                       default="now",
                       validate_choice=False)
-    send_on = _DayField("Day", validators=[Optional()], description="Only when sending later, e.g. 2027-03-11.")
-    send_time = _TimeField("Time", validators=[Optional()],
-                          description="Only when sending later, e.g. 09:00, the assembly's local time. Who it goes "
-                                      "to is decided then: people who register or cancel meanwhile count.")
+    send_on = DayField("Day", validators=[Optional()], description="Only when sending later, e.g. 2027-03-11.",
+                       invalid="Enter the day as year-month-day, e.g. 2027-03-11.")
+    send_time = TimeOfDayField("Time", validators=[Optional()],
+                               description="Only when sending later, e.g. 09:00, the assembly's local time. Who it "
+                                           "goes to is decided then: people who register or cancel meanwhile count.",
+                               invalid="Enter the time as hours and minutes on the 24-hour clock, e.g. 09:00 or 14:30.")
     send_key = HiddenField()
 
     def set_audiences(self, audiences) -> None:

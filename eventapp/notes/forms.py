@@ -1,10 +1,10 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..forms_util import at_most
+from ..forms_util import ChoiceField, ChoicesField, DayField, at_most
 from .models import ACTION_STATUSES, SECTION_HINTS, SECTIONS
 from ..text import is_number
 
@@ -33,13 +33,14 @@ def notes_data(form: NotesForm) -> dict:
 
 
 class WalkInForm(FlaskForm):
-    registration_id = SelectField("Registered delegate", coerce=int, validate_choice=False,
-                                  description="Someone who registered for the assembly but was allocated elsewhere.")
+    registration_id = ChoiceField("Registered delegate", coerce=int, validate_choice=False,
+                                  description="Someone who registered for the assembly but was allocated elsewhere.",
+                                  invalid="Choose a delegate from the list.")
     name = StringField("Or a new person: full name", validators=[at_most(200)])
     organisation = StringField("Their organisation", validators=[at_most(200)])
 
 
-class MultiCheckboxField(SelectMultipleField):
+class MultiCheckboxField(ChoicesField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
@@ -48,12 +49,15 @@ class ActionForm(FlaskForm):
     version = HiddenField(default="1")
     description = TextAreaField("What will be done", validators=[DataRequired("Describe the action.")],
                                 description="Plain text or Markdown.")
-    owner_organisation_id = SelectField("Owner organisation", coerce=int, validate_choice=False,
-                                        validators=[DataRequired("Choose the organisation that owns this action.")])
+    owner_organisation_id = ChoiceField("Owner organisation", coerce=int, validate_choice=False,
+                                        validators=[DataRequired("Choose the organisation that owns this action.")],
+                                        invalid="Choose the organisation that owns this action from the list.")
     lead_person = StringField("Lead person (optional)", validators=[at_most(200)])
-    due_date = DateField("Due date", validators=[DataRequired("Enter the due date.")])
-    status = SelectField("Status", choices=[SelectChoice(k, v) for k, v in ACTION_STATUSES.items()], default="open")
-    topic_ids = MultiCheckboxField("Topics", coerce=int, validate_choice=False)
+    due_date = DayField("Due date", validators=[DataRequired("Enter the due date.")],
+                        invalid="Enter the due date as year-month-day, e.g. 2027-06-30.")
+    status = ChoiceField("Status", choices=[SelectChoice(k, v) for k, v in ACTION_STATUSES.items()], default="open",
+                         invalid="Choose a status from the list.")
+    topic_ids = MultiCheckboxField("Topics", coerce=int, validate_choice=False, invalid="Tick topics from the list.")
     internal = BooleanField("Internal only: never published")
 
 
@@ -70,10 +74,13 @@ class ActionFilterForm(FlaskForm):
     assembly = SelectField("Assembly", coerce=_id_or_zero, validate_choice=False)
     topic = SelectField("Topic", coerce=_id_or_zero, validate_choice=False)
     organisation = SelectField("Owner organisation", coerce=_id_or_zero, validate_choice=False)
-    status = SelectField("Status", choices=[SelectChoice("", "Any status")] +
-                         [SelectChoice(k, v) for k, v in ACTION_STATUSES.items()], validators=[Optional()])
-    due_from = DateField("Due on or after", validators=[Optional()])
-    due_to = DateField("Due on or before", validators=[Optional()])
+    status = ChoiceField("Status", choices=[SelectChoice("", "Any status")] +
+                         [SelectChoice(k, v) for k, v in ACTION_STATUSES.items()], validators=[Optional()],
+                         invalid="Choose a status from the list.")
+    due_from = DayField("Due on or after", validators=[Optional()],
+                        invalid="Enter the date as year-month-day, e.g. 2027-06-30, or leave it empty.")
+    due_to = DayField("Due on or before", validators=[Optional()],
+                      invalid="Enter the date as year-month-day, e.g. 2027-06-30, or leave it empty.")
 
     def fill_choices(self) -> None:
         """Offer every assembly, topic and organisation as a filter value."""

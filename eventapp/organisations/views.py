@@ -129,11 +129,11 @@ def merge(org_id: int):
     if form.is_submitted() and form.target_id.data and form.target_id.data != org.id and target is None \
             and (valid or form.target_id.errors):
         # The organisation chosen left the list after the page was shown: merged into another (or itself merged
-        # away) meanwhile, by another organiser or in another tab. WTForms would only say "Not a valid choice".
+        # away) meanwhile, by another organiser or in another tab. The field would only say to choose from the list.
         form.target_id.errors = [GONE_TARGET]
         valid = False
     elif form.is_submitted() and form.target_id.data == org.id:
-        # Left out of the list, so only a hand-made or tampered request sends it: say why, not "Not a valid choice".
+        # Left out of the list, so only a hand-made or tampered request sends it: say why, not only "choose from the list".
         form.target_id.errors = [SELF_TARGET]
         valid = False
     if valid:

@@ -5,11 +5,11 @@ from functools import lru_cache
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional, ValidationError
 
-from ..forms_util import TextLength, at_most
+from ..forms_util import ChoiceField, TextLength, at_most
 from ..mail.services import is_email_address
 from ..organisations.models import SECTORS
 from ..text import has_control, is_number, visible
@@ -89,9 +89,9 @@ class DetailsForm(SafeForm):
     organisation_not_listed = BooleanField("My organisation is not listed")
     new_organisation_name = _line("Your organisation's name", "", required=False,
                                   description="Only if your organisation is not listed. The organisers will check it.")
-    new_organisation_sector = SelectField("Your organisation's sector",
+    new_organisation_sector = ChoiceField("Your organisation's sector",
                                           choices=[SelectChoice("", "Choose a sector")] + [SelectChoice(k, v) for k, v in SECTORS.items()],
-                                          validators=[Optional()])
+                                          validators=[Optional()], invalid="Choose your organisation's sector from the list.")
     access_needs = _text("Access needs", description="Optional, up to 2,000 characters. Anything that helps you take part, e.g. step-free "
                                                           "access, a hearing loop.")
     dietary_needs = _text("Dietary needs", description="Optional, up to 2,000 characters. e.g. vegetarian, halal, nut allergy.")
@@ -187,8 +187,9 @@ def _choices_class(form_class: type[DetailsForm], topics: tuple[tuple[int, str],
     options = [SelectChoice(0, "No choice")] + [SelectChoice(topic_id, name) for topic_id, name in topics]
     for i in range(1, len(topics) + 1):
         label = f"{ordinal(i)} choice" + (" (required)" if i <= required else " (optional)")
-        attrs[f"choice_{i}"] = SelectField(label, coerce=int, choices=options, default=0,
-                                           validate_choice=True)
+        # A topic taken off the assembly while the form was open is not offered any more.
+        attrs[f"choice_{i}"] = ChoiceField(label, coerce=int, choices=options, default=0,
+                                           invalid="Choose a workshop topic from the list.")
     attrs["choice_count"] = len(topics)
     attrs["required_count"] = required
     return type(form_class.__name__, (form_class,), attrs)

@@ -244,7 +244,7 @@ def test_user_form_refuses_bad_email_and_role(as_organiser):
     assert resp.status_code == 400
     body = resp.get_data(as_text=True)
     assert "Enter an email address like name@example.org." in body
-    assert "Not a valid choice" in body
+    assert "Choose a role from the list." in body
 
 
 def test_user_list_filters_and_paginates(as_organiser, db):

@@ -137,11 +137,12 @@ def test_renaming_slug_onto_another_is_refused(as_organiser, db):
     ({"slug": "a" * 101}, "slug", "Use at most 100 characters."),
     ({"summary": "y" * 10_001}, "summary", "Use at most 10,000 characters (you used 10,001)."),
     ({"title": "   "}, "title", "Enter a title."),
-    ({"date": "18/03/2027"}, "date", "Enter the date, e.g. 2027-03-18."),
+    ({"date": "18/03/2027"}, "date", "Enter the date as year-month-day, e.g. 2027-03-18."),
+    ({"date": ""}, "date", "Enter the date, e.g. 2027-03-18."),
     ({"capacity": "-1"}, "capacity", "Enter a number from 0 to 100,000."),
-    ({"capacity": "lots"}, "capacity", "Not a valid integer value."),
+    ({"capacity": "lots"}, "capacity", "Enter the capacity as a whole number, e.g. 120."),
     ({"org_limit": "0"}, "org_limit", "Enter a number of at least 1"),
-    ({"status": "published"}, "status", "Not a valid choice."),
+    ({"status": "published"}, "status", "Choose a status from the list."),
 ])
 def test_assembly_form_refuses_bad_input_with_a_message(as_organiser, db, overrides, field_id, message):
     resp = post_form(as_organiser, "/organiser/assemblies/new", assembly_form(**overrides))
@@ -361,14 +362,14 @@ def test_workshop_refusals_keep_input(as_organiser, db):
     assert resp.status_code == 400 and "Enter a number from 0 to 10,000." in body(resp)
     assert 'value="Kept title"' in body(resp) and 'value="Kept room"' in body(resp)
     resp = post_form(as_organiser, url, {**good, "facilitator_ids": [999999]})
-    assert resp.status_code == 400 and "valid choice" in body(resp)
+    assert resp.status_code == 400 and "Choose the facilitators from the list." in body(resp)
     resp = post_form(as_organiser, url, {**good, "topic_id": 999999})
-    assert resp.status_code == 400 and "valid choice" in body(resp)
+    assert resp.status_code == 400 and "Choose a topic from the list, or type a new one below." in body(resp)
     resp = post_form(as_organiser, url, {**good, "title": "t" * 201})
     assert resp.status_code == 400 and "Use at most 200 characters." in body(resp)
     other_round = make_round(make_assembly())
     resp = post_form(as_organiser, url, {**good, "round_id": other_round.id})
-    assert resp.status_code == 400 and "valid choice" in body(resp)
+    assert resp.status_code == 400 and "Choose a round from the list." in body(resp)
     assert db.session.query(Workshop).count() == 0
 
 
@@ -597,7 +598,7 @@ def test_agenda_items(as_organiser, db):
     resp = post_form(as_organiser, url, {"starts_at": "10:15", "ends_at": "10:00", "title": "Backwards"})
     assert resp.status_code == 400 and "The item must end after it starts." in body(resp)
     resp = post_form(as_organiser, url, {"starts_at": "10:15", "title": "Pending org", "organisation_id": pending.id})
-    assert resp.status_code == 400 and "valid choice" in body(resp)
+    assert resp.status_code == 400 and "Choose an organisation from the list." in body(resp)
 
     edit = f"/organiser/assemblies/{a.slug}/agenda/{item.id}/edit"
     resp = post_form(as_organiser, edit, {"starts_at": "10:20", "ends_at": "", "title": "The council's view",

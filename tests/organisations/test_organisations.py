@@ -55,8 +55,8 @@ def test_renaming_onto_another_name_is_refused_but_own_name_is_fine(as_organiser
     ({"name": "", "sector": "police", "status": "approved"}, "Enter the organisation&#39;s name."),
     ({"name": "   ", "sector": "police", "status": "approved"}, "Enter the organisation&#39;s name."),
     ({"name": "N" * 201, "sector": "police", "status": "approved"}, "Use at most 200 characters."),
-    ({"name": "Acme", "sector": "pirates", "status": "approved"}, "Not a valid choice."),
-    ({"name": "Acme", "sector": "police", "status": "maybe"}, "Not a valid choice."),
+    ({"name": "Acme", "sector": "pirates", "status": "approved"}, "Choose a sector from the list."),
+    ({"name": "Acme", "sector": "police", "status": "maybe"}, "Choose a status from the list."),
 ])
 def test_organisation_form_refusals(as_organiser, db, data, message):
     resp = post_form(as_organiser, "/organiser/organisations/new", data)
@@ -385,7 +385,7 @@ def test_a_merge_into_an_organisation_merged_away_meanwhile_says_what_happened(a
     page = body(resp)
     assert ("The organisation you chose is no longer in the list: it was merged into another one meanwhile. "
             "Choose the organisation to keep again.") in page
-    assert "Not a valid choice" not in page
+    assert "Choose the organisation to keep from the list." not in page  # the form's own words for a value not offered
     assert db.session.get(Organisation, dup.id) is not None
 
 
@@ -399,5 +399,5 @@ def test_a_merge_into_the_organisation_itself_says_why_it_cannot_be(as_organiser
     assert resp.status_code == 400
     page = body(resp)
     assert "Choose another organisation to keep: an organisation cannot be merged into itself." in page
-    assert "Not a valid choice" not in page
+    assert "Choose the organisation to keep from the list." not in page  # the form's own words for a value not offered
     assert db.session.get(Organisation, dup.id) is not None

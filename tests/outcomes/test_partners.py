@@ -58,7 +58,7 @@ def test_partner_posts_a_status_update(client, db, organiser):
     # An invalid status: 400 with the message next to the field.
     r = client.post(f"{url}/actions/{a}", data={**token_for(page, a), f"a{a}-status": "hacked"})
     html = r.get_data(as_text=True)
-    assert r.status_code == 400 and "Not a valid choice" in html
+    assert r.status_code == 400 and "Choose a status from the list." in html
     # The summary belongs to this action's form: its heading id is the form's own, and no id is used twice.
     assert f'aria-labelledby="error-summary-title-a{a}"' in html and f'<h2 id="error-summary-title-a{a}">' in html
     ids = re.findall(r'\bid="([^"]+)"', html)
