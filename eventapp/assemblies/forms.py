@@ -47,7 +47,7 @@ class AssemblyForm(FlaskForm):
     org_limit = WholeNumberField(
         "Delegates per organisation",
         description="Optional limit on delegates from one organisation.",
-        validators=[Optional(), NumberRange(min=1, max=100_000, message="Enter a number of at least 1, or leave it empty.")],
+        validators=[Optional(), NumberRange(min=1, max=100_000, message="Enter a number from 1 to 100,000, or leave it empty.")],
         invalid="Enter the limit as a whole number, e.g. 4, or leave it empty.",
     )
     confirm_email_first = BooleanField(

@@ -10,7 +10,7 @@ class RunForm(FlaskForm):
     workshop_org_limit = WholeNumberField(
         "At most this many delegates of one organisation in a workshop",
         description="Leave empty for no limit. A limit of 2 or 3 makes every workshop mix organisations.",
-        validators=[Optional(), NumberRange(min=1, max=1000, message="Enter a number of at least 1, or leave it empty.")],
+        validators=[Optional(), NumberRange(min=1, max=1000, message="Enter a number from 1 to 1,000, or leave it empty.")],
         invalid="Enter the limit as a whole number, e.g. 2, or leave it empty.",
     )
 

@@ -141,7 +141,9 @@ def test_renaming_slug_onto_another_is_refused(as_organiser, db):
     ({"date": ""}, "date", "Enter the date, e.g. 2027-03-18."),
     ({"capacity": "-1"}, "capacity", "Enter a number from 0 to 100,000."),
     ({"capacity": "lots"}, "capacity", "Enter the capacity as a whole number, e.g. 120."),
-    ({"org_limit": "0"}, "org_limit", "Enter a number of at least 1"),
+    ({"org_limit": "0"}, "org_limit", "Enter a number from 1 to 100,000, or leave it empty."),
+    # Above the most, it said "at least 1" of 100001.
+    ({"org_limit": "100001"}, "org_limit", "Enter a number from 1 to 100,000, or leave it empty."),
     ({"status": "published"}, "status", "Choose a status from the list."),
 ])
 def test_assembly_form_refuses_bad_input_with_a_message(as_organiser, db, overrides, field_id, message):

@@ -105,11 +105,12 @@ def test_org_limit_per_workshop_mixes_organisations(as_organiser):
     assert db.session.get(type(assembly), assembly.id).workshop_org_limit == 2
 
 
-def test_org_limit_form_refuses_zero(as_organiser):
+@pytest.mark.parametrize("limit", ["0", "1001"])
+def test_org_limit_form_refuses_a_limit_out_of_range(as_organiser, limit):
     assembly, topics, rounds, ws = two_round_assembly()
     delegates(assembly, topics, 2)
-    html = _run(as_organiser, assembly, workshop_org_limit="0").get_data(as_text=True)
-    assert "at least 1" in html
+    html = _run(as_organiser, assembly, workshop_org_limit=limit).get_data(as_text=True)
+    assert "Enter a number from 1 to 1,000, or leave it empty." in html
     assert db.session.scalar(select(AllocationRun)) is None
 
 
